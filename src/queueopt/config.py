@@ -1,0 +1,217 @@
+"""The operations config: policy areas, queues, routing rules, auto-actions and priority weights.
+
+Strategists change these often, so they are data (one TOML file) validated with errors that name the field.
+Cross-references (a rule naming a queue, a threshold naming a policy area) are checked here, once, so the
+router and the engine can trust the config without re-checking on the hot path.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdict
+
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Relaxable = Literal["language", "region", "policy_areas", "clearance", "modality"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyArea(_Strict):
+    """A harm category. `severe` items count against a moderator's wellbeing budget; `clearance` names the
+    clearance tier a moderator must hold to see them at all (for example child safety)."""
+
+    name: Code
+    severity: PositiveFloat
+    severe: bool = False
+    clearance: Code | None = None
+
+
+class EscalationStep(_Strict):
+    """After a task waited `after_s`, drop the listed requirements so a wider pool may take it."""
+
+    after_s: PositiveFloat
+    relax: list[Relaxable] = Field(min_length=1)
+
+
+class Requirements(_Strict):
+    """Skills a queue adds on top of those the item implies (its language, modality and region)."""
+
+    policy_areas: list[Code] = Field(default_factory=list)
+    clearance: list[Code] = Field(default_factory=list)
+    languages: list[Code] = Field(default_factory=list)
+
+
+class QueueConfig(_Strict):
+    name: Code
+    sla_s: PositiveFloat
+    sla_target: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
+    aging_rate: NonNegativeFloat = 0.0
+    top_k: Annotated[int, Field(ge=1, le=100_000)] = 200
+    requires: Requirements = Field(default_factory=Requirements)
+    escalation: list[EscalationStep] = Field(default_factory=list)
+    allowed_verdicts: list[Verdict] = Field(default_factory=lambda: list(Verdict))
+    allowed_actions: list[Code] | None = None
+    qa_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+    @model_validator(mode="after")
+    def _escalation_in_order(self) -> Self:
+        waits = [step.after_s for step in self.escalation]
+        if waits != sorted(waits) or len(set(waits)) != len(waits):
+            raise ValueError("escalation steps must have strictly increasing after_s")
+        return self
+
+
+class Range(_Strict):
+    min: NonNegativeFloat | None = None
+    max: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Predicate(_Strict):
+    """Every condition present must hold; an absent condition matches everything."""
+
+    modality: list[Modality] | None = None
+    language: list[Code] | None = None
+    region: list[Code] | None = None
+    source: list[Source] | None = None
+    min_signal: dict[Code, Score] | None = None
+    max_signal: dict[Code, Score] | None = None
+    duration_s: Range | None = None
+    min_reports: Annotated[int, Field(ge=0)] | None = None
+    attributes: dict[str, AttributeValue] | None = None
+
+
+class RoutingRule(_Strict):
+    name: Code
+    queue: Code
+    when: Predicate = Field(default_factory=Predicate)
+
+
+class AutoActions(_Strict):
+    """Thresholds per policy area: a score at or above `remove_at` removes without review; when every
+    signal is at or below its `approve_at` (and the item has no reports) it is approved without review."""
+
+    remove_at: dict[Code, Score] = Field(default_factory=dict)
+    approve_at: dict[Code, Score] = Field(default_factory=dict)
+
+
+class PriorityWeights(_Strict):
+    """Terms of the harm rate `c_i`; see docs and ARCHITECTURE.md."""
+
+    views: NonNegativeFloat = 1.0
+    per_report: NonNegativeFloat = 10.0
+    source: dict[Source, NonNegativeFloat] = Field(default_factory=dict)
+    floor: PositiveFloat = 1e-3
+
+
+class OpsConfig(_Strict):
+    policy_areas: list[PolicyArea] = Field(min_length=1)
+    queues: list[QueueConfig] = Field(min_length=1)
+    rules: list[RoutingRule] = Field(min_length=1)
+    auto_actions: AutoActions = Field(default_factory=AutoActions)
+    priority: PriorityWeights = Field(default_factory=PriorityWeights)
+    lease_s: PositiveFloat = 600.0
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Self:
+        areas = {area.name for area in self.policy_areas}
+        queues = {queue.name for queue in self.queues}
+        _unique("policy_areas", [area.name for area in self.policy_areas])
+        _unique("queues", [queue.name for queue in self.queues])
+        _unique("rules", [rule.name for rule in self.rules])
+        for index, rule in enumerate(self.rules):
+            if rule.queue not in queues:
+                raise _ReferenceError(f"rules.{index}.queue", f"unknown queue {rule.queue!r}")
+            for kind in ("min_signal", "max_signal"):
+                for area in getattr(rule.when, kind) or {}:
+                    if area not in areas:
+                        raise _ReferenceError(f"rules.{index}.when.{kind}.{area}", f"unknown policy area {area!r}")
+        for index, queue in enumerate(self.queues):
+            for area in queue.requires.policy_areas:
+                if area not in areas:
+                    raise _ReferenceError(f"queues.{index}.requires.policy_areas", f"unknown policy area {area!r}")
+        for kind in ("remove_at", "approve_at"):
+            for area in getattr(self.auto_actions, kind):
+                if area not in areas:
+                    raise _ReferenceError(f"auto_actions.{kind}.{area}", f"unknown policy area {area!r}")
+        return self
+
+    @cached_property
+    def queues_by_name(self) -> dict[str, QueueConfig]:
+        return {queue.name: queue for queue in self.queues}
+
+    @cached_property
+    def areas_by_name(self) -> dict[str, PolicyArea]:
+        return {area.name: area for area in self.policy_areas}
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `problems` holds one `field.path: reason` line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+
+
+class _ReferenceError(ValueError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def _unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise _ReferenceError(f"{section}.{index}.name", f"duplicate name {name!r}")
+        seen.add(name)
+
+
+def format_validation_error(error: ValidationError) -> list[str]:
+    """One `field.path: reason` line per pydantic error, the format the CLI and the HTTP layer share."""
+    lines = []
+    for detail in error.errors():
+        path = ".".join(str(part) for part in detail["loc"]) or "(root)"
+        context = detail.get("ctx", {}).get("error")
+        if isinstance(context, _ReferenceError):
+            lines.append(f"{context.path}: {context.reason}")
+        else:
+            lines.append(f"{path}: {detail['msg']}")
+    return lines
+
+
+def parse_config(data: object, source: str = "<config>") -> OpsConfig:
+    try:
+        return OpsConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, format_validation_error(error)) from None
+
+
+def load_config(path: str | Path) -> OpsConfig:
+    """Read and validate a TOML ops config; every failure is a `ConfigError` naming the file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(source, [f"(toml): {error}"]) from None
+    return parse_config(data, source)

@@ -1,0 +1,148 @@
+"""The vocabulary every layer shares: items, tasks, verdicts and the lifecycle states.
+
+Pydantic models here are the edge schemas (what pipelines send); `Task` is a slotted dataclass because the
+engine, the store and the simulator create and touch millions of them and never need validation again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Modality(StrEnum):
+    VIDEO = "video"
+    AUDIO = "audio"
+    PHOTO = "photo"
+    TEXT = "text"
+    LIVESTREAM = "livestream"
+
+
+class Source(StrEnum):
+    """How an item reached moderation; user reports and appeals carry more urgency than proactive detection."""
+
+    PROACTIVE = "proactive"
+    USER_REPORT = "user_report"
+    APPEAL = "appeal"
+    ESCALATION = "escalation"
+
+
+class Action(StrEnum):
+    """What routing decided to do with an item."""
+
+    REVIEW = "review"
+    AUTO_REMOVE = "auto_remove"
+    AUTO_APPROVE = "auto_approve"
+    DUPLICATE = "duplicate"
+
+
+class Verdict(StrEnum):
+    VIOLATING = "violating"
+    NOT_VIOLATING = "not_violating"
+
+
+class TaskState(StrEnum):
+    """The lifecycle drawn in docs/lifecycle.md."""
+
+    QUEUED = "queued"
+    LEASED = "leased"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
+class TaskKind(StrEnum):
+    REVIEW = "review"
+    QA = "qa"
+
+
+class ModeratorStatus(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+AttributeValue = str | int | float | bool
+
+
+class Item(BaseModel):
+    """A piece of content an upstream pipeline wants a decision on.
+
+    `signals` are classifier scores per policy area, read as calibrated probabilities of a violation;
+    `views_per_hour` is the exposure velocity that makes waiting costly.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: ItemId
+    modality: Modality
+    duration_s: Annotated[float, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)] = 0.0
+    language: Code
+    region: Code
+    signals: dict[Code, Score] = Field(default_factory=dict, max_length=64)
+    source: Source = Source.PROACTIVE
+    views_per_hour: Annotated[float, Field(ge=0.0, le=1e12, allow_inf_nan=False)] = 0.0
+    reports: Annotated[int, Field(ge=0, le=10**9)] = 0
+    content_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    created_at: datetime | None = None
+    attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(
+        default_factory=dict, max_length=64
+    )
+
+
+class Decision(BaseModel):
+    """A moderator's verdict on a task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verdict: Verdict
+    policy: Code | None = None
+    action: Code | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+
+@dataclass(slots=True)
+class Task:
+    """A unit of review work: one item (and its pending duplicates) in one queue.
+
+    Times are seconds on the engine's clock. `key` is the time-invariant priority key
+    (base harm rate minus aging rate times enqueue time) so a queue stays sorted without re-keying.
+    `attempt` grows with every lease; with the id it forms the fencing token.
+    """
+
+    id: str
+    item_id: str
+    queue: str
+    kind: TaskKind
+    state: TaskState
+    priority: float
+    aging_rate: float
+    enqueued_at: float
+    modality: Modality
+    language: str
+    region: str
+    duration_s: float = 0.0
+    severe: bool = False
+    policy: str | None = None
+    attempt: int = 0
+    holder: str | None = None
+    lease_expires_at: float | None = None
+    skipped_by: set[str] = field(default_factory=set)
+
+    @property
+    def key(self) -> float:
+        return self.priority - self.aging_rate * self.enqueued_at
+
+    def priority_at(self, now: float) -> float:
+        """Harm rate plus linear aging, the `c_i(t)` of the value function."""
+        return self.priority + self.aging_rate * max(0.0, now - self.enqueued_at)
+
+    @property
+    def lease_token(self) -> str | None:
+        return None if self.holder is None else f"{self.id}.{self.attempt}"
