@@ -1,0 +1,163 @@
+"""Property tests: every method returns a feasible matching, the exact ones agree with brute force and each other,
+and greedy never beats them."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+
+from queueopt.assign import Matching, solve
+
+EXACT = ("hungarian", "flow", "auto")
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Instance:
+    value: NDArray[np.float64]
+    capacity: NDArray[np.int64]
+    severe: NDArray[np.bool_] | None = None
+    severe_cap: NDArray[np.int64] | None = None
+    vendor: NDArray[np.int64] | None = None
+    vendor_cap: NDArray[np.int64] | None = None
+
+    def side(self) -> dict[str, object]:
+        return {
+            "severe": self.severe,
+            "severe_cap": self.severe_cap,
+            "vendor": self.vendor,
+            "vendor_cap": self.vendor_cap,
+        }
+
+
+@st.composite
+def instances(draw: st.DrawFn, max_tasks: int, max_moderators: int, max_capacity: int, side: bool = False) -> Instance:
+    n = draw(st.integers(0, max_tasks))
+    m = draw(st.integers(0, max_moderators))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    density = draw(st.sampled_from([0.2, 0.5, 1.0]))
+    # Few distinct values create ties, many create the usual continuous case.
+    if draw(st.booleans()):
+        value = rng.integers(1, 4, size=(n, m)).astype(np.float64)
+    else:
+        value = rng.random((n, m)) * 10.0
+    ineligible = rng.random((n, m)) >= density
+    value[ineligible] = np.where(rng.random(int(ineligible.sum())) < 0.5, 0.0, np.nan)
+    capacity = rng.integers(0, max_capacity + 1, size=m)
+    if not side:
+        return Instance(value, capacity)
+    n_vendors = max(1, m // 2)
+    return Instance(
+        value,
+        capacity,
+        severe=rng.random(n) < 0.5,
+        severe_cap=rng.integers(0, 2, size=m),
+        vendor=rng.integers(0, n_vendors, size=m),
+        vendor_cap=rng.integers(0, 3, size=n_vendors),
+    )
+
+
+def assert_feasible(instance: Instance, matching: Matching) -> None:
+    value = instance.value
+    assert matching.task.shape == matching.moderator.shape
+    assert np.all(np.diff(matching.task) > 0), "each task at most once, sorted by task"
+    chosen = value[matching.task, matching.moderator]
+    assert np.all(chosen > 0), "never an ineligible pair"
+    counts = np.bincount(matching.moderator, minlength=value.shape[1])
+    assert np.all(counts <= instance.capacity)
+    if instance.severe is not None and instance.severe_cap is not None:
+        severe_counts = np.bincount(matching.moderator[instance.severe[matching.task]], minlength=value.shape[1])
+        assert np.all(severe_counts <= instance.severe_cap)
+    if instance.vendor is not None and instance.vendor_cap is not None:
+        vendor_counts = np.bincount(instance.vendor[matching.moderator], minlength=instance.vendor_cap.size)
+        assert np.all(vendor_counts <= instance.vendor_cap)
+    assert matching.objective == pytest.approx(float(chosen.sum()), rel=1e-12, abs=1e-12)
+
+
+def brute_force(instance: Instance) -> float:
+    """Try every way to give each task one eligible moderator or none, keep the best feasible total."""
+    n = instance.value.shape[0]
+    options = [[-1, *np.flatnonzero(instance.value[i] > 0).tolist()] for i in range(n)]
+    best = 0.0
+    for choice in itertools.product(*options):
+        pairs = [(i, j) for i, j in enumerate(choice) if j >= 0]
+        candidate = Matching(
+            np.array([i for i, _ in pairs], dtype=np.intp),
+            np.array([j for _, j in pairs], dtype=np.intp),
+            float(sum(instance.value[i, j] for i, j in pairs)),
+            "brute",
+        )
+        if candidate.objective > best and _is_feasible(instance, candidate):
+            best = candidate.objective
+    return best
+
+
+def _is_feasible(instance: Instance, matching: Matching) -> bool:
+    try:
+        assert_feasible(instance, matching)
+    except AssertionError:
+        return False
+    return True
+
+
+def run(instance: Instance, method: str, *, sparse: bool = False) -> Matching:
+    value: object = instance.value
+    if sparse:
+        value = sp.csr_matrix(np.nan_to_num(instance.value, nan=0.0))
+    matching = solve(value, instance.capacity, method=method, **instance.side())
+    assert_feasible(instance, matching)
+    return matching
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(max_tasks=5, max_moderators=4, max_capacity=2))
+def test_exact_methods_match_brute_force_on_tiny_instances(instance: Instance) -> None:
+    best = brute_force(instance)
+    for method in EXACT:
+        assert run(instance, method).objective == pytest.approx(best, rel=TOLERANCE, abs=1e-12)
+    assert run(instance, "greedy").objective <= best + 1e-12
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(max_tasks=5, max_moderators=4, max_capacity=3, side=True))
+def test_side_constraints_match_brute_force_on_tiny_instances(instance: Instance) -> None:
+    best = brute_force(instance)
+    for method in ("flow", "auto"):
+        matching = run(instance, method)
+        assert matching.objective == pytest.approx(best, rel=TOLERANCE, abs=1e-12)
+        assert matching.method == "flow"
+    assert run(instance, "greedy").objective <= best + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_tasks=60, max_moderators=40, max_capacity=4), st.booleans())
+def test_exact_methods_agree_on_larger_instances(instance: Instance, sparse: bool) -> None:
+    objectives = {method: run(instance, method, sparse=sparse).objective for method in EXACT}
+    reference = objectives["hungarian"]
+    for method, objective in objectives.items():
+        assert objective == pytest.approx(reference, rel=TOLERANCE, abs=1e-12), method
+    assert run(instance, "greedy", sparse=sparse).objective <= reference * (1 + TOLERANCE) + 1e-12
+
+
+@settings(max_examples=40, deadline=None)
+@given(instances(max_tasks=40, max_moderators=30, max_capacity=3, side=True))
+def test_greedy_never_beats_flow_under_side_constraints(instance: Instance) -> None:
+    exact = run(instance, "flow").objective
+    assert run(instance, "greedy").objective <= exact * (1 + TOLERANCE) + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(instances(max_tasks=30, max_moderators=20, max_capacity=3, side=True))
+def test_same_input_gives_the_same_matching(instance: Instance) -> None:
+    for method in ("flow", "greedy"):
+        first, second = run(instance, method), run(instance, method)
+        assert np.array_equal(first.task, second.task)
+        assert np.array_equal(first.moderator, second.moderator)

@@ -1,0 +1,105 @@
+"""Concrete cases: the published OR-Library optimum, how auto chooses, empty batches, scaling and input safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from queueopt.assign import solve
+
+OR_LIBRARY = Path(__file__).resolve().parents[3] / "shared" / "data" / "or-library"
+
+
+def read_or_library(path: Path) -> np.ndarray:
+    numbers = path.read_text().split()
+    n = int(numbers[0])
+    return np.array(numbers[1 : 1 + n * n], dtype=np.float64).reshape(n, n)
+
+
+@pytest.mark.parametrize("method", ["hungarian", "flow", "auto"])
+def test_or_library_assign100_reaches_the_published_optimum(method: str) -> None:
+    path = OR_LIBRARY / "assign100.txt"
+    if not path.exists():
+        pytest.skip(f"OR-Library instance missing at {path}")
+    cost = read_or_library(path)
+    offset = cost.max() + 1.0  # every pair stays eligible, and a full assignment maximises n * offset - cost
+    matching = solve(offset - cost, method=method)
+    assert len(matching) == 100
+    assert 100 * offset - matching.objective == pytest.approx(305.0, abs=1e-9)
+    assert cost[matching.task, matching.moderator].sum() == 305
+
+
+def test_greedy_spends_the_specialist_and_the_optimum_does_not() -> None:
+    # Task 0 can go to either moderator; task 1 only to moderator 0, the specialist.
+    value = np.array([[3.0, 2.0], [2.5, 0.0]])
+    assert solve(value, method="greedy").objective == 3.0
+    optimal = solve(value)
+    assert optimal.objective == 4.5
+    assert optimal.moderator.tolist() == [1, 0]
+
+
+def test_auto_uses_flow_for_sparse_many_slot_batches_and_stays_exact() -> None:
+    rng = np.random.default_rng(7)
+    value = sp.random(400, 100, density=0.03, random_state=rng, format="csr")
+    value.data += 0.1
+    capacity = np.full(100, 3)
+    auto = solve(value, capacity)
+    assert auto.method == "flow"
+    assert auto.objective == pytest.approx(solve(value, capacity, method="hungarian").objective, rel=1e-12)
+
+
+def test_auto_uses_hungarian_for_dense_one_slot_batches() -> None:
+    value = np.random.default_rng(3).random((200, 200)) + 0.01
+    assert solve(value).method == "hungarian"
+
+
+def test_auto_uses_flow_whenever_side_caps_are_given() -> None:
+    matching = solve(
+        np.ones((2, 2)), severe=np.array([True, True]), severe_cap=np.array([1, 1]), vendor=[0, 0], vendor_cap=[1]
+    )
+    assert matching.method == "flow"
+    assert len(matching) == 1
+
+
+def test_flow_scaling_is_exact_across_a_wide_value_range() -> None:
+    rng = np.random.default_rng(11)
+    value = 10.0 ** rng.uniform(-6, 6, size=(150, 120))
+    value[rng.random(value.shape) < 0.5] = np.nan
+    capacity = rng.integers(0, 4, size=120)
+    exact = solve(value, capacity, method="hungarian").objective
+    assert solve(value, capacity, method="flow").objective == pytest.approx(exact, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["auto", "hungarian", "flow", "greedy"])
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)])
+def test_empty_batches_give_an_empty_matching(method: str, shape: tuple[int, int]) -> None:
+    matching = solve(np.zeros(shape), method=method)
+    assert len(matching) == 0
+    assert matching.objective == 0.0
+    assert matching.task.dtype == np.intp
+
+
+def test_nothing_eligible_gives_an_empty_matching() -> None:
+    assert len(solve(np.array([[0.0, np.nan], [-1.0, 0.0]]), method="flow")) == 0
+
+
+def test_integer_values_and_sparse_duplicates_are_accepted() -> None:
+    assert solve(np.array([[2, 1], [2, 0]])).objective == 3.0
+    duplicated = sp.coo_matrix((np.array([1.0, 1.5]), (np.array([0, 0]), np.array([1, 1]))), shape=(1, 2))
+    assert solve(duplicated).objective == 2.5
+
+
+def test_input_arrays_are_left_unchanged() -> None:
+    value = np.array([[1.0, np.nan], [0.5, 2.0]])
+    sparse = sp.csr_matrix(np.nan_to_num(value))
+    capacity = np.array([1, 1])
+    before, sparse_before = value.copy(), sparse.copy()
+    for method in ("hungarian", "flow", "greedy"):
+        solve(value, capacity, method=method)
+        solve(sparse, capacity, method=method)
+    np.testing.assert_array_equal(value, before)
+    np.testing.assert_array_equal(sparse.toarray(), sparse_before.toarray())
+    np.testing.assert_array_equal(capacity, [1, 1])
