@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from queueopt.enqueue import commands as enqueue_commands
 from queueopt.errors import QueueoptError
 
 app = typer.Typer(
@@ -40,3 +41,6 @@ def version() -> None:
     from queueopt import __version__
 
     print(__version__)
+
+
+enqueue_commands.register(app)

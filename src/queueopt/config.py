@@ -110,11 +110,20 @@ class AutoActions(_Strict):
 
 
 class PriorityWeights(_Strict):
-    """Terms of the harm rate `c_i`; see docs and ARCHITECTURE.md."""
+    """Terms of the harm rate `c_i = harm * exposure` (docs/configuration.md has the formula).
+
+    `harm` is the expected severity, `sum(severity * signal)`, never below `base_harm` so an item without
+    classifier signals (a bare user report) still ranks by its exposure. `exposure` counts views per hour, reports
+    and a per-source bonus, all in views-per-hour equivalents. `deadline` is the priority a task gains by waiting
+    one full SLA of its queue, on top of the queue's own `aging_rate`; both are per queue, never per task, so a
+    queue's order stays time-invariant.
+    """
 
     views: NonNegativeFloat = 1.0
     per_report: NonNegativeFloat = 10.0
     source: dict[Source, NonNegativeFloat] = Field(default_factory=dict)
+    base_harm: PositiveFloat = 0.05
+    deadline: NonNegativeFloat = 10.0
     floor: PositiveFloat = 1e-3
 
 
@@ -133,6 +142,10 @@ class OpsConfig(_Strict):
         _unique("policy_areas", [area.name for area in self.policy_areas])
         _unique("queues", [queue.name for queue in self.queues])
         _unique("rules", [rule.name for rule in self.rules])
+        if self.rules[-1].when != Predicate():
+            raise _ReferenceError(
+                f"rules.{len(self.rules) - 1}.when", "the last rule must match every item (no conditions)"
+            )
         for index, rule in enumerate(self.rules):
             if rule.queue not in queues:
                 raise _ReferenceError(f"rules.{index}.queue", f"unknown queue {rule.queue!r}")

@@ -1,0 +1,81 @@
+"""`queueopt check-config` and `queueopt route`: let a strategist test a config before it reaches production."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config
+from queueopt.domain import Item
+from queueopt.enqueue.router import Router
+from queueopt.enqueue.rules import unreachable_rules
+from queueopt.errors import QueueoptError
+
+
+def _load_or_exit(path: Path) -> OpsConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"{error.source}: {problem}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def check_config(file: Annotated[Path, typer.Argument(help="Ops config (TOML).")]) -> None:
+    """Validate an ops config: one `file: field.path: reason` line per error; warns about unreachable rules."""
+    config = _load_or_exit(file)
+    for warning in unreachable_rules(config):
+        print(f"{file}: warning: {warning}", file=sys.stderr)
+    print(f"{file}: ok ({len(config.queues)} queues, {len(config.rules)} rules)")
+
+
+def route(
+    items: Annotated[Path, typer.Argument(help="JSON Lines, one item per line; '-' reads stdin.")],
+    config_file: Annotated[Path, typer.Option("--config", "-c", help="Ops config (TOML).")],
+) -> None:
+    """Route items without storing them: one JSON line per item with its queue, priority, action and why."""
+    router = Router(_load_or_exit(config_file))
+    failures = 0
+    stream = sys.stdin if str(items) == "-" else _open(items)
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = Item.model_validate_json(line)
+            routing = router.route(item)
+        except ValidationError as error:
+            failures += 1
+            for problem in format_validation_error(error):
+                print(f"{items}:{number}: {problem}", file=sys.stderr)
+            continue
+        except QueueoptError as error:
+            failures += 1
+            print(f"{items}:{number}: {error.field}: {error.message}", file=sys.stderr)
+            continue
+        record = {
+            "id": item.id,
+            "queue": routing.queue,
+            "priority": routing.priority,
+            "action": routing.action.value,
+            "explanation": routing.explanation,
+        }
+        print(json.dumps(record))
+    if failures:
+        raise typer.Exit(1)
+
+
+def _open(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise QueueoptError(error.strerror or str(error), field=str(path)) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check-config")(check_config)
+    app.command("route")(route)

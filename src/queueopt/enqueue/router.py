@@ -1,0 +1,180 @@
+"""Where an item goes and how urgent it is: duplicates, auto-actions, then the first matching rule.
+
+The router is pure: the same item, config and duplicate lookup always give the same routing, so a routing
+can be replayed and explained. Looking up duplicates needs the store, so the engine does it and hands the
+result in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from queueopt.config import OpsConfig
+from queueopt.domain import Action, Item, Modality, Source, Verdict
+from queueopt.enqueue.priority import PriorityModel, PriorityTerms
+from queueopt.enqueue.rules import CompiledRule
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateOf:
+    """An earlier item with the same content hash: its task, and its verdict once decided."""
+
+    task_id: str
+    item_id: str
+    verdict: Verdict | None
+    policy: str | None = None
+
+
+class Routing(NamedTuple):
+    """What to do with one item. `reason` is why, for actions other than review; for a review the explanation
+    is put together from the rule and the priority terms only when someone reads it, off the hot path.
+    A named tuple because the router makes one per item and a frozen dataclass costs several times more."""
+
+    action: Action
+    queue: str | None
+    priority: float
+    aging_rate: float
+    severe: bool
+    policy: str | None
+    rule: str | None
+    terms: PriorityTerms
+    reason: str = ""
+    duplicate_of: DuplicateOf | None = None
+    verdict: Verdict | None = None
+
+    @property
+    def explanation(self) -> str:
+        if self.action is not Action.REVIEW:
+            return self.reason
+        return (
+            f"rule {self.rule!r} -> queue {self.queue!r}; priority {self.terms.describe()}; "
+            f"aging {self.aging_rate:.3g}/s"
+        )
+
+
+# Sources that always reach a human: an appeal or an escalation is a person asking for a person.
+_HUMAN_ONLY = frozenset({Source.APPEAL, Source.ESCALATION})
+
+
+class Router:
+    """Routes items with one ops config; build one per config and reuse it."""
+
+    __slots__ = ("_aging", "_approve_at", "_priority", "_remove_at", "_rules_by_modality")
+
+    def __init__(self, config: OpsConfig) -> None:
+        self._priority = PriorityModel(config)
+        rules = [CompiledRule.of(rule) for rule in config.rules]
+        self._rules_by_modality = {
+            modality: tuple(rule for rule in rules if rule.modality is None or modality in rule.modality)
+            for modality in Modality
+        }
+        self._aging = {queue.name: self._priority.aging_rate(queue) for queue in config.queues}
+        self._remove_at = tuple(config.auto_actions.remove_at.items())
+        self._approve_at = dict(config.auto_actions.approve_at)
+
+    @property
+    def priority_model(self) -> PriorityModel:
+        return self._priority
+
+    def route(self, item: Item, duplicate: DuplicateOf | None = None) -> Routing:
+        terms = self._priority.terms(item)
+        if duplicate is not None:
+            return self._duplicate(terms, duplicate)
+        if item.source not in _HUMAN_ONLY:
+            automatic = self._auto_action(item, terms)
+            if automatic is not None:
+                return automatic
+        rule = self._first_match(item)
+        return Routing(
+            Action.REVIEW,
+            rule.queue,
+            terms.priority,
+            self._aging[rule.queue],
+            terms.severe,
+            terms.policy,
+            rule.name,
+            terms,
+        )
+
+    def _first_match(self, item: Item) -> CompiledRule:
+        for rule in self._rules_by_modality[item.modality]:
+            if rule.matches_beyond_modality(item):
+                return rule
+        # The config's last rule has no conditions (checked when the config is loaded).
+        raise AssertionError("ops config without a catch-all rule")
+
+    def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:
+        if duplicate.verdict is None:
+            explanation = (
+                f"same content as item {duplicate.item_id!r}, still pending in task {duplicate.task_id!r}: "
+                "one review decides both"
+            )
+        else:
+            explanation = (
+                f"same content as item {duplicate.item_id!r}, already decided {duplicate.verdict.value} "
+                f"in task {duplicate.task_id!r}: decision applied"
+            )
+        return Routing(
+            action=Action.DUPLICATE,
+            queue=None,
+            priority=terms.priority,
+            aging_rate=0.0,
+            severe=terms.severe,
+            policy=duplicate.policy or terms.policy,
+            rule=None,
+            terms=terms,
+            reason=explanation,
+            duplicate_of=duplicate,
+            verdict=duplicate.verdict,
+        )
+
+    def _auto_action(self, item: Item, terms: PriorityTerms) -> Routing | None:
+        signals = item.signals
+        for area, threshold in self._remove_at:
+            score = signals.get(area)
+            if score is not None and score >= threshold:
+                return Routing(
+                    action=Action.AUTO_REMOVE,
+                    queue=None,
+                    priority=terms.priority,
+                    aging_rate=0.0,
+                    severe=terms.severe,
+                    policy=area,
+                    rule=None,
+                    terms=terms,
+                    reason=f"auto_remove: {area} score {score:.3g} >= remove_at {threshold:.3g}",
+                    verdict=Verdict.VIOLATING,
+                )
+        if self._approves(item):
+            return Routing(
+                action=Action.AUTO_APPROVE,
+                queue=None,
+                priority=terms.priority,
+                aging_rate=0.0,
+                severe=False,
+                policy=None,
+                rule=None,
+                terms=terms,
+                reason="auto_approve: every approve_at area scored at or below its threshold, no reports",
+                verdict=Verdict.NOT_VIOLATING,
+            )
+        return None
+
+    def _approves(self, item: Item) -> bool:
+        """Approve without review only a proactive, unreported item whose every listed score is known and low.
+
+        A missing signal is not evidence of safety, and a signal for an area without a threshold is a reason
+        to look, so both send the item to a human.
+        """
+        approve_at = self._approve_at
+        if not approve_at or item.reports or item.source is not Source.PROACTIVE:
+            return False
+        signals = item.signals
+        if len(signals) != len(approve_at):
+            return False
+        for area, threshold in approve_at.items():
+            score = signals.get(area)
+            if score is None or score > threshold:
+                return False
+        return True

@@ -1,0 +1,83 @@
+"""`queueopt check-config` and `queueopt route` as a strategist runs them: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+QUEUEOPT = str(Path(sys.executable).parent / "queueopt")
+EXAMPLE = str(REPO / "examples" / "ops.toml")
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([QUEUEOPT, *args], capture_output=True, text=True, input=stdin, timeout=60, check=False)
+
+
+def test_check_config_accepts_the_example() -> None:
+    done = run("check-config", EXAMPLE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{EXAMPLE}: ok (15 queues, 19 rules)"
+    assert done.stderr == ""
+
+
+def test_check_config_reports_each_error_on_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    text = (REPO / "examples" / "ops.toml").read_text()
+    bad.write_text(text.replace('queue = "appeals"', 'queue = "apeals"').replace("sla_s = 120", "sla_s = -1"))
+    done = run("check-config", str(bad))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"{bad}: queues.3.sla_s: Input should be greater than 0"]
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_warns_about_a_shadowed_rule(tmp_path: Path) -> None:
+    shadowed = tmp_path / "shadowed.toml"
+    text = (REPO / "examples" / "ops.toml").read_text()
+    extra = (
+        '[[rules]]\nname = "late_video"\nqueue = "video_standard"\nwhen = { modality = ["video"], min_reports = 9 }\n\n'
+    )
+    shadowed.write_text(
+        text.replace('[[rules]]\nname = "everything_else"', extra + '[[rules]]\nname = "everything_else"')
+    )
+    done = run("check-config", str(shadowed))
+    assert done.returncode == 0
+    assert done.stderr.strip() == (
+        f"{shadowed}: warning: rules.18: rule 'late_video' can never match: "
+        "rule 'video_reported_intl' (rules.9) already catches every item it would"
+    )
+
+
+def test_route_prints_one_line_per_item_and_reports_bad_lines(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    lines = [
+        json.dumps({"id": "a", "modality": "video", "language": "en", "region": "us", "signals": {"violence": 0.9}}),
+        '{"id": "b", "modality": "hologram", "language": "en", "region": "us"}',
+        "not json",
+        json.dumps({"id": "c", "modality": "text", "language": "es", "region": "eu", "source": "appeal"}),
+    ]
+    items.write_text("\n".join(lines) + "\n")
+    done = run("route", "--config", EXAMPLE, str(items))
+    assert done.returncode == 1
+    routed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["id"], r["queue"], r["action"]) for r in routed] == [
+        ("a", "video_high_en", "review"),
+        ("c", "appeals", "review"),
+    ]
+    assert all(set(r) == {"id", "queue", "priority", "action", "explanation"} for r in routed)
+    errors = done.stderr.splitlines()
+    assert errors[0] == f"{items}:2: modality: Input should be 'video', 'audio', 'photo', 'text' or 'livestream'"
+    assert errors[1].startswith(f"{items}:3: (root): Invalid JSON")
+    assert len(errors) == 2
+
+
+def test_route_reads_stdin_and_a_missing_config_is_one_line() -> None:
+    item = json.dumps({"id": "a", "modality": "photo", "language": "en", "region": "us"})
+    done = run("route", "--config", EXAMPLE, "-", stdin=item + "\n")
+    assert done.returncode == 0 and json.loads(done.stdout)["queue"] == "photo_standard"
+    missing = run("route", "--config", "/nonexistent.toml", "-", stdin="")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "/nonexistent.toml: (file): No such file or directory"

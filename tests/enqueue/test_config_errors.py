@@ -1,0 +1,87 @@
+"""Every kind of config mistake gets one exact `file: field.path: reason` line."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import REPO
+
+from queueopt.config import ConfigError, load_config, parse_config
+
+
+def _problems(mutate: Any) -> list[str]:
+    data = tomllib.loads((REPO / "examples" / "ops.toml").read_text())
+    mutate(data)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "ops.toml")
+    return caught.value.problems
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(REPO / "examples" / "ops.toml")
+    assert len(config.queues) >= 10
+
+
+def test_unknown_queue_in_a_rule() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][0]["queue"] = "nope"
+
+    assert _problems(mutate) == ["rules.0.queue: unknown queue 'nope'"]
+
+
+def test_unknown_policy_area() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][1]["when"]["min_signal"] = {"gore": 0.5}
+
+    assert _problems(mutate) == ["rules.1.when.min_signal.gore: unknown policy area 'gore'"]
+
+
+def test_threshold_outside_unit_interval() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["auto_actions"]["remove_at"]["spam"] = 1.5
+
+    assert _problems(mutate) == ["auto_actions.remove_at.spam: Input should be less than or equal to 1"]
+
+
+def test_missing_field() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        del data["queues"][2]["sla_s"]
+
+    assert _problems(mutate) == ["queues.2.sla_s: Field required"]
+
+
+def test_wrong_type() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["queues"][0]["top_k"] = "many"
+
+    assert _problems(mutate) == [
+        "queues.0.top_k: Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def test_unknown_field_is_a_typo_not_ignored() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["queues"][0]["sla"] = 5
+
+    assert _problems(mutate) == ["queues.0.sla: Extra inputs are not permitted"]
+
+
+def test_last_rule_must_catch_everything() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"].pop()
+
+    assert _problems(mutate) == ["rules.17.when: the last rule must match every item (no conditions)"]
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        load_config(tmp_path / "absent.toml")
+    assert missing.value.problems == ["(file): No such file or directory"]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("queues = [")
+    with pytest.raises(ConfigError) as malformed:
+        load_config(broken)
+    assert str(malformed.value).startswith(f"{broken}: (toml): ")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from queueopt.enqueue import QueueSet
+
+QUEUES = ["a", "b"]
+
+
+class QueueSetAgainstSortedReference(RuleBasedStateMachine):
+    """Random pushes, pops and removals, checked against a sorted list: highest key first, FIFO on ties."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queues = QueueSet(QUEUES)
+        self.reference: dict[str, list[tuple[float, int, str, float]]] = {name: [] for name in QUEUES}
+        self.sequence = 0
+
+    @rule(queue=st.sampled_from(QUEUES), key=st.sampled_from([0.0, 1.0, 2.5, -3.0, 7.0]), at=st.floats(0, 100))
+    def push(self, queue: str, key: float, at: float) -> None:
+        task_id = f"t{self.sequence}"
+        self.queues.push(queue, task_id, key, at)
+        self.reference[queue].append((-key, self.sequence, task_id, at))
+        self.reference[queue].sort()
+        self.sequence += 1
+
+    @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 4))
+    def pop(self, queue: str, k: int) -> None:
+        expected = [entry[2] for entry in self.reference[queue][:k]]
+        assert self.queues.pop_top(queue, k) == expected
+        del self.reference[queue][:k]
+
+    @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 5))
+    def peek(self, queue: str, k: int) -> None:
+        assert self.queues.peek_top(queue, k) == [entry[2] for entry in self.reference[queue][:k]]
+
+    @precondition(lambda self: any(self.reference.values()))
+    @rule(data=st.data())
+    def remove(self, data: st.DataObject) -> None:
+        queue = data.draw(st.sampled_from([name for name in QUEUES if self.reference[name]]))
+        entry = data.draw(st.sampled_from(self.reference[queue]))
+        assert self.queues.remove(entry[2])
+        assert not self.queues.remove(entry[2])
+        self.reference[queue].remove(entry)
+
+    @invariant()
+    def depth_and_age_match(self) -> None:
+        for name in QUEUES:
+            assert self.queues.depth(name) == len(self.reference[name])
+            ages = [entry[3] for entry in self.reference[name]]
+            assert self.queues.oldest_enqueued_at(name) == (min(ages) if ages else None)
+        assert len(self.queues) == sum(len(entries) for entries in self.reference.values())
+
+
+QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestQueueSet = QueueSetAgainstSortedReference.TestCase
+
+
+def test_pushing_a_queued_task_twice_is_refused() -> None:
+    queues = QueueSet()
+    queues.push("a", "t", 1.0, 0.0)
+    try:
+        queues.push("b", "t", 1.0, 0.0)
+    except KeyError as error:
+        assert "already queued" in str(error)
+    else:
+        raise AssertionError("a task was queued twice")
+    assert queues.queue_of("t") == "a" and "t" in queues

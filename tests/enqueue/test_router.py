@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.conftest import REPO
+
+from queueopt.config import OpsConfig, load_config
+from queueopt.domain import Action, Item, Modality, Source, Verdict
+from queueopt.enqueue import DuplicateOf, Router
+
+CONFIG = load_config(REPO / "examples" / "ops.toml")
+AREAS = [area.name for area in CONFIG.policy_areas]
+
+
+def items(signals: st.SearchStrategy[dict[str, float]] | None = None) -> st.SearchStrategy[Item]:
+    return st.builds(
+        Item,
+        id=st.from_regex(r"[a-z0-9]{1,12}", fullmatch=True),
+        modality=st.sampled_from(Modality),
+        duration_s=st.floats(0, 7200),
+        language=st.sampled_from(["en", "es", "pt", "hi", "ar"]),
+        region=st.sampled_from(["us", "eu", "br", "in"]),
+        signals=signals if signals is not None else st.dictionaries(st.sampled_from(AREAS), st.floats(0, 1)),
+        source=st.sampled_from(Source),
+        views_per_hour=st.floats(0, 1e7),
+        reports=st.integers(0, 1000),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(items())
+def test_every_item_gets_exactly_one_deterministic_routing(item: Item) -> None:
+    router = Router(CONFIG)
+    first, second = router.route(item), Router(CONFIG).route(item)
+    assert first == second
+    if first.action is Action.REVIEW:
+        assert first.queue in CONFIG.queues_by_name
+        assert first.rule is not None and first.rule in first.explanation
+        matching = [rule.name for rule in CONFIG.rules if _matches(rule.when.model_dump(), item)]
+        assert first.rule == matching[0]
+    else:
+        assert first.queue is None and first.verdict is not None
+
+
+def _matches(when: dict[str, Any], item: Item) -> bool:
+    """A slow, obvious reading of the predicate semantics, to check the compiled rules against."""
+    for name in ("modality", "language", "region", "source"):
+        if when[name] is not None and getattr(item, name) not in when[name]:
+            return False
+    if any(item.signals.get(a, 0.0) < t for a, t in (when["min_signal"] or {}).items()):
+        return False
+    if any(item.signals.get(a, 0.0) > t for a, t in (when["max_signal"] or {}).items()):
+        return False
+    duration = when["duration_s"] or {"min": None, "max": None}
+    if duration["min"] is not None and item.duration_s < duration["min"]:
+        return False
+    if duration["max"] is not None and item.duration_s > duration["max"]:
+        return False
+    if when["min_reports"] is not None and item.reports < when["min_reports"]:
+        return False
+    return all(item.attributes.get(k) == v for k, v in (when["attributes"] or {}).items())
+
+
+def _review_priority(config: OpsConfig, item: Item) -> float:
+    return Router(config).priority_model.terms(item).priority
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    items(),
+    st.floats(0, 1e6),
+    st.sampled_from(AREAS),
+    st.floats(0, 1),
+    st.integers(0, 100),
+    st.floats(0, 20),
+)
+def test_priority_never_decreases_when_harm_inputs_grow(
+    item: Item, more_views: float, area: str, more_signal: float, more_reports: int, more_severity: float
+) -> None:
+    base = _review_priority(CONFIG, item)
+    grown_signal = min(1.0, item.signals.get(area, 0.0) + more_signal)
+    assert (
+        _review_priority(CONFIG, item.model_copy(update={"views_per_hour": item.views_per_hour + more_views})) >= base
+    )
+    assert _review_priority(CONFIG, item.model_copy(update={"signals": {**item.signals, area: grown_signal}})) >= base
+    assert _review_priority(CONFIG, item.model_copy(update={"reports": item.reports + more_reports})) >= base
+    data = CONFIG.model_dump()
+    for entry in data["policy_areas"]:
+        if entry["name"] == area:
+            entry["severity"] += more_severity
+    assert _review_priority(OpsConfig.model_validate(data), item) >= base
+
+
+def test_explanation_names_rule_and_priority_terms() -> None:
+    item = Item(id="v1", modality="video", language="en", region="us", signals={"violence": 0.8}, views_per_hour=1000)
+    routing = Router(CONFIG).route(item)
+    assert routing.queue == "video_high_en"
+    assert routing.rule == "video_violence_en"
+    assert routing.policy == "violence" and routing.severe
+    # harm 6 * 0.8 = 4.8; exposure 1000 views/h (proactive source adds nothing)
+    assert routing.priority == pytest.approx(4800.0)
+    assert "rule 'video_violence_en'" in routing.explanation
+    assert "violence 4.8" in routing.explanation and "exposure 1e+03/h" in routing.explanation
+    assert routing.aging_rate == 50.0 / 1800
+
+
+def test_auto_remove_and_auto_approve() -> None:
+    router = Router(CONFIG)
+    spam = Item(id="s", modality="text", language="en", region="us", signals={"spam": 0.995})
+    removed = router.route(spam)
+    assert removed.action is Action.AUTO_REMOVE and removed.verdict is Verdict.VIOLATING
+    assert removed.policy == "spam" and "remove_at" in removed.explanation
+    low = {"spam": 0.01, "nudity": 0.01, "violence": 0.01, "hate": 0.01, "harassment": 0.01}
+    benign = Item(id="b", modality="photo", language="en", region="us", signals=low)
+    assert router.route(benign).action is Action.AUTO_APPROVE
+    # a missing score is not evidence of safety
+    partial = benign.model_copy(update={"signals": {"spam": 0.01, "nudity": 0.01}})
+    assert router.route(partial).action is Action.REVIEW
+    # a report, an appeal or an unlisted policy area always reaches a human
+    assert router.route(benign.model_copy(update={"reports": 1})).action is Action.REVIEW
+    assert router.route(benign.model_copy(update={"source": Source.APPEAL})).queue == "appeals"
+    risky = benign.model_copy(update={"signals": {**low, "self_harm": 0.01}})
+    assert router.route(risky).action is Action.REVIEW
+    appeal_of_spam = spam.model_copy(update={"source": Source.APPEAL})
+    assert router.route(appeal_of_spam).queue == "appeals"
+
+
+def test_duplicates_attach_or_inherit_the_decision() -> None:
+    router = Router(CONFIG)
+    item = Item(id="d2", modality="photo", language="en", region="us", content_hash="h1")
+    pending = router.route(item, DuplicateOf(task_id="t1", item_id="d1", verdict=None))
+    assert pending.action is Action.DUPLICATE and pending.verdict is None
+    assert pending.duplicate_of is not None and pending.duplicate_of.task_id == "t1"
+    assert "one review decides both" in pending.explanation
+    decided = router.route(item, DuplicateOf(task_id="t1", item_id="d1", verdict=Verdict.VIOLATING, policy="nudity"))
+    assert decided.verdict is Verdict.VIOLATING and decided.policy == "nudity"
+    assert "already decided violating" in decided.explanation
+
+
+def test_unknown_policy_area_in_an_item_is_refused_with_its_field() -> None:
+    from queueopt.errors import InvalidInput
+
+    item = Item(id="x", modality="text", language="en", region="us", signals={"gore": 0.5})
+    try:
+        Router(CONFIG).route(item)
+    except InvalidInput as error:
+        assert error.field == "signals.gore"
+        assert error.message == "unknown policy area 'gore'"
+    else:
+        raise AssertionError("an unknown policy area was routed")
