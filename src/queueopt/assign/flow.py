@@ -23,20 +23,19 @@ import numpy as np
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from queueopt.assign.problem import Problem
+from queueopt.assign.problem import IntArray, Problem, compact
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
 
 
-def solve_flow(problem: Problem) -> NDArray[np.intp]:
-    if problem.n_pairs == 0:
-        return np.empty(0, np.intp)
+def solve_flow(problem: Problem) -> tuple[IntArray, IntArray]:
+    pairs = problem.pairs
     network = _Network(problem)
     magnitude = _INT64_MAX // (4 * (network.n_nodes + 2))
-    scale = magnitude / float(problem.value.max())
+    scale = magnitude / float(pairs.value.max())
     while True:
         solver = min_cost_flow.SimpleMinCostFlow()
-        costs = network.costs(-np.rint(problem.value * scale).astype(np.int64))
+        costs = network.costs(-np.rint(pairs.value * scale).astype(np.int64))
         solver.add_arcs_with_capacity_and_unit_cost(network.tails, network.heads, network.capacities, costs)
         solver.set_nodes_supplies(network.supply_nodes, network.supplies)
         status = solver.solve()
@@ -45,8 +44,8 @@ def solve_flow(problem: Problem) -> NDArray[np.intp]:
         if status != solver.BAD_COST_RANGE or scale < 1.0:
             raise RuntimeError(f"min-cost flow failed with status {status}")
         scale /= 2
-    flows = solver.flows(network.pair_arcs)
-    return np.flatnonzero(flows > 0).astype(np.intp)
+    chosen = np.flatnonzero(solver.flows(network.pair_arcs) > 0)
+    return pairs.task[chosen], pairs.moderator[chosen]
 
 
 class _Network:
@@ -57,8 +56,9 @@ class _Network:
     """
 
     def __init__(self, problem: Problem) -> None:
-        tasks, task_node = np.unique(problem.task, return_inverse=True)
-        moderators, moderator_local = np.unique(problem.moderator, return_inverse=True)
+        pairs = problem.pairs
+        tasks, task_node = problem.task_index
+        moderators, moderator_local = problem.moderator_index
         n_tasks, n_moderators = tasks.size, moderators.size
         moderator_node = n_tasks + np.arange(n_moderators)
         self.n_nodes = n_tasks + n_moderators
@@ -66,12 +66,12 @@ class _Network:
         extra: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
         if problem.severe is not None and problem.severe_cap is not None:
             gate_node = self._new_nodes(n_moderators)
-            pair_head = np.where(problem.severe[problem.task], gate_node[moderator_local], pair_head)
+            pair_head = np.where(problem.severe[pairs.task], gate_node[moderator_local], pair_head)
             extra.append((gate_node, moderator_node, problem.severe_cap[moderators]))
         source, sink = self._new_nodes(2)
         moderator_head = np.full(n_moderators, sink)
         if problem.vendor is not None and problem.vendor_cap is not None:
-            vendors, vendor_local = np.unique(problem.vendor[moderators], return_inverse=True)
+            vendors, vendor_local = compact(problem.vendor[moderators], problem.vendor_cap.size)
             vendor_node = self._new_nodes(vendors.size)
             moderator_head = vendor_node[vendor_local]
             extra.append((vendor_node, np.full(vendors.size, sink), problem.vendor_cap[vendors]))
@@ -80,11 +80,11 @@ class _Network:
 
         self.tails = np.concatenate([np.full(n_tasks, source), task_node, *(tail for tail, _, _ in extra)])
         self.heads = np.concatenate([np.arange(n_tasks), pair_head, *(head for _, head, _ in extra)])
-        self.capacities = np.concatenate([np.ones(n_tasks + problem.n_pairs), *(cap for _, _, cap in extra)])
+        self.capacities = np.concatenate([np.ones(n_tasks + pairs.task.size), *(cap for _, _, cap in extra)])
         self.tails = self.tails.astype(np.int32)
         self.heads = self.heads.astype(np.int32)
         self.capacities = self.capacities.astype(np.int64)
-        self.pair_arcs = np.arange(n_tasks, n_tasks + problem.n_pairs, dtype=np.int32)
+        self.pair_arcs = np.arange(n_tasks, n_tasks + pairs.task.size, dtype=np.int32)
         self.supply_nodes = np.array([source, sink], dtype=np.int32)
         self.supplies = np.array([n_tasks, -n_tasks], dtype=np.int64)
 

@@ -7,20 +7,20 @@ task and the specialist was the only one able to do another; that loss is what t
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-from queueopt.assign.problem import Problem
+from queueopt.assign.problem import IntArray, Problem
 
 
-def solve_greedy(problem: Problem) -> NDArray[np.intp]:
+def solve_greedy(problem: Problem) -> tuple[IntArray, IntArray]:
     """Walk pairs by value (ties by task, then moderator index) and keep each one that still fits every limit.
 
     The order is one vectorised sort; the walk itself is sequential by nature and stops as soon as no task or no slot
     is left.
     """
-    order = np.lexsort((problem.moderator, problem.task, -problem.value))
-    tasks = problem.task[order].tolist()
-    moderators = problem.moderator[order].tolist()
+    pairs = problem.pairs
+    order = np.argsort(-pairs.value, kind="stable")  # pairs are already in (task, moderator) order
+    tasks = pairs.task[order].tolist()
+    moderators = pairs.moderator[order].tolist()
     slots = problem.capacity.tolist()
     severe = None if problem.severe is None else problem.severe.tolist()
     severe_slots = None if problem.severe_cap is None else problem.severe_cap.tolist()
@@ -29,8 +29,9 @@ def solve_greedy(problem: Problem) -> NDArray[np.intp]:
     taken = [False] * problem.n_tasks
     tasks_left = problem.n_tasks
     slots_left = sum(slots)
-    chosen: list[int] = []
-    for position, (i, j) in enumerate(zip(tasks, moderators, strict=True)):
+    chosen_task: list[int] = []
+    chosen_moderator: list[int] = []
+    for i, j in zip(tasks, moderators, strict=True):
         if taken[i] or slots[j] == 0:
             continue
         is_severe = severe is not None and severe[i]
@@ -44,9 +45,10 @@ def solve_greedy(problem: Problem) -> NDArray[np.intp]:
             severe_slots[j] -= 1
         taken[i] = True
         slots[j] -= 1
-        chosen.append(int(order[position]))
+        chosen_task.append(i)
+        chosen_moderator.append(j)
         tasks_left -= 1
         slots_left -= 1
         if tasks_left == 0 or slots_left == 0:
             break
-    return np.asarray(chosen, dtype=np.intp)
+    return np.asarray(chosen_task, dtype=np.intp), np.asarray(chosen_moderator, dtype=np.intp)

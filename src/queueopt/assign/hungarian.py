@@ -12,26 +12,37 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from queueopt.assign.problem import Problem
+from queueopt.assign.problem import IntArray, Problem
 
 
-def solve_hungarian(problem: Problem) -> NDArray[np.intp]:
-    if problem.n_pairs == 0:
-        return np.empty(0, np.intp)
-    rows, task_row = np.unique(problem.task, return_inverse=True)
-    moderators, moderator_col = np.unique(problem.moderator, return_inverse=True)
-    slots = np.minimum(problem.capacity[moderators], rows.size)
-    first_slot = np.concatenate(([0], np.cumsum(slots)[:-1]))
-    per_pair = slots[moderator_col]
-    pair = np.repeat(np.arange(problem.n_pairs), per_pair)
-    within = np.arange(pair.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    matrix = np.zeros((rows.size, int(slots.sum())))
-    matrix[task_row[pair], first_slot[moderator_col[pair]] + within] = problem.value[pair]
+def solve_hungarian(problem: Problem) -> tuple[IntArray, IntArray]:
+    tasks, moderators = problem.active
+    slots = np.minimum(problem.capacity[moderators], tasks.size)
+    matrix = _slot_matrix(problem, tasks, moderators, slots)
     row, col = linear_sum_assignment(matrix, maximize=True)
     useful = matrix[row, col] > 0
-    slot_owner = np.repeat(np.arange(moderators.size), slots)
-    chosen_task = rows[row[useful]]
-    chosen_moderator = moderators[slot_owner[col[useful]]]
-    key = problem.task * problem.n_moderators + problem.moderator
-    chosen: NDArray[np.intp] = np.searchsorted(key, chosen_task * problem.n_moderators + chosen_moderator)
-    return chosen.astype(np.intp)
+    slot_owner = np.repeat(moderators, slots)
+    return tasks[row[useful]], slot_owner[col[useful]]
+
+
+def _slot_matrix(
+    problem: Problem, tasks: IntArray, moderators: IntArray, slots: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Active tasks x slots; cut from the caller's dense matrix when there is one, else scattered from the pairs."""
+    if problem.dense is not None:
+        matrix = problem.dense
+        if tasks.size < problem.n_tasks:
+            matrix = matrix[tasks]
+        if moderators.size < problem.n_moderators:
+            matrix = matrix[:, moderators]
+        return matrix if bool((slots == 1).all()) else np.repeat(matrix, slots, axis=1)
+    pairs = problem.pairs
+    _, task_row = problem.task_index
+    _, moderator_col = problem.moderator_index
+    first_slot = np.cumsum(slots) - slots
+    per_pair = slots[moderator_col]
+    pair = np.repeat(np.arange(pairs.task.size), per_pair)
+    within = np.arange(pair.size) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    matrix = np.zeros((tasks.size, int(slots.sum())))
+    matrix[task_row[pair], first_slot[moderator_col[pair]] + within] = pairs.value[pair]
+    return matrix

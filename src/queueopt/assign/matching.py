@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from queueopt.assign.problem import Problem
+from queueopt.assign.problem import IntArray, Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +28,9 @@ def empty_matching(method: str) -> Matching:
     return Matching(np.empty(0, np.intp), np.empty(0, np.intp), 0.0, method)
 
 
-def matching_from_pairs(problem: Problem, chosen: NDArray[np.intp], method: str) -> Matching:
-    """`chosen` indexes the problem's pairs; summing the original floats (not a solver's scaled integers) keeps the
-    objective comparable across methods, and fsum keeps it independent of the order the solver reported pairs in."""
-    chosen = np.sort(chosen)
-    return Matching(
-        task=problem.task[chosen],
-        moderator=problem.moderator[chosen],
-        objective=math.fsum(problem.value[chosen].tolist()),
-        method=method,
-    )
+def matching_from_pairs(problem: Problem, task: IntArray, moderator: IntArray, method: str) -> Matching:
+    """Sum the caller's original floats (not a solver's scaled integers) so objectives compare across methods; fsum
+    makes the total independent of the order a solver reported its pairs in."""
+    order = np.argsort(task, kind="stable")
+    task, moderator = task[order].astype(np.intp), moderator[order].astype(np.intp)
+    return Matching(task, moderator, math.fsum(problem.values_at(task, moderator).tolist()), method)

@@ -1,13 +1,16 @@
-"""Turn the caller's arrays into one checked, pruned list of eligible pairs that every method solves.
+"""Turn the caller's arrays into one checked problem: the eligible pairs and the limits on them.
 
 Validation lives here, once, so the methods can trust their input and stay short. Pruning removes only pairs that no
 feasible matching can use (a moderator with no free slot, a severe task to a moderator whose severe budget is 0, a
 moderator whose vendor has no volume left), which never changes the optimum but keeps the solvers' graphs small.
+A dense input without side caps stays a matrix and its pair list is only built if a method asks for it, because the
+dense solver works on the matrix and listing millions of cells would cost more than solving.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,30 +18,82 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 IntArray = NDArray[np.intp]
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
+class Pairs:
+    """Eligible (task, moderator, value) triples in (task, moderator) order."""
+
+    task: IntArray
+    moderator: IntArray
+    value: FloatArray
+
+
+@dataclass(frozen=True)
 class Problem:
-    """Eligible pairs in (task, moderator) order plus the limits on them; caps are clipped to what can be used."""
+    """The pairs a matching may use plus the limits on them; caps are clipped to what can be used.
+
+    Exactly one of `dense` (tasks x moderators, 0 in every cell that is not a pair) and `listed` is set.
+    """
 
     n_tasks: int
     n_moderators: int
-    task: IntArray
-    moderator: IntArray
-    value: NDArray[np.float64]
     capacity: NDArray[np.int64]
-    severe: NDArray[np.bool_] | None
-    severe_cap: NDArray[np.int64] | None
-    vendor: IntArray | None
-    vendor_cap: NDArray[np.int64] | None
+    dense: FloatArray | None = None
+    listed: Pairs | None = None
+    severe: NDArray[np.bool_] | None = None
+    severe_cap: NDArray[np.int64] | None = None
+    vendor: IntArray | None = None
+    vendor_cap: NDArray[np.int64] | None = None
 
     @property
     def has_side_constraints(self) -> bool:
         return self.severe is not None or self.vendor is not None
 
-    @property
+    @cached_property
+    def pairs(self) -> Pairs:
+        if self.listed is not None:
+            return self.listed
+        assert self.dense is not None
+        task, moderator = np.nonzero(self.dense)
+        return Pairs(task.astype(np.intp), moderator.astype(np.intp), self.dense[task, moderator])
+
+    @cached_property
     def n_pairs(self) -> int:
-        return int(self.task.size)
+        return int(np.count_nonzero(self.dense)) if self.dense is not None else int(self.pairs.task.size)
+
+    @cached_property
+    def active(self) -> tuple[IntArray, IntArray]:
+        """Tasks and moderators that have at least one pair; the rest cannot take part in any matching."""
+        if self.dense is not None:
+            eligible = self.dense > 0
+            return np.flatnonzero(eligible.any(axis=1)), np.flatnonzero(eligible.any(axis=0))
+        return self.task_index[0], self.moderator_index[0]
+
+    @cached_property
+    def task_index(self) -> tuple[IntArray, IntArray]:
+        """Active tasks and each pair's position among them, shared by `auto` and the solvers that renumber."""
+        return compact(self.pairs.task, self.n_tasks)
+
+    @cached_property
+    def moderator_index(self) -> tuple[IntArray, IntArray]:
+        return compact(self.pairs.moderator, self.n_moderators)
+
+    def values_at(self, task: IntArray, moderator: IntArray) -> FloatArray:
+        if self.dense is not None:
+            return self.dense[task, moderator]
+        pairs = self.pairs
+        key = pairs.task * self.n_moderators + pairs.moderator
+        return pairs.value[np.searchsorted(key, task * self.n_moderators + moderator)]
+
+
+def compact(index: IntArray, size: int) -> tuple[IntArray, IntArray]:
+    """The distinct ids in `index` (sorted) and each entry's position among them; a linear-time `np.unique`."""
+    present = np.bincount(index, minlength=size) > 0
+    ids = np.flatnonzero(present)
+    position = np.cumsum(present) - 1
+    return ids.astype(np.intp), position[index].astype(np.intp)
 
 
 def build_problem(
@@ -50,8 +105,8 @@ def build_problem(
     vendor: Any = None,
     vendor_cap: Any = None,
 ) -> Problem:
-    """Check every argument, naming the offending one, and collect the pairs a matching may use."""
-    task, moderator, pair_value, (n_tasks, n_moderators) = _eligible_pairs(value)
+    """Check every argument, naming the offending one, and keep only what a matching may use."""
+    dense, listed, (n_tasks, n_moderators) = _read_value(value)
     cap = _counts("capacity", capacity, n_moderators, "moderator", default=1)
     if (severe is None) != (severe_cap is None):
         raise ValueError("severe, severe_cap: give both or neither")
@@ -59,66 +114,57 @@ def build_problem(
         raise ValueError("vendor, vendor_cap: give both or neither")
     severe_flags = None if severe is None else _flags("severe", severe, n_tasks)
     severe_limit = None if severe_cap is None else _counts("severe_cap", severe_cap, n_moderators, "moderator")
-    vendor_of = None if vendor is None else _vendor_index(vendor, n_moderators)
-    vendor_limit = None
-    if vendor_cap is not None and vendor_of is not None:
-        vendor_limit = _counts("vendor_cap", vendor_cap, -1, "vendor")
-        if vendor_of.size and int(vendor_of.max()) >= vendor_limit.size:
-            bad = int(np.argmax(vendor_of >= vendor_limit.size))
-            raise ValueError(
-                f"vendor: index {int(vendor_of[bad])} at moderator {bad} is out of range for "
-                f"vendor_cap of length {vendor_limit.size}"
-            )
+    vendor_of = None if vendor is None else _counts("vendor", vendor, n_moderators, "moderator").astype(np.intp)
+    vendor_limit = None if vendor_cap is None else _counts("vendor_cap", vendor_cap, -1, "vendor")
+    if vendor_of is not None and vendor_limit is not None and vendor_of.size and vendor_of.max() >= vendor_limit.size:
+        bad = int(np.argmax(vendor_of >= vendor_limit.size))
+        raise ValueError(
+            f"vendor: index {vendor_of[bad]} at moderator {bad} is out of range for vendor_cap of length "
+            f"{vendor_limit.size}"
+        )
 
     cap = np.minimum(cap, n_tasks)
-    usable = cap[moderator] > 0
+    if dense is not None:
+        dense[:, cap == 0] = 0.0
+        if severe_flags is None and vendor_of is None:
+            return Problem(n_tasks, n_moderators, cap, dense=dense)
+        task, moderator = np.nonzero(dense)
+        listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), dense[task, moderator])
+    assert listed is not None
+    usable = cap[listed.moderator] > 0
     if severe_flags is not None and severe_limit is not None:
         severe_limit = np.minimum(severe_limit, cap)
-        usable &= ~severe_flags[task] | (severe_limit[moderator] > 0)
+        usable &= ~severe_flags[listed.task] | (severe_limit[listed.moderator] > 0)
     if vendor_of is not None and vendor_limit is not None:
         vendor_limit = np.minimum(vendor_limit, n_tasks)
-        usable &= vendor_limit[vendor_of[moderator]] > 0
-    return Problem(
-        n_tasks=n_tasks,
-        n_moderators=n_moderators,
-        task=task[usable],
-        moderator=moderator[usable],
-        value=pair_value[usable],
-        capacity=cap,
-        severe=severe_flags,
-        severe_cap=severe_limit,
-        vendor=vendor_of,
-        vendor_cap=vendor_limit,
-    )
+        usable &= vendor_limit[vendor_of[listed.moderator]] > 0
+    if not usable.all():
+        listed = Pairs(listed.task[usable], listed.moderator[usable], listed.value[usable])
+    return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit)
 
 
-def _eligible_pairs(value: Any) -> tuple[IntArray, IntArray, NDArray[np.float64], tuple[int, int]]:
+def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int, int]]:
+    """A dense matrix with 0 for every ineligible cell, or the pairs of a sparse one (CSR order is row-major)."""
     if sp.issparse(value):
         matrix = sp.csr_matrix(value, copy=True)
         _check_real("value", matrix.dtype)
         shape = _matrix_shape(matrix.shape)
         matrix.sum_duplicates()
-        coo = matrix.tocoo()
-        rows, cols, data = coo.row, coo.col, np.asarray(coo.data, dtype=np.float64)
+        rows = np.repeat(np.arange(shape[0], dtype=np.intp), np.diff(matrix.indptr))
+        cols = matrix.indices.astype(np.intp)
+        data = np.asarray(matrix.data, dtype=np.float64)
         _check_finite(data, rows, cols)
-    else:
-        dense = np.asarray(value)
-        _check_real("value", dense.dtype)
-        shape = _matrix_shape(dense.shape)
-        infinite = np.isinf(dense)
-        if infinite.any():
-            rows, cols = np.nonzero(infinite)
-            _check_finite(np.asarray(dense[rows, cols], dtype=np.float64), rows, cols)
-        rows, cols = np.nonzero(dense > 0)
-        data = np.asarray(dense[rows, cols], dtype=np.float64)
-    keep = data > 0
-    order = np.lexsort((cols[keep], rows[keep]))
-    return (
-        rows[keep][order].astype(np.intp),
-        cols[keep][order].astype(np.intp),
-        data[keep][order],
-        shape,
-    )
+        keep = data > 0
+        return None, Pairs(rows[keep], cols[keep], data[keep]), shape
+    dense = np.asarray(value)
+    _check_real("value", dense.dtype)
+    shape = _matrix_shape(dense.shape)
+    dense = dense.astype(np.float64, copy=False)
+    infinite = np.isinf(dense)
+    if infinite.any():
+        rows, cols = np.nonzero(infinite)
+        _check_finite(dense[rows, cols], rows, cols)
+    return np.where(dense > 0, dense, 0.0), None, shape
 
 
 def _check_finite(data: NDArray[np.float64], rows: NDArray[Any], cols: NDArray[Any]) -> None:
@@ -165,8 +211,3 @@ def _flags(name: str, given: Any, length: int) -> NDArray[np.bool_]:
     if flags.size and flags.dtype != np.bool_:
         raise ValueError(f"{name}: must hold booleans, got dtype {flags.dtype}")
     return flags.astype(np.bool_)
-
-
-def _vendor_index(given: Any, n_moderators: int) -> IntArray:
-    index = _counts("vendor", given, n_moderators, "moderator")
-    return index.astype(np.intp)

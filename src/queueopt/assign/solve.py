@@ -6,15 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from queueopt.assign.flow import solve_flow
 from queueopt.assign.greedy import solve_greedy
 from queueopt.assign.hungarian import solve_hungarian
 from queueopt.assign.matching import Matching, empty_matching, matching_from_pairs
-from queueopt.assign.problem import Problem, build_problem
+from queueopt.assign.problem import IntArray, Problem, build_problem
 
-METHODS: dict[str, Callable[[Problem], NDArray[np.intp]]] = {
+METHODS: dict[str, Callable[[Problem], tuple[IntArray, IntArray]]] = {
     "hungarian": solve_hungarian,
     "flow": solve_flow,
     "greedy": solve_greedy,
@@ -22,7 +21,7 @@ METHODS: dict[str, Callable[[Problem], NDArray[np.intp]]] = {
 
 # Measured with benchmarks/bench_assign.py on the project's 2-core machine (see docs/assignment.md): the slot-expanded
 # dense solver wins while at least this share of the tasks x slots cells is eligible, or while the matrix is tiny.
-HUNGARIAN_MIN_DENSITY = 0.25
+HUNGARIAN_MIN_DENSITY = 0.1
 HUNGARIAN_MAX_TINY_CELLS = 4_096
 HUNGARIAN_MAX_CELLS = 25_000_000
 
@@ -48,15 +47,15 @@ def solve(
     chosen_method = pick_method(problem) if method == "auto" else method
     if problem.n_pairs == 0:
         return empty_matching(chosen_method)
-    return matching_from_pairs(problem, METHODS[chosen_method](problem), chosen_method)
+    return matching_from_pairs(problem, *METHODS[chosen_method](problem), chosen_method)
 
 
 def pick_method(problem: Problem) -> str:
     """Always an exact method: flow when side caps must hold or the slot matrix would be mostly empty cells."""
     if problem.has_side_constraints:
         return "flow"
-    n_tasks = np.unique(problem.task).size
-    moderators = np.unique(problem.moderator)
+    tasks, moderators = problem.active
+    n_tasks = tasks.size
     cells = n_tasks * int(np.minimum(problem.capacity[moderators], n_tasks).sum())
     if cells <= HUNGARIAN_MAX_TINY_CELLS:
         return "hungarian"
