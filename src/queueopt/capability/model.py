@@ -1,0 +1,319 @@
+"""The capability model: one number per (task, moderator) pair, the value of that assignment now, or no entry at all.
+
+    value(i, j) = c_i(now) * accuracy_j(policy_i) * proficiency_j(language_i) / expected_handling_j(i)
+
+Handling time is the media scale of the task times the moderator's expected seconds per unit, so the value factors
+into a task part (`c_i / scale_i`) and a moderator-and-demand part; both are computed once per row or per distinct
+demand and multiplied only over the eligible pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from queueopt.capability.demand import Demand, DemandRules
+from queueopt.capability.estimators import MODALITIES, AccuracyEstimator, HandlingEstimator, media_scale
+from queueopt.capability.profile import ModeratorProfile
+from queueopt.capability.roster import Roster
+from queueopt.capability.skills import covered, split
+from queueopt.capability.state import NO_AREA, ModelState, ModeratorState
+from queueopt.capability.wellbeing import SevereLedger
+from queueopt.config import OpsConfig
+from queueopt.domain import Modality, Task
+from queueopt.errors import InvalidInput
+
+VALUE_FLOOR = 1e-300
+UNSPOKEN_PROFICIENCY = 0.1
+_MASK_CACHE_LIMIT = 200_000
+_MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
+
+
+class Model:
+    """Moderator profiles, their estimates and wellbeing budgets, and the value matrix built from them."""
+
+    def __init__(self, config: OpsConfig) -> None:
+        self._config = config
+        self._rules = DemandRules(config)
+        self._areas = {area.name: index for index, area in enumerate(config.policy_areas)}
+        self._clearances = {a.clearance for a in config.policy_areas if a.clearance is not None}
+        self._clearances.update(code for queue in config.queues for code in queue.requires.clearance)
+        self._roster = Roster()
+        self._accuracy = AccuracyEstimator(len(self._areas) + 1)
+        self._handling = HandlingEstimator()
+        self._severe = SevereLedger()
+        self._estimates: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        self._masks: dict[Demand, int] = {}
+        self._masks_vocabulary = 0
+
+    # -- roster -------------------------------------------------------------------------------------------------
+
+    def upsert(self, profile: ModeratorProfile) -> None:
+        unknown = [area for area in profile.policy_areas if area not in self._areas]
+        if unknown:
+            raise InvalidInput(f"unknown policy areas {unknown}", field="policy_areas")
+        unknown = [tier for tier in profile.clearance if tier not in self._clearances]
+        if unknown:
+            raise InvalidInput(f"unknown clearance tiers {unknown}", field="clearance")
+        self._roster.put(profile)
+        self._accuracy.ensure(self._roster.rows)
+        self._handling.ensure(self._roster.rows)
+        self._estimates = None
+
+    def remove(self, moderator_id: str) -> None:
+        slot = self._roster.drop(moderator_id)
+        self._accuracy.clear(slot)
+        self._handling.clear(slot)
+        self._severe.forget(moderator_id)
+        self._estimates = None
+
+    def profile(self, moderator_id: str) -> ModeratorProfile:
+        return self._roster.profile(moderator_id)
+
+    def moderator_ids(self) -> list[str]:
+        return list(self._roster.slots)
+
+    # -- estimates ----------------------------------------------------------------------------------------------
+
+    def accuracy(self, moderator_id: str, policy_area: str | None) -> float:
+        accuracy, _ = self._current()
+        return float(accuracy[self._roster.slot_of(moderator_id), self._area_index(policy_area)])
+
+    def expected_handling_s(self, moderator_id: str, modality: Modality, duration_s: float) -> float:
+        _, unit_s = self._current()
+        per_unit = unit_s[self._roster.slot_of(moderator_id), _MODALITY_INDEX[modality]]
+        return float(per_unit) * media_scale(modality, _duration(duration_s))
+
+    def observe_accuracy(self, moderator_id: str, policy_area: str | None, correct: bool) -> None:
+        self._accuracy.observe(self._roster.slot_of(moderator_id), self._area_index(policy_area), correct)
+        self._estimates = None
+
+    def observe_handling(self, moderator_id: str, modality: Modality, handling_s: float, duration_s: float) -> None:
+        if not (math.isfinite(handling_s) and handling_s > 0):
+            raise InvalidInput("handling time must be a positive number of seconds", field="handling_s")
+        units = media_scale(modality, _duration(duration_s))
+        slot = self._roster.slot_of(moderator_id)
+        self._handling.observe(slot, _MODALITY_INDEX[modality], math.log(handling_s / units))
+        self._estimates = None
+
+    # -- wellbeing ----------------------------------------------------------------------------------------------
+
+    def record_severe(self, moderator_id: str, at: float) -> None:
+        self._roster.slot_of(moderator_id)
+        self._severe.record(moderator_id, at)
+
+    def severe_budget_left(self, moderator_id: str, now: float) -> int:
+        """Severe items still allowed in the rolling hour; the cool-down is separate (see `severe_caps`)."""
+        limit = self._roster.profile(moderator_id).severe_per_hour
+        return max(0, limit - self._severe.seen(moderator_id, now))
+
+    def severe_caps(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.int64]:
+        """Severe items each moderator may receive in one batch: 0 while exhausted or cooling down, 1 when a
+        cool-down applies (the next one must wait for it), else what is left of the hourly budget."""
+        caps = np.zeros(len(moderator_ids), dtype=np.int64)
+        for column, moderator_id in enumerate(moderator_ids):
+            profile = self._roster.profile(moderator_id)
+            left = self.severe_budget_left(moderator_id, now)
+            if left and not self._severe.cooling(moderator_id, now, profile.cooldown_s):
+                caps[column] = 1 if profile.cooldown_s > 0 else left
+        return caps
+
+    # -- value --------------------------------------------------------------------------------------------------
+
+    def eligible(self, task: Task, moderator_id: str, now: float) -> bool:
+        return bool(self.value([task], [moderator_id], now).nnz)
+
+    def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
+        """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
+        columns = self._roster.slots_for(moderator_ids)
+        shape = (len(tasks), len(moderator_ids))
+        if not tasks or not moderator_ids:
+            return sp.csr_matrix(shape, dtype=np.float64)
+        demands, of_task, weight = self._demands(tasks, now)
+        rate = self._demand_rates(demands, columns, moderator_ids, now)
+        counts = np.diff(rate.indptr)[of_task]
+        indptr = np.zeros(len(tasks) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        starts = np.repeat(rate.indptr[of_task] - indptr[:-1], counts)
+        gather = starts + np.arange(indptr[-1], dtype=np.int64)
+        data = rate.data[gather] * np.repeat(weight, counts)
+        np.maximum(data, VALUE_FLOOR, out=data)
+        matrix = sp.csr_matrix((data, rate.indices[gather], indptr), shape=shape)
+        self._drop_skipped(matrix, tasks, moderator_ids)
+        return matrix
+
+    def _demands(self, tasks: Sequence[Task], now: float) -> tuple[list[Demand], NDArray[np.intp], NDArray[np.float64]]:
+        """Group tasks by demand; the per-task weight is the harm rate per media unit."""
+        index: dict[tuple[str, frozenset[str], Modality, str, str, str | None, bool], int] = {}
+        of_task = np.empty(len(tasks), dtype=np.intp)
+        weight = np.empty(len(tasks), dtype=np.float64)
+        relaxed = self._rules.relaxed
+        for row, task in enumerate(tasks):
+            key = (
+                task.queue,
+                relaxed(task.queue, now - task.enqueued_at),
+                task.modality,
+                task.language,
+                task.region,
+                task.policy,
+                task.severe,
+            )
+            of_task[row] = index.setdefault(key, len(index))
+            weight[row] = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
+        return [Demand(*key) for key in index], of_task, weight
+
+    def _demand_rates(
+        self, demands: list[Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+    ) -> sp.csr_matrix:
+        """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
+
+        Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
+        distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
+        """
+        live = np.flatnonzero(self._roster.available[columns])
+        ok = covered(self._required(demands), self._roster.held[columns[live]])
+        severe = np.fromiter((demand.severe for demand in demands), dtype=np.bool_, count=len(demands))
+        if severe.any():
+            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
+            if blocked.any():
+                ok[np.ix_(severe, blocked)] = False
+        rows, cols = np.divmod(np.flatnonzero(ok), live.size)
+        factors, of_demand = self._factors(demands, columns[live])
+        data = factors[of_demand[rows], cols]
+        return sp.csr_matrix((data, (rows, live[cols])), shape=(len(demands), len(columns)))
+
+    def _factors(self, demands: list[Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
+        index: dict[tuple[int, int, int], int] = {}
+        languages = self._roster.languages
+        of_demand = np.fromiter(
+            (
+                index.setdefault(
+                    (self._area_or_none(d.policy), languages.get(d.language, -1), _MODALITY_INDEX[d.modality]),
+                    len(index),
+                )
+                for d in demands
+            ),
+            dtype=np.intp,
+            count=len(demands),
+        )
+        area, language, modality = (np.array(part, dtype=np.intp) for part in zip(*index, strict=True))
+        accuracy, unit_s = self._current()
+        proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
+        proficiency[:, language < 0] = 0.0
+        proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
+        factors = accuracy[slots][:, area] * proficiency / unit_s[slots][:, modality]
+        return factors.T.copy(), of_demand
+
+    def _required(self, demands: list[Demand]) -> NDArray[np.uint64]:
+        """Required masks per demand, remembered across batches until the skill vocabulary grows (a new bit can
+        turn a never-held code into a held one)."""
+        skills = self._roster.skills
+        if self._masks_vocabulary != skills.size or len(self._masks) > _MASK_CACHE_LIMIT:
+            self._masks, self._masks_vocabulary = {}, skills.size
+        masks = self._masks
+        for demand in demands:
+            if demand not in masks:
+                masks[demand] = self._rules.required_mask(demand, skills)
+        return split([masks[demand] for demand in demands], self._roster.held.shape[1])
+
+    def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
+        blocked = np.zeros(len(moderator_ids), dtype=np.bool_)
+        profiles = self._roster.profiles
+        for column, moderator_id in enumerate(moderator_ids):
+            profile = profiles[self._roster.slots[moderator_id]]
+            assert profile is not None
+            blocked[column] = self._severe.seen(moderator_id, now) >= profile.severe_per_hour or self._severe.cooling(
+                moderator_id, now, profile.cooldown_s
+            )
+        return blocked
+
+    @staticmethod
+    def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:
+        column_of: dict[str, int] | None = None
+        for row, task in enumerate(tasks):
+            if not task.skipped_by:
+                continue
+            if column_of is None:
+                column_of = {moderator_id: column for column, moderator_id in enumerate(moderator_ids)}
+            start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+            columns = matrix.indices[start:stop]
+            for moderator_id in task.skipped_by:
+                column = column_of.get(moderator_id)
+                at = start + int(np.searchsorted(columns, column)) if column is not None else stop
+                if at < stop and matrix.indices[at] == column:
+                    matrix.data[at] = 0.0
+        if column_of is not None:
+            matrix.eliminate_zeros()
+
+    def _current(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if self._estimates is None:
+            group, n_groups = self._roster.group, max(1, len(self._roster.groups))
+            self._estimates = (
+                self._accuracy.means(group, n_groups),
+                self._handling.expected_unit_s(group, n_groups),
+            )
+        return self._estimates
+
+    def _area_index(self, policy_area: str | None) -> int:
+        if policy_area is not None and policy_area not in self._areas:
+            raise InvalidInput(f"unknown policy area {policy_area!r}", field="policy_area")
+        return self._area_or_none(policy_area)
+
+    def _area_or_none(self, policy_area: str | None) -> int:
+        """Column of a policy area; tasks without one, or with one the config does not know, share the last."""
+        if policy_area is None:
+            return len(self._areas)
+        return self._areas.get(policy_area, len(self._areas))
+
+    # -- persistence --------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, object]:
+        names = [*self._areas, NO_AREA]
+        moderators = []
+        for moderator_id, slot in self._roster.slots.items():
+            severe_times, last_severe = self._severe.state_of(moderator_id)
+            trials, correct = self._accuracy.trials[slot], self._accuracy.correct[slot]
+            count, mean, m2 = self._handling.count[slot], self._handling.mean[slot], self._handling.m2[slot]
+            moderators.append(
+                ModeratorState(
+                    profile=self._roster.profile(moderator_id),
+                    accuracy={names[a]: (correct[a], trials[a]) for a in np.flatnonzero(trials)},
+                    handling={MODALITIES[m]: (count[m], mean[m], m2[m]) for m in np.flatnonzero(count)},
+                    severe_times=severe_times,
+                    last_severe=last_severe,
+                )
+            )
+        return ModelState(moderators=moderators).model_dump(mode="json")
+
+    def load_state_dict(self, state: object) -> None:
+        """Replace everything with `state`; on any error the model is left as it was."""
+        snapshot = ModelState.model_validate(state)
+        fresh = Model(self._config)
+        for entry in snapshot.moderators:
+            fresh.upsert(entry.profile)
+            slot = fresh._roster.slot_of(entry.profile.id)
+            for area, (correct, trials) in entry.accuracy.items():
+                if correct > trials:
+                    raise InvalidInput(f"more correct than trials for {area!r}", field="accuracy")
+                column = fresh._area_index(None if area == NO_AREA else area)
+                fresh._accuracy.correct[slot, column] = correct
+                fresh._accuracy.trials[slot, column] = trials
+            for modality, (count, mean, m2) in entry.handling.items():
+                column = _MODALITY_INDEX[modality]
+                fresh._handling.count[slot, column] = count
+                fresh._handling.mean[slot, column] = mean
+                fresh._handling.m2[slot, column] = m2
+            fresh._severe.restore(entry.profile.id, entry.severe_times, entry.last_severe)
+        self._roster, self._accuracy, self._handling = fresh._roster, fresh._accuracy, fresh._handling
+        self._severe, self._estimates = fresh._severe, None
+
+
+def _duration(duration_s: float) -> float:
+    if not (math.isfinite(duration_s) and duration_s >= 0):
+        raise InvalidInput("duration must be a non-negative number of seconds", field="duration_s")
+    return duration_s

@@ -1,0 +1,113 @@
+"""Moderators as array rows: skill masks, language proficiencies and vendor/site group, kept in step with profiles.
+
+Rows (slots) are reused after a removal so the arrays stay as long as the largest roster, and every per-moderator
+array elsewhere (the estimators) can share the same slot numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from queueopt.capability.profile import ModeratorProfile
+from queueopt.capability.skills import Mask, SkillBits, pack
+from queueopt.domain import ModeratorStatus
+from queueopt.errors import InvalidInput, NotFound
+
+_T = TypeVar("_T", bound=np.generic)
+
+
+class Roster:
+    def __init__(self) -> None:
+        self.skills = SkillBits()
+        self.slots: dict[str, int] = {}
+        self.profiles: list[ModeratorProfile | None] = []
+        self._free: list[int] = []
+        self.held: Mask = np.zeros((0, 1), dtype=np.uint64)
+        self.languages: dict[str, int] = {}
+        self.proficiency = np.zeros((0, 0), dtype=np.float64)
+        self.groups: dict[tuple[str, str], int] = {}
+        self.group = np.zeros(0, dtype=np.intp)
+        self.available = np.zeros(0, dtype=np.bool_)
+
+    @property
+    def rows(self) -> int:
+        """Allocated rows; per-moderator arrays elsewhere must be at least this long."""
+        return int(self.held.shape[0])
+
+    def put(self, profile: ModeratorProfile) -> int:
+        """Insert or replace; returns the slot, which survives a replacement so estimates stay attached."""
+        slot = self.slots.get(profile.id)
+        if slot is None:
+            slot = self._free.pop() if self._free else self._new_slot()
+            self.slots[profile.id] = slot
+        self.profiles[slot] = profile
+        bits = [self.skills.add("language", code) for code in profile.languages]
+        bits += [self.skills.add("modality", modality.value) for modality in profile.modalities]
+        bits += [self.skills.add("region", code) for code in profile.regions]
+        bits += [self.skills.add("policy", code) for code in profile.policy_areas]
+        bits += [self.skills.add("clearance", code) for code in profile.clearance]
+        self._widen(self.skills.words, len(self.languages) + len(profile.languages))
+        self.held[slot] = pack(bits, self.held.shape[1])
+        self.proficiency[slot] = 0.0
+        for code, level in profile.languages.items():
+            column = self.languages.setdefault(code, len(self.languages))
+            self.proficiency[slot, column] = level
+        self.group[slot] = self.groups.setdefault((profile.vendor, profile.site), len(self.groups))
+        self.available[slot] = profile.status is ModeratorStatus.AVAILABLE
+        return slot
+
+    def drop(self, moderator_id: str) -> int:
+        slot = self.slot_of(moderator_id)
+        del self.slots[moderator_id]
+        self.profiles[slot] = None
+        self.held[slot] = 0
+        self.proficiency[slot] = 0.0
+        self.group[slot] = 0
+        self.available[slot] = False
+        self._free.append(slot)
+        return slot
+
+    def slot_of(self, moderator_id: str) -> int:
+        slot = self.slots.get(moderator_id)
+        if slot is None:
+            raise NotFound(f"unknown moderator {moderator_id!r}", field="moderator_id")
+        return slot
+
+    def profile(self, moderator_id: str) -> ModeratorProfile:
+        profile = self.profiles[self.slot_of(moderator_id)]
+        assert profile is not None
+        return profile
+
+    def slots_for(self, moderator_ids: Sequence[str]) -> NDArray[np.intp]:
+        slots = np.fromiter((self.slot_of(mid) for mid in moderator_ids), dtype=np.intp, count=len(moderator_ids))
+        if np.unique(slots).size != slots.size:
+            raise InvalidInput("moderator ids must be distinct", field="moderator_ids")
+        return slots
+
+    def _new_slot(self) -> int:
+        slot = len(self.profiles)
+        self.profiles.append(None)
+        size = max(16, 2 * self.held.shape[0]) if slot >= self.held.shape[0] else self.held.shape[0]
+        if size != self.held.shape[0]:
+            self.held = _rows(self.held, size)
+            self.proficiency = _rows(self.proficiency, size)
+            self.group = _rows(self.group, size)
+            self.available = _rows(self.available, size)
+        return slot
+
+    def _widen(self, words: int, languages: int) -> None:
+        if words > self.held.shape[1]:
+            self.held = np.hstack([self.held, np.zeros((self.held.shape[0], words - self.held.shape[1]), np.uint64)])
+        if languages > self.proficiency.shape[1]:
+            extra = max(languages, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
+            self.proficiency = np.hstack([self.proficiency, np.zeros((self.proficiency.shape[0], extra))])
+
+
+def _rows(array: NDArray[_T], size: int) -> NDArray[_T]:
+    bigger = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
+    bigger[: array.shape[0]] = array
+    return bigger

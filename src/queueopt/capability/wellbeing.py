@@ -1,0 +1,48 @@
+"""The severe-content budget: how many severe items each moderator saw in the last hour, and when the last one was.
+
+Kept as sorted timestamps per moderator: a window count is one bisection and old entries are dropped as new ones
+arrive, so memory stays at about one hour's worth per person.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right, insort
+
+WINDOW_S = 3600.0
+
+
+class SevereLedger:
+    def __init__(self) -> None:
+        self._times: dict[str, list[float]] = {}
+        self._last: dict[str, float] = {}
+
+    def record(self, moderator_id: str, at: float) -> None:
+        times = self._times.setdefault(moderator_id, [])
+        insort(times, at)
+        del times[: bisect_right(times, times[-1] - WINDOW_S)]
+        self._last[moderator_id] = max(at, self._last.get(moderator_id, at))
+
+    def seen(self, moderator_id: str, now: float) -> int:
+        """Severe items recorded in the window (now - 1 h, now]; later-dated records count as well."""
+        times = self._times.get(moderator_id)
+        if not times:
+            return 0
+        return len(times) - bisect_right(times, now - WINDOW_S)
+
+    def cooling(self, moderator_id: str, now: float, cooldown_s: float) -> bool:
+        last = self._last.get(moderator_id)
+        return last is not None and now - last < cooldown_s
+
+    def forget(self, moderator_id: str) -> None:
+        self._times.pop(moderator_id, None)
+        self._last.pop(moderator_id, None)
+
+    def state_of(self, moderator_id: str) -> tuple[list[float], float | None]:
+        return list(self._times.get(moderator_id, [])), self._last.get(moderator_id)
+
+    def restore(self, moderator_id: str, times: list[float], last: float | None) -> None:
+        self._times[moderator_id] = sorted(times)
+        if last is None:
+            self._last.pop(moderator_id, None)
+        else:
+            self._last[moderator_id] = last
