@@ -1,0 +1,525 @@
+"""The scenario file: what arrives, who reviews it, under which ops config and strategy, for how long.
+
+A scenario is data a strategist edits and compares, so like the ops config it is one TOML file validated with
+errors that name the field (`file: arrivals.0.rate_per_hour: ...`). Checks that need the ops config (a signal or a
+skill naming a policy area) run here too, so the simulator can trust every name. docs/simulation.md is the reference.
+
+Rates are per hour in the file because that is how operations plan; `rates_per_s` converts for the event loop.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config
+from queueopt.domain import AttributeValue, Code, Item, Modality, Source
+
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+HOURS = 24
+Strategy = Literal["fifo", "priority", "optimal", "config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogNormal(_Strict):
+    """Parameterised by its median because "half of videos take under 90 s" is what people know."""
+
+    median: PositiveFloat
+    sigma: NonNegativeFloat = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2.0)
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.median * np.exp(self.sigma * rng.standard_normal(size))
+
+
+class Beta(_Strict):
+    a: PositiveFloat
+    b: PositiveFloat
+
+    @property
+    def mean(self) -> float:
+        return self.a / (self.a + self.b)
+
+
+class IdentityCalibration(_Strict):
+    """Scores are calibrated: a score of 0.7 violates 70% of the time."""
+
+    kind: Literal["identity"] = "identity"
+
+    def probability(self, score: np.ndarray) -> np.ndarray:
+        return np.asarray(score, dtype=float)
+
+
+class PowerCalibration(_Strict):
+    """`P = score ** exponent`; an exponent above 1 models an over-confident classifier."""
+
+    kind: Literal["power"]
+    exponent: PositiveFloat
+
+    def probability(self, score: np.ndarray) -> np.ndarray:
+        probability: np.ndarray = np.power(np.asarray(score, dtype=float), self.exponent)
+        return probability
+
+
+class LogisticCalibration(_Strict):
+    """`P = 1 / (1 + exp(-slope (score - midpoint)))`, the Platt-scaling shape."""
+
+    kind: Literal["logistic"]
+    slope: PositiveFloat
+    midpoint: Probability = 0.5
+
+    def probability(self, score: np.ndarray) -> np.ndarray:
+        exponent = -self.slope * (np.asarray(score, dtype=float) - self.midpoint)
+        return 1.0 / (1.0 + np.exp(exponent))
+
+
+Calibration = Annotated[IdentityCalibration | PowerCalibration | LogisticCalibration, Field(discriminator="kind")]
+
+
+class Signal(_Strict):
+    """One policy area's classifier: scores drawn from a Beta, ground truth drawn from the calibration curve."""
+
+    score: Beta
+    calibration: Calibration = Field(default_factory=IdentityCalibration)
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _named_calibration(cls, value: object) -> object:
+        return {"kind": value} if isinstance(value, str) else value
+
+
+class Reports(_Strict):
+    """User reports on an item, Poisson distributed."""
+
+    mean: NonNegativeFloat = 0.0
+
+
+def _hourly(values: list[float] | None, name: str) -> None:
+    if values is not None and len(values) != HOURS:
+        raise ValueError(f"{name} needs {HOURS} values (one per hour of day), got {len(values)}")
+
+
+class ArrivalType(_Strict):
+    """A stream of items of one kind.
+
+    The rate is either `rate_per_hour` (optionally shaped by 24 `hourly_multipliers`) or 24 absolute
+    `hourly_rates`. Each item's views per hour start at a draw from `views_per_hour` and halve every
+    `views_half_life_s` (drawn per item; constant views when absent). With `patience_s` an item leaves the queue
+    after an exponential time with that mean (deleted upstream, expired), the Erlang A model.
+    """
+
+    name: Code
+    rate_per_hour: NonNegativeFloat | None = None
+    hourly_multipliers: list[NonNegativeFloat] | None = None
+    hourly_rates: list[NonNegativeFloat] | None = None
+    modality: dict[Modality, Weight] = Field(min_length=1)
+    language: dict[Code, Weight] = Field(min_length=1)
+    region: dict[Code, Weight] = Field(min_length=1)
+    source: dict[Source, Weight] = Field(default_factory=lambda: {Source.PROACTIVE: 1.0}, min_length=1)
+    duration_s: LogNormal | None = None
+    signals: dict[Code, Signal] = Field(default_factory=dict)
+    views_per_hour: LogNormal | None = None
+    views_half_life_s: LogNormal | None = None
+    reports: Reports = Field(default_factory=Reports)
+    duplicate_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    patience_s: PositiveFloat | None = None
+    attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Self:
+        if (self.rate_per_hour is None) == (self.hourly_rates is None):
+            raise ValueError("give exactly one of rate_per_hour or hourly_rates")
+        if self.hourly_multipliers is not None and self.rate_per_hour is None:
+            raise ValueError("hourly_multipliers scale rate_per_hour; with hourly_rates give the rates directly")
+        _hourly(self.hourly_multipliers, "hourly_multipliers")
+        _hourly(self.hourly_rates, "hourly_rates")
+        return self
+
+    @property
+    def rates_per_s(self) -> list[float]:
+        """Arrival rate per second for each hour of day, before bursts."""
+        if self.hourly_rates is not None:
+            return [rate / 3600.0 for rate in self.hourly_rates]
+        base = (self.rate_per_hour or 0.0) / 3600.0
+        return [base * multiplier for multiplier in self.hourly_multipliers or [1.0] * HOURS]
+
+    @property
+    def patience_rate(self) -> float | None:
+        return None if self.patience_s is None else 1.0 / self.patience_s
+
+
+class Burst(_Strict):
+    """Multiplies arrival rates during `[start_s, start_s + length_s)`; all types unless `arrivals` names some."""
+
+    start_s: NonNegativeFloat
+    length_s: PositiveFloat
+    multiplier: NonNegativeFloat
+    arrivals: list[Code] | None = None
+
+    def applies_to(self, name: str) -> bool:
+        return self.arrivals is None or name in self.arrivals
+
+    def active(self, t: float) -> bool:
+        return self.start_s <= t < self.start_s + self.length_s
+
+
+class Shift(_Strict):
+    """Hours of day on duty; `end_h < start_h` wraps past midnight (a night shift 22 -> 6)."""
+
+    start_h: Annotated[float, Field(ge=0.0, lt=24.0)]
+    end_h: Annotated[float, Field(gt=0.0, le=24.0)]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start_h == self.end_h:
+            raise ValueError("a shift must not start and end at the same hour")
+        return self
+
+    def hours(self) -> list[tuple[float, float]]:
+        """The shift as non-wrapping `[start, end)` spans of one day."""
+        if self.start_h < self.end_h:
+            return [(self.start_h, self.end_h)]
+        return [(self.start_h, 24.0), (0.0, self.end_h)]
+
+
+class Breaks(_Strict):
+    """After every `every_s` on shift a moderator takes `length_s` off (finishing the task in hand first)."""
+
+    every_s: PositiveFloat
+    length_s: PositiveFloat
+
+    @model_validator(mode="after")
+    def _shorter_than_period(self) -> Self:
+        if self.length_s >= self.every_s:
+            raise ValueError("length_s must be shorter than every_s")
+        return self
+
+
+class HandlingTime(_Strict):
+    """True time to review one item of a modality: `base + duration_factor * media duration`.
+
+    `lognormal` (median and sigma) is realistic; `exponential` (mean) is memoryless, for validating against
+    Erlang and Cobham formulas.
+    """
+
+    distribution: Literal["lognormal", "exponential"] = "lognormal"
+    median_s: PositiveFloat | None = None
+    sigma: NonNegativeFloat = 0.5
+    mean_s: PositiveFloat | None = None
+    duration_factor: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _parameters_match(self) -> Self:
+        if self.distribution == "lognormal" and (self.median_s is None or self.mean_s is not None):
+            raise ValueError("a lognormal handling time takes median_s (and sigma), not mean_s")
+        if self.distribution == "exponential" and (self.mean_s is None or self.median_s is not None):
+            raise ValueError("an exponential handling time takes mean_s, not median_s")
+        return self
+
+    @property
+    def base_mean_s(self) -> float:
+        """Mean handling time of an item without media duration."""
+        if self.mean_s is not None:
+            return self.mean_s
+        assert self.median_s is not None
+        return self.median_s * math.exp(self.sigma**2 / 2.0)
+
+    def sample(self, rng: np.random.Generator, duration_s: np.ndarray) -> np.ndarray:
+        durations = np.asarray(duration_s, dtype=float)
+        if self.mean_s is not None:
+            base = rng.exponential(self.mean_s, durations.shape)
+        else:
+            assert self.median_s is not None
+            base = self.median_s * np.exp(self.sigma * rng.standard_normal(durations.shape))
+        return base + self.duration_factor * durations
+
+
+class Accuracy(_Strict):
+    """Each moderator's true accuracy is drawn once from a Beta with this mean and concentration (a + b)."""
+
+    mean: Annotated[float, Field(gt=0.0, lt=1.0)]
+    concentration: PositiveFloat = 50.0
+
+    @property
+    def beta(self) -> Beta:
+        return Beta(a=self.mean * self.concentration, b=(1.0 - self.mean) * self.concentration)
+
+
+class RosterGroup(_Strict):
+    """`count` interchangeable moderators; individuals differ by their accuracy draw and a speed factor
+    (lognormal with median 1 and sigma `speed_spread`) that scales every handling time."""
+
+    name: Code
+    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    vendor: Code
+    site: Code
+    regions: list[Code] = Field(min_length=1)
+    languages: dict[Code, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(min_length=1)
+    modalities: list[Modality] = Field(min_length=1)
+    policy_areas: list[Code] = Field(default_factory=list)
+    clearance: list[Code] = Field(default_factory=list)
+    capacity: Annotated[int, Field(ge=1, le=100)] = 1
+    severe_per_hour: NonNegativeFloat | None = None
+    cooldown_s: NonNegativeFloat = 0.0
+    hourly_cost: NonNegativeFloat = 0.0
+    shifts: list[Shift] = Field(default_factory=lambda: [Shift(start_h=0.0, end_h=24.0)], min_length=1)
+    breaks: Breaks | None = None
+    accuracy: Accuracy = Field(default_factory=lambda: Accuracy(mean=0.9))
+    speed: dict[Modality, HandlingTime] = Field(min_length=1)
+    speed_spread: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        spans = sorted(span for shift in self.shifts for span in shift.hours())
+        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            if start < end:
+                raise ValueError("shifts overlap")
+        missing = [modality.value for modality in self.modalities if modality not in self.speed]
+        if missing:
+            raise ValueError(f"speed has no handling time for modalities {missing}")
+        return self
+
+    def on_shift(self, t: float) -> bool:
+        hour = (t % 86400.0) / 3600.0
+        return any(start <= hour < end for shift in self.shifts for start, end in shift.hours())
+
+
+class Scenario(_Strict):
+    """A validated scenario; `ops` is the ops config itself, read from `ops_config` or given inline."""
+
+    ops_config: Path | None = None
+    ops: OpsConfig
+    arrivals: list[ArrivalType] = Field(default_factory=list)
+    bursts: list[Burst] = Field(default_factory=list)
+    roster: list[RosterGroup] = Field(min_length=1)
+    strategy: Strategy = "priority"
+    tick_s: PositiveFloat = 1.0
+    horizon_s: PositiveFloat
+    warmup_s: NonNegativeFloat = 0.0
+    replications: Annotated[int, Field(ge=1, le=100_000)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
+    trace: Path | None = None
+
+    @field_validator("warmup_s")
+    @classmethod
+    def _warmup_inside_horizon(cls, warmup: float, info: Any) -> float:
+        horizon = info.data.get("horizon_s")
+        if horizon is not None and warmup >= horizon:
+            raise ValueError(f"warmup_s must be less than horizon_s ({horizon})")
+        return warmup
+
+    @model_validator(mode="after")
+    def _has_arrivals(self) -> Self:
+        if not self.arrivals and self.trace is None:
+            raise ValueError("give [[arrivals]] or a trace to replay")
+        return self
+
+    def rate_at(self, arrival: ArrivalType, t: float) -> float:
+        """Arrival rate per second of `arrival` at time `t`, bursts included."""
+        rate = arrival.rates_per_s[int(t % 86400.0 // 3600.0)]
+        for burst in self.bursts:
+            if burst.applies_to(arrival.name) and burst.active(t):
+                rate *= burst.multiplier
+        return rate
+
+    def peak_rate(self, arrival: ArrivalType) -> float:
+        """An upper bound of `rate_at` over all times, the dominating rate for thinning a non-homogeneous Poisson
+        process (Lewis and Shedler, 1979)."""
+        boost = 1.0
+        for burst in self.bursts:
+            if burst.applies_to(arrival.name):
+                boost *= max(1.0, burst.multiplier)
+        return max(arrival.rates_per_s) * boost
+
+
+def cumulative_views(views_per_hour: np.ndarray, half_life_s: np.ndarray | None, age_s: np.ndarray) -> np.ndarray:
+    """Views an item accrued in its first `age_s` seconds: the integral of `v0 2^(-s / h)` (per hour) over
+    `[0, age_s]`, which is `v0 h (1 - 2^(-age / h)) / (3600 ln 2)`; constant views without a half-life."""
+    views = np.asarray(views_per_hour, dtype=float)
+    age = np.asarray(age_s, dtype=float)
+    if half_life_s is None:
+        constant: np.ndarray = views * age / 3600.0
+        return constant
+    half_life = np.asarray(half_life_s, dtype=float)
+    decaying: np.ndarray = views * half_life * -np.expm1(-math.log(2.0) * age / half_life) / (3600.0 * math.log(2.0))
+    return decaying
+
+
+def mix(weights: dict[Any, float]) -> tuple[list[Any], np.ndarray]:
+    """A mix table as values and normalised probabilities, in file order, ready for `rng.choice`."""
+    values = list(weights)
+    probabilities = np.asarray([weights[value] for value in values], dtype=float)
+    return values, probabilities / probabilities.sum()
+
+
+def _cross_reference_problems(scenario: Scenario) -> list[str]:
+    areas = set(scenario.ops.areas_by_name)
+    problems = []
+    for section, names in (
+        ("arrivals", [a.name for a in scenario.arrivals]),
+        ("roster", [g.name for g in scenario.roster]),
+    ):
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                problems.append(f"{section}.{index}.name: duplicate name {name!r}")
+            seen.add(name)
+    for index, arrival in enumerate(scenario.arrivals):
+        for area in arrival.signals:
+            if area not in areas:
+                problems.append(f"arrivals.{index}.signals.{area}: unknown policy area {area!r}")
+    for index, group in enumerate(scenario.roster):
+        for position, area in enumerate(group.policy_areas):
+            if area not in areas:
+                problems.append(f"roster.{index}.policy_areas.{position}: unknown policy area {area!r}")
+    arrival_names = {arrival.name for arrival in scenario.arrivals}
+    for index, burst in enumerate(scenario.bursts):
+        for position, name in enumerate(burst.arrivals or []):
+            if name not in arrival_names:
+                problems.append(f"bursts.{index}.arrivals.{position}: unknown arrival type {name!r}")
+    return problems
+
+
+def _resolve(base: Path, value: object) -> Path:
+    path = Path(str(value))
+    return path if path.is_absolute() else base / path
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+    """Validate scenario data; relative `ops_config` and `trace` paths resolve against `base_dir`."""
+    base = base_dir or Path.cwd()
+    data = dict(data)
+    if isinstance(data.get("trace"), str):
+        trace = _resolve(base, data["trace"])
+        if not trace.is_file():
+            raise ConfigError(source, [f"trace: file not found: {trace}"])
+        data["trace"] = trace
+    if ("ops_config" in data) == ("ops" in data):
+        raise ConfigError(source, ["ops_config: give either ops_config (a path) or an inline [ops] table"])
+    if isinstance(data.get("ops_config"), str):
+        ops_path = _resolve(base, data["ops_config"])
+        if not ops_path.is_file():
+            raise ConfigError(source, [f"ops_config: file not found: {ops_path}"])
+        data["ops_config"] = ops_path
+        data["ops"] = load_config(ops_path)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, format_validation_error(error)) from None
+    problems = _cross_reference_problems(scenario)
+    if problems:
+        raise ConfigError(source, problems)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file; every failure is a `ConfigError` naming the file it comes from."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(source, [f"(toml): {error}"]) from None
+    return parse_scenario(data, source, Path(path).parent)
+
+
+class TraceArrival(NamedTuple):
+    at_s: float
+    item: Item
+    true_violating: bool | None
+
+
+class _TraceTiming(_Strict):
+    arrive_at_s: NonNegativeFloat
+    true_violating: bool | None = None
+
+
+_MAX_TRACE_PROBLEMS = 20
+
+
+def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """CSV rows as Item-shaped dicts: `signals.<area>` and `attributes.<name>` columns nest, empty cells are absent."""
+    reader = csv.DictReader(handle)
+    for row in reader:
+        record: dict[str, Any] = {}
+        for column, cell in row.items():
+            if column is None:
+                raise ValueError(f"line {reader.line_num}: more cells than columns")
+            if cell is None or cell == "":
+                continue
+            prefix, _, key = column.partition(".")
+            if key and prefix in ("signals", "attributes"):
+                record.setdefault(prefix, {})[key] = cell
+            else:
+                record[column] = cell
+        yield reader.line_num, record
+
+
+def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number}: (json): {error.msg}") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"line {number}: (json): expected an object")
+        yield number, record
+
+
+def load_trace(path: str | Path) -> list[TraceArrival]:
+    """Arrivals to replay, sorted by time, from a `.csv` or `.jsonl` file.
+
+    Each row is an `Item` plus `arrive_at_s` and an optional `true_violating` (sampled from the signals when
+    absent). Problems name the line, as in `trace.csv: line 3: modality: Input should be 'video', ...`; CSV
+    attribute values stay strings.
+    """
+    source = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise ConfigError(source, [f"(file): a trace must be .csv or .jsonl, not {suffix or 'no suffix'!r}"])
+    arrivals: list[TraceArrival] = []
+    problems: list[str] = []
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as handle:
+            rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
+            for number, record in rows:
+                timing = {key: record.pop(key) for key in ("arrive_at_s", "true_violating") if key in record}
+                try:
+                    when = _TraceTiming.model_validate(timing)
+                    item = Item.model_validate(record)
+                except ValidationError as error:
+                    problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
+                    if len(problems) >= _MAX_TRACE_PROBLEMS:
+                        break
+                    continue
+                arrivals.append(TraceArrival(when.arrive_at_s, item, when.true_violating))
+    except OSError as error:
+        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    except (ValueError, csv.Error) as error:
+        raise ConfigError(source, [str(error)]) from None
+    if problems:
+        raise ConfigError(source, problems)
+    arrivals.sort(key=lambda arrival: arrival.at_s)
+    return arrivals

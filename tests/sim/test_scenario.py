@@ -1,0 +1,322 @@
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from queueopt.config import ConfigError, load_config
+from queueopt.domain import Modality, Source
+from queueopt.sim.scenario import (
+    HandlingTime,
+    LogisticCalibration,
+    PowerCalibration,
+    cumulative_views,
+    load_scenario,
+    load_trace,
+    mix,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "examples" / "scenarios"
+SINGLE_QUEUE = SCENARIOS / "ops_single_queue.toml"
+
+BASE = f"""
+ops_config = "{SINGLE_QUEUE}"
+horizon_s = 3600
+
+[[arrivals]]
+name = "posts"
+rate_per_hour = 100
+modality = {{ text = 1 }}
+language = {{ en = 3, es = 1 }}
+region = {{ us = 1 }}
+
+[[roster]]
+name = "team"
+count = 2
+vendor = "acme"
+site = "lisbon"
+regions = ["us"]
+languages = {{ en = 1.0 }}
+modalities = ["text"]
+speed = {{ text = {{ median_s = 60 }} }}
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "scenario.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problems(tmp_path: Path, text: str) -> list[str]:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert caught.value.source == str(path)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("name", ["mmc", "erlang_a", "two_class"])
+def test_theory_scenarios_load(name: str) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.toml")
+    assert scenario.ops_config is not None and scenario.ops_config.is_file()
+    assert scenario.strategy in ("fifo", "priority")
+    for group in scenario.roster:
+        assert all(handling.distribution == "exponential" for handling in group.speed.values())
+
+
+def test_dedicated_ops_configs_validate() -> None:
+    for name in ("ops_single_queue", "ops_two_class"):
+        config = load_config(SCENARIOS / f"{name}.toml")
+        assert [queue.name for queue in config.queues] == ["main"]
+
+
+def test_mmc_scenario_is_the_documented_system() -> None:
+    scenario = load_scenario(SCENARIOS / "mmc.toml")
+    [arrival] = scenario.arrivals
+    [group] = scenario.roster
+    mu = 1 / group.speed[Modality.TEXT].base_mean_s
+    assert group.count == 10
+    assert arrival.rates_per_s == [pytest.approx(0.9 * 10 * mu)] * 24
+    assert arrival.patience_rate is None
+
+
+def test_example_day_loads() -> None:
+    if not (REPO / "examples" / "ops.toml").is_file():
+        pytest.skip("examples/ops.toml is not written yet")
+    scenario = load_scenario(SCENARIOS / "example_day.toml")
+    assert scenario.strategy == "optimal"
+    assert scenario.horizon_s == 86400 and scenario.warmup_s == 3600
+    assert len(scenario.arrivals) >= 4 and scenario.bursts
+    assert len({group.vendor for group in scenario.roster}) >= 2
+    languages = set().union(*(arrival.language for arrival in scenario.arrivals))
+    for hour in range(24):
+        on_shift = [group for group in scenario.roster if group.on_shift(hour * 3600.0 + 1800.0)]
+        assert languages <= set().union(*(group.languages for group in on_shift)), hour
+        assert any("csam" in group.clearance for group in on_shift), hour
+
+
+def test_relative_ops_path_and_inline_ops(tmp_path: Path) -> None:
+    (tmp_path / "ops.toml").write_text(SINGLE_QUEUE.read_text(encoding="utf-8"), encoding="utf-8")
+    scenario = load_scenario(_write(tmp_path, BASE.replace(str(SINGLE_QUEUE), "ops.toml")))
+    assert scenario.ops_config == tmp_path / "ops.toml"
+    inline = (
+        BASE.replace(f'ops_config = "{SINGLE_QUEUE}"', "")
+        + "\n[ops]\n"
+        + SINGLE_QUEUE.read_text(encoding="utf-8").replace("[[", "[[ops.")
+    )
+    scenario = load_scenario(_write(tmp_path, inline, "inline.toml"))
+    assert scenario.ops_config is None
+    assert scenario.ops.queues[0].name == "main"
+
+
+def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, BASE.replace("rate_per_hour = 100", "rate_per_hour = -1"))
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == f"{path}: arrivals.0.rate_per_hour: Input should be greater than or equal to 0"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("es = 1", "es = 0", "arrivals.0.language.es: Input should be greater than 0"),
+        (
+            "modality = { text = 1 }",
+            "modality = { hologram = 1 }",
+            "arrivals.0.modality.hologram.[key]: Input should be",
+        ),
+        ("modality = { text = 1 }", "modality = {}", "arrivals.0.modality: Dictionary should have at least 1 item"),
+        ("count = 2", "count = 0", "roster.0.count: Input should be greater than or equal to 1"),
+        ("horizon_s = 3600", "horizon_s = 3600\nwarmup_s = 3600", "warmup_s: Value error, warmup_s must be less"),
+        ("horizon_s = 3600", "horizon_s = 3600\nstrategy = 'random'", "strategy: Input should be 'fifo', 'priority'"),
+        ("horizon_s = 3600", "horizon_s = 3600\ncolour = 'red'", "colour: Extra inputs are not permitted"),
+        (
+            "rate_per_hour = 100",
+            "rate_per_hour = 100\nhourly_rates = [1.0]",
+            "arrivals.0: Value error, give exactly one of rate_per_hour or hourly_rates",
+        ),
+        (
+            "rate_per_hour = 100",
+            "rate_per_hour = 100\nhourly_multipliers = [1.0, 2.0]",
+            "arrivals.0: Value error, hourly_multipliers needs 24 values",
+        ),
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nshifts = [{ start_h = 25, end_h = 6 }]',
+            "roster.0.shifts.0.start_h: Input should be less than 24",
+        ),
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nshifts = [{ start_h = 6, end_h = 6 }]',
+            "roster.0.shifts.0: Value error, a shift must not start and end at the same hour",
+        ),
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nshifts = [{ start_h = 22, end_h = 6 }, { start_h = 5, end_h = 13 }]',
+            "roster.0: Value error, shifts overlap",
+        ),
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nbreaks = { every_s = 600, length_s = 600 }',
+            "roster.0.breaks: Value error, length_s must be shorter than every_s",
+        ),
+        (
+            'modalities = ["text"]',
+            'modalities = ["text", "video"]',
+            "roster.0: Value error, speed has no handling time for modalities ['video']",
+        ),
+        (
+            "speed = { text = { median_s = 60 } }",
+            'speed = { text = { distribution = "exponential", median_s = 60 } }',
+            "roster.0.speed.text: Value error, an exponential handling time takes mean_s",
+        ),
+    ],
+)
+def test_validation_problems(tmp_path: Path, old: str, new: str, problem: str) -> None:
+    assert old in BASE
+    problems = _problems(tmp_path, BASE.replace(old, new, 1))
+    assert any(line.startswith(problem) for line in problems), problems
+
+
+def test_cross_references_are_all_reported(tmp_path: Path) -> None:
+    text = BASE.replace("region = { us = 1 }", "region = { us = 1 }\nsignals = { hate = { score = { a = 1, b = 9 } } }")
+    text = text.replace('modalities = ["text"]', 'modalities = ["text"]\npolicy_areas = ["spam", "gore"]')
+    text += "\n[[bursts]]\nstart_s = 0\nlength_s = 60\nmultiplier = 3\narrivals = ['posts', 'videos']\n"
+    text += "\n" + BASE[BASE.index("[[roster]]") :]
+    assert _problems(tmp_path, text) == [
+        "roster.1.name: duplicate name 'team'",
+        "arrivals.0.signals.hate: unknown policy area 'hate'",
+        "roster.0.policy_areas.1: unknown policy area 'gore'",
+        "bursts.0.arrivals.1: unknown arrival type 'videos'",
+    ]
+
+
+def test_ops_source_problems(tmp_path: Path) -> None:
+    assert _problems(tmp_path, BASE.replace(str(SINGLE_QUEUE), "missing.toml")) == [
+        f"ops_config: file not found: {tmp_path / 'missing.toml'}"
+    ]
+    assert _problems(tmp_path, BASE.replace(f'ops_config = "{SINGLE_QUEUE}"', "")) == [
+        "ops_config: give either ops_config (a path) or an inline [ops] table"
+    ]
+    assert _problems(tmp_path, "trace = 'nowhere.csv'\n" + BASE) == [
+        f"trace: file not found: {tmp_path / 'nowhere.csv'}"
+    ]
+    broken = tmp_path / "broken_ops.toml"
+    broken.write_text("[[queues]]\nname = 'main'\nsla_s = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(_write(tmp_path, BASE.replace(str(SINGLE_QUEUE), "broken_ops.toml")))
+    assert caught.value.source == str(broken)
+
+
+def test_unreadable_scenario(tmp_path: Path) -> None:
+    assert _problems(tmp_path, "horizon_s = = 1")[0].startswith("(toml): ")
+    with pytest.raises(ConfigError, match=r"\(file\): "):
+        load_scenario(tmp_path / "absent.toml")
+
+
+def test_rates_bursts_and_shifts(tmp_path: Path) -> None:
+    multipliers = ", ".join(["0.5"] * 12 + ["2.0"] * 12)
+    text = BASE.replace("rate_per_hour = 100", f"rate_per_hour = 360\nhourly_multipliers = [{multipliers}]")
+    text = text.replace('site = "lisbon"', 'site = "lisbon"\nshifts = [{ start_h = 22, end_h = 6 }]')
+    text += "\n[[bursts]]\nstart_s = 43200\nlength_s = 600\nmultiplier = 4\n"
+    scenario = load_scenario(_write(tmp_path, text))
+    [arrival] = scenario.arrivals
+    assert scenario.rate_at(arrival, 3600.0) == pytest.approx(0.05)
+    assert scenario.rate_at(arrival, 43200.0) == pytest.approx(0.8)
+    assert scenario.rate_at(arrival, 43800.0) == pytest.approx(0.2)
+    assert scenario.rate_at(arrival, 86400.0 + 3600.0) == pytest.approx(0.05)
+    assert scenario.peak_rate(arrival) == pytest.approx(0.8)
+    [group] = scenario.roster
+    assert [group.on_shift(hour * 3600.0) for hour in (21, 22, 23, 0, 5, 6)] == [False, True, True, True, True, False]
+    assert scenario.strategy == "priority" and scenario.replications == 1
+
+
+def test_signals_and_calibration(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "region = { us = 1 }",
+        "region = { us = 1 }\n[arrivals.signals.spam]\nscore = { a = 2, b = 5 }\ncalibration = 'identity'\n",
+    )
+    scenario = load_scenario(_write(tmp_path, text))
+    signal = scenario.arrivals[0].signals["spam"]
+    scores = np.array([0.0, 0.25, 1.0])
+    assert list(signal.calibration.probability(scores)) == [0.0, 0.25, 1.0]
+    assert signal.score.mean == pytest.approx(2 / 7)
+    power = PowerCalibration(kind="power", exponent=2.0)
+    assert list(power.probability(scores)) == [0.0, 0.0625, 1.0]
+    logistic = LogisticCalibration(kind="logistic", slope=10.0, midpoint=0.25)
+    assert logistic.probability(scores)[1] == pytest.approx(0.5)
+
+
+def test_mix_normalises_in_file_order() -> None:
+    values, probabilities = mix({Source.PROACTIVE: 3.0, Source.USER_REPORT: 1.0})
+    assert values == [Source.PROACTIVE, Source.USER_REPORT]
+    assert list(probabilities) == [0.75, 0.25]
+
+
+def test_handling_time_mean_and_duration_scaling() -> None:
+    rng = np.random.default_rng(5)
+    lognormal = HandlingTime(median_s=60.0, sigma=0.5, duration_factor=1.5)
+    assert lognormal.base_mean_s == pytest.approx(60.0 * math.exp(0.125))
+    samples = lognormal.sample(rng, np.full(200_000, 100.0))
+    assert samples.mean() == pytest.approx(lognormal.base_mean_s + 150.0, rel=0.01)
+    exponential = HandlingTime(distribution="exponential", mean_s=30.0)
+    draws = exponential.sample(rng, np.zeros(200_000))
+    assert draws.mean() == pytest.approx(30.0, rel=0.01)
+    assert draws.std() == pytest.approx(30.0, rel=0.02)
+
+
+def test_cumulative_views_integrates_the_decay() -> None:
+    views, half_life, age = 3600.0, 600.0, 1500.0
+    expected, _ = quad(lambda s: views * 2 ** (-s / half_life) / 3600.0, 0.0, age)
+    got = cumulative_views(np.array([views]), np.array([half_life]), np.array([age]))
+    assert got[0] == pytest.approx(expected)
+    assert cumulative_views(np.array([views]), None, np.array([age]))[0] == pytest.approx(1500.0)
+
+
+def test_trace_from_csv(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,signals.spam,attributes.channel,true_violating\n"
+        "b,20.5,video,en,us,0.9,ads,true\n"
+        "a,3,text,es,eu,,,\n",
+        encoding="utf-8",
+    )
+    [first, second] = load_trace(path)
+    assert (first.at_s, first.item.id, first.item.signals, first.true_violating) == (3.0, "a", {}, None)
+    assert second.item.signals == {"spam": 0.9}
+    assert second.item.attributes == {"channel": "ads"}
+    assert second.true_violating is True
+
+
+def test_trace_from_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    rows = [
+        {"id": "x", "arrive_at_s": 1.0, "modality": "photo", "language": "en", "region": "us", "reports": 2},
+        {"id": "y", "arrive_at_s": 0.5, "modality": "text", "language": "en", "region": "us", "true_violating": False},
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n\n", encoding="utf-8")
+    arrivals = load_trace(path)
+    assert [arrival.item.id for arrival in arrivals] == ["y", "x"]
+    assert arrivals[1].item.reports == 2 and arrivals[0].true_violating is False
+
+
+def test_trace_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region\nok,1,text,en,us\nbad,-2,text,en,us\nworse,3,hologram,en,us\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems[0] == "line 3: arrive_at_s: Input should be greater than or equal to 0"
+    assert caught.value.problems[1].startswith("line 4: modality: Input should be 'video'")
+    jsonl = tmp_path / "trace.jsonl"
+    jsonl.write_text('{"id": "a"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 2: \\(json\\)"):
+        load_trace(jsonl)
+    with pytest.raises(ConfigError, match="must be .csv or .jsonl"):
+        load_trace(tmp_path / "trace.txt")

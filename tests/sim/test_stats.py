@@ -1,0 +1,60 @@
+import math
+
+import numpy as np
+import pytest
+
+from queueopt.sim.stats import Estimate, mean_ci, paired_difference_ci, quantiles
+
+
+def test_mean_ci_matches_the_t_table() -> None:
+    # n = 5, sample sd 1.5811 (values 1..5), t_{0.975, 4} = 2.776.
+    estimate = mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert estimate.mean == 3.0
+    assert estimate.half_width == pytest.approx(2.7764451 * math.sqrt(2.5) / math.sqrt(5), rel=1e-6)
+    assert estimate.low == pytest.approx(3.0 - estimate.half_width)
+    assert estimate.contains(3.0) and not estimate.contains(5.0)
+
+
+def test_a_single_replication_has_an_unbounded_interval() -> None:
+    assert mean_ci([4.2]) == Estimate(4.2, math.inf)
+
+
+def test_coverage_is_close_to_the_nominal_level() -> None:
+    rng = np.random.default_rng(20261124)
+    trials = 2000
+    samples = rng.exponential(2.0, size=(trials, 30))
+    covered = sum(mean_ci(row, 0.9).contains(2.0) for row in samples)
+    # Skewed data at n = 30 undercovers slightly; the binomial sd of the rate is 0.0067.
+    assert 0.86 <= covered / trials <= 0.93
+
+
+def test_paired_interval_uses_the_common_random_numbers() -> None:
+    rng = np.random.default_rng(7)
+    shared = rng.normal(100.0, 20.0, size=20)
+    a = shared + 1.0 + rng.normal(0.0, 0.2, size=20)
+    b = shared + rng.normal(0.0, 0.2, size=20)
+    paired = paired_difference_ci(a, b)
+    assert paired.mean == pytest.approx(float(a.mean() - b.mean()))
+    assert paired.low > 0.0
+    unpaired_half_width = mean_ci(a).half_width + mean_ci(b).half_width
+    assert paired.half_width < unpaired_half_width / 10
+
+
+def test_quantiles() -> None:
+    values = list(range(101))
+    assert quantiles(values, [0.5, 0.95, 0.99]) == [50.0, 95.0, 99.0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: mean_ci([]), "non-empty"),
+        (lambda: mean_ci([1.0, math.nan]), "finite"),
+        (lambda: mean_ci([1.0, 2.0], level=1.0), "level"),
+        (lambda: paired_difference_ci([1.0, 2.0], [1.0]), "equal lengths"),
+        (lambda: quantiles([1.0], [1.5]), "quantile levels"),
+    ],
+)
+def test_bad_input_is_refused(call: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()  # type: ignore[operator]
