@@ -216,3 +216,18 @@ def test_mean_wait_staffing_is_minimal(load: float, target: float, patience: flo
 
     assert mean_wait(servers) <= target
     assert servers == 1 or mean_wait(servers - 1) > target
+
+
+def test_numpy_server_counts_and_zero_arrivals() -> None:
+    assert erlang_c(np.int64(2), 1.0, 1.0) == pytest.approx(1 / 3)  # type: ignore[arg-type]
+    assert erlang_c(3, 0.0, 1.0) == 0.0
+    assert mm_c_wait_quantile(3, 0.0, 1.0, 0.99) == 0.0
+    idle = erlang_a(3, 0.0, 1.0, 0.5)
+    assert (idle.p_wait, idle.p_abandon, idle.mean_wait) == (0.0, 0.0, 0.0)
+    assert erlang_a_within(3, 0.0, 1.0, 0.5, 1.0).served == 1.0
+
+
+def test_staffing_at_an_integer_offered_load_starts_above_it() -> None:
+    # lam / mu is exactly 9: nine servers are unstable, the search must not call Erlang C there.
+    assert servers_for_sla(0.15, 0.15 / 9, 0.0, 0.05) >= 10
+    assert servers_for_mean_wait(9.0, 1.0, 1.0) >= 10

@@ -31,7 +31,7 @@ _MAX_SERVERS = 10_000_000
 
 
 def _check_rates(servers: int, lam: float, mu: float) -> None:
-    if isinstance(servers, bool) or not isinstance(servers, int) or servers < 1:
+    if isinstance(servers, bool) or not isinstance(servers, int | np.integer) or servers < 1:
         raise ValueError(f"servers must be a positive integer, got {servers!r}")
     if not (math.isfinite(lam) and lam >= 0.0):
         raise ValueError(f"arrival rate must be finite and non-negative, got {lam!r}")
@@ -237,13 +237,13 @@ def cobham_mean_waits(
 
 def _service_level(servers: int, lam: float, mu: float, t: float, patience_rate: float | None) -> float:
     if patience_rate is None:
-        return mm_c_service_level(servers, lam, mu, t)
+        return mm_c_service_level(servers, lam, mu, t) if servers * mu > lam else 0.0
     return erlang_a_service_level(servers, lam, mu, patience_rate, t)
 
 
 def _mean_wait(servers: int, lam: float, mu: float, patience_rate: float | None) -> float:
     if patience_rate is None:
-        return mm_c_mean_wait(servers, lam, mu)
+        return mm_c_mean_wait(servers, lam, mu) if servers * mu > lam else math.inf
     return erlang_a(servers, lam, mu, patience_rate).mean_wait
 
 
