@@ -80,7 +80,7 @@ def test_mmc_scenario_is_the_documented_system() -> None:
     [group] = scenario.roster
     mu = 1 / group.speed[Modality.TEXT].base_mean_s
     assert group.count == 10
-    assert arrival.rates_per_s == [pytest.approx(0.9 * 10 * mu)] * 24
+    assert arrival.rates_per_s == (pytest.approx(0.9 * 10 * mu),) * 24
     assert arrival.patience_rate is None
 
 
@@ -230,6 +230,13 @@ def test_rates_bursts_and_shifts(tmp_path: Path) -> None:
     assert scenario.rate_at(arrival, 43800.0) == pytest.approx(0.2)
     assert scenario.rate_at(arrival, 86400.0 + 3600.0) == pytest.approx(0.05)
     assert scenario.peak_rate(arrival) == pytest.approx(0.8)
+    segments = scenario.rate_segments(arrival, 50000.0)
+    assert segments[0] == (0.0, 3600.0, pytest.approx(0.05))
+    assert (43200.0, 43800.0, pytest.approx(0.8)) in segments
+    assert segments[-1][1] == 50000.0
+    assert all(end == start for (_, end, _), (start, _, _) in zip(segments, segments[1:], strict=False))
+    for start, end, rate in segments:
+        assert scenario.rate_at(arrival, (start + end) / 2) == pytest.approx(rate)
     [group] = scenario.roster
     assert [group.on_shift(hour * 3600.0) for hour in (21, 22, 23, 0, 5, 6)] == [False, True, True, True, True, False]
     assert scenario.strategy == "priority" and scenario.replications == 1

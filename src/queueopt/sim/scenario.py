@@ -14,11 +14,12 @@ import json
 import math
 import tomllib
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config
 from queueopt.domain import AttributeValue, Code, Item, Modality, Source
@@ -152,13 +153,13 @@ class ArrivalType(_Strict):
         _hourly(self.hourly_rates, "hourly_rates")
         return self
 
-    @property
-    def rates_per_s(self) -> list[float]:
+    @cached_property
+    def rates_per_s(self) -> tuple[float, ...]:
         """Arrival rate per second for each hour of day, before bursts."""
         if self.hourly_rates is not None:
-            return [rate / 3600.0 for rate in self.hourly_rates]
+            return tuple(rate / 3600.0 for rate in self.hourly_rates)
         base = (self.rate_per_hour or 0.0) / 3600.0
-        return [base * multiplier for multiplier in self.hourly_multipliers or [1.0] * HOURS]
+        return tuple(base * multiplier for multiplier in self.hourly_multipliers or [1.0] * HOURS)
 
     @property
     def patience_rate(self) -> float | None:
@@ -319,7 +320,7 @@ class Scenario(_Strict):
 
     @field_validator("warmup_s")
     @classmethod
-    def _warmup_inside_horizon(cls, warmup: float, info: Any) -> float:
+    def _warmup_inside_horizon(cls, warmup: float, info: ValidationInfo) -> float:
         horizon = info.data.get("horizon_s")
         if horizon is not None and warmup >= horizon:
             raise ValueError(f"warmup_s must be less than horizon_s ({horizon})")
@@ -347,6 +348,20 @@ class Scenario(_Strict):
             if burst.applies_to(arrival.name):
                 boost *= max(1.0, burst.multiplier)
         return max(arrival.rates_per_s) * boost
+
+    def rate_segments(self, arrival: ArrivalType, horizon_s: float) -> list[tuple[float, float, float]]:
+        """`(start, end, rate per second)` pieces covering `[0, horizon_s)` on which the rate is constant.
+
+        The rate only changes on the hour and where a burst starts or ends, so arrivals can be drawn exactly per
+        piece (a Poisson count, then uniform times) instead of by thinning against `peak_rate`.
+        """
+        cuts = {float(hour) * 3600.0 for hour in range(math.ceil(horizon_s / 3600.0))}
+        for burst in self.bursts:
+            if burst.applies_to(arrival.name):
+                cuts.update((burst.start_s, burst.start_s + burst.length_s))
+        edges = sorted(cut for cut in cuts if 0.0 <= cut < horizon_s)
+        edges.append(horizon_s)
+        return [(start, end, self.rate_at(arrival, start)) for start, end in zip(edges, edges[1:], strict=False)]
 
 
 def cumulative_views(views_per_hour: np.ndarray, half_life_s: np.ndarray | None, age_s: np.ndarray) -> np.ndarray:
