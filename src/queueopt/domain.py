@@ -59,6 +59,16 @@ class TaskKind(StrEnum):
     QA = "qa"
 
 
+class ItemStatus(StrEnum):
+    """Where an item stands, as the pipeline that sent it sees it."""
+
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"
+    AUTO_ACTIONED = "auto_actioned"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
 class ModeratorStatus(StrEnum):
     AVAILABLE = "available"
     AWAY = "away"
@@ -132,6 +142,7 @@ class Task:
     policy: str | None = None
     attempt: int = 0
     holder: str | None = None
+    leased_at: float | None = None
     lease_expires_at: float | None = None
     skipped_by: set[str] = field(default_factory=set)
 

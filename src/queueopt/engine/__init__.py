@@ -1,0 +1,19 @@
+"""The engine: one task lifecycle for the service (wall clock) and the simulator (virtual clock)."""
+
+from queueopt.engine.engine import Engine, qa_draw
+from queueopt.engine.strategy import Strategy
+from queueopt.engine.views import EngineStats, ItemResult, ItemView, ModeratorView, QueueView, TaskView
+from queueopt.store.records import AuditEntry
+
+__all__ = [
+    "AuditEntry",
+    "Engine",
+    "EngineStats",
+    "ItemResult",
+    "ItemView",
+    "ModeratorView",
+    "QueueView",
+    "Strategy",
+    "TaskView",
+    "qa_draw",
+]

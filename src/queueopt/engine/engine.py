@@ -1,0 +1,716 @@
+"""The engine: the task lifecycle, driven by a clock it is handed, persisted through a store it is handed.
+
+queued -> leased -> decided; leased -> queued on release, skip or expiry; queued -> cancelled
+(docs/lifecycle.md draws it). Every transition is one `Changes` written atomically with its audit entries
+and conditioned on the task's state and lease attempt, and only after the store accepted it does the engine
+update its in-memory indexes. So a crash between the two loses nothing: on restart the indexes are rebuilt
+from the store.
+
+One lock serialises the engine: HTTP handlers in a thread pool, the assigner loop and the sweeper may call
+it at once, and each call is short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import numpy as np
+from pydantic import ValidationError
+
+from queueopt.assign import solve
+from queueopt.capability import Model, ModeratorProfile
+from queueopt.clock import Clock
+from queueopt.config import OpsConfig
+from queueopt.domain import (
+    Action,
+    Decision,
+    Item,
+    ItemStatus,
+    ModeratorStatus,
+    Task,
+    TaskKind,
+    TaskState,
+    Verdict,
+)
+from queueopt.engine.leases import LeaseBook
+from queueopt.engine.strategy import Strategy
+from queueopt.engine.views import (
+    EngineStats,
+    ItemResult,
+    ItemView,
+    ModeratorView,
+    QueueView,
+    TaskView,
+)
+from queueopt.enqueue import DuplicateOf, QueueSet, Router, Routing
+from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
+from queueopt.store import Changes, ItemRecord, Store, TaskWrite
+from queueopt.store.records import AuditEntry
+
+MAX_EXTEND_S = 4 * 3600.0
+_SLA_WINDOW_S = 3600.0
+
+
+def qa_draw(task_id: str) -> float:
+    """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and replica-independent."""
+    return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        config: OpsConfig,
+        model: Model | None = None,
+        *,
+        strategy: str = "optimal",
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._model = model if model is not None else Model(config)
+        self._strategy = Strategy.named(strategy)
+        self._router = Router(config)
+        self._lock = threading.RLock()
+        self._tasks: dict[str, Task] = {}
+        self._queues = QueueSet(queue.name for queue in config.queues)
+        self._leases = LeaseBook()
+        self._sla: dict[str, deque[tuple[float, bool]]] = {queue.name: deque() for queue in config.queues}
+        self.stats = EngineStats()
+        self._recover()
+
+    @property
+    def config(self) -> OpsConfig:
+        return self._config
+
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    # ---- recovery -------------------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Rebuild every index from the store; leases that ran out while we were down go back to their queues."""
+        for profile in self._store.moderators().values():
+            try:
+                self._model.upsert(ModeratorProfile.model_validate_json(profile))
+            except (ValidationError, InvalidInput):
+                continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
+        for task in self._store.open_tasks():
+            self._index(task)
+        self.expire()
+
+    def _index(self, task: Task) -> None:
+        self._tasks[task.id] = task
+        if task.state is TaskState.QUEUED:
+            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at)
+        elif task.holder is not None and task.lease_expires_at is not None:
+            self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
+
+    def _unindex(self, task: Task) -> None:
+        self._queues.remove(task.id)
+        if task.holder is not None:
+            self._leases.drop(task.holder, task.id)
+        self._tasks.pop(task.id, None)
+
+    def _commit(self, changes: Changes, old: Sequence[Task], new: Sequence[Task]) -> None:
+        """Write, then (only then) move the in-memory indexes from `old` to `new`."""
+        self._store.apply(changes)
+        for task in old:
+            self._unindex(task)
+        for task in new:
+            if task.state in (TaskState.QUEUED, TaskState.LEASED):
+                self._index(task)
+
+    # ---- submit ---------------------------------------------------------------------------------------------
+
+    def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
+        """Route and store a batch, all or nothing; an id already stored returns its stored result."""
+        now = self._clock.now()
+        with self._lock:
+            existing = self._store.items(item.id for item in items)
+            fresh: dict[str, Item] = {}
+            for item in items:
+                if item.id not in existing and item.id not in fresh:
+                    fresh[item.id] = item
+            owners = self._hash_owners(fresh.values())
+            changes = Changes()
+            tasks: list[Task] = []
+            records: dict[str, ItemRecord] = dict(existing)
+            positions = {item.id: index for index, item in reversed(list(enumerate(items)))}
+            for item in fresh.values():
+                duplicate = owners.get(item.content_hash) if item.content_hash else None
+                try:
+                    routing = self._router.route(item, duplicate)
+                except InvalidInput as error:
+                    raise InvalidInput(error.message, field=f"items.{positions[item.id]}.{error.field}") from None
+                record, task = self._admit(item, routing, now, actor, changes)
+                records[item.id] = record
+                if task is not None:
+                    tasks.append(task)
+                if item.content_hash and item.content_hash not in owners:
+                    owners[item.content_hash] = _owner_of(record)
+            self._commit(changes, (), tasks)
+            for record in changes.items:
+                self.stats.submitted[(json.loads(record.payload)["modality"], record.action.value)] += 1
+        return [_result(records[item.id]) for item in items]
+
+    def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
+        hashes = [item.content_hash for item in items if item.content_hash]
+        if not hashes:
+            return {}
+        owners = self._store.hash_owners(hashes)
+        records = self._store.items(owners.values())
+        return {
+            value: _owner_of(records[item_id])
+            for value, item_id in owners.items()
+            if item_id in records and records[item_id].status is not ItemStatus.CANCELLED
+        }
+
+    def _admit(
+        self, item: Item, routing: Routing, now: float, actor: str, changes: Changes
+    ) -> tuple[ItemRecord, Task | None]:
+        payload = item.model_dump_json()
+        record = ItemRecord(
+            id=item.id,
+            payload=payload,
+            status=ItemStatus.QUEUED,
+            task_id=None,
+            queue=routing.queue,
+            priority=routing.priority,
+            action=routing.action,
+            explanation=routing.explanation,
+            content_hash=item.content_hash,
+            submitted_at=now,
+        )
+        task = None
+        if routing.action is Action.REVIEW:
+            assert routing.queue is not None
+            record.task_id = item.id
+            task = Task(
+                id=item.id,
+                item_id=item.id,
+                queue=routing.queue,
+                kind=TaskKind.REVIEW,
+                state=TaskState.QUEUED,
+                priority=routing.priority,
+                aging_rate=routing.aging_rate,
+                enqueued_at=now,
+                modality=item.modality,
+                language=item.language,
+                region=item.region,
+                duration_s=item.duration_s,
+                severe=routing.severe,
+                policy=routing.policy,
+            )
+            changes.tasks.append(TaskWrite(task))
+            transition = "queued"
+        elif routing.action is Action.DUPLICATE:
+            owner = routing.duplicate_of
+            assert owner is not None
+            record.status = ItemStatus.DUPLICATE
+            record.task_id = owner.task_id
+            record.queue = None
+            if owner.verdict is not None:
+                record.verdict = owner.verdict
+                record.decision = Decision(verdict=owner.verdict, policy=owner.policy).model_dump_json()
+                record.decided_at = now
+            transition = "duplicate"
+        else:
+            assert routing.verdict is not None
+            record.status = ItemStatus.AUTO_ACTIONED
+            record.verdict = routing.verdict
+            record.decision = Decision(verdict=routing.verdict, policy=routing.policy).model_dump_json()
+            record.decided_at = now
+            transition = routing.action.value
+        changes.items.append(record)
+        changes.audit.append(AuditEntry(now, record.task_id, item.id, actor, transition, routing.explanation))
+        return record, task
+
+    # ---- assignment -----------------------------------------------------------------------------------------
+
+    def _candidates(self) -> list[Task]:
+        tasks = self._tasks
+        return [
+            tasks[task_id]
+            for queue in self._config.queues
+            for task_id in self._queues.peek_top(queue.name, queue.top_k)
+        ]
+
+    def _free_moderators(self) -> tuple[list[str], np.ndarray]:
+        ids, slots = [], []
+        for moderator_id in self._model.moderator_ids():
+            profile = self._model.profile(moderator_id)
+            free = profile.capacity - self._leases.count(moderator_id)
+            if profile.status is ModeratorStatus.AVAILABLE and free > 0:
+                ids.append(moderator_id)
+                slots.append(free)
+        return ids, np.asarray(slots, dtype=np.int64)
+
+    def assign_batch(self) -> int:
+        """One batch: the top candidates of every queue against every moderator with a free slot."""
+        with self._lock:
+            now = self._clock.now()
+            self._expire(now)
+            moderators, slots = self._free_moderators()
+            if not moderators:
+                return 0
+            candidates = self._candidates()
+            if not candidates:
+                return 0
+            value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
+            severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
+            started = time.perf_counter()
+            if severe.any():
+                caps = self._model.severe_caps(moderators, now)
+                matching = solve(value, slots, method=self._strategy.method, severe=severe, severe_cap=caps)
+            else:
+                matching = solve(value, slots, method=self._strategy.method)
+            self.stats.solver_seconds.append(time.perf_counter() - started)
+            pairs = [
+                (candidates[row], moderators[column])
+                for row, column in zip(matching.task, matching.moderator, strict=True)
+            ]
+            self._lease_pairs(pairs, now, "assigner")
+            self.stats.batches += 1
+            self.stats.last_batch_size = len(pairs)
+            return len(pairs)
+
+    def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
+        if not pairs:
+            return []
+        changes = Changes()
+        leased = []
+        for task, moderator_id in pairs:
+            lease = replace(
+                task,
+                state=TaskState.LEASED,
+                attempt=task.attempt + 1,
+                holder=moderator_id,
+                leased_at=now,
+                lease_expires_at=now + self._lease_length(task),
+            )
+            changes.tasks.append(TaskWrite(lease, (TaskState.QUEUED, task.attempt)))
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", f"to {moderator_id}"))
+            leased.append(lease)
+        self._commit(changes, [task for task, _ in pairs], leased)
+        self.stats.leased += len(leased)
+        return leased
+
+    def _lease_length(self, task: Task) -> float:
+        """Long media needs time to watch: the configured lease plus the media's own duration."""
+        return self._config.lease_s + task.duration_s
+
+    def next_for(self, moderator_id: str) -> TaskView | None:
+        """The moderator's current lease, or a fresh one chosen for them alone; None when nothing fits."""
+        with self._lock:
+            profile = self._model.profile(moderator_id)
+            held = self._leases.held_by(moderator_id)
+            if held:
+                return self._view(self._tasks[held[0]])
+            if profile.status is not ModeratorStatus.AVAILABLE:
+                return None
+            now = self._clock.now()
+            self._expire(now)
+            candidates = self._candidates()
+            if not candidates:
+                return None
+            value = self._strategy.adjust(self._model.value(candidates, [moderator_id], now), candidates, now)
+            column = value.tocsc()
+            if column.nnz == 0:
+                return None
+            rows, scores = column.indices, column.data
+            best = int(rows[np.lexsort((rows, -scores))[0]])
+            (lease,) = self._lease_pairs([(candidates[best], moderator_id)], now, moderator_id)
+            return self._view(lease)
+
+    def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
+        """An admin's manual assignment, refused unless the moderator is eligible and has a free slot."""
+        with self._lock:
+            profile = self._model.profile(moderator_id)
+            task = self._open_task(task_id)
+            if task.state is not TaskState.QUEUED:
+                raise Conflict(f"task {task_id!r} is {task.state.value}, not queued", field="task_id")
+            now = self._clock.now()
+            if profile.status is not ModeratorStatus.AVAILABLE:
+                raise NotEligible(f"moderator {moderator_id!r} is {profile.status.value}", field="moderator_id")
+            if self._leases.count(moderator_id) >= profile.capacity:
+                raise NotEligible(f"moderator {moderator_id!r} has no free slot", field="moderator_id")
+            if not self._model.eligible(task, moderator_id, now):
+                raise NotEligible(
+                    f"moderator {moderator_id!r} is not eligible for task {task_id!r}", field="moderator_id"
+                )
+            (lease,) = self._lease_pairs([(task, moderator_id)], now, actor)
+            return self._view(lease)
+
+    # ---- lease holders --------------------------------------------------------------------------------------
+
+    def _open_task(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id)
+        if task is not None:
+            return task
+        stored = self._store.task(task_id)
+        if stored is None:
+            raise NotFound(f"no task {task_id!r}", field="task_id")
+        raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
+
+    def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
+        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            stored = self._store.task(task_id)
+            if stored is None:
+                raise NotFound(f"no task {task_id!r}", field="task_id")
+            raise StaleLease(f"task {task_id!r} is {stored.state.value}; the lease is gone", field="lease_token")
+        if task.lease_token != lease_token:
+            raise StaleLease("not the current lease of this task (expired, released or re-leased)", field="lease_token")
+        if task.holder != moderator_id:
+            raise Forbidden(f"task {task_id!r} is leased to another moderator", field="moderator_id")
+        assert task.lease_expires_at is not None
+        if task.lease_expires_at <= now:
+            self._expire(now)
+            raise StaleLease("the lease expired", field="lease_token")
+        return task
+
+    def decide(self, task_id: str, lease_token: str, moderator_id: str, decision: Decision) -> TaskView:
+        with self._lock:
+            now = self._clock.now()
+            task = self._held(task_id, lease_token, moderator_id, now)
+            self._check_decision(task, decision)
+            decided = replace(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
+            changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
+            note = decision.model_dump_json()
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
+            created: list[Task] = [decided]
+            if task.kind is TaskKind.REVIEW:
+                self._record_decision(task, decision, moderator_id, now, changes)
+                qa = self._qa_task(task, moderator_id, now)
+                if qa is not None:
+                    changes.tasks.append(TaskWrite(qa))
+                    changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
+                    created.append(qa)
+            else:
+                self._score_qa(task, decision)
+            self._commit(changes, [task], created)
+            self._learn(task, moderator_id, now)
+            self.stats.decided[decision.verdict.value] += 1
+            return self._view(decided)
+
+    def _check_decision(self, task: Task, decision: Decision) -> None:
+        queue = self._config.queues_by_name[task.queue]
+        if decision.verdict not in queue.allowed_verdicts:
+            raise InvalidInput(
+                f"verdict {decision.verdict.value!r} is not allowed in queue {task.queue!r}", field="verdict"
+            )
+        if decision.action is not None and queue.allowed_actions is not None:
+            if decision.action not in queue.allowed_actions:
+                allowed = ", ".join(queue.allowed_actions)
+                raise InvalidInput(
+                    f"action {decision.action!r} is not allowed in queue {task.queue!r} (allowed: {allowed})",
+                    field="action",
+                )
+        if decision.policy is not None and decision.policy not in self._config.areas_by_name:
+            raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
+
+    def _record_decision(self, task: Task, decision: Decision, moderator_id: str, now: float, changes: Changes) -> None:
+        """The decision reaches the item and every pending copy of it."""
+        note = json.dumps({**decision.model_dump(mode="json"), "moderator_id": moderator_id})
+        for record in self._store.items_of_task(task.id):
+            if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
+                changes.items.append(
+                    replace(record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=note, decided_at=now)
+                )
+        waited = now - task.enqueued_at
+        within = waited <= self._config.queues_by_name[task.queue].sla_s
+        self._sla[task.queue].append((now, within))
+        if not within:
+            self.stats.sla_breaches[task.queue] += 1
+
+    def _qa_task(self, task: Task, moderator_id: str, now: float) -> Task | None:
+        rate = self._config.queues_by_name[task.queue].qa_sample_rate
+        if rate <= 0.0 or qa_draw(task.id) >= rate:
+            return None
+        return replace(
+            task,
+            id=f"{task.id}#qa",
+            kind=TaskKind.QA,
+            state=TaskState.QUEUED,
+            enqueued_at=now,
+            attempt=0,
+            holder=None,
+            leased_at=None,
+            lease_expires_at=None,
+            skipped_by={moderator_id},
+        )
+
+    def _score_qa(self, qa: Task, decision: Decision) -> None:
+        """A QA review is the reference for the first decision: it feeds that moderator's accuracy estimate."""
+        record = self._store.items([qa.item_id]).get(qa.item_id)
+        if record is None or record.decision is None:
+            return
+        first = json.loads(record.decision)
+        decider = first.get("moderator_id")
+        if decider is not None and decider in self._model.moderator_ids():
+            self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
+
+    def _learn(self, task: Task, moderator_id: str, now: float) -> None:
+        if moderator_id not in self._model.moderator_ids():
+            return
+        if task.leased_at is not None:
+            self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
+        if task.severe:
+            self._model.record_severe(moderator_id, now)
+
+    def _requeue(self, task: Task, **changes: object) -> Task:
+        return replace(task, state=TaskState.QUEUED, holder=None, leased_at=None, lease_expires_at=None, **changes)  # type: ignore[arg-type]
+
+    def release(self, task_id: str, lease_token: str, moderator_id: str) -> TaskView:
+        with self._lock:
+            now = self._clock.now()
+            task = self._held(task_id, lease_token, moderator_id, now)
+            back = self._requeue(task)
+            changes = Changes(
+                tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "released")],
+            )
+            self._commit(changes, [task], [back])
+            return self._view(back)
+
+    def skip(self, task_id: str, lease_token: str, moderator_id: str, reason: str) -> TaskView:
+        """Back to the queue, never offered to this moderator again; a severe item still counted as seen."""
+        with self._lock:
+            now = self._clock.now()
+            task = self._held(task_id, lease_token, moderator_id, now)
+            back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id})
+            changes = Changes(
+                tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "skipped", reason)],
+            )
+            self._commit(changes, [task], [back])
+            if task.severe and moderator_id in self._model.moderator_ids():
+                self._model.record_severe(moderator_id, now)
+            return self._view(back)
+
+    def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
+        if not 0.0 < seconds <= MAX_EXTEND_S:
+            raise InvalidInput(f"must be in (0, {MAX_EXTEND_S:.0f}] seconds", field="seconds")
+        with self._lock:
+            now = self._clock.now()
+            task = self._held(task_id, lease_token, moderator_id, now)
+            assert task.lease_expires_at is not None
+            longer = replace(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
+            changes = Changes(
+                tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "extended", f"{seconds:g} s")],
+            )
+            self._store.apply(changes)
+            self._tasks[task.id] = longer
+            assert longer.lease_expires_at is not None
+            self._leases.reschedule(task.id, task.attempt, longer.lease_expires_at)
+            return self._view(longer)
+
+    # ---- maintenance ----------------------------------------------------------------------------------------
+
+    def expire(self) -> int:
+        """Return every lease that has run out to its queue; the service's sweeper calls this periodically."""
+        with self._lock:
+            return self._expire(self._clock.now())
+
+    def _expire(self, now: float) -> int:
+        old, new = [], []
+        changes = Changes()
+        for task_id, attempt in self._leases.due(now):
+            task = self._tasks.get(task_id)
+            if task is None or task.state is not TaskState.LEASED or task.attempt != attempt:
+                continue
+            assert task.lease_expires_at is not None
+            if task.lease_expires_at > now:
+                continue  # extended since this expiry was scheduled
+            back = self._requeue(task)
+            changes.tasks.append(TaskWrite(back, (TaskState.LEASED, task.attempt)))
+            changes.audit.append(
+                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"lease of {task.holder}")
+            )
+            old.append(task)
+            new.append(back)
+        if old:
+            self._commit(changes, old, new)
+            self.stats.expired += len(old)
+        return len(old)
+
+    def cancel(self, item_id: str, actor: str = "ingest") -> ItemView:
+        """Withdraw an item (the content is gone upstream). Its task is cancelled once no other copy needs it."""
+        with self._lock:
+            now = self._clock.now()
+            record = self._item_record(item_id)
+            if record.status not in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) or record.decided_at is not None:
+                raise Conflict(f"item {item_id!r} is {record.status.value}; nothing to cancel", field="item_id")
+            changes = Changes(
+                items=[replace(record, status=ItemStatus.CANCELLED)],
+                audit=[AuditEntry(now, record.task_id, item_id, actor, "cancelled")],
+            )
+            task = self._tasks.get(record.task_id or "")
+            old, new = [], []
+            if task is not None:
+                others = [
+                    other
+                    for other in self._store.items_of_task(task.id)
+                    if other.id != item_id and other.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE)
+                ]
+                if not others:
+                    if task.state is TaskState.LEASED:
+                        raise Conflict(
+                            f"task {task.id!r} is under review by its holder; it can be cancelled once released",
+                            field="item_id",
+                        )
+                    cancelled = replace(task, state=TaskState.CANCELLED)
+                    changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
+                    old, new = [task], [cancelled]
+            self._commit(changes, old, new)
+            return self.item(item_id)
+
+    # ---- moderators -----------------------------------------------------------------------------------------
+
+    def upsert_moderator(self, profile: ModeratorProfile) -> ModeratorView:
+        with self._lock:
+            self._model.upsert(profile)
+            self._store.save_moderator(profile.id, profile.model_dump_json())
+            if profile.status is ModeratorStatus.OFFLINE:
+                self._release_all(profile.id, "moderator went offline")
+            return self.moderator(profile.id)
+
+    def set_status(self, moderator_id: str, status: ModeratorStatus) -> ModeratorView:
+        with self._lock:
+            profile = self._model.profile(moderator_id)
+            return self.upsert_moderator(profile.model_copy(update={"status": status}))
+
+    def _release_all(self, moderator_id: str, note: str) -> None:
+        now = self._clock.now()
+        old = [self._tasks[task_id] for task_id in self._leases.held_by(moderator_id)]
+        if not old:
+            return
+        new = [self._requeue(task) for task in old]
+        changes = Changes(
+            tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt)) for task, back in zip(old, new, strict=True)],
+            audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "released", note) for task in old],
+        )
+        self._commit(changes, old, new)
+
+    # ---- read models ----------------------------------------------------------------------------------------
+
+    def _item_record(self, item_id: str) -> ItemRecord:
+        record = self._store.items([item_id]).get(item_id)
+        if record is None:
+            raise NotFound(f"no item {item_id!r}", field="item_id")
+        return record
+
+    def item(self, item_id: str) -> ItemView:
+        record = self._item_record(item_id)
+        decision, decided_by = None, None
+        if record.decision is not None:
+            data = json.loads(record.decision)
+            decided_by = data.pop("moderator_id", None)
+            decision = Decision.model_validate(data)
+        return ItemView(
+            id=record.id,
+            status=record.status,
+            task_id=record.task_id,
+            queue=record.queue,
+            priority=record.priority,
+            action=record.action,
+            explanation=record.explanation,
+            verdict=record.verdict,
+            decision=decision,
+            decided_by=decided_by,
+            submitted_at=record.submitted_at,
+            decided_at=record.decided_at,
+        )
+
+    def task(self, task_id: str) -> TaskView:
+        with self._lock:
+            task = self._tasks.get(task_id) or self._store.task(task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id!r}", field="task_id")
+        return self._view(task)
+
+    def _view(self, task: Task) -> TaskView:
+        record = self._item_record(task.item_id)
+        return TaskView(
+            id=task.id,
+            item_id=task.item_id,
+            kind=task.kind,
+            state=task.state,
+            queue=task.queue,
+            priority=task.priority,
+            modality=task.modality,
+            language=task.language,
+            region=task.region,
+            duration_s=task.duration_s,
+            severe=task.severe,
+            policy=task.policy,
+            enqueued_at=task.enqueued_at,
+            holder=task.holder,
+            lease_token=task.lease_token,
+            lease_expires_at=task.lease_expires_at,
+            item=Item.model_validate_json(record.payload),
+        )
+
+    def queues(self) -> list[QueueView]:
+        with self._lock:
+            now = self._clock.now()
+            leased: dict[str, int] = {}
+            for held in self._leases.holders().values():
+                for task_id in held:
+                    name = self._tasks[task_id].queue
+                    leased[name] = leased.get(name, 0) + 1
+            views = []
+            for queue in self._config.queues:
+                window = self._sla[queue.name]
+                while window and window[0][0] < now - _SLA_WINDOW_S:
+                    window.popleft()
+                oldest = self._queues.oldest_enqueued_at(queue.name)
+                views.append(
+                    QueueView(
+                        name=queue.name,
+                        depth=self._queues.depth(queue.name),
+                        leased=leased.get(queue.name, 0),
+                        oldest_age_s=None if oldest is None else max(0.0, now - oldest),
+                        sla_s=queue.sla_s,
+                        sla_target=queue.sla_target,
+                        within_sla_last_hour=sum(w for _, w in window) / len(window) if window else None,
+                    )
+                )
+            return views
+
+    def moderator(self, moderator_id: str) -> ModeratorView:
+        with self._lock:
+            return ModeratorView(self._model.profile(moderator_id), self._leases.held_by(moderator_id))
+
+    def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
+        return list(self._store.audit(since, limit, after_seq))
+
+    def ready(self) -> bool:
+        return self._store.ping()
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
+
+
+def _owner_of(record: ItemRecord) -> DuplicateOf:
+    policy = None
+    if record.decision is not None:
+        policy = json.loads(record.decision).get("policy")
+    verdict: Verdict | None = record.verdict if record.decided_at is not None else None
+    return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+def _result(record: ItemRecord) -> ItemResult:
+    return ItemResult(record.id, record.status, record.task_id, record.queue, record.priority, record.action)

@@ -1,0 +1,93 @@
+"""What the engine shows its callers: read-only snapshots, never its live objects."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from queueopt.capability import ModeratorProfile
+from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, TaskKind, TaskState, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The answer to one submitted item."""
+
+    id: str
+    status: ItemStatus
+    task_id: str | None
+    queue: str | None
+    priority: float
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    id: str
+    status: ItemStatus
+    task_id: str | None
+    queue: str | None
+    priority: float
+    action: Action
+    explanation: str
+    verdict: Verdict | None
+    decision: Decision | None
+    decided_by: str | None
+    submitted_at: float
+    decided_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    id: str
+    item_id: str
+    kind: TaskKind
+    state: TaskState
+    queue: str
+    priority: float
+    modality: Modality
+    language: str
+    region: str
+    duration_s: float
+    severe: bool
+    policy: str | None
+    enqueued_at: float
+    holder: str | None
+    lease_token: str | None
+    lease_expires_at: float | None
+    item: Item
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    name: str
+    depth: int
+    leased: int
+    oldest_age_s: float | None
+    sla_s: float
+    sla_target: float
+    within_sla_last_hour: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModeratorView:
+    profile: ModeratorProfile
+    leases: list[str]
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Cumulative counters for monitoring; the service exports them to Prometheus at scrape time."""
+
+    submitted: Counter[tuple[str, str]] = field(default_factory=Counter)
+    leased: int = 0
+    decided: Counter[str] = field(default_factory=Counter)
+    expired: int = 0
+    sla_breaches: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    last_batch_size: int = 0
+    solver_seconds: list[float] = field(default_factory=list)
+
+    def drain_solver_seconds(self) -> list[float]:
+        drained, self.solver_seconds = self.solver_seconds, []
+        return drained

@@ -1,0 +1,49 @@
+"""The `Store` protocol: the source of truth every engine, service replica and test talks to.
+
+Three backends implement it (memory, SQLite, PostgreSQL) and one contract suite (tests/store) runs against
+each, so the engine can trust any of them the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from queueopt.domain import Task
+from queueopt.store.records import AuditEntry, Changes, ItemRecord
+
+SCHEMA_VERSION = 1
+
+
+class Store(Protocol):
+    def apply(self, changes: Changes) -> None:
+        """Write everything in `changes` atomically, or raise `StaleWrite` and write nothing."""
+        ...
+
+    def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]: ...
+
+    def items_of_task(self, task_id: str) -> list[ItemRecord]: ...
+
+    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
+        """For each content hash already seen, the id of the first item that carried it."""
+        ...
+
+    def task(self, task_id: str) -> Task | None: ...
+
+    def open_tasks(self) -> list[Task]:
+        """Queued and leased tasks, to rebuild the engine's indexes after a restart."""
+        ...
+
+    def save_moderator(self, moderator_id: str, profile: str) -> None: ...
+
+    def moderators(self) -> dict[str, str]: ...
+
+    def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
+
+    def count_items(self) -> int: ...
+
+    def schema_version(self) -> int: ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...

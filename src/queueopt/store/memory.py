@@ -1,0 +1,100 @@
+"""The in-memory store: the simulator's and the unit tests' backend. Same contract, no durability."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from queueopt.domain import ItemStatus, Task
+from queueopt.store.base import SCHEMA_VERSION
+from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
+
+
+def _copy(task: Task) -> Task:
+    return replace(task, skipped_by=set(task.skipped_by))
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, ItemRecord] = {}
+        self._items_of_task: dict[str, list[str]] = {}
+        self._hashes: dict[str, str] = {}
+        self._tasks: dict[str, Task] = {}
+        self._open: set[str] = set()
+        self._moderators: dict[str, str] = {}
+        self._audit: list[AuditEntry] = []
+
+    def apply(self, changes: Changes) -> None:
+        with self._lock:
+            for write in changes.tasks:
+                current = self._tasks.get(write.task.id)
+                if write.expect is None:
+                    if current is not None:
+                        raise StaleWrite(write.task.id)
+                elif current is None or (current.state, current.attempt) != write.expect:
+                    raise StaleWrite(write.task.id)
+            for write in changes.tasks:
+                task = _copy(write.task)
+                self._tasks[task.id] = task
+                if task.state in ("queued", "leased"):
+                    self._open.add(task.id)
+                else:
+                    self._open.discard(task.id)
+            for record in changes.items:
+                previous = self._items.get(record.id)
+                self._items[record.id] = replace(record)
+                if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
+                    self._items_of_task.setdefault(record.task_id, []).append(record.id)
+                if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE:
+                    self._hashes.setdefault(record.content_hash, record.id)
+            start = len(self._audit) + 1
+            self._audit.extend(replace(entry, seq=start + offset) for offset, entry in enumerate(changes.audit))
+
+    def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
+        with self._lock:
+            return {item_id: replace(self._items[item_id]) for item_id in ids if item_id in self._items}
+
+    def items_of_task(self, task_id: str) -> list[ItemRecord]:
+        with self._lock:
+            return [replace(self._items[item_id]) for item_id in self._items_of_task.get(task_id, [])]
+
+    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            return {value: self._hashes[value] for value in hashes if value in self._hashes}
+
+    def task(self, task_id: str) -> Task | None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            return None if task is None else _copy(task)
+
+    def open_tasks(self) -> list[Task]:
+        with self._lock:
+            return [_copy(self._tasks[task_id]) for task_id in sorted(self._open)]
+
+    def save_moderator(self, moderator_id: str, profile: str) -> None:
+        with self._lock:
+            self._moderators[moderator_id] = profile
+
+    def moderators(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._moderators)
+
+    def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
+        with self._lock:
+            selected = [entry for entry in self._audit[after_seq:] if entry.at >= since]
+            return selected[:limit]
+
+    def count_items(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to release; present so every store closes the same way."""

@@ -1,0 +1,321 @@
+"""One implementation of the store over SQL, for SQLite and PostgreSQL alike.
+
+The two engines differ in a handful of places (placeholders, how a write transaction starts, the DDL), and
+those live in a `Dialect`; every query and every invariant check is written once. Uniqueness and the
+"state and attempt as expected" condition are enforced by the database, so a stale engine (or a second
+replica) can never double-lease a task.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
+
+Row = Sequence[Any]
+
+
+class Connection(Protocol):
+    def execute(self, query: Any, params: Any = ...) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    begin: str
+    placeholder: str
+    integrity_errors: tuple[type[Exception], ...]
+    executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
+
+
+_ITEM_COLUMNS = (
+    "id, payload, status, task_id, queue, priority, action, explanation, content_hash, submitted_at, "
+    "verdict, decision, decided_at"
+)
+_TASK_COLUMNS = (
+    "id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, region, duration_s, "
+    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by"
+)
+_TASK_UPDATE = ", ".join(f"{column} = ?" for column in _TASK_COLUMNS.split(", ")[1:])
+_ITEM_UPDATE = ", ".join(f"{column} = excluded.{column}" for column in _ITEM_COLUMNS.split(", ")[1:])
+
+
+def _item_row(record: ItemRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        record.payload,
+        record.status.value,
+        record.task_id,
+        record.queue,
+        record.priority,
+        record.action.value,
+        record.explanation,
+        record.content_hash,
+        record.submitted_at,
+        None if record.verdict is None else record.verdict.value,
+        record.decision,
+        record.decided_at,
+    )
+
+
+def _item_of(row: Row) -> ItemRecord:
+    return ItemRecord(
+        id=row[0],
+        payload=row[1],
+        status=ItemStatus(row[2]),
+        task_id=row[3],
+        queue=row[4],
+        priority=row[5],
+        action=Action(row[6]),
+        explanation=row[7],
+        content_hash=row[8],
+        submitted_at=row[9],
+        verdict=None if row[10] is None else Verdict(row[10]),
+        decision=row[11],
+        decided_at=row[12],
+    )
+
+
+def _task_values(task: Task) -> tuple[Any, ...]:
+    """Every column but the id, in `_TASK_COLUMNS` order."""
+    return (
+        task.item_id,
+        task.queue,
+        task.kind.value,
+        task.state.value,
+        task.priority,
+        task.aging_rate,
+        task.enqueued_at,
+        task.modality.value,
+        task.language,
+        task.region,
+        task.duration_s,
+        task.severe,
+        task.policy,
+        task.attempt,
+        task.holder,
+        task.leased_at,
+        task.lease_expires_at,
+        json.dumps(sorted(task.skipped_by)),
+    )
+
+
+def _task_of(row: Row) -> Task:
+    return Task(
+        id=row[0],
+        item_id=row[1],
+        queue=row[2],
+        kind=TaskKind(row[3]),
+        state=TaskState(row[4]),
+        priority=row[5],
+        aging_rate=row[6],
+        enqueued_at=row[7],
+        modality=Modality(row[8]),
+        language=row[9],
+        region=row[10],
+        duration_s=row[11],
+        severe=bool(row[12]),
+        policy=row[13],
+        attempt=row[14],
+        holder=row[15],
+        leased_at=row[16],
+        lease_expires_at=row[17],
+        skipped_by=set(json.loads(row[18])),
+    )
+
+
+class SqlStore:
+    """A store on one connection, serialised by a lock: SQLite has one writer anyway, and the engine above
+    is serialised too. Reads share the lock so they always see a committed state."""
+
+    def __init__(self, connection: Connection, dialect: Dialect) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def _sql(self, query: str) -> str:
+        return query if self._dialect.placeholder == "?" else query.replace("?", self._dialect.placeholder)
+
+    def _execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        return self._connection.execute(self._sql(query), tuple(params))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._connection.execute(self._dialect.begin)
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        """Apply every migration file newer than the recorded schema version, each in its own transaction."""
+        with self._lock:
+            self._execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            rows = self._execute("SELECT MAX(version) FROM schema_version").fetchall()
+            current = rows[0][0] or 0
+            folder = resources.files("queueopt.store") / "sql" / self._dialect.name
+            for script in sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql")):
+                version = int(script.split("_", 1)[0])
+                if version <= current:
+                    continue
+                statements = [part.strip() for part in (folder / script).read_text().split(";")]
+                with self._transaction():
+                    for statement in statements:
+                        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
+                        if body.strip():
+                            self._execute(body)
+                    self._execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0])
+
+    def apply(self, changes: Changes) -> None:
+        inserts = [(write.task.id, *_task_values(write.task)) for write in changes.tasks if write.expect is None]
+        updates = [
+            (*_task_values(write.task), write.task.id, write.expect[0].value, write.expect[1])
+            for write in changes.tasks
+            if write.expect is not None
+        ]
+        hashes = [
+            (record.content_hash, record.id)
+            for record in changes.items
+            if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE
+        ]
+        many = self._dialect.executemany
+        with self._lock, self._transaction():
+            if updates:
+                changed = many(
+                    self._connection,
+                    self._sql(f"UPDATE tasks SET {_TASK_UPDATE} WHERE id = ? AND state = ? AND attempt = ?"),
+                    updates,
+                )
+                if changed != len(updates):
+                    raise StaleWrite(str(updates[0][-3]) if len(updates) == 1 else "batch")
+            if inserts:
+                marks = ", ".join("?" * len(inserts[0]))
+                try:
+                    many(self._connection, self._sql(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({marks})"), inserts)
+                except self._dialect.integrity_errors:
+                    raise StaleWrite(str(inserts[0][0])) from None
+            if changes.items:
+                marks = ", ".join("?" * 13)
+                many(
+                    self._connection,
+                    self._sql(
+                        f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({marks}) "
+                        f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
+                    ),
+                    [_item_row(record) for record in changes.items],
+                )
+            if hashes:
+                many(
+                    self._connection,
+                    self._sql("INSERT INTO content (hash, item_id) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING"),
+                    hashes,
+                )
+            if changes.audit:
+                many(
+                    self._connection,
+                    self._sql(
+                        "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (entry.at, entry.task_id, entry.item_id, entry.actor, entry.transition, entry.note)
+                        for entry in changes.audit
+                    ],
+                )
+
+    def _select_in(self, query: str, values: list[str]) -> list[Any]:
+        """Run `query` (with one `IN ({})`) in chunks, so a large batch never exceeds the engine's parameter limit."""
+        rows: list[Any] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            rows.extend(self._execute(query.format(", ".join("?" * len(chunk))), chunk).fetchall())
+        return rows
+
+    def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
+        wanted = list(dict.fromkeys(ids))
+        with self._lock:
+            rows = self._select_in(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({{}})", wanted)
+        return {row[0]: _item_of(row) for row in rows}
+
+    def items_of_task(self, task_id: str) -> list[ItemRecord]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? ORDER BY submitted_at, id", (task_id,)
+            ).fetchall()
+        return [_item_of(row) for row in rows]
+
+    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(hashes))
+        with self._lock:
+            rows = self._select_in("SELECT hash, item_id FROM content WHERE hash IN ({})", wanted)
+        return {row[0]: row[1] for row in rows}
+
+    def task(self, task_id: str) -> Task | None:
+        with self._lock:
+            rows = self._execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchall()
+        return _task_of(rows[0]) if rows else None
+
+    def open_tasks(self) -> list[Task]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') ORDER BY id"
+            ).fetchall()
+        return [_task_of(row) for row in rows]
+
+    def save_moderator(self, moderator_id: str, profile: str) -> None:
+        with self._lock, self._transaction():
+            self._execute(
+                "INSERT INTO moderators (id, profile) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
+                (moderator_id, profile),
+            )
+
+    def moderators(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._execute("SELECT id, profile FROM moderators ORDER BY id").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
+        with self._lock:
+            rows = self._execute(
+                "SELECT seq, at, task_id, item_id, actor, transition, note FROM audit "
+                "WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?",
+                (after_seq, since, limit),
+            ).fetchall()
+        return [
+            AuditEntry(
+                seq=row[0], at=row[1], task_id=row[2], item_id=row[3], actor=row[4], transition=row[5], note=row[6]
+            )
+            for row in rows
+        ]
+
+    def count_items(self) -> int:
+        with self._lock:
+            return int(self._execute("SELECT COUNT(*) FROM items").fetchall()[0][0])
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                self._execute("SELECT 1").fetchall()
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

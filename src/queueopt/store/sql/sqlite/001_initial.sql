@@ -1,0 +1,62 @@
+-- queueopt schema, version 1 (SQLite). The tables mirror queueopt.store.records.
+CREATE TABLE items (
+    id TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    task_id TEXT,
+    queue TEXT,
+    priority REAL NOT NULL,
+    action TEXT NOT NULL,
+    explanation TEXT NOT NULL,
+    content_hash TEXT,
+    submitted_at REAL NOT NULL,
+    verdict TEXT,
+    decision TEXT,
+    decided_at REAL
+);
+CREATE INDEX items_by_task ON items (task_id);
+
+CREATE TABLE content (
+    hash TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL
+);
+
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority REAL NOT NULL,
+    aging_rate REAL NOT NULL,
+    enqueued_at REAL NOT NULL,
+    modality TEXT NOT NULL,
+    language TEXT NOT NULL,
+    region TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    severe INTEGER NOT NULL,
+    policy TEXT,
+    attempt INTEGER NOT NULL,
+    holder TEXT,
+    leased_at REAL,
+    lease_expires_at REAL,
+    skipped_by TEXT NOT NULL,
+    CHECK ((state = 'leased') = (holder IS NOT NULL))
+);
+CREATE INDEX open_tasks ON tasks (state) WHERE state IN ('queued', 'leased');
+
+CREATE TABLE moderators (
+    id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL
+);
+
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    task_id TEXT,
+    item_id TEXT,
+    actor TEXT NOT NULL,
+    transition TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE INDEX audit_by_time ON audit (at);

@@ -1,0 +1,39 @@
+"""The embedded default: SQLite in WAL mode.
+
+A committed transaction is in the write-ahead log before `apply` returns, so it survives the process being
+killed. `durability="strict"` also syncs the log on every commit, for power loss, at a cost in throughput.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from queueopt.store.sql import Connection, Dialect, SqlStore
+
+
+def _executemany(connection: Connection, query: str, rows: list[tuple[Any, ...]]) -> int:
+    assert isinstance(connection, sqlite3.Connection)
+    return connection.executemany(query, rows).rowcount
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    begin="BEGIN IMMEDIATE",
+    placeholder="?",
+    integrity_errors=(sqlite3.IntegrityError,),
+    executemany=_executemany,
+)
+
+
+def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
+    if durability not in ("normal", "strict"):
+        raise ValueError(f"durability: expected 'normal' or 'strict', got {durability!r}")
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = " + ("FULL" if durability == "strict" else "NORMAL"))
+    connection.execute("PRAGMA foreign_keys = ON")
+    return SqlStore(connection, SQLITE)
