@@ -1,0 +1,152 @@
+"""The store contract: what the engine relies on from every backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.conftest import StoreFactory
+
+from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.store import SCHEMA_VERSION, AuditEntry, Changes, ItemRecord, StaleWrite, Store, TaskWrite
+
+
+def task(task_id: str, state: TaskState = TaskState.QUEUED, attempt: int = 0, holder: str | None = None) -> Task:
+    return Task(
+        id=task_id,
+        item_id=task_id,
+        queue="q",
+        kind=TaskKind.REVIEW,
+        state=state,
+        priority=2.5,
+        aging_rate=0.1,
+        enqueued_at=10.0,
+        modality=Modality.VIDEO,
+        language="en",
+        region="us",
+        duration_s=30.0,
+        severe=True,
+        policy="violence",
+        attempt=attempt,
+        holder=holder,
+        leased_at=None if holder is None else 11.0,
+        lease_expires_at=None if holder is None else 20.0,
+        skipped_by={"m9", "m2"},
+    )
+
+
+def item(item_id: str, content_hash: str | None = None, status: ItemStatus = ItemStatus.QUEUED) -> ItemRecord:
+    return ItemRecord(
+        id=item_id,
+        payload=json.dumps({"id": item_id}),
+        status=status,
+        task_id=item_id,
+        queue="q",
+        priority=2.5,
+        action=Action.REVIEW,
+        explanation="rule 'r'",
+        content_hash=content_hash,
+        submitted_at=10.0,
+    )
+
+
+def submit(store: Store, *ids: str) -> None:
+    store.apply(
+        Changes(
+            items=[item(i, content_hash=f"h-{i}") for i in ids],
+            tasks=[TaskWrite(task(i)) for i in ids],
+            audit=[AuditEntry(10.0, i, i, "ingest", "queued") for i in ids],
+        )
+    )
+
+
+def test_round_trip_of_items_tasks_and_hashes(store: Store) -> None:
+    submit(store, "a", "b")
+    assert set(store.items(["a", "b", "zzz"])) == {"a", "b"}
+    assert store.items(["a"])["a"] == item("a", content_hash="h-a")
+    assert store.task("a") == task("a")
+    assert store.task("nope") is None
+    assert [t.id for t in store.open_tasks()] == ["a", "b"]
+    assert [r.id for r in store.items_of_task("a")] == ["a"]
+    assert store.hash_owners(["h-a", "h-x"]) == {"h-a": "a"}
+    assert store.count_items() == 2
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.ping()
+
+
+def test_conditional_update_applies_only_from_the_expected_state(store: Store) -> None:
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    assert store.task("a") == leased
+    second = task("a", TaskState.LEASED, attempt=1, holder="m2")
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(tasks=[TaskWrite(second, (TaskState.QUEUED, 0))]))
+    assert store.task("a") == leased
+
+
+def test_a_failed_batch_writes_nothing(store: Store) -> None:
+    submit(store, "a", "b")
+    decided = task("a", TaskState.DECIDED, attempt=0)
+    stale = task("b", TaskState.LEASED, attempt=5, holder="m1")
+    decided_item = item("a")
+    decided_item.status, decided_item.verdict = ItemStatus.DECIDED, Verdict.VIOLATING
+    with pytest.raises(StaleWrite):
+        store.apply(
+            Changes(
+                items=[decided_item],
+                tasks=[TaskWrite(decided, (TaskState.QUEUED, 0)), TaskWrite(stale, (TaskState.LEASED, 4))],
+                audit=[AuditEntry(12.0, "a", "a", "m1", "decided")],
+            )
+        )
+    assert store.task("a") == task("a")
+    assert store.items(["a"])["a"].status is ItemStatus.QUEUED
+    assert [entry.transition for entry in store.audit(0.0, 100)] == ["queued", "queued"]
+
+
+def test_inserting_an_existing_task_is_refused(store: Store) -> None:
+    submit(store, "a")
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(items=[item("x")], tasks=[TaskWrite(task("a"))]))
+    assert store.items(["x"]) == {}
+
+
+def test_items_are_upserted_and_hash_owner_is_the_first(store: Store) -> None:
+    submit(store, "a")
+    copy = item("c", content_hash="h-a", status=ItemStatus.DUPLICATE)
+    store.apply(Changes(items=[copy]))
+    assert store.hash_owners(["h-a"]) == {"h-a": "a"}
+    later = item("a", content_hash="h-a")
+    later.status, later.verdict, later.decided_at = ItemStatus.DECIDED, Verdict.NOT_VIOLATING, 15.0
+    store.apply(Changes(items=[later]))
+    assert store.items(["a"])["a"] == later
+    assert store.count_items() == 2
+
+
+def test_audit_is_ordered_and_filtered(store: Store) -> None:
+    entries = [AuditEntry(float(at), f"t{at}", None, "x", "queued") for at in range(5)]
+    store.apply(Changes(audit=entries[:3]))
+    store.apply(Changes(audit=entries[3:]))
+    log = store.audit(0.0, 100)
+    assert [entry.seq for entry in log] == sorted(entry.seq for entry in log)
+    assert len({entry.seq for entry in log}) == 5
+    assert [entry.task_id for entry in store.audit(2.0, 100)] == ["t2", "t3", "t4"]
+    assert [entry.task_id for entry in store.audit(0.0, 2)] == ["t0", "t1"]
+    assert [entry.task_id for entry in store.audit(0.0, 100, after_seq=log[3].seq)] == ["t4"]
+
+
+def test_moderators_are_saved_and_replaced(store: Store) -> None:
+    store.save_moderator("m1", '{"v": 1}')
+    store.save_moderator("m1", '{"v": 2}')
+    store.save_moderator("m0", "{}")
+    assert store.moderators() == {"m0": "{}", "m1": '{"v": 2}'}
+
+
+def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: StoreFactory) -> None:
+    first = store_factory()
+    submit(first, "a")
+    first.save_moderator("m1", "{}")
+    second = store_factory()
+    assert second.schema_version() == SCHEMA_VERSION
+    assert second.task("a") == task("a")
+    assert second.moderators() == {"m1": "{}"}
