@@ -1,0 +1,82 @@
+"""The FastAPI app factory: wires settings, tokens, the engine, the assigner and metrics into one app.
+
+Tokens, the ops config and the roster are read when the app is created, so a bad file stops `queueopt serve` before
+it binds a port. The store is opened in the lifespan and closed there after the assigner has stopped, so a SIGTERM
+(uvicorn stops accepting, finishes in-flight requests, then runs the lifespan's exit) leaves the store consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from queueopt import __version__
+from queueopt.clock import Clock, SystemClock
+from queueopt.config import OpsConfig, load_config
+from queueopt.engine import Engine
+from queueopt.errors import InvalidInput
+from queueopt.service import problems
+from queueopt.service.assigner import Assigner
+from queueopt.service.auth import Authenticator
+from queueopt.service.deps import Runtime
+from queueopt.service.limits import BodyLimit
+from queueopt.service.metrics import HttpLatency, ServiceMetrics
+from queueopt.service.roster import load_roster
+from queueopt.service.routes import audit, health, items, moderators, queues, tasks
+from queueopt.service.settings import Settings
+from queueopt.store import Store, open_store
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    if settings.tokens_file is None:
+        raise InvalidInput("set QUEUEOPT_TOKENS_FILE to a tokens file", field="tokens_file")
+    auth = Authenticator.from_file(settings.tokens_file)
+    config = load_config(settings.config)
+    roster = load_roster(settings.roster_file) if settings.roster_file is not None else []
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await run_in_threadpool(_open_engine, settings.database_url, clock or SystemClock(), config)
+        for profile in roster:
+            await run_in_threadpool(engine.upsert_moderator, profile)
+        assigner = Assigner(engine, settings.tick_s, metrics)
+        app.state.runtime = Runtime(settings, config, engine, auth, assigner, metrics)
+        metrics.watch(engine)
+        assigner.start()
+        try:
+            yield
+        finally:
+            await assigner.stop()
+            await run_in_threadpool(engine.close)
+
+    app = FastAPI(
+        title="queueopt",
+        version=__version__,
+        summary="Content-moderation queues: submit items, pull review tasks, record decisions.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (items, queues, moderators, tasks, audit, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpLatency, metrics=metrics)
+    return app
+
+
+def _open_engine(database_url: str, clock: Clock, config: OpsConfig) -> Engine:
+    _make_sqlite_parent(database_url)
+    store: Store = open_store(database_url)
+    return Engine(store, clock, config)
+
+
+def _make_sqlite_parent(database_url: str) -> None:
+    """`sqlite:///./var/queueopt.db` on a fresh checkout: create `var/` rather than fail."""
+    if database_url.startswith("sqlite:///"):
+        path = database_url[len("sqlite:///") :].partition("?")[0]
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,90 @@
+"""The background assigner: one assignment batch per tick, and one at once when a moderator asks for work.
+
+Batches run in a worker thread because the engine is synchronous. A batch, once started, always runs to the end
+(anyio does not abandon the thread on cancellation), so stopping the assigner never leaves half a batch behind
+before the store is closed. Long-polling moderators wait on `next_batch()` instead of spinning on the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from anyio import to_thread
+
+from queueopt.engine import Engine
+from queueopt.service.metrics import ServiceMetrics
+
+log = logging.getLogger("queueopt.service.assigner")
+
+
+class Assigner:
+    def __init__(self, engine: Engine, tick_s: float, metrics: ServiceMetrics) -> None:
+        self._engine = engine
+        self._tick_s = tick_s
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._waiting = 0
+        self.batches = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="queueopt-assigner")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def wake(self) -> None:
+        """Run a batch now rather than at the next tick: a moderator with free capacity is waiting."""
+        self._wake.set()
+
+    def work_arrived(self) -> None:
+        """New tasks: worth a batch now only if some moderator is long-polling for work."""
+        if self._waiting:
+            self._wake.set()
+
+    async def next_batch(self, timeout: float) -> None:
+        """Return when the next batch finishes, or after `timeout` seconds, whichever is first."""
+        done = self._done
+        self._waiting += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout)
+        finally:
+            self._waiting -= 1
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick_s)
+            self._wake.clear()
+            await self.run_once()
+
+    async def run_once(self) -> int:
+        made = 0
+        try:
+            made = await to_thread.run_sync(self._batch)
+        except Exception:
+            log.exception("assignment batch failed; retrying at the next tick")
+        finally:
+            self.batches += 1
+            done, self._done = self._done, asyncio.Event()
+            done.set()
+        return made
+
+    def _batch(self) -> int:
+        """Runs in the worker thread; only the assigner batches, so draining the solver timings here loses none."""
+        made = self._engine.assign_batch()
+        for seconds in self._engine.stats.drain_solver_seconds():
+            self._metrics.solver_seconds.observe(seconds)
+        if made:
+            self._metrics.batch_size.observe(made)
+        return made

@@ -1,0 +1,107 @@
+"""Bearer tokens and roles.
+
+Tokens live in a TOML file of `[[tokens]]` tables. A stored token may be plain text (development) or its SHA-256
+digest (production, so the file itself is not a secret). Every presented token is hashed and compared with every
+stored digest using `hmac.compare_digest`, without stopping at the first match, so the time taken says nothing
+about which token, or how much of one, was right. Tokens never appear in logs, errors or reprs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from queueopt.config import ConfigError, format_validation_error
+from queueopt.domain import ItemId
+
+
+class Role(StrEnum):
+    INGEST = "ingest"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a role, and for moderators the one moderator id they act as."""
+
+    role: Role
+    moderator_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """The name written to the audit log."""
+        return f"moderator:{self.moderator_id}" if self.moderator_id else self.role.value
+
+
+class TokenEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    moderator_id: ItemId | None = None
+    token: Annotated[str, StringConstraints(min_length=8, max_length=512)] | None = Field(default=None, repr=False)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.token is None) == (self.sha256 is None):
+            raise ValueError("give exactly one of token or sha256")
+        if (self.role is Role.MODERATOR) != (self.moderator_id is not None):
+            raise ValueError("moderator_id is required for role moderator and only for it")
+        return self
+
+    @property
+    def digest(self) -> bytes:
+        if self.sha256 is not None:
+            return bytes.fromhex(self.sha256)
+        assert self.token is not None
+        return hashlib.sha256(self.token.encode()).digest()
+
+
+class TokenFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: list[TokenEntry] = Field(min_length=1)
+
+
+class Authenticator:
+    """Maps a presented bearer token to its principal."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: list[TokenEntry]) -> None:
+        self._entries = [(entry.digest, Principal(entry.role, entry.moderator_id)) for entry in entries]
+
+    def __repr__(self) -> str:
+        return f"Authenticator({len(self._entries)} tokens)"
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        """Load a token file; every problem is a `ConfigError` naming the field, never echoing a token."""
+        source = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(source, [f"(toml): {error}"]) from None
+        try:
+            parsed = TokenFile.model_validate(data)
+        except ValidationError as error:
+            raise ConfigError(source, format_validation_error(error)) from None
+        return cls(parsed.tokens)
+
+    def authenticate(self, token: str) -> Principal | None:
+        presented = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        found: Principal | None = None
+        for digest, principal in self._entries:
+            if hmac.compare_digest(presented, digest) and found is None:
+                found = principal
+        return found

@@ -1,0 +1,101 @@
+"""`queueopt serve` and `queueopt demo-serve`: run the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from queueopt.config import ConfigError, format_validation_error, load_config
+from queueopt.service.app import create_app
+from queueopt.service.demo import instructions, write_demo
+from queueopt.service.settings import Settings
+
+GRACE_S = 5
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env QUEUEOPT_HOST, default 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env QUEUEOPT_PORT, default 8000].")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Store URL [env QUEUEOPT_DATABASE_URL].")] = None,
+    config: Annotated[Path | None, typer.Option(help="Ops config TOML [env QUEUEOPT_CONFIG].")] = None,
+    tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML [env QUEUEOPT_TOKENS_FILE].")] = None,
+    roster_file: Annotated[Path | None, typer.Option(help="Profiles JSON [env QUEUEOPT_ROSTER_FILE].")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP API; options override QUEUEOPT_* environment variables. SIGTERM shuts down gracefully."""
+    options = {
+        "host": host,
+        "port": port,
+        "database_url": database_url,
+        "config": config,
+        "tokens_file": tokens_file,
+        "roster_file": roster_file,
+    }
+    _run(_settings({name: value for name, value in options.items() if value is not None}), log_level)
+
+
+def demo_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    var: Annotated[Path, typer.Option(help="Where demo tokens, roster and database go.")] = Path("var"),
+    config: Annotated[Path, typer.Option(help="Ops config TOML.")] = Path("examples/ops.toml"),
+) -> None:
+    """Start a demo: fresh database, demo roster and tokens in var/, printed with a curl round trip."""
+    try:
+        ops = load_config(config)
+    except ConfigError as error:
+        _exit_with(error.source, error.problems)
+    setup = write_demo(var, ops)
+    database = var / "demo.db"
+    for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
+        stale.unlink(missing_ok=True)
+    settings = _settings(
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "database_url": f"sqlite:///{database}",
+            "config": config,
+            "tokens_file": setup.tokens_file,
+            "roster_file": setup.roster_file,
+        }
+    )
+    print(instructions(setup, f"http://127.0.0.1:{port}"), flush=True)
+    _run(settings, "info")
+
+
+def _settings(values: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        _exit_with("settings", format_validation_error(error))
+
+
+def _run(settings: Settings, log_level: str) -> None:
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        _exit_with(error.source, error.problems)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACE_S,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def _exit_with(source: str, problems: list[str]) -> NoReturn:
+    for problem in problems:
+        print(f"{source}: {problem}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command("demo-serve")(demo_serve)

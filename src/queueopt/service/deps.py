@@ -1,0 +1,93 @@
+"""What every route needs: the running engine and who is calling, as FastAPI dependencies.
+
+Authorisation lives here, once, as one dependency per rule, so each route states its rule in its signature:
+`IngestOrAdmin`, `Admin`, `ModeratorOnly`, `OwnOrAdmin` (a moderator acting on their own id, or an admin) and `Own`
+(only that moderator). Whether a moderator holds a task is the engine's call, made under its lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from queueopt.config import OpsConfig
+from queueopt.engine import Engine
+from queueopt.errors import Forbidden, QueueoptError
+from queueopt.service.assigner import Assigner
+from queueopt.service.auth import Authenticator, Principal, Role
+from queueopt.service.metrics import ServiceMetrics
+from queueopt.service.settings import Settings
+
+
+class Unauthorized(QueueoptError):
+    status = 401
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """The objects one app instance shares between requests, built by the lifespan."""
+
+    settings: Settings
+    config: OpsConfig
+    engine: Engine
+    auth: Authenticator
+    assigner: Assigner
+    metrics: ServiceMetrics
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+_bearer = HTTPBearer(auto_error=False, description="A token from the QUEUEOPT_TOKENS_FILE.")
+ModeratorIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _principal(
+    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("send Authorization: Bearer <token>", field="authorization")
+    principal = runtime.auth.authenticate(credentials.credentials)
+    if principal is None:
+        raise Unauthorized("unknown token", field="authorization")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def _roles(*allowed: Role) -> Callable[[Principal], Principal]:
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role} may not do this", field="authorization")
+        return principal
+
+    return check
+
+
+def _own_or_admin(principal: PrincipalDep, moderator_id: ModeratorIdPath) -> Principal:
+    if principal.role is Role.ADMIN:
+        return principal
+    return _own(principal, moderator_id)
+
+
+def _own(principal: PrincipalDep, moderator_id: ModeratorIdPath) -> Principal:
+    if principal.role is not Role.MODERATOR:
+        raise Forbidden("only the moderator themself may do this", field="authorization")
+    if principal.moderator_id != moderator_id:
+        raise Forbidden("a moderator may act only on their own id", field="moderator_id")
+    return principal
+
+
+IngestOrAdmin = Annotated[Principal, Depends(_roles(Role.INGEST, Role.ADMIN))]
+Admin = Annotated[Principal, Depends(_roles(Role.ADMIN))]
+ModeratorOnly = Annotated[Principal, Depends(_roles(Role.MODERATOR))]
+OwnOrAdmin = Annotated[Principal, Depends(_own_or_admin)]
+Own = Annotated[Principal, Depends(_own)]

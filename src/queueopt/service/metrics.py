@@ -1,0 +1,138 @@
+"""Prometheus metrics, one `CollectorRegistry` per app so several apps (tests, replicas in one process) never
+share or collide on counters.
+
+The engine counts its own events (it sees leases the assigner makes and expiries nobody asked for), so those and the
+queue gauges are read from it at scrape time rather than mirrored here, where they could drift.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from queueopt.engine import Engine
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SOLVER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class ServiceMetrics:
+    """The app's registry: HTTP latency and assigner timings observed here, engine state read at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_latency = Histogram(
+            "queueopt_http_request_duration_seconds",
+            "HTTP request latency by route template, method and status.",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.solver_seconds = Histogram(
+            "queueopt_solver_seconds",
+            "Time the matching solver took in one assignment batch.",
+            buckets=SOLVER_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "queueopt_assign_batch_size",
+            "Leases made by one assignment batch.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch(self, engine: Engine) -> None:
+        self.registry.register(_EngineCollector(engine))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _EngineCollector(Collector):
+    """Queue gauges and the engine's cumulative counters, read when Prometheus scrapes.
+
+    `dict(counter)` copies in one step under the GIL, so a scrape never sees a counter change size mid-read.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._queues()
+        stats = self._engine.stats
+        submitted = CounterMetricFamily(
+            "queueopt_items_submitted", "Items stored, by modality and routing action.", labels=["modality", "action"]
+        )
+        for (modality, action), count in dict(stats.submitted).items():
+            submitted.add_metric([modality, action], count)
+        decided = CounterMetricFamily("queueopt_decisions", "Decisions recorded, by verdict.", labels=["verdict"])
+        for verdict, count in dict(stats.decided).items():
+            decided.add_metric([verdict], count)
+        breaches = CounterMetricFamily(
+            "queueopt_sla_breaches", "Tasks decided after their queue's SLA.", labels=["queue"]
+        )
+        for queue, count in dict(stats.sla_breaches).items():
+            breaches.add_metric([queue], count)
+        yield submitted
+        yield decided
+        yield breaches
+        yield CounterMetricFamily("queueopt_tasks_leased", "Leases made, by the assigner or on request.", stats.leased)
+        yield CounterMetricFamily("queueopt_lease_expiries", "Leases that ran out and went back.", stats.expired)
+        yield CounterMetricFamily("queueopt_assign_batches", "Assignment batches that had work.", stats.batches)
+
+    def _queues(self) -> Iterable[Metric]:
+        depth = GaugeMetricFamily("queueopt_queue_depth", "Tasks waiting in the queue.", labels=["queue"])
+        leased = GaugeMetricFamily("queueopt_queue_leased", "Tasks of the queue under lease.", labels=["queue"])
+        oldest = GaugeMetricFamily(
+            "queueopt_queue_oldest_age_seconds", "Age of the oldest waiting task (0 when empty).", labels=["queue"]
+        )
+        within = GaugeMetricFamily(
+            "queueopt_queue_within_sla_ratio",
+            "Share of the last hour's decisions made within the SLA.",
+            labels=["queue"],
+        )
+        for queue in self._engine.queues():
+            depth.add_metric([queue.name], queue.depth)
+            leased.add_metric([queue.name], queue.leased)
+            oldest.add_metric([queue.name], queue.oldest_age_s or 0.0)
+            if queue.within_sla_last_hour is not None:
+                within.add_metric([queue.name], queue.within_sla_last_hour)
+        yield from (depth, leased, oldest, within)
+
+
+class HttpLatency:
+    """Times every HTTP request and labels it with the route template (`/v1/items/{item_id}`), never the raw path,
+    so the label set stays bounded whatever clients send."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            self.metrics.http_latency.labels(template, scope["method"], str(status)).observe(
+                time.perf_counter() - start
+            )

@@ -1,0 +1,88 @@
+"""One error format for every failure: `{"detail": [{"field": ..., "reason": ...}]}` with the status that fits.
+
+Clients (pipelines, review tools) branch on the status and show the reason; `field` names the offending input as a
+dotted path (`items.3.modality`) or is null when no single field is to blame. Nothing escapes as a bare 500 with a
+traceback: the last-resort handler logs the exception and answers with the same JSON shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from queueopt.errors import QueueoptError
+
+log = logging.getLogger("queueopt.service")
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+
+
+def error_response(
+    status: int, reason: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": [{"field": field, "reason": reason}]}, status_code=status, headers=headers)
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """`("body", "items", 0, "modality")` -> `items.0.modality`; the request part is implied by the route."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    detail = [{"field": field_path(problem.get("loc", ())), "reason": problem["msg"]} for problem in error.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _queueopt_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, QueueoptError)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return error_response(error.status, error.message, error.field, headers)
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    reason = error.detail if isinstance(error.detail, str) else str(error.detail)
+    return error_response(error.status_code, reason, None, dict(error.headers or {}))
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error; the request may not have been applied")
+
+
+def documented(*statuses: int, also: dict[int | str, dict[str, Any]] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, all with the one error body, plus `also`."""
+    from queueopt.service.schemas import ErrorBody
+
+    entries: dict[int | str, dict[str, Any]] = dict(also or {})
+    entries.update({status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses})
+    return entries
+
+
+_DESCRIPTIONS = {
+    401: "No valid bearer token.",
+    403: "The token's role or moderator may not do this.",
+    404: "No such resource.",
+    409: "The state does not allow it (stale lease, not eligible, already decided).",
+    413: "Request body too large.",
+    422: "Invalid input; `field` names it.",
+    500: "Unexpected failure (never expected; logged).",
+    503: "The store is unreachable.",
+}
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(QueueoptError, _queueopt_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,40 @@
+"""Liveness, readiness and metrics: unauthenticated, for load balancers and Prometheus."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from queueopt.errors import StoreUnavailable
+from queueopt.service.deps import RuntimeDep
+from queueopt.service.metrics import CONTENT_TYPE
+from queueopt.service.problems import documented
+from queueopt.service.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process answers; says nothing about the store."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses=documented(503))
+async def readyz(runtime: RuntimeDep) -> Health:
+    """Ready when the store answers."""
+    if not await run_in_threadpool(runtime.engine.ready):
+        raise StoreUnavailable("store unreachable", field=None)
+    return Health(status="ready")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}
+    },
+)
+async def metrics(runtime: RuntimeDep) -> Response:
+    body = await run_in_threadpool(runtime.metrics.render)
+    return Response(body, media_type=CONTENT_TYPE)

@@ -1,0 +1,18 @@
+"""Queue health for operations: depth, oldest age and SLA attainment per queue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+from queueopt.service.deps import Admin, RuntimeDep
+from queueopt.service.problems import documented
+from queueopt.service.schemas import QueueOut, QueuesOut
+
+router = APIRouter(prefix="/v1/queues", tags=["queues"])
+
+
+@router.get("", response_model=QueuesOut, responses=documented(401, 403, 503))
+async def list_queues(principal: Admin, runtime: RuntimeDep) -> QueuesOut:
+    views = await run_in_threadpool(runtime.engine.queues)
+    return QueuesOut(queues=[QueueOut.model_validate(view, from_attributes=True) for view in views])

@@ -1,0 +1,63 @@
+"""What a moderator does with a leased task, and an admin's manual assignment.
+
+Every lease action presents the lease token; the engine checks it and the holder under its lock, so a stale or
+foreign token is refused (409 / 403) and never applied twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
+
+from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep
+from queueopt.service.problems import documented
+from queueopt.service.schemas import AssignRequest, DecisionRequest, ExtendRequest, LeaseAction, SkipRequest, TaskOut
+from queueopt.service.views import task_out
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+TaskIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+LEASE_ERRORS = documented(401, 403, 404, 409, 422, 503)
+
+
+def _holder(principal: ModeratorOnly) -> str:
+    assert principal.moderator_id is not None
+    return principal.moderator_id
+
+
+@router.post("/{task_id}/decision", response_model=TaskOut, responses=LEASE_ERRORS)
+async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> TaskOut:
+    """Record the verdict; a verdict or action the task's queue does not allow is a 422."""
+    view = await run_in_threadpool(
+        runtime.engine.decide, task_id, body.lease_token, _holder(principal), body.decision()
+    )
+    return task_out(view)
+
+
+@router.post("/{task_id}/release", response_model=TaskOut, responses=LEASE_ERRORS)
+async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOnly, runtime: RuntimeDep) -> TaskOut:
+    """Give the task back to its queue."""
+    view = await run_in_threadpool(runtime.engine.release, task_id, body.lease_token, _holder(principal))
+    return task_out(view)
+
+
+@router.post("/{task_id}/skip", response_model=TaskOut, responses=LEASE_ERRORS)
+async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> TaskOut:
+    """Give the task back and never be offered it again."""
+    view = await run_in_threadpool(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
+    return task_out(view)
+
+
+@router.post("/{task_id}/extend", response_model=TaskOut, responses=LEASE_ERRORS)
+async def extend(task_id: TaskIdPath, body: ExtendRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> TaskOut:
+    """Lengthen the lease, for long media."""
+    view = await run_in_threadpool(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
+    return task_out(view)
+
+
+@router.post("/{task_id}/assign", response_model=TaskOut, responses=LEASE_ERRORS)
+async def assign(task_id: TaskIdPath, body: AssignRequest, principal: Admin, runtime: RuntimeDep) -> TaskOut:
+    """Lease the task to a named moderator; 409 when they are not eligible or the task is not waiting."""
+    view = await run_in_threadpool(runtime.engine.assign_to, task_id, body.moderator_id, principal.actor)
+    return task_out(view)

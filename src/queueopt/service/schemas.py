@@ -1,0 +1,149 @@
+"""Request and response bodies of API v1.
+
+Requests reuse the domain models (`Item`, `Decision`, `ModeratorProfile`) so the HTTP edge and the engine validate
+with one set of rules. Responses are explicit models, so `/openapi.json` documents exactly what a client receives
+and schemathesis can hold every answer to it. Times are seconds since the epoch on the service's clock.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from queueopt.capability import ModeratorProfile
+from queueopt.domain import (
+    Action,
+    Code,
+    Decision,
+    Item,
+    ItemId,
+    ItemStatus,
+    ModeratorStatus,
+    TaskKind,
+    TaskState,
+    Verdict,
+)
+
+MAX_ITEMS = 1000
+LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorDetail(_Response):
+    field: str | None = Field(description="Dotted path of the offending input, or null when no one field is to blame.")
+    reason: str
+
+
+class ErrorBody(_Response):
+    detail: list[ErrorDetail]
+
+
+class SubmitItems(_Request):
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class ItemResultOut(_Response):
+    id: str
+    status: ItemStatus
+    task_id: str | None
+    queue: str | None
+    priority: float
+    action: Action
+
+
+class SubmitResult(_Response):
+    results: list[ItemResultOut]
+
+
+class ItemOut(_Response):
+    id: str
+    status: ItemStatus
+    task_id: str | None
+    queue: str | None
+    priority: float
+    action: Action
+    explanation: str = Field(description="Why routing sent the item where it went.")
+    verdict: Verdict | None
+    decision: Decision | None
+    decided_by: str | None
+    submitted_at: float
+    decided_at: float | None
+
+
+class QueueOut(_Response):
+    name: str
+    depth: int
+    leased: int
+    oldest_age_s: float | None
+    sla_s: float
+    sla_target: float
+    within_sla_last_hour: float | None = Field(description="Share of the last hour's decisions made within the SLA.")
+
+
+class QueuesOut(_Response):
+    queues: list[QueueOut]
+
+
+class ModeratorOut(_Response):
+    profile: ModeratorProfile
+    status: ModeratorStatus
+    leases: list[str]
+
+
+class StatusChange(_Request):
+    status: ModeratorStatus
+
+
+class TaskOut(_Response):
+    """A leased task as a review tool receives it: the item to review and the lease that proves the right to decide."""
+
+    task_id: str
+    item_id: str
+    kind: TaskKind
+    state: TaskState
+    queue: str
+    priority: float
+    policy: str | None
+    severe: bool
+    holder: str | None
+    lease_token: str | None
+    lease_expires_at: float | None
+    item: Item | None
+
+
+class LeaseAction(_Request):
+    lease_token: LeaseToken
+
+
+class DecisionRequest(LeaseAction):
+    verdict: Verdict
+    policy: Code | None = None
+    action: Code | None = None
+    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+
+    def decision(self) -> Decision:
+        return Decision(verdict=self.verdict, policy=self.policy, action=self.action, notes=self.notes)
+
+
+class SkipRequest(LeaseAction):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class ExtendRequest(LeaseAction):
+    seconds: Annotated[float, Field(gt=0.0, le=4 * 3600.0, allow_inf_nan=False)]
+
+
+class AssignRequest(_Request):
+    moderator_id: ItemId
+
+
+class Health(_Response):
+    status: str
