@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from queueopt.assign import Matching, solve
+from queueopt.assign import Matching, pricing, solve
 
 EXACT = ("hungarian", "flow", "auto")
 TOLERANCE = 1e-9
@@ -197,3 +197,25 @@ def test_same_input_gives_the_same_matching(instance: Instance) -> None:
         first, second = run(instance, method), run(instance, method)
         assert np.array_equal(first.task, second.task)
         assert np.array_equal(first.moderator, second.moderator)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_tasks=40, max_moderators=30, max_capacity=3, side=True), st.sampled_from([1, 2]))
+def test_flow_restricted_to_few_options_per_task_is_still_exact(instance: Instance, options: int) -> None:
+    """With one or two options per task the first restricted flow is usually wrong; pricing must repair it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pricing, "OPTIONS_PER_TASK", options)
+        patch.setattr(pricing, "MIN_OPTIONS_TO_RESTRICT", 0)
+        restricted = run(instance, "flow").objective
+    assert restricted == pytest.approx(integer_program(instance), rel=1e-7, abs=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(instances(max_tasks=40, max_moderators=30, max_capacity=3))
+def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: Instance) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pricing, "OPTIONS_PER_TASK", 1)
+        patch.setattr(pricing, "MIN_OPTIONS_TO_RESTRICT", 0)
+        patch.setattr(pricing, "MAX_PASSES", 0)
+        restricted = run(instance, "flow").objective
+    assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)

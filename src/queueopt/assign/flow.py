@@ -15,45 +15,65 @@ scaled value by at most 1/2, so the integer optimum and the true optimum differ 
 the largest possible number of assigned pairs. Every remaining pair is feasible on its own (see `problem`), so the
 optimum is at least v_max and the relative gap is at most k / C: about 1e-11 for 5,000 tasks and 1,000 moderators,
 and below 1e-9 up to roughly 45,000 nodes. The reported objective is summed from the original floats.
+
+Most pairs of a large sparse batch are a task's tenth-best option and never used, so when tasks have many options the
+flow is first solved on each task's best few (see `pricing`), and the answer is accepted only once node potentials
+prove that no left-out pair could improve it; otherwise the offending pairs are added and the flow solved again, or,
+when they outnumber the guess or the repairs drag on, the whole network is solved.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
-from queueopt.assign.problem import IntArray, Problem, compact
+from queueopt.assign.pricing import MAX_ROUNDS, candidate_pairs, underpriced_pairs
+from queueopt.assign.problem import IntArray, Problem
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
+Int64Array = NDArray[np.int64]
 
 
 def solve_flow(problem: Problem) -> tuple[IntArray, IntArray]:
     pairs = problem.pairs
-    network = _Network(problem)
-    magnitude = _INT64_MAX // (4 * (network.n_nodes + 2))
-    scale = magnitude / float(pairs.value.max())
-    while True:
-        solver = min_cost_flow.SimpleMinCostFlow()
-        costs = network.costs(-np.rint(pairs.value * scale).astype(np.int64))
-        solver.add_arcs_with_capacity_and_unit_cost(network.tails, network.heads, network.capacities, costs)
-        solver.set_nodes_supplies(network.supply_nodes, network.supplies)
-        status = solver.solve()
-        if status == solver.OPTIMAL:
+    network = Network(problem)
+    included = candidate_pairs(problem)
+    for _ in range(MAX_ROUNDS):
+        if included is None:
             break
-        if status != solver.BAD_COST_RANGE or scale < 1.0:
-            raise RuntimeError(f"min-cost flow failed with status {status}")
-        scale /= 2
-    chosen = np.flatnonzero(solver.flows(network.pair_arcs) > 0)
+        solution = network.solve(np.flatnonzero(included))
+        missing = underpriced_pairs(network, solution, ~included)
+        if missing is None or missing.sum() > included.sum():
+            included = None  # the guess was poor (contended moderators); the whole network is cheaper than repairs
+        elif missing.any():
+            included |= missing
+        else:
+            break
+    else:
+        included = None
+    if included is None:
+        solution = network.solve(np.arange(pairs.task.size))
+    chosen = solution.pairs[solution.flows[: solution.pairs.size] > 0]
     return pairs.task[chosen], pairs.moderator[chosen]
 
 
-class _Network:
-    """Node numbering and arc arrays, built once; only the pair costs change between scaling attempts.
+@dataclass(frozen=True, slots=True)
+class FlowSolution:
+    """Which pairs the solved network held (its first arcs, in this order), every arc's ends, cost and flow."""
 
-    Arcs are laid out as: source -> task, then task -> moderator (or gate) in pair order, then the rest, so the pair
-    arcs are a contiguous range whose flows read back the matching directly.
-    """
+    pairs: IntArray
+    tails: Int64Array
+    heads: Int64Array
+    capacities: Int64Array
+    costs: Int64Array
+    flows: Int64Array
+
+
+class Network:
+    """Nodes and structural arcs built once; `solve` adds any subset of the task -> moderator arcs."""
 
     def __init__(self, problem: Problem) -> None:
         pairs = problem.pairs
@@ -63,38 +83,57 @@ class _Network:
         moderator_node = n_tasks + np.arange(n_moderators)
         self.n_nodes = n_tasks + n_moderators
         pair_head = moderator_node[moderator_local]
-        extra: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
+        arcs: list[tuple[Int64Array, Int64Array, Int64Array]] = []
         if problem.severe is not None and problem.severe_cap is not None:
             gate_node = self._new_nodes(n_moderators)
             pair_head = np.where(problem.severe[pairs.task], gate_node[moderator_local], pair_head)
-            extra.append((gate_node, moderator_node, problem.severe_cap[moderators]))
+            arcs.append((gate_node, moderator_node, problem.severe_cap[moderators]))
         source, sink = self._new_nodes(2)
         moderator_head = np.full(n_moderators, sink)
         if problem.vendor is not None and problem.vendor_cap is not None:
-            vendors, vendor_local = compact(problem.vendor[moderators], problem.vendor_cap.size)
+            vendors, vendor_local = np.unique(problem.vendor[moderators], return_inverse=True)
             vendor_node = self._new_nodes(vendors.size)
             moderator_head = vendor_node[vendor_local]
-            extra.append((vendor_node, np.full(vendors.size, sink), problem.vendor_cap[vendors]))
-        extra.append((moderator_node, moderator_head, problem.capacity[moderators]))
-        extra.append((np.array([source]), np.array([sink]), np.array([n_tasks])))  # the "leave it queued" bypass
+            arcs.append((vendor_node, np.full(vendors.size, sink), problem.vendor_cap[vendors]))
+        arcs.append((moderator_node, moderator_head, problem.capacity[moderators]))
+        arcs.append((np.full(n_tasks, source), np.arange(n_tasks), np.ones(n_tasks, np.int64)))
+        arcs.append((np.array([source]), np.array([sink]), np.array([n_tasks])))  # the "leave it queued" bypass
 
-        self.tails = np.concatenate([np.full(n_tasks, source), task_node, *(tail for tail, _, _ in extra)])
-        self.heads = np.concatenate([np.arange(n_tasks), pair_head, *(head for _, head, _ in extra)])
-        self.capacities = np.concatenate([np.ones(n_tasks + pairs.task.size), *(cap for _, _, cap in extra)])
-        self.tails = self.tails.astype(np.int32)
-        self.heads = self.heads.astype(np.int32)
-        self.capacities = self.capacities.astype(np.int64)
-        self.pair_arcs = np.arange(n_tasks, n_tasks + pairs.task.size, dtype=np.int32)
+        self.pair_tail = task_node.astype(np.int64)
+        self.pair_head = pair_head.astype(np.int64)
+        self.tails = np.concatenate([tail for tail, _, _ in arcs]).astype(np.int64)
+        self.heads = np.concatenate([head for _, head, _ in arcs]).astype(np.int64)
+        self.capacities = np.concatenate([cap for _, _, cap in arcs]).astype(np.int64)
         self.supply_nodes = np.array([source, sink], dtype=np.int32)
         self.supplies = np.array([n_tasks, -n_tasks], dtype=np.int64)
+        self.values = pairs.value
+        self.scale = (_INT64_MAX // (4 * (self.n_nodes + 2))) / float(pairs.value.max())
+        self.pair_cost = self._pair_cost()
 
-    def _new_nodes(self, count: int) -> NDArray[np.int64]:
+    def _new_nodes(self, count: int) -> Int64Array:
         nodes = np.arange(self.n_nodes, self.n_nodes + count, dtype=np.int64)
         self.n_nodes += count
         return nodes
 
-    def costs(self, pair_cost: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Only task -> moderator arcs carry a cost; every structural arc is free."""
-        cost = np.zeros(self.tails.size, dtype=np.int64)
-        cost[self.pair_arcs[0] : self.pair_arcs[0] + pair_cost.size] = pair_cost
-        return cost
+    def _pair_cost(self) -> Int64Array:
+        return -np.rint(self.values * self.scale).astype(np.int64)
+
+    def solve(self, pairs: IntArray) -> FlowSolution:
+        tails = np.concatenate([self.pair_tail[pairs], self.tails])
+        heads = np.concatenate([self.pair_head[pairs], self.heads])
+        capacities = np.concatenate([np.ones(pairs.size, np.int64), self.capacities])
+        while True:
+            costs = np.concatenate([self.pair_cost[pairs], np.zeros(self.tails.size, np.int64)])
+            solver = min_cost_flow.SimpleMinCostFlow()
+            solver.add_arcs_with_capacity_and_unit_cost(
+                tails.astype(np.int32), heads.astype(np.int32), capacities, costs
+            )
+            solver.set_nodes_supplies(self.supply_nodes, self.supplies)
+            status = solver.solve()
+            if status == solver.OPTIMAL:
+                flows = solver.flows(np.arange(tails.size, dtype=np.int32)).astype(np.int64)
+                return FlowSolution(pairs, tails, heads, capacities, costs, flows)
+            if status != solver.BAD_COST_RANGE or self.scale < 1.0:
+                raise RuntimeError(f"min-cost flow failed with status {status}")
+            self.scale /= 2
+            self.pair_cost = self._pair_cost()
