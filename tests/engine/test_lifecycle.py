@@ -1,0 +1,211 @@
+"""The task lifecycle of docs/lifecycle.md, transition by transition, on every store."""
+
+from __future__ import annotations
+
+import pytest
+from tests.engine.conftest import EngineFactory, profile, video
+
+from queueopt.clock import VirtualClock
+from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
+from queueopt.engine import Engine
+from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
+
+VIOLATING = Decision(verdict=Verdict.VIOLATING, policy="violence")
+
+
+def test_submit_is_idempotent_and_all_or_nothing(engine: Engine) -> None:
+    first = engine.submit([video("a"), video("b")])
+    assert [(r.id, r.status, r.queue) for r in first] == [
+        ("a", ItemStatus.QUEUED, "video_high_en"),
+        ("b", ItemStatus.QUEUED, "video_high_en"),
+    ]
+    assert engine.submit([video("a"), video("a")]) == [first[0], first[0]]
+    with pytest.raises(InvalidInput) as refused:
+        engine.submit([video("c"), video("d", signals={"gore": 0.5})])
+    assert refused.value.field == "items.1.signals.gore"
+    with pytest.raises(NotFound):
+        engine.item("c")
+    assert [queue.depth for queue in engine.queues() if queue.name == "video_high_en"] == [2]
+
+
+def test_lease_decide_and_the_decision_reaches_the_item(engine: Engine, clock: VirtualClock) -> None:
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    task = engine.next_for("m1")
+    assert task is not None and task.state is TaskState.LEASED and task.lease_token == "a.1"
+    assert engine.next_for("m1") == task  # the current lease, not a second one
+    clock.advance(40)
+    decided = engine.decide("a", "a.1", "m1", VIOLATING)
+    assert decided.state is TaskState.DECIDED
+    view = engine.item("a")
+    assert view.status is ItemStatus.DECIDED and view.verdict is Verdict.VIOLATING
+    assert view.decided_by == "m1" and view.decision == VIOLATING and view.decided_at == 1040.0
+    with pytest.raises(StaleLease):
+        engine.decide("a", "a.1", "m1", VIOLATING)
+    transitions = [(entry.task_id, entry.actor, entry.transition) for entry in engine.audit()]
+    assert transitions == [("a", "ingest", "queued"), ("a", "m1", "leased"), ("a", "m1", "decided")]
+
+
+def test_only_the_holder_with_the_current_token_may_act(engine: Engine, clock: VirtualClock) -> None:
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    engine.upsert_moderator(profile("m2"))
+    task = engine.next_for("m1")
+    assert task is not None and task.lease_token is not None
+    with pytest.raises(Forbidden):
+        engine.decide("a", task.lease_token, "m2", VIOLATING)
+    with pytest.raises(StaleLease):
+        engine.decide("a", "a.7", "m1", VIOLATING)
+    with pytest.raises(NotFound):
+        engine.decide("zzz", "zzz.1", "m1", VIOLATING)
+    clock.advance(engine.config.lease_s + task.duration_s + 1)
+    with pytest.raises(StaleLease):
+        engine.decide("a", task.lease_token, "m1", VIOLATING)
+    again = engine.next_for("m2")
+    assert again is not None and again.lease_token == "a.2" and again.holder == "m2"
+    with pytest.raises(StaleLease):  # the first lease never takes effect again
+        engine.release("a", task.lease_token, "m1")
+    assert engine.task("a").holder == "m2"
+
+
+def test_release_skip_and_extend(engine: Engine, clock: VirtualClock) -> None:
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    engine.upsert_moderator(profile("m2", status="away"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None and lease.lease_expires_at is not None
+    longer = engine.extend("a", lease.lease_token, "m1", 3600)
+    assert longer.lease_expires_at == clock.now() + 3600
+    with pytest.raises(InvalidInput) as bad:
+        engine.extend("a", lease.lease_token, "m1", -5)
+    assert bad.value.field == "seconds"
+    released = engine.release("a", lease.lease_token, "m1")
+    assert released.state is TaskState.QUEUED and released.holder is None
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token == "a.2"
+    engine.skip("a", lease.lease_token, "m1", "not my language")
+    assert engine.next_for("m1") is None  # never offered to m1 again
+    engine.set_status("m2", ModeratorStatus.AVAILABLE)
+    other = engine.next_for("m2")
+    assert other is not None and other.id == "a"
+    notes = [(entry.transition, entry.note) for entry in engine.audit() if entry.transition == "skipped"]
+    assert notes == [("skipped", "not my language")]
+
+
+def test_going_offline_releases_leases(engine: Engine) -> None:
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    assert engine.next_for("m1") is not None
+    view = engine.set_status("m1", ModeratorStatus.OFFLINE)
+    assert view.leases == [] and engine.task("a").state is TaskState.QUEUED
+    assert engine.next_for("m1") is None
+
+
+def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
+    engine.submit([video("a", source="appeal")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.queue == "appeals" and lease.lease_token is not None
+    with pytest.raises(InvalidInput) as refused:
+        engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING, action="ban_account"))
+    assert refused.value.field == "action"
+    with pytest.raises(InvalidInput) as unknown:
+        engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING, policy="gore"))
+    assert unknown.value.field == "policy"
+    assert engine.task("a").state is TaskState.LEASED  # a refused decision changes nothing
+    engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
+
+
+def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
+    engine.submit([video("fr", language="fr"), video("en")])
+    engine.upsert_moderator(profile("m1"))
+    with pytest.raises(NotEligible):
+        engine.assign_to("fr", "m1")
+    with pytest.raises(NotFound):
+        engine.assign_to("en", "ghost")
+    lease = engine.assign_to("en", "m1")
+    assert lease.holder == "m1"
+    with pytest.raises(Conflict):
+        engine.assign_to("en", "m1")
+
+
+def test_clearance_and_escalation(engine: Engine, clock: VirtualClock) -> None:
+    engine.submit([video("cs", signals={"child_safety": 0.9}), video("es", language="es")])
+    engine.upsert_moderator(profile("plain", languages={"en": 1.0}))
+    assert engine.next_for("plain") is None  # no clearance for child safety, no Spanish
+    clock.advance(7200 + 1)  # video_standard relaxes its language requirement after two hours
+    lease = engine.next_for("plain")
+    assert lease is not None and lease.id == "es"
+    engine.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=["child_safety"]))
+    cleared = engine.next_for("cleared")
+    assert cleared is not None and cleared.id == "cs"
+
+
+def test_duplicates_follow_their_original(engine: Engine) -> None:
+    engine.submit([video("a", content_hash="h"), video("b", content_hash="h")])
+    assert engine.item("b").status is ItemStatus.DUPLICATE and engine.item("b").task_id == "a"
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "m1", VIOLATING)
+    assert engine.item("b").verdict is Verdict.VIOLATING
+    (late,) = engine.submit([video("c", content_hash="h")])
+    assert late.status is ItemStatus.DUPLICATE
+    assert engine.item("c").verdict is Verdict.VIOLATING
+
+
+def test_cancel_only_while_queued(engine: Engine) -> None:
+    engine.submit([video("a"), video("b")])
+    assert engine.cancel("a").status is ItemStatus.CANCELLED
+    assert engine.task("a").state is TaskState.CANCELLED
+    with pytest.raises(Conflict):
+        engine.cancel("a")
+    engine.upsert_moderator(profile("m1"))
+    assert engine.next_for("m1") is not None
+    with pytest.raises(Conflict):
+        engine.cancel("b")
+
+
+def test_batch_assignment_respects_capacity_and_wellbeing(engine: Engine) -> None:
+    engine.submit([video(f"v{index}") for index in range(6)])
+    engine.upsert_moderator(profile("m1", capacity=3, severe_per_hour=2))
+    engine.upsert_moderator(profile("m2", capacity=2))
+    assert engine.assign_batch() == 4  # m1 takes only 2 severe items, m2 fills both slots
+    assert len(engine.moderator("m1").leases) == 2
+    assert len(engine.moderator("m2").leases) == 2
+
+
+def test_restart_rebuilds_indexes_and_returns_expired_leases(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    first = engine_factory()
+    first.submit([video("a"), video("b")])
+    first.upsert_moderator(profile("m1", capacity=2))
+    assert first.assign_batch() == 2
+    clock.advance(first.config.lease_s + 100)
+    second = engine_factory()
+    assert second.moderator("m1").leases == []
+    assert {queue.name: queue.depth for queue in second.queues()}["video_high_en"] == 2
+    lease = second.next_for("m1")
+    assert lease is not None and lease.lease_token is not None and lease.lease_token.endswith(".2")
+    assert [entry.transition for entry in second.audit()].count("expired") == 2
+
+
+def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:
+    from queueopt.engine import qa_draw
+
+    # child_safety samples 10% for QA: find an id the deterministic draw selects
+    chosen = next(f"cs{index}" for index in range(1000) if qa_draw(f"cs{index}") < 0.10)
+    engine.submit([video(chosen, signals={"child_safety": 0.9})])
+    for name in ("m1", "m2"):
+        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    before = engine.model.accuracy("m1", "child_safety")
+    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    assert engine.next_for("m1") is None  # the QA copy never goes back to the first reviewer
+    qa = engine.next_for("m2")
+    assert qa is not None and qa.id == f"{chosen}#qa" and qa.kind == "qa" and qa.lease_token is not None
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert engine.model.accuracy("m1", "child_safety") < before
+    assert engine.item(chosen).verdict is Verdict.VIOLATING  # QA measures; it does not overturn
