@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from queueopt.assign import solve
+from queueopt.assign import flow, solve
 
 OR_LIBRARY = Path(__file__).resolve().parents[3] / "shared" / "data" / "or-library"
 
@@ -103,3 +103,14 @@ def test_input_arrays_are_left_unchanged() -> None:
     np.testing.assert_array_equal(value, before)
     np.testing.assert_array_equal(sparse.toarray(), sparse_before.toarray())
     np.testing.assert_array_equal(capacity, [1, 1])
+
+
+def test_flow_halves_its_cost_scale_when_or_tools_rejects_the_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start 8x above the safe magnitude: OR-Tools answers BAD_COST_RANGE and the solver must retry, still exact."""
+    monkeypatch.setattr(flow, "_INT64_MAX", 2**66)
+    rng = np.random.default_rng(5)
+    value = rng.random((30, 20))
+    value[rng.random(value.shape) < 0.4] = 0.0
+    capacity = rng.integers(1, 3, size=20)
+    expected = solve(value, capacity, method="hungarian").objective
+    assert solve(value, capacity, method="flow").objective == pytest.approx(expected, rel=1e-12)

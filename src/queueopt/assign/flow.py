@@ -40,24 +40,26 @@ Int64Array = NDArray[np.int64]
 def solve_flow(problem: Problem) -> tuple[IntArray, IntArray]:
     pairs = problem.pairs
     network = Network(problem)
+    solution = _solve_from_best_options(problem, network) or network.solve(np.arange(pairs.task.size))
+    chosen = solution.pairs[solution.flows[: solution.pairs.size] > 0]
+    return pairs.task[chosen], pairs.moderator[chosen]
+
+
+def _solve_from_best_options(problem: Problem, network: Network) -> FlowSolution | None:
+    """The optimum, proven, from a restricted set of pairs; None when the guess does not pay and the caller should
+    solve the whole network (too few options per task to restrict, contended moderators, or repairs dragging on)."""
     included = candidate_pairs(problem)
+    if included is None:
+        return None
     for _ in range(MAX_ROUNDS):
-        if included is None:
-            break
         solution = network.solve(np.flatnonzero(included))
         missing = underpriced_pairs(network, solution, ~included)
         if missing is None or missing.sum() > included.sum():
-            included = None  # the guess was poor (contended moderators); the whole network is cheaper than repairs
-        elif missing.any():
-            included |= missing
-        else:
-            break
-    else:
-        included = None
-    if included is None:
-        solution = network.solve(np.arange(pairs.task.size))
-    chosen = solution.pairs[solution.flows[: solution.pairs.size] > 0]
-    return pairs.task[chosen], pairs.moderator[chosen]
+            return None
+        if not missing.any():
+            return solution
+        included |= missing
+    return None
 
 
 @dataclass(frozen=True, slots=True)
