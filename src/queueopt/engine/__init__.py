@@ -2,7 +2,7 @@
 
 from queueopt.engine.engine import Engine, qa_draw
 from queueopt.engine.strategy import Strategy
-from queueopt.engine.views import EngineStats, ItemResult, ItemView, ModeratorView, QueueView, TaskView
+from queueopt.engine.views import EngineStats, ItemResult, ItemView, Lease, ModeratorView, QueueView, TaskView
 from queueopt.store.records import AuditEntry
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "EngineStats",
     "ItemResult",
     "ItemView",
+    "Lease",
     "ModeratorView",
     "QueueView",
     "Strategy",

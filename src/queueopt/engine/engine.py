@@ -44,6 +44,7 @@ from queueopt.engine.views import (
     EngineStats,
     ItemResult,
     ItemView,
+    Lease,
     ModeratorView,
     QueueView,
     TaskView,
@@ -54,6 +55,8 @@ from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry
 
 MAX_EXTEND_S = 4 * 3600.0
+# Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
+_PROBE = 16
 _SLA_WINDOW_S = 3600.0
 
 
@@ -236,12 +239,13 @@ class Engine:
 
     # ---- assignment -----------------------------------------------------------------------------------------
 
-    def _candidates(self) -> list[Task]:
-        tasks = self._tasks
+    def _candidates(self, limit: int | None = None) -> list[Task]:
+        """The first tasks of every queue: `top_k` each for a batch, fewer when probing for one moderator."""
+        tasks, queues = self._tasks, self._queues
         return [
             tasks[task_id]
             for queue in self._config.queues
-            for task_id in self._queues.peek_top(queue.name, queue.top_k)
+            for task_id in queues.peek_top(queue.name, queue.top_k if limit is None else min(limit, queue.top_k))
         ]
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
@@ -254,17 +258,17 @@ class Engine:
                 slots.append(free)
         return ids, np.asarray(slots, dtype=np.int64)
 
-    def assign_batch(self) -> int:
+    def assign_batch(self) -> list[Lease]:
         """One batch: the top candidates of every queue against every moderator with a free slot."""
         with self._lock:
             now = self._clock.now()
             self._expire(now)
             moderators, slots = self._free_moderators()
             if not moderators:
-                return 0
+                return []
             candidates = self._candidates()
             if not candidates:
-                return 0
+                return []
             value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
@@ -278,10 +282,13 @@ class Engine:
                 (candidates[row], moderators[column])
                 for row, column in zip(matching.task, matching.moderator, strict=True)
             ]
-            self._lease_pairs(pairs, now, "assigner")
+            leased = self._lease_pairs(pairs, now, "assigner")
             self.stats.batches += 1
             self.stats.last_batch_size = len(pairs)
-            return len(pairs)
+            return [
+                Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now)
+                for task in leased
+            ]
 
     def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
         if not pairs:
@@ -319,15 +326,15 @@ class Engine:
                 return None
             now = self._clock.now()
             self._expire(now)
-            candidates = self._candidates()
-            if not candidates:
+            for limit in (_PROBE, None):
+                candidates = self._candidates(limit)
+                value = self._strategy.adjust(self._model.value(candidates, [moderator_id], now), candidates, now)
+                if value.nnz or len(candidates) < _PROBE:
+                    break
+            if value.nnz == 0:
                 return None
-            value = self._strategy.adjust(self._model.value(candidates, [moderator_id], now), candidates, now)
-            column = value.tocsc()
-            if column.nnz == 0:
-                return None
-            rows, scores = column.indices, column.data
-            best = int(rows[np.lexsort((rows, -scores))[0]])
+            rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
+            best = int(rows[np.lexsort((rows, -value.data))[0]])
             (lease,) = self._lease_pairs([(candidates[best], moderator_id)], now, moderator_id)
             return self._view(lease)
 
@@ -526,10 +533,12 @@ class Engine:
     def _expire(self, now: float) -> int:
         old, new = [], []
         changes = Changes()
+        seen: set[str] = set()
         for task_id, attempt in self._leases.due(now):
             task = self._tasks.get(task_id)
-            if task is None or task.state is not TaskState.LEASED or task.attempt != attempt:
+            if task is None or task.state is not TaskState.LEASED or task.attempt != attempt or task_id in seen:
                 continue
+            seen.add(task_id)
             assert task.lease_expires_at is not None
             if task.lease_expires_at > now:
                 continue  # extended since this expiry was scheduled
@@ -659,7 +668,7 @@ class Engine:
             holder=task.holder,
             lease_token=task.lease_token,
             lease_expires_at=task.lease_expires_at,
-            item=Item.model_validate_json(record.payload),
+            payload=record.payload,
         )
 
     def queues(self) -> list[QueueView]:
@@ -710,6 +719,11 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
         policy = json.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+def _grant(task: Task) -> Lease:
+    assert task.holder is not None and task.lease_token is not None and task.lease_expires_at is not None
+    return Lease(task.id, task.holder, task.lease_token, task.lease_expires_at)
 
 
 def _result(record: ItemRecord) -> ItemResult:

@@ -55,7 +55,22 @@ class TaskView:
     holder: str | None
     lease_token: str | None
     lease_expires_at: float | None
-    item: Item
+    payload: str
+
+    @property
+    def item(self) -> Item:
+        """The item as submitted, parsed only when a caller reads it (the simulator never does)."""
+        return Item.model_validate_json(self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One lease made by a batch, for callers that act on it (the simulator starts the review)."""
+
+    task_id: str
+    moderator_id: str
+    lease_token: str
+    expires_at: float
 
 
 @dataclass(frozen=True, slots=True)

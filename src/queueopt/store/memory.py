@@ -1,8 +1,14 @@
-"""The in-memory store: the simulator's and the unit tests' backend. Same contract, no durability."""
+"""The in-memory store: the simulator's and the unit tests' backend. Same contract, no durability.
+
+It keeps the very objects it is given and hands them back: the engine never mutates a task or record once
+written (every transition builds a new one), and copying would cost the simulator more than the engine does.
+`audit_capacity` bounds the audit log for long simulations, which need the KPIs, not every entry.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -11,12 +17,8 @@ from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
 
-def _copy(task: Task) -> Task:
-    return replace(task, skipped_by=set(task.skipped_by))
-
-
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, audit_capacity: int | None = None) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, ItemRecord] = {}
         self._items_of_task: dict[str, list[str]] = {}
@@ -24,7 +26,8 @@ class MemoryStore:
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._moderators: dict[str, str] = {}
-        self._audit: list[AuditEntry] = []
+        self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
+        self._audit_seq = 0
 
     def apply(self, changes: Changes) -> None:
         with self._lock:
@@ -36,7 +39,7 @@ class MemoryStore:
                 elif current is None or (current.state, current.attempt) != write.expect:
                     raise StaleWrite(write.task.id)
             for write in changes.tasks:
-                task = _copy(write.task)
+                task = write.task
                 self._tasks[task.id] = task
                 if task.state in ("queued", "leased"):
                     self._open.add(task.id)
@@ -44,21 +47,22 @@ class MemoryStore:
                     self._open.discard(task.id)
             for record in changes.items:
                 previous = self._items.get(record.id)
-                self._items[record.id] = replace(record)
+                self._items[record.id] = record
                 if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
                     self._items_of_task.setdefault(record.task_id, []).append(record.id)
                 if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE:
                     self._hashes.setdefault(record.content_hash, record.id)
-            start = len(self._audit) + 1
-            self._audit.extend(replace(entry, seq=start + offset) for offset, entry in enumerate(changes.audit))
+            for entry in changes.audit:
+                self._audit_seq += 1
+                self._audit.append(replace(entry, seq=self._audit_seq))
 
     def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
         with self._lock:
-            return {item_id: replace(self._items[item_id]) for item_id in ids if item_id in self._items}
+            return {item_id: self._items[item_id] for item_id in ids if item_id in self._items}
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
         with self._lock:
-            return [replace(self._items[item_id]) for item_id in self._items_of_task.get(task_id, [])]
+            return [self._items[item_id] for item_id in self._items_of_task.get(task_id, [])]
 
     def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
         with self._lock:
@@ -66,12 +70,11 @@ class MemoryStore:
 
     def task(self, task_id: str) -> Task | None:
         with self._lock:
-            task = self._tasks.get(task_id)
-            return None if task is None else _copy(task)
+            return self._tasks.get(task_id)
 
     def open_tasks(self) -> list[Task]:
         with self._lock:
-            return [_copy(self._tasks[task_id]) for task_id in sorted(self._open)]
+            return [self._tasks[task_id] for task_id in sorted(self._open)]
 
     def save_moderator(self, moderator_id: str, profile: str) -> None:
         with self._lock:
@@ -83,7 +86,7 @@ class MemoryStore:
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
         with self._lock:
-            selected = [entry for entry in self._audit[after_seq:] if entry.at >= since]
+            selected = [entry for entry in self._audit if entry.seq > after_seq and entry.at >= since]
             return selected[:limit]
 
     def count_items(self) -> int:
