@@ -219,3 +219,39 @@ def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: In
         patch.setattr(pricing, "MAX_PASSES", 0)
         restricted = run(instance, "flow").objective
     assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)
+
+
+def reference_greedy(instance: Instance) -> list[tuple[int, int]]:
+    """Textbook greedy: pairs by value (ties by task, then moderator), keep each one that still fits every limit."""
+    value = np.nan_to_num(instance.value, nan=0.0)
+    pairs = sorted(zip(*np.nonzero(value > 0), strict=True), key=lambda p: (-value[p], p[0], p[1]))
+    slots = instance.capacity.copy()
+    severe_slots = None if instance.severe_cap is None else instance.severe_cap.copy()
+    vendor_slots = None if instance.vendor_cap is None else instance.vendor_cap.copy()
+    taken: set[int] = set()
+    chosen = []
+    for i, j in pairs:
+        severe = instance.severe is not None and bool(instance.severe[i])
+        fits = i not in taken and slots[j] > 0
+        fits = fits and not (severe and severe_slots is not None and severe_slots[j] == 0)
+        if instance.vendor is not None and vendor_slots is not None:
+            fits = fits and vendor_slots[instance.vendor[j]] > 0
+        if not fits:
+            continue
+        taken.add(int(i))
+        slots[j] -= 1
+        if severe and severe_slots is not None:
+            severe_slots[j] -= 1
+        if instance.vendor is not None and vendor_slots is not None:
+            vendor_slots[instance.vendor[j]] -= 1
+        chosen.append((int(i), int(j)))
+    return sorted(chosen)
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances(max_tasks=40, max_moderators=30, max_capacity=3, side=True), st.booleans())
+def test_greedy_is_exactly_the_textbook_greedy(instance: Instance, side: bool) -> None:
+    if not side:
+        instance = Instance(instance.value, instance.capacity)
+    matching = run(instance, "greedy")
+    assert list(zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)) == reference_greedy(instance)
