@@ -161,8 +161,8 @@ class Engine:
                 if item.content_hash and item.content_hash not in owners:
                     owners[item.content_hash] = _owner_of(record)
             self._commit(changes, (), tasks)
-            for record in changes.items:
-                self.stats.submitted[(json.loads(record.payload)["modality"], record.action.value)] += 1
+            for item in fresh.values():
+                self.stats.submitted[(item.modality.value, records[item.id].action.value)] += 1
         return [_result(records[item.id]) for item in items]
 
     def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
@@ -181,6 +181,7 @@ class Engine:
         self, item: Item, routing: Routing, now: float, actor: str, changes: Changes
     ) -> tuple[ItemRecord, Task | None]:
         payload = item.model_dump_json()
+        explanation = routing.explanation
         record = ItemRecord(
             id=item.id,
             payload=payload,
@@ -189,7 +190,7 @@ class Engine:
             queue=routing.queue,
             priority=routing.priority,
             action=routing.action,
-            explanation=routing.explanation,
+            explanation=explanation,
             content_hash=item.content_hash,
             submitted_at=now,
         )
@@ -234,7 +235,7 @@ class Engine:
             record.decided_at = now
             transition = routing.action.value
         changes.items.append(record)
-        changes.audit.append(AuditEntry(now, record.task_id, item.id, actor, transition, routing.explanation))
+        changes.audit.append(AuditEntry(now, record.task_id, item.id, actor, transition, explanation))
         return record, task
 
     # ---- assignment -----------------------------------------------------------------------------------------
@@ -272,10 +273,10 @@ class Engine:
             value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
-            if severe.any():
-                caps = self._model.severe_caps(moderators, now)
+            caps = self._model.severe_caps(moderators, now) if severe.any() else slots
+            if (caps < slots).any():
                 matching = solve(value, slots, method=self._strategy.method, severe=severe, severe_cap=caps)
-            else:
+            else:  # no budget can bind in this batch: the cheaper unconstrained problem has the same optimum
                 matching = solve(value, slots, method=self._strategy.method)
             self.stats.solver_seconds.append(time.perf_counter() - started)
             pairs = [

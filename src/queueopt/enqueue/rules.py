@@ -74,8 +74,12 @@ class CompiledRule:
             return False
         if self.min_reports is not None and item.reports < self.min_reports:
             return False
-        attributes = item.attributes
-        return all(name in attributes and attributes[name] == value for name, value in self.attributes)
+        if self.attributes:
+            attributes = item.attributes
+            for name, value in self.attributes:
+                if name not in attributes or attributes[name] != value:
+                    return False
+        return True
 
 
 def _set(values: Sequence[str] | None) -> frozenset[str] | None:

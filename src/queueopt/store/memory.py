@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from queueopt.domain import ItemStatus, Task
 from queueopt.store.base import SCHEMA_VERSION
@@ -54,7 +53,17 @@ class MemoryStore:
                     self._hashes.setdefault(record.content_hash, record.id)
             for entry in changes.audit:
                 self._audit_seq += 1
-                self._audit.append(replace(entry, seq=self._audit_seq))
+                self._audit.append(
+                    AuditEntry(
+                        entry.at,
+                        entry.task_id,
+                        entry.item_id,
+                        entry.actor,
+                        entry.transition,
+                        entry.note,
+                        self._audit_seq,
+                    )
+                )
 
     def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
         with self._lock:
