@@ -19,7 +19,7 @@ from queueopt.clock import Clock, SystemClock
 from queueopt.config import OpsConfig, load_config
 from queueopt.engine import Engine
 from queueopt.errors import InvalidInput
-from queueopt.service import problems
+from queueopt.service import openapi, problems
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator
 from queueopt.service.deps import Runtime
@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    openapi.tighten(app)
     for module in (items, queues, moderators, tasks, audit, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -82,7 +82,7 @@ class Assigner:
 
     def _batch(self) -> int:
         """Runs in the worker thread; only the assigner batches, so draining the solver timings here loses none."""
-        made = self._engine.assign_batch()
+        made = len(self._engine.assign_batch())
         for seconds in self._engine.stats.drain_solver_seconds():
             self._metrics.solver_seconds.observe(seconds)
         if made:

@@ -50,8 +50,12 @@ async def _queueopt_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    """Routing errors (404, 405) keep their status. FastAPI's only 400 is a body it cannot decode (not UTF-8, say),
+    which is invalid input like malformed JSON, so it answers 422 the same way."""
     assert isinstance(error, StarletteHTTPException)
     reason = error.detail if isinstance(error.detail, str) else str(error.detail)
+    if error.status_code == 400:
+        return error_response(422, reason, "body")
     return error_response(error.status_code, reason, None, dict(error.headers or {}))
 
 

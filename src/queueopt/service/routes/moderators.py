@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/moderators", tags=["moderators"])
 MAX_WAIT_S = 30.0
 
 
-@router.put("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 422, 503))
+@router.put("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 413, 422, 503))
 async def put_moderator(
     moderator_id: ModeratorIdPath, profile: ModeratorProfile, principal: Admin, runtime: RuntimeDep
 ) -> ModeratorOut:
@@ -29,12 +29,12 @@ async def put_moderator(
     return moderator_out(await run_in_threadpool(runtime.engine.upsert_moderator, profile))
 
 
-@router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 503))
+@router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
 async def get_moderator(moderator_id: ModeratorIdPath, principal: OwnOrAdmin, runtime: RuntimeDep) -> ModeratorOut:
     return moderator_out(await run_in_threadpool(runtime.engine.moderator, moderator_id))
 
 
-@router.post("/{moderator_id}/status", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
+@router.post("/{moderator_id}/status", response_model=ModeratorOut, responses=documented(401, 403, 404, 413, 422, 503))
 async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
 ) -> ModeratorOut:

@@ -18,7 +18,7 @@ from queueopt.service.views import task_out
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 TaskIdPath = Annotated[str, Path(min_length=1, max_length=200)]
-LEASE_ERRORS = documented(401, 403, 404, 409, 422, 503)
+LEASE_ERRORS = documented(401, 403, 404, 409, 413, 422, 503)
 
 
 def _holder(principal: ModeratorOnly) -> str:

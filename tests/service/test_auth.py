@@ -1,0 +1,97 @@
+"""The token file and the authenticator: what they accept, what they refuse, and that secrets stay secret."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from queueopt.config import ConfigError
+from queueopt.service.auth import Authenticator, Principal, Role
+from queueopt.service.settings import Settings
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tokens.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_plain_and_hashed_tokens_map_to_their_principals(tmp_path: Path) -> None:
+    digest = hashlib.sha256(b"hashed-moderator-token").hexdigest()
+    auth = Authenticator.from_file(
+        _write(
+            tmp_path,
+            f"""
+[[tokens]]
+role = "admin"
+token = "plain-admin-token"
+
+[[tokens]]
+role = "moderator"
+moderator_id = "m7"
+sha256 = "{digest}"
+""",
+        )
+    )
+    assert auth.authenticate("plain-admin-token") == Principal(Role.ADMIN)
+    assert auth.authenticate("hashed-moderator-token") == Principal(Role.MODERATOR, "m7")
+    assert auth.authenticate("plain-admin-tokem") is None
+    assert auth.authenticate(digest) is None
+    assert auth.authenticate("") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('[[tokens]]\nrole = "moderator"\ntoken = "long-enough-token"', "tokens.0"),
+        ('[[tokens]]\nrole = "admin"\nmoderator_id = "m1"\ntoken = "long-enough-token"', "tokens.0"),
+        ('[[tokens]]\nrole = "admin"', "tokens.0"),
+        ('[[tokens]]\nrole = "root"\ntoken = "long-enough-token"', "tokens.0.role"),
+        ('[[tokens]]\nrole = "admin"\nsha256 = "abc"', "tokens.0.sha256"),
+        ('[[tokens]]\nrole = "admin"\ntoken = "short"', "tokens.0.token"),
+        ("tokens = []", "tokens"),
+    ],
+)
+def test_a_bad_token_file_names_the_field(tmp_path: Path, body: str, field: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Authenticator.from_file(_write(tmp_path, body))
+    assert raised.value.problems[0].startswith(f"{field}:"), raised.value.problems
+
+
+def test_errors_and_reprs_never_show_a_token(tmp_path: Path) -> None:
+    secret = "do-not-print-this-secret"
+    path = _write(tmp_path, f'[[tokens]]\nrole = "admin"\ntoken = "{secret}"\nextra = 1')
+    with pytest.raises(ConfigError) as raised:
+        Authenticator.from_file(path)
+    assert secret not in str(raised.value)
+    good = Authenticator.from_file(_write(tmp_path, f'[[tokens]]\nrole = "admin"\ntoken = "{secret}"'))
+    assert secret not in repr(good)
+
+
+def test_a_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        Authenticator.from_file(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError):
+        Authenticator.from_file(_write(tmp_path, "[[tokens"))
+
+
+def test_settings_come_from_queueopt_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUEUEOPT_DATABASE_URL", "memory://")
+    monkeypatch.setenv("QUEUEOPT_TICK_S", "0.25")
+    monkeypatch.setenv("QUEUEOPT_PORT", "9123")
+    monkeypatch.setenv("QUEUEOPT_TOKENS_FILE", "/etc/queueopt/tokens.toml")
+    settings = Settings()
+    assert (settings.database_url, settings.tick_s, settings.port) == ("memory://", 0.25, 9123)
+    assert settings.tokens_file == Path("/etc/queueopt/tokens.toml")
+    assert settings.max_body_bytes == 1024 * 1024
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "CONFIG", "TOKENS_FILE", "TICK_S", "HOST", "PORT"):
+        monkeypatch.delenv(f"QUEUEOPT_{name}", raising=False)
+    settings = Settings()
+    assert settings.database_url == "sqlite:///./var/queueopt.db"
+    assert (settings.host, settings.port, settings.tick_s) == ("127.0.0.1", 8000, 0.5)
+    assert settings.config == Path("examples/ops.toml") and settings.tokens_file is None

@@ -1,0 +1,159 @@
+"""The task lifecycle over HTTP: submit, pull, decide, and every way a lease ends."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+
+def test_submit_pull_decide_then_the_item_shows_the_decision(api: Any) -> None:
+    (result,) = api.submit(api.text_item("flow-1"))
+    assert (result["status"], result["queue"], result["action"]) == ("queued", "text_high_en", "review")
+    task = api.next("m1")
+    assert task is not None and task["item_id"] == "flow-1" and task["holder"] == "m1"
+    assert task["item"]["signals"] == {"hate": 0.8}
+    body = {"lease_token": task["lease_token"], "verdict": "violating", "policy": "hate", "notes": "slur"}
+    decided = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=api.bearer("m1"))
+    assert decided.status_code == 200 and decided.json()["state"] == "decided"
+    item = api.client.get("/v1/items/flow-1", headers=api.bearer("ingest")).json()
+    assert item["status"] == "decided" and item["verdict"] == "violating" and item["decided_by"] == "m1"
+    assert item["decision"] == {"verdict": "violating", "policy": "hate", "action": None, "notes": "slur"}
+
+
+def test_next_returns_the_current_lease_until_it_ends(api: Any) -> None:
+    api.submit(api.text_item(), api.text_item())
+    first = api.next("m1")
+    assert first is not None and api.next("m1") == first
+
+
+def test_an_ineligible_moderator_gets_nothing(api: Any) -> None:
+    api.submit(api.text_item())
+    assert api.next("m3") is None
+
+
+def test_a_released_lease_is_stale_409(api: Any) -> None:
+    task = api.lease("m1")
+    lease = {"lease_token": task["lease_token"]}
+    released = api.client.post(f"/v1/tasks/{task['task_id']}/release", json=lease, headers=api.bearer("m1"))
+    assert released.status_code == 200 and released.json()["state"] == "queued"
+    again = api.client.post(
+        f"/v1/tasks/{task['task_id']}/decision", json=lease | {"verdict": "not_violating"}, headers=api.bearer("m1")
+    )
+    assert again.status_code == 409
+    assert again.json()["detail"][0]["field"] == "lease_token"
+
+
+def test_a_decision_is_applied_once(api: Any) -> None:
+    task = api.lease("m1")
+    body = {"lease_token": task["lease_token"], "verdict": "not_violating"}
+    path = f"/v1/tasks/{task['task_id']}/decision"
+    assert api.client.post(path, json=body, headers=api.bearer("m1")).status_code == 200
+    assert api.client.post(path, json=body, headers=api.bearer("m1")).status_code == 409
+
+
+def test_a_skipped_task_is_never_offered_to_that_moderator_again(api: Any) -> None:
+    (result,) = api.submit(api.text_item())
+    task = api.next("m1")
+    assert task is not None and task["task_id"] == result["task_id"]
+    skipped = api.client.post(
+        f"/v1/tasks/{task['task_id']}/skip",
+        json={"lease_token": task["lease_token"], "reason": "knows the author"},
+        headers=api.bearer("m1"),
+    )
+    assert skipped.status_code == 200
+    assert api.next("m1") is None
+    other = api.next("m2")
+    assert other is not None and other["task_id"] == task["task_id"]
+
+
+def test_going_offline_releases_the_moderators_leases(api: Any) -> None:
+    task = api.lease("m1")
+    offline = api.client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=api.bearer("m1"))
+    assert offline.status_code == 200 and offline.json()["leases"] == []
+    assert offline.json()["status"] == "offline"
+    assert api.next("m1") is None
+    other = api.next("m2")
+    assert other is not None and other["task_id"] == task["task_id"]
+
+
+def test_extend_moves_the_lease_expiry_later(api: Any) -> None:
+    task = api.lease("m1")
+    body = {"lease_token": task["lease_token"], "seconds": 4 * 3600}
+    extended = api.client.post(f"/v1/tasks/{task['task_id']}/extend", json=body, headers=api.bearer("m1"))
+    assert extended.status_code == 200
+    assert extended.json()["lease_expires_at"] > task["lease_expires_at"]
+
+
+def test_assign_to_an_ineligible_moderator_is_409(api: Any) -> None:
+    (result,) = api.submit(api.text_item())
+    response = api.client.post(
+        f"/v1/tasks/{result['task_id']}/assign", json={"moderator_id": "m3"}, headers=api.bearer("admin")
+    )
+    assert response.status_code == 409
+
+
+def test_a_long_poll_returns_work_that_arrives_while_it_waits(api: Any) -> None:
+    answers: list[dict[str, Any] | None] = []
+    waiting = threading.Thread(target=lambda: answers.append(api.next("m1", wait_s=20)))
+    waiting.start()
+    (result,) = api.submit(api.text_item())
+    waiting.join()
+    assert answers[0] is not None and answers[0]["task_id"] == result["task_id"]
+
+
+def test_a_long_poll_with_nothing_to_do_ends_in_204(api: Any) -> None:
+    assert api.next("m1", wait_s=0.2) is None
+
+
+def test_queues_report_depth_and_leases(api: Any) -> None:
+    api.submit(api.text_item(), api.text_item())
+    api.next("m1")
+    queues = {
+        queue["name"]: queue for queue in api.client.get("/v1/queues", headers=api.bearer("admin")).json()["queues"]
+    }
+    assert (queues["text_high_en"]["depth"], queues["text_high_en"]["leased"]) == (1, 1)
+    assert queues["text_high_en"]["oldest_age_s"] >= 0
+
+
+def test_the_audit_log_streams_as_ndjson_and_filters_by_time(api: Any) -> None:
+    task = api.lease("m1")
+    response = api.client.get("/v1/audit", headers=api.bearer("admin"))
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    entries = [json.loads(line) for line in response.text.splitlines()]
+    mine = [entry["transition"] for entry in entries if entry["task_id"] == task["task_id"]]
+    assert mine == ["queued", "leased"]
+    assert [entry["seq"] for entry in entries] == sorted(entry["seq"] for entry in entries)
+    later = api.client.get("/v1/audit", params={"since": entries[-1]["at"] + 1}, headers=api.bearer("admin"))
+    assert later.status_code == 200 and later.text == ""
+
+
+def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
+    task = api.lease("m1")
+    api.client.post(
+        f"/v1/tasks/{task['task_id']}/decision",
+        json={"lease_token": task["lease_token"], "verdict": "violating"},
+        headers=api.bearer("m1"),
+    )
+    api.next("m2")
+    response = api.client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    for name in (
+        'queueopt_queue_depth{queue="text_high_en"}',
+        "queueopt_queue_oldest_age_seconds",
+        'queueopt_items_submitted_total{action="review",modality="text"} 1.0',
+        "queueopt_tasks_leased_total 1.0",
+        'queueopt_decisions_total{verdict="violating"} 1.0',
+        "queueopt_lease_expiries_total",
+        "queueopt_sla_breaches_total",
+        "queueopt_solver_seconds_bucket",
+        "queueopt_assign_batch_size_bucket",
+        'queueopt_http_request_duration_seconds_count{method="POST",route="/v1/tasks/{task_id}/assign",status="200"}',
+    ):
+        assert name in text, name
+
+
+def test_readiness_and_liveness(api: Any) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json() == {"status": "ready"}

@@ -1,0 +1,140 @@
+"""What the service refuses, and how it says so: 413 for big bodies, 422 naming the field, nothing stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+
+def _problems(response: Any) -> list[tuple[str | None, str]]:
+    return [(problem["field"], problem["reason"]) for problem in response.json()["detail"]]
+
+
+def test_an_invalid_item_is_refused_with_its_field_path(api: Any) -> None:
+    good, bad = api.text_item(), api.text_item(modality="hologram")
+    response = api.client.post("/v1/items", json={"items": [good, bad]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    assert [field for field, _ in _problems(response)] == ["items.1.modality"]
+
+
+def test_a_refused_batch_stores_nothing(api: Any) -> None:
+    good, bad = api.text_item(), api.text_item(signals={"hate": 1.5})
+    response = api.client.post("/v1/items", json={"items": [good, bad]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "items.1.signals.hate"
+    assert api.client.get(f"/v1/items/{good['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
+def test_an_unknown_policy_area_in_signals_is_refused_by_the_engine(api: Any) -> None:
+    good, bad = api.text_item(), api.text_item(signals={"gore": 0.5})
+    response = api.client.post("/v1/items", json={"items": [good, bad]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    (field, reason) = _problems(response)[0]
+    assert field is not None and field.startswith("items.1.signals")
+    assert api.client.get(f"/v1/items/{good['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+def test_batches_hold_one_to_a_thousand_items(api: Any, count: int) -> None:
+    items = [api.text_item(f"bulk-{index}") for index in range(count)]
+    response = api.client.post("/v1/items", json={"items": items}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "items"
+
+
+def test_a_thousand_items_are_accepted(api: Any) -> None:
+    items = [api.text_item(f"bulk-{index}") for index in range(1000)]
+    assert len(api.submit(*items)) == 1000
+
+
+def test_a_body_over_the_limit_is_413(api: Any) -> None:
+    body = json.dumps({"items": [api.text_item(attributes={"blob": "x" * (1024 * 1024)})]})
+    response = api.client.post(
+        "/v1/items", content=body, headers=api.bearer("ingest") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert _problems(response)[0][0] == "body"
+
+
+def test_a_chunked_body_over_the_limit_is_413_without_a_declared_length(api: Any) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"items": [{"id": "x", "attributes": {"a": "'
+        for _ in range(20):
+            yield b"y" * 65536
+        yield b'"}}]}'
+
+    response = api.client.post(
+        "/v1/items", content=chunks(), headers=api.bearer("ingest") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_a_small_chunked_body_is_read_normally(api: Any) -> None:
+    payload = json.dumps({"items": [api.text_item()]}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield payload[:10]
+        yield payload[10:]
+
+    response = api.client.post(
+        "/v1/items", content=chunks(), headers=api.bearer("ingest") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_malformed_json_is_422_not_500(api: Any) -> None:
+    response = api.client.post(
+        "/v1/items", content=b'{"items": [', headers=api.bearer("ingest") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _problems(response)
+
+
+def test_resubmitting_the_same_ids_stores_nothing_new_and_answers_the_same(api: Any) -> None:
+    items = [api.text_item(), api.text_item(signals={"spam": 0.999})]
+    first = api.submit(*items)
+    again = api.submit(*items)
+    assert again == first
+    audit = api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()
+    assert sum(json.loads(line)["item_id"] == items[0]["id"] for line in audit) == 1
+
+
+def test_a_decision_outside_the_queues_allowed_actions_is_422(api: Any) -> None:
+    task = api.lease("m1", api.text_item(source="appeal"))
+    assert task["queue"] == "appeals"
+    body = {"lease_token": task["lease_token"], "verdict": "violating", "action": "ban_account"}
+    response = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=api.bearer("m1"))
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "action"
+    allowed = body | {"action": "uphold"}
+    response = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=allowed, headers=api.bearer("m1"))
+    assert response.status_code == 200
+
+
+def test_a_profile_whose_id_differs_from_the_path_is_422(api: Any) -> None:
+    response = api.client.put("/v1/moderators/m9", json=api.profile("m8"), headers=api.bearer("admin"))
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "id"
+
+
+def test_wait_s_over_thirty_is_422(api: Any) -> None:
+    response = api.client.post("/v1/moderators/m1/next", params={"wait_s": 31}, headers=api.bearer("m1"))
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "wait_s"
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_format(api: Any) -> None:
+    missing = api.client.get("/v1/nothing-here")
+    assert missing.status_code == 404 and _problems(missing)
+    wrong = api.client.request("DELETE", "/v1/items", headers=api.bearer("admin"))
+    assert wrong.status_code == 405 and _problems(wrong)
+
+
+def test_unknown_resources_are_404_with_the_field(api: Any) -> None:
+    item = api.client.get("/v1/items/nope", headers=api.bearer("admin"))
+    assert (item.status_code, _problems(item)[0][0]) == (404, "item_id")
+    moderator = api.client.get("/v1/moderators/nobody", headers=api.bearer("admin"))
+    assert moderator.status_code == 404
