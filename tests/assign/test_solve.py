@@ -56,12 +56,29 @@ def test_auto_uses_hungarian_for_dense_one_slot_batches() -> None:
     assert solve(value).method == "hungarian"
 
 
-def test_auto_uses_flow_whenever_side_caps_are_given() -> None:
-    matching = solve(
-        np.ones((2, 2)), severe=np.array([True, True]), severe_cap=np.array([1, 1]), vendor=[0, 0], vendor_cap=[1]
+def test_auto_uses_flow_whenever_a_side_cap_can_bind() -> None:
+    value = np.array([[3.0, 1.0], [2.0, 1.0]])
+    assert solve(value).objective == 4.0
+    severe_budget = solve(value, severe=np.array([True, False]), severe_cap=np.array([0, 1]))
+    assert (severe_budget.method, severe_budget.objective) == ("flow", 3.0)
+    vendor_volume = solve(value, vendor=np.array([0, 0]), vendor_cap=np.array([1]))
+    assert (vendor_volume.method, vendor_volume.objective) == ("flow", 3.0)
+
+
+def test_caps_that_cannot_bind_are_dropped_so_auto_may_use_hungarian() -> None:
+    value = np.random.default_rng(2).random((50, 40)) + 0.01
+    capacity = np.full(40, 2)
+    plain = solve(value, capacity)
+    loose = solve(
+        value,
+        capacity,
+        severe=np.ones(50, dtype=bool),
+        severe_cap=np.full(40, 5),
+        vendor=np.arange(40) % 2,
+        vendor_cap=np.array([40, 40]),
     )
-    assert matching.method == "flow"
-    assert len(matching) == 1
+    assert plain.method == loose.method == "hungarian"
+    assert loose.objective == plain.objective
 
 
 def test_flow_scaling_is_exact_across_a_wide_value_range() -> None:

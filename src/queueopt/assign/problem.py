@@ -2,7 +2,9 @@
 
 Validation lives here, once, so the methods can trust their input and stay short. Pruning removes only pairs that no
 feasible matching can use (a moderator with no free slot, a severe task to a moderator whose severe budget is 0, a
-moderator whose vendor has no volume left), which never changes the optimum but keeps the solvers' graphs small.
+moderator whose vendor has no volume left), and caps that cannot bind (a severe budget no smaller than the
+moderator's slots, a vendor volume no smaller than its moderators' slots) are dropped; neither changes the optimum,
+and both keep the solvers' work small.
 A dense input without side caps stays a matrix and its pair list is only built if a method asks for it, because the
 dense solver works on the matrix and listing millions of cells would cost more than solving.
 """
@@ -124,6 +126,14 @@ def build_problem(
         )
 
     cap = np.minimum(cap, n_tasks)
+    if severe_limit is not None:
+        severe_limit = np.minimum(severe_limit, cap)
+        if (severe_limit == cap).all():  # no budget can bind: dropping it lets auto use the dense solver
+            severe_flags = severe_limit = None
+    if vendor_of is not None and vendor_limit is not None:
+        vendor_limit = np.minimum(vendor_limit, n_tasks)
+        if (vendor_limit >= np.bincount(vendor_of, weights=cap, minlength=vendor_limit.size)).all():
+            vendor_of = vendor_limit = None
     if dense is not None:
         dense[:, cap == 0] = 0.0
         if severe_flags is None and vendor_of is None:
@@ -133,10 +143,8 @@ def build_problem(
     assert listed is not None
     usable = cap[listed.moderator] > 0
     if severe_flags is not None and severe_limit is not None:
-        severe_limit = np.minimum(severe_limit, cap)
         usable &= ~severe_flags[listed.task] | (severe_limit[listed.moderator] > 0)
     if vendor_of is not None and vendor_limit is not None:
-        vendor_limit = np.minimum(vendor_limit, n_tasks)
         usable &= vendor_limit[vendor_of[listed.moderator]] > 0
     if not usable.all():
         listed = Pairs(listed.task[usable], listed.moderator[usable], listed.value[usable])

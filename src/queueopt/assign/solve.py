@@ -41,9 +41,9 @@ def solve(
     never an ineligible pair (value <= 0 or NaN, or not stored in a sparse matrix)."""
     if method != "auto" and method not in METHODS:
         raise ValueError(f"method: expected one of 'auto', {', '.join(map(repr, METHODS))}; got {method!r}")
-    problem = build_problem(value, capacity, severe=severe, severe_cap=severe_cap, vendor=vendor, vendor_cap=vendor_cap)
-    if method == "hungarian" and problem.has_side_constraints:
+    if method == "hungarian" and (severe is not None or vendor is not None):
         raise ValueError("method: 'hungarian' cannot enforce severe or vendor caps; use 'flow' or 'auto'")
+    problem = build_problem(value, capacity, severe=severe, severe_cap=severe_cap, vendor=vendor, vendor_cap=vendor_cap)
     chosen_method = pick_method(problem) if method == "auto" else method
     if problem.n_pairs == 0:
         return empty_matching(chosen_method)
@@ -51,7 +51,7 @@ def solve(
 
 
 def pick_method(problem: Problem) -> str:
-    """Always an exact method: flow when side caps must hold or the slot matrix would be mostly empty cells."""
+    """Always an exact method: flow when a side cap can bind or the slot matrix would be mostly empty cells."""
     if problem.has_side_constraints:
         return "flow"
     tasks, moderators = problem.active
