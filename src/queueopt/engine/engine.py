@@ -273,10 +273,10 @@ class Engine:
             value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
-            caps = self._model.severe_caps(moderators, now) if severe.any() else slots
-            if (caps < slots).any():
+            if severe.any():  # solve drops the caps itself when none can bind in this batch
+                caps = self._model.severe_caps(moderators, now)
                 matching = solve(value, slots, method=self._strategy.method, severe=severe, severe_cap=caps)
-            else:  # no budget can bind in this batch: the cheaper unconstrained problem has the same optimum
+            else:
                 matching = solve(value, slots, method=self._strategy.method)
             self.stats.solver_seconds.append(time.perf_counter() - started)
             pairs = [
