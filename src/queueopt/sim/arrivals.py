@@ -1,0 +1,250 @@
+"""The items of one replication and the truth about each: drawn from a scenario's streams (or replayed from a trace).
+
+Everything random about an item is drawn here, once, in arrival order, so that two strategies run on the same
+replication see the same items, the same true verdicts and the same per-item handling-time and mistake draws
+(common random numbers). Which moderator serves an item differs between strategies; the per-item draws are
+therefore standardised (a standard normal, a unit exponential, uniforms) and turned into seconds and mistakes only
+once the moderator is known (`queueopt.sim.roster`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from queueopt.domain import Item
+from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
+
+# Purposes of the independent random streams of one replication (SeedSequence entropy words).
+STREAM_ARRIVALS = 0
+STREAM_ROSTER = 1
+STREAM_SERVICE = 2
+
+
+def generator(seed: int, replication: int, purpose: int, index: int = 0) -> np.random.Generator:
+    """An independent stream per (seed, replication, purpose, index): adding a stream or changing the strategy
+    never shifts the numbers another stream draws."""
+    return np.random.default_rng(np.random.SeedSequence([seed, replication, purpose, index]))
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """Columns, one row per item in arrival order; `items[k]` has id `i{k}`."""
+
+    at_s: np.ndarray
+    stream: np.ndarray
+    items: list[Item]
+    violating: np.ndarray
+    views_per_hour: np.ndarray
+    half_life_s: np.ndarray
+    patience_s: np.ndarray
+    normal: np.ndarray
+    exponential: np.ndarray
+    mistake: np.ndarray
+    qa_normal: np.ndarray
+    qa_exponential: np.ndarray
+    qa_mistake: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.at_s.size)
+
+    def views(self, index: np.ndarray, age_s: np.ndarray) -> np.ndarray:
+        """Views items `index` gathered in their first `age_s` seconds (constant views where the half-life is inf)."""
+        half_life = self.half_life_s[index]
+        views = self.views_per_hour[index]
+        age = np.maximum(np.asarray(age_s, dtype=float), 0.0)
+        finite = np.isfinite(half_life)
+        result: np.ndarray = views * age / 3600.0
+        if finite.any():
+            result[finite] = cumulative_views(views[finite], half_life[finite], age[finite])
+        return result
+
+
+def item_index(item_or_task_id: str) -> int:
+    """The row of an item from its id or its task's id (`i12`, `i12#qa`)."""
+    return int(item_or_task_id.partition("#")[0][1:])
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One stream's draws before merging, in its own time order."""
+
+    at_s: np.ndarray
+    fields: dict[str, Any]
+    violating: np.ndarray
+    views_per_hour: np.ndarray
+    half_life_s: np.ndarray
+    patience_s: np.ndarray
+
+
+def _times(scenario: Scenario, arrival: ArrivalType, rng: np.random.Generator) -> np.ndarray:
+    """Exact non-homogeneous Poisson arrivals: a Poisson count per constant-rate piece, then uniform times."""
+    pieces = []
+    for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s):
+        count = rng.poisson(rate * (end - start))
+        pieces.append(rng.uniform(start, end, count))
+    times = np.concatenate(pieces) if pieces else np.zeros(0)
+    times.sort()
+    return times
+
+
+def _choose(rng: np.random.Generator, weights: dict[Any, float], size: int) -> list[Any]:
+    values, probabilities = mix(weights)
+    if len(values) == 1:
+        return [values[0]] * size
+    picks = rng.choice(len(values), size=size, p=probabilities)
+    return [values[pick] for pick in picks.tolist()]
+
+
+def _duplicate_roots(rng: np.random.Generator, share: float, size: int) -> np.ndarray:
+    """For each item, the earlier item whose content it repeats (itself when original), resolved to an original."""
+    root = np.arange(size)
+    if share <= 0.0 or size < 2:
+        return root
+    repeats = rng.random(size) < share
+    repeats[0] = False
+    positions = np.flatnonzero(repeats)
+    root[positions] = np.floor(rng.random(positions.size) * positions).astype(np.int64)
+    while True:
+        resolved = root[root]
+        if np.array_equal(resolved, root):
+            return root
+        root = resolved
+
+
+def _sample_stream(scenario: Scenario, position: int, rng: np.random.Generator) -> _Stream:
+    arrival = scenario.arrivals[position]
+    at_s = _times(scenario, arrival, rng)
+    size = at_s.size
+    fields: dict[str, Any] = {
+        "modality": _choose(rng, arrival.modality, size),
+        "language": _choose(rng, arrival.language, size),
+        "region": _choose(rng, arrival.region, size),
+        "source": _choose(rng, arrival.source, size),
+    }
+    fields["duration_s"] = arrival.duration_s.sample(rng, size) if arrival.duration_s else np.zeros(size)
+    root = _duplicate_roots(rng, arrival.duplicate_share, size)
+    clean = np.ones(size, dtype=bool)
+    scores: dict[str, np.ndarray] = {}
+    for area, signal in arrival.signals.items():
+        score = rng.beta(signal.score.a, signal.score.b, size)[root]
+        scores[area] = score
+        clean &= rng.random(size)[root] >= signal.calibration.probability(score)
+    fields["signals"] = scores
+    fields["views_per_hour"] = arrival.views_per_hour.sample(rng, size) if arrival.views_per_hour else np.zeros(size)
+    half_life = arrival.views_half_life_s.sample(rng, size) if arrival.views_half_life_s else np.full(size, np.inf)
+    fields["reports"] = rng.poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
+    fields["content_hash"] = [f"{arrival.name}-{r}" for r in root.tolist()] if arrival.duplicate_share else None
+    patience = rng.exponential(arrival.patience_s, size) if arrival.patience_s else np.full(size, np.inf)
+    return _Stream(at_s, fields, ~clean, fields["views_per_hour"], half_life, patience)
+
+
+def _items(streams: list[_Stream], scenario: Scenario, order: np.ndarray, offsets: np.ndarray) -> list[Item]:
+    """Items in arrival order (the k-th to arrive has id `i{k}`), built stream by stream from plain lists."""
+    new_id = np.empty(order.size, dtype=np.int64)
+    new_id[order] = np.arange(order.size)
+    items: list[Item | None] = [None] * order.size
+    for position, stream in enumerate(streams):
+        fields = stream.fields
+        ids = new_id[offsets[position] : offsets[position + 1]].tolist()
+        areas = list(fields["signals"])
+        score_rows = zip(*(fields["signals"][area].tolist() for area in areas), strict=True) if areas else None
+        hashes = fields["content_hash"] or [None] * len(ids)
+        attributes = scenario.arrivals[position].attributes
+        columns = zip(
+            ids,
+            fields["modality"],
+            fields["duration_s"].tolist(),
+            fields["language"],
+            fields["region"],
+            fields["source"],
+            fields["views_per_hour"].tolist(),
+            fields["reports"].tolist(),
+            hashes,
+            strict=True,
+        )
+        for identity, modality, duration, language, region, source, views, reports, content_hash in columns:
+            scores = next(score_rows) if score_rows is not None else ()
+            items[identity] = Item(
+                id=f"i{identity}",
+                modality=modality,
+                duration_s=duration,
+                language=language,
+                region=region,
+                signals=dict(zip(areas, scores, strict=True)),
+                source=source,
+                views_per_hour=views,
+                reports=reports,
+                content_hash=content_hash,
+                attributes=attributes,
+            )
+    return [item for item in items if item is not None]
+
+
+def _trace_stream(trace: list[TraceArrival], rng: np.random.Generator) -> tuple[np.ndarray, list[Item], np.ndarray]:
+    """A replayed trace: times and items as given; truth as given, else drawn treating scores as calibrated."""
+    at_s = np.asarray([arrival.at_s for arrival in trace], dtype=float)
+    violating = np.empty(len(trace), dtype=bool)
+    for row, arrival in enumerate(trace):
+        if arrival.true_violating is not None:
+            violating[row] = arrival.true_violating
+        else:
+            clean = np.prod([1.0 - score for score in arrival.item.signals.values()]) if arrival.item.signals else 1.0
+            violating[row] = rng.random() >= clean
+    return at_s, [arrival.item for arrival in trace], violating
+
+
+def sample_arrivals(scenario: Scenario, replication: int) -> Arrivals:
+    """Every item of replication `replication` of `scenario`, with its truth and standardised service draws."""
+    streams = [
+        _sample_stream(scenario, position, generator(scenario.seed, replication, STREAM_ARRIVALS, position))
+        for position in range(len(scenario.arrivals))
+    ]
+    sizes = np.asarray([stream.at_s.size for stream in streams], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    at_s = np.concatenate([stream.at_s for stream in streams]) if streams else np.zeros(0)
+    order = np.argsort(at_s, kind="stable")
+    items = _items(streams, scenario, order, offsets)
+    stream_of = np.repeat(np.arange(len(streams)), sizes)[order]
+
+    def column(name: str) -> np.ndarray:
+        parts = [getattr(stream, name) for stream in streams]
+        return (np.concatenate(parts) if parts else np.zeros(0))[order]
+
+    violating, views, half_life, patience = (
+        column(name) for name in ("violating", "views_per_hour", "half_life_s", "patience_s")
+    )
+    at_s = at_s[order]
+    if scenario.trace is not None:
+        trace = [arrival for arrival in load_trace(scenario.trace) if arrival.at_s < scenario.horizon_s]
+        trace_rng = generator(scenario.seed, replication, STREAM_ARRIVALS, len(scenario.arrivals))
+        trace_at, trace_items, trace_violating = _trace_stream(trace, trace_rng)
+        at_s = np.concatenate([at_s, trace_at])
+        merge = np.argsort(at_s, kind="stable")
+        at_s = at_s[merge]
+        stream_of = np.concatenate([stream_of, np.full(len(trace), -1)])[merge]
+        violating = np.concatenate([violating, trace_violating])[merge]
+        views = np.concatenate([views, [item.views_per_hour for item in trace_items]])[merge]
+        half_life = np.concatenate([half_life, np.full(len(trace), np.inf)])[merge]
+        patience = np.concatenate([patience, np.full(len(trace), np.inf)])[merge]
+        joined = [*items, *trace_items]
+        items = [joined[k].model_copy(update={"id": f"i{new}"}) for new, k in enumerate(merge.tolist())]
+    service = generator(scenario.seed, replication, STREAM_SERVICE)
+    size = at_s.size
+    return Arrivals(
+        at_s=at_s,
+        stream=stream_of.astype(np.int64),
+        items=items,
+        violating=violating.astype(bool),
+        views_per_hour=views.astype(float),
+        half_life_s=half_life.astype(float),
+        patience_s=patience.astype(float),
+        normal=service.standard_normal(size),
+        exponential=service.standard_exponential(size),
+        mistake=service.random(size),
+        qa_normal=service.standard_normal(size),
+        qa_exponential=service.standard_exponential(size),
+        qa_mistake=service.random(size),
+    )

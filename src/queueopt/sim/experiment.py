@@ -1,0 +1,97 @@
+"""Replications and comparisons: every KPI with a confidence interval, and strategy A against B on the same items.
+
+Replication `r` of a scenario draws its arrivals, truths and moderators from streams seeded by (seed, r), so
+two strategies, or two scenarios sharing a seed and streams, see the same items in replication `r`; the paired
+differences then cancel most of the noise (common random numbers, `stats.paired_difference_ci`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from queueopt.sim.kpis import kpis
+from queueopt.sim.scenario import Scenario
+from queueopt.sim.simulator import RunRecord, simulate
+from queueopt.sim.stats import Estimate, mean_ci, paired_difference_ci
+
+Progress = Callable[[int, float], None]
+
+
+@dataclass(slots=True)
+class Experiment:
+    """Replications of one scenario under one strategy: the KPIs of each, and the first run kept whole (for plots)."""
+
+    scenario: Scenario
+    strategy: str
+    replications: list[dict[str, float]]
+    first_run: RunRecord
+    wall_s: float
+
+    def estimates(self, level: float = 0.95) -> dict[str, Estimate]:
+        """A Student t interval per KPI, over the replications where it was measured (finite)."""
+        result = {}
+        for name in self.replications[0]:
+            values = np.asarray([run.get(name, np.nan) for run in self.replications], dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                result[name] = mean_ci(values, level)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    a: Estimate
+    b: Estimate
+    difference: Estimate
+
+
+def run_experiment(
+    scenario: Scenario,
+    strategy: str | None = None,
+    replications: int | None = None,
+    progress: Progress | None = None,
+) -> Experiment:
+    """Replications 0..n-1 (`scenario.replications` unless given); `progress(r, t)` reports simulated time."""
+    chosen = strategy or scenario.strategy
+    count = replications or scenario.replications
+    measured: list[dict[str, float]] = []
+    first: RunRecord | None = None
+    wall = 0.0
+    for replication in range(count):
+        report = None if progress is None else _bind(progress, replication)
+        run = simulate(scenario, replication, chosen, report)
+        measured.append(kpis(run))
+        wall += run.wall_s
+        if first is None:
+            first = run
+    assert first is not None
+    return Experiment(scenario, chosen, measured, first, wall)
+
+
+def _bind(progress: Progress, replication: int) -> Callable[[float], None]:
+    return lambda now: progress(replication, now)
+
+
+def compare(a: Experiment, b: Experiment, level: float = 0.95) -> dict[str, Difference]:
+    """Paired difference `a - b` per KPI measured in every replication of both."""
+    pairs = min(len(a.replications), len(b.replications))
+    result = {}
+    for name in a.replications[0]:
+        first = np.asarray([run.get(name, np.nan) for run in a.replications[:pairs]], dtype=float)
+        second = np.asarray([run.get(name, np.nan) for run in b.replications[:pairs]], dtype=float)
+        if not (np.isfinite(first).all() and np.isfinite(second).all()):
+            continue
+        result[name] = Difference(
+            mean_ci(first, level), mean_ci(second, level), paired_difference_ci(first, second, level)
+        )
+    return result
+
+
+def compare_strategies(
+    scenario: Scenario, strategies: Sequence[str], replications: int | None = None, progress: Progress | None = None
+) -> dict[str, Experiment]:
+    """The same replications under each strategy (common random numbers)."""
+    return {name: run_experiment(scenario, name, replications, progress) for name in strategies}

@@ -1,0 +1,132 @@
+"""KPIs of one replication, measured from what happened to every item against its ground truth.
+
+Item KPIs count only items that arrived after the warm-up; time KPIs (utilisation, cost, backlog) cover
+`[warmup_s, horizon_s)`. Each KPI is one float under a flat name (`overall.sla_attainment`,
+`queue.video_high_en.time_to_decision_p95_s`, `stream.reports.wait_mean_s`), so replications stack into
+columns and get confidence intervals without knowing what they measure; NaN where a KPI has no data.
+
+Definitions (docs/simulation.md has the table):
+* wait: time from arrival to the first lease (or to abandonment); an item still waiting at the horizon counts
+  its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates).
+* SLA attainment: decided within the queue's `sla_s`; an item undecided at the horizon counts as a miss once
+  older than `sla_s`, and is left out before; abandoned items are left out.
+* Harmful views: views of truly violating items until removed: 0 for an auto-removal; until the violating
+  verdict; until abandonment; else (missed, or still open) until the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from queueopt.domain import Action
+from queueopt.sim.simulator import ACTION_CODE, RunRecord
+
+REVIEW = ACTION_CODE[Action.REVIEW]
+AUTO = (ACTION_CODE[Action.AUTO_REMOVE], ACTION_CODE[Action.AUTO_APPROVE])
+DUPLICATE = ACTION_CODE[Action.DUPLICATE]
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+def _share(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator else float("nan")
+
+
+def waits(run: RunRecord) -> np.ndarray:
+    """Wait of every item (NaN for items that never queued): until leased, abandoned, or the horizon."""
+    at = run.arrivals.at_s
+    end = np.where(np.isnan(run.leased_at), run.abandoned_at, run.leased_at)
+    end = np.where(np.isnan(end), run.scenario.horizon_s, end)
+    queued = run.action == REVIEW
+    return np.where(queued, end - at, np.nan)
+
+
+def time_to_decision(run: RunRecord) -> np.ndarray:
+    """Arrival to a moderator's verdict; NaN for items no moderator decided."""
+    by_human = run.decided_by >= 0
+    return np.where(by_human, run.decided_at - run.arrivals.at_s, np.nan)
+
+
+def harmful_views(run: RunRecord) -> np.ndarray:
+    horizon = run.scenario.horizon_s
+    removed = run.verdict == 1
+    end = np.where(removed, run.decided_at, np.nan)
+    end = np.where(np.isnan(end), run.abandoned_at, end)
+    end = np.where(np.isnan(end), horizon, end)
+    views = run.arrivals.views(np.arange(len(run.arrivals)), end - run.arrivals.at_s)
+    return np.where(run.arrivals.violating, views, 0.0)
+
+
+def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[str, float]:
+    at = run.arrivals.at_s
+    horizon = run.scenario.horizon_s
+    kpis: dict[str, float] = {"items": float(subset.sum())}
+    decision = time_to_decision(run)[subset]
+    decision = decision[~np.isnan(decision)]
+    for name, level in QUANTILES.items():
+        kpis[f"time_to_decision_{name}_s"] = float(np.quantile(decision, level)) if decision.size else float("nan")
+    kpis["time_to_decision_mean_s"] = float(decision.mean()) if decision.size else float("nan")
+    wait = waits(run)[subset]
+    wait = wait[~np.isnan(wait)]
+    kpis["wait_mean_s"] = float(wait.mean()) if wait.size else float("nan")
+    reviewed = subset & (run.action == REVIEW) & np.isnan(run.abandoned_at)
+    decided = reviewed & ~np.isnan(run.decided_at)
+    hit = decided & (run.decided_at - at <= sla_s)
+    late = (decided & ~hit) | (reviewed & np.isnan(run.decided_at) & (horizon - at > sla_s))
+    kpis["sla_attainment"] = _share(hit.sum(), hit.sum() + late.sum())
+    kpis["abandoned_share"] = _share((subset & ~np.isnan(run.abandoned_at)).sum(), subset.sum())
+    kpis["harmful_views"] = float(harmful_views(run)[subset].sum())
+    judged = subset & (run.decided_by >= 0)
+    said = run.verdict[judged] == 1
+    truth = run.arrivals.violating[judged]
+    kpis["accuracy"] = _share((said == truth).sum(), judged.sum())
+    kpis["precision"] = _share((said & truth).sum(), said.sum())
+    kpis["recall"] = _share((said & truth).sum(), truth.sum())
+    return kpis
+
+
+def _backlog_mean(run: RunRecord, column: int | None) -> float:
+    window = run.backlog_at >= run.scenario.warmup_s
+    if not window.any():
+        return float("nan")
+    depth = run.backlog[window].sum(axis=1) if column is None else run.backlog[window, column]
+    return float(depth.mean())
+
+
+def kpis(run: RunRecord) -> dict[str, float]:
+    """Every KPI of one replication, by flat name."""
+    scenario = run.scenario
+    warmup, horizon = scenario.warmup_s, scenario.horizon_s
+    span = horizon - warmup
+    counted = run.arrivals.at_s >= warmup
+    queues = scenario.ops.queues
+    sla_of_queue = np.asarray([queue.sla_s for queue in queues] + [np.inf])
+    sla_s = sla_of_queue[run.queue]
+    result: dict[str, float] = {}
+    overall = _item_kpis(run, counted, sla_s)
+    overall["auto_action_share"] = _share((counted & np.isin(run.action, AUTO)).sum(), counted.sum())
+    overall["duplicate_share"] = _share((counted & (run.action == DUPLICATE)).sum(), counted.sum())
+    on_duty = run.moderators.on_duty_s(warmup, horizon)
+    hourly_cost = np.asarray([run.moderators.groups[group].hourly_cost for group in run.moderators.group.tolist()])
+    overall["utilisation"] = _share(run.busy_s.sum(), on_duty.sum())
+    overall["cost"] = float((on_duty / 3600.0 * hourly_cost).sum())
+    overall["cost_per_decision"] = _share(overall["cost"], (counted & (run.decided_by >= 0)).sum())
+    overall["severe_per_moderator_hour"] = _share(run.severe_reviews.sum(), on_duty.sum() / 3600.0)
+    overall["budget_breaches"] = float(run.budget_breaches.sum())
+    overall["backlog_mean"] = _backlog_mean(run, None)
+    queued = counted & (run.action == REVIEW)
+    rate = queued.sum() / span
+    overall["little_ratio"] = _share(overall["backlog_mean"], rate * overall["wait_mean_s"])
+    result.update({f"overall.{name}": value for name, value in overall.items()})
+    for index, queue in enumerate(queues):
+        subset = counted & (run.queue == index)
+        if not subset.any():
+            continue
+        per_queue = _item_kpis(run, subset, sla_s)
+        per_queue["backlog_mean"] = _backlog_mean(run, index)
+        result.update({f"queue.{queue.name}.{name}": value for name, value in per_queue.items()})
+    for index, arrival in enumerate(scenario.arrivals):
+        subset = counted & (run.arrivals.stream == index)
+        wait = waits(run)[subset]
+        wait = wait[~np.isnan(wait)]
+        result[f"stream.{arrival.name}.wait_mean_s"] = float(wait.mean()) if wait.size else float("nan")
+    return result

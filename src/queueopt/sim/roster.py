@@ -1,0 +1,154 @@
+"""Moderators of one replication: the profiles the engine sees, the truth it does not, and when each is on duty.
+
+The engine knows a moderator only by a `ModeratorProfile` and learns accuracy and speed from decisions. The
+simulator holds each moderator's true accuracy and speed factor, drawn once per replication from the roster
+group, and turns an item's standardised draws into that moderator's handling time and mistakes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from queueopt.capability import ModeratorProfile
+from queueopt.domain import Modality, ModeratorStatus
+from queueopt.sim.arrivals import STREAM_ROSTER, generator
+from queueopt.sim.scenario import RosterGroup, Scenario
+
+NO_SEVERE_LIMIT = 100_000
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    at_s: float
+    moderator: int
+    status: ModeratorStatus
+
+
+@dataclass(slots=True)
+class Moderators:
+    """Row `m` is moderator `ids[m]` of roster group `group[m]`."""
+
+    ids: list[str]
+    profiles: list[ModeratorProfile]
+    group: np.ndarray
+    accuracy: np.ndarray
+    speed_factor: np.ndarray
+    groups: list[RosterGroup]
+    changes: list[StatusChange]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def handling_s(self, moderator: int, modality: Modality, duration_s: float, normal: float, unit: float) -> float:
+        """This moderator's true time for an item, from the item's standard normal and unit exponential draws."""
+        speed = self.groups[int(self.group[moderator])].speed[modality]
+        if speed.mean_s is not None:
+            base = speed.mean_s * unit
+        else:
+            assert speed.median_s is not None
+            base = speed.median_s * math.exp(speed.sigma * normal)
+        return (base + speed.duration_factor * duration_s) * float(self.speed_factor[moderator])
+
+    def on_duty_s(self, start_s: float, end_s: float) -> np.ndarray:
+        """Seconds each moderator spends on shift (breaks included: they are paid) within `[start_s, end_s)`."""
+        totals = np.zeros(len(self))
+        for row, group in enumerate(self.group.tolist()):
+            totals[row] = _shift_overlap(self.groups[group], start_s, end_s)
+        return totals
+
+
+def _profile(group: RosterGroup, moderator_id: str) -> ModeratorProfile:
+    limit = NO_SEVERE_LIMIT if group.severe_per_hour is None else int(group.severe_per_hour)
+    return ModeratorProfile(
+        id=moderator_id,
+        vendor=group.vendor,
+        site=group.site,
+        regions=group.regions,
+        languages=group.languages,
+        modalities=group.modalities,
+        policy_areas=group.policy_areas,
+        clearance=group.clearance,
+        capacity=group.capacity,
+        severe_per_hour=limit,
+        cooldown_s=group.cooldown_s,
+        status=ModeratorStatus.OFFLINE,
+    )
+
+
+def _duty_spans(group: RosterGroup, horizon_s: float) -> list[tuple[float, float]]:
+    """On-shift `[start, end)` spans over the horizon, joined across midnight where one shift continues another."""
+    spans: list[tuple[float, float]] = []
+    for day in range(math.ceil(horizon_s / DAY_S)):
+        for shift in group.shifts:
+            for start_h, end_h in shift.hours():
+                spans.append((day * DAY_S + start_h * 3600.0, day * DAY_S + end_h * 3600.0))
+    spans.sort()
+    joined: list[tuple[float, float]] = []
+    for start, end in spans:
+        start, end = max(start, 0.0), min(end, horizon_s)
+        if start >= end:
+            continue
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _shift_overlap(group: RosterGroup, start_s: float, end_s: float) -> float:
+    return sum(max(0.0, min(end, end_s) - max(start, start_s)) for start, end in _duty_spans(group, end_s))
+
+
+def _timeline(group: RosterGroup, moderator: int, phase: float, horizon_s: float) -> list[StatusChange]:
+    """Available on shift, away on breaks and off shift. Breaks come every `every_s` on shift, staggered across
+    the group by `phase` in [0, 1) so a whole team never leaves at once."""
+    changes = []
+    for start, end in _duty_spans(group, horizon_s):
+        changes.append(StatusChange(start, moderator, ModeratorStatus.AVAILABLE))
+        if group.breaks is not None:
+            every, length = group.breaks.every_s, group.breaks.length_s
+            at = start + every * (1.0 - phase) - length
+            while at + length < end:
+                if at > start:
+                    changes.append(StatusChange(at, moderator, ModeratorStatus.AWAY))
+                    changes.append(StatusChange(at + length, moderator, ModeratorStatus.AVAILABLE))
+                at += every
+        if end < horizon_s:
+            changes.append(StatusChange(end, moderator, ModeratorStatus.AWAY))
+    return changes
+
+
+def build_moderators(scenario: Scenario, replication: int) -> Moderators:
+    """Profiles (all starting offline), true accuracy and speed, and every status change over the horizon."""
+    rng = generator(scenario.seed, replication, STREAM_ROSTER)
+    ids: list[str] = []
+    profiles: list[ModeratorProfile] = []
+    groups: list[int] = []
+    accuracy: list[np.ndarray] = []
+    speed: list[np.ndarray] = []
+    changes: list[StatusChange] = []
+    for position, group in enumerate(scenario.roster):
+        beta = group.accuracy.beta
+        accuracy.append(rng.beta(beta.a, beta.b, group.count))
+        speed.append(np.exp(group.speed_spread * rng.standard_normal(group.count)))
+        for member in range(group.count):
+            row = len(ids)
+            moderator_id = f"{group.name}-{member}"
+            ids.append(moderator_id)
+            profiles.append(_profile(group, moderator_id))
+            groups.append(position)
+            changes.extend(_timeline(group, row, member / group.count, scenario.horizon_s))
+    changes.sort(key=lambda change: (change.at_s, change.moderator))
+    return Moderators(
+        ids=ids,
+        profiles=profiles,
+        group=np.asarray(groups, dtype=np.int64),
+        accuracy=np.concatenate(accuracy),
+        speed_factor=np.concatenate(speed),
+        groups=list(scenario.roster),
+        changes=changes,
+    )

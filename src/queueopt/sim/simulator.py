@@ -1,0 +1,426 @@
+"""The discrete-event loop: one replication of a scenario, driving the real engine on a virtual clock.
+
+Arrivals and shift changes are pre-drawn and sorted, so they are merged into the loop by pointer; everything
+else (a review finishing, an item abandoned, a batch tick, a backlog sample) goes on one heap. The engine
+decides routing, priority, eligibility and assignment exactly as in production; the simulator only plays the
+moderators (how long each review takes, whether the verdict is right) and the outside world (arrivals,
+abandonment, shifts), and writes down what happened to every item so the KPIs can be measured afterwards.
+
+Strategies: `fifo` and `priority` are pull strategies: a free moderator asks `next_for` and gets the first
+eligible task in the engine's queue order; `optimal` assigns in batches (`assign_batch`) every `tick_s`, and
+arrivals in between are submitted together at the tick (their waits still count from their true arrival).
+A pull run also calls `assign_batch` on its tick while moderators sit idle next to waiting work, so a task
+that becomes eligible later (an escalation relaxing its language, a wellbeing budget refilling) is not
+stranded. `config` runs the ops config's own default, `optimal`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from queueopt.clock import VirtualClock
+from queueopt.domain import Action, Decision, ModeratorStatus, Task, TaskKind, TaskState, Verdict
+from queueopt.engine import AuditEntry, Engine
+from queueopt.enqueue.priority import PriorityModel
+from queueopt.errors import Conflict
+from queueopt.sim.arrivals import Arrivals, item_index, sample_arrivals
+from queueopt.sim.roster import Moderators, build_moderators
+from queueopt.sim.scenario import Scenario
+from queueopt.store import MemoryStore
+
+PULL_STRATEGIES = ("fifo", "priority")
+ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal", "config": "optimal"}
+MAX_EXTEND_S = 4 * 3600.0
+BACKLOG_SAMPLES = 2000
+
+# Event kinds; at equal times a finished review frees its moderator before work that arrives is handed out.
+_DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
+
+ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
+_DECISIONS = {True: Decision(verdict=Verdict.VIOLATING), False: Decision(verdict=Verdict.NOT_VIOLATING)}
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What happened in one replication, as flat columns; times are seconds, NaN where it never happened."""
+
+    scenario: Scenario
+    strategy: str
+    replication: int
+    arrivals: Arrivals
+    moderators: Moderators
+    queue_names: list[str]
+    queue: np.ndarray
+    action: np.ndarray
+    severe: np.ndarray
+    leased_at: np.ndarray
+    decided_at: np.ndarray
+    verdict: np.ndarray
+    decided_by: np.ndarray
+    abandoned_at: np.ndarray
+    busy_s: np.ndarray
+    severe_reviews: np.ndarray
+    budget_breaches: np.ndarray
+    backlog_at: np.ndarray
+    backlog: np.ndarray
+    wall_s: float
+
+
+@dataclass(slots=True)
+class _Service:
+    moderator: int
+    token: str
+
+
+class Simulation:
+    """One replication. `run()` returns its `RunRecord`; `progress` is called with the simulated time now and then."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        replication: int = 0,
+        strategy: str | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.replication = replication
+        self.strategy = strategy or scenario.strategy
+        if self.strategy not in ENGINE_STRATEGY:
+            raise ValueError(f"strategy: expected one of {', '.join(ENGINE_STRATEGY)}, got {self.strategy!r}")
+        self._pull = self.strategy in PULL_STRATEGIES
+        self._progress = progress
+        self.clock = VirtualClock()
+        self.engine = Engine(MemoryStore(), self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
+        self._priority = PriorityModel(scenario.ops)
+        self.arrivals = sample_arrivals(scenario, replication)
+        self.moderators = build_moderators(scenario, replication)
+        self._queue_index = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
+        size, staff = len(self.arrivals), len(self.moderators)
+        self.queue = np.full(size, -1, dtype=np.int16)
+        self.action = np.full(size, -1, dtype=np.int8)
+        self.severe = np.zeros(size, dtype=bool)
+        self.leased_at = np.full(size, np.nan)
+        self.decided_at = np.full(size, np.nan)
+        self.verdict = np.full(size, -1, dtype=np.int8)
+        self.decided_by = np.full(size, -1, dtype=np.int32)
+        self.abandoned_at = np.full(size, np.nan)
+        self.busy_s = np.zeros(staff)
+        self.severe_reviews = np.zeros(staff, dtype=np.int64)
+        self.budget_breaches = np.zeros(staff, dtype=np.int64)
+        self._severe_times: list[deque[float]] = [deque() for _ in range(staff)]
+        self._row = {moderator_id: row for row, moderator_id in enumerate(self.moderators.ids)}
+        self._items_of_task: dict[str, list[int]] = {}
+        self._task_verdict: dict[str, bool] = {}
+        self._in_service: dict[str, _Service] = {}
+        self._attempts: dict[str, int] = {}
+        self._available = np.zeros(staff, dtype=bool)
+        self._busy = np.zeros(staff, dtype=np.int64)
+        self._idle: dict[int, None] = {}
+        self._waiting = 0
+        self._audit_seq = 0
+        self._submitted = 0
+        self._heap: list[tuple[float, int, int, object]] = []
+        self._sequence = 0
+        self._backlog_at: list[float] = []
+        self._backlog: list[list[int]] = []
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+
+    def run(self) -> RunRecord:
+        started = time.perf_counter()
+        for profile in self.moderators.profiles:
+            self.engine.upsert_moderator(profile)
+        horizon = self.scenario.horizon_s
+        tick = self.scenario.tick_s
+        self._push(0.0, _TICK, None)
+        sample_every = max(horizon / BACKLOG_SAMPLES, 1e-9)
+        self._push(0.0, _SAMPLE, None)
+        at_s = self.arrivals.at_s
+        changes = self.moderators.changes
+        next_arrival, next_change = 0, 0
+        report_every, next_report = horizon / 100.0, 0.0
+        while True:
+            t_arrival = at_s[next_arrival] if next_arrival < at_s.size else math.inf
+            t_change = changes[next_change].at_s if next_change < len(changes) else math.inf
+            t_event = self._heap[0][0] if self._heap else math.inf
+            now = min(t_arrival, t_change, t_event)
+            if now >= horizon:
+                break
+            self.clock.set(now)
+            if self._progress is not None and now >= next_report:
+                self._progress(now)
+                next_report = now + report_every
+            if t_change == now:
+                self._status(changes[next_change].moderator, changes[next_change].status)
+                next_change += 1
+            elif t_event == now and self._heap[0][1] == _DONE:
+                self._finish(*heapq.heappop(self._heap)[3])  # type: ignore[misc]
+            elif t_arrival == now:
+                if self._pull:
+                    self._submit([next_arrival])
+                next_arrival += 1
+            else:
+                _, kind, _, payload = heapq.heappop(self._heap)
+                if kind == _ABANDON:
+                    self._abandon(payload)  # type: ignore[arg-type]
+                elif kind == _TICK:
+                    self._tick(next_arrival)
+                    self._push(now + tick, _TICK, None)
+                else:
+                    self._sample()
+                    self._push(now + sample_every, _SAMPLE, None)
+        if self._progress is not None:
+            self._progress(horizon)
+        return RunRecord(
+            scenario=self.scenario,
+            strategy=self.strategy,
+            replication=self.replication,
+            arrivals=self.arrivals,
+            moderators=self.moderators,
+            queue_names=list(self._queue_index),
+            queue=self.queue,
+            action=self.action,
+            severe=self.severe,
+            leased_at=self.leased_at,
+            decided_at=self.decided_at,
+            verdict=self.verdict,
+            decided_by=self.decided_by,
+            abandoned_at=self.abandoned_at,
+            busy_s=self.busy_s,
+            severe_reviews=self.severe_reviews,
+            budget_breaches=self.budget_breaches,
+            backlog_at=np.asarray(self._backlog_at),
+            backlog=np.asarray(self._backlog, dtype=np.int64).reshape(len(self._backlog_at), len(self._queue_index)),
+            wall_s=time.perf_counter() - started,
+        )
+
+    def _push(self, at: float, kind: int, payload: object) -> None:
+        self._sequence += 1
+        heapq.heappush(self._heap, (at, kind, self._sequence, payload))
+
+    # ---- arrivals -------------------------------------------------------------------------------------------
+
+    def _submit(self, rows: list[int]) -> None:
+        now = self.clock.now()
+        arrivals = self.arrivals
+        live = []
+        for row in rows:
+            gives_up = arrivals.at_s[row] + arrivals.patience_s[row]
+            if gives_up <= now:
+                self.abandoned_at[row] = gives_up
+            else:
+                live.append(row)
+        if not live:
+            return
+        results = self.engine.submit([arrivals.items[row] for row in live])
+        fresh = False
+        for row, result in zip(live, results, strict=True):
+            code = ACTION_CODE[result.action]
+            self.action[row] = code
+            if result.action is Action.REVIEW:
+                assert result.task_id is not None and result.queue is not None
+                self.queue[row] = self._queue_index[result.queue]
+                self.severe[row] = self._priority.terms(arrivals.items[row]).severe
+                self._items_of_task[result.task_id] = [row]
+                self._waiting += 1
+                fresh = True
+            elif result.action is Action.DUPLICATE:
+                assert result.task_id is not None
+                verdict = self._task_verdict.get(result.task_id)
+                if verdict is not None:
+                    self.decided_at[row] = now
+                    self.verdict[row] = verdict
+                    continue
+                self._items_of_task.setdefault(result.task_id, []).append(row)
+            else:
+                self.decided_at[row] = now
+                self.verdict[row] = result.action is Action.AUTO_REMOVE
+                continue
+            if math.isfinite(arrivals.patience_s[row]):
+                self._push(arrivals.at_s[row] + arrivals.patience_s[row], _ABANDON, row)
+        if fresh and self._pull and self._idle:
+            self._offer(live[-1])
+
+    def _offer(self, row: int) -> None:
+        """New work and idle moderators: the longest idle asks first; if the item is not for them, only those
+        eligible for it ask (one vectorised eligibility check instead of a `next_for` per idle moderator)."""
+        first = next(iter(self._idle))
+        if self._pull_for(first):
+            return
+        idle = list(self._idle)
+        if not idle:
+            return
+        item = self.arrivals.items[row]
+        terms = self._priority.terms(item)
+        probe = Task(
+            id=item.id,
+            item_id=item.id,
+            queue=self.scenario.ops.queues[int(self.queue[row])].name,
+            kind=TaskKind.REVIEW,
+            state=TaskState.QUEUED,
+            priority=terms.priority,
+            aging_rate=0.0,
+            enqueued_at=self.clock.now(),
+            modality=item.modality,
+            language=item.language,
+            region=item.region,
+            duration_s=item.duration_s,
+            severe=terms.severe,
+            policy=terms.policy,
+        )
+        eligible = self.engine.model.value([probe], [self.moderators.ids[m] for m in idle], self.clock.now())
+        for column in eligible.indices.tolist():
+            if self._pull_for(idle[column]):
+                return
+
+    # ---- moderators -----------------------------------------------------------------------------------------
+
+    def _pull_for(self, moderator: int) -> bool:
+        view = self.engine.next_for(self.moderators.ids[moderator])
+        if view is None:
+            self._idle[moderator] = None
+            return False
+        assert view.lease_token is not None
+        self._start(view.id, moderator, view.lease_token)
+        return True
+
+    def _start(self, task_id: str, moderator: int, token: str) -> None:
+        now = self.clock.now()
+        self._idle.pop(moderator, None)
+        self._busy[moderator] += 1
+        self._in_service[task_id] = _Service(moderator, token)
+        self._attempts[task_id] = int(token.rpartition(".")[2])
+        row = item_index(task_id)
+        qa = task_id.endswith("#qa")
+        if not qa:
+            for waiting in self._items_of_task.get(task_id, [row]):
+                if math.isnan(self.leased_at[waiting]) and math.isnan(self.abandoned_at[waiting]):
+                    self.leased_at[waiting] = now
+            self._waiting -= 1
+        arrivals = self.arrivals
+        item = arrivals.items[row]
+        normal = arrivals.qa_normal[row] if qa else arrivals.normal[row]
+        unit = arrivals.qa_exponential[row] if qa else arrivals.exponential[row]
+        handling = self.moderators.handling_s(moderator, item.modality, item.duration_s, normal, unit)
+        lease_left = self.scenario.ops.lease_s + item.duration_s
+        if handling >= lease_left - 1.0:
+            moderator_id = self.moderators.ids[moderator]
+            extra = min(handling + 60.0, MAX_EXTEND_S)
+            self.engine.extend(task_id, token, moderator_id, extra)
+        if self.severe[row]:
+            self._count_severe(moderator, now)
+        self.busy_s[moderator] += _overlap(now, now + handling, self.scenario.warmup_s, self.scenario.horizon_s)
+        self._push(now + handling, _DONE, (task_id, row, qa))
+
+    def _count_severe(self, moderator: int, now: float) -> None:
+        """Severe reviews per moderator, and a breach whenever one exceeds the group's rolling-hour budget."""
+        if now >= self.scenario.warmup_s:
+            self.severe_reviews[moderator] += 1
+        seen = self._severe_times[moderator]
+        seen.append(now)
+        while seen[0] <= now - 3600.0:
+            seen.popleft()
+        limit = self.moderators.groups[int(self.moderators.group[moderator])].severe_per_hour
+        if limit is not None and len(seen) > limit and now >= self.scenario.warmup_s:
+            self.budget_breaches[moderator] += 1
+
+    def _finish(self, task_id: str, row: int, qa: bool) -> None:
+        now = self.clock.now()
+        service = self._in_service.pop(task_id)
+        moderator = service.moderator
+        self._busy[moderator] -= 1
+        accuracy = self.moderators.accuracy[moderator]
+        draw = self.arrivals.qa_mistake[row] if qa else self.arrivals.mistake[row]
+        truth = bool(self.arrivals.violating[row])
+        verdict = truth if draw < accuracy else not truth
+        try:
+            self.engine.decide(task_id, service.token, self.moderators.ids[moderator], _DECISIONS[verdict])
+        except Conflict:
+            if not qa:  # the lease ran out (a review longer than the longest extension): back in its queue
+                self._waiting += 1
+        else:
+            self._attempts.pop(task_id, None)
+            if not qa:
+                self._task_verdict[task_id] = verdict
+                for decided in self._items_of_task.pop(task_id, [row]):
+                    if math.isnan(self.abandoned_at[decided]):
+                        self.decided_at[decided] = now
+                        self.verdict[decided] = verdict
+                        self.decided_by[decided] = moderator
+        if self._available[moderator] and self._pull:
+            self._pull_for(moderator)
+
+    def _status(self, moderator: int, status: ModeratorStatus) -> None:
+        self.engine.set_status(self.moderators.ids[moderator], status)
+        available = status is ModeratorStatus.AVAILABLE
+        self._available[moderator] = available
+        if not available:
+            self._idle.pop(moderator, None)
+        elif self._pull and self._busy[moderator] == 0:
+            self._pull_for(moderator)
+
+    # ---- the outside world and the clock --------------------------------------------------------------------
+
+    def _abandon(self, row: int) -> None:
+        if not (math.isnan(self.decided_at[row]) and math.isnan(self.leased_at[row])):
+            return
+        try:
+            self.engine.cancel(self.arrivals.items[row].id, actor="simulator")
+        except Conflict:
+            return  # under review: patience only runs out while waiting
+        self.abandoned_at[row] = self.clock.now()
+        if self.action[row] == ACTION_CODE[Action.REVIEW]:
+            self._waiting -= 1
+
+    def _tick(self, next_arrival: int) -> None:
+        if not self._pull:
+            first = self._submitted
+            if next_arrival > first:
+                self._submit(list(range(first, next_arrival)))
+                self._submitted = next_arrival
+        elif not (self._idle and self._waiting > 0):
+            return
+        self._read_audit()
+        if self.engine.assign_batch():
+            self._drain_leases()
+
+    def _read_audit(self) -> list[AuditEntry]:
+        entries = self.engine.audit(after_seq=self._audit_seq, limit=1 << 62)
+        if entries:
+            self._audit_seq = entries[-1].seq
+        return list(entries)
+
+    def _drain_leases(self) -> None:
+        """Learn who got what from the audit entries a batch wrote (it only reports how many it leased); entries
+        before the batch were read and dropped just before it, so `next_for` leases are never started twice."""
+        for entry in self._read_audit():
+            if entry.transition != "leased" or entry.task_id is None:
+                continue
+            attempt = self._attempts.get(entry.task_id, 0) + 1
+            moderator = self._row[entry.note.removeprefix("to ")]
+            self._start(entry.task_id, moderator, f"{entry.task_id}.{attempt}")
+
+    def _sample(self) -> None:
+        self._backlog_at.append(self.clock.now())
+        self._backlog.append([view.depth for view in self.engine.queues()])
+
+
+def _overlap(start: float, end: float, low: float, high: float) -> float:
+    return max(0.0, min(end, high) - max(start, low))
+
+
+def simulate(
+    scenario: Scenario,
+    replication: int = 0,
+    strategy: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> RunRecord:
+    """Run one replication of `scenario` (optionally under another strategy) and return what happened."""
+    return Simulation(scenario, replication, strategy, progress).run()

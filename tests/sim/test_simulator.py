@@ -1,0 +1,110 @@
+import math
+
+import numpy as np
+import pytest
+
+from queueopt.domain import Action, ModeratorStatus
+from queueopt.sim.arrivals import item_index, sample_arrivals
+from queueopt.sim.kpis import harmful_views, kpis, waits
+from queueopt.sim.roster import build_moderators
+from queueopt.sim.simulator import ACTION_CODE, simulate
+
+from .helpers import mm_c
+
+
+def test_replication_draws_are_fixed_by_seed_and_replication() -> None:
+    scenario = mm_c(horizon_s=5000.0)
+    first, again, other = sample_arrivals(scenario, 0), sample_arrivals(scenario, 0), sample_arrivals(scenario, 1)
+    assert np.array_equal(first.at_s, again.at_s) and np.array_equal(first.normal, again.normal)
+    assert not np.array_equal(first.at_s[:10], other.at_s[:10])
+    assert [item.id for item in first.items[:3]] == ["i0", "i1", "i2"]
+    assert item_index("i12#qa") == 12
+
+
+def test_arrival_count_matches_the_rate() -> None:
+    scenario = mm_c(servers=10, load=0.9, horizon_s=100000.0)
+    arrivals = sample_arrivals(scenario, 0)
+    expected = 0.15 * 100000.0
+    assert abs(len(arrivals) - expected) < 4 * math.sqrt(expected)
+    assert np.all(np.diff(arrivals.at_s) >= 0)
+
+
+def test_calibrated_signals_give_the_stated_violation_rate() -> None:
+    scenario = mm_c(
+        horizon_s=200000.0,
+        arrival={"signals": {"spam": {"score": {"a": 2, "b": 2}}}, "duplicate_share": 0.2},
+    )
+    arrivals = sample_arrivals(scenario, 0)
+    scores = np.asarray([item.signals["spam"] for item in arrivals.items])
+    assert arrivals.violating.mean() == pytest.approx(scores.mean(), abs=0.02)
+    hashes = [item.content_hash for item in arrivals.items]
+    assert len(set(hashes)) < 0.85 * len(hashes)
+
+
+def test_shifts_and_staggered_breaks() -> None:
+    scenario = mm_c(
+        servers=4,
+        horizon_s=86400.0,
+        group={"shifts": [{"start_h": 22, "end_h": 6}], "breaks": {"every_s": 7200, "length_s": 900}},
+    )
+    moderators = build_moderators(scenario, 0)
+    first = [change for change in moderators.changes if change.moderator == 0]
+    assert first[0].at_s == 0.0 and first[0].status is ModeratorStatus.AVAILABLE
+    aways = [change.at_s for change in moderators.changes if change.status is ModeratorStatus.AWAY]
+    assert len(set(aways)) > len(aways) // 2  # staggered, not all at once
+    assert moderators.on_duty_s(0.0, 86400.0) == pytest.approx(np.full(4, 8 * 3600.0))
+
+
+def test_every_item_is_accounted_for() -> None:
+    run = simulate(mm_c(horizon_s=8000.0, arrival={"patience_s": 120}))
+    served = ~np.isnan(run.leased_at)
+    abandoned = ~np.isnan(run.abandoned_at)
+    assert not (served & abandoned).any()
+    assert (run.action == ACTION_CODE[Action.REVIEW]).all()
+    assert abandoned.sum() > 0
+    decided = ~np.isnan(run.decided_at)
+    assert (run.decided_at[decided] >= run.leased_at[decided]).all()
+    assert (run.leased_at[served] >= run.arrivals.at_s[served]).all()
+    assert np.isfinite(waits(run)).all()
+
+
+def test_mistakes_follow_true_accuracy() -> None:
+    run = simulate(
+        mm_c(
+            horizon_s=20000.0,
+            arrival={"signals": {"spam": {"score": {"a": 1, "b": 1}}}},
+            group={"accuracy": {"mean": 0.8, "concentration": 1000}},
+        )
+    )
+    measured = kpis(run)
+    assert measured["overall.accuracy"] == pytest.approx(0.8, abs=0.04)
+    assert 0.0 < measured["overall.precision"] <= 1.0
+
+
+def test_harmful_views_stop_at_removal() -> None:
+    run = simulate(
+        mm_c(
+            horizon_s=6000.0,
+            arrival={"signals": {"spam": {"score": {"a": 5, "b": 1}}}, "views_per_hour": {"median": 3600}},
+            group={"accuracy": {"mean": 0.99, "concentration": 10000}},
+        )
+    )
+    views = harmful_views(run)
+    removed = (run.verdict == 1) & run.arrivals.violating
+    # 3600 views per hour is one per second: a removed item gathered exactly its time to decision in views.
+    np.testing.assert_allclose(views[removed], (run.decided_at - run.arrivals.at_s)[removed])
+    assert (views[~run.arrivals.violating] == 0).all()
+
+
+def test_optimal_batches_serve_everything_like_pull() -> None:
+    scenario = mm_c(horizon_s=6000.0, tick_s=2.0)
+    pulled, batched = kpis(simulate(scenario, 0, "fifo")), kpis(simulate(scenario, 0, "optimal"))
+    assert pulled["overall.items"] == batched["overall.items"]
+    assert batched["overall.utilisation"] == pytest.approx(pulled["overall.utilisation"], rel=0.1)
+    # batching every 2 s adds about a second of waiting per item
+    assert batched["overall.wait_mean_s"] >= pulled["overall.wait_mean_s"] - 1.0
+
+
+def test_unknown_strategy_is_refused() -> None:
+    with pytest.raises(ValueError, match="strategy"):
+        simulate(mm_c(horizon_s=100.0), 0, "random")
