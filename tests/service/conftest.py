@@ -26,7 +26,8 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
-from queueopt.service import Settings, create_app
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 TOKENS = {"admin": "admin-secret-token", "ingest": "ingest-secret-token"}
@@ -115,9 +116,14 @@ def running(app: FastAPI) -> Iterator[Client]:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[Client]:
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[Client]:
     """The app with moderators m1, m2 (eligible for English text) and m3 (Spanish only) registered and available."""
-    with running(create_app(settings)) as client:
+    with running(app) as client:
         client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
         client.put("/v1/moderators/m2", json=profile("m2"), headers=bearer("admin")).raise_for_status()
         client.put(

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from queueopt.service import Settings, create_app
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = "schema-admin-token"

@@ -1,6 +1,5 @@
-"""The HTTP service: FastAPI over the engine, with bearer-token roles, Prometheus metrics and a background assigner."""
+"""The HTTP service: FastAPI over the engine, with bearer-token roles, Prometheus metrics and a background assigner.
 
-from queueopt.service.app import create_app
-from queueopt.service.settings import Settings
-
-__all__ = ["Settings", "create_app"]
+`queueopt.service.app.create_app(Settings)` builds the app. Nothing is imported here, so the `queueopt` command,
+which registers `serve` from `queueopt.service.commands`, starts without loading FastAPI or the engine.
+"""

@@ -1,4 +1,7 @@
-"""`queueopt serve` and `queueopt demo-serve`: run the HTTP service under uvicorn."""
+"""`queueopt serve` and `queueopt demo-serve`: run the HTTP service under uvicorn.
+
+FastAPI, uvicorn and the engine are imported inside the commands, so every other `queueopt` command starts fast.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 
 from queueopt.config import ConfigError, format_validation_error, load_config
-from queueopt.service.app import create_app
-from queueopt.service.demo import instructions, write_demo
 from queueopt.service.settings import Settings
 
 GRACE_S = 5
@@ -49,6 +49,8 @@ def demo_serve(
         ops = load_config(config)
     except ConfigError as error:
         _exit_with(error.source, error.problems)
+    from queueopt.service.demo import instructions, write_demo
+
     setup = write_demo(var, ops)
     database = var / "demo.db"
     for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
@@ -75,6 +77,10 @@ def _settings(values: dict[str, Any]) -> Settings:
 
 
 def _run(settings: Settings, log_level: str) -> None:
+    import uvicorn
+
+    from queueopt.service.app import create_app
+
     try:
         app = create_app(settings)
     except ConfigError as error:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from queueopt.errors import QueueoptError
 
@@ -59,9 +60,32 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     return error_response(error.status_code, reason, None, dict(error.headers or {}))
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error; the request may not have been applied")
+class LastResort:
+    """Turns an unexpected exception into a logged 500 in the error format, once, instead of Starlette's plain-text
+    500 followed by the exception re-raised into the server (a second traceback, and a dropped connection in
+    tests). A failure after the answer started can only be logged; the connection is then closed by the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await error_response(500, "internal error; the request may not have been applied")(scope, receive, send)
 
 
 def documented(*statuses: int, also: dict[int | str, dict[str, Any]] | None = None) -> dict[int | str, dict[str, Any]]:
@@ -89,4 +113,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(QueueoptError, _queueopt_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(LastResort)

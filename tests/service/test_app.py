@@ -1,0 +1,50 @@
+"""Building the app: files checked before serving, and the last-resort answer for a bug."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from queueopt.config import ConfigError
+from queueopt.errors import InvalidInput
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
+
+
+def test_a_service_without_tokens_refuses_to_start(settings: Settings) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        create_app(settings.model_copy(update={"tokens_file": None}))
+    assert raised.value.field == "tokens_file"
+
+
+def test_a_broken_ops_config_stops_the_app_before_it_serves(settings: Settings, tmp_path: Path) -> None:
+    broken = tmp_path / "ops.toml"
+    broken.write_text("lease_s = -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        create_app(settings.model_copy(update={"config": broken}))
+
+
+def test_the_store_directory_is_created(settings: Settings, api: Any) -> None:
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    assert path.parent.is_dir() and path.exists()
+
+
+def test_a_bug_answers_500_in_the_error_format_and_is_logged(
+    app: FastAPI, api: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.state.runtime.engine, "queues", broken)
+    response = api.client.get("/v1/queues", headers=api.bearer("admin"))
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": [{"field": None, "reason": "internal error; the request may not have been applied"}]
+    }
+    assert "unhandled error on GET /v1/queues" in caplog.text
+    monkeypatch.undo()
+    metrics = api.client.get("/metrics").text
+    assert 'route="/v1/queues",status="500"' in metrics
