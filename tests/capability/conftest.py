@@ -4,6 +4,7 @@ sources (a queue's and a policy area's), severe areas and escalation steps relax
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def profile(moderator_id: str, **fields: object) -> ModeratorProfile:
 
 
 def task(task_id: str, **fields: object) -> Task:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "queue": "plain",
         "priority": 1.0,
         "aging_rate": 0.0,
@@ -65,7 +66,7 @@ def task(task_id: str, **fields: object) -> Task:
         "region": "r1",
     }
     values.update(fields)
-    return Task(id=task_id, item_id=task_id, kind=TaskKind.REVIEW, state=TaskState.QUEUED, **values)  # type: ignore[arg-type]
+    return Task(id=task_id, item_id=task_id, kind=TaskKind.REVIEW, state=TaskState.QUEUED, **values)
 
 
 @pytest.fixture(scope="session")

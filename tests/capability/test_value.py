@@ -20,6 +20,7 @@ AREAS = ["abuse", "gore", "hate", "spam"]
 UNSPOKEN = 0.1
 WINDOW_S = 3600.0
 NOW = 10_000.0
+RECENT = st.floats(NOW - 60.0, NOW)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def tasks(draw: st.DrawFn, index: int, moderator_ids: list[str]) -> Task:
         severe=draw(st.booleans()),
         priority=draw(st.floats(0.0, 100.0)),
         aging_rate=draw(st.floats(0.0, 1.0)),
-        enqueued_at=NOW - draw(st.floats(0.0, 200.0)),
+        enqueued_at=NOW - draw(st.sampled_from([30.0, 60.0, 90.0, 120.0]) | st.floats(0.0, 200.0)),
         duration_s=draw(st.floats(0.0, 600.0)),
         skipped_by=set(draw(st.lists(st.sampled_from(moderator_ids), max_size=2))),
     )
@@ -99,7 +100,9 @@ def worlds(draw: st.DrawFn) -> World:
     return World(
         profiles=roster,
         tasks=backlog,
-        severe=draw(st.lists(st.tuples(moderator, st.floats(NOW - 4000.0, NOW)), max_size=8)),
+        severe=draw(
+            st.lists(st.tuples(moderator, st.floats(NOW - 60.0, NOW) | st.floats(NOW - 4000.0, NOW)), max_size=8)
+        ),
         accuracy=draw(st.lists(st.tuples(moderator, st.sampled_from([None, *AREAS]), st.booleans()), max_size=10)),
         handling=draw(
             st.lists(
@@ -195,9 +198,10 @@ def test_value_is_monotone_in_priority(config: OpsConfig, world: World, boost: f
 
 
 def _assert_a_beats_b(model: Model, backlog: list[Task]) -> None:
-    """Wherever both may take a task with some urgency, moderator a's value is strictly higher."""
+    """Wherever both may take a task with some urgency, moderator a's value is strictly higher (a subnormal
+    priority underflows both values to the floor, where they can only tie)."""
     values = model.value(backlog, ["a", "b"], NOW).toarray()
-    urgent = np.array([task.priority_at(NOW) > 0 for task in backlog])
+    urgent = np.array([task.priority_at(NOW) > 1e-100 for task in backlog])
     both = urgent & (values[:, 0] > 0) & (values[:, 1] > 0)
     assert np.all(values[both, 0] > values[both, 1])
 

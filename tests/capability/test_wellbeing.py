@@ -1,0 +1,63 @@
+"""The severe-content budget: a rolling hour, a cool-down, and refilling as the window slides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from queueopt.capability import Model, ModeratorProfile
+from queueopt.config import OpsConfig
+from queueopt.domain import Task
+from queueopt.errors import NotFound
+
+
+@pytest.fixture
+def model(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> Model:
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=2, cooldown_s=100.0))
+    return model
+
+
+def test_budget_counts_the_last_hour_and_refills(model: Model, make_task: Callable[..., Task]) -> None:
+    gore = make_task("t", policy="gore", severe=True)
+    model.record_severe("m", 0.0)
+    model.record_severe("m", 1000.0)
+    assert model.severe_budget_left("m", 1000.0) == 0
+    assert not model.eligible(gore, "m", 1000.0)
+    assert not model.eligible(gore, "m", 3599.9)
+    assert model.severe_budget_left("m", 3600.0) == 1
+    assert model.eligible(gore, "m", 3600.0)
+    assert model.severe_budget_left("m", 4600.0) == 2
+
+
+def test_cool_down_blocks_severe_items_only(model: Model, make_task: Callable[..., Task]) -> None:
+    model.record_severe("m", 500.0)
+    assert model.severe_budget_left("m", 550.0) == 1
+    assert not model.eligible(make_task("s", policy="gore", severe=True), "m", 599.0)
+    assert model.eligible(make_task("s", policy="gore", severe=True), "m", 600.0)
+    assert model.eligible(make_task("n", policy="spam"), "m", 599.0)
+
+
+def test_severe_caps_for_one_batch(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:
+    model = Model(config)
+    model.upsert(make_profile("free", severe_per_hour=5))
+    model.upsert(make_profile("cooling", severe_per_hour=5, cooldown_s=60.0))
+    model.upsert(make_profile("spent", severe_per_hour=1))
+    model.record_severe("free", 0.0)
+    model.record_severe("spent", 0.0)
+    assert model.severe_caps(["free", "cooling", "spent"], 10.0).tolist() == [4, 1, 0]
+    model.record_severe("cooling", 0.0)
+    assert model.severe_caps(["cooling"], 59.0).tolist() == [0]
+
+
+def test_zero_budget_means_no_severe_items(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=0))
+    assert model.severe_budget_left("m", 0.0) == 0
+    assert model.severe_caps(["m"], 0.0).tolist() == [0]
+
+
+def test_unknown_moderator(model: Model) -> None:
+    with pytest.raises(NotFound):
+        model.record_severe("nobody", 0.0)
