@@ -6,12 +6,16 @@ the pair count to the full size; both run in this process so the ratio holds on 
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import sys
 import time
 
+import numpy as np
+
 from queueopt.capability import Model, ModeratorProfile
+from queueopt.capability.model import UNSPOKEN_PROFICIENCY
 from queueopt.config import OpsConfig, parse_config
 from queueopt.domain import Modality, Task, TaskKind, TaskState
 
@@ -82,8 +86,14 @@ def tasks(rng: random.Random, now: float) -> list[Task]:
     return made
 
 
-def per_pair(model: Model, cfg: OpsConfig, task: Task, profile: ModeratorProfile, now: float) -> float:
-    """The rules written out for one pair, as a reader would check them; 0.0 means not eligible."""
+def per_pair(
+    model: Model, cfg: OpsConfig, task: Task, profile: ModeratorProfile, blocked: set[str], now: float
+) -> float:
+    """The rules written out for one pair, as a reader would check them; 0.0 means not eligible.
+
+    `blocked` (moderators whose severe budget is spent or cooling down) is worked out once per moderator, as the
+    vectorised code does, so the baseline is not charged for per-pair budget look-ups.
+    """
     queue = cfg.queues_by_name.get(task.queue)
     relaxed: set[str] = set()
     for step in queue.escalation if queue else []:
@@ -92,7 +102,9 @@ def per_pair(model: Model, cfg: OpsConfig, task: Task, profile: ModeratorProfile
     area = cfg.areas_by_name.get(task.policy) if task.policy else None
     needs_languages = {task.language, *(queue.requires.languages if queue else [])}
     needs_areas = set(queue.requires.policy_areas if queue else []) | ({task.policy} if task.policy else set())
-    needs_clearance = set(queue.requires.clearance if queue else []) | ({area.clearance} if area and area.clearance else set())
+    needs_clearance = set(queue.requires.clearance if queue else []) | (
+        {area.clearance} if area and area.clearance else set()
+    )
     if profile.status != "available" or profile.id in task.skipped_by:
         return 0.0
     if "language" not in relaxed and not needs_languages <= set(profile.languages):
@@ -105,10 +117,11 @@ def per_pair(model: Model, cfg: OpsConfig, task: Task, profile: ModeratorProfile
         return 0.0
     if "clearance" not in relaxed and not needs_clearance <= set(profile.clearance):
         return 0.0
-    if task.severe and model.severe_caps([profile.id], now)[0] == 0:
+    if task.severe and profile.id in blocked:
         return 0.0
     speed = 1.0 / model.expected_handling_s(profile.id, task.modality, task.duration_s)
-    return task.priority_at(now) * model.accuracy(profile.id, area.name if area else None) * speed
+    proficiency = profile.languages.get(task.language, UNSPOKEN_PROFICIENCY)
+    return task.priority_at(now) * model.accuracy(profile.id, area.name if area else None) * proficiency * speed
 
 
 def main() -> int:
@@ -133,19 +146,23 @@ def main() -> int:
         start = time.perf_counter()
         value = model.value(batch, ids, now)
         timings.append(time.perf_counter() - start)
-    fast = statistics.median(timings)
+    fast, cold = statistics.median(timings), timings[0]
 
     sample_tasks, sample_profiles = batch[:SAMPLE], profiles[:SAMPLE]
     start = time.perf_counter()
-    eligible = sum(per_pair(model, cfg, t, p, now) > 0 for t in sample_tasks for p in sample_profiles)
+    blocked = {p.id for p in sample_profiles if model.severe_caps([p.id], now)[0] == 0}
+    slow = np.array([[per_pair(model, cfg, t, p, blocked, now) for p in sample_profiles] for t in sample_tasks])
     loop = (time.perf_counter() - start) * (N_TASKS * N_MODERATORS) / (SAMPLE * SAMPLE)
-    assert eligible == model.value(sample_tasks, ids[:SAMPLE], now).nnz, "vectorised and per-pair rules disagree"
+    vectorised = model.value(sample_tasks, ids[:SAMPLE], now).toarray()
+    assert np.allclose(vectorised, slow, rtol=1e-9, atol=0.0), "vectorised and per-pair values disagree"
 
     ratio = loop / fast
     density = value.nnz / (N_TASKS * N_MODERATORS)
-    print(f"value() {N_TASKS} x {N_MODERATORS}: median {fast * 1000:.1f} ms over 7 runs (target <= {TARGET_S * 1000:.0f} ms)")
+    print(f"value() {N_TASKS} x {N_MODERATORS}: median {fast * 1000:.1f} ms of 7 (target <= {TARGET_S * 1000:.0f} ms)")
+    print(f"first run, demand masks not yet cached: {cold * 1000:.1f} ms; load average {os.getloadavg()[0]:.1f}")
     print(f"eligible pairs: {value.nnz} ({density:.1%})")
-    print(f"per-pair Python loop, 200 x 200 scaled: {loop:.2f} s; ratio {ratio:.0f}x (target >= {TARGET_RATIO:.0f}x)")
+    print(f"per-pair Python loop, {SAMPLE} x {SAMPLE} scaled: {loop:.2f} s")
+    print(f"ratio {ratio:.0f}x (target >= {TARGET_RATIO:.0f}x)")
     return 0 if fast <= TARGET_S and ratio >= TARGET_RATIO else 1
 
 

@@ -38,6 +38,8 @@ class DemandRules:
         self._requires: dict[str, Requirements] = {q.name: q.requires for q in config.queues}
         self._steps: dict[str, list[tuple[float, frozenset[str]]]] = {q.name: _cumulative(q) for q in config.queues}
         self._clearance: dict[str, str | None] = {a.name: a.clearance for a in config.policy_areas}
+        self._parts: dict[tuple[str, str, str | None], int] = {}
+        self._vocabulary = 0
 
     def relaxed(self, queue: str, waited_s: float) -> frozenset[str]:
         """Requirement dimensions dropped for a task of `queue` that has waited `waited_s` (cumulative over steps)."""
@@ -49,31 +51,53 @@ class DemandRules:
         return dropped
 
     def required_mask(self, demand: Demand, skills: SkillBits) -> int:
-        """The required skill bits as one Python int: cheap to build, split into uint64 words by `skills.words`."""
-        requires = self._requires.get(demand.queue, _NO_REQUIREMENTS)
-        relaxed = demand.relaxed
-        bits: list[int] = []
-        if "language" not in relaxed:
-            bits += [skills.bit("language", code) for code in (demand.language, *requires.languages)]
-        if "modality" not in relaxed:
-            bits.append(skills.bit("modality", demand.modality.value))
-        if "region" not in relaxed:
-            bits.append(skills.bit("region", demand.region))
-        if "policy_areas" not in relaxed:
-            areas = list(requires.policy_areas)
-            if demand.policy is not None:
-                areas.append(demand.policy)
-            bits += [skills.bit("policy", code) for code in areas]
-        if "clearance" not in relaxed:
-            tiers = list(requires.clearance)
-            area_tier = self._clearance.get(demand.policy) if demand.policy is not None else None
-            if area_tier is not None:
-                tiers.append(area_tier)
-            bits += [skills.bit("clearance", code) for code in tiers]
+        """The required skill bits as one Python int, split into uint64 words by the caller.
+
+        Built from per-dimension parts (a queue's languages plus the task's, a queue's areas plus the task's...),
+        each remembered until the vocabulary grows, so a batch of new demands costs a few dictionary lookups each.
+        """
+        if self._vocabulary != skills.size:
+            self._parts, self._vocabulary = {}, skills.size
+        codes = {
+            "language": demand.language,
+            "modality": demand.modality.value,
+            "region": demand.region,
+            "policy_areas": demand.policy,
+            "clearance": demand.policy,
+        }
         mask = 0
-        for bit in bits:
-            mask |= 1 << bit
+        for dimension, code in codes.items():
+            if dimension in demand.relaxed:
+                continue
+            key = (dimension, demand.queue, code)
+            part = self._parts.get(key)
+            if part is None:
+                part = self._parts[key] = _bits(self._part(dimension, demand.queue, code), skills, dimension)
+            mask |= part
         return mask
+
+    def _part(self, dimension: str, queue: str, code: str | None) -> list[str]:
+        """The codes one dimension requires of a task in `queue` whose own code in that dimension is `code`."""
+        requires = self._requires.get(queue, _NO_REQUIREMENTS)
+        if dimension == "language":
+            return [code, *requires.languages] if code is not None else list(requires.languages)
+        if dimension == "policy_areas":
+            return [*requires.policy_areas, *([code] if code is not None else [])]
+        if dimension == "clearance":
+            area_tier = self._clearance.get(code) if code is not None else None
+            return [*requires.clearance, *([area_tier] if area_tier is not None else [])]
+        return [code] if code is not None else []
+
+
+_SKILL_OF = {"language": "language", "modality": "modality", "region": "region", "policy_areas": "policy"}
+
+
+def _bits(codes: list[str], skills: SkillBits, dimension: str) -> int:
+    kind = _SKILL_OF.get(dimension, dimension)
+    mask = 0
+    for code in codes:
+        mask |= 1 << skills.bit(kind, code)
+    return mask
 
 
 def _cumulative(queue: QueueConfig) -> list[tuple[float, frozenset[str]]]:

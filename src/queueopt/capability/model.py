@@ -180,11 +180,16 @@ class Model:
         if severe.any():
             blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
             if blocked.any():
-                ok[np.ix_(severe, blocked)] = False
-        rows, cols = np.divmod(np.flatnonzero(ok), live.size)
+                ok &= ~(severe[:, None] & blocked[None, :])
+        counts = np.count_nonzero(ok, axis=1)
+        indptr = np.zeros(len(demands) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        rows = np.repeat(np.arange(len(demands)), counts)
+        cols = np.flatnonzero(ok) - rows * live.size
         factors, of_demand = self._factors(demands, columns[live])
-        data = factors[of_demand[rows], cols]
-        return sp.csr_matrix((data, (rows, live[cols])), shape=(len(demands), len(columns)))
+        data = factors.ravel()[of_demand[rows] * live.size + cols]
+        # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
+        return sp.csr_matrix((data, live[cols], indptr), shape=(len(demands), len(columns)))
 
     def _factors(self, demands: list[Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""

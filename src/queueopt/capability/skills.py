@@ -62,8 +62,9 @@ def covered(required: Mask, held: Mask) -> NDArray[np.bool_]:
 
     The loop runs over the few mask words, never over pairs.
     """
-    ok = np.ones((required.shape[0], held.shape[0]), dtype=np.bool_)
     lacking = ~held
-    for word in range(required.shape[1]):
-        ok &= (required[:, word, None] & lacking[None, :, word]) == 0
+    missing = required[:, 0, None] & lacking[None, :, 0]
+    for word in range(1, required.shape[1]):
+        missing |= required[:, word, None] & lacking[None, :, word]
+    ok: NDArray[np.bool_] = missing == 0
     return ok
