@@ -29,7 +29,6 @@ from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
 UNSPOKEN_PROFICIENCY = 0.1
-_MASK_CACHE_LIMIT = 200_000
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 
 
@@ -47,8 +46,6 @@ class Model:
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
         self._estimates: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
-        self._masks: dict[Demand, int] = {}
-        self._masks_vocabulary = 0
 
     # -- roster -------------------------------------------------------------------------------------------------
 
@@ -117,10 +114,15 @@ class Model:
         caps = np.zeros(len(moderator_ids), dtype=np.int64)
         for column, moderator_id in enumerate(moderator_ids):
             profile = self._roster.profile(moderator_id)
-            left = self.severe_budget_left(moderator_id, now)
-            if left and not self._severe.cooling(moderator_id, now, profile.cooldown_s):
-                caps[column] = 1 if profile.cooldown_s > 0 else left
+            if not self._spent(profile, now):
+                caps[column] = 1 if profile.cooldown_s > 0 else self.severe_budget_left(moderator_id, now)
         return caps
+
+    def _spent(self, profile: ModeratorProfile, now: float) -> bool:
+        """No severe item for this moderator now: the hourly budget is used up or a cool-down is running."""
+        return self._severe.seen(profile.id, now) >= profile.severe_per_hour or self._severe.cooling(
+            profile.id, now, profile.cooldown_s
+        )
 
     # -- value --------------------------------------------------------------------------------------------------
 
@@ -215,27 +217,15 @@ class Model:
         return factors.T.copy(), of_demand
 
     def _required(self, demands: list[Demand]) -> NDArray[np.uint64]:
-        """Required masks per demand, remembered across batches until the skill vocabulary grows (a new bit can
-        turn a never-held code into a held one)."""
         skills = self._roster.skills
-        if self._masks_vocabulary != skills.size or len(self._masks) > _MASK_CACHE_LIMIT:
-            self._masks, self._masks_vocabulary = {}, skills.size
-        masks = self._masks
-        for demand in demands:
-            if demand not in masks:
-                masks[demand] = self._rules.required_mask(demand, skills)
-        return split([masks[demand] for demand in demands], self._roster.held.shape[1])
+        masks = [self._rules.required_mask(demand, skills) for demand in demands]
+        return split(masks, self._roster.held.shape[1])
 
     def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
-        blocked = np.zeros(len(moderator_ids), dtype=np.bool_)
-        profiles = self._roster.profiles
-        for column, moderator_id in enumerate(moderator_ids):
-            profile = profiles[self._roster.slots[moderator_id]]
-            assert profile is not None
-            blocked[column] = self._severe.seen(moderator_id, now) >= profile.severe_per_hour or self._severe.cooling(
-                moderator_id, now, profile.cooldown_s
-            )
-        return blocked
+        profile = self._roster.profile
+        return np.fromiter(
+            (self._spent(profile(m), now) for m in moderator_ids), dtype=np.bool_, count=len(moderator_ids)
+        )
 
     @staticmethod
     def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:

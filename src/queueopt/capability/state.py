@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,5 +30,5 @@ class ModeratorState(BaseModel):
 class ModelState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    format: int = 1
+    format: Literal[1] = 1
     moderators: list[ModeratorState] = Field(default_factory=list)
