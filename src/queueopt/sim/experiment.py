@@ -7,7 +7,9 @@ differences then cancel most of the noise (common random numbers, `stats.paired_
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,22 +55,35 @@ def run_experiment(
     strategy: str | None = None,
     replications: int | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Experiment:
-    """Replications 0..n-1 (`scenario.replications` unless given); `progress(r, t)` reports simulated time."""
+    """Replications 0..n-1 (`scenario.replications` unless given).
+
+    `progress(r, t)` reports simulated time `t` of replication `r` (with several workers only when a replication
+    ends, at the horizon). Replications are independent, so `workers` processes run them side by side; the
+    results do not depend on how many.
+    """
     chosen = strategy or scenario.strategy
     count = replications or scenario.replications
-    measured: list[dict[str, float]] = []
-    first: RunRecord | None = None
-    wall = 0.0
-    for replication in range(count):
-        report = None if progress is None else _bind(progress, replication)
-        run = simulate(scenario, replication, chosen, report)
-        measured.append(kpis(run))
-        wall += run.wall_s
-        if first is None:
-            first = run
-    assert first is not None
-    return Experiment(scenario, chosen, measured, first, wall)
+    started = time.perf_counter()
+    first = simulate(scenario, 0, chosen, None if progress is None else _bind(progress, 0))
+    measured = [kpis(first)]
+    if workers > 1 and count > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, count - 1)) as pool:
+            jobs = [pool.submit(_replicate, scenario, replication, chosen) for replication in range(1, count)]
+            for replication, job in enumerate(jobs, start=1):
+                measured.append(job.result())
+                if progress is not None:
+                    progress(replication, scenario.horizon_s)
+    else:
+        for replication in range(1, count):
+            report = None if progress is None else _bind(progress, replication)
+            measured.append(kpis(simulate(scenario, replication, chosen, report)))
+    return Experiment(scenario, chosen, measured, first, time.perf_counter() - started)
+
+
+def _replicate(scenario: Scenario, replication: int, strategy: str) -> dict[str, float]:
+    return kpis(simulate(scenario, replication, strategy))
 
 
 def _bind(progress: Progress, replication: int) -> Callable[[float], None]:
@@ -91,7 +106,11 @@ def compare(a: Experiment, b: Experiment, level: float = 0.95) -> dict[str, Diff
 
 
 def compare_strategies(
-    scenario: Scenario, strategies: Sequence[str], replications: int | None = None, progress: Progress | None = None
+    scenario: Scenario,
+    strategies: Sequence[str],
+    replications: int | None = None,
+    progress: Progress | None = None,
+    workers: int = 1,
 ) -> dict[str, Experiment]:
     """The same replications under each strategy (common random numbers)."""
-    return {name: run_experiment(scenario, name, replications, progress) for name in strategies}
+    return {name: run_experiment(scenario, name, replications, progress, workers) for name in strategies}

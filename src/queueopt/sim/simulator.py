@@ -126,6 +126,7 @@ class Simulation:
         self._waiting = 0
         self._audit_seq = 0
         self._submitted = 0
+        self._poll_pending = False
         self._heap: list[tuple[float, int, int, object]] = []
         self._sequence = 0
         self._backlog_at: list[float] = []
@@ -138,8 +139,8 @@ class Simulation:
         for profile in self.moderators.profiles:
             self.engine.upsert_moderator(profile)
         horizon = self.scenario.horizon_s
-        tick = self.scenario.tick_s
-        self._push(0.0, _TICK, None)
+        if not self._pull:
+            self._push(0.0, _TICK, None)
         sample_every = max(horizon / BACKLOG_SAMPLES, 1e-9)
         self._push(0.0, _SAMPLE, None)
         at_s = self.arrivals.at_s
@@ -172,7 +173,6 @@ class Simulation:
                     self._abandon(payload)  # type: ignore[arg-type]
                 elif kind == _TICK:
                     self._tick(next_arrival)
-                    self._push(now + tick, _TICK, None)
                 else:
                     self._sample()
                     self._push(now + sample_every, _SAMPLE, None)
@@ -286,6 +286,9 @@ class Simulation:
         view = self.engine.next_for(self.moderators.ids[moderator])
         if view is None:
             self._idle[moderator] = None
+            if self._waiting > 0 and not self._poll_pending:
+                self._poll_pending = True
+                self._push(self.clock.now() + self.scenario.tick_s, _TICK, None)
             return False
         assert view.lease_token is not None
         self._start(view.id, moderator, view.lease_token)
@@ -380,13 +383,21 @@ class Simulation:
             self._waiting -= 1
 
     def _tick(self, next_arrival: int) -> None:
-        if not self._pull:
+        """Optimal: submit what arrived since the last tick, match, and tick again. Pull: a poll, scheduled only
+        while a moderator sits idle next to waiting work, repeated until that stops."""
+        now = self.clock.now()
+        if self._pull:
+            self._poll_pending = False
+            if not (self._idle and self._waiting > 0):
+                return
+            self._poll_pending = True
+            self._push(now + self.scenario.tick_s, _TICK, None)
+        else:
             first = self._submitted
             if next_arrival > first:
                 self._submit(list(range(first, next_arrival)))
                 self._submitted = next_arrival
-        elif not (self._idle and self._waiting > 0):
-            return
+            self._push(now + self.scenario.tick_s, _TICK, None)
         self._read_audit()
         if self.engine.assign_batch():
             self._drain_leases()

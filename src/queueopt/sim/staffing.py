@@ -1,0 +1,187 @@
+"""Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
+
+Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about
+`SAMPLE_ITEMS` items, the rates scaled down and the counts scaled back up) routed by the ops config's own
+router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in production. Each
+(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
+`theory.servers_for_sla` for the queue's `sla_s` and `sla_target`.
+
+Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's
+Erlang C size is never more, and usually less, than the sum of dedicated teams (the square-root staffing
+economy of scale). `check` runs the simulator on a single-queue scenario at the planned size and one below it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from queueopt.domain import Action
+from queueopt.enqueue import Router
+from queueopt.errors import InvalidInput
+from queueopt.sim.arrivals import sample_arrivals
+from queueopt.sim.experiment import run_experiment
+from queueopt.sim.scenario import HOURS, Scenario, parse_scenario
+from queueopt.sim.theory import servers_for_sla
+
+SAMPLE_ITEMS = 40_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHour:
+    queue: str
+    hour: int
+    arrivals_per_hour: float
+    mean_handling_s: float
+    patience_s: float | None
+    servers: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolHour:
+    sla: tuple[float, float]
+    queues: tuple[str, ...]
+    hour: int
+    dedicated: int
+    pooled: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingPlan:
+    rows: list[QueueHour]
+    pools: list[PoolHour]
+
+    def dedicated_by_hour(self) -> list[int]:
+        totals = [0] * HOURS
+        for row in self.rows:
+            totals[row.hour] += row.servers
+        return totals
+
+    def pooled_by_hour(self) -> list[int]:
+        totals = [0] * HOURS
+        for pool in self.pools:
+            totals[pool.hour] += pool.pooled
+        return totals
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCheck:
+    servers: int
+    sla_attainment: float
+    sla_attainment_one_fewer: float
+    target: float
+
+
+def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
+    """The scenario with every arrival rate scaled so about `SAMPLE_ITEMS` arrive, and the scale factor."""
+    expected = sum(
+        rate * (end - start)
+        for arrival in scenario.arrivals
+        for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s)
+    )
+    factor = min(1.0, SAMPLE_ITEMS / expected) if expected > 0 else 1.0
+    data: dict[str, Any] = scenario.model_dump(mode="python", exclude={"ops_config", "trace"})
+    for arrival in data["arrivals"]:
+        if arrival["rate_per_hour"] is not None:
+            arrival["rate_per_hour"] *= factor
+        else:
+            arrival["hourly_rates"] = [rate * factor for rate in arrival["hourly_rates"]]
+    return parse_scenario(data), factor
+
+
+def _expected_handling_s(scenario: Scenario, modality: Any, duration_s: float) -> float:
+    """Mean handling time of an item over the roster groups that review its modality, weighted by headcount."""
+    total, weight = 0.0, 0.0
+    for group in scenario.roster:
+        speed = group.speed.get(modality)
+        if speed is None:
+            continue
+        scale = math.exp(group.speed_spread**2 / 2.0)
+        total += group.count * (speed.base_mean_s + speed.duration_factor * duration_s) * scale
+        weight += group.count
+    return total / weight if weight else math.nan
+
+
+def plan(scenario: Scenario) -> StaffingPlan:
+    """Servers per queue and hour of day for each queue's SLA, and the pooled alternative per SLA class."""
+    if not scenario.arrivals:
+        raise InvalidInput("staffing needs [[arrivals]] streams, not only a trace", field="arrivals")
+    thinned, factor = _thinned(scenario)
+    arrivals = sample_arrivals(thinned, 0)
+    router = Router(scenario.ops)
+    days = np.zeros(HOURS)
+    for hour_start in np.arange(0.0, scenario.horizon_s, 3600.0):
+        days[int(hour_start % 86400.0 // 3600.0)] += min(3600.0, scenario.horizon_s - hour_start) / 3600.0
+    count: dict[tuple[str, int], float] = defaultdict(float)
+    work: dict[str, list[float]] = defaultdict(list)
+    patience: dict[str, list[float]] = defaultdict(list)
+    seen: set[str] = set()
+    rates = [arrival.patience_rate or 0.0 for arrival in scenario.arrivals]
+    for row, item in enumerate(arrivals.items):
+        if item.content_hash is not None and item.content_hash in seen:
+            continue  # a duplicate rides on its original's review
+        if item.content_hash is not None:
+            seen.add(item.content_hash)
+        routing = router.route(item)
+        if routing.action is not Action.REVIEW or routing.queue is None:
+            continue
+        hour = int(arrivals.at_s[row] % 86400.0 // 3600.0)
+        count[(routing.queue, hour)] += 1.0 / factor
+        work[routing.queue].append(_expected_handling_s(scenario, item.modality, item.duration_s))
+        patience[routing.queue].append(rates[int(arrivals.stream[row])])
+    rows = []
+    for queue in scenario.ops.queues:
+        if not work[queue.name]:
+            continue
+        mean_s = float(np.mean(work[queue.name]))
+        theta = float(np.mean(patience[queue.name]))
+        for hour in range(HOURS):
+            per_hour = count[(queue.name, hour)] / days[hour] if days[hour] else 0.0
+            servers = 0
+            if per_hour > 0:
+                servers = servers_for_sla(
+                    per_hour / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
+                )
+            rows.append(QueueHour(queue.name, hour, per_hour, mean_s, 1.0 / theta if theta > 0 else None, servers))
+    return StaffingPlan(rows, _pools(scenario, rows))
+
+
+def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
+    by_sla: dict[tuple[float, float], list[str]] = defaultdict(list)
+    for queue in scenario.ops.queues:
+        by_sla[(queue.sla_s, queue.sla_target)].append(queue.name)
+    pools = []
+    for sla, names in by_sla.items():
+        members = [row for row in rows if row.queue in names]
+        for hour in range(HOURS):
+            here = [row for row in members if row.hour == hour and row.arrivals_per_hour > 0]
+            if not here:
+                continue
+            rate = sum(row.arrivals_per_hour for row in here) / 3600.0
+            load = sum(row.arrivals_per_hour * row.mean_handling_s for row in here) / 3600.0
+            thetas = [(row.arrivals_per_hour, 1.0 / row.patience_s if row.patience_s else 0.0) for row in here]
+            theta = sum(weight * value for weight, value in thetas) / sum(weight for weight, _ in thetas)
+            pooled = servers_for_sla(rate, rate / load, sla[0], sla[1], theta if theta > 0 else None)
+            dedicated = sum(row.servers for row in here)
+            pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, pooled))
+    return pools
+
+
+def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
+    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer."""
+    if len(scenario.ops.queues) != 1 or len(scenario.roster) != 1:
+        raise InvalidInput(
+            "a simulation check needs one queue and one roster group; use simulate for a whole roster",
+            field="roster",
+        )
+    attained = []
+    for size in (servers, max(1, servers - 1)):
+        group = scenario.roster[0].model_copy(update={"count": size})
+        sized = scenario.model_copy(update={"roster": [group]})
+        estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
+        attained.append(estimates["overall.sla_attainment"].mean)
+    return PlanCheck(servers, attained[0], attained[1], scenario.ops.queues[0].sla_target)
