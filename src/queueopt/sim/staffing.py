@@ -25,8 +25,9 @@ from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.scenario import HOURS, Scenario, parse_scenario
+from queueopt.sim.scenario import HOURS, Scenario
 from queueopt.sim.theory import servers_for_sla
+from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
 
@@ -84,13 +85,7 @@ def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
         for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s)
     )
     factor = min(1.0, SAMPLE_ITEMS / expected) if expected > 0 else 1.0
-    data: dict[str, Any] = scenario.model_dump(mode="python", exclude={"ops_config", "trace"})
-    for arrival in data["arrivals"]:
-        if arrival["rate_per_hour"] is not None:
-            arrival["rate_per_hour"] *= factor
-        else:
-            arrival["hourly_rates"] = [rate * factor for rate in arrival["hourly_rates"]]
-    return parse_scenario(data), factor
+    return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
 
 
 def _expected_handling_s(scenario: Scenario, modality: Any, duration_s: float) -> float:
@@ -106,21 +101,37 @@ def _expected_handling_s(scenario: Scenario, modality: Any, duration_s: float) -
     return total / weight if weight else math.nan
 
 
+def _hourly_rates(scenario: Scenario) -> np.ndarray:
+    """Mean arrivals per hour of each stream (rows) in each hour of day (columns) over the horizon, bursts included."""
+    rates = np.zeros((len(scenario.arrivals), HOURS))
+    covered = np.zeros(HOURS)
+    for start in np.arange(0.0, scenario.horizon_s, 3600.0):
+        covered[int(start % 86400.0 // 3600.0)] += min(3600.0, scenario.horizon_s - start)
+    for row, arrival in enumerate(scenario.arrivals):
+        for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s):
+            rates[row, int(start % 86400.0 // 3600.0)] += rate * (end - start)
+    return rates * 3600.0 / np.maximum(covered, 1e-9)
+
+
 def plan(scenario: Scenario) -> StaffingPlan:
-    """Servers per queue and hour of day for each queue's SLA, and the pooled alternative per SLA class."""
+    """Servers per queue and hour of day for each queue's SLA, and the pooled alternative per SLA class.
+
+    Routing shares come from the sample (which queue each stream's items land in, after auto-actions and
+    duplicates); the hourly shape comes from the stream rates themselves, so a rare queue is not left at zero in
+    an hour the sample happened to miss.
+    """
     if not scenario.arrivals:
         raise InvalidInput("staffing needs [[arrivals]] streams, not only a trace", field="arrivals")
-    thinned, factor = _thinned(scenario)
+    thinned, _ = _thinned(scenario)
     arrivals = sample_arrivals(thinned, 0)
     router = Router(scenario.ops)
-    days = np.zeros(HOURS)
-    for hour_start in np.arange(0.0, scenario.horizon_s, 3600.0):
-        days[int(hour_start % 86400.0 // 3600.0)] += min(3600.0, scenario.horizon_s - hour_start) / 3600.0
-    count: dict[tuple[str, int], float] = defaultdict(float)
-    work: dict[str, list[float]] = defaultdict(list)
-    patience: dict[str, list[float]] = defaultdict(list)
+    streams = len(scenario.arrivals)
+    names = [queue.name for queue in scenario.ops.queues]
+    column = {name: index for index, name in enumerate(names)}
+    routed = np.zeros((streams, len(names)))
+    sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
+    work = np.zeros(len(names))
     seen: set[str] = set()
-    rates = [arrival.patience_rate or 0.0 for arrival in scenario.arrivals]
     for row, item in enumerate(arrivals.items):
         if item.content_hash is not None and item.content_hash in seen:
             continue  # a duplicate rides on its original's review
@@ -129,24 +140,25 @@ def plan(scenario: Scenario) -> StaffingPlan:
         routing = router.route(item)
         if routing.action is not Action.REVIEW or routing.queue is None:
             continue
-        hour = int(arrivals.at_s[row] % 86400.0 // 3600.0)
-        count[(routing.queue, hour)] += 1.0 / factor
-        work[routing.queue].append(_expected_handling_s(scenario, item.modality, item.duration_s))
-        patience[routing.queue].append(rates[int(arrivals.stream[row])])
+        routed[int(arrivals.stream[row]), column[routing.queue]] += 1.0
+        work[column[routing.queue]] += _expected_handling_s(scenario, item.modality, item.duration_s)
+    share = routed / np.maximum(sampled, 1.0)[:, None]
+    per_hour = share.T @ _hourly_rates(scenario)
+    patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
     rows = []
-    for queue in scenario.ops.queues:
-        if not work[queue.name]:
+    for index, queue in enumerate(scenario.ops.queues):
+        if routed[:, index].sum() == 0:
             continue
-        mean_s = float(np.mean(work[queue.name]))
-        theta = float(np.mean(patience[queue.name]))
+        mean_s = float(work[index] / routed[:, index].sum())
+        theta = float(patience @ routed[:, index] / routed[:, index].sum())
         for hour in range(HOURS):
-            per_hour = count[(queue.name, hour)] / days[hour] if days[hour] else 0.0
+            rate = float(per_hour[index, hour])
             servers = 0
-            if per_hour > 0:
+            if rate > 0:
                 servers = servers_for_sla(
-                    per_hour / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
+                    rate / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
                 )
-            rows.append(QueueHour(queue.name, hour, per_hour, mean_s, 1.0 / theta if theta > 0 else None, servers))
+            rows.append(QueueHour(queue.name, hour, rate, mean_s, 1.0 / theta if theta > 0 else None, servers))
     return StaffingPlan(rows, _pools(scenario, rows))
 
 

@@ -1,0 +1,202 @@
+"""`queueopt simulate`, `queueopt compare` and `queueopt staff`: the strategy lab from the command line.
+
+Every mistake in a scenario is printed as `file: field.path: reason`, one line each, and exits 1, like
+`check-config`; long runs show a progress bar on stderr so stdout stays clean for redirection.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from queueopt.config import ConfigError
+from queueopt.errors import QueueoptError
+from queueopt.sim.experiment import Experiment, compare, run_experiment
+from queueopt.sim.report import write_report
+from queueopt.sim.roster import build_moderators
+from queueopt.sim.scenario import Scenario, load_scenario
+from queueopt.sim.simulator import ENGINE_STRATEGY
+from queueopt.sim.staffing import check, plan
+from queueopt.sim.variants import scaled
+
+Replications = Annotated[
+    int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
+]
+Scale = Annotated[
+    float, typer.Option("--scale", min=1e-6, help="Multiply arrival rates and headcounts (a smaller copy of the day).")
+]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes running replications side by side.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"queueopt: {message}", file=sys.stderr)
+    return typer.Exit(1)
+
+
+def _load(path: Path, scale: float = 1.0) -> Scenario:
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"{error.source}: {problem}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    return scenario if scale == 1.0 else scaled(scenario, scale)
+
+
+@contextmanager
+def _progress(total_s: float, label: str) -> Iterator[Callable[[str, int, float], None]]:
+    """A bar over simulated seconds of every (strategy, replication); `update(strategy, r, t)` moves it."""
+    done: dict[tuple[str, int], float] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total_s)
+
+        def update(strategy: str, replication: int, now: float) -> None:
+            done[(strategy, replication)] = now
+            bar.update(task, completed=sum(done.values()), description=f"{label} [{strategy} r{replication}]")
+
+        yield update
+
+
+def _for(update: Callable[[str, int, float], None], label: str) -> Callable[[int, float], None]:
+    return lambda replication, now: update(label, replication, now)
+
+
+def _strategy_names(strategies: list[str] | None, scenario: Scenario) -> list[str]:
+    names = strategies or [scenario.strategy]
+    unknown = [name for name in names if name not in ENGINE_STRATEGY]
+    if unknown:
+        raise _fail(f"strategy: expected one of {', '.join(ENGINE_STRATEGY)}, got {unknown[0]!r}")
+    return names
+
+
+def simulate(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario (TOML).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for summary.json and report.html.")],
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option("--strategy", "-s", help="fifo, priority, optimal or config; repeat to compare several."),
+    ] = None,
+    replications: Replications = None,
+    scale: Scale = 1.0,
+    workers: Workers = 1,
+) -> None:
+    """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
+    scenario = _load(scenario_file, scale)
+    names = _strategy_names(strategy, scenario)
+    count = replications or scenario.replications
+    experiments: dict[str, Experiment] = {}
+    with _progress(scenario.horizon_s * count * len(names), f"simulating {scenario_file.name}") as update:
+        for name in names:
+            experiments[name] = run_experiment(scenario, name, count, _for(update, name), workers)
+    summary_path, report_path = write_report(experiments, out)
+    for name, experiment in experiments.items():
+        estimates = experiment.estimates()
+        headline = ", ".join(
+            f"{kpi.removeprefix('overall.')} {estimates[kpi].mean:.4g} ± {estimates[kpi].half_width:.2g}"
+            for kpi in ("overall.sla_attainment", "overall.harmful_views", "overall.accuracy")
+            if kpi in estimates
+        )
+        print(f"{name}: {len(experiment.replications)} replication(s) in {experiment.wall_s:.1f} s; {headline}")
+    print(f"wrote {summary_path} and {report_path}")
+
+
+def compare_command(
+    first: Annotated[Path, typer.Argument(help="Scenario A (TOML).")],
+    second: Annotated[Path, typer.Argument(help="Scenario B (TOML).")],
+    replications: Replications = None,
+    scale: Scale = 1.0,
+    workers: Workers = 1,
+    every_kpi: Annotated[bool, typer.Option("--all", help="Show per-queue and per-stream KPIs too.")] = False,
+) -> None:
+    """Each KPI of A minus B with a 95% paired confidence interval (common random numbers: same seed)."""
+    a, b = _load(first, scale), _load(second, scale)
+    if a.seed != b.seed:
+        print(f"warning: seeds differ ({a.seed} vs {b.seed}); the pairs share no random numbers", file=sys.stderr)
+    count = replications or min(a.replications, b.replications)
+    if count < 2:
+        raise _fail("replications: a paired interval needs at least 2 replications")
+    with _progress((a.horizon_s + b.horizon_s) * count, "comparing") as update:
+        left = run_experiment(a, None, count, _for(update, "A"), workers)
+        right = run_experiment(b, None, count, _for(update, "B"), workers)
+    table = Table(title=f"A = {first}, B = {second}; {count} paired replications, 95% CI")
+    for column in ("KPI", "A", "B", "A - B", "95% CI of A - B"):
+        table.add_column(column, justify="left" if column == "KPI" else "right")
+    for kpi, difference in compare(left, right).items():
+        if not (every_kpi or kpi.startswith("overall.")):
+            continue
+        low, high = difference.difference.low, difference.difference.high
+        marker = " *" if low > 0 or high < 0 else ""
+        table.add_row(
+            kpi,
+            f"{difference.a.mean:.4g}",
+            f"{difference.b.mean:.4g}",
+            f"{difference.difference.mean:+.4g}{marker}",
+            f"[{low:.4g}, {high:.4g}]",
+        )
+    Console(width=140).print(table)
+    print("* the interval excludes 0: the difference is significant at 5%")
+
+
+def staff(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario (TOML).")],
+    simulate_check: Annotated[
+        bool, typer.Option("--check", help="Simulate a one-queue scenario at the planned size and one fewer.")
+    ] = False,
+    replications: Replications = None,
+    workers: Workers = 1,
+) -> None:
+    """Moderators needed per queue and hour of day (Erlang C, or Erlang A where items abandon), and pooling."""
+    scenario = _load(scenario_file)
+    staffing = plan(scenario)
+    table = Table(title="Moderators needed per hour of day (UTC)")
+    table.add_column("queue")
+    table.add_column("model")
+    for hour in range(24):
+        table.add_column(f"{hour:02d}", justify="right")
+    for queue in scenario.ops.queues:
+        rows = [row for row in staffing.rows if row.queue == queue.name]
+        if rows:
+            model = "Erlang A" if rows[0].patience_s else "Erlang C"
+            table.add_row(queue.name, model, *(str(row.servers) for row in rows))
+    dedicated, pooled = staffing.dedicated_by_hour(), staffing.pooled_by_hour()
+    on_duty = _on_duty_by_hour(scenario)
+    table.add_row("dedicated total", "", *(str(value) for value in dedicated), style="bold")
+    table.add_row("pooled by SLA", "", *(str(value) for value in pooled), style="bold")
+    table.add_row("rostered on shift", "", *(f"{value:.0f}" for value in on_duty), style="dim")
+    Console(width=200).print(table)
+    saving = sum(dedicated) - sum(pooled)
+    print(
+        f"Pooling queues that share an SLA saves {saving} moderator-hours a day "
+        f"({saving / max(sum(dedicated), 1):.1%}) when moderators hold the skills of every queue in their pool."
+    )
+    if simulate_check:
+        servers = max(row.servers for row in staffing.rows)
+        try:
+            result = check(scenario, servers, replications, workers)
+        except QueueoptError as error:
+            raise _fail(f"{error.field}: {error.message}") from None
+        print(
+            f"Simulated at {result.servers} moderators: SLA attainment {result.sla_attainment:.3f} "
+            f"(target {result.target}); at {result.servers - 1}: {result.sla_attainment_one_fewer:.3f}"
+        )
+
+
+def _on_duty_by_hour(scenario: Scenario) -> list[float]:
+    """Moderators on shift in each hour of the first day (breaks included), for comparison with the plan."""
+    moderators = build_moderators(scenario.model_copy(update={"horizon_s": 86400.0}), 0)
+    return [float(moderators.on_duty_s(hour * 3600.0, (hour + 1) * 3600.0).sum() / 3600.0) for hour in range(24)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+    app.command("compare")(compare_command)
+    app.command("staff")(staff)

@@ -1,0 +1,191 @@
+"""What `queueopt simulate` leaves behind: `summary.json` (every KPI with its interval) and `report.html`.
+
+The HTML is one self-contained file (plots embedded as base64 PNG) so it can be mailed or attached to a change
+request; the JSON is what scripts and dashboards read. Plots come from the first replication (backlog, waits)
+and from the intervals over all replications (SLA by queue, strategy comparison).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from queueopt.sim.experiment import Experiment  # noqa: E402
+from queueopt.sim.kpis import backlog_curve, waits  # noqa: E402
+from queueopt.sim.stats import Estimate  # noqa: E402
+
+HEADLINE = (
+    "overall.sla_attainment",
+    "overall.harmful_views",
+    "overall.accuracy",
+    "overall.time_to_decision_p95_s",
+    "overall.utilisation",
+    "overall.cost",
+)
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _estimate(estimate: Estimate) -> dict[str, float | None]:
+    return {
+        "mean": _number(estimate.mean),
+        "half_width": _number(estimate.half_width),
+        "low": _number(estimate.low),
+        "high": _number(estimate.high),
+    }
+
+
+def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
+    """Per strategy: replications, wall time and every KPI as `{mean, half_width, low, high}` (95%)."""
+    first = next(iter(experiments.values()))
+    return {
+        "scenario": {
+            "horizon_s": first.scenario.horizon_s,
+            "warmup_s": first.scenario.warmup_s,
+            "seed": first.scenario.seed,
+        },
+        "strategies": {
+            name: {
+                "replications": len(experiment.replications),
+                "wall_s": experiment.wall_s,
+                "kpis": {kpi: _estimate(value) for kpi, value in sorted(experiment.estimates().items())},
+            }
+            for name, experiment in experiments.items()
+        },
+    }
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _backlog_plot(experiment: Experiment) -> str:
+    run = experiment.first_run
+    figure, axes = plt.subplots(figsize=(9, 3.5))
+    times, counts = backlog_curve(run)
+    axes.step(times / 3600.0, counts, where="post", label="waiting items (all queues)", color="black")
+    if run.backlog_at.size:
+        busiest = np.argsort(run.backlog.max(axis=0))[::-1][:5]
+        for column in busiest:
+            if run.backlog[:, column].max() > 0:
+                axes.plot(run.backlog_at / 3600.0, run.backlog[:, column], label=run.queue_names[column], lw=1)
+    axes.axvline(run.scenario.warmup_s / 3600.0, color="grey", ls=":", label="end of warm-up")
+    axes.set_xlabel("simulated hour")
+    axes.set_ylabel("backlog")
+    axes.legend(fontsize=7, loc="upper left")
+    axes.set_title(f"Backlog over time ({experiment.strategy}, replication 0)")
+    return _png(figure)
+
+
+def _wait_plot(experiment: Experiment) -> str:
+    run = experiment.first_run
+    counted = run.arrivals.at_s >= run.scenario.warmup_s
+    wait = waits(run)
+    groups, labels = [], []
+    for index, name in enumerate(run.queue_names):
+        values = wait[counted & (run.queue == index)]
+        values = values[~np.isnan(values)]
+        if values.size:
+            groups.append(np.maximum(values, 1e-1))
+            labels.append(name)
+    figure, axes = plt.subplots(figsize=(9, max(2.5, 0.35 * len(groups) + 1)))
+    if groups:
+        axes.boxplot(groups, orientation="horizontal", tick_labels=labels, showfliers=False, whis=(5, 95))
+        axes.set_xscale("log")
+    axes.set_xlabel("wait until a moderator starts (s, log scale; whiskers 5th-95th percentile)")
+    axes.set_title(f"Wait distribution by queue ({experiment.strategy}, replication 0)")
+    return _png(figure)
+
+
+def _sla_plot(experiment: Experiment) -> str:
+    estimates = experiment.estimates()
+    queues = experiment.scenario.ops.queues
+    rows = [(queue, estimates.get(f"queue.{queue.name}.sla_attainment")) for queue in queues]
+    shown = [(queue, value) for queue, value in rows if value is not None]
+    figure, axes = plt.subplots(figsize=(9, max(2.5, 0.35 * len(shown) + 1)))
+    if shown:
+        positions = np.arange(len(shown))
+        means = [value.mean for _, value in shown]
+        errors = [value.half_width if math.isfinite(value.half_width) else 0.0 for _, value in shown]
+        axes.barh(positions, means, xerr=errors, color="tab:blue", alpha=0.7, capsize=3)
+        axes.scatter([queue.sla_target for queue, _ in shown], positions, marker="|", s=200, color="red", zorder=3)
+        axes.set_yticks(positions, [queue.name for queue, _ in shown])
+    axes.set_xlim(0, 1.05)
+    axes.set_xlabel("share decided within SLA (bars: mean, 95% CI; red: target)")
+    axes.set_title(f"SLA attainment by queue ({experiment.strategy})")
+    return _png(figure)
+
+
+def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
+    names = list(experiments)
+    figure, panels = plt.subplots(1, len(HEADLINE), figsize=(3 * len(HEADLINE), 3))
+    estimates = {name: experiments[name].estimates() for name in names}
+    for axes, kpi in zip(np.atleast_1d(panels), HEADLINE, strict=True):
+        values = [estimates[name].get(kpi) for name in names]
+        means = [value.mean if value else np.nan for value in values]
+        errors = [value.half_width if value and math.isfinite(value.half_width) else 0.0 for value in values]
+        axes.bar(names, means, yerr=errors, capsize=4, color="tab:green", alpha=0.7)
+        axes.set_title(kpi.removeprefix("overall."), fontsize=9)
+        axes.tick_params(axis="x", labelsize=8, rotation=30)
+    figure.suptitle("Strategies compared (mean and 95% CI over replications)")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _table(experiments: Mapping[str, Experiment]) -> str:
+    names = list(experiments)
+    estimates = {name: experiments[name].estimates() for name in names}
+    kpis = sorted({kpi for values in estimates.values() for kpi in values})
+    header = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    rows = []
+    for kpi in kpis:
+        cells = []
+        for name in names:
+            value = estimates[name].get(kpi)
+            cells.append("<td></td>" if value is None else f"<td>{value.mean:.4g} &plusmn; {value.half_width:.2g}</td>")
+        rows.append(f"<tr><td>{html.escape(kpi)}</td>{''.join(cells)}</tr>")
+    return f"<table><tr><th>KPI</th>{header}</tr>{''.join(rows)}</table>"
+
+
+def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path, Path]:
+    """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps(summary(experiments), indent=2) + "\n", encoding="utf-8")
+    first = next(iter(experiments.values()))
+    images = [_backlog_plot(first), _wait_plot(first), _sla_plot(first)]
+    if len(experiments) > 1:
+        images.append(_comparison_plot(experiments))
+    figures = "".join(f'<p><img alt="plot" src="data:image/png;base64,{image}"></p>' for image in images)
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>queueopt simulation</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right}"
+        "td:first-child{text-align:left}</style></head><body>"
+        f"<h1>Simulation report</h1><p>Horizon {first.scenario.horizon_s:g} s, warm-up {first.scenario.warmup_s:g} s, "
+        f"seed {first.scenario.seed}; {len(first.replications)} replication(s) per strategy; KPIs are means with "
+        "95% confidence half widths over replications (common random numbers across strategies).</p>"
+        f"{figures}<h2>All KPIs</h2>{_table(experiments)}</body></html>\n"
+    )
+    report_path = out / "report.html"
+    report_path.write_text(page, encoding="utf-8")
+    return summary_path, report_path

@@ -1,0 +1,89 @@
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from queueopt.sim import commands
+
+from .helpers import SCENARIOS
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    application = typer.Typer(pretty_exceptions_enable=False)
+
+    @application.callback()
+    def _root() -> None:
+        """queueopt"""
+
+    commands.register(application)
+    return application
+
+
+def _small(tmp_path: Path, name: str = "small.toml", seed: int = 1, count: int = 2) -> Path:
+    text = (SCENARIOS / "mmc.toml").read_text()
+    text = text.replace('ops_config = "ops_single_queue.toml"', f'ops_config = "{SCENARIOS / "ops_single_queue.toml"}"')
+    text = text.replace("horizon_s = 500000", "horizon_s = 4000").replace("warmup_s = 25000", "warmup_s = 400")
+    text = text.replace("replications = 10", "replications = 3").replace("seed = 1", f"seed = {seed}")
+    text = text.replace("count = 10", f"count = {count}").replace("rate_per_hour = 540", "rate_per_hour = 60")
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_simulate_writes_summary_and_report(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(out), "-s", "fifo", "-s", "optimal"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["strategies"]) == {"fifo", "optimal"}
+    sla = summary["strategies"]["fifo"]["kpis"]["overall.sla_attainment"]
+    assert 0.0 <= sla["mean"] <= 1.0 and sla["low"] <= sla["mean"] <= sla["high"]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert "wrote" in result.output
+
+
+def test_bad_scenario_is_one_line_per_problem(app: typer.Typer, tmp_path: Path) -> None:
+    bad = _small(tmp_path, "bad.toml")
+    bad.write_text(bad.read_text().replace("rate_per_hour = 60", "rate_per_hour = -1"))
+    result = CliRunner().invoke(app, ["simulate", str(bad), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "arrivals.0.rate_per_hour" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_strategy_exits_1(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(tmp_path), "-s", "random"])
+    assert result.exit_code == 1
+    assert "strategy: expected one of" in result.output
+
+
+def test_compare_pairs_replications(app: typer.Typer, tmp_path: Path) -> None:
+    two, three = _small(tmp_path, "two.toml", count=2), _small(tmp_path, "three.toml", count=3)
+    result = CliRunner().invoke(app, ["compare", str(two), str(three)])
+    assert result.exit_code == 0, result.output
+    assert "overall.wait_mean_s" in result.output
+    assert "A - B" in result.output
+
+
+def test_compare_warns_when_seeds_differ(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["compare", str(_small(tmp_path, "a.toml")), str(_small(tmp_path, "b.toml", 9))])
+    assert result.exit_code == 0
+    assert "seeds differ" in result.output
+
+
+def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Erlang C" in result.output and "pooled by SLA" in result.output
+    assert "Simulated at" in result.output
+
+
+def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
+    assert result.exit_code == 1
+    assert "one queue and one roster group" in result.output
