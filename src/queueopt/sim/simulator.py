@@ -27,7 +27,7 @@ import numpy as np
 
 from queueopt.clock import VirtualClock
 from queueopt.domain import Action, Decision, ModeratorStatus, Task, TaskKind, TaskState, Verdict
-from queueopt.engine import AuditEntry, Engine
+from queueopt.engine import Engine
 from queueopt.enqueue.priority import PriorityModel
 from queueopt.errors import Conflict
 from queueopt.sim.arrivals import Arrivals, item_index, sample_arrivals
@@ -39,6 +39,7 @@ PULL_STRATEGIES = ("fifo", "priority")
 ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal", "config": "optimal"}
 MAX_EXTEND_S = 4 * 3600.0
 BACKLOG_SAMPLES = 2000
+AUDIT_KEPT = 10_000  # the KPIs come from the simulator's own records; a day's full audit would not fit in memory
 
 # Event kinds; at equal times a finished review frees its moderator before work that arrives is handed out.
 _DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
@@ -97,7 +98,8 @@ class Simulation:
         self._pull = self.strategy in PULL_STRATEGIES
         self._progress = progress
         self.clock = VirtualClock()
-        self.engine = Engine(MemoryStore(), self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
+        store = MemoryStore(audit_capacity=AUDIT_KEPT)
+        self.engine = Engine(store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
         self._priority = PriorityModel(scenario.ops)
         self.arrivals = sample_arrivals(scenario, replication)
         self.moderators = build_moderators(scenario, replication)
@@ -119,12 +121,10 @@ class Simulation:
         self._items_of_task: dict[str, list[int]] = {}
         self._task_verdict: dict[str, bool] = {}
         self._in_service: dict[str, _Service] = {}
-        self._attempts: dict[str, int] = {}
         self._available = np.zeros(staff, dtype=bool)
         self._busy = np.zeros(staff, dtype=np.int64)
         self._idle: dict[int, None] = {}
         self._waiting = 0
-        self._audit_seq = 0
         self._submitted = 0
         self._poll_pending = False
         self._heap: list[tuple[float, int, int, object]] = []
@@ -299,7 +299,6 @@ class Simulation:
         self._idle.pop(moderator, None)
         self._busy[moderator] += 1
         self._in_service[task_id] = _Service(moderator, token)
-        self._attempts[task_id] = int(token.rpartition(".")[2])
         row = item_index(task_id)
         qa = task_id.endswith("#qa")
         if not qa:
@@ -349,7 +348,6 @@ class Simulation:
             if not qa:  # the lease ran out (a review longer than the longest extension): back in its queue
                 self._waiting += 1
         else:
-            self._attempts.pop(task_id, None)
             if not qa:
                 self._task_verdict[task_id] = verdict
                 for decided in self._items_of_task.pop(task_id, [row]):
@@ -398,25 +396,8 @@ class Simulation:
                 self._submit(list(range(first, next_arrival)))
                 self._submitted = next_arrival
             self._push(now + self.scenario.tick_s, _TICK, None)
-        self._read_audit()
-        if self.engine.assign_batch():
-            self._drain_leases()
-
-    def _read_audit(self) -> list[AuditEntry]:
-        entries = self.engine.audit(after_seq=self._audit_seq, limit=1 << 62)
-        if entries:
-            self._audit_seq = entries[-1].seq
-        return list(entries)
-
-    def _drain_leases(self) -> None:
-        """Learn who got what from the audit entries a batch wrote (it only reports how many it leased); entries
-        before the batch were read and dropped just before it, so `next_for` leases are never started twice."""
-        for entry in self._read_audit():
-            if entry.transition != "leased" or entry.task_id is None:
-                continue
-            attempt = self._attempts.get(entry.task_id, 0) + 1
-            moderator = self._row[entry.note.removeprefix("to ")]
-            self._start(entry.task_id, moderator, f"{entry.task_id}.{attempt}")
+        for lease in self.engine.assign_batch():
+            self._start(lease.task_id, self._row[lease.moderator_id], lease.lease_token)
 
     def _sample(self) -> None:
         self._backlog_at.append(self.clock.now())
