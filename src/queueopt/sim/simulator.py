@@ -39,6 +39,7 @@ PULL_STRATEGIES = ("fifo", "priority")
 ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal", "config": "optimal"}
 MAX_EXTEND_S = 4 * 3600.0
 BACKLOG_SAMPLES = 2000
+BACKLOG_EVERY_S = 300.0  # at least; `engine.queues()` costs milliseconds on a large roster
 AUDIT_KEPT = 10_000  # the KPIs come from the simulator's own records; a day's full audit would not fit in memory
 
 # Event kinds; at equal times a finished review frees its moderator before work that arrives is handed out.
@@ -141,7 +142,7 @@ class Simulation:
         horizon = self.scenario.horizon_s
         if not self._pull:
             self._push(0.0, _TICK, None)
-        sample_every = max(horizon / BACKLOG_SAMPLES, 1e-9)
+        sample_every = max(horizon / BACKLOG_SAMPLES, BACKLOG_EVERY_S)
         self._push(0.0, _SAMPLE, None)
         at_s = self.arrivals.at_s
         changes = self.moderators.changes
