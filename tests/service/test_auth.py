@@ -52,6 +52,7 @@ sha256 = "{digest}"
         ('[[tokens]]\nrole = "admin"\nsha256 = "abc"', "tokens.0.sha256"),
         ('[[tokens]]\nrole = "admin"\ntoken = "short"', "tokens.0.token"),
         ("tokens = []", "tokens"),
+        ('[[tokens]]\nrole = "admin"\ntoken = "same-token-twice"\n' * 2, "(root)"),
     ],
 )
 def test_a_bad_token_file_names_the_field(tmp_path: Path, body: str, field: str) -> None:

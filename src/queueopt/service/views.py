@@ -1,9 +1,22 @@
-"""Engine views to response bodies. The engine's views are frozen dataclasses; the HTTP contract is the schemas."""
+"""Engine views to response bodies. The engine's views are frozen dataclasses; the HTTP contract is the schemas.
+
+Routes answer with `json_response(model)`: the body is serialised once by pydantic-core. Returning the model and
+letting FastAPI apply `response_model` would dump it, validate the dump against a copy of the model and serialise
+again, which cost about as much as the engine call on the moderator loop. The decorators keep `response_model` so
+the OpenAPI document still describes every answer, and schemathesis holds the answers to it.
+"""
 
 from __future__ import annotations
 
+from fastapi import Response
+from pydantic import BaseModel
+
 from queueopt.engine import ModeratorView, TaskView
 from queueopt.service.schemas import ModeratorOut, TaskOut
+
+
+def json_response(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
 
 
 def task_out(view: TaskView) -> TaskOut:

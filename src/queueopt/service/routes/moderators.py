@@ -13,7 +13,7 @@ from queueopt.errors import InvalidInput
 from queueopt.service.deps import Admin, ModeratorIdPath, Own, OwnOrAdmin, RuntimeDep
 from queueopt.service.problems import documented
 from queueopt.service.schemas import ModeratorOut, StatusChange, TaskOut
-from queueopt.service.views import moderator_out, task_out
+from queueopt.service.views import json_response, moderator_out, task_out
 
 router = APIRouter(prefix="/v1/moderators", tags=["moderators"])
 MAX_WAIT_S = 30.0
@@ -22,27 +22,27 @@ MAX_WAIT_S = 30.0
 @router.put("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 413, 422, 503))
 async def put_moderator(
     moderator_id: ModeratorIdPath, profile: ModeratorProfile, principal: Admin, runtime: RuntimeDep
-) -> ModeratorOut:
+) -> Response:
     """Create or update a profile; the id in the body must be the id in the path."""
     if profile.id != moderator_id:
         raise InvalidInput(f"profile id {profile.id!r} differs from the path's {moderator_id!r}", field="id")
-    return moderator_out(await run_in_threadpool(runtime.engine.upsert_moderator, profile))
+    return json_response(moderator_out(await run_in_threadpool(runtime.engine.upsert_moderator, profile)))
 
 
 @router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
-async def get_moderator(moderator_id: ModeratorIdPath, principal: OwnOrAdmin, runtime: RuntimeDep) -> ModeratorOut:
-    return moderator_out(await run_in_threadpool(runtime.engine.moderator, moderator_id))
+async def get_moderator(moderator_id: ModeratorIdPath, principal: OwnOrAdmin, runtime: RuntimeDep) -> Response:
+    return json_response(moderator_out(await run_in_threadpool(runtime.engine.moderator, moderator_id)))
 
 
 @router.post("/{moderator_id}/status", response_model=ModeratorOut, responses=documented(401, 403, 404, 413, 422, 503))
 async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
-) -> ModeratorOut:
+) -> Response:
     """Available, away or offline; going offline hands the moderator's leased tasks back to their queues."""
     view = await run_in_threadpool(runtime.engine.set_status, moderator_id, change.status)
     if change.status == "available":
         runtime.assigner.wake()
-    return moderator_out(view)
+    return json_response(moderator_out(view))
 
 
 @router.post(
@@ -57,7 +57,7 @@ async def next_task(
     principal: Own,
     runtime: RuntimeDep,
     wait_s: Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0.0,
-) -> TaskOut | Response:
+) -> Response:
     """The moderator's current lease, or a fresh one. With nothing to offer, wakes the assigner and waits up to
     `wait_s` for a batch that leases something to this moderator; 204 when none does."""
     deadline = time.monotonic() + wait_s
@@ -69,4 +69,4 @@ async def next_task(
             return Response(status_code=204)
         await runtime.assigner.next_batch(remaining)
         view = await run_in_threadpool(runtime.engine.next_for, moderator_id)
-    return task_out(view)
+    return json_response(task_out(view))

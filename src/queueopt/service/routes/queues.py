@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from queueopt.service.deps import Admin, RuntimeDep
 from queueopt.service.problems import documented
 from queueopt.service.schemas import QueueOut, QueuesOut
+from queueopt.service.views import json_response
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
 
 @router.get("", response_model=QueuesOut, responses=documented(401, 403, 503))
-async def list_queues(principal: Admin, runtime: RuntimeDep) -> QueuesOut:
+async def list_queues(principal: Admin, runtime: RuntimeDep) -> Response:
     views = await run_in_threadpool(runtime.engine.queues)
-    return QueuesOut(queues=[QueueOut.model_validate(view, from_attributes=True) for view in views])
+    return json_response(QueuesOut(queues=[QueueOut.model_validate(view, from_attributes=True) for view in views]))
