@@ -47,6 +47,7 @@ def test_mmc_little_and_engine_backlog(mmc: Experiment) -> None:
     assert counts.min() == 0 and counts[-1] >= 0 and np.all(np.diff(times) >= 0)
 
 
+@pytest.mark.slow
 def test_erlang_a_with_abandonment() -> None:
     servers, lam, mu, theta = 2, 2 / 60.0, 1 / 60.0, 1 / 300.0
     scenario = mm_c(

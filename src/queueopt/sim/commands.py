@@ -24,7 +24,7 @@ from queueopt.sim.report import write_report
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import Scenario, load_scenario
 from queueopt.sim.simulator import ENGINE_STRATEGY
-from queueopt.sim.staffing import check, plan
+from queueopt.sim.staffing import check, ensure_checkable, plan
 from queueopt.sim.variants import scaled
 
 Replications = Annotated[
@@ -156,6 +156,11 @@ def staff(
 ) -> None:
     """Moderators needed per queue and hour of day (Erlang C, or Erlang A where items abandon), and pooling."""
     scenario = _load(scenario_file)
+    if simulate_check:
+        try:
+            ensure_checkable(scenario)
+        except QueueoptError as error:
+            raise _fail(f"{error.field}: {error.message}") from None
     staffing = plan(scenario)
     table = Table(title="Moderators needed per hour of day (UTC)")
     table.add_column("queue")
@@ -179,11 +184,7 @@ def staff(
         f"({saving / max(sum(dedicated), 1):.1%}) when moderators hold the skills of every queue in their pool."
     )
     if simulate_check:
-        servers = max(row.servers for row in staffing.rows)
-        try:
-            result = check(scenario, servers, replications, workers)
-        except QueueoptError as error:
-            raise _fail(f"{error.field}: {error.message}") from None
+        result = check(scenario, max(row.servers for row in staffing.rows), replications, workers)
         print(
             f"Simulated at {result.servers} moderators: SLA attainment {result.sla_attainment:.3f} "
             f"(target {result.target}); at {result.servers - 1}: {result.sla_attainment_one_fewer:.3f}"

@@ -183,13 +183,18 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
     return pools
 
 
-def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
-    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer."""
+def ensure_checkable(scenario: Scenario) -> None:
+    """The check resizes one group against one queue's SLA; a whole roster is what `simulate` is for."""
     if len(scenario.ops.queues) != 1 or len(scenario.roster) != 1:
         raise InvalidInput(
             "a simulation check needs one queue and one roster group; use simulate for a whole roster",
             field="roster",
         )
+
+
+def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
+    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer."""
+    ensure_checkable(scenario)
     attained = []
     for size in (servers, max(1, servers - 1)):
         group = scenario.roster[0].model_copy(update={"count": size})
