@@ -41,6 +41,10 @@ class DemandRules:
         self._parts: dict[tuple[str, str, str | None], int] = {}
         self._vocabulary = 0
 
+    def escalation(self, queue: str) -> list[tuple[float, frozenset[str]]]:
+        """The queue's steps as (wait, everything relaxed by then), in order; what `relaxed` walks."""
+        return self._steps.get(queue, [])
+
     def relaxed(self, queue: str, waited_s: float) -> frozenset[str]:
         """Requirement dimensions dropped for a task of `queue` that has waited `waited_s` (cumulative over steps)."""
         dropped = _NOTHING

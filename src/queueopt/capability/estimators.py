@@ -1,8 +1,15 @@
 """Accuracy and handling-time estimates, one row per moderator slot, shrunk toward their group and the population.
 
-Each observation is an O(1) update of sufficient statistics. Shrinkage is recomputed from those statistics in a few
-vectorised passes when an estimate is next read, so a new QA outcome in a group moves every member's prior without
-touching each member. The hierarchy is the same for both estimators: population prior (the constants below, worth
+Each observation is an O(1) update of the moderator's sufficient statistics and of their group's sums. Shrinkage is
+recomputed when an estimate is next read, and only as far as needed: the small group-level table once per change,
+then just the rows asked for. A new QA outcome in a group therefore moves every member's prior without touching each
+member, and every read is exact: nothing is cached across an observation that could change it.
+
+Group sums are exact functions of the current rows, never running totals that drift: counts are integers in floats,
+and the float sums of handling statistics are kept as correctly rounded sums (`ExactSums`), so a model rebuilt from
+a saved state, which adds its rows in another order, scores bit for bit like the original.
+
+The hierarchy is the same for both estimators: population prior (the constants below, worth
 `POPULATION_STRENGTH` observations) -> group mean (vendor and site, prior worth `GROUP_STRENGTH`) -> moderator mean
 (prior worth `MODERATOR_STRENGTH`). A newcomer with no observations therefore starts exactly at their group's mean.
 """
@@ -55,41 +62,101 @@ def _grown(array: Floats, capacity: int) -> Floats:
     return bigger
 
 
-def _group_sums(values: Floats, group: Ints, n_groups: int) -> Floats:
-    sums = np.zeros((n_groups, values.shape[1]), dtype=np.float64)
-    np.add.at(sums, group, values)
-    return sums
+class ExactSums:
+    """Cells that always hold the correctly rounded sum of the terms added to them, with O(1) adds and removals.
+
+    Each cell keeps Shewchuk's non-overlapping partials (the algorithm behind `math.fsum`), which represent the sum
+    exactly; the rounded value therefore does not depend on the order terms came and went.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.values = np.zeros((0, width), dtype=np.float64)
+        self._partials: dict[tuple[int, int], list[float]] = {}
+
+    def grow(self, rows: int) -> None:
+        self.values = _grown(self.values, rows)
+
+    def add(self, row: int, column: int, term: float) -> None:
+        partials = self._partials.setdefault((row, column), [])
+        kept = 0
+        for other in partials:
+            if abs(term) < abs(other):
+                term, other = other, term
+            high = term + other
+            low = other - (high - term)
+            if low:
+                partials[kept] = low
+                kept += 1
+            term = high
+        partials[kept:] = [term]
+        self.values[row, column] = math.fsum(partials)
 
 
 class AccuracyEstimator:
-    """Beta posterior of P(correct) per (moderator, policy area); the last column is "no policy area"."""
+    """Beta posterior of P(correct) per (moderator, policy area); the last column is "no policy area".
+
+    Correct and trial counts are whole numbers, so their group sums are exact with plain float arithmetic.
+    """
 
     def __init__(self, n_areas: int) -> None:
         self.correct = np.zeros((0, n_areas), dtype=np.float64)
         self.trials = np.zeros((0, n_areas), dtype=np.float64)
+        self._group_correct = np.zeros((0, n_areas), dtype=np.float64)
+        self._group_trials = np.zeros((0, n_areas), dtype=np.float64)
+        self._group_mean: Floats | None = None
 
-    def ensure(self, capacity: int) -> None:
+    def ensure(self, capacity: int, n_groups: int) -> None:
         self.correct = _grown(self.correct, capacity)
         self.trials = _grown(self.trials, capacity)
+        if n_groups > self._group_correct.shape[0]:
+            self._group_correct = _grown(self._group_correct, n_groups)
+            self._group_trials = _grown(self._group_trials, n_groups)
+            self._group_mean = None
+
+    def observe(self, slot: int, group: int, area: int, correct: bool) -> None:
+        self.trials[slot, area] += 1.0
+        self.correct[slot, area] += float(correct)
+        self._group_trials[group, area] += 1.0
+        self._group_correct[group, area] += float(correct)
+        self._group_mean = None
+
+    def move(self, slot: int, group: int | None, to: int | None) -> None:
+        """Take the row's counts out of `group` and into `to` (None: no group, for a new or a removed row)."""
+        for target, sign in ((group, -1.0), (to, 1.0)):
+            if target is not None:
+                self._group_correct[target] += sign * self.correct[slot]
+                self._group_trials[target] += sign * self.trials[slot]
+        self._group_mean = None
 
     def clear(self, slot: int) -> None:
         self.correct[slot] = 0.0
         self.trials[slot] = 0.0
 
-    def observe(self, slot: int, area: int, correct: bool) -> None:
-        self.trials[slot, area] += 1.0
-        self.correct[slot, area] += float(correct)
-
-    def means(self, group: Ints, n_groups: int) -> Floats:
-        """Posterior mean for every slot and area, each shrunk toward its group, each group toward the population."""
-        population = (POPULATION_STRENGTH * ACCURACY_PRIOR + self.correct.sum(axis=0)) / (
-            POPULATION_STRENGTH + self.trials.sum(axis=0)
+    def means(self, slots: Ints, group: Ints) -> Floats:
+        """Posterior means of `slots` for every area, each shrunk toward its group, each group toward the population."""
+        mean: Floats = (MODERATOR_STRENGTH * self._priors()[group[slots]] + self.correct[slots]) / (
+            MODERATOR_STRENGTH + self.trials[slots]
         )
-        group_mean = (GROUP_STRENGTH * population + _group_sums(self.correct, group, n_groups)) / (
-            GROUP_STRENGTH + _group_sums(self.trials, group, n_groups)
-        )
-        mean: Floats = (MODERATOR_STRENGTH * group_mean[group] + self.correct) / (MODERATOR_STRENGTH + self.trials)
         return mean
+
+    def row(self, slot: int, group: int) -> list[float]:
+        """`means` for one slot in plain floats (same operations, same results), without numpy's per-call cost."""
+        return [
+            (MODERATOR_STRENGTH * prior + correct) / (MODERATOR_STRENGTH + trials)
+            for prior, correct, trials in zip(
+                self._priors()[group].tolist(), self.correct[slot].tolist(), self.trials[slot].tolist(), strict=True
+            )
+        ]
+
+    def _priors(self) -> Floats:
+        """Each group's mean, shrunk toward the population; rebuilt after any change to any group."""
+        if self._group_mean is None:
+            correct, trials = self._group_correct, self._group_trials
+            population = (POPULATION_STRENGTH * ACCURACY_PRIOR + correct.sum(axis=0)) / (
+                POPULATION_STRENGTH + trials.sum(axis=0)
+            )
+            self._group_mean = (GROUP_STRENGTH * population + correct) / (GROUP_STRENGTH + trials)
+        return self._group_mean
 
 
 class HandlingEstimator:
@@ -97,7 +164,8 @@ class HandlingEstimator:
 
     Welford running mean and sum of squared deviations of `log(handling_s / scale)`; the expected time is
     `exp(mean + var / 2) * scale`, the log-normal mean. Variances pool the within-moderator spread only, so
-    differences between moderators do not pass for noise.
+    differences between moderators do not pass for noise. A row's terms in its group's (and the population's) sums
+    are `count`, `count * mean` and `m2`; an observation swaps the old terms for the new ones.
     """
 
     def __init__(self) -> None:
@@ -105,35 +173,99 @@ class HandlingEstimator:
         self.count = np.zeros((0, width), dtype=np.float64)
         self.mean = np.zeros((0, width), dtype=np.float64)
         self.m2 = np.zeros((0, width), dtype=np.float64)
+        self._group_count = np.zeros((0, width), dtype=np.float64)
+        self._group_total = ExactSums(width)
+        self._group_m2 = ExactSums(width)
+        self._all_total = ExactSums(width)
+        self._all_m2 = ExactSums(width)
+        self._all_total.grow(1)
+        self._all_m2.grow(1)
         self._prior_var = np.full(width, HANDLING_PRIOR_LOG_VAR)
         self._prior_mean = np.array([math.log(HANDLING_PRIOR_S[m]) for m in MODALITIES]) - self._prior_var / 2
+        self._group_prior: tuple[Floats, Floats] | None = None
 
-    def ensure(self, capacity: int) -> None:
+    def ensure(self, capacity: int, n_groups: int) -> None:
         self.count = _grown(self.count, capacity)
         self.mean = _grown(self.mean, capacity)
         self.m2 = _grown(self.m2, capacity)
+        if n_groups > self._group_count.shape[0]:
+            self._group_count = _grown(self._group_count, n_groups)
+            self._group_total.grow(n_groups)
+            self._group_m2.grow(n_groups)
+            self._group_prior = None
+
+    def observe(self, slot: int, group: int, modality: int, log_units: float) -> None:
+        self._account(slot, group, modality, -1.0)
+        self.count[slot, modality] += 1.0
+        delta = log_units - self.mean[slot, modality]
+        self.mean[slot, modality] += delta / self.count[slot, modality]
+        self.m2[slot, modality] += delta * (log_units - self.mean[slot, modality])
+        self._account(slot, group, modality, 1.0)
+
+    def move(self, slot: int, group: int | None, to: int | None) -> None:
+        """Take the row's terms out of `group` and into `to` (None: no group, for a new or a removed row)."""
+        for modality in np.flatnonzero(self.count[slot]).tolist():
+            if group is not None:
+                self._account(slot, group, modality, -1.0)
+            if to is not None:
+                self._account(slot, to, modality, 1.0)
 
     def clear(self, slot: int) -> None:
         self.count[slot] = 0.0
         self.mean[slot] = 0.0
         self.m2[slot] = 0.0
 
-    def observe(self, slot: int, modality: int, log_units: float) -> None:
-        self.count[slot, modality] += 1.0
-        delta = log_units - self.mean[slot, modality]
-        self.mean[slot, modality] += delta / self.count[slot, modality]
-        self.m2[slot, modality] += delta * (log_units - self.mean[slot, modality])
+    def _account(self, slot: int, group: int, modality: int, sign: float) -> None:
+        count = float(self.count[slot, modality])
+        if not count:
+            return
+        total, m2 = sign * count * float(self.mean[slot, modality]), sign * float(self.m2[slot, modality])
+        self._group_count[group, modality] += sign * count
+        self._group_total.add(group, modality, total)
+        self._group_m2.add(group, modality, m2)
+        self._all_total.add(0, modality, total)
+        self._all_m2.add(0, modality, m2)
+        self._group_prior = None
 
-    def expected_unit_s(self, group: Ints, n_groups: int) -> Floats:
-        """Expected seconds per media unit for every slot and modality, shrunk like the accuracy."""
-        total = self.count * self.mean
-        n_all = self.count.sum(axis=0)
-        pop_mean = (POPULATION_STRENGTH * self._prior_mean + total.sum(axis=0)) / (POPULATION_STRENGTH + n_all)
-        pop_var = (POPULATION_STRENGTH * self._prior_var + self.m2.sum(axis=0)) / (POPULATION_STRENGTH + n_all)
-        g_count = _group_sums(self.count, group, n_groups)
-        g_mean = (GROUP_STRENGTH * pop_mean + _group_sums(total, group, n_groups)) / (GROUP_STRENGTH + g_count)
-        g_var = (GROUP_STRENGTH * pop_var + _group_sums(self.m2, group, n_groups)) / (GROUP_STRENGTH + g_count)
-        mean = (MODERATOR_STRENGTH * g_mean[group] + total) / (MODERATOR_STRENGTH + self.count)
-        var = (MODERATOR_STRENGTH * g_var[group] + self.m2) / (MODERATOR_STRENGTH + self.count)
+    def expected_unit_s(self, slots: Ints, group: Ints) -> Floats:
+        """Expected seconds per media unit of `slots` for every modality, shrunk like the accuracy."""
+        group_mean, group_var = self._priors()
+        of_slot, count = group[slots], self.count[slots]
+        mean = (MODERATOR_STRENGTH * group_mean[of_slot] + count * self.mean[slots]) / (MODERATOR_STRENGTH + count)
+        var = (MODERATOR_STRENGTH * group_var[of_slot] + self.m2[slots]) / (MODERATOR_STRENGTH + count)
         result: Floats = np.exp(mean + var / 2)
         return result
+
+    def row(self, slot: int, group: int) -> list[float]:
+        """`expected_unit_s` for one slot: the arithmetic in plain floats (the same operations, so the same results),
+        the exponential through the same numpy function as the batch."""
+        group_mean, group_var = self._priors()
+        exponents = []
+        for prior_mean, prior_var, count, mean, m2 in zip(
+            group_mean[group].tolist(),
+            group_var[group].tolist(),
+            self.count[slot].tolist(),
+            self.mean[slot].tolist(),
+            self.m2[slot].tolist(),
+            strict=True,
+        ):
+            shrunk_mean = (MODERATOR_STRENGTH * prior_mean + count * mean) / (MODERATOR_STRENGTH + count)
+            shrunk_var = (MODERATOR_STRENGTH * prior_var + m2) / (MODERATOR_STRENGTH + count)
+            exponents.append(shrunk_mean + shrunk_var / 2)
+        result: list[float] = np.exp(np.array(exponents)).tolist()
+        return result
+
+    def _priors(self) -> tuple[Floats, Floats]:
+        """Each group's log-mean and log-variance, shrunk toward the population; rebuilt after any change."""
+        if self._group_prior is None:
+            g_count, g_total, g_m2 = self._group_count, self._group_total.values, self._group_m2.values
+            n_all = g_count.sum(axis=0)
+            pop_mean = (POPULATION_STRENGTH * self._prior_mean + self._all_total.values[0]) / (
+                POPULATION_STRENGTH + n_all
+            )
+            pop_var = (POPULATION_STRENGTH * self._prior_var + self._all_m2.values[0]) / (POPULATION_STRENGTH + n_all)
+            self._group_prior = (
+                (GROUP_STRENGTH * pop_mean + g_total) / (GROUP_STRENGTH + g_count),
+                (GROUP_STRENGTH * pop_var + g_m2) / (GROUP_STRENGTH + g_count),
+            )
+        return self._group_prior

@@ -5,12 +5,18 @@
 Handling time is the media scale of the task times the moderator's expected seconds per unit, so the value factors
 into a task part (`c_i / scale_i`) and a moderator-and-demand part; both are computed once per row or per distinct
 demand and multiplied only over the eligible pairs.
+
+A call for one moderator (the engine's `next_for`) takes a separate path with the same result: for one column the
+fixed cost of numpy and scipy set-up outweighs the arithmetic, so each task is tested and scored in plain Python
+against the moderator's skill bits as one int and their estimates as short lists.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +36,22 @@ from queueopt.errors import InvalidInput
 VALUE_FLOOR = 1e-300
 UNSPOKEN_PROFICIENCY = 0.1
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
+_NeedKey = tuple[str, Modality, str, str, str | None]
+
+
+class _Need(NamedTuple):
+    """What a task asks of one moderator, per escalation step: `masks[k]` are the required skill bits once `k` of
+    the queue's steps have passed (`after` are their waits); `area`, `language` and `modality` locate the task's
+    factors in a moderator's rows."""
+
+    after: tuple[float, ...]
+    masks: tuple[int, ...]
+    area: int
+    language: int
+    modality: int
+
+    def mask_at(self, waited_s: float) -> int:
+        return self.masks[bisect_right(self.after, waited_s)] if self.after else self.masks[0]
 
 
 class Model:
@@ -45,7 +67,8 @@ class Model:
         self._accuracy = AccuracyEstimator(len(self._areas) + 1)
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
-        self._estimates: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        self._needs: dict[_NeedKey, _Need] = {}
+        self._needs_vocabulary = 0
 
     # -- roster -------------------------------------------------------------------------------------------------
 
@@ -56,17 +79,24 @@ class Model:
         unknown = [tier for tier in profile.clearance if tier not in self._clearances]
         if unknown:
             raise InvalidInput(f"unknown clearance tiers {unknown}", field="clearance")
-        self._roster.put(profile)
-        self._accuracy.ensure(self._roster.rows)
-        self._handling.ensure(self._roster.rows)
-        self._estimates = None
+        known = self._roster.slots.get(profile.id)
+        before = None if known is None else int(self._roster.group[known])
+        slot = self._roster.put(profile)
+        self._accuracy.ensure(self._roster.rows, len(self._roster.groups))
+        self._handling.ensure(self._roster.rows, len(self._roster.groups))
+        after = int(self._roster.group[slot])
+        if before is not None and before != after:
+            self._accuracy.move(slot, before, after)
+            self._handling.move(slot, before, after)
 
     def remove(self, moderator_id: str) -> None:
-        slot = self._roster.drop(moderator_id)
+        slot = self._roster.slot_of(moderator_id)
+        self._accuracy.move(slot, int(self._roster.group[slot]), None)
+        self._handling.move(slot, int(self._roster.group[slot]), None)
+        self._roster.drop(moderator_id)
         self._accuracy.clear(slot)
         self._handling.clear(slot)
         self._severe.forget(moderator_id)
-        self._estimates = None
 
     def profile(self, moderator_id: str) -> ModeratorProfile:
         return self._roster.profile(moderator_id)
@@ -77,25 +107,26 @@ class Model:
     # -- estimates ----------------------------------------------------------------------------------------------
 
     def accuracy(self, moderator_id: str, policy_area: str | None) -> float:
-        accuracy, _ = self._current()
-        return float(accuracy[self._roster.slot_of(moderator_id), self._area_index(policy_area)])
+        slot = self._roster.slot_of(moderator_id)
+        return self._accuracy.row(slot, int(self._roster.group[slot]))[self._area_index(policy_area)]
 
     def expected_handling_s(self, moderator_id: str, modality: Modality, duration_s: float) -> float:
-        _, unit_s = self._current()
-        per_unit = unit_s[self._roster.slot_of(moderator_id), _MODALITY_INDEX[modality]]
-        return float(per_unit) * media_scale(modality, _duration(duration_s))
+        slot = self._roster.slot_of(moderator_id)
+        per_unit = self._handling.row(slot, int(self._roster.group[slot]))[_MODALITY_INDEX[modality]]
+        return per_unit * media_scale(modality, _duration(duration_s))
 
     def observe_accuracy(self, moderator_id: str, policy_area: str | None, correct: bool) -> None:
-        self._accuracy.observe(self._roster.slot_of(moderator_id), self._area_index(policy_area), correct)
-        self._estimates = None
+        slot = self._roster.slot_of(moderator_id)
+        self._accuracy.observe(slot, int(self._roster.group[slot]), self._area_index(policy_area), correct)
 
     def observe_handling(self, moderator_id: str, modality: Modality, handling_s: float, duration_s: float) -> None:
         if not (math.isfinite(handling_s) and handling_s > 0):
             raise InvalidInput("handling time must be a positive number of seconds", field="handling_s")
         units = media_scale(modality, _duration(duration_s))
         slot = self._roster.slot_of(moderator_id)
-        self._handling.observe(slot, _MODALITY_INDEX[modality], math.log(handling_s / units))
-        self._estimates = None
+        self._handling.observe(
+            slot, int(self._roster.group[slot]), _MODALITY_INDEX[modality], math.log(handling_s / units)
+        )
 
     # -- wellbeing ----------------------------------------------------------------------------------------------
 
@@ -127,10 +158,19 @@ class Model:
     # -- value --------------------------------------------------------------------------------------------------
 
     def eligible(self, task: Task, moderator_id: str, now: float) -> bool:
-        return bool(self.value([task], [moderator_id], now).nnz)
+        """The rules of `value` for one pair: a bit test on cached masks, no estimates and no matrix."""
+        slot = self._roster.slot_of(moderator_id)
+        if not self._roster.available[slot]:
+            return False
+        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
+        if need.mask_at(now - task.enqueued_at) & ~self._roster.held_bits[slot] or moderator_id in task.skipped_by:
+            return False
+        return not (task.severe and self._spent(self._roster.profile(moderator_id), now))
 
     def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
         """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
+        if len(moderator_ids) == 1:
+            return self._column(tasks, moderator_ids[0], now)
         columns = self._roster.slots_for(moderator_ids)
         shape = (len(tasks), len(moderator_ids))
         if not tasks or not moderator_ids:
@@ -147,6 +187,64 @@ class Model:
         matrix = sp.csr_matrix((data, rate.indices[gather], indptr), shape=shape)
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
+
+    def _column(self, tasks: Sequence[Task], moderator_id: str, now: float) -> sp.csr_matrix:
+        """`value` for one moderator, task by task; same pairs and values as the batch path."""
+        slot = self._roster.slot_of(moderator_id)
+        rows: list[int] = []
+        values: list[float] = []
+        if self._roster.available[slot]:
+            lacking = ~self._roster.held_bits[slot]
+            blocked = self._spent(self._roster.profile(moderator_id), now)
+            group = int(self._roster.group[slot])
+            accuracy, unit_s = self._accuracy.row(slot, group), self._handling.row(slot, group)
+            proficiency = self._roster.proficiency[slot].tolist()
+            needs = self._needs_now()
+            for row, task in enumerate(tasks):
+                # `_need_key` and `mask_at` written out: this loop is the one-moderator hot path, and the two calls
+                # cost as much as the rest of it.
+                need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
+                if need is None:
+                    need = self._new_need(task)
+                after, masks = need.after, need.masks
+                mask = masks[bisect_right(after, now - task.enqueued_at)] if after else masks[0]
+                if mask & lacking or (task.severe and blocked) or moderator_id in task.skipped_by:
+                    continue
+                spoken = proficiency[need.language] if need.language >= 0 else 0.0
+                factor = accuracy[need.area] * (spoken if spoken > 0 else UNSPOKEN_PROFICIENCY) / unit_s[need.modality]
+                weight = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
+                rows.append(row)
+                values.append(max(factor * weight, VALUE_FLOOR))
+        indptr = np.zeros(len(tasks) + 1, dtype=np.int32)
+        indptr[np.array(rows, dtype=np.intp) + 1] = 1
+        np.cumsum(indptr, out=indptr)
+        data = np.array(values, dtype=np.float64)
+        # int32 indices and a sorted, duplicate-free indptr are what scipy would produce; copy=False skips its copies.
+        return sp.csr_matrix((data, np.zeros(len(rows), dtype=np.int32), indptr), shape=(len(tasks), 1), copy=False)
+
+    def _needs_now(self) -> dict[_NeedKey, _Need]:
+        """The per-demand cache, emptied whenever the skill vocabulary (and so the bit numbering) has grown."""
+        if self._needs_vocabulary != self._roster.skills.size:
+            self._needs, self._needs_vocabulary = {}, self._roster.skills.size
+        return self._needs
+
+    def _new_need(self, task: Task) -> _Need:
+        steps = [(0.0, frozenset[str]()), *self._rules.escalation(task.queue)]
+        masks = tuple(
+            self._rules.required_mask(
+                Demand(task.queue, relaxed, task.modality, task.language, task.region, task.policy, task.severe),
+                self._roster.skills,
+            )
+            for _, relaxed in steps
+        )
+        need = self._needs[_need_key(task)] = _Need(
+            tuple(after_s for after_s, _ in steps[1:]),
+            masks,
+            self._area_or_none(task.policy),
+            self._roster.languages.get(task.language, -1),
+            _MODALITY_INDEX[task.modality],
+        )
+        return need
 
     def _demands(self, tasks: Sequence[Task], now: float) -> tuple[list[Demand], NDArray[np.intp], NDArray[np.float64]]:
         """Group tasks by demand; the per-task weight is the harm rate per media unit."""
@@ -209,11 +307,11 @@ class Model:
             count=len(demands),
         )
         area, language, modality = (np.array(part, dtype=np.intp) for part in zip(*index, strict=True))
-        accuracy, unit_s = self._current()
+        accuracy, unit_s = self._estimates(slots)
         proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
         proficiency[:, language < 0] = 0.0
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
-        factors = accuracy[slots][:, area] * proficiency / unit_s[slots][:, modality]
+        factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
 
     def _required(self, demands: list[Demand]) -> NDArray[np.uint64]:
@@ -245,14 +343,10 @@ class Model:
         if column_of is not None:
             matrix.eliminate_zeros()
 
-    def _current(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        if self._estimates is None:
-            group, n_groups = self._roster.group, max(1, len(self._roster.groups))
-            self._estimates = (
-                self._accuracy.means(group, n_groups),
-                self._handling.expected_unit_s(group, n_groups),
-            )
-        return self._estimates
+    def _estimates(self, slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Accuracy per area and seconds per unit per modality for `slots` only, exact as of the last observation."""
+        group = self._roster.group
+        return self._accuracy.means(slots, group), self._handling.expected_unit_s(slots, group)
 
     def _area_index(self, policy_area: str | None) -> int:
         if policy_area is not None and policy_area not in self._areas:
@@ -303,9 +397,19 @@ class Model:
                 fresh._handling.count[slot, column] = count
                 fresh._handling.mean[slot, column] = mean
                 fresh._handling.m2[slot, column] = m2
+            group = int(fresh._roster.group[slot])
+            fresh._accuracy.move(slot, None, group)
+            fresh._handling.move(slot, None, group)
             fresh._severe.restore(entry.profile.id, entry.severe_times, entry.last_severe)
         self._roster, self._accuracy, self._handling = fresh._roster, fresh._accuracy, fresh._handling
-        self._severe, self._estimates = fresh._severe, None
+        # The rules' and needs' caches hold bit numbers of the old vocabulary, which the fresh roster may number
+        # differently even at the same size.
+        self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
+
+
+def _need_key(task: Task) -> _NeedKey:
+    """The task fields a single pair's rules depend on, apart from the time it has waited."""
+    return task.queue, task.modality, task.language, task.region, task.policy
 
 
 def _duration(duration_s: float) -> float:

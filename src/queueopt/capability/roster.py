@@ -1,5 +1,8 @@
 """Moderators as array rows: skill masks, language proficiencies and vendor/site group, kept in step with profiles.
 
+Skill masks are kept twice: as a uint64 array for the batch test over all moderators, and as Python ints for the
+one-moderator test, where a single big-int `&` beats any numpy call.
+
 Rows (slots) are reused after a removal so the arrays stay as long as the largest roster, and every per-moderator
 array elsewhere (the estimators) can share the same slot numbers.
 """
@@ -13,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from queueopt.capability.profile import ModeratorProfile
-from queueopt.capability.skills import Mask, SkillBits, pack
+from queueopt.capability.skills import Mask, SkillBits, join, split
 from queueopt.domain import ModeratorStatus
 from queueopt.errors import InvalidInput, NotFound
 
@@ -27,6 +30,7 @@ class Roster:
         self.profiles: list[ModeratorProfile | None] = []
         self._free: list[int] = []
         self.held: Mask = np.zeros((0, 1), dtype=np.uint64)
+        self.held_bits: list[int] = []
         self.languages: dict[str, int] = {}
         self.proficiency = np.zeros((0, 0), dtype=np.float64)
         self.groups: dict[tuple[str, str], int] = {}
@@ -51,7 +55,8 @@ class Roster:
         bits += [self.skills.add("policy", code) for code in profile.policy_areas]
         bits += [self.skills.add("clearance", code) for code in profile.clearance]
         self._widen(self.skills.words, len(self.languages) + len(profile.languages))
-        self.held[slot] = pack(bits, self.held.shape[1])
+        self.held_bits[slot] = join(bits)
+        self.held[slot] = split([self.held_bits[slot]], self.held.shape[1])[0]
         self.proficiency[slot] = 0.0
         for code, level in profile.languages.items():
             column = self.languages.setdefault(code, len(self.languages))
@@ -65,6 +70,7 @@ class Roster:
         del self.slots[moderator_id]
         self.profiles[slot] = None
         self.held[slot] = 0
+        self.held_bits[slot] = 0
         self.proficiency[slot] = 0.0
         self.group[slot] = 0
         self.available[slot] = False
@@ -91,6 +97,7 @@ class Roster:
     def _new_slot(self) -> int:
         slot = len(self.profiles)
         self.profiles.append(None)
+        self.held_bits.append(0)
         size = max(16, 2 * self.held.shape[0]) if slot >= self.held.shape[0] else self.held.shape[0]
         if size != self.held.shape[0]:
             self.held = _rows(self.held, size)

@@ -40,12 +40,12 @@ class SkillBits:
         return (self.size + WORD - 1) // WORD
 
 
-def pack(bits: Iterable[int], words: int) -> Mask:
+def join(bits: Iterable[int]) -> int:
+    """Bits as one Python int, the form a single pair is tested in: `required & ~held == 0`."""
     mask = 0
     for bit in bits:
         mask |= 1 << bit
-    row: Mask = split([mask], words)[0]
-    return row
+    return mask
 
 
 def split(masks: Sequence[int], words: int) -> Mask:
