@@ -194,7 +194,7 @@ def main() -> int:
 
     timings = []
     for _ in range(7):
-        model.observe_accuracy(ids[0], "spam", True)  # a fresh observation, so the group-level priors are rebuilt every run
+        model.observe_accuracy(ids[0], "spam", True)  # fresh, so group priors are rebuilt every run
         start = time.perf_counter()
         value = model.value(batch, ids, now)
         timings.append(time.perf_counter() - start)
