@@ -15,8 +15,8 @@ Tokens: one admin, one ingest, and moderators `m1`, `m2` (English, US, text/phot
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,12 @@ def running(app: FastAPI) -> Iterator[Client]:
             yield Client(portal, client)
         finally:
             portal.call(client.aclose)
+
+
+@pytest.fixture
+def serve() -> Callable[[FastAPI], AbstractContextManager[Client]]:
+    """`running`, for tests that build their own app."""
+    return running
 
 
 @pytest.fixture

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
 
 from queueopt.config import OpsConfig
+from queueopt.service.app import create_app
 from queueopt.service.auth import Authenticator, Principal, Role
 from queueopt.service.demo import instructions, write_demo
 from queueopt.service.roster import load_roster
+from queueopt.service.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_tokens_authenticate_and_stay_private(tmp_path: Path, example_config: OpsConfig) -> None:
@@ -42,3 +52,31 @@ def test_the_printed_instructions_hold_a_working_curl_round_trip(tmp_path: Path,
     assert setup.admin_token in text and setup.ingest_token in text
     assert text.count("curl ") == 4
     assert "/v1/items" in text and "/next" in text and "/decision" in text
+
+
+def test_the_printed_example_works_against_the_demo_service(
+    tmp_path: Path, example_config: OpsConfig, serve: Callable[[FastAPI], AbstractContextManager[Any]]
+) -> None:
+    """Replays the printed curl commands (the item, the moderator, the decision) against the demo's files."""
+    setup = write_demo(tmp_path / "var", example_config)
+    text = instructions(setup, "http://127.0.0.1:8000")
+    moderator_id, token = next(iter(setup.moderator_tokens.items()))
+    body = re.search(r"-d '(\{\"items\".*?\}\]\})'", text, re.DOTALL)
+    assert body is not None
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'var' / 'demo.db'}",
+        config=REPO / "examples" / "ops.toml",
+        tokens_file=setup.tokens_file,
+        roster_file=setup.roster_file,
+        tick_s=0.05,
+    )
+    with serve(create_app(settings)) as client:
+        ingest = {"Authorization": f"Bearer {setup.ingest_token}", "Content-Type": "application/json"}
+        assert client.post("/v1/items", content=body.group(1), headers=ingest).status_code == 202
+        moderator = {"Authorization": f"Bearer {token}"}
+        pulled = client.post(f"/v1/moderators/{moderator_id}/next", params={"wait_s": 5}, headers=moderator)
+        assert pulled.status_code == 200 and pulled.json()["task_id"] == "demo-1"
+        decision = {"lease_token": pulled.json()["lease_token"], "verdict": "violating", "policy": "hate"}
+        decided = client.post("/v1/tasks/demo-1/decision", json=decision, headers=moderator)
+        assert decided.status_code == 200
+        assert client.get("/v1/items/demo-1", headers=ingest).json()["decided_by"] == moderator_id

@@ -17,6 +17,8 @@ from queueopt.domain import Modality
 from queueopt.service.roster import dump_roster
 
 LANGUAGES = ["es", "pt", "hi", "ar", "fr", "de", "ja", "id"]
+# Only the first demo moderator reads Irish, so the printed example's item can go to no one else.
+EXAMPLE_LANGUAGE = "ga"
 REGIONS = ["us", "eu", "br", "in", "mena"]
 MODERATORS = 20
 
@@ -42,7 +44,8 @@ def demo_roster(config: OpsConfig, count: int = MODERATORS) -> list[ModeratorPro
                 vendor="internal" if index % 2 == 0 else "vendor-a",
                 site="dublin" if index % 3 else "manila",
                 regions=REGIONS,
-                languages={"en": 1.0, LANGUAGES[index % len(LANGUAGES)]: 0.9},
+                languages={"en": 1.0, LANGUAGES[index % len(LANGUAGES)]: 0.9}
+                | ({EXAMPLE_LANGUAGE: 0.8} if index == 0 else {}),
                 modalities=list(Modality),
                 policy_areas=areas,
                 clearance=cleared,
@@ -96,9 +99,9 @@ tokens: {setup.tokens_file}   roster: {setup.roster_file}
 # submit an item
 curl -s -X POST {base_url}/v1/items -H 'Authorization: Bearer {setup.ingest_token}' \\
   -H 'Content-Type: application/json' \\
-  -d '{{"items": [{{"id": "demo-1", "modality": "text", "language": "en", "region": "us",
+  -d '{{"items": [{{"id": "demo-1", "modality": "text", "language": "{EXAMPLE_LANGUAGE}", "region": "eu",
                    "signals": {{"hate": 0.8}}}}]}}'
-# pull it as {moderator_id} (waits up to 5 s for the assigner)
+# pull it as {moderator_id}, the demo's only Irish reader (waits up to 5 s for the assigner)
 curl -s -X POST '{base_url}/v1/moderators/{moderator_id}/next?wait_s=5' -H 'Authorization: Bearer {moderator_token}'
 # decide it, with the task_id and lease_token from the answer above
 curl -s -X POST {base_url}/v1/tasks/demo-1/decision -H 'Authorization: Bearer {moderator_token}' \\
