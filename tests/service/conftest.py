@@ -175,3 +175,9 @@ class Api:
 @pytest.fixture
 def api(client: Client) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+def api_for() -> Callable[[Client], Api]:
+    """The helpers around a client of an app a test built itself."""
+    return Api

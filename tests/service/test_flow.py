@@ -157,3 +157,19 @@ def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
 def test_readiness_and_liveness(api: Any) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_a_moderator_without_the_clearance_never_gets_a_child_safety_task(api: Any) -> None:
+    (result,) = api.submit(api.text_item(signals={"child_safety": 0.9}))
+    assert result["queue"] == "child_safety"
+    assert api.next("m1") is None
+    response = api.client.post(
+        f"/v1/tasks/{result['task_id']}/assign", json={"moderator_id": "m1"}, headers=api.bearer("admin")
+    )
+    assert response.status_code == 409
+
+
+def test_readiness_fails_with_503_when_the_store_does_not_answer(app: Any, api: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(app.state.runtime.engine, "ready", lambda: False)
+    response = api.client.get("/readyz")
+    assert response.status_code == 503 and response.json()["detail"][0]["reason"]

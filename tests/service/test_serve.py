@@ -1,8 +1,9 @@
-"""`queueopt serve` as a real process on a loopback port: submit, pull, decide over TCP, then SIGTERM, and the
-store afterwards holds the decision."""
+"""`queueopt serve` as a real process on a loopback port: submit, pull, decide over TCP, then SIGTERM while a
+moderator long-polls: the poll is answered, the process exits, and the store afterwards holds the decision."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -79,6 +80,7 @@ def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
     ) as server:
         try:
             _round_trip(base, server)
+            waiting = _long_poll(port)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -87,6 +89,8 @@ def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
                 server.kill()
     # uvicorn finishes in-flight requests and the lifespan (assigner stopped, store closed), then re-raises the
     # signal so the process ends "killed by SIGTERM" as supervisors expect.
+    assert waiting.getresponse().status == 204, "a long-poll in flight is answered, not cut off, at shutdown"
+    waiting.close()
     assert server.returncode == -signal.SIGTERM, stderr.decode()
     assert b"Application shutdown complete." in stderr
     assert b"Traceback" not in stderr
@@ -95,6 +99,14 @@ def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
         assert store.items(["e2e-1"])["e2e-1"].status == "decided"
     finally:
         store.close()
+
+
+def _long_poll(port: int) -> http.client.HTTPConnection:
+    """A moderator with nothing to do, waiting up to 30 s: longer than uvicorn's grace period on shutdown."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    connection.request("POST", "/v1/moderators/e2e/next?wait_s=30", headers={"Authorization": f"Bearer {MODERATOR}"})
+    time.sleep(1.0)  # let the server read the request before the signal; the assertion does not depend on timing
+    return connection
 
 
 def _round_trip(base: str, server: subprocess.Popen[bytes]) -> None:

@@ -27,12 +27,26 @@ class Assigner:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting = 0
+        self.draining = False
         self.batches = 0
 
     def start(self) -> None:
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._run(), name="queueopt-assigner")
+
+    def drain_threadsafe(self) -> None:
+        """The server is stopping: release every long-poll now (they answer 204) so in-flight requests finish
+        within the grace period instead of being cut off. Callable from a signal handler or another thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self.draining = True
+        done, self._done = self._done, asyncio.Event()
+        done.set()
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -80,12 +81,13 @@ def _run(settings: Settings, log_level: str) -> None:
     import uvicorn
 
     from queueopt.service.app import create_app
+    from queueopt.service.deps import Runtime
 
     try:
         app = create_app(settings)
     except ConfigError as error:
         _exit_with(error.source, error.problems)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -94,6 +96,18 @@ def _run(settings: Settings, log_level: str) -> None:
         proxy_headers=False,
         server_header=False,
     )
+
+    class DrainingServer(uvicorn.Server):
+        """uvicorn waits for open requests before the lifespan ends; long-polls would hold it for up to 30 s, so
+        the first stop signal also tells the assigner to release them."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            runtime: Runtime | None = getattr(app.state, "runtime", None)
+            if runtime is not None:
+                runtime.assigner.drain_threadsafe()
+            super().handle_exit(sig, frame)
+
+    DrainingServer(config).run()
 
 
 def _exit_with(source: str, problems: list[str]) -> NoReturn:

@@ -59,13 +59,14 @@ async def next_task(
     wait_s: Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0.0,
 ) -> Response:
     """The moderator's current lease, or a fresh one. With nothing to offer, wakes the assigner and waits up to
-    `wait_s` for a batch that leases something to this moderator; 204 when none does."""
+    `wait_s` for a batch that leases something to this moderator; 204 when none does, or when the service is
+    shutting down."""
     deadline = time.monotonic() + wait_s
     view = await run_in_threadpool(runtime.engine.next_for, moderator_id)
     while view is None:
         runtime.assigner.wake()
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or runtime.assigner.draining:
             return Response(status_code=204)
         await runtime.assigner.next_batch(remaining)
         view = await run_in_threadpool(runtime.engine.next_for, moderator_id)
