@@ -42,13 +42,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = await run_in_threadpool(_open_engine, settings.database_url, clock or SystemClock(), config)
-        for profile in roster:
-            await run_in_threadpool(engine.upsert_moderator, profile)
         assigner = Assigner(engine, settings.tick_s, metrics)
-        app.state.runtime = Runtime(settings, config, engine, auth, assigner, metrics)
-        metrics.watch(engine)
-        assigner.start()
         try:
+            for profile in roster:
+                await run_in_threadpool(engine.upsert_moderator, profile)
+            app.state.runtime = Runtime(engine, auth, assigner, metrics)
+            metrics.watch(engine)
+            assigner.start()
             yield
         finally:
             await assigner.stop()

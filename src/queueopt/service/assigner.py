@@ -30,7 +30,6 @@ class Assigner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting = 0
         self.draining = False
-        self.batches = 0
 
     def start(self) -> None:
         if self._task is None:
@@ -89,7 +88,6 @@ class Assigner:
         except Exception:
             log.exception("assignment batch failed; retrying at the next tick")
         finally:
-            self.batches += 1
             done, self._done = self._done, asyncio.Event()
             done.set()
         return made

@@ -14,13 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from queueopt.config import OpsConfig
 from queueopt.engine import Engine
 from queueopt.errors import Forbidden, QueueoptError
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator, Principal, Role
 from queueopt.service.metrics import ServiceMetrics
-from queueopt.service.settings import Settings
 
 
 class Unauthorized(QueueoptError):
@@ -31,8 +29,6 @@ class Unauthorized(QueueoptError):
 class Runtime:
     """The objects one app instance shares between requests, built by the lifespan."""
 
-    settings: Settings
-    config: OpsConfig
     engine: Engine
     auth: Authenticator
     assigner: Assigner
