@@ -9,6 +9,7 @@ import typer
 
 from queueopt.enqueue import commands as enqueue_commands
 from queueopt.errors import QueueoptError
+from queueopt.service import commands as service_commands
 
 app = typer.Typer(
     name="queueopt",
@@ -44,3 +45,4 @@ def version() -> None:
 
 
 enqueue_commands.register(app)
+service_commands.register(app)
