@@ -60,7 +60,7 @@ def moderators(count: int) -> list[ModeratorProfile]:
         ModeratorProfile(
             id=f"m{index}",
             regions=["us", "eu"],
-            languages={code: 1.0 for code in {"en", rng.choice(LANGUAGES)}},
+            languages=dict.fromkeys({"en", rng.choice(LANGUAGES)}, 1.0),
             modalities=["video", "photo", "text", "audio"],
             policy_areas=["violence", "hate", "nudity", "harassment", "spam"],
             capacity=1,
