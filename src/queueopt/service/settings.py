@@ -27,4 +27,3 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * MIB)] = MIB
-    max_wait_s: Annotated[float, Field(ge=0.0, le=30.0)] = 30.0
