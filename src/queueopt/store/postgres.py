@@ -28,6 +28,12 @@ POSTGRES = Dialect(
     placeholder="%s",
     integrity_errors=(psycopg.errors.UniqueViolation,),
     executemany=_executemany,
+    column_types={
+        "real": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "bigint": "BIGINT",
+        "identity": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    },
 )
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

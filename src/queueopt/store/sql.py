@@ -35,6 +35,8 @@ class Dialect:
     placeholder: str
     integrity_errors: tuple[type[Exception], ...]
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
+    column_types: dict[str, str]
+    """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
 
 
 _ITEM_COLUMNS = (
@@ -165,12 +167,13 @@ class SqlStore:
             self._execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             rows = self._execute("SELECT MAX(version) FROM schema_version").fetchall()
             current = rows[0][0] or 0
-            folder = resources.files("queueopt.store") / "sql" / self._dialect.name
+            folder = resources.files("queueopt.store") / "sql"
             for script in sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql")):
                 version = int(script.split("_", 1)[0])
                 if version <= current:
                     continue
-                statements = [part.strip() for part in (folder / script).read_text().split(";")]
+                text = (folder / script).read_text().format(**self._dialect.column_types)
+                statements = [part.strip() for part in text.split(";")]
                 with self._transaction():
                     for statement in statements:
                         body = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))

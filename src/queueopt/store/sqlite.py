@@ -24,6 +24,12 @@ SQLITE = Dialect(
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
     executemany=_executemany,
+    column_types={
+        "real": "REAL",
+        "bool": "INTEGER",
+        "bigint": "INTEGER",
+        "identity": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    },
 )
 
 

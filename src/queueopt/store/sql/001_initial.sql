@@ -1,18 +1,19 @@
--- queueopt schema, version 1 (PostgreSQL). The tables mirror queueopt.store.records.
+-- queueopt schema, version 1. The tables mirror queueopt.store.records. One file serves both engines: the
+-- placeholders {real}, {bool}, {bigint} and {identity} are filled in by the dialect (queueopt.store.sql.Dialect).
 CREATE TABLE items (
     id TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
     status TEXT NOT NULL,
     task_id TEXT,
     queue TEXT,
-    priority DOUBLE PRECISION NOT NULL,
+    priority {real} NOT NULL,
     action TEXT NOT NULL,
     explanation TEXT NOT NULL,
     content_hash TEXT,
-    submitted_at DOUBLE PRECISION NOT NULL,
+    submitted_at {real} NOT NULL,
     verdict TEXT,
     decision TEXT,
-    decided_at DOUBLE PRECISION
+    decided_at {real}
 );
 CREATE INDEX items_by_task ON items (task_id);
 
@@ -27,19 +28,19 @@ CREATE TABLE tasks (
     queue TEXT NOT NULL,
     kind TEXT NOT NULL,
     state TEXT NOT NULL,
-    priority DOUBLE PRECISION NOT NULL,
-    aging_rate DOUBLE PRECISION NOT NULL,
-    enqueued_at DOUBLE PRECISION NOT NULL,
+    priority {real} NOT NULL,
+    aging_rate {real} NOT NULL,
+    enqueued_at {real} NOT NULL,
     modality TEXT NOT NULL,
     language TEXT NOT NULL,
     region TEXT NOT NULL,
-    duration_s DOUBLE PRECISION NOT NULL,
-    severe BOOLEAN NOT NULL,
+    duration_s {real} NOT NULL,
+    severe {bool} NOT NULL,
     policy TEXT,
-    attempt BIGINT NOT NULL,
+    attempt {bigint} NOT NULL,
     holder TEXT,
-    leased_at DOUBLE PRECISION,
-    lease_expires_at DOUBLE PRECISION,
+    leased_at {real},
+    lease_expires_at {real},
     skipped_by TEXT NOT NULL,
     CHECK ((state = 'leased') = (holder IS NOT NULL))
 );
@@ -51,8 +52,8 @@ CREATE TABLE moderators (
 );
 
 CREATE TABLE audit (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at DOUBLE PRECISION NOT NULL,
+    seq {identity},
+    at {real} NOT NULL,
     task_id TEXT,
     item_id TEXT,
     actor TEXT NOT NULL,
