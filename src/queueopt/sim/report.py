@@ -82,6 +82,8 @@ def _backlog_plot(experiment: Experiment) -> str:
     run = experiment.first_run
     figure, axes = plt.subplots(figsize=(9, 3.5))
     times, counts = backlog_curve(run)
+    inside = times < run.scenario.horizon_s  # items still waiting at the horizon end there; no real drop
+    times, counts = times[inside], counts[inside]
     axes.step(times / 3600.0, counts, where="post", label="waiting items (all queues)", color="black")
     if run.backlog_at.size:
         busiest = np.argsort(run.backlog.max(axis=0))[::-1][:5]
