@@ -51,7 +51,7 @@ def test_mmc_little_and_engine_backlog(mmc: Experiment) -> None:
 def test_erlang_a_with_abandonment() -> None:
     servers, lam, mu, theta = 2, 2 / 60.0, 1 / 60.0, 1 / 300.0
     scenario = mm_c(
-        servers=servers, load=1.0, horizon_s=80_000.0, warmup_s=4_000.0, replications=10, arrival={"patience_s": 300}
+        servers=servers, load=1.0, horizon_s=50_000.0, warmup_s=4_000.0, replications=10, arrival={"patience_s": 300}
     )
     experiment = run_experiment(scenario, workers=2)
     expected = theory.erlang_a(servers, lam, mu, theta)
@@ -66,7 +66,7 @@ def test_erlang_a_with_abandonment() -> None:
 def test_two_priority_classes_match_cobham() -> None:
     scenario = mm_c(
         servers=1,
-        horizon_s=250_000.0,
+        horizon_s=150_000.0,
         warmup_s=10_000.0,
         replications=10,
         strategy="priority",
