@@ -216,15 +216,19 @@ def parse_config(data: object, source: str = "<config>") -> OpsConfig:
         raise ConfigError(source, format_validation_error(error)) from None
 
 
-def load_config(path: str | Path) -> OpsConfig:
-    """Read and validate a TOML ops config; every failure is a `ConfigError` naming the file."""
+def read_toml(path: str | Path) -> dict[str, object]:
+    """Read a TOML file; an unreadable or malformed file is a `ConfigError` naming it (ops configs, scenarios)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(source, [f"(toml): {error}"]) from None
-    return parse_config(data, source)
+
+
+def load_config(path: str | Path) -> OpsConfig:
+    """Read and validate a TOML ops config; every failure is a `ConfigError` naming the file."""
+    return parse_config(read_toml(path), str(path))

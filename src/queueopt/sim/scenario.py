@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import tomllib
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config
+from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
 from queueopt.domain import AttributeValue, Code, Item, Modality, Source
 
 PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
@@ -446,16 +445,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file; every failure is a `ConfigError` naming the file it comes from."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(source, [f"(toml): {error}"]) from None
-    return parse_scenario(data, source, Path(path).parent)
+    return parse_scenario(read_toml(path), str(path), Path(path).parent)
 
 
 class TraceArrival(NamedTuple):
