@@ -87,3 +87,13 @@ def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
     assert result.exit_code == 1
     assert "one queue and one roster group" in result.output
+
+
+def test_horizon_option_shortens_the_run(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--horizon-s", "2000"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["scenario"]["horizon_s"] == 2000.0
+    refused = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--horizon-s", "100"])
+    assert refused.exit_code == 1
+    assert "must exceed the scenario's warmup_s" in refused.output

@@ -34,6 +34,9 @@ Scale = Annotated[
     float, typer.Option("--scale", min=1e-6, help="Multiply arrival rates and headcounts (a smaller copy of the day).")
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes running replications side by side.")]
+Horizon = Annotated[
+    float | None, typer.Option("--horizon-s", min=1.0, help="Simulate only this many seconds (default: the file's).")
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -41,13 +44,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _load(path: Path, scale: float = 1.0) -> Scenario:
+def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Scenario:
     try:
         scenario = load_scenario(path)
     except ConfigError as error:
         for problem in error.problems:
             print(f"{error.source}: {problem}", file=sys.stderr)
         raise typer.Exit(1) from None
+    if horizon_s is not None:
+        if horizon_s <= scenario.warmup_s:
+            raise _fail(f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g})")
+        scenario = scenario.model_copy(update={"horizon_s": horizon_s})
     return scenario if scale == 1.0 else scaled(scenario, scale)
 
 
@@ -88,9 +95,10 @@ def simulate(
     replications: Replications = None,
     scale: Scale = 1.0,
     workers: Workers = 1,
+    horizon_s: Horizon = None,
 ) -> None:
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
-    scenario = _load(scenario_file, scale)
+    scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
     count = replications or scenario.replications
     experiments: dict[str, Experiment] = {}
@@ -115,10 +123,11 @@ def compare_command(
     replications: Replications = None,
     scale: Scale = 1.0,
     workers: Workers = 1,
+    horizon_s: Horizon = None,
     every_kpi: Annotated[bool, typer.Option("--all", help="Show per-queue and per-stream KPIs too.")] = False,
 ) -> None:
     """Each KPI of A minus B with a 95% paired confidence interval (common random numbers: same seed)."""
-    a, b = _load(first, scale), _load(second, scale)
+    a, b = _load(first, scale, horizon_s), _load(second, scale, horizon_s)
     if a.seed != b.seed:
         print(f"warning: seeds differ ({a.seed} vs {b.seed}); the pairs share no random numbers", file=sys.stderr)
     count = replications or min(a.replications, b.replications)
