@@ -10,6 +10,7 @@ import typer
 from queueopt.enqueue import commands as enqueue_commands
 from queueopt.errors import QueueoptError
 from queueopt.service import commands as service_commands
+from queueopt.sim import commands as sim_commands
 
 app = typer.Typer(
     name="queueopt",
@@ -46,3 +47,4 @@ def version() -> None:
 
 enqueue_commands.register(app)
 service_commands.register(app)
+sim_commands.register(app)

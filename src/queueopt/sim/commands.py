@@ -20,7 +20,6 @@ from rich.table import Table
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
 from queueopt.sim.experiment import Experiment, compare, run_experiment
-from queueopt.sim.report import write_report
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import Scenario, load_scenario
 from queueopt.sim.simulator import ENGINE_STRATEGY
@@ -98,6 +97,8 @@ def simulate(
     horizon_s: Horizon = None,
 ) -> None:
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
+    from queueopt.sim.report import write_report  # matplotlib: imported only when a report is written
+
     scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
     count = replications or scenario.replications
