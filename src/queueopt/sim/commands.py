@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.console import Console
@@ -19,12 +19,15 @@ from rich.table import Table
 
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.experiment import Experiment, compare, run_experiment
-from queueopt.sim.roster import build_moderators
-from queueopt.sim.scenario import Scenario, load_scenario
-from queueopt.sim.simulator import ENGINE_STRATEGY
-from queueopt.sim.staffing import check, ensure_checkable, plan
+from queueopt.sim.scenario import Scenario, Strategy, load_scenario
 from queueopt.sim.variants import scaled
+
+if TYPE_CHECKING:
+    from queueopt.sim.experiment import Experiment
+
+# The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
+# areas' commands do not pay for them at every start.
+STRATEGIES = get_args(Strategy)
 
 Replications = Annotated[
     int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
@@ -78,9 +81,9 @@ def _for(update: Callable[[str, int, float], None], label: str) -> Callable[[int
 
 def _strategy_names(strategies: list[str] | None, scenario: Scenario) -> list[str]:
     names = strategies or [scenario.strategy]
-    unknown = [name for name in names if name not in ENGINE_STRATEGY]
+    unknown = [name for name in names if name not in STRATEGIES]
     if unknown:
-        raise _fail(f"strategy: expected one of {', '.join(ENGINE_STRATEGY)}, got {unknown[0]!r}")
+        raise _fail(f"strategy: expected one of {', '.join(STRATEGIES)}, got {unknown[0]!r}")
     return names
 
 
@@ -97,7 +100,8 @@ def simulate(
     horizon_s: Horizon = None,
 ) -> None:
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
-    from queueopt.sim.report import write_report  # matplotlib: imported only when a report is written
+    from queueopt.sim.experiment import run_experiment
+    from queueopt.sim.report import write_report
 
     scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
@@ -128,6 +132,8 @@ def compare_command(
     every_kpi: Annotated[bool, typer.Option("--all", help="Show per-queue and per-stream KPIs too.")] = False,
 ) -> None:
     """Each KPI of A minus B with a 95% paired confidence interval (common random numbers: same seed)."""
+    from queueopt.sim.experiment import compare, run_experiment
+
     a, b = _load(first, scale, horizon_s), _load(second, scale, horizon_s)
     if a.seed != b.seed:
         print(f"warning: seeds differ ({a.seed} vs {b.seed}); the pairs share no random numbers", file=sys.stderr)
@@ -165,6 +171,8 @@ def staff(
     workers: Workers = 1,
 ) -> None:
     """Moderators needed per queue and hour of day (Erlang C, or Erlang A where items abandon), and pooling."""
+    from queueopt.sim.staffing import check, ensure_checkable, plan
+
     scenario = _load(scenario_file)
     if simulate_check:
         try:
@@ -203,6 +211,8 @@ def staff(
 
 def _on_duty_by_hour(scenario: Scenario) -> list[float]:
     """Moderators on shift in each hour of the first day (breaks included), for comparison with the plan."""
+    from queueopt.sim.roster import build_moderators
+
     moderators = build_moderators(scenario.model_copy(update={"horizon_s": 86400.0}), 0)
     return [float(moderators.on_duty_s(hour * 3600.0, (hour + 1) * 3600.0).sum() / 3600.0) for hour in range(24)]
 
