@@ -26,12 +26,14 @@ class _Strict(BaseModel):
 
 
 class PolicyArea(_Strict):
-    """A harm category. `severe` items count against a moderator's wellbeing budget; `clearance` names the
-    clearance tier a moderator must hold to see them at all (for example child safety)."""
+    """A harm category. Items of a `severe` area whose score reaches `severe_at` count against a moderator's
+    wellbeing budget (a faint signal is not graphic content, and counting it would starve the budget);
+    `clearance` names the clearance tier a moderator must hold to see them at all (for example child safety)."""
 
     name: Code
     severity: PositiveFloat
     severe: bool = False
+    severe_at: Score = 0.5
     clearance: Code | None = None
 
 

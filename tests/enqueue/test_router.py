@@ -151,3 +151,11 @@ def test_unknown_policy_area_in_an_item_is_refused_with_its_field() -> None:
         assert error.message == "unknown policy area 'gore'"
     else:
         raise AssertionError("an unknown policy area was routed")
+
+
+def test_a_faint_signal_of_a_severe_area_is_not_severe_content() -> None:
+    router = Router(CONFIG)
+    faint = Item(id="f", modality="video", language="en", region="us", signals={"violence": 0.03}, views_per_hour=9)
+    assert router.route(faint).policy == "violence" and not router.route(faint).severe
+    strong = faint.model_copy(update={"signals": {"violence": 0.5}})
+    assert router.route(strong).severe

@@ -41,12 +41,12 @@ class PriorityTerms(NamedTuple):
 class PriorityModel:
     """Computes `PriorityTerms` for items and aging rates for queues from one config's weights."""
 
-    __slots__ = ("_base_harm", "_deadline", "_floor", "_per_report", "_severe", "_severities", "_source", "_views")
+    __slots__ = ("_base_harm", "_deadline", "_floor", "_per_report", "_severe_at", "_severities", "_source", "_views")
 
     def __init__(self, config: OpsConfig) -> None:
         weights = config.priority
         self._severities = {area.name: area.severity for area in config.policy_areas}
-        self._severe = frozenset(area.name for area in config.policy_areas if area.severe)
+        self._severe_at = {area.name: area.severe_at for area in config.policy_areas if area.severe}
         self._views = weights.views
         self._per_report = weights.per_report
         self._source = {source: weights.source.get(source, 0.0) for source in Source}
@@ -76,7 +76,11 @@ class PriorityModel:
         priority = harm * exposure
         if priority < self._floor:
             priority = self._floor
-        return PriorityTerms(harm, exposure, priority, policy, policy in self._severe, signals, severities)
+        severe = False
+        if policy is not None:
+            threshold = self._severe_at.get(policy)
+            severe = threshold is not None and signals[policy] >= threshold
+        return PriorityTerms(harm, exposure, priority, policy, severe, signals, severities)
 
     def aging_rate(self, queue: QueueConfig) -> float:
         """Priority gained per second of waiting: the queue's own rate plus the deadline term.
