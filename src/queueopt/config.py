@@ -218,17 +218,21 @@ def parse_config(data: object, source: str = "<config>") -> OpsConfig:
         raise ConfigError(source, format_validation_error(error)) from None
 
 
+def read_text(path: str | Path) -> str:
+    """Read a file the operator named (config, scenario, roster); an unreadable one is a `ConfigError` naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [f"(file): {error.strerror or error}"]) from None
+
+
 def read_toml(path: str | Path) -> dict[str, object]:
     """Read a TOML file; an unreadable or malformed file is a `ConfigError` naming it (ops configs, scenarios)."""
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    text = read_text(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(source, [f"(toml): {error}"]) from None
+        raise ConfigError(str(path), [f"(toml): {error}"]) from None
 
 
 def load_config(path: str | Path) -> OpsConfig:

@@ -8,21 +8,17 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from queueopt.capability import ModeratorProfile
-from queueopt.config import ConfigError, format_validation_error
+from queueopt.config import ConfigError, format_validation_error, read_text
 
 _ROSTER = TypeAdapter(list[ModeratorProfile])
 
 
 def load_roster(path: str | Path) -> list[ModeratorProfile]:
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    text = read_text(path)
     try:
         return _ROSTER.validate_json(text)
     except ValidationError as error:
-        raise ConfigError(source, format_validation_error(error)) from None
+        raise ConfigError(str(path), format_validation_error(error)) from None
 
 
 def dump_roster(profiles: list[ModeratorProfile]) -> bytes:
