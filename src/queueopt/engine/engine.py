@@ -476,8 +476,16 @@ class Engine:
         if task.severe:
             self._model.record_severe(moderator_id, now)
 
-    def _requeue(self, task: Task, **changes: object) -> Task:
-        return replace(task, state=TaskState.QUEUED, holder=None, leased_at=None, lease_expires_at=None, **changes)  # type: ignore[arg-type]
+    def _requeue(self, task: Task, skipped_by: set[str] | None = None) -> Task:
+        """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
+        return replace(
+            task,
+            state=TaskState.QUEUED,
+            holder=None,
+            leased_at=None,
+            lease_expires_at=None,
+            skipped_by=task.skipped_by if skipped_by is None else skipped_by,
+        )
 
     def release(self, task_id: str, lease_token: str, moderator_id: str) -> TaskView:
         with self._lock:
