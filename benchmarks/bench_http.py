@@ -47,6 +47,7 @@ LOOP_P99_TARGET_MS = 50.0
 ADMIN = "bench-admin-token"
 INGEST = "bench-ingest-token"
 
+# The framework's ceiling: the same FastAPI and the same uvicorn stack as `queueopt serve` (httptools, uvloop).
 PING_APP = """
 import sys, uvicorn
 from fastapi import FastAPI
@@ -54,7 +55,7 @@ app = FastAPI()
 @app.get("/ping")
 async def ping() -> dict[str, str]:
     return {"status": "ok"}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", http="httptools", loop="uvloop")
 """
 
 # Each wrk thread numbers its items from its own prefix, so every request carries 100 ids never seen before.

