@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from queueopt import __version__
 from queueopt.clock import Clock, SystemClock
@@ -23,6 +22,7 @@ from queueopt.service import openapi, problems
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator
 from queueopt.service.deps import Runtime
+from queueopt.service.engine_thread import EngineThread
 from queueopt.service.limits import BodyLimit
 from queueopt.service.metrics import HttpLatency, ServiceMetrics
 from queueopt.service.roster import load_roster
@@ -41,18 +41,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = await run_in_threadpool(_open_engine, settings.database_url, clock or SystemClock(), config)
-        assigner = Assigner(engine, settings.tick_s, metrics)
+        thread = EngineThread()
         try:
-            for profile in roster:
-                await run_in_threadpool(engine.upsert_moderator, profile)
-            app.state.runtime = Runtime(engine, auth, assigner, metrics)
-            metrics.watch(engine)
-            assigner.start()
-            yield
+            engine = await thread.run(_open_engine, settings.database_url, clock or SystemClock(), config)
+            assigner = Assigner(engine, settings.tick_s, metrics)
+            try:
+                for profile in roster:
+                    await thread.run(engine.upsert_moderator, profile)
+                app.state.runtime = Runtime(engine, auth, assigner, metrics, thread)
+                metrics.watch(engine)
+                assigner.start()
+                yield
+            finally:
+                await assigner.stop()
+                await thread.run(engine.close)
         finally:
-            await assigner.stop()
-            await run_in_threadpool(engine.close)
+            thread.close()
 
     app = FastAPI(
         title="queueopt",

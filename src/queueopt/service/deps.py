@@ -22,6 +22,7 @@ from queueopt.engine import Engine
 from queueopt.errors import Forbidden, QueueoptError
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator, Principal, Role
+from queueopt.service.engine_thread import EngineThread
 from queueopt.service.metrics import ServiceMetrics
 
 
@@ -37,6 +38,7 @@ class Runtime:
     auth: Authenticator
     assigner: Assigner
     metrics: ServiceMetrics
+    thread: EngineThread
 
 
 async def _runtime(request: Request) -> Runtime:

@@ -9,10 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from queueopt.engine import Engine
-from queueopt.service.deps import Admin, RuntimeDep
+from queueopt.service.deps import Admin, Runtime, RuntimeDep
 from queueopt.service.problems import documented
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -40,13 +38,13 @@ async def audit(
     runtime: RuntimeDep,
     since: Annotated[float, Query(ge=0.0, allow_inf_nan=False, description="Entries at or after this time.")] = 0.0,
 ) -> StreamingResponse:
-    return StreamingResponse(_lines(runtime.engine, since), media_type="application/x-ndjson")
+    return StreamingResponse(_lines(runtime, since), media_type="application/x-ndjson")
 
 
-async def _lines(engine: Engine, since: float) -> AsyncIterator[bytes]:
+async def _lines(runtime: Runtime, since: float) -> AsyncIterator[bytes]:
     after = 0
     while True:
-        page = await run_in_threadpool(engine.audit, since, PAGE, after)
+        page = await runtime.thread.run(runtime.engine.audit, since, PAGE, after)
         if not page:
             return
         yield b"".join(json.dumps(asdict(entry), separators=(",", ":")).encode() + b"\n" for entry in page)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from starlette.concurrency import run_in_threadpool
 
 from queueopt.errors import StoreUnavailable
 from queueopt.service.deps import RuntimeDep
@@ -23,7 +22,7 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Health, responses=documented(503))
 async def readyz(runtime: RuntimeDep) -> Health:
     """Ready when the store answers."""
-    if not await run_in_threadpool(runtime.engine.ready):
+    if not await runtime.thread.run(runtime.engine.ready):
         raise StoreUnavailable("store unreachable", field=None)
     return Health(status="ready")
 
@@ -36,5 +35,5 @@ async def readyz(runtime: RuntimeDep) -> Health:
     },
 )
 async def metrics(runtime: RuntimeDep) -> Response:
-    body = await run_in_threadpool(runtime.metrics.render)
+    body = await runtime.thread.run(runtime.metrics.render)
     return Response(body, media_type=CONTENT_TYPE)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import TypeAdapter
-from starlette.concurrency import run_in_threadpool
 
 from queueopt.engine import ItemResult
 from queueopt.service.deps import IngestOrAdmin, RuntimeDep
@@ -24,7 +23,7 @@ _RESULTS = TypeAdapter(dict[str, list[ItemResult]])
 async def submit_items(body: SubmitItems, principal: IngestOrAdmin, runtime: RuntimeDep) -> Response:
     """Route and store 1..1000 items, all or nothing; re-sending known ids stores nothing and returns the same
     results."""
-    results = await run_in_threadpool(runtime.engine.submit, body.items, principal.actor)
+    results = await runtime.thread.run(runtime.engine.submit, body.items, principal.actor)
     runtime.assigner.work_arrived()
     return Response(_RESULTS.dump_json({"results": results}), status_code=202, media_type="application/json")
 
@@ -34,5 +33,5 @@ async def get_item(
     item_id: Annotated[str, Path(min_length=1, max_length=200)], principal: IngestOrAdmin, runtime: RuntimeDep
 ) -> Response:
     """Where an item stands: its queue and priority while waiting, the decision once decided."""
-    view = await run_in_threadpool(runtime.engine.item, item_id)
+    view = await runtime.thread.run(runtime.engine.item, item_id)
     return json_response(ItemOut.model_validate(view, from_attributes=True))

@@ -6,7 +6,6 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from queueopt.capability import ModeratorProfile
 from queueopt.errors import InvalidInput
@@ -26,12 +25,12 @@ async def put_moderator(
     """Create or update a profile; the id in the body must be the id in the path."""
     if profile.id != moderator_id:
         raise InvalidInput(f"profile id {profile.id!r} differs from the path's {moderator_id!r}", field="id")
-    return json_response(moderator_out(await run_in_threadpool(runtime.engine.upsert_moderator, profile)))
+    return json_response(moderator_out(await runtime.thread.run(runtime.engine.upsert_moderator, profile)))
 
 
 @router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
 async def get_moderator(moderator_id: ModeratorIdPath, principal: OwnOrAdmin, runtime: RuntimeDep) -> Response:
-    return json_response(moderator_out(await run_in_threadpool(runtime.engine.moderator, moderator_id)))
+    return json_response(moderator_out(await runtime.thread.run(runtime.engine.moderator, moderator_id)))
 
 
 @router.post("/{moderator_id}/status", response_model=ModeratorOut, responses=documented(401, 403, 404, 413, 422, 503))
@@ -39,7 +38,7 @@ async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
 ) -> Response:
     """Available, away or offline; going offline hands the moderator's leased tasks back to their queues."""
-    view = await run_in_threadpool(runtime.engine.set_status, moderator_id, change.status)
+    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status)
     if change.status == "available":
         runtime.assigner.wake()
     return json_response(moderator_out(view))
@@ -62,12 +61,12 @@ async def next_task(
     `wait_s` for a batch that leases something to this moderator; 204 when none does, or when the service is
     shutting down."""
     deadline = time.monotonic() + wait_s
-    view = await run_in_threadpool(runtime.engine.next_for, moderator_id)
+    view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
     while view is None:
         runtime.assigner.wake()
         remaining = deadline - time.monotonic()
         if remaining <= 0 or runtime.assigner.draining:
             return Response(status_code=204)
         await runtime.assigner.next_batch(remaining)
-        view = await run_in_threadpool(runtime.engine.next_for, moderator_id)
+        view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
     return json_response(task_out(view))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from starlette.concurrency import run_in_threadpool
 
 from queueopt.service.deps import Admin, RuntimeDep
 from queueopt.service.problems import documented
@@ -15,5 +14,5 @@ router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
 @router.get("", response_model=QueuesOut, responses=documented(401, 403, 503))
 async def list_queues(principal: Admin, runtime: RuntimeDep) -> Response:
-    views = await run_in_threadpool(runtime.engine.queues)
+    views = await runtime.thread.run(runtime.engine.queues)
     return json_response(QueuesOut(queues=[QueueOut.model_validate(view, from_attributes=True) for view in views]))

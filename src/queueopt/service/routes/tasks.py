@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from starlette.concurrency import run_in_threadpool
 
 from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep
 from queueopt.service.problems import documented
@@ -29,7 +28,7 @@ def _holder(principal: ModeratorOnly) -> str:
 @router.post("/{task_id}/decision", response_model=TaskOut, responses=LEASE_ERRORS)
 async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Record the verdict; a verdict or action the task's queue does not allow is a 422."""
-    view = await run_in_threadpool(
+    view = await runtime.thread.run(
         runtime.engine.decide, task_id, body.lease_token, _holder(principal), body.decision()
     )
     return json_response(task_out(view))
@@ -38,26 +37,26 @@ async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: Moderato
 @router.post("/{task_id}/release", response_model=TaskOut, responses=LEASE_ERRORS)
 async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Give the task back to its queue."""
-    view = await run_in_threadpool(runtime.engine.release, task_id, body.lease_token, _holder(principal))
+    view = await runtime.thread.run(runtime.engine.release, task_id, body.lease_token, _holder(principal))
     return json_response(task_out(view))
 
 
 @router.post("/{task_id}/skip", response_model=TaskOut, responses=LEASE_ERRORS)
 async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Give the task back and never be offered it again."""
-    view = await run_in_threadpool(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
+    view = await runtime.thread.run(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
     return json_response(task_out(view))
 
 
 @router.post("/{task_id}/extend", response_model=TaskOut, responses=LEASE_ERRORS)
 async def extend(task_id: TaskIdPath, body: ExtendRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Lengthen the lease, for long media."""
-    view = await run_in_threadpool(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
+    view = await runtime.thread.run(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
     return json_response(task_out(view))
 
 
 @router.post("/{task_id}/assign", response_model=TaskOut, responses=LEASE_ERRORS)
 async def assign(task_id: TaskIdPath, body: AssignRequest, principal: Admin, runtime: RuntimeDep) -> Response:
     """Lease the task to a named moderator; 409 when they are not eligible or the task is not waiting."""
-    view = await run_in_threadpool(runtime.engine.assign_to, task_id, body.moderator_id, principal.actor)
+    view = await runtime.thread.run(runtime.engine.assign_to, task_id, body.moderator_id, principal.actor)
     return json_response(task_out(view))
