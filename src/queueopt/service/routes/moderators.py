@@ -41,6 +41,8 @@ async def set_status(
     view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status)
     if change.status == "available":
         runtime.assigner.wake()
+    elif change.status == "offline":
+        runtime.assigner.work_arrived()
     return json_response(moderator_out(view))
 
 
@@ -57,16 +59,15 @@ async def next_task(
     runtime: RuntimeDep,
     wait_s: Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0.0,
 ) -> Response:
-    """The moderator's current lease, or a fresh one. With nothing to offer, wakes the assigner and waits up to
-    `wait_s` for a batch that leases something to this moderator; 204 when none does, or when the service is
-    shutting down."""
+    """The moderator's current lease, or a fresh one chosen for them now. With nothing to offer, waits up to
+    `wait_s` for a batch that leases something or for new work, and looks again; 204 when nothing comes, or when the
+    service is shutting down."""
     deadline = time.monotonic() + wait_s
     view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
     while view is None:
-        runtime.assigner.wake()
         remaining = deadline - time.monotonic()
         if remaining <= 0 or runtime.assigner.draining:
             return Response(status_code=204)
-        await runtime.assigner.next_batch(remaining)
+        await runtime.assigner.wait_for_work(remaining)
         view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
     return json_response(task_out(view))

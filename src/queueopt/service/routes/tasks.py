@@ -38,6 +38,7 @@ async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: Moderato
 async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Give the task back to its queue."""
     view = await runtime.thread.run(runtime.engine.release, task_id, body.lease_token, _holder(principal))
+    runtime.assigner.work_arrived()
     return json_response(task_out(view))
 
 

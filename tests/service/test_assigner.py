@@ -1,0 +1,105 @@
+"""When the assigner runs a batch: at its tick, and at once only when work arrives while a moderator waits.
+
+A moderator asking for work never starts a batch by itself: `/next` already leased them whatever they could get, so
+a batch could add nothing for them. Before this rule, one moderator long-polling an empty queue kept the assigner
+running batches back to back for the whole wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from queueopt.service.assigner import Assigner
+from queueopt.service.metrics import ServiceMetrics
+
+
+def _count_batches(app: FastAPI) -> list[int]:
+    """Wrap the running engine's `assign_batch`; the list grows by one per batch."""
+    engine = app.state.runtime.engine
+    calls: list[int] = []
+    batch: Callable[[], Any] = engine.assign_batch
+
+    def counted() -> Any:
+        calls.append(1)
+        return batch()
+
+    engine.assign_batch = counted
+    return calls
+
+
+def test_a_long_poll_on_an_empty_queue_runs_no_batch(app: FastAPI, api: Any) -> None:
+    batches = _count_batches(app)
+    assert api.next("m1", wait_s=1.0) is None
+    assert batches == []
+
+
+def test_a_long_poll_for_work_nobody_can_take_runs_no_batch_after_the_first(app: FastAPI, api: Any) -> None:
+    (result,) = api.submit(api.text_item())
+    api.client.post(
+        f"/v1/tasks/{result['task_id']}/assign", json={"moderator_id": "m1"}, headers=api.bearer("admin")
+    ).raise_for_status()
+    api.submit(api.text_item(), api.text_item())  # English: never for m3; m2 can take one of them
+    batches = _count_batches(app)
+    assert api.next("m3", wait_s=1.0) is None
+    assert len(batches) == 1  # the submission had not been seen by a batch yet; nothing after it
+
+
+def test_a_skipped_task_reaches_a_moderator_who_is_waiting(api: Any) -> None:
+    task = api.lease("m1")
+    answers: list[dict[str, Any] | None] = []
+    waiting = threading.Thread(target=lambda: answers.append(api.next("m2", wait_s=5)))
+    waiting.start()
+    time.sleep(0.5)  # m2 is most likely waiting by now; if not, its first look finds the task itself
+    skipped = api.client.post(
+        f"/v1/tasks/{task['task_id']}/skip",
+        json={"lease_token": task["lease_token"], "reason": "conflict of interest"},
+        headers=api.bearer("m1"),
+    )
+    assert skipped.status_code == 200
+    waiting.join()
+    assert answers[0] is not None and answers[0]["task_id"] == task["task_id"]
+
+
+class _Stats:
+    def drain_solver_seconds(self) -> Iterator[float]:
+        return iter(())
+
+
+class _Engine:
+    """Just what the assigner calls; every batch leases one task."""
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.stats = _Stats()
+
+    def assign_batch(self) -> list[object]:
+        self.batches += 1
+        return [object()]
+
+
+def test_work_that_arrived_before_a_moderator_started_waiting_starts_a_batch() -> None:
+    """A submission that lands between a moderator's empty look and their wait is not left for the next tick."""
+
+    async def scenario() -> tuple[int, int, float]:
+        engine = _Engine()
+        assigner = Assigner(engine, tick_s=60.0, metrics=ServiceMetrics())  # type: ignore[arg-type]
+        assigner.start()
+        try:
+            assigner.work_arrived()  # nobody waits yet: no batch
+            await asyncio.sleep(0.1)
+            before = engine.batches
+            started = time.monotonic()
+            await assigner.wait_for_work(30.0)
+            return before, engine.batches, time.monotonic() - started
+        finally:
+            await assigner.stop()
+
+    before, after, waited = asyncio.run(scenario())
+    assert (before, after) == (0, 1)
+    assert waited < 10.0
