@@ -10,7 +10,9 @@ phases, each bounded in time, each against a fresh uvicorn process on loopback:
    once flat out (32 connections, no pause: capacity, where latency is just connections / throughput) and once
    paced like people (50 connections, 490 ms between requests: each moderator decides about every 10 s).
 
-Each phase prints the server's CPU use (from /proc/<pid>/stat) and its request rate as a ratio of the baseline's.
+Each phase prints the server's CPU use (from /proc/<pid>/stat), that CPU time per request, and its request rate as a
+ratio of the baseline's. On a machine shared with other work the rates and latencies move with the neighbours' load;
+CPU time per request moves much less, so it is the figure to compare between runs there.
 Targets (issue 7): ingest >= 20,000 items/s, durably stored; moderator-loop p99 < 50 ms.
 """
 
@@ -170,10 +172,15 @@ class Run:
     non2xx: int
     decided: int
     cpu_cores: float
+    cpu_s: float
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000.0 * self.cpu_s / max(self.requests, 1)
 
 
 def ensure_wrk() -> str:
@@ -250,11 +257,12 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, pid: int, thread
         text=True,
         check=True,
     )
-    cores = (cpu_seconds(pid) - before) / (time.perf_counter() - start)
+    used = cpu_seconds(pid) - before
+    cores = used / (time.perf_counter() - start)
     match = re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE)
     if match is None:
         raise RuntimeError(f"wrk printed no result:\n{result.stdout}\n{result.stderr}")
-    return Run(**json.loads(match.group(1)), cpu_cores=cores)
+    return Run(**json.loads(match.group(1)), cpu_cores=cores, cpu_s=used)
 
 
 def write_fixtures(root: Path) -> dict[str, str]:
@@ -317,7 +325,7 @@ def seed_backlog(url: str, count: int) -> None:
 def report(name: str, run: Run, baseline: Run, unit: str, per_request: float) -> None:
     print(
         f"{name:<15} {run.rate * per_request:>10,.0f} {unit:<8} {run.rate:>8,.0f} req/s  p50 {run.p50_ms:6.1f} ms  "
-        f"p99 {run.p99_ms:6.1f} ms  server CPU {run.cpu_cores:4.2f} cores  "
+        f"p99 {run.p99_ms:6.1f} ms  server CPU {run.cpu_cores:4.2f} cores, {run.cpu_ms_per_request:5.2f} ms/req  "
         f"ratio to baseline {run.rate / baseline.rate:.2f}  (errors {run.errors}, non-2xx {run.non2xx})",
         flush=True,
     )
