@@ -93,6 +93,22 @@ def test_malformed_json_is_422_not_500(api: Any) -> None:
     assert _problems(response)
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_declared_json_is_422_and_stores_nothing(api: Any, content_type: str | None) -> None:
+    item = api.text_item()
+    headers = api.bearer("ingest") | ({"Content-Type": content_type} if content_type else {})
+    response = api.client.post("/v1/items", content=json.dumps({"items": [item]}).encode(), headers=headers)
+    assert response.status_code == 422
+    assert _problems(response)[0][0] == "body"
+    assert api.client.get(f"/v1/items/{item['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
+def test_a_json_subtype_is_accepted(api: Any) -> None:
+    payload = json.dumps({"items": [api.text_item()]}).encode()
+    headers = api.bearer("ingest") | {"Content-Type": "application/vnd.queueopt+json; charset=utf-8"}
+    assert api.client.post("/v1/items", content=payload, headers=headers).status_code == 202
+
+
 def test_resubmitting_the_same_ids_stores_nothing_new_and_answers_the_same(api: Any) -> None:
     items = [api.text_item(), api.text_item(signals={"spam": 0.999})]
     first = api.submit(*items)

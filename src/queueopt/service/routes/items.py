@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from queueopt.engine import ItemResult
 from queueopt.service.deps import IngestOrAdmin, RuntimeDep
+from queueopt.service.openapi import json_body
 from queueopt.service.problems import documented
 from queueopt.service.schemas import ItemOut, SubmitItems, SubmitResult
 from queueopt.service.views import json_response
@@ -19,8 +21,35 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 _RESULTS = TypeAdapter(dict[str, list[ItemResult]])
 
 
-@router.post("", status_code=202, response_model=SubmitResult, responses=documented(401, 403, 413, 422, 503))
-async def submit_items(body: SubmitItems, principal: IngestOrAdmin, runtime: RuntimeDep) -> Response:
+async def _submission(request: Request) -> SubmitItems:
+    """The body, parsed and validated in one pass by pydantic-core straight from the bytes. A body parameter would
+    have FastAPI decode it with the standard library's json first and validate the resulting dicts after, about a
+    third more time for a 100-item batch. Problems are reported exactly as for any body: 422, naming the field."""
+    if not _is_json(request.headers.get("content-type")):
+        problem = {"type": "content_type", "loc": ("body",), "msg": "send JSON (Content-Type: application/json)"}
+        raise RequestValidationError([problem])
+    try:
+        return SubmitItems.model_validate_json(await request.body())
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=SubmitResult,
+    responses=documented(401, 403, 413, 422, 503),
+    openapi_extra=json_body(SubmitItems),
+)
+async def submit_items(
+    principal: IngestOrAdmin, runtime: RuntimeDep, body: Annotated[SubmitItems, Depends(_submission)]
+) -> Response:
     """Route and store 1..1000 items, all or nothing; re-sending known ids stores nothing and returns the same
     results."""
     results = await runtime.thread.run(runtime.engine.submit, body.items, principal.actor)
