@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -327,17 +328,47 @@ class Engine:
                 return None
             now = self._clock.now()
             self._expire(now)
-            for limit in (_PROBE, None):
-                candidates = self._candidates(limit)
-                value = self._strategy.adjust(self._model.value(candidates, [moderator_id], now), candidates, now)
-                if value.nnz or len(candidates) < _PROBE:
-                    break
-            if value.nnz == 0:
+            if self._strategy.ignores_moderator:
+                task = self._most_urgent_eligible(moderator_id, now)
+            else:
+                for limit in (_PROBE, None):
+                    candidates = self._candidates(limit)
+                    value = self._model.value(candidates, [moderator_id], now)
+                    if value.nnz or len(candidates) < _PROBE:
+                        break
+                if value.nnz == 0:
+                    return None
+                rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
+                task = candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
+            if task is None:
                 return None
-            rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
-            best = int(rows[np.lexsort((rows, -value.data))[0]])
-            (lease,) = self._lease_pairs([(candidates[best], moderator_id)], now, moderator_id)
+            (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_id)
             return self._view(lease)
+
+    def _most_urgent_eligible(self, moderator_id: str, now: float) -> Task | None:
+        """`fifo` and `priority` pulls: in each queue the first of its `top_k` tasks the moderator is eligible for
+        (an O(1) bit test per task walked, no value matrix), then the most urgent of those, the earlier queue on a
+        tie. The queue's key order is its urgency order, so this is the pair a value matrix would rank first."""
+        tasks, queues, eligible, urgency = self._tasks, self._queues, self._model.eligible, self._strategy.urgency
+        best: Task | None = None
+        best_urgency = -math.inf
+        for queue in self._config.queues:
+            first, walked = None, 0
+            for widest in (1, _PROBE, queue.top_k):
+                limit = min(widest, queue.top_k)
+                if limit <= walked:
+                    continue
+                window = queues.peek_top(queue.name, limit)
+                for task_id in window[walked:]:
+                    if eligible(tasks[task_id], moderator_id, now):
+                        first = tasks[task_id]
+                        break
+                if first is not None or len(window) < limit:
+                    break
+                walked = limit
+            if first is not None and (score := urgency(first, now)) > best_urgency:
+                best, best_urgency = first, score
+        return best
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
         """An admin's manual assignment, refused unless the moderator is eligible and has a free slot."""
