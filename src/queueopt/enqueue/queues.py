@@ -123,8 +123,8 @@ class QueueSet:
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
         live ones (plus a little slack). The rebuild costs O(d log d) for d live entries and is paid for by the
-        at least 2d removals since the last one, so it adds O(log n) amortised to each removal; memory stays
-        proportional to the tasks waiting."""
+        at least d removals since the last one (each leaves at most two dead entries), so it adds O(log n)
+        amortised to each removal; memory stays proportional to the tasks waiting."""
         by_key, depth = target.by_key, target.pushed - target.gone
         if len(by_key) + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
