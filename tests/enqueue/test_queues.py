@@ -5,31 +5,50 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from queueopt.enqueue import QueueSet
+from queueopt.enqueue.queues import _COMPACT_SLACK
 
 QUEUES = ["a", "b"]
+KEYS = st.sampled_from([0.0, 1.0, 2.5, -3.0, 7.0])
 
 
 class QueueSetAgainstSortedReference(RuleBasedStateMachine):
-    """Random pushes, pops and removals, checked against a sorted list: highest key first, FIFO on ties."""
+    """Random pushes, pops and removals, checked against a sorted list: highest key first, FIFO on ties. Tasks
+    come back (a released lease, with their old enqueue time, possibly to another queue) and arrive in floods
+    that are then mostly removed, so stale entries, out-of-order ages and compaction are all exercised."""
 
     def __init__(self) -> None:
         super().__init__()
         self.queues = QueueSet(QUEUES)
         self.reference: dict[str, list[tuple[float, int, str, float]]] = {name: [] for name in QUEUES}
         self.sequence = 0
+        self.gone: list[tuple[str, float]] = []
 
-    @rule(queue=st.sampled_from(QUEUES), key=st.sampled_from([0.0, 1.0, 2.5, -3.0, 7.0]), at=st.floats(0, 100))
-    def push(self, queue: str, key: float, at: float) -> None:
-        task_id = f"t{self.sequence}"
+    def _push(self, queue: str, task_id: str, key: float, at: float) -> None:
         self.queues.push(queue, task_id, key, at)
         self.reference[queue].append((-key, self.sequence, task_id, at))
         self.reference[queue].sort()
         self.sequence += 1
 
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, at=st.floats(0, 100))
+    def push(self, queue: str, key: float, at: float) -> None:
+        self._push(queue, f"t{self.sequence}", key, at)
+
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, count=st.integers(1, 150), start=st.floats(0, 100))
+    def flood(self, queue: str, key: float, count: int, start: float) -> None:
+        for offset in range(count):
+            self._push(queue, f"t{self.sequence}", key, start + offset)
+
+    @precondition(lambda self: self.gone)
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, data=st.data())
+    def push_again(self, queue: str, key: float, data: st.DataObject) -> None:
+        task_id, at = self.gone.pop(data.draw(st.integers(0, len(self.gone) - 1)))
+        self._push(queue, task_id, key, at)
+
     @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 4))
     def pop(self, queue: str, k: int) -> None:
-        expected = [entry[2] for entry in self.reference[queue][:k]]
-        assert self.queues.pop_top(queue, k) == expected
+        expected = self.reference[queue][:k]
+        assert self.queues.pop_top(queue, k) == [entry[2] for entry in expected]
+        self.gone.extend((entry[2], entry[3]) for entry in expected)
         del self.reference[queue][:k]
 
     @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 5))
@@ -44,6 +63,16 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
         assert self.queues.remove(entry[2])
         assert not self.queues.remove(entry[2])
         self.reference[queue].remove(entry)
+        self.gone.append((entry[2], entry[3]))
+
+    @precondition(lambda self: any(self.reference.values()))
+    @rule(queue=st.sampled_from(QUEUES), keep=st.integers(0, 3))
+    def remove_most(self, queue: str, keep: int) -> None:
+        entries = self.reference[queue]
+        for entry in entries[keep:][::-1]:
+            assert self.queues.remove(entry[2])
+            self.gone.append((entry[2], entry[3]))
+        del entries[keep:]
 
     @invariant()
     def depth_and_age_match(self) -> None:
@@ -53,8 +82,15 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
             assert self.queues.oldest_enqueued_at(name) == (min(ages) if ages else None)
         assert len(self.queues) == sum(len(entries) for entries in self.reference.values())
 
+    @invariant()
+    def dead_entries_stay_bounded(self) -> None:
+        for name in QUEUES:
+            queue = self.queues._queues[name]
+            held = len(queue.by_key) + len(queue.in_order) + len(queue.out_of_order)
+            assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
 
-QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestQueueSet = QueueSetAgainstSortedReference.TestCase
 
 
