@@ -157,9 +157,6 @@ class QueueSet:
         entry = self._live.get(task_id)
         return None if entry is None else entry[3]
 
-    def queue_names(self) -> list[str]:
-        return list(self._queues)
-
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._live
 
