@@ -51,6 +51,8 @@ CREATE TABLE moderators (
     profile TEXT NOT NULL
 );
 
+-- Append-only: no row is ever deleted, so even SQLite's plain rowid (max + 1, no AUTOINCREMENT bookkeeping per
+-- insert) only grows.
 CREATE TABLE audit (
     seq {identity},
     at {real} NOT NULL,
