@@ -259,7 +259,9 @@ class SqlStore:
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
         with self._lock:
             rows = self._execute(
-                f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? ORDER BY submitted_at, id", (task_id,)
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ? AND task_id = ? UNION ALL "
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? AND task_id <> id ORDER BY submitted_at, id",
+                (task_id, task_id, task_id),
             ).fetchall()
         return [_item_of(row) for row in rows]
 
