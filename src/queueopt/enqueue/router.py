@@ -97,9 +97,8 @@ class Router:
         )
 
     def _first_match(self, item: Item) -> CompiledRule:
-        facts = (item.language, item.region, item.source, item.signals, item.duration_s, item.reports, item.attributes)
         for rule in self._rules_by_modality[item.modality]:
-            if rule.accepts(*facts):
+            if rule.matches_beyond_modality(item):
                 return rule
         # The config's last rule has no conditions (checked when the config is loaded).
         raise AssertionError("ops config without a catch-all rule")

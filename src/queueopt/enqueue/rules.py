@@ -6,7 +6,7 @@ lookups and comparisons; the router runs it for every item a pipeline sends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from queueopt.config import OpsConfig, Predicate, Range, RoutingRule
@@ -54,46 +54,34 @@ class CompiledRule:
         """Every condition present must hold; a missing signal counts as a score of 0."""
         if self.modality is not None and item.modality not in self.modality:
             return False
-        return self.accepts(
-            item.language, item.region, item.source, item.signals, item.duration_s, item.reports, item.attributes
-        )
+        return self.matches_beyond_modality(item)
 
-    def accepts(
-        self,
-        language: str,
-        region: str,
-        source: str,
-        signals: Mapping[str, float],
-        duration_s: float,
-        reports: int,
-        attributes: Mapping[str, AttributeValue],
-    ) -> bool:
-        """`matches` for a rule already known to accept the item's modality (the router indexes by it).
-
-        Takes the item's fields, read once by the caller: the router tries several rules per item, and an
-        attribute of a pydantic model costs several times a local variable.
-        """
-        if self.language is not None and language not in self.language:
+    def matches_beyond_modality(self, item: Item) -> bool:
+        """`matches` for a rule already known to accept the item's modality (the router indexes by it)."""
+        if self.language is not None and item.language not in self.language:
             return False
-        if self.region is not None and region not in self.region:
+        if self.region is not None and item.region not in self.region:
             return False
-        if self.source is not None and source not in self.source:
+        if self.source is not None and item.source not in self.source:
             return False
+        signals = item.signals
         for area, threshold in self.min_signal:
             if signals.get(area, 0.0) < threshold:
                 return False
         for area, threshold in self.max_signal:
             if signals.get(area, 0.0) > threshold:
                 return False
-        if self.min_duration is not None and duration_s < self.min_duration:
+        if self.min_duration is not None and item.duration_s < self.min_duration:
             return False
-        if self.max_duration is not None and duration_s > self.max_duration:
+        if self.max_duration is not None and item.duration_s > self.max_duration:
             return False
-        if self.min_reports is not None and reports < self.min_reports:
+        if self.min_reports is not None and item.reports < self.min_reports:
             return False
-        for name, value in self.attributes:
-            if name not in attributes or attributes[name] != value:
-                return False
+        if self.attributes:
+            attributes = item.attributes
+            for name, value in self.attributes:
+                if name not in attributes or attributes[name] != value:
+                    return False
         return True
 
 
