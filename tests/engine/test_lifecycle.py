@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from tests.engine.conftest import EngineFactory, profile, video
 
@@ -26,6 +28,24 @@ def test_submit_is_idempotent_and_all_or_nothing(engine: Engine) -> None:
     with pytest.raises(NotFound):
         engine.item("c")
     assert [queue.depth for queue in engine.queues() if queue.name == "video_high_en"] == [2]
+
+
+def test_submit_stores_the_item_as_sent_and_explains_its_routing(engine: Engine) -> None:
+    sent = video(
+        "a",
+        source="user_report",
+        reports=3,
+        content_hash="h1",
+        created_at=datetime(2026, 11, 30, tzinfo=UTC),
+        attributes={"account_age_days": 2, "verified": False},
+    )
+    engine.submit([sent, video("b")])
+    assert engine.task("a").item == sent
+    assert engine.task("b").item == video("b")
+    explanation = engine.item("a").explanation
+    assert explanation.startswith("rule 'video_violence_en' -> queue 'video_high_en'; priority harm 4.8")
+    notes = {entry.item_id: entry.note for entry in engine.audit() if entry.transition == "queued"}
+    assert notes == dict.fromkeys(["a", "b"], "rule 'video_violence_en' -> queue 'video_high_en'")
 
 
 def test_lease_decide_and_the_decision_reaches_the_item(engine: Engine, clock: VirtualClock) -> None:

@@ -150,3 +150,15 @@ def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: St
     assert second.schema_version() == SCHEMA_VERSION
     assert second.task("a") == task("a")
     assert second.moderators() == {"m1": "{}"}
+
+
+def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Store) -> None:
+    submit(store, "a", "b")
+    copy = item("c", status=ItemStatus.DUPLICATE)
+    copy.task_id, copy.submitted_at = "a", 11.0
+    elsewhere = item("d")
+    elsewhere.task_id = "b"
+    store.apply(Changes(items=[copy, elsewhere]))
+    assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
+    assert [record.id for record in store.items_of_task("b")] == ["b", "d"]
+    assert store.items_of_task("c") == []

@@ -139,32 +139,36 @@ class Engine:
         """Route and store a batch, all or nothing; an id already stored returns its stored result."""
         now = self._clock.now()
         with self._lock:
-            existing = self._store.items(item.id for item in items)
+            # Each id read once: reading a pydantic model's attribute costs several times a local's.
+            ids = [item.id for item in items]
+            existing = self._store.items(ids)
             fresh: dict[str, Item] = {}
-            for item in items:
-                if item.id not in existing and item.id not in fresh:
-                    fresh[item.id] = item
+            for item_id, item in zip(ids, items, strict=True):
+                if item_id not in existing and item_id not in fresh:
+                    fresh[item_id] = item
             owners = self._hash_owners(fresh.values())
             changes = Changes()
             tasks: list[Task] = []
             records: dict[str, ItemRecord] = dict(existing)
-            positions = {item.id: index for index, item in reversed(list(enumerate(items)))}
-            for item in fresh.values():
-                duplicate = owners.get(item.content_hash) if item.content_hash else None
+            counted: list[tuple[str, str]] = []
+            route = self._router.route
+            for item_id, item in fresh.items():
+                content_hash = item.content_hash
                 try:
-                    routing = self._router.route(item, duplicate)
+                    routing = route(item, owners.get(content_hash) if content_hash else None)
                 except InvalidInput as error:
-                    raise InvalidInput(error.message, field=f"items.{positions[item.id]}.{error.field}") from None
-                record, task = self._admit(item, routing, now, actor, changes)
-                records[item.id] = record
+                    raise InvalidInput(error.message, field=f"items.{ids.index(item_id)}.{error.field}") from None
+                record, task = self._admit(item_id, item, routing, now, actor, changes)
+                records[item_id] = record
                 if task is not None:
                     tasks.append(task)
-                if item.content_hash and item.content_hash not in owners:
-                    owners[item.content_hash] = _owner_of(record)
+                if content_hash and content_hash not in owners:
+                    owners[content_hash] = _owner_of(record)
+                # str() of a StrEnum is its value, and far cheaper than the `.value` property.
+                counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
-            for item in fresh.values():
-                self.stats.submitted[(item.modality.value, records[item.id].action.value)] += 1
-        return [_result(records[item.id]) for item in items]
+            self.stats.submitted.update(counted)
+        return [_result(records[item_id]) for item_id in ids]
 
     def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
         hashes = [item.content_hash for item in items if item.content_hash]
@@ -179,45 +183,50 @@ class Engine:
         }
 
     def _admit(
-        self, item: Item, routing: Routing, now: float, actor: str, changes: Changes
+        self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
     ) -> tuple[ItemRecord, Task | None]:
-        payload = item.model_dump_json()
-        explanation = routing.explanation
+        """The item's record, its task if it needs a review, and one audit entry, all added to `changes`.
+
+        The audit note is the routing's one-line reason (for a review, the rule and queue), so the full
+        explanation, formatted once, is stored only on the item, where `Engine.item` reads it.
+        """
+        action = routing.action
         record = ItemRecord(
-            id=item.id,
-            payload=payload,
-            status=ItemStatus.QUEUED,
-            task_id=None,
-            queue=routing.queue,
-            priority=routing.priority,
-            action=routing.action,
-            explanation=explanation,
-            content_hash=item.content_hash,
-            submitted_at=now,
+            item_id,
+            _payload(item),
+            ItemStatus.QUEUED,
+            None,
+            routing.queue,
+            routing.priority,
+            action,
+            routing.explanation,
+            item.content_hash,
+            now,
         )
         task = None
-        if routing.action is Action.REVIEW:
-            assert routing.queue is not None
-            record.task_id = item.id
+        if action is Action.REVIEW:
+            queue = routing.queue
+            assert queue is not None
+            record.task_id = item_id
             task = Task(
-                id=item.id,
-                item_id=item.id,
-                queue=routing.queue,
-                kind=TaskKind.REVIEW,
-                state=TaskState.QUEUED,
-                priority=routing.priority,
-                aging_rate=routing.aging_rate,
-                enqueued_at=now,
-                modality=item.modality,
-                language=item.language,
-                region=item.region,
-                duration_s=item.duration_s,
-                severe=routing.severe,
-                policy=routing.policy,
+                item_id,
+                item_id,
+                queue,
+                TaskKind.REVIEW,
+                TaskState.QUEUED,
+                routing.priority,
+                routing.aging_rate,
+                now,
+                item.modality,
+                item.language,
+                item.region,
+                item.duration_s,
+                routing.severe,
+                routing.policy,
             )
             changes.tasks.append(TaskWrite(task))
             transition = "queued"
-        elif routing.action is Action.DUPLICATE:
+        elif action is Action.DUPLICATE:
             owner = routing.duplicate_of
             assert owner is not None
             record.status = ItemStatus.DUPLICATE
@@ -234,9 +243,9 @@ class Engine:
             record.verdict = routing.verdict
             record.decision = Decision(verdict=routing.verdict, policy=routing.policy).model_dump_json()
             record.decided_at = now
-            transition = routing.action.value
+            transition = str(action)
         changes.items.append(record)
-        changes.audit.append(AuditEntry(now, record.task_id, item.id, actor, transition, explanation))
+        changes.audit.append(AuditEntry(now, record.task_id, item_id, actor, transition, routing.reason))
         return record, task
 
     # ---- assignment -----------------------------------------------------------------------------------------
@@ -751,6 +760,15 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._store.close()
+
+
+_ITEM_JSON = Item.__pydantic_serializer__
+
+
+def _payload(item: Item) -> str:
+    """The item as JSON without the fields left at their defaults: it parses back to an equal `Item`, is shorter
+    to store, and calling the serializer directly skips `model_dump_json`'s per-call keyword handling."""
+    return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
 
 
 def _owner_of(record: ItemRecord) -> DuplicateOf:

@@ -27,8 +27,9 @@ class DuplicateOf:
 
 
 class Routing(NamedTuple):
-    """What to do with one item. `reason` is why, for actions other than review; for a review the explanation
-    is put together from the rule and the priority terms only when someone reads it, off the hot path.
+    """What to do with one item. `reason` is why, in one line made without formatting per item: the rule and
+    queue for a review, the whole explanation for any other action. A review's full explanation adds the
+    priority terms and is formatted only when asked for.
     A named tuple because the router makes one per item and a frozen dataclass costs several times more."""
 
     action: Action
@@ -47,10 +48,7 @@ class Routing(NamedTuple):
     def explanation(self) -> str:
         if self.action is not Action.REVIEW:
             return self.reason
-        return (
-            f"rule {self.rule!r} -> queue {self.queue!r}; priority {self.terms.describe()}; "
-            f"aging {self.aging_rate:.3g}/s"
-        )
+        return "%s; priority %s; aging %.3g/s" % (self.reason, self.terms.describe(), self.aging_rate)  # noqa: UP031
 
 
 # Sources that always reach a human: an appeal or an escalation is a person asking for a person.
@@ -95,6 +93,7 @@ class Router:
             terms.policy,
             rule.name,
             terms,
+            rule.reason,
         )
 
     def _first_match(self, item: Item) -> CompiledRule:

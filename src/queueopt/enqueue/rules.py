@@ -17,6 +17,8 @@ from queueopt.domain import AttributeValue, Item
 class CompiledRule:
     name: str
     queue: str
+    reason: str
+    """"rule 'name' -> queue 'queue'", the opening of every explanation of this rule, formatted once."""
     modality: frozenset[str] | None
     language: frozenset[str] | None
     region: frozenset[str] | None
@@ -35,6 +37,7 @@ class CompiledRule:
         return cls(
             name=rule.name,
             queue=rule.queue,
+            reason=f"rule {rule.name!r} -> queue {rule.queue!r}",
             modality=_set(when.modality),
             language=_set(when.language),
             region=_set(when.region),

@@ -32,9 +32,13 @@ class ItemRecord:
     decided_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuditEntry:
-    """An append-only record of one transition; `seq` is assigned by the store."""
+    """An append-only record of one transition; `seq` is assigned by the store.
+
+    Not frozen, though nothing changes an entry once made: a frozen dataclass sets every field through
+    `object.__setattr__`, which made one entry cost about five times as much, and submit makes one per item.
+    """
 
     at: float
     task_id: str | None
@@ -45,9 +49,12 @@ class AuditEntry:
     seq: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskWrite:
-    """A task to insert (`expect` is None) or to update only if it is still in the expected state and attempt."""
+    """A task to insert (`expect` is None) or to update only if it is still in the expected state and attempt.
+
+    Not frozen for the reason given on `AuditEntry`: one is made per task written.
+    """
 
     task: Task
     expect: tuple[TaskState, int] | None = None

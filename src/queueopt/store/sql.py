@@ -51,19 +51,25 @@ _TASK_UPDATE = ", ".join(f"{column} = ?" for column in _TASK_COLUMNS.split(", ")
 _ITEM_UPDATE = ", ".join(f"{column} = excluded.{column}" for column in _ITEM_COLUMNS.split(", ")[1:])
 
 
+def _marks(columns: str) -> str:
+    return ", ".join("?" * len(columns.split(", ")))
+
+
 def _item_row(record: ItemRecord) -> tuple[Any, ...]:
+    # str() of a StrEnum is its value without the `.value` property's cost; submit writes one row per item.
+    verdict = record.verdict
     return (
         record.id,
         record.payload,
-        record.status.value,
+        str(record.status),
         record.task_id,
         record.queue,
         record.priority,
-        record.action.value,
+        str(record.action),
         record.explanation,
         record.content_hash,
         record.submitted_at,
-        None if record.verdict is None else record.verdict.value,
+        None if verdict is None else str(verdict),
         record.decision,
         record.decided_at,
     )
@@ -89,15 +95,16 @@ def _item_of(row: Row) -> ItemRecord:
 
 def _task_values(task: Task) -> tuple[Any, ...]:
     """Every column but the id, in `_TASK_COLUMNS` order."""
+    skipped_by = task.skipped_by
     return (
         task.item_id,
         task.queue,
-        task.kind.value,
-        task.state.value,
+        str(task.kind),
+        str(task.state),
         task.priority,
         task.aging_rate,
         task.enqueued_at,
-        task.modality.value,
+        str(task.modality),
         task.language,
         task.region,
         task.duration_s,
@@ -107,7 +114,7 @@ def _task_values(task: Task) -> tuple[Any, ...]:
         task.holder,
         task.leased_at,
         task.lease_expires_at,
-        json.dumps(sorted(task.skipped_by)),
+        json.dumps(sorted(skipped_by)) if skipped_by else "[]",
     )
 
 
@@ -143,6 +150,19 @@ class SqlStore:
         self._connection = connection
         self._dialect = dialect
         self._lock = threading.Lock()
+        # Written once, so every apply hands the driver the very same strings and its statement cache hits.
+        self._update_tasks = self._sql(f"UPDATE tasks SET {_TASK_UPDATE} WHERE id = ? AND state = ? AND attempt = ?")
+        self._insert_tasks = self._sql(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({_marks(_TASK_COLUMNS)})")
+        self._upsert_items = self._sql(
+            f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({_marks(_ITEM_COLUMNS)}) "
+            f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
+        )
+        self._insert_hashes = self._sql(
+            "INSERT INTO content (hash, item_id) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING"
+        )
+        self._insert_audit = self._sql(
+            "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
+        )
         self._migrate()
 
     def _sql(self, query: str) -> str:
@@ -200,41 +220,22 @@ class SqlStore:
         many = self._dialect.executemany
         with self._lock, self._transaction():
             if updates:
-                changed = many(
-                    self._connection,
-                    self._sql(f"UPDATE tasks SET {_TASK_UPDATE} WHERE id = ? AND state = ? AND attempt = ?"),
-                    updates,
-                )
+                changed = many(self._connection, self._update_tasks, updates)
                 if changed != len(updates):
                     raise StaleWrite(str(updates[0][-3]) if len(updates) == 1 else "batch")
             if inserts:
-                marks = ", ".join("?" * len(inserts[0]))
                 try:
-                    many(self._connection, self._sql(f"INSERT INTO tasks ({_TASK_COLUMNS}) VALUES ({marks})"), inserts)
+                    many(self._connection, self._insert_tasks, inserts)
                 except self._dialect.integrity_errors:
                     raise StaleWrite(str(inserts[0][0])) from None
             if changes.items:
-                marks = ", ".join("?" * 13)
-                many(
-                    self._connection,
-                    self._sql(
-                        f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({marks}) "
-                        f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
-                    ),
-                    [_item_row(record) for record in changes.items],
-                )
+                many(self._connection, self._upsert_items, [_item_row(record) for record in changes.items])
             if hashes:
-                many(
-                    self._connection,
-                    self._sql("INSERT INTO content (hash, item_id) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING"),
-                    hashes,
-                )
+                many(self._connection, self._insert_hashes, hashes)
             if changes.audit:
                 many(
                     self._connection,
-                    self._sql(
-                        "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
-                    ),
+                    self._insert_audit,
                     [
                         (entry.at, entry.task_id, entry.item_id, entry.actor, entry.transition, entry.note)
                         for entry in changes.audit
@@ -258,7 +259,9 @@ class SqlStore:
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
         with self._lock:
             rows = self._execute(
-                f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? ORDER BY submitted_at, id", (task_id,)
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ? AND task_id = ? UNION ALL "
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? AND task_id <> id ORDER BY submitted_at, id",
+                (task_id, task_id, task_id),
             ).fetchall()
         return [_item_of(row) for row in rows]
 
