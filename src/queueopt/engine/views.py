@@ -9,9 +9,10 @@ from queueopt.capability import ModeratorProfile
 from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, TaskKind, TaskState, Verdict
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ItemResult:
-    """The answer to one submitted item."""
+    """The answer to one submitted item. Not frozen: one is built per submitted item, and a frozen dataclass's
+    `__init__` sets every field through `object.__setattr__`, several times the cost; nothing changes it after."""
 
     id: str
     status: ItemStatus
