@@ -162,10 +162,29 @@ class Model:
         slot = self._roster.slot_of(moderator_id)
         if not self._roster.available[slot]:
             return False
-        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
-        if need.mask_at(now - task.enqueued_at) & ~self._roster.held_bits[slot] or moderator_id in task.skipped_by:
+        if self.required_now(task, now) & ~self._roster.held_bits[slot] or moderator_id in task.skipped_by:
             return False
         return not (task.severe and self._spent(self._roster.profile(moderator_id), now))
+
+    def required_now(self, task: Task, now: float) -> int:
+        """The skill bits the task requires after the escalation steps its wait has passed."""
+        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
+        return need.mask_at(now - task.enqueued_at)
+
+    def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
+        """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
+        everyone: dict[int, list[str]] = {}
+        calm: dict[int, list[str]] = {}
+        roster = self._roster
+        for moderator_id in moderator_ids:
+            slot = roster.slot_of(moderator_id)
+            if not roster.available[slot]:
+                continue
+            held = roster.held_bits[slot]
+            everyone.setdefault(held, []).append(moderator_id)
+            if not self._spent(roster.profile(moderator_id), now):
+                calm.setdefault(held, []).append(moderator_id)
+        return Takers(self, now, everyone, calm)
 
     def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
         """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
@@ -405,6 +424,33 @@ class Model:
         # The rules' and needs' caches hold bit numbers of the old vocabulary, which the fresh roster may number
         # differently even at the same size.
         self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
+
+
+class Takers:
+    """Whether any of a set of moderators may take a task: a batch asks this of every task it looks at, so the
+    moderators are grouped by their skill bits (a roster has few distinct ones) and the answer is cached per required
+    mask; only a task some moderators skipped is checked person by person, and only among those who qualify."""
+
+    __slots__ = ("_calm", "_covering", "_everyone", "_model", "_now")
+
+    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]], calm: dict[int, list[str]]) -> None:
+        self._model, self._now = model, now
+        self._everyone, self._calm = everyone, calm  # skill bits -> moderators; `calm` may see a severe item now
+        self._covering: dict[tuple[int, bool], list[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._everyone)
+
+    def take(self, task: Task) -> bool:
+        mask = self._model.required_now(task, self._now)
+        groups = self._calm if task.severe else self._everyone
+        covering = self._covering.get((mask, task.severe))
+        if covering is None:
+            covering = self._covering[(mask, task.severe)] = [held for held in groups if not mask & ~held]
+        if not task.skipped_by:
+            return bool(covering)
+        skipped = task.skipped_by
+        return any(moderator_id not in skipped for held in covering for moderator_id in groups[held])
 
 
 def _need_key(task: Task) -> _NeedKey:
