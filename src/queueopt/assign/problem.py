@@ -155,6 +155,9 @@ def build_problem(
     return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit)
 
 
+# Sparse input this dense, and no larger, is read as a dense matrix (see `_read_value`).
+DENSE_MIN_SHARE = 0.1
+DENSE_MAX_CELLS = 4_000_000
 # `_outranked_pairs` lays the crowded moderators' pairs out densely to rank them; it gives up (pruning is only a
 # speed-up) when that layout would exceed this many cells per pair, as on a huge, very sparse batch.
 MAX_RANKING_CELLS_PER_PAIR = 8
@@ -209,11 +212,19 @@ def _floors(block: FloatArray, reach: int) -> FloatArray:
 
 
 def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int, int]]:
-    """A dense matrix with 0 for every ineligible cell, or the pairs of a sparse one (CSR order is row-major)."""
+    """A dense matrix with 0 for every ineligible cell, or the pairs of a sparse one (CSR order is row-major).
+
+    A sparse matrix with at least `DENSE_MIN_SHARE` of its cells stored (an engine batch, where most moderators may
+    take most tasks) is read as dense: one C-level `toarray` replaces the several passes over the pair list that
+    listing, pruning and the dense solver's scatter would cost, and the result is the same.
+    """
     if sp.issparse(value):
         matrix = sp.csr_matrix(value, copy=True)
         _check_real("value", matrix.dtype)
         shape = _matrix_shape(matrix.shape)
+        cells = shape[0] * shape[1]
+        if cells <= DENSE_MAX_CELLS and matrix.nnz >= DENSE_MIN_SHARE * cells:
+            return _read_value(matrix.toarray())
         matrix.sum_duplicates()
         rows = np.repeat(np.arange(shape[0], dtype=np.intp), np.diff(matrix.indptr))
         cols = matrix.indices.astype(np.intp)

@@ -54,6 +54,14 @@ class _Need(NamedTuple):
         return self.masks[bisect_right(self.after, waited_s)] if self.after else self.masks[0]
 
 
+class _Demand(NamedTuple):
+    """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
+
+    mask: int
+    need: _Need
+    severe: bool
+
+
 class Model:
     """Moderator profiles, their estimates and wellbeing budgets, and the value matrix built from them."""
 
@@ -265,28 +273,26 @@ class Model:
         )
         return need
 
-    def _demands(self, tasks: Sequence[Task], now: float) -> tuple[list[Demand], NDArray[np.intp], NDArray[np.float64]]:
-        """Group tasks by demand; the per-task weight is the harm rate per media unit."""
-        index: dict[tuple[str, frozenset[str], Modality, str, str, str | None, bool], int] = {}
+    def _demands(
+        self, tasks: Sequence[Task], now: float
+    ) -> tuple[list[_Demand], NDArray[np.intp], NDArray[np.float64]]:
+        """Group tasks by what they require now (the cached need at its escalation step) and whether they are
+        severe; the per-task weight is the harm rate per media unit."""
+        index: dict[tuple[_Need, int, bool], int] = {}
         of_task = np.empty(len(tasks), dtype=np.intp)
         weight = np.empty(len(tasks), dtype=np.float64)
-        relaxed = self._rules.relaxed
+        needs = self._needs_now()
         for row, task in enumerate(tasks):
-            key = (
-                task.queue,
-                relaxed(task.queue, now - task.enqueued_at),
-                task.modality,
-                task.language,
-                task.region,
-                task.policy,
-                task.severe,
-            )
-            of_task[row] = index.setdefault(key, len(index))
+            need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
+            if need is None:
+                need = self._new_need(task)
+            step = bisect_right(need.after, now - task.enqueued_at) if need.after else 0
+            of_task[row] = index.setdefault((need, step, task.severe), len(index))
             weight[row] = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
-        return [Demand(*key) for key in index], of_task, weight
+        return [_Demand(need.masks[step], need, severe) for need, step, severe in index], of_task, weight
 
     def _demand_rates(
-        self, demands: list[Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
     ) -> sp.csr_matrix:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
@@ -294,7 +300,8 @@ class Model:
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
         live = np.flatnonzero(self._roster.available[columns])
-        ok = covered(self._required(demands), self._roster.held[columns[live]])
+        required = split([demand.mask for demand in demands], self._roster.held.shape[1])
+        ok = covered(required, self._roster.held[columns[live]])
         severe = np.fromiter((demand.severe for demand in demands), dtype=np.bool_, count=len(demands))
         if severe.any():
             blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
@@ -310,18 +317,11 @@ class Model:
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
         return sp.csr_matrix((data, live[cols], indptr), shape=(len(demands), len(columns)))
 
-    def _factors(self, demands: list[Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
         index: dict[tuple[int, int, int], int] = {}
-        languages = self._roster.languages
         of_demand = np.fromiter(
-            (
-                index.setdefault(
-                    (self._area_or_none(d.policy), languages.get(d.language, -1), _MODALITY_INDEX[d.modality]),
-                    len(index),
-                )
-                for d in demands
-            ),
+            (index.setdefault((d.need.area, d.need.language, d.need.modality), len(index)) for d in demands),
             dtype=np.intp,
             count=len(demands),
         )
@@ -332,11 +332,6 @@ class Model:
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
-
-    def _required(self, demands: list[Demand]) -> NDArray[np.uint64]:
-        skills = self._roster.skills
-        masks = [self._rules.required_mask(demand, skills) for demand in demands]
-        return split(masks, self._roster.held.shape[1])
 
     def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
         profile = self._roster.profile
@@ -437,9 +432,6 @@ class Takers:
         self._model, self._now = model, now
         self._everyone, self._calm = everyone, calm  # skill bits -> moderators; `calm` may see a severe item now
         self._covering: dict[tuple[int, bool], list[int]] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._everyone)
 
     def take(self, task: Task) -> bool:
         mask = self._model.required_now(task, self._now)

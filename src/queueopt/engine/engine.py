@@ -278,13 +278,16 @@ class Engine:
             now = self._clock.now()
             self._expire(now)
             moderators, slots = self._free_moderators()
-            takers = self._model.takers(moderators, now)
-            if not takers:
+            if not moderators:
                 return []
-            candidates = self._candidates(takers=takers)
+            candidates = self._candidates()
             if not candidates:
                 return []
-            value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
+            value = self._model.value(candidates, moderators, now)
+            if not np.diff(value.indptr).all():  # a task nobody free may take holds a place in the window
+                candidates = self._candidates(takers=self._model.takers(moderators, now))
+                value = self._model.value(candidates, moderators, now)
+            value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
             if severe.any():  # solve drops the caps itself when none can bind in this batch
