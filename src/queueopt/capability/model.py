@@ -278,7 +278,9 @@ class Model:
     ) -> tuple[list[_Demand], NDArray[np.intp], NDArray[np.float64]]:
         """Group tasks by what they require now (the cached need at its escalation step) and whether they are
         severe; the per-task weight is the harm rate per media unit."""
-        index: dict[tuple[_Need, int, bool], int] = {}
+        # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
+        index: dict[tuple[int, int, bool], int] = {}
+        demands: list[_Demand] = []
         of_task = np.empty(len(tasks), dtype=np.intp)
         weight = np.empty(len(tasks), dtype=np.float64)
         needs = self._needs_now()
@@ -287,9 +289,14 @@ class Model:
             if need is None:
                 need = self._new_need(task)
             step = bisect_right(need.after, now - task.enqueued_at) if need.after else 0
-            of_task[row] = index.setdefault((need, step, task.severe), len(index))
+            key = (id(need), step, task.severe)
+            group = index.get(key)
+            if group is None:
+                group = index[key] = len(demands)
+                demands.append(_Demand(need.masks[step], need, task.severe))
+            of_task[row] = group
             weight[row] = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
-        return [_Demand(need.masks[step], need, severe) for need, step, severe in index], of_task, weight
+        return demands, of_task, weight
 
     def _demand_rates(
         self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
