@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from queueopt.assign import Matching, pricing, solve
+from queueopt.assign.problem import build_problem
 
 EXACT = ("hungarian", "flow", "auto")
 TOLERANCE = 1e-9
@@ -254,3 +255,34 @@ def test_greedy_is_exactly_the_textbook_greedy(instance: Instance, side: bool) -
         instance = Instance(instance.value, instance.capacity)
     matching = run(instance, "greedy")
     assert list(zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)) == reference_greedy(instance)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_tasks=30, max_moderators=3, max_capacity=2, side=True), st.booleans(), st.booleans())
+def test_batches_with_far_more_tasks_than_slots_stay_exact(instance: Instance, side: bool, sparse: bool) -> None:
+    """Here most pairs rank below their moderator's reach and are pruned before any method runs."""
+    if not side:
+        instance = Instance(instance.value, instance.capacity)
+    exact = integer_program(instance)
+    for method in ("flow", "auto") if side else EXACT:
+        assert run(instance, method, sparse=sparse).objective == pytest.approx(exact, rel=1e-7, abs=1e-9)
+    greedy = run(instance, "greedy", sparse=sparse)
+    assert list(zip(greedy.task.tolist(), greedy.moderator.tolist(), strict=True)) == reference_greedy(instance)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_pairs_below_a_moderators_reach_are_pruned(sparse: bool) -> None:
+    """Two slots in all: each moderator keeps its two best tasks and those tied with its second, nothing else."""
+    value = np.array([[5.0, 1.0], [3.0, 2.0], [3.0, 3.0], [3.0, 4.0], [1.0, 0.0]])
+    problem = build_problem(sp.csr_matrix(value) if sparse else value, np.array([1, 1]))
+    kept = sorted(zip(problem.pairs.task.tolist(), problem.pairs.moderator.tolist(), strict=True))
+    assert kept == [(0, 0), (1, 0), (2, 0), (2, 1), (3, 0), (3, 1)]
+
+
+def test_severe_and_other_tasks_are_ranked_apart_while_severe_caps_bind() -> None:
+    """Three slots in all; moderator 0's four severe tasks lose their worst, its three others all stay."""
+    value = np.array([[5.0, 1.0], [4.0, 2.0], [3.0, 3.0], [3.0, 4.0], [1.0, 0.0], [2.0, 5.0], [6.0, 6.0]])
+    severe = np.array([False, False, False, True, True, True, True])
+    problem = build_problem(value, np.array([2, 1]), severe=severe, severe_cap=np.array([1, 1]))
+    kept = set(zip(problem.pairs.task.tolist(), problem.pairs.moderator.tolist(), strict=True))
+    assert kept == {(task, moderator) for task, moderator in zip(*np.nonzero(value), strict=True)} - {(4, 0)}

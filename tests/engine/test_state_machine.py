@@ -28,7 +28,7 @@ from tests.engine.conftest import profile, video
 
 from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig, load_config
-from queueopt.domain import Decision, ItemStatus, TaskState, Verdict
+from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import QueueoptError, StaleLease
 from queueopt.store import MemoryStore, Store, open_store
@@ -161,6 +161,13 @@ class Lifecycle(RuleBasedStateMachine):
     def restart(self) -> None:
         self._restart()
 
+    @rule(
+        moderator=st.sampled_from(MODERATORS), status=st.sampled_from(ModeratorStatus), capacity=st.sampled_from([1, 2])
+    )
+    def change_profile(self, moderator: str, status: ModeratorStatus, capacity: int) -> None:
+        """A status or capacity change; going offline hands the moderator's leases back."""
+        self.engine.upsert_moderator(profile(moderator, capacity=capacity, status=status))
+
     @invariant()
     def nothing_lost_and_one_lease_per_task(self) -> None:
         if not hasattr(self, "engine"):
@@ -172,6 +179,13 @@ class Lifecycle(RuleBasedStateMachine):
                 assert task.holder is not None and task.lease_token is not None
                 holders[task.holder] = holders.get(task.holder, 0) + 1
         assert all(count <= 2 for count in holders.values())
+        free = [
+            (moderator, view.profile.capacity - len(view.leases))
+            for moderator, view in ((moderator, self.engine.moderator(moderator)) for moderator in MODERATORS)
+            if view.profile.status is ModeratorStatus.AVAILABLE and len(view.leases) < view.profile.capacity
+        ]
+        moderators, slots = self.engine._free_moderators()  # the batch's maintained index against a full scan
+        assert list(zip(moderators, slots.tolist(), strict=True)) == free
         for item_id in self.decided:
             assert self.engine.item(item_id).status is ItemStatus.DECIDED
             assert self.engine.task(item_id).state is TaskState.DECIDED

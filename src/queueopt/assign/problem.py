@@ -137,6 +137,7 @@ def build_problem(
     if dense is not None:
         dense[:, cap == 0] = 0.0
         if severe_flags is None and vendor_of is None:
+            _drop_outranked_cells(dense, cap)
             return Problem(n_tasks, n_moderators, cap, dense=dense)
         task, moderator = np.nonzero(dense)
         listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), dense[task, moderator])
@@ -148,15 +149,82 @@ def build_problem(
         usable &= vendor_limit[vendor_of[listed.moderator]] > 0
     if not usable.all():
         listed = Pairs(listed.task[usable], listed.moderator[usable], listed.value[usable])
+    outranked = _outranked_pairs(listed, n_tasks, cap, severe_flags)
+    if outranked is not None:
+        listed = Pairs(listed.task[~outranked], listed.moderator[~outranked], listed.value[~outranked])
     return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit)
 
 
+# Sparse input this dense, and no larger, is read as a dense matrix (see `_read_value`).
+DENSE_MIN_SHARE = 0.1
+DENSE_MAX_CELLS = 4_000_000
+# `_outranked_pairs` lays the crowded moderators' pairs out densely to rank them; it gives up (pruning is only a
+# speed-up) when that layout would exceed this many cells per pair, as on a huge, very sparse batch.
+MAX_RANKING_CELLS_PER_PAIR = 8
+
+
+def _drop_outranked_cells(dense: FloatArray, cap: NDArray[np.int64]) -> None:
+    """`_outranked_pairs` for a dense matrix without side caps, in place."""
+    per_moderator = np.count_nonzero(dense, axis=0)
+    reach = int(cap[per_moderator > 0].sum())
+    crowded = np.flatnonzero(per_moderator > reach)
+    if crowded.size:
+        block = dense[:, crowded]
+        block[block < _floors(block, reach)] = 0.0
+        dense[:, crowded] = block
+
+
+def _outranked_pairs(
+    listed: Pairs, n_tasks: int, cap: NDArray[np.int64], severe: NDArray[np.bool_] | None
+) -> NDArray[np.bool_] | None:
+    """Pairs no method needs: those below the `reach`-th best value of their moderator, `reach` being the most pairs a
+    matching can hold (severe and other tasks ranked apart while severe caps bind); pairs tied with it stay.
+
+    Exact methods: if an optimum gave moderator j a task i outside j's top `reach` of i's kind, at most `reach - 1` of
+    those top tasks are matched (i is one of at most `reach` matched tasks), so one of them is free; giving it to j
+    instead of i keeps every cap (same moderator, same kind) and loses no value. Greedy walks pairs best first, so
+    when it reaches (i, j) with a slot still free at j, fewer than `reach` tasks are taken: one of j's better pairs of
+    i's kind had a free task and a free slot and was taken before, so greedy never picks (i, j) either. A batch with
+    far more tasks than free slots shrinks to the tasks that can matter to each moderator.
+    """
+    per_moderator = np.bincount(listed.moderator, minlength=cap.size)
+    reach = int(cap[per_moderator > 0].sum())
+    group = listed.moderator if severe is None else 2 * listed.moderator + severe[listed.task]
+    crowded = np.flatnonzero(np.bincount(group) > reach)
+    if crowded.size == 0:
+        return None
+    column = np.full(int(group.max()) + 1, -1)
+    column[crowded] = np.arange(crowded.size)
+    inside = column[group] >= 0
+    if n_tasks * crowded.size > MAX_RANKING_CELLS_PER_PAIR * int(np.count_nonzero(inside)):
+        return None
+    block = np.zeros((n_tasks, crowded.size))
+    block[listed.task[inside], column[group[inside]]] = listed.value[inside]
+    outranked = np.zeros(listed.task.size, dtype=np.bool_)
+    outranked[inside] = listed.value[inside] < _floors(block, reach)[column[group[inside]]]
+    return outranked
+
+
+def _floors(block: FloatArray, reach: int) -> FloatArray:
+    """Each column's `reach`-th largest cell (0 cells are not pairs and rank below every pair)."""
+    floors: FloatArray = np.partition(block, block.shape[0] - reach, axis=0)[block.shape[0] - reach]
+    return floors
+
+
 def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int, int]]:
-    """A dense matrix with 0 for every ineligible cell, or the pairs of a sparse one (CSR order is row-major)."""
+    """A dense matrix with 0 for every ineligible cell, or the pairs of a sparse one (CSR order is row-major).
+
+    A sparse matrix with at least `DENSE_MIN_SHARE` of its cells stored (an engine batch, where most moderators may
+    take most tasks) is read as dense: one C-level `toarray` replaces the several passes over the pair list that
+    listing, pruning and the dense solver's scatter would cost, and the result is the same.
+    """
     if sp.issparse(value):
         matrix = sp.csr_matrix(value, copy=True)
         _check_real("value", matrix.dtype)
         shape = _matrix_shape(matrix.shape)
+        cells = shape[0] * shape[1]
+        if cells <= DENSE_MAX_CELLS and matrix.nnz >= DENSE_MIN_SHARE * cells:
+            return _read_value(matrix.toarray())
         matrix.sum_duplicates()
         rows = np.repeat(np.arange(shape[0], dtype=np.intp), np.diff(matrix.indptr))
         cols = matrix.indices.astype(np.intp)

@@ -54,6 +54,14 @@ class _Need(NamedTuple):
         return self.masks[bisect_right(self.after, waited_s)] if self.after else self.masks[0]
 
 
+class _Demand(NamedTuple):
+    """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
+
+    mask: int
+    need: _Need
+    severe: bool
+
+
 class Model:
     """Moderator profiles, their estimates and wellbeing budgets, and the value matrix built from them."""
 
@@ -162,10 +170,29 @@ class Model:
         slot = self._roster.slot_of(moderator_id)
         if not self._roster.available[slot]:
             return False
-        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
-        if need.mask_at(now - task.enqueued_at) & ~self._roster.held_bits[slot] or moderator_id in task.skipped_by:
+        if self.required_now(task, now) & ~self._roster.held_bits[slot] or moderator_id in task.skipped_by:
             return False
         return not (task.severe and self._spent(self._roster.profile(moderator_id), now))
+
+    def required_now(self, task: Task, now: float) -> int:
+        """The skill bits the task requires after the escalation steps its wait has passed."""
+        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
+        return need.mask_at(now - task.enqueued_at)
+
+    def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
+        """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
+        everyone: dict[int, list[str]] = {}
+        calm: dict[int, list[str]] = {}
+        roster = self._roster
+        for moderator_id in moderator_ids:
+            slot = roster.slot_of(moderator_id)
+            if not roster.available[slot]:
+                continue
+            held = roster.held_bits[slot]
+            everyone.setdefault(held, []).append(moderator_id)
+            if not self._spent(roster.profile(moderator_id), now):
+                calm.setdefault(held, []).append(moderator_id)
+        return Takers(self, now, everyone, calm)
 
     def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
         """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
@@ -246,28 +273,33 @@ class Model:
         )
         return need
 
-    def _demands(self, tasks: Sequence[Task], now: float) -> tuple[list[Demand], NDArray[np.intp], NDArray[np.float64]]:
-        """Group tasks by demand; the per-task weight is the harm rate per media unit."""
-        index: dict[tuple[str, frozenset[str], Modality, str, str, str | None, bool], int] = {}
+    def _demands(
+        self, tasks: Sequence[Task], now: float
+    ) -> tuple[list[_Demand], NDArray[np.intp], NDArray[np.float64]]:
+        """Group tasks by what they require now (the cached need at its escalation step) and whether they are
+        severe; the per-task weight is the harm rate per media unit."""
+        # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
+        index: dict[tuple[int, int, bool], int] = {}
+        demands: list[_Demand] = []
         of_task = np.empty(len(tasks), dtype=np.intp)
         weight = np.empty(len(tasks), dtype=np.float64)
-        relaxed = self._rules.relaxed
+        needs = self._needs_now()
         for row, task in enumerate(tasks):
-            key = (
-                task.queue,
-                relaxed(task.queue, now - task.enqueued_at),
-                task.modality,
-                task.language,
-                task.region,
-                task.policy,
-                task.severe,
-            )
-            of_task[row] = index.setdefault(key, len(index))
+            need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
+            if need is None:
+                need = self._new_need(task)
+            step = bisect_right(need.after, now - task.enqueued_at) if need.after else 0
+            key = (id(need), step, task.severe)
+            group = index.get(key)
+            if group is None:
+                group = index[key] = len(demands)
+                demands.append(_Demand(need.masks[step], need, task.severe))
+            of_task[row] = group
             weight[row] = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
-        return [Demand(*key) for key in index], of_task, weight
+        return demands, of_task, weight
 
     def _demand_rates(
-        self, demands: list[Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
     ) -> sp.csr_matrix:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
@@ -275,7 +307,8 @@ class Model:
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
         live = np.flatnonzero(self._roster.available[columns])
-        ok = covered(self._required(demands), self._roster.held[columns[live]])
+        required = split([demand.mask for demand in demands], self._roster.held.shape[1])
+        ok = covered(required, self._roster.held[columns[live]])
         severe = np.fromiter((demand.severe for demand in demands), dtype=np.bool_, count=len(demands))
         if severe.any():
             blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
@@ -291,18 +324,11 @@ class Model:
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
         return sp.csr_matrix((data, live[cols], indptr), shape=(len(demands), len(columns)))
 
-    def _factors(self, demands: list[Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
         index: dict[tuple[int, int, int], int] = {}
-        languages = self._roster.languages
         of_demand = np.fromiter(
-            (
-                index.setdefault(
-                    (self._area_or_none(d.policy), languages.get(d.language, -1), _MODALITY_INDEX[d.modality]),
-                    len(index),
-                )
-                for d in demands
-            ),
+            (index.setdefault((d.need.area, d.need.language, d.need.modality), len(index)) for d in demands),
             dtype=np.intp,
             count=len(demands),
         )
@@ -313,11 +339,6 @@ class Model:
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
-
-    def _required(self, demands: list[Demand]) -> NDArray[np.uint64]:
-        skills = self._roster.skills
-        masks = [self._rules.required_mask(demand, skills) for demand in demands]
-        return split(masks, self._roster.held.shape[1])
 
     def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
         profile = self._roster.profile
@@ -405,6 +426,30 @@ class Model:
         # The rules' and needs' caches hold bit numbers of the old vocabulary, which the fresh roster may number
         # differently even at the same size.
         self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
+
+
+class Takers:
+    """Whether any of a set of moderators may take a task: a batch asks this of every task it looks at, so the
+    moderators are grouped by their skill bits (a roster has few distinct ones) and the answer is cached per required
+    mask; only a task some moderators skipped is checked person by person, and only among those who qualify."""
+
+    __slots__ = ("_calm", "_covering", "_everyone", "_model", "_now")
+
+    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]], calm: dict[int, list[str]]) -> None:
+        self._model, self._now = model, now
+        self._everyone, self._calm = everyone, calm  # skill bits -> moderators; `calm` may see a severe item now
+        self._covering: dict[tuple[int, bool], list[int]] = {}
+
+    def take(self, task: Task) -> bool:
+        mask = self._model.required_now(task, self._now)
+        groups = self._calm if task.severe else self._everyone
+        covering = self._covering.get((mask, task.severe))
+        if covering is None:
+            covering = self._covering[(mask, task.severe)] = [held for held in groups if not mask & ~held]
+        if not task.skipped_by:
+            return bool(covering)
+        skipped = task.skipped_by
+        return any(moderator_id not in skipped for held in covering for moderator_id in groups[held])
 
 
 def _need_key(task: Task) -> _NeedKey:

@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from queueopt.assign import solve
-from queueopt.capability import Model, ModeratorProfile
+from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.domain import (
@@ -104,7 +104,7 @@ class Engine:
         """Rebuild every index from the store; leases that ran out while we were down go back to their queues."""
         for profile in self._store.moderators().values():
             try:
-                self._model.upsert(ModeratorProfile.model_validate_json(profile))
+                self._put_moderator(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput):
                 continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
         for task in self._store.open_tasks():
@@ -250,24 +250,37 @@ class Engine:
 
     # ---- assignment -----------------------------------------------------------------------------------------
 
-    def _candidates(self, limit: int | None = None) -> list[Task]:
-        """The first tasks of every queue: `top_k` each for a batch, fewer when probing for one moderator."""
+    def _candidates(self, limit: int | None = None, takers: Takers | None = None) -> list[Task]:
+        """The first tasks of every queue: `top_k` each for a batch, fewer when probing for one moderator.
+
+        With `takers`, only tasks one of them could take count, looking as deep into each queue as that needs:
+        a window full of work nobody free may do (severe items while budgets are spent, a clearance nobody free
+        holds) would otherwise block the eligible work behind it.
+        """
+        window: list[Task] = []
+        for queue in self._config.queues:
+            wanted = queue.top_k if limit is None else min(limit, queue.top_k)
+            window += self._queue_window(queue.name, wanted, takers)
+        return window
+
+    def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
         tasks, queues = self._tasks, self._queues
-        return [
-            tasks[task_id]
-            for queue in self._config.queues
-            for task_id in queues.peek_top(queue.name, queue.top_k if limit is None else min(limit, queue.top_k))
-        ]
+        if takers is None:
+            return [tasks[task_id] for task_id in queues.peek_top(name, wanted)]
+        depth = wanted
+        while True:  # doubling the look-ahead keeps the total work within twice the depth finally needed
+            ids = queues.peek_top(name, depth)
+            window = [task for task in map(tasks.__getitem__, ids) if takers.take(task)]
+            if len(window) >= wanted or len(ids) < depth:
+                return window[:wanted]
+            depth *= 2
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
-        ids, slots = [], []
-        for moderator_id in self._model.moderator_ids():
-            profile = self._model.profile(moderator_id)
-            free = profile.capacity - self._leases.count(moderator_id)
-            if profile.status is ModeratorStatus.AVAILABLE and free > 0:
-                ids.append(moderator_id)
-                slots.append(free)
-        return ids, np.asarray(slots, dtype=np.int64)
+        """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
+        free = self._leases.free_slots()
+        return [moderator_id for moderator_id, _ in free], np.fromiter(
+            (slots for _, slots in free), dtype=np.int64, count=len(free)
+        )
 
     def assign_batch(self) -> list[Lease]:
         """One batch: the top candidates of every queue against every moderator with a free slot."""
@@ -280,7 +293,11 @@ class Engine:
             candidates = self._candidates()
             if not candidates:
                 return []
-            value = self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
+            value = self._model.value(candidates, moderators, now)
+            if not np.diff(value.indptr).all():  # a task nobody free may take holds a place in the window
+                candidates = self._candidates(takers=self._model.takers(moderators, now))
+                value = self._model.value(candidates, moderators, now)
+            value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
             if severe.any():  # solve drops the caps itself when none can bind in this batch
@@ -638,11 +655,17 @@ class Engine:
 
     def upsert_moderator(self, profile: ModeratorProfile) -> ModeratorView:
         with self._lock:
-            self._model.upsert(profile)
+            self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             if profile.status is ModeratorStatus.OFFLINE:
                 self._release_all(profile.id, "moderator went offline")
             return self.moderator(profile.id)
+
+    def _put_moderator(self, profile: ModeratorProfile) -> None:
+        """Into the model, and the lease book's free-slot index in step with the profile's capacity and status."""
+        self._model.upsert(profile)
+        available = profile.status is ModeratorStatus.AVAILABLE
+        self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
     def set_status(self, moderator_id: str, status: ModeratorStatus) -> ModeratorView:
         with self._lock:

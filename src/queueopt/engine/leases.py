@@ -1,4 +1,9 @@
-"""Who holds what, and when each lease runs out: the engine's index of live leases."""
+"""Who holds what, when each lease runs out, and who has a free slot: the engine's index of live leases.
+
+The free-slot index exists so a batch does not scan every profile: a moderator is in it while they are available and
+hold fewer leases than their capacity, and it changes only when a lease starts or ends (`add`, `drop`) or a profile
+changes (`set_slots`), all of which already pass through here.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,19 @@ import heapq
 
 
 class LeaseBook:
-    __slots__ = ("_by_moderator", "_expiries")
+    __slots__ = ("_by_moderator", "_expiries", "_free", "_order", "_slots")
 
     def __init__(self) -> None:
         self._by_moderator: dict[str, dict[str, None]] = {}
         self._expiries: list[tuple[float, str, int]] = []
+        self._slots: dict[str, int] = {}
+        self._order: dict[str, int] = {}
+        self._free: dict[str, None] = {}
 
     def add(self, moderator_id: str, task_id: str, attempt: int, expires_at: float) -> None:
         self._by_moderator.setdefault(moderator_id, {})[task_id] = None
         heapq.heappush(self._expiries, (expires_at, task_id, attempt))
+        self._refresh(moderator_id)
 
     def reschedule(self, task_id: str, attempt: int, expires_at: float) -> None:
         """A lease extended: the old expiry stays in the heap and is recognised as outdated when it surfaces."""
@@ -26,6 +35,27 @@ class LeaseBook:
             held.pop(task_id, None)
             if not held:
                 del self._by_moderator[moderator_id]
+        self._refresh(moderator_id)
+
+    def set_slots(self, moderator_id: str, slots: int) -> None:
+        """How many leases the moderator may hold now: their capacity while available, else 0."""
+        self._order.setdefault(moderator_id, len(self._order))
+        self._slots[moderator_id] = slots
+        self._refresh(moderator_id)
+
+    def _refresh(self, moderator_id: str) -> None:
+        if self._slots.get(moderator_id, 0) > self.count(moderator_id):
+            self._free[moderator_id] = None
+        else:
+            self._free.pop(moderator_id, None)
+
+    def free_slots(self) -> list[tuple[str, int]]:
+        """(moderator, free slots) of everyone with a free slot, in the order they were first given slots."""
+        order = self._order
+        return [
+            (moderator_id, self._slots[moderator_id] - self.count(moderator_id))
+            for moderator_id in sorted(self._free, key=order.__getitem__)
+        ]
 
     def held_by(self, moderator_id: str) -> list[str]:
         """Task ids in the order they were leased."""
