@@ -496,11 +496,11 @@ class Engine:
             return
         first = json.loads(record.decision)
         decider = first.get("moderator_id")
-        if decider is not None and decider in self._model.moderator_ids():
+        if decider is not None and self._model.knows(decider):
             self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
-        if moderator_id not in self._model.moderator_ids():
+        if not self._model.knows(moderator_id):
             return
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
@@ -571,10 +571,15 @@ class Engine:
             return self._expire(self._clock.now())
 
     def _expire(self, now: float) -> int:
+        """Requeue the leases due by `now`. Every engine path calls this first and almost always nothing is due,
+        so that case returns before building anything."""
+        due = self._leases.due(now)
+        if not due:
+            return 0
         old, new = [], []
         changes = Changes()
         seen: set[str] = set()
-        for task_id, attempt in self._leases.due(now):
+        for task_id, attempt in due:
             task = self._tasks.get(task_id)
             if task is None or task.state is not TaskState.LEASED or task.attempt != attempt or task_id in seen:
                 continue
