@@ -76,19 +76,21 @@ class ExactSums:
     def grow(self, rows: int) -> None:
         self.values = _grown(self.values, rows)
 
-    def add(self, row: int, column: int, term: float) -> None:
+    def add(self, row: int, column: int, *terms: float) -> None:
+        """Add each term in turn; the cell's rounded value is computed once, after the last."""
         partials = self._partials.setdefault((row, column), [])
-        kept = 0
-        for other in partials:
-            if abs(term) < abs(other):
-                term, other = other, term
-            high = term + other
-            low = other - (high - term)
-            if low:
-                partials[kept] = low
-                kept += 1
-            term = high
-        partials[kept:] = [term]
+        for term in terms:
+            kept = 0
+            for other in partials:
+                if abs(term) < abs(other):
+                    term, other = other, term
+                high = term + other
+                low = other - (high - term)
+                if low:
+                    partials[kept] = low
+                    kept += 1
+                term = high
+            partials[kept:] = [term]
         self.values[row, column] = math.fsum(partials)
 
 
@@ -195,12 +197,29 @@ class HandlingEstimator:
             self._group_prior = None
 
     def observe(self, slot: int, group: int, modality: int, log_units: float) -> None:
-        self._account(slot, group, modality, -1.0)
-        self.count[slot, modality] += 1.0
-        delta = log_units - self.mean[slot, modality]
-        self.mean[slot, modality] += delta / self.count[slot, modality]
-        self.m2[slot, modality] += delta * (log_units - self.mean[slot, modality])
-        self._account(slot, group, modality, 1.0)
+        """One Welford step, and the row's old terms in the sums swapped for its new ones.
+
+        This runs on every decision, so the cell is read once into plain floats (the same IEEE arithmetic as numpy's
+        scalars) and each exact sum takes its removal and its addition in one call, rounding once.
+        """
+        count = float(self.count[slot, modality])
+        mean = float(self.mean[slot, modality])
+        m2 = float(self.m2[slot, modality])
+        delta = log_units - mean
+        new_count = count + 1.0
+        new_mean = mean + delta / new_count
+        new_m2 = m2 + delta * (log_units - new_mean)
+        self.count[slot, modality] = new_count
+        self.mean[slot, modality] = new_mean
+        self.m2[slot, modality] = new_m2
+        totals = (-count * mean, new_count * new_mean) if count else (new_count * new_mean,)
+        m2s = (-m2, new_m2) if count else (new_m2,)
+        self._group_count[group, modality] += 1.0
+        self._group_total.add(group, modality, *totals)
+        self._group_m2.add(group, modality, *m2s)
+        self._all_total.add(0, modality, *totals)
+        self._all_m2.add(0, modality, *m2s)
+        self._group_prior = None
 
     def move(self, slot: int, group: int | None, to: int | None) -> None:
         """Take the row's terms out of `group` and into `to` (None: no group, for a new or a removed row)."""
