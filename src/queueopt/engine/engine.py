@@ -19,7 +19,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from operator import attrgetter
+from typing import TypeVar
 
 import numpy as np
 from pydantic import ValidationError
@@ -64,6 +66,20 @@ _SLA_WINDOW_S = 3600.0
 def qa_draw(task_id: str) -> float:
     """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and replica-independent."""
     return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
+
+
+_Record = TypeVar("_Record", Task, ItemRecord)
+_FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
+
+
+def _evolved(record: _Record, **changes: object) -> _Record:
+    """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
+    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order), then
+    `changes` are set on the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
+    copy = type(record)(*_FIELDS_OF[type(record)](record))
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
 
 
 class Engine:
@@ -423,7 +439,7 @@ class Engine:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
             self._check_decision(task, decision)
-            decided = replace(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
+            decided = _evolved(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
             changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
             note = decision.model_dump_json()
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
@@ -464,7 +480,7 @@ class Engine:
         for record in self._store.items_of_task(task.id):
             if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
                 changes.items.append(
-                    replace(record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=note, decided_at=now)
+                    _evolved(record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=note, decided_at=now)
                 )
         waited = now - task.enqueued_at
         within = waited <= self._config.queues_by_name[task.queue].sla_s
@@ -476,7 +492,7 @@ class Engine:
         rate = self._config.queues_by_name[task.queue].qa_sample_rate
         if rate <= 0.0 or qa_draw(task.id) >= rate:
             return None
-        return replace(
+        return _evolved(
             task,
             id=f"{task.id}#qa",
             kind=TaskKind.QA,
@@ -509,7 +525,7 @@ class Engine:
 
     def _requeue(self, task: Task, skipped_by: set[str] | None = None) -> Task:
         """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
-        return replace(
+        return _evolved(
             task,
             state=TaskState.QUEUED,
             holder=None,
