@@ -445,7 +445,7 @@ class Engine:
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
             if task.kind is TaskKind.REVIEW:
-                self._record_decision(task, decision, moderator_id, now, changes)
+                self._record_decision(task, decision, note, moderator_id, now, changes)
                 qa = self._qa_task(task, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
@@ -474,14 +474,21 @@ class Engine:
         if decision.policy is not None and decision.policy not in self._config.areas_by_name:
             raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
 
-    def _record_decision(self, task: Task, decision: Decision, moderator_id: str, now: float, changes: Changes) -> None:
-        """The decision reaches the item and every pending copy of it."""
-        note = json.dumps({**decision.model_dump(mode="json"), "moderator_id": moderator_id})
+    def _record_decision(
+        self, task: Task, decision: Decision, note: str, moderator_id: str, now: float, changes: Changes
+    ) -> None:
+        """The decision reaches the item and every pending copy of it.
+
+        Each copy stores the decision's JSON (`note`, already serialised for the audit) with the moderator's id as
+        one more member, spliced in before the closing brace rather than dumping a second time.
+        """
+        signed = f'{note[:-1]},"moderator_id":{json.dumps(moderator_id)}}}'
         for record in self._store.items_of_task(task.id):
             if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
-                changes.items.append(
-                    _evolved(record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=note, decided_at=now)
+                decided = _evolved(
+                    record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=signed, decided_at=now
                 )
+                changes.items.append(decided)
         waited = now - task.enqueued_at
         within = waited <= self._config.queues_by_name[task.queue].sla_s
         self._sla[task.queue].append((now, within))
