@@ -54,6 +54,11 @@ def media_scale(modality: Modality, duration_s: float) -> float:
     return 1.0
 
 
+# Every finite float is an integer multiple of 2**-_SUBNORMAL_BITS (the smallest subnormal).
+_SUBNORMAL_BITS = 1074
+_SMALLEST_INVERSE = 1 << _SUBNORMAL_BITS
+
+
 def _grown(array: Floats, capacity: int) -> Floats:
     if array.shape[0] >= capacity:
         return array
@@ -65,33 +70,27 @@ def _grown(array: Floats, capacity: int) -> Floats:
 class ExactSums:
     """Cells that always hold the correctly rounded sum of the terms added to them, with O(1) adds and removals.
 
-    Each cell keeps Shewchuk's non-overlapping partials (the algorithm behind `math.fsum`), which represent the sum
-    exactly; the rounded value therefore does not depend on the order terms came and went.
+    Each cell keeps its sum exactly as an integer count of the smallest subnormal, 2**-1074, of which every finite
+    float is a whole multiple; Python's integer true division rounds correctly, so the value does not depend on the
+    order terms came and went. (Shewchuk's partials, the algorithm behind `math.fsum`, give the same values, but a
+    Python loop over them costs several times more once a long-lived cell has gathered many partials.)
     """
 
     def __init__(self, width: int) -> None:
         self.values = np.zeros((0, width), dtype=np.float64)
-        self._partials: dict[tuple[int, int], list[float]] = {}
+        self._units: dict[tuple[int, int], int] = {}
 
     def grow(self, rows: int) -> None:
         self.values = _grown(self.values, rows)
 
     def add(self, row: int, column: int, *terms: float) -> None:
-        """Add each term in turn; the cell's rounded value is computed once, after the last."""
-        partials = self._partials.setdefault((row, column), [])
+        """Add each finite term exactly; the cell's rounded value is computed once, after the last."""
+        units = self._units.get((row, column), 0)
         for term in terms:
-            kept = 0
-            for other in partials:
-                if abs(term) < abs(other):
-                    term, other = other, term
-                high = term + other
-                low = other - (high - term)
-                if low:
-                    partials[kept] = low
-                    kept += 1
-                term = high
-            partials[kept:] = [term]
-        self.values[row, column] = math.fsum(partials)
+            numerator, denominator = term.as_integer_ratio()
+            units += numerator << (_SUBNORMAL_BITS + 1 - denominator.bit_length())
+        self._units[row, column] = units
+        self.values[row, column] = units / _SMALLEST_INVERSE
 
 
 class AccuracyEstimator:
