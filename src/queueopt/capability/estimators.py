@@ -54,6 +54,11 @@ def media_scale(modality: Modality, duration_s: float) -> float:
     return 1.0
 
 
+# Every finite float is an integer multiple of 2**-_SUBNORMAL_BITS (the smallest subnormal).
+_SUBNORMAL_BITS = 1074
+_SMALLEST_INVERSE = 1 << _SUBNORMAL_BITS
+
+
 def _grown(array: Floats, capacity: int) -> Floats:
     if array.shape[0] >= capacity:
         return array
@@ -65,31 +70,27 @@ def _grown(array: Floats, capacity: int) -> Floats:
 class ExactSums:
     """Cells that always hold the correctly rounded sum of the terms added to them, with O(1) adds and removals.
 
-    Each cell keeps Shewchuk's non-overlapping partials (the algorithm behind `math.fsum`), which represent the sum
-    exactly; the rounded value therefore does not depend on the order terms came and went.
+    Each cell keeps its sum exactly as an integer count of the smallest subnormal, 2**-1074, of which every finite
+    float is a whole multiple; Python's integer true division rounds correctly, so the value does not depend on the
+    order terms came and went. (Shewchuk's partials, the algorithm behind `math.fsum`, give the same values, but a
+    Python loop over them costs several times more once a long-lived cell has gathered many partials.)
     """
 
     def __init__(self, width: int) -> None:
         self.values = np.zeros((0, width), dtype=np.float64)
-        self._partials: dict[tuple[int, int], list[float]] = {}
+        self._units: dict[tuple[int, int], int] = {}
 
     def grow(self, rows: int) -> None:
         self.values = _grown(self.values, rows)
 
-    def add(self, row: int, column: int, term: float) -> None:
-        partials = self._partials.setdefault((row, column), [])
-        kept = 0
-        for other in partials:
-            if abs(term) < abs(other):
-                term, other = other, term
-            high = term + other
-            low = other - (high - term)
-            if low:
-                partials[kept] = low
-                kept += 1
-            term = high
-        partials[kept:] = [term]
-        self.values[row, column] = math.fsum(partials)
+    def add(self, row: int, column: int, *terms: float) -> None:
+        """Add each finite term exactly; the cell's rounded value is computed once, after the last."""
+        units = self._units.get((row, column), 0)
+        for term in terms:
+            numerator, denominator = term.as_integer_ratio()
+            units += numerator << (_SUBNORMAL_BITS + 1 - denominator.bit_length())
+        self._units[row, column] = units
+        self.values[row, column] = units / _SMALLEST_INVERSE
 
 
 class AccuracyEstimator:
@@ -195,12 +196,29 @@ class HandlingEstimator:
             self._group_prior = None
 
     def observe(self, slot: int, group: int, modality: int, log_units: float) -> None:
-        self._account(slot, group, modality, -1.0)
-        self.count[slot, modality] += 1.0
-        delta = log_units - self.mean[slot, modality]
-        self.mean[slot, modality] += delta / self.count[slot, modality]
-        self.m2[slot, modality] += delta * (log_units - self.mean[slot, modality])
-        self._account(slot, group, modality, 1.0)
+        """One Welford step, and the row's old terms in the sums swapped for its new ones.
+
+        This runs on every decision, so the cell is read once into plain floats (the same IEEE arithmetic as numpy's
+        scalars) and each exact sum takes its removal and its addition in one call, rounding once.
+        """
+        count = float(self.count[slot, modality])
+        mean = float(self.mean[slot, modality])
+        m2 = float(self.m2[slot, modality])
+        delta = log_units - mean
+        new_count = count + 1.0
+        new_mean = mean + delta / new_count
+        new_m2 = m2 + delta * (log_units - new_mean)
+        self.count[slot, modality] = new_count
+        self.mean[slot, modality] = new_mean
+        self.m2[slot, modality] = new_m2
+        totals = (-count * mean, new_count * new_mean) if count else (new_count * new_mean,)
+        m2s = (-m2, new_m2) if count else (new_m2,)
+        self._group_count[group, modality] += 1.0
+        self._group_total.add(group, modality, *totals)
+        self._group_m2.add(group, modality, *m2s)
+        self._all_total.add(0, modality, *totals)
+        self._all_m2.add(0, modality, *m2s)
+        self._group_prior = None
 
     def move(self, slot: int, group: int | None, to: int | None) -> None:
         """Take the row's terms out of `group` and into `to` (None: no group, for a new or a removed row)."""

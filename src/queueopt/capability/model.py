@@ -123,6 +123,11 @@ class Model:
         per_unit = self._handling.row(slot, int(self._roster.group[slot]))[_MODALITY_INDEX[modality]]
         return per_unit * media_scale(modality, _duration(duration_s))
 
+    def knows(self, moderator_id: str) -> bool:
+        """Whether the moderator is on the roster: an O(1) test, unlike a scan of `moderator_ids()`, for the
+        per-decision learning that skips moderators removed since they took the task."""
+        return moderator_id in self._roster.slots
+
     def observe_accuracy(self, moderator_id: str, policy_area: str | None, correct: bool) -> None:
         slot = self._roster.slot_of(moderator_id)
         self._accuracy.observe(slot, int(self._roster.group[slot]), self._area_index(policy_area), correct)

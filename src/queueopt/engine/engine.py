@@ -19,7 +19,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from operator import attrgetter
+from typing import TypeVar
 
 import numpy as np
 from pydantic import ValidationError
@@ -64,6 +66,20 @@ _SLA_WINDOW_S = 3600.0
 def qa_draw(task_id: str) -> float:
     """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and replica-independent."""
     return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
+
+
+_Record = TypeVar("_Record", Task, ItemRecord)
+_FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
+
+
+def _evolved(record: _Record, **changes: object) -> _Record:
+    """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
+    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order), then
+    `changes` are set on the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
+    copy = type(record)(*_FIELDS_OF[type(record)](record))
+    for name, value in changes.items():
+        setattr(copy, name, value)
+    return copy
 
 
 class Engine:
@@ -449,13 +465,13 @@ class Engine:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
             self._check_decision(task, decision)
-            decided = replace(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
+            decided = _evolved(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
             changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
             note = decision.model_dump_json()
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
             if task.kind is TaskKind.REVIEW:
-                self._record_decision(task, decision, moderator_id, now, changes)
+                self._record_decision(task, decision, note, moderator_id, now, changes)
                 qa = self._qa_task(task, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
@@ -484,14 +500,21 @@ class Engine:
         if decision.policy is not None and decision.policy not in self._config.areas_by_name:
             raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
 
-    def _record_decision(self, task: Task, decision: Decision, moderator_id: str, now: float, changes: Changes) -> None:
-        """The decision reaches the item and every pending copy of it."""
-        note = json.dumps({**decision.model_dump(mode="json"), "moderator_id": moderator_id})
+    def _record_decision(
+        self, task: Task, decision: Decision, note: str, moderator_id: str, now: float, changes: Changes
+    ) -> None:
+        """The decision reaches the item and every pending copy of it.
+
+        Each copy stores the decision's JSON (`note`, already serialised for the audit) with the moderator's id as
+        one more member, spliced in before the closing brace rather than dumping a second time.
+        """
+        signed = f'{note[:-1]},"moderator_id":{json.dumps(moderator_id)}}}'
         for record in self._store.items_of_task(task.id):
             if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
-                changes.items.append(
-                    replace(record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=note, decided_at=now)
+                decided = _evolved(
+                    record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=signed, decided_at=now
                 )
+                changes.items.append(decided)
         waited = now - task.enqueued_at
         within = waited <= self._config.queues_by_name[task.queue].sla_s
         self._sla[task.queue].append((now, within))
@@ -502,7 +525,7 @@ class Engine:
         rate = self._config.queues_by_name[task.queue].qa_sample_rate
         if rate <= 0.0 or qa_draw(task.id) >= rate:
             return None
-        return replace(
+        return _evolved(
             task,
             id=f"{task.id}#qa",
             kind=TaskKind.QA,
@@ -522,11 +545,11 @@ class Engine:
             return
         first = json.loads(record.decision)
         decider = first.get("moderator_id")
-        if decider is not None and decider in self._model.moderator_ids():
+        if decider is not None and self._model.knows(decider):
             self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
-        if moderator_id not in self._model.moderator_ids():
+        if not self._model.knows(moderator_id):
             return
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
@@ -535,7 +558,7 @@ class Engine:
 
     def _requeue(self, task: Task, skipped_by: set[str] | None = None) -> Task:
         """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
-        return replace(
+        return _evolved(
             task,
             state=TaskState.QUEUED,
             holder=None,
@@ -597,10 +620,15 @@ class Engine:
             return self._expire(self._clock.now())
 
     def _expire(self, now: float) -> int:
+        """Requeue the leases due by `now`. Every engine path calls this first and almost always nothing is due,
+        so that case returns before building anything."""
+        due = self._leases.due(now)
+        if not due:
+            return 0
         old, new = [], []
         changes = Changes()
         seen: set[str] = set()
-        for task_id, attempt in self._leases.due(now):
+        for task_id, attempt in due:
             task = self._tasks.get(task_id)
             if task is None or task.state is not TaskState.LEASED or task.attempt != attempt or task_id in seen:
                 continue
