@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from operator import attrgetter
 from typing import TypeVar
 
@@ -340,7 +340,7 @@ class Engine:
         changes = Changes()
         leased = []
         for task, moderator_id in pairs:
-            lease = replace(
+            lease = _evolved(
                 task,
                 state=TaskState.LEASED,
                 attempt=task.attempt + 1,
@@ -590,7 +590,7 @@ class Engine:
                 audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "skipped", reason)],
             )
             self._commit(changes, [task], [back])
-            if task.severe and moderator_id in self._model.moderator_ids():
+            if task.severe and self._model.knows(moderator_id):
                 self._model.record_severe(moderator_id, now)
             return self._view(back)
 
@@ -601,7 +601,7 @@ class Engine:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
             assert task.lease_expires_at is not None
-            longer = replace(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
+            longer = _evolved(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
                 audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "extended", f"{seconds:g} s")],
@@ -656,7 +656,7 @@ class Engine:
             if record.status not in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) or record.decided_at is not None:
                 raise Conflict(f"item {item_id!r} is {record.status.value}; nothing to cancel", field="item_id")
             changes = Changes(
-                items=[replace(record, status=ItemStatus.CANCELLED)],
+                items=[_evolved(record, status=ItemStatus.CANCELLED)],
                 audit=[AuditEntry(now, record.task_id, item_id, actor, "cancelled")],
             )
             task = self._tasks.get(record.task_id or "")
@@ -673,7 +673,7 @@ class Engine:
                             f"task {task.id!r} is under review by its holder; it can be cancelled once released",
                             field="item_id",
                         )
-                    cancelled = replace(task, state=TaskState.CANCELLED)
+                    cancelled = _evolved(task, state=TaskState.CANCELLED)
                     changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
                     old, new = [task], [cancelled]
             self._commit(changes, old, new)
