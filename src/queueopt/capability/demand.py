@@ -42,17 +42,8 @@ class DemandRules:
         self._vocabulary = 0
 
     def escalation(self, queue: str) -> list[tuple[float, frozenset[str]]]:
-        """The queue's steps as (wait, everything relaxed by then), in order; what `relaxed` walks."""
+        """The queue's steps as (wait, everything relaxed by then), in order."""
         return self._steps.get(queue, [])
-
-    def relaxed(self, queue: str, waited_s: float) -> frozenset[str]:
-        """Requirement dimensions dropped for a task of `queue` that has waited `waited_s` (cumulative over steps)."""
-        dropped = _NOTHING
-        for after_s, relax in self._steps.get(queue, ()):
-            if waited_s < after_s:
-                break
-            dropped = relax
-        return dropped
 
     def required_mask(self, demand: Demand, skills: SkillBits) -> int:
         """The required skill bits as one Python int, split into uint64 words by the caller.
