@@ -8,7 +8,7 @@ engine, were most of a moderator request's time. One dedicated thread takes the 
 and runs them back to back without a wake-up while requests keep arriving.
 
 The assigner's batches stay on their own thread: they share the engine's lock with these calls but not this queue,
-so a batch that does part of its work outside the lock lets requests through meanwhile.
+so a request never waits behind a batch in the queue, only for the lock.
 
 A call that has started always finishes, even if the request awaiting it is cancelled; `close` runs after every call
 queued before it, so closing the engine through this thread never cuts one short.

@@ -46,6 +46,7 @@ async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOn
 async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Give the task back and never be offered it again."""
     view = await runtime.thread.run(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
+    runtime.assigner.work_arrived()
     return json_response(task_out(view))
 
 
