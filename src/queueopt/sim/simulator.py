@@ -43,11 +43,11 @@ ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal",
 MAX_EXTEND_S = 4 * 3600.0
 BACKLOG_SAMPLES = 2000
 BACKLOG_EVERY_S = 300.0  # at least; `engine.queues()` costs milliseconds on a large roster
-AUDIT_KEPT = 10_000
+AUDIT_KEPT = 10_000  # the KPIs come from the simulator's own records; a day's full audit would not fit in memory
 # Allocations between young-generation collections during a run (CPython's default is 700). A run keeps millions of
 # long-lived objects and creates a few dozen per customer; at the default the collector spends 5-9% of a run
 # rescanning them, at this setting about 1%.
-GC_YOUNG_EVERY = 100_000  # the KPIs come from the simulator's own records; a day's full audit would not fit in memory
+GC_YOUNG_EVERY = 100_000
 
 # Event kinds; at equal times a finished review frees its moderator before work that arrives is handed out.
 _DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
