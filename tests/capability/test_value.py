@@ -86,7 +86,7 @@ def tasks(draw: st.DrawFn, index: int, moderator_ids: list[str]) -> Task:
         aging_rate=draw(st.floats(0.0, 1.0)),
         enqueued_at=NOW - draw(st.sampled_from([30.0, 60.0, 90.0, 120.0]) | st.floats(0.0, 200.0)),
         duration_s=draw(st.floats(0.0, 600.0)),
-        skipped_by=set(draw(st.lists(st.sampled_from(moderator_ids), max_size=2))),
+        skipped_by=frozenset(draw(st.lists(st.sampled_from(moderator_ids), max_size=2))),
     )
 
 

@@ -31,7 +31,7 @@ def task(task_id: str, state: TaskState = TaskState.QUEUED, attempt: int = 0, ho
         holder=holder,
         leased_at=None if holder is None else 11.0,
         lease_expires_at=None if holder is None else 20.0,
-        skipped_by={"m9", "m2"},
+        skipped_by=frozenset({"m9", "m2"}),
     )
 
 

@@ -535,7 +535,7 @@ class Engine:
             holder=None,
             leased_at=None,
             lease_expires_at=None,
-            skipped_by={moderator_id},
+            skipped_by=frozenset((moderator_id,)),
         )
 
     def _score_qa(self, qa: Task, decision: Decision) -> None:
@@ -556,7 +556,7 @@ class Engine:
         if task.severe:
             self._model.record_severe(moderator_id, now)
 
-    def _requeue(self, task: Task, skipped_by: set[str] | None = None) -> Task:
+    def _requeue(self, task: Task, skipped_by: frozenset[str] | None = None) -> Task:
         """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
         return _evolved(
             task,

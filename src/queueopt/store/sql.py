@@ -138,7 +138,7 @@ def _task_of(row: Row) -> Task:
         holder=row[15],
         leased_at=row[16],
         lease_expires_at=row[17],
-        skipped_by=set(json.loads(row[18])),
+        skipped_by=frozenset(json.loads(row[18])),
     )
 
 
