@@ -9,7 +9,6 @@ per second with them), and a missing package should fail loudly at start rather 
 
 from __future__ import annotations
 
-import gc
 import socket
 import sys
 from pathlib import Path
@@ -87,6 +86,7 @@ def _run(settings: Settings, log_level: str) -> None:
     import uvicorn
 
     from queueopt.service.app import create_app
+    from queueopt.service.collector import CollectorPolicy
     from queueopt.service.deps import Runtime
 
     try:
@@ -107,19 +107,12 @@ def _run(settings: Settings, log_level: str) -> None:
 
     class DrainingServer(uvicorn.Server):
         """uvicorn waits for open requests before the lifespan ends; long-polls would hold it for up to 30 s, so
-        the first stop signal also tells the assigner to release them.
-
-        Once started, every object alive (the imported libraries, the roster, the recovered engine: about 100,000)
-        is frozen out of the cyclic garbage collector. A full collection walks every tracked object with all threads
-        stopped; it runs whenever the survivors of young collections have grown by a quarter, and took 250-600 ms
-        here before the freeze (machine load 6-8), 25-90 ms after (it then walks only what came since, mostly the
-        engine's open tasks). One such pause in a 15 s run set the moderator loop's p99. Reference counting still
-        frees frozen objects; only a cycle among them would never be collected, and they are long-lived state."""
+        the first stop signal also tells the assigner to release them. Once started, long-lived objects are kept
+        out of the garbage collector's full pauses (`CollectorPolicy`)."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
-            gc.collect()
-            gc.freeze()
+            CollectorPolicy().install()
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             runtime: Runtime | None = getattr(app.state, "runtime", None)
