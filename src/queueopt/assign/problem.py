@@ -19,6 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from queueopt.assign.alike import Alike, alike_columns, merged
+
 IntArray = NDArray[np.intp]
 FloatArray = NDArray[np.float64]
 
@@ -36,7 +38,8 @@ class Pairs:
 class Problem:
     """The pairs a matching may use plus the limits on them; caps are clipped to what can be used.
 
-    Exactly one of `dense` (tasks x moderators, 0 in every cell that is not a pair) and `listed` is set.
+    Exactly one of `dense` (tasks x moderators, 0 in every cell that is not a pair) and `listed` is set. With `alike`,
+    each moderator column stands for several of the caller's moderators, which `Alike.spread` tells apart again.
     """
 
     n_tasks: int
@@ -48,6 +51,7 @@ class Problem:
     severe_cap: NDArray[np.int64] | None = None
     vendor: IntArray | None = None
     vendor_cap: NDArray[np.int64] | None = None
+    alike: Alike | None = None
 
     @property
     def has_side_constraints(self) -> bool:
@@ -106,8 +110,10 @@ def build_problem(
     severe_cap: Any = None,
     vendor: Any = None,
     vendor_cap: Any = None,
+    merge_alike: bool = True,
 ) -> Problem:
-    """Check every argument, naming the offending one, and keep only what a matching may use."""
+    """Check every argument, naming the offending one, and keep only what a matching may use; with `merge_alike`,
+    moderators a dense batch cannot tell apart become one column (see `alike`)."""
     dense, listed, (n_tasks, n_moderators) = _read_value(value)
     cap = _counts("capacity", capacity, n_moderators, "moderator", default=1)
     if (severe is None) != (severe_cap is None):
@@ -134,11 +140,22 @@ def build_problem(
         vendor_limit = np.minimum(vendor_limit, n_tasks)
         if (vendor_limit >= np.bincount(vendor_of, weights=cap, minlength=vendor_limit.size)).all():
             vendor_of = vendor_limit = None
+    alike = None
     if dense is not None:
         dense[:, cap == 0] = 0.0
+        of_column = alike_columns(dense, vendor_of) if merge_alike else None
+        if of_column is not None:
+            alike = merged(of_column, cap, severe_limit)
+            representative = alike.moderator[alike.start[:-1]]
+            dense, n_moderators = dense[:, representative], representative.size
+            cap = np.minimum(np.bincount(of_column, weights=cap).astype(np.int64), n_tasks)
+            if severe_limit is not None:
+                severe_limit = np.minimum(np.bincount(of_column, weights=severe_limit).astype(np.int64), cap)
+            if vendor_of is not None:
+                vendor_of = vendor_of[representative]
         if severe_flags is None and vendor_of is None:
             _drop_outranked_cells(dense, cap)
-            return Problem(n_tasks, n_moderators, cap, dense=dense)
+            return Problem(n_tasks, n_moderators, cap, dense=dense, alike=alike)
         task, moderator = np.nonzero(dense)
         listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), dense[task, moderator])
     assert listed is not None
@@ -152,7 +169,7 @@ def build_problem(
     outranked = _outranked_pairs(listed, n_tasks, cap, severe_flags)
     if outranked is not None:
         listed = Pairs(listed.task[~outranked], listed.moderator[~outranked], listed.value[~outranked])
-    return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit)
+    return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit, alike)
 
 
 # Sparse input this dense, and no larger, is read as a dense matrix (see `_read_value`).
