@@ -5,8 +5,9 @@ feasible matching can use (a moderator with no free slot, a severe task to a mod
 moderator whose vendor has no volume left), and caps that cannot bind (a severe budget no smaller than the
 moderator's slots, a vendor volume no smaller than its moderators' slots) are dropped; neither changes the optimum,
 and both keep the solvers' work small.
-A dense input without side caps stays a matrix and its pair list is only built if a method asks for it, because the
-dense solver works on the matrix and listing millions of cells would cost more than solving.
+A dense input without side caps stays a matrix and its pair list is only built, and pruned of outranked pairs, if a
+method asks for it, because the dense solver works on the matrix (and restricts itself to the tasks that can matter,
+see `hungarian`) and listing millions of cells would cost more than solving.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class Pairs:
     task: IntArray
     moderator: IntArray
     value: FloatArray
+
+    def without(self, dropped: NDArray[np.bool_]) -> Pairs:
+        kept = ~dropped
+        return Pairs(self.task[kept], self.moderator[kept], self.value[kept])
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,9 @@ class Problem:
             return self.listed
         assert self.dense is not None
         task, moderator = np.nonzero(self.dense)
-        return Pairs(task.astype(np.intp), moderator.astype(np.intp), self.dense[task, moderator])
+        listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), self.dense[task, moderator])
+        outranked = _outranked_pairs(listed, self.n_tasks, self.capacity, None)
+        return listed if outranked is None else listed.without(outranked)
 
     @cached_property
     def n_pairs(self) -> int:
@@ -154,7 +161,6 @@ def build_problem(
             if vendor_of is not None:
                 vendor_of = vendor_of[representative]
         if severe_flags is None and vendor_of is None:
-            _drop_outranked_cells(dense, cap)
             return Problem(n_tasks, n_moderators, cap, dense=dense, alike=alike)
         task, moderator = np.nonzero(dense)
         listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), dense[task, moderator])
@@ -168,7 +174,7 @@ def build_problem(
         listed = Pairs(listed.task[usable], listed.moderator[usable], listed.value[usable])
     outranked = _outranked_pairs(listed, n_tasks, cap, severe_flags)
     if outranked is not None:
-        listed = Pairs(listed.task[~outranked], listed.moderator[~outranked], listed.value[~outranked])
+        listed = listed.without(outranked)
     return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit, alike)
 
 
@@ -178,17 +184,6 @@ DENSE_MAX_CELLS = 4_000_000
 # `_outranked_pairs` lays the crowded moderators' pairs out densely to rank them; it gives up (pruning is only a
 # speed-up) when that layout would exceed this many cells per pair, as on a huge, very sparse batch.
 MAX_RANKING_CELLS_PER_PAIR = 8
-
-
-def _drop_outranked_cells(dense: FloatArray, cap: NDArray[np.int64]) -> None:
-    """`_outranked_pairs` for a dense matrix without side caps, in place."""
-    per_moderator = np.count_nonzero(dense, axis=0)
-    reach = int(cap[per_moderator > 0].sum())
-    crowded = np.flatnonzero(per_moderator > reach)
-    if crowded.size:
-        block = dense[:, crowded]
-        block[block < _floors(block, reach)] = 0.0
-        dense[:, crowded] = block
 
 
 def _outranked_pairs(
