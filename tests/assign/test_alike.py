@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.assign.test_properties import EXACT, Instance, instances, integer_program, reference_greedy, run
 
-from queueopt.assign import solve
+from queueopt.assign import alike, solve
 from queueopt.assign.problem import build_problem
 
 
@@ -40,11 +40,14 @@ def alike_instances(draw: st.DrawFn, side: bool) -> Instance:
 
 
 @settings(max_examples=120, deadline=None)
-@given(alike_instances(side=False), st.booleans())
-def test_alike_moderators_merged_keep_the_optimum(instance: Instance, sparse: bool) -> None:
+@given(alike_instances(side=False), st.booleans(), st.sampled_from([1, 3, alike.SAMPLE_ROWS]))
+def test_alike_moderators_merged_keep_the_optimum(instance: Instance, sparse: bool, sample: int) -> None:
+    """With a sample of a few rows, columns equal in the sample and different further down must stay apart."""
     exact = integer_program(instance)
-    for method in EXACT:
-        assert run(instance, method, sparse=sparse).objective == pytest.approx(exact, rel=1e-9, abs=1e-12), method
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(alike, "SAMPLE_ROWS", sample)
+        for method in EXACT:
+            assert run(instance, method, sparse=sparse).objective == pytest.approx(exact, rel=1e-9, abs=1e-12), method
 
 
 @settings(max_examples=120, deadline=None)
@@ -73,6 +76,10 @@ def test_copies_of_a_kind_become_one_column_per_kind_and_vendor() -> None:
     assert problem.alike is not None
     by_vendor = build_problem(value, vendor=np.array([0, 0, 1, 0, 0]), vendor_cap=np.array([1, 1]))
     assert by_vendor.n_moderators == 3
+    apart_below_the_sample = np.vstack([np.ones((alike.SAMPLE_ROWS, 2)), [[1.0, 2.0]]])
+    assert build_problem(apart_below_the_sample).n_moderators == 2
+    alike_below_the_sample = np.vstack([np.ones((alike.SAMPLE_ROWS, 2)), [[2.0, 2.0]]])
+    assert build_problem(alike_below_the_sample).n_moderators == 1
     assert build_problem(value, merge_alike=False).n_moderators == 5
 
 
