@@ -269,6 +269,17 @@ def test_hungarian_price_test_accepts_a_restricted_optimum_exactly_when_it_is_op
         assert restricted == pytest.approx(best, rel=1e-9, abs=1e-12)
 
 
+def test_hungarian_price_test_names_a_left_out_task_better_by_a_hair() -> None:
+    """One moderator; the restricted optimum takes task 0 and leaves task 1, so its price is task 1's value, 0.995: task
+    2, left out and worth 1.004, is better than the matching by 0.4% and must be named, and a task worth 0.99 not."""
+    value = np.array([[1.0], [0.995], [1.004], [0.99]])
+    rows = np.array([0, 1])
+    row, column = hungarian._assign(value[rows], np.array([1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0], [0])
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == [2]
+
+
 def reference_greedy(instance: Instance) -> list[tuple[int, int]]:
     """Textbook greedy: pairs by value (ties by task, then moderator), keep each one that still fits every limit."""
     value = np.nan_to_num(instance.value, nan=0.0)

@@ -115,14 +115,18 @@ def _better_left_out(value: FloatArray, rows: IntArray, row: IntArray, column: I
         moves = restricted[row[order]] - restricted[row[order], column[order]][:, None]
         gain[owners] = np.maximum.reduceat(moves, first, axis=0)
     slack = PRICE_SLACK * float(value.max(initial=0.0))
-    price = floor
+    price = floor.copy()
+    changed = np.arange(n_moderators)
     for _ in range(MAX_PASSES):
-        raised = np.maximum(floor, (gain + price[:, None]).max(axis=0))
-        # Prices only rise, and every pass stays below the least prices, so stopping early only makes the test
+        # Only moderators whose price rose in the last pass can raise others. Every price set here is a lower bound
+        # of the least prices, and a rise within `slack` is not propagated, so stopping early only makes the test
         # stricter.
-        if bool((raised <= price + slack).all()):
+        reach = (gain[changed] + price[changed, None]).max(axis=0)
+        rises = np.flatnonzero(reach > price + slack)
+        if rises.size == 0:
             break
-        price = raised
+        price[rises] = reach[rises]
+        changed = rises
     else:
         return None
     left_out = np.ones(value.shape[0], dtype=np.bool_)
