@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from queueopt.assign import Matching, pricing, solve
+from queueopt.assign import Matching, hungarian, pricing, solve
 from queueopt.assign.problem import build_problem
 
 EXACT = ("hungarian", "flow", "auto")
@@ -219,6 +219,65 @@ def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: In
         patch.setattr(pricing, "MAX_PASSES", 0)
         restricted = run(instance, "flow").objective
     assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances(max_tasks=40, max_moderators=12, max_capacity=3), st.sampled_from([0.3, 1.0]), st.booleans())
+def test_hungarian_restricted_to_the_best_tasks_is_still_exact(instance: Instance, share: float, sparse: bool) -> None:
+    """A guess far too small (a third of a task per slot) must be repaired by the price test until it is optimal."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hungarian, "RESTRICT_MIN_TASKS_PER_SLOT", 0.0)
+        patch.setattr(hungarian, "GUESS_PER_SLOT", share)
+        patch.setattr(hungarian, "GUESS_EXTRA", 1)
+        patch.setattr(hungarian, "MAX_ROUNDS", 50)
+        restricted = run(instance, "hungarian", sparse=sparse).objective
+    assert restricted == pytest.approx(integer_program(instance), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(instances(max_tasks=40, max_moderators=12, max_capacity=3), st.sampled_from([0, 1]))
+def test_hungarian_solves_every_task_when_the_restriction_gives_up(instance: Instance, limit: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hungarian, "RESTRICT_MIN_TASKS_PER_SLOT", 0.0)
+        patch.setattr(hungarian, "GUESS_PER_SLOT", 0.3)
+        patch.setattr(hungarian, "GUESS_EXTRA", 1)
+        patch.setattr(hungarian, "MAX_PASSES" if limit == 0 else "MAX_ROUNDS", limit)
+        restricted = run(instance, "hungarian").objective
+    assert restricted == pytest.approx(integer_program(instance), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(instances(max_tasks=30, max_moderators=8, max_capacity=3), st.integers(0, 2**32 - 1))
+def test_hungarian_price_test_accepts_a_restricted_optimum_exactly_when_it_is_optimal(
+    instance: Instance, seed: int
+) -> None:
+    """Any subset of the tasks: the restricted optimum passes the price test (no left-out task named) only if it is the
+    optimum of all tasks."""
+    value = np.nan_to_num(np.where(instance.value > 0, instance.value, 0.0))
+    capacity = np.minimum(instance.capacity, value.shape[0])
+    if not value.any() or not capacity.any():
+        return
+    rows = np.flatnonzero(np.random.default_rng(seed).random(value.shape[0]) < 0.5)
+    if rows.size == 0:
+        return
+    row, column = hungarian._assign(value[rows], capacity)
+    restricted = float(value[rows[row], column].sum())
+    missing = hungarian._better_left_out(value, rows, row, column)
+    best = integer_program(Instance(value, capacity))
+    assert missing is not None
+    if missing.size == 0:
+        assert restricted == pytest.approx(best, rel=1e-9, abs=1e-12)
+
+
+def test_hungarian_price_test_names_a_left_out_task_better_by_a_hair() -> None:
+    """One moderator; the restricted optimum takes task 0 and leaves task 1, so its price is task 1's value, 0.995: task
+    2, left out and worth 1.004, is better than the matching by 0.4% and must be named, and a task worth 0.99 not."""
+    value = np.array([[1.0], [0.995], [1.004], [0.99]])
+    rows = np.array([0, 1])
+    row, column = hungarian._assign(value[rows], np.array([1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0], [0])
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == [2]
 
 
 def reference_greedy(instance: Instance) -> list[tuple[int, int]]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.capability.test_value import AREAS, NOW, World, worlds
@@ -47,6 +48,35 @@ def test_one_moderator_column_equals_the_batch_column(config: OpsConfig, world: 
         assert np.array_equal(column.toarray()[:, 0], batch[:, [j]].toarray()[:, 0])
         for i, task in enumerate(world.tasks):
             assert model.eligible(task, moderator_id, now) == bool(column[i, 0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(world=worlds(), later=st.sampled_from([0.0, 45.0, 100.0, 5000.0]), split=st.integers(0, 6))
+def test_takers_take_a_task_exactly_when_its_value_row_has_a_pair(
+    config: OpsConfig, world: World, later: float, split: int
+) -> None:
+    """The engine's batch relies on this both ways: a window is walked deeper exactly past the tasks with empty rows,
+    and rows already valued are reused for the tasks `Takers` accepts (any subset of the roster may be free)."""
+    model = world.model(config)
+    now = NOW + later
+    free = world.ids[split:] or world.ids
+    rows = np.diff(model.value(world.tasks, free, now).indptr)
+    takers = model.takers(free, now)
+    assert [takers.take(task) for task in world.tasks] == [bool(count) for count in rows.tolist()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(world=worlds(), later=st.sampled_from([0.0, 45.0, 5000.0]), cut=st.integers(0, 8))
+def test_a_value_row_depends_on_its_task_alone(config: OpsConfig, world: World, later: float, cut: int) -> None:
+    """The batch values only the tasks a deeper window adds and stacks their rows under the ones it has: the rows
+    must be exactly those of valuing the whole window at once."""
+    model = world.model(config)
+    now = NOW + later
+    whole = model.value(world.tasks, world.ids, now)
+    head, tail = world.tasks[:cut], world.tasks[cut:]
+    stacked = sp.vstack([model.value(part, world.ids, now) for part in (tail, head)], format="csr")
+    back_in_order = np.r_[len(tail) + np.arange(len(head)), np.arange(len(tail))]
+    assert np.array_equal(stacked[back_in_order].toarray(), whole.toarray())
 
 
 def test_one_moderator_column_of_nothing(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:

@@ -30,7 +30,11 @@ def empty_matching(method: str) -> Matching:
 
 def matching_from_pairs(problem: Problem, task: IntArray, moderator: IntArray, method: str) -> Matching:
     """Sum the caller's original floats (not a solver's scaled integers) so objectives compare across methods; fsum
-    makes the total independent of the order a solver reported its pairs in."""
+    makes the total independent of the order a solver reported its pairs in. Merged moderators' pairs are spread
+    back over them, each keeping the value of the column it was merged into."""
     order = np.argsort(task, kind="stable")
     task, moderator = task[order].astype(np.intp), moderator[order].astype(np.intp)
-    return Matching(task, moderator, math.fsum(problem.values_at(task, moderator).tolist()), method)
+    objective = math.fsum(problem.values_at(task, moderator).tolist())
+    if problem.alike is not None:
+        moderator = problem.alike.spread(task, moderator, problem.severe)
+    return Matching(task, moderator, objective, method)

@@ -5,8 +5,9 @@ feasible matching can use (a moderator with no free slot, a severe task to a mod
 moderator whose vendor has no volume left), and caps that cannot bind (a severe budget no smaller than the
 moderator's slots, a vendor volume no smaller than its moderators' slots) are dropped; neither changes the optimum,
 and both keep the solvers' work small.
-A dense input without side caps stays a matrix and its pair list is only built if a method asks for it, because the
-dense solver works on the matrix and listing millions of cells would cost more than solving.
+A dense input without side caps stays a matrix and its pair list is only built, and pruned of outranked pairs, if a
+method asks for it, because the dense solver works on the matrix (and restricts itself to the tasks that can matter,
+see `hungarian`) and listing millions of cells would cost more than solving.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+
+from queueopt.assign.alike import Alike, alike_columns, merged
 
 IntArray = NDArray[np.intp]
 FloatArray = NDArray[np.float64]
@@ -31,12 +34,17 @@ class Pairs:
     moderator: IntArray
     value: FloatArray
 
+    def without(self, dropped: NDArray[np.bool_]) -> Pairs:
+        kept = ~dropped
+        return Pairs(self.task[kept], self.moderator[kept], self.value[kept])
+
 
 @dataclass(frozen=True)
 class Problem:
     """The pairs a matching may use plus the limits on them; caps are clipped to what can be used.
 
-    Exactly one of `dense` (tasks x moderators, 0 in every cell that is not a pair) and `listed` is set.
+    Exactly one of `dense` (tasks x moderators, 0 in every cell that is not a pair) and `listed` is set. With `alike`,
+    each moderator column stands for several of the caller's moderators, which `Alike.spread` tells apart again.
     """
 
     n_tasks: int
@@ -48,6 +56,7 @@ class Problem:
     severe_cap: NDArray[np.int64] | None = None
     vendor: IntArray | None = None
     vendor_cap: NDArray[np.int64] | None = None
+    alike: Alike | None = None
 
     @property
     def has_side_constraints(self) -> bool:
@@ -59,7 +68,9 @@ class Problem:
             return self.listed
         assert self.dense is not None
         task, moderator = np.nonzero(self.dense)
-        return Pairs(task.astype(np.intp), moderator.astype(np.intp), self.dense[task, moderator])
+        listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), self.dense[task, moderator])
+        outranked = _outranked_pairs(listed, self.n_tasks, self.capacity, None)
+        return listed if outranked is None else listed.without(outranked)
 
     @cached_property
     def n_pairs(self) -> int:
@@ -106,8 +117,10 @@ def build_problem(
     severe_cap: Any = None,
     vendor: Any = None,
     vendor_cap: Any = None,
+    merge_alike: bool = True,
 ) -> Problem:
-    """Check every argument, naming the offending one, and keep only what a matching may use."""
+    """Check every argument, naming the offending one, and keep only what a matching may use; with `merge_alike`,
+    moderators a dense batch cannot tell apart become one column (see `alike`)."""
     dense, listed, (n_tasks, n_moderators) = _read_value(value)
     cap = _counts("capacity", capacity, n_moderators, "moderator", default=1)
     if (severe is None) != (severe_cap is None):
@@ -134,11 +147,21 @@ def build_problem(
         vendor_limit = np.minimum(vendor_limit, n_tasks)
         if (vendor_limit >= np.bincount(vendor_of, weights=cap, minlength=vendor_limit.size)).all():
             vendor_of = vendor_limit = None
+    alike = None
     if dense is not None:
         dense[:, cap == 0] = 0.0
+        of_column = alike_columns(dense, vendor_of) if merge_alike else None
+        if of_column is not None:
+            alike = merged(of_column, cap, severe_limit)
+            representative = alike.moderator[alike.start[:-1]]
+            dense, n_moderators = dense[:, representative], representative.size
+            cap = np.minimum(np.bincount(of_column, weights=cap).astype(np.int64), n_tasks)
+            if severe_limit is not None:
+                severe_limit = np.minimum(np.bincount(of_column, weights=severe_limit).astype(np.int64), cap)
+            if vendor_of is not None:
+                vendor_of = vendor_of[representative]
         if severe_flags is None and vendor_of is None:
-            _drop_outranked_cells(dense, cap)
-            return Problem(n_tasks, n_moderators, cap, dense=dense)
+            return Problem(n_tasks, n_moderators, cap, dense=dense, alike=alike)
         task, moderator = np.nonzero(dense)
         listed = Pairs(task.astype(np.intp), moderator.astype(np.intp), dense[task, moderator])
     assert listed is not None
@@ -151,8 +174,8 @@ def build_problem(
         listed = Pairs(listed.task[usable], listed.moderator[usable], listed.value[usable])
     outranked = _outranked_pairs(listed, n_tasks, cap, severe_flags)
     if outranked is not None:
-        listed = Pairs(listed.task[~outranked], listed.moderator[~outranked], listed.value[~outranked])
-    return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit)
+        listed = listed.without(outranked)
+    return Problem(n_tasks, n_moderators, cap, None, listed, severe_flags, severe_limit, vendor_of, vendor_limit, alike)
 
 
 # Sparse input this dense, and no larger, is read as a dense matrix (see `_read_value`).
@@ -161,17 +184,6 @@ DENSE_MAX_CELLS = 4_000_000
 # `_outranked_pairs` lays the crowded moderators' pairs out densely to rank them; it gives up (pruning is only a
 # speed-up) when that layout would exceed this many cells per pair, as on a huge, very sparse batch.
 MAX_RANKING_CELLS_PER_PAIR = 8
-
-
-def _drop_outranked_cells(dense: FloatArray, cap: NDArray[np.int64]) -> None:
-    """`_outranked_pairs` for a dense matrix without side caps, in place."""
-    per_moderator = np.count_nonzero(dense, axis=0)
-    reach = int(cap[per_moderator > 0].sum())
-    crowded = np.flatnonzero(per_moderator > reach)
-    if crowded.size:
-        block = dense[:, crowded]
-        block[block < _floors(block, reach)] = 0.0
-        dense[:, crowded] = block
 
 
 def _outranked_pairs(

@@ -43,7 +43,15 @@ def solve(
         raise ValueError(f"method: expected one of 'auto', {', '.join(map(repr, METHODS))}; got {method!r}")
     if method == "hungarian" and (severe is not None or vendor is not None):
         raise ValueError("method: 'hungarian' cannot enforce severe or vendor caps; use 'flow' or 'auto'")
-    problem = build_problem(value, capacity, severe=severe, severe_cap=severe_cap, vendor=vendor, vendor_cap=vendor_cap)
+    problem = build_problem(
+        value,
+        capacity,
+        severe=severe,
+        severe_cap=severe_cap,
+        vendor=vendor,
+        vendor_cap=vendor_cap,
+        merge_alike=method != "greedy",
+    )
     chosen_method = pick_method(problem) if method == "auto" else method
     if problem.n_pairs == 0:
         return empty_matching(chosen_method)

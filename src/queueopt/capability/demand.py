@@ -1,28 +1,15 @@
 """What a task asks of a moderator at a given moment, and the skill bits that asks for.
 
-Tasks are grouped by `Demand` before any pair is scored: a batch of thousands of tasks usually carries a few hundred
-distinct demands, so eligibility and the moderator-side factors of the value are computed per demand and then
-broadcast to tasks.
+Tasks are grouped by what they demand before any pair is scored (see `Model.value`): a batch of thousands of tasks
+usually carries a few hundred distinct demands, so eligibility and the moderator-side factors of the value are
+computed per demand and then broadcast to tasks.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from queueopt.capability.skills import SkillBits
 from queueopt.config import OpsConfig, QueueConfig, Requirements
 from queueopt.domain import Modality
-
-
-class Demand(NamedTuple):
-    queue: str
-    relaxed: frozenset[str]
-    modality: Modality
-    language: str
-    region: str
-    policy: str | None
-    severe: bool
-
 
 _NOTHING: frozenset[str] = frozenset()
 _NO_REQUIREMENTS = Requirements()
@@ -45,31 +32,44 @@ class DemandRules:
         """The queue's steps as (wait, everything relaxed by then), in order."""
         return self._steps.get(queue, [])
 
-    def required_mask(self, demand: Demand, skills: SkillBits) -> int:
-        """The required skill bits as one Python int, split into uint64 words by the caller.
+    def required_masks(
+        self, queue: str, modality: Modality, language: str, region: str, policy: str | None, skills: SkillBits
+    ) -> tuple[int, ...]:
+        """The required skill bits as Python ints (split into uint64 words by the caller): before any escalation,
+        then after each of the queue's steps.
 
         Built from per-dimension parts (a queue's languages plus the task's, a queue's areas plus the task's...),
-        each remembered until the vocabulary grows, so a batch of new demands costs a few dictionary lookups each.
+        each looked up once per call and remembered until the vocabulary grows, then combined per step without the
+        dimensions that step has relaxed; a batch of new demands costs a few dictionary lookups each.
         """
         if self._vocabulary != skills.size:
             self._parts, self._vocabulary = {}, skills.size
-        codes = {
-            "language": demand.language,
-            "modality": demand.modality.value,
-            "region": demand.region,
-            "policy_areas": demand.policy,
-            "clearance": demand.policy,
-        }
-        mask = 0
-        for dimension, code in codes.items():
-            if dimension in demand.relaxed:
-                continue
-            key = (dimension, demand.queue, code)
-            part = self._parts.get(key)
+        codes = (
+            ("language", language),
+            ("modality", str(modality)),
+            ("region", region),
+            ("policy_areas", policy),
+            ("clearance", policy),
+        )
+        parts = self._parts
+        bits: dict[str, int] = {}
+        for dimension, code in codes:
+            key = (dimension, queue, code)
+            part = parts.get(key)
             if part is None:
-                part = self._parts[key] = _bits(self._part(dimension, demand.queue, code), skills, dimension)
-            mask |= part
-        return mask
+                part = parts[key] = _bits(self._part(dimension, queue, code), skills, dimension)
+            bits[dimension] = part
+        everything = 0
+        for part in bits.values():
+            everything |= part
+        masks = [everything]
+        for _, relaxed in self.escalation(queue):
+            mask = 0
+            for dimension, part in bits.items():
+                if dimension not in relaxed:
+                    mask |= part
+            masks.append(mask)
+        return tuple(masks)
 
     def _part(self, dimension: str, queue: str, code: str | None) -> list[str]:
         """The codes one dimension requires of a task in `queue` whose own code in that dimension is `code`."""

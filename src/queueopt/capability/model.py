@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from queueopt.capability.demand import Demand, DemandRules
+from queueopt.capability.demand import DemandRules
 from queueopt.capability.estimators import MODALITIES, AccuracyEstimator, HandlingEstimator, media_scale
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.roster import Roster
@@ -261,16 +261,11 @@ class Model:
         return self._needs
 
     def _new_need(self, task: Task) -> _Need:
-        steps = [(0.0, frozenset[str]()), *self._rules.escalation(task.queue)]
-        masks = tuple(
-            self._rules.required_mask(
-                Demand(task.queue, relaxed, task.modality, task.language, task.region, task.policy, task.severe),
-                self._roster.skills,
-            )
-            for _, relaxed in steps
+        masks = self._rules.required_masks(
+            task.queue, task.modality, task.language, task.region, task.policy, self._roster.skills
         )
         need = self._needs[_need_key(task)] = _Need(
-            tuple(after_s for after_s, _ in steps[1:]),
+            tuple(after_s for after_s, _ in self._rules.escalation(task.queue)),
             masks,
             self._area_or_none(task.policy),
             self._roster.languages.get(task.language, -1),

@@ -24,6 +24,7 @@ from operator import attrgetter
 from typing import TypeVar
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import ValidationError
 
 from queueopt.assign import solve
@@ -311,8 +312,7 @@ class Engine:
                 return []
             value = self._model.value(candidates, moderators, now)
             if not np.diff(value.indptr).all():  # a task nobody free may take holds a place in the window
-                candidates = self._candidates(takers=self._model.takers(moderators, now))
-                value = self._model.value(candidates, moderators, now)
+                candidates, value = self._past_untakeable(candidates, value, moderators, now)
             value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
@@ -333,6 +333,43 @@ class Engine:
                 Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now)
                 for task in leased
             ]
+
+    def _past_untakeable(
+        self, candidates: list[Task], value: sp.csr_matrix, moderators: list[str], now: float
+    ) -> tuple[list[Task], sp.csr_matrix]:
+        """`_candidates(takers=...)` and its value matrix, from the first window and its values: a value row
+        depends on its task alone, and a task has a row exactly when a free moderator may take it, so only the
+        queues that showed an empty row are walked deeper and only tasks not already scored are valued."""
+        counts = np.diff(value.indptr).tolist()
+        scored: dict[str, int] = {}
+        rows_of: dict[str, list[int]] = {}
+        blocked: set[str] = set()
+        for row, task in enumerate(candidates):
+            rows_of.setdefault(task.queue, []).append(row)
+            if counts[row]:
+                scored[task.id] = row
+            else:
+                blocked.add(task.queue)
+        takers = self._model.takers(moderators, now)
+        window: list[Task] = []
+        rows: list[int] = []
+        fresh: list[Task] = []
+        for queue in self._config.queues:
+            if queue.name not in blocked:
+                kept = rows_of.get(queue.name, [])
+                window += (candidates[row] for row in kept)
+                rows += kept
+                continue
+            for task in self._queue_window(queue.name, queue.top_k, takers):
+                known = scored.get(task.id)
+                if known is None:
+                    known = len(candidates) + len(fresh)
+                    fresh.append(task)
+                window.append(task)
+                rows.append(known)
+        if fresh:
+            value = sp.vstack([value, self._model.value(fresh, moderators, now)], format="csr")
+        return window, value[np.array(rows, dtype=np.intp)]
 
     def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
         if not pairs:
