@@ -300,7 +300,13 @@ class Engine:
         )
 
     def assign_batch(self) -> list[Lease]:
-        """One batch: the top candidates of every queue against every moderator with a free slot."""
+        """One batch: the top candidates of every queue against every moderator with a free slot.
+
+        The engine's lock is held to pick and value the candidates and again to lease, but not for the solve in
+        between, the largest part of a big batch (scipy's solver also lets go of the GIL): moderators' requests go
+        on meanwhile instead of queueing behind it. So a pair the solve chose is leased only if it still holds
+        then (`_still_open`), and a task is never leased twice: the lease is written under the lock, against the
+        task the engine holds at that moment."""
         with self._lock:
             now = self._clock.now()
             self._expire(now)
@@ -315,24 +321,50 @@ class Engine:
                 candidates, value = self._past_untakeable(candidates, value, moderators, now)
             value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
-            started = time.perf_counter()
-            if severe.any():  # solve drops the caps itself when none can bind in this batch
-                caps = self._model.severe_caps(moderators, now)
-                matching = solve(value, slots, method=self._strategy.method, severe=severe, severe_cap=caps)
-            else:
-                matching = solve(value, slots, method=self._strategy.method)
-            self.stats.solver_seconds.append(time.perf_counter() - started)
-            pairs = [
+            # solve drops the caps itself when none can bind in this batch
+            caps = self._model.severe_caps(moderators, now) if severe.any() else None
+        started = time.perf_counter()
+        matching = solve(
+            value, slots, method=self._strategy.method, severe=None if caps is None else severe, severe_cap=caps
+        )
+        self.stats.solver_seconds.append(time.perf_counter() - started)
+        with self._lock:
+            now = self._clock.now()
+            chosen = [
                 (candidates[row], moderators[column])
                 for row, column in zip(matching.task, matching.moderator, strict=True)
             ]
-            leased = self._lease_pairs(pairs, now, "assigner")
+            leased = self._lease_pairs(self._still_open(chosen, now), now, "assigner")
             self.stats.batches += 1
-            self.stats.last_batch_size = len(pairs)
-            return [
-                Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now)
-                for task in leased
-            ]
+            self.stats.last_batch_size = len(leased)
+        return [
+            Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now) for task in leased
+        ]
+
+    def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
+        """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
+        makes a new task object), the moderator still has a free slot for it and may still take it, and a severe
+        task still fits their budget. Anything else stays queued for the next batch."""
+        free = dict(self._leases.free_slots())
+        severe_left: dict[str, int] = {}
+        kept = []
+        for task, moderator_id in pairs:
+            if (
+                self._tasks.get(task.id) is not task
+                or free.get(moderator_id, 0) <= 0
+                or not self._model.eligible(task, moderator_id, now)
+            ):
+                continue
+            if task.severe:
+                left = severe_left.get(moderator_id)
+                if left is None:
+                    left = int(self._model.severe_caps([moderator_id], now)[0])
+                if left <= 0:
+                    continue
+                severe_left[moderator_id] = left - 1
+            free[moderator_id] -= 1
+            kept.append((task, moderator_id))
+        return kept
 
     def _past_untakeable(
         self, candidates: list[Task], value: sp.csr_matrix, moderators: list[str], now: float

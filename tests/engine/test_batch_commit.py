@@ -1,0 +1,115 @@
+"""A batch solves outside the engine's lock and leases only what still holds when it commits.
+
+Whatever happens to the engine while the solver runs (a moderator pulls, decides a severe item, goes away or loses
+a skill; an admin assigns; an item is cancelled), the batch must never lease a task twice, exceed a moderator's
+capacity or severe budget, or lease to someone who may no longer take the task; and with nothing in between it
+leases exactly what the solver chose.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.engine.conftest import profile, video
+
+from queueopt.assign import Matching
+from queueopt.clock import VirtualClock
+from queueopt.config import OpsConfig
+from queueopt.domain import Decision, ModeratorStatus, TaskState, Verdict
+from queueopt.engine import Engine
+from queueopt.engine import engine as engine_module
+from queueopt.errors import QueueoptError
+from queueopt.store import MemoryStore
+
+MODERATORS = [f"m{index}" for index in range(4)]
+ENDS_A_LEASE = {"released", "skipped", "expired", "decided", "cancelled"}
+
+Step = tuple[str, int, int]
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["pull", "pull_and_decide", "away", "unskilled", "assign", "cancel"]),
+        st.integers(0, len(MODERATORS) - 1),
+        st.integers(0, 11),
+    ),
+    max_size=6,
+)
+
+
+def _interfere(engine: Engine, step: Step) -> None:
+    kind, moderator_index, item_index = step
+    moderator_id, item_id = MODERATORS[moderator_index], f"i{item_index}"
+    try:
+        if kind == "pull":
+            engine.next_for(moderator_id)
+        elif kind == "pull_and_decide":
+            task = engine.next_for(moderator_id)
+            if task is not None and task.lease_token is not None:
+                engine.decide(task.id, task.lease_token, moderator_id, Decision(verdict=Verdict.VIOLATING))
+        elif kind == "away":
+            engine.set_status(moderator_id, ModeratorStatus.AWAY)
+        elif kind == "unskilled":
+            engine.upsert_moderator(profile(moderator_id, modalities=["text"], severe_per_hour=1))
+        elif kind == "assign":
+            engine.assign_to(item_id, moderator_id)
+        else:
+            engine.cancel(item_id)
+    except QueueoptError:
+        pass  # refused (not eligible, no free slot, already decided): the engine's state is unchanged
+
+
+@settings(max_examples=120, deadline=None)
+@given(during=steps, severe=st.lists(st.booleans(), min_size=12, max_size=12), capacity=st.integers(1, 3))
+def test_a_batch_leases_only_what_still_holds_after_its_solve(
+    example_config: OpsConfig, during: list[Step], severe: list[bool], capacity: int
+) -> None:
+    clock = VirtualClock(1_000.0)
+    engine = Engine(MemoryStore(), clock, example_config)
+    engine.submit(
+        [
+            video(f"i{index}", views_per_hour=10_000.0 if hot else 10.0, signals={"violence" if hot else "nudity": 0.8})
+            for index, hot in enumerate(severe)
+        ]
+    )
+    for moderator_id in MODERATORS:
+        engine.upsert_moderator(profile(moderator_id, capacity=capacity, severe_per_hour=2))
+    real_solve: Callable[..., Matching] = engine_module.solve
+    chosen: list[Matching] = []
+
+    def solve_then_interfere(*args: Any, **kwargs: Any) -> Matching:
+        matching = real_solve(*args, **kwargs)
+        chosen.append(matching)
+        for step in during:
+            _interfere(engine, step)
+        return matching
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_module, "solve", solve_then_interfere)
+        leases = engine.assign_batch()
+
+    assert len(chosen) == 1
+    if not during:
+        assert len(leases) == len(chosen[0].task), "nothing changed: every pair the solver chose is leased"
+    holder: dict[str, str | None] = defaultdict(lambda: None)
+    for entry in engine.audit(limit=10**6):
+        if entry.task_id is None:
+            continue
+        if entry.transition == "leased":
+            assert holder[entry.task_id] is None, f"{entry.task_id} leased twice"
+            holder[entry.task_id] = entry.note
+        elif entry.transition in ENDS_A_LEASE:
+            holder[entry.task_id] = None
+    now = clock.now()
+    for moderator_id in MODERATORS:
+        assert len(engine.moderator(moderator_id).leases) <= capacity
+        severe = sum(1 for lease in leases if lease.moderator_id == moderator_id and engine.task(lease.task_id).severe)
+        assert severe <= engine.model.severe_budget_left(moderator_id, now), "a batch's severe items fit the budget"
+    for lease in leases:
+        task = engine._tasks[lease.task_id]
+        assert task.state is TaskState.LEASED and task.holder == lease.moderator_id
+        # available, still skilled enough, not skipped, and (for a severe task) within the severe budget
+        assert engine.model.eligible(task, lease.moderator_id, now)
