@@ -258,3 +258,15 @@ def test_over_budget_moderator_never_gets_a_severe_pair(config: OpsConfig, world
     assert not matrix[severe].any()
     refilled = model.value(world.tasks, world.ids, NOW + WINDOW_S).toarray()
     assert pairs(sp.csr_matrix(matrix)) <= pairs(sp.csr_matrix(refilled))
+
+
+@settings(max_examples=200, deadline=None)
+@given(world=worlds(), data=st.data())
+def test_takers_take_exactly_the_tasks_with_a_pair(config: OpsConfig, world: World, data: st.DataObject) -> None:
+    """A batch's window keeps a task when `Takers.take` says one of the free moderators may take it; the batch
+    then values only those, so this must be exactly the rows of the value matrix that hold a pair."""
+    model = world.model(config)
+    free = data.draw(st.lists(st.sampled_from(world.ids), min_size=1, unique=True))
+    takers = model.takers(free, NOW)
+    rows = np.diff(model.value(world.tasks, free, NOW).indptr) > 0
+    assert [takers.take(task) for task in world.tasks] == rows.tolist()

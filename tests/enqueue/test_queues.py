@@ -55,6 +55,14 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     def peek(self, queue: str, k: int) -> None:
         assert self.queues.peek_top(queue, k) == [entry[2] for entry in self.reference[queue][:k]]
 
+    @rule(queue=st.sampled_from(QUEUES), k=st.integers(0, 200))
+    def walk(self, queue: str, k: int) -> None:
+        """A walk stopped after k tasks, then one read to the end: both in order, and nothing moved."""
+        walk = self.queues.ordered(queue)
+        expected = [entry[2] for entry in self.reference[queue]]
+        assert [task_id for _, task_id in zip(range(k), walk, strict=False)] == expected[:k]
+        assert list(self.queues.ordered(queue)) == expected
+
     @precondition(lambda self: any(self.reference.values()))
     @rule(data=st.data())
     def remove(self, data: st.DataObject) -> None:
@@ -86,7 +94,7 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     def dead_entries_stay_bounded(self) -> None:
         for name in QUEUES:
             queue = self.queues._queues[name]
-            held = len(queue.by_key) + len(queue.in_order) + len(queue.out_of_order)
+            held = len(queue.head) + len(queue.by_key) + len(queue.in_order) + len(queue.out_of_order)
             assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
 
 

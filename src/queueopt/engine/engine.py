@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from itertools import islice
 from operator import attrgetter
 from typing import TypeVar
 
@@ -280,16 +281,21 @@ class Engine:
         return window
 
     def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
-        tasks, queues = self._tasks, self._queues
+        """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place."""
+        tasks = self._tasks
         if takers is None:
-            return [tasks[task_id] for task_id in queues.peek_top(name, wanted)]
-        depth = wanted
-        while True:  # doubling the look-ahead keeps the total work within twice the depth finally needed
-            ids = queues.peek_top(name, depth)
-            window = [task for task in map(tasks.__getitem__, ids) if takers.take(task)]
-            if len(window) >= wanted or len(ids) < depth:
-                return window[:wanted]
-            depth *= 2
+            return [tasks[task_id] for task_id in islice(self._queues.ordered(name), wanted)]
+        window: list[Task] = []
+        if wanted <= 0:
+            return window
+        take = takers.take
+        for task_id in self._queues.ordered(name):
+            task = tasks[task_id]
+            if take(task):
+                window.append(task)
+                if len(window) == wanted:
+                    break
+        return window
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
@@ -306,13 +312,11 @@ class Engine:
             moderators, slots = self._free_moderators()
             if not moderators:
                 return []
-            candidates = self._candidates()
-            if not candidates:
+            if not any(self._queues.depth(queue.name) for queue in self._config.queues):
                 return []
+            # Only tasks one of them may take: a task nobody free may take would hold a place in the window.
+            candidates = self._candidates(takers=self._model.takers(moderators, now))
             value = self._model.value(candidates, moderators, now)
-            if not np.diff(value.indptr).all():  # a task nobody free may take holds a place in the window
-                candidates = self._candidates(takers=self._model.takers(moderators, now))
-                value = self._model.value(candidates, moderators, now)
             value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             started = time.perf_counter()
@@ -395,21 +399,12 @@ class Engine:
         best: Task | None = None
         best_urgency = -math.inf
         for queue in self._config.queues:
-            first, walked = None, 0
-            for widest in (1, _PROBE, queue.top_k):
-                limit = min(widest, queue.top_k)
-                if limit <= walked:
-                    continue
-                window = queues.peek_top(queue.name, limit)
-                for task_id in window[walked:]:
-                    if eligible(tasks[task_id], moderator_id, now):
-                        first = tasks[task_id]
-                        break
-                if first is not None or len(window) < limit:
+            for task_id in islice(queues.ordered(queue.name), queue.top_k):
+                first = tasks[task_id]
+                if eligible(first, moderator_id, now):
+                    if (score := urgency(first, now)) > best_urgency:
+                        best, best_urgency = first, score
                     break
-                walked = limit
-            if first is not None and (score := urgency(first, now)) > best_urgency:
-                best, best_urgency = first, score
         return best
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:

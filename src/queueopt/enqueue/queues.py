@@ -1,10 +1,16 @@
 """Named priority queues of waiting tasks, highest key first and first-in-first-out among equal keys.
 
-Binary heaps of plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued
-at)`, is one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is this
-entry still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind
-until it surfaces and is dropped then, or until dead entries outnumber live ones and the queue is compacted, so
-memory stays proportional to the waiting tasks. Every operation is O(log n) amortised.
+Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at)`, is one tuple
+shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry still
+current" is an identity check and a push allocates one tuple. A removed task's entry stays behind until a walk
+passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so memory stays
+proportional to the waiting tasks.
+
+Each queue is a sorted `head` in front of a binary heap `rest`, every entry of the head ordered before every entry
+of the heap. The engine reads the first few hundred tasks of every queue on every batch and takes only a few, so
+reading must not reorder anything: a walk reads the head as a list and only moves the heap's minimum onto the
+head's end when it reads past it, and the next walk finds that prefix sorted already. A push that belongs inside
+the head is inserted there (a bisection and a shift of the entries behind it), any other goes on the heap.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -13,8 +19,9 @@ its age) goes on a small heap ordered by that time instead.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from heapq import heapify, heappop, heappush
 from operator import itemgetter
 
@@ -28,11 +35,14 @@ _enqueued_at = itemgetter(4)
 
 
 class _Queue:
-    """One named queue: the entries by key, the entries by enqueue time, and the counts behind its depth."""
+    """One named queue: the entries by key (a sorted head, then a heap), the entries by enqueue time, and the counts
+    behind its depth."""
 
-    __slots__ = ("by_key", "gone", "in_order", "last_at", "out_of_order", "pushed")
+    __slots__ = ("by_key", "gone", "head", "head_dead", "in_order", "last_at", "out_of_order", "pushed")
 
     def __init__(self) -> None:
+        self.head: list[_Entry] = []
+        self.head_dead = 0  # dead entries in `head`: a walk rebuilds it once they are as many as the live ones
         self.by_key: list[_Entry] = []
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
@@ -65,7 +75,11 @@ class QueueSet:
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        heappush(target.by_key, entry)
+        head = target.head
+        if head and entry < head[-1]:
+            insort(head, entry)
+        else:
+            heappush(target.by_key, entry)
         if enqueued_at >= target.last_at:
             target.in_order.append(entry)
             target.last_at = enqueued_at
@@ -79,62 +93,68 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
+        head = target.head
+        if head and entry <= head[-1]:
+            target.head_dead += 1
         self._compact_if_mostly_dead(target)
         return True
 
     def pop_top(self, queue: str, k: int = 1) -> list[str]:
         """Remove and return up to `k` task ids in priority order."""
-        target = self._queues.get(queue)
-        if target is None:
-            return []
-        heap, live = target.by_key, self._live
-        taken: list[str] = []
-        wanted = min(k, target.pushed - target.gone)
-        target.gone += wanted
-        while wanted:
-            entry = heappop(heap)
-            task_id = entry[2]
-            # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a
-            # newer entry, which goes straight back.
-            current = live.pop(task_id, None)
-            if current is entry:
-                taken.append(task_id)
-                wanted -= 1
-            elif current is not None:
-                live[task_id] = current
-        self._compact_if_mostly_dead(target)
+        taken = self.peek_top(queue, k)
+        for task_id in taken:
+            self.remove(task_id)
         return taken
 
     def peek_top(self, queue: str, k: int) -> list[str]:
         """The first `k` task ids in priority order, left in place."""
-        target = self._queues.get(queue)
-        if target is None or k <= 0:
+        if k <= 0:
             return []
-        heap, live = target.by_key, self._live
-        taken: list[_Entry] = []
-        while heap and len(taken) < k:
-            entry = heappop(heap)
+        taken: list[str] = []
+        for task_id in self.ordered(queue):
+            taken.append(task_id)
+            if len(taken) == k:
+                break
+        return taken
+
+    def ordered(self, queue: str) -> Iterator[str]:
+        """The queue's task ids in priority order, lazily: reading the first k costs O(k) once they have been read
+        before, O(k log n) the first time. Nothing may be pushed or removed while the walk is in progress."""
+        target = self._queues.get(queue)
+        if target is None:
+            return
+        live = self._live
+        if target.head_dead > _COMPACT_SLACK and 2 * target.head_dead > len(target.head):
+            target.head = [entry for entry in target.head if live.get(entry[2]) is entry]
+            target.head_dead = 0
+        head, rest = target.head, target.by_key
+        for entry in head:
             if live.get(entry[2]) is entry:
-                taken.append(entry)
-        for entry in taken:
-            heappush(heap, entry)
-        return [entry[2] for entry in taken]
+                yield entry[2]
+        # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
+        while rest:
+            entry = heappop(rest)
+            if live.get(entry[2]) is entry:
+                head.append(entry)
+                yield entry[2]
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
         live ones (plus a little slack). The rebuild costs O(d log d) for d live entries and is paid for by the
         at least d removals since the last one (each leaves at most two dead entries), so it adds O(log n)
         amortised to each removal; memory stays proportional to the tasks waiting."""
-        by_key, depth = target.by_key, target.pushed - target.gone
-        if len(by_key) + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
+        head, by_key, depth = target.head, target.by_key, target.pushed - target.gone
+        if len(head) + len(by_key) + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
-        if len(by_key) > depth:
-            live = self._live
+        live = self._live
+        if len(head) + len(by_key) > depth:
+            head = target.head = [entry for entry in head if live.get(entry[2]) is entry]
+            target.head_dead = 0
             by_key = target.by_key = [entry for entry in by_key if live.get(entry[2]) is entry]
             heapify(by_key)
         # Sorted by enqueue time, every live entry can go on the in-order deque (last_at is already at least
         # the latest of them).
-        target.in_order = deque(sorted(by_key, key=_enqueued_at))
+        target.in_order = deque(sorted([*head, *by_key], key=_enqueued_at))
         target.out_of_order = []
 
     def depth(self, queue: str) -> int:
