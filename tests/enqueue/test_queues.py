@@ -5,44 +5,52 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from queueopt.enqueue import QueueSet
-from queueopt.enqueue.queues import _COMPACT_SLACK
+from queueopt.enqueue.queues import _COMPACT_SLACK, _LANE_SLACK
 
 QUEUES = ["a", "b"]
 KEYS = st.sampled_from([0.0, 1.0, 2.5, -3.0, 7.0])
+LANES = ["x", "y", ("z", 1)]
 
 
 class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     """Random pushes, pops and removals, checked against a sorted list: highest key first, FIFO on ties. Tasks
-    come back (a released lease, with their old enqueue time, possibly to another queue) and arrive in floods
-    that are then mostly removed, so stale entries, out-of-order ages and compaction are all exercised."""
+    come back (a released lease, with their old enqueue time, possibly to another queue or lane) and arrive in
+    floods that are then mostly removed, so stale entries, out-of-order ages and compaction are all exercised;
+    walks over some lanes are checked against the same list filtered to those lanes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.queues = QueueSet(QUEUES)
-        self.reference: dict[str, list[tuple[float, int, str, float]]] = {name: [] for name in QUEUES}
+        self.reference: dict[str, list[tuple[float, int, str, float, object]]] = {name: [] for name in QUEUES}
         self.sequence = 0
         self.gone: list[tuple[str, float]] = []
 
-    def _push(self, queue: str, task_id: str, key: float, at: float) -> None:
-        self.queues.push(queue, task_id, key, at)
-        self.reference[queue].append((-key, self.sequence, task_id, at))
-        self.reference[queue].sort()
+    def _push(self, queue: str, task_id: str, key: float, at: float, lane: object) -> None:
+        self.queues.push(queue, task_id, key, at, lane)
+        self.reference[queue].append((-key, self.sequence, task_id, at, lane))
+        self.reference[queue].sort(key=lambda entry: entry[:2])
         self.sequence += 1
 
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, at=st.floats(0, 100))
-    def push(self, queue: str, key: float, at: float) -> None:
-        self._push(queue, f"t{self.sequence}", key, at)
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, at=st.floats(0, 100), lane=st.sampled_from(LANES))
+    def push(self, queue: str, key: float, at: float, lane: object) -> None:
+        self._push(queue, f"t{self.sequence}", key, at, lane)
 
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, count=st.integers(1, 150), start=st.floats(0, 100))
-    def flood(self, queue: str, key: float, count: int, start: float) -> None:
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        key=KEYS,
+        count=st.integers(1, 150),
+        start=st.floats(0, 100),
+        lanes=st.lists(st.sampled_from(LANES), min_size=1, max_size=3),
+    )
+    def flood(self, queue: str, key: float, count: int, start: float, lanes: list[object]) -> None:
         for offset in range(count):
-            self._push(queue, f"t{self.sequence}", key, start + offset)
+            self._push(queue, f"t{self.sequence}", key, start + offset, lanes[offset % len(lanes)])
 
     @precondition(lambda self: self.gone)
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, data=st.data())
-    def push_again(self, queue: str, key: float, data: st.DataObject) -> None:
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, lane=st.sampled_from(LANES), data=st.data())
+    def push_again(self, queue: str, key: float, lane: object, data: st.DataObject) -> None:
         task_id, at = self.gone.pop(data.draw(st.integers(0, len(self.gone) - 1)))
-        self._push(queue, task_id, key, at)
+        self._push(queue, task_id, key, at, lane)
 
     @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 4))
     def pop(self, queue: str, k: int) -> None:
@@ -62,6 +70,21 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
         expected = [entry[2] for entry in self.reference[queue]]
         assert [task_id for _, task_id in zip(range(k), walk, strict=False)] == expected[:k]
         assert list(self.queues.ordered(queue)) == expected
+
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        lanes=st.lists(st.sampled_from([*LANES, "never"]), unique=True),
+        k=st.integers(0, 200),
+    )
+    def walk_lanes(self, queue: str, lanes: list[object], k: int) -> None:
+        """Only the tasks of the lanes asked for, in the queue's order, stopped early or read to the end."""
+        expected = [(entry[2], entry[4]) for entry in self.reference[queue] if entry[4] in lanes]
+        walk = self.queues.ordered_in(queue, lanes)
+        assert [pair for _, pair in zip(range(k), walk, strict=False)] == expected[:k]
+        assert list(self.queues.ordered_in(queue, lanes)) == expected
+        assert sorted(map(repr, self.queues.lanes(queue))) == sorted(
+            {repr(entry[4]) for entry in self.reference[queue]}
+        )
 
     @precondition(lambda self: any(self.reference.values()))
     @rule(data=st.data())
@@ -94,8 +117,10 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     def dead_entries_stay_bounded(self) -> None:
         for name in QUEUES:
             queue = self.queues._queues[name]
-            held = len(queue.head) + len(queue.by_key) + len(queue.in_order) + len(queue.out_of_order)
+            held = queue.by_key.held() + len(queue.in_order) + len(queue.out_of_order)
             assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
+            for lane in queue.lanes.values():
+                assert 0 < lane.live and lane.held() <= 2 * lane.live + _LANE_SLACK
 
 
 QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)

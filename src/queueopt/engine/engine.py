@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
 from itertools import islice
 from operator import attrgetter
@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from queueopt.assign import solve
-from queueopt.capability import Model, ModeratorProfile, Takers
+from queueopt.capability import Lane, Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.domain import (
@@ -102,6 +102,8 @@ class Engine:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
+        # A task of each lane ever seen: what a lane requires of its reviewer is read off any one of its tasks.
+        self._lane_sample: dict[tuple[str, Hashable], Task] = {}
         self._leases = LeaseBook()
         self._sla: dict[str, deque[tuple[float, bool]]] = {queue.name: deque() for queue in config.queues}
         self.stats = EngineStats()
@@ -131,7 +133,9 @@ class Engine:
     def _index(self, task: Task) -> None:
         self._tasks[task.id] = task
         if task.state is TaskState.QUEUED:
-            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at)
+            lane = _lane(task)
+            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
+            self._lane_sample.setdefault((task.queue, lane), task)
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
@@ -281,17 +285,26 @@ class Engine:
         return window
 
     def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
-        """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place."""
+        """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place.
+
+        With `takers`, the lanes nobody free may take are skipped whole, and in the lanes anyone may take at any
+        wait only a task someone skipped is checked on its own."""
         tasks = self._tasks
         if takers is None:
             return [tasks[task_id] for task_id in islice(self._queues.ordered(name), wanted)]
         window: list[Task] = []
         if wanted <= 0:
             return window
-        take = takers.take
-        for task_id in self._queues.ordered(name):
+        samples = self._lane_sample
+        verdicts = {}
+        for lane in self._queues.lanes(name):
+            verdict = takers.lane(samples[(name, lane)])
+            if verdict is not Lane.NONE:
+                verdicts[lane] = verdict
+        take, every = takers.take, Lane.ALL
+        for task_id, lane in self._queues.ordered_in(name, verdicts):
             task = tasks[task_id]
-            if take(task):
+            if (verdicts[lane] is every and not task.skipped_by) or take(task):
                 window.append(task)
                 if len(window) == wanted:
                     break
@@ -823,6 +836,15 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
         policy = json.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+_LaneLabel = tuple[str, str, str, str | None, bool]
+
+
+def _lane(task: Task) -> _LaneLabel:
+    """A task's lane in its queue: what it requires of a reviewer at each escalation step follows from these
+    fields (and its queue), so all tasks of a lane may be taken by the same moderators, skips aside."""
+    return task.modality, task.language, task.region, task.policy, task.severe
 
 
 def _grant(task: Task) -> Lease:

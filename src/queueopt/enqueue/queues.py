@@ -1,8 +1,8 @@
 """Named priority queues of waiting tasks, highest key first and first-in-first-out among equal keys.
 
-Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at)`, is one tuple
-shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry still
-current" is an identity check and a push allocates one tuple. A removed task's entry stays behind until a walk
+Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at, lane)`, is
+one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry
+still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind until a walk
 passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so memory stays
 proportional to the waiting tasks.
 
@@ -11,6 +11,10 @@ of the heap. The engine reads the first few hundred tasks of every queue on ever
 reading must not reorder anything: a walk reads the head as a list and only moves the heap's minimum onto the
 head's end when it reads past it, and the next walk finds that prefix sorted already. A push that belongs inside
 the head is inserted there (a bisection and a shift of the entries behind it), any other goes on the heap.
+
+A queue is also split into lanes, one per label its pusher gives (the engine's is what a task requires of its
+reviewer), each ordered the same way: when most of a queue is work nobody free may take, a walk over the lanes
+someone may take skips the others whole instead of reading past each of their tasks.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -21,29 +25,83 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
-from collections.abc import Iterable, Iterator
-from heapq import heapify, heappop, heappush
+from collections.abc import Collection, Hashable, Iterable, Iterator
+from heapq import heapify, heappop, heappush, merge
 from operator import itemgetter
 
 _COMPACT_SLACK = 64
 """Dead entries a queue may carry beyond twice its live ones before it is compacted; keeps small queues from
 being compacted over and over."""
+_LANE_SLACK = 8
+"""The same for one lane, which is compacted on its own."""
 
 
-_Entry = tuple[float, int, str, str, float]
+_Entry = tuple[float, int, str, str, float, Hashable]
 _enqueued_at = itemgetter(4)
 
 
-class _Queue:
-    """One named queue: the entries by key (a sorted head, then a heap), the entries by enqueue time, and the counts
-    behind its depth."""
+class _Sorted:
+    """Entries in key order: a sorted `head`, then a heap `rest`, each head entry ordered before every heap entry.
+    `live` counts the live entries; `head_dead` the dead ones in the head."""
 
-    __slots__ = ("by_key", "gone", "head", "head_dead", "in_order", "last_at", "out_of_order", "pushed")
+    __slots__ = ("head", "head_dead", "live", "rest")
 
     def __init__(self) -> None:
         self.head: list[_Entry] = []
-        self.head_dead = 0  # dead entries in `head`: a walk rebuilds it once they are as many as the live ones
-        self.by_key: list[_Entry] = []
+        self.head_dead = 0
+        self.rest: list[_Entry] = []
+        self.live = 0
+
+    def held(self) -> int:
+        return len(self.head) + len(self.rest)
+
+    def add(self, entry: _Entry) -> None:
+        self.live += 1
+        head = self.head
+        if head and entry < head[-1]:
+            insort(head, entry)
+        else:
+            heappush(self.rest, entry)
+
+    def died(self, entry: _Entry) -> None:
+        self.live -= 1
+        head = self.head
+        if head and entry <= head[-1]:
+            self.head_dead += 1
+
+    def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
+        """The live entries in order, lazily; rebuilds a head that is mostly dead first."""
+        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(self.head):
+            self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
+            self.head_dead = 0
+        head, rest = self.head, self.rest
+        for entry in head:
+            if live.get(entry[2]) is entry:
+                yield entry
+        # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
+        while rest:
+            entry = heappop(rest)
+            if live.get(entry[2]) is entry:
+                head.append(entry)
+                yield entry
+
+    def rebuild(self, live: dict[str, _Entry]) -> None:
+        """Only the live entries kept; the head stays sorted and the rest becomes a heap again."""
+        self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
+        self.head_dead = 0
+        self.rest = [entry for entry in self.rest if live.get(entry[2]) is entry]
+        heapify(self.rest)
+
+
+class _Queue:
+    """One named queue: its entries by key (all of them, and per lane), by enqueue time, and the counts behind its
+    depth."""
+
+    __slots__ = ("by_key", "gone", "in_order", "lanes", "last_at", "out_of_order", "pushed")
+
+    def __init__(self) -> None:
+        self.by_key = _Sorted()
+        self.lanes: dict[Hashable, _Sorted] = {}  # only lanes with a live entry
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
         self.last_at = float("-inf")
@@ -68,18 +126,18 @@ class QueueSet:
             queue = self._queues[name] = _Queue()
         return queue
 
-    def push(self, queue: str, task_id: str, key: float, enqueued_at: float) -> None:
+    def push(self, queue: str, task_id: str, key: float, enqueued_at: float, lane: Hashable = None) -> None:
         target = self._queues.get(queue) or self._queue(queue)
         sequence = target.pushed
-        entry = (-key, sequence, task_id, queue, enqueued_at)
+        entry = (-key, sequence, task_id, queue, enqueued_at, lane)
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        head = target.head
-        if head and entry < head[-1]:
-            insort(head, entry)
-        else:
-            heappush(target.by_key, entry)
+        target.by_key.add(entry)
+        lanes = target.lanes.get(lane)
+        if lanes is None:
+            lanes = target.lanes[lane] = _Sorted()
+        lanes.add(entry)
         if enqueued_at >= target.last_at:
             target.in_order.append(entry)
             target.last_at = enqueued_at
@@ -93,9 +151,13 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
-        head = target.head
-        if head and entry <= head[-1]:
-            target.head_dead += 1
+        target.by_key.died(entry)
+        lane = target.lanes[entry[5]]
+        lane.died(entry)
+        if not lane.live:
+            del target.lanes[entry[5]]
+        elif lane.held() > 2 * lane.live + _LANE_SLACK:
+            lane.rebuild(self._live)
         self._compact_if_mostly_dead(target)
         return True
 
@@ -123,38 +185,41 @@ class QueueSet:
         target = self._queues.get(queue)
         if target is None:
             return
-        live = self._live
-        if target.head_dead > _COMPACT_SLACK and 2 * target.head_dead > len(target.head):
-            target.head = [entry for entry in target.head if live.get(entry[2]) is entry]
-            target.head_dead = 0
-        head, rest = target.head, target.by_key
-        for entry in head:
-            if live.get(entry[2]) is entry:
-                yield entry[2]
-        # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
-        while rest:
-            entry = heappop(rest)
-            if live.get(entry[2]) is entry:
-                head.append(entry)
-                yield entry[2]
+        for entry in target.by_key.walk(self._live):
+            yield entry[2]
+
+    def lanes(self, queue: str) -> list[Hashable]:
+        """The labels of the queue's lanes that hold a task, in no particular order."""
+        target = self._queues.get(queue)
+        return [] if target is None else list(target.lanes)
+
+    def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[tuple[str, Hashable]]:
+        """(task id, lane) of the tasks in `lanes` only, in the queue's priority order, lazily; the same
+        restrictions as `ordered`. The cost is that of the tasks read (and a merge over the lanes), whatever the
+        other lanes hold."""
+        target = self._queues.get(queue)
+        if target is None:
+            return
+        live, own = self._live, target.lanes
+        walks = [own[lane].walk(live) for lane in lanes if lane in own]
+        for entry in walks[0] if len(walks) == 1 else merge(*walks):
+            yield entry[2], entry[5]
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
         live ones (plus a little slack). The rebuild costs O(d log d) for d live entries and is paid for by the
-        at least d removals since the last one (each leaves at most two dead entries), so it adds O(log n)
-        amortised to each removal; memory stays proportional to the tasks waiting."""
-        head, by_key, depth = target.head, target.by_key, target.pushed - target.gone
-        if len(head) + len(by_key) + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
+        at least d removals since the last one (each leaves at most two dead entries here), so it adds O(log n)
+        amortised to each removal; memory stays proportional to the tasks waiting. (Each lane is kept within
+        bounds on its own, in `remove`.)"""
+        by_key, depth = target.by_key, target.pushed - target.gone
+        if by_key.held() + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
         live = self._live
-        if len(head) + len(by_key) > depth:
-            head = target.head = [entry for entry in head if live.get(entry[2]) is entry]
-            target.head_dead = 0
-            by_key = target.by_key = [entry for entry in by_key if live.get(entry[2]) is entry]
-            heapify(by_key)
+        if by_key.held() > depth:
+            by_key.rebuild(live)
         # Sorted by enqueue time, every live entry can go on the in-order deque (last_at is already at least
         # the latest of them).
-        target.in_order = deque(sorted([*head, *by_key], key=_enqueued_at))
+        target.in_order = deque(sorted([*by_key.head, *by_key.rest], key=_enqueued_at))
         target.out_of_order = []
 
     def depth(self, queue: str) -> int:
