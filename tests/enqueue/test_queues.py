@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from queueopt.enqueue import QueueSet
+from queueopt.enqueue import queues as queues_module
 from queueopt.enqueue.queues import _COMPACT_SLACK, _LANE_SLACK
 
 QUEUES = ["a", "b"]
@@ -75,13 +76,19 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
         queue=st.sampled_from(QUEUES),
         lanes=st.lists(st.sampled_from([*LANES, "never"]), unique=True),
         k=st.integers(0, 200),
+        skip_read=st.sampled_from([0, 1, 8, 10**9]),
     )
-    def walk_lanes(self, queue: str, lanes: list[object], k: int) -> None:
-        """Only the tasks of the lanes asked for, in the queue's order, stopped early or read to the end."""
+    def walk_lanes(self, queue: str, lanes: list[object], k: int, skip_read: int) -> None:
+        """Only the tasks of the lanes asked for, in the queue's order, stopped early or read to the end, whether
+        the walk reads past the other lanes or merges the lanes asked for."""
         expected = [(entry[2], entry[4]) for entry in self.reference[queue] if entry[4] in lanes]
-        walk = self.queues.ordered_in(queue, lanes)
-        assert [pair for _, pair in zip(range(k), walk, strict=False)] == expected[:k]
-        assert list(self.queues.ordered_in(queue, lanes)) == expected
+        default, queues_module._SKIP_READ = queues_module._SKIP_READ, skip_read
+        try:
+            walk = self.queues.ordered_in(queue, lanes)
+            assert [pair for _, pair in zip(range(k), walk, strict=False)] == expected[:k]
+            assert list(self.queues.ordered_in(queue, lanes)) == expected
+        finally:
+            queues_module._SKIP_READ = default
         assert sorted(map(repr, self.queues.lanes(queue))) == sorted(
             {repr(entry[4]) for entry in self.reference[queue]}
         )
