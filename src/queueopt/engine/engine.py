@@ -322,10 +322,10 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             self._expire(now)
+            if not any(self._queues.depth(queue.name) for queue in self._config.queues):
+                return []  # before the free moderators are listed: on a quiet day, hundreds of them every tick
             moderators, slots = self._free_moderators()
             if not moderators:
-                return []
-            if not any(self._queues.depth(queue.name) for queue in self._config.queues):
                 return []
             # Only tasks one of them may take: a task nobody free may take would hold a place in the window.
             candidates = self._candidates(takers=self._model.takers(moderators, now))
