@@ -295,14 +295,17 @@ class Engine:
         window: list[Task] = []
         if wanted <= 0:
             return window
+        take, queues = takers.take, self._queues
+        if queues.depth(name) <= wanted:  # every task is read anyway: sorting out lanes first would only add to it
+            return [task for task in map(tasks.__getitem__, queues.ordered(name)) if take(task)]
         samples = self._lane_sample
         verdicts = {}
-        for lane in self._queues.lanes(name):
+        for lane in queues.lanes(name):
             verdict = takers.lane(samples[(name, lane)])
             if verdict is not Lane.NONE:
                 verdicts[lane] = verdict
-        take, every = takers.take, Lane.ALL
-        for task_id, lane in self._queues.ordered_in(name, verdicts):
+        every = Lane.ALL
+        for task_id, lane in queues.ordered_in(name, verdicts):
             task = tasks[task_id]
             if (verdicts[lane] is every and not task.skipped_by) or take(task):
                 window.append(task)
