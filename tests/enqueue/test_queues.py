@@ -144,3 +144,15 @@ def test_pushing_a_queued_task_twice_is_refused() -> None:
     else:
         raise AssertionError("a task was queued twice")
     assert queues.queue_of("t") == "a" and "t" in queues
+
+
+def test_the_dead_where_walks_read_are_dropped() -> None:
+    """Tasks are taken from the front of a long queue: a walk must not read past all of their entries again."""
+    queues = QueueSet(["a"])
+    for index in range(1000):
+        queues.push("a", f"t{index}", -float(index), float(index))
+    assert len(list(queues.ordered("a"))) == 1000  # the whole queue is now the sorted head
+    for index in range(400):
+        queues.remove(f"t{index}")
+        assert next(queues.ordered("a")) == f"t{index + 1}"
+    assert len(queues._queues["a"].by_key.head) <= 600 + 2 * _LANE_SLACK + 2

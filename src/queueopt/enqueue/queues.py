@@ -46,15 +46,18 @@ _enqueued_at = itemgetter(4)
 
 class _Sorted:
     """Entries in key order: a sorted `head`, then a heap `rest`, each head entry ordered before every heap entry.
-    `live` counts the live entries; `head_dead` the dead ones in the head."""
+    `live` counts the live entries; `head_dead` the dead ones in the head; `reach` and `read` are how far into the
+    head the last walk got and how many live entries it found there."""
 
-    __slots__ = ("head", "head_dead", "live", "rest")
+    __slots__ = ("head", "head_dead", "live", "reach", "read", "rest")
 
     def __init__(self) -> None:
         self.head: list[_Entry] = []
         self.head_dead = 0
         self.rest: list[_Entry] = []
         self.live = 0
+        self.reach = 0
+        self.read = 0
 
     def held(self) -> int:
         return len(self.head) + len(self.rest)
@@ -74,25 +77,43 @@ class _Sorted:
             self.head_dead += 1
 
     def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
-        """The live entries in order, lazily; rebuilds a head that is mostly dead first."""
-        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(self.head):
-            self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
+        """The live entries in order, lazily.
+
+        The tasks taken are those near the front, so their dead entries gather where every walk reads; a walk
+        first drops the dead from the part of the head the last walk read when they outnumbered the live there
+        (paid for by that walk), and the whole head's when they are most of it."""
+        head = self.head
+        if self.reach - self.read > self.read + _LANE_SLACK:
+            prefix = head[: self.reach]
+            kept = [entry for entry in prefix if live.get(entry[2]) is entry]
+            self.head_dead -= len(prefix) - len(kept)
+            head[: self.reach] = kept
+        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(head):
+            head = self.head = [entry for entry in head if live.get(entry[2]) is entry]
             self.head_dead = 0
-        head, rest = self.head, self.rest
-        for entry in head:
+        self.reach = self.read = 0
+        at, read, size = 0, 0, len(head)
+        while at < size:
+            entry = head[at]
+            at += 1
             if live.get(entry[2]) is entry:
+                read += 1
+                self.reach, self.read = at, read
                 yield entry
+        self.reach = at
         # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
+        rest = self.rest
         while rest:
             entry = heappop(rest)
             if live.get(entry[2]) is entry:
                 head.append(entry)
+                self.reach, self.read = len(head), self.read + 1
                 yield entry
 
     def rebuild(self, live: dict[str, _Entry]) -> None:
         """Only the live entries kept; the head stays sorted and the rest becomes a heap again."""
         self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
-        self.head_dead = 0
+        self.head_dead = self.reach = self.read = 0
         self.rest = [entry for entry in self.rest if live.get(entry[2]) is entry]
         heapify(self.rest)
 
