@@ -126,8 +126,21 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
             queue = self.queues._queues[name]
             held = queue.by_key.held() + len(queue.in_order) + len(queue.out_of_order)
             assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
-            for lane in queue.lanes.values():
+            for lane in (queue.lanes or {}).values():
                 assert 0 < lane.live and lane.held() <= 2 * lane.live + _LANE_SLACK
+
+    @invariant()
+    def dead_counts_match(self) -> None:
+        """The counts that decide when a head is rebuilt are exact."""
+        live = self.queues._live
+        for name in QUEUES:
+            queue = self.queues._queues[name]
+            for part in [queue.by_key, *(queue.lanes or {}).values()]:
+                assert part.head_dead == sum(live.get(entry[2]) is not entry for entry in part.head)
+                assert part.head == sorted(part.head)
+                assert not part.head or not part.rest or part.head[-1] < min(part.rest)
+            lanes = (queue.lanes or {}).values()
+            assert queue.lanes is None or sum(lane.live for lane in lanes) == len(self.reference[name])
 
 
 QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)

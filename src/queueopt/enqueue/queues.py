@@ -126,7 +126,8 @@ class _Queue:
 
     def __init__(self) -> None:
         self.by_key = _Sorted()
-        self.lanes: dict[Hashable, _Sorted] = {}  # only lanes with a live entry
+        # Only lanes with a live entry; None until a walk first asks for lanes, most queues never being deep enough.
+        self.lanes: dict[Hashable, _Sorted] | None = None
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
         self.last_at = float("-inf")
@@ -158,11 +159,19 @@ class QueueSet:
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        target.by_key.add(entry)
-        lanes = target.lanes.get(lane)
-        if lanes is None:
-            lanes = target.lanes[lane] = _Sorted()
-        lanes.add(entry)
+        by_key = target.by_key
+        by_key.live += 1
+        head = by_key.head
+        if head and entry < head[-1]:
+            insort(head, entry)
+        else:
+            heappush(by_key.rest, entry)
+        lanes = target.lanes
+        if lanes is not None:
+            own = lanes.get(lane)
+            if own is None:
+                own = lanes[lane] = _Sorted()
+            own.add(entry)
         if enqueued_at >= target.last_at:
             target.in_order.append(entry)
             target.last_at = enqueued_at
@@ -177,21 +186,49 @@ class QueueSet:
         target = self._queues[entry[3]]
         target.gone += 1
         target.by_key.died(entry)
+        self._leave_lane(target, entry)
+        self._compact_if_mostly_dead(target)
+        return True
+
+    def _leave_lane(self, target: _Queue, entry: _Entry) -> None:
+        """Bookkeeping for an entry that just died, in its lane; a lane left with too many dead is rebuilt."""
+        if target.lanes is None:
+            return
         lane = target.lanes[entry[5]]
         lane.died(entry)
         if not lane.live:
             del target.lanes[entry[5]]
         elif lane.held() > 2 * lane.live + _LANE_SLACK:
             lane.rebuild(self._live)
-        self._compact_if_mostly_dead(target)
-        return True
 
     def pop_top(self, queue: str, k: int = 1) -> list[str]:
         """Remove and return up to `k` task ids in priority order."""
-        taken = self.peek_top(queue, k)
-        for task_id in taken:
-            self.remove(task_id)
-        return taken
+        target = self._queues.get(queue)
+        if target is None or k <= 0:
+            return []
+        by_key, live = target.by_key, self._live
+        taken: list[_Entry] = []
+        head, rest = by_key.head, by_key.rest
+        at = 0
+        while at < len(head) and len(taken) < k:
+            entry = head[at]
+            at += 1
+            if live.get(entry[2]) is entry:
+                taken.append(entry)
+        del head[:at]  # the entries taken and the dead ones before them, all from the front
+        by_key.head_dead -= at - len(taken)
+        by_key.reach = by_key.read = 0
+        while rest and len(taken) < k:
+            entry = heappop(rest)
+            if live.get(entry[2]) is entry:
+                taken.append(entry)
+        by_key.live -= len(taken)
+        target.gone += len(taken)
+        for entry in taken:
+            del live[entry[2]]
+            self._leave_lane(target, entry)
+        self._compact_if_mostly_dead(target)
+        return [entry[2] for entry in taken]
 
     def peek_top(self, queue: str, k: int) -> list[str]:
         """The first `k` task ids in priority order, left in place."""
@@ -216,7 +253,20 @@ class QueueSet:
     def lanes(self, queue: str) -> list[Hashable]:
         """The labels of the queue's lanes that hold a task, in no particular order."""
         target = self._queues.get(queue)
-        return [] if target is None else list(target.lanes)
+        return [] if target is None else list(self._lanes(target))
+
+    def _lanes(self, target: _Queue) -> dict[Hashable, _Sorted]:
+        """The queue's lanes, built from its live entries the first time they are asked for."""
+        if target.lanes is None:
+            live = self._live
+            target.lanes = {}
+            for entry in target.by_key.walk(live):
+                own = target.lanes.get(entry[5])
+                if own is None:
+                    own = target.lanes[entry[5]] = _Sorted()
+                own.head.append(entry)  # in order, so each lane's head is sorted
+                own.live += 1
+        return target.lanes
 
     def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[tuple[str, Hashable]]:
         """(task id, lane) of the tasks in `lanes` only, in the queue's priority order, lazily; the same
@@ -227,7 +277,7 @@ class QueueSet:
         target = self._queues.get(queue)
         if target is None:
             return
-        live, own = self._live, target.lanes
+        live, own = self._live, self._lanes(target)
         asked = [own[lane] for lane in lanes if lane in own]
         budget = _SKIP_READ * (len(asked) + 1)
         last: _Entry | None = None
