@@ -35,6 +35,8 @@ _COMPACT_SLACK = 64
 being compacted over and over."""
 _LANE_SLACK = 8
 """The same for one lane, which is compacted on its own."""
+_RETRY_READ = 16
+"""After a walk over lanes had to merge them, the next walks merge at once, except every this many."""
 _SKIP_READ = 8
 """Tasks of other lanes a walk over some lanes reads past before it merges those lanes instead, per lane merged:
 reading past a task costs about a tenth of setting up one lane's part in a merge."""
@@ -122,12 +124,13 @@ class _Queue:
     """One named queue: its entries by key (all of them, and per lane), by enqueue time, and the counts behind its
     depth."""
 
-    __slots__ = ("by_key", "gone", "in_order", "lanes", "last_at", "out_of_order", "pushed")
+    __slots__ = ("by_key", "gone", "in_order", "lanes", "last_at", "merges", "out_of_order", "pushed")
 
     def __init__(self) -> None:
         self.by_key = _Sorted()
         # Only lanes with a live entry; None until a walk first asks for lanes, most queues never being deep enough.
         self.lanes: dict[Hashable, _Sorted] | None = None
+        self.merges = 0  # walks over lanes since one last had to merge them (0: the last one read through)
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
         self.last_at = float("-inf")
@@ -273,24 +276,30 @@ class QueueSet:
         restrictions as `ordered`. The cost is about that of the tasks read, whatever the other lanes hold.
 
         The walk reads the whole queue first, passing over other lanes' tasks; once it has passed more of them
-        than merging the lanes asked for would cost to set up, it merges those lanes instead, from where it got."""
+        than merging the lanes asked for would cost to set up, it merges those lanes instead, from where it got.
+        After that the queue's next walks merge from the start, but every `_RETRY_READ`-th reads through again."""
         target = self._queues.get(queue)
         if target is None:
             return
         live, own = self._live, self._lanes(target)
         asked = [own[lane] for lane in lanes if lane in own]
-        budget = _SKIP_READ * (len(asked) + 1)
         last: _Entry | None = None
-        for entry in target.by_key.walk(live):
-            if entry[5] in lanes:
-                last = entry
-                yield entry[2], entry[5]
+        # A queue whose last walks had to merge merges at once, but tries reading through again now and then.
+        target.merges = target.merges + 1 if target.merges else 0
+        if target.merges % _RETRY_READ == 0:
+            target.merges = 0
+            budget = _SKIP_READ * (len(asked) + 1)
+            for entry in target.by_key.walk(live):
+                if entry[5] in lanes:
+                    last = entry
+                    yield entry[2], entry[5]
+                else:
+                    budget -= 1
+                    if budget < 0:
+                        target.merges = 1
+                        break
             else:
-                budget -= 1
-                if budget < 0:
-                    break
-        else:
-            return
+                return
         # Every task of these lanes up to `last` has been read: the merge starts after it.
         walks = [lane.walk(live) if last is None else dropwhile(last.__ge__, lane.walk(live)) for lane in asked]
         for entry in walks[0] if len(walks) == 1 else merge(*walks):
