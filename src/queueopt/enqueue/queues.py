@@ -48,8 +48,8 @@ _enqueued_at = itemgetter(4)
 
 class _Sorted:
     """Entries in key order: a sorted `head`, then a heap `rest`, each head entry ordered before every heap entry.
-    `live` counts the live entries; `head_dead` the dead ones in the head; `reach` and `read` are how far into the
-    head the last walk got and how many live entries it found there."""
+    `live` counts the live entries (kept for lanes only); `head_dead` the dead ones in the head; `reach` and `read`
+    are how far into the head the last walk got and how many live entries it found there."""
 
     __slots__ = ("head", "head_dead", "live", "reach", "read", "rest")
 
@@ -162,8 +162,7 @@ class QueueSet:
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        by_key = target.by_key
-        by_key.live += 1
+        by_key = target.by_key  # its `live` count is not kept: the queue's depth is
         head = by_key.head
         if head and entry < head[-1]:
             insort(head, entry)
@@ -188,15 +187,18 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
-        target.by_key.died(entry)
-        self._leave_lane(target, entry)
+        by_key = target.by_key
+        head = by_key.head
+        if head and entry <= head[-1]:
+            by_key.head_dead += 1
+        if target.lanes is not None:
+            self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
         return True
 
     def _leave_lane(self, target: _Queue, entry: _Entry) -> None:
         """Bookkeeping for an entry that just died, in its lane; a lane left with too many dead is rebuilt."""
-        if target.lanes is None:
-            return
+        assert target.lanes is not None
         lane = target.lanes[entry[5]]
         lane.died(entry)
         if not lane.live:
@@ -225,11 +227,12 @@ class QueueSet:
             entry = heappop(rest)
             if live.get(entry[2]) is entry:
                 taken.append(entry)
-        by_key.live -= len(taken)
         target.gone += len(taken)
         for entry in taken:
             del live[entry[2]]
-            self._leave_lane(target, entry)
+        if target.lanes is not None:
+            for entry in taken:
+                self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
         return [entry[2] for entry in taken]
 
