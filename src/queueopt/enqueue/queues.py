@@ -209,27 +209,39 @@ class QueueSet:
     def pop_top(self, queue: str, k: int = 1) -> list[str]:
         """Remove and return up to `k` task ids in priority order."""
         target = self._queues.get(queue)
-        if target is None or k <= 0:
+        if target is None:
             return []
+        wanted = min(k, target.pushed - target.gone)
+        if wanted <= 0:
+            return []
+        target.gone += wanted
         by_key, live = target.by_key, self._live
-        taken: list[_Entry] = []
         head, rest = by_key.head, by_key.rest
-        at = 0
-        while at < len(head) and len(taken) < k:
-            entry = head[at]
-            at += 1
-            if live.get(entry[2]) is entry:
-                taken.append(entry)
-        del head[:at]  # the entries taken and the dead ones before them, all from the front
-        by_key.head_dead -= at - len(taken)
-        by_key.reach = by_key.read = 0
-        while rest and len(taken) < k:
+        taken: list[_Entry] = []
+        # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a newer
+        # entry, which goes straight back.
+        if head:
+            at = 0
+            while wanted and at < len(head):
+                entry = head[at]
+                at += 1
+                current = live.pop(entry[2], None)
+                if current is entry:
+                    taken.append(entry)
+                    wanted -= 1
+                elif current is not None:
+                    live[entry[2]] = current
+            del head[:at]  # the entries taken and the dead ones before them, all from the front
+            by_key.head_dead -= at - len(taken)
+            by_key.reach = by_key.read = 0
+        while wanted:
             entry = heappop(rest)
-            if live.get(entry[2]) is entry:
+            current = live.pop(entry[2], None)
+            if current is entry:
                 taken.append(entry)
-        target.gone += len(taken)
-        for entry in taken:
-            del live[entry[2]]
+                wanted -= 1
+            elif current is not None:
+                live[entry[2]] = current
         if target.lanes is not None:
             for entry in taken:
                 self._leave_lane(target, entry)
