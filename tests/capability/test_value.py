@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queueopt.capability import Model, ModeratorProfile
+from queueopt.capability import Lane, Model, ModeratorProfile
 from queueopt.config import OpsConfig, Requirements
 from queueopt.domain import Modality, ModeratorStatus, Task, TaskKind, TaskState
 
@@ -258,3 +258,31 @@ def test_over_budget_moderator_never_gets_a_severe_pair(config: OpsConfig, world
     assert not matrix[severe].any()
     refilled = model.value(world.tasks, world.ids, NOW + WINDOW_S).toarray()
     assert pairs(sp.csr_matrix(matrix)) <= pairs(sp.csr_matrix(refilled))
+
+
+@settings(max_examples=200, deadline=None)
+@given(world=worlds(), data=st.data())
+def test_takers_take_exactly_the_tasks_with_a_pair(config: OpsConfig, world: World, data: st.DataObject) -> None:
+    """A batch's window keeps a task when `Takers.take` says one of the free moderators may take it; the batch
+    then values only those, so this must be exactly the rows of the value matrix that hold a pair."""
+    model = world.model(config)
+    free = data.draw(st.lists(st.sampled_from(world.ids), min_size=1, unique=True))
+    takers = model.takers(free, NOW)
+    rows = np.diff(model.value(world.tasks, free, NOW).indptr) > 0
+    assert [takers.take(task) for task in world.tasks] == rows.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(world=worlds(), data=st.data())
+def test_a_lane_verdict_says_what_take_says_at_every_wait(config: OpsConfig, world: World, data: st.DataObject) -> None:
+    """`Takers.lane` answers for every task requiring what this one requires, whatever its wait: copies of each
+    task waiting until each escalation step (and unskipped) are all taken (ALL), none (NONE), or some (SOME)."""
+    model = world.model(config)
+    free = data.draw(st.lists(st.sampled_from(world.ids), min_size=1, unique=True))
+    takers = model.takers(free, NOW)
+    for task in world.tasks:
+        queue = config.queues_by_name.get(task.queue)
+        waits = [0.0, *(step.after_s for step in (queue.escalation if queue else [])), 10 * WINDOW_S]
+        taken = {takers.take(replace(task, enqueued_at=NOW - wait, skipped_by=set())) for wait in waits}
+        expected = Lane.ALL if taken == {True} else Lane.NONE if taken == {False} else Lane.SOME
+        assert takers.lane(task) is expected

@@ -4,16 +4,40 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.engine.conftest import profile, video
 
 from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig
-from queueopt.domain import Item, ModeratorStatus, TaskState
+from queueopt.domain import Item
 from queueopt.engine import Engine
 from queueopt.store import MemoryStore
+
+AREAS = ["child_safety", "violent_extremism", "self_harm", "violence", "hate", "nudity", "spam"]
+
+
+@st.composite
+def items(draw: st.DrawFn, index: int) -> Item:
+    return Item(
+        id=f"i{index}",
+        modality=draw(st.sampled_from(["video", "photo", "text", "audio", "livestream"])),
+        language=draw(st.sampled_from(["en", "es", "ar"])),
+        region=draw(st.sampled_from(["us", "eu"])),
+        signals={area: draw(st.floats(0.0, 1.0)) for area in draw(st.lists(st.sampled_from(AREAS), unique=True))},
+        views_per_hour=draw(st.floats(0.0, 1000.0)),
+    )
+
+
+@st.composite
+def moderators(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    return {
+        "moderator_id": f"m{index}",
+        "languages": dict.fromkeys(draw(st.lists(st.sampled_from(["en", "es", "ar"]), min_size=1)), 1.0),
+        "policy_areas": draw(st.lists(st.sampled_from(AREAS), unique=True)),
+        "clearance": draw(st.lists(st.sampled_from(["csam", "terrorism"]), unique=True)),
+        "severe_per_hour": draw(st.integers(0, 2)),
+    }
 
 
 def narrow(config: OpsConfig, top_k: int) -> OpsConfig:
@@ -50,67 +74,38 @@ def test_work_skipped_by_everyone_free_does_not_block_the_queue(example_config: 
     assert lease.task_id == "second"
 
 
-LANGUAGES = ["en", "es", "fr"]
-AREAS = ["violence", "nudity", "spam", "child_safety"]
-
-
-@st.composite
-def floors(draw: st.DrawFn) -> tuple[list[Item], list[dict[str, Any]], int, list[int]]:
-    """Waiting items (some needing a clearance, some severe, in several languages), moderators (some cleared, some
-    with their severe budget spent, some away), a window width, and which tasks the first moderator skipped."""
-    item_list = [
-        video(
-            f"i{index}",
-            language=draw(st.sampled_from(LANGUAGES)),
-            signals={draw(st.sampled_from(AREAS)): draw(st.floats(0.35, 0.9))},
-            views_per_hour=draw(st.floats(1.0, 10_000.0)),
-        )
-        for index in range(draw(st.integers(1, 30)))
-    ]
-    moderators = [
-        {
-            "moderator_id": f"m{index}",
-            "languages": dict.fromkeys(
-                draw(st.lists(st.sampled_from(LANGUAGES), min_size=1, max_size=2, unique=True)), 1.0
-            ),
-            "policy_areas": AREAS,
-            "clearance": draw(st.sampled_from([[], ["csam"]])),
-            "severe_per_hour": draw(st.sampled_from([0, 20])),
-            "status": draw(st.sampled_from(["available", "available", "away"])),
-        }
-        for index in range(draw(st.integers(2, 6)))
-    ]
-    skipped = draw(st.lists(st.integers(0, len(item_list) - 1), max_size=4, unique=True))
-    return item_list, moderators, draw(st.integers(1, 4)), skipped
-
-
-@settings(max_examples=60, deadline=None)
-@given(floor=floors())
-def test_deeper_window_reuses_rows_and_equals_the_window_walked_with_takers(
-    example_config: OpsConfig, floor: tuple[list[Item], list[dict[str, Any]], int, list[int]]
+@settings(max_examples=80, deadline=None)
+@given(
+    data=st.data(),
+    count=st.integers(0, 40),
+    staff=st.integers(1, 5),
+    wanted=st.integers(1, 8),
+    later=st.sampled_from([0.0, 400.0, 1000.0, 2000.0, 8000.0]),
+)
+def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
+    example_config: OpsConfig, data: st.DataObject, count: int, staff: int, wanted: int, later: float
 ) -> None:
-    """The batch's second look past untakeable work keeps the rows it valued and values only new tasks: the window
-    and matrix must be those of walking every queue with `Takers` and valuing the result from scratch."""
-    item_list, moderators, top_k, skipped = floor
-    everything = {"languages": dict.fromkeys(LANGUAGES, 1.0), "policy_areas": AREAS, "clearance": ["csam"]}
-    engine = Engine(MemoryStore(), VirtualClock(1_000.0), narrow(example_config, top_k))
-    engine.submit(item_list)
-    engine.upsert_moderator(profile("skipper", **everything))
-    for index in skipped:
-        task = engine.task(f"i{index}")
-        if task.state is TaskState.QUEUED:
-            engine.assign_to(task.id, "skipper")
-            engine.skip(task.id, engine.task(task.id).lease_token or "", "skipper", "test")
-    engine.set_status("skipper", ModeratorStatus.AWAY)
-    for fields in moderators:
-        engine.upsert_moderator(profile(**fields))
-    now = 1_000.0
-    free, _ = engine._free_moderators()
-    if len(free) < 2:
-        return
-    first = engine._candidates()
-    value = engine.model.value(first, free, now)
-    window, reused = engine._past_untakeable(first, value, free, now)
-    expected = engine._candidates(takers=engine.model.takers(free, now))
-    assert [task.id for task in window] == [task.id for task in expected]
-    assert np.array_equal(reused.toarray(), engine.model.value(expected, free, now).toarray())
+    """The lane walk against the straightforward one: every task in queue order, kept when `Takers.take` says so,
+    until `wanted` are kept. Tasks are submitted at different times (escalation steps passed or not), some are
+    skipped, and severe budgets are partly spent."""
+    clock = VirtualClock(1_000.0)
+    engine = Engine(MemoryStore(), clock, example_config)
+    offsets = sorted(data.draw(st.lists(st.floats(0.0, later), min_size=count, max_size=count)))
+    for index, offset in enumerate(offsets):
+        clock.set(1_000.0 + offset)
+        engine.submit([data.draw(items(index))])
+    clock.set(1_000.0 + later)
+    for index in range(staff):
+        fields = data.draw(moderators(index))
+        engine.upsert_moderator(profile(fields.pop("moderator_id"), **fields))
+    for _ in range(data.draw(st.integers(0, 3))):
+        leases = engine.assign_batch()
+        for lease in leases[: data.draw(st.integers(0, len(leases)))]:
+            engine.skip(lease.task_id, lease.lease_token, lease.moderator_id, "conflict of interest")
+    free = [moderator_id for moderator_id, _ in engine._leases.free_slots()]
+    takers = engine.model.takers(free, clock.now())
+    for queue in example_config.queues:
+        tasks = [engine._tasks[task_id] for task_id in engine._queues.ordered(queue.name)]
+        assert (
+            engine._queue_window(queue.name, wanted, takers) == [task for task in tasks if takers.take(task)][:wanted]
+        )

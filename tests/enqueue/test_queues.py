@@ -5,44 +5,53 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from queueopt.enqueue import QueueSet
-from queueopt.enqueue.queues import _COMPACT_SLACK
+from queueopt.enqueue import queues as queues_module
+from queueopt.enqueue.queues import _COMPACT_SLACK, _LANE_SLACK
 
 QUEUES = ["a", "b"]
 KEYS = st.sampled_from([0.0, 1.0, 2.5, -3.0, 7.0])
+LANES = ["x", "y", ("z", 1)]
 
 
 class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     """Random pushes, pops and removals, checked against a sorted list: highest key first, FIFO on ties. Tasks
-    come back (a released lease, with their old enqueue time, possibly to another queue) and arrive in floods
-    that are then mostly removed, so stale entries, out-of-order ages and compaction are all exercised."""
+    come back (a released lease, with their old enqueue time, possibly to another queue or lane) and arrive in
+    floods that are then mostly removed, so stale entries, out-of-order ages and compaction are all exercised;
+    walks over some lanes are checked against the same list filtered to those lanes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.queues = QueueSet(QUEUES)
-        self.reference: dict[str, list[tuple[float, int, str, float]]] = {name: [] for name in QUEUES}
+        self.reference: dict[str, list[tuple[float, int, str, float, object]]] = {name: [] for name in QUEUES}
         self.sequence = 0
         self.gone: list[tuple[str, float]] = []
 
-    def _push(self, queue: str, task_id: str, key: float, at: float) -> None:
-        self.queues.push(queue, task_id, key, at)
-        self.reference[queue].append((-key, self.sequence, task_id, at))
-        self.reference[queue].sort()
+    def _push(self, queue: str, task_id: str, key: float, at: float, lane: object) -> None:
+        self.queues.push(queue, task_id, key, at, lane)
+        self.reference[queue].append((-key, self.sequence, task_id, at, lane))
+        self.reference[queue].sort(key=lambda entry: entry[:2])
         self.sequence += 1
 
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, at=st.floats(0, 100))
-    def push(self, queue: str, key: float, at: float) -> None:
-        self._push(queue, f"t{self.sequence}", key, at)
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, at=st.floats(0, 100), lane=st.sampled_from(LANES))
+    def push(self, queue: str, key: float, at: float, lane: object) -> None:
+        self._push(queue, f"t{self.sequence}", key, at, lane)
 
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, count=st.integers(1, 150), start=st.floats(0, 100))
-    def flood(self, queue: str, key: float, count: int, start: float) -> None:
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        key=KEYS,
+        count=st.integers(1, 150),
+        start=st.floats(0, 100),
+        lanes=st.lists(st.sampled_from(LANES), min_size=1, max_size=3),
+    )
+    def flood(self, queue: str, key: float, count: int, start: float, lanes: list[object]) -> None:
         for offset in range(count):
-            self._push(queue, f"t{self.sequence}", key, start + offset)
+            self._push(queue, f"t{self.sequence}", key, start + offset, lanes[offset % len(lanes)])
 
     @precondition(lambda self: self.gone)
-    @rule(queue=st.sampled_from(QUEUES), key=KEYS, data=st.data())
-    def push_again(self, queue: str, key: float, data: st.DataObject) -> None:
+    @rule(queue=st.sampled_from(QUEUES), key=KEYS, lane=st.sampled_from(LANES), data=st.data())
+    def push_again(self, queue: str, key: float, lane: object, data: st.DataObject) -> None:
         task_id, at = self.gone.pop(data.draw(st.integers(0, len(self.gone) - 1)))
-        self._push(queue, task_id, key, at)
+        self._push(queue, task_id, key, at, lane)
 
     @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 4))
     def pop(self, queue: str, k: int) -> None:
@@ -54,6 +63,36 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     @rule(queue=st.sampled_from(QUEUES), k=st.integers(1, 5))
     def peek(self, queue: str, k: int) -> None:
         assert self.queues.peek_top(queue, k) == [entry[2] for entry in self.reference[queue][:k]]
+
+    @rule(queue=st.sampled_from(QUEUES), k=st.integers(0, 200))
+    def walk(self, queue: str, k: int) -> None:
+        """A walk stopped after k tasks, then one read to the end: both in order, and nothing moved."""
+        walk = self.queues.ordered(queue)
+        expected = [entry[2] for entry in self.reference[queue]]
+        assert [task_id for _, task_id in zip(range(k), walk, strict=False)] == expected[:k]
+        assert list(self.queues.ordered(queue)) == expected
+
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        lanes=st.lists(st.sampled_from([*LANES, "never"]), unique=True),
+        k=st.integers(0, 200),
+        skip_read=st.sampled_from([0, 1, 8, 10**9]),
+    )
+    def walk_lanes(self, queue: str, lanes: list[object], k: int, skip_read: int) -> None:
+        """Only the tasks of the lanes asked for, in the queue's order, stopped early or read to the end, whether
+        the walk reads past the other lanes or merges the lanes asked for."""
+        expected = [(entry[2], entry[4]) for entry in self.reference[queue] if entry[4] in lanes]
+        default, queues_module._SKIP_READ = queues_module._SKIP_READ, skip_read
+        try:
+            walk = self.queues.ordered_in(queue, lanes)
+            assert [pair for _, pair in zip(range(k), walk, strict=False)] == expected[:k]
+            assert list(self.queues.ordered_in(queue, lanes)) == expected
+            assert list(self.queues.ordered_in(queue, lanes)) == expected  # after a merge: one at once
+        finally:
+            queues_module._SKIP_READ = default
+        assert sorted(map(repr, self.queues.lanes(queue))) == sorted(
+            {repr(entry[4]) for entry in self.reference[queue]}
+        )
 
     @precondition(lambda self: any(self.reference.values()))
     @rule(data=st.data())
@@ -86,8 +125,23 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     def dead_entries_stay_bounded(self) -> None:
         for name in QUEUES:
             queue = self.queues._queues[name]
-            held = len(queue.by_key) + len(queue.in_order) + len(queue.out_of_order)
+            held = queue.by_key.held() + len(queue.in_order) + len(queue.out_of_order)
             assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
+            for lane in (queue.lanes or {}).values():
+                assert 0 < lane.live and lane.held() <= 2 * lane.live + _LANE_SLACK
+
+    @invariant()
+    def dead_counts_match(self) -> None:
+        """The counts that decide when a head is rebuilt are exact."""
+        live = self.queues._live
+        for name in QUEUES:
+            queue = self.queues._queues[name]
+            for part in [queue.by_key, *(queue.lanes or {}).values()]:
+                assert part.head_dead == sum(live.get(entry[2]) is not entry for entry in part.head)
+                assert part.head == sorted(part.head)
+                assert not part.head or not part.rest or part.head[-1] < min(part.rest)
+            lanes = (queue.lanes or {}).values()
+            assert queue.lanes is None or sum(lane.live for lane in lanes) == len(self.reference[name])
 
 
 QueueSetAgainstSortedReference.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
@@ -104,3 +158,15 @@ def test_pushing_a_queued_task_twice_is_refused() -> None:
     else:
         raise AssertionError("a task was queued twice")
     assert queues.queue_of("t") == "a" and "t" in queues
+
+
+def test_the_dead_where_walks_read_are_dropped() -> None:
+    """Tasks are taken from the front of a long queue: a walk must not read past all of their entries again."""
+    queues = QueueSet(["a"])
+    for index in range(1000):
+        queues.push("a", f"t{index}", -float(index), float(index))
+    assert len(list(queues.ordered("a"))) == 1000  # the whole queue is now the sorted head
+    for index in range(400):
+        queues.remove(f"t{index}")
+        assert next(queues.ordered("a")) == f"t{index + 1}"
+    assert len(queues._queues["a"].by_key.head) <= 600 + 2 * _LANE_SLACK + 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
@@ -184,20 +185,32 @@ class Model:
         need = self._needs_now().get(_need_key(task)) or self._new_need(task)
         return need.mask_at(now - task.enqueued_at)
 
+    def required_steps(self, task: Task) -> tuple[int, ...]:
+        """The skill bits the task requires at each escalation step of its queue; `required_now` is one of them."""
+        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
+        return need.masks
+
     def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
         everyone: dict[int, list[str]] = {}
-        calm: dict[int, list[str]] = {}
         roster = self._roster
+        slots, available, held_bits = roster.slots, roster.available, roster.held_bits
         for moderator_id in moderator_ids:
-            slot = roster.slot_of(moderator_id)
-            if not roster.available[slot]:
-                continue
-            held = roster.held_bits[slot]
-            everyone.setdefault(held, []).append(moderator_id)
-            if not self._spent(roster.profile(moderator_id), now):
-                calm.setdefault(held, []).append(moderator_id)
-        return Takers(self, now, everyone, calm)
+            slot = slots.get(moderator_id)
+            if slot is None:
+                roster.slot_of(moderator_id)  # raises NotFound, as `value` does
+            elif available[slot]:
+                held = held_bits[slot]
+                group = everyone.get(held)
+                if group is None:
+                    everyone[held] = [moderator_id]
+                else:
+                    group.append(moderator_id)
+        return Takers(self, now, everyone)
+
+    def _calm(self, moderator_id: str, now: float) -> bool:
+        """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
+        return not self._spent(self._roster.profile(moderator_id), now)
 
     def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
         """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
@@ -428,28 +441,71 @@ class Model:
         self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
 
 
+class Lane(Enum):
+    """What `Takers.lane` says of a lane of tasks."""
+
+    NONE = 0
+    SOME = 1
+    ALL = 2
+
+
 class Takers:
     """Whether any of a set of moderators may take a task: a batch asks this of every task it looks at, so the
     moderators are grouped by their skill bits (a roster has few distinct ones) and the answer is cached per required
-    mask; only a task some moderators skipped is checked person by person, and only among those who qualify."""
+    mask; only a task some moderators skipped is checked person by person, and only among those who qualify.
 
-    __slots__ = ("_calm", "_covering", "_everyone", "_model", "_now")
+    Whether a group has someone who may see a severe item now is worked out only when a severe task asks, and then
+    only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
+    part of a moderator's check."""
 
-    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]], calm: dict[int, list[str]]) -> None:
+    __slots__ = ("_calm", "_calm_members", "_covering", "_everyone", "_model", "_now")
+
+    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]]) -> None:
         self._model, self._now = model, now
-        self._everyone, self._calm = everyone, calm  # skill bits -> moderators; `calm` may see a severe item now
+        self._everyone = everyone  # skill bits -> moderators
+        self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now
+        self._calm_members: dict[int, list[str]] = {}
         self._covering: dict[tuple[int, bool], list[int]] = {}
 
     def take(self, task: Task) -> bool:
-        mask = self._model.required_now(task, self._now)
-        groups = self._calm if task.severe else self._everyone
-        covering = self._covering.get((mask, task.severe))
-        if covering is None:
-            covering = self._covering[(mask, task.severe)] = [held for held in groups if not mask & ~held]
+        severe = task.severe
+        covering = self._covering_groups(self._model.required_now(task, self._now), severe)
         if not task.skipped_by:
             return bool(covering)
         skipped = task.skipped_by
-        return any(moderator_id not in skipped for held in covering for moderator_id in groups[held])
+        members = self._members_calm if severe else self._everyone.__getitem__
+        return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
+
+    def lane(self, task: Task) -> Lane:
+        """Whether the tasks that require what `task` requires at every escalation step, with its severity (its
+        lane in the queue), may be taken: by someone whatever their wait (`Lane.ALL`, skips aside), by nobody
+        (`Lane.NONE`), or depending on their wait (`Lane.SOME`)."""
+        taken = [bool(self._covering_groups(mask, task.severe)) for mask in self._model.required_steps(task)]
+        return Lane.ALL if all(taken) else Lane.SOME if any(taken) else Lane.NONE
+
+    def _covering_groups(self, mask: int, severe: bool) -> list[int]:
+        """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""
+        covering = self._covering.get((mask, severe))
+        if covering is None:
+            covering = [held for held in self._everyone if not mask & ~held]
+            if severe:
+                covering = [held for held in covering if self._has_calm(held)]
+            self._covering[(mask, severe)] = covering
+        return covering
+
+    def _has_calm(self, held: int) -> bool:
+        calm = self._calm.get(held)
+        if calm is None:
+            model, now = self._model, self._now
+            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._everyone[held])
+        return calm
+
+    def _members_calm(self, held: int) -> list[str]:
+        members = self._calm_members.get(held)
+        if members is None:
+            model, now = self._model, self._now
+            members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
+        return members
 
 
 def _need_key(task: Task) -> _NeedKey:

@@ -18,17 +18,17 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
+from itertools import islice
 from operator import attrgetter
 from typing import TypeVar
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import ValidationError
 
 from queueopt.assign import solve
-from queueopt.capability import Model, ModeratorProfile, Takers
+from queueopt.capability import Lane, Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.domain import (
@@ -102,6 +102,8 @@ class Engine:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
+        # A task of each lane ever seen: what a lane requires of its reviewer is read off any one of its tasks.
+        self._lane_sample: dict[tuple[str, Hashable], Task] = {}
         self._leases = LeaseBook()
         self._sla: dict[str, deque[tuple[float, bool]]] = {queue.name: deque() for queue in config.queues}
         self.stats = EngineStats()
@@ -131,7 +133,9 @@ class Engine:
     def _index(self, task: Task) -> None:
         self._tasks[task.id] = task
         if task.state is TaskState.QUEUED:
-            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at)
+            lane = _lane(task)
+            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
+            self._lane_sample.setdefault((task.queue, lane), task)
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
@@ -281,16 +285,33 @@ class Engine:
         return window
 
     def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
-        tasks, queues = self._tasks, self._queues
+        """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place.
+
+        With `takers`, the lanes nobody free may take are skipped whole, and in the lanes anyone may take at any
+        wait only a task someone skipped is checked on its own."""
+        tasks = self._tasks
         if takers is None:
-            return [tasks[task_id] for task_id in queues.peek_top(name, wanted)]
-        depth = wanted
-        while True:  # doubling the look-ahead keeps the total work within twice the depth finally needed
-            ids = queues.peek_top(name, depth)
-            window = [task for task in map(tasks.__getitem__, ids) if takers.take(task)]
-            if len(window) >= wanted or len(ids) < depth:
-                return window[:wanted]
-            depth *= 2
+            return [tasks[task_id] for task_id in islice(self._queues.ordered(name), wanted)]
+        window: list[Task] = []
+        if wanted <= 0:
+            return window
+        take, queues = takers.take, self._queues
+        if queues.depth(name) <= wanted:  # every task is read anyway: sorting out lanes first would only add to it
+            return [task for task in map(tasks.__getitem__, queues.ordered(name)) if take(task)]
+        samples = self._lane_sample
+        verdicts = {}
+        for lane in queues.lanes(name):
+            verdict = takers.lane(samples[(name, lane)])
+            if verdict is not Lane.NONE:
+                verdicts[lane] = verdict
+        every = Lane.ALL
+        for task_id, lane in queues.ordered_in(name, verdicts):
+            task = tasks[task_id]
+            if (verdicts[lane] is every and not task.skipped_by) or take(task):
+                window.append(task)
+                if len(window) == wanted:
+                    break
+        return window
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
@@ -310,15 +331,16 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             self._expire(now)
+            if not any(self._queues.depth(queue.name) for queue in self._config.queues):
+                return []  # before the free moderators are listed: on a quiet day, hundreds of them every tick
             moderators, slots = self._free_moderators()
             if not moderators:
                 return []
-            candidates = self._candidates()
+            # Only tasks one of them may take: a task nobody free may take would hold a place in the window.
+            candidates = self._candidates(takers=self._model.takers(moderators, now))
             if not candidates:
                 return []
             value = self._model.value(candidates, moderators, now)
-            if not np.diff(value.indptr).all():  # a task nobody free may take holds a place in the window
-                candidates, value = self._past_untakeable(candidates, value, moderators, now)
             value = self._strategy.adjust(value, candidates, now)
             severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
             # solve drops the caps itself when none can bind in this batch
@@ -365,43 +387,6 @@ class Engine:
             free[moderator_id] -= 1
             kept.append((task, moderator_id))
         return kept
-
-    def _past_untakeable(
-        self, candidates: list[Task], value: sp.csr_matrix, moderators: list[str], now: float
-    ) -> tuple[list[Task], sp.csr_matrix]:
-        """`_candidates(takers=...)` and its value matrix, from the first window and its values: a value row
-        depends on its task alone, and a task has a row exactly when a free moderator may take it, so only the
-        queues that showed an empty row are walked deeper and only tasks not already scored are valued."""
-        counts = np.diff(value.indptr).tolist()
-        scored: dict[str, int] = {}
-        rows_of: dict[str, list[int]] = {}
-        blocked: set[str] = set()
-        for row, task in enumerate(candidates):
-            rows_of.setdefault(task.queue, []).append(row)
-            if counts[row]:
-                scored[task.id] = row
-            else:
-                blocked.add(task.queue)
-        takers = self._model.takers(moderators, now)
-        window: list[Task] = []
-        rows: list[int] = []
-        fresh: list[Task] = []
-        for queue in self._config.queues:
-            if queue.name not in blocked:
-                kept = rows_of.get(queue.name, [])
-                window += (candidates[row] for row in kept)
-                rows += kept
-                continue
-            for task in self._queue_window(queue.name, queue.top_k, takers):
-                known = scored.get(task.id)
-                if known is None:
-                    known = len(candidates) + len(fresh)
-                    fresh.append(task)
-                window.append(task)
-                rows.append(known)
-        if fresh:
-            value = sp.vstack([value, self._model.value(fresh, moderators, now)], format="csr")
-        return window, value[np.array(rows, dtype=np.intp)]
 
     def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
         if not pairs:
@@ -464,21 +449,12 @@ class Engine:
         best: Task | None = None
         best_urgency = -math.inf
         for queue in self._config.queues:
-            first, walked = None, 0
-            for widest in (1, _PROBE, queue.top_k):
-                limit = min(widest, queue.top_k)
-                if limit <= walked:
-                    continue
-                window = queues.peek_top(queue.name, limit)
-                for task_id in window[walked:]:
-                    if eligible(tasks[task_id], moderator_id, now):
-                        first = tasks[task_id]
-                        break
-                if first is not None or len(window) < limit:
+            for task_id in islice(queues.ordered(queue.name), queue.top_k):
+                first = tasks[task_id]
+                if eligible(first, moderator_id, now):
+                    if (score := urgency(first, now)) > best_urgency:
+                        best, best_urgency = first, score
                     break
-                walked = limit
-            if first is not None and (score := urgency(first, now)) > best_urgency:
-                best, best_urgency = first, score
         return best
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
@@ -897,6 +873,15 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
         policy = json.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+_LaneLabel = tuple[str, str, str, str | None, bool]
+
+
+def _lane(task: Task) -> _LaneLabel:
+    """A task's lane in its queue: what it requires of a reviewer at each escalation step follows from these
+    fields (and its queue), so all tasks of a lane may be taken by the same moderators, skips aside."""
+    return task.modality, task.language, task.region, task.policy, task.severe
 
 
 def _grant(task: Task) -> Lease:

@@ -1,10 +1,20 @@
 """Named priority queues of waiting tasks, highest key first and first-in-first-out among equal keys.
 
-Binary heaps of plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued
-at)`, is one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is this
-entry still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind
-until it surfaces and is dropped then, or until dead entries outnumber live ones and the queue is compacted, so
-memory stays proportional to the waiting tasks. Every operation is O(log n) amortised.
+Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at, lane)`, is
+one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry
+still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind until a walk
+passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so memory stays
+proportional to the waiting tasks.
+
+Each queue is a sorted `head` in front of a binary heap `rest`, every entry of the head ordered before every entry
+of the heap. The engine reads the first few hundred tasks of every queue on every batch and takes only a few, so
+reading must not reorder anything: a walk reads the head as a list and only moves the heap's minimum onto the
+head's end when it reads past it, and the next walk finds that prefix sorted already. A push that belongs inside
+the head is inserted there (a bisection and a shift of the entries behind it), any other goes on the heap.
+
+A queue is also split into lanes, one per label its pusher gives (the engine's is what a task requires of its
+reviewer), each ordered the same way: when most of a queue is work nobody free may take, a walk over the lanes
+someone may take skips the others whole instead of reading past each of their tasks.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -13,27 +23,114 @@ its age) goes on a small heap ordered by that time instead.
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import deque
-from collections.abc import Iterable
-from heapq import heapify, heappop, heappush
+from collections.abc import Collection, Hashable, Iterable, Iterator
+from heapq import heapify, heappop, heappush, merge
+from itertools import dropwhile
 from operator import itemgetter
 
 _COMPACT_SLACK = 64
 """Dead entries a queue may carry beyond twice its live ones before it is compacted; keeps small queues from
 being compacted over and over."""
+_LANE_SLACK = 8
+"""The same for one lane, which is compacted on its own."""
+_RETRY_READ = 16
+"""After a walk over lanes had to merge them, the next walks merge at once, except every this many."""
+_SKIP_READ = 8
+"""Tasks of other lanes a walk over some lanes reads past before it merges those lanes instead, per lane merged:
+reading past a task costs about a tenth of setting up one lane's part in a merge."""
 
 
-_Entry = tuple[float, int, str, str, float]
+_Entry = tuple[float, int, str, str, float, Hashable]
 _enqueued_at = itemgetter(4)
 
 
-class _Queue:
-    """One named queue: the entries by key, the entries by enqueue time, and the counts behind its depth."""
+class _Sorted:
+    """Entries in key order: a sorted `head`, then a heap `rest`, each head entry ordered before every heap entry.
+    `live` counts the live entries (kept for lanes only); `head_dead` the dead ones in the head; `reach` and `read`
+    are how far into the head the last walk got and how many live entries it found there."""
 
-    __slots__ = ("by_key", "gone", "in_order", "last_at", "out_of_order", "pushed")
+    __slots__ = ("head", "head_dead", "live", "reach", "read", "rest")
 
     def __init__(self) -> None:
-        self.by_key: list[_Entry] = []
+        self.head: list[_Entry] = []
+        self.head_dead = 0
+        self.rest: list[_Entry] = []
+        self.live = 0
+        self.reach = 0
+        self.read = 0
+
+    def held(self) -> int:
+        return len(self.head) + len(self.rest)
+
+    def add(self, entry: _Entry) -> None:
+        self.live += 1
+        head = self.head
+        if head and entry < head[-1]:
+            insort(head, entry)
+        else:
+            heappush(self.rest, entry)
+
+    def died(self, entry: _Entry) -> None:
+        self.live -= 1
+        head = self.head
+        if head and entry <= head[-1]:
+            self.head_dead += 1
+
+    def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
+        """The live entries in order, lazily.
+
+        The tasks taken are those near the front, so their dead entries gather where every walk reads; a walk
+        first drops the dead from the part of the head the last walk read when they outnumbered the live there
+        (paid for by that walk), and the whole head's when they are most of it."""
+        head = self.head
+        if self.reach - self.read > self.read + _LANE_SLACK:
+            prefix = head[: self.reach]
+            kept = [entry for entry in prefix if live.get(entry[2]) is entry]
+            self.head_dead -= len(prefix) - len(kept)
+            head[: self.reach] = kept
+        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(head):
+            head = self.head = [entry for entry in head if live.get(entry[2]) is entry]
+            self.head_dead = 0
+        self.reach = self.read = 0
+        at, read, size = 0, 0, len(head)
+        while at < size:
+            entry = head[at]
+            at += 1
+            if live.get(entry[2]) is entry:
+                read += 1
+                self.reach, self.read = at, read
+                yield entry
+        self.reach = at
+        # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
+        rest = self.rest
+        while rest:
+            entry = heappop(rest)
+            if live.get(entry[2]) is entry:
+                head.append(entry)
+                self.reach, self.read = len(head), self.read + 1
+                yield entry
+
+    def rebuild(self, live: dict[str, _Entry]) -> None:
+        """Only the live entries kept; the head stays sorted and the rest becomes a heap again."""
+        self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
+        self.head_dead = self.reach = self.read = 0
+        self.rest = [entry for entry in self.rest if live.get(entry[2]) is entry]
+        heapify(self.rest)
+
+
+class _Queue:
+    """One named queue: its entries by key (all of them, and per lane), by enqueue time, and the counts behind its
+    depth."""
+
+    __slots__ = ("by_key", "gone", "in_order", "lanes", "last_at", "merges", "out_of_order", "pushed")
+
+    def __init__(self) -> None:
+        self.by_key = _Sorted()
+        # Only lanes with a live entry; None until a walk first asks for lanes, most queues never being deep enough.
+        self.lanes: dict[Hashable, _Sorted] | None = None
+        self.merges = 0  # walks over lanes since one last had to merge them (0: the last one read through)
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
         self.last_at = float("-inf")
@@ -58,14 +155,25 @@ class QueueSet:
             queue = self._queues[name] = _Queue()
         return queue
 
-    def push(self, queue: str, task_id: str, key: float, enqueued_at: float) -> None:
+    def push(self, queue: str, task_id: str, key: float, enqueued_at: float, lane: Hashable = None) -> None:
         target = self._queues.get(queue) or self._queue(queue)
         sequence = target.pushed
-        entry = (-key, sequence, task_id, queue, enqueued_at)
+        entry = (-key, sequence, task_id, queue, enqueued_at, lane)
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        heappush(target.by_key, entry)
+        by_key = target.by_key  # its `live` count is not kept: the queue's depth is
+        head = by_key.head
+        if head and entry < head[-1]:
+            insort(head, entry)
+        else:
+            heappush(by_key.rest, entry)
+        lanes = target.lanes
+        if lanes is not None:
+            own = lanes.get(lane)
+            if own is None:
+                own = lanes[lane] = _Sorted()
+            own.add(entry)
         if enqueued_at >= target.last_at:
             target.in_order.append(entry)
             target.last_at = enqueued_at
@@ -79,62 +187,154 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
+        by_key = target.by_key
+        head = by_key.head
+        if head and entry <= head[-1]:
+            by_key.head_dead += 1
+        if target.lanes is not None:
+            self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
         return True
+
+    def _leave_lane(self, target: _Queue, entry: _Entry) -> None:
+        """Bookkeeping for an entry that just died, in its lane; a lane left with too many dead is rebuilt."""
+        assert target.lanes is not None
+        lane = target.lanes[entry[5]]
+        lane.died(entry)
+        if not lane.live:
+            del target.lanes[entry[5]]
+        elif lane.held() > 2 * lane.live + _LANE_SLACK:
+            lane.rebuild(self._live)
 
     def pop_top(self, queue: str, k: int = 1) -> list[str]:
         """Remove and return up to `k` task ids in priority order."""
         target = self._queues.get(queue)
         if target is None:
             return []
-        heap, live = target.by_key, self._live
-        taken: list[str] = []
         wanted = min(k, target.pushed - target.gone)
+        if wanted <= 0:
+            return []
         target.gone += wanted
+        by_key, live = target.by_key, self._live
+        head, rest = by_key.head, by_key.rest
+        taken: list[_Entry] = []
+        # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a newer
+        # entry, which goes straight back.
+        if head:
+            at = 0
+            while wanted and at < len(head):
+                entry = head[at]
+                at += 1
+                current = live.pop(entry[2], None)
+                if current is entry:
+                    taken.append(entry)
+                    wanted -= 1
+                elif current is not None:
+                    live[entry[2]] = current
+            del head[:at]  # the entries taken and the dead ones before them, all from the front
+            by_key.head_dead -= at - len(taken)
+            by_key.reach = by_key.read = 0
         while wanted:
-            entry = heappop(heap)
-            task_id = entry[2]
-            # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a
-            # newer entry, which goes straight back.
-            current = live.pop(task_id, None)
+            entry = heappop(rest)
+            current = live.pop(entry[2], None)
             if current is entry:
-                taken.append(task_id)
+                taken.append(entry)
                 wanted -= 1
             elif current is not None:
-                live[task_id] = current
+                live[entry[2]] = current
+        if target.lanes is not None:
+            for entry in taken:
+                self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
-        return taken
+        return [entry[2] for entry in taken]
 
     def peek_top(self, queue: str, k: int) -> list[str]:
         """The first `k` task ids in priority order, left in place."""
-        target = self._queues.get(queue)
-        if target is None or k <= 0:
+        if k <= 0:
             return []
-        heap, live = target.by_key, self._live
-        taken: list[_Entry] = []
-        while heap and len(taken) < k:
-            entry = heappop(heap)
-            if live.get(entry[2]) is entry:
-                taken.append(entry)
-        for entry in taken:
-            heappush(heap, entry)
-        return [entry[2] for entry in taken]
+        taken: list[str] = []
+        for task_id in self.ordered(queue):
+            taken.append(task_id)
+            if len(taken) == k:
+                break
+        return taken
+
+    def ordered(self, queue: str) -> Iterator[str]:
+        """The queue's task ids in priority order, lazily: reading the first k costs O(k) once they have been read
+        before, O(k log n) the first time. Nothing may be pushed or removed while the walk is in progress."""
+        target = self._queues.get(queue)
+        if target is None:
+            return
+        for entry in target.by_key.walk(self._live):
+            yield entry[2]
+
+    def lanes(self, queue: str) -> list[Hashable]:
+        """The labels of the queue's lanes that hold a task, in no particular order."""
+        target = self._queues.get(queue)
+        return [] if target is None else list(self._lanes(target))
+
+    def _lanes(self, target: _Queue) -> dict[Hashable, _Sorted]:
+        """The queue's lanes, built from its live entries the first time they are asked for."""
+        if target.lanes is None:
+            live = self._live
+            target.lanes = {}
+            for entry in target.by_key.walk(live):
+                own = target.lanes.get(entry[5])
+                if own is None:
+                    own = target.lanes[entry[5]] = _Sorted()
+                own.head.append(entry)  # in order, so each lane's head is sorted
+                own.live += 1
+        return target.lanes
+
+    def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[tuple[str, Hashable]]:
+        """(task id, lane) of the tasks in `lanes` only, in the queue's priority order, lazily; the same
+        restrictions as `ordered`. The cost is about that of the tasks read, whatever the other lanes hold.
+
+        The walk reads the whole queue first, passing over other lanes' tasks; once it has passed more of them
+        than merging the lanes asked for would cost to set up, it merges those lanes instead, from where it got.
+        After that the queue's next walks merge from the start, but every `_RETRY_READ`-th reads through again."""
+        target = self._queues.get(queue)
+        if target is None:
+            return
+        live, own = self._live, self._lanes(target)
+        asked = [own[lane] for lane in lanes if lane in own]
+        last: _Entry | None = None
+        # A queue whose last walks had to merge merges at once, but tries reading through again now and then.
+        target.merges = target.merges + 1 if target.merges else 0
+        if target.merges % _RETRY_READ == 0:
+            target.merges = 0
+            budget = _SKIP_READ * (len(asked) + 1)
+            for entry in target.by_key.walk(live):
+                if entry[5] in lanes:
+                    last = entry
+                    yield entry[2], entry[5]
+                else:
+                    budget -= 1
+                    if budget < 0:
+                        target.merges = 1
+                        break
+            else:
+                return
+        # Every task of these lanes up to `last` has been read: the merge starts after it.
+        walks = [lane.walk(live) if last is None else dropwhile(last.__ge__, lane.walk(live)) for lane in asked]
+        for entry in walks[0] if len(walks) == 1 else merge(*walks):
+            yield entry[2], entry[5]
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
         live ones (plus a little slack). The rebuild costs O(d log d) for d live entries and is paid for by the
-        at least d removals since the last one (each leaves at most two dead entries), so it adds O(log n)
-        amortised to each removal; memory stays proportional to the tasks waiting."""
+        at least d removals since the last one (each leaves at most two dead entries here), so it adds O(log n)
+        amortised to each removal; memory stays proportional to the tasks waiting. (Each lane is kept within
+        bounds on its own, in `remove`.)"""
         by_key, depth = target.by_key, target.pushed - target.gone
-        if len(by_key) + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
+        if by_key.held() + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
-        if len(by_key) > depth:
-            live = self._live
-            by_key = target.by_key = [entry for entry in by_key if live.get(entry[2]) is entry]
-            heapify(by_key)
+        live = self._live
+        if by_key.held() > depth:
+            by_key.rebuild(live)
         # Sorted by enqueue time, every live entry can go on the in-order deque (last_at is already at least
         # the latest of them).
-        target.in_order = deque(sorted(by_key, key=_enqueued_at))
+        target.in_order = deque(sorted([*by_key.head, *by_key.rest], key=_enqueued_at))
         target.out_of_order = []
 
     def depth(self, queue: str) -> int:
