@@ -25,6 +25,7 @@ from operator import attrgetter
 from typing import TypeVar
 
 import numpy as np
+import orjson
 from pydantic import ValidationError
 
 from queueopt.assign import solve
@@ -859,12 +860,26 @@ class Engine:
 
 
 _ITEM_JSON = Item.__pydantic_serializer__
+_ITEM_DEFAULTS = tuple(
+    (name, field.get_default(call_default_factory=True))
+    for name, field in Item.model_fields.items()
+    if not field.is_required()
+)
 
 
 def _payload(item: Item) -> str:
-    """The item as JSON without the fields left at their defaults: it parses back to an equal `Item`, is shorter
-    to store, and calling the serializer directly skips `model_dump_json`'s per-call keyword handling."""
-    return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
+    """The item as JSON without the fields left at their defaults: it parses back to an equal `Item` and is
+    shorter to store. orjson encodes the model's field dict (a copy, pruned of the defaults) at about a quarter
+    of the cost of pydantic's serializer, which checks every field against its default its own slower way;
+    pydantic still serializes what orjson refuses (an integer attribute beyond 64 bits)."""
+    fields = item.__dict__.copy()
+    for name, default in _ITEM_DEFAULTS:
+        if fields[name] == default:
+            del fields[name]
+    try:
+        return orjson.dumps(fields).decode()
+    except orjson.JSONEncodeError:
+        return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
 
 
 def _owner_of(record: ItemRecord) -> DuplicateOf:

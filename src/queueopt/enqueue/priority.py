@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from queueopt.config import OpsConfig, QueueConfig
 from queueopt.domain import Item, Source
+from queueopt.enqueue.rules import Fields
 from queueopt.errors import InvalidInput
 
 
@@ -60,11 +61,15 @@ class PriorityModel:
 
     def terms(self, item: Item) -> PriorityTerms:
         """Harm rate of `item`; the policy area with the largest expected severity is its primary policy."""
+        return self.terms_of(item.__dict__)
+
+    def terms_of(self, fields: Fields) -> PriorityTerms:
+        """`terms` of the item whose field values are `fields` (its `__dict__`), for the router's hot path."""
         severities = self._severities
         harm = 0.0
         policy: str | None = None
         top = -1.0
-        signals = item.signals
+        signals = fields["signals"]
         for area, score in signals.items():
             severity = severities.get(area)
             if severity is None:
@@ -76,7 +81,11 @@ class PriorityModel:
                 policy = area
         if harm < self._base_harm:
             harm = self._base_harm
-        exposure = self._views * item.views_per_hour + self._per_report * item.reports + self._source[item.source]
+        exposure = (
+            self._views * fields["views_per_hour"]
+            + self._per_report * fields["reports"]
+            + self._source[fields["source"]]
+        )
         priority = harm * exposure
         if priority < self._floor:
             priority = self._floor

@@ -1,16 +1,18 @@
 """Routing rules compiled for the hot path, and the check that finds rules no item can ever reach.
 
-A `Predicate` from the config is turned once into sets and tuples so matching an item is a handful of set
-lookups and comparisons; the router runs it for every item a pipeline sends.
+A `Predicate` from the config is turned once into sets and tuples, and a router's rules for one modality into
+one generated function, so matching an item is a handful of set lookups and comparisons on locals; the router
+runs it for every item a pipeline sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from queueopt.config import OpsConfig, Predicate, Range, RoutingRule
-from queueopt.domain import AttributeValue, Item
+from queueopt.domain import AttributeValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,39 +52,69 @@ class CompiledRule:
             attributes=tuple((when.attributes or {}).items()),
         )
 
-    def matches(self, item: Item) -> bool:
-        """Every condition present must hold; a missing signal counts as a score of 0."""
-        if self.modality is not None and item.modality not in self.modality:
-            return False
-        return self.matches_beyond_modality(item)
 
-    def matches_beyond_modality(self, item: Item) -> bool:
-        """`matches` for a rule already known to accept the item's modality (the router indexes by it)."""
-        if self.language is not None and item.language not in self.language:
-            return False
-        if self.region is not None and item.region not in self.region:
-            return False
-        if self.source is not None and item.source not in self.source:
-            return False
-        signals = item.signals
-        for area, threshold in self.min_signal:
-            if signals.get(area, 0.0) < threshold:
-                return False
-        for area, threshold in self.max_signal:
-            if signals.get(area, 0.0) > threshold:
-                return False
-        if self.min_duration is not None and item.duration_s < self.min_duration:
-            return False
-        if self.max_duration is not None and item.duration_s > self.max_duration:
-            return False
-        if self.min_reports is not None and item.reports < self.min_reports:
-            return False
-        if self.attributes:
-            attributes = item.attributes
-            for name, value in self.attributes:
-                if name not in attributes or attributes[name] != value:
-                    return False
-        return True
+Fields = Mapping[str, Any]
+"""An item's field values by name: a pydantic model's `__dict__`, read by subscript at a fraction of the cost of
+an attribute."""
+
+RuleChain = Callable[[Fields], CompiledRule]
+
+
+def compile_chain(rules: Sequence[CompiledRule]) -> RuleChain:
+    """The first of `rules` that an item matches, as one generated function of the item's fields.
+
+    Every condition present must hold; a missing signal counts as a score of 0, a missing attribute never
+    matches. The router checks a dozen rules per item, and one function of plain comparisons on locals costs
+    a fraction of a method call per rule reading the item's attributes. The generated source names only the
+    fields and the constants it was handed (never a value from the config), and every comparison is written
+    as the negation of the one that rejects, so a value compares exactly as the condition in words says.
+    Without a rule that matches everything (the loaded config always ends with one) it raises AssertionError.
+    """
+    constants: dict[str, object] = {}
+
+    def constant(value: object) -> str:
+        name = f"c{len(constants)}"
+        constants[name] = value
+        return name
+
+    body: list[str] = []
+    used: set[str] = set()
+    conditions: list[str] = []
+
+    def holds(field: str, condition: str) -> None:
+        used.add(field)
+        conditions.append(condition)
+
+    for rule in rules:
+        conditions.clear()
+        for field, values in (("language", rule.language), ("region", rule.region), ("source", rule.source)):
+            if values is not None:
+                holds(field, f"{field} in {constant(values)}")
+        for area, threshold in rule.min_signal:
+            holds("signals", f"not signals.get({constant(area)}, 0.0) < {constant(threshold)}")
+        for area, threshold in rule.max_signal:
+            holds("signals", f"not signals.get({constant(area)}, 0.0) > {constant(threshold)}")
+        if rule.min_duration is not None:
+            holds("duration_s", f"not duration_s < {constant(rule.min_duration)}")
+        if rule.max_duration is not None:
+            holds("duration_s", f"not duration_s > {constant(rule.max_duration)}")
+        if rule.min_reports is not None:
+            holds("reports", f"not reports < {constant(rule.min_reports)}")
+        for name, value in rule.attributes:
+            key = constant(name)
+            holds("attributes", f"{key} in attributes and not attributes[{key}] != {constant(value)}")
+        if not conditions:
+            body.append(f"    return {constant(rule)}")
+            break
+        body.append(f"    if {' and '.join(conditions)}:\n        return {constant(rule)}")
+    else:
+        body.append('    raise AssertionError("ops config without a catch-all rule")')
+    reads = [f"    {field} = fields[{field!r}]" for field in sorted(used)]
+    source = "\n".join(["def first_match(fields):", *reads, *body])
+    namespace: dict[str, Any] = dict(constants)
+    exec(compile(source, "<queueopt routing rules>", "exec"), namespace)  # noqa: S102 - source built above
+    chain: RuleChain = namespace["first_match"]
+    return chain
 
 
 def _set(values: Sequence[str] | None) -> frozenset[str] | None:

@@ -12,12 +12,14 @@ An item row and a task row carry several NULLs and a bool, so that was about a t
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from queueopt.store.sql import Connection, Dialect, SqlStore
 
-sqlite3.register_adapter(type(None), lambda value: value)
+# None to None by a C call, not a Python frame per NULL: an empty dict's `get` answers None for any key.
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 sqlite3.register_adapter(bool, int)
 
 
