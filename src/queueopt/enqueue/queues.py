@@ -44,6 +44,7 @@ reading past a task costs about a tenth of setting up one lane's part in a merge
 
 _Entry = tuple[float, int, str, str, float, Hashable]
 _enqueued_at = itemgetter(4)
+_task_id = itemgetter(2)
 
 
 class _Sorted:
@@ -246,7 +247,7 @@ class QueueSet:
             for entry in taken:
                 self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
-        return [entry[2] for entry in taken]
+        return list(map(_task_id, taken))
 
     def peek_top(self, queue: str, k: int) -> list[str]:
         """The first `k` task ids in priority order, left in place."""
@@ -327,11 +328,11 @@ class QueueSet:
         amortised to each removal; memory stays proportional to the tasks waiting. (Each lane is kept within
         bounds on its own, in `remove`.)"""
         by_key, depth = target.by_key, target.pushed - target.gone
-        if by_key.held() + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
+        held = len(by_key.head) + len(by_key.rest)
+        if held + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
-        live = self._live
-        if by_key.held() > depth:
-            by_key.rebuild(live)
+        if held > depth:
+            by_key.rebuild(self._live)
         # Sorted by enqueue time, every live entry can go on the in-order deque (last_at is already at least
         # the latest of them).
         target.in_order = deque(sorted([*by_key.head, *by_key.rest], key=_enqueued_at))
