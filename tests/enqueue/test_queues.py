@@ -125,7 +125,7 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
     def dead_entries_stay_bounded(self) -> None:
         for name in QUEUES:
             queue = self.queues._queues[name]
-            held = queue.by_key.held() + len(queue.in_order) + len(queue.out_of_order)
+            held = queue.held() + len(queue.in_order) + len(queue.out_of_order)
             assert held <= 4 * len(self.reference[name]) + _COMPACT_SLACK
             for lane in (queue.lanes or {}).values():
                 assert 0 < lane.live and lane.held() <= 2 * lane.live + _LANE_SLACK
@@ -136,7 +136,7 @@ class QueueSetAgainstSortedReference(RuleBasedStateMachine):
         live = self.queues._live
         for name in QUEUES:
             queue = self.queues._queues[name]
-            for part in [queue.by_key, *(queue.lanes or {}).values()]:
+            for part in [queue, *(queue.lanes or {}).values()]:
                 assert part.head_dead == sum(live.get(entry[2]) is not entry for entry in part.head)
                 assert part.head == sorted(part.head)
                 assert not part.head or not part.rest or part.head[-1] < min(part.rest)
@@ -169,4 +169,4 @@ def test_the_dead_where_walks_read_are_dropped() -> None:
     for index in range(400):
         queues.remove(f"t{index}")
         assert next(queues.ordered("a")) == f"t{index + 1}"
-    assert len(queues._queues["a"].by_key.head) <= 600 + 2 * _LANE_SLACK + 2
+    assert len(queues._queues["a"].head) <= 600 + 2 * _LANE_SLACK + 2

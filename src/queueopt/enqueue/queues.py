@@ -121,14 +121,15 @@ class _Sorted:
         heapify(self.rest)
 
 
-class _Queue:
-    """One named queue: its entries by key (all of them, and per lane), by enqueue time, and the counts behind its
-    depth."""
+class _Queue(_Sorted):
+    """One named queue: all its entries by key (the queue is that `_Sorted` itself, one attribute lookup less on
+    every push and pop than holding one; its `live` count is not kept, the depth is), its entries per lane and by
+    enqueue time, and the counts behind its depth."""
 
-    __slots__ = ("by_key", "gone", "in_order", "lanes", "last_at", "merges", "out_of_order", "pushed")
+    __slots__ = ("gone", "in_order", "lanes", "last_at", "merges", "out_of_order", "pushed")
 
     def __init__(self) -> None:
-        self.by_key = _Sorted()
+        super().__init__()
         # Only lanes with a live entry; None until a walk first asks for lanes, most queues never being deep enough.
         self.lanes: dict[Hashable, _Sorted] | None = None
         self.merges = 0  # walks over lanes since one last had to merge them (0: the last one read through)
@@ -163,12 +164,11 @@ class QueueSet:
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        by_key = target.by_key  # its `live` count is not kept: the queue's depth is
-        head = by_key.head
+        head = target.head
         if head and entry < head[-1]:
             insort(head, entry)
         else:
-            heappush(by_key.rest, entry)
+            heappush(target.rest, entry)
         lanes = target.lanes
         if lanes is not None:
             own = lanes.get(lane)
@@ -188,10 +188,9 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
-        by_key = target.by_key
-        head = by_key.head
+        head = target.head
         if head and entry <= head[-1]:
-            by_key.head_dead += 1
+            target.head_dead += 1
         if target.lanes is not None:
             self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
@@ -216,8 +215,7 @@ class QueueSet:
         if wanted <= 0:
             return []
         target.gone += wanted
-        by_key, live = target.by_key, self._live
-        head, rest = by_key.head, by_key.rest
+        live, head, rest = self._live, target.head, target.rest
         taken: list[_Entry] = []
         # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a newer
         # entry, which goes straight back.
@@ -233,8 +231,8 @@ class QueueSet:
                 elif current is not None:
                     live[entry[2]] = current
             del head[:at]  # the entries taken and the dead ones before them, all from the front
-            by_key.head_dead -= at - len(taken)
-            by_key.reach = by_key.read = 0
+            target.head_dead -= at - len(taken)
+            target.reach = target.read = 0
         while wanted:
             entry = heappop(rest)
             current = live.pop(entry[2], None)
@@ -266,7 +264,7 @@ class QueueSet:
         target = self._queues.get(queue)
         if target is None:
             return
-        for entry in target.by_key.walk(self._live):
+        for entry in target.walk(self._live):
             yield entry[2]
 
     def lanes(self, queue: str) -> list[Hashable]:
@@ -279,7 +277,7 @@ class QueueSet:
         if target.lanes is None:
             live = self._live
             target.lanes = {}
-            for entry in target.by_key.walk(live):
+            for entry in target.walk(live):
                 own = target.lanes.get(entry[5])
                 if own is None:
                     own = target.lanes[entry[5]] = _Sorted()
@@ -305,7 +303,7 @@ class QueueSet:
         if target.merges % _RETRY_READ == 0:
             target.merges = 0
             budget = _SKIP_READ * (len(asked) + 1)
-            for entry in target.by_key.walk(live):
+            for entry in target.walk(live):
                 if entry[5] in lanes:
                     last = entry
                     yield entry[2], entry[5]
@@ -327,15 +325,15 @@ class QueueSet:
         at least d removals since the last one (each leaves at most two dead entries here), so it adds O(log n)
         amortised to each removal; memory stays proportional to the tasks waiting. (Each lane is kept within
         bounds on its own, in `remove`.)"""
-        by_key, depth = target.by_key, target.pushed - target.gone
-        held = len(by_key.head) + len(by_key.rest)
+        depth = target.pushed - target.gone
+        held = len(target.head) + len(target.rest)
         if held + len(target.in_order) + len(target.out_of_order) <= 4 * depth + _COMPACT_SLACK:
             return
         if held > depth:
-            by_key.rebuild(self._live)
+            target.rebuild(self._live)
         # Sorted by enqueue time, every live entry can go on the in-order deque (last_at is already at least
         # the latest of them).
-        target.in_order = deque(sorted([*by_key.head, *by_key.rest], key=_enqueued_at))
+        target.in_order = deque(sorted([*target.head, *target.rest], key=_enqueued_at))
         target.out_of_order = []
 
     def depth(self, queue: str) -> int:
