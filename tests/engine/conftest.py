@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -11,8 +12,25 @@ from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig
 from queueopt.domain import Item
 from queueopt.engine import Engine
+from queueopt.store.records import AuditEntry
 
 EngineFactory = Callable[[], Engine]
+
+ENDS_A_LEASE = {"released", "skipped", "expired", "decided", "cancelled"}
+
+
+def assert_never_leased_twice(audit: Iterable[AuditEntry]) -> None:
+    """Replays the audit log: no task is leased again before its lease ended (released, skipped, expired, decided
+    or cancelled)."""
+    holder: dict[str, str | None] = defaultdict(lambda: None)
+    for entry in audit:
+        if entry.task_id is None:
+            continue
+        if entry.transition == "leased":
+            assert holder[entry.task_id] is None, f"task {entry.task_id} leased twice at seq {entry.seq}"
+            holder[entry.task_id] = entry.note
+        elif entry.transition in ENDS_A_LEASE:
+            holder[entry.task_id] = None
 
 
 def profile(moderator_id: str, **overrides: Any) -> ModeratorProfile:

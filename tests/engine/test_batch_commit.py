@@ -8,14 +8,13 @@ leases exactly what the solver chose.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.engine.conftest import profile, video
+from tests.engine.conftest import assert_never_leased_twice, profile, video
 
 from queueopt.assign import Matching
 from queueopt.clock import VirtualClock
@@ -27,7 +26,6 @@ from queueopt.errors import QueueoptError
 from queueopt.store import MemoryStore
 
 MODERATORS = [f"m{index}" for index in range(4)]
-ENDS_A_LEASE = {"released", "skipped", "expired", "decided", "cancelled"}
 
 Step = tuple[str, int, int]
 steps = st.lists(
@@ -94,15 +92,7 @@ def test_a_batch_leases_only_what_still_holds_after_its_solve(
     assert len(chosen) == 1
     if not during:
         assert len(leases) == len(chosen[0].task), "nothing changed: every pair the solver chose is leased"
-    holder: dict[str, str | None] = defaultdict(lambda: None)
-    for entry in engine.audit(limit=10**6):
-        if entry.task_id is None:
-            continue
-        if entry.transition == "leased":
-            assert holder[entry.task_id] is None, f"{entry.task_id} leased twice"
-            holder[entry.task_id] = entry.note
-        elif entry.transition in ENDS_A_LEASE:
-            holder[entry.task_id] = None
+    assert_never_leased_twice(engine.audit(limit=10**6))
     now = clock.now()
     for moderator_id in MODERATORS:
         assert len(engine.moderator(moderator_id).leases) <= capacity

@@ -5,16 +5,13 @@ without the first lease ending in between."""
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 
-from tests.engine.conftest import EngineFactory, profile, video
+from tests.engine.conftest import EngineFactory, assert_never_leased_twice, profile, video
 
 from queueopt.clock import VirtualClock
 from queueopt.domain import Decision, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import QueueoptError
-
-ENDS_A_LEASE = {"released", "skipped", "expired", "decided"}
 
 
 def test_threads_never_double_lease_or_lose_items(engine_factory: EngineFactory, clock: VirtualClock) -> None:
@@ -75,15 +72,7 @@ def test_threads_never_double_lease_or_lose_items(engine_factory: EngineFactory,
     assert len(acknowledged) == len(set(acknowledged)) == 600
     for item_id in acknowledged:
         assert engine.item(item_id).id == item_id
-    holder: dict[str, str | None] = defaultdict(lambda: None)
-    for entry in store_items:
-        if entry.task_id is None:
-            continue
-        if entry.transition == "leased":
-            assert holder[entry.task_id] is None, f"task {entry.task_id} leased twice at seq {entry.seq}"
-            holder[entry.task_id] = entry.note
-        elif entry.transition in ENDS_A_LEASE:
-            holder[entry.task_id] = None
+    assert_never_leased_twice(store_items)
     for moderator in moderators:
         assert len(engine.moderator(moderator).leases) <= 2
     leased = [task for task in (engine.task(item_id) for item_id in acknowledged) if task.state is TaskState.LEASED]
