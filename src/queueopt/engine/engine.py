@@ -368,13 +368,15 @@ class Engine:
         """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
         makes a new task object), the moderator still has a free slot for it and may still take it, and a severe
         task still fits their budget. Anything else stays queued for the next batch."""
-        free = dict(self._leases.free_slots())
+        free: dict[str, int] = {}
         severe_left: dict[str, int] = {}
         kept = []
         for task, moderator_id in pairs:
+            if moderator_id not in free:
+                free[moderator_id] = self._leases.free(moderator_id)
             if (
                 self._tasks.get(task.id) is not task
-                or free.get(moderator_id, 0) <= 0
+                or free[moderator_id] <= 0
                 or not self._model.eligible(task, moderator_id, now)
             ):
                 continue

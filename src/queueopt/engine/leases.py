@@ -44,7 +44,7 @@ class LeaseBook:
         self._refresh(moderator_id)
 
     def _refresh(self, moderator_id: str) -> None:
-        if self._slots.get(moderator_id, 0) > self.count(moderator_id):
+        if self.free(moderator_id):
             self._free[moderator_id] = None
         else:
             self._free.pop(moderator_id, None)
@@ -52,10 +52,11 @@ class LeaseBook:
     def free_slots(self) -> list[tuple[str, int]]:
         """(moderator, free slots) of everyone with a free slot, in the order they were first given slots."""
         order = self._order
-        return [
-            (moderator_id, self._slots[moderator_id] - self.count(moderator_id))
-            for moderator_id in sorted(self._free, key=order.__getitem__)
-        ]
+        return [(moderator_id, self.free(moderator_id)) for moderator_id in sorted(self._free, key=order.__getitem__)]
+
+    def free(self, moderator_id: str) -> int:
+        """The moderator's free slots now: 0 while unavailable or full."""
+        return max(0, self._slots.get(moderator_id, 0) - self.count(moderator_id))
 
     def held_by(self, moderator_id: str) -> list[str]:
         """Task ids in the order they were leased."""
