@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queueopt.capability import Lane, Model, ModeratorProfile
+from queueopt.capability import Model, ModeratorProfile
 from queueopt.config import OpsConfig, Requirements
 from queueopt.domain import Modality, ModeratorStatus, Task, TaskKind, TaskState
 
@@ -274,15 +274,17 @@ def test_takers_take_exactly_the_tasks_with_a_pair(config: OpsConfig, world: Wor
 
 @settings(max_examples=200, deadline=None)
 @given(world=worlds(), data=st.data())
-def test_a_lane_verdict_says_what_take_says_at_every_wait(config: OpsConfig, world: World, data: st.DataObject) -> None:
-    """`Takers.lane` answers for every task requiring what this one requires, whatever its wait: copies of each
-    task waiting until each escalation step (and unskipped) are all taken (ALL), none (NONE), or some (SOME)."""
+def test_a_lane_verdict_says_what_take_says_at_its_step(config: OpsConfig, world: World, data: st.DataObject) -> None:
+    """`Takers.lane(task, step)` answers for every task requiring what this one requires once `step` escalation
+    steps have passed: a copy of each task (unskipped) that has waited just into each step, and one that waited
+    longest in it, is taken exactly when the verdict says so."""
     model = world.model(config)
     free = data.draw(st.lists(st.sampled_from(world.ids), min_size=1, unique=True))
     takers = model.takers(free, NOW)
     for task in world.tasks:
-        queue = config.queues_by_name.get(task.queue)
-        waits = [0.0, *(step.after_s for step in (queue.escalation if queue else [])), 10 * WINDOW_S]
-        taken = {takers.take(replace(task, enqueued_at=NOW - wait, skipped_by=set())) for wait in waits}
-        expected = Lane.ALL if taken == {True} else Lane.NONE if taken == {False} else Lane.SOME
-        assert takers.lane(task) is expected
+        waits = model.escalation_waits(task.queue)
+        starts, ends = [0.0, *waits], [*(wait - 1.0 for wait in waits), 10 * WINDOW_S]
+        for step, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            verdict = takers.lane(task, step)
+            for wait in (start, end):
+                assert takers.take(replace(task, enqueued_at=NOW - wait, skipped_by=frozenset())) is verdict

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
-from enum import Enum
+from collections.abc import KeysView, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +76,8 @@ class Model:
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
         self._needs: dict[_NeedKey, _Need] = {}
+        self._covered = _Covered({})
+        self._waits: dict[str, tuple[float, ...]] = {}
         self._needs_vocabulary = 0
 
     # -- roster -------------------------------------------------------------------------------------------------
@@ -190,6 +191,13 @@ class Model:
         need = self._needs_now().get(_need_key(task)) or self._new_need(task)
         return need.masks
 
+    def escalation_waits(self, queue: str) -> tuple[float, ...]:
+        """How long a task of `queue` waits before each of its escalation steps passes, in order."""
+        waits = self._waits.get(queue)
+        if waits is None:
+            waits = self._waits[queue] = tuple(after_s for after_s, _ in self._rules.escalation(queue))
+        return waits
+
     def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
         everyone: dict[int, list[str]] = {}
@@ -206,7 +214,11 @@ class Model:
                     everyone[held] = [moderator_id]
                 else:
                     group.append(moderator_id)
-        return Takers(self, now, everyone)
+        # Whether a set of skill groups covers a mask does not change while the set does not: the free moderators
+        # change on every batch, their groups (a roster has a handful) seldom, so the answers are kept across batches.
+        if self._covered.keys() != everyone.keys():
+            self._covered = _Covered(dict.fromkeys(everyone))
+        return Takers(self, now, everyone, self._covered)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -278,7 +290,7 @@ class Model:
             task.queue, task.modality, task.language, task.region, task.policy, self._roster.skills
         )
         need = self._needs[_need_key(task)] = _Need(
-            tuple(after_s for after_s, _ in self._rules.escalation(task.queue)),
+            self.escalation_waits(task.queue),
             masks,
             self._area_or_none(task.policy),
             self._roster.languages.get(task.language, -1),
@@ -441,12 +453,24 @@ class Model:
         self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
 
 
-class Lane(Enum):
-    """What `Takers.lane` says of a lane of tasks."""
+class _Covered:
+    """For one set of skill groups (the skill bits each group of moderators holds): which required masks one of
+    them covers."""
 
-    NONE = 0
-    SOME = 1
-    ALL = 2
+    __slots__ = ("_groups", "masks")
+
+    def __init__(self, groups: dict[int, None]) -> None:
+        self._groups = groups
+        self.masks: dict[int, bool] = {}
+
+    def keys(self) -> KeysView[int]:
+        return self._groups.keys()
+
+    def mask(self, mask: int) -> bool:
+        covered = self.masks.get(mask)
+        if covered is None:
+            covered = self.masks[mask] = any(not mask & ~held for held in self._groups)
+        return covered
 
 
 class Takers:
@@ -458,30 +482,33 @@ class Takers:
     only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
     part of a moderator's check."""
 
-    __slots__ = ("_calm", "_calm_members", "_covering", "_everyone", "_model", "_now")
+    __slots__ = ("_calm", "_calm_members", "_covered", "_covering", "_everyone", "_model", "now")
 
-    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]]) -> None:
-        self._model, self._now = model, now
+    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]], covered: _Covered) -> None:
+        self._model, self.now = model, now
         self._everyone = everyone  # skill bits -> moderators
+        self._covered = covered  # what the groups cover, severity aside; shared with other batches
         self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now
         self._calm_members: dict[int, list[str]] = {}
         self._covering: dict[tuple[int, bool], list[int]] = {}
 
     def take(self, task: Task) -> bool:
         severe = task.severe
-        covering = self._covering_groups(self._model.required_now(task, self._now), severe)
-        if not task.skipped_by:
-            return bool(covering)
+        mask = self._model.required_now(task, self.now)
         skipped = task.skipped_by
+        if not (severe or skipped):
+            return self._covered.mask(mask)
+        covering = self._covering_groups(mask, severe)
+        if not skipped:
+            return bool(covering)
         members = self._members_calm if severe else self._everyone.__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
 
-    def lane(self, task: Task) -> Lane:
-        """Whether the tasks that require what `task` requires at every escalation step, with its severity (its
-        lane in the queue), may be taken: by someone whatever their wait (`Lane.ALL`, skips aside), by nobody
-        (`Lane.NONE`), or depending on their wait (`Lane.SOME`)."""
-        taken = [bool(self._covering_groups(mask, task.severe)) for mask in self._model.required_steps(task)]
-        return Lane.ALL if all(taken) else Lane.SOME if any(taken) else Lane.NONE
+    def lane(self, task: Task, step: int) -> bool:
+        """Whether someone may take the tasks that require what `task` requires once `step` escalation steps have
+        passed, with its severity (a lane of its queue), skips aside."""
+        mask = self._model.required_steps(task)[step]
+        return bool(self._covering_groups(mask, True)) if task.severe else self._covered.mask(mask)
 
     def _covering_groups(self, mask: int, severe: bool) -> list[int]:
         """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""
@@ -496,14 +523,14 @@ class Takers:
     def _has_calm(self, held: int) -> bool:
         calm = self._calm.get(held)
         if calm is None:
-            model, now = self._model, self._now
+            model, now = self._model, self.now
             calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._everyone[held])
         return calm
 
     def _members_calm(self, held: int) -> list[str]:
         members = self._calm_members.get(held)
         if members is None:
-            model, now = self._model, self._now
+            model, now = self._model, self.now
             members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
         return members
 

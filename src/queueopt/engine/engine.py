@@ -17,10 +17,12 @@ import json
 import math
 import threading
 import time
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
-from itertools import islice
+from heapq import heappop, heappush
+from itertools import count, islice
 from operator import attrgetter
 from typing import TypeVar
 
@@ -29,7 +31,7 @@ import orjson
 from pydantic import ValidationError
 
 from queueopt.assign import solve
-from queueopt.capability import Lane, Model, ModeratorProfile, Takers
+from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.domain import (
@@ -63,6 +65,8 @@ MAX_EXTEND_S = 4 * 3600.0
 # Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
+_ROUNDING_S = 1e-6
+"""How far an escalation's scheduled time may be off the wait it stands for (arrival plus wait, rounded)."""
 
 
 def qa_draw(task_id: str) -> float:
@@ -103,8 +107,12 @@ class Engine:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
-        # A task of each lane ever seen: what a lane requires of its reviewer is read off any one of its tasks.
-        self._lane_sample: dict[tuple[str, Hashable], Task] = {}
+        # A task of each lane ever seen, with the lane's escalation step: what a lane requires of its reviewer is
+        # read off any one of its tasks.
+        self._lane_sample: dict[tuple[str, Hashable], tuple[Task, int]] = {}
+        # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then.
+        self._escalating: list[tuple[float, int, int, Task]] = []  # (when, order, step it passes, task)
+        self._escalations = count()
         self._leases = LeaseBook()
         self._sla: dict[str, deque[tuple[float, bool]]] = {queue.name: deque() for queue in config.queues}
         self.stats = EngineStats()
@@ -134,11 +142,46 @@ class Engine:
     def _index(self, task: Task) -> None:
         self._tasks[task.id] = task
         if task.state is TaskState.QUEUED:
-            lane = _lane(task)
+            now = self._clock.now()
+            self._escalate(now)
+            step = self._step(task, now)
+            lane = _lane(task, step)
+            self._schedule_escalation(task, step)
             self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
-            self._lane_sample.setdefault((task.queue, lane), task)
+            self._lane_sample.setdefault((task.queue, lane), (task, step))
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
+
+    def _step(self, task: Task, now: float) -> int:
+        """How many of its queue's escalation steps a queued task has passed, decided on its wait as the
+        capability model decides it."""
+        waits = self._model.escalation_waits(task.queue)
+        return bisect_right(waits, now - task.enqueued_at) if waits else 0
+
+    def _schedule_escalation(self, task: Task, step: int) -> None:
+        waits = self._model.escalation_waits(task.queue)
+        if step < len(waits):
+            heappush(self._escalating, (task.enqueued_at + waits[step], next(self._escalations), step + 1, task))
+
+    def _escalate(self, now: float) -> None:
+        """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
+        arrival plus wait rounds the other way than the wait itself is looked at again next time."""
+        due, early = self._escalating, []
+        while due and due[0][0] <= now + _ROUNDING_S:
+            scheduled = heappop(due)
+            _, _, expected, task = scheduled
+            if self._tasks.get(task.id) is not task or task.state is not TaskState.QUEUED:
+                continue
+            step = self._step(task, now)
+            if step < expected:
+                early.append(scheduled)
+                continue
+            lane = _lane(task, step)
+            self._queues.move(task.id, lane)
+            self._lane_sample.setdefault((task.queue, lane), (task, step))
+            self._schedule_escalation(task, step)
+        for scheduled in early:
+            heappush(due, scheduled)
 
     def _unindex(self, task: Task) -> None:
         self._queues.remove(task.id)
@@ -288,8 +331,9 @@ class Engine:
     def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
         """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place.
 
-        With `takers`, the lanes nobody free may take are skipped whole, and in the lanes anyone may take at any
-        wait only a task someone skipped is checked on its own."""
+        With `takers`, the lanes nobody free may take are skipped whole, and in the others only a task someone
+        skipped is checked on its own. Tasks whose wait has passed an escalation step since they were queued are
+        moved to that step's lane first, so all tasks of a lane require the same now."""
         tasks = self._tasks
         if takers is None:
             return [tasks[task_id] for task_id in islice(self._queues.ordered(name), wanted)]
@@ -297,18 +341,13 @@ class Engine:
         if wanted <= 0:
             return window
         take, queues = takers.take, self._queues
+        self._escalate(takers.now)
         if queues.depth(name) <= wanted:  # every task is read anyway: sorting out lanes first would only add to it
             return [task for task in map(tasks.__getitem__, queues.ordered(name)) if take(task)]
-        samples = self._lane_sample
-        verdicts = {}
-        for lane in queues.lanes(name):
-            verdict = takers.lane(samples[(name, lane)])
-            if verdict is not Lane.NONE:
-                verdicts[lane] = verdict
-        every = Lane.ALL
-        for task_id, lane in queues.ordered_in(name, verdicts):
-            task = tasks[task_id]
-            if (verdicts[lane] is every and not task.skipped_by) or take(task):
+        samples, lane_open = self._lane_sample, takers.lane
+        open_lanes = {lane for lane in queues.lanes(name) if lane_open(*samples[(name, lane)])}
+        for task in map(tasks.__getitem__, queues.ordered_in(name, open_lanes)):
+            if not task.skipped_by or take(task):
                 window.append(task)
                 if len(window) == wanted:
                     break
@@ -892,13 +931,13 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
 
 
-_LaneLabel = tuple[str, str, str, str | None, bool]
+_LaneLabel = tuple[str, str, str, str | None, bool, int]
 
 
-def _lane(task: Task) -> _LaneLabel:
-    """A task's lane in its queue: what it requires of a reviewer at each escalation step follows from these
-    fields (and its queue), so all tasks of a lane may be taken by the same moderators, skips aside."""
-    return task.modality, task.language, task.region, task.policy, task.severe
+def _lane(task: Task, step: int) -> _LaneLabel:
+    """A task's lane in its queue: what it requires of a reviewer follows from these fields, its queue and the
+    escalation steps its wait has passed, so all tasks of a lane may be taken by the same moderators, skips aside."""
+    return task.modality, task.language, task.region, task.policy, task.severe, step
 
 
 def _grant(task: Task) -> Lease:

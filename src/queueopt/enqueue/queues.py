@@ -1,10 +1,10 @@
 """Named priority queues of waiting tasks, highest key first and first-in-first-out among equal keys.
 
-Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at, lane)`, is
-one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry
-still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind until a walk
-passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so memory stays
-proportional to the waiting tasks.
+Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at, moves,
+lane)`, is one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is
+this entry still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind
+until a walk passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so
+memory stays proportional to the waiting tasks.
 
 Each queue is a sorted `head` in front of a binary heap `rest`, every entry of the head ordered before every entry
 of the heap. The engine reads the first few hundred tasks of every queue on every batch and takes only a few, so
@@ -14,7 +14,8 @@ the head is inserted there (a bisection and a shift of the entries behind it), a
 
 A queue is also split into lanes, one per label its pusher gives (the engine's is what a task requires of its
 reviewer), each ordered the same way: when most of a queue is work nobody free may take, a walk over the lanes
-someone may take skips the others whole instead of reading past each of their tasks.
+someone may take skips the others whole instead of reading past each of their tasks. A task can change lanes in
+place (`move`): the engine moves it when an escalation step relaxes what it requires.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -42,7 +43,7 @@ _SKIP_READ = 8
 reading past a task costs about a tenth of setting up one lane's part in a merge."""
 
 
-_Entry = tuple[float, int, str, str, float, Hashable]
+_Entry = tuple[float, int, str, str, float, int, Hashable]
 _enqueued_at = itemgetter(4)
 _task_id = itemgetter(2)
 
@@ -160,7 +161,7 @@ class QueueSet:
     def push(self, queue: str, task_id: str, key: float, enqueued_at: float, lane: Hashable = None) -> None:
         target = self._queues.get(queue) or self._queue(queue)
         sequence = target.pushed
-        entry = (-key, sequence, task_id, queue, enqueued_at, lane)
+        entry = (-key, sequence, task_id, queue, enqueued_at, 0, lane)
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
@@ -196,13 +197,34 @@ class QueueSet:
         self._compact_if_mostly_dead(target)
         return True
 
+    def move(self, task_id: str, lane: Hashable) -> None:
+        """Put a queued task in another lane, in the same place in its queue (its key and sequence kept)."""
+        entry = self._live[task_id]
+        key, sequence, _, queue, enqueued_at, moves, _ = entry
+        # Counting the moves keeps the entry and its stale copy apart in every comparison before their lanes, which
+        # need not be comparable.
+        moved = (key, sequence, task_id, queue, enqueued_at, moves + 1, lane)
+        target = self._queues[queue]
+        self._live[task_id] = moved
+        target.died(entry)
+        target.add(moved)
+        lanes = target.lanes
+        if lanes is not None:
+            self._leave_lane(target, entry)
+            own = lanes.get(lane)
+            if own is None:
+                own = lanes[lane] = _Sorted()
+            own.add(moved)
+        heappush(target.out_of_order, (enqueued_at, sequence, moved))
+        self._compact_if_mostly_dead(target)
+
     def _leave_lane(self, target: _Queue, entry: _Entry) -> None:
         """Bookkeeping for an entry that just died, in its lane; a lane left with too many dead is rebuilt."""
         assert target.lanes is not None
-        lane = target.lanes[entry[5]]
+        lane = target.lanes[entry[6]]
         lane.died(entry)
         if not lane.live:
-            del target.lanes[entry[5]]
+            del target.lanes[entry[6]]
         elif lane.held() > 2 * lane.live + _LANE_SLACK:
             lane.rebuild(self._live)
 
@@ -278,16 +300,16 @@ class QueueSet:
             live = self._live
             target.lanes = {}
             for entry in target.walk(live):
-                own = target.lanes.get(entry[5])
+                own = target.lanes.get(entry[6])
                 if own is None:
-                    own = target.lanes[entry[5]] = _Sorted()
+                    own = target.lanes[entry[6]] = _Sorted()
                 own.head.append(entry)  # in order, so each lane's head is sorted
                 own.live += 1
         return target.lanes
 
-    def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[tuple[str, Hashable]]:
-        """(task id, lane) of the tasks in `lanes` only, in the queue's priority order, lazily; the same
-        restrictions as `ordered`. The cost is about that of the tasks read, whatever the other lanes hold.
+    def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[str]:
+        """The ids of the tasks in `lanes` only, in the queue's priority order, lazily; the same restrictions as
+        `ordered`. The cost is about that of the tasks read, whatever the other lanes hold.
 
         The walk reads the whole queue first, passing over other lanes' tasks; once it has passed more of them
         than merging the lanes asked for would cost to set up, it merges those lanes instead, from where it got.
@@ -304,9 +326,9 @@ class QueueSet:
             target.merges = 0
             budget = _SKIP_READ * (len(asked) + 1)
             for entry in target.walk(live):
-                if entry[5] in lanes:
+                if entry[6] in lanes:
                     last = entry
-                    yield entry[2], entry[5]
+                    yield entry[2]
                 else:
                     budget -= 1
                     if budget < 0:
@@ -317,7 +339,7 @@ class QueueSet:
         # Every task of these lanes up to `last` has been read: the merge starts after it.
         walks = [lane.walk(live) if last is None else dropwhile(last.__ge__, lane.walk(live)) for lane in asked]
         for entry in walks[0] if len(walks) == 1 else merge(*walks):
-            yield entry[2], entry[5]
+            yield entry[2]
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
