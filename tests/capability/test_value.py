@@ -275,9 +275,9 @@ def test_takers_take_exactly_the_tasks_with_a_pair(config: OpsConfig, world: Wor
 @settings(max_examples=200, deadline=None)
 @given(world=worlds(), data=st.data())
 def test_a_lane_verdict_says_what_take_says_at_its_step(config: OpsConfig, world: World, data: st.DataObject) -> None:
-    """`Takers.lane(task, step)` answers for every task requiring what this one requires once `step` escalation
-    steps have passed: a copy of each task (unskipped) that has waited just into each step, and one that waited
-    longest in it, is taken exactly when the verdict says so."""
+    """`Takers.opens` answers for every task requiring what this one requires once `step` escalation steps have
+    passed: a copy of each task (unskipped) that has waited just into each step, and one that waited longest in
+    it, is taken exactly when the verdict says so."""
     model = world.model(config)
     free = data.draw(st.lists(st.sampled_from(world.ids), min_size=1, unique=True))
     takers = model.takers(free, NOW)
@@ -285,6 +285,6 @@ def test_a_lane_verdict_says_what_take_says_at_its_step(config: OpsConfig, world
         waits = model.escalation_waits(task.queue)
         starts, ends = [0.0, *waits], [*(wait - 1.0 for wait in waits), 10 * WINDOW_S]
         for step, (start, end) in enumerate(zip(starts, ends, strict=True)):
-            verdict = takers.lane(task, step)
+            verdict = takers.opens(model.required_steps(task)[step], task.severe)
             for wait in (start, end):
                 assert takers.take(replace(task, enqueued_at=NOW - wait, skipped_by=frozenset())) is verdict

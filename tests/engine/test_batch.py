@@ -87,7 +87,7 @@ def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
 ) -> None:
     """The lane walk against the straightforward one: every task in queue order, kept when `Takers.take` says so,
     until `wanted` are kept. Tasks are submitted at different times (escalation steps passed or not), some are
-    skipped, and severe budgets are partly spent."""
+    skipped, severe budgets are partly spent, and a moderator joins between two walks."""
     clock = VirtualClock(1_000.0)
     engine = Engine(MemoryStore(), clock, example_config)
     offsets = sorted(data.draw(st.lists(st.floats(0.0, later), min_size=count, max_size=count)))
@@ -102,10 +102,12 @@ def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
         leases = engine.assign_batch()
         for lease in leases[: data.draw(st.integers(0, len(leases)))]:
             engine.skip(lease.task_id, lease.lease_token, lease.moderator_id, "conflict of interest")
-    free = [moderator_id for moderator_id, _ in engine._leases.free_slots()]
-    takers = engine.model.takers(free, clock.now())
-    for queue in example_config.queues:
-        tasks = [engine._tasks[task_id] for task_id in engine._queues.ordered(queue.name)]
-        assert (
-            engine._queue_window(queue.name, wanted, takers) == [task for task in tasks if takers.take(task)][:wanted]
-        )
+    for joined in range(staff, staff + 2):  # then once more after someone joins, maybe with skills new to the roster
+        free = [moderator_id for moderator_id, _ in engine._leases.free_slots()]
+        takers = engine.model.takers(free, clock.now())
+        for queue in example_config.queues:
+            tasks = [engine._tasks[task_id] for task_id in engine._queues.ordered(queue.name)]
+            window = [task for task in tasks if takers.take(task)][:wanted]
+            assert engine._queue_window(queue.name, wanted, takers) == window
+        fields = data.draw(moderators(joined))
+        engine.upsert_moderator(profile(fields.pop("moderator_id"), **fields))

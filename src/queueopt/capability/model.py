@@ -191,6 +191,12 @@ class Model:
         need = self._needs_now().get(_need_key(task)) or self._new_need(task)
         return need.masks
 
+    @property
+    def vocabulary(self) -> int:
+        """How many skills the roster has named: required masks are numbered by it, so one read off a task holds
+        while this stays the same."""
+        return self._roster.skills.size
+
     def escalation_waits(self, queue: str) -> tuple[float, ...]:
         """How long a task of `queue` waits before each of its escalation steps passes, in order."""
         waits = self._waits.get(queue)
@@ -281,8 +287,8 @@ class Model:
 
     def _needs_now(self) -> dict[_NeedKey, _Need]:
         """The per-demand cache, emptied whenever the skill vocabulary (and so the bit numbering) has grown."""
-        if self._needs_vocabulary != self._roster.skills.size:
-            self._needs, self._needs_vocabulary = {}, self._roster.skills.size
+        if self._needs_vocabulary != self.vocabulary:
+            self._needs, self._needs_vocabulary = {}, self.vocabulary
         return self._needs
 
     def _new_need(self, task: Task) -> _Need:
@@ -504,11 +510,10 @@ class Takers:
         members = self._members_calm if severe else self._everyone.__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
 
-    def lane(self, task: Task, step: int) -> bool:
-        """Whether someone may take the tasks that require what `task` requires once `step` escalation steps have
-        passed, with its severity (a lane of its queue), skips aside."""
-        mask = self._model.required_steps(task)[step]
-        return bool(self._covering_groups(mask, True)) if task.severe else self._covered.mask(mask)
+    def opens(self, mask: int, severe: bool) -> bool:
+        """Whether someone may take a task that requires `mask` now with this severity, skips aside: a lane of a
+        queue is all such tasks, so this says whether a batch reads the lane or skips it."""
+        return bool(self._covering_groups(mask, True)) if severe else self._covered.mask(mask)
 
     def _covering_groups(self, mask: int, severe: bool) -> list[int]:
         """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""

@@ -110,6 +110,10 @@ class Engine:
         # A task of each lane ever seen, with the lane's escalation step: what a lane requires of its reviewer is
         # read off any one of its tasks.
         self._lane_sample: dict[tuple[str, Hashable], tuple[Task, int]] = {}
+        # What each lane of each queue requires (skill bits, severity), read off its sample once; all of it is
+        # read again when the skill vocabulary, and with it the bits' numbering, has changed.
+        self._lane_needs: dict[str, dict[Hashable, tuple[int, bool]]] = {}
+        self._lane_needs_vocabulary = -1
         # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then.
         self._escalating: list[tuple[float, int, int, Task]] = []  # (when, order, step it passes, task)
         self._escalations = count()
@@ -344,14 +348,30 @@ class Engine:
         self._escalate(takers.now)
         if queues.depth(name) <= wanted:  # every task is read anyway: sorting out lanes first would only add to it
             return [task for task in map(tasks.__getitem__, queues.ordered(name)) if take(task)]
-        samples, lane_open = self._lane_sample, takers.lane
-        open_lanes = {lane for lane in queues.lanes(name) if lane_open(*samples[(name, lane)])}
+        needs, opens = self._lane_needs_of(name), takers.opens
+        open_lanes = set()
+        for lane in queues.lanes(name):
+            need = needs.get(lane)
+            if need is None:
+                task, step = self._lane_sample[(name, lane)]
+                need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
+            if opens(*need):
+                open_lanes.add(lane)
         for task in map(tasks.__getitem__, queues.ordered_in(name, open_lanes)):
             if not task.skipped_by or take(task):
                 window.append(task)
                 if len(window) == wanted:
                     break
         return window
+
+    def _lane_needs_of(self, name: str) -> dict[Hashable, tuple[int, bool]]:
+        vocabulary = self._model.vocabulary
+        if vocabulary != self._lane_needs_vocabulary:
+            self._lane_needs, self._lane_needs_vocabulary = {}, vocabulary
+        needs = self._lane_needs.get(name)
+        if needs is None:
+            needs = self._lane_needs[name] = {}
+        return needs
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
