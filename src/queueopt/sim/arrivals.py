@@ -159,7 +159,7 @@ def _items(streams: list[_Stream], scenario: Scenario, order: np.ndarray, offset
         ids = new_id[offsets[position] : offsets[position + 1]].tolist()
         size = len(ids)
         areas = list(fields["signals"])
-        score_rows = zip(*(fields["signals"][area].tolist() for area in areas), strict=True) if areas else None
+        scores = [fields["signals"][area].tolist() for area in areas]
         attributes = _COLUMNS["attributes"].validate_python([scenario.arrivals[position].attributes])[0]
         columns = {
             "id": [f"i{identity}" for identity in ids],
@@ -167,15 +167,45 @@ def _items(streams: list[_Stream], scenario: Scenario, order: np.ndarray, offset
             "duration_s": fields["duration_s"].tolist(),
             "language": fields["language"],
             "region": fields["region"],
-            "signals": [dict(zip(areas, next(score_rows), strict=True)) for _ in ids] if score_rows else [{}] * size,
+            "signals": [dict(zip(areas, row, strict=True)) for row in zip(*scores, strict=True)]
+            if areas
+            else [{}] * size,
             "source": fields["source"],
             "views_per_hour": fields["views_per_hour"].tolist(),
             "reports": fields["reports"].tolist(),
             "content_hash": fields["content_hash"] or [None] * size,
         }
-        valid = [_COLUMNS[name].validate_python(columns[name]) for name in _DRAWN]
-        for identity, *values in zip(ids, *valid, strict=True):
-            items[identity] = _validated_item(values, attributes)
+        valid = [_COLUMNS[name].validate_python(values) for name, values in columns.items()]
+        rows = zip(ids, *valid, strict=True)
+        for (
+            identity,
+            item_id,
+            modality,
+            duration,
+            language,
+            region,
+            signals,
+            source,
+            views,
+            reports,
+            content_hash,
+        ) in rows:
+            items[identity] = _validated_item(
+                {
+                    "id": item_id,
+                    "modality": modality,
+                    "duration_s": duration,
+                    "language": language,
+                    "region": region,
+                    "signals": signals,
+                    "source": source,
+                    "views_per_hour": views,
+                    "reports": reports,
+                    "content_hash": content_hash,
+                    "created_at": None,
+                    "attributes": dict(attributes),  # each item owns its dict, as a validated one does
+                }
+            )
     return [item for item in items if item is not None]
 
 
@@ -186,24 +216,20 @@ def _column(field: FieldInfo) -> TypeAdapter[list[Any]]:
 
 
 _COLUMNS = {name: _column(field) for name, field in Item.model_fields.items()}
-# The fields drawn per item, in declaration order; `created_at` (never drawn) and `attributes` (a stream's) follow.
-_DRAWN = tuple(Item.model_fields)[:-2]
-_SET_BY_DRAW = frozenset(Item.model_fields) - {"created_at"}
+_SET_BY_DRAW = set(Item.model_fields) - {"created_at"}
 
 
-def _validated_item(values: list[Any], attributes: dict[str, Any]) -> Item:
-    """An `Item` from values its field validators already returned, in field order but for the last two (`created_at`
-    is never drawn, `attributes` are the stream's), laid out as `Item(...)` with those values would be.
+def _validated_item(fields: dict[str, Any]) -> Item:
+    """An `Item` whose field dict, in declaration order, holds values that its field validators returned.
 
     This is what pydantic's `model_construct` does, minus its per-field Python loop (which costs more than
-    validating): the field dict in declaration order, the fields set, no extras and no private state. Every field
-    but `created_at` is given, so nothing else is defaulted; `attributes` is copied so that each item owns its dict,
-    as a validated one does. tests/sim/test_arrivals.py checks drawn items against `Item.model_validate`.
+    validating): the field dict, the fields set (every field but `created_at`, which is never drawn), no extras and
+    no private state. tests/sim/test_arrivals.py checks drawn items against `Item.model_validate`.
     """
     item = Item.__new__(Item)
     setattr_ = object.__setattr__
-    setattr_(item, "__dict__", dict(zip(_DRAWN, values, strict=True), created_at=None, attributes=dict(attributes)))
-    setattr_(item, "__pydantic_fields_set__", set(_SET_BY_DRAW))
+    setattr_(item, "__dict__", fields)
+    setattr_(item, "__pydantic_fields_set__", _SET_BY_DRAW.copy())
     setattr_(item, "__pydantic_extra__", None)
     setattr_(item, "__pydantic_private__", None)
     return item
