@@ -20,7 +20,9 @@ import time
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
+from functools import lru_cache
 from itertools import islice
+from json.encoder import encode_basestring_ascii
 from operator import attrgetter
 from typing import TypeVar
 
@@ -515,7 +517,7 @@ class Engine:
             self._check_decision(task, decision)
             decided = _evolved(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
             changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
-            note = decision.model_dump_json()
+            note = _decision_json(decision)
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
             if task.kind is TaskKind.REVIEW:
@@ -554,9 +556,10 @@ class Engine:
         """The decision reaches the item and every pending copy of it.
 
         Each copy stores the decision's JSON (`note`, already serialised for the audit) with the moderator's id as
-        one more member, spliced in before the closing brace rather than dumping a second time.
+        one more member, spliced in before the closing brace rather than dumping a second time (the id encoded by
+        the very function `json.dumps` applies to a string, without its encoder's setup).
         """
-        signed = f'{note[:-1]},"moderator_id":{json.dumps(moderator_id)}}}'
+        signed = f'{note[:-1]},"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
         for record in self._store.items_of_task(task.id):
             if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
                 decided = _evolved(
@@ -882,6 +885,14 @@ def _payload(item: Item) -> str:
         return orjson.dumps(fields).decode()
     except orjson.JSONEncodeError:
         return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
+
+
+@lru_cache(maxsize=256)
+def _decision_json(decision: Decision) -> str:
+    """A decision's JSON, for the audit note and the item. Callers such as the simulator send the same few decisions
+    over and over; a frozen model is hashable and equal decisions serialise alike, so a small cache answers those
+    for a hash instead of a serialisation, and bounds what distinct ones (free-text notes) may hold."""
+    return decision.model_dump_json()
 
 
 def _owner_of(record: ItemRecord) -> DuplicateOf:
