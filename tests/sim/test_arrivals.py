@@ -3,6 +3,8 @@ items `Item(...)` would have made, and a draw `Item` would refuse must still be 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
@@ -37,6 +39,17 @@ def test_drawn_items_without_optional_draws_are_what_validation_makes() -> None:
     for item in arrivals.items:
         _same_as_validated(item)
     assert all(item.attributes is not arrivals.items[0].attributes for item in arrivals.items[1:])
+
+
+def test_copying_a_drawn_item_leaves_the_fields_set_the_others_share_alone() -> None:
+    first, second = sample_arrivals(mm_c(horizon_s=2000.0), 0).items[:2]
+    fields_set = set(second.model_fields_set)
+    copy = first.model_copy(update={"created_at": datetime(2026, 1, 1, tzinfo=UTC)})
+    assert "created_at" in copy.model_fields_set
+    assert first.model_fields_set == second.model_fields_set == fields_set
+    with pytest.raises(ValidationError):
+        second.id = "elsewhere"  # type: ignore[misc]
+    assert second.model_fields_set == fields_set
 
 
 def test_a_draw_outside_an_items_bounds_is_refused() -> None:

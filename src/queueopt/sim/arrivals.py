@@ -216,6 +216,10 @@ def _column(field: FieldInfo) -> TypeAdapter[list[Any]]:
 
 
 _COLUMNS = {name: _column(field) for name, field in Item.model_fields.items()}
+# The fields set of every drawn item (all fields but `created_at`, never drawn), one set for all of them: a set of
+# eleven names takes 728 bytes, 0.7 GB over a day's items, and allocating them was a third of the time to draw.
+# Sharing it is safe because pydantic never changes the fields set of a frozen model (`__setattr__` and
+# `__delattr__` refuse first), and `model_copy` and `copy` give the copy a set of its own before updating it.
 _SET_BY_DRAW = set(Item.model_fields) - {"created_at"}
 
 
@@ -223,13 +227,13 @@ def _validated_item(fields: dict[str, Any]) -> Item:
     """An `Item` whose field dict, in declaration order, holds values that its field validators returned.
 
     This is what pydantic's `model_construct` does, minus its per-field Python loop (which costs more than
-    validating): the field dict, the fields set (every field but `created_at`, which is never drawn), no extras and
-    no private state. tests/sim/test_arrivals.py checks drawn items against `Item.model_validate`.
+    validating): the field dict, the fields set (`_SET_BY_DRAW`), no extras and no private state.
+    tests/sim/test_arrivals.py checks drawn items against `Item.model_validate`.
     """
     item = Item.__new__(Item)
     setattr_ = object.__setattr__
     setattr_(item, "__dict__", fields)
-    setattr_(item, "__pydantic_fields_set__", _SET_BY_DRAW.copy())
+    setattr_(item, "__pydantic_fields_set__", _SET_BY_DRAW)
     setattr_(item, "__pydantic_extra__", None)
     setattr_(item, "__pydantic_private__", None)
     return item
