@@ -8,7 +8,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queueopt.capability.estimators import ExactSums
+from queueopt.capability.estimators import ExactSums, exact_units
 
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300)
 
@@ -20,15 +20,17 @@ def test_a_cell_is_the_rounded_sum_of_live_terms(terms: list[float], removed: li
     sums.grow(1)
     live = []
     for term, remove in zip(terms, removed + [False] * len(terms), strict=False):
-        sums.add(0, 1, term)
+        sums.add(0, 1, exact_units(term))
         if remove:
-            sums.add(0, 1, -term)
+            sums.add(0, 1, exact_units(-term))
         else:
             live.append(term)
+        if data.draw(st.booleans()):  # read between adds as well as at the end: values are brought up to date
+            assert sums.values[0, 1] == math.fsum(live)
     assert sums.values[0, 1] == math.fsum(live)
     assert sums.values[0, 0] == 0.0
 
     shuffled = ExactSums(2)
     shuffled.grow(1)
-    shuffled.add(0, 1, *data.draw(st.permutations(live)))
+    shuffled.add(0, 1, exact_units(*data.draw(st.permutations(live))))
     assert shuffled.values[0, 1] == sums.values[0, 1]

@@ -67,30 +67,49 @@ def _grown(array: Floats, capacity: int) -> Floats:
     return bigger
 
 
+def exact_units(*terms: float) -> int:
+    """The exact sum of finite `terms` as a whole number of the smallest subnormal (see `ExactSums`)."""
+    units = 0
+    for term in terms:
+        numerator, denominator = term.as_integer_ratio()
+        units += numerator << (_SUBNORMAL_BITS + 1 - denominator.bit_length())
+    return units
+
+
 class ExactSums:
-    """Cells that always hold the correctly rounded sum of the terms added to them, with O(1) adds and removals.
+    """Cells that always read as the correctly rounded sum of the terms added to them, with O(1) adds and removals.
 
     Each cell keeps its sum exactly as an integer count of the smallest subnormal, 2**-1074, of which every finite
-    float is a whole multiple; Python's integer true division rounds correctly, so the value does not depend on the
-    order terms came and went. (Shewchuk's partials, the algorithm behind `math.fsum`, give the same values, but a
-    Python loop over them costs several times more once a long-lived cell has gathered many partials.)
+    float is a whole multiple (`exact_units`); Python's integer true division rounds correctly, so the value does not
+    depend on the order terms came and went. (Shewchuk's partials, the algorithm behind `math.fsum`, give the same
+    values, but a Python loop over them costs several times more once a long-lived cell has gathered many partials.)
+    That division and the array write cost more than the add itself and every decision adds to four cells, while
+    the values are read far less often, so a cell's value is brought up to date when `values` is next read.
     """
 
     def __init__(self, width: int) -> None:
-        self.values = np.zeros((0, width), dtype=np.float64)
+        self._values = np.zeros((0, width), dtype=np.float64)
         self._units: dict[tuple[int, int], int] = {}
+        self._stale: set[tuple[int, int]] = set()
 
     def grow(self, rows: int) -> None:
-        self.values = _grown(self.values, rows)
+        self._values = _grown(self._values, rows)
 
-    def add(self, row: int, column: int, *terms: float) -> None:
-        """Add each finite term exactly; the cell's rounded value is computed once, after the last."""
-        units = self._units.get((row, column), 0)
-        for term in terms:
-            numerator, denominator = term.as_integer_ratio()
-            units += numerator << (_SUBNORMAL_BITS + 1 - denominator.bit_length())
-        self._units[row, column] = units
-        self.values[row, column] = units / _SMALLEST_INVERSE
+    def add(self, row: int, column: int, units: int) -> None:
+        """Add an exact amount (`exact_units` of the terms) to a cell."""
+        cell = (row, column)
+        self._units[cell] = self._units.get(cell, 0) + units
+        self._stale.add(cell)
+
+    @property
+    def values(self) -> Floats:
+        """Every cell's correctly rounded sum."""
+        if self._stale:
+            units = self._units
+            for cell in self._stale:
+                self._values[cell] = units[cell] / _SMALLEST_INVERSE
+            self._stale.clear()
+        return self._values
 
 
 class AccuracyEstimator:
@@ -199,7 +218,8 @@ class HandlingEstimator:
         """One Welford step, and the row's old terms in the sums swapped for its new ones.
 
         This runs on every decision, so the cell is read once into plain floats (the same IEEE arithmetic as numpy's
-        scalars) and each exact sum takes its removal and its addition in one call, rounding once.
+        scalars), and the removal and the addition are made exact once and added to the group's and the
+        population's sums alike.
         """
         count = float(self.count[slot, modality])
         mean = float(self.mean[slot, modality])
@@ -211,13 +231,13 @@ class HandlingEstimator:
         self.count[slot, modality] = new_count
         self.mean[slot, modality] = new_mean
         self.m2[slot, modality] = new_m2
-        totals = (-count * mean, new_count * new_mean) if count else (new_count * new_mean,)
-        m2s = (-m2, new_m2) if count else (new_m2,)
+        total = exact_units(-count * mean, new_count * new_mean) if count else exact_units(new_count * new_mean)
+        spread = exact_units(-m2, new_m2) if count else exact_units(new_m2)
         self._group_count[group, modality] += 1.0
-        self._group_total.add(group, modality, *totals)
-        self._group_m2.add(group, modality, *m2s)
-        self._all_total.add(0, modality, *totals)
-        self._all_m2.add(0, modality, *m2s)
+        self._group_total.add(group, modality, total)
+        self._group_m2.add(group, modality, spread)
+        self._all_total.add(0, modality, total)
+        self._all_m2.add(0, modality, spread)
         self._group_prior = None
 
     def move(self, slot: int, group: int | None, to: int | None) -> None:
@@ -237,7 +257,8 @@ class HandlingEstimator:
         count = float(self.count[slot, modality])
         if not count:
             return
-        total, m2 = sign * count * float(self.mean[slot, modality]), sign * float(self.m2[slot, modality])
+        total = exact_units(sign * count * float(self.mean[slot, modality]))
+        m2 = exact_units(sign * float(self.m2[slot, modality]))
         self._group_count[group, modality] += sign * count
         self._group_total.add(group, modality, total)
         self._group_m2.add(group, modality, m2)

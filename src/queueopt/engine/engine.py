@@ -21,8 +21,10 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
+from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count, islice
+from json.encoder import encode_basestring_ascii
 from operator import attrgetter
 from typing import TypeVar
 
@@ -74,6 +76,8 @@ def qa_draw(task_id: str) -> float:
     return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
 
 
+# The states of a task the engine indexes; a set of the members, not a tuple built from two enum lookups per test.
+_OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 _Record = TypeVar("_Record", Task, ItemRecord)
 _FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
 
@@ -199,7 +203,7 @@ class Engine:
         for task in old:
             self._unindex(task)
         for task in new:
-            if task.state in (TaskState.QUEUED, TaskState.LEASED):
+            if task.state in _OPEN:
                 self._index(task)
 
     # ---- submit ---------------------------------------------------------------------------------------------
@@ -236,7 +240,9 @@ class Engine:
                 # str() of a StrEnum is its value, and far cheaper than the `.value` property.
                 counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
-            self.stats.submitted.update(counted)
+            submitted = self.stats.submitted
+            for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
+                submitted[key] += 1
         return [_result(records[item_id]) for item_id in ids]
 
     def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
@@ -574,7 +580,7 @@ class Engine:
             self._check_decision(task, decision)
             decided = _evolved(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
             changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
-            note = decision.model_dump_json()
+            note = _decision_json(decision)
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
             if task.kind is TaskKind.REVIEW:
@@ -588,7 +594,7 @@ class Engine:
                 self._score_qa(task, decision)
             self._commit(changes, [task], created)
             self._learn(task, moderator_id, now)
-            self.stats.decided[decision.verdict.value] += 1
+            self.stats.decided[str(decision.verdict)] += 1
             return self._view(decided)
 
     def _check_decision(self, task: Task, decision: Decision) -> None:
@@ -613,9 +619,10 @@ class Engine:
         """The decision reaches the item and every pending copy of it.
 
         Each copy stores the decision's JSON (`note`, already serialised for the audit) with the moderator's id as
-        one more member, spliced in before the closing brace rather than dumping a second time.
+        one more member, spliced in before the closing brace rather than dumping a second time (the id encoded by
+        the very function `json.dumps` applies to a string, without its encoder's setup).
         """
-        signed = f'{note[:-1]},"moderator_id":{json.dumps(moderator_id)}}}'
+        signed = f'{note[:-1]},"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
         for record in self._store.items_of_task(task.id):
             if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
                 decided = _evolved(
@@ -941,6 +948,14 @@ def _payload(item: Item) -> str:
         return orjson.dumps(fields).decode()
     except orjson.JSONEncodeError:
         return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
+
+
+@lru_cache(maxsize=256)
+def _decision_json(decision: Decision) -> str:
+    """A decision's JSON, for the audit note and the item. Callers such as the simulator send the same few decisions
+    over and over; a frozen model is hashable and equal decisions serialise alike, so a small cache answers those
+    for a hash instead of a serialisation, and bounds what distinct ones (free-text notes) may hold."""
+    return decision.model_dump_json()
 
 
 def _owner_of(record: ItemRecord) -> DuplicateOf:
