@@ -111,3 +111,17 @@ def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
             assert engine._queue_window(queue.name, wanted, takers) == window
         fields = data.draw(moderators(joined))
         engine.upsert_moderator(profile(fields.pop("moderator_id"), **fields))
+
+
+def test_a_deep_queue_offers_its_tasks_once_their_escalation_passes(example_config: OpsConfig) -> None:
+    """Tasks in a language nobody free speaks wait in a lane nobody may take; once their queue's escalation relaxes
+    the language, they move to the next step's lane and the batch offers them, most urgent first."""
+    clock = VirtualClock(1_000.0)
+    engine = Engine(MemoryStore(), clock, narrow(example_config, 1))
+    engine.submit([video(f"es{index}", language="es", views_per_hour=10.0 * (index + 1)) for index in range(3)])
+    assert len({engine.task(f"es{index}").queue for index in range(3)}) == 1, "the premise: one queue, deeper than 1"
+    engine.upsert_moderator(profile("plain", languages={"en": 1.0}))
+    assert engine.assign_batch() == []
+    clock.advance(7200 + 1)  # video_standard relaxes its language requirement after two hours
+    (lease,) = engine.assign_batch()
+    assert lease.task_id == "es2" and lease.moderator_id == "plain"

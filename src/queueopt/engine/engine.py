@@ -152,44 +152,35 @@ class Engine:
         if task.state is TaskState.QUEUED:
             now = self._clock.now()
             self._escalate(now)
-            step = self._step(task, now)
-            lane = _lane(task, step)
-            self._schedule_escalation(task, step)
+            lane = self._lane_now(task, now)
             self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
-            self._lane_sample.setdefault((task.queue, lane), (task, step))
+            self._lane_sample.setdefault((task.queue, lane), (task, lane[-1]))
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
-    def _step(self, task: Task, now: float) -> int:
-        """How many of its queue's escalation steps a queued task has passed, decided on its wait as the
-        capability model decides it."""
+    def _lane_now(self, task: Task, now: float) -> _LaneLabel:
+        """The queued task's lane at `now`; a task with an escalation step still ahead is scheduled to change
+        lanes when its wait passes it. Whether it has passed is decided on the wait, as the capability model
+        decides it."""
         waits = self._model.escalation_waits(task.queue)
-        return bisect_right(waits, now - task.enqueued_at) if waits else 0
-
-    def _schedule_escalation(self, task: Task, step: int) -> None:
-        waits = self._model.escalation_waits(task.queue)
+        step = bisect_right(waits, now - task.enqueued_at) if waits else 0
         if step < len(waits):
             heappush(self._escalating, (task.enqueued_at + waits[step], next(self._escalations), step + 1, task))
+        return _lane(task, step)
 
     def _escalate(self, now: float) -> None:
         """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
-        arrival plus wait rounds the other way than the wait itself is looked at again next time."""
-        due, early = self._escalating, []
+        arrival plus wait rounds the other way than the wait itself is scheduled again, for the next call."""
+        due = self._escalating
+        passed = []
         while due and due[0][0] <= now + _ROUNDING_S:
-            scheduled = heappop(due)
-            _, _, expected, task = scheduled
-            if self._tasks.get(task.id) is not task or task.state is not TaskState.QUEUED:
-                continue
-            step = self._step(task, now)
-            if step < expected:
-                early.append(scheduled)
-                continue
-            lane = _lane(task, step)
-            self._queues.move(task.id, lane)
-            self._lane_sample.setdefault((task.queue, lane), (task, step))
-            self._schedule_escalation(task, step)
-        for scheduled in early:
-            heappush(due, scheduled)
+            passed.append(heappop(due))
+        for _, _, step, task in passed:
+            if self._tasks.get(task.id) is task and task.state is TaskState.QUEUED:
+                lane = self._lane_now(task, now)
+                if lane[-1] >= step:
+                    self._queues.move(task.id, lane)
+                    self._lane_sample.setdefault((task.queue, lane), (task, lane[-1]))
 
     def _unindex(self, task: Task) -> None:
         self._queues.remove(task.id)
