@@ -63,6 +63,15 @@ class _Demand(NamedTuple):
     severe: bool
 
 
+class _Rates(NamedTuple):
+    """A demands x moderators matrix in CSR form, only ever gathered from: scipy's checks on building a matrix
+    would cost more than everything `value` does with it."""
+
+    data: NDArray[np.float64]
+    indices: NDArray[np.intp]
+    indptr: NDArray[np.int64]
+
+
 class Model:
     """Moderator profiles, their estimates and wellbeing budgets, and the value matrix built from them."""
 
@@ -229,7 +238,7 @@ class Model:
         gather = starts + np.arange(indptr[-1], dtype=np.int64)
         data = rate.data[gather] * np.repeat(weight, counts)
         np.maximum(data, VALUE_FLOOR, out=data)
-        matrix = sp.csr_matrix((data, rate.indices[gather], indptr), shape=shape)
+        matrix = _csr(data, rate.indices[gather], indptr, shape)
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
@@ -263,9 +272,7 @@ class Model:
         indptr = np.zeros(len(tasks) + 1, dtype=np.int32)
         indptr[np.array(rows, dtype=np.intp) + 1] = 1
         np.cumsum(indptr, out=indptr)
-        data = np.array(values, dtype=np.float64)
-        # int32 indices and a sorted, duplicate-free indptr are what scipy would produce; copy=False skips its copies.
-        return sp.csr_matrix((data, np.zeros(len(rows), dtype=np.int32), indptr), shape=(len(tasks), 1), copy=False)
+        return _csr(np.array(values, dtype=np.float64), np.zeros(len(rows), dtype=np.int32), indptr, (len(tasks), 1))
 
     def _needs_now(self) -> dict[_NeedKey, _Need]:
         """The per-demand cache, emptied whenever the skill vocabulary (and so the bit numbering) has grown."""
@@ -313,7 +320,7 @@ class Model:
 
     def _demand_rates(
         self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
-    ) -> sp.csr_matrix:
+    ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
@@ -335,7 +342,7 @@ class Model:
         factors, of_demand = self._factors(demands, columns[live])
         data = factors.ravel()[of_demand[rows] * live.size + cols]
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
-        return sp.csr_matrix((data, live[cols], indptr), shape=(len(demands), len(columns)))
+        return _Rates(data, live[cols], indptr)
 
     def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
@@ -506,6 +513,18 @@ class Takers:
             model, now = self._model, self._now
             members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
         return members
+
+
+def _csr(
+    data: NDArray[np.float64], indices: NDArray[np.integer], indptr: NDArray[np.integer], shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """A canonical CSR matrix (sorted, duplicate-free columns per row) from its parts, with the int32 indices scipy
+    itself would choose while they fit: given those, with copy=False, scipy neither scans nor copies them, which
+    is most of its cost on a batch-sized matrix."""
+    index = np.int32 if max(*shape, indices.size) <= np.iinfo(np.int32).max else np.int64
+    return sp.csr_matrix(
+        (data, indices.astype(index, copy=False), indptr.astype(index, copy=False)), shape=shape, copy=False
+    )
 
 
 def _need_key(task: Task) -> _NeedKey:
