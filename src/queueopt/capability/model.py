@@ -51,9 +51,6 @@ class _Need(NamedTuple):
     language: int
     modality: int
 
-    def mask_at(self, waited_s: float) -> int:
-        return self.masks[bisect_right(self.after, waited_s)] if self.after else self.masks[0]
-
 
 class _Demand(NamedTuple):
     """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
@@ -191,8 +188,13 @@ class Model:
 
     def required_now(self, task: Task, now: float) -> int:
         """The skill bits the task requires after the escalation steps its wait has passed."""
-        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
-        return need.mask_at(now - task.enqueued_at)
+        # `_need_key` and the step lookup written out: a batch asks this of every task its window reads and of every
+        # pair it leases, and the two calls cost as much as the rest.
+        need = self._needs_now().get((task.queue, task.modality, task.language, task.region, task.policy))
+        if need is None:
+            need = self._new_need(task)
+        after, masks = need.after, need.masks
+        return masks[bisect_right(after, now - task.enqueued_at)] if after else masks[0]
 
     def required_steps(self, task: Task) -> tuple[int, ...]:
         """The skill bits the task requires at each escalation step of its queue; `required_now` is one of them."""
@@ -255,8 +257,8 @@ class Model:
             proficiency = self._roster.proficiency[slot].tolist()
             needs = self._needs_now()
             for row, task in enumerate(tasks):
-                # `_need_key` and `mask_at` written out: this loop is the one-moderator hot path, and the two calls
-                # cost as much as the rest of it.
+                # `_need_key` and the step lookup written out, as in `required_now` (which would not give the need's
+                # factor columns): this loop is the one-moderator hot path, and the calls cost as much as the rest.
                 need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
                 if need is None:
                     need = self._new_need(task)
