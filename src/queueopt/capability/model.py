@@ -162,18 +162,20 @@ class Model:
     def severe_caps(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.int64]:
         """Severe items each moderator may receive in one batch: 0 while exhausted or cooling down, 1 when a
         cool-down applies (the next one must wait for it), else what is left of the hourly budget."""
-        caps = np.zeros(len(moderator_ids), dtype=np.int64)
-        for column, moderator_id in enumerate(moderator_ids):
-            profile = self._roster.profile(moderator_id)
-            if not self._spent(profile, now):
-                caps[column] = 1 if profile.cooldown_s > 0 else self.severe_budget_left(moderator_id, now)
-        return caps
+        profile = self._roster.profile
+        return np.array([self._severe_cap(profile(m), now) for m in moderator_ids], dtype=np.int64)
+
+    def _severe_cap(self, profile: ModeratorProfile, now: float) -> int:
+        """One moderator's `severe_caps`, the one place the wellbeing rules are applied: the ledger is read once
+        (a batch with a severe task asks this of hundreds of moderators)."""
+        seen = self._severe.seen(profile.id, now)
+        if seen >= profile.severe_per_hour or self._severe.cooling(profile.id, now, profile.cooldown_s):
+            return 0
+        return 1 if profile.cooldown_s > 0 else profile.severe_per_hour - seen
 
     def _spent(self, profile: ModeratorProfile, now: float) -> bool:
         """No severe item for this moderator now: the hourly budget is used up or a cool-down is running."""
-        return self._severe.seen(profile.id, now) >= profile.severe_per_hour or self._severe.cooling(
-            profile.id, now, profile.cooldown_s
-        )
+        return self._severe_cap(profile, now) == 0
 
     # -- value --------------------------------------------------------------------------------------------------
 
