@@ -36,6 +36,7 @@ from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
 UNSPOKEN_PROFICIENCY = 0.1
+_INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _NeedKey = tuple[str, Modality, str, str, str | None]
 
@@ -525,7 +526,7 @@ def _csr(
     """A canonical CSR matrix (sorted, duplicate-free columns per row) from its parts, with the int32 indices scipy
     itself would choose while they fit: given those, with copy=False, scipy neither scans nor copies them, which
     is most of its cost on a batch-sized matrix."""
-    index = np.int32 if max(*shape, indices.size) <= np.iinfo(np.int32).max else np.int64
+    index = np.int32 if max(*shape, indices.size) <= _INT32_MAX else np.int64
     return sp.csr_matrix(
         (data, indices.astype(index, copy=False), indptr.astype(index, copy=False)), shape=shape, copy=False
     )
