@@ -91,3 +91,25 @@ def test_severe_tasks_go_to_the_copies_with_budget_left() -> None:
     assert len(matching) == 4
     assert sorted(matching.moderator[severe[matching.task]].tolist()) == [1, 2]
     assert np.bincount(matching.moderator, minlength=3).tolist() == [2, 1, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(alike_instances(side=True), st.booleans(), st.sampled_from([1, 3, alike.SAMPLE_ROWS]))
+def test_columns_are_numbered_like_a_plain_grouping(instance: Instance, by_vendor: bool, sample: int) -> None:
+    """`alike_columns` (fingerprints, the all-distinct shortcut, first members by running maximum) against grouping
+    equal (column, vendor) keys in a dict, numbered by first appearance; None exactly when every key differs."""
+    dense = np.where(instance.value > 0, instance.value, 0.0)
+    vendor = instance.vendor if by_vendor else None
+    keys = [
+        (tuple(dense[:, column].tolist()), None if vendor is None else int(vendor[column]))
+        for column in range(dense.shape[1])
+    ]
+    first: dict[object, int] = {}
+    expected = [first.setdefault(key, len(first)) for key in keys]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(alike, "SAMPLE_ROWS", sample)
+        of_column = alike.alike_columns(dense, vendor)
+    if dense.shape[1] < 2 or len(first) == len(keys):
+        assert of_column is None
+    else:
+        assert of_column is not None and of_column.tolist() == expected

@@ -77,3 +77,21 @@ def test_bad_input_names_the_problem(kwargs: dict[str, object], message: str) ->
     value = kwargs.pop("value")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         solve(value, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([1, 1, 3]), np.array([0, 2, 2, 3])), shape=(3, 40)),
+        sp.csr_matrix(np.arange(1.0, 13.0).reshape(3, 4)),
+    ],
+    ids=["sparse-with-duplicates", "dense-enough"],
+)
+def test_the_callers_sparse_matrix_is_left_as_it_was(value: sp.csr_matrix) -> None:
+    """Sparse input is read in place (no copy on the dense path), so neither path may write to it: the first has
+    duplicates that the sparse path sums, the second is dense enough to be read as a matrix."""
+    before = (value.data.copy(), value.indices.copy(), value.indptr.copy())
+    solve(value, method="flow")
+    solve(value)
+    after = (value.data, value.indices, value.indptr)
+    assert all(np.array_equal(old, new) for old, new in zip(before, after, strict=True))

@@ -103,7 +103,7 @@ def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
         for lease in leases[: data.draw(st.integers(0, len(leases)))]:
             engine.skip(lease.task_id, lease.lease_token, lease.moderator_id, "conflict of interest")
     for joined in range(staff, staff + 2):  # then once more after someone joins, maybe with skills new to the roster
-        free = [moderator_id for moderator_id, _ in engine._leases.free_slots()]
+        free, _ = engine._leases.free_slots()
         takers = engine.model.takers(free, clock.now())
         for queue in example_config.queues:
             tasks = [engine._tasks[task_id] for task_id in engine._queues.ordered(queue.name)]

@@ -231,12 +231,13 @@ def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int,
     listing, pruning and the dense solver's scatter would cost, and the result is the same.
     """
     if sp.issparse(value):
-        matrix = sp.csr_matrix(value, copy=True)
+        matrix = value.tocsr()  # the caller's own matrix when it is CSR already: read, never written, on this path
         _check_real("value", matrix.dtype)
         shape = _matrix_shape(matrix.shape)
         cells = shape[0] * shape[1]
         if cells <= DENSE_MAX_CELLS and matrix.nnz >= DENSE_MIN_SHARE * cells:
             return _read_value(matrix.toarray())
+        matrix = matrix.copy()  # only here: summing duplicates must not touch the caller's matrix
         matrix.sum_duplicates()
         rows = np.repeat(np.arange(shape[0], dtype=np.intp), np.diff(matrix.indptr))
         cols = matrix.indices.astype(np.intp)

@@ -35,6 +35,7 @@ from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
 UNSPOKEN_PROFICIENCY = 0.1
+_INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _NeedKey = tuple[str, Modality, str, str, str | None]
 
@@ -50,9 +51,6 @@ class _Need(NamedTuple):
     language: int
     modality: int
 
-    def mask_at(self, waited_s: float) -> int:
-        return self.masks[bisect_right(self.after, waited_s)] if self.after else self.masks[0]
-
 
 class _Demand(NamedTuple):
     """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
@@ -60,6 +58,15 @@ class _Demand(NamedTuple):
     mask: int
     need: _Need
     severe: bool
+
+
+class _Rates(NamedTuple):
+    """A demands x moderators matrix in CSR form, only ever gathered from: scipy's checks on building a matrix
+    would cost more than everything `value` does with it."""
+
+    data: NDArray[np.float64]
+    indices: NDArray[np.intp]
+    indptr: NDArray[np.int64]
 
 
 class Model:
@@ -157,18 +164,20 @@ class Model:
     def severe_caps(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.int64]:
         """Severe items each moderator may receive in one batch: 0 while exhausted or cooling down, 1 when a
         cool-down applies (the next one must wait for it), else what is left of the hourly budget."""
-        caps = np.zeros(len(moderator_ids), dtype=np.int64)
-        for column, moderator_id in enumerate(moderator_ids):
-            profile = self._roster.profile(moderator_id)
-            if not self._spent(profile, now):
-                caps[column] = 1 if profile.cooldown_s > 0 else self.severe_budget_left(moderator_id, now)
-        return caps
+        profile = self._roster.profile
+        return np.array([self._severe_cap(profile(m), now) for m in moderator_ids], dtype=np.int64)
+
+    def _severe_cap(self, profile: ModeratorProfile, now: float) -> int:
+        """One moderator's `severe_caps`, the one place the wellbeing rules are applied: the ledger is read once
+        (a batch with a severe task asks this of hundreds of moderators)."""
+        seen = self._severe.seen(profile.id, now)
+        if seen >= profile.severe_per_hour or self._severe.cooling(profile.id, now, profile.cooldown_s):
+            return 0
+        return 1 if profile.cooldown_s > 0 else profile.severe_per_hour - seen
 
     def _spent(self, profile: ModeratorProfile, now: float) -> bool:
         """No severe item for this moderator now: the hourly budget is used up or a cool-down is running."""
-        return self._severe.seen(profile.id, now) >= profile.severe_per_hour or self._severe.cooling(
-            profile.id, now, profile.cooldown_s
-        )
+        return self._severe_cap(profile, now) == 0
 
     # -- value --------------------------------------------------------------------------------------------------
 
@@ -183,8 +192,13 @@ class Model:
 
     def required_now(self, task: Task, now: float) -> int:
         """The skill bits the task requires after the escalation steps its wait has passed."""
-        need = self._needs_now().get(_need_key(task)) or self._new_need(task)
-        return need.mask_at(now - task.enqueued_at)
+        # `_need_key` and the step lookup written out: a batch asks this of every task its window reads and of every
+        # pair it leases, and the two calls cost as much as the rest.
+        need = self._needs_now().get((task.queue, task.modality, task.language, task.region, task.policy))
+        if need is None:
+            need = self._new_need(task)
+        after, masks = need.after, need.masks
+        return masks[bisect_right(after, now - task.enqueued_at)] if after else masks[0]
 
     def required_steps(self, task: Task) -> tuple[int, ...]:
         """The skill bits the task requires at each escalation step of its queue; `required_now` is one of them."""
@@ -247,7 +261,7 @@ class Model:
         gather = starts + np.arange(indptr[-1], dtype=np.int64)
         data = rate.data[gather] * np.repeat(weight, counts)
         np.maximum(data, VALUE_FLOOR, out=data)
-        matrix = sp.csr_matrix((data, rate.indices[gather], indptr), shape=shape)
+        matrix = _csr(data, rate.indices[gather], indptr, shape)
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
@@ -264,8 +278,8 @@ class Model:
             proficiency = self._roster.proficiency[slot].tolist()
             needs = self._needs_now()
             for row, task in enumerate(tasks):
-                # `_need_key` and `mask_at` written out: this loop is the one-moderator hot path, and the two calls
-                # cost as much as the rest of it.
+                # `_need_key` and the step lookup written out, as in `required_now` (which would not give the need's
+                # factor columns): this loop is the one-moderator hot path, and the calls cost as much as the rest.
                 need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
                 if need is None:
                     need = self._new_need(task)
@@ -281,9 +295,7 @@ class Model:
         indptr = np.zeros(len(tasks) + 1, dtype=np.int32)
         indptr[np.array(rows, dtype=np.intp) + 1] = 1
         np.cumsum(indptr, out=indptr)
-        data = np.array(values, dtype=np.float64)
-        # int32 indices and a sorted, duplicate-free indptr are what scipy would produce; copy=False skips its copies.
-        return sp.csr_matrix((data, np.zeros(len(rows), dtype=np.int32), indptr), shape=(len(tasks), 1), copy=False)
+        return _csr(np.array(values, dtype=np.float64), np.zeros(len(rows), dtype=np.int32), indptr, (len(tasks), 1))
 
     def _needs_now(self) -> dict[_NeedKey, _Need]:
         """The per-demand cache, emptied whenever the skill vocabulary (and so the bit numbering) has grown."""
@@ -331,7 +343,7 @@ class Model:
 
     def _demand_rates(
         self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
-    ) -> sp.csr_matrix:
+    ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
@@ -353,7 +365,7 @@ class Model:
         factors, of_demand = self._factors(demands, columns[live])
         data = factors.ravel()[of_demand[rows] * live.size + cols]
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
-        return sp.csr_matrix((data, live[cols], indptr), shape=(len(demands), len(columns)))
+        return _Rates(data, live[cols], indptr)
 
     def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
@@ -538,6 +550,18 @@ class Takers:
             model, now = self._model, self.now
             members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
         return members
+
+
+def _csr(
+    data: NDArray[np.float64], indices: NDArray[np.integer], indptr: NDArray[np.integer], shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """A canonical CSR matrix (sorted, duplicate-free columns per row) from its parts, with the int32 indices scipy
+    itself would choose while they fit: given those, with copy=False, scipy neither scans nor copies them, which
+    is most of its cost on a batch-sized matrix."""
+    index = np.int32 if max(*shape, indices.size) <= _INT32_MAX else np.int64
+    return sp.csr_matrix(
+        (data, indices.astype(index, copy=False), indptr.astype(index, copy=False)), shape=shape, copy=False
+    )
 
 
 def _need_key(task: Task) -> _NeedKey:

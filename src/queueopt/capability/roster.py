@@ -89,10 +89,17 @@ class Roster:
         return profile
 
     def slots_for(self, moderator_ids: Sequence[str]) -> NDArray[np.intp]:
-        slots = np.fromiter((self.slot_of(mid) for mid in moderator_ids), dtype=np.intp, count=len(moderator_ids))
-        if np.unique(slots).size != slots.size:
+        """The slots of distinct, known moderators; a batch asks for hundreds every tick, so the lookups are plain
+        dict reads and the distinctness test a set of ints, with `slot_of` only to name the first unknown one."""
+        try:
+            slots = [self.slots[moderator_id] for moderator_id in moderator_ids]
+        except KeyError:
+            for moderator_id in moderator_ids:
+                self.slot_of(moderator_id)
+            raise
+        if len(set(slots)) != len(slots):
             raise InvalidInput("moderator ids must be distinct", field="moderator_ids")
-        return slots
+        return np.array(slots, dtype=np.intp)
 
     def _new_slot(self) -> int:
         slot = len(self.profiles)

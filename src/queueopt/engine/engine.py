@@ -372,10 +372,8 @@ class Engine:
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
-        free = self._leases.free_slots()
-        return [moderator_id for moderator_id, _ in free], np.fromiter(
-            (slots for _, slots in free), dtype=np.int64, count=len(free)
-        )
+        moderators, slots = self._leases.free_slots()
+        return moderators, np.array(slots, dtype=np.int64)
 
     def assign_batch(self) -> list[Lease]:
         """One batch: the top candidates of every queue against every moderator with a free slot.
