@@ -322,12 +322,13 @@ class Model:
         """Group tasks by what they require now (the cached need at its escalation step) and whether they are
         severe; the per-task weight is the harm rate per media unit."""
         # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
+        # Python lists filled and converted once: setting a numpy element costs more than the rest of a row.
         index: dict[tuple[int, int, bool], int] = {}
         demands: list[_Demand] = []
-        of_task = np.empty(len(tasks), dtype=np.intp)
-        weight = np.empty(len(tasks), dtype=np.float64)
+        of_task: list[int] = []
+        weight: list[float] = []
         needs = self._needs_now()
-        for row, task in enumerate(tasks):
+        for task in tasks:
             need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
             if need is None:
                 need = self._new_need(task)
@@ -337,9 +338,9 @@ class Model:
             if group is None:
                 group = index[key] = len(demands)
                 demands.append(_Demand(need.masks[step], need, task.severe))
-            of_task[row] = group
-            weight[row] = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
-        return demands, of_task, weight
+            of_task.append(group)
+            weight.append(max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s))
+        return demands, np.array(of_task, dtype=np.intp), np.array(weight, dtype=np.float64)
 
     def _demand_rates(
         self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
