@@ -735,10 +735,10 @@ class Engine:
 
     def _expire(self, now: float) -> int:
         """Requeue the leases due by `now`. Every engine path calls this first and almost always nothing is due,
-        so that case returns before building anything."""
-        due = self._leases.due(now)
-        if not due:
+        so that case returns on one comparison."""
+        if now < self._leases.next_expiry:
             return 0
+        due = self._leases.due(now)
         old, new = [], []
         changes = Changes()
         seen: set[str] = set()
