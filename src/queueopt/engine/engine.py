@@ -92,6 +92,29 @@ def _evolved(record: _Record, **changes: object) -> _Record:
     return copy
 
 
+class _SlaWindow:
+    """A queue's decisions of the last `_SLA_WINDOW_S` seconds, each with whether it was within the SLA, and the
+    count of those that were: the share is read on every `queues()` call (the simulator's backlog samples, the
+    service's metrics), and an hour of a busy queue's decisions is too many to sum each time."""
+
+    __slots__ = ("decisions", "within")
+
+    def __init__(self) -> None:
+        self.decisions: deque[tuple[float, bool]] = deque()
+        self.within = 0
+
+    def add(self, now: float, within: bool) -> None:
+        self.decisions.append((now, within))
+        self.within += within
+
+    def share(self, now: float) -> float | None:
+        """The share of the window's decisions that were within the SLA; None when there were none."""
+        decisions, since = self.decisions, now - _SLA_WINDOW_S
+        while decisions and decisions[0][0] < since:
+            self.within -= decisions.popleft()[1]
+        return self.within / len(decisions) if decisions else None
+
+
 class Engine:
     def __init__(
         self,
@@ -122,7 +145,7 @@ class Engine:
         self._escalating: list[tuple[float, int, int, Task]] = []  # (when, order, step it passes, task)
         self._escalations = count()
         self._leases = LeaseBook()
-        self._sla: dict[str, deque[tuple[float, bool]]] = {queue.name: deque() for queue in config.queues}
+        self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._recover()
 
@@ -620,7 +643,7 @@ class Engine:
                 changes.items.append(decided)
         waited = now - task.enqueued_at
         within = waited <= self._config.queues_by_name[task.queue].sla_s
-        self._sla[task.queue].append((now, within))
+        self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
 
@@ -724,10 +747,10 @@ class Engine:
 
     def _expire(self, now: float) -> int:
         """Requeue the leases due by `now`. Every engine path calls this first and almost always nothing is due,
-        so that case returns before building anything."""
-        due = self._leases.due(now)
-        if not due:
+        so that case returns on one comparison."""
+        if now < self._leases.next_expiry:
             return 0
+        due = self._leases.due(now)
         old, new = [], []
         changes = Changes()
         seen: set[str] = set()
@@ -884,9 +907,6 @@ class Engine:
                     leased[name] = leased.get(name, 0) + 1
             views = []
             for queue in self._config.queues:
-                window = self._sla[queue.name]
-                while window and window[0][0] < now - _SLA_WINDOW_S:
-                    window.popleft()
                 oldest = self._queues.oldest_enqueued_at(queue.name)
                 views.append(
                     QueueView(
@@ -896,7 +916,7 @@ class Engine:
                         oldest_age_s=None if oldest is None else max(0.0, now - oldest),
                         sla_s=queue.sla_s,
                         sla_target=queue.sla_target,
-                        within_sla_last_hour=sum(w for _, w in window) / len(window) if window else None,
+                        within_sla_last_hour=self._sla[queue.name].share(now),
                     )
                 )
             return views

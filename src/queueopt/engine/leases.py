@@ -10,11 +10,15 @@ instead of sorting and recounting: the few moderators a tick changes pay one bis
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_left, insort
 
 
 class LeaseBook:
-    __slots__ = ("_by_moderator", "_expiries", "_free", "_free_order", "_moderators", "_order", "_slots")
+    """`next_expiry` is the earliest expiry in the heap (infinity when empty): every pull and decision asks what is
+    due, almost always nothing, and comparing one float answers that without a call."""
+
+    __slots__ = ("_by_moderator", "_expiries", "_free", "_free_order", "_moderators", "_order", "_slots", "next_expiry")
 
     def __init__(self) -> None:
         self._by_moderator: dict[str, dict[str, None]] = {}
@@ -24,15 +28,18 @@ class LeaseBook:
         self._moderators: list[str] = []  # the inverse of `_order`
         self._free: dict[str, int] = {}  # moderator -> free slots, for everyone with at least one
         self._free_order: list[int] = []  # `_order` of everyone in `_free`, ascending
+        self.next_expiry = math.inf
 
     def add(self, moderator_id: str, task_id: str, attempt: int, expires_at: float) -> None:
         self._by_moderator.setdefault(moderator_id, {})[task_id] = None
-        heapq.heappush(self._expiries, (expires_at, task_id, attempt))
+        self.reschedule(task_id, attempt, expires_at)
         self._refresh(moderator_id)
 
     def reschedule(self, task_id: str, attempt: int, expires_at: float) -> None:
-        """A lease extended: the old expiry stays in the heap and is recognised as outdated when it surfaces."""
+        """When a lease runs out; for a lease extended, the old expiry stays in the heap and is recognised as
+        outdated when it surfaces."""
         heapq.heappush(self._expiries, (expires_at, task_id, attempt))
+        self.next_expiry = self._expiries[0][0]
 
     def drop(self, moderator_id: str, task_id: str) -> None:
         held = self._by_moderator.get(moderator_id)
@@ -84,7 +91,9 @@ class LeaseBook:
     def due(self, now: float) -> list[tuple[str, int]]:
         """(task id, attempt) of every expiry at or before `now`; the caller checks each is still current."""
         due = []
-        while self._expiries and self._expiries[0][0] <= now:
-            _, task_id, attempt = heapq.heappop(self._expiries)
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            _, task_id, attempt = heapq.heappop(expiries)
             due.append((task_id, attempt))
+        self.next_expiry = expiries[0][0] if expiries else math.inf
         return due

@@ -38,8 +38,11 @@ class ItemView:
     decided_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskView:
+    """A task as the engine saw it when answering. Not frozen, for the reason `ItemResult` is not: one is built on
+    every pull and every decision, and its callers (the simulator, the HTTP service) only read it."""
+
     id: str
     item_id: str
     kind: TaskKind

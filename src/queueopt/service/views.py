@@ -1,4 +1,4 @@
-"""Engine views to response bodies. The engine's views are frozen dataclasses; the HTTP contract is the schemas.
+"""Engine views to response bodies. The engine's views are read-only snapshots; the HTTP contract is the schemas.
 
 Routes answer with `json_response(model)`: the body is serialised once by pydantic-core. Returning the model and
 letting FastAPI apply `response_model` would dump it, validate the dump against a copy of the model and serialise
