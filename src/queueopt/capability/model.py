@@ -515,11 +515,9 @@ class Takers:
         severe = task.severe
         mask = self._model.required_now(task, self.now)
         skipped = task.skipped_by
-        if not (severe or skipped):
-            return self._covered.mask(mask)
-        covering = self._covering_groups(mask, severe)
         if not skipped:
-            return bool(covering)
+            return self.opens(mask, severe)
+        covering = self._covering_groups(mask, severe)
         members = self._members_calm if severe else self._everyone.__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
 

@@ -177,19 +177,20 @@ class Engine:
             self._escalate(now)
             lane = self._lane_now(task, now)
             self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
-            self._lane_sample.setdefault((task.queue, lane), (task, lane[-1]))
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
     def _lane_now(self, task: Task, now: float) -> _LaneLabel:
-        """The queued task's lane at `now`; a task with an escalation step still ahead is scheduled to change
-        lanes when its wait passes it. Whether it has passed is decided on the wait, as the capability model
-        decides it."""
+        """The queued task's lane at `now`, with a sample for it if it is the lane's first task; a task with an
+        escalation step still ahead is scheduled to change lanes when its wait passes it. Whether it has passed is
+        decided on the wait, as the capability model decides it."""
         waits = self._model.escalation_waits(task.queue)
         step = bisect_right(waits, now - task.enqueued_at) if waits else 0
         if step < len(waits):
             heappush(self._escalating, (task.enqueued_at + waits[step], next(self._escalations), step + 1, task))
-        return _lane(task, step)
+        lane = _lane(task, step)
+        self._lane_sample.setdefault((task.queue, lane), (task, step))
+        return lane
 
     def _escalate(self, now: float) -> None:
         """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
@@ -203,7 +204,6 @@ class Engine:
                 lane = self._lane_now(task, now)
                 if lane[-1] >= step:
                     self._queues.move(task.id, lane)
-                    self._lane_sample.setdefault((task.queue, lane), (task, lane[-1]))
 
     def _unindex(self, task: Task) -> None:
         self._queues.remove(task.id)
