@@ -24,11 +24,10 @@ its age) goes on a small heap ordered by that time instead.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Collection, Hashable, Iterable, Iterator
-from heapq import heapify, heappop, heappush, merge
-from itertools import dropwhile
+from heapq import heapify, heappop, heappush, heapreplace
 from operator import itemgetter
 
 _COMPACT_SLACK = 64
@@ -81,21 +80,8 @@ class _Sorted:
             self.head_dead += 1
 
     def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
-        """The live entries in order, lazily.
-
-        The tasks taken are those near the front, so their dead entries gather where every walk reads; a walk
-        first drops the dead from the part of the head the last walk read when they outnumbered the live there
-        (paid for by that walk), and the whole head's when they are most of it."""
-        head = self.head
-        if self.reach - self.read > self.read + _LANE_SLACK:
-            prefix = head[: self.reach]
-            kept = [entry for entry in prefix if live.get(entry[2]) is entry]
-            self.head_dead -= len(prefix) - len(kept)
-            head[: self.reach] = kept
-        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(head):
-            head = self.head = [entry for entry in head if live.get(entry[2]) is entry]
-            self.head_dead = 0
-        self.reach = self.read = 0
+        """The live entries in order, lazily."""
+        head = self._tidy(live)
         at, read, size = 0, 0, len(head)
         while at < size:
             entry = head[at]
@@ -113,6 +99,66 @@ class _Sorted:
                 head.append(entry)
                 self.reach, self.read = len(head), self.read + 1
                 yield entry
+
+    def first(self, live: dict[str, _Entry], after: _Entry | None) -> _Entry | None:
+        """The first live entry (after `after`, when given), or None; `next` then gives the ones behind it, so a
+        merge of lanes starts no generator per lane and reads on only in the lane it just took from."""
+        head = self._tidy(live)
+        if after is not None:
+            # The entries before `after` are not read, so they count as live: the next walk does not tidy them.
+            self.reach = self.read = bisect_right(head, after)
+        else:
+            # A lane's front is where its tasks are taken, and every merge starts there: its dead go at once.
+            dead = 0
+            for entry in head:
+                if live.get(entry[2]) is entry:
+                    break
+                dead += 1
+            if dead:
+                del head[:dead]
+                self.head_dead -= dead
+        front = self.next(live)
+        while front is not None and after is not None and front <= after:
+            front = self.next(live)
+        return front
+
+    def next(self, live: dict[str, _Entry]) -> _Entry | None:
+        """The live entry behind the one `first` or `next` last gave, or None; read as `walk` reads."""
+        head, at = self.head, self.reach
+        size = len(head)
+        while at < size:
+            entry = head[at]
+            at += 1
+            if live.get(entry[2]) is entry:
+                self.reach, self.read = at, self.read + 1
+                return entry
+        self.reach = at
+        rest = self.rest
+        while rest:
+            entry = heappop(rest)
+            if live.get(entry[2]) is entry:
+                head.append(entry)
+                self.reach, self.read = len(head), self.read + 1
+                return entry
+        return None
+
+    def _tidy(self, live: dict[str, _Entry]) -> list[_Entry]:
+        """The head, ready for a walk to read, which sets `reach` and `read` again as it goes.
+
+        The tasks taken are those near the front, so their dead entries gather where every walk reads; a walk
+        first drops the dead from the part of the head the last walk read when they outnumbered the live there
+        (paid for by that walk), and the whole head's when they are most of it."""
+        head = self.head
+        if self.reach - self.read > self.read + _LANE_SLACK:
+            prefix = head[: self.reach]
+            kept = [entry for entry in prefix if live.get(entry[2]) is entry]
+            self.head_dead -= len(prefix) - len(kept)
+            head[: self.reach] = kept
+        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(head):
+            head = self.head = [entry for entry in head if live.get(entry[2]) is entry]
+            self.head_dead = 0
+        self.reach = self.read = 0
+        return head
 
     def rebuild(self, live: dict[str, _Entry]) -> None:
         """Only the live entries kept; the head stays sorted and the rest becomes a heap again."""
@@ -318,7 +364,7 @@ class QueueSet:
         if target is None:
             return
         live, own = self._live, self._lanes(target)
-        asked = [own[lane] for lane in lanes if lane in own]
+        asked = [lane for lane in map(own.get, lanes) if lane is not None]
         last: _Entry | None = None
         # A queue whose last walks had to merge merges at once, but tries reading through again now and then.
         target.merges = target.merges + 1 if target.merges else 0
@@ -336,10 +382,22 @@ class QueueSet:
                         break
             else:
                 return
-        # Every task of these lanes up to `last` has been read: the merge starts after it.
-        walks = [lane.walk(live) if last is None else dropwhile(last.__ge__, lane.walk(live)) for lane in asked]
-        for entry in walks[0] if len(walks) == 1 else merge(*walks):
+        # Every task of these lanes up to `last` has been read: the merge starts after it. Its heap holds the first
+        # unread entry of each lane (an entry names its lane), and a lane is read on only when its entry is taken.
+        fronts = []
+        for lane in asked:
+            front = lane.first(live, last)
+            if front is not None:
+                fronts.append(front)
+        heapify(fronts)
+        while fronts:
+            entry = fronts[0]
             yield entry[2]
+            behind = own[entry[6]].next(live)
+            if behind is None:
+                heappop(fronts)
+            else:
+                heapreplace(fronts, behind)
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
