@@ -104,21 +104,22 @@ class _Sorted:
         """The first live entry (after `after`, when given), or None; `next` then gives the ones behind it, so a
         merge of lanes starts no generator per lane and reads on only in the lane it just took from."""
         head = self._tidy(live)
-        if after is not None:
-            # The entries before `after` are not read, so they count as live: the next walk does not tidy them.
-            self.reach = self.read = bisect_right(head, after)
-        else:
+        if after is None:
             # A lane's front is where its tasks are taken, and every merge starts there: its dead go at once.
-            dead = 0
-            for entry in head:
+            for dead, entry in enumerate(head):
                 if live.get(entry[2]) is entry:
-                    break
-                dead += 1
-            if dead:
-                del head[:dead]
-                self.head_dead -= dead
+                    if dead:
+                        del head[:dead]
+                        self.head_dead -= dead
+                    self.reach = self.read = 1
+                    return entry
+            self.head_dead -= len(head)
+            head.clear()
+            return self.next(live)
+        # The entries before `after` are not read, so they count as live: the next walk does not tidy them.
+        self.reach = self.read = bisect_right(head, after)
         front = self.next(live)
-        while front is not None and after is not None and front <= after:
+        while front is not None and front <= after:
             front = self.next(live)
         return front
 
