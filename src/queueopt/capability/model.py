@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import KeysView, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +37,8 @@ VALUE_FLOOR = 1e-300
 UNSPOKEN_PROFICIENCY = 0.1
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
+_COVERED_KEPT = 64
+"""Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
 _NeedKey = tuple[str, Modality, str, str, str | None]
 
 
@@ -83,7 +85,7 @@ class Model:
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
         self._needs: dict[_NeedKey, _Need] = {}
-        self._covered = _Covered({})
+        self._covered: dict[frozenset[int], _Covered] = {}
         self._waits: dict[str, tuple[float, ...]] = {}
         self._needs_vocabulary = 0
 
@@ -235,10 +237,15 @@ class Model:
                 else:
                     group.append(moderator_id)
         # Whether a set of skill groups covers a mask does not change while the set does not: the free moderators
-        # change on every batch, their groups (a roster has a handful) seldom, so the answers are kept across batches.
-        if self._covered.keys() != everyone.keys():
-            self._covered = _Covered(dict.fromkeys(everyone))
-        return Takers(self, now, everyone, self._covered)
+        # change on every batch, but their groups (a roster has a handful) make few sets, which come back (an evening
+        # batch has a new set every other time, out of about six), so each set's answers are kept across batches.
+        groups = frozenset(everyone)
+        covered = self._covered.get(groups)
+        if covered is None:
+            if len(self._covered) >= _COVERED_KEPT:
+                self._covered.clear()
+            covered = self._covered[groups] = _Covered(dict.fromkeys(everyone))
+        return Takers(self, now, everyone, covered)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -481,9 +488,6 @@ class _Covered:
     def __init__(self, groups: dict[int, None]) -> None:
         self._groups = groups
         self.masks: dict[int, bool] = {}
-
-    def keys(self) -> KeysView[int]:
-        return self._groups.keys()
 
     def mask(self, mask: int) -> bool:
         covered = self.masks.get(mask)
