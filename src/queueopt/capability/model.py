@@ -60,14 +60,38 @@ class _Need(NamedTuple):
     area: int
     language: int
     modality: int
+    kind: int
 
 
-class _Demand(NamedTuple):
-    """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
+class _Demands(NamedTuple):
+    """What the groups of a batch's tasks require now, one entry per group: skill bits, severity, and the `_Kinds`
+    code of the need they come from."""
 
-    mask: int
-    need: _Need
-    severe: bool
+    masks: list[int]
+    severe: list[bool]
+    kinds: list[int]
+
+
+class _Kinds:
+    """Codes for the distinct (policy area, language, modality) that factors are read at, kept for the model's life
+    (the triples do not depend on the roster): a batch groups its hundreds of demands by them with one `np.unique`,
+    not a dict of tuples."""
+
+    __slots__ = ("_codes", "_table")
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[int, int, int], int] = {}
+        self._table = np.zeros((0, 3), dtype=np.intp)
+
+    def code(self, area: int, language: int, modality: int) -> int:
+        code = self._codes.setdefault((area, language, modality), len(self._codes))
+        if code == len(self._table):
+            self._table = np.array(list(self._codes), dtype=np.intp)
+        return code
+
+    def parts(self, codes: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Area, language and modality (the columns) of each code."""
+        return self._table[codes]
 
 
 class _Rates(NamedTuple):
@@ -93,6 +117,7 @@ class Model:
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
         self._needs: dict[_NeedKey, _Need] = {}
+        self._kinds = _Kinds()
         self._covered = _Covered({})
         self._waits: dict[str, tuple[float, ...]] = {}
         self._needs_vocabulary = 0
@@ -317,24 +342,26 @@ class Model:
         masks = self._rules.required_masks(
             task.queue, task.modality, task.language, task.region, task.policy, self._roster.skills
         )
+        area = self._area_or_none(task.policy)
+        language = self._roster.languages.get(task.language, -1)
+        modality = _MODALITY_INDEX[task.modality]
         need = self._needs[_need_key(task)] = _Need(
             self.escalation_waits(task.queue),
             masks,
-            self._area_or_none(task.policy),
-            self._roster.languages.get(task.language, -1),
-            _MODALITY_INDEX[task.modality],
+            area,
+            language,
+            modality,
+            self._kinds.code(area, language, modality),
         )
         return need
 
-    def _demands(
-        self, tasks: Sequence[Task], now: float
-    ) -> tuple[list[_Demand], NDArray[np.intp], NDArray[np.float64]]:
+    def _demands(self, tasks: Sequence[Task], now: float) -> tuple[_Demands, NDArray[np.intp], NDArray[np.float64]]:
         """Group tasks by what they require now (the cached need at its escalation step) and whether they are
         severe; the per-task weight is the harm rate per media unit."""
         # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
         # Python lists filled and converted once: setting a numpy element costs more than the rest of a row.
         index: dict[tuple[int, int, bool], int] = {}
-        demands: list[_Demand] = []
+        demands = _Demands([], [], [])
         of_task: list[int] = []
         waited: list[float] = []
         needs = self._needs_now()
@@ -347,16 +374,18 @@ class Model:
             key = (id(need), step, task.severe)
             group = index.get(key)
             if group is None:
-                group = index[key] = len(demands)
-                demands.append(_Demand(need.masks[step], need, task.severe))
+                group = index[key] = len(demands.masks)
+                demands.masks.append(need.masks[step])
+                demands.severe.append(task.severe)
+                demands.kinds.append(need.kind)
             of_task.append(group)
             waited.append(wait)
         of = np.array(of_task, dtype=np.intp)
-        modality = np.fromiter((demand.need.modality for demand in demands), dtype=np.intp, count=len(demands))
+        modality = self._kinds.parts(np.array(demands.kinds, dtype=np.intp))[:, 2]
         return demands, of, _weights(tasks, np.array(waited), _TIMED[modality][of])
 
     def _demand_rates(
-        self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
     ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
@@ -364,38 +393,34 @@ class Model:
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
         live = np.flatnonzero(self._roster.available[columns])
-        required = split([demand.mask for demand in demands], self._roster.held.shape[1])
+        required = split(demands.masks, self._roster.held.shape[1])
         ok = covered(required, self._roster.held[columns[live]])
-        severe = np.fromiter((demand.severe for demand in demands), dtype=np.bool_, count=len(demands))
+        severe = np.array(demands.severe, dtype=np.bool_)
         if severe.any():
             blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
             if blocked.any():
                 ok &= ~(severe[:, None] & blocked[None, :])
         counts = np.count_nonzero(ok, axis=1)
-        indptr = np.zeros(len(demands) + 1, dtype=np.int64)
+        indptr = np.zeros(len(demands.masks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        rows = np.repeat(np.arange(len(demands)), counts)
+        rows = np.repeat(np.arange(len(demands.masks)), counts)
         cols = np.flatnonzero(ok) - rows * live.size
-        factors, of_demand = self._factors(demands, columns[live])
+        factors, of_demand = self._factors(demands.kinds, columns[live])
         data = factors.ravel()[of_demand[rows] * live.size + cols]
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
         return _Rates(data, live[cols], indptr)
 
-    def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-        """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
-        index: dict[tuple[int, int, int], int] = {}
-        of_demand = np.fromiter(
-            (index.setdefault((d.need.area, d.need.language, d.need.modality), len(index)) for d in demands),
-            dtype=np.intp,
-            count=len(demands),
-        )
-        area, language, modality = (np.array(part, dtype=np.intp) for part in zip(*index, strict=True))
+    def _factors(self, kinds: list[int], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """`accuracy * proficiency / seconds per unit` for each distinct kind (area, language, modality) of `kinds`
+        and moderator, and the row of each entry of `kinds`."""
+        codes, of_demand = np.unique(np.array(kinds, dtype=np.intp), return_inverse=True)
+        area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
         proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
         proficiency[:, language < 0] = 0.0
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
-        return factors.T.copy(), of_demand
+        return factors.T.copy(), of_demand.reshape(-1)
 
     def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
         profile = self._roster.profile
