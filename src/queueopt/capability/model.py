@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import KeysView, Sequence
+from collections.abc import Iterator, KeysView, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -300,6 +300,29 @@ class Model:
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
+    def value_dense(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> NDArray[np.float64]:
+        """`value(tasks, moderator_ids, now).toarray()`, the same floats, without the sparse matrix: in an engine batch
+        most pairs are eligible and the solver reads the matrix densely anyway, so building and indexing the sparse
+        form first costs more than the value itself on a quiet floor's batch."""
+        if len(moderator_ids) == 1 or not tasks or not moderator_ids:
+            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now).toarray()
+            return small
+        columns = self._roster.slots_for(moderator_ids)
+        demands, of_task, weight = self._demands(tasks, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        factors, of_demand = self._factors(demands.kinds, columns[live])
+        pair = factors[of_demand[of_task]] * weight[:, None]
+        np.maximum(pair, VALUE_FLOOR, out=pair)
+        eligible = np.where(ok[of_task], pair, 0.0)
+        if live.size == len(moderator_ids):
+            matrix = eligible
+        else:
+            matrix = np.zeros((len(tasks), len(moderator_ids)))
+            matrix[:, live] = eligible
+        for row, column in _skipped_pairs(tasks, moderator_ids):
+            matrix[row, column] = 0.0
+        return matrix
+
     def _column(self, tasks: Sequence[Task], moderator_id: str, now: float) -> sp.csr_matrix:
         """`value` for one moderator, task by task; same pairs and values as the batch path."""
         slot = self._roster.slot_of(moderator_id)
@@ -392,14 +415,7 @@ class Model:
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
-        live = np.flatnonzero(self._roster.available[columns])
-        required = split(demands.masks, self._roster.held.shape[1])
-        ok = covered(required, self._roster.held[columns[live]])
-        severe = np.array(demands.severe, dtype=np.bool_)
-        if severe.any():
-            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
-            if blocked.any():
-                ok &= ~(severe[:, None] & blocked[None, :])
+        live, ok = self._eligible(demands, columns, moderator_ids, now)
         counts = np.count_nonzero(ok, axis=1)
         indptr = np.zeros(len(demands.masks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -409,6 +425,21 @@ class Model:
         data = factors.ravel()[of_demand[rows] * live.size + cols]
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
         return _Rates(data, live[cols], indptr)
+
+    def _eligible(
+        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """The available positions among `columns` (ascending), and per demand and available moderator whether the
+        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it."""
+        live = np.flatnonzero(self._roster.available[columns])
+        required = split(demands.masks, self._roster.held.shape[1])
+        ok = covered(required, self._roster.held[columns[live]])
+        severe = np.array(demands.severe, dtype=np.bool_)
+        if severe.any():
+            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
+            if blocked.any():
+                ok &= ~(severe[:, None] & blocked[None, :])
+        return live, ok
 
     def _factors(self, kinds: list[int], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct kind (area, language, modality) of `kinds`
@@ -430,20 +461,14 @@ class Model:
 
     @staticmethod
     def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:
-        column_of: dict[str, int] | None = None
-        for row, task in enumerate(tasks):
-            if not task.skipped_by:
-                continue
-            if column_of is None:
-                column_of = {moderator_id: column for column, moderator_id in enumerate(moderator_ids)}
+        dropped = False
+        for row, column in _skipped_pairs(tasks, moderator_ids):
             start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-            columns = matrix.indices[start:stop]
-            for moderator_id in task.skipped_by:
-                column = column_of.get(moderator_id)
-                at = start + int(np.searchsorted(columns, column)) if column is not None else stop
-                if at < stop and matrix.indices[at] == column:
-                    matrix.data[at] = 0.0
-        if column_of is not None:
+            at = start + int(np.searchsorted(matrix.indices[start:stop], column))
+            if at < stop and matrix.indices[at] == column:
+                matrix.data[at] = 0.0
+                dropped = True
+        if dropped:
             matrix.eliminate_zeros()
 
     def _estimates(self, slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -613,6 +638,20 @@ def _weights(tasks: Sequence[Task], waited: NDArray[np.float64], timed: NDArray[
         timed, duration
     )
     return weight
+
+
+def _skipped_pairs(tasks: Sequence[Task], moderator_ids: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """(row, column) of every task and moderator among `moderator_ids` who skipped it: never a pair."""
+    column_of: dict[str, int] | None = None
+    for row, task in enumerate(tasks):
+        if not task.skipped_by:
+            continue
+        if column_of is None:
+            column_of = {moderator_id: column for column, moderator_id in enumerate(moderator_ids)}
+        for moderator_id in task.skipped_by:
+            column = column_of.get(moderator_id)
+            if column is not None:
+                yield row, column
 
 
 def _need_key(task: Task) -> _NeedKey:
