@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from queueopt.assign.problem import compact
 from queueopt.capability.demand import DemandRules
 from queueopt.capability.estimators import (
     MODALITIES,
@@ -74,8 +75,8 @@ class _Demands(NamedTuple):
 
 class _Kinds:
     """Codes for the distinct (policy area, language, modality) that factors are read at, kept for the model's life
-    (the triples do not depend on the roster): a batch groups its hundreds of demands by them with one `np.unique`,
-    not a dict of tuples."""
+    (the triples do not depend on the roster): a batch groups its hundreds of demands by them in linear time,
+    not with a dict of tuples."""
 
     __slots__ = ("_codes", "_table")
 
@@ -88,6 +89,10 @@ class _Kinds:
         if code == len(self._table):
             self._table = np.array(list(self._codes), dtype=np.intp)
         return code
+
+    @property
+    def count(self) -> int:
+        return len(self._codes)
 
     def parts(self, codes: NDArray[np.intp]) -> NDArray[np.intp]:
         """Area, language and modality (the columns) of each code."""
@@ -257,7 +262,8 @@ class Model:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
         everyone: dict[int, list[str]] = {}
         roster = self._roster
-        slots, available, held_bits = roster.slots, roster.available, roster.held_bits
+        # Plain lists: reading a numpy element costs more than the rest of a moderator's turn.
+        slots, available, held_bits = roster.slots, roster.available.tolist(), roster.held_bits
         for moderator_id in moderator_ids:
             slot = slots.get(moderator_id)
             if slot is None:
@@ -444,14 +450,14 @@ class Model:
     def _factors(self, kinds: list[int], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct kind (area, language, modality) of `kinds`
         and moderator, and the row of each entry of `kinds`."""
-        codes, of_demand = np.unique(np.array(kinds, dtype=np.intp), return_inverse=True)
+        codes, of_demand = compact(np.array(kinds, dtype=np.intp), self._kinds.count)
         area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
         proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
         proficiency[:, language < 0] = 0.0
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
-        return factors.T.copy(), of_demand.reshape(-1)
+        return factors.T.copy(), of_demand
 
     def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
         profile = self._roster.profile
