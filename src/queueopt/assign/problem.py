@@ -186,6 +186,13 @@ DENSE_MAX_CELLS = 4_000_000
 MAX_RANKING_CELLS_PER_PAIR = 8
 
 
+def reads_dense(shape: tuple[int, int], nnz: int) -> bool:
+    """Whether a sparse input of this shape with `nnz` stored entries is read as a dense matrix (see `_read_value`):
+    a caller that has the dense matrix at hand can pass it instead, to the same effect."""
+    cells = shape[0] * shape[1]
+    return cells <= DENSE_MAX_CELLS and nnz >= DENSE_MIN_SHARE * cells
+
+
 def _outranked_pairs(
     listed: Pairs, n_tasks: int, cap: NDArray[np.int64], severe: NDArray[np.bool_] | None
 ) -> NDArray[np.bool_] | None:
@@ -234,8 +241,7 @@ def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int,
         matrix = value.tocsr()  # the caller's own matrix when it is CSR already: read, never written, on this path
         _check_real("value", matrix.dtype)
         shape = _matrix_shape(matrix.shape)
-        cells = shape[0] * shape[1]
-        if cells <= DENSE_MAX_CELLS and matrix.nnz >= DENSE_MIN_SHARE * cells:
+        if reads_dense(shape, matrix.nnz):
             return _read_value(matrix.toarray())
         matrix = matrix.copy()  # only here: summing duplicates must not touch the caller's matrix
         matrix.sum_duplicates()

@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from queueopt.assign.problem import compact
 from queueopt.capability.demand import DemandRules
-from queueopt.capability.estimators import MODALITIES, AccuracyEstimator, HandlingEstimator, media_scale
+from queueopt.capability.estimators import (
+    MODALITIES,
+    TIMED,
+    AccuracyEstimator,
+    HandlingEstimator,
+    media_scale,
+    media_scales,
+)
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.roster import Roster
 from queueopt.capability.skills import covered, split
@@ -39,6 +48,8 @@ _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
+_TIMED = np.array([modality in TIMED for modality in MODALITIES])
+_PRIORITY, _AGING_RATE, _DURATION = attrgetter("priority"), attrgetter("aging_rate"), attrgetter("duration_s")
 _NeedKey = tuple[str, Modality, str, str, str | None]
 
 
@@ -52,14 +63,42 @@ class _Need(NamedTuple):
     area: int
     language: int
     modality: int
+    kind: int
 
 
-class _Demand(NamedTuple):
-    """What a group of a batch's tasks requires now: skill bits, the need they come from, and severity."""
+class _Demands(NamedTuple):
+    """What the groups of a batch's tasks require now, one entry per group: skill bits, severity, and the `_Kinds`
+    code of the need they come from."""
 
-    mask: int
-    need: _Need
-    severe: bool
+    masks: list[int]
+    severe: list[bool]
+    kinds: list[int]
+
+
+class _Kinds:
+    """Codes for the distinct (policy area, language, modality) that factors are read at, kept for the model's life
+    (the triples do not depend on the roster): a batch groups its hundreds of demands by them in linear time,
+    not with a dict of tuples."""
+
+    __slots__ = ("_codes", "_table")
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[int, int, int], int] = {}
+        self._table = np.zeros((0, 3), dtype=np.intp)
+
+    def code(self, area: int, language: int, modality: int) -> int:
+        code = self._codes.setdefault((area, language, modality), len(self._codes))
+        if code == len(self._table):
+            self._table = np.array(list(self._codes), dtype=np.intp)
+        return code
+
+    @property
+    def count(self) -> int:
+        return len(self._codes)
+
+    def parts(self, codes: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Area, language and modality (the columns) of each code."""
+        return self._table[codes]
 
 
 class _Rates(NamedTuple):
@@ -86,6 +125,7 @@ class Model:
         self._severe = SevereLedger()
         self._needs: dict[_NeedKey, _Need] = {}
         self._covered: dict[frozenset[int], _Covered] = {}
+        self._kinds = _Kinds()
         self._waits: dict[str, tuple[float, ...]] = {}
         self._needs_vocabulary = 0
 
@@ -224,7 +264,8 @@ class Model:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
         everyone: dict[int, list[str]] = {}
         roster = self._roster
-        slots, available, held_bits = roster.slots, roster.available, roster.held_bits
+        # Plain lists: reading a numpy element costs more than the rest of a moderator's turn.
+        slots, available, held_bits = roster.slots, roster.available.tolist(), roster.held_bits
         for moderator_id in moderator_ids:
             slot = slots.get(moderator_id)
             if slot is None:
@@ -272,6 +313,29 @@ class Model:
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
+    def value_dense(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> NDArray[np.float64]:
+        """`value(tasks, moderator_ids, now).toarray()`, the same floats, without the sparse matrix: in an engine batch
+        most pairs are eligible and the solver reads the matrix densely anyway, so building and indexing the sparse
+        form first costs more than the value itself on a quiet floor's batch."""
+        if len(moderator_ids) == 1 or not tasks or not moderator_ids:
+            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now).toarray()
+            return small
+        columns = self._roster.slots_for(moderator_ids)
+        demands, of_task, weight = self._demands(tasks, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        factors, of_demand = self._factors(demands.kinds, columns[live])
+        pair = factors[of_demand[of_task]] * weight[:, None]
+        np.maximum(pair, VALUE_FLOOR, out=pair)
+        eligible = np.where(ok[of_task], pair, 0.0)
+        if live.size == len(moderator_ids):
+            matrix = eligible
+        else:
+            matrix = np.zeros((len(tasks), len(moderator_ids)))
+            matrix[:, live] = eligible
+        for row, column in _skipped_pairs(tasks, moderator_ids):
+            matrix[row, column] = 0.0
+        return matrix
+
     def _column(self, tasks: Sequence[Task], moderator_id: str, now: float) -> sp.csr_matrix:
         """`value` for one moderator, task by task; same pairs and values as the batch path."""
         slot = self._roster.slot_of(moderator_id)
@@ -314,76 +378,87 @@ class Model:
         masks = self._rules.required_masks(
             task.queue, task.modality, task.language, task.region, task.policy, self._roster.skills
         )
+        area = self._area_or_none(task.policy)
+        language = self._roster.languages.get(task.language, -1)
+        modality = _MODALITY_INDEX[task.modality]
         need = self._needs[_need_key(task)] = _Need(
             self.escalation_waits(task.queue),
             masks,
-            self._area_or_none(task.policy),
-            self._roster.languages.get(task.language, -1),
-            _MODALITY_INDEX[task.modality],
+            area,
+            language,
+            modality,
+            self._kinds.code(area, language, modality),
         )
         return need
 
-    def _demands(
-        self, tasks: Sequence[Task], now: float
-    ) -> tuple[list[_Demand], NDArray[np.intp], NDArray[np.float64]]:
+    def _demands(self, tasks: Sequence[Task], now: float) -> tuple[_Demands, NDArray[np.intp], NDArray[np.float64]]:
         """Group tasks by what they require now (the cached need at its escalation step) and whether they are
         severe; the per-task weight is the harm rate per media unit."""
         # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
         # Python lists filled and converted once: setting a numpy element costs more than the rest of a row.
         index: dict[tuple[int, int, bool], int] = {}
-        demands: list[_Demand] = []
+        demands = _Demands([], [], [])
         of_task: list[int] = []
-        weight: list[float] = []
+        waited: list[float] = []
         needs = self._needs_now()
         for task in tasks:
             need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
             if need is None:
                 need = self._new_need(task)
-            step = bisect_right(need.after, now - task.enqueued_at) if need.after else 0
+            wait = now - task.enqueued_at
+            step = bisect_right(need.after, wait) if need.after else 0
             key = (id(need), step, task.severe)
             group = index.get(key)
             if group is None:
-                group = index[key] = len(demands)
-                demands.append(_Demand(need.masks[step], need, task.severe))
+                group = index[key] = len(demands.masks)
+                demands.masks.append(need.masks[step])
+                demands.severe.append(task.severe)
+                demands.kinds.append(need.kind)
             of_task.append(group)
-            weight.append(max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s))
-        return demands, np.array(of_task, dtype=np.intp), np.array(weight, dtype=np.float64)
+            waited.append(wait)
+        of = np.array(of_task, dtype=np.intp)
+        modality = self._kinds.parts(np.array(demands.kinds, dtype=np.intp))[:, 2]
+        return demands, of, _weights(tasks, np.array(waited), _TIMED[modality][of])
 
     def _demand_rates(
-        self, demands: list[_Demand], columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
     ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
-        live = np.flatnonzero(self._roster.available[columns])
-        required = split([demand.mask for demand in demands], self._roster.held.shape[1])
-        ok = covered(required, self._roster.held[columns[live]])
-        severe = np.fromiter((demand.severe for demand in demands), dtype=np.bool_, count=len(demands))
-        if severe.any():
-            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
-            if blocked.any():
-                ok &= ~(severe[:, None] & blocked[None, :])
+        live, ok = self._eligible(demands, columns, moderator_ids, now)
         counts = np.count_nonzero(ok, axis=1)
-        indptr = np.zeros(len(demands) + 1, dtype=np.int64)
+        indptr = np.zeros(len(demands.masks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        rows = np.repeat(np.arange(len(demands)), counts)
+        rows = np.repeat(np.arange(len(demands.masks)), counts)
         cols = np.flatnonzero(ok) - rows * live.size
-        factors, of_demand = self._factors(demands, columns[live])
+        factors, of_demand = self._factors(demands.kinds, columns[live])
         data = factors.ravel()[of_demand[rows] * live.size + cols]
         # `ok` is scanned row-major and `live` ascends, so each row's columns come out sorted: a canonical CSR.
         return _Rates(data, live[cols], indptr)
 
-    def _factors(self, demands: list[_Demand], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-        """`accuracy * proficiency / seconds per unit` for each distinct (area, language, modality) and moderator."""
-        index: dict[tuple[int, int, int], int] = {}
-        of_demand = np.fromiter(
-            (index.setdefault((d.need.area, d.need.language, d.need.modality), len(index)) for d in demands),
-            dtype=np.intp,
-            count=len(demands),
-        )
-        area, language, modality = (np.array(part, dtype=np.intp) for part in zip(*index, strict=True))
+    def _eligible(
+        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """The available positions among `columns` (ascending), and per demand and available moderator whether the
+        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it."""
+        live = np.flatnonzero(self._roster.available[columns])
+        required = split(demands.masks, self._roster.held.shape[1])
+        ok = covered(required, self._roster.held[columns[live]])
+        severe = np.array(demands.severe, dtype=np.bool_)
+        if severe.any():
+            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
+            if blocked.any():
+                ok &= ~(severe[:, None] & blocked[None, :])
+        return live, ok
+
+    def _factors(self, kinds: list[int], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+        """`accuracy * proficiency / seconds per unit` for each distinct kind (area, language, modality) of `kinds`
+        and moderator, and the row of each entry of `kinds`."""
+        codes, of_demand = compact(np.array(kinds, dtype=np.intp), self._kinds.count)
+        area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
         proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
         proficiency[:, language < 0] = 0.0
@@ -399,20 +474,14 @@ class Model:
 
     @staticmethod
     def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:
-        column_of: dict[str, int] | None = None
-        for row, task in enumerate(tasks):
-            if not task.skipped_by:
-                continue
-            if column_of is None:
-                column_of = {moderator_id: column for column, moderator_id in enumerate(moderator_ids)}
+        dropped = False
+        for row, column in _skipped_pairs(tasks, moderator_ids):
             start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-            columns = matrix.indices[start:stop]
-            for moderator_id in task.skipped_by:
-                column = column_of.get(moderator_id)
-                at = start + int(np.searchsorted(columns, column)) if column is not None else stop
-                if at < stop and matrix.indices[at] == column:
-                    matrix.data[at] = 0.0
-        if column_of is not None:
+            at = start + int(np.searchsorted(matrix.indices[start:stop], column))
+            if at < stop and matrix.indices[at] == column:
+                matrix.data[at] = 0.0
+                dropped = True
+        if dropped:
             matrix.eliminate_zeros()
 
     def _estimates(self, slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -565,6 +634,34 @@ def _csr(
     return sp.csr_matrix(
         (data, indices.astype(index, copy=False), indptr.astype(index, copy=False)), shape=shape, copy=False
     )
+
+
+def _weights(tasks: Sequence[Task], waited: NDArray[np.float64], timed: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Each task's `max(priority_at(now), 0) / media_scale(...)` (`waited`: `now - enqueued_at`), the same float
+    operations per task in numpy: for a batch's hundreds of tasks, a method call and a function call per task cost
+    several times the three attribute reads."""
+    count = len(tasks)
+    priority = np.fromiter(map(_PRIORITY, tasks), dtype=np.float64, count=count)
+    aging = np.fromiter(map(_AGING_RATE, tasks), dtype=np.float64, count=count)
+    duration = np.fromiter(map(_DURATION, tasks), dtype=np.float64, count=count)
+    weight: NDArray[np.float64] = np.maximum(priority + aging * np.maximum(0.0, waited), 0.0) / media_scales(
+        timed, duration
+    )
+    return weight
+
+
+def _skipped_pairs(tasks: Sequence[Task], moderator_ids: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """(row, column) of every task and moderator among `moderator_ids` who skipped it: never a pair."""
+    column_of: dict[str, int] | None = None
+    for row, task in enumerate(tasks):
+        if not task.skipped_by:
+            continue
+        if column_of is None:
+            column_of = {moderator_id: column for column, moderator_id in enumerate(moderator_ids)}
+        for moderator_id in task.skipped_by:
+            column = column_of.get(moderator_id)
+            if column is not None:
+                yield row, column
 
 
 def _need_key(task: Task) -> _NeedKey:

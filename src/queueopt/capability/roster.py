@@ -89,10 +89,10 @@ class Roster:
         return profile
 
     def slots_for(self, moderator_ids: Sequence[str]) -> NDArray[np.intp]:
-        """The slots of distinct, known moderators; a batch asks for hundreds every tick, so the lookups are plain
-        dict reads and the distinctness test a set of ints, with `slot_of` only to name the first unknown one."""
+        """The slots of distinct, known moderators; a batch asks for hundreds every tick, so the lookups are dict
+        reads mapped in C and the distinctness test a set of ints, with `slot_of` only to name the first unknown one."""
         try:
-            slots = [self.slots[moderator_id] for moderator_id in moderator_ids]
+            slots = list(map(self.slots.__getitem__, moderator_ids))
         except KeyError:
             for moderator_id in moderator_ids:
                 self.slot_of(moderator_id)

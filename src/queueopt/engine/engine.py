@@ -30,9 +30,11 @@ from typing import TypeVar
 
 import numpy as np
 import orjson
+import scipy.sparse as sp
 from pydantic import ValidationError
 
 from queueopt.assign import solve
+from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
@@ -79,6 +81,7 @@ def qa_draw(task_id: str) -> float:
 # The states of a task the engine indexes; a set of the members, not a tuple built from two enum lookups per test.
 _OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 _Record = TypeVar("_Record", Task, ItemRecord)
+_SEVERE = attrgetter("severe")
 _FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
 
 
@@ -418,9 +421,8 @@ class Engine:
             candidates = self._candidates(takers=self._model.takers(moderators, now))
             if not candidates:
                 return []
-            value = self._model.value(candidates, moderators, now)
-            value = self._strategy.adjust(value, candidates, now)
-            severe = np.fromiter((task.severe for task in candidates), dtype=bool, count=len(candidates))
+            value = self._value(candidates, moderators, now)
+            severe = np.fromiter(map(_SEVERE, candidates), dtype=bool, count=len(candidates))
             # solve drops the caps itself when none can bind in this batch
             caps = self._model.severe_caps(moderators, now) if severe.any() else None
         started = time.perf_counter()
@@ -430,9 +432,10 @@ class Engine:
         self.stats.solver_seconds.append(time.perf_counter() - started)
         with self._lock:
             now = self._clock.now()
+            # Plain ints: indexing a list with numpy integers costs several times more.
             chosen = [
                 (candidates[row], moderators[column])
-                for row, column in zip(matching.task, matching.moderator, strict=True)
+                for row, column in zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)
             ]
             leased = self._lease_pairs(self._still_open(chosen, now), now, "assigner")
             self.stats.batches += 1
@@ -440,6 +443,14 @@ class Engine:
         return [
             Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now) for task in leased
         ]
+
+    def _value(self, candidates: list[Task], moderators: list[str], now: float) -> sp.csr_matrix | np.ndarray:
+        """The batch's value matrix as the solver will read it: dense where it reads a sparse one densely (every
+        batch but a huge, sparse one), which spares building the sparse form only to expand it."""
+        if self._strategy.ignores_moderator or len(candidates) * len(moderators) > DENSE_MAX_CELLS:
+            return self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
+        value = self._model.value_dense(candidates, moderators, now)
+        return value if reads_dense(value.shape, int(np.count_nonzero(value))) else sp.csr_matrix(value)
 
     def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
         """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
