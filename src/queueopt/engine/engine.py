@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
-from functools import lru_cache
+from functools import lru_cache, partial
 from heapq import heappop, heappush
 from itertools import count, islice
 from json.encoder import encode_basestring_ascii
@@ -79,13 +79,17 @@ def qa_draw(task_id: str) -> float:
 # The states of a task the engine indexes; a set of the members, not a tuple built from two enum lookups per test.
 _OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 _Record = TypeVar("_Record", Task, ItemRecord)
-_FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
+_FIELDS_OF = {
+    Task: attrgetter(*(field.name for field in fields(Task))),
+    ItemRecord: attrgetter(*ItemRecord.__slots__),
+}
 
 
 def _evolved(record: _Record, **changes: object) -> _Record:
     """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
-    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order), then
-    `changes` are set on the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
+    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order; a
+    record's text fields as stored, so a text not yet made is not made for the copy), then `changes` are set on
+    the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
     copy = type(record)(*_FIELDS_OF[type(record)](record))
     for name, value in changes.items():
         setattr(copy, name, value)
@@ -196,6 +200,8 @@ class Engine:
         """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
         arrival plus wait rounds the other way than the wait itself is scheduled again, for the next call."""
         due = self._escalating
+        if not due or due[0][0] > now + _ROUNDING_S:
+            return  # the usual case, on every task indexed: nothing due, and no list made to say so
         passed = []
         while due and due[0][0] <= now + _ROUNDING_S:
             passed.append(heappop(due))
@@ -250,7 +256,7 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                 if content_hash and content_hash not in owners:
-                    owners[content_hash] = _owner_of(record)
+                    owners[content_hash] = _first_owner(record, routing)
                 # str() of a StrEnum is its value, and far cheaper than the `.value` property.
                 counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
@@ -277,18 +283,20 @@ class Engine:
         """The item's record, its task if it needs a review, and one audit entry, all added to `changes`.
 
         The audit note is the routing's one-line reason (for a review, the rule and queue), so the full
-        explanation, formatted once, is stored only on the item, where `Engine.item` reads it.
+        explanation is stored only on the item, where `Engine.item` reads it. The record makes the item's JSON
+        and a review's explanation when they are first read (see `ItemRecord`): both are functions of the
+        frozen item and the routing, so they read the same then as now.
         """
         action = routing.action
         record = ItemRecord(
             item_id,
-            _payload(item),
+            partial(_payload, item),
             ItemStatus.QUEUED,
             None,
             routing.queue,
             routing.priority,
             action,
-            routing.explanation,
+            routing.explain if action is Action.REVIEW else routing.reason,
             item.content_hash,
             now,
         )
@@ -323,14 +331,14 @@ class Engine:
             record.queue = None
             if owner.verdict is not None:
                 record.verdict = owner.verdict
-                record.decision = Decision(verdict=owner.verdict, policy=owner.policy).model_dump_json()
+                record.decision = _verdict_json(owner.verdict, owner.policy)
                 record.decided_at = now
             transition = "duplicate"
         else:
             assert routing.verdict is not None
             record.status = ItemStatus.AUTO_ACTIONED
             record.verdict = routing.verdict
-            record.decision = Decision(verdict=routing.verdict, policy=routing.policy).model_dump_json()
+            record.decision = _verdict_json(routing.verdict, routing.policy)
             record.decided_at = now
             transition = str(action)
         changes.items.append(record)
@@ -894,7 +902,7 @@ class Engine:
             holder=task.holder,
             lease_token=task.lease_token,
             lease_expires_at=task.lease_expires_at,
-            payload=record.payload,
+            record=record,
         )
 
     def queues(self) -> list[QueueView]:
@@ -967,12 +975,26 @@ def _decision_json(decision: Decision) -> str:
     return decision.model_dump_json()
 
 
+@lru_cache(maxsize=256)
+def _verdict_json(verdict: Verdict, policy: str | None) -> str:
+    """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
+    verdicts and policy areas, over and over, each validated and serialised once."""
+    return Decision(verdict=verdict, policy=policy).model_dump_json()
+
+
 def _owner_of(record: ItemRecord) -> DuplicateOf:
     policy = None
     if record.decision is not None:
         policy = json.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+def _first_owner(record: ItemRecord, routing: Routing) -> DuplicateOf:
+    """`_owner_of` a record just admitted, which is no duplicate (its content was new), read off its routing
+    rather than parsed back out of its decision's JSON: an auto-action's verdict and policy, a review's none."""
+    verdict = routing.verdict
+    return DuplicateOf(record.task_id or record.id, record.id, verdict, None if verdict is None else routing.policy)
 
 
 _LaneLabel = tuple[str, str, str, str | None, bool, int]

@@ -46,8 +46,10 @@ class Routing(NamedTuple):
 
     @property
     def explanation(self) -> str:
-        if self.action is not Action.REVIEW:
-            return self.reason
+        return self.explain() if self.action is Action.REVIEW else self.reason
+
+    def explain(self) -> str:
+        """A review's explanation: its reason, then the priority terms and the aging rate."""
         return "%s; priority %s; aging %.3g/s" % (self.reason, self.terms.describe(), self.aging_rate)  # noqa: UP031
 
 
