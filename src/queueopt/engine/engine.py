@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
-from functools import lru_cache, partial
+from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count, islice
 from json.encoder import encode_basestring_ascii
@@ -135,6 +135,8 @@ class Engine:
         self._model = model if model is not None else Model(config)
         self._strategy = Strategy.named(strategy)
         self._router = Router(config)
+        # One bound method for every record to make its explanation with (see `_admit`), not one per record.
+        self._explain = self._router.explain
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
@@ -284,21 +286,24 @@ class Engine:
 
         The audit note is the routing's one-line reason (for a review, the rule and queue), so the full
         explanation is stored only on the item, where `Engine.item` reads it. The record makes the item's JSON
-        and a review's explanation when they are first read (see `ItemRecord`): both are functions of the
-        frozen item and the routing, so they read the same then as now.
+        and a review's explanation from the (frozen) item when they are first read (see `ItemRecord`): a review
+        was routed without a duplicate, and routing is pure, so they read the same then as now. The functions
+        are shared by every record, which keeps only the item (a closure per record would add objects for the
+        garbage collector to walk, a million of them in a simulated day).
         """
         action = routing.action
         record = ItemRecord(
             item_id,
-            partial(_payload, item),
+            _payload,
             ItemStatus.QUEUED,
             None,
             routing.queue,
             routing.priority,
             action,
-            routing.explain if action is Action.REVIEW else routing.reason,
+            self._explain if action is Action.REVIEW else routing.reason,
             item.content_hash,
             now,
+            item=item,
         )
         task = None
         if action is Action.REVIEW:

@@ -46,10 +46,8 @@ class Routing(NamedTuple):
 
     @property
     def explanation(self) -> str:
-        return self.explain() if self.action is Action.REVIEW else self.reason
-
-    def explain(self) -> str:
-        """A review's explanation: its reason, then the priority terms and the aging rate."""
+        if self.action is not Action.REVIEW:
+            return self.reason
         return "%s; priority %s; aging %.3g/s" % (self.reason, self.terms.describe(), self.aging_rate)  # noqa: UP031
 
 
@@ -76,6 +74,11 @@ class Router:
     @property
     def priority_model(self) -> PriorityModel:
         return self._priority
+
+    def explain(self, item: Item) -> str:
+        """The explanation of the item's routing without a duplicate, made again: routing is pure, so this is the
+        explanation submit would have stored for a review, made only when someone reads it."""
+        return self.route(item).explanation
 
     def route(self, item: Item, duplicate: DuplicateOf | None = None) -> Routing:
         # A pydantic model keeps its field values in `__dict__`: each read below is a dict subscript, not an

@@ -11,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from queueopt.domain import Action, ItemStatus, Task, TaskState, Verdict
+from queueopt.domain import Action, Item, ItemStatus, Task, TaskState, Verdict
 
-Text = str | Callable[[], str]
-"""A text field of an `ItemRecord`: the text, or the function that makes it when it is first read."""
+Text = str | Callable[[Item], str]
+"""A text field of an `ItemRecord`: the text, or the function that makes it from the record's `item` when first
+read. One function serves every record (the engine's), so a record made this way holds no object of its own."""
 
 
 class ItemRecord:
     """One submitted item and what became of it; `payload` is the item as sent, as JSON.
 
-    `payload` and `explanation` may be given as functions that make the text (see `Text`): submit would otherwise
-    format both for every item, and most are never read (the simulator reads neither). Every reader, the SQL
-    store's writes included, sees the text, made on the first read and kept. Not a dataclass for that reason;
-    the constructor takes the fields in the order of `__slots__`, so a copy can pass them on as they are.
+    `payload` and `explanation` may be given as functions that make the text from `item` (see `Text`): submit
+    would otherwise format both for every item, and most are never read (the simulator reads neither). Every
+    reader, the SQL store's writes included, sees the text, made on the first read and kept. Not a dataclass for
+    that reason; the constructor takes the fields in the order of `__slots__`, so a copy can pass them on as they
+    are. `item` is no field of the record: records compare equal on their fields, and a stored one has none.
     """
 
     __slots__ = (
@@ -40,6 +42,7 @@ class ItemRecord:
         "verdict",
         "decision",
         "decided_at",
+        "item",
     )
 
     def __init__(
@@ -57,6 +60,7 @@ class ItemRecord:
         verdict: Verdict | None = None,
         decision: str | None = None,
         decided_at: float | None = None,
+        item: Item | None = None,
     ) -> None:
         self.id = id
         self._payload = payload
@@ -71,19 +75,22 @@ class ItemRecord:
         self.verdict = verdict
         self.decision = decision
         self.decided_at = decided_at
+        self.item = item
 
     @property
     def payload(self) -> str:
         payload = self._payload
         if not isinstance(payload, str):
-            payload = self._payload = payload()
+            assert self.item is not None
+            payload = self._payload = payload(self.item)
         return payload
 
     @property
     def explanation(self) -> str:
         explanation = self._explanation
         if not isinstance(explanation, str):
-            explanation = self._explanation = explanation()
+            assert self.item is not None
+            explanation = self._explanation = explanation(self.item)
         return explanation
 
     def _fields(self) -> tuple[object, ...]:
@@ -111,7 +118,7 @@ class ItemRecord:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        names = (name.lstrip("_") for name in self.__slots__)
+        names = (name.lstrip("_") for name in self.__slots__[:-1])  # the fields: every slot but `item`
         fields = ", ".join(f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True))
         return f"ItemRecord({fields})"
 
