@@ -225,12 +225,12 @@ class HandlingEstimator:
         """One Welford step, and the row's old terms in the sums swapped for its new ones.
 
         This runs on every decision, so the cell is read once into plain floats (the same IEEE arithmetic as numpy's
-        scalars), and the removal and the addition are made exact once and added to the group's and the
-        population's sums alike.
+        scalars; `item` reads one without making a numpy scalar first), and the removal and the addition are made
+        exact once and added to the group's and the population's sums alike.
         """
-        count = float(self.count[slot, modality])
-        mean = float(self.mean[slot, modality])
-        m2 = float(self.m2[slot, modality])
+        count = self.count.item(slot, modality)
+        mean = self.mean.item(slot, modality)
+        m2 = self.m2.item(slot, modality)
         delta = log_units - mean
         new_count = count + 1.0
         new_mean = mean + delta / new_count
@@ -240,7 +240,7 @@ class HandlingEstimator:
         self.m2[slot, modality] = new_m2
         total = exact_units(-count * mean, new_count * new_mean) if count else exact_units(new_count * new_mean)
         spread = exact_units(-m2, new_m2) if count else exact_units(new_m2)
-        self._group_count[group, modality] += 1.0
+        self._group_count[group, modality] = self._group_count.item(group, modality) + 1.0
         self._group_total.add(group, modality, total)
         self._group_m2.add(group, modality, spread)
         self._all_total.add(0, modality, total)

@@ -189,7 +189,7 @@ class Model:
         units = media_scale(modality, _duration(duration_s))
         slot = self._roster.slot_of(moderator_id)
         self._handling.observe(
-            slot, int(self._roster.group[slot]), _MODALITY_INDEX[modality], math.log(handling_s / units)
+            slot, self._roster.group.item(slot), _MODALITY_INDEX[modality], math.log(handling_s / units)
         )
 
     # -- wellbeing ----------------------------------------------------------------------------------------------

@@ -82,13 +82,17 @@ def qa_draw(task_id: str) -> float:
 _OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 _Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE = attrgetter("severe")
-_FIELDS_OF = {kind: attrgetter(*(field.name for field in fields(kind))) for kind in (Task, ItemRecord)}
+_FIELDS_OF = {
+    Task: attrgetter(*(field.name for field in fields(Task))),
+    ItemRecord: attrgetter(*ItemRecord.__slots__),
+}
 
 
 def _evolved(record: _Record, **changes: object) -> _Record:
     """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
-    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order), then
-    `changes` are set on the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
+    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order; a
+    record's text fields as stored, so a text not yet made is not made for the copy), then `changes` are set on
+    the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
     copy = type(record)(*_FIELDS_OF[type(record)](record))
     for name, value in changes.items():
         setattr(copy, name, value)
@@ -134,6 +138,8 @@ class Engine:
         self._model = model if model is not None else Model(config)
         self._strategy = Strategy.named(strategy)
         self._router = Router(config)
+        # One bound method for every record to make its explanation with (see `_admit`), not one per record.
+        self._explain = self._router.explain
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
@@ -199,6 +205,8 @@ class Engine:
         """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
         arrival plus wait rounds the other way than the wait itself is scheduled again, for the next call."""
         due = self._escalating
+        if not due or due[0][0] > now + _ROUNDING_S:
+            return  # the usual case, on every task indexed: nothing due, and no list made to say so
         passed = []
         while due and due[0][0] <= now + _ROUNDING_S:
             passed.append(heappop(due))
@@ -253,7 +261,7 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                 if content_hash and content_hash not in owners:
-                    owners[content_hash] = _owner_of(record)
+                    owners[content_hash] = _first_owner(record, routing)
                 # str() of a StrEnum is its value, and far cheaper than the `.value` property.
                 counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
@@ -280,20 +288,25 @@ class Engine:
         """The item's record, its task if it needs a review, and one audit entry, all added to `changes`.
 
         The audit note is the routing's one-line reason (for a review, the rule and queue), so the full
-        explanation, formatted once, is stored only on the item, where `Engine.item` reads it.
+        explanation is stored only on the item, where `Engine.item` reads it. The record makes the item's JSON
+        and a review's explanation from the (frozen) item when they are first read (see `ItemRecord`): a review
+        was routed without a duplicate, and routing is pure, so they read the same then as now. The functions
+        are shared by every record, which keeps only the item (a closure per record would add objects for the
+        garbage collector to walk, a million of them in a simulated day).
         """
         action = routing.action
         record = ItemRecord(
             item_id,
-            _payload(item),
+            _payload,
             ItemStatus.QUEUED,
             None,
             routing.queue,
             routing.priority,
             action,
-            routing.explanation,
+            self._explain if action is Action.REVIEW else routing.reason,
             item.content_hash,
             now,
+            item=item,
         )
         task = None
         if action is Action.REVIEW:
@@ -326,14 +339,14 @@ class Engine:
             record.queue = None
             if owner.verdict is not None:
                 record.verdict = owner.verdict
-                record.decision = Decision(verdict=owner.verdict, policy=owner.policy).model_dump_json()
+                record.decision = _verdict_json(owner.verdict, owner.policy)
                 record.decided_at = now
             transition = "duplicate"
         else:
             assert routing.verdict is not None
             record.status = ItemStatus.AUTO_ACTIONED
             record.verdict = routing.verdict
-            record.decision = Decision(verdict=routing.verdict, policy=routing.policy).model_dump_json()
+            record.decision = _verdict_json(routing.verdict, routing.policy)
             record.decided_at = now
             transition = str(action)
         changes.items.append(record)
@@ -887,25 +900,26 @@ class Engine:
         return self._view(task)
 
     def _view(self, task: Task) -> TaskView:
-        record = self._item_record(task.item_id)
+        # Positional, in `TaskView`'s field order: every pull and decision makes one, and matching seventeen
+        # keywords to parameters cost more than the rest of the call.
         return TaskView(
-            id=task.id,
-            item_id=task.item_id,
-            kind=task.kind,
-            state=task.state,
-            queue=task.queue,
-            priority=task.priority,
-            modality=task.modality,
-            language=task.language,
-            region=task.region,
-            duration_s=task.duration_s,
-            severe=task.severe,
-            policy=task.policy,
-            enqueued_at=task.enqueued_at,
-            holder=task.holder,
-            lease_token=task.lease_token,
-            lease_expires_at=task.lease_expires_at,
-            payload=record.payload,
+            task.id,
+            task.item_id,
+            task.kind,
+            task.state,
+            task.queue,
+            task.priority,
+            task.modality,
+            task.language,
+            task.region,
+            task.duration_s,
+            task.severe,
+            task.policy,
+            task.enqueued_at,
+            task.holder,
+            task.lease_token,
+            task.lease_expires_at,
+            self._item_record(task.item_id),
         )
 
     def queues(self) -> list[QueueView]:
@@ -978,12 +992,26 @@ def _decision_json(decision: Decision) -> str:
     return decision.model_dump_json()
 
 
+@lru_cache(maxsize=256)
+def _verdict_json(verdict: Verdict, policy: str | None) -> str:
+    """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
+    verdicts and policy areas, over and over, each validated and serialised once."""
+    return Decision(verdict=verdict, policy=policy).model_dump_json()
+
+
 def _owner_of(record: ItemRecord) -> DuplicateOf:
     policy = None
     if record.decision is not None:
         policy = json.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
+
+
+def _first_owner(record: ItemRecord, routing: Routing) -> DuplicateOf:
+    """`_owner_of` a record just admitted, which is no duplicate (its content was new), read off its routing
+    rather than parsed back out of its decision's JSON: an auto-action's verdict and policy, a review's none."""
+    verdict = routing.verdict
+    return DuplicateOf(record.task_id or record.id, record.id, verdict, None if verdict is None else routing.policy)
 
 
 _LaneLabel = tuple[str, str, str, str | None, bool, int]

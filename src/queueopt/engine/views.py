@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from queueopt.capability import ModeratorProfile
 from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, TaskKind, TaskState, Verdict
+from queueopt.store import ItemRecord
 
 
 @dataclass(slots=True)
@@ -59,7 +60,14 @@ class TaskView:
     holder: str | None
     lease_token: str | None
     lease_expires_at: float | None
-    payload: str
+    record: ItemRecord = field(repr=False, compare=False)
+    """The task's item as stored, for its payload: read only if asked for (the simulator never does), and never
+    changed once stored. Not compared: the payload of an item id is the one it was submitted with."""
+
+    @property
+    def payload(self) -> str:
+        """The item as submitted, as JSON."""
+        return self.record.payload
 
     @property
     def item(self) -> Item:

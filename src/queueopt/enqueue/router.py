@@ -75,6 +75,11 @@ class Router:
     def priority_model(self) -> PriorityModel:
         return self._priority
 
+    def explain(self, item: Item) -> str:
+        """The explanation of the item's routing without a duplicate, made again: routing is pure, so this is the
+        explanation submit would have stored for a review, made only when someone reads it."""
+        return self.route(item).explanation
+
     def route(self, item: Item, duplicate: DuplicateOf | None = None) -> Routing:
         # A pydantic model keeps its field values in `__dict__`: each read below is a dict subscript, not an
         # attribute lookup several times its cost.

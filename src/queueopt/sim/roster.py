@@ -45,13 +45,16 @@ class Moderators:
 
     def handling_s(self, moderator: int, modality: Modality, duration_s: float, normal: float, unit: float) -> float:
         """This moderator's true time for an item, from the item's standard normal and unit exponential draws."""
-        speed = self.groups[int(self.group[moderator])].speed[modality]
+        # `item` reads a Python number, not a numpy scalar: the same value, cheaper to read and to compute with.
+        group: int = self.group.item(moderator)
+        speed = self.groups[group].speed[modality]
         if speed.mean_s is not None:
             base = speed.mean_s * unit
         else:
             assert speed.median_s is not None
             base = speed.median_s * math.exp(speed.sigma * normal)
-        return (base + speed.duration_factor * duration_s) * float(self.speed_factor[moderator])
+        factor: float = self.speed_factor.item(moderator)
+        return (base + speed.duration_factor * duration_s) * factor
 
     def on_duty_s(self, start_s: float, end_s: float) -> np.ndarray:
         """Seconds each moderator spends on shift (breaks included: they are paid) within `[start_s, end_s)`."""

@@ -122,7 +122,9 @@ class Simulation:
         self.verdict = np.full(size, -1, dtype=np.int8)
         self.decided_by = np.full(size, -1, dtype=np.int32)
         self.abandoned_at = np.full(size, np.nan)
-        self.busy_s = np.zeros(staff)
+        # Per-moderator tallies as Python lists: each customer updates them, and a list cell is read and written
+        # at a fraction of the cost of a numpy one. `busy_s` becomes an array in the run's record.
+        self.busy_s: list[float] = [0.0] * staff
         self.severe_reviews = np.zeros(staff, dtype=np.int64)
         self.budget_breaches = np.zeros(staff, dtype=np.int64)
         self._severe_times: list[deque[float]] = [deque() for _ in range(staff)]
@@ -132,8 +134,8 @@ class Simulation:
         self._items_of_task: dict[str, list[int]] = {}
         self._task_verdict: dict[str, bool] = {}
         self._in_service: dict[str, _Service] = {}
-        self._available = np.zeros(staff, dtype=bool)
-        self._busy = np.zeros(staff, dtype=np.int64)
+        self._available: list[bool] = [False] * staff
+        self._busy: list[int] = [0] * staff
         self._idle: dict[int, None] = {}
         self._waiting = 0
         self._submitted = 0
@@ -210,7 +212,7 @@ class Simulation:
             verdict=self.verdict,
             decided_by=self.decided_by,
             abandoned_at=self.abandoned_at,
-            busy_s=self.busy_s,
+            busy_s=np.array(self.busy_s),
             severe_reviews=self.severe_reviews,
             budget_breaches=self.budget_breaches,
             backlog_at=np.asarray(self._backlog_at),
@@ -319,20 +321,21 @@ class Simulation:
         qa = task_id.endswith("#qa")
         if not qa:
             for waiting in self._items_of_task.get(task_id, [row]):
-                if math.isnan(self.leased_at[waiting]) and math.isnan(self.abandoned_at[waiting]):
+                if math.isnan(self.leased_at.item(waiting)) and math.isnan(self.abandoned_at.item(waiting)):
                     self.leased_at[waiting] = now
             self._waiting -= 1
         arrivals = self.arrivals
         item = arrivals.items[row]
-        normal = arrivals.qa_normal[row] if qa else arrivals.normal[row]
-        unit = arrivals.qa_exponential[row] if qa else arrivals.exponential[row]
+        # `item` reads a draw as a Python float, not a numpy scalar: the same double, cheaper to read and use.
+        normal = (arrivals.qa_normal if qa else arrivals.normal).item(row)
+        unit = (arrivals.qa_exponential if qa else arrivals.exponential).item(row)
         handling = self.moderators.handling_s(moderator, item.modality, item.duration_s, normal, unit)
         lease_left = self.scenario.ops.lease_s + item.duration_s
         if handling >= lease_left - 1.0:
             moderator_id = self.moderators.ids[moderator]
             extra = min(handling + 60.0, MAX_EXTEND_S)
             self.engine.extend(task_id, token, moderator_id, extra)
-        if self.severe[row]:
+        if self.severe.item(row):
             self._count_severe(moderator, now)
         self.busy_s[moderator] += _overlap(now, now + handling, self.scenario.warmup_s, self.scenario.horizon_s)
         self._push(now + handling, _DONE, (task_id, row, qa))
@@ -354,9 +357,9 @@ class Simulation:
         service = self._in_service.pop(task_id)
         moderator = service.moderator
         self._busy[moderator] -= 1
-        accuracy = self.moderators.accuracy[moderator]
-        draw = self.arrivals.qa_mistake[row] if qa else self.arrivals.mistake[row]
-        truth = bool(self.arrivals.violating[row])
+        accuracy = self.moderators.accuracy.item(moderator)
+        draw = (self.arrivals.qa_mistake if qa else self.arrivals.mistake).item(row)
+        truth = self.arrivals.violating.item(row)
         verdict = truth if draw < accuracy else not truth
         try:
             self.engine.decide(task_id, service.token, self.moderators.ids[moderator], _DECISIONS[verdict])
@@ -367,7 +370,7 @@ class Simulation:
             if not qa:
                 self._task_verdict[task_id] = verdict
                 for decided in self._items_of_task.pop(task_id, [row]):
-                    if math.isnan(self.abandoned_at[decided]):
+                    if math.isnan(self.abandoned_at.item(decided)):
                         self.decided_at[decided] = now
                         self.verdict[decided] = verdict
                         self.decided_by[decided] = moderator

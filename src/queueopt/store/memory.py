@@ -1,7 +1,8 @@
 """The in-memory store: the simulator's and the unit tests' backend. Same contract, no durability.
 
-It keeps the very objects it is given and hands them back: the engine never mutates a task or record once
-written (every transition builds a new one), and copying would cost the simulator more than the engine does.
+It keeps the very objects it is given and hands them back: the engine never mutates a task, record or audit entry
+once written (every transition builds new ones), and copying would cost the simulator more than the engine does.
+So an audit entry gets its `seq` in place.
 `audit_capacity` bounds the audit log for long simulations, which need the KPIs, not every entry.
 """
 
@@ -11,9 +12,12 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from queueopt.domain import ItemStatus, Task
+from queueopt.domain import ItemStatus, Task, TaskState
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
+
+# The states that make a task open; a set of the members, not a tuple of strings compared one by one.
+_OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 
 
 class MemoryStore:
@@ -40,7 +44,7 @@ class MemoryStore:
             for write in changes.tasks:
                 task = write.task
                 self._tasks[task.id] = task
-                if task.state in ("queued", "leased"):
+                if task.state in _OPEN:
                     self._open.add(task.id)
                 else:
                     self._open.discard(task.id)
@@ -51,19 +55,12 @@ class MemoryStore:
                     self._items_of_task.setdefault(record.task_id, []).append(record.id)
                 if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE:
                     self._hashes.setdefault(record.content_hash, record.id)
+            seq = self._audit_seq
             for entry in changes.audit:
-                self._audit_seq += 1
-                self._audit.append(
-                    AuditEntry(
-                        entry.at,
-                        entry.task_id,
-                        entry.item_id,
-                        entry.actor,
-                        entry.transition,
-                        entry.note,
-                        self._audit_seq,
-                    )
-                )
+                seq += 1
+                entry.seq = seq
+            self._audit_seq = seq
+            self._audit.extend(changes.audit)
 
     def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
         with self._lock:

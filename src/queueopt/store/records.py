@@ -8,28 +8,119 @@ landing half-way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from queueopt.domain import Action, ItemStatus, Task, TaskState, Verdict
+from queueopt.domain import Action, Item, ItemStatus, Task, TaskState, Verdict
+
+Text = str | Callable[[Item], str]
+"""A text field of an `ItemRecord`: the text, or the function that makes it from the record's `item` when first
+read. One function serves every record (the engine's), so a record made this way holds no object of its own."""
 
 
-@dataclass(slots=True)
 class ItemRecord:
-    """One submitted item and what became of it; `payload` is the item as sent, as JSON."""
+    """One submitted item and what became of it; `payload` is the item as sent, as JSON.
 
-    id: str
-    payload: str
-    status: ItemStatus
-    task_id: str | None
-    queue: str | None
-    priority: float
-    action: Action
-    explanation: str
-    content_hash: str | None
-    submitted_at: float
-    verdict: Verdict | None = None
-    decision: str | None = None
-    decided_at: float | None = None
+    `payload` and `explanation` may be given as functions that make the text from `item` (see `Text`): submit
+    would otherwise format both for every item, and most are never read (the simulator reads neither). Every
+    reader, the SQL store's writes included, sees the text, made on the first read and kept. Not a dataclass for
+    that reason; the constructor takes the fields in the order of `__slots__`, so a copy can pass them on as they
+    are. `item` is no field of the record: records compare equal on their fields, and a stored one has none.
+    """
+
+    __slots__ = (
+        "id",
+        "_payload",
+        "status",
+        "task_id",
+        "queue",
+        "priority",
+        "action",
+        "_explanation",
+        "content_hash",
+        "submitted_at",
+        "verdict",
+        "decision",
+        "decided_at",
+        "item",
+    )
+
+    def __init__(
+        self,
+        id: str,  # noqa: A002
+        payload: Text,
+        status: ItemStatus,
+        task_id: str | None,
+        queue: str | None,
+        priority: float,
+        action: Action,
+        explanation: Text,
+        content_hash: str | None,
+        submitted_at: float,
+        verdict: Verdict | None = None,
+        decision: str | None = None,
+        decided_at: float | None = None,
+        item: Item | None = None,
+    ) -> None:
+        self.id = id
+        self._payload = payload
+        self.status = status
+        self.task_id = task_id
+        self.queue = queue
+        self.priority = priority
+        self.action = action
+        self._explanation = explanation
+        self.content_hash = content_hash
+        self.submitted_at = submitted_at
+        self.verdict = verdict
+        self.decision = decision
+        self.decided_at = decided_at
+        self.item = item
+
+    @property
+    def payload(self) -> str:
+        payload = self._payload
+        if not isinstance(payload, str):
+            assert self.item is not None
+            payload = self._payload = payload(self.item)
+        return payload
+
+    @property
+    def explanation(self) -> str:
+        explanation = self._explanation
+        if not isinstance(explanation, str):
+            assert self.item is not None
+            explanation = self._explanation = explanation(self.item)
+        return explanation
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.id,
+            self.payload,
+            self.status,
+            self.task_id,
+            self.queue,
+            self.priority,
+            self.action,
+            self.explanation,
+            self.content_hash,
+            self.submitted_at,
+            self.verdict,
+            self.decision,
+            self.decided_at,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ItemRecord):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        names = (name.lstrip("_") for name in self.__slots__[:-1])  # the fields: every slot but `item`
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True))
+        return f"ItemRecord({fields})"
 
 
 @dataclass(slots=True)
