@@ -80,25 +80,13 @@ class _Sorted:
             self.head_dead += 1
 
     def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
-        """The live entries in order, lazily."""
-        head = self._tidy(live)
-        at, read, size = 0, 0, len(head)
-        while at < size:
-            entry = head[at]
-            at += 1
-            if live.get(entry[2]) is entry:
-                read += 1
-                self.reach, self.read = at, read
-                yield entry
-        self.reach = at
-        # Past the head: each live entry taken off the heap joins the head, so the next walk reads it as a list.
-        rest = self.rest
-        while rest:
-            entry = heappop(rest)
-            if live.get(entry[2]) is entry:
-                head.append(entry)
-                self.reach, self.read = len(head), self.read + 1
-                yield entry
+        """The live entries in order, lazily, as `next` reads them."""
+        self._tidy(live)
+        read_on = self.next
+        entry = read_on(live)
+        while entry is not None:
+            yield entry
+            entry = read_on(live)
 
     def first(self, live: dict[str, _Entry], after: _Entry | None) -> _Entry | None:
         """The first live entry (after `after`, when given), or None; `next` then gives the ones behind it, so a
