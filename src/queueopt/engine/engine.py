@@ -37,7 +37,7 @@ from queueopt.assign import solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
-from queueopt.config import OpsConfig
+from queueopt.config import OpsConfig, QueueConfig
 from queueopt.domain import (
     Action,
     Decision,
@@ -80,6 +80,11 @@ def qa_draw(task_id: str) -> float:
 
 # The states of a task the engine indexes; a set of the members, not a tuple built from two enum lookups per test.
 _OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
+# The members every lease, decision and expiry reads, as module names: reading a member off its enum class goes
+# through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
+_QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
+_REVIEW = TaskKind.REVIEW
+_UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE = attrgetter("severe")
 _FIELDS_OF = {
@@ -181,7 +186,7 @@ class Engine:
 
     def _index(self, task: Task) -> None:
         self._tasks[task.id] = task
-        if task.state is TaskState.QUEUED:
+        if task.state is _QUEUED:
             now = self._clock.now()
             self._escalate(now)
             lane = self._lane_now(task, now)
@@ -500,13 +505,13 @@ class Engine:
         for task, moderator_id in pairs:
             lease = _evolved(
                 task,
-                state=TaskState.LEASED,
+                state=_LEASED,
                 attempt=task.attempt + 1,
                 holder=moderator_id,
                 leased_at=now,
                 lease_expires_at=now + self._lease_length(task),
             )
-            changes.tasks.append(TaskWrite(lease, (TaskState.QUEUED, task.attempt)))
+            changes.tasks.append(TaskWrite(lease, (_QUEUED, task.attempt)))
             changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", f"to {moderator_id}"))
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
@@ -613,15 +618,15 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
-            self._check_decision(task, decision)
-            decided = _evolved(task, state=TaskState.DECIDED, holder=None, lease_expires_at=None)
-            changes = Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, task.attempt))])
+            queue = self._check_decision(task, decision)
+            decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None)
+            changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             note = _decision_json(decision)
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
-            if task.kind is TaskKind.REVIEW:
-                self._record_decision(task, decision, note, moderator_id, now, changes)
-                qa = self._qa_task(task, moderator_id, now)
+            if task.kind is _REVIEW:
+                self._record_decision(task, queue, decision, note, moderator_id, now, changes)
+                qa = self._qa_task(task, queue, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
@@ -633,7 +638,8 @@ class Engine:
             self.stats.decided[str(decision.verdict)] += 1
             return self._view(decided)
 
-    def _check_decision(self, task: Task, decision: Decision) -> None:
+    def _check_decision(self, task: Task, decision: Decision) -> QueueConfig:
+        """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
         queue = self._config.queues_by_name[task.queue]
         if decision.verdict not in queue.allowed_verdicts:
             raise InvalidInput(
@@ -648,9 +654,17 @@ class Engine:
                 )
         if decision.policy is not None and decision.policy not in self._config.areas_by_name:
             raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
+        return queue
 
     def _record_decision(
-        self, task: Task, decision: Decision, note: str, moderator_id: str, now: float, changes: Changes
+        self,
+        task: Task,
+        queue: QueueConfig,
+        decision: Decision,
+        note: str,
+        moderator_id: str,
+        now: float,
+        changes: Changes,
     ) -> None:
         """The decision reaches the item and every pending copy of it.
 
@@ -660,19 +674,19 @@ class Engine:
         """
         signed = f'{note[:-1]},"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
         for record in self._store.items_of_task(task.id):
-            if record.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) and record.decided_at is None:
+            if record.status in _UNDECIDED and record.decided_at is None:
                 decided = _evolved(
                     record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=signed, decided_at=now
                 )
                 changes.items.append(decided)
         waited = now - task.enqueued_at
-        within = waited <= self._config.queues_by_name[task.queue].sla_s
+        within = waited <= queue.sla_s
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
 
-    def _qa_task(self, task: Task, moderator_id: str, now: float) -> Task | None:
-        rate = self._config.queues_by_name[task.queue].qa_sample_rate
+    def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
+        rate = queue.qa_sample_rate
         if rate <= 0.0 or qa_draw(task.id) >= rate:
             return None
         return _evolved(
@@ -710,7 +724,7 @@ class Engine:
         """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
         return _evolved(
             task,
-            state=TaskState.QUEUED,
+            state=_QUEUED,
             holder=None,
             leased_at=None,
             lease_expires_at=None,
@@ -780,14 +794,14 @@ class Engine:
         seen: set[str] = set()
         for task_id, attempt in due:
             task = self._tasks.get(task_id)
-            if task is None or task.state is not TaskState.LEASED or task.attempt != attempt or task_id in seen:
+            if task is None or task.state is not _LEASED or task.attempt != attempt or task_id in seen:
                 continue
             seen.add(task_id)
             assert task.lease_expires_at is not None
             if task.lease_expires_at > now:
                 continue  # extended since this expiry was scheduled
             back = self._requeue(task)
-            changes.tasks.append(TaskWrite(back, (TaskState.LEASED, task.attempt)))
+            changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
                 AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"lease of {task.holder}")
             )

@@ -18,6 +18,8 @@ from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
 # The states that make a task open; a set of the members, not a tuple of strings compared one by one.
 _OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
+# Read for every item record written; a module name, not a member read through its enum class's `__getattr__` hook.
+_DUPLICATE = ItemStatus.DUPLICATE
 
 
 class MemoryStore:
@@ -33,27 +35,31 @@ class MemoryStore:
         self._audit_seq = 0
 
     def apply(self, changes: Changes) -> None:
+        """Every lease, decision and expiry passes through here, so the indexes are read into locals once and the
+        expected state and attempt are compared one by one rather than as a tuple made per write."""
         with self._lock:
+            tasks, open_ids = self._tasks, self._open
             for write in changes.tasks:
-                current = self._tasks.get(write.task.id)
-                if write.expect is None:
+                current = tasks.get(write.task.id)
+                expect = write.expect
+                if expect is None:
                     if current is not None:
                         raise StaleWrite(write.task.id)
-                elif current is None or (current.state, current.attempt) != write.expect:
+                elif current is None or current.state != expect[0] or current.attempt != expect[1]:
                     raise StaleWrite(write.task.id)
             for write in changes.tasks:
                 task = write.task
-                self._tasks[task.id] = task
+                tasks[task.id] = task
                 if task.state in _OPEN:
-                    self._open.add(task.id)
+                    open_ids.add(task.id)
                 else:
-                    self._open.discard(task.id)
+                    open_ids.discard(task.id)
             for record in changes.items:
                 previous = self._items.get(record.id)
                 self._items[record.id] = record
                 if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
                     self._items_of_task.setdefault(record.task_id, []).append(record.id)
-                if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE:
+                if record.content_hash is not None and record.status is not _DUPLICATE:
                     self._hashes.setdefault(record.content_hash, record.id)
             seq = self._audit_seq
             for entry in changes.audit:
@@ -68,7 +74,7 @@ class MemoryStore:
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
         with self._lock:
-            return [self._items[item_id] for item_id in self._items_of_task.get(task_id, [])]
+            return [self._items[item_id] for item_id in self._items_of_task.get(task_id, ())]
 
     def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
         with self._lock:
