@@ -59,11 +59,9 @@ class LeaseBook:
 
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
-        so only one with an `_order` ever enters it. It runs on every lease start and end, so it counts the holdings
-        itself rather than through `free` and `count`."""
-        held = self._by_moderator.get(moderator_id)
-        free = self._slots.get(moderator_id, 0) - (len(held) if held else 0)
-        if free > 0:
+        so only one with an `_order` ever enters it."""
+        free = self.free(moderator_id)
+        if free:
             if moderator_id not in self._free:
                 insort(self._free_order, self._order[moderator_id])
             self._free[moderator_id] = free
