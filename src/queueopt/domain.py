@@ -54,6 +54,11 @@ class TaskState(StrEnum):
     CANCELLED = "cancelled"
 
 
+OPEN_STATES = frozenset((TaskState.QUEUED, TaskState.LEASED))
+"""The states of a task still in play (waiting or under review): a set of the members, tested on every write and
+every index update, not a tuple built from enum lookups per test."""
+
+
 class TaskKind(StrEnum):
     REVIEW = "review"
     QA = "qa"

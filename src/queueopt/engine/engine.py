@@ -39,6 +39,7 @@ from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig, QueueConfig
 from queueopt.domain import (
+    OPEN_STATES,
     Action,
     Decision,
     Item,
@@ -78,8 +79,6 @@ def qa_draw(task_id: str) -> float:
     return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
 
 
-# The states of a task the engine indexes; a set of the members, not a tuple built from two enum lookups per test.
-_OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 # The members every lease, decision and expiry reads, as module names: reading a member off its enum class goes
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
@@ -233,7 +232,7 @@ class Engine:
         for task in old:
             self._unindex(task)
         for task in new:
-            if task.state in _OPEN:
+            if task.state in OPEN_STATES:
                 self._index(task)
 
     # ---- submit ---------------------------------------------------------------------------------------------

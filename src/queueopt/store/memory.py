@@ -12,12 +12,10 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from queueopt.domain import ItemStatus, Task, TaskState
+from queueopt.domain import OPEN_STATES, ItemStatus, Task
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
-# The states that make a task open; a set of the members, not a tuple of strings compared one by one.
-_OPEN = frozenset((TaskState.QUEUED, TaskState.LEASED))
 # Read for every item record written; a module name, not a member read through its enum class's `__getattr__` hook.
 _DUPLICATE = ItemStatus.DUPLICATE
 
@@ -50,7 +48,7 @@ class MemoryStore:
             for write in changes.tasks:
                 task = write.task
                 tasks[task.id] = task
-                if task.state in _OPEN:
+                if task.state in OPEN_STATES:
                     open_ids.add(task.id)
                 else:
                     open_ids.discard(task.id)

@@ -79,18 +79,12 @@ class ItemRecord:
 
     @property
     def payload(self) -> str:
-        payload = self._payload
-        if not isinstance(payload, str):
-            assert self.item is not None
-            payload = self._payload = payload(self.item)
+        self._payload = payload = _made(self._payload, self.item)
         return payload
 
     @property
     def explanation(self) -> str:
-        explanation = self._explanation
-        if not isinstance(explanation, str):
-            assert self.item is not None
-            explanation = self._explanation = explanation(self.item)
+        self._explanation = explanation = _made(self._explanation, self.item)
         return explanation
 
     def _fields(self) -> tuple[object, ...]:
@@ -121,6 +115,14 @@ class ItemRecord:
         names = (name.lstrip("_") for name in self.__slots__[:-1])  # the fields: every slot but `item`
         fields = ", ".join(f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True))
         return f"ItemRecord({fields})"
+
+
+def _made(text: Text, item: Item | None) -> str:
+    """A `Text` field's text: itself, or made now from the record's item."""
+    if isinstance(text, str):
+        return text
+    assert item is not None
+    return text(item)
 
 
 @dataclass(slots=True)
