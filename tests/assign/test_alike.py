@@ -83,6 +83,16 @@ def test_copies_of_a_kind_become_one_column_per_kind_and_vendor() -> None:
     assert build_problem(value, merge_alike=False).n_moderators == 5
 
 
+def test_round_numbers_and_mirrored_columns_keep_their_own_fingerprints() -> None:
+    """Hypothesis found these: small whole numbers (bits ending in dozens of zeros) and mirrored columns shared a
+    fingerprint with unlike columns, so the two equal columns beside them were never merged."""
+    round_numbers = np.array([[3.0, 3.0, 3.0], [3.0, 1.0, 1.0], [2.0, 1.0, 1.0], [1.0, 3.0, 3.0]])
+    mirrored = np.array([[3.0, 2.0, 2.0], [2.0, 3.0, 3.0], [2.0, 3.0, 3.0], [3.0, 2.0, 2.0]])
+    for dense in (round_numbers, mirrored):
+        of_column = alike.alike_columns(dense, None)
+        assert of_column is not None and of_column.tolist() == [0, 1, 1]
+
+
 def test_severe_tasks_go_to_the_copies_with_budget_left() -> None:
     value = np.ones((4, 3))
     severe = np.array([True, True, False, False])

@@ -23,9 +23,12 @@ from numpy.typing import NDArray
 
 IntArray = NDArray[np.intp]
 
-# Rows fingerprinted before the whole matrix, and the odd 64-bit step (2^64 / golden ratio) of the row weights.
+# Rows fingerprinted before the whole matrix; the 64-bit step (2^64 / golden ratio) the row weights start from, and
+# the multipliers and shifts of the SplitMix64 finaliser that scrambles both the weights and the cells.
 SAMPLE_ROWS = 64
 _WEYL = np.uint64(0x9E3779B97F4A7C15)
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
+_MULTIPLIERS = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +101,14 @@ def alike_columns(dense: NDArray[np.float64], vendor: IntArray | None) -> IntArr
 
 def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> IntArray | None:
     """Columns numbered by their fingerprint over `rows` (and vendor) in order of first appearance; None when all
-    differ. The fingerprint is a wrapping integer sum of the cells' bits times odd weights, so equal columns always
-    share it, whatever the summation order."""
+    differ. The fingerprint is a wrapping integer sum of each cell's scrambled bits times its row's odd weight, so
+    equal columns always share it, whatever the summation order. Both are scrambled: a round number's bits end in
+    dozens of zeros, which a product modulo 2^64 drops, and weights in arithmetic progression cancel out between
+    mirrored columns (3, 2, 2, 3 against 2, 3, 3, 2); either made unequal columns share a fingerprint, and so
+    hid equal ones (the exact check below splits a false group, it cannot find the true one)."""
     n_rows, n_columns = rows.shape
-    weights = (np.arange(n_rows, dtype=np.uint64) * _WEYL + _WEYL) | np.uint64(1)
-    fingerprints = (rows.view(np.uint64) * weights[:, None]).sum(axis=0)
+    weights = _scrambled(np.arange(n_rows, dtype=np.uint64) * _WEYL + _WEYL) | np.uint64(1)
+    fingerprints = (_scrambled(rows.view(np.uint64)) * weights[:, None]).sum(axis=0)
     # Distinct fingerprints mean distinct keys whatever the vendors: one sort in C answers for a roster with learned
     # estimates, where numbering hundreds of keys in Python would only find that they all differ (`np.unique` costs
     # several times a plain sort at this size).
@@ -114,6 +120,17 @@ def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> I
     first: dict[object, int] = {}
     of_column = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=n_columns)
     return None if len(first) == n_columns else of_column
+
+
+def _scrambled(bits: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """SplitMix64's finaliser on every element, into a new array: each output bit depends on every input bit."""
+    first, second, third = _SHIFTS
+    mixed = bits ^ (bits >> first)
+    mixed *= _MULTIPLIERS[0]
+    mixed ^= mixed >> second
+    mixed *= _MULTIPLIERS[1]
+    mixed ^= mixed >> third
+    return mixed
 
 
 def merged(of_column: IntArray, capacity: NDArray[np.int64], severe_cap: NDArray[np.int64] | None) -> Alike:
