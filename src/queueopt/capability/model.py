@@ -286,7 +286,7 @@ class Model:
             if len(self._covered) >= _COVERED_KEPT:
                 self._covered.clear()
             covered = self._covered[groups] = _Covered(dict.fromkeys(everyone))
-        return Takers(self, now, everyone, covered)
+        return Takers(self, now, everyone, covered, groups)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -574,10 +574,15 @@ class Takers:
     only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
     part of a moderator's check."""
 
-    __slots__ = ("_calm", "_calm_members", "_covered", "_covering", "_everyone", "_model", "now")
+    __slots__ = ("_calm", "_calm_members", "_covered", "_covering", "_everyone", "_model", "groups", "now")
 
-    def __init__(self, model: Model, now: float, everyone: dict[int, list[str]], covered: _Covered) -> None:
+    def __init__(
+        self, model: Model, now: float, everyone: dict[int, list[str]], covered: _Covered, groups: frozenset[int]
+    ) -> None:
         self._model, self.now = model, now
+        # The skill groups of these moderators: whether they open a task that is not severe depends on these alone,
+        # so a caller may keep such answers under this key across batches.
+        self.groups = groups
         self._everyone = everyone  # skill bits -> moderators
         self._covered = covered  # what the groups cover, severity aside; shared with other batches
         self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now

@@ -70,6 +70,9 @@ MAX_EXTEND_S = 4 * 3600.0
 # Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
+_LANE_SETS_KEPT = 1024
+"""(queue, skill groups) pairs whose open lanes the engine keeps at once: bounded, as free moderators' groups can form
+many sets."""
 _ROUNDING_S = 1e-6
 """How far an escalation's scheduled time may be off the wait it stands for (arrival plus wait, rounded)."""
 
@@ -154,6 +157,9 @@ class Engine:
         # read again when the skill vocabulary, and with it the bits' numbering, has changed.
         self._lane_needs: dict[str, dict[Hashable, tuple[int, bool]]] = {}
         self._lane_needs_vocabulary = -1
+        # Per queue and set of free moderators' skill groups, the lanes of work that is not severe which those
+        # groups open and those they leave shut (see `_open_lanes`); emptied with the needs.
+        self._lanes_known: dict[tuple[str, frozenset[int]], tuple[set[Hashable], set[Hashable]]] = {}
         # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then.
         self._escalating: list[tuple[float, int, int, Task]] = []  # (when, order, step it passes, task)
         self._escalations = count()
@@ -376,38 +382,55 @@ class Engine:
         """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place.
 
         With `takers`, the lanes nobody free may take are skipped whole, and in the others only a task someone
-        skipped is checked on its own. Tasks whose wait has passed an escalation step since they were queued are
-        moved to that step's lane first, so all tasks of a lane require the same now."""
+        skipped is checked on its own; when such checks turn tasks away, the read goes on behind them. Tasks whose
+        wait has passed an escalation step since they were queued are moved to that step's lane first, so all
+        tasks of a lane require the same now."""
         tasks = self._tasks
         if takers is None:
-            return [tasks[task_id] for task_id in islice(self._queues.ordered(name), wanted)]
-        window: list[Task] = []
+            return list(map(tasks.__getitem__, self._queues.first(name, wanted)))
         if wanted <= 0:
-            return window
+            return []
         take, queues = takers.take, self._queues
         self._escalate(takers.now)
-        if queues.depth(name) <= wanted:  # every task is read anyway: sorting out lanes first would only add to it
-            return [task for task in map(tasks.__getitem__, queues.ordered(name)) if take(task)]
-        needs, opens = self._lane_needs_of(name), takers.opens
-        open_lanes = set()
-        for lane in queues.lanes(name):
+        open_lanes = self._open_lanes(name, takers)
+        asked = wanted
+        while True:
+            read = list(map(tasks.__getitem__, queues.first(name, asked, open_lanes)))
+            window = [task for task in read if not task.skipped_by or take(task)]
+            if len(window) >= wanted or len(read) < asked:
+                return window[:wanted]
+            asked += wanted - len(window)
+
+    def _open_lanes(self, name: str, takers: Takers) -> set[Hashable]:
+        """The queue's lanes one of `takers` may take from. Whether a lane of work that is not severe is open
+        depends only on the takers' skill groups, which recur from batch to batch, so those answers are kept per
+        set of groups and a batch works out only lanes new to it and the severe ones (whose openness moves with
+        wellbeing budgets): an evening queue has hundreds of lanes."""
+        present = self._queues.lanes(name)
+        needs = self._lane_needs_of(name)
+        known = self._lanes_known.get((name, takers.groups))
+        if known is None:
+            if len(self._lanes_known) >= _LANE_SETS_KEPT:
+                self._lanes_known.clear()
+            known = self._lanes_known[(name, takers.groups)] = (set(), set())
+        opened, shut = known
+        open_lanes = present & opened
+        for lane in present - opened - shut:
             need = needs.get(lane)
             if need is None:
                 task, step = self._lane_sample[(name, lane)]
                 need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
-            if opens(*need):
+            is_open = takers.opens(*need)
+            if is_open:
                 open_lanes.add(lane)
-        for task in map(tasks.__getitem__, queues.ordered_in(name, open_lanes)):
-            if not task.skipped_by or take(task):
-                window.append(task)
-                if len(window) == wanted:
-                    break
-        return window
+            if not need[1]:
+                (opened if is_open else shut).add(lane)
+        return open_lanes
 
     def _lane_needs_of(self, name: str) -> dict[Hashable, tuple[int, bool]]:
         vocabulary = self._model.vocabulary
         if vocabulary != self._lane_needs_vocabulary:
-            self._lane_needs, self._lane_needs_vocabulary = {}, vocabulary
+            self._lane_needs, self._lane_needs_vocabulary, self._lanes_known = {}, vocabulary, {}
         needs = self._lane_needs.get(name)
         if needs is None:
             needs = self._lane_needs[name] = {}

@@ -1,21 +1,22 @@
 """Named priority queues of waiting tasks, highest key first and first-in-first-out among equal keys.
 
-Plain tuples with lazy deletion. A task's entry, `(-key, sequence, task id, queue name, enqueued at, moves,
-lane)`, is one tuple shared by every structure that refers to it, and the live map holds that same tuple, so "is
-this entry still current" is an identity check and a push allocates one tuple. A removed task's entry stays behind
-until a walk passes it and drops it, or until dead entries outnumber live ones and the queue is compacted, so
-memory stays proportional to the waiting tasks.
+Plain tuples. A task's entry, `(-key, sequence, task id, queue name, enqueued at, moves, lane)`, is one tuple
+shared by every structure that refers to it, and the live map holds that same tuple, so "is this entry still
+current" is an identity check and a push allocates one tuple.
 
 Each queue is a sorted `head` in front of a binary heap `rest`, every entry of the head ordered before every entry
 of the heap. The engine reads the first few hundred tasks of every queue on every batch and takes only a few, so
-reading must not reorder anything: a walk reads the head as a list and only moves the heap's minimum onto the
-head's end when it reads past it, and the next walk finds that prefix sorted already. A push that belongs inside
-the head is inserted there (a bisection and a shift of the entries behind it), any other goes on the heap.
+reading must not reorder anything: a read moves the heap's minimum onto the head's end only when it reads past the
+head, and the next read finds that prefix sorted already. The head holds live entries only: a removed task's entry
+is cut out of it at once (a bisection and a shift of the entries behind it, in C), so reading the first k tasks
+is a slice, with no check per entry. In the heap a removed task's entry stays behind until a read pops it, or until
+dead entries outnumber live ones and the queue is compacted, so memory stays proportional to the waiting tasks.
 
 A queue is also split into lanes, one per label its pusher gives (the engine's is what a task requires of its
-reviewer), each ordered the same way: when most of a queue is work nobody free may take, a walk over the lanes
-someone may take skips the others whole instead of reading past each of their tasks. A task can change lanes in
-place (`move`): the engine moves it when an escalation step relaxes what it requires.
+reviewer), each kept the same way: when most of a queue is work nobody free may take, a read of the lanes someone
+may take never looks at the others. The first k tasks of some lanes are the first k of the union of each lane's
+first k, cut at the k-th task of the fullest lane and sorted in C. A task can change lanes in place (`move`): the
+engine moves it when an escalation step relaxes what it requires.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -24,10 +25,11 @@ its age) goes on a small heap ordered by that time instead.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Collection, Hashable, Iterable, Iterator
-from heapq import heapify, heappop, heappush, heapreplace
+from collections.abc import Collection, Hashable, Iterable, Iterator, KeysView
+from heapq import heapify, heappop, heappush
+from itertools import chain
 from operator import itemgetter
 
 _COMPACT_SLACK = 64
@@ -35,11 +37,9 @@ _COMPACT_SLACK = 64
 being compacted over and over."""
 _LANE_SLACK = 8
 """The same for one lane, which is compacted on its own."""
-_RETRY_READ = 16
-"""After a walk over lanes had to merge them, the next walks merge at once, except every this many."""
-_SKIP_READ = 8
-"""Tasks of other lanes a walk over some lanes reads past before it merges those lanes instead, per lane merged:
-reading past a task costs about a tenth of setting up one lane's part in a merge."""
+_READ_AHEAD = 16
+"""Entries a read of some lanes takes beyond the share of the queue their tasks are expected to fill, so a read
+falls short (and reads as far again) only when the lanes' tasks sit unusually far back."""
 
 
 _Entry = tuple[float, int, str, str, float, int, Hashable]
@@ -48,25 +48,25 @@ _task_id = itemgetter(2)
 
 
 class _Sorted:
-    """Entries in key order: a sorted `head`, then a heap `rest`, each head entry ordered before every heap entry.
-    `live` counts the live entries (kept for lanes only); `head_dead` the dead ones in the head; `reach` and `read`
-    are how far into the head the last walk got and how many live entries it found there."""
+    """Entries in key order: a sorted `head` of live entries, then a heap `rest` that may hold dead ones, each head
+    entry ordered before every heap entry. `live` counts the live entries (kept for lanes only)."""
 
-    __slots__ = ("head", "head_dead", "live", "reach", "read", "rest")
+    __slots__ = ("head", "live", "rest")
 
     def __init__(self) -> None:
         self.head: list[_Entry] = []
-        self.head_dead = 0
         self.rest: list[_Entry] = []
         self.live = 0
-        self.reach = 0
-        self.read = 0
 
     def held(self) -> int:
         return len(self.head) + len(self.rest)
 
     def add(self, entry: _Entry) -> None:
         self.live += 1
+        self.place(entry)
+
+    def place(self, entry: _Entry) -> None:
+        """Into the head where it belongs among the entries read already, else onto the heap."""
         head = self.head
         if head and entry < head[-1]:
             insort(head, entry)
@@ -75,84 +75,43 @@ class _Sorted:
 
     def died(self, entry: _Entry) -> None:
         self.live -= 1
+        self.cut(entry)
+
+    def cut(self, entry: _Entry) -> None:
+        """Take a dead entry out of the head if it is there (entries are unique, so the bisection finds it); on the
+        heap it stays until a read or a compaction drops it."""
         head = self.head
         if head and entry <= head[-1]:
-            self.head_dead += 1
+            del head[bisect_left(head, entry)]
+
+    def front(self, live: dict[str, _Entry], count: int) -> list[_Entry]:
+        """The first `count` live entries (all of them when fewer), as a new list."""
+        self.fill(live, count)
+        return self.head[:count]
 
     def walk(self, live: dict[str, _Entry]) -> Iterator[_Entry]:
-        """The live entries in order, lazily, as `next` reads them."""
-        self._tidy(live)
-        read_on = self.next
-        entry = read_on(live)
-        while entry is not None:
-            yield entry
-            entry = read_on(live)
+        """The live entries in order, lazily, the head growing as the walk reads past it."""
+        head, at = self.head, 0
+        while True:
+            while at < len(head):
+                yield head[at]
+                at += 1
+            if not self.fill(live, at + 1):
+                return
 
-    def first(self, live: dict[str, _Entry], after: _Entry | None) -> _Entry | None:
-        """The first live entry (after `after`, when given), or None; `next` then gives the ones behind it, so a
-        merge of lanes starts no generator per lane and reads on only in the lane it just took from."""
-        head = self._tidy(live)
-        if after is None:
-            # A lane's front is where its tasks are taken, and every merge starts there: its dead go at once.
-            for dead, entry in enumerate(head):
-                if live.get(entry[2]) is entry:
-                    if dead:
-                        del head[:dead]
-                        self.head_dead -= dead
-                    self.reach = self.read = 1
-                    return entry
-            self.head_dead -= len(head)
-            head.clear()
-            return self.next(live)
-        # The entries before `after` are not read, so they count as live: the next walk does not tidy them.
-        self.reach = self.read = bisect_right(head, after)
-        front = self.next(live)
-        while front is not None and front <= after:
-            front = self.next(live)
-        return front
-
-    def next(self, live: dict[str, _Entry]) -> _Entry | None:
-        """The live entry behind the one `first` or `next` last gave, or None; read as `walk` reads."""
-        head, at = self.head, self.reach
-        size = len(head)
-        while at < size:
-            entry = head[at]
-            at += 1
-            if live.get(entry[2]) is entry:
-                self.reach, self.read = at, self.read + 1
-                return entry
-        self.reach = at
-        rest = self.rest
-        while rest:
+    def fill(self, live: dict[str, _Entry], count: int) -> bool:
+        """Move the heap's live minima onto the head until it holds `count`; False when the heap ran out first."""
+        head, rest = self.head, self.rest
+        while len(head) < count:
+            if not rest:
+                return False
             entry = heappop(rest)
             if live.get(entry[2]) is entry:
                 head.append(entry)
-                self.reach, self.read = len(head), self.read + 1
-                return entry
-        return None
-
-    def _tidy(self, live: dict[str, _Entry]) -> list[_Entry]:
-        """The head, ready for a walk to read, which sets `reach` and `read` again as it goes.
-
-        The tasks taken are those near the front, so their dead entries gather where every walk reads; a walk
-        first drops the dead from the part of the head the last walk read when they outnumbered the live there
-        (paid for by that walk), and the whole head's when they are most of it."""
-        head = self.head
-        if self.reach - self.read > self.read + _LANE_SLACK:
-            prefix = head[: self.reach]
-            kept = [entry for entry in prefix if live.get(entry[2]) is entry]
-            self.head_dead -= len(prefix) - len(kept)
-            head[: self.reach] = kept
-        if self.head_dead > _LANE_SLACK and 2 * self.head_dead > len(head):
-            head = self.head = [entry for entry in head if live.get(entry[2]) is entry]
-            self.head_dead = 0
-        self.reach = self.read = 0
-        return head
+        return True
 
     def rebuild(self, live: dict[str, _Entry]) -> None:
-        """Only the live entries kept; the head stays sorted and the rest becomes a heap again."""
-        self.head = [entry for entry in self.head if live.get(entry[2]) is entry]
-        self.head_dead = self.reach = self.read = 0
+        """Only the live entries kept on the heap (the head holds no others)."""
         self.rest = [entry for entry in self.rest if live.get(entry[2]) is entry]
         heapify(self.rest)
 
@@ -162,13 +121,12 @@ class _Queue(_Sorted):
     every push and pop than holding one; its `live` count is not kept, the depth is), its entries per lane and by
     enqueue time, and the counts behind its depth."""
 
-    __slots__ = ("gone", "in_order", "lanes", "last_at", "merges", "out_of_order", "pushed")
+    __slots__ = ("gone", "in_order", "lanes", "last_at", "out_of_order", "pushed")
 
     def __init__(self) -> None:
         super().__init__()
-        # Only lanes with a live entry; None until a walk first asks for lanes, most queues never being deep enough.
+        # Only lanes with a live entry; None until a read first asks for lanes, most queues never being deep enough.
         self.lanes: dict[Hashable, _Sorted] | None = None
-        self.merges = 0  # walks over lanes since one last had to merge them (0: the last one read through)
         self.in_order: deque[_Entry] = deque()
         self.out_of_order: list[tuple[float, int, _Entry]] = []
         self.last_at = float("-inf")
@@ -200,11 +158,7 @@ class QueueSet:
         if self._live.setdefault(task_id, entry) is not entry:
             raise KeyError(f"task {task_id!r} is already queued")
         target.pushed = sequence + 1
-        head = target.head
-        if head and entry < head[-1]:
-            insort(head, entry)
-        else:
-            heappush(target.rest, entry)
+        target.place(entry)
         lanes = target.lanes
         if lanes is not None:
             own = lanes.get(lane)
@@ -224,9 +178,7 @@ class QueueSet:
             return False
         target = self._queues[entry[3]]
         target.gone += 1
-        head = target.head
-        if head and entry <= head[-1]:
-            target.head_dead += 1
+        target.cut(entry)
         if target.lanes is not None:
             self._leave_lane(target, entry)
         self._compact_if_mostly_dead(target)
@@ -241,8 +193,8 @@ class QueueSet:
         moved = (key, sequence, task_id, queue, enqueued_at, moves + 1, lane)
         target = self._queues[queue]
         self._live[task_id] = moved
-        target.died(entry)
-        target.add(moved)
+        target.cut(entry)
+        target.place(moved)
         lanes = target.lanes
         if lanes is not None:
             self._leave_lane(target, entry)
@@ -273,29 +225,17 @@ class QueueSet:
             return []
         target.gone += wanted
         live, head, rest = self._live, target.head, target.rest
-        taken: list[_Entry] = []
+        taken = head[:wanted]
+        del head[:wanted]
+        for entry in taken:
+            del live[entry[2]]
         # One lookup that also unlinks: a dead entry's task is either gone (None) or queued again under a newer
         # entry, which goes straight back.
-        if head:
-            at = 0
-            while wanted and at < len(head):
-                entry = head[at]
-                at += 1
-                current = live.pop(entry[2], None)
-                if current is entry:
-                    taken.append(entry)
-                    wanted -= 1
-                elif current is not None:
-                    live[entry[2]] = current
-            del head[:at]  # the entries taken and the dead ones before them, all from the front
-            target.head_dead -= at - len(taken)
-            target.reach = target.read = 0
-        while wanted:
+        while len(taken) < wanted:
             entry = heappop(rest)
             current = live.pop(entry[2], None)
             if current is entry:
                 taken.append(entry)
-                wanted -= 1
             elif current is not None:
                 live[entry[2]] = current
         if target.lanes is not None:
@@ -304,89 +244,84 @@ class QueueSet:
         self._compact_if_mostly_dead(target)
         return list(map(_task_id, taken))
 
-    def peek_top(self, queue: str, k: int) -> list[str]:
-        """The first `k` task ids in priority order, left in place."""
-        if k <= 0:
+    def first(self, queue: str, k: int, lanes: Collection[Hashable] | None = None) -> list[str]:
+        """The first `k` task ids in priority order (of `lanes` only, when given), left in place. Reading the first
+        k costs a slice once they have been read before, O(k log n) the first time.
+
+        Of some lanes, the first k are found one of two ways, whichever reads fewer entries (each costs about the
+        same): reading the queue in order and keeping the entries of those lanes, which reads about k * depth /
+        (tasks in those lanes), or merging each lane's first k, cut at the k-th entry of the fullest lane and
+        sorted in C. An evening backlog has both kinds: a few hundred thin lanes that together hold most of a
+        deep queue, and a few lanes holding a sliver of it."""
+        target = self._queues.get(queue)
+        if target is None or k <= 0:
             return []
-        taken: list[str] = []
-        for task_id in self.ordered(queue):
-            taken.append(task_id)
-            if len(taken) == k:
-                break
-        return taken
+        live = self._live
+        if lanes is None:
+            return list(map(_task_id, target.front(live, k)))
+        parts = [part for part in map(self._lanes(target).get, lanes) if part is not None]
+        held = sum(part.live for part in parts)
+        depth = target.pushed - target.gone
+        if not held:
+            return []
+        merged = sum(min(k, part.live) for part in parts)
+        if held >= depth or depth * k <= merged * held:
+            return self._read_through(target, k, lanes, held)
+        fronts = [part.front(live, k) for part in parts]
+        # No lane gives more than its first k, and nothing behind the k-th task of a lane that has k can be among
+        # the first k of them all.
+        full = [front[-1] for front in fronts if len(front) == k]
+        if full:
+            bound = min(full)
+            fronts = [front[: bisect_right(front, bound)] for front in fronts]
+        chosen = list(chain.from_iterable(fronts))
+        chosen.sort()
+        return list(map(_task_id, chosen[:k]))
+
+    def _read_through(self, target: _Queue, k: int, lanes: Collection[Hashable], held: int) -> list[str]:
+        """The first `k` entries of `lanes` (which hold `held` tasks), found by reading the queue in order, as far
+        as they are expected to reach and then twice as far again each time that fell short."""
+        live, head = self._live, target.head
+        depth = target.pushed - target.gone
+        reach = depth if held <= k else min(depth, -(-k * depth // held) + _READ_AHEAD)
+        chosen: list[str] = []
+        read = 0
+        while True:
+            target.fill(live, reach)
+            chosen += [entry[2] for entry in head[read:reach] if entry[6] in lanes]
+            if len(chosen) >= k or reach >= depth:
+                return chosen[:k]
+            read, reach = reach, min(depth, 2 * reach)
 
     def ordered(self, queue: str) -> Iterator[str]:
-        """The queue's task ids in priority order, lazily: reading the first k costs O(k) once they have been read
-        before, O(k log n) the first time. Nothing may be pushed or removed while the walk is in progress."""
+        """The queue's task ids in priority order, lazily, as `first` reads them. Nothing may be pushed or removed
+        while the walk is in progress."""
         target = self._queues.get(queue)
         if target is None:
             return
         for entry in target.walk(self._live):
             yield entry[2]
 
-    def lanes(self, queue: str) -> list[Hashable]:
-        """The labels of the queue's lanes that hold a task, in no particular order."""
+    def lanes(self, queue: str) -> KeysView[Hashable]:
+        """The labels of the queue's lanes that hold a task, in no particular order: a live view, which set
+        operations read in C."""
         target = self._queues.get(queue)
-        return [] if target is None else list(self._lanes(target))
+        return self._lanes(target).keys() if target is not None else {}.keys()
 
     def _lanes(self, target: _Queue) -> dict[Hashable, _Sorted]:
-        """The queue's lanes, built from its live entries the first time they are asked for."""
+        """The queue's lanes, built from its live entries the first time they are asked for. The queue itself is
+        read without growing its head: a head as long as a deep queue would make every removal shift all of it."""
         if target.lanes is None:
             live = self._live
             target.lanes = {}
-            for entry in target.walk(live):
+            waiting = sorted(entry for entry in target.rest if live.get(entry[2]) is entry)
+            for entry in chain(target.head, waiting):
                 own = target.lanes.get(entry[6])
                 if own is None:
                     own = target.lanes[entry[6]] = _Sorted()
-                own.head.append(entry)  # in order, so each lane's head is sorted
+                own.rest.append(entry)  # in order, so each lane's heap is sorted, which is a valid heap
                 own.live += 1
         return target.lanes
-
-    def ordered_in(self, queue: str, lanes: Collection[Hashable]) -> Iterator[str]:
-        """The ids of the tasks in `lanes` only, in the queue's priority order, lazily; the same restrictions as
-        `ordered`. The cost is about that of the tasks read, whatever the other lanes hold.
-
-        The walk reads the whole queue first, passing over other lanes' tasks; once it has passed more of them
-        than merging the lanes asked for would cost to set up, it merges those lanes instead, from where it got.
-        After that the queue's next walks merge from the start, but every `_RETRY_READ`-th reads through again."""
-        target = self._queues.get(queue)
-        if target is None:
-            return
-        live, own = self._live, self._lanes(target)
-        asked = [lane for lane in map(own.get, lanes) if lane is not None]
-        last: _Entry | None = None
-        # A queue whose last walks had to merge merges at once, but tries reading through again now and then.
-        target.merges = target.merges + 1 if target.merges else 0
-        if target.merges % _RETRY_READ == 0:
-            target.merges = 0
-            budget = _SKIP_READ * (len(asked) + 1)
-            for entry in target.walk(live):
-                if entry[6] in lanes:
-                    last = entry
-                    yield entry[2]
-                else:
-                    budget -= 1
-                    if budget < 0:
-                        target.merges = 1
-                        break
-            else:
-                return
-        # Every task of these lanes up to `last` has been read: the merge starts after it. Its heap holds the first
-        # unread entry of each lane (an entry names its lane), and a lane is read on only when its entry is taken.
-        fronts = []
-        for lane in asked:
-            front = lane.first(live, last)
-            if front is not None:
-                fronts.append(front)
-        heapify(fronts)
-        while fronts:
-            entry = fronts[0]
-            yield entry[2]
-            behind = own[entry[6]].next(live)
-            if behind is None:
-                heappop(fronts)
-            else:
-                heapreplace(fronts, behind)
 
     def _compact_if_mostly_dead(self, target: _Queue) -> None:
         """Rebuild a queue from its live entries once its structures hold more than twice as many dead entries as
