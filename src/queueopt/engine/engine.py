@@ -153,6 +153,9 @@ class Engine:
         # A task of each lane ever seen, with the lane's escalation step: what a lane requires of its reviewer is
         # read off any one of its tasks.
         self._lane_sample: dict[tuple[str, Hashable], tuple[Task, int]] = {}
+        # Each lane label by a number, given the first time it is seen: the queues and every batch hash lane labels
+        # in bulk, and a number hashes for free where a label's tuple is hashed field by field every time.
+        self._lane_numbers: dict[_LaneLabel, int] = {}
         # What each lane of each queue requires (skill bits, severity), read off its sample once; all of it is
         # read again when the skill vocabulary, and with it the bits' numbering, has changed.
         self._lane_needs: dict[str, dict[Hashable, tuple[int, bool]]] = {}
@@ -194,12 +197,12 @@ class Engine:
         if task.state is _QUEUED:
             now = self._clock.now()
             self._escalate(now)
-            lane = self._lane_now(task, now)
+            lane, _ = self._lane_now(task, now)
             self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
         elif task.holder is not None and task.lease_expires_at is not None:
             self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
-    def _lane_now(self, task: Task, now: float) -> _LaneLabel:
+    def _lane_now(self, task: Task, now: float) -> tuple[int, int]:
         """The queued task's lane at `now`, with a sample for it if it is the lane's first task; a task with an
         escalation step still ahead is scheduled to change lanes when its wait passes it. Whether it has passed is
         decided on the wait, as the capability model decides it."""
@@ -207,9 +210,12 @@ class Engine:
         step = bisect_right(waits, now - task.enqueued_at) if waits else 0
         if step < len(waits):
             heappush(self._escalating, (task.enqueued_at + waits[step], next(self._escalations), step + 1, task))
-        lane = _lane(task, step)
+        label = _lane(task, step)
+        lane = self._lane_numbers.get(label)
+        if lane is None:
+            lane = self._lane_numbers[label] = len(self._lane_numbers)
         self._lane_sample.setdefault((task.queue, lane), (task, step))
-        return lane
+        return lane, step
 
     def _escalate(self, now: float) -> None:
         """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
@@ -222,8 +228,8 @@ class Engine:
             passed.append(heappop(due))
         for _, _, step, task in passed:
             if self._tasks.get(task.id) is task and task.state is TaskState.QUEUED:
-                lane = self._lane_now(task, now)
-                if lane[-1] >= step:
+                lane, now_step = self._lane_now(task, now)
+                if now_step >= step:
                     self._queues.move(task.id, lane)
 
     def _unindex(self, task: Task) -> None:
