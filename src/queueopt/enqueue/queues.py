@@ -262,8 +262,7 @@ class QueueSet:
         if lanes is None:
             return list(map(_task_id, target.front(live, k)))
         # Per-lane work in C (map, sum, min): an evening queue has hundreds of lanes open.
-        own = self._lanes(target)
-        parts = list(map(own.__getitem__, own.keys() & lanes))
+        parts = list(filter(None, map(self._lanes(target).get, lanes)))
         sizes = list(map(_live_count, parts))
         held = sum(sizes)
         depth = target.pushed - target.gone
