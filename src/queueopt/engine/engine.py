@@ -221,8 +221,11 @@ class Engine:
                     self._queues.move(task.id, lane)
 
     def _unindex(self, task: Task) -> None:
-        self._queues.remove(task.id)
-        if task.holder is not None:
+        # Only a queued task waits in a queue, only a held one in the lease book: every lease and decision passes
+        # here, and asking the other index is a wasted call.
+        if task.state is _QUEUED:
+            self._queues.remove(task.id)
+        elif task.holder is not None:
             self._leases.drop(task.holder, task.id)
         self._tasks.pop(task.id, None)
 
