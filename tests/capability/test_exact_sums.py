@@ -34,3 +34,14 @@ def test_a_cell_is_the_rounded_sum_of_live_terms(terms: list[float], removed: li
     shuffled.grow(1)
     shuffled.add(0, 1, exact_units(*data.draw(st.permutations(live))))
     assert shuffled.values[0, 1] == sums.values[0, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1), finite), max_size=40))
+def test_a_column_sum_is_the_rounded_sum_of_its_cells_terms(cells: list[tuple[int, int, float]]) -> None:
+    sums = ExactSums(2)
+    sums.grow(4)
+    for row, column, term in cells:
+        sums.add(row, column, exact_units(term))
+    for column in (0, 1):
+        assert sums.column_sums()[column] == math.fsum(term for _, at, term in cells if at == column)

@@ -57,6 +57,7 @@ def test_lease_decide_and_the_decision_reaches_the_item(engine: Engine, clock: V
     clock.advance(40)
     decided = engine.decide("a", "a.1", "m1", VIOLATING)
     assert decided.state is TaskState.DECIDED
+    assert decided.record == engine.task("a").record and decided.item == video("a")  # the item as now stored
     view = engine.item("a")
     assert view.status is ItemStatus.DECIDED and view.verdict is Verdict.VIOLATING
     assert view.decided_by == "m1" and view.decision == VIOLATING and view.decided_at == 1040.0

@@ -90,14 +90,17 @@ class ExactSums:
     float is a whole multiple (`exact_units`); Python's integer true division rounds correctly, so the value does not
     depend on the order terms came and went. (Shewchuk's partials, the algorithm behind `math.fsum`, give the same
     values, but a Python loop over them costs several times more once a long-lived cell has gathered many partials.)
-    That division and the array write cost more than the add itself and every decision adds to four cells, while
+    That division and the array write cost more than the add itself and every decision adds to two cells, while
     the values are read far less often, so a cell's value is brought up to date when `values` is next read.
+    Each column's exact total over its cells is kept as well (`column_sums`): the population's sums, which would
+    otherwise be a second set of cells that every decision adds to again.
     """
 
     def __init__(self, width: int) -> None:
         self._values = np.zeros((0, width), dtype=np.float64)
         self._units: dict[tuple[int, int], int] = {}
         self._stale: set[tuple[int, int]] = set()
+        self._column_units = [0] * width
 
     def grow(self, rows: int) -> None:
         self._values = _grown(self._values, rows)
@@ -107,6 +110,7 @@ class ExactSums:
         cell = (row, column)
         self._units[cell] = self._units.get(cell, 0) + units
         self._stale.add(cell)
+        self._column_units[column] += units
 
     @property
     def values(self) -> Floats:
@@ -117,6 +121,10 @@ class ExactSums:
                 self._values[cell] = units[cell] / _SMALLEST_INVERSE
             self._stale.clear()
         return self._values
+
+    def column_sums(self) -> Floats:
+        """Each column's correctly rounded sum over all its cells, as one cell given all their terms would read."""
+        return np.array([units / _SMALLEST_INVERSE for units in self._column_units])
 
 
 class AccuracyEstimator:
@@ -203,10 +211,6 @@ class HandlingEstimator:
         self._group_count = np.zeros((0, width), dtype=np.float64)
         self._group_total = ExactSums(width)
         self._group_m2 = ExactSums(width)
-        self._all_total = ExactSums(width)
-        self._all_m2 = ExactSums(width)
-        self._all_total.grow(1)
-        self._all_m2.grow(1)
         self._prior_var = np.full(width, HANDLING_PRIOR_LOG_VAR)
         self._prior_mean = np.array([math.log(HANDLING_PRIOR_S[m]) for m in MODALITIES]) - self._prior_var / 2
         self._group_prior: tuple[Floats, Floats] | None = None
@@ -243,8 +247,6 @@ class HandlingEstimator:
         self._group_count[group, modality] = self._group_count.item(group, modality) + 1.0
         self._group_total.add(group, modality, total)
         self._group_m2.add(group, modality, spread)
-        self._all_total.add(0, modality, total)
-        self._all_m2.add(0, modality, spread)
         self._group_prior = None
 
     def move(self, slot: int, group: int | None, to: int | None) -> None:
@@ -269,8 +271,6 @@ class HandlingEstimator:
         self._group_count[group, modality] += sign * count
         self._group_total.add(group, modality, total)
         self._group_m2.add(group, modality, m2)
-        self._all_total.add(0, modality, total)
-        self._all_m2.add(0, modality, m2)
         self._group_prior = None
 
     def expected_unit_s(self, slots: Ints, group: Ints) -> Floats:
@@ -306,10 +306,12 @@ class HandlingEstimator:
         if self._group_prior is None:
             g_count, g_total, g_m2 = self._group_count, self._group_total.values, self._group_m2.values
             n_all = g_count.sum(axis=0)
-            pop_mean = (POPULATION_STRENGTH * self._prior_mean + self._all_total.values[0]) / (
+            pop_mean = (POPULATION_STRENGTH * self._prior_mean + self._group_total.column_sums()) / (
                 POPULATION_STRENGTH + n_all
             )
-            pop_var = (POPULATION_STRENGTH * self._prior_var + self._all_m2.values[0]) / (POPULATION_STRENGTH + n_all)
+            pop_var = (POPULATION_STRENGTH * self._prior_var + self._group_m2.column_sums()) / (
+                POPULATION_STRENGTH + n_all
+            )
             self._group_prior = (
                 (GROUP_STRENGTH * pop_mean + g_total) / (GROUP_STRENGTH + g_count),
                 (GROUP_STRENGTH * pop_var + g_m2) / (GROUP_STRENGTH + g_count),

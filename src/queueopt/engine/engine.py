@@ -233,8 +233,11 @@ class Engine:
                     self._queues.move(task.id, lane)
 
     def _unindex(self, task: Task) -> None:
-        self._queues.remove(task.id)
-        if task.holder is not None:
+        # Only a queued task waits in a queue, only a held one in the lease book: every lease and decision passes
+        # here, and asking the other index is a wasted call.
+        if task.state is _QUEUED:
+            self._queues.remove(task.id)
+        elif task.holder is not None:
             self._leases.drop(task.holder, task.id)
         self._tasks.pop(task.id, None)
 
@@ -652,8 +655,9 @@ class Engine:
             note = _decision_json(decision)
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
             created: list[Task] = [decided]
+            record = None
             if task.kind is _REVIEW:
-                self._record_decision(task, queue, decision, note, moderator_id, now, changes)
+                record = self._record_decision(task, queue, decision, note, moderator_id, now, changes)
                 qa = self._qa_task(task, queue, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
@@ -664,7 +668,7 @@ class Engine:
             self._commit(changes, [task], created)
             self._learn(task, moderator_id, now)
             self.stats.decided[str(decision.verdict)] += 1
-            return self._view(decided)
+            return self._view(decided, record)
 
     def _check_decision(self, task: Task, decision: Decision) -> QueueConfig:
         """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
@@ -693,25 +697,32 @@ class Engine:
         moderator_id: str,
         now: float,
         changes: Changes,
-    ) -> None:
-        """The decision reaches the item and every pending copy of it.
+    ) -> ItemRecord | None:
+        """The decision reaches the item and every pending copy of it; returns the item's own record as it stands
+        once `changes` are written (None if the store did not list it), which the caller's view shows instead of
+        reading it back from the store.
 
         Each copy stores the decision's JSON (`note`, already serialised for the audit) with the moderator's id as
         one more member, spliced in before the closing brace rather than dumping a second time (the id encoded by
         the very function `json.dumps` applies to a string, without its encoder's setup).
         """
         signed = f'{note[:-1]},"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
+        own = None
         for record in self._store.items_of_task(task.id):
+            now_stored = record
             if record.status in _UNDECIDED and record.decided_at is None:
-                decided = _evolved(
+                now_stored = _evolved(
                     record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=signed, decided_at=now
                 )
-                changes.items.append(decided)
+                changes.items.append(now_stored)
+            if record.id == task.item_id:
+                own = now_stored
         waited = now - task.enqueued_at
         within = waited <= queue.sla_s
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
+        return own
 
     def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
         rate = queue.qa_sample_rate
@@ -941,7 +952,8 @@ class Engine:
             raise NotFound(f"no task {task_id!r}", field="task_id")
         return self._view(task)
 
-    def _view(self, task: Task) -> TaskView:
+    def _view(self, task: Task, record: ItemRecord | None = None) -> TaskView:
+        """`record`: the task's item as stored, when the caller holds it already; otherwise it is read."""
         # Positional, in `TaskView`'s field order: every pull and decision makes one, and matching seventeen
         # keywords to parameters cost more than the rest of the call.
         return TaskView(
@@ -961,7 +973,7 @@ class Engine:
             task.holder,
             task.lease_token,
             task.lease_expires_at,
-            self._item_record(task.item_id),
+            self._item_record(task.item_id) if record is None else record,
         )
 
     def queues(self) -> list[QueueView]:

@@ -75,9 +75,10 @@ class TaskView:
         return Item.model_validate_json(self.payload)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lease:
-    """One lease made by a batch, for callers that act on it (the simulator starts the review)."""
+    """One lease made by a batch, for callers that act on it (the simulator starts the review). Not frozen, for the
+    reason `ItemResult` is not: a batch makes one per lease, and its callers only read it."""
 
     task_id: str
     moderator_id: str
