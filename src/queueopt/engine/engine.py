@@ -397,9 +397,9 @@ class Engine:
         tasks = self._tasks
         if takers is None:
             return list(map(tasks.__getitem__, self._queues.first(name, wanted)))
-        if wanted <= 0:
-            return []
         take, queues = takers.take, self._queues
+        if wanted <= 0 or not queues.depth(name):
+            return []  # most queues of a quiet hour's batch: no lanes to work out
         self._escalate(takers.now)
         open_lanes = self._open_lanes(name, takers)
         asked = wanted
