@@ -86,6 +86,7 @@ def qa_draw(task_id: str) -> float:
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
 _REVIEW = TaskKind.REVIEW
+_ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE = attrgetter("severe")
@@ -264,6 +265,9 @@ class Engine:
                 if item_id not in existing and item_id not in fresh:
                     fresh[item_id] = item
             owners = self._hash_owners(fresh.values())
+            # The first of the batch's items with each content new to the store, as admitted: a later copy in the
+            # batch is its duplicate. Its `DuplicateOf` is made only for such a copy, and few items have one.
+            firsts: dict[str, tuple[ItemRecord, Routing]] = {}
             changes = Changes()
             tasks: list[Task] = []
             records: dict[str, ItemRecord] = dict(existing)
@@ -271,16 +275,21 @@ class Engine:
             route = self._router.route
             for item_id, item in fresh.items():
                 content_hash = item.content_hash
+                duplicate = None
+                if content_hash:
+                    duplicate = owners.get(content_hash)
+                    if duplicate is None and content_hash in firsts:
+                        duplicate = _first_owner(*firsts[content_hash])
                 try:
-                    routing = route(item, owners.get(content_hash) if content_hash else None)
+                    routing = route(item, duplicate)
                 except InvalidInput as error:
                     raise InvalidInput(error.message, field=f"items.{ids.index(item_id)}.{error.field}") from None
                 record, task = self._admit(item_id, item, routing, now, actor, changes)
                 records[item_id] = record
                 if task is not None:
                     tasks.append(task)
-                if content_hash and content_hash not in owners:
-                    owners[content_hash] = _first_owner(record, routing)
+                if content_hash and duplicate is None:
+                    firsts[content_hash] = (record, routing)
                 # str() of a StrEnum is its value, and far cheaper than the `.value` property.
                 counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
@@ -313,44 +322,44 @@ class Engine:
         are shared by every record, which keeps only the item (a closure per record would add objects for the
         garbage collector to walk, a million of them in a simulated day).
         """
-        action = routing.action
+        action, queue, priority, aging_rate, severe, policy, _, _, reason, _, _ = routing  # one read for all fields
+        fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
         record = ItemRecord(
             item_id,
             _payload,
-            ItemStatus.QUEUED,
+            _ITEM_QUEUED,
             None,
-            routing.queue,
-            routing.priority,
+            queue,
+            priority,
             action,
-            self._explain if action is Action.REVIEW else routing.reason,
-            item.content_hash,
+            self._explain if action is _ACTION_REVIEW else reason,
+            fields["content_hash"],
             now,
             item=item,
         )
         task = None
-        if action is Action.REVIEW:
-            queue = routing.queue
+        if action is _ACTION_REVIEW:
             assert queue is not None
             record.task_id = item_id
             task = Task(
                 item_id,
                 item_id,
                 queue,
-                TaskKind.REVIEW,
-                TaskState.QUEUED,
-                routing.priority,
-                routing.aging_rate,
+                _REVIEW,
+                _QUEUED,
+                priority,
+                aging_rate,
                 now,
-                item.modality,
-                item.language,
-                item.region,
-                item.duration_s,
-                routing.severe,
-                routing.policy,
+                fields["modality"],
+                fields["language"],
+                fields["region"],
+                fields["duration_s"],
+                severe,
+                policy,
             )
             changes.tasks.append(TaskWrite(task))
             transition = "queued"
-        elif action is Action.DUPLICATE:
+        elif action is _ACTION_DUPLICATE:
             owner = routing.duplicate_of
             assert owner is not None
             record.status = ItemStatus.DUPLICATE
@@ -369,7 +378,7 @@ class Engine:
             record.decided_at = now
             transition = str(action)
         changes.items.append(record)
-        changes.audit.append(AuditEntry(now, record.task_id, item_id, actor, transition, routing.reason))
+        changes.audit.append(AuditEntry(now, record.task_id, item_id, actor, transition, reason))
         return record, task
 
     # ---- assignment -----------------------------------------------------------------------------------------
@@ -1056,7 +1065,7 @@ def _verdict_json(verdict: Verdict, policy: str | None) -> str:
 def _owner_of(record: ItemRecord) -> DuplicateOf:
     policy = None
     if record.decision is not None:
-        policy = json.loads(record.decision).get("policy")
+        policy = orjson.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
 

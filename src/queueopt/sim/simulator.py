@@ -53,6 +53,8 @@ GC_YOUNG_EVERY = 100_000
 _DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
 
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
+# Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
+_REVIEW, _DUPLICATE, _AUTO_REMOVE = Action.REVIEW, Action.DUPLICATE, Action.AUTO_REMOVE
 _DECISIONS = {True: Decision(verdict=Verdict.VIOLATING), False: Decision(verdict=Verdict.NOT_VIOLATING)}
 
 
@@ -106,8 +108,9 @@ class Simulation:
         self._pull = self.strategy in PULL_STRATEGIES
         self._progress = progress
         self.clock = VirtualClock()
-        store = MemoryStore(audit_capacity=AUDIT_KEPT)
-        self.engine = Engine(store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
+        # Kept to read a submitted item's task back (its severity, as routed) instead of scoring the item again.
+        self._store = MemoryStore(audit_capacity=AUDIT_KEPT)
+        self.engine = Engine(self._store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
         self._priority = PriorityModel(scenario.ops)
         with _fewer_collections():  # a day's draws are a million items, all kept: collecting finds nothing
             self.arrivals = sample_arrivals(scenario, replication)
@@ -131,6 +134,8 @@ class Simulation:
         # When each item runs out of patience, as plain floats (inf: never).
         self._gives_up: list[float] = (self.arrivals.at_s + self.arrivals.patience_s).tolist()
         self._row = {moderator_id: row for row, moderator_id in enumerate(self.moderators.ids)}
+        # The rows a task decides, for tasks with duplicates only (the owner's row first); any other task decides
+        # just the row its id names. A list per task would be a million more objects for the collector to walk.
         self._items_of_task: dict[str, list[int]] = {}
         self._task_verdict: dict[str, bool] = {}
         self._in_service: dict[str, _Service] = {}
@@ -240,26 +245,27 @@ class Simulation:
         results = self.engine.submit([arrivals.items[row] for row in live])
         fresh = False
         for row, result in zip(live, results, strict=True):
-            code = ACTION_CODE[result.action]
-            self.action[row] = code
-            if result.action is Action.REVIEW:
+            action = result.action
+            self.action[row] = ACTION_CODE[action]
+            if action is _REVIEW:
                 assert result.task_id is not None and result.queue is not None
                 self.queue[row] = self._queue_index[result.queue]
-                self.severe[row] = self._priority.terms(arrivals.items[row]).severe
-                self._items_of_task[result.task_id] = [row]
+                task = self._store.task(result.task_id)
+                assert task is not None
+                self.severe[row] = task.severe
                 self._waiting += 1
                 fresh = True
-            elif result.action is Action.DUPLICATE:
+            elif action is _DUPLICATE:
                 assert result.task_id is not None
                 verdict = self._task_verdict.get(result.task_id)
                 if verdict is not None:
                     self.decided_at[row] = now
                     self.verdict[row] = verdict
                     continue
-                self._items_of_task.setdefault(result.task_id, []).append(row)
+                self._items_of_task.setdefault(result.task_id, [item_index(result.task_id)]).append(row)
             else:
                 self.decided_at[row] = now
-                self.verdict[row] = result.action is Action.AUTO_REMOVE
+                self.verdict[row] = action is _AUTO_REMOVE
                 continue
             if math.isfinite(gives_up[row]):
                 self._push(gives_up[row], _ABANDON, row)
