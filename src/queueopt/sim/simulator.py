@@ -29,9 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from queueopt.clock import VirtualClock
-from queueopt.domain import Action, Decision, ModeratorStatus, Task, TaskKind, TaskState, Verdict
+from queueopt.domain import Action, Decision, ModeratorStatus, Task, Verdict
 from queueopt.engine import Engine
-from queueopt.enqueue.priority import PriorityModel
 from queueopt.errors import Conflict
 from queueopt.sim.arrivals import Arrivals, item_index, sample_arrivals
 from queueopt.sim.roster import Moderators, build_moderators
@@ -111,7 +110,6 @@ class Simulation:
         # Kept to read a submitted item's task back (its severity, as routed) instead of scoring the item again.
         self._store = MemoryStore(audit_capacity=AUDIT_KEPT)
         self.engine = Engine(self._store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
-        self._priority = PriorityModel(scenario.ops)
         with _fewer_collections():  # a day's draws are a million items, all kept: collecting finds nothing
             self.arrivals = sample_arrivals(scenario, replication)
             self.moderators = build_moderators(scenario, replication)
@@ -243,18 +241,17 @@ class Simulation:
         if not live:
             return
         results = self.engine.submit([arrivals.items[row] for row in live])
-        fresh = False
+        fresh: Task | None = None  # the last task these arrivals queued
         for row, result in zip(live, results, strict=True):
             action = result.action
             self.action[row] = ACTION_CODE[action]
             if action is _REVIEW:
                 assert result.task_id is not None and result.queue is not None
                 self.queue[row] = self._queue_index[result.queue]
-                task = self._store.task(result.task_id)
-                assert task is not None
-                self.severe[row] = task.severe
+                fresh = self._store.task(result.task_id)
+                assert fresh is not None
+                self.severe[row] = fresh.severe
                 self._waiting += 1
-                fresh = True
             elif action is _DUPLICATE:
                 assert result.task_id is not None
                 verdict = self._task_verdict.get(result.task_id)
@@ -269,10 +266,10 @@ class Simulation:
                 continue
             if math.isfinite(gives_up[row]):
                 self._push(gives_up[row], _ABANDON, row)
-        if fresh and self._pull and self._idle:
-            self._offer(live[-1])
+        if fresh is not None and self._pull and self._idle:
+            self._offer(fresh)
 
-    def _offer(self, row: int) -> None:
+    def _offer(self, task: Task) -> None:
         """New work and idle moderators: the longest idle asks first; if the item is not for them, only those
         eligible for it ask (one vectorised eligibility check instead of a `next_for` per idle moderator)."""
         first = next(iter(self._idle))
@@ -281,25 +278,7 @@ class Simulation:
         idle = list(self._idle)
         if not idle:
             return
-        item = self.arrivals.items[row]
-        terms = self._priority.terms(item)
-        probe = Task(
-            id=item.id,
-            item_id=item.id,
-            queue=self.scenario.ops.queues[int(self.queue[row])].name,
-            kind=TaskKind.REVIEW,
-            state=TaskState.QUEUED,
-            priority=terms.priority,
-            aging_rate=0.0,
-            enqueued_at=self.clock.now(),
-            modality=item.modality,
-            language=item.language,
-            region=item.region,
-            duration_s=item.duration_s,
-            severe=terms.severe,
-            policy=terms.policy,
-        )
-        eligible = self.engine.model.value([probe], [self.moderators.ids[m] for m in idle], self.clock.now())
+        eligible = self.engine.model.value([task], [self.moderators.ids[m] for m in idle], self.clock.now())
         for column in eligible.indices.tolist():
             if self._pull_for(idle[column]):
                 return
