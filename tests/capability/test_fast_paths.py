@@ -8,6 +8,8 @@ import json
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -90,6 +92,30 @@ def test_the_dense_value_is_the_sparse_one_expanded(config: OpsConfig, world: Wo
     dense = model.value_dense(world.tasks, free, now)
     assert dense.shape == (len(world.tasks), len(free))
     assert dense.tobytes() == model.value(world.tasks, free, now).toarray().tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(world=worlds(), later=st.sampled_from([0.0, 45.0, 5000.0]))
+def test_a_value_does_not_depend_on_the_tasks_valued_before(config: OpsConfig, world: World, later: float) -> None:
+    """The model keeps each task's facts from batch to batch, by the task object, and starts over when its table is
+    full: tasks valued before, copies of them (new objects for the same tasks) and tasks changed since must all be
+    valued as a fresh model values them."""
+    now = NOW + later
+
+    def fresh(tasks: list[Task]) -> bytes:
+        return bytes(world.model(config).value(tasks, world.ids, now).toarray().tobytes())
+
+    model = world.model(config)
+    with patch("queueopt.capability.model._FACTS_KEPT", 3):
+        for size in range(1, len(world.tasks) + 1):
+            model.value(world.tasks[:size], world.ids, now)
+        assert model.value_dense(world.tasks, world.ids, now).tobytes() == fresh(world.tasks)
+        copies = [replace(task) for task in world.tasks]
+        assert model.value(copies, world.ids, now).toarray().tobytes() == fresh(world.tasks)
+        changed = [
+            replace(task, enqueued_at=task.enqueued_at - 4000.0, priority=2.0 * task.priority) for task in copies
+        ]
+        assert model.value(changed, world.ids, now).toarray().tobytes() == fresh(changed)
 
 
 def test_one_moderator_column_of_nothing(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:
