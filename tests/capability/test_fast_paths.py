@@ -85,13 +85,17 @@ def test_a_value_row_depends_on_its_task_alone(config: OpsConfig, world: World, 
 @given(world=worlds(), later=st.sampled_from([0.0, 45.0, 5000.0]), split=st.integers(0, 6))
 def test_the_dense_value_is_the_sparse_one_expanded(config: OpsConfig, world: World, later: float, split: int) -> None:
     """The engine's batch solves `value_dense`, the solver's tests check `value`: the two must agree bit for bit,
-    for any subset of the roster (one moderator and an unavailable one included)."""
+    for any subset of the roster (one moderator and an unavailable one included), and whether or not the caller
+    passes the severe caps it has worked out already."""
     model = world.model(config)
     now = NOW + later
     free = world.ids[split:] or world.ids
     dense = model.value_dense(world.tasks, free, now)
     assert dense.shape == (len(world.tasks), len(free))
     assert dense.tobytes() == model.value(world.tasks, free, now).toarray().tobytes()
+    caps = model.severe_caps(free, now)
+    assert model.value_dense(world.tasks, free, now, caps).tobytes() == dense.tobytes()
+    assert model.value(world.tasks, free, now, caps).toarray().tobytes() == dense.tobytes()
 
 
 @settings(max_examples=100, deadline=None)

@@ -347,8 +347,17 @@ class Model:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
         return not self._spent(self._roster.profile(moderator_id), now)
 
-    def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
-        """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
+    def value(
+        self,
+        tasks: Sequence[Task],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None = None,
+    ) -> sp.csr_matrix:
+        """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0.
+
+        `severe_caps`, when given, must be `severe_caps(moderator_ids, now)`: a batch with a severe task needs them
+        for its solve as well, and working them out costs a ledger read per moderator."""
         if len(moderator_ids) == 1:
             return self._column(tasks, moderator_ids[0], now)
         columns = self._roster.slots_for(moderator_ids)
@@ -356,7 +365,7 @@ class Model:
         if not tasks or not moderator_ids:
             return sp.csr_matrix(shape, dtype=np.float64)
         demands, of_task, weight = self._demands(tasks, now)
-        rate = self._demand_rates(demands, columns, moderator_ids, now)
+        rate = self._demand_rates(demands, columns, moderator_ids, now, severe_caps)
         counts = np.diff(rate.indptr)[of_task]
         indptr = np.zeros(len(tasks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -368,16 +377,22 @@ class Model:
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
-    def value_dense(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> NDArray[np.float64]:
+    def value_dense(
+        self,
+        tasks: Sequence[Task],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None = None,
+    ) -> NDArray[np.float64]:
         """`value(tasks, moderator_ids, now).toarray()`, the same floats, without the sparse matrix: in an engine batch
         most pairs are eligible and the solver reads the matrix densely anyway, so building and indexing the sparse
         form first costs more than the value itself on a quiet floor's batch."""
         if len(moderator_ids) == 1 or not tasks or not moderator_ids:
-            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now).toarray()
+            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now, severe_caps).toarray()
             return small
         columns = self._roster.slots_for(moderator_ids)
         demands, of_task, weight = self._demands(tasks, now)
-        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now, severe_caps)
         factors, of_demand = self._factors(demands.kinds, columns[live])
         pair = factors[of_demand[of_task]] * weight[:, None]
         np.maximum(pair, VALUE_FLOOR, out=pair)
@@ -487,14 +502,19 @@ class Model:
         return np.array(rows, dtype=np.intp)
 
     def _demand_rates(
-        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self,
+        demands: _Demands,
+        columns: NDArray[np.intp],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None,
     ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
-        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now, severe_caps)
         counts = np.count_nonzero(ok, axis=1)
         indptr = np.zeros(demands.kinds.size + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -506,15 +526,24 @@ class Model:
         return _Rates(data, live[cols], indptr)
 
     def _eligible(
-        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self,
+        demands: _Demands,
+        columns: NDArray[np.intp],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None,
     ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """The available positions among `columns` (ascending), and per demand and available moderator whether the
-        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it."""
+        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it (the
+        caller's `severe_caps` of `moderator_ids`, else worked out for the available ones)."""
         live = np.flatnonzero(self._roster.available[columns])
         ok = covered(demands.required, self._roster.held[columns[live]])
         severe = demands.severe
         if severe.any():
-            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
+            if severe_caps is None:
+                blocked = self.severe_caps([moderator_ids[column] for column in live.tolist()], now) == 0
+            else:
+                blocked = severe_caps[live] == 0
             if blocked.any():
                 ok &= ~(severe[:, None] & blocked[None, :])
         return live, ok
@@ -532,12 +561,6 @@ class Model:
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
-
-    def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
-        profile = self._roster.profile
-        return np.fromiter(
-            (self._spent(profile(m), now) for m in moderator_ids), dtype=np.bool_, count=len(moderator_ids)
-        )
 
     @staticmethod
     def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:
