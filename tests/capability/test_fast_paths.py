@@ -112,8 +112,11 @@ def test_a_value_does_not_depend_on_the_tasks_valued_before(config: OpsConfig, w
     model = world.model(config)
     with patch("queueopt.capability.model._FACTS_KEPT", 3):
         for size in range(1, len(world.tasks) + 1):
-            model.value(world.tasks[:size], world.ids, now)
+            newest_first = world.tasks[size - 1 :: -1]
+            assert model.value(newest_first, world.ids, now).toarray().tobytes() == fresh(newest_first)
         assert model.value_dense(world.tasks, world.ids, now).tobytes() == fresh(world.tasks)
+        twice = [*world.tasks, *reversed(world.tasks)]
+        assert model.value(twice, world.ids, now).toarray().tobytes() == fresh(twice)
         copies = [replace(task) for task in world.tasks]
         assert model.value(copies, world.ids, now).toarray().tobytes() == fresh(world.tasks)
         changed = [

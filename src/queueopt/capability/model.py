@@ -492,14 +492,20 @@ class Model:
         needs = self._needs_now()
         facts = self._facts
         rows = list(map(facts.row_of.get, map(id, tasks), repeat(-1)))
+        found = np.array(rows, dtype=np.intp)
         if -1 in rows:
             new = list({id(task): task for task, row in zip(tasks, rows, strict=True) if row < 0}.values())
+            lookup = np.flatnonzero(found < 0)
             if len(facts.tasks) + len(new) > _FACTS_KEPT:
                 facts = self._facts = _TaskFacts(self._steps, self._roster.held.shape[1])
                 new = list({id(task): task for task in tasks}.values())
+                lookup = np.arange(len(tasks))
             facts.add(new, [needs.get(_need_key(task)) or self._new_need(task) for task in new])
-            rows = list(map(facts.row_of.__getitem__, map(id, tasks)))
-        return np.array(rows, dtype=np.intp)
+            # Only the tasks that had no row are looked up again (all, if the table started over): an evening
+            # batch brings a few dozen new tasks among its hundreds.
+            row_of = facts.row_of
+            found[lookup] = [row_of[id(tasks[at])] for at in lookup.tolist()]
+        return found
 
     def _demand_rates(
         self,
