@@ -8,6 +8,8 @@ import json
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -83,13 +85,44 @@ def test_a_value_row_depends_on_its_task_alone(config: OpsConfig, world: World, 
 @given(world=worlds(), later=st.sampled_from([0.0, 45.0, 5000.0]), split=st.integers(0, 6))
 def test_the_dense_value_is_the_sparse_one_expanded(config: OpsConfig, world: World, later: float, split: int) -> None:
     """The engine's batch solves `value_dense`, the solver's tests check `value`: the two must agree bit for bit,
-    for any subset of the roster (one moderator and an unavailable one included)."""
+    for any subset of the roster (one moderator and an unavailable one included), and whether or not the caller
+    passes the severe caps it has worked out already."""
     model = world.model(config)
     now = NOW + later
     free = world.ids[split:] or world.ids
     dense = model.value_dense(world.tasks, free, now)
     assert dense.shape == (len(world.tasks), len(free))
     assert dense.tobytes() == model.value(world.tasks, free, now).toarray().tobytes()
+    caps = model.severe_caps(free, now)
+    assert model.value_dense(world.tasks, free, now, caps).tobytes() == dense.tobytes()
+    assert model.value(world.tasks, free, now, caps).toarray().tobytes() == dense.tobytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(world=worlds(), later=st.sampled_from([0.0, 45.0, 5000.0]))
+def test_a_value_does_not_depend_on_the_tasks_valued_before(config: OpsConfig, world: World, later: float) -> None:
+    """The model keeps each task's facts from batch to batch, by the task object, and starts over when its table is
+    full: tasks valued before, copies of them (new objects for the same tasks) and tasks changed since must all be
+    valued as a fresh model values them."""
+    now = NOW + later
+
+    def fresh(tasks: list[Task]) -> bytes:
+        return bytes(world.model(config).value(tasks, world.ids, now).toarray().tobytes())
+
+    model = world.model(config)
+    with patch("queueopt.capability.model._FACTS_KEPT", 3):
+        for size in range(1, len(world.tasks) + 1):
+            newest_first = world.tasks[size - 1 :: -1]
+            assert model.value(newest_first, world.ids, now).toarray().tobytes() == fresh(newest_first)
+        assert model.value_dense(world.tasks, world.ids, now).tobytes() == fresh(world.tasks)
+        twice = [*world.tasks, *reversed(world.tasks)]
+        assert model.value(twice, world.ids, now).toarray().tobytes() == fresh(twice)
+        copies = [replace(task) for task in world.tasks]
+        assert model.value(copies, world.ids, now).toarray().tobytes() == fresh(world.tasks)
+        changed = [
+            replace(task, enqueued_at=task.enqueued_at - 4000.0, priority=2.0 * task.priority) for task in copies
+        ]
+        assert model.value(changed, world.ids, now).toarray().tobytes() == fresh(changed)
 
 
 def test_one_moderator_column_of_nothing(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:

@@ -107,7 +107,7 @@ def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> I
     mirrored columns (3, 2, 2, 3 against 2, 3, 3, 2); either made unequal columns share a fingerprint, and so
     hid equal ones (the exact check below splits a false group, it cannot find the true one)."""
     n_rows, n_columns = rows.shape
-    weights = _scrambled(np.arange(n_rows, dtype=np.uint64) * _WEYL + _WEYL) | np.uint64(1)
+    weights = _ROW_WEIGHTS.first(n_rows)
     fingerprints = (_scrambled(rows.view(np.uint64)) * weights[:, None]).sum(axis=0)
     # Distinct fingerprints mean distinct keys whatever the vendors: one sort in C answers for a roster with learned
     # estimates, where numbering hundreds of keys in Python would only find that they all differ (`np.unique` costs
@@ -120,6 +120,24 @@ def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> I
     first: dict[object, int] = {}
     of_column = np.fromiter((first.setdefault(key, len(first)) for key in keys), dtype=np.intp, count=n_columns)
     return None if len(first) == n_columns else of_column
+
+
+class _RowWeights:
+    """The odd row weights of `_fingerprint_groups`, made once: row i's depends on i alone, and making them cost as much
+    as fingerprinting a quiet floor's batch of a few rows. Grown to twice the rows asked for when too short; a
+    concurrent solve reads either table, and both agree on every row they hold."""
+
+    def __init__(self) -> None:
+        self._weights = np.zeros(0, dtype=np.uint64)
+
+    def first(self, n_rows: int) -> NDArray[np.uint64]:
+        weights = self._weights
+        if weights.size < n_rows:
+            weights = self._weights = _scrambled(np.arange(2 * n_rows, dtype=np.uint64) * _WEYL + _WEYL) | np.uint64(1)
+        return weights[:n_rows]
+
+
+_ROW_WEIGHTS = _RowWeights()
 
 
 def _scrambled(bits: NDArray[np.uint64]) -> NDArray[np.uint64]:

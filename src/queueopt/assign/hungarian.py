@@ -111,7 +111,9 @@ def _better_left_out(value: FloatArray, rows: IntArray, row: IntArray, column: I
     gain = np.full((n_moderators, n_moderators), -np.inf)
     if row.size:
         order = np.argsort(column, kind="stable")
-        owners, first = np.unique(column[order], return_index=True)
+        owned = column[order]
+        first = np.flatnonzero(np.diff(owned, prepend=-1))  # where each owner's run starts: `np.unique` would sort
+        owners = owned[first]
         moves = restricted[row[order]] - restricted[row[order], column[order]][:, None]
         gain[owners] = np.maximum.reduceat(moves, first, axis=0)
     slack = PRICE_SLACK * float(value.max(initial=0.0))
@@ -129,9 +131,9 @@ def _better_left_out(value: FloatArray, rows: IntArray, row: IntArray, column: I
         changed = rises
     else:
         return None
-    left_out = np.ones(value.shape[0], dtype=np.bool_)
-    left_out[rows] = False
-    candidates = np.flatnonzero(left_out)
-    cells = value[candidates]
-    better: IntArray = candidates[((cells > 0) & (cells > price - slack)).any(axis=1)]
-    return better
+    # A cell beats both 0 and its price less the slack exactly when it beats the larger of the two; tested on the
+    # whole matrix in one pass, the restricted rows then struck, rather than on a copy of the left-out rows.
+    better = (value > np.maximum(price - slack, 0.0)).any(axis=1)
+    better[rows] = False
+    left_out: IntArray = np.flatnonzero(better)
+    return left_out

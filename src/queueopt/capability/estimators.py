@@ -17,6 +17,7 @@ The hierarchy is the same for both estimators: population prior (the constants b
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 from queueopt.domain import Modality
 
 Floats = NDArray[np.float64]
+_Cell = TypeVar("_Cell", bound=np.generic)
 Ints = NDArray[np.intp]
 
 POPULATION_STRENGTH = 20.0
@@ -66,7 +68,8 @@ _SUBNORMAL_BITS = 1074
 _SMALLEST_INVERSE = 1 << _SUBNORMAL_BITS
 
 
-def _grown(array: Floats, capacity: int) -> Floats:
+def grown(array: NDArray[_Cell], capacity: int) -> NDArray[_Cell]:
+    """`array` with at least `capacity` rows, the new ones zero."""
     if array.shape[0] >= capacity:
         return array
     bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
@@ -103,7 +106,7 @@ class ExactSums:
         self._column_units = [0] * width
 
     def grow(self, rows: int) -> None:
-        self._values = _grown(self._values, rows)
+        self._values = grown(self._values, rows)
 
     def add(self, row: int, column: int, units: int) -> None:
         """Add an exact amount (`exact_units` of the terms) to a cell."""
@@ -141,11 +144,11 @@ class AccuracyEstimator:
         self._group_mean: Floats | None = None
 
     def ensure(self, capacity: int, n_groups: int) -> None:
-        self.correct = _grown(self.correct, capacity)
-        self.trials = _grown(self.trials, capacity)
+        self.correct = grown(self.correct, capacity)
+        self.trials = grown(self.trials, capacity)
         if n_groups > self._group_correct.shape[0]:
-            self._group_correct = _grown(self._group_correct, n_groups)
-            self._group_trials = _grown(self._group_trials, n_groups)
+            self._group_correct = grown(self._group_correct, n_groups)
+            self._group_trials = grown(self._group_trials, n_groups)
             self._group_mean = None
 
     def observe(self, slot: int, group: int, area: int, correct: bool) -> None:
@@ -216,11 +219,11 @@ class HandlingEstimator:
         self._group_prior: tuple[Floats, Floats] | None = None
 
     def ensure(self, capacity: int, n_groups: int) -> None:
-        self.count = _grown(self.count, capacity)
-        self.mean = _grown(self.mean, capacity)
-        self.m2 = _grown(self.m2, capacity)
+        self.count = grown(self.count, capacity)
+        self.mean = grown(self.mean, capacity)
+        self.m2 = grown(self.m2, capacity)
         if n_groups > self._group_count.shape[0]:
-            self._group_count = _grown(self._group_count, n_groups)
+            self._group_count = grown(self._group_count, n_groups)
             self._group_total.grow(n_groups)
             self._group_m2.grow(n_groups)
             self._group_prior = None

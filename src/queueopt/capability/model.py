@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from operator import attrgetter
-from typing import NamedTuple
+from itertools import repeat
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,12 +30,13 @@ from queueopt.capability.estimators import (
     TIMED,
     AccuracyEstimator,
     HandlingEstimator,
+    grown,
     media_scale,
     media_scales,
 )
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.roster import Roster
-from queueopt.capability.skills import covered, split
+from queueopt.capability.skills import Mask, covered, split
 from queueopt.capability.state import NO_AREA, ModelState, ModeratorState
 from queueopt.capability.wellbeing import SevereLedger
 from queueopt.config import OpsConfig
@@ -48,15 +49,17 @@ _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
-_TIMED = np.array([modality in TIMED for modality in MODALITIES])
-_PRIORITY, _AGING_RATE, _DURATION = attrgetter("priority"), attrgetter("aging_rate"), attrgetter("duration_s")
+_FACTS_KEPT = 8_192
+"""Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
+tasks that replace leased ones for a hundred batches or so, after which the table starts over."""
+_Value = TypeVar("_Value")
 _NeedKey = tuple[str, Modality, str, str, str | None]
 
 
 class _Need(NamedTuple):
     """What a task asks of one moderator, per escalation step: `masks[k]` are the required skill bits once `k` of
     the queue's steps have passed (`after` are their waits); `area`, `language` and `modality` locate the task's
-    factors in a moderator's rows."""
+    factors in a moderator's rows; `serial` numbers it among the needs of the current skill vocabulary."""
 
     after: tuple[float, ...]
     masks: tuple[int, ...]
@@ -64,15 +67,16 @@ class _Need(NamedTuple):
     language: int
     modality: int
     kind: int
+    serial: int
 
 
 class _Demands(NamedTuple):
-    """What the groups of a batch's tasks require now, one entry per group: skill bits, severity, and the `_Kinds`
+    """What the groups of a batch's tasks require now, one row per group: skill words, severity, and the `_Kinds`
     code of the need they come from."""
 
-    masks: list[int]
-    severe: list[bool]
-    kinds: list[int]
+    required: Mask
+    severe: NDArray[np.bool_]
+    kinds: NDArray[np.intp]
 
 
 class _Kinds:
@@ -110,6 +114,55 @@ class _Rates(NamedTuple):
     indptr: NDArray[np.int64]
 
 
+class _TaskFacts:
+    """What a batch reads of each task, one array row per task object, kept across batches: an evening window holds
+    the same ~700 tasks batch after batch, and building and looking up each task's need key, stepping it and
+    reading its fields one task at a time cost most of `value`; gathered rows cost a few numpy calls.
+
+    A task object never changes (every transition makes a new one), so its row holds as long as the object does.
+    Rows are found by `id(task)`, and the table holds every task it has a row for, so no other object can take that
+    id while the row is in use. Per row: `times` are the wait's start, priority, aging rate and media scale; `after`
+    the queue's escalation waits and `masks` the required skill words before and after each, both padded to the
+    longest queue's steps (waits with infinity, so a padded step is never reached); `kind` the need's `_Kinds` code
+    and `group` is `2 * need.serial + severe`. The table is made for one skill vocabulary, as the needs are.
+    """
+
+    __slots__ = ("after", "group", "kind", "masks", "row_of", "tasks", "times")
+
+    def __init__(self, steps: int, words: int) -> None:
+        self.row_of: dict[int, int] = {}
+        self.tasks: list[Task] = []
+        self.times = np.zeros((0, 4))
+        self.after = np.zeros((0, steps))
+        self.masks = np.zeros((0, steps + 1, words), dtype=np.uint64)
+        self.kind = np.zeros(0, dtype=np.intp)
+        self.group = np.zeros(0, dtype=np.intp)
+
+    def add(self, tasks: Sequence[Task], needs: Sequence[_Need]) -> None:
+        """Rows for `tasks` (none of which has one), `needs` being theirs."""
+        start, stop = len(self.tasks), len(self.tasks) + len(tasks)
+        if stop > self.group.size:
+            size = max(stop, 2 * self.group.size, 64)
+            self.times, self.after, self.masks = (
+                grown(self.times, size),
+                grown(self.after, size),
+                grown(self.masks, size),
+            )
+            self.kind, self.group = grown(self.kind, size), grown(self.group, size)
+        self.row_of.update(zip(map(id, tasks), range(start, stop), strict=True))
+        self.tasks += tasks
+        times = np.array([(task.enqueued_at, task.priority, task.aging_rate, task.duration_s) for task in tasks])
+        timed = np.array([task.modality in TIMED for task in tasks], dtype=np.bool_)
+        times[:, 3] = media_scales(timed, times[:, 3])
+        self.times[start:stop] = times
+        steps, words = self.masks.shape[1:]
+        self.after[start:stop] = [_padded(need.after, steps - 1, math.inf) for need in needs]
+        masks = [mask for need in needs for mask in _padded(need.masks, steps, need.masks[-1])]
+        self.masks[start:stop] = split(masks, words).reshape(len(tasks), steps, words)
+        self.kind[start:stop] = [need.kind for need in needs]
+        self.group[start:stop] = [2 * need.serial + task.severe for task, need in zip(tasks, needs, strict=True)]
+
+
 class Model:
     """Moderator profiles, their estimates and wellbeing budgets, and the value matrix built from them."""
 
@@ -123,7 +176,9 @@ class Model:
         self._accuracy = AccuracyEstimator(len(self._areas) + 1)
         self._handling = HandlingEstimator()
         self._severe = SevereLedger()
+        self._steps = max((len(queue.escalation) for queue in config.queues), default=0)
         self._needs: dict[_NeedKey, _Need] = {}
+        self._facts = _TaskFacts(self._steps, self._roster.held.shape[1])
         self._covered: dict[frozenset[int], _Covered] = {}
         self._kinds = _Kinds()
         self._waits: dict[str, tuple[float, ...]] = {}
@@ -292,8 +347,17 @@ class Model:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
         return not self._spent(self._roster.profile(moderator_id), now)
 
-    def value(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> sp.csr_matrix:
-        """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0."""
+    def value(
+        self,
+        tasks: Sequence[Task],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None = None,
+    ) -> sp.csr_matrix:
+        """Rows are `tasks`, columns `moderator_ids`; an entry exists exactly for the eligible pairs and is > 0.
+
+        `severe_caps`, when given, must be `severe_caps(moderator_ids, now)`: a batch with a severe task needs them
+        for its solve as well, and working them out costs a ledger read per moderator."""
         if len(moderator_ids) == 1:
             return self._column(tasks, moderator_ids[0], now)
         columns = self._roster.slots_for(moderator_ids)
@@ -301,7 +365,7 @@ class Model:
         if not tasks or not moderator_ids:
             return sp.csr_matrix(shape, dtype=np.float64)
         demands, of_task, weight = self._demands(tasks, now)
-        rate = self._demand_rates(demands, columns, moderator_ids, now)
+        rate = self._demand_rates(demands, columns, moderator_ids, now, severe_caps)
         counts = np.diff(rate.indptr)[of_task]
         indptr = np.zeros(len(tasks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -313,16 +377,22 @@ class Model:
         self._drop_skipped(matrix, tasks, moderator_ids)
         return matrix
 
-    def value_dense(self, tasks: Sequence[Task], moderator_ids: Sequence[str], now: float) -> NDArray[np.float64]:
+    def value_dense(
+        self,
+        tasks: Sequence[Task],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None = None,
+    ) -> NDArray[np.float64]:
         """`value(tasks, moderator_ids, now).toarray()`, the same floats, without the sparse matrix: in an engine batch
         most pairs are eligible and the solver reads the matrix densely anyway, so building and indexing the sparse
         form first costs more than the value itself on a quiet floor's batch."""
         if len(moderator_ids) == 1 or not tasks or not moderator_ids:
-            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now).toarray()
+            small: NDArray[np.float64] = self.value(tasks, moderator_ids, now, severe_caps).toarray()
             return small
         columns = self._roster.slots_for(moderator_ids)
         demands, of_task, weight = self._demands(tasks, now)
-        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now, severe_caps)
         factors, of_demand = self._factors(demands.kinds, columns[live])
         pair = factors[of_demand[of_task]] * weight[:, None]
         np.maximum(pair, VALUE_FLOOR, out=pair)
@@ -371,8 +441,13 @@ class Model:
     def _needs_now(self) -> dict[_NeedKey, _Need]:
         """The per-demand cache, emptied whenever the skill vocabulary (and so the bit numbering) has grown."""
         if self._needs_vocabulary != self.vocabulary:
-            self._needs, self._needs_vocabulary = {}, self.vocabulary
+            self._forget_needs()
+            self._needs_vocabulary = self.vocabulary
         return self._needs
+
+    def _forget_needs(self) -> None:
+        """Empty the needs and the task facts that number them."""
+        self._needs, self._facts = {}, _TaskFacts(self._steps, self._roster.held.shape[1])
 
     def _new_need(self, task: Task) -> _Need:
         masks = self._rules.required_masks(
@@ -388,51 +463,68 @@ class Model:
             language,
             modality,
             self._kinds.code(area, language, modality),
+            len(self._needs),
         )
         return need
 
     def _demands(self, tasks: Sequence[Task], now: float) -> tuple[_Demands, NDArray[np.intp], NDArray[np.float64]]:
         """Group tasks by what they require now (the cached need at its escalation step) and whether they are
-        severe; the per-task weight is the harm rate per media unit."""
-        # Keyed by the need's identity: hashing the need itself would hash its masks for every task.
-        # Python lists filled and converted once: setting a numpy element costs more than the rest of a row.
-        index: dict[tuple[int, int, bool], int] = {}
-        demands = _Demands([], [], [])
-        of_task: list[int] = []
-        waited: list[float] = []
+        severe; the per-task weight is the harm rate per media unit, `max(priority_at(now), 0) / media_scale`."""
+        rows = self._task_rows(tasks)
+        facts = self._facts
+        times = facts.times[rows]
+        waited = now - times[:, 0]
+        # A demand is a need, a severity and a step: how many of the queue's escalation waits the task's wait has
+        # reached (the waits ascend, so this is `bisect_right`).
+        steps = self._steps + 1
+        step = np.count_nonzero(facts.after[rows] <= waited[:, None], axis=1)
+        group = facts.group[rows]
+        codes, of_task = compact(group * steps + step, 2 * len(self._needs) * steps)
+        first = np.empty(codes.size, dtype=np.intp)
+        first[of_task] = np.arange(len(tasks))  # any task of a demand stands for it
+        row = rows[first]
+        demands = _Demands(facts.masks[row, step[first]], (group[first] & 1).astype(np.bool_), facts.kind[row])
+        weight: NDArray[np.float64] = np.maximum(times[:, 1] + times[:, 2] * np.maximum(0.0, waited), 0.0) / times[:, 3]
+        return demands, of_task, weight
+
+    def _task_rows(self, tasks: Sequence[Task]) -> NDArray[np.intp]:
+        """Each task's row of facts, added for the tasks that have none; the table starts over when full."""
         needs = self._needs_now()
-        for task in tasks:
-            need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
-            if need is None:
-                need = self._new_need(task)
-            wait = now - task.enqueued_at
-            step = bisect_right(need.after, wait) if need.after else 0
-            key = (id(need), step, task.severe)
-            group = index.get(key)
-            if group is None:
-                group = index[key] = len(demands.masks)
-                demands.masks.append(need.masks[step])
-                demands.severe.append(task.severe)
-                demands.kinds.append(need.kind)
-            of_task.append(group)
-            waited.append(wait)
-        of = np.array(of_task, dtype=np.intp)
-        modality = self._kinds.parts(np.array(demands.kinds, dtype=np.intp))[:, 2]
-        return demands, of, _weights(tasks, np.array(waited), _TIMED[modality][of])
+        facts = self._facts
+        rows = list(map(facts.row_of.get, map(id, tasks), repeat(-1)))
+        found = np.array(rows, dtype=np.intp)
+        if -1 in rows:
+            new = list({id(task): task for task, row in zip(tasks, rows, strict=True) if row < 0}.values())
+            lookup = np.flatnonzero(found < 0)
+            if len(facts.tasks) + len(new) > _FACTS_KEPT:
+                facts = self._facts = _TaskFacts(self._steps, self._roster.held.shape[1])
+                new = list({id(task): task for task in tasks}.values())
+                lookup = np.arange(len(tasks))
+            facts.add(new, [needs.get(_need_key(task)) or self._new_need(task) for task in new])
+            # Only the tasks that had no row are looked up again (all, if the table started over): an evening
+            # batch brings a few dozen new tasks among its hundreds.
+            row_of = facts.row_of
+            found[lookup] = [row_of[id(tasks[at])] for at in lookup.tolist()]
+        return found
 
     def _demand_rates(
-        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self,
+        demands: _Demands,
+        columns: NDArray[np.intp],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None,
     ) -> _Rates:
         """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
-        live, ok = self._eligible(demands, columns, moderator_ids, now)
+        live, ok = self._eligible(demands, columns, moderator_ids, now, severe_caps)
         counts = np.count_nonzero(ok, axis=1)
-        indptr = np.zeros(len(demands.masks) + 1, dtype=np.int64)
+        indptr = np.zeros(demands.kinds.size + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        rows = np.repeat(np.arange(len(demands.masks)), counts)
+        rows = np.repeat(np.arange(demands.kinds.size), counts)
         cols = np.flatnonzero(ok) - rows * live.size
         factors, of_demand = self._factors(demands.kinds, columns[live])
         data = factors.ravel()[of_demand[rows] * live.size + cols]
@@ -440,24 +532,34 @@ class Model:
         return _Rates(data, live[cols], indptr)
 
     def _eligible(
-        self, demands: _Demands, columns: NDArray[np.intp], moderator_ids: Sequence[str], now: float
+        self,
+        demands: _Demands,
+        columns: NDArray[np.intp],
+        moderator_ids: Sequence[str],
+        now: float,
+        severe_caps: NDArray[np.int64] | None,
     ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
         """The available positions among `columns` (ascending), and per demand and available moderator whether the
-        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it."""
+        pair is eligible: the skills cover the demand and, for a severe one, the wellbeing budget allows it (the
+        caller's `severe_caps` of `moderator_ids`, else worked out for the available ones)."""
         live = np.flatnonzero(self._roster.available[columns])
-        required = split(demands.masks, self._roster.held.shape[1])
-        ok = covered(required, self._roster.held[columns[live]])
-        severe = np.array(demands.severe, dtype=np.bool_)
+        ok = covered(demands.required, self._roster.held[columns[live]])
+        severe = demands.severe
         if severe.any():
-            blocked = self._blocked([moderator_ids[column] for column in live.tolist()], now)
+            if severe_caps is None:
+                blocked = self.severe_caps([moderator_ids[column] for column in live.tolist()], now) == 0
+            else:
+                blocked = severe_caps[live] == 0
             if blocked.any():
                 ok &= ~(severe[:, None] & blocked[None, :])
         return live, ok
 
-    def _factors(self, kinds: list[int], slots: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    def _factors(
+        self, kinds: NDArray[np.intp], slots: NDArray[np.intp]
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
         """`accuracy * proficiency / seconds per unit` for each distinct kind (area, language, modality) of `kinds`
         and moderator, and the row of each entry of `kinds`."""
-        codes, of_demand = compact(np.array(kinds, dtype=np.intp), self._kinds.count)
+        codes, of_demand = compact(kinds, self._kinds.count)
         area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
         proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
@@ -465,12 +567,6 @@ class Model:
         proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
-
-    def _blocked(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.bool_]:
-        profile = self._roster.profile
-        return np.fromiter(
-            (self._spent(profile(m), now) for m in moderator_ids), dtype=np.bool_, count=len(moderator_ids)
-        )
 
     @staticmethod
     def _drop_skipped(matrix: sp.csr_matrix, tasks: Sequence[Task], moderator_ids: Sequence[str]) -> None:
@@ -545,7 +641,8 @@ class Model:
         self._roster, self._accuracy, self._handling = fresh._roster, fresh._accuracy, fresh._handling
         # The rules' and needs' caches hold bit numbers of the old vocabulary, which the fresh roster may number
         # differently even at the same size.
-        self._severe, self._rules, self._needs = fresh._severe, fresh._rules, {}
+        self._severe, self._rules = fresh._severe, fresh._rules
+        self._forget_needs()
 
 
 class _Covered:
@@ -641,20 +738,6 @@ def _csr(
     )
 
 
-def _weights(tasks: Sequence[Task], waited: NDArray[np.float64], timed: NDArray[np.bool_]) -> NDArray[np.float64]:
-    """Each task's `max(priority_at(now), 0) / media_scale(...)` (`waited`: `now - enqueued_at`), the same float
-    operations per task in numpy: for a batch's hundreds of tasks, a method call and a function call per task cost
-    several times the three attribute reads."""
-    count = len(tasks)
-    priority = np.fromiter(map(_PRIORITY, tasks), dtype=np.float64, count=count)
-    aging = np.fromiter(map(_AGING_RATE, tasks), dtype=np.float64, count=count)
-    duration = np.fromiter(map(_DURATION, tasks), dtype=np.float64, count=count)
-    weight: NDArray[np.float64] = np.maximum(priority + aging * np.maximum(0.0, waited), 0.0) / media_scales(
-        timed, duration
-    )
-    return weight
-
-
 def _skipped_pairs(tasks: Sequence[Task], moderator_ids: Sequence[str]) -> Iterator[tuple[int, int]]:
     """(row, column) of every task and moderator among `moderator_ids` who skipped it: never a pair."""
     column_of: dict[str, int] | None = None
@@ -678,3 +761,7 @@ def _duration(duration_s: float) -> float:
     if not (math.isfinite(duration_s) and duration_s >= 0):
         raise InvalidInput("duration must be a non-negative number of seconds", field="duration_s")
     return duration_s
+
+
+def _padded(values: tuple[_Value, ...], length: int, pad: _Value) -> tuple[_Value, ...]:
+    return values + (pad,) * (length - len(values))

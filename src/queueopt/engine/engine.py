@@ -479,10 +479,10 @@ class Engine:
             candidates = self._candidates(takers=self._model.takers(moderators, now))
             if not candidates:
                 return []
-            value = self._value(candidates, moderators, now)
             severe = np.fromiter(map(_SEVERE, candidates), dtype=bool, count=len(candidates))
             # solve drops the caps itself when none can bind in this batch
             caps = self._model.severe_caps(moderators, now) if severe.any() else None
+            value = self._value(candidates, moderators, now, caps)
         started = time.perf_counter()
         matching = solve(
             value, slots, method=self._strategy.method, severe=None if caps is None else severe, severe_cap=caps
@@ -502,12 +502,15 @@ class Engine:
             Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now) for task in leased
         ]
 
-    def _value(self, candidates: list[Task], moderators: list[str], now: float) -> sp.csr_matrix | np.ndarray:
+    def _value(
+        self, candidates: list[Task], moderators: list[str], now: float, caps: np.ndarray | None
+    ) -> sp.csr_matrix | np.ndarray:
         """The batch's value matrix as the solver will read it: dense where it reads a sparse one densely (every
-        batch but a huge, sparse one), which spares building the sparse form only to expand it."""
+        batch but a huge, sparse one), which spares building the sparse form only to expand it. `caps` are the
+        moderators' severe caps when a candidate is severe, which the value needs as well."""
         if self._strategy.ignores_moderator or len(candidates) * len(moderators) > DENSE_MAX_CELLS:
-            return self._strategy.adjust(self._model.value(candidates, moderators, now), candidates, now)
-        value = self._model.value_dense(candidates, moderators, now)
+            return self._strategy.adjust(self._model.value(candidates, moderators, now, caps), candidates, now)
+        value = self._model.value_dense(candidates, moderators, now, caps)
         return value if reads_dense(value.shape, int(np.count_nonzero(value))) else sp.csr_matrix(value)
 
     def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
