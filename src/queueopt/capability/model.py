@@ -365,7 +365,7 @@ class Model:
         if not tasks or not moderator_ids:
             return sp.csr_matrix(shape, dtype=np.float64)
         demands, of_task, weight = self._demands(tasks, now)
-        rate = self._demand_rates(demands, columns, moderator_ids, now, severe_caps)
+        rate = self._demand_rates(demands, columns, *self._eligible(demands, columns, moderator_ids, now, severe_caps))
         counts = np.diff(rate.indptr)[of_task]
         indptr = np.zeros(len(tasks) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -508,19 +508,14 @@ class Model:
         return found
 
     def _demand_rates(
-        self,
-        demands: _Demands,
-        columns: NDArray[np.intp],
-        moderator_ids: Sequence[str],
-        now: float,
-        severe_caps: NDArray[np.int64] | None,
+        self, demands: _Demands, columns: NDArray[np.intp], live: NDArray[np.intp], ok: NDArray[np.bool_]
     ) -> _Rates:
-        """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible.
+        """Per demand and moderator: accuracy * proficiency / seconds per unit, stored only where eligible (`live`
+        and `ok` as `_eligible` gives them).
 
         Unavailable moderators are dropped before any pair is formed, and the moderator factors are tabulated per
         distinct (policy area, language, modality), far fewer than demands, then gathered once per eligible pair.
         """
-        live, ok = self._eligible(demands, columns, moderator_ids, now, severe_caps)
         counts = np.count_nonzero(ok, axis=1)
         indptr = np.zeros(demands.kinds.size + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
