@@ -228,7 +228,7 @@ class Engine:
         while due and due[0][0] <= now + _ROUNDING_S:
             passed.append(heappop(due))
         for _, _, step, task in passed:
-            if self._tasks.get(task.id) is task and task.state is TaskState.QUEUED:
+            if self._tasks.get(task.id) is task and task.state is _QUEUED:
                 lane, now_step = self._lane_now(task, now)
                 if now_step >= step:
                     self._queues.move(task.id, lane)
@@ -267,7 +267,7 @@ class Engine:
             owners = self._hash_owners(fresh.values())
             # The first of the batch's items with each content new to the store, as admitted: a later copy in the
             # batch is its duplicate. Its `DuplicateOf` is made only for such a copy, and few items have one.
-            firsts: dict[str, tuple[ItemRecord, Routing]] = {}
+            firsts: dict[str, ItemRecord] = {}
             changes = Changes()
             tasks: list[Task] = []
             records: dict[str, ItemRecord] = dict(existing)
@@ -279,7 +279,7 @@ class Engine:
                 if content_hash:
                     duplicate = owners.get(content_hash)
                     if duplicate is None and content_hash in firsts:
-                        duplicate = _first_owner(*firsts[content_hash])
+                        duplicate = _owner_of(firsts[content_hash])
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -289,7 +289,7 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                 if content_hash and duplicate is None:
-                    firsts[content_hash] = (record, routing)
+                    firsts[content_hash] = record
                 # str() of a StrEnum is its value, and far cheaper than the `.value` property.
                 counted.append((str(item.modality), str(routing.action)))
             self._commit(changes, (), tasks)
@@ -1071,13 +1071,6 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
         policy = orjson.loads(record.decision).get("policy")
     verdict: Verdict | None = record.verdict if record.decided_at is not None else None
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
-
-
-def _first_owner(record: ItemRecord, routing: Routing) -> DuplicateOf:
-    """`_owner_of` a record just admitted, which is no duplicate (its content was new), read off its routing
-    rather than parsed back out of its decision's JSON: an auto-action's verdict and policy, a review's none."""
-    verdict = routing.verdict
-    return DuplicateOf(record.task_id or record.id, record.id, verdict, None if verdict is None else routing.policy)
 
 
 _LaneLabel = tuple[str, str, str, str | None, bool, int]

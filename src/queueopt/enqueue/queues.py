@@ -14,9 +14,9 @@ dead entries outnumber live ones and the queue is compacted, so memory stays pro
 
 A queue is also split into lanes, one per label its pusher gives (the engine's is what a task requires of its
 reviewer), each kept the same way: when most of a queue is work nobody free may take, a read of the lanes someone
-may take never looks at the others. The first k tasks of some lanes are the first k of the union of each lane's
-first k, cut at the k-th task of the fullest lane and sorted in C. A task can change lanes in place (`move`): the
-engine moves it when an escalation step relaxes what it requires.
+may take never looks at the others: the first k tasks of some lanes are read either by sorting each lane's first k
+together or by one filtered pass over the queue, whichever reads fewer (see `QueueSet.first`). A task can change
+lanes in place (`move`): the engine moves it when an escalation step relaxes what it requires.
 
 "How old is the oldest waiting task" (for SLA monitoring) needs no scan: tasks mostly arrive in time order, so
 their entries go on a deque as well; a task that comes back with an older enqueue time (a released lease keeps
@@ -270,7 +270,7 @@ class QueueSet:
             return []
         merged = sum(map(min, repeat(k, len(sizes)), sizes))
         if held >= depth or depth * k <= merged * held:
-            return self._read_through(target, k, lanes, held)
+            return self._read_through(target, k, lanes, held, depth)
         fronts = [part.front(live, k) for part in parts]
         # No lane gives more than its first k, and nothing behind the k-th task of a lane that has k can be among
         # the first k of them all.
@@ -282,11 +282,11 @@ class QueueSet:
         chosen.sort()
         return list(map(_task_id, chosen[:k]))
 
-    def _read_through(self, target: _Queue, k: int, lanes: Collection[Hashable], held: int) -> list[str]:
-        """The first `k` entries of `lanes` (which hold `held` tasks), found by reading the queue in order, as far
-        as they are expected to reach and then twice as far again each time that fell short."""
+    def _read_through(self, target: _Queue, k: int, lanes: Collection[Hashable], held: int, depth: int) -> list[str]:
+        """The first `k` entries of `lanes` (which hold `held` of the queue's `depth` tasks), found by reading the
+        queue in order, as far as they are expected to reach and then twice as far again each time that fell
+        short."""
         live, head = self._live, target.head
-        depth = target.pushed - target.gone
         reach = depth if held <= k else min(depth, -(-k * depth // held) + _READ_AHEAD)
         chosen: list[str] = []
         read = 0
