@@ -87,6 +87,12 @@ def qa_draw(task_id: str) -> float:
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
 _REVIEW = TaskKind.REVIEW
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
+_ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
+    ItemStatus.DUPLICATE,
+    ItemStatus.AUTO_ACTIONED,
+    ItemStatus.CANCELLED,
+)
+_CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE = attrgetter("severe")
@@ -189,19 +195,26 @@ class Engine:
                 self._put_moderator(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput):
                 continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
-        for task in self._store.open_tasks():
-            self._index(task)
+        self._index(self._store.open_tasks())
         self.expire()
 
-    def _index(self, task: Task) -> None:
-        self._tasks[task.id] = task
-        if task.state is _QUEUED:
-            now = self._clock.now()
-            self._escalate(now)
-            lane, _ = self._lane_now(task, now)
-            self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
-        elif task.holder is not None and task.lease_expires_at is not None:
-            self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
+    def _index(self, tasks: Iterable[Task]) -> None:
+        """Put the open ones of `tasks` in the indexes: a queued task in its queue, in its lane as of now; a held one
+        in the lease book. The clock is read and due escalations are passed once for all of them, when the first is
+        queued: a submit queues its whole batch at one instant, and another pass at that instant would move none."""
+        now = None
+        for task in tasks:
+            if task.state not in OPEN_STATES:
+                continue
+            self._tasks[task.id] = task
+            if task.state is _QUEUED:
+                if now is None:
+                    now = self._clock.now()
+                    self._escalate(now)
+                lane, _ = self._lane_now(task, now)
+                self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
+            elif task.holder is not None and task.lease_expires_at is not None:
+                self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
 
     def _lane_now(self, task: Task, now: float) -> tuple[int, int]:
         """The queued task's lane at `now`, with a sample for it if it is the lane's first task; a task with an
@@ -247,9 +260,7 @@ class Engine:
         self._store.apply(changes)
         for task in old:
             self._unindex(task)
-        for task in new:
-            if task.state in OPEN_STATES:
-                self._index(task)
+        self._index(new)
 
     # ---- submit ---------------------------------------------------------------------------------------------
 
@@ -290,8 +301,9 @@ class Engine:
                     tasks.append(task)
                 if content_hash and duplicate is None:
                     firsts[content_hash] = record
-                # str() of a StrEnum is its value, and far cheaper than the `.value` property.
-                counted.append((str(item.modality), str(routing.action)))
+                # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
+                # cost; `str()` would copy it, a new string to hash in the count.
+                counted.append((item.modality._value_, routing.action._value_))
             self._commit(changes, (), tasks)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
@@ -299,7 +311,7 @@ class Engine:
         return [_result(records[item_id]) for item_id in ids]
 
     def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
-        hashes = [item.content_hash for item in items if item.content_hash]
+        hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
         if not hashes:
             return {}
         owners = self._store.hash_owners(hashes)
@@ -307,7 +319,7 @@ class Engine:
         return {
             value: _owner_of(records[item_id])
             for value, item_id in owners.items()
-            if item_id in records and records[item_id].status is not ItemStatus.CANCELLED
+            if item_id in records and records[item_id].status is not _ITEM_CANCELLED
         }
 
     def _admit(
@@ -362,7 +374,7 @@ class Engine:
         elif action is _ACTION_DUPLICATE:
             owner = routing.duplicate_of
             assert owner is not None
-            record.status = ItemStatus.DUPLICATE
+            record.status = _ITEM_DUPLICATE
             record.task_id = owner.task_id
             record.queue = None
             if owner.verdict is not None:
@@ -372,7 +384,7 @@ class Engine:
             transition = "duplicate"
         else:
             assert routing.verdict is not None
-            record.status = ItemStatus.AUTO_ACTIONED
+            record.status = _ITEM_AUTO_ACTIONED
             record.verdict = routing.verdict
             record.decision = _verdict_json(routing.verdict, routing.policy)
             record.decided_at = now
