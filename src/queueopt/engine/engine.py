@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
 from heapq import heappop, heappush
-from itertools import count, islice
+from itertools import islice
 from json.encoder import encode_basestring_ascii
 from operator import attrgetter
 from typing import TypeVar
@@ -170,9 +170,12 @@ class Engine:
         # Per queue and set of free moderators' skill groups, the lanes of work that is not severe which those
         # groups open and those they leave shut (see `_open_lanes`); emptied with the needs.
         self._lanes_known: dict[tuple[str, frozenset[int]], tuple[set[Hashable], set[Hashable]]] = {}
-        # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then.
-        self._escalating: list[tuple[float, int, int, Task]] = []  # (when, order, step it passes, task)
-        self._escalations = count()
+        # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then. The tasks due
+        # at one time (a batch's tasks of queues that escalate after the same wait) share one entry on the heap, their
+        # group of (step it passes, task) in the order they were scheduled, so the heap is pushed and popped once for
+        # them; `_escalating_at` finds the group of a time still on the heap.
+        self._escalating: list[tuple[float, list[tuple[int, Task]]]] = []
+        self._escalating_at: dict[float, list[tuple[int, Task]]] = {}
         self._leases = LeaseBook()
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
@@ -223,7 +226,12 @@ class Engine:
         waits = self._model.escalation_waits(task.queue)
         step = bisect_right(waits, now - task.enqueued_at) if waits else 0
         if step < len(waits):
-            heappush(self._escalating, (task.enqueued_at + waits[step], next(self._escalations), step + 1, task))
+            when = task.enqueued_at + waits[step]
+            group = self._escalating_at.get(when)
+            if group is None:
+                group = self._escalating_at[when] = []
+                heappush(self._escalating, (when, group))
+            group.append((step + 1, task))
         label = _lane(task, step)
         lane = self._lane_numbers.get(label)
         if lane is None:
@@ -237,10 +245,12 @@ class Engine:
         due = self._escalating
         if not due or due[0][0] > now + _ROUNDING_S:
             return  # the usual case, on every task indexed: nothing due, and no list made to say so
-        passed = []
+        passed: list[tuple[int, Task]] = []
         while due and due[0][0] <= now + _ROUNDING_S:
-            passed.append(heappop(due))
-        for _, _, step, task in passed:
+            when, group = heappop(due)
+            del self._escalating_at[when]
+            passed += group
+        for step, task in passed:
             if self._tasks.get(task.id) is task and task.state is _QUEUED:
                 lane, now_step = self._lane_now(task, now)
                 if now_step >= step:
