@@ -207,10 +207,11 @@ class Engine:
         queued: a submit queues its whole batch at one instant, and another pass at that instant would move none."""
         now = None
         for task in tasks:
-            if task.state not in OPEN_STATES:
+            state = task.state
+            if state not in OPEN_STATES:
                 continue
             self._tasks[task.id] = task
-            if task.state is _QUEUED:
+            if state is _QUEUED:
                 if now is None:
                     now = self._clock.now()
                     self._escalate(now)

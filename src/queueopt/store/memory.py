@@ -33,8 +33,8 @@ class MemoryStore:
         self._audit_seq = 0
 
     def apply(self, changes: Changes) -> None:
-        """Every lease, decision and expiry passes through here, so the indexes are read into locals once and the
-        expected state and attempt are compared one by one rather than as a tuple made per write."""
+        """Every submit, lease, decision and expiry passes through here, so the indexes are read into locals once and
+        the expected state and attempt are compared one by one rather than as a tuple made per write."""
         with self._lock:
             tasks, open_ids = self._tasks, self._open
             for write in changes.tasks:
@@ -52,13 +52,14 @@ class MemoryStore:
                     open_ids.add(task.id)
                 else:
                     open_ids.discard(task.id)
+            items, items_of_task, hashes = self._items, self._items_of_task, self._hashes
             for record in changes.items:
-                previous = self._items.get(record.id)
-                self._items[record.id] = record
+                previous = items.get(record.id)
+                items[record.id] = record
                 if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
-                    self._items_of_task.setdefault(record.task_id, []).append(record.id)
+                    items_of_task.setdefault(record.task_id, []).append(record.id)
                 if record.content_hash is not None and record.status is not _DUPLICATE:
-                    self._hashes.setdefault(record.content_hash, record.id)
+                    hashes.setdefault(record.content_hash, record.id)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
