@@ -24,7 +24,10 @@ class MemoryStore:
     def __init__(self, audit_capacity: int | None = None) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, ItemRecord] = {}
-        self._items_of_task: dict[str, list[str]] = {}
+        # The items attached to a task other than its own (the item whose id is the task's): duplicates, mostly.
+        # A task's own item is found by its id, so the million tasks of a simulated day need no list each, which
+        # the garbage collector would walk on every full collection.
+        self._attached: dict[str, list[str]] = {}
         self._hashes: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
@@ -55,8 +58,9 @@ class MemoryStore:
             for record in changes.items:
                 previous = self._items.get(record.id)
                 self._items[record.id] = record
-                if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
-                    self._items_of_task.setdefault(record.task_id, []).append(record.id)
+                task_id = record.task_id
+                if task_id is not None and task_id != record.id and (previous is None or previous.task_id != task_id):
+                    self._attached.setdefault(task_id, []).append(record.id)
                 if record.content_hash is not None and record.status is not _DUPLICATE:
                     self._hashes.setdefault(record.content_hash, record.id)
             seq = self._audit_seq
@@ -71,8 +75,16 @@ class MemoryStore:
             return {item_id: self._items[item_id] for item_id in ids if item_id in self._items}
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
+        """The task's own item first, then those attached to it in the order they were, as the SQL store orders
+        them (by submission, which is the order they are written in)."""
         with self._lock:
-            return [self._items[item_id] for item_id in self._items_of_task.get(task_id, ())]
+            items = self._items
+            own = items.get(task_id)
+            found = [own] if own is not None and own.task_id == task_id else []
+            attached = self._attached.get(task_id)
+            if attached is not None:
+                found += map(items.__getitem__, attached)
+            return found
 
     def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
         with self._lock:
