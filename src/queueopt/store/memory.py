@@ -55,14 +55,17 @@ class MemoryStore:
                     open_ids.add(task.id)
                 else:
                     open_ids.discard(task.id)
+            items = self._items
             for record in changes.items:
-                previous = self._items.get(record.id)
-                self._items[record.id] = record
-                task_id = record.task_id
-                if task_id is not None and task_id != record.id and (previous is None or previous.task_id != task_id):
-                    self._attached.setdefault(task_id, []).append(record.id)
+                item_id, task_id = record.id, record.task_id
+                # Only an item attached to another task needs its previous version; most are their task's own.
+                if task_id is not None and task_id != item_id:
+                    previous = items.get(item_id)
+                    if previous is None or previous.task_id != task_id:
+                        self._attached.setdefault(task_id, []).append(item_id)
+                items[item_id] = record
                 if record.content_hash is not None and record.status is not _DUPLICATE:
-                    self._hashes.setdefault(record.content_hash, record.id)
+                    self._hashes.setdefault(record.content_hash, item_id)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
