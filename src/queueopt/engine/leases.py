@@ -60,8 +60,8 @@ class LeaseBook:
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
         so only one with an `_order` ever enters it."""
-        free = self.free(moderator_id)
-        if free:
+        free = self._slots.get(moderator_id, 0) - len(self._by_moderator.get(moderator_id, ()))
+        if free > 0:
             if moderator_id not in self._free:
                 insort(self._free_order, self._order[moderator_id])
             self._free[moderator_id] = free
@@ -75,8 +75,9 @@ class LeaseBook:
         return free_moderators, [free[moderator_id] for moderator_id in free_moderators]
 
     def free(self, moderator_id: str) -> int:
-        """The moderator's free slots now: 0 while unavailable or full."""
-        return max(0, self._slots.get(moderator_id, 0) - self.count(moderator_id))
+        """The moderator's free slots now: 0 while unavailable or full. Read off the index, which every change to
+        slots or leases brings up to date."""
+        return self._free.get(moderator_id, 0)
 
     def held_by(self, moderator_id: str) -> list[str]:
         """Task ids in the order they were leased."""

@@ -83,12 +83,6 @@ class RunRecord:
     wall_s: float
 
 
-@dataclass(slots=True)
-class _Service:
-    moderator: int
-    token: str
-
-
 class Simulation:
     """One replication. `run()` returns its `RunRecord`; `progress` is called with the simulated time now and then."""
 
@@ -136,7 +130,6 @@ class Simulation:
         # just the row its id names. A list per task would be a million more objects for the collector to walk.
         self._items_of_task: dict[str, list[int]] = {}
         self._task_verdict: dict[str, bool] = {}
-        self._in_service: dict[str, _Service] = {}
         self._available: list[bool] = [False] * staff
         self._busy: list[int] = [0] * staff
         self._idle: dict[int, None] = {}
@@ -301,7 +294,6 @@ class Simulation:
         now = self.clock.now()
         self._idle.pop(moderator, None)
         self._busy[moderator] += 1
-        self._in_service[task_id] = _Service(moderator, token)
         row = item_index(task_id)
         qa = task_id.endswith("#qa")
         if not qa:
@@ -323,7 +315,8 @@ class Simulation:
         if self.severe.item(row):
             self._count_severe(moderator, now)
         self.busy_s[moderator] += _overlap(now, now + handling, self.scenario.warmup_s, self.scenario.horizon_s)
-        self._push(now + handling, _DONE, (task_id, row, qa))
+        # The review's end carries who holds it under which lease: all `_finish` needs, with no index to keep.
+        self._push(now + handling, _DONE, (task_id, row, qa, moderator, token))
 
     def _count_severe(self, moderator: int, now: float) -> None:
         """Severe reviews per moderator, and a breach whenever one exceeds the group's rolling-hour budget."""
@@ -337,17 +330,15 @@ class Simulation:
         if limit is not None and len(seen) > limit and now >= self.scenario.warmup_s:
             self.budget_breaches[moderator] += 1
 
-    def _finish(self, task_id: str, row: int, qa: bool) -> None:
+    def _finish(self, task_id: str, row: int, qa: bool, moderator: int, token: str) -> None:
         now = self.clock.now()
-        service = self._in_service.pop(task_id)
-        moderator = service.moderator
         self._busy[moderator] -= 1
         accuracy = self.moderators.accuracy.item(moderator)
         draw = (self.arrivals.qa_mistake if qa else self.arrivals.mistake).item(row)
         truth = self.arrivals.violating.item(row)
         verdict = truth if draw < accuracy else not truth
         try:
-            self.engine.decide(task_id, service.token, self.moderators.ids[moderator], _DECISIONS[verdict])
+            self.engine.decide(task_id, token, self.moderators.ids[moderator], _DECISIONS[verdict])
         except Conflict:
             if not qa:  # the lease ran out (a review longer than the longest extension): back in its queue
                 self._waiting += 1

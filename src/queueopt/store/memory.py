@@ -24,7 +24,10 @@ class MemoryStore:
     def __init__(self, audit_capacity: int | None = None) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, ItemRecord] = {}
-        self._items_of_task: dict[str, list[str]] = {}
+        # The items attached to a task other than its own (the item whose id is the task's): duplicates, mostly.
+        # A task's own item is found by its id, so the million tasks of a simulated day need no list each, which
+        # the garbage collector would walk on every full collection.
+        self._attached: dict[str, list[str]] = {}
         self._hashes: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
@@ -52,14 +55,17 @@ class MemoryStore:
                     open_ids.add(task.id)
                 else:
                     open_ids.discard(task.id)
-            items, items_of_task, hashes = self._items, self._items_of_task, self._hashes
+            items, attached, hashes = self._items, self._attached, self._hashes
             for record in changes.items:
-                previous = items.get(record.id)
-                items[record.id] = record
-                if record.task_id is not None and (previous is None or previous.task_id != record.task_id):
-                    items_of_task.setdefault(record.task_id, []).append(record.id)
+                item_id, task_id = record.id, record.task_id
+                # Only an item attached to another task needs its previous version; most are their task's own.
+                if task_id is not None and task_id != item_id:
+                    previous = items.get(item_id)
+                    if previous is None or previous.task_id != task_id:
+                        attached.setdefault(task_id, []).append(item_id)
+                items[item_id] = record
                 if record.content_hash is not None and record.status is not _DUPLICATE:
-                    hashes.setdefault(record.content_hash, record.id)
+                    hashes.setdefault(record.content_hash, item_id)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -72,8 +78,16 @@ class MemoryStore:
             return {item_id: self._items[item_id] for item_id in ids if item_id in self._items}
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
+        """The task's own item first, then those attached to it in the order they were, as the SQL store orders
+        them (by submission, which is the order they are written in)."""
         with self._lock:
-            return [self._items[item_id] for item_id in self._items_of_task.get(task_id, ())]
+            items = self._items
+            own = items.get(task_id)
+            found = [own] if own is not None and own.task_id == task_id else []
+            attached = self._attached.get(task_id)
+            if attached is not None:
+                found += map(items.__getitem__, attached)
+            return found
 
     def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
         with self._lock:
