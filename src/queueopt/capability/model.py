@@ -27,12 +27,10 @@ from queueopt.assign.problem import compact
 from queueopt.capability.demand import DemandRules
 from queueopt.capability.estimators import (
     MODALITIES,
-    TIMED,
     AccuracyEstimator,
     HandlingEstimator,
     grown,
     media_scale,
-    media_scales,
 )
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.roster import Roster
@@ -151,10 +149,11 @@ class _TaskFacts:
             self.kind, self.group = grown(self.kind, size), grown(self.group, size)
         self.row_of.update(zip(map(id, tasks), range(start, stop), strict=True))
         self.tasks += tasks
-        times = np.array([(task.enqueued_at, task.priority, task.aging_rate, task.duration_s) for task in tasks])
-        timed = np.array([task.modality in TIMED for task in tasks], dtype=np.bool_)
-        times[:, 3] = media_scales(timed, times[:, 3])
-        self.times[start:stop] = times
+        # The media scale task by task, as `_column` reads it: a batch adds a handful of tasks, too few for numpy.
+        self.times[start:stop] = [
+            (task.enqueued_at, task.priority, task.aging_rate, media_scale(task.modality, task.duration_s))
+            for task in tasks
+        ]
         steps, words = self.masks.shape[1:]
         self.after[start:stop] = [_padded(need.after, steps - 1, math.inf) for need in needs]
         masks = [mask for need in needs for mask in _padded(need.masks, steps, need.masks[-1])]
