@@ -17,7 +17,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import repeat
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +46,7 @@ UNSPOKEN_PROFICIENCY = 0.1
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
+_UNAVAILABLE = frozenset((None,))
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
 _FACTS_KEPT = 8_192
 """Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
@@ -316,31 +317,24 @@ class Model:
 
     def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
-        everyone: dict[int, list[str]] = {}
         roster = self._roster
-        # Plain lists: reading a numpy element costs more than the rest of a moderator's turn.
-        slots, available, held_bits = roster.slots, roster.available.tolist(), roster.held_bits
-        for moderator_id in moderator_ids:
-            slot = slots.get(moderator_id)
-            if slot is None:
+        # Read in C, a moderator at a time: the numpy flags would cost more than the rest of a moderator's turn.
+        try:
+            bits = list(map(roster.open_bits.__getitem__, map(roster.slots.__getitem__, moderator_ids)))
+        except KeyError:
+            for moderator_id in moderator_ids:
                 roster.slot_of(moderator_id)  # raises NotFound, as `value` does
-            elif available[slot]:
-                held = held_bits[slot]
-                group = everyone.get(held)
-                if group is None:
-                    everyone[held] = [moderator_id]
-                else:
-                    group.append(moderator_id)
+            raise
         # Whether a set of skill groups covers a mask does not change while the set does not: the free moderators
         # change on every batch, but their groups (a roster has a handful) make few sets, which come back (an evening
         # batch has a new set every other time, out of about six), so each set's answers are kept across batches.
-        groups = frozenset(everyone)
+        groups = cast(frozenset[int], frozenset(bits) - _UNAVAILABLE)
         covered = self._covered.get(groups)
         if covered is None:
             if len(self._covered) >= _COVERED_KEPT:
                 self._covered.clear()
-            covered = self._covered[groups] = _Covered(dict.fromkeys(everyone))
-        return Takers(self, now, everyone, covered, groups)
+            covered = self._covered[groups] = _Covered(groups)
+        return Takers(self, now, moderator_ids, bits, covered, groups)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -645,7 +639,7 @@ class _Covered:
 
     __slots__ = ("_groups", "masks")
 
-    def __init__(self, groups: dict[int, None]) -> None:
+    def __init__(self, groups: frozenset[int]) -> None:
         self._groups = groups
         self.masks: dict[int, bool] = {}
 
@@ -665,16 +659,34 @@ class Takers:
     only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
     part of a moderator's check."""
 
-    __slots__ = ("_calm", "_calm_members", "_covered", "_covering", "_everyone", "_model", "groups", "now")
+    __slots__ = (
+        "_bits",
+        "_calm",
+        "_calm_members",
+        "_covered",
+        "_covering",
+        "_everyone",
+        "_model",
+        "_moderator_ids",
+        "groups",
+        "now",
+    )
 
     def __init__(
-        self, model: Model, now: float, everyone: dict[int, list[str]], covered: _Covered, groups: frozenset[int]
+        self,
+        model: Model,
+        now: float,
+        moderator_ids: Sequence[str],
+        bits: list[int | None],
+        covered: _Covered,
+        groups: frozenset[int],
     ) -> None:
         self._model, self.now = model, now
         # The skill groups of these moderators: whether they open a task that is not severe depends on these alone,
         # so a caller may keep such answers under this key across batches.
         self.groups = groups
-        self._everyone = everyone  # skill bits -> moderators
+        self._moderator_ids, self._bits = moderator_ids, bits  # each one's `Roster.open_bits`
+        self._everyone: dict[int, list[str]] | None = None  # skill bits -> moderators, once a task asks for them
         self._covered = covered  # what the groups cover, severity aside; shared with other batches
         self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now
         self._calm_members: dict[int, list[str]] = {}
@@ -687,7 +699,7 @@ class Takers:
         if not skipped:
             return self.opens(mask, severe)
         covering = self._covering_groups(mask, severe)
-        members = self._members_calm if severe else self._everyone.__getitem__
+        members = self._members_calm if severe else self._members().__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
 
     def opens(self, mask: int, severe: bool) -> bool:
@@ -699,7 +711,7 @@ class Takers:
         """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""
         covering = self._covering.get((mask, severe))
         if covering is None:
-            covering = [held for held in self._everyone if not mask & ~held]
+            covering = [held for held in self.groups if not mask & ~held]
             if severe:
                 covering = [held for held in covering if self._has_calm(held)]
             self._covering[(mask, severe)] = covering
@@ -709,15 +721,26 @@ class Takers:
         calm = self._calm.get(held)
         if calm is None:
             model, now = self._model, self.now
-            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._everyone[held])
+            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._members()[held])
         return calm
 
     def _members_calm(self, held: int) -> list[str]:
         members = self._calm_members.get(held)
         if members is None:
             model, now = self._model, self.now
-            members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
+            members = self._calm_members[held] = [m for m in self._members()[held] if model._calm(m, now)]
         return members
+
+    def _members(self) -> dict[int, list[str]]:
+        """The moderators of each skill group, grouped only once a severe or skipped task needs them person by
+        person: most batches of a quiet floor need only the groups."""
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = {held: [] for held in self.groups}
+            for held, moderator_id in zip(self._bits, self._moderator_ids, strict=True):
+                if held is not None:
+                    everyone[held].append(moderator_id)
+        return everyone
 
 
 def _csr(

@@ -31,6 +31,9 @@ class Roster:
         self._free: list[int] = []
         self.held: Mask = np.zeros((0, 1), dtype=np.uint64)
         self.held_bits: list[int] = []
+        # Each slot's skill bits while its moderator is available, else None: what a batch groups its free moderators
+        # by, read in C (the numpy flags cost a call each).
+        self.open_bits: list[int | None] = []
         self.languages: dict[str, int] = {}
         self.proficiency = np.zeros((0, 0), dtype=np.float64)
         self.groups: dict[tuple[str, str], int] = {}
@@ -62,7 +65,8 @@ class Roster:
             column = self.languages.setdefault(code, len(self.languages))
             self.proficiency[slot, column] = level
         self.group[slot] = self.groups.setdefault((profile.vendor, profile.site), len(self.groups))
-        self.available[slot] = profile.status is ModeratorStatus.AVAILABLE
+        available = self.available[slot] = profile.status is ModeratorStatus.AVAILABLE
+        self.open_bits[slot] = self.held_bits[slot] if available else None
         return slot
 
     def drop(self, moderator_id: str) -> int:
@@ -74,6 +78,7 @@ class Roster:
         self.proficiency[slot] = 0.0
         self.group[slot] = 0
         self.available[slot] = False
+        self.open_bits[slot] = None
         self._free.append(slot)
         return slot
 
@@ -105,6 +110,7 @@ class Roster:
         slot = len(self.profiles)
         self.profiles.append(None)
         self.held_bits.append(0)
+        self.open_bits.append(None)
         size = max(16, 2 * self.held.shape[0]) if slot >= self.held.shape[0] else self.held.shape[0]
         if size != self.held.shape[0]:
             self.held = _rows(self.held, size)
