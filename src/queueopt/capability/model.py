@@ -42,7 +42,6 @@ from queueopt.domain import Modality, Task
 from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
-UNSPOKEN_PROFICIENCY = 0.1
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
@@ -421,8 +420,7 @@ class Model:
                 mask = masks[bisect_right(after, now - task.enqueued_at)] if after else masks[0]
                 if mask & lacking or (task.severe and blocked) or moderator_id in task.skipped_by:
                     continue
-                spoken = proficiency[need.language] if need.language >= 0 else 0.0
-                factor = accuracy[need.area] * (spoken if spoken > 0 else UNSPOKEN_PROFICIENCY) / unit_s[need.modality]
+                factor = accuracy[need.area] * proficiency[need.language] / unit_s[need.modality]
                 weight = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
                 rows.append(row)
                 values.append(max(factor * weight, VALUE_FLOOR))
@@ -550,9 +548,7 @@ class Model:
         codes, of_demand = compact(kinds, self._kinds.count)
         area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
-        proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
-        proficiency[:, language < 0] = 0.0
-        proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
+        proficiency = self._roster.proficiency[slots[:, None], language]
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
 

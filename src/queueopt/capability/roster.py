@@ -22,6 +22,10 @@ from queueopt.errors import InvalidInput, NotFound
 
 _T = TypeVar("_T", bound=np.generic)
 
+UNSPOKEN_PROFICIENCY = 0.1
+"""The proficiency a task is valued at for a moderator who does not speak its language: low, but work nobody else may
+take still goes to them."""
+
 
 class Roster:
     def __init__(self) -> None:
@@ -35,7 +39,10 @@ class Roster:
         # by, read in C (the numpy flags cost a call each).
         self.open_bits: list[int | None] = []
         self.languages: dict[str, int] = {}
-        self.proficiency = np.zeros((0, 0), dtype=np.float64)
+        # Per slot and language, the proficiency a task in that language is valued at: the moderator's level, or
+        # UNSPOKEN_PROFICIENCY. A column past the roster's languages is always kept, so column -1 stands for a
+        # language nobody speaks. The rule applied here, once per profile, spares every batch applying it.
+        self.proficiency = np.full((0, 1), UNSPOKEN_PROFICIENCY)
         self.groups: dict[tuple[str, str], int] = {}
         self.group = np.zeros(0, dtype=np.intp)
         self.available = np.zeros(0, dtype=np.bool_)
@@ -60,7 +67,7 @@ class Roster:
         self._widen(self.skills.words, len(self.languages) + len(profile.languages))
         self.held_bits[slot] = join(bits)
         self.held[slot] = split([self.held_bits[slot]], self.held.shape[1])[0]
-        self.proficiency[slot] = 0.0
+        self.proficiency[slot] = UNSPOKEN_PROFICIENCY
         for code, level in profile.languages.items():
             column = self.languages.setdefault(code, len(self.languages))
             self.proficiency[slot, column] = level
@@ -75,7 +82,7 @@ class Roster:
         self.profiles[slot] = None
         self.held[slot] = 0
         self.held_bits[slot] = 0
-        self.proficiency[slot] = 0.0
+        self.proficiency[slot] = UNSPOKEN_PROFICIENCY
         self.group[slot] = 0
         self.available[slot] = False
         self.open_bits[slot] = None
@@ -122,9 +129,10 @@ class Roster:
     def _widen(self, words: int, languages: int) -> None:
         if words > self.held.shape[1]:
             self.held = np.hstack([self.held, np.zeros((self.held.shape[0], words - self.held.shape[1]), np.uint64)])
-        if languages > self.proficiency.shape[1]:
-            extra = max(languages, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
-            self.proficiency = np.hstack([self.proficiency, np.zeros((self.proficiency.shape[0], extra))])
+        if languages >= self.proficiency.shape[1]:
+            extra = max(languages + 1, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
+            unspoken = np.full((self.proficiency.shape[0], extra), UNSPOKEN_PROFICIENCY)
+            self.proficiency = np.hstack([self.proficiency, unspoken])
 
 
 def _rows(array: NDArray[_T], size: int) -> NDArray[_T]:
