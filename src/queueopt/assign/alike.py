@@ -79,11 +79,11 @@ class Alike:
 def alike_columns(dense: NDArray[np.float64], vendor: IntArray | None) -> IntArray | None:
     """The merged column of each moderator (columns numbered from 0), or None when all of them differ.
 
-    Equal columns agree on cheaper keys too, so when the columns' totals are all distinct (a roster with learned
-    estimates), or else the fingerprints of the first `SAMPLE_ROWS` rows, the answer is None at a fraction of the full
-    cost."""
+    Equal columns agree on the first `SAMPLE_ROWS` rows too, so when the columns' totals over those rows are all
+    distinct (a roster with learned estimates), or else their fingerprints, the answer is None at a fraction of the
+    full cost."""
     n_tasks, n_moderators = dense.shape
-    if n_moderators < 2 or _all_distinct(dense.sum(axis=0)):
+    if n_moderators < 2 or _all_distinct(dense[:SAMPLE_ROWS].sum(axis=0)):
         return None
     if n_tasks > SAMPLE_ROWS and _fingerprint_groups(dense[:SAMPLE_ROWS], vendor) is None:
         return None
