@@ -45,8 +45,9 @@ VALUE_FLOOR = 1e-300
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
-_UNAVAILABLE = frozenset((None,))
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
+_UNAVAILABLE = frozenset((None,))
+"""`Roster.open_bits` of an unavailable moderator, left out of a batch's skill groups."""
 _FACTS_KEPT = 8_192
 """Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
 tasks that replace leased ones for a hundred batches or so, after which the table starts over."""
