@@ -23,8 +23,8 @@ from queueopt.errors import InvalidInput, NotFound
 _T = TypeVar("_T", bound=np.generic)
 
 UNSPOKEN_PROFICIENCY = 0.1
-"""The proficiency a task is valued at for a moderator who does not speak its language: low, but work nobody else may
-take still goes to them."""
+"""The proficiency a task is valued at for a moderator who does not speak its language (where the task's queue does
+not require it)."""
 
 
 class Roster:
