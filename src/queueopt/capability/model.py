@@ -549,7 +549,7 @@ class Model:
         codes, of_demand = compact(kinds, self._kinds.count)
         area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
-        proficiency = self._roster.proficiency[slots[:, None], language]
+        proficiency = self._roster.proficiency[slots][:, language]
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
 
