@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from queueopt.capability import Model, ModeratorProfile
-from queueopt.capability.model import UNSPOKEN_PROFICIENCY
+from queueopt.capability.roster import UNSPOKEN_PROFICIENCY
 from queueopt.config import OpsConfig, parse_config
 from queueopt.domain import Modality, Task, TaskKind, TaskState
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,10 +79,11 @@ class Alike:
 def alike_columns(dense: NDArray[np.float64], vendor: IntArray | None) -> IntArray | None:
     """The merged column of each moderator (columns numbered from 0), or None when all of them differ.
 
-    The first `SAMPLE_ROWS` rows are fingerprinted first: equal columns agree there too, so when those fingerprints
-    are all distinct (a roster with learned estimates) the answer is None at a fraction of the full cost."""
+    Equal columns agree on the first `SAMPLE_ROWS` rows too, so when the columns' totals over those rows are all
+    distinct (a roster with learned estimates), or else their fingerprints, the answer is None at a fraction of the
+    full cost."""
     n_tasks, n_moderators = dense.shape
-    if n_moderators < 2:
+    if n_moderators < 2 or _all_distinct(dense[:SAMPLE_ROWS].sum(axis=0)):
         return None
     if n_tasks > SAMPLE_ROWS and _fingerprint_groups(dense[:SAMPLE_ROWS], vendor) is None:
         return None
@@ -99,6 +101,13 @@ def alike_columns(dense: NDArray[np.float64], vendor: IntArray | None) -> IntArr
     return None if differs.size == n_moderators - n_groups else of_column
 
 
+def _all_distinct(totals: NDArray[Any]) -> bool:
+    """Whether the columns' keys (totals, fingerprints) all differ, which proves the columns do: equal columns have
+    equal keys (a column's total adds its cells in the same order as any other column's)."""
+    ordered = np.sort(totals)
+    return bool((ordered[1:] != ordered[:-1]).all())
+
+
 def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> IntArray | None:
     """Columns numbered by their fingerprint over `rows` (and vendor) in order of first appearance; None when all
     differ. The fingerprint is a wrapping integer sum of each cell's scrambled bits times its row's odd weight, so
@@ -112,8 +121,7 @@ def _fingerprint_groups(rows: NDArray[np.float64], vendor: IntArray | None) -> I
     # Distinct fingerprints mean distinct keys whatever the vendors: one sort in C answers for a roster with learned
     # estimates, where numbering hundreds of keys in Python would only find that they all differ (`np.unique` costs
     # several times a plain sort at this size).
-    ordered = np.sort(fingerprints)
-    if (ordered[1:] != ordered[:-1]).all():
+    if _all_distinct(fingerprints):
         return None
     fingerprint = fingerprints.tolist()
     keys = fingerprint if vendor is None else list(zip(fingerprint, vendor.tolist(), strict=True))

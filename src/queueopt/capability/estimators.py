@@ -56,13 +56,6 @@ def media_scale(modality: Modality, duration_s: float) -> float:
     return 1.0
 
 
-def media_scales(timed: NDArray[np.bool_], duration_s: Floats) -> Floats:
-    """`media_scale` of many tasks at once (`timed`: whether each one's modality is in TIMED), with the same float
-    operations per task, so the same results."""
-    scales: Floats = np.where(timed, np.maximum(1.0, duration_s / REFERENCE_MEDIA_S), 1.0)
-    return scales
-
-
 # Every finite float is an integer multiple of 2**-_SUBNORMAL_BITS (the smallest subnormal).
 _SUBNORMAL_BITS = 1074
 _SMALLEST_INVERSE = 1 << _SUBNORMAL_BITS

@@ -17,7 +17,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import repeat
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,12 +27,10 @@ from queueopt.assign.problem import compact
 from queueopt.capability.demand import DemandRules
 from queueopt.capability.estimators import (
     MODALITIES,
-    TIMED,
     AccuracyEstimator,
     HandlingEstimator,
     grown,
     media_scale,
-    media_scales,
 )
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.roster import Roster
@@ -44,11 +42,12 @@ from queueopt.domain import Modality, Task
 from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
-UNSPOKEN_PROFICIENCY = 0.1
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
+_UNAVAILABLE = frozenset((None,))
+"""`Roster.open_bits` of an unavailable moderator, left out of a batch's skill groups."""
 _FACTS_KEPT = 8_192
 """Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
 tasks that replace leased ones for a hundred batches or so, after which the table starts over."""
@@ -151,10 +150,11 @@ class _TaskFacts:
             self.kind, self.group = grown(self.kind, size), grown(self.group, size)
         self.row_of.update(zip(map(id, tasks), range(start, stop), strict=True))
         self.tasks += tasks
-        times = np.array([(task.enqueued_at, task.priority, task.aging_rate, task.duration_s) for task in tasks])
-        timed = np.array([task.modality in TIMED for task in tasks], dtype=np.bool_)
-        times[:, 3] = media_scales(timed, times[:, 3])
-        self.times[start:stop] = times
+        # The media scale task by task, as `_column` reads it: a batch adds a handful of tasks, too few for numpy.
+        self.times[start:stop] = [
+            (task.enqueued_at, task.priority, task.aging_rate, media_scale(task.modality, task.duration_s))
+            for task in tasks
+        ]
         steps, words = self.masks.shape[1:]
         self.after[start:stop] = [_padded(need.after, steps - 1, math.inf) for need in needs]
         masks = [mask for need in needs for mask in _padded(need.masks, steps, need.masks[-1])]
@@ -317,31 +317,24 @@ class Model:
 
     def takers(self, moderator_ids: Sequence[str], now: float) -> Takers:
         """Who among `moderator_ids` could take which task now, by the rules of `value` (see `Takers`)."""
-        everyone: dict[int, list[str]] = {}
         roster = self._roster
-        # Plain lists: reading a numpy element costs more than the rest of a moderator's turn.
-        slots, available, held_bits = roster.slots, roster.available.tolist(), roster.held_bits
-        for moderator_id in moderator_ids:
-            slot = slots.get(moderator_id)
-            if slot is None:
+        # Read in C, a moderator at a time: the numpy flags would cost more than the rest of a moderator's turn.
+        try:
+            bits = list(map(roster.open_bits.__getitem__, map(roster.slots.__getitem__, moderator_ids)))
+        except KeyError:
+            for moderator_id in moderator_ids:
                 roster.slot_of(moderator_id)  # raises NotFound, as `value` does
-            elif available[slot]:
-                held = held_bits[slot]
-                group = everyone.get(held)
-                if group is None:
-                    everyone[held] = [moderator_id]
-                else:
-                    group.append(moderator_id)
+            raise
         # Whether a set of skill groups covers a mask does not change while the set does not: the free moderators
         # change on every batch, but their groups (a roster has a handful) make few sets, which come back (an evening
         # batch has a new set every other time, out of about six), so each set's answers are kept across batches.
-        groups = frozenset(everyone)
+        groups = cast(frozenset[int], frozenset(bits) - _UNAVAILABLE)
         covered = self._covered.get(groups)
         if covered is None:
             if len(self._covered) >= _COVERED_KEPT:
                 self._covered.clear()
-            covered = self._covered[groups] = _Covered(dict.fromkeys(everyone))
-        return Takers(self, now, everyone, covered, groups)
+            covered = self._covered[groups] = _Covered(groups)
+        return Takers(self, now, moderator_ids, bits, covered, groups)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -428,8 +421,7 @@ class Model:
                 mask = masks[bisect_right(after, now - task.enqueued_at)] if after else masks[0]
                 if mask & lacking or (task.severe and blocked) or moderator_id in task.skipped_by:
                     continue
-                spoken = proficiency[need.language] if need.language >= 0 else 0.0
-                factor = accuracy[need.area] * (spoken if spoken > 0 else UNSPOKEN_PROFICIENCY) / unit_s[need.modality]
+                factor = accuracy[need.area] * proficiency[need.language] / unit_s[need.modality]
                 weight = max(task.priority_at(now), 0.0) / media_scale(task.modality, task.duration_s)
                 rows.append(row)
                 values.append(max(factor * weight, VALUE_FLOOR))
@@ -557,9 +549,7 @@ class Model:
         codes, of_demand = compact(kinds, self._kinds.count)
         area, language, modality = self._kinds.parts(codes).T
         accuracy, unit_s = self._estimates(slots)
-        proficiency = self._roster.proficiency[slots][:, np.maximum(language, 0)]
-        proficiency[:, language < 0] = 0.0
-        proficiency[proficiency <= 0] = UNSPOKEN_PROFICIENCY
+        proficiency = self._roster.proficiency[slots][:, language]
         factors = accuracy[:, area] * proficiency / unit_s[:, modality]
         return factors.T.copy(), of_demand
 
@@ -646,7 +636,7 @@ class _Covered:
 
     __slots__ = ("_groups", "masks")
 
-    def __init__(self, groups: dict[int, None]) -> None:
+    def __init__(self, groups: frozenset[int]) -> None:
         self._groups = groups
         self.masks: dict[int, bool] = {}
 
@@ -666,16 +656,34 @@ class Takers:
     only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
     part of a moderator's check."""
 
-    __slots__ = ("_calm", "_calm_members", "_covered", "_covering", "_everyone", "_model", "groups", "now")
+    __slots__ = (
+        "_bits",
+        "_calm",
+        "_calm_members",
+        "_covered",
+        "_covering",
+        "_everyone",
+        "_model",
+        "_moderator_ids",
+        "groups",
+        "now",
+    )
 
     def __init__(
-        self, model: Model, now: float, everyone: dict[int, list[str]], covered: _Covered, groups: frozenset[int]
+        self,
+        model: Model,
+        now: float,
+        moderator_ids: Sequence[str],
+        bits: list[int | None],
+        covered: _Covered,
+        groups: frozenset[int],
     ) -> None:
         self._model, self.now = model, now
         # The skill groups of these moderators: whether they open a task that is not severe depends on these alone,
         # so a caller may keep such answers under this key across batches.
         self.groups = groups
-        self._everyone = everyone  # skill bits -> moderators
+        self._moderator_ids, self._bits = moderator_ids, bits  # each one's `Roster.open_bits`
+        self._everyone: dict[int, list[str]] | None = None  # skill bits -> moderators, once a task asks for them
         self._covered = covered  # what the groups cover, severity aside; shared with other batches
         self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now
         self._calm_members: dict[int, list[str]] = {}
@@ -688,7 +696,7 @@ class Takers:
         if not skipped:
             return self.opens(mask, severe)
         covering = self._covering_groups(mask, severe)
-        members = self._members_calm if severe else self._everyone.__getitem__
+        members = self._members_calm if severe else self._members().__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
 
     def opens(self, mask: int, severe: bool) -> bool:
@@ -700,7 +708,7 @@ class Takers:
         """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""
         covering = self._covering.get((mask, severe))
         if covering is None:
-            covering = [held for held in self._everyone if not mask & ~held]
+            covering = [held for held in self.groups if not mask & ~held]
             if severe:
                 covering = [held for held in covering if self._has_calm(held)]
             self._covering[(mask, severe)] = covering
@@ -710,15 +718,26 @@ class Takers:
         calm = self._calm.get(held)
         if calm is None:
             model, now = self._model, self.now
-            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._everyone[held])
+            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._members()[held])
         return calm
 
     def _members_calm(self, held: int) -> list[str]:
         members = self._calm_members.get(held)
         if members is None:
             model, now = self._model, self.now
-            members = self._calm_members[held] = [m for m in self._everyone[held] if model._calm(m, now)]
+            members = self._calm_members[held] = [m for m in self._members()[held] if model._calm(m, now)]
         return members
+
+    def _members(self) -> dict[int, list[str]]:
+        """The moderators of each skill group, grouped only once a severe or skipped task needs them person by
+        person: most batches of a quiet floor need only the groups."""
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = {held: [] for held in self.groups}
+            for held, moderator_id in zip(self._bits, self._moderator_ids, strict=True):
+                if held is not None:
+                    everyone[held].append(moderator_id)
+        return everyone
 
 
 def _csr(

@@ -22,6 +22,10 @@ from queueopt.errors import InvalidInput, NotFound
 
 _T = TypeVar("_T", bound=np.generic)
 
+UNSPOKEN_PROFICIENCY = 0.1
+"""The proficiency a task is valued at for a moderator who does not speak its language (where the task's queue does
+not require it)."""
+
 
 class Roster:
     def __init__(self) -> None:
@@ -31,8 +35,14 @@ class Roster:
         self._free: list[int] = []
         self.held: Mask = np.zeros((0, 1), dtype=np.uint64)
         self.held_bits: list[int] = []
+        # Each slot's skill bits while its moderator is available, else None: what a batch groups its free moderators
+        # by, read in C (the numpy flags cost a call each).
+        self.open_bits: list[int | None] = []
         self.languages: dict[str, int] = {}
-        self.proficiency = np.zeros((0, 0), dtype=np.float64)
+        # Per slot and language, the proficiency a task in that language is valued at: the moderator's level, or
+        # UNSPOKEN_PROFICIENCY. A column past the roster's languages is always kept, so column -1 stands for a
+        # language nobody speaks. The rule applied here, once per profile, spares every batch applying it.
+        self.proficiency = np.full((0, 1), UNSPOKEN_PROFICIENCY)
         self.groups: dict[tuple[str, str], int] = {}
         self.group = np.zeros(0, dtype=np.intp)
         self.available = np.zeros(0, dtype=np.bool_)
@@ -57,12 +67,13 @@ class Roster:
         self._widen(self.skills.words, len(self.languages) + len(profile.languages))
         self.held_bits[slot] = join(bits)
         self.held[slot] = split([self.held_bits[slot]], self.held.shape[1])[0]
-        self.proficiency[slot] = 0.0
+        self.proficiency[slot] = UNSPOKEN_PROFICIENCY
         for code, level in profile.languages.items():
             column = self.languages.setdefault(code, len(self.languages))
             self.proficiency[slot, column] = level
         self.group[slot] = self.groups.setdefault((profile.vendor, profile.site), len(self.groups))
-        self.available[slot] = profile.status is ModeratorStatus.AVAILABLE
+        available = self.available[slot] = profile.status is ModeratorStatus.AVAILABLE
+        self.open_bits[slot] = self.held_bits[slot] if available else None
         return slot
 
     def drop(self, moderator_id: str) -> int:
@@ -71,9 +82,10 @@ class Roster:
         self.profiles[slot] = None
         self.held[slot] = 0
         self.held_bits[slot] = 0
-        self.proficiency[slot] = 0.0
+        self.proficiency[slot] = UNSPOKEN_PROFICIENCY
         self.group[slot] = 0
         self.available[slot] = False
+        self.open_bits[slot] = None
         self._free.append(slot)
         return slot
 
@@ -105,6 +117,7 @@ class Roster:
         slot = len(self.profiles)
         self.profiles.append(None)
         self.held_bits.append(0)
+        self.open_bits.append(None)
         size = max(16, 2 * self.held.shape[0]) if slot >= self.held.shape[0] else self.held.shape[0]
         if size != self.held.shape[0]:
             self.held = _rows(self.held, size)
@@ -116,9 +129,10 @@ class Roster:
     def _widen(self, words: int, languages: int) -> None:
         if words > self.held.shape[1]:
             self.held = np.hstack([self.held, np.zeros((self.held.shape[0], words - self.held.shape[1]), np.uint64)])
-        if languages > self.proficiency.shape[1]:
-            extra = max(languages, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
-            self.proficiency = np.hstack([self.proficiency, np.zeros((self.proficiency.shape[0], extra))])
+        if languages >= self.proficiency.shape[1]:
+            extra = max(languages + 1, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
+            unspoken = np.full((self.proficiency.shape[0], extra), UNSPOKEN_PROFICIENCY)
+            self.proficiency = np.hstack([self.proficiency, unspoken])
 
 
 def _rows(array: NDArray[_T], size: int) -> NDArray[_T]:

@@ -70,9 +70,9 @@ class LeaseBook:
 
     def free_slots(self) -> tuple[list[str], list[int]]:
         """Everyone with a free slot, in the order they were first given slots, and how many free slots each has."""
-        moderators, free = self._moderators, self._free
-        free_moderators = [moderators[order] for order in self._free_order]
-        return free_moderators, [free[moderator_id] for moderator_id in free_moderators]
+        # Mapped in C: hundreds of free moderators on a quiet floor, every tick.
+        free_moderators = list(map(self._moderators.__getitem__, self._free_order))
+        return free_moderators, list(map(self._free.__getitem__, free_moderators))
 
     def free(self, moderator_id: str) -> int:
         """The moderator's free slots now: 0 while unavailable or full. Read off the index, which every change to
