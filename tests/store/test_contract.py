@@ -162,3 +162,12 @@ def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Sto
     assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
     assert [record.id for record in store.items_of_task("b")] == ["b", "d"]
     assert store.items_of_task("c") == []
+    moved = item("c", status=ItemStatus.DUPLICATE)
+    moved.task_id, moved.submitted_at = "b", 11.0
+    store.apply(Changes(items=[moved]))
+    assert [record.id for record in store.items_of_task("a")] == ["a"]
+    assert [record.id for record in store.items_of_task("b")] == ["b", "d", "c"]
+    moved.task_id = "a"
+    store.apply(Changes(items=[moved]))
+    assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
+    assert [record.id for record in store.items_of_task("b")] == ["b", "d"]

@@ -86,7 +86,11 @@ class MemoryStore:
             found = [own] if own is not None and own.task_id == task_id else []
             attached = self._attached.get(task_id)
             if attached is not None:
-                found += map(items.__getitem__, attached)
+                # An item attached here, then elsewhere (and maybe back) is listed each time: its record says where
+                # it is now, and it is read once.
+                found += [
+                    record for record in map(items.__getitem__, dict.fromkeys(attached)) if record.task_id == task_id
+                ]
             return found
 
     def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
