@@ -17,15 +17,14 @@ The hierarchy is the same for both estimators: population prior (the constants b
 from __future__ import annotations
 
 import math
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from queueopt.capability.arrays import grown
 from queueopt.domain import Modality
 
 Floats = NDArray[np.float64]
-_Cell = TypeVar("_Cell", bound=np.generic)
 Ints = NDArray[np.intp]
 
 POPULATION_STRENGTH = 20.0
@@ -59,15 +58,6 @@ def media_scale(modality: Modality, duration_s: float) -> float:
 # Every finite float is an integer multiple of 2**-_SUBNORMAL_BITS (the smallest subnormal).
 _SUBNORMAL_BITS = 1074
 _SMALLEST_INVERSE = 1 << _SUBNORMAL_BITS
-
-
-def grown(array: NDArray[_Cell], capacity: int) -> NDArray[_Cell]:
-    """`array` with at least `capacity` rows, the new ones zero."""
-    if array.shape[0] >= capacity:
-        return array
-    bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
-    bigger[: array.shape[0]] = array
-    return bigger
 
 
 def exact_units(*terms: float) -> int:

@@ -24,12 +24,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from queueopt.assign.problem import compact
+from queueopt.capability.arrays import grown
 from queueopt.capability.demand import DemandRules
 from queueopt.capability.estimators import (
     MODALITIES,
     AccuracyEstimator,
     HandlingEstimator,
-    grown,
     media_scale,
 )
 from queueopt.capability.profile import ModeratorProfile

@@ -10,17 +10,15 @@ array elsewhere (the estimators) can share the same slot numbers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from queueopt.capability.arrays import grown
 from queueopt.capability.profile import ModeratorProfile
 from queueopt.capability.skills import Mask, SkillBits, join, split
 from queueopt.domain import ModeratorStatus
 from queueopt.errors import InvalidInput, NotFound
-
-_T = TypeVar("_T", bound=np.generic)
 
 UNSPOKEN_PROFICIENCY = 0.1
 """The proficiency a task is valued at for a moderator who does not speak its language (where the task's queue does
@@ -118,12 +116,12 @@ class Roster:
         self.profiles.append(None)
         self.held_bits.append(0)
         self.open_bits.append(None)
-        size = max(16, 2 * self.held.shape[0]) if slot >= self.held.shape[0] else self.held.shape[0]
-        if size != self.held.shape[0]:
-            self.held = _rows(self.held, size)
-            self.proficiency = _rows(self.proficiency, size)
-            self.group = _rows(self.group, size)
-            self.available = _rows(self.available, size)
+        if slot >= self.held.shape[0]:
+            size = max(16, 2 * self.held.shape[0])
+            self.held = grown(self.held, size)
+            self.proficiency = grown(self.proficiency, size)
+            self.group = grown(self.group, size)
+            self.available = grown(self.available, size)
         return slot
 
     def _widen(self, words: int, languages: int) -> None:
@@ -133,9 +131,3 @@ class Roster:
             extra = max(languages + 1, 2 * self.proficiency.shape[1]) - self.proficiency.shape[1]
             unspoken = np.full((self.proficiency.shape[0], extra), UNSPOKEN_PROFICIENCY)
             self.proficiency = np.hstack([self.proficiency, unspoken])
-
-
-def _rows(array: NDArray[_T], size: int) -> NDArray[_T]:
-    bigger = np.zeros((size, *array.shape[1:]), dtype=array.dtype)
-    bigger[: array.shape[0]] = array
-    return bigger

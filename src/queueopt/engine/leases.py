@@ -60,7 +60,7 @@ class LeaseBook:
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
         so only one with an `_order` ever enters it."""
-        free = self._slots.get(moderator_id, 0) - len(self._by_moderator.get(moderator_id, ()))
+        free = self._slots.get(moderator_id, 0) - self.count(moderator_id)
         if free > 0:
             if moderator_id not in self._free:
                 insort(self._free_order, self._order[moderator_id])
