@@ -40,5 +40,9 @@ class NotEligible(Conflict):
     """The moderator may not review this task (skills, clearance, region or wellbeing budget)."""
 
 
+class StoreInUse(Conflict):
+    """Another process's engine already serves this store (see `queueopt.store.engine_lock`)."""
+
+
 class StoreUnavailable(QueueoptError):
     status = 503

@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from queueopt.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,28 +58,32 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
     raise AssertionError("queueopt serve did not become ready")
 
 
-def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
+def _environment(tmp_path: Path) -> dict[str, str]:
     tokens = tmp_path / "tokens.toml"
     tokens.write_text(
         f'[[tokens]]\nrole = "admin"\ntoken = "{ADMIN}"\n[[tokens]]\nrole = "ingest"\ntoken = "{INGEST}"\n'
         f'[[tokens]]\nrole = "moderator"\nmoderator_id = "e2e"\ntoken = "{MODERATOR}"\n',
         encoding="utf-8",
     )
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = os.environ | {
+    return os.environ | {
         "QUEUEOPT_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'queueopt.db'}",
         "QUEUEOPT_CONFIG": str(REPO / "examples" / "ops.toml"),
         "QUEUEOPT_TOKENS_FILE": str(tokens),
         "QUEUEOPT_TICK_S": "0.1",
     }
-    with subprocess.Popen(
-        [str(QUEUEOPT), "serve", "--port", str(port), "--log-level", "info"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    ) as server:
+
+
+def _serve(env: dict[str, str], cwd: Path, *options: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(QUEUEOPT), "serve", *options], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
+    env = _environment(tmp_path)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _serve(env, tmp_path, "--port", str(port), "--log-level", "info") as server:
         try:
             _round_trip(base, server)
             waiting = _long_poll(port)
@@ -111,6 +117,15 @@ def _long_poll(port: int) -> http.client.HTTPConnection:
 
 def _round_trip(base: str, server: subprocess.Popen[bytes]) -> None:
     _wait_until_up(base, server)
+    task = _round_trip_until_leased(base)
+    decision = {"lease_token": task["lease_token"], "verdict": "violating", "policy": "hate"}
+    assert _call(base, "POST", f"/v1/tasks/{task['task_id']}/decision", MODERATOR, decision)[0] == 200
+    status, shown = _call(base, "GET", "/v1/items/e2e-1", INGEST)
+    assert status == 200 and shown["verdict"] == "violating"
+
+
+def _round_trip_until_leased(base: str) -> Any:
+    """A moderator's profile, an item for them, and their pull of it: the leased task."""
     profile = {
         "id": "e2e",
         "regions": ["us"],
@@ -124,7 +139,88 @@ def _round_trip(base: str, server: subprocess.Popen[bytes]) -> None:
     assert status == 202 and submitted["results"][0]["status"] == "queued"
     status, task = _call(base, "POST", "/v1/moderators/e2e/next?wait_s=5", MODERATOR)
     assert status == 200 and task["item_id"] == "e2e-1"
-    decision = {"lease_token": task["lease_token"], "verdict": "violating", "policy": "hate"}
-    assert _call(base, "POST", f"/v1/tasks/{task['task_id']}/decision", MODERATOR, decision)[0] == 200
-    status, shown = _call(base, "GET", "/v1/items/e2e-1", INGEST)
-    assert status == 200 and shown["verdict"] == "violating"
+    return task
+
+
+def _refusal(env: dict[str, str], cwd: Path) -> str:
+    """What `queueopt serve` says when it must not start: one line on stderr, exit 1, no port bound."""
+    refused = subprocess.run(
+        [str(QUEUEOPT), "serve", "--port", str(_free_port())], env=env, cwd=cwd, capture_output=True, timeout=60
+    )
+    stderr = refused.stderr.decode()
+    assert refused.returncode == 1, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    return stderr
+
+
+def test_a_second_engine_on_one_store_is_refused_and_a_standby_takes_over_after_kill_9(tmp_path: Path) -> None:
+    """Two engines on one store would each see only their own submissions; a standby waits, then serves what the
+    first one acknowledged, as after any crash."""
+    env = _environment(tmp_path)
+    first_port, standby_port = _free_port(), _free_port()
+    first_base, standby_base = f"http://127.0.0.1:{first_port}", f"http://127.0.0.1:{standby_port}"
+    with _serve(env, tmp_path, "--port", str(first_port)) as first:
+        try:
+            _wait_until_up(first_base, first)
+            assert "another queueopt engine serves this store" in _refusal(env, tmp_path)
+            with _serve(env, tmp_path, "--port", str(standby_port), "--standby") as standby:
+                try:
+                    leased = _round_trip_until_leased(first_base)
+                    waiting = {"id": "waiting", "modality": "text", "language": "en", "region": "us", "signals": {}}
+                    assert _call(first_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
+                    time.sleep(0.5)
+                    assert standby.poll() is None
+                    with pytest.raises(urllib.error.URLError):
+                        _call(standby_base, "GET", "/healthz")
+                    first.send_signal(signal.SIGKILL)
+                    first.wait(timeout=10)
+                    _wait_until_up(standby_base, standby)
+                    status, shown = _call(standby_base, "GET", "/v1/items/waiting", INGEST)
+                    assert status == 200 and shown["status"] == "queued"
+                    decision = {"lease_token": leased["lease_token"], "verdict": "violating", "policy": "hate"}
+                    path = f"/v1/tasks/{leased['task_id']}/decision"
+                    assert _call(standby_base, "POST", path, MODERATOR, decision)[0] == 200, (
+                        "the lease outlived its engine"
+                    )
+                finally:
+                    standby.send_signal(signal.SIGTERM)
+                    standby.communicate(timeout=20)
+        finally:
+            first.kill()
+            first.communicate(timeout=20)
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "postgresql://postgres@127.0.0.1:1/test",
+        "sqlite:///var/q.db?durability=sometimes",
+        "sqlite://",
+    ],
+)
+def test_a_store_that_cannot_be_opened_stops_serve_in_one_line(tmp_path: Path, database_url: str) -> None:
+    stderr = _refusal(_environment(tmp_path) | {"QUEUEOPT_DATABASE_URL": database_url}, tmp_path)
+    assert stderr.startswith("queueopt: database_url: ")
+
+
+def test_a_second_demo_on_one_folder_leaves_the_running_demo_alone(tmp_path: Path) -> None:
+    demo = [
+        str(QUEUEOPT),
+        "demo-serve",
+        "--var",
+        str(tmp_path / "var"),
+        "--config",
+        str(REPO / "examples" / "ops.toml"),
+    ]
+    port = _free_port()
+    with subprocess.Popen([*demo, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as first:
+        try:
+            _wait_until_up(f"http://127.0.0.1:{port}", first)
+            tokens = (tmp_path / "var" / "demo-tokens.toml").read_bytes()
+            second = subprocess.run([*demo, "--port", str(_free_port())], capture_output=True, timeout=60)
+            assert second.returncode == 1 and b"another queueopt engine serves this store" in second.stderr
+            assert (tmp_path / "var" / "demo-tokens.toml").read_bytes() == tokens, "the running demo's tokens changed"
+            assert _call(f"http://127.0.0.1:{port}", "GET", "/readyz")[0] == 200
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=20)

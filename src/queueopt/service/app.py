@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -74,14 +73,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
 
 def _open_engine(database_url: str, clock: Clock, config: OpsConfig) -> Engine:
-    _make_sqlite_parent(database_url)
     store: Store = open_store(database_url)
     return Engine(store, clock, config)
-
-
-def _make_sqlite_parent(database_url: str) -> None:
-    """`sqlite:///./var/queueopt.db` on a fresh checkout: create `var/` rather than fail."""
-    if database_url.startswith("sqlite:///"):
-        path = database_url[len("sqlite:///") :].partition("?")[0]
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)

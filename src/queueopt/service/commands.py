@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from queueopt.config import ConfigError, format_validation_error, load_config
 from queueopt.service.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 GRACE_S = 5
 
@@ -31,9 +35,19 @@ def serve(
     config: Annotated[Path | None, typer.Option(help="Ops config TOML [env QUEUEOPT_CONFIG].")] = None,
     tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML [env QUEUEOPT_TOKENS_FILE].")] = None,
     roster_file: Annotated[Path | None, typer.Option(help="Profiles JSON [env QUEUEOPT_ROSTER_FILE].")] = None,
+    standby: Annotated[
+        bool | None,
+        typer.Option(
+            "--standby/--no-standby",
+            help="Wait for the engine serving the same store to stop, then take over [env QUEUEOPT_STANDBY].",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Run the HTTP API; options override QUEUEOPT_* environment variables. SIGTERM shuts down gracefully."""
+    """Run the HTTP API; options override QUEUEOPT_* environment variables. SIGTERM shuts down gracefully.
+
+    One engine serves a store: a second `serve` on the same database is refused, or with --standby waits for the
+    first to stop (a crash included) and then takes over."""
     options = {
         "host": host,
         "port": port,
@@ -41,6 +55,7 @@ def serve(
         "config": config,
         "tokens_file": tokens_file,
         "roster_file": roster_file,
+        "standby": standby,
     }
     _run(_settings({name: value for name, value in options.items() if value is not None}), log_level)
 
@@ -56,11 +71,17 @@ def demo_serve(
     except ConfigError as error:
         _exit_with(error.source, error.problems)
     from queueopt.service.demo import instructions, write_demo
+    from queueopt.store.engine_lock import engine_lock
 
-    setup = write_demo(var, ops)
     database = var / "demo.db"
-    for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
-        stale.unlink(missing_ok=True)
+    with engine_lock(f"sqlite:///{database}"):
+        pass  # a demo already serving var/ is refused before its tokens are written anew
+    setup = write_demo(var, ops)
+
+    def start_afresh() -> None:
+        for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
+            stale.unlink(missing_ok=True)
+
     settings = _settings(
         {
             "host": "127.0.0.1",
@@ -72,7 +93,7 @@ def demo_serve(
         }
     )
     print(instructions(setup, f"http://127.0.0.1:{port}"), flush=True)
-    _run(settings, "info")
+    _run(settings, "info", prepare=start_afresh)
 
 
 def _settings(values: dict[str, Any]) -> Settings:
@@ -82,17 +103,30 @@ def _settings(values: dict[str, Any]) -> Settings:
         _exit_with("settings", format_validation_error(error))
 
 
-def _run(settings: Settings, log_level: str) -> None:
-    import uvicorn
-
+def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None = None) -> None:
+    """Serve while holding the store's engine lock; `prepare` runs once the lock is held (a demo's fresh start must
+    not delete a database another process is serving)."""
     from queueopt.service.app import create_app
-    from queueopt.service.collector import CollectorPolicy
-    from queueopt.service.deps import Runtime
+    from queueopt.store import open_store
+    from queueopt.store.engine_lock import engine_lock
 
     try:
         app = create_app(settings)
     except ConfigError as error:
         _exit_with(error.source, error.problems)
+    with engine_lock(settings.database_url, wait=settings.standby):
+        if prepare is not None:
+            prepare()
+        open_store(settings.database_url).close()  # an unreachable store fails here in one line, before the port
+        _serve(app, settings, log_level)
+
+
+def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
+    import uvicorn
+
+    from queueopt.service.collector import CollectorPolicy
+    from queueopt.service.deps import Runtime
+
     config = uvicorn.Config(
         app,
         host=settings.host,

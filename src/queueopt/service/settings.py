@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     config: Path = Path("examples/ops.toml")
     tokens_file: Path | None = None
     roster_file: Path | None = Field(default=None, description="JSON list of moderator profiles upserted at start.")
+    standby: bool = Field(
+        default=False,
+        description="Wait for the engine serving the same store to stop, then take over, instead of refusing to start.",
+    )
     tick_s: Annotated[float, Field(gt=0.0, le=60.0)] = 0.5
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
-from queueopt.errors import InvalidInput, StoreUnavailable
+from queueopt.errors import StoreUnavailable
 from queueopt.store.base import SCHEMA_VERSION, Store
 from queueopt.store.memory import MemoryStore
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite, TaskWrite
+from queueopt.store.urls import parse_store_url
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -23,30 +22,20 @@ __all__ = [
 
 
 def open_store(url: str) -> Store:
-    """`memory://`, `sqlite:///relative/or/./path.db` or `sqlite:////absolute.db` (add `?durability=strict` to
-    sync every commit), or `postgresql://user@host:port/db[?schema=name]`."""
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
+    """Open the store `url` names (see `parse_store_url`)."""
+    where = parse_store_url(url)
+    if where.backend == "memory":
         return MemoryStore()
-    if scheme == "sqlite":
+    if where.backend == "sqlite":
+        import sqlite3
+
         from queueopt.store.sqlite import open_sqlite
 
-        rest = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
-        path, _, query = rest.partition("?")
-        if not path:
-            raise InvalidInput("expected sqlite:///path/to/file.db", field="database_url")
-        durability = parse_qs(query).get("durability", ["normal"])[-1]
         try:
-            return open_sqlite(path, durability)
-        except ValueError as error:
-            raise InvalidInput(str(error), field="database_url") from None
-    if scheme in ("postgresql", "postgres"):
-        import psycopg
+            return open_sqlite(where.path, where.durability)
+        except (sqlite3.Error, OSError) as error:
+            message = f"cannot open SQLite database {where.path!r}: {error}"
+            raise StoreUnavailable(message, field="database_url") from None
+    from queueopt.store.postgres import open_postgres
 
-        from queueopt.store.postgres import open_postgres
-
-        try:
-            return open_postgres(url)
-        except psycopg.OperationalError as error:
-            raise StoreUnavailable(f"cannot reach PostgreSQL: {error}".strip(), field="database_url") from None
-    raise InvalidInput(f"unsupported store URL scheme {scheme!r}", field="database_url")
+    return open_postgres(where.conninfo, where.schema)

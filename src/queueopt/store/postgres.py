@@ -1,4 +1,4 @@
-"""PostgreSQL, for several service replicas on one database.
+"""PostgreSQL: the store on a database server, for a deployment that backs up, replicates and fails over there.
 
 A store may live in its own schema (`?schema=name` in the URL), which is how the tests isolate runs on one
 shared server. Writes run in explicit transactions on an autocommit connection, the same shape as SQLite.
@@ -6,12 +6,11 @@ shared server. Writes run in explicit transactions on an autocommit connection, 
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
+from queueopt.errors import StoreUnavailable
 from queueopt.store.sql import Connection, Dialect, SqlStore
 
 
@@ -36,17 +35,19 @@ POSTGRES = Dialect(
     },
 )
 
-_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+def connect(conninfo: str) -> psycopg.Connection[Any]:
+    """An autocommit connection, or `StoreUnavailable` saying why there is none."""
+    try:
+        return psycopg.connect(conninfo, autocommit=True)
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())  # libpq's message spans lines; a CLI error is one
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {reason}", field="database_url") from None
 
 
-def open_postgres(url: str) -> SqlStore:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    schema = query.pop("schema", None)
-    if schema is not None and not _SCHEMA.match(schema):
-        raise ValueError(f"schema: expected a lower-case identifier, got {schema!r}")
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-    connection = psycopg.connect(conninfo, autocommit=True)
+def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:
+    """`schema` must already be a checked identifier (`parse_store_url` checks it)."""
+    connection = connect(conninfo)
     if schema is not None:
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         connection.execute(f'SET search_path TO "{schema}"')

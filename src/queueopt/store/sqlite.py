@@ -44,8 +44,7 @@ SQLITE = Dialect(
 
 
 def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
-    if durability not in ("normal", "strict"):
-        raise ValueError(f"durability: expected 'normal' or 'strict', got {durability!r}")
+    """`durability` is "normal" or "strict" (`parse_store_url` checks it); a missing parent folder is made."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)

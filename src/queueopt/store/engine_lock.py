@@ -1,0 +1,89 @@
+"""One serving engine per store: the lock `queueopt serve` holds for as long as it runs.
+
+An engine keeps its queues and leases in memory, rebuilt from the store when it starts, and learns of new tasks only
+through its own calls. A second `queueopt serve` on the same database would not see the first one's submissions:
+moderators pulling from one would starve while the other's queues grow. So the second process is refused at start,
+or, as a standby, waits until the holder is gone and then starts (rebuilding from the store, as after a crash).
+
+The lock dies with its holder however it ends, `kill -9` included. PostgreSQL: a session advisory lock on a
+connection of its own, keyed by the store's schema. SQLite: an exclusive `flock` on `<database>.lock`, released by
+the kernel. The memory store lives in one process and needs none.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from queueopt.errors import StoreInUse, StoreUnavailable
+from queueopt.store.urls import StoreUrl, parse_store_url
+
+_NAMESPACE = 0x71756F70  # "quop": the first key of every queueopt advisory lock, apart from other applications'
+
+
+@contextmanager
+def engine_lock(url: str, *, wait: bool = False) -> Iterator[None]:
+    """Hold the lock of the store `url` names until the block ends. Raises `StoreInUse` if another process holds
+    it, or with `wait` (a standby) blocks until it is free."""
+    where = parse_store_url(url)
+    if where.backend == "sqlite" and where.path != ":memory:":
+        with _file_lock(Path(where.path + ".lock"), wait):
+            yield
+    elif where.backend == "postgres":
+        with _advisory_lock(where, wait):
+            yield
+    else:
+        yield
+
+
+def _in_use(holder: str) -> StoreInUse:
+    return StoreInUse(
+        f"another queueopt engine serves this store ({holder}); run one per store, or start this one as a standby",
+        field="database_url",
+    )
+
+
+def _waiting() -> None:
+    print("queueopt: standby: waiting for the engine serving this store to stop", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def _file_lock(path: Path, wait: bool) -> Iterator[None]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise StoreUnavailable(f"cannot open the lock file {str(path)!r}: {error}", field="database_url") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise _in_use(f"process {os.pread(descriptor, 32, 0).decode(errors='replace').strip()}") from None
+            _waiting()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _advisory_lock(where: StoreUrl, wait: bool) -> Iterator[None]:
+    from queueopt.store.postgres import connect
+
+    key = (_NAMESPACE, zlib.crc32((where.schema or "").encode()) - 2**31)
+    with connect(where.conninfo) as connection:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
+        if row is None or not row[0]:
+            if not wait:
+                raise _in_use(f"schema {where.schema or 'public'}")
+            _waiting()
+            connection.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", key)
+        yield

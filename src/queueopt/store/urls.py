@@ -1,0 +1,49 @@
+"""Store URLs, read once: opening a store and locking it for an engine must agree on what a URL names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from queueopt.errors import InvalidInput
+
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUrl:
+    """Where a store lives. `path` and `durability` are SQLite's; `conninfo` (the URL without `schema`) and
+    `schema` are PostgreSQL's, where a store may live in its own schema (the tests isolate runs that way)."""
+
+    backend: Literal["memory", "sqlite", "postgres"]
+    path: str = ""
+    durability: str = "normal"
+    conninfo: str = ""
+    schema: str | None = None
+
+
+def parse_store_url(url: str) -> StoreUrl:
+    """`memory://`, `sqlite:///relative/or/./path.db` or `sqlite:////absolute.db` (add `?durability=strict` to
+    sync every commit), or `postgresql://user@host:port/db[?schema=name]`."""
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return StoreUrl("memory")
+    if parts.scheme == "sqlite":
+        rest = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        path, _, options_text = rest.partition("?")
+        if not path:
+            raise InvalidInput("expected sqlite:///path/to/file.db", field="database_url")
+        durability = dict(parse_qsl(options_text)).get("durability", "normal")
+        if durability not in ("normal", "strict"):
+            raise InvalidInput(f"durability: expected 'normal' or 'strict', got {durability!r}", field="database_url")
+        return StoreUrl("sqlite", path=path, durability=durability)
+    if parts.scheme in ("postgresql", "postgres"):
+        options = dict(parse_qsl(parts.query))
+        schema = options.pop("schema", None)
+        if schema is not None and not _SCHEMA.match(schema):
+            raise InvalidInput(f"schema: expected a lower-case identifier, got {schema!r}", field="database_url")
+        conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(options), parts.fragment))
+        return StoreUrl("postgres", conninfo=conninfo, schema=schema)
+    raise InvalidInput(f"unsupported store URL scheme {parts.scheme!r}", field="database_url")

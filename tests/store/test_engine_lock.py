@@ -1,0 +1,117 @@
+"""One engine per store: a second holder is refused, a standby waits, and a killed holder frees the lock."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import PG_URL
+
+from queueopt.errors import InvalidInput, StoreInUse, StoreUnavailable
+from queueopt.store import open_store
+from queueopt.store.engine_lock import engine_lock
+from queueopt.store.urls import parse_store_url
+
+HOLD = """
+import sys, time
+from queueopt.store.engine_lock import engine_lock
+with engine_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'queueopt.db'}"
+        return
+    schema = f"lock_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+
+
+def test_a_second_engine_is_refused_until_the_first_lets_go(store_url: str) -> None:
+    with engine_lock(store_url):
+        with pytest.raises(StoreInUse) as refused:
+            with engine_lock(store_url):
+                pytest.fail("two engines hold one store")
+        assert refused.value.field == "database_url"
+        assert "standby" in refused.value.message
+    with engine_lock(store_url):
+        pass
+
+
+def test_stores_apart_lock_apart(store_url: str) -> None:
+    other = store_url.replace("queueopt.db", "other.db") if "sqlite" in store_url else store_url + "x"
+    with engine_lock(store_url), engine_lock(other):
+        pass
+
+
+def test_a_standby_takes_over_when_the_holder_stops(store_url: str) -> None:
+    took_over = threading.Event()
+
+    def standby() -> None:
+        with engine_lock(store_url, wait=True):
+            took_over.set()
+
+    with engine_lock(store_url):
+        waiting = threading.Thread(target=standby)
+        waiting.start()
+        time.sleep(0.3)
+        assert not took_over.is_set(), "the standby started while the engine still held the store"
+    waiting.join(timeout=10)
+    assert took_over.is_set()
+
+
+def test_a_killed_holder_frees_the_lock(store_url: str) -> None:
+    with subprocess.Popen([sys.executable, "-c", HOLD, store_url], stdout=subprocess.PIPE) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+            with pytest.raises(StoreInUse):
+                with engine_lock(store_url):
+                    pass
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
+    with engine_lock(store_url, wait=True):  # the server or the kernel drops a dead holder's lock
+        pass
+
+
+def test_the_memory_store_needs_no_lock() -> None:
+    with engine_lock("memory://"), engine_lock("memory://"):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("sqlite://", "expected sqlite:///path/to/file.db"),
+        ("sqlite:///x.db?durability=sometimes", "durability: expected 'normal' or 'strict'"),
+        ("postgresql://localhost/test?schema=Drop Table", "schema: expected a lower-case identifier"),
+        ("mysql://localhost/test", "unsupported store URL scheme 'mysql'"),
+    ],
+)
+def test_a_bad_store_url_says_why(url: str, reason: str) -> None:
+    for attempt in (parse_store_url, open_store, lambda url: engine_lock(url).__enter__()):
+        with pytest.raises(InvalidInput) as refused:
+            attempt(url)
+        assert refused.value.field == "database_url"
+        assert reason in refused.value.message
+
+
+def test_an_unreachable_store_says_so_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable) as refused:
+        with engine_lock("postgresql://postgres@127.0.0.1:1/test"):
+            pass
+    assert "cannot reach PostgreSQL" in refused.value.message and "\n" not in refused.value.message
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreUnavailable) as refused:
+        open_store(f"sqlite:///{tmp_path / 'file' / 'under_a_file.db'}")
+    assert refused.value.field == "database_url"
