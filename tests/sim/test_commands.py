@@ -56,6 +56,15 @@ def test_bad_scenario_is_one_line_per_problem(app: typer.Typer, tmp_path: Path) 
     assert "Traceback" not in result.output
 
 
+def test_an_unwritable_out_folder_stops_the_run_before_it_starts(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "out"
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.startswith("queueopt: out: cannot write to") and result.output.count("\n") == 1
+    assert "simulating" not in result.output
+
+
 def test_unknown_strategy_exits_1(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(tmp_path), "-s", "random"])
     assert result.exit_code == 1

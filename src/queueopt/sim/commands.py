@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from tempfile import NamedTemporaryFile
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
@@ -79,6 +80,16 @@ def _for(update: Callable[[str, int, float], None], label: str) -> Callable[[int
     return lambda replication, now: update(label, replication, now)
 
 
+def _writable(out: Path) -> None:
+    """Check the report's folder before a run that may take an hour, not after it."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with NamedTemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise _fail(f"out: cannot write to {str(out)!r}: {error.strerror or error}") from None
+
+
 def _strategy_names(strategies: list[str] | None, scenario: Scenario) -> list[str]:
     names = strategies or [scenario.strategy]
     unknown = [name for name in names if name not in STRATEGIES]
@@ -105,12 +116,16 @@ def simulate(
 
     scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
+    _writable(out)
     count = replications or scenario.replications
     experiments: dict[str, Experiment] = {}
     with _progress(scenario.horizon_s * count * len(names), f"simulating {scenario_file.name}") as update:
         for name in names:
             experiments[name] = run_experiment(scenario, name, count, _for(update, name), workers)
-    summary_path, report_path = write_report(experiments, out)
+    try:
+        summary_path, report_path = write_report(experiments, out)
+    except OSError as error:
+        raise _fail(f"out: cannot write the report: {error.strerror or error}") from None
     for name, experiment in experiments.items():
         estimates = experiment.estimates()
         headline = ", ".join(
