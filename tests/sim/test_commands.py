@@ -65,6 +65,14 @@ def test_an_unwritable_out_folder_stops_the_run_before_it_starts(app: typer.Type
     assert "simulating" not in result.output
 
 
+@pytest.mark.parametrize(("scale", "reason"), [("1000", "roster.0.count"), ("inf", "--scale"), ("nan", "--scale")])
+def test_a_scale_out_of_range_is_refused_in_one_line(app: typer.Typer, tmp_path: Path, scale: str, reason: str) -> None:
+    scenario = _small(tmp_path, count=2000)  # 2,000 moderators times 1,000: more than a scenario may have
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(tmp_path), "--scale", scale])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
+    assert reason in result.output
+
+
 def test_unknown_strategy_exits_1(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(tmp_path), "-s", "random"])
     assert result.exit_code == 1

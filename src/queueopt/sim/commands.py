@@ -34,7 +34,10 @@ Replications = Annotated[
     int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
 ]
 Scale = Annotated[
-    float, typer.Option("--scale", min=1e-6, help="Multiply arrival rates and headcounts (a smaller copy of the day).")
+    float,
+    typer.Option(
+        "--scale", min=1e-6, max=1e3, help="Multiply arrival rates and headcounts (a smaller copy of the day)."
+    ),
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes running replications side by side.")]
 Horizon = Annotated[
@@ -48,17 +51,19 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Scenario:
+    """The scenario, shortened and scaled as asked; a scaled copy is validated again (`--scale 1e9` makes more
+    moderators than a scenario may have), and its problems are printed as the file's would be."""
     try:
         scenario = load_scenario(path)
+        if horizon_s is not None:
+            if horizon_s <= scenario.warmup_s:
+                raise _fail(f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g})")
+            scenario = scenario.model_copy(update={"horizon_s": horizon_s})
+        return scenario if scale == 1.0 else scaled(scenario, scale)
     except ConfigError as error:
         for problem in error.problems:
             print(f"{error.source}: {problem}", file=sys.stderr)
         raise typer.Exit(1) from None
-    if horizon_s is not None:
-        if horizon_s <= scenario.warmup_s:
-            raise _fail(f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g})")
-        scenario = scenario.model_copy(update={"horizon_s": horizon_s})
-    return scenario if scale == 1.0 else scaled(scenario, scale)
 
 
 @contextmanager
