@@ -122,6 +122,22 @@ def test_going_offline_releases_leases(engine: Engine) -> None:
     assert engine.next_for("m1") is None
 
 
+def test_a_narrowed_profile_gives_back_the_leases_it_no_longer_qualifies_for(engine: Engine) -> None:
+    """A revoked clearance takes effect at once: the moderator may not keep, nor decide, a child-safety task."""
+    engine.submit([video("cs", signals={"child_safety": 0.9}), video("en")])
+    cleared = profile("cleared", clearance=["csam"], policy_areas=["child_safety", "violence"], capacity=2)
+    engine.upsert_moderator(cleared)
+    first, second = engine.next_for("cleared"), engine.assign_to("en", "cleared")
+    assert first is not None and first.id == "cs" and first.lease_token is not None and second.holder == "cleared"
+    view = engine.upsert_moderator(profile("cleared", policy_areas=["child_safety", "violence"], capacity=2))
+    assert view.leases == ["en"], "the lease it still qualifies for is kept"
+    assert engine.task("cs").state is TaskState.QUEUED
+    with pytest.raises(StaleLease):
+        engine.decide("cs", first.lease_token, "cleared", VIOLATING)
+    released = [entry for entry in engine.audit() if entry.transition == "released"]
+    assert [(entry.task_id, entry.note) for entry in released] == [("cs", "moderator no longer qualified for the task")]
+
+
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
     engine.submit([video("a", source="appeal")])
     engine.upsert_moderator(profile("m1"))

@@ -287,6 +287,11 @@ class Model:
             return False
         return not (task.severe and self._spent(self._roster.profile(moderator_id), now))
 
+    def qualified(self, task: Task, moderator_id: str, now: float) -> bool:
+        """Whether the moderator holds every skill, language, region and clearance the task requires now, whatever
+        their status and wellbeing budget: what a lease they already hold must keep satisfying."""
+        return not self.required_now(task, now) & ~self._roster.held_bits[self._roster.slot_of(moderator_id)]
+
     def required_now(self, task: Task, now: float) -> int:
         """The skill bits the task requires after the escalation steps its wait has passed."""
         # `_need_key` and the step lookup written out: a batch asks this of every task its window reads and of every

@@ -918,8 +918,13 @@ class Engine:
         with self._lock:
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
+            held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
             if profile.status is ModeratorStatus.OFFLINE:
-                self._release_all(profile.id, "moderator went offline")
+                self._release(profile.id, held, "moderator went offline")
+            else:
+                now = self._clock.now()
+                lost = [task for task in held if not self._model.qualified(task, profile.id, now)]
+                self._release(profile.id, lost, "moderator no longer qualified for the task")
             return self.moderator(profile.id)
 
     def _put_moderator(self, profile: ModeratorProfile) -> None:
@@ -933,11 +938,11 @@ class Engine:
             profile = self._model.profile(moderator_id)
             return self.upsert_moderator(profile.model_copy(update={"status": status}))
 
-    def _release_all(self, moderator_id: str, note: str) -> None:
-        now = self._clock.now()
-        old = [self._tasks[task_id] for task_id in self._leases.held_by(moderator_id)]
+    def _release(self, moderator_id: str, old: list[Task], note: str) -> None:
+        """Put the moderator's leases of `old` back in their queues."""
         if not old:
             return
+        now = self._clock.now()
         new = [self._requeue(task) for task in old]
         changes = Changes(
             tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt)) for task, back in zip(old, new, strict=True)],
