@@ -6,12 +6,13 @@ engine, the store and the simulator create and touch millions of them and never 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 
 class Modality(StrEnum):
@@ -81,9 +82,22 @@ class ModeratorStatus(StrEnum):
 
 
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+QA_SUFFIX = "~qa"
+"""A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
+3986 unreserved), so a review tool builds `/v1/tasks/{task_id}/decision` without escaping (`#` cut the path short)."""
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-AttributeValue = str | int | float | bool
+
+
+def _finite(value: str | int | float | bool) -> str | int | float | bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("a number must be finite")
+    return value
+
+
+AttributeValue = Annotated[str | int | float | bool, AfterValidator(_finite)]
+"""A free-form attribute; a number must be finite, as everywhere else: a JSON store keeps NaN and infinity as null,
+and an item that read back differently from what was acknowledged would fail every later read of it."""
 
 
 class Item(BaseModel):

@@ -22,12 +22,18 @@ def test_submit_is_idempotent_and_all_or_nothing(engine: Engine) -> None:
         ("b", ItemStatus.QUEUED, "video_high_en"),
     ]
     assert engine.submit([video("a"), video("a")]) == [first[0], first[0]]
+    assert engine.submit([video("e"), video("e")])[0] == engine.submit([video("e")])[0]
+    with pytest.raises(InvalidInput) as twice:
+        engine.submit([video("f"), video("g"), video("f", language="fr")])
+    assert twice.value.field == "items.2.id" and "items.0" in twice.value.message
+    with pytest.raises(NotFound):
+        engine.item("g")
     with pytest.raises(InvalidInput) as refused:
         engine.submit([video("c"), video("d", signals={"gore": 0.5})])
     assert refused.value.field == "items.1.signals.gore"
     with pytest.raises(NotFound):
         engine.item("c")
-    assert [queue.depth for queue in engine.queues() if queue.name == "video_high_en"] == [2]
+    assert [queue.depth for queue in engine.queues() if queue.name == "video_high_en"] == [3]  # a, b and e
 
 
 def test_submit_stores_the_item_as_sent_and_explains_its_routing(engine: Engine) -> None:
@@ -242,7 +248,7 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
     assert engine.next_for("m1") is None  # the QA copy never goes back to the first reviewer
     qa = engine.next_for("m2")
-    assert qa is not None and qa.id == f"{chosen}#qa" and qa.kind == "qa" and qa.lease_token is not None
+    assert qa is not None and qa.id == f"{chosen}~qa" and qa.kind == "qa" and qa.lease_token is not None
     engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.NOT_VIOLATING))
     assert engine.model.accuracy("m1", "child_safety") < before
     assert engine.item(chosen).verdict is Verdict.VIOLATING  # QA measures; it does not overturn

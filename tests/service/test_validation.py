@@ -37,6 +37,24 @@ def test_an_unknown_policy_area_in_signals_is_refused_by_the_engine(api: Any) ->
     assert api.client.get(f"/v1/items/{good['id']}", headers=api.bearer("ingest")).status_code == 404
 
 
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_an_attribute_that_is_not_a_finite_number_is_refused(api: Any, number: bytes) -> None:
+    item = json.dumps(api.text_item(attributes={"score": "N"})).encode().replace(b'"N"', number)
+    headers = api.bearer("ingest") | {"Content-Type": "application/json"}
+    response = api.client.post("/v1/items", content=b'{"items": [' + item + b"]}", headers=headers)
+    assert response.status_code == 422, response.text
+    assert [field for field, _ in _problems(response)] == ["items.0.attributes.score"]
+
+
+def test_one_id_for_two_different_items_in_a_batch_is_refused(api: Any) -> None:
+    first = api.text_item()
+    other = first | {"modality": "video", "signals": {"violence": 0.9}}
+    response = api.client.post("/v1/items", json={"items": [first, other]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    assert [field for field, _ in _problems(response)] == ["items.1.id"]
+    assert api.client.get(f"/v1/items/{first['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
 @pytest.mark.parametrize("count", [0, 1001])
 def test_batches_hold_one_to_a_thousand_items(api: Any, count: int) -> None:
     items = [api.text_item(f"bulk-{index}") for index in range(count)]
@@ -85,12 +103,16 @@ def test_a_small_chunked_body_is_read_normally(api: Any) -> None:
     assert response.status_code == 202, response.text
 
 
-def test_malformed_json_is_422_not_500(api: Any) -> None:
-    response = api.client.post(
-        "/v1/items", content=b'{"items": [', headers=api.bearer("ingest") | {"Content-Type": "application/json"}
-    )
+@pytest.mark.parametrize(
+    ("path", "role"),
+    [("/v1/items", "ingest"), ("/v1/moderators/m-1/status", "admin"), ("/v1/tasks/t-1/extend", "m1")],
+)
+def test_malformed_json_is_422_naming_the_body(api: Any, path: str, role: str) -> None:
+    headers = api.bearer(role) | {"Content-Type": "application/json"}
+    response = api.client.post(path, content=b'{"status": ', headers=headers)
     assert response.status_code == 422
-    assert _problems(response)
+    ((field, reason),) = _problems(response)
+    assert field == "body" and reason.startswith("invalid JSON")
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])

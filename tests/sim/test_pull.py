@@ -140,7 +140,7 @@ def run(strategy: str, roster: list[dict[str, object]], script: list[tuple[objec
                 continue
             twins.both("decide", lease.id, lease.lease_token, moderator_id, DONE)
             try:
-                qa = twins.reference.task(f"{lease.id}#qa")
+                qa = twins.reference.task(f"{lease.id}~qa")
             except NotFound:
                 continue
             if qa.state is TaskState.QUEUED:

@@ -18,7 +18,7 @@ def test_replication_draws_are_fixed_by_seed_and_replication() -> None:
     assert np.array_equal(first.at_s, again.at_s) and np.array_equal(first.normal, again.normal)
     assert not np.array_equal(first.at_s[:10], other.at_s[:10])
     assert [item.id for item in first.items[:3]] == ["i0", "i1", "i2"]
-    assert item_index("i12#qa") == 12
+    assert item_index("i12~qa") == 12
 
 
 def test_arrival_count_matches_the_rate() -> None:

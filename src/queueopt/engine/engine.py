@@ -40,6 +40,7 @@ from queueopt.clock import Clock
 from queueopt.config import OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
+    QA_SUFFIX,
     Action,
     Decision,
     Item,
@@ -276,16 +277,25 @@ class Engine:
     # ---- submit ---------------------------------------------------------------------------------------------
 
     def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
-        """Route and store a batch, all or nothing; an id already stored returns its stored result."""
+        """Route and store a batch, all or nothing; an id already stored returns its stored result, and one id twice
+        in the batch must be the same item twice."""
         now = self._clock.now()
         with self._lock:
             # Each id read once: reading a pydantic model's attribute costs several times a local's.
             ids = [item.id for item in items]
             existing = self._store.items(ids)
             fresh: dict[str, Item] = {}
-            for item_id, item in zip(ids, items, strict=True):
-                if item_id not in existing and item_id not in fresh:
-                    fresh[item_id] = item
+            for index, (item_id, item) in enumerate(zip(ids, items, strict=True)):
+                if item_id in existing:
+                    continue
+                first = fresh.setdefault(item_id, item)
+                if first is not item and first != item:
+                    # A resent copy is harmless; two different items under one id would store one and drop the
+                    # other while acknowledging both.
+                    raise InvalidInput(
+                        f"the batch already has a different item with this id (items.{ids.index(item_id)})",
+                        field=f"items.{index}.id",
+                    )
             owners = self._hash_owners(fresh.values())
             # The first of the batch's items with each content new to the store, as admitted: a later copy in the
             # batch is its duplicate. Its `DuplicateOf` is made only for such a copy, and few items have one.
@@ -760,7 +770,7 @@ class Engine:
             return None
         return _evolved(
             task,
-            id=f"{task.id}#qa",
+            id=task.id + QA_SUFFIX,
             kind=TaskKind.QA,
             state=TaskState.QUEUED,
             enqueued_at=now,

@@ -40,8 +40,16 @@ def field_path(loc: Sequence[Any]) -> str:
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    detail = [{"field": field_path(problem.get("loc", ())), "reason": problem["msg"]} for problem in error.errors()]
+    detail = [_problem(problem) for problem in error.errors()]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _problem(problem: dict[str, Any]) -> dict[str, str]:
+    """FastAPI reports a body that is not JSON at `("body", <character offset>)`: the field is the body."""
+    if problem.get("type") == "json_invalid":
+        cause = problem.get("ctx", {}).get("error", "not JSON")
+        return {"field": "body", "reason": f"invalid JSON: {cause} (at character {problem['loc'][-1]})"}
+    return {"field": field_path(problem.get("loc", ())), "reason": problem["msg"]}
 
 
 async def _queueopt_error(request: Request, error: Exception) -> JSONResponse:

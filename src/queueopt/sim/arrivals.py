@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
-from queueopt.domain import Item
+from queueopt.domain import QA_SUFFIX, Item
 from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
 
 # Purposes of the independent random streams of one replication (SeedSequence entropy words).
@@ -67,8 +67,8 @@ class Arrivals:
 
 
 def item_index(item_or_task_id: str) -> int:
-    """The row of an item from its id or its task's id (`i12`, `i12#qa`)."""
-    return int(item_or_task_id.partition("#")[0][1:])
+    """The row of an item from its id or its task's id (`i12`, `i12~qa`)."""
+    return int(item_or_task_id.removesuffix(QA_SUFFIX)[1:])
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from queueopt.clock import VirtualClock
-from queueopt.domain import Action, Decision, ModeratorStatus, Task, Verdict
+from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import Conflict
 from queueopt.sim.arrivals import Arrivals, item_index, sample_arrivals
@@ -295,7 +295,7 @@ class Simulation:
         self._idle.pop(moderator, None)
         self._busy[moderator] += 1
         row = item_index(task_id)
-        qa = task_id.endswith("#qa")
+        qa = task_id.endswith(QA_SUFFIX)
         if not qa:
             for waiting in self._items_of_task.get(task_id, [row]):
                 if math.isnan(self.leased_at.item(waiting)) and math.isnan(self.abandoned_at.item(waiting)):
