@@ -30,7 +30,7 @@ from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-TOKENS = {"admin": "admin-secret-token", "ingest": "ingest-secret-token"}
+TOKENS = {"admin": "admin-secret-token", "ingest": "ingest-secret-token", "metrics": "metrics-secret-token"}
 MODERATORS = {"m1": "m1-secret-token", "m2": "m2-secret-token", "m3": "m3-secret-token"}
 _ids = itertools.count()
 

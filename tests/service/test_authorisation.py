@@ -1,6 +1,6 @@
 """Every route x every caller, with the exact status. Callers: no token, an unknown token, ingest, admin, the
-moderator the route is about (`own`, m1) and another moderator (`other`, m2). Each cell gets fresh state, so a
-cell's answer never depends on the cell before it."""
+moderator the route is about (`own`, m1), another moderator (`other`, m2) and a metrics scraper. Each cell gets
+fresh state, so a cell's answer never depends on the cell before it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CALLERS = ("none", "unknown", "ingest", "admin", "own", "other")
+CALLERS = ("none", "unknown", "ingest", "admin", "own", "other", "metrics")
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Route:
     method: str
     path: Callable[[dict[str, Any]], str]
     body: Callable[[dict[str, Any]], dict[str, Any] | None]
-    expected: tuple[int, int, int, int, int, int]
+    expected: tuple[int, int, int, int, int, int, int]
 
 
 def _none(_: dict[str, Any]) -> None:
@@ -31,47 +31,52 @@ def _lease(task: dict[str, Any]) -> dict[str, Any]:
 
 ROUTES = {
     "submit": Route(
-        "POST", lambda t: "/v1/items", lambda t: {"items": [t["new_item"]]}, (401, 401, 202, 202, 403, 403)
+        "POST", lambda t: "/v1/items", lambda t: {"items": [t["new_item"]]}, (401, 401, 202, 202, 403, 403, 403)
     ),
-    "get_item": Route("GET", lambda t: f"/v1/items/{t['item_id']}", _none, (401, 401, 200, 200, 403, 403)),
-    "queues": Route("GET", lambda t: "/v1/queues", _none, (401, 401, 403, 200, 403, 403)),
+    "get_item": Route("GET", lambda t: f"/v1/items/{t['item_id']}", _none, (401, 401, 200, 200, 403, 403, 403)),
+    "queues": Route("GET", lambda t: "/v1/queues", _none, (401, 401, 403, 200, 403, 403, 403)),
     "put_moderator": Route(
-        "PUT", lambda t: "/v1/moderators/m1", lambda t: t["profile"], (401, 401, 403, 200, 403, 403)
+        "PUT", lambda t: "/v1/moderators/m1", lambda t: t["profile"], (401, 401, 403, 200, 403, 403, 403)
     ),
-    "get_moderator": Route("GET", lambda t: "/v1/moderators/m1", _none, (401, 401, 403, 200, 200, 403)),
+    "get_moderator": Route("GET", lambda t: "/v1/moderators/m1", _none, (401, 401, 403, 200, 200, 403, 403)),
     "status": Route(
-        "POST", lambda t: "/v1/moderators/m1/status", lambda t: {"status": "available"}, (401, 401, 403, 200, 200, 403)
+        "POST",
+        lambda t: "/v1/moderators/m1/status",
+        lambda t: {"status": "available"},
+        (401, 401, 403, 200, 200, 403, 403),
     ),
-    "next": Route("POST", lambda t: "/v1/moderators/m1/next", _none, (401, 401, 403, 403, 200, 403)),
+    "next": Route("POST", lambda t: "/v1/moderators/m1/next", _none, (401, 401, 403, 403, 200, 403, 403)),
     "decision": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/decision",
         lambda t: _lease(t) | {"verdict": "violating", "policy": "hate"},
-        (401, 401, 403, 403, 200, 403),
+        (401, 401, 403, 403, 200, 403, 403),
     ),
-    "release": Route("POST", lambda t: f"/v1/tasks/{t['task_id']}/release", _lease, (401, 401, 403, 403, 200, 403)),
+    "release": Route(
+        "POST", lambda t: f"/v1/tasks/{t['task_id']}/release", _lease, (401, 401, 403, 403, 200, 403, 403)
+    ),
     "skip": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/skip",
         lambda t: _lease(t) | {"reason": "conflict of interest"},
-        (401, 401, 403, 403, 200, 403),
+        (401, 401, 403, 403, 200, 403, 403),
     ),
     "extend": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/extend",
         lambda t: _lease(t) | {"seconds": 300},
-        (401, 401, 403, 403, 200, 403),
+        (401, 401, 403, 403, 200, 403, 403),
     ),
     "assign": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['queued_task_id']}/assign",
         lambda t: {"moderator_id": "m2"},
-        (401, 401, 403, 200, 403, 403),
+        (401, 401, 403, 200, 403, 403, 403),
     ),
-    "audit": Route("GET", lambda t: "/v1/audit", _none, (401, 401, 403, 200, 403, 403)),
-    "healthz": Route("GET", lambda t: "/healthz", _none, (200, 200, 200, 200, 200, 200)),
-    "readyz": Route("GET", lambda t: "/readyz", _none, (200, 200, 200, 200, 200, 200)),
-    "metrics": Route("GET", lambda t: "/metrics", _none, (200, 200, 200, 200, 200, 200)),
+    "audit": Route("GET", lambda t: "/v1/audit", _none, (401, 401, 403, 200, 403, 403, 403)),
+    "healthz": Route("GET", lambda t: "/healthz", _none, (200, 200, 200, 200, 200, 200, 200)),
+    "readyz": Route("GET", lambda t: "/readyz", _none, (200, 200, 200, 200, 200, 200, 200)),
+    "metrics": Route("GET", lambda t: "/metrics", _none, (401, 401, 403, 200, 403, 403, 200)),
 }
 
 

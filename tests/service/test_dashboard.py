@@ -26,7 +26,10 @@ def _queried() -> set[str]:
 
 
 def test_the_dashboard_uses_exported_metrics_and_every_one_of_them(api: Any) -> None:
-    exported = {re.sub(r"_total$", "", name) for name in _exported(api.client.get("/metrics").text)}
+    exported = {
+        re.sub(r"_total$", "", name)
+        for name in _exported(api.client.get("/metrics", headers=api.bearer("metrics")).text)
+    }
     queried = _queried()
     assert queried <= exported, queried - exported
     assert exported <= queried, exported - queried

@@ -49,7 +49,7 @@ def test_every_queue_has_a_demo_moderator_who_meets_its_requirements(tmp_path: P
 def test_the_printed_instructions_hold_a_working_curl_round_trip(tmp_path: Path, example_config: OpsConfig) -> None:
     setup = write_demo(tmp_path / "var", example_config)
     text = instructions(setup, "http://127.0.0.1:8000")
-    assert setup.admin_token in text and setup.ingest_token in text
+    assert setup.admin_token in text and setup.ingest_token in text and setup.metrics_token in text
     assert text.count("curl ") == 4
     assert "/v1/items" in text and "/next" in text and "/decision" in text
 

@@ -33,4 +33,4 @@ def test_an_expired_lease_goes_back_and_its_token_is_refused(
             headers=api.bearer("m1"),
         )
         assert late.status_code == 409
-        assert "queueopt_lease_expiries_total 1.0" in api.client.get("/metrics").text
+        assert "queueopt_lease_expiries_total 1.0" in api.client.get("/metrics", headers=api.bearer("metrics")).text

@@ -136,7 +136,7 @@ def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
         headers=api.bearer("m1"),
     )
     api.next("m2")
-    response = api.client.get("/metrics")
+    response = api.client.get("/metrics", headers=api.bearer("metrics"))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     text = response.text
     for name in (

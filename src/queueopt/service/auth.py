@@ -27,6 +27,7 @@ class Role(StrEnum):
     INGEST = "ingest"
     MODERATOR = "moderator"
     ADMIN = "admin"
+    METRICS = "metrics"  # a scraper such as Prometheus: /metrics and nothing else
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ class DemoSetup:
     roster_file: Path
     admin_token: str
     ingest_token: str
+    metrics_token: str
     moderator_tokens: dict[str, str]
 
 
@@ -66,10 +67,10 @@ def _clearance(index: int, clearances: list[str]) -> list[str]:
 def write_demo(var: Path, config: OpsConfig) -> DemoSetup:
     var.mkdir(parents=True, exist_ok=True)
     roster = demo_roster(config)
-    admin, ingest = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    admin, ingest, metrics = (secrets.token_urlsafe(24) for _ in range(3))
     moderators = {profile.id: secrets.token_urlsafe(24) for profile in roster}
     lines = ["# Demo tokens, plain text: development only. Rewritten by every `queueopt demo-serve`.", ""]
-    lines += _entry("admin", admin) + _entry("ingest", ingest)
+    lines += _entry("admin", admin) + _entry("ingest", ingest) + _entry("metrics", metrics)
     for moderator_id, token in moderators.items():
         lines += _entry("moderator", token, moderator_id)
     tokens_file = var / "demo-tokens.toml"
@@ -77,7 +78,7 @@ def write_demo(var: Path, config: OpsConfig) -> DemoSetup:
     tokens_file.chmod(0o600)
     roster_file = var / "demo-roster.json"
     roster_file.write_bytes(dump_roster(roster))
-    return DemoSetup(tokens_file, roster_file, admin, ingest, moderators)
+    return DemoSetup(tokens_file, roster_file, admin, ingest, metrics, moderators)
 
 
 def _entry(role: str, token: str, moderator_id: str | None = None) -> list[str]:
@@ -92,8 +93,9 @@ def instructions(setup: DemoSetup, base_url: str) -> str:
     moderator_id, moderator_token = next(iter(setup.moderator_tokens.items()))
     return f"""queueopt demo on {base_url}  (API docs: {base_url}/docs, metrics: {base_url}/metrics)
 tokens: {setup.tokens_file}   roster: {setup.roster_file}
-  admin:  {setup.admin_token}
-  ingest: {setup.ingest_token}
+  admin:   {setup.admin_token}
+  ingest:  {setup.ingest_token}
+  metrics: {setup.metrics_token}   (Prometheus's token for /metrics)
   {moderator_id}: {moderator_token}   (the other moderators' tokens are in the tokens file)
 
 # submit an item

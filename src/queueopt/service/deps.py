@@ -94,6 +94,7 @@ def _check_own(principal: Principal, moderator_id: str) -> Principal:
 
 IngestOrAdmin = Annotated[Principal, Depends(_roles(Role.INGEST, Role.ADMIN))]
 Admin = Annotated[Principal, Depends(_roles(Role.ADMIN))]
+MetricsReader = Annotated[Principal, Depends(_roles(Role.METRICS, Role.ADMIN))]
 ModeratorOnly = Annotated[Principal, Depends(_roles(Role.MODERATOR))]
 OwnOrAdmin = Annotated[Principal, Depends(_own_or_admin)]
 Own = Annotated[Principal, Depends(_own)]

@@ -1,11 +1,12 @@
-"""Liveness, readiness and metrics: unauthenticated, for load balancers and Prometheus."""
+"""Liveness and readiness, unauthenticated for load balancers; metrics, for a `metrics` (or `admin`) token: queue
+depths, SLA shares and decision counts are the platform's operations, not for anyone who can reach the port."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
 from queueopt.errors import StoreUnavailable
-from queueopt.service.deps import RuntimeDep
+from queueopt.service.deps import MetricsReader, RuntimeDep
 from queueopt.service.metrics import CONTENT_TYPE
 from queueopt.service.problems import documented
 from queueopt.service.schemas import Health
@@ -32,8 +33,9 @@ async def readyz(runtime: RuntimeDep) -> Health:
     response_class=Response,
     responses={
         200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}
-    },
+    }
+    | documented(401, 403),
 )
-async def metrics(runtime: RuntimeDep) -> Response:
+async def metrics(runtime: RuntimeDep, _: MetricsReader) -> Response:
     body = await runtime.thread.run(runtime.metrics.render)
     return Response(body, media_type=CONTENT_TYPE)
