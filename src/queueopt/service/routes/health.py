@@ -31,10 +31,13 @@ async def readyz(runtime: RuntimeDep) -> Health:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={
-        200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}
-    }
-    | documented(401, 403),
+    responses=documented(
+        401,
+        403,
+        also={
+            200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}
+        },
+    ),
 )
 async def metrics(runtime: RuntimeDep, _: MetricsReader) -> Response:
     body = await runtime.thread.run(runtime.metrics.render)
