@@ -219,11 +219,21 @@ def parse_config(data: object, source: str = "<config>") -> OpsConfig:
 
 
 def read_text(path: str | Path) -> str:
-    """Read a file the operator named (config, scenario, roster); an unreadable one is a `ConfigError` naming it."""
+    """Read a file the operator named (config, scenario, roster, tokens, items); an unreadable one, or one that is
+    not UTF-8, is a `ConfigError` naming it."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return decoded(Path(path).read_bytes(), str(path))
     except OSError as error:
         raise ConfigError(str(path), [f"(file): {error.strerror or error}"]) from None
+
+
+def decoded(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            source, [f"(file): not UTF-8 text (byte {error.start} is {data[error.start]:#04x})"]
+        ) from None
 
 
 def read_toml(path: str | Path) -> dict[str, object]:

@@ -81,3 +81,22 @@ def test_route_reads_stdin_and_a_missing_config_is_one_line() -> None:
     missing = run("route", "--config", "/nonexistent.toml", "-", stdin="")
     assert missing.returncode == 1
     assert missing.stderr.strip() == "/nonexistent.toml: (file): No such file or directory"
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("# caf\xe9\n".encode("latin-1") + Path(EXAMPLE).read_bytes())
+    checked = run("check-config", str(latin))
+    assert checked.returncode == 1
+    assert checked.stderr.strip() == f"{latin}: (file): not UTF-8 text (byte 5 is 0xe9)"
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(b'{"id": "caf\xe9"}\n')
+    for routed in (run("route", "--config", EXAMPLE, str(items)), run_bytes("route", "--config", EXAMPLE, "-")):
+        assert routed.returncode == 1 and "not UTF-8 text" in routed.stderr and "Traceback" not in routed.stderr
+        assert routed.stderr.count("\n") == 1
+
+
+def run_bytes(*args: str) -> subprocess.CompletedProcess[str]:
+    """`run` with bytes on stdin that are not UTF-8."""
+    done = subprocess.run([QUEUEOPT, *args], capture_output=True, input=b"caf\xe9\n", timeout=60, check=False)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())

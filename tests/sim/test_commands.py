@@ -73,6 +73,48 @@ def test_a_scale_out_of_range_is_refused_in_one_line(app: typer.Typer, tmp_path:
     assert reason in result.output
 
 
+def _with_trace(tmp_path: Path, rows: str) -> Path:
+    """The small scenario replaying `rows` (CSV) instead of drawing its arrivals."""
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,signals.spam,signals.gore\n" + rows)
+    scenario = _small(tmp_path)
+    text = scenario.read_text()
+    start, end = text.index("[[arrivals]]"), text.index("[[roster]]")
+    scenario.write_text('trace = "trace.csv"\n' + text[:start] + text[end:])
+    return scenario
+
+
+@pytest.mark.parametrize(
+    ("rows", "problem"),
+    [
+        ("a1,10,text,en,us,,\na2,abc,hologram,en,us,,\n", "trace.csv: line 3: arrive_at_s"),
+        ("a1,10,text,en,us,0.5,\na2,20,text,en,us,,0.9\n", "trace.csv: item 'a2': signals.gore: not a policy area"),
+    ],
+)
+def test_a_bad_trace_stops_simulate_before_the_run(app: typer.Typer, tmp_path: Path, rows: str, problem: str) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(_with_trace(tmp_path, rows)), "--out", str(out)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert problem in result.output
+    assert not out.exists(), "a refused run leaves no output folder"
+
+
+def test_a_good_trace_replays(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["simulate", str(_with_trace(tmp_path, "a1,1000,text,en,us,0.5,\n")), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["strategies"]["fifo"]["kpis"]["overall.items"]["mean"] == 1
+
+
+def test_a_report_file_that_is_a_folder_stops_the_run_and_writes_nothing(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out)])
+    assert result.exit_code == 1 and "report.html exists and is not a file" in result.output
+    assert not (out / "summary.json").exists()
+
+
 def test_unknown_strategy_exits_1(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(tmp_path), "-s", "random"])
     assert result.exit_code == 1

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config
+from queueopt.config import ConfigError, OpsConfig, decoded, format_validation_error, load_config, read_text
 from queueopt.domain import Item
 from queueopt.enqueue.router import Router
 from queueopt.enqueue.rules import unreachable_rules
@@ -41,8 +41,7 @@ def route(
     """Route items without storing them: one JSON line per item with its queue, priority, action and why."""
     router = Router(_load_or_exit(config_file))
     failures = 0
-    stream = sys.stdin if str(items) == "-" else _open(items)
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(_lines(items), start=1):
         if not line.strip():
             continue
         try:
@@ -69,11 +68,12 @@ def route(
         raise typer.Exit(1)
 
 
-def _open(path: Path) -> list[str]:
+def _lines(path: Path) -> list[str]:
+    """The items file's lines, or stdin's for '-'; a file that cannot be read or is not UTF-8 ends the command."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise QueueoptError(error.strerror or str(error), field=str(path)) from None
+        return (decoded(sys.stdin.buffer.read(), "-") if str(path) == "-" else read_text(path)).splitlines()
+    except ConfigError as error:
+        raise QueueoptError(error.problems[0].removeprefix("(file): "), field=error.source) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,6 @@ moderator's request at 500 tokens). Tokens never appear in logs, errors or reprs
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from queueopt.config import ConfigError, format_validation_error
+from queueopt.config import ConfigError, format_validation_error, read_toml
 from queueopt.domain import ItemId
 
 
@@ -97,17 +96,11 @@ class Authenticator:
     @classmethod
     def from_file(cls, path: str | Path) -> Self:
         """Load a token file; every problem is a `ConfigError` naming the field, never echoing a token."""
-        source = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(source, [f"(toml): {error}"]) from None
+        data = read_toml(path)
         try:
             parsed = TokenFile.model_validate(data)
         except ValidationError as error:
-            raise ConfigError(source, format_validation_error(error)) from None
+            raise ConfigError(str(path), format_validation_error(error)) from None
         return cls(parsed.tokens)
 
     def authenticate(self, token: str) -> Principal | None:

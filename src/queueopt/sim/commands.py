@@ -6,6 +6,7 @@ Every mistake in a scenario is printed as `file: field.path: reason`, one line e
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.scenario import Scenario, Strategy, load_scenario
+from queueopt.sim.scenario import Scenario, Strategy, check_trace, load_scenario
 from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
     moderators than a scenario may have), and its problems are printed as the file's would be."""
     try:
         scenario = load_scenario(path)
+        check_trace(scenario)
         if horizon_s is not None:
             if horizon_s <= scenario.warmup_s:
                 raise _fail(f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g})")
@@ -86,13 +88,22 @@ def _for(update: Callable[[str, int, float], None], label: str) -> Callable[[int
 
 
 def _writable(out: Path) -> None:
-    """Check the report's folder before a run that may take an hour, not after it."""
+    """Check the report's folder before a run that may take an hour, not after it, and leave nothing behind: the
+    folders made to try are removed again, and a report file that is a folder is refused now."""
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         with NamedTemporaryFile(dir=out):
             pass
+        for name in ("summary.json", "report.html"):
+            if (out / name).exists() and not (out / name).is_file():
+                raise IsADirectoryError(errno.EISDIR, f"{name} exists and is not a file")
     except OSError as error:
         raise _fail(f"out: cannot write to {str(out)!r}: {error.strerror or error}") from None
+    finally:
+        for folder in made:
+            if folder.is_dir():
+                folder.rmdir()
 
 
 def _strategy_names(strategies: list[str] | None, scenario: Scenario) -> list[str]:

@@ -528,3 +528,19 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
         raise ConfigError(source, problems)
     arrivals.sort(key=lambda arrival: arrival.at_s)
     return arrivals
+
+
+def check_trace(scenario: Scenario) -> None:
+    """Read the scenario's trace as a run would, so that a bad row stops a command before a long run starts, not in
+    the middle of it; an item whose signals name a policy area the ops config lacks would stop the run too."""
+    if scenario.trace is None:
+        return
+    areas = {area.name for area in scenario.ops.policy_areas}
+    problems = [
+        f"item {arrival.item.id!r}: signals.{name}: not a policy area of the ops config"
+        for arrival in load_trace(scenario.trace)
+        for name in arrival.item.signals
+        if name not in areas
+    ]
+    if problems:
+        raise ConfigError(str(scenario.trace), problems[:_MAX_TRACE_PROBLEMS])
