@@ -82,6 +82,9 @@ class ModeratorStatus(StrEnum):
 
 
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+MAX_DURATION_S = 7 * 24 * 3600.0
+MAX_VIEWS_PER_HOUR = 1e12
+MAX_REPORTS = 10**9
 QA_SUFFIX = "~qa"
 """A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
 3986 unreserved), so a review tool builds `/v1/tasks/{task_id}/decision` without escaping (`#` cut the path short)."""
@@ -111,13 +114,13 @@ class Item(BaseModel):
 
     id: ItemId
     modality: Modality
-    duration_s: Annotated[float, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)] = 0.0
+    duration_s: Annotated[float, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)] = 0.0
     language: Code
     region: Code
     signals: dict[Code, Score] = Field(default_factory=dict, max_length=64)
     source: Source = Source.PROACTIVE
-    views_per_hour: Annotated[float, Field(ge=0.0, le=1e12, allow_inf_nan=False)] = 0.0
-    reports: Annotated[int, Field(ge=0, le=10**9)] = 0
+    views_per_hour: Annotated[float, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)] = 0.0
+    reports: Annotated[int, Field(ge=0, le=MAX_REPORTS)] = 0
     content_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     created_at: datetime | None = None
     attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from queueopt.domain import Item
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, Item
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.variants import scaled
 
@@ -52,7 +52,13 @@ def test_copying_a_drawn_item_leaves_the_fields_set_the_others_share_alone() -> 
     assert second.model_fields_set == fields_set
 
 
-def test_a_draw_outside_an_items_bounds_is_refused() -> None:
-    scenario = mm_c(horizon_s=5000.0, arrival={"duration_s": {"median": 1e9, "sigma": 0.1}})
-    with pytest.raises(ValidationError):
-        sample_arrivals(scenario, 0)
+def test_a_draw_beyond_an_items_limits_is_held_to_them() -> None:
+    """A lognormal's tail passes the limits a sent item must respect; a drawn item respects them too."""
+    far = {"median": 1e13, "sigma": 0.1}
+    scenario = mm_c(horizon_s=5000.0, arrival={"duration_s": far, "views_per_hour": far, "reports": {"mean": 1e9}})
+    items = sample_arrivals(scenario, 0).items
+    assert items and {(item.duration_s, item.views_per_hour) for item in items} == {
+        (MAX_DURATION_S, MAX_VIEWS_PER_HOUR)
+    }
+    assert all(item.reports <= MAX_REPORTS for item in items)
+    assert all(Item.model_validate(item.model_dump()) == item for item in items[:50])

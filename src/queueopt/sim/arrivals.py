@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
-from queueopt.domain import QA_SUFFIX, Item
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item
 from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
 
 # Purposes of the independent random streams of one replication (SeedSequence entropy words).
@@ -128,7 +128,9 @@ def _sample_stream(scenario: Scenario, position: int, rng: np.random.Generator) 
         "region": _choose(rng, arrival.region, size),
         "source": _choose(rng, arrival.source, size),
     }
-    fields["duration_s"] = arrival.duration_s.sample(rng, size) if arrival.duration_s else np.zeros(size)
+    # A lognormal's far tail passes the limits an item must respect; a drawn item is held to them, as a sent one is.
+    duration = arrival.duration_s.sample(rng, size) if arrival.duration_s else np.zeros(size)
+    fields["duration_s"] = np.minimum(duration, MAX_DURATION_S)
     root = _duplicate_roots(rng, arrival.duplicate_share, size)
     clean = np.ones(size, dtype=bool)
     scores: dict[str, np.ndarray] = {}
@@ -137,9 +139,11 @@ def _sample_stream(scenario: Scenario, position: int, rng: np.random.Generator) 
         scores[area] = score
         clean &= rng.random(size)[root] >= signal.calibration.probability(score)
     fields["signals"] = scores
-    fields["views_per_hour"] = arrival.views_per_hour.sample(rng, size) if arrival.views_per_hour else np.zeros(size)
+    views = arrival.views_per_hour.sample(rng, size) if arrival.views_per_hour else np.zeros(size)
+    fields["views_per_hour"] = np.minimum(views, MAX_VIEWS_PER_HOUR)
     half_life = arrival.views_half_life_s.sample(rng, size) if arrival.views_half_life_s else np.full(size, np.inf)
-    fields["reports"] = rng.poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
+    reports = rng.poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
+    fields["reports"] = np.minimum(reports, MAX_REPORTS)
     fields["content_hash"] = [f"{arrival.name}-{r}" for r in root.tolist()] if arrival.duplicate_share else None
     patience = rng.exponential(arrival.patience_s, size) if arrival.patience_s else np.full(size, np.inf)
     return _Stream(at_s, fields, ~clean, fields["views_per_hour"], half_life, patience)

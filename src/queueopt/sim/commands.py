@@ -21,7 +21,7 @@ from rich.table import Table
 
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.scenario import Scenario, Strategy, check_trace, load_scenario
+from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strategy, check_trace, load_scenario
 from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
@@ -42,7 +42,10 @@ Scale = Annotated[
 ]
 Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes running replications side by side.")]
 Horizon = Annotated[
-    float | None, typer.Option("--horizon-s", min=1.0, help="Simulate only this many seconds (default: the file's).")
+    float | None,
+    typer.Option(
+        "--horizon-s", min=1.0, max=MAX_HORIZON_S, help="Simulate only this many seconds (default: the file's)."
+    ),
 ]
 
 

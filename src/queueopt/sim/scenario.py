@@ -21,13 +21,19 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
-from queueopt.domain import AttributeValue, Code, Item, Modality, Source
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source
 
 PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Sigma = Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)]
+"""A lognormal's sigma: at 5 its draws already span 10^±11 times the median; more is a typo, and overflows."""
+Seconds = Annotated[float, Field(gt=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
+"""A handling time's median or mean: up to a week, the longest item there is."""
 HOURS = 24
+MAX_HORIZON_S = 366 * 86400.0
+MAX_EXPECTED_ITEMS = 20_000_000
 Strategy = Literal["fifo", "priority", "optimal", "config"]
 
 
@@ -39,7 +45,7 @@ class LogNormal(_Strict):
     """Parameterised by its median because "half of videos take under 90 s" is what people know."""
 
     median: PositiveFloat
-    sigma: NonNegativeFloat = 0.0
+    sigma: Sigma = 0.0
 
     @property
     def mean(self) -> float:
@@ -108,7 +114,7 @@ class Signal(_Strict):
 class Reports(_Strict):
     """User reports on an item, Poisson distributed."""
 
-    mean: NonNegativeFloat = 0.0
+    mean: Annotated[float, Field(ge=0.0, le=MAX_REPORTS, allow_inf_nan=False)] = 0.0
 
 
 def _hourly(values: list[float] | None, name: str) -> None:
@@ -170,7 +176,7 @@ class Burst(_Strict):
 
     start_s: NonNegativeFloat
     length_s: PositiveFloat
-    multiplier: NonNegativeFloat
+    multiplier: Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
     arrivals: list[Code] | None = None
 
     def applies_to(self, name: str) -> bool:
@@ -220,9 +226,9 @@ class HandlingTime(_Strict):
     """
 
     distribution: Literal["lognormal", "exponential"] = "lognormal"
-    median_s: PositiveFloat | None = None
-    sigma: NonNegativeFloat = 0.5
-    mean_s: PositiveFloat | None = None
+    median_s: Seconds | None = None
+    sigma: Sigma = 0.5
+    mean_s: Seconds | None = None
     duration_factor: NonNegativeFloat = 0.0
 
     @model_validator(mode="after")
@@ -283,7 +289,7 @@ class RosterGroup(_Strict):
     breaks: Breaks | None = None
     accuracy: Accuracy = Field(default_factory=lambda: Accuracy(mean=0.9))
     speed: dict[Modality, HandlingTime] = Field(min_length=1)
-    speed_spread: NonNegativeFloat = 0.0
+    speed_spread: Sigma = 0.0
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -311,7 +317,7 @@ class Scenario(_Strict):
     roster: list[RosterGroup] = Field(min_length=1)
     strategy: Strategy = "priority"
     tick_s: PositiveFloat = 1.0
-    horizon_s: PositiveFloat
+    horizon_s: Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
     warmup_s: NonNegativeFloat = 0.0
     replications: Annotated[int, Field(ge=1, le=100_000)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
@@ -329,6 +335,17 @@ class Scenario(_Strict):
     def _has_arrivals(self) -> Self:
         if not self.arrivals and self.trace is None:
             raise ValueError("give [[arrivals]] or a trace to replay")
+        expected = sum(
+            (end - start) * rate
+            for arrival in self.arrivals
+            for start, end, rate in self.rate_segments(arrival, self.horizon_s)
+        )
+        if expected > MAX_EXPECTED_ITEMS:
+            # Every item of a replication is drawn up front and lives in memory: a few hundred bytes each.
+            raise ValueError(
+                f"the arrivals make about {expected:,.0f} items per replication, more than {MAX_EXPECTED_ITEMS:,} "
+                "(lower the rates or shorten horizon_s)"
+            )
         return self
 
     def rate_at(self, arrival: ArrivalType, t: float) -> float:
