@@ -108,3 +108,13 @@ def test_optimal_batches_serve_everything_like_pull() -> None:
 def test_unknown_strategy_is_refused() -> None:
     with pytest.raises(ValueError, match="strategy"):
         simulate(mm_c(horizon_s=100.0), 0, "random")
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "optimal"])
+def test_utilisation_is_the_share_of_slot_time_spent_reviewing(strategy: str) -> None:
+    """Three moderators of capacity 2 at load 0.7 of their six slots: batch assignment fills both slots of a
+    moderator, pulling one task at a time fills one. Either way utilisation is a share, never above 1."""
+    scenario = mm_c(servers=6, load=0.7, horizon_s=20000.0, group={"count": 3, "capacity": 2})
+    measured = kpis(simulate(scenario, 0, strategy))  # type: ignore[arg-type]
+    low, high = (0.6, 0.8) if strategy == "optimal" else (0.45, 0.5)
+    assert low <= measured["overall.utilisation"] <= high
