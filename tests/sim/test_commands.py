@@ -135,6 +135,13 @@ def test_compare_warns_when_seeds_differ(app: typer.Typer, tmp_path: Path) -> No
     assert "seeds differ" in result.output
 
 
+def test_compare_warns_when_the_measured_windows_differ(app: typer.Typer, tmp_path: Path) -> None:
+    longer = _small(tmp_path, "longer.toml")
+    longer.write_text(longer.read_text().replace("horizon_s = 4000", "horizon_s = 5000"))
+    result = CliRunner().invoke(app, ["compare", str(_small(tmp_path)), str(longer)])
+    assert result.exit_code == 0 and "measured windows differ (400-4000 s vs 400-5000 s)" in result.output
+
+
 def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output

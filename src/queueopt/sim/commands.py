@@ -171,6 +171,12 @@ def compare_command(
     a, b = _load(first, scale, horizon_s), _load(second, scale, horizon_s)
     if a.seed != b.seed:
         print(f"warning: seeds differ ({a.seed} vs {b.seed}); the pairs share no random numbers", file=sys.stderr)
+    if (a.horizon_s, a.warmup_s) != (b.horizon_s, b.warmup_s):
+        print(
+            f"warning: measured windows differ ({a.warmup_s:g}-{a.horizon_s:g} s vs {b.warmup_s:g}-{b.horizon_s:g} s);"
+            " counts and costs differ by the window alone",
+            file=sys.stderr,
+        )
     count = replications or min(a.replications, b.replications)
     if count < 2:
         raise _fail("replications: a paired interval needs at least 2 replications")
