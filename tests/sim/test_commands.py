@@ -143,10 +143,32 @@ def test_compare_warns_when_the_measured_windows_differ(app: typer.Typer, tmp_pa
 
 
 def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check", "-n", "2"])
+    # mmc.toml's own SLA (60 s at 80% with 60 s handling) is out of reach; five minutes is not.
+    ops = (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 300")
+    (tmp_path / "ops.toml").write_text(ops)
+    scenario = _small(tmp_path)
+    scenario.write_text(
+        scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
+    )
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output
     assert "Erlang C" in result.output and "pooled by SLA" in result.output
     assert "Simulated at" in result.output
+
+
+def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
+    assert "Nothing to simulate: the target is out of reach." in result.output
+
+
+def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 0"))
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "Nothing to simulate: no items reach a queue." in result.output
 
 
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:

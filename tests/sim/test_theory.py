@@ -4,20 +4,26 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
 from scipy.linalg import expm
 from scipy.stats import poisson
 
 from queueopt.sim.theory import (
     cobham_mean_waits,
+    decision_sla_ceiling,
     erlang_a,
     erlang_a_service_level,
+    erlang_a_sojourn_within,
     erlang_a_within,
     erlang_b,
     erlang_c,
     mm_c_mean_wait,
     mm_c_service_level,
+    mm_c_sojourn_exceeds,
+    mm_c_sojourn_within,
     mm_c_wait_exceeds,
     mm_c_wait_quantile,
+    servers_for_decision_sla,
     servers_for_mean_wait,
     servers_for_sla,
 )
@@ -70,6 +76,9 @@ def test_waiting_time_law() -> None:
         (lambda: cobham_mean_waits([0.5], [1.0], [0.5]), "second moment"),
         (lambda: cobham_mean_waits([0.5], [1.0, 2.0], [2.0]), "one arrival rate"),
         (lambda: servers_for_sla(1.0, 1.0, 10.0, 1.0), "target_fraction"),
+        (lambda: servers_for_decision_sla(1.0, 1.0, 10.0, 1.5), "target_fraction"),
+        (lambda: servers_for_decision_sla(1.0, 1.0, -1.0, 0.5), "sla_s"),
+        (lambda: mm_c_sojourn_exceeds(2, 1.0, 1.0, -1.0), "t must"),
         (lambda: servers_for_mean_wait(1.0, 1.0, 0.0), "target_mean_wait_s"),
     ],
 )
@@ -112,8 +121,9 @@ def test_erlang_a_is_stable_in_overload_and_conserves_flow() -> None:
 
 def _tagged_arrival_by_matrix_exponential(
     servers: int, lam: float, mu: float, theta: float, t: float, depth: int
-) -> tuple[float, float]:
-    """Reference: the tagged arrival's chain (k ahead, own abandonment) solved with a dense matrix exponential."""
+) -> tuple[float, float, float]:
+    """Reference: the tagged arrival's chain (k ahead, in service, decided, abandoned) solved with a dense matrix
+    exponential; returns the shares still waiting, served (in service or decided) and decided at `t`."""
     n = np.arange(servers + depth)
     deaths = np.minimum(n[1:], servers) * mu + np.maximum(n[1:] - servers, 0) * theta
     log_p = np.concatenate([[0.0], np.cumsum(np.log(lam) - np.log(deaths))])
@@ -121,24 +131,95 @@ def _tagged_arrival_by_matrix_exponential(
     arrival_state /= arrival_state.sum()
     ahead = arrival_state[servers:]
     size = ahead.size
-    generator = np.zeros((size + 2, size + 2))  # states: k ahead, served, abandoned
+    in_service, decided, abandoned = size, size + 1, size + 2
+    generator = np.zeros((size + 3, size + 3))
     for k in range(size):
         move = servers * mu + k * theta
         generator[k, k] = -(move + theta)
-        generator[k, k - 1 if k else size] = move
-        generator[k, size + 1] = theta
-    law = np.concatenate([ahead, [0.0, 0.0]]) @ expm(generator * t)
-    return float(law[:size].sum()), float(arrival_state[:servers].sum() + law[size])
+        generator[k, k - 1 if k else in_service] = move
+        generator[k, abandoned] = theta
+    generator[in_service, in_service], generator[in_service, decided] = -mu, mu
+    start = np.concatenate([ahead, [arrival_state[:servers].sum(), 0.0, 0.0]])
+    law = start @ expm(generator * t)
+    return float(law[:size].sum()), float(law[in_service] + law[decided]), float(law[decided])
 
 
 @pytest.mark.parametrize(("lam", "theta", "t"), [(3.0, 0.3, 0.7), (6.0, 1.5, 2.0), (1.0, 0.05, 0.1)])
 def test_erlang_a_waiting_law_matches_the_tagged_chain(lam: float, theta: float, t: float) -> None:
     servers, mu = 4, 1.0
-    waiting, served = _tagged_arrival_by_matrix_exponential(servers, lam, mu, theta, t, depth=120)
+    waiting, served, _ = _tagged_arrival_by_matrix_exponential(servers, lam, mu, theta, t, depth=120)
     within = erlang_a_within(servers, lam, mu, theta, t)
     assert within.waiting == pytest.approx(waiting, abs=1e-10)
     assert within.served == pytest.approx(served, abs=1e-10)
     assert within.waiting + within.served + within.abandoned == pytest.approx(1.0)
+
+
+def _sojourn_exceeds_by_convolution(servers: int, lam: float, mu: float, t: float) -> float:
+    """Reference: `P(W + S > t)` by integrating the handling tail against the waiting-time law numerically."""
+    theta = servers * mu - lam
+    waiting = erlang_c(servers, lam, mu)
+
+    def density(w: float) -> float:  # the waiting time's continuous part, C theta exp(-theta w)
+        return waiting * theta * math.exp(-theta * w)
+
+    late_after_waiting, _ = quad(lambda w: density(w) * math.exp(-mu * (t - w)), 0.0, t, epsabs=1e-14, epsrel=1e-12)
+    return (1.0 - waiting) * math.exp(-mu * t) + late_after_waiting + mm_c_wait_exceeds(servers, lam, mu, t)
+
+
+@pytest.mark.parametrize(
+    ("servers", "lam", "mu", "t"),
+    [
+        (2, 1.0, 1.0, 2.0),  # theta = 1 = mu: the equal-rate branch
+        (2, 1.0 - 1e-9, 1.0, 2.0),  # theta a hair above mu, where the textbook quotient cancels
+        (10, 9.0, 1.0, 1.0),  # heavy load, theta well below mu
+        (40, 10.0, 1.0, 0.3),  # light load, theta far above mu
+        (1, 0.8, 1.0, 0.0),  # t = 0: every item is late
+    ],
+)
+def test_sojourn_tail_matches_numerical_convolution(servers: int, lam: float, mu: float, t: float) -> None:
+    exceeds = mm_c_sojourn_exceeds(servers, lam, mu, t)
+    assert exceeds == pytest.approx(_sojourn_exceeds_by_convolution(servers, lam, mu, t), abs=1e-10)
+    assert mm_c_sojourn_within(servers, lam, mu, t) == pytest.approx(1.0 - exceeds, abs=1e-12)
+
+
+def test_sojourn_matches_monte_carlo() -> None:
+    # W + S drawn directly from its definition; four standard errors of a binomial share bound the miss.
+    servers, lam, mu, t, n = 5, 4.0, 1.0, 2.0, 400_000
+    rng = np.random.default_rng(20240607)
+    waits = np.where(rng.random(n) < erlang_c(servers, lam, mu), rng.exponential(1 / (servers * mu - lam), n), 0.0)
+    share = float(np.mean(waits + rng.exponential(1 / mu, n) <= t))
+    expected = mm_c_sojourn_within(servers, lam, mu, t)
+    assert abs(share - expected) < 4.0 * math.sqrt(expected * (1.0 - expected) / n)
+
+
+@pytest.mark.parametrize(("lam", "theta", "t"), [(3.0, 0.3, 0.7), (6.0, 1.5, 2.0), (1.0, 0.05, 0.1), (5.0, 2.5, 3.0)])
+def test_erlang_a_sojourn_matches_the_tagged_chain(lam: float, theta: float, t: float) -> None:
+    # theta = 0.3 and 0.05 make the Beta ratio grow with the queue, 1.5 and 2.5 make it shrink.
+    servers, mu = 4, 1.0
+    _, _, decided = _tagged_arrival_by_matrix_exponential(servers, lam, mu, theta, t, depth=120)
+    served_share = 1.0 - erlang_a(servers, lam, mu, theta).p_abandon
+    assert erlang_a_sojourn_within(servers, lam, mu, theta, t) == pytest.approx(decided / served_share, abs=1e-10)
+
+
+def test_erlang_a_sojourn_tends_to_erlang_c_as_patience_grows() -> None:
+    servers, lam, mu, t = 5, 4.0, 1.0, 1.5
+    patient = erlang_a_sojourn_within(servers, lam, mu, 1e-7, t)
+    assert patient == pytest.approx(mm_c_sojourn_within(servers, lam, mu, t), rel=1e-5)
+    assert erlang_a_sojourn_within(servers, 0.0, mu, 0.5, t) == pytest.approx(decision_sla_ceiling(mu, t))
+
+
+def test_decision_sla_beyond_the_handling_time_is_unreachable() -> None:
+    lam, mu = 0.15, 1 / 60  # the mmc example: nine servers' worth of load, 60 s handling
+    assert decision_sla_ceiling(mu, 60.0) == pytest.approx(1 - math.exp(-1))
+    assert servers_for_decision_sla(lam, mu, 60.0, 0.8) is None
+    assert servers_for_decision_sla(lam, mu, 60.0, 0.8, patience_rate=1 / 300) is None
+    assert servers_for_decision_sla(lam, mu, 3600.0, 1.0) is None  # 1.0 needs handling that never runs long
+    assert servers_for_decision_sla(0.0, mu, 60.0, 1.0) == 0  # nothing arrives, nothing misses
+    servers = servers_for_decision_sla(lam, mu, 120.0, 0.8)
+    assert servers is not None
+    # The wait-only plan is one short: it ignores the two minutes handling itself takes.
+    assert servers == servers_for_sla(lam, mu, 120.0, 0.8) + 1
+    assert mm_c_sojourn_within(servers, lam, mu, 120.0) >= 0.8 > mm_c_sojourn_within(servers - 1, lam, mu, 120.0)
 
 
 def test_cobham_single_class_is_m_m_1() -> None:
@@ -199,6 +280,30 @@ def test_staffing_is_minimal(load: float, wait: float, target: float, patience: 
         if patience is None:
             return mm_c_service_level(c, load, mu, wait) if c > load else 0.0
         return erlang_a_service_level(c, load, mu, patience, wait)
+
+    assert level(servers) >= target
+    assert servers == 1 or level(servers - 1) < target
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    load=st.floats(0.1, 200.0),
+    sla=st.floats(0.05, 10.0),
+    target=st.floats(0.05, 1.0),
+    patience=st.none() | st.floats(0.05, 5.0),
+)
+def test_decision_staffing_is_minimal_or_unreachable(
+    load: float, sla: float, target: float, patience: float | None
+) -> None:
+    servers = servers_for_decision_sla(load, 1.0, sla, target, patience_rate=patience)
+    if servers is None:
+        assert target >= decision_sla_ceiling(1.0, sla)
+        return
+
+    def level(c: int) -> float:
+        if patience is None:
+            return mm_c_sojourn_within(c, load, 1.0, sla) if c > load else 0.0
+        return erlang_a_sojourn_within(c, load, 1.0, patience, sla)
 
     assert level(servers) >= target
     assert servers == 1 or level(servers - 1) < target

@@ -229,7 +229,7 @@ def staff(
         rows = [row for row in staffing.rows if row.queue == queue.name]
         if rows:
             model = "Erlang A" if rows[0].patience_s else "Erlang C"
-            table.add_row(queue.name, model, *(str(row.servers) for row in rows))
+            table.add_row(queue.name, model, *("-" if row.servers is None else str(row.servers) for row in rows))
     dedicated, pooled = staffing.dedicated_by_hour(), staffing.pooled_by_hour()
     on_duty = _on_duty_by_hour(scenario)
     table.add_row("dedicated total", "", *(str(value) for value in dedicated), style="bold")
@@ -241,8 +241,22 @@ def staff(
         f"Pooling queues that share an SLA saves {saving} moderator-hours a day "
         f"({saving / max(sum(dedicated), 1):.1%}) when moderators hold the skills of every queue in their pool."
     )
+    out_of_reach = {row.queue: row for row in staffing.unreachable()}
+    for queue in scenario.ops.queues:
+        if queue.name in out_of_reach:
+            row = out_of_reach[queue.name]
+            print(
+                f"- {queue.name}: sla_target {queue.sla_target:g} is out of reach at any headcount (left out of the "
+                f"totals): handling alone (mean {row.mean_handling_s:.0f} s) decides only "
+                f"{row.best_attainment:.1%} of items within sla_s {queue.sla_s:g} s"
+            )
     if simulate_check:
-        result = check(scenario, max(row.servers for row in staffing.rows), replications, workers)
+        size = staffing.check_size()
+        if size is None:
+            reason = "the target is out of reach" if out_of_reach else "no items reach a queue"
+            print(f"Nothing to simulate: {reason}.")
+            return
+        result = check(scenario, size, replications, workers)
         print(
             f"Simulated at {result.servers} moderators: SLA attainment {result.sla_attainment:.3f} "
             f"(target {result.target}); at {result.servers - 1}: {result.sla_attainment_one_fewer:.3f}"

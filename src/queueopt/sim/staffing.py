@@ -4,7 +4,11 @@ Demand per queue and hour comes from the scenario itself: a thinned sample of it
 `SAMPLE_ITEMS` items, the rates scaled down and the counts scaled back up) routed by the ops config's own
 router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in production. Each
 (queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
-`theory.servers_for_sla` for the queue's `sla_s` and `sla_target`.
+`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision
+(wait plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait
+alone: a plan on the wait alone looks met on paper and misses in simulation. Handling time bounds what any
+headcount can do, so a target at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead
+of being sized.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's
 Erlang C size is never more, and usually less, than the sum of dedicated teams (the square-root staffing
@@ -26,7 +30,7 @@ from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, Scenario
-from queueopt.sim.theory import servers_for_sla
+from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
@@ -39,7 +43,10 @@ class QueueHour:
     arrivals_per_hour: float
     mean_handling_s: float
     patience_s: float | None
-    servers: int
+    servers: int | None
+    """Moderators needed; `None` when no headcount meets the target (`best_attainment <= sla_target`)."""
+    best_attainment: float
+    """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)`: the ceiling of any plan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +64,11 @@ class StaffingPlan:
     pools: list[PoolHour]
 
     def dedicated_by_hour(self) -> list[int]:
+        """Moderators per hour over the queues that can be sized; `unreachable` lists the ones left out, so the
+        totals stay comparable with `pooled_by_hour`, which pools the same queues."""
         totals = [0] * HOURS
         for row in self.rows:
-            totals[row.hour] += row.servers
+            totals[row.hour] += row.servers or 0
         return totals
 
     def pooled_by_hour(self) -> list[int]:
@@ -67,6 +76,18 @@ class StaffingPlan:
         for pool in self.pools:
             totals[pool.hour] += pool.pooled
         return totals
+
+    def unreachable(self) -> list[QueueHour]:
+        """Queue-hours with demand whose target no headcount meets: handling alone takes too long."""
+        return [row for row in self.rows if row.servers is None]
+
+    def check_size(self) -> int | None:
+        """The headcount `check` simulates, the busiest hour's; `None` when there is nothing to check: no demand
+        at all, or a target out of reach (simulating some arbitrary size would only show it missed)."""
+        if self.unreachable():
+            return None
+        busiest = max((row.servers or 0 for row in self.rows), default=0)
+        return busiest or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +172,24 @@ def plan(scenario: Scenario) -> StaffingPlan:
             continue
         mean_s = float(work[index] / routed[:, index].sum())
         theta = float(patience @ routed[:, index] / routed[:, index].sum())
+        ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
-            servers = 0
-            if rate > 0:
-                servers = servers_for_sla(
-                    rate / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
-                )
-            rows.append(QueueHour(queue.name, hour, rate, mean_s, 1.0 / theta if theta > 0 else None, servers))
+            servers = servers_for_decision_sla(
+                rate / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
+            )
+            patience_s = 1.0 / theta if theta > 0 else None
+            rows.append(QueueHour(queue.name, hour, rate, mean_s, patience_s, servers, ceiling))
     return StaffingPlan(rows, _pools(scenario, rows))
 
 
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
+    """Each SLA class's queues sized as one pool, hour by hour, over the queues that can be sized at all.
+
+    The pool's handling mean is a rate-weighted average of its members', so it is never slower than the slowest
+    and the pool's target is in reach whenever its members' are. Rounding can still tip a pool whose members sit
+    at the very edge of reach over it; the pool then counts as its dedicated teams, which it can always mimic.
+    """
     by_sla: dict[tuple[float, float], list[str]] = defaultdict(list)
     for queue in scenario.ops.queues:
         by_sla[(queue.sla_s, queue.sla_target)].append(queue.name)
@@ -170,16 +197,20 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
     for sla, names in by_sla.items():
         members = [row for row in rows if row.queue in names]
         for hour in range(HOURS):
-            here = [row for row in members if row.hour == hour and row.arrivals_per_hour > 0]
+            here = [row for row in members if row.hour == hour and row.servers]  # demand, and a target in reach
             if not here:
                 continue
             rate = sum(row.arrivals_per_hour for row in here) / 3600.0
             load = sum(row.arrivals_per_hour * row.mean_handling_s for row in here) / 3600.0
             thetas = [(row.arrivals_per_hour, 1.0 / row.patience_s if row.patience_s else 0.0) for row in here]
             theta = sum(weight * value for weight, value in thetas) / sum(weight for weight, _ in thetas)
-            pooled = servers_for_sla(rate, rate / load, sla[0], sla[1], theta if theta > 0 else None)
-            dedicated = sum(row.servers for row in here)
-            pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, pooled))
+            dedicated = sum(row.servers or 0 for row in here)
+            pooled = servers_for_decision_sla(rate, rate / load, sla[0], sla[1], theta if theta > 0 else None)
+            pools.append(
+                PoolHour(
+                    sla, tuple(row.queue for row in here), hour, dedicated, dedicated if pooled is None else pooled
+                )
+            )
     return pools
 
 
@@ -193,8 +224,13 @@ def ensure_checkable(scenario: Scenario) -> None:
 
 
 def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
-    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer."""
+    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer.
+
+    `servers` comes from `StaffingPlan.check_size`; a plan of no moderators has nothing to simulate.
+    """
     ensure_checkable(scenario)
+    if servers < 1:
+        raise InvalidInput(f"a check needs at least one moderator, got {servers}", field="servers")
     attained = []
     for size in (servers, max(1, servers - 1)):
         group = scenario.roster[0].model_copy(update={"count": size})

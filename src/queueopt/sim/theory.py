@@ -9,6 +9,9 @@ Every formula here is textbook; what matters is computing it without overflow fo
   call center with impatient customers", MSOM 4(3), 2002. Instead of their incomplete-gamma expressions we solve the
   same birth-death chain directly in log space, truncated once the tail is below `exp(-40)` of the mode: exact to
   double precision, valid for overload (`lam >= c mu`) and stable for any size.
+* Sojourn time (arrival to end of service, the time to decision the product's SLA counts) for both: M/M/c mixes
+  the atom and exponential tail of the wait with an independent `Exp(mu)` handling time (a hypoexponential tail);
+  Erlang A integrates the handling time against the same Beta law the waiting time uses, in closed form.
 * Cobham's non-preemptive priority formula for M/G/1 (Cobham, "Priority assignment in waiting line problems",
   JORSA 2(1), 1954; Kleinrock, *Queueing Systems* vol. 2, 1976, section 3.6).
 
@@ -82,6 +85,38 @@ def mm_c_wait_exceeds(servers: int, lam: float, mu: float, t: float) -> float:
 def mm_c_service_level(servers: int, lam: float, mu: float, t: float) -> float:
     """`P(W <= t)`, the share of arrivals that start service within `t` seconds."""
     return 1.0 - mm_c_wait_exceeds(servers, lam, mu, t)
+
+
+def _exponential_gap(a: float, b: float, t: float) -> float:
+    """`(exp(-a t) - exp(-b t)) / (b - a)`, symmetric in `a` and `b` and `t exp(-a t)` when they are equal.
+
+    Factoring out the slower exponential and using `expm1` keeps it exact when `a` and `b` nearly coincide, where
+    the textbook quotient cancels to noise; a staffing search lands on `c mu - lam = mu` whenever `lam / mu` is an
+    integer.
+    """
+    low, gap = min(a, b), abs(b - a)
+    if gap == 0.0:
+        return t * math.exp(-low * t)
+    return math.exp(-low * t) * -math.expm1(-gap * t) / gap
+
+
+def mm_c_sojourn_exceeds(servers: int, lam: float, mu: float, t: float) -> float:
+    """`P(W + S > t)`, the time from arrival to end of service of a stable FIFO M/M/c queue.
+
+    `W` is 0 with probability `1 - C`, else `Exp(theta)` with `theta = c mu - lam`, and `S ~ Exp(mu)` is
+    independent of it, so `P(T > t) = (1 - C) exp(-mu t) + C P(Exp(theta) + S > t)`, whose hypoexponential tail
+    `(theta exp(-mu t) - mu exp(-theta t)) / (theta - mu)` folds to `exp(-mu t) + C mu gap(theta, mu, t)`.
+    """
+    _check_time(t)
+    waiting = erlang_c(servers, lam, mu)
+    return math.exp(-mu * t) + waiting * mu * _exponential_gap(servers * mu - lam, mu, t)
+
+
+def mm_c_sojourn_within(servers: int, lam: float, mu: float, t: float) -> float:
+    """`P(W + S <= t)`: the share of items decided within `t` seconds of arriving."""
+    _check_time(t)
+    waiting = erlang_c(servers, lam, mu)
+    return -math.expm1(-mu * t) - waiting * mu * _exponential_gap(servers * mu - lam, mu, t)
 
 
 def mm_c_wait_quantile(servers: int, lam: float, mu: float, q: float) -> float:
@@ -172,6 +207,20 @@ class ErlangAWithin:
     abandoned: float
 
 
+def _arrival_view(servers: int, lam: float, mu: float, theta: float) -> tuple[float, np.ndarray]:
+    """What an arrival finds (PASTA): the chance of a free server, and the law of the number waiting ahead."""
+    distribution = _erlang_a_distribution(servers, lam, mu, theta)
+    return float(distribution[:servers].sum()), np.asarray(distribution[servers:], dtype=float)
+
+
+def _served_within(ahead: int, m: float, p: float) -> np.ndarray:
+    """`E[exp(-theta V) 1{V <= t}]` for `k = 0..ahead-1` waiting ahead: the share that reaches a server by `t`
+    before its own patience runs out, `m / (m + k + 1) I_p(k + 1, m + 1)` by exponential tilting of the Beta law."""
+    k = np.arange(ahead, dtype=float)
+    served: np.ndarray = m / (m + k + 1.0) * betainc(k + 1.0, m + 1.0, p)
+    return served
+
+
 def erlang_a_within(servers: int, lam: float, mu: float, theta: float, t: float) -> ErlangAWithin:
     """Waiting-time law of M/M/c+M at horizon `t`, by following one tagged arrival.
 
@@ -187,24 +236,51 @@ def erlang_a_within(servers: int, lam: float, mu: float, theta: float, t: float)
     _check_rates(servers, lam, mu)
     _check_patience(theta)
     _check_time(t)
-    distribution = _erlang_a_distribution(servers, lam, mu, theta)
-    immediate = float(distribution[:servers].sum())
-    ahead = np.asarray(distribution[servers:], dtype=float)
+    immediate, ahead = _arrival_view(servers, lam, mu, theta)
     if ahead.size == 0:
         return ErlangAWithin(waiting=0.0, served=immediate, abandoned=0.0)
     k = np.arange(ahead.size, dtype=float)
     m = servers * mu / theta
     p = -math.expm1(-theta * t)
     offered_exceeds = betaincc(k + 1.0, m, p)
-    served_by_t = m / (m + k + 1.0) * betainc(k + 1.0, m + 1.0, p)
     waiting = math.exp(-theta * t) * float(np.dot(ahead, offered_exceeds))
-    served = immediate + float(np.dot(ahead, served_by_t))
+    served = immediate + float(np.dot(ahead, _served_within(ahead.size, m, p)))
     return ErlangAWithin(waiting=waiting, served=served, abandoned=max(0.0, 1.0 - waiting - served))
 
 
 def erlang_a_service_level(servers: int, lam: float, mu: float, theta: float, t: float) -> float:
     """`P(W <= t)` over all arrivals, W being the time actually spent waiting (until service or abandonment)."""
     return 1.0 - erlang_a_within(servers, lam, mu, theta, t).waiting
+
+
+def erlang_a_sojourn_within(servers: int, lam: float, mu: float, theta: float, t: float) -> float:
+    """`P(W + S <= t | served)` of M/M/c+M: the share of served items decided within `t` of arriving.
+
+    Abandoned items are left out, as the simulator's `sla_attainment` leaves them out, so this is the number a
+    staffing plan must match. An item served after an offered wait `V <= t` is decided by `t` with probability
+    `1 - exp(-mu (t - V))`, so for `k` waiting ahead the share decided is
+    `E[exp(-theta V) 1{V <= t}] - exp(-mu t) E[exp(-(theta - mu) V) 1{V <= t}]`. With `U = 1 - exp(-theta V)` ~
+    `Beta(k + 1, m)` the second expectation is `E[(1 - U)^s 1{U <= p}]`, `s = 1 - mu / theta`, which is
+    `B(k + 1, m + s) / B(k + 1, m) I_p(k + 1, m + s)`: exact, with no integration (`m + s > 0` for `c >= 1`). The
+    Beta ratio `prod_{i <= k} (m + i) / (m + s + i)` is summed in log space, since it overflows for long queues
+    while its product with the incomplete Beta stays below 1.
+    """
+    _check_rates(servers, lam, mu)
+    _check_patience(theta)
+    _check_time(t)
+    handled = -math.expm1(-mu * t)
+    if lam == 0.0:
+        return handled
+    immediate, ahead = _arrival_view(servers, lam, mu, theta)
+    k = np.arange(ahead.size, dtype=float)
+    m = servers * mu / theta
+    shifted = (servers - 1) * mu / theta + 1.0
+    p = -math.expm1(-theta * t)
+    log_ratio = np.cumsum(np.log1p((mu / theta - 1.0) / (shifted + k)))
+    with np.errstate(divide="ignore"):
+        late = np.exp(-mu * t + log_ratio + np.log(betainc(k + 1.0, shifted, p)))
+    decided = immediate * handled + float(np.dot(ahead, _served_within(ahead.size, m, p) - late))
+    return decided / (1.0 - erlang_a(servers, lam, mu, theta).p_abandon)
 
 
 def cobham_mean_waits(
@@ -280,16 +356,24 @@ def _erlang_a_sla_floor(lam: float, mu: float, theta: float, target_wait_s: floa
     return max(1, math.floor(needed))
 
 
+def _check_sizing(lam: float, mu: float, patience_rate: float | None) -> None:
+    _check_rates(1, lam, mu)
+    if patience_rate is not None:
+        _check_patience(patience_rate)
+
+
 def servers_for_sla(
     lam: float, mu: float, target_wait_s: float, target_fraction: float, patience_rate: float | None = None
 ) -> int:
-    """Fewest servers with `P(W <= target_wait_s) >= target_fraction`, by Erlang C, or Erlang A with patience."""
-    _check_rates(1, lam, mu)
+    """Fewest servers with `P(W <= target_wait_s) >= target_fraction`, by Erlang C, or Erlang A with patience.
+
+    This is the call-centre service level, on the wait alone; the product's SLA counts the handling time too, and
+    `servers_for_decision_sla` sizes for that.
+    """
+    _check_sizing(lam, mu, patience_rate)
     _check_time(target_wait_s, "target_wait_s")
     if not 0.0 < target_fraction < 1.0:
         raise ValueError(f"target_fraction must be in (0, 1), got {target_fraction!r}")
-    if patience_rate is not None:
-        _check_patience(patience_rate)
     if lam == 0.0:
         return 0
 
@@ -301,13 +385,54 @@ def servers_for_sla(
     return _smallest(meets, _erlang_a_sla_floor(lam, mu, patience_rate, target_wait_s, target_fraction))
 
 
+def decision_sla_ceiling(mu: float, sla_s: float) -> float:
+    """`P(S <= sla_s) = 1 - exp(-mu sla_s)`: the best share decided within `sla_s` that any headcount reaches.
+
+    Time to decision is the wait plus the handling time `S`, so it is never shorter than `S`; more servers only
+    shrink the wait, and the wait is positive with positive probability at every finite size, so the ceiling is
+    approached but never reached.
+    """
+    _check_rates(1, 0.0, mu)
+    _check_time(sla_s, "sla_s")
+    return -math.expm1(-mu * sla_s)
+
+
+def _decision_level(servers: int, lam: float, mu: float, sla_s: float, patience_rate: float | None) -> float:
+    if patience_rate is None:
+        return mm_c_sojourn_within(servers, lam, mu, sla_s) if servers * mu > lam else 0.0
+    return erlang_a_sojourn_within(servers, lam, mu, patience_rate, sla_s)
+
+
+def servers_for_decision_sla(
+    lam: float, mu: float, sla_s: float, target_fraction: float, patience_rate: float | None = None
+) -> int | None:
+    """Fewest servers with `P(W + S <= sla_s) >= target_fraction` (among served items, with patience), by Erlang C
+    or Erlang A; `None` when no headcount reaches the target, i.e. `target_fraction >= decision_sla_ceiling`.
+
+    A target of 1 is allowed (configs may ask for it) and is always out of reach with exponential handling. With no
+    arrivals nothing can miss, so the answer is 0 whatever the target. The Erlang A search starts at one server:
+    abandonment removes the slowest waits from the served items, so no load-based floor bounds this measure.
+    """
+    _check_sizing(lam, mu, patience_rate)
+    _check_time(sla_s, "sla_s")
+    if not 0.0 < target_fraction <= 1.0:
+        raise ValueError(f"target_fraction must be in (0, 1], got {target_fraction!r}")
+    if lam == 0.0:
+        return 0
+    if target_fraction >= decision_sla_ceiling(mu, sla_s):
+        return None
+
+    def meets(servers: int) -> bool:
+        return _decision_level(servers, lam, mu, sla_s, patience_rate) >= target_fraction
+
+    return _smallest(meets, _erlang_c_floor(lam, mu) if patience_rate is None else 1)
+
+
 def servers_for_mean_wait(lam: float, mu: float, target_mean_wait_s: float, patience_rate: float | None = None) -> int:
     """Fewest servers whose mean wait (over all arrivals) is at most `target_mean_wait_s`."""
-    _check_rates(1, lam, mu)
+    _check_sizing(lam, mu, patience_rate)
     if not (math.isfinite(target_mean_wait_s) and target_mean_wait_s > 0.0):
         raise ValueError(f"target_mean_wait_s must be finite and positive, got {target_mean_wait_s!r}")
-    if patience_rate is not None:
-        _check_patience(patience_rate)
     if lam == 0.0:
         return 0
 
