@@ -1,4 +1,5 @@
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -265,33 +266,29 @@ def test_erlang_c_is_a_probability_and_falls_with_more_servers(servers: int, uti
     assert erlang_b(servers, lam, 1.0) <= waiting
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    load=st.floats(0.1, 200.0),
-    wait=st.floats(0.0, 5.0),
-    target=st.floats(0.05, 0.99),
-    patience=st.none() | st.floats(0.05, 5.0),
-)
-def test_staffing_is_minimal(load: float, wait: float, target: float, patience: float | None) -> None:
-    mu = 1.0
-    servers = servers_for_sla(load, mu, wait, target, patience_rate=patience)
+LOADS = st.floats(0.1, 200.0)
+PATIENCE = st.none() | st.floats(0.05, 5.0)
 
-    def level(c: int) -> float:
-        if patience is None:
-            return mm_c_service_level(c, load, mu, wait) if c > load else 0.0
-        return erlang_a_service_level(c, load, mu, patience, wait)
 
+def _minimal(servers: int, level: Callable[[int], float], target: float) -> None:
+    """`servers` meets the target and one fewer does not."""
     assert level(servers) >= target
     assert servers == 1 or level(servers - 1) < target
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    load=st.floats(0.1, 200.0),
-    sla=st.floats(0.05, 10.0),
-    target=st.floats(0.05, 1.0),
-    patience=st.none() | st.floats(0.05, 5.0),
-)
+@given(load=LOADS, wait=st.floats(0.0, 5.0), target=st.floats(0.05, 0.99), patience=PATIENCE)
+def test_staffing_is_minimal(load: float, wait: float, target: float, patience: float | None) -> None:
+    def level(c: int) -> float:
+        if patience is None:
+            return mm_c_service_level(c, load, 1.0, wait) if c > load else 0.0
+        return erlang_a_service_level(c, load, 1.0, patience, wait)
+
+    _minimal(servers_for_sla(load, 1.0, wait, target, patience_rate=patience), level, target)
+
+
+@settings(max_examples=25, deadline=None)
+@given(load=LOADS, sla=st.floats(0.05, 10.0), target=st.floats(0.05, 1.0), patience=PATIENCE)
 def test_decision_staffing_is_minimal_or_unreachable(
     load: float, sla: float, target: float, patience: float | None
 ) -> None:
@@ -305,8 +302,7 @@ def test_decision_staffing_is_minimal_or_unreachable(
             return mm_c_sojourn_within(c, load, 1.0, sla) if c > load else 0.0
         return erlang_a_sojourn_within(c, load, 1.0, patience, sla)
 
-    assert level(servers) >= target
-    assert servers == 1 or level(servers - 1) < target
+    _minimal(servers, level, target)
 
 
 @settings(max_examples=25, deadline=None)
