@@ -139,30 +139,41 @@ class OpsConfig(_Strict):
 
     @model_validator(mode="after")
     def _references_exist(self) -> Self:
+        """Every name used is defined once; all such problems are reported together, not one per run."""
         areas = {area.name for area in self.policy_areas}
         queues = {queue.name for queue in self.queues}
-        _unique("policy_areas", [area.name for area in self.policy_areas])
-        _unique("queues", [queue.name for queue in self.queues])
-        _unique("rules", [rule.name for rule in self.rules])
+        problems = [
+            *_duplicates("policy_areas", [area.name for area in self.policy_areas]),
+            *_duplicates("queues", [queue.name for queue in self.queues]),
+            *_duplicates("rules", [rule.name for rule in self.rules]),
+        ]
         if self.rules[-1].when != Predicate():
-            raise _ReferenceError(
-                f"rules.{len(self.rules) - 1}.when", "the last rule must match every item (no conditions)"
+            problems.append(
+                (f"rules.{len(self.rules) - 1}.when", "the last rule must match every item (no conditions)")
             )
         for index, rule in enumerate(self.rules):
             if rule.queue not in queues:
-                raise _ReferenceError(f"rules.{index}.queue", f"unknown queue {rule.queue!r}")
+                problems.append((f"rules.{index}.queue", f"unknown queue {rule.queue!r}"))
             for kind in ("min_signal", "max_signal"):
-                for area in getattr(rule.when, kind) or {}:
-                    if area not in areas:
-                        raise _ReferenceError(f"rules.{index}.when.{kind}.{area}", f"unknown policy area {area!r}")
+                problems += [
+                    (f"rules.{index}.when.{kind}.{area}", f"unknown policy area {area!r}")
+                    for area in getattr(rule.when, kind) or {}
+                    if area not in areas
+                ]
         for index, queue in enumerate(self.queues):
-            for area in queue.requires.policy_areas:
-                if area not in areas:
-                    raise _ReferenceError(f"queues.{index}.requires.policy_areas", f"unknown policy area {area!r}")
+            problems += [
+                (f"queues.{index}.requires.policy_areas", f"unknown policy area {area!r}")
+                for area in queue.requires.policy_areas
+                if area not in areas
+            ]
         for kind in ("remove_at", "approve_at"):
-            for area in getattr(self.auto_actions, kind):
-                if area not in areas:
-                    raise _ReferenceError(f"auto_actions.{kind}.{area}", f"unknown policy area {area!r}")
+            problems += [
+                (f"auto_actions.{kind}.{area}", f"unknown policy area {area!r}")
+                for area in getattr(self.auto_actions, kind)
+                if area not in areas
+            ]
+        if problems:
+            raise _ReferenceError(problems)
         return self
 
     @cached_property
@@ -184,18 +195,21 @@ class ConfigError(Exception):
 
 
 class _ReferenceError(ValueError):
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
+    """Names that do not resolve, each as `(field path, reason)`: reported as lines of their own."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {reason}" for path, reason in problems))
 
 
-def _unique(section: str, names: list[str]) -> None:
+def _duplicates(section: str, names: list[str]) -> list[tuple[str, str]]:
     seen: set[str] = set()
+    found = []
     for index, name in enumerate(names):
         if name in seen:
-            raise _ReferenceError(f"{section}.{index}.name", f"duplicate name {name!r}")
+            found.append((f"{section}.{index}.name", f"duplicate name {name!r}"))
         seen.add(name)
+    return found
 
 
 def format_validation_error(error: ValidationError) -> list[str]:
@@ -205,7 +219,7 @@ def format_validation_error(error: ValidationError) -> list[str]:
         path = ".".join(str(part) for part in detail["loc"]) or "(root)"
         context = detail.get("ctx", {}).get("error")
         if isinstance(context, _ReferenceError):
-            lines.append(f"{context.path}: {context.reason}")
+            lines += [f"{path}: {reason}" for path, reason in context.problems]
         else:
             lines.append(f"{path}: {detail['msg']}")
     return lines

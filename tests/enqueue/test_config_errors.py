@@ -39,6 +39,22 @@ def test_unknown_policy_area() -> None:
     assert _problems(mutate) == ["rules.1.when.min_signal.gore: unknown policy area 'gore'"]
 
 
+def test_every_unresolved_name_is_reported_at_once() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][0]["queue"] = "nope"
+        data["rules"][1]["when"]["min_signal"] = {"gore": 0.5}
+        data["rules"][2]["name"] = data["rules"][0]["name"]
+        data["auto_actions"]["remove_at"] = {"telepathy": 0.9}
+
+    duplicate = tomllib.loads((REPO / "examples" / "ops.toml").read_text())["rules"][0]["name"]
+    assert _problems(mutate) == [
+        f"rules.2.name: duplicate name {duplicate!r}",
+        "rules.0.queue: unknown queue 'nope'",
+        "rules.1.when.min_signal.gore: unknown policy area 'gore'",
+        "auto_actions.remove_at.telepathy: unknown policy area 'telepathy'",
+    ]
+
+
 def test_threshold_outside_unit_interval() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["auto_actions"]["remove_at"]["spam"] = 1.5
