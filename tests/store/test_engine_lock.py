@@ -84,6 +84,22 @@ def test_a_killed_holder_frees_the_lock(store_url: str) -> None:
         pass
 
 
+def test_every_spelling_of_one_store_takes_one_lock(tmp_path: Path) -> None:
+    """Found by probing: a symlink to the database, or PostgreSQL's default schema named outright, made a second
+    lock for the same tables."""
+    database = tmp_path / "queueopt.db"
+    (tmp_path / "link.db").symlink_to(database)
+    spellings = [
+        (f"sqlite:///{database}", f"sqlite:///{tmp_path / 'link.db'}"),
+        (f"sqlite:///{database}", f"sqlite:///{tmp_path}/./queueopt.db"),
+        (PG_URL.partition("?")[0], PG_URL.partition("?")[0] + "?schema=public"),
+    ]
+    for first, second in spellings:
+        with engine_lock(first), pytest.raises(StoreInUse):
+            with engine_lock(second):
+                pass
+
+
 def test_the_memory_store_needs_no_lock() -> None:
     with engine_lock("memory://"), engine_lock("memory://"):
         pass

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from queueopt.errors import StoreInUse, StoreUnavailable
 from queueopt.store.urls import StoreUrl, parse_store_url
@@ -32,7 +33,8 @@ def engine_lock(url: str, *, wait: bool = False) -> Iterator[None]:
     it, or with `wait` (a standby) blocks until it is free."""
     where = parse_store_url(url)
     if where.backend == "sqlite" and where.path != ":memory:":
-        with _file_lock(Path(where.path + ".lock"), wait):
+        database = Path(where.path).resolve()  # one lock for every spelling of the file, through symlinks too
+        with _file_lock(database.with_name(database.name + ".lock"), wait):
             yield
     elif where.backend == "postgres":
         with _advisory_lock(where, wait):
@@ -78,12 +80,20 @@ def _file_lock(path: Path, wait: bool) -> Iterator[None]:
 def _advisory_lock(where: StoreUrl, wait: bool) -> Iterator[None]:
     from queueopt.store.postgres import connect
 
-    key = (_NAMESPACE, zlib.crc32((where.schema or "").encode()) - 2**31)
     with connect(where.conninfo) as connection:
+        # Keyed by the schema the store's tables are in: without `?schema=` that is the connection's own current
+        # schema (usually public), so `.../db` and `.../db?schema=public` are one store and take one lock.
+        schema = where.schema or _current_schema(connection)
+        key = (_NAMESPACE, zlib.crc32(schema.encode()) - 2**31)
         row = connection.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
         if row is None or not row[0]:
             if not wait:
-                raise _in_use(f"schema {where.schema or 'public'}")
+                raise _in_use(f"schema {schema}")
             _waiting()
             connection.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", key)
         yield
+
+
+def _current_schema(connection: Any) -> str:
+    row = connection.execute("SELECT current_schema()").fetchone()
+    return str(row[0]) if row is not None and row[0] is not None else "public"
