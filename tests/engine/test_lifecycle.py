@@ -218,6 +218,28 @@ def test_batch_assignment_respects_capacity_and_wellbeing(engine: Engine) -> Non
     assert len(engine.moderator("m2").leases) == 2
 
 
+def test_a_severe_lease_counts_against_the_budget_and_cool_down_before_it_is_decided(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found over HTTP: two batches half a second apart each leased a severe task to a moderator whose budget was
+    one an hour, because a severe task counted only once decided."""
+    engine = engine_factory()
+    engine.submit([video(f"v{index}") for index in range(4)])
+    engine.upsert_moderator(profile("budget", capacity=2, severe_per_hour=1))
+    engine.upsert_moderator(profile("cooling", capacity=2, cooldown_s=60))
+    first = engine.assign_batch()
+    clock.advance(0.5)
+    second = engine.assign_batch()
+    assert sorted(lease.moderator_id for lease in first + second) == ["budget", "cooling"]
+    clock.advance(60)
+    (later,) = engine.assign_batch()
+    assert later.moderator_id == "cooling", "the cool-down runs from the lease; the budget stays spent for the hour"
+    engine.submit([video("v9")])
+    restarted = engine_factory()  # the leases in hand still count after a restart
+    assert restarted.assign_batch() == []
+    assert all(engine.task(task_id).state is TaskState.LEASED for task_id in ("v0", "v1", "v2"))
+
+
 def test_restart_rebuilds_indexes_and_returns_expired_leases(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:

@@ -199,7 +199,11 @@ class Engine:
                 self._put_moderator(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput):
                 continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
-        self._index(self._store.open_tasks())
+        open_tasks = self._store.open_tasks()
+        self._index(open_tasks)
+        for task in open_tasks:  # a severe lease in hand still counts against its holder's hour
+            if task.severe and task.holder is not None and task.leased_at is not None:
+                self._record_severe(task.holder, task.leased_at)
         self.expire()
 
     def _index(self, tasks: Iterable[Task]) -> None:
@@ -592,7 +596,17 @@ class Engine:
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
         self.stats.leased += len(leased)
+        for task, moderator_id in pairs:
+            if task.severe:
+                self._record_severe(moderator_id, now)
         return leased
+
+    def _record_severe(self, moderator_id: str, at: float) -> None:
+        """A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is
+        leased to them: from then on it is in front of them. Counting it only once decided let the next batch,
+        half a second later, lease another severe task past the budget and through the cool-down."""
+        if self._model.knows(moderator_id):
+            self._model.record_severe(moderator_id, at)
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -796,8 +810,6 @@ class Engine:
             return
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
-        if task.severe:
-            self._model.record_severe(moderator_id, now)
 
     def _requeue(self, task: Task, skipped_by: frozenset[str] | None = None) -> Task:
         """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
@@ -823,7 +835,8 @@ class Engine:
             return self._view(back)
 
     def skip(self, task_id: str, lease_token: str, moderator_id: str, reason: str) -> TaskView:
-        """Back to the queue, never offered to this moderator again; a severe item still counted as seen."""
+        """Back to the queue, never offered to this moderator again; a severe item stays counted as seen (from its
+        lease)."""
         with self._lock:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
@@ -833,8 +846,6 @@ class Engine:
                 audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "skipped", reason)],
             )
             self._commit(changes, [task], [back])
-            if task.severe and self._model.knows(moderator_id):
-                self._model.record_severe(moderator_id, now)
             return self._view(back)
 
     def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
