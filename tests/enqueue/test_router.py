@@ -159,3 +159,30 @@ def test_a_faint_signal_of_a_severe_area_is_not_severe_content() -> None:
     assert router.route(faint).policy == "violence" and not router.route(faint).severe
     strong = faint.model_copy(update={"signals": {"violence": 0.5}})
     assert router.route(strong).severe
+
+
+def test_an_appeal_is_reviewed_even_when_its_content_was_decided() -> None:
+    """Found over HTTP: the appeal of an auto-removed item shared its content hash and inherited the removal."""
+    appeal = Item(id="a2", modality="photo", language="en", region="us", content_hash="h1", source=Source.APPEAL)
+    routing = Router(CONFIG).route(appeal, DuplicateOf(task_id="a1", item_id="a1", verdict=Verdict.VIOLATING))
+    assert routing.action is Action.REVIEW and routing.queue == "appeals" and routing.verdict is None
+
+
+def test_a_severe_or_cleared_area_past_its_threshold_is_the_primary_policy_whatever_scores_higher() -> None:
+    """Found over HTTP: violence 0.6 under hate 0.8 was not severe; likewise child safety under a higher-weighted
+    area would not have needed the csam clearance."""
+    router = Router(CONFIG)
+    mixed = Item(id="m", modality="text", language="en", region="us", signals={"violence": 0.6, "hate": 0.8})
+    routing = router.route(mixed)
+    assert routing.severe and routing.policy == "violence"
+    hidden = mixed.model_copy(update={"signals": {"hate": 1.0, "child_safety": 0.5}})
+    assert router.route(hidden).policy == "child_safety" and router.route(hidden).severe
+    faint = mixed.model_copy(update={"signals": {"hate": 0.8, "violence": 0.1}})
+    assert router.route(faint).policy == "hate" and not router.route(faint).severe
+
+
+@settings(max_examples=200, deadline=None)
+@given(items(st.dictionaries(st.sampled_from(AREAS), st.floats(0, 1), min_size=2)))
+def test_an_item_is_severe_exactly_when_a_severe_area_reaches_its_threshold(item: Item) -> None:
+    reached = any(area.severe and item.signals.get(area.name, -1.0) >= area.severe_at for area in CONFIG.policy_areas)
+    assert Router(CONFIG).route(item).severe is reached or Router(CONFIG).route(item).action is Action.AUTO_APPROVE

@@ -46,12 +46,26 @@ class PriorityTerms(NamedTuple):
 class PriorityModel:
     """Computes `PriorityTerms` for items and aging rates for queues from one config's weights."""
 
-    __slots__ = ("_base_harm", "_deadline", "_floor", "_per_report", "_severe_at", "_severities", "_source", "_views")
+    __slots__ = (
+        "_base_harm",
+        "_deadline",
+        "_floor",
+        "_per_report",
+        "_sensitive_at",
+        "_severe",
+        "_severities",
+        "_source",
+        "_views",
+    )
 
     def __init__(self, config: OpsConfig) -> None:
         weights = config.priority
         self._severities = {area.name: area.severity for area in config.policy_areas}
-        self._severe_at = {area.name: area.severe_at for area in config.policy_areas if area.severe}
+        # Areas a moderator must be protected from: severe ones (the wellbeing budget) and cleared ones.
+        self._sensitive_at = {
+            area.name: area.severe_at for area in config.policy_areas if area.severe or area.clearance
+        }
+        self._severe = frozenset(area.name for area in config.policy_areas if area.severe)
         self._views = weights.views
         self._per_report = weights.per_report
         self._source = {source: weights.source.get(source, 0.0) for source in Source}
@@ -60,15 +74,21 @@ class PriorityModel:
         self._floor = weights.floor
 
     def terms(self, item: Item) -> PriorityTerms:
-        """Harm rate of `item`; the policy area with the largest expected severity is its primary policy."""
+        """Harm rate of `item`. Its primary policy is the area with the largest expected severity, except that an
+        item reaching the `severe_at` of a severe or cleared area takes the largest such area: the task must
+        need that area's clearance even when a milder area scores higher. It is severe when any severe area's
+        score reaches its `severe_at`, whichever area is primary."""
         return self.terms_of(item.__dict__)
 
     def terms_of(self, fields: Fields) -> PriorityTerms:
         """`terms` of the item whose field values are `fields` (its `__dict__`), for the router's hot path."""
         severities = self._severities
+        sensitive_at = self._sensitive_at
         harm = 0.0
         policy: str | None = None
-        top = -1.0
+        sensitive: str | None = None
+        top = sensitive_top = -1.0
+        severe = False
         signals = fields["signals"]
         for area, score in signals.items():
             severity = severities.get(area)
@@ -79,6 +99,14 @@ class PriorityModel:
             if weighted > top:
                 top = weighted
                 policy = area
+            threshold = sensitive_at.get(area)
+            if threshold is not None and score >= threshold:
+                severe = severe or area in self._severe
+                if weighted > sensitive_top:
+                    sensitive_top = weighted
+                    sensitive = area
+        if sensitive is not None:
+            policy = sensitive
         if harm < self._base_harm:
             harm = self._base_harm
         exposure = (
@@ -89,10 +117,6 @@ class PriorityModel:
         priority = harm * exposure
         if priority < self._floor:
             priority = self._floor
-        severe = False
-        if policy is not None:
-            threshold = self._severe_at.get(policy)
-            severe = threshold is not None and signals[policy] >= threshold
         return PriorityTerms(harm, exposure, priority, policy, severe, signals, severities)
 
     def aging_rate(self, queue: QueueConfig) -> float:

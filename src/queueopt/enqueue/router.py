@@ -93,9 +93,11 @@ class Router:
         # attribute lookup several times its cost.
         fields = item.__dict__
         terms = self._priority.terms_of(fields)
-        if duplicate is not None:
+        human_only = fields["source"] in _HUMAN_ONLY
+        if duplicate is not None and not human_only:
+            # An appeal repeats the content it appeals: inheriting that decision would decide it unreviewed.
             return self._duplicate(terms, duplicate)
-        if fields["source"] not in _HUMAN_ONLY:
+        if not human_only:
             automatic = self._auto_action(fields, terms)
             if automatic is not None:
                 return automatic
