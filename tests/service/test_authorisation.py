@@ -33,6 +33,9 @@ ROUTES = {
     "submit": Route(
         "POST", lambda t: "/v1/items", lambda t: {"items": [t["new_item"]]}, (401, 401, 202, 202, 403, 403, 403)
     ),
+    "cancel_item": Route(
+        "POST", lambda t: f"/v1/items/{t['queued_item_id']}/cancel", _none, (401, 401, 200, 200, 403, 403, 403)
+    ),
     "get_item": Route("GET", lambda t: f"/v1/items/{t['item_id']}", _none, (401, 401, 200, 200, 403, 403, 403)),
     "queues": Route("GET", lambda t: "/v1/queues", _none, (401, 401, 403, 200, 403, 403, 403)),
     "put_moderator": Route(
@@ -99,6 +102,7 @@ def test_status_for_every_route_and_caller(api: Any, name: str, caller: str) -> 
         "item_id": held["item_id"],
         "lease_token": held["lease_token"],
         "queued_task_id": queued["task_id"],
+        "queued_item_id": queued["id"],
         "new_item": api.text_item(),
         "profile": api.profile("m1", capacity=2),
     }

@@ -173,3 +173,13 @@ def test_readiness_fails_with_503_when_the_store_does_not_answer(app: Any, api: 
     monkeypatch.setattr(app.state.runtime.engine, "ready", lambda: False)
     response = api.client.get("/readyz")
     assert response.status_code == 503 and response.json()["detail"][0]["reason"]
+
+
+def test_an_item_is_cancelled_while_it_waits_and_not_once_decided(api: Any) -> None:
+    (queued,) = api.submit(api.text_item())
+    cancelled = api.client.post(f"/v1/items/{queued['id']}/cancel", headers=api.bearer("ingest"))
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = api.client.post(f"/v1/items/{queued['id']}/cancel", headers=api.bearer("ingest"))
+    assert again.status_code == 409 and again.json()["detail"][0]["field"] == "item_id"
+    audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
+    assert [entry["actor"] for entry in audit if entry["transition"] == "cancelled"] == ["ingest"]

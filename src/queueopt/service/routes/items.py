@@ -64,3 +64,13 @@ async def get_item(
     """Where an item stands: its queue and priority while waiting, the decision once decided."""
     view = await runtime.thread.run(runtime.engine.item, item_id)
     return json_response(ItemOut.model_validate(view, from_attributes=True))
+
+
+@router.post("/{item_id}/cancel", response_model=ItemOut, responses=documented(401, 403, 404, 409, 422, 503))
+async def cancel_item(
+    item_id: Annotated[str, Path(min_length=1, max_length=200)], principal: IngestOrAdmin, runtime: RuntimeDep
+) -> Response:
+    """Withdraw an item whose content is gone upstream, while it waits: its task is cancelled once no other copy
+    needs it. 409 once decided, or while its only task is under review."""
+    view = await runtime.thread.run(runtime.engine.cancel, item_id, principal.actor)
+    return json_response(ItemOut.model_validate(view, from_attributes=True))
