@@ -183,3 +183,14 @@ def test_an_item_is_cancelled_while_it_waits_and_not_once_decided(api: Any) -> N
     assert again.status_code == 409 and again.json()["detail"][0]["field"] == "item_id"
     audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
     assert [entry["actor"] for entry in audit if entry["transition"] == "cancelled"] == ["ingest"]
+
+
+def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
+    api.lease("m1")
+    api.lease("m2")
+    offline = {"status": "offline"}
+    assert api.client.post("/v1/moderators/m1/status", json=offline, headers=api.bearer("admin")).status_code == 200
+    assert api.client.post("/v1/moderators/m2/status", json=offline, headers=api.bearer("m2")).status_code == 200
+    audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
+    released = [(entry["actor"], entry["note"]) for entry in audit if entry["transition"] == "released"]
+    assert released == [("admin", "moderator went offline"), ("m2", "moderator went offline")]

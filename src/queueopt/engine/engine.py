@@ -935,17 +935,20 @@ class Engine:
 
     # ---- moderators -----------------------------------------------------------------------------------------
 
-    def upsert_moderator(self, profile: ModeratorProfile) -> ModeratorView:
+    def upsert_moderator(self, profile: ModeratorProfile, actor: str | None = None) -> ModeratorView:
+        """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
+        `actor` (an admin, say), else by the moderator."""
         with self._lock:
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
+            by = actor or profile.id
             if profile.status is ModeratorStatus.OFFLINE:
-                self._release(profile.id, held, "moderator went offline")
+                self._release(held, by, "moderator went offline")
             else:
                 now = self._clock.now()
                 lost = [task for task in held if not self._model.qualified(task, profile.id, now)]
-                self._release(profile.id, lost, "moderator no longer qualified for the task")
+                self._release(lost, by, "moderator no longer qualified for the task")
             return self.moderator(profile.id)
 
     def _put_moderator(self, profile: ModeratorProfile) -> None:
@@ -954,20 +957,20 @@ class Engine:
         available = profile.status is ModeratorStatus.AVAILABLE
         self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
-    def set_status(self, moderator_id: str, status: ModeratorStatus) -> ModeratorView:
+    def set_status(self, moderator_id: str, status: ModeratorStatus, actor: str | None = None) -> ModeratorView:
         with self._lock:
             profile = self._model.profile(moderator_id)
-            return self.upsert_moderator(profile.model_copy(update={"status": status}))
+            return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
 
-    def _release(self, moderator_id: str, old: list[Task], note: str) -> None:
-        """Put the moderator's leases of `old` back in their queues."""
+    def _release(self, old: list[Task], actor: str, note: str) -> None:
+        """Put the leases of `old` back in their queues, audited as released by `actor`."""
         if not old:
             return
         now = self._clock.now()
         new = [self._requeue(task) for task in old]
         changes = Changes(
             tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt)) for task, back in zip(old, new, strict=True)],
-            audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "released", note) for task in old],
+            audit=[AuditEntry(now, task.id, task.item_id, actor, "released", note) for task in old],
         )
         self._commit(changes, old, new)
 

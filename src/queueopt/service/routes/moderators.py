@@ -25,7 +25,8 @@ async def put_moderator(
     """Create or update a profile; the id in the body must be the id in the path."""
     if profile.id != moderator_id:
         raise InvalidInput(f"profile id {profile.id!r} differs from the path's {moderator_id!r}", field="id")
-    return json_response(moderator_out(await runtime.thread.run(runtime.engine.upsert_moderator, profile)))
+    view = await runtime.thread.run(runtime.engine.upsert_moderator, profile, principal.actor)
+    return json_response(moderator_out(view))
 
 
 @router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
@@ -38,7 +39,8 @@ async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
 ) -> Response:
     """Available, away or offline; going offline hands the moderator's leased tasks back to their queues."""
-    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status)
+    actor = principal.moderator_id or principal.actor  # a moderator acts under their id, as on their tasks
+    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status, actor)
     if change.status == "available":
         runtime.assigner.wake()
     elif change.status == "offline":
