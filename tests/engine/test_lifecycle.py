@@ -274,3 +274,6 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.NOT_VIOLATING))
     assert engine.model.accuracy("m1", "child_safety") < before
     assert engine.item(chosen).verdict is Verdict.VIOLATING  # QA measures; it does not overturn
+    shown = engine.moderator("m1").accuracy  # what operations read: the estimate and the QA reviews behind it
+    assert shown["child_safety"] == (engine.model.accuracy("m1", "child_safety"), 1)
+    assert shown["hate"][1] == 0 and set(shown) == {area.name for area in engine.config.policy_areas}

@@ -194,3 +194,12 @@ def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
     audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
     released = [(entry["actor"], entry["note"]) for entry in audit if entry["transition"] == "released"]
     assert released == [("admin", "moderator went offline"), ("m2", "moderator went offline")]
+
+
+def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:
+    shown = api.client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()
+    assert shown["accuracy"] and all(
+        0.0 < value["estimate"] < 1.0 and value["qa_reviews"] == 0 for value in shown["accuracy"].values()
+    )
+    assert set(shown["expected_handling_s"]) == set(shown["profile"]["modalities"])
+    assert all(seconds > 0 for seconds in shown["expected_handling_s"].values())

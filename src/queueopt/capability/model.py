@@ -224,6 +224,14 @@ class Model:
         slot = self._roster.slot_of(moderator_id)
         return self._accuracy.row(slot, int(self._roster.group[slot]))[self._area_index(policy_area)]
 
+    def accuracy_by_area(self, moderator_id: str) -> dict[str, tuple[float, int]]:
+        """Each policy area's accuracy estimate with the QA reviews behind it (none: the prior alone), for
+        operations to see what the assignment believes of a moderator."""
+        slot = self._roster.slot_of(moderator_id)
+        means = self._accuracy.row(slot, int(self._roster.group[slot]))
+        reviews = self._accuracy.trials[slot].tolist()
+        return {area: (means[index], int(reviews[index])) for area, index in self._areas.items()}
+
     def expected_handling_s(self, moderator_id: str, modality: Modality, duration_s: float) -> float:
         slot = self._roster.slot_of(moderator_id)
         per_unit = self._handling.row(slot, int(self._roster.group[slot]))[_MODALITY_INDEX[modality]]

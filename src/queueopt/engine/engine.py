@@ -1061,7 +1061,16 @@ class Engine:
 
     def moderator(self, moderator_id: str) -> ModeratorView:
         with self._lock:
-            return ModeratorView(self._model.profile(moderator_id), self._leases.held_by(moderator_id))
+            profile = self._model.profile(moderator_id)
+            return ModeratorView(
+                profile,
+                self._leases.held_by(moderator_id),
+                self._model.accuracy_by_area(moderator_id),
+                {
+                    modality.value: self._model.expected_handling_s(moderator_id, modality, 0.0)
+                    for modality in profile.modalities
+                },
+            )
 
     def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
         return list(self._store.audit(since, limit, after_seq))

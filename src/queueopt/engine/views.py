@@ -99,8 +99,13 @@ class QueueView:
 
 @dataclass(frozen=True, slots=True)
 class ModeratorView:
+    """A moderator as the engine sees them: profile, leases, and the estimates assignment uses (accuracy per
+    policy area with its QA reviews; expected handling seconds per modality for an item without media length)."""
+
     profile: ModeratorProfile
     leases: list[str]
+    accuracy: dict[str, tuple[float, int]]
+    handling_s: dict[str, float]
 
 
 @dataclass(slots=True)

@@ -92,10 +92,19 @@ class QueuesOut(_Response):
     queues: list[QueueOut]
 
 
+class AccuracyOut(_Response):
+    estimate: float = Field(description="Probability of a right decision in this policy area, as assignment sees it.")
+    qa_reviews: int = Field(description="QA reviews of this moderator's decisions behind it (0: the prior alone).")
+
+
 class ModeratorOut(_Response):
     profile: ModeratorProfile
     status: ModeratorStatus
     leases: list[str]
+    accuracy: dict[str, AccuracyOut]
+    expected_handling_s: dict[str, float] = Field(
+        description="Expected review seconds per modality the moderator handles, for an item without media length."
+    )
 
 
 class StatusChange(_Request):

@@ -12,7 +12,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from queueopt.engine import ModeratorView, TaskView
-from queueopt.service.schemas import ModeratorOut, TaskOut
+from queueopt.service.schemas import AccuracyOut, ModeratorOut, TaskOut
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:
@@ -37,4 +37,13 @@ def task_out(view: TaskView) -> TaskOut:
 
 
 def moderator_out(view: ModeratorView) -> ModeratorOut:
-    return ModeratorOut(profile=view.profile, status=view.profile.status, leases=list(view.leases))
+    return ModeratorOut(
+        profile=view.profile,
+        status=view.profile.status,
+        leases=list(view.leases),
+        accuracy={
+            area: AccuracyOut(estimate=estimate, qa_reviews=reviews)
+            for area, (estimate, reviews) in view.accuracy.items()
+        },
+        expected_handling_s=view.handling_s,
+    )
