@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 
 class Modality(StrEnum):
@@ -92,13 +92,20 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
+def _scalar(value: object) -> object:
+    """One error for a value that is no scalar, instead of one per member of the union naming `.str`, `.int`..."""
+    if not isinstance(value, str | int | float | bool):
+        raise ValueError("an attribute is a string, a number or a boolean")
+    return value
+
+
 def _finite(value: str | int | float | bool) -> str | int | float | bool:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number must be finite")
     return value
 
 
-AttributeValue = Annotated[str | int | float | bool, AfterValidator(_finite)]
+AttributeValue = Annotated[str | int | float | bool, BeforeValidator(_scalar), AfterValidator(_finite)]
 """A free-form attribute; a number must be finite, as everywhere else: a JSON store keeps NaN and infinity as null,
 and an item that read back differently from what was acknowledged would fail every later read of it."""
 

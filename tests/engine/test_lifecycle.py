@@ -218,6 +218,26 @@ def test_batch_assignment_respects_capacity_and_wellbeing(engine: Engine) -> Non
     assert len(engine.moderator("m2").leases) == 2
 
 
+def test_qa_scores_the_decision_of_a_copy_when_the_reviewed_item_was_cancelled(engine: Engine) -> None:
+    """Found over HTTP: with the task's own item cancelled and a duplicate keeping the task open, the QA review was
+    scored against the cancelled item, which holds no decision, and nobody's estimate moved."""
+    from queueopt.engine import qa_draw
+
+    chosen = next(f"cc{index}" for index in range(1000) if qa_draw(f"cc{index}") < 0.10)
+    copy = video(f"{chosen}-copy", signals={"child_safety": 0.9}, content_hash="same")
+    engine.submit([video(chosen, signals={"child_safety": 0.9}, content_hash="same"), copy])
+    engine.cancel(chosen)
+    for name in ("m1", "m2"):
+        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.id == chosen and lease.lease_token is not None
+    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    qa = engine.next_for("m2")
+    assert qa is not None and qa.kind == "qa" and qa.lease_token is not None
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert engine.moderator("m1").accuracy["child_safety"][1] == 1
+
+
 def test_a_severe_lease_counts_against_the_budget_and_cool_down_before_it_is_decided(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:

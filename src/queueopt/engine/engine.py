@@ -796,11 +796,17 @@ class Engine:
         )
 
     def _score_qa(self, qa: Task, decision: Decision) -> None:
-        """A QA review is the reference for the first decision: it feeds that moderator's accuracy estimate."""
-        record = self._store.items([qa.item_id]).get(qa.item_id)
-        if record is None or record.decision is None:
+        """A QA review is the reference for the first decision: it feeds that moderator's accuracy estimate. The
+        decision is read from any decided copy of the reviewed task: the item the task was made for may have been
+        cancelled while a duplicate kept the task, and then holds no decision."""
+        decided = [
+            record.decision
+            for record in self._store.items_of_task(qa.id.removesuffix(QA_SUFFIX))
+            if record.decision is not None
+        ]
+        if not decided:
             return
-        first = json.loads(record.decision)
+        first = json.loads(decided[0])
         decider = first.get("moderator_id")
         if decider is not None and self._model.knows(decider):
             self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)

@@ -47,8 +47,12 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 def _problem(problem: dict[str, Any]) -> dict[str, str]:
     """FastAPI reports a body that is not JSON at `("body", <character offset>)`: the field is the body."""
     if problem.get("type") == "json_invalid":
-        cause = problem.get("ctx", {}).get("error", "not JSON")
-        return {"field": "body", "reason": f"invalid JSON: {cause} (at character {problem['loc'][-1]})"}
+        cause = problem.get("ctx", {}).get("error") or str(problem.get("msg", "")).removeprefix("Invalid JSON: ")
+        where = problem["loc"][-1] if problem.get("loc") else None
+        return {
+            "field": "body",
+            "reason": f"invalid JSON: {cause}" + (f" (at character {where})" if isinstance(where, int) else ""),
+        }
     return {"field": field_path(problem.get("loc", ())), "reason": problem["msg"]}
 
 
