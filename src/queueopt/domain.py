@@ -176,6 +176,9 @@ class Task:
     # Immutable and, when empty, the one shared empty frozenset: a set per task doubled the objects that the
     # cyclic garbage collector walks (its full pauses grow with the open tasks), and skips are rare.
     skipped_by: frozenset[str] = frozenset()
+    # Clearance tiers the task needs beyond its queue's and its policy area's: those of other cleared areas whose
+    # score reached their `severe_at` (an item flagged for child safety and for extremism needs both clearances).
+    clearance: tuple[str, ...] = ()
 
     @property
     def key(self) -> float:

@@ -144,6 +144,17 @@ def test_a_narrowed_profile_gives_back_the_leases_it_no_longer_qualifies_for(eng
     assert [(entry.task_id, entry.note) for entry in released] == [("cs", "moderator no longer qualified for the task")]
 
 
+def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_for_both(engine: Engine) -> None:
+    """Found over HTTP: child safety 0.9 with violent extremism 0.6 went to a moderator cleared for csam alone."""
+    engine.submit([video("both", signals={"child_safety": 0.9, "violent_extremism": 0.6})])
+    areas = ["child_safety", "violent_extremism"]
+    engine.upsert_moderator(profile("csam_only", clearance=["csam"], policy_areas=areas))
+    assert engine.next_for("csam_only") is None
+    engine.upsert_moderator(profile("both_tiers", clearance=["csam", "terrorism"], policy_areas=areas))
+    lease = engine.next_for("both_tiers")
+    assert lease is not None and lease.id == "both"
+
+
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
     engine.submit([video("a", source="appeal")])
     engine.upsert_moderator(profile("m1"))

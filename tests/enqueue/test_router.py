@@ -181,6 +181,17 @@ def test_a_severe_or_cleared_area_past_its_threshold_is_the_primary_policy_whate
     assert router.route(faint).policy == "hate" and not router.route(faint).severe
 
 
+def test_an_item_past_two_cleared_thresholds_needs_both_clearances() -> None:
+    router = Router(CONFIG)
+    both = Item(
+        id="b", modality="text", language="en", region="us", signals={"child_safety": 0.9, "violent_extremism": 0.6}
+    )
+    routing = router.route(both)
+    assert routing.policy == "child_safety" and routing.terms.clearance == ("terrorism",)
+    one = both.model_copy(update={"signals": {"child_safety": 0.9, "violent_extremism": 0.4}})
+    assert router.route(one).terms.clearance == ()
+
+
 @settings(max_examples=200, deadline=None)
 @given(items(st.dictionaries(st.sampled_from(AREAS), st.floats(0, 1), min_size=2)))
 def test_an_item_is_severe_exactly_when_a_severe_area_reaches_its_threshold(item: Item) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.conftest import StoreFactory
@@ -32,6 +33,7 @@ def task(task_id: str, state: TaskState = TaskState.QUEUED, attempt: int = 0, ho
         leased_at=None if holder is None else 11.0,
         lease_expires_at=None if holder is None else 20.0,
         skipped_by=frozenset({"m9", "m2"}),
+        clearance=("csam", "terrorism"),
     )
 
 
@@ -171,3 +173,32 @@ def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Sto
     store.apply(Changes(items=[moved]))
     assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
     assert [record.id for record in store.items_of_task("b")] == ["b", "d"]
+
+
+def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_clearance(tmp_path: Path) -> None:
+    import sqlite3
+    from importlib import resources
+
+    from queueopt.store import open_store
+    from queueopt.store.sqlite import SQLITE
+
+    path = tmp_path / "v1.db"
+    first = (resources.files("queueopt.store") / "sql" / "001_initial.sql").read_text()
+    with sqlite3.connect(path) as connection:
+        connection.executescript(first.format(**SQLITE.column_types))
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version (version) VALUES (1)")
+        old = task("old")
+        connection.execute(
+            "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, "
+            "language, region, duration_s, severe, policy, attempt, skipped_by) "
+            "VALUES ('old', 'old', 'q', 'review', 'queued', 2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, 1, "
+            "'violence', 0, '[]')"
+        )
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        migrated = store.task("old")
+        assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
+    finally:
+        store.close()

@@ -71,6 +71,10 @@ class DemandRules:
             masks.append(mask)
         return tuple(masks)
 
+    def clearance_bits(self, tiers: tuple[str, ...], skills: SkillBits) -> int:
+        """The skill bits of clearance tiers a task needs beyond its queue's and its policy area's."""
+        return _bits(list(tiers), skills, "clearance")
+
     def _part(self, dimension: str, queue: str, code: str | None) -> list[str]:
         """The codes one dimension requires of a task in `queue` whose own code in that dimension is `code`."""
         requires = self._requires.get(queue, _NO_REQUIREMENTS)

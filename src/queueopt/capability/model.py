@@ -52,7 +52,7 @@ _FACTS_KEPT = 8_192
 """Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
 tasks that replace leased ones for a hundred batches or so, after which the table starts over."""
 _Value = TypeVar("_Value")
-_NeedKey = tuple[str, Modality, str, str, str | None]
+_NeedKey = tuple[str, Modality, str, str, str | None, tuple[str, ...]]
 
 
 class _Need(NamedTuple):
@@ -304,7 +304,7 @@ class Model:
         """The skill bits the task requires after the escalation steps its wait has passed."""
         # `_need_key` and the step lookup written out: a batch asks this of every task its window reads and of every
         # pair it leases, and the two calls cost as much as the rest.
-        need = self._needs_now().get((task.queue, task.modality, task.language, task.region, task.policy))
+        need = self._needs_now().get(_need_key(task))
         if need is None:
             need = self._new_need(task)
         after, masks = need.after, need.masks
@@ -427,7 +427,7 @@ class Model:
             for row, task in enumerate(tasks):
                 # `_need_key` and the step lookup written out, as in `required_now` (which would not give the need's
                 # factor columns): this loop is the one-moderator hot path, and the calls cost as much as the rest.
-                need = needs.get((task.queue, task.modality, task.language, task.region, task.policy))
+                need = needs.get(_need_key(task))
                 if need is None:
                     need = self._new_need(task)
                 after, masks = need.after, need.masks
@@ -458,6 +458,9 @@ class Model:
         masks = self._rules.required_masks(
             task.queue, task.modality, task.language, task.region, task.policy, self._roster.skills
         )
+        if task.clearance:  # never relaxed by an escalation step: it protects the moderator, not the SLA
+            extra = self._rules.clearance_bits(task.clearance, self._roster.skills)
+            masks = tuple(mask | extra for mask in masks)
         area = self._area_or_none(task.policy)
         language = self._roster.languages.get(task.language, -1)
         modality = _MODALITY_INDEX[task.modality]
@@ -781,7 +784,7 @@ def _skipped_pairs(tasks: Sequence[Task], moderator_ids: Sequence[str]) -> Itera
 
 def _need_key(task: Task) -> _NeedKey:
     """The task fields a single pair's rules depend on, apart from the time it has waited."""
-    return task.queue, task.modality, task.language, task.region, task.policy
+    return task.queue, task.modality, task.language, task.region, task.policy, task.clearance
 
 
 def _duration(duration_s: float) -> float:

@@ -359,7 +359,7 @@ class Engine:
         are shared by every record, which keeps only the item (a closure per record would add objects for the
         garbage collector to walk, a million of them in a simulated day).
         """
-        action, queue, priority, aging_rate, severe, policy, _, _, reason, _, _ = routing  # one read for all fields
+        action, queue, priority, aging_rate, severe, policy, _, terms, reason, _, _ = routing  # one read for all
         fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
         record = ItemRecord(
             item_id,
@@ -393,6 +393,7 @@ class Engine:
                 fields["duration_s"],
                 severe,
                 policy,
+                clearance=terms.clearance,
             )
             changes.tasks.append(TaskWrite(task))
             transition = "queued"
@@ -1146,13 +1147,13 @@ def _owner_of(record: ItemRecord) -> DuplicateOf:
     return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
 
 
-_LaneLabel = tuple[str, str, str, str | None, bool, int]
+_LaneLabel = tuple[str, str, str, str | None, tuple[str, ...], bool, int]
 
 
 def _lane(task: Task, step: int) -> _LaneLabel:
     """A task's lane in its queue: what it requires of a reviewer follows from these fields, its queue and the
     escalation steps its wait has passed, so all tasks of a lane may be taken by the same moderators, skips aside."""
-    return task.modality, task.language, task.region, task.policy, task.severe, step
+    return task.modality, task.language, task.region, task.policy, task.clearance, task.severe, step
 
 
 def _grant(task: Task) -> Lease:

@@ -30,6 +30,7 @@ class PriorityTerms(NamedTuple):
     severe: bool
     signals: Mapping[str, float]
     severities: Mapping[str, float]
+    clearance: tuple[str, ...] = ()
 
     def describe(self) -> str:
         # %-formatting (UP031 waived): it formats a float in C, about a third faster here than an f-string spec.
@@ -48,6 +49,7 @@ class PriorityModel:
 
     __slots__ = (
         "_base_harm",
+        "_clearance_of",
         "_deadline",
         "_floor",
         "_per_report",
@@ -66,6 +68,7 @@ class PriorityModel:
             area.name: area.severe_at for area in config.policy_areas if area.severe or area.clearance
         }
         self._severe = frozenset(area.name for area in config.policy_areas if area.severe)
+        self._clearance_of = {area.name: area.clearance for area in config.policy_areas if area.clearance}
         self._views = weights.views
         self._per_report = weights.per_report
         self._source = {source: weights.source.get(source, 0.0) for source in Source}
@@ -89,6 +92,7 @@ class PriorityModel:
         sensitive: str | None = None
         top = sensitive_top = -1.0
         severe = False
+        cleared: list[str] | None = None  # cleared areas past their threshold; None for nearly every item
         signals = fields["signals"]
         for area, score in signals.items():
             severity = severities.get(area)
@@ -102,11 +106,17 @@ class PriorityModel:
             threshold = sensitive_at.get(area)
             if threshold is not None and score >= threshold:
                 severe = severe or area in self._severe
+                if area in self._clearance_of:
+                    cleared = [area] if cleared is None else [*cleared, area]
                 if weighted > sensitive_top:
                     sensitive_top = weighted
                     sensitive = area
         if sensitive is not None:
             policy = sensitive
+        clearance: tuple[str, ...] = ()
+        if cleared is not None and len(cleared) > 1:
+            own = self._clearance_of.get(policy or "")
+            clearance = tuple(sorted({self._clearance_of[area] for area in cleared} - {own}))
         if harm < self._base_harm:
             harm = self._base_harm
         exposure = (
@@ -117,7 +127,7 @@ class PriorityModel:
         priority = harm * exposure
         if priority < self._floor:
             priority = self._floor
-        return PriorityTerms(harm, exposure, priority, policy, severe, signals, severities)
+        return PriorityTerms(harm, exposure, priority, policy, severe, signals, severities, clearance)
 
     def aging_rate(self, queue: QueueConfig) -> float:
         """Priority gained per second of waiting: the queue's own rate plus the deadline term.

@@ -45,7 +45,7 @@ _ITEM_COLUMNS = (
 )
 _TASK_COLUMNS = (
     "id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, region, duration_s, "
-    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by"
+    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by, clearance"
 )
 _TASK_UPDATE = ", ".join(f"{column} = ?" for column in _TASK_COLUMNS.split(", ")[1:])
 _ITEM_UPDATE = ", ".join(f"{column} = excluded.{column}" for column in _ITEM_COLUMNS.split(", ")[1:])
@@ -115,6 +115,7 @@ def _task_values(task: Task) -> tuple[Any, ...]:
         task.leased_at,
         task.lease_expires_at,
         json.dumps(sorted(skipped_by)) if skipped_by else "[]",
+        ",".join(task.clearance),
     )
 
 
@@ -139,6 +140,7 @@ def _task_of(row: Row) -> Task:
         leased_at=row[16],
         lease_expires_at=row[17],
         skipped_by=frozenset(json.loads(row[18])),
+        clearance=tuple(row[19].split(",")) if row[19] else (),
     )
 
 
