@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from queueopt.assign import solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
+from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig, QueueConfig
 from queueopt.domain import (
@@ -96,6 +97,8 @@ _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
 _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
+_SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
+_RECALL_PAGE = 10_000
 _SEVERE = attrgetter("severe")
 _FIELDS_OF = {
     Task: attrgetter(*(field.name for field in fields(Task))),
@@ -199,11 +202,8 @@ class Engine:
                 self._put_moderator(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput):
                 continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
-        open_tasks = self._store.open_tasks()
-        self._index(open_tasks)
-        for task in open_tasks:  # a severe lease in hand still counts against its holder's hour
-            if task.severe and task.holder is not None and task.leased_at is not None:
-                self._record_severe(task.holder, task.leased_at)
+        self._index(self._store.open_tasks())
+        self._recall_severe()
         self.expire()
 
     def _index(self, tasks: Iterable[Task]) -> None:
@@ -593,7 +593,8 @@ class Engine:
                 lease_expires_at=now + self._lease_length(task),
             )
             changes.tasks.append(TaskWrite(lease, (_QUEUED, task.attempt)))
-            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", f"to {moderator_id}"))
+            note = f"to {moderator_id}{_SEVERE_NOTE}" if task.severe else f"to {moderator_id}"
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", note))
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
         self.stats.leased += len(leased)
@@ -601,6 +602,16 @@ class Engine:
             if task.severe:
                 self._record_severe(moderator_id, now)
         return leased
+
+    def _recall_severe(self) -> None:
+        """The wellbeing ledger after a restart: every severe lease of the last hour, read back from the audit
+        (a lease's note marks it severe), counts again against its moderator's budget and cool-down."""
+        since, after = self._clock.now() - SEVERE_WINDOW_S, 0
+        while entries := self._store.audit(since, _RECALL_PAGE, after):
+            for entry in entries:
+                if entry.transition == "leased" and entry.note.endswith(_SEVERE_NOTE):
+                    self._record_severe(entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE), entry.at)
+            after = entries[-1].seq
 
     def _record_severe(self, moderator_id: str, at: float) -> None:
         """A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is
