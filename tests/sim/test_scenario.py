@@ -174,6 +174,11 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             'speed = { text = { distribution = "exponential", median_s = 60 } }',
             "roster.0.speed.text: Value error, an exponential handling time takes mean_s",
         ),
+        # Wrong types are mistakes, not values to convert.
+        ("horizon_s = 3600", "horizon_s = 3600\nseed = true", "seed: Input should be a valid integer"),
+        ("count = 2", 'count = "5"', "roster.0.count: Input should be a valid integer"),
+        ("horizon_s = 3600", 'horizon_s = "3600"', "horizon_s: Input should be a valid number"),
+        ("horizon_s = 3600", "horizon_s = 3600\nreplications = 2.0", "replications: Input should be a valid integer"),
         # Values that used to end a run in an overflow, an out-of-memory kill or a traceback.
         ("horizon_s = 3600", "horizon_s = 1e9", "horizon_s: Input should be less than or equal to 31622400"),
         ("rate_per_hour = 100", "rate_per_hour = 1e12", "(root): Value error, the arrivals make about"),

@@ -23,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
 from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source
 
-PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-Sigma = Annotated[float, Field(ge=0.0, le=5.0, allow_inf_nan=False)]
+# Numbers are strict: TOML has types, and `seed = true`, `count = "5"` or `replications = 2.0` is a mistake to
+# report, not a value to convert.
+PositiveFloat = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
+Sigma = Annotated[float, Field(strict=True, ge=0.0, le=5.0, allow_inf_nan=False)]
 """A lognormal's sigma: at 5 its draws already span 10^±11 times the median; more is a typo, and overflows."""
-Seconds = Annotated[float, Field(gt=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
 """A handling time's median or mean: up to a week, the longest item there is."""
 HOURS = 24
 MAX_HORIZON_S = 366 * 86400.0
@@ -114,7 +116,7 @@ class Signal(_Strict):
 class Reports(_Strict):
     """User reports on an item, Poisson distributed."""
 
-    mean: Annotated[float, Field(ge=0.0, le=MAX_REPORTS, allow_inf_nan=False)] = 0.0
+    mean: Annotated[float, Field(strict=True, ge=0.0, le=MAX_REPORTS, allow_inf_nan=False)] = 0.0
 
 
 def _hourly(values: list[float] | None, name: str) -> None:
@@ -144,7 +146,7 @@ class ArrivalType(_Strict):
     views_per_hour: LogNormal | None = None
     views_half_life_s: LogNormal | None = None
     reports: Reports = Field(default_factory=Reports)
-    duplicate_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    duplicate_share: Annotated[float, Field(strict=True, ge=0.0, lt=1.0)] = 0.0
     patience_s: PositiveFloat | None = None
     attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(default_factory=dict)
 
@@ -176,7 +178,7 @@ class Burst(_Strict):
 
     start_s: NonNegativeFloat
     length_s: PositiveFloat
-    multiplier: Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
+    multiplier: Annotated[float, Field(strict=True, ge=0.0, le=1000.0, allow_inf_nan=False)]
     arrivals: list[Code] | None = None
 
     def applies_to(self, name: str) -> bool:
@@ -189,8 +191,8 @@ class Burst(_Strict):
 class Shift(_Strict):
     """Hours of day on duty; `end_h < start_h` wraps past midnight (a night shift 22 -> 6)."""
 
-    start_h: Annotated[float, Field(ge=0.0, lt=24.0)]
-    end_h: Annotated[float, Field(gt=0.0, le=24.0)]
+    start_h: Annotated[float, Field(strict=True, ge=0.0, lt=24.0)]
+    end_h: Annotated[float, Field(strict=True, gt=0.0, le=24.0)]
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
@@ -260,7 +262,7 @@ class HandlingTime(_Strict):
 class Accuracy(_Strict):
     """Each moderator's true accuracy is drawn once from a Beta with this mean and concentration (a + b)."""
 
-    mean: Annotated[float, Field(gt=0.0, lt=1.0)]
+    mean: Annotated[float, Field(strict=True, gt=0.0, lt=1.0)]
     concentration: PositiveFloat = 50.0
 
     @property
@@ -273,15 +275,15 @@ class RosterGroup(_Strict):
     (lognormal with median 1 and sigma `speed_spread`) that scales every handling time."""
 
     name: Code
-    count: Annotated[int, Field(ge=1, le=1_000_000)]
+    count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
     vendor: Code
     site: Code
     regions: list[Code] = Field(min_length=1)
-    languages: dict[Code, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(min_length=1)
+    languages: dict[Code, Annotated[float, Field(strict=True, gt=0.0, le=1.0)]] = Field(min_length=1)
     modalities: list[Modality] = Field(min_length=1)
     policy_areas: list[Code] = Field(default_factory=list)
     clearance: list[Code] = Field(default_factory=list)
-    capacity: Annotated[int, Field(ge=1, le=100)] = 1
+    capacity: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
     severe_per_hour: NonNegativeFloat | None = None
     cooldown_s: NonNegativeFloat = 0.0
     hourly_cost: NonNegativeFloat = 0.0
@@ -317,10 +319,10 @@ class Scenario(_Strict):
     roster: list[RosterGroup] = Field(min_length=1)
     strategy: Strategy = "priority"
     tick_s: PositiveFloat = 1.0
-    horizon_s: Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
+    horizon_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
     warmup_s: NonNegativeFloat = 0.0
-    replications: Annotated[int, Field(ge=1, le=100_000)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
+    replications: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 1
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
     trace: Path | None = None
 
     @field_validator("warmup_s")
@@ -472,7 +474,8 @@ class TraceArrival(NamedTuple):
 
 
 class _TraceTiming(_Strict):
-    arrive_at_s: NonNegativeFloat
+    # Not strict: a CSV cell is text, read as a number here as an item's fields are.
+    arrive_at_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
     true_violating: bool | None = None
 
 
