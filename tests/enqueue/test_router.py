@@ -190,6 +190,9 @@ def test_an_item_past_two_cleared_thresholds_needs_both_clearances() -> None:
     assert routing.policy == "child_safety" and routing.terms.clearance == ("terrorism",)
     one = both.model_copy(update={"signals": {"child_safety": 0.9, "violent_extremism": 0.4}})
     assert router.route(one).terms.clearance == ()
+    # A severe area without clearance may outrank the cleared one as the primary policy; the clearance still holds.
+    under = both.model_copy(update={"signals": {"violence": 0.9, "child_safety": 0.5}})
+    assert router.route(under).policy == "violence" and router.route(under).terms.clearance == ("csam",)
 
 
 @settings(max_examples=200, deadline=None)

@@ -114,7 +114,7 @@ class PriorityModel:
         if sensitive is not None:
             policy = sensitive
         clearance: tuple[str, ...] = ()
-        if cleared is not None and len(cleared) > 1:
+        if cleared is not None:  # the primary area may be a severe one without clearance, or another cleared one
             own = self._clearance_of.get(policy or "")
             clearance = tuple(sorted({self._clearance_of[area] for area in cleared} - {own}))
         if harm < self._base_harm:
