@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, OpsConfig, decoded, format_validation_error, load_config, read_text
 from queueopt.domain import Item
 from queueopt.enqueue.router import Router
@@ -21,9 +22,7 @@ def _load_or_exit(path: Path) -> OpsConfig:
     try:
         return load_config(path)
     except ConfigError as error:
-        for problem in error.problems:
-            print(f"{error.source}: {problem}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        exit_with(error.source, error.problems)
 
 
 def check_config(file: Annotated[Path, typer.Argument(help="Ops config (TOML).")]) -> None:
@@ -73,7 +72,7 @@ def _lines(path: Path) -> list[str]:
     try:
         return (decoded(sys.stdin.buffer.read(), "-") if str(path) == "-" else read_text(path)).splitlines()
     except ConfigError as error:
-        raise QueueoptError(error.problems[0].removeprefix("(file): "), field=error.source) from None
+        exit_with(error.source, error.problems)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,15 +10,15 @@ per second with them), and a missing package should fail loudly at start rather 
 from __future__ import annotations
 
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, format_validation_error, load_config
 from queueopt.service.settings import Settings
 
@@ -69,7 +69,7 @@ def demo_serve(
     try:
         ops = load_config(config)
     except ConfigError as error:
-        _exit_with(error.source, error.problems)
+        exit_with(error.source, error.problems)
     from queueopt.service.demo import instructions, write_demo
     from queueopt.store.engine_lock import engine_lock
 
@@ -100,7 +100,7 @@ def _settings(values: dict[str, Any]) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as error:
-        _exit_with("settings", format_validation_error(error))
+        exit_with("settings", format_validation_error(error))
 
 
 def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None = None) -> None:
@@ -113,7 +113,7 @@ def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None 
     try:
         app = create_app(settings)
     except ConfigError as error:
-        _exit_with(error.source, error.problems)
+        exit_with(error.source, error.problems)
     with engine_lock(settings.database_url, wait=settings.standby):
         if prepare is not None:
             prepare()
@@ -155,12 +155,6 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
             super().handle_exit(sig, frame)
 
     DrainingServer(config).run()
-
-
-def _exit_with(source: str, problems: list[str]) -> NoReturn:
-    for problem in problems:
-        print(f"{source}: {problem}", file=sys.stderr)
-    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

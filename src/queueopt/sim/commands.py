@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
 from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strategy, check_trace, load_scenario
@@ -66,9 +67,7 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
             scenario = scenario.model_copy(update={"horizon_s": horizon_s})
         return scenario if scale == 1.0 else scaled(scenario, scale)
     except ConfigError as error:
-        for problem in error.problems:
-            print(f"{error.source}: {problem}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        exit_with(error.source, error.problems)
 
 
 @contextmanager
