@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from queueopt.config import ConfigError
 from queueopt.service.auth import Authenticator, Principal, Role
+from queueopt.service.serving import default_address
 from queueopt.service.settings import Settings
 
 
@@ -96,3 +99,35 @@ def test_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "sqlite:///./var/queueopt.db"
     assert (settings.host, settings.port, settings.tick_s) == ("127.0.0.1", 8000, 0.5)
     assert settings.config == Path("examples/ops.toml") and settings.tokens_file is None
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("http://10.0.0.5:8000", "http://10.0.0.5:8000"), ("https://queueopt-2.internal/", "https://queueopt-2.internal")],
+)
+def test_an_advertised_address_is_kept_as_an_origin(given: str, kept: str) -> None:
+    assert Settings(advertise_url=given).advertise_url == kept
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "10.0.0.5:8000",
+        "ftp://host",
+        "http://",
+        "http://host:99999",
+        "http://host/api",
+        "http://host?x=1",
+        "http://u:p@h",
+    ],
+)
+def test_an_advertised_address_that_a_standby_could_not_use_is_refused(given: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(advertise_url=given)
+    assert refused.value.errors()[0]["loc"] == ("advertise_url",)
+
+
+def test_the_default_address_names_the_machine_for_a_wildcard_host() -> None:
+    assert default_address("0.0.0.0", 8000) == f"http://{socket.gethostname()}:8000"
+    assert default_address("::1", 8001) == "http://[::1]:8001"
+    assert default_address("10.1.2.3", 8002) == "http://10.1.2.3:8002"

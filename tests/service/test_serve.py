@@ -13,10 +13,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from tests.conftest import PG_URL
 
 from queueopt.store import open_store
 
@@ -32,11 +36,15 @@ def _free_port() -> int:
         return port
 
 
-def _call(base: str, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+def _call(
+    base: str, method: str, path: str, token: str | None = None, body: Any = None, *, forwarded: bool = False
+) -> tuple[int, Any]:
     request = urllib.request.Request(
         base + path, method=method, data=None if body is None else json.dumps(body).encode()
     )
     request.add_header("Content-Type", "application/json")
+    if forwarded:
+        request.add_header("X-Queueopt-Forwarded", "1")
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -153,10 +161,26 @@ def _refusal(env: dict[str, str], cwd: Path) -> str:
     return stderr
 
 
-def test_a_second_engine_on_one_store_is_refused_and_a_standby_takes_over_after_kill_9(tmp_path: Path) -> None:
-    """Two engines on one store would each see only their own submissions; a standby waits, then serves what the
-    first one acknowledged, as after any crash."""
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def replicated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment of replicas of one store: a SQLite file, or a PostgreSQL schema of this test's own."""
     env = _environment(tmp_path)
+    if request.param == "sqlite":
+        yield env
+        return
+    schema = f"replicas_{uuid.uuid4().hex[:12]}"
+    yield env | {"QUEUEOPT_DATABASE_URL": f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"}
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """Two engines on one store would each see only their own submissions, so a second plain `serve` is refused; a
+    standby answers every request by passing it to the serving engine, and after that engine is killed serves
+    what it acknowledged, leases included, from its own engine."""
+    env = replicated
     first_port, standby_port = _free_port(), _free_port()
     first_base, standby_base = f"http://127.0.0.1:{first_port}", f"http://127.0.0.1:{standby_port}"
     with _serve(env, tmp_path, "--port", str(first_port)) as first:
@@ -165,16 +189,18 @@ def test_a_second_engine_on_one_store_is_refused_and_a_standby_takes_over_after_
             assert "another queueopt engine serves this store" in _refusal(env, tmp_path)
             with _serve(env, tmp_path, "--port", str(standby_port), "--standby") as standby:
                 try:
-                    leased = _round_trip_until_leased(first_base)
+                    _wait_until_up(standby_base, standby)
+                    leased = _round_trip_until_leased(standby_base)
+                    assert _call(first_base, "GET", "/v1/moderators/e2e", ADMIN)[1]["leases"] == [leased["task_id"]]
                     waiting = {"id": "waiting", "modality": "text", "language": "en", "region": "us", "signals": {}}
-                    assert _call(first_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
-                    time.sleep(0.5)
-                    assert standby.poll() is None
-                    with pytest.raises(urllib.error.URLError):
-                        _call(standby_base, "GET", "/healthz")
+                    assert _call(standby_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
+                    assert _call(standby_base, "GET", "/v1/items/waiting")[0] == 401, "the token is the engine's call"
+                    assert _call(standby_base, "GET", "/v1/items/waiting", MODERATOR)[0] == 403
+                    status, looped = _call(standby_base, "GET", "/v1/items/waiting", INGEST, forwarded=True)
+                    assert status == 503 and "reached a standby twice" in looped["detail"][0]["reason"]
                     first.send_signal(signal.SIGKILL)
                     first.wait(timeout=10)
-                    _wait_until_up(standby_base, standby)
+                    _wait_until_serving(standby_base, standby)
                     status, shown = _call(standby_base, "GET", "/v1/items/waiting", INGEST)
                     assert status == 200 and shown["status"] == "queued"
                     decision = {"lease_token": leased["lease_token"], "verdict": "violating", "policy": "hate"}
@@ -184,10 +210,27 @@ def test_a_second_engine_on_one_store_is_refused_and_a_standby_takes_over_after_
                     )
                 finally:
                     standby.send_signal(signal.SIGTERM)
-                    standby.communicate(timeout=20)
+                    _, stderr = standby.communicate(timeout=20)
+                assert b"Traceback" not in stderr, stderr.decode()
         finally:
             first.kill()
             first.communicate(timeout=20)
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    try:
+        assert store.serving_address() == standby_base, "the standby announced itself when it took over"
+        assert store.items(["e2e-1"])["e2e-1"].status == "decided"
+    finally:
+        store.close()
+
+
+def _wait_until_serving(base: str, server: subprocess.Popen[bytes]) -> None:
+    """Until the process answers from its own engine: a request marked as passed on is then served, not refused."""
+    for _ in range(200):
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+        if _call(base, "GET", "/v1/items/waiting", INGEST, forwarded=True)[0] == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the standby did not take over")
 
 
 @pytest.mark.parametrize(

@@ -154,6 +154,23 @@ def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: St
     assert second.moderators() == {"m1": "{}"}
 
 
+def test_the_serving_address_is_the_last_one_announced_and_outlives_a_reopen(store_factory: StoreFactory) -> None:
+    first = store_factory()
+    assert first.serving_address() is None
+    first.announce_serving("http://10.0.0.1:8000", 5.0)
+    first.announce_serving("http://10.0.0.2:8000", 6.0)
+    assert store_factory().serving_address() == "http://10.0.0.2:8000"
+
+
+def test_processes_opening_one_new_database_at_once_migrate_it_once(store_factory: StoreFactory) -> None:
+    """A standby starts beside the serving engine: both open (and may migrate) the store in the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        opened = list(pool.map(lambda _: store_factory(), range(4)))
+    assert [store.schema_version() for store in opened] == [SCHEMA_VERSION] * 4
+
+
 def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Store) -> None:
     submit(store, "a", "b")
     copy = item("c", status=ItemStatus.DUPLICATE)
@@ -197,7 +214,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:

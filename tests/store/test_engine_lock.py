@@ -16,7 +16,7 @@ from tests.conftest import PG_URL
 
 from queueopt.errors import InvalidInput, StoreInUse, StoreUnavailable
 from queueopt.store import open_store
-from queueopt.store.engine_lock import engine_lock
+from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 from queueopt.store.urls import parse_store_url
 
 HOLD = """
@@ -68,6 +68,27 @@ def test_a_standby_takes_over_when_the_holder_stops(store_url: str) -> None:
         assert not took_over.is_set(), "the standby started while the engine still held the store"
     waiting.join(timeout=10)
     assert took_over.is_set()
+
+
+def test_a_standby_told_to_stop_gives_up_waiting_and_never_holds_the_lock(store_url: str) -> None:
+    stop, outcome = threading.Event(), []
+
+    def standby() -> None:
+        try:
+            with engine_lock(store_url, wait=True, stop=stop):
+                outcome.append("held")
+        except GaveUpWaiting:
+            outcome.append("gave up")
+
+    with engine_lock(store_url):
+        waiting = threading.Thread(target=standby)
+        waiting.start()
+        time.sleep(0.3)
+        stop.set()
+        waiting.join(timeout=5)
+        assert outcome == ["gave up"]
+    with engine_lock(store_url):
+        pass
 
 
 def test_a_killed_holder_frees_the_lock(store_url: str) -> None:

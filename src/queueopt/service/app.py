@@ -3,31 +3,31 @@
 Tokens, the ops config and the roster are read when the app is created, so a bad file stops `queueopt serve` before
 it binds a port. The store is opened in the lifespan and closed there after the assigner has stopped, so a SIGTERM
 (uvicorn stops accepting, finishes in-flight requests, then runs the lifespan's exit) leaves the store consistent.
+A standby (`settings.standby`) starts with no engine: it passes requests to the serving one until it takes over.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from queueopt import __version__
 from queueopt.clock import Clock, SystemClock
-from queueopt.config import OpsConfig, load_config
-from queueopt.engine import Engine
+from queueopt.config import load_config
 from queueopt.errors import InvalidInput
 from queueopt.service import openapi, problems
-from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator
-from queueopt.service.deps import Runtime
 from queueopt.service.engine_thread import EngineThread
+from queueopt.service.forward import PassToServing
 from queueopt.service.limits import BodyLimit
 from queueopt.service.metrics import HttpLatency, ServiceMetrics
 from queueopt.service.roster import load_roster
 from queueopt.service.routes import audit, health, items, moderators, queues, tasks
+from queueopt.service.serving import Serving
 from queueopt.service.settings import Settings
-from queueopt.store import Store, open_store
+from queueopt.service.standby import Standby
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -41,19 +41,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread = EngineThread()
+        serving = Serving(app, settings, clock or SystemClock(), config, (auth, roster, metrics), thread)
+        app.state.serving = serving
         try:
-            engine = await thread.run(_open_engine, settings.database_url, clock or SystemClock(), config)
-            assigner = Assigner(engine, settings.tick_s, metrics)
-            try:
-                for profile in roster:
-                    await thread.run(engine.upsert_moderator, profile)
-                app.state.runtime = Runtime(engine, auth, assigner, metrics, thread)
-                metrics.watch(engine)
-                assigner.start()
+            async with AsyncExitStack() as stack:
+                if settings.standby:
+                    await stack.enter_async_context(Standby(app, settings.database_url, serving.start))
+                else:
+                    await serving.start()
+                stack.push_async_callback(serving.stop)  # before a standby lets the store's lock go
                 yield
-            finally:
-                await assigner.stop()
-                await thread.run(engine.close)
         finally:
             thread.close()
 
@@ -67,11 +64,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     openapi.tighten(app)
     for module in (items, queues, moderators, tasks, audit, health):
         app.include_router(module.router)
+    app.add_middleware(PassToServing)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpLatency, metrics=metrics)
     return app
-
-
-def _open_engine(database_url: str, clock: Clock, config: OpsConfig) -> Engine:
-    store: Store = open_store(database_url)
-    return Engine(store, clock, config)

@@ -39,15 +39,23 @@ def serve(
         bool | None,
         typer.Option(
             "--standby/--no-standby",
-            help="Wait for the engine serving the same store to stop, then take over [env QUEUEOPT_STANDBY].",
+            help="Pass requests to the engine serving the same store until it stops, then take over "
+            "[env QUEUEOPT_STANDBY].",
+        ),
+    ] = None,
+    advertise_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where standbys reach this process, e.g. http://10.0.0.5:8000 [env QUEUEOPT_ADVERTISE_URL, "
+            "default http://<host>:<port>]."
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API; options override QUEUEOPT_* environment variables. SIGTERM shuts down gracefully.
 
-    One engine serves a store: a second `serve` on the same database is refused, or with --standby waits for the
-    first to stop (a crash included) and then takes over."""
+    One engine serves a store: a second `serve` on the same database is refused, or with --standby serves by passing
+    every request to the first until it stops (a crash included), then takes over."""
     options = {
         "host": host,
         "port": port,
@@ -56,6 +64,7 @@ def serve(
         "tokens_file": tokens_file,
         "roster_file": roster_file,
         "standby": standby,
+        "advertise_url": advertise_url,
     }
     _run(_settings({name: value for name, value in options.items() if value is not None}), log_level)
 
@@ -114,7 +123,11 @@ def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None 
         app = create_app(settings)
     except ConfigError as error:
         exit_with(error.source, error.problems)
-    with engine_lock(settings.database_url, wait=settings.standby):
+    if settings.standby:  # the app waits for the lock itself, serving meanwhile
+        open_store(settings.database_url).close()
+        _serve(app, settings, log_level)
+        return
+    with engine_lock(settings.database_url):
         if prepare is not None:
             prepare()
         open_store(settings.database_url).close()  # an unreachable store fails here in one line, before the port
@@ -126,6 +139,7 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
 
     from queueopt.service.collector import CollectorPolicy
     from queueopt.service.deps import Runtime
+    from queueopt.service.serving import Serving
 
     config = uvicorn.Config(
         app,
@@ -141,11 +155,16 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
 
     class DrainingServer(uvicorn.Server):
         """uvicorn waits for open requests before the lifespan ends; long-polls would hold it for up to 30 s, so
-        the first stop signal also tells the assigner to release them. Once started, long-lived objects are kept
-        out of the garbage collector's full pauses (`CollectorPolicy`)."""
+        the first stop signal also tells the assigner to release them. Once the port is bound, its address is
+        announced for standbys, and long-lived objects are kept out of the garbage collector's full pauses
+        (`CollectorPolicy`)."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
+            if self.started:
+                listening = self.servers[0].sockets[0].getsockname()
+                serving: Serving = app.state.serving
+                await serving.bound(int(listening[1]))
             CollectorPolicy().install()
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -25,9 +26,32 @@ class Settings(BaseSettings):
     roster_file: Path | None = Field(default=None, description="JSON list of moderator profiles upserted at start.")
     standby: bool = Field(
         default=False,
-        description="Wait for the engine serving the same store to stop, then take over, instead of refusing to start.",
+        description="Pass every request to the engine serving the same store until it stops, then take over, "
+        "instead of refusing to start.",
+    )
+    advertise_url: str | None = Field(
+        default=None,
+        description="Where standby replicas reach this process once it serves the store, such as "
+        "http://10.0.0.5:8000; by default http://<host>:<port>, with the machine's name for a wildcard host.",
     )
     tick_s: Annotated[float, Field(gt=0.0, le=60.0)] = 0.5
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * MIB)] = MIB
+
+    @field_validator("advertise_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        """An origin only: a standby appends each request's own path and query to it."""
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - reading it checks the port: out of range or not a number raises
+        except ValueError as error:
+            raise ValueError(f"not a URL: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("give http:// or https:// and a host, such as http://10.0.0.5:8000")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("give only scheme, host and port: a standby appends each request's path")
+        return f"{parts.scheme}://{parts.netloc}"

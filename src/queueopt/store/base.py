@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Store(Protocol):
@@ -39,6 +39,14 @@ class Store(Protocol):
     def moderators(self) -> dict[str, str]: ...
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
+
+    def announce_serving(self, address: str, at: float) -> None:
+        """Record where the engine serving this store answers HTTP; called by the lock holder as it starts."""
+        ...
+
+    def serving_address(self) -> str | None:
+        """Where the serving engine last said it answers, for standby replicas to pass requests to."""
+        ...
 
     def count_items(self) -> int: ...
 

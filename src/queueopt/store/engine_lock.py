@@ -3,7 +3,11 @@
 An engine keeps its queues and leases in memory, rebuilt from the store when it starts, and learns of new tasks only
 through its own calls. A second `queueopt serve` on the same database would not see the first one's submissions:
 moderators pulling from one would starve while the other's queues grow. So the second process is refused at start,
-or, as a standby, waits until the holder is gone and then starts (rebuilding from the store, as after a crash).
+or, as a standby, passes its requests to the holder until the holder is gone, then takes over (rebuilding from the
+store, as after a crash).
+
+A waiting standby asks again every `POLL_S` rather than blocking in the kernel or the server, so it can stop waiting
+when it shuts down, and takes over within that long of the holder's end.
 
 The lock dies with its holder however it ends, `kill -9` included. PostgreSQL: a session advisory lock on a
 connection of its own, keyed by the store's schema. SQLite: an exclusive `flock` on `<database>.lock`, released by
@@ -15,8 +19,9 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,22 +30,45 @@ from queueopt.errors import StoreInUse, StoreUnavailable
 from queueopt.store.urls import StoreUrl, parse_store_url
 
 _NAMESPACE = 0x71756F70  # "quop": the first key of every queueopt advisory lock, apart from other applications'
+POLL_S = 0.25
+
+
+class GaveUpWaiting(Exception):
+    """The standby was told to stop before the lock came free."""
 
 
 @contextmanager
-def engine_lock(url: str, *, wait: bool = False) -> Iterator[None]:
+def engine_lock(url: str, *, wait: bool = False, stop: threading.Event | None = None) -> Iterator[None]:
     """Hold the lock of the store `url` names until the block ends. Raises `StoreInUse` if another process holds
-    it, or with `wait` (a standby) blocks until it is free."""
+    it, or with `wait` (a standby) waits until it is free, or until `stop` is set (then `GaveUpWaiting`)."""
     where = parse_store_url(url)
+    waiting = _Waiting(stop or threading.Event()) if wait else None
     if where.backend == "sqlite" and where.path != ":memory:":
         database = Path(where.path).resolve()  # one lock for every spelling of the file, through symlinks too
-        with _file_lock(database.with_name(database.name + ".lock"), wait):
+        with _file_lock(database.with_name(database.name + ".lock"), waiting):
             yield
     elif where.backend == "postgres":
-        with _advisory_lock(where, wait):
+        with _advisory_lock(where, waiting):
             yield
     else:
         yield
+
+
+class _Waiting:
+    """A standby's patience: tries the lock until it is taken, saying once that it waits."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def until(self, taken: Callable[[], bool]) -> None:
+        print(
+            "queueopt: standby: passing requests to the engine serving this store until it stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not taken():
+            if self._stop.wait(POLL_S):
+                raise GaveUpWaiting
 
 
 def _in_use(holder: str) -> StoreInUse:
@@ -50,25 +78,18 @@ def _in_use(holder: str) -> StoreInUse:
     )
 
 
-def _waiting() -> None:
-    print("queueopt: standby: waiting for the engine serving this store to stop", file=sys.stderr, flush=True)
-
-
 @contextmanager
-def _file_lock(path: Path, wait: bool) -> Iterator[None]:
+def _file_lock(path: Path, waiting: _Waiting | None) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise StoreUnavailable(f"cannot open the lock file {str(path)!r}: {error}", field="database_url") from None
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                raise _in_use(f"process {os.pread(descriptor, 32, 0).decode(errors='replace').strip()}") from None
-            _waiting()
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if not _try_flock(descriptor):
+            if waiting is None:
+                raise _in_use(f"process {os.pread(descriptor, 32, 0).decode(errors='replace').strip()}")
+            waiting.until(lambda: _try_flock(descriptor))
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         yield
@@ -76,8 +97,16 @@ def _file_lock(path: Path, wait: bool) -> Iterator[None]:
         os.close(descriptor)
 
 
+def _try_flock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @contextmanager
-def _advisory_lock(where: StoreUrl, wait: bool) -> Iterator[None]:
+def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[None]:
     from queueopt.store.postgres import connect
 
     with connect(where.conninfo) as connection:
@@ -85,12 +114,15 @@ def _advisory_lock(where: StoreUrl, wait: bool) -> Iterator[None]:
         # schema (usually public), so `.../db` and `.../db?schema=public` are one store and take one lock.
         schema = where.schema or _current_schema(connection)
         key = (_NAMESPACE, zlib.crc32(schema.encode()) - 2**31)
-        row = connection.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
-        if row is None or not row[0]:
-            if not wait:
+
+        def taken() -> bool:
+            row = connection.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
+            return row is not None and bool(row[0])
+
+        if not taken():
+            if waiting is None:
                 raise _in_use(f"schema {schema}")
-            _waiting()
-            connection.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", key)
+            waiting.until(taken)
         yield
 
 

@@ -34,6 +34,7 @@ class MemoryStore:
         self._moderators: dict[str, str] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
+        self._serving: str | None = None
 
     def apply(self, changes: Changes) -> None:
         """Every submit, lease, decision and expiry passes through here, so the indexes are read into locals once and
@@ -117,6 +118,14 @@ class MemoryStore:
         with self._lock:
             selected = [entry for entry in self._audit if entry.seq > after_seq and entry.at >= since]
             return selected[:limit]
+
+    def announce_serving(self, address: str, at: float) -> None:
+        with self._lock:
+            self._serving = address
+
+    def serving_address(self) -> str | None:
+        with self._lock:
+            return self._serving
 
     def count_items(self) -> int:
         with self._lock:

@@ -37,6 +37,9 @@ class Dialect:
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
+    migration_lock: str
+    """A statement that serialises migrating transactions, or empty where starting a write transaction already does
+    (SQLite's `BEGIN IMMEDIATE`)."""
 
 
 _ITEM_COLUMNS = (
@@ -184,19 +187,24 @@ class SqlStore:
         self._connection.execute("COMMIT")
 
     def _migrate(self) -> None:
-        """Apply every migration file newer than the recorded schema version, each in its own transaction."""
+        """Apply every migration file newer than the recorded schema version, each in its own transaction.
+
+        Replicas open one database at once (a standby starts beside the serving engine), so each transaction first
+        takes the dialect's migration lock and reads the version inside it: of two processes opening a database
+        that lacks a migration, one applies it and the other finds it applied."""
         with self._lock:
-            self._execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            rows = self._execute("SELECT MAX(version) FROM schema_version").fetchall()
-            current = rows[0][0] or 0
             folder = resources.files("queueopt.store") / "sql"
             for script in sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql")):
                 version = int(script.split("_", 1)[0])
-                if version <= current:
-                    continue
                 text = (folder / script).read_text().format(**self._dialect.column_types)
                 statements = [part.strip() for part in text.split(";")]
                 with self._transaction():
+                    if self._dialect.migration_lock:
+                        self._execute(self._dialect.migration_lock)
+                    self._execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                    rows = self._execute("SELECT MAX(version) FROM schema_version").fetchall()
+                    if version <= (rows[0][0] or 0):
+                        continue
                     for statement in statements:
                         body = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
                         if body.strip():
@@ -311,6 +319,19 @@ class SqlStore:
             )
             for row in rows
         ]
+
+    def announce_serving(self, address: str, at: float) -> None:
+        with self._lock, self._transaction():
+            self._execute(
+                "INSERT INTO serving_engine (slot, address, since) VALUES (1, ?, ?) "
+                "ON CONFLICT (slot) DO UPDATE SET address = excluded.address, since = excluded.since",
+                (address, at),
+            )
+
+    def serving_address(self) -> str | None:
+        with self._lock:
+            rows = self._execute("SELECT address FROM serving_engine WHERE slot = 1").fetchall()
+        return str(rows[0][0]) if rows else None
 
     def count_items(self) -> int:
         with self._lock:

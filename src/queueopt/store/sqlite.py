@@ -31,6 +31,7 @@ def _executemany(connection: Connection, query: str, rows: list[tuple[Any, ...]]
 SQLITE = Dialect(
     name="sqlite",
     begin="BEGIN IMMEDIATE",
+    migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
     executemany=_executemany,

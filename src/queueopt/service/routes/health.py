@@ -3,10 +3,11 @@ depths, SLA shares and decision counts are the platform's operations, not for an
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from queueopt.errors import StoreUnavailable
-from queueopt.service.deps import MetricsReader, RuntimeDep
+from queueopt.service.deps import MetricsReader, Runtime, RuntimeDep
+from queueopt.service.forward import Forwarder
 from queueopt.service.metrics import CONTENT_TYPE
 from queueopt.service.problems import documented
 from queueopt.service.schemas import Health
@@ -21,8 +22,15 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses=documented(503))
-async def readyz(runtime: RuntimeDep) -> Health:
-    """Ready when the store answers."""
+async def readyz(request: Request) -> Health:
+    """Ready when the store answers; a standby, when the engine it passes requests to says it is ready."""
+    forwarder: Forwarder | None = getattr(request.app.state, "forwarder", None)
+    if forwarder is not None:
+        reason = await forwarder.serving_ready()
+        if reason is not None:
+            raise StoreUnavailable(reason, field=None)
+        return Health(status="ready")
+    runtime: Runtime = request.app.state.runtime
     if not await runtime.thread.run(runtime.engine.ready):
         raise StoreUnavailable("store unreachable", field=None)
     return Health(status="ready")

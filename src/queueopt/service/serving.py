@@ -1,0 +1,100 @@
+"""The engine a process serves with: started with the app, or by a standby at the moment it takes over the store.
+
+Starting means rebuilding the engine from the store (as after any crash), upserting the configured roster, starting
+the assigner, and announcing where this process answers, so standbys pass their requests here. The address is
+announced once the port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+
+from fastapi import FastAPI
+
+from queueopt.capability import ModeratorProfile
+from queueopt.clock import Clock
+from queueopt.config import OpsConfig
+from queueopt.engine import Engine
+from queueopt.service.assigner import Assigner
+from queueopt.service.auth import Authenticator
+from queueopt.service.deps import Runtime
+from queueopt.service.engine_thread import EngineThread
+from queueopt.service.metrics import ServiceMetrics
+from queueopt.service.settings import Settings
+from queueopt.store import Store, open_store
+
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+class Serving:
+    def __init__(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        clock: Clock,
+        config: OpsConfig,
+        parts: tuple[Authenticator, list[ModeratorProfile], ServiceMetrics],
+        thread: EngineThread,
+    ) -> None:
+        self._app = app
+        self._settings = settings
+        self._clock = clock
+        self._config = config
+        self._auth, self._roster, self._metrics = parts
+        self._thread = thread
+        self._lock = asyncio.Lock()
+        self._store: Store | None = None
+        self._runtime: Runtime | None = None
+        self._address: str | None = None
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown."""
+        async with self._lock:
+            if self._stopped or self._runtime is not None:
+                return
+            store = await self._thread.run(open_store, self._settings.database_url)
+            try:
+                engine = await self._thread.run(Engine, store, self._clock, self._config)
+                for profile in self._roster:
+                    await self._thread.run(engine.upsert_moderator, profile)
+            except BaseException:
+                await self._thread.run(store.close)
+                raise
+            assigner = Assigner(engine, self._settings.tick_s, self._metrics)
+            self._store = store
+            self._runtime = Runtime(engine, self._auth, assigner, self._metrics, self._thread)
+            self._app.state.runtime = self._runtime
+            self._metrics.watch(engine)
+            assigner.start()
+            await self._announce()
+
+    async def bound(self, port: int) -> None:
+        """The server listens on `port`: announce the address, now or when this process starts serving."""
+        self._address = self._settings.advertise_url or default_address(self._settings.host, port)
+        async with self._lock:
+            await self._announce()
+
+    async def _announce(self) -> None:
+        if self._store is not None and self._address is not None:
+            await self._thread.run(self._store.announce_serving, self._address, self._clock.now())
+
+    async def stop(self) -> None:
+        async with self._lock:
+            self._stopped = True
+            runtime, self._runtime = self._runtime, None
+            if runtime is not None:
+                await runtime.assigner.stop()
+                await self._thread.run(runtime.engine.close)
+
+
+def default_address(host: str, port: int) -> str:
+    """`http://host:port`, naming the machine when the server listens on every interface."""
+    name = socket.gethostname() if host in _WILDCARDS else host
+    try:
+        literal = ipaddress.ip_address(name)
+    except ValueError:
+        return f"http://{name}:{port}"
+    return f"http://[{name}]:{port}" if literal.version == 6 else f"http://{name}:{port}"

@@ -1,0 +1,73 @@
+"""A standby replica: serves HTTP from the moment it starts, by passing requests to the engine serving the store
+(`forward`), while a thread of its own waits for the store's engine lock; when the serving process ends, however it
+ends, this one takes the lock, starts its engine from the store and serves requests itself.
+
+A take-over that fails (the store unreachable at that moment, say) lets the lock go and waits again after a second,
+rather than holding the store with no engine behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from queueopt.service.forward import Forwarder
+from queueopt.store import open_store
+from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
+
+log = logging.getLogger("queueopt.service.standby")
+RETRY_S = 1.0
+
+
+class Standby:
+    def __init__(self, app: FastAPI, database_url: str, take_over: Callable[[], Awaitable[None]]) -> None:
+        self._app = app
+        self._database_url = database_url
+        self._take_over = take_over
+        self._stop = threading.Event()
+        self._forwarder: Forwarder | None = None
+        self._waiter: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> Standby:
+        self._forwarder = Forwarder(await to_thread.run_sync(open_store, self._database_url))
+        self._app.state.forwarder = self._forwarder
+        self._loop = asyncio.get_running_loop()
+        self._waiter = threading.Thread(target=self._wait_for_the_store, name="queueopt-standby", daemon=True)
+        self._waiter.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Called after the engine (if this process took over) has stopped: only then is the lock let go."""
+        self._stop.set()
+        if self._waiter is not None:
+            await to_thread.run_sync(self._waiter.join)
+        if self._forwarder is not None:
+            await self._forwarder.close()
+
+    def _wait_for_the_store(self) -> None:
+        assert self._loop is not None
+        while not self._stop.is_set():
+            try:
+                with engine_lock(self._database_url, wait=True, stop=self._stop):
+                    asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result()
+                    self._stop.wait()
+                    return
+            except GaveUpWaiting:
+                return
+            except Exception:
+                log.exception("standby: taking over the store failed; waiting for it again")
+                self._stop.wait(RETRY_S)
+
+    async def _serve(self) -> None:
+        log.warning("standby: the engine serving this store has stopped; this process serves it now")
+        await self._take_over()
+        self._app.state.forwarder = None

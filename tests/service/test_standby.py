@@ -1,0 +1,66 @@
+"""A standby in-process: what it answers while the serving engine cannot be reached, and its take-over when the
+store's engine lock comes free. Passing requests to a live engine over TCP is `test_serve.py`'s."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+
+import pytest
+from fastapi import FastAPI
+from tests.service.conftest import Client, bearer, profile
+
+from queueopt.errors import StoreInUse
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
+from queueopt.store import open_store
+from queueopt.store.engine_lock import engine_lock
+
+Serve = Callable[[FastAPI], AbstractContextManager[Client]]
+DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_is_not_ready(
+    settings: Settings, serve: Serve
+) -> None:
+    standby = settings.model_copy(update={"standby": True})
+    with engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        response = client.get("/v1/queues", headers=bearer("admin"))
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert (
+            response.json()["detail"][0]["reason"] == "standby: no engine has announced that it serves this store yet"
+        )
+        store = open_store(settings.database_url)
+        try:
+            store.announce_serving(DEAD, 0.0)
+        finally:
+            store.close()
+        time.sleep(1.1)  # the standby reads the address at most once a second
+        response = client.post("/v1/items", json={"items": []}, headers=bearer("ingest"))
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert f"at {DEAD} did not answer" in response.json()["detail"][0]["reason"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and f"at {DEAD} does not answer" in ready.json()["detail"][0]["reason"]
+        assert client.get("/healthz").status_code == 200
+    # Leaving the block stopped the standby while it still waited: it gave up the wait and never took the store.
+
+
+def test_a_standby_serves_from_its_own_engine_once_the_lock_comes_free(settings: Settings, serve: Serve) -> None:
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+        serving_engine.close()  # the serving engine stops, and its lock goes with it
+        for _ in range(100):
+            answer = client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin"))
+            if answer.status_code != 503:
+                break
+            time.sleep(0.05)
+        assert answer.status_code == 200, answer.text
+        assert client.get("/readyz").status_code == 200
+        with pytest.raises(StoreInUse), engine_lock(settings.database_url):
+            pass
+    with engine_lock(settings.database_url):
+        pass  # and the standby let it go when it stopped
