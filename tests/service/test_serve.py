@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from tests.conftest import PG_URL
 
 from queueopt.store import open_store
+from queueopt.store.urls import parse_store_url
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUEOPT = Path(sys.executable).parent / "queueopt"
@@ -219,6 +221,41 @@ def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
     try:
         assert store.serving_address() == standby_base, "the standby announced itself when it took over"
         assert store.items(["e2e-1"])["e2e-1"].status == "decided"
+    finally:
+        store.close()
+
+
+def test_an_engine_that_loses_its_store_lock_stops_at_once(replicated: dict[str, str], tmp_path: Path) -> None:
+    """Once its lock is gone a standby may take the store over; the old engine ends at once (status 3) rather than
+    go on taking submissions the new one would never queue. What it acknowledged is in the store."""
+    env = replicated
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _serve(env, tmp_path, "--port", str(port)) as server:
+        try:
+            _wait_until_up(base, server)
+            item = {"id": "kept", "modality": "text", "language": "en", "region": "us", "signals": {}}
+            assert _call(base, "POST", "/v1/items", INGEST, {"items": [item]})[0] == 202
+            where = parse_store_url(env["QUEUEOPT_DATABASE_URL"])
+            if where.backend == "sqlite":
+                Path(where.path + ".lock").unlink()
+            else:
+                with psycopg.connect(PG_URL, autocommit=True) as operator:
+                    ended = operator.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = 'queueopt-engine-lock' AND pid IN "
+                        "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND objid = %s)",
+                        ((zlib.crc32(str(where.schema).encode()) - 2**31) % 2**32,),
+                    ).fetchall()
+                assert ended == [(True,)]
+            _, stderr = server.communicate(timeout=15)
+        finally:
+            server.kill()
+    assert server.returncode == 3, stderr.decode()
+    assert stderr.decode().splitlines()[-1].endswith("stopping at once so that one engine serves the store")
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    try:
+        assert store.items(["kept"])["kept"].status == "queued"
     finally:
         store.close()
 

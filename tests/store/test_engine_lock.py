@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from tests.conftest import PG_URL
 
@@ -152,3 +153,23 @@ def test_an_unreachable_store_says_so_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable) as refused:
         open_store(f"sqlite:///{tmp_path / 'file' / 'under_a_file.db'}")
     assert refused.value.field == "database_url"
+
+
+def test_a_holder_learns_when_its_lock_is_gone_while_it_lives(store_url: str) -> None:
+    """PostgreSQL ends the holding session (a restart, an operator), or someone removes the lock file: another engine
+    could now start on the store, which the holder must find out."""
+    with engine_lock(store_url) as held:
+        assert held.lost() is None
+        if store_url.startswith("sqlite"):
+            lock_file = Path(parse_store_url(store_url).path + ".lock")
+            lock_file.unlink()
+            assert "was removed" in (held.lost() or "")
+            lock_file.write_text("someone else\n")
+            assert "was replaced" in (held.lost() or "")
+        else:
+            pid = held.connection.info.backend_pid  # type: ignore[attr-defined]
+            with psycopg.connect(PG_URL, autocommit=True) as operator:
+                operator.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            assert "PostgreSQL session holding the lock" in (held.lost() or "")
+            with engine_lock(store_url):
+                pass  # indeed another engine could start

@@ -116,6 +116,7 @@ def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None 
     """Serve while holding the store's engine lock; `prepare` runs once the lock is held (a demo's fresh start must
     not delete a database another process is serving)."""
     from queueopt.service.app import create_app
+    from queueopt.service.lock_guard import guarding
     from queueopt.store import open_store
     from queueopt.store.engine_lock import engine_lock
 
@@ -127,11 +128,12 @@ def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None 
         open_store(settings.database_url).close()
         _serve(app, settings, log_level)
         return
-    with engine_lock(settings.database_url):
+    with engine_lock(settings.database_url) as held:
         if prepare is not None:
             prepare()
         open_store(settings.database_url).close()  # an unreachable store fails here in one line, before the port
-        _serve(app, settings, log_level)
+        with guarding(held):
+            _serve(app, settings, log_level)
 
 
 def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:

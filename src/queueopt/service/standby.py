@@ -18,6 +18,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from queueopt.service.forward import Forwarder
+from queueopt.service.lock_guard import guarding
 from queueopt.store import open_store
 from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 
@@ -57,9 +58,10 @@ class Standby:
         assert self._loop is not None
         while not self._stop.is_set():
             try:
-                with engine_lock(self._database_url, wait=True, stop=self._stop):
+                with engine_lock(self._database_url, wait=True, stop=self._stop) as held:
                     asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result()
-                    self._stop.wait()
+                    with guarding(held):
+                        self._stop.wait()
                     return
             except GaveUpWaiting:
                 return

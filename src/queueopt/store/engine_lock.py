@@ -23,35 +23,60 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from queueopt.errors import StoreInUse, StoreUnavailable
 from queueopt.store.urls import StoreUrl, parse_store_url
 
 _NAMESPACE = 0x71756F70  # "quop": the first key of every queueopt advisory lock, apart from other applications'
 POLL_S = 0.25
+_LOCK_SESSION = {
+    "application_name": "queueopt-engine-lock",
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+}
 
 
 class GaveUpWaiting(Exception):
     """The standby was told to stop before the lock came free."""
 
 
+class HeldLock(Protocol):
+    def lost(self) -> str | None:
+        """Why this process no longer holds the lock, or None while it does.
+
+        A lock can go while its holder lives: PostgreSQL ends the holding session (a server restart, an operator's
+        `pg_terminate_backend`, a network cut noticed by keepalives), or someone removes the SQLite lock file and
+        the next process locks a new one. Another engine may then start on the store, so the holder must stop."""
+        ...
+
+
+class _Unshared:
+    """The memory store: one process, nothing to lose."""
+
+    def lost(self) -> str | None:
+        return None
+
+
 @contextmanager
-def engine_lock(url: str, *, wait: bool = False, stop: threading.Event | None = None) -> Iterator[None]:
+def engine_lock(url: str, *, wait: bool = False, stop: threading.Event | None = None) -> Iterator[HeldLock]:
     """Hold the lock of the store `url` names until the block ends. Raises `StoreInUse` if another process holds
     it, or with `wait` (a standby) waits until it is free, or until `stop` is set (then `GaveUpWaiting`)."""
     where = parse_store_url(url)
     waiting = _Waiting(stop or threading.Event()) if wait else None
     if where.backend == "sqlite" and where.path != ":memory:":
         database = Path(where.path).resolve()  # one lock for every spelling of the file, through symlinks too
-        with _file_lock(database.with_name(database.name + ".lock"), waiting):
-            yield
+        with _file_lock(database.with_name(database.name + ".lock"), waiting) as held:
+            yield held
     elif where.backend == "postgres":
-        with _advisory_lock(where, waiting):
-            yield
+        with _advisory_lock(where, waiting) as held:
+            yield held
     else:
-        yield
+        yield _Unshared()
 
 
 class _Waiting:
@@ -78,8 +103,23 @@ def _in_use(holder: str) -> StoreInUse:
     )
 
 
+@dataclass(frozen=True)
+class _HeldFile:
+    path: Path
+    descriptor: int
+
+    def lost(self) -> str | None:
+        try:
+            current = os.stat(self.path)
+        except OSError:
+            return f"the lock file {str(self.path)!r} was removed"
+        if current.st_ino != os.fstat(self.descriptor).st_ino:
+            return f"the lock file {str(self.path)!r} was replaced"
+        return None
+
+
 @contextmanager
-def _file_lock(path: Path, waiting: _Waiting | None) -> Iterator[None]:
+def _file_lock(path: Path, waiting: _Waiting | None) -> Iterator[HeldLock]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -92,7 +132,7 @@ def _file_lock(path: Path, waiting: _Waiting | None) -> Iterator[None]:
             waiting.until(lambda: _try_flock(descriptor))
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-        yield
+        yield _HeldFile(path, descriptor)
     finally:
         os.close(descriptor)
 
@@ -105,11 +145,27 @@ def _try_flock(descriptor: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _HeldSession:
+    connection: Any
+    schema: str
+
+    def lost(self) -> str | None:
+        try:
+            self.connection.execute("SELECT 1")
+        except Exception as error:
+            reason = " ".join(str(error).split()) or type(error).__name__
+            return f"the PostgreSQL session holding the lock on schema {self.schema} ended: {reason}"
+        return None
+
+
 @contextmanager
-def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[None]:
+def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[HeldLock]:
     from queueopt.store.postgres import connect
 
-    with connect(where.conninfo) as connection:
+    # Keepalives, so a holder cut off from the server finds out in seconds, not after the kernel's two hours; and a
+    # name that tells an operator in pg_stat_activity what this session is.
+    with connect(where.conninfo, **_LOCK_SESSION) as connection:
         # Keyed by the schema the store's tables are in: without `?schema=` that is the connection's own current
         # schema (usually public), so `.../db` and `.../db?schema=public` are one store and take one lock.
         schema = where.schema or _current_schema(connection)
@@ -123,7 +179,7 @@ def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[None]:
             if waiting is None:
                 raise _in_use(f"schema {schema}")
             waiting.until(taken)
-        yield
+        yield _HeldSession(connection, schema)
 
 
 def _current_schema(connection: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from queueopt.errors import StoreUnavailable
 from queueopt.store.sql import Connection, Dialect, SqlStore
@@ -40,19 +41,27 @@ POSTGRES = Dialect(
 )
 
 
-def connect(conninfo: str) -> psycopg.Connection[Any]:
-    """An autocommit connection, or `StoreUnavailable` saying why there is none."""
+def connect(conninfo: str, **options: str) -> psycopg.Connection[Any]:
+    """An autocommit connection (libpq `options` added to the URL's), or `StoreUnavailable` saying why there is
+    none."""
     try:
-        return psycopg.connect(conninfo, autocommit=True)
+        return psycopg.connect(make_conninfo(conninfo, **options), autocommit=True)
     except psycopg.OperationalError as error:
         reason = " ".join(str(error).split())  # libpq's message spans lines; a CLI error is one
         raise StoreUnavailable(f"cannot reach PostgreSQL: {reason}", field="database_url") from None
 
 
 def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:
-    """`schema` must already be a checked identifier (`parse_store_url` checks it)."""
+    """`schema` must already be a checked identifier (`parse_store_url` checks it). It is created under the
+    migration lock, since two processes creating one schema at once collide like two creating one table."""
     connection = connect(conninfo)
-    if schema is not None:
-        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        connection.execute(f'SET search_path TO "{schema}"')
-    return SqlStore(connection, POSTGRES)
+    try:
+        if schema is not None:
+            with connection.transaction():
+                connection.execute(POSTGRES.migration_lock)
+                connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            connection.execute(f'SET search_path TO "{schema}"')
+        return SqlStore(connection, POSTGRES)
+    except BaseException:
+        connection.close()
+        raise

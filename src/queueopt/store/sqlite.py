@@ -12,11 +12,14 @@ An item row and a task row carry several NULLs and a bool, so that was about a t
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 from queueopt.store.sql import Connection, Dialect, SqlStore
+
+BUSY_TIMEOUT_S = 30.0
 
 # None to None by a C call, not a Python frame per NULL: an empty dict's `get` answers None for any key.
 sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
@@ -44,12 +47,28 @@ SQLITE = Dialect(
 )
 
 
+def _write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Switch the database to WAL. SQLite answers "database is locked" at once, without waiting as its busy
+    timeout would, when another connection switches the same new file at the same moment (a standby starting beside
+    the serving engine): the switch is asked again until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                connection.close()
+                raise
+            time.sleep(0.01)
+
+
 def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
     """`durability` is "normal" or "strict" (`parse_store_url` checks it); a missing parent folder is made."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    connection.execute("PRAGMA journal_mode = WAL")
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    _write_ahead_log(connection)
     connection.execute("PRAGMA synchronous = " + ("FULL" if durability == "strict" else "NORMAL"))
     connection.execute("PRAGMA foreign_keys = ON")
     return SqlStore(connection, SQLITE)
