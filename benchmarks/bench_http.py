@@ -8,7 +8,9 @@ phases, each bounded in time, each against a fresh uvicorn process on loopback:
    server stopped to check every acknowledged item is there;
 3. moderator loop: 500 moderators each pulling (`/next`) and deciding (`/decision`) in turn (cycles/s, p50/p99),
    once flat out (32 connections, no pause: capacity, where latency is just connections / throughput) and once
-   paced like people (50 connections, 490 ms between requests: each moderator decides about every 10 s).
+   paced like people (50 connections, 490 ms between requests: each moderator decides about every 10 s);
+4. the paced loop again, sent to a standby replica that passes each request to the serving process: what the
+   extra hop costs a moderator behind a load balancer (the standby's CPU is the one printed).
 
 Each phase prints the server's CPU use (from /proc/<pid>/stat), that CPU time per request, and its request rate as a
 ratio of the baseline's. On a machine shared with other work the rates and latencies move with the neighbours' load;
@@ -378,12 +380,26 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}"
             loop = run_wrk(wrk, url, flat_out, LOOP_CONNECTIONS, pid, threads=threads)
             steady = run_wrk(wrk, url, paced, PACED_CONNECTIONS, pid, threads=threads)
+            standby_port = free_port()
+            standby_env = env | {"QUEUEOPT_DATABASE_URL": database_url, "QUEUEOPT_STANDBY": "true"}
+            with server(serve_command(standby_port), "/readyz", standby_port, standby_env) as standby_pid:
+                relayed = run_wrk(
+                    wrk, f"http://127.0.0.1:{standby_port}", paced, PACED_CONNECTIONS, standby_pid, threads=threads
+                )
         report("loop, flat out", loop, baseline_loop, "req/s", 1)
         print(f"  {loop.decided / loop.seconds:,.0f} cycles/s (next + decision) by {MODERATORS} moderators", flush=True)
         report("loop, paced", steady, baseline_paced, "req/s", 1)
         print(
             f"  {steady.decided / steady.seconds:,.0f} cycles/s: {MODERATORS} moderators on {PACED_CONNECTIONS} "
             f"connections, {PACED_DELAY_MS} ms between requests (one decision per moderator every ~10 s)",
+            flush=True,
+        )
+
+        report("paced, standby", relayed, baseline_paced, "req/s", 1)
+        print(
+            f"  the paced loop sent to a standby, which passes every request to the serving process: p99 "
+            f"{relayed.p99_ms:.1f} ms against {steady.p99_ms:.1f} ms direct (x{relayed.p99_ms / steady.p99_ms:.2f}); "
+            f"the standby's own CPU {relayed.cpu_ms_per_request:.2f} ms per request",
             flush=True,
         )
 

@@ -46,3 +46,8 @@ class StoreInUse(Conflict):
 
 class StoreUnavailable(QueueoptError):
     status = 503
+
+
+class Deposed(StoreUnavailable):
+    """This engine no longer serves its store: another claimed it (see `Store.claim_serving`), so nothing it writes
+    may be acknowledged; the caller should retry, and will reach the engine that serves it now."""

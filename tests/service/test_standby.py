@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from tests.service.conftest import Client, bearer, profile
 
 from queueopt.errors import StoreInUse
 from queueopt.service.app import create_app
+from queueopt.service.forward import ServingAddress
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -33,7 +35,7 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         )
         store = open_store(settings.database_url)
         try:
-            store.announce_serving(DEAD, 0.0)
+            store.claim_serving(DEAD, 0.0)
         finally:
             store.close()
         time.sleep(1.1)  # the standby reads the address at most once a second
@@ -64,3 +66,28 @@ def test_a_standby_serves_from_its_own_engine_once_the_lock_comes_free(settings:
             pass
     with engine_lock(settings.database_url):
         pass  # and the standby let it go when it stopped
+
+
+def test_a_standby_whose_store_connection_fails_keeps_the_last_address_and_connects_again(settings: Settings) -> None:
+    """A database restart ends the standby's own connection too: it answers from the address it last read, and
+    reads the store on a new connection next time, instead of failing every request from then on."""
+    store = open_store(settings.database_url)
+    try:
+        store.claim_serving("http://10.0.0.1:8000", 0.0)
+    finally:
+        store.close()
+    address = ServingAddress(settings.database_url)
+
+    async def scenario() -> list[str | None]:
+        seen = [await address.get()]
+        assert address._store is not None
+        address._store.close()  # the connection dies under it
+        address.forget()
+        seen.append(await address.get())
+        address.forget()
+        seen.append(await address.get())
+        assert address._store is not None and address._store.ping()
+        await address.close()
+        return seen
+
+    assert anyio.run(scenario) == ["http://10.0.0.1:8000"] * 3

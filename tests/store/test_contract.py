@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import StoreFactory
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.errors import Deposed
 from queueopt.store import SCHEMA_VERSION, AuditEntry, Changes, ItemRecord, StaleWrite, Store, TaskWrite
 
 
@@ -157,9 +158,33 @@ def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: St
 def test_the_serving_address_is_the_last_one_announced_and_outlives_a_reopen(store_factory: StoreFactory) -> None:
     first = store_factory()
     assert first.serving_address() is None
+    first.claim_serving(None, 5.0)
+    assert first.serving_address() is None, "claimed before the port is bound: no address yet"
     first.announce_serving("http://10.0.0.1:8000", 5.0)
     first.announce_serving("http://10.0.0.2:8000", 6.0)
     assert store_factory().serving_address() == "http://10.0.0.2:8000"
+
+
+def test_once_another_claims_the_store_a_deposed_engine_writes_nothing(store_factory: StoreFactory) -> None:
+    """The engine that lost its lock may not have noticed yet: every write it tries after the new engine's claim
+    is refused whole, so nothing it acknowledges is missing from what the new engine rebuilt from."""
+    old = store_factory()
+    old.claim_serving("http://old:8000", 1.0)
+    submit(old, "a")
+    new = store_factory()
+    if new is old:
+        return  # a memory store lives in one process: there is no other engine to fence out
+    new.claim_serving("http://new:8000", 2.0)
+    with pytest.raises(Deposed):
+        submit(old, "b")
+    with pytest.raises(Deposed):
+        old.save_moderator("m1", "{}")
+    with pytest.raises(Deposed):
+        old.announce_serving("http://old:8001", 3.0)
+    assert [task.id for task in new.open_tasks()] == ["a"]
+    assert new.moderators() == {} and new.serving_address() == "http://new:8000"
+    submit(new, "c")
+    assert [task.id for task in new.open_tasks()] == ["a", "c"]
 
 
 def test_processes_opening_one_new_database_at_once_migrate_it_once(store_factory: StoreFactory) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -173,3 +174,34 @@ def test_a_holder_learns_when_its_lock_is_gone_while_it_lives(store_url: str) ->
             assert "PostgreSQL session holding the lock" in (held.lost() or "")
             with engine_lock(store_url):
                 pass  # indeed another engine could start
+
+
+def test_a_standby_locks_only_the_lock_file_its_path_names_now(tmp_path: Path) -> None:
+    """The lock file was removed while an engine held it and a new engine locked a new one: a standby that had the
+    old file open must wait for the new engine, not take the old file's lock when the old engine ends."""
+    url = f"sqlite:///{tmp_path / 'queueopt.db'}"
+    stop, took_over = threading.Event(), threading.Event()
+
+    def standby() -> None:
+        with engine_lock(url, wait=True, stop=stop):
+            took_over.set()
+            stop.wait()
+
+    old_engine, new_engine = ExitStack(), ExitStack()
+    old_engine.enter_context(engine_lock(url))
+    waiting = threading.Thread(target=standby)
+    waiting.start()
+    try:
+        time.sleep(0.3)
+        (tmp_path / "queueopt.db.lock").unlink()
+        new_engine.enter_context(engine_lock(url))
+        old_engine.close()
+        time.sleep(0.6)
+        assert not took_over.is_set(), "the standby took the lock of a removed file while another engine served"
+        new_engine.close()
+        assert took_over.wait(5)
+    finally:
+        stop.set()
+        waiting.join(timeout=5)
+        old_engine.close()
+        new_engine.close()

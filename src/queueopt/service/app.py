@@ -60,11 +60,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         summary="Content-moderation queues: submit items, pull review tasks, record decisions.",
         lifespan=lifespan,
     )
+    app.add_middleware(PassToServing)  # first, so the error format's last resort (next) wraps it too
     problems.install(app)
     openapi.tighten(app)
     for module in (items, queues, moderators, tasks, audit, health):
         app.include_router(module.router)
-    app.add_middleware(PassToServing)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpLatency, metrics=metrics)
     return app

@@ -141,6 +141,7 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
 
     from queueopt.service.collector import CollectorPolicy
     from queueopt.service.deps import Runtime
+    from queueopt.service.forward import Forwarder
     from queueopt.service.serving import Serving
 
     config = uvicorn.Config(
@@ -157,9 +158,9 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
 
     class DrainingServer(uvicorn.Server):
         """uvicorn waits for open requests before the lifespan ends; long-polls would hold it for up to 30 s, so
-        the first stop signal also tells the assigner to release them. Once the port is bound, its address is
-        announced for standbys, and long-lived objects are kept out of the garbage collector's full pauses
-        (`CollectorPolicy`)."""
+        the first stop signal also tells the assigner (or a standby's forwarder) to release them. Once the port is
+        bound, its address is announced for standbys, and long-lived objects are kept out of the garbage
+        collector's full pauses (`CollectorPolicy`)."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
@@ -173,6 +174,9 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
             runtime: Runtime | None = getattr(app.state, "runtime", None)
             if runtime is not None:
                 runtime.assigner.drain_threadsafe()
+            forwarder: Forwarder | None = getattr(app.state, "forwarder", None)
+            if forwarder is not None:
+                forwarder.drain_threadsafe()
             super().handle_exit(sig, frame)
 
     DrainingServer(config).run()

@@ -8,22 +8,27 @@ validation and every decision stay with the one engine, so a request means the s
 
 What a standby answers itself: `/healthz` and `/readyz` (ready while the serving engine answers its own), and the
 API's description. When the serving engine cannot be reached, say in the seconds between its crash and the
-take-over, the answer is 503 with `Retry-After`, never a guess: a submission that got no 2xx may be sent again,
-and submissions are idempotent by item id.
+take-over, the answer is 503 with `Retry-After`, and its reason says whether the request reached the engine (then it
+may have been applied) or not. A request whose body did not arrive whole is never passed on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 from anyio import to_thread
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from queueopt.service.problems import error_response
-from queueopt.store import Store
+from queueopt.store import Store, open_store
+
+log = logging.getLogger("queueopt.service.forward")
 
 FORWARDED = b"x-queueopt-forwarded"
 LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
@@ -44,43 +49,71 @@ _NOT_RELAYED = frozenset(
         b"date",
     }
 )
+_NO_BODY = frozenset({204, 304})
 REFRESH_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
 # Longer than the longest request the engine holds open: a moderator's long-poll for the next task (30 s).
 READ_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 2.0
+# Every long-poll holds a connection to the serving engine for as long as it waits: the pool must not cap them, or
+# a hundred waiting moderators would queue every other request behind them.
+_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+# Failures where the request cannot have reached the engine.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ServingAddress:
-    """The serving engine's announced address, read from the store at most once per `REFRESH_S`, and at once
-    after it failed to answer (a new engine may have taken over elsewhere)."""
+    """The serving engine's announced address, read from the store at most once per `REFRESH_S`, and at once after
+    it failed to answer (a new engine may have taken over elsewhere). A store connection that fails is dropped and
+    opened again at the next read; meanwhile the address last read stands."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
-        self._store = store
+    def __init__(self, database_url: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._database_url = database_url
         self._clock = clock
+        self._store: Store | None = None
         self._address: str | None = None
         self._read_at = -math.inf
 
     async def get(self) -> str | None:
         if self._clock() - self._read_at >= REFRESH_S:
-            self._address = await to_thread.run_sync(self._store.serving_address)
             self._read_at = self._clock()
+            try:
+                self._address = await to_thread.run_sync(self._read)
+            except Exception as error:
+                log.warning("standby: cannot read the serving engine's address from the store: %s", error)
+                await self.close()
         return self._address
+
+    def _read(self) -> str | None:
+        if self._store is None:
+            self._store = open_store(self._database_url)
+        return self._store.serving_address()
 
     def forget(self) -> None:
         self._read_at = -math.inf
 
+    async def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            try:
+                await to_thread.run_sync(store.close)
+            except Exception as error:
+                log.warning("standby: closing its store connection failed: %s", error)
+
 
 class Forwarder:
-    """Passes requests to the serving engine; owns the HTTP client and the store connection it reads the address
-    from, and closes both."""
+    """Passes requests to the serving engine; owns the HTTP client and the store connection the address is read
+    from, and closes both. On shutdown (`drain_threadsafe`) the long-polls it passed on are answered 204 at once,
+    as the serving engine answers its own, instead of being cut off when the grace period ends."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.address = ServingAddress(store)
+    def __init__(self, database_url: str) -> None:
+        self.address = ServingAddress(database_url)
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S), follow_redirects=False
+            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S), limits=_LIMITS, follow_redirects=False
         )
+        self._loop = asyncio.get_running_loop()
+        self._polls: set[asyncio.Task[httpx.Response]] = set()
+        self._draining = False
 
     async def serving_ready(self) -> str | None:
         """None when the serving engine says it is ready, else why this standby cannot serve."""
@@ -88,7 +121,9 @@ class Forwarder:
         if address is None:
             return "standby: no engine has announced that it serves this store yet"
         try:
-            answer = await self._client.get(f"{address}/readyz", timeout=READY_TIMEOUT_S)
+            answer = await self._client.get(
+                f"{address}/readyz", headers={FORWARDED.decode(): "1"}, timeout=READY_TIMEOUT_S
+            )
         except httpx.HTTPError:
             self.address.forget()
             return f"standby: the engine serving this store at {address} does not answer"
@@ -98,53 +133,109 @@ class Forwarder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if any(name == FORWARDED for name, _ in scope["headers"]):
-            # The announced address is stale and names another standby: answering beats passing it on in a loop.
-            await _unavailable("standby: the request reached a standby twice; the serving engine is changing")(
-                scope, receive, send
-            )
+            # The announced address is stale and names a standby: answering beats passing it on in a loop.
+            await unavailable(TWICE)(scope, receive, send)
             return
         address = await self.address.get()
         if address is None:
-            await _unavailable("standby: no engine has announced that it serves this store yet")(scope, receive, send)
+            await unavailable("standby: no engine has announced that it serves this store yet")(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await _whole_body(receive)
+        if body is None:
+            return  # the client left before its body arrived whole: nothing to pass on, nobody to answer
         headers = [(name, value) for name, value in scope["headers"] if name not in _NOT_RELAYED]
         headers.append((FORWARDED, b"1"))
-        target = address + scope["raw_path"].decode("latin-1")
-        if scope["query_string"]:
-            target += "?" + scope["query_string"].decode("latin-1")
+        target = httpx.URL(address).copy_with(raw_path=_target(scope["raw_path"], scope["query_string"]))
+        request = self._client.request(scope["method"], target, headers=headers, content=body)
         try:
-            answer = await self._client.request(scope["method"], target, headers=headers, content=body)
-        except httpx.HTTPError:
+            answer = await (self._long_poll(request) if scope["path"].endswith("/next") else request)
+        except httpx.HTTPError as error:
             self.address.forget()
-            await _unavailable(f"standby: the engine serving this store at {address} did not answer")(
-                scope, receive, send
+            outcome = (
+                "the request was not applied; retry"
+                if isinstance(error, _NOT_SENT)
+                else "it may have been applied: check before retrying"
             )
+            reason = f"standby: the engine serving this store at {address} did not answer; {outcome}"
+            await unavailable(reason)(scope, receive, send)
             return
-        relayed = [(name, value) for name, value in answer.headers.raw if name.lower() not in _NOT_RELAYED]
-        relayed.append((b"content-length", str(len(answer.content)).encode()))
-        await send({"type": "http.response.start", "status": answer.status_code, "headers": relayed})
-        await send({"type": "http.response.body", "body": answer.content})
+        if answer is None:  # drained: nothing for this moderator now, as the serving engine says on its shutdown
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _relay(answer, scope["method"], send)
+
+    async def _long_poll(self, request: Coroutine[Any, Any, httpx.Response]) -> httpx.Response | None:
+        """A moderator's ask for work, which the engine may hold for up to 30 s: None if the standby's shutdown
+        cut it short."""
+        poll = asyncio.ensure_future(request)
+        self._polls.add(poll)
+        try:
+            return await poll
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self._draining and poll.cancelled() and current is not None and not current.cancelling():
+                return None
+            raise
+        finally:
+            self._polls.discard(poll)
+
+    def drain_threadsafe(self) -> None:
+        """The server is stopping: answer the long-polls in flight now. Callable from a signal handler."""
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._draining = True
+        for poll in list(self._polls):
+            poll.cancel()
 
     async def close(self) -> None:
         await self._client.aclose()
-        await to_thread.run_sync(self._store.close)
+        await self.address.close()
 
 
-async def _body(receive: Receive) -> bytes:
-    """The whole request body (the body limit, outside this middleware, has already bounded it)."""
+TWICE = "standby: the request reached a standby twice; the serving engine is changing"
+
+
+def _target(raw_path: bytes, query: bytes) -> bytes:
+    """The path as the client sent it. The HTTP client would resolve `.` and `..` segments (so `/v1/x/../queues`
+    would reach a route the engine never matched, and the item `..` would not be reached); sent percent-encoded,
+    they reach the engine's router as the very same path."""
+    segments = [_DOTS.get(segment, segment) for segment in raw_path.split(b"/")]
+    return b"/".join(segments) + (b"?" + query if query else b"")
+
+
+_DOTS = {b".": b"%2E", b"..": b"%2E%2E"}
+
+
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request body (the body limit, outside this middleware, has bounded it), or None when the client
+    disconnected before sending all of it."""
     parts: list[bytes] = []
     while True:
-        message: Message = await receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         parts.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(parts)
+            return b"".join(parts)
 
 
-def _unavailable(reason: str) -> ASGIApp:
+async def _relay(answer: httpx.Response, method: str, send: Send) -> None:
+    """The engine's answer as it came: its status, its headers but the connection's own, and its body, with the
+    length set for the body as sent (none for a 204 or 304; the engine's own for a HEAD)."""
+    relayed = [(name, value) for name, value in answer.headers.raw if name.lower() not in _NOT_RELAYED]
+    if method == "HEAD":
+        length = answer.headers.get("content-length")
+        if length is not None:
+            relayed.append((b"content-length", length.encode()))
+    elif answer.status_code not in _NO_BODY and answer.status_code >= 200:
+        relayed.append((b"content-length", str(len(answer.content)).encode()))
+    await send({"type": "http.response.start", "status": answer.status_code, "headers": relayed})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else answer.content})
+
+
+def unavailable(reason: str) -> ASGIApp:
     return error_response(503, reason, None, headers={"Retry-After": "1"})
 
 

@@ -1,8 +1,9 @@
 """The engine a process serves with: started with the app, or by a standby at the moment it takes over the store.
 
-Starting means rebuilding the engine from the store (as after any crash), upserting the configured roster, starting
-the assigner, and announcing where this process answers, so standbys pass their requests here. The address is
-announced once the port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
+Starting means claiming the store (which fences out any engine that served it before: see `Store.claim_serving`),
+rebuilding the engine from the store (as after any crash), upserting the configured roster, starting the assigner,
+and announcing where this process answers, so standbys pass their requests here. The address is announced once the
+port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class Serving:
                 return
             store = await self._thread.run(open_store, self._settings.database_url)
             try:
+                # Claimed before the engine reads the store: every write of a deposed engine is then either in
+                # what this one reads, or refused.
+                await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
                 for profile in self._roster:
                     await self._thread.run(engine.upsert_moderator, profile)

@@ -19,7 +19,6 @@ from fastapi import FastAPI
 
 from queueopt.service.forward import Forwarder
 from queueopt.service.lock_guard import guarding
-from queueopt.store import open_store
 from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 
 log = logging.getLogger("queueopt.service.standby")
@@ -37,7 +36,7 @@ class Standby:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> Standby:
-        self._forwarder = Forwarder(await to_thread.run_sync(open_store, self._database_url))
+        self._forwarder = Forwarder(self._database_url)
         self._app.state.forwarder = self._forwarder
         self._loop = asyncio.get_running_loop()
         self._waiter = threading.Thread(target=self._wait_for_the_store, name="queueopt-standby", daemon=True)

@@ -40,8 +40,14 @@ class Store(Protocol):
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
 
+    def claim_serving(self, address: str | None, at: float) -> None:
+        """Make this store object's writes the serving engine's: from now on every write through any other that
+        claimed before raises `Deposed`. Called by the lock holder before it reads the store to rebuild its engine;
+        `address` is where it answers HTTP, if known yet."""
+        ...
+
     def announce_serving(self, address: str, at: float) -> None:
-        """Record where the engine serving this store answers HTTP; called by the lock holder as it starts."""
+        """Record where the serving engine answers HTTP, once its port is bound."""
         ...
 
     def serving_address(self) -> str | None:

@@ -103,46 +103,63 @@ def _in_use(holder: str) -> StoreInUse:
     )
 
 
-@dataclass(frozen=True)
-class _HeldFile:
-    path: Path
-    descriptor: int
+class _LockFile:
+    """`<database>.lock`, opened anew whenever the file at its path is no longer the one this process has open.
+
+    Someone may remove the file while an engine holds it: the next process then creates and locks a new one, and
+    every standby that already had the old one open would, when the old holder ends, lock a file nobody else can
+    see. So a lock counts only on the file the path names now."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.descriptor = self._open()
+
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            message = f"cannot open the lock file {str(self.path)!r}: {error}"
+            raise StoreUnavailable(message, field="database_url") from None
+
+    def try_lock(self) -> bool:
+        while True:
+            try:
+                fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            if self.lost() is None:
+                return True
+            os.close(self.descriptor)  # locked a file that has gone from its path: lock the one there now
+            self.descriptor = self._open()
 
     def lost(self) -> str | None:
         try:
             current = os.stat(self.path)
         except OSError:
             return f"the lock file {str(self.path)!r} was removed"
-        if current.st_ino != os.fstat(self.descriptor).st_ino:
+        held = os.fstat(self.descriptor)
+        if (current.st_dev, current.st_ino) != (held.st_dev, held.st_ino):
             return f"the lock file {str(self.path)!r} was replaced"
         return None
+
+    def holder(self) -> str:
+        return os.pread(self.descriptor, 32, 0).decode(errors="replace").strip()
 
 
 @contextmanager
 def _file_lock(path: Path, waiting: _Waiting | None) -> Iterator[HeldLock]:
+    lock_file = _LockFile(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        raise StoreUnavailable(f"cannot open the lock file {str(path)!r}: {error}", field="database_url") from None
-    try:
-        if not _try_flock(descriptor):
+        if not lock_file.try_lock():
             if waiting is None:
-                raise _in_use(f"process {os.pread(descriptor, 32, 0).decode(errors='replace').strip()}")
-            waiting.until(lambda: _try_flock(descriptor))
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-        yield _HeldFile(path, descriptor)
+                raise _in_use(f"process {lock_file.holder()}")
+            waiting.until(lock_file.try_lock)
+        os.ftruncate(lock_file.descriptor, 0)
+        os.pwrite(lock_file.descriptor, f"{os.getpid()}\n".encode(), 0)
+        yield lock_file
     finally:
-        os.close(descriptor)
-
-
-def _try_flock(descriptor: int) -> bool:
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+        os.close(lock_file.descriptor)
 
 
 @dataclass(frozen=True)

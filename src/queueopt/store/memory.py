@@ -119,6 +119,11 @@ class MemoryStore:
             selected = [entry for entry in self._audit if entry.seq > after_seq and entry.at >= since]
             return selected[:limit]
 
+    def claim_serving(self, address: str | None, at: float) -> None:
+        """One process holds a memory store: nobody to fence out."""
+        with self._lock:
+            self._serving = address
+
     def announce_serving(self, address: str, at: float) -> None:
         with self._lock:
             self._serving = address

@@ -28,6 +28,7 @@ POSTGRES = Dialect(
     placeholder="%s",
     integrity_errors=(psycopg.errors.UniqueViolation,),
     executemany=_executemany,
+    share_row=" FOR SHARE",
     # A transaction-scoped advisory lock on "quop" as one bigint key (apart from the engine locks' pairs of int4):
     # concurrent CREATE TABLEs on one schema otherwise collide in PostgreSQL's catalog. One per database, so
     # stores in different schemas migrate one at a time too, which costs nothing after their first start.

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.errors import Deposed
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
 Row = Sequence[Any]
@@ -37,6 +38,9 @@ class Dialect:
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
+    share_row: str
+    """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
+    transactions never overlap (SQLite)."""
     migration_lock: str
     """A statement that serialises migrating transactions, or empty where starting a write transaction already does
     (SQLite's `BEGIN IMMEDIATE`)."""
@@ -168,6 +172,8 @@ class SqlStore:
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
         )
+        self._read_epoch = "SELECT epoch FROM serving_engine WHERE slot = 1" + dialect.share_row
+        self._epoch: int | None = None
         self._migrate()
 
     def _sql(self, query: str) -> str:
@@ -229,6 +235,7 @@ class SqlStore:
         ]
         many = self._dialect.executemany
         with self._lock, self._transaction():
+            self._fence()
             if updates:
                 changed = many(self._connection, self._update_tasks, updates)
                 if changed != len(updates):
@@ -295,6 +302,7 @@ class SqlStore:
 
     def save_moderator(self, moderator_id: str, profile: str) -> None:
         with self._lock, self._transaction():
+            self._fence()
             self._execute(
                 "INSERT INTO moderators (id, profile) VALUES (?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
@@ -320,18 +328,38 @@ class SqlStore:
             for row in rows
         ]
 
+    def claim_serving(self, address: str | None, at: float) -> None:
+        with self._lock, self._transaction():
+            # One statement: on PostgreSQL it waits for the deposed engine's writes in flight (each holds the row
+            # shared, see `_fence`), so the claimant's rebuild afterwards reads every one of them.
+            rows = self._execute(
+                "INSERT INTO serving_engine (slot, epoch, address, since) VALUES (1, 1, ?, ?) "
+                "ON CONFLICT (slot) DO UPDATE SET epoch = serving_engine.epoch + 1, address = excluded.address, "
+                "since = excluded.since RETURNING epoch",
+                (address, at),
+            ).fetchall()
+            self._epoch = int(rows[0][0])
+
     def announce_serving(self, address: str, at: float) -> None:
         with self._lock, self._transaction():
-            self._execute(
-                "INSERT INTO serving_engine (slot, address, since) VALUES (1, ?, ?) "
-                "ON CONFLICT (slot) DO UPDATE SET address = excluded.address, since = excluded.since",
-                (address, at),
-            )
+            self._fence()
+            self._execute("UPDATE serving_engine SET address = ?, since = ? WHERE slot = 1", (address, at))
 
     def serving_address(self) -> str | None:
         with self._lock:
             rows = self._execute("SELECT address FROM serving_engine WHERE slot = 1").fetchall()
-        return str(rows[0][0]) if rows else None
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def _fence(self) -> None:
+        """In a write transaction of a store that claimed serving: refuse to write once another claim followed.
+
+        The check reads the epoch row under the dialect's share lock, so a claim cannot commit between this check
+        and this transaction's commit (on SQLite every write transaction already runs alone)."""
+        if self._epoch is None:
+            return
+        rows = self._execute(self._read_epoch).fetchall()
+        if not rows or int(rows[0][0]) != self._epoch:
+            raise Deposed("this engine no longer serves the store: another replica took it over; retry")
 
     def count_items(self) -> int:
         with self._lock:

@@ -34,6 +34,7 @@ def _executemany(connection: Connection, query: str, rows: list[tuple[Any, ...]]
 SQLITE = Dialect(
     name="sqlite",
     begin="BEGIN IMMEDIATE",
+    share_row="",
     migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),

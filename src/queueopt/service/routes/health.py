@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 
 from queueopt.errors import StoreUnavailable
 from queueopt.service.deps import MetricsReader, Runtime, RuntimeDep
-from queueopt.service.forward import Forwarder
+from queueopt.service.forward import FORWARDED, TWICE, Forwarder
 from queueopt.service.metrics import CONTENT_TYPE
 from queueopt.service.problems import documented
 from queueopt.service.schemas import Health
@@ -26,6 +26,8 @@ async def readyz(request: Request) -> Health:
     """Ready when the store answers; a standby, when the engine it passes requests to says it is ready."""
     forwarder: Forwarder | None = getattr(request.app.state, "forwarder", None)
     if forwarder is not None:
+        if FORWARDED.decode() in request.headers:
+            raise StoreUnavailable(TWICE, field=None)
         reason = await forwarder.serving_ready()
         if reason is not None:
             raise StoreUnavailable(reason, field=None)

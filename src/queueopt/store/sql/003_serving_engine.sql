@@ -1,7 +1,10 @@
--- queueopt schema, version 3: where the engine serving this store answers HTTP, so standby replicas can pass their
--- requests to it. One row at most, written by the engine that holds the store's engine lock when it starts.
+-- queueopt schema, version 3: the engine serving this store. `epoch` counts take-overs: an engine claims the next
+-- one as it starts, and every write it makes afterwards checks that it is still the latest, so an engine that lost
+-- the store to another can no longer write. `address` is where it answers HTTP (NULL until its port is bound), so
+-- standby replicas can pass their requests to it.
 CREATE TABLE serving_engine (
     slot INTEGER PRIMARY KEY CHECK (slot = 1),
-    address TEXT NOT NULL,
+    epoch {bigint} NOT NULL,
+    address TEXT,
     since {real} NOT NULL
 )
