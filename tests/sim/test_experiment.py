@@ -1,10 +1,14 @@
+import math
+
 import numpy as np
 import pytest
 
-from queueopt.sim.experiment import compare, compare_strategies, run_experiment
+from queueopt.sim.experiment import Experiment, compare, compare_strategies, run_experiment
+from queueopt.sim.kpis import kpis
+from queueopt.sim.simulator import simulate
 from queueopt.sim.variants import scaled
 
-from .helpers import example, mm_c
+from .helpers import ONE_QUEUE_OPS, example, mm_c
 
 
 def test_results_do_not_depend_on_the_number_of_workers() -> None:
@@ -36,3 +40,36 @@ def test_scaled_copy_keeps_the_shape() -> None:
     assert small.bursts == day.bursts
     with pytest.raises(ValueError, match="positive"):
         scaled(day, 0.0)
+
+
+def test_every_queue_has_its_kpis_even_in_a_replication_where_it_had_no_items() -> None:
+    ops = {
+        **ONE_QUEUE_OPS,
+        "queues": [
+            {"name": "main", "sla_s": 600, "sla_target": 0.8},
+            {"name": "rare", "sla_s": 600, "sla_target": 0.8},
+        ],
+        "rules": [
+            {"name": "spanish", "queue": "rare", "when": {"language": ["es"]}},
+            {"name": "rest", "queue": "main"},
+        ],
+    }
+    measured = kpis(simulate(mm_c(horizon_s=2000.0, ops=ops)))
+    assert measured["queue.rare.items"] == 0.0 and measured["queue.rare.harmful_views"] == 0.0
+    assert math.isnan(measured["queue.rare.wait_mean_s"]) and math.isnan(measured["queue.rare.sla_attainment"])
+
+
+def test_a_kpi_is_estimated_and_compared_over_the_replications_that_measured_it() -> None:
+    """A count is 0 where a queue had no items, and averages over every replication; a share is NaN there, and
+    is estimated from the others, and compared over the pairs where both strategies measured it, whichever
+    replication is first."""
+    nan = math.nan
+    a = Experiment(None, "a", [{"n": 0.0, "share": nan}, {"n": 2.0, "share": 0.5}, {"n": 4.0, "share": 0.7}], None, 0.0)  # type: ignore[arg-type]
+    b = Experiment(None, "b", [{"n": 0.0, "share": 0.1}, {"n": 1.0, "share": nan}, {"n": 2.0, "share": 0.4}], None, 0.0)  # type: ignore[arg-type]
+    assert a.estimates()["n"].mean == pytest.approx(2.0)
+    assert a.estimates()["share"].mean == pytest.approx(0.6)
+    differences = compare(a, b)
+    assert differences["n"].difference.mean == pytest.approx(1.0)
+    share = differences["share"]
+    assert (share.a.mean, share.b.mean, share.difference.mean) == (0.7, 0.4, pytest.approx(0.3))
+    assert share.difference.half_width == math.inf  # one pair: no interval

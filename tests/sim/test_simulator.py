@@ -7,9 +7,9 @@ from queueopt.domain import Action, ModeratorStatus
 from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
 from queueopt.sim.roster import build_moderators
-from queueopt.sim.simulator import ACTION_CODE, simulate
+from queueopt.sim.simulator import ACTION_CODE, Simulation, simulate
 
-from .helpers import mm_c
+from .helpers import ONE_QUEUE_OPS, mm_c
 
 
 def test_replication_draws_are_fixed_by_seed_and_replication() -> None:
@@ -118,3 +118,46 @@ def test_utilisation_is_the_share_of_slot_time_spent_reviewing(strategy: str) ->
     measured = kpis(simulate(scenario, 0, strategy))  # type: ignore[arg-type]
     low, high = (0.6, 0.8) if strategy == "optimal" else (0.45, 0.5)
     assert low <= measured["overall.utilisation"] <= high
+
+
+def test_a_batch_run_acts_on_auto_removals_when_they_arrive_not_at_its_tick() -> None:
+    """The service routes an item when it arrives; a batch run submits at its tick only to save work, so an
+    auto-removed item gathers no harmful views under `optimal` either (and a duplicate of a decided item is
+    decided when it arrives)."""
+    scenario = mm_c(
+        horizon_s=6000.0,
+        tick_s=30.0,
+        ops={**ONE_QUEUE_OPS, "auto_actions": {"remove_at": {"spam": 0.7}}},
+        arrival={"signals": {"spam": {"score": {"a": 2, "b": 2}}}, "duplicate_share": 0.2},
+    )
+    for strategy in ("fifo", "optimal"):
+        run = simulate(scenario, 0, strategy)
+        auto = run.action == ACTION_CODE[Action.AUTO_REMOVE]
+        assert auto.sum() > 20
+        np.testing.assert_array_equal(run.decided_at[auto], run.arrivals.at_s[auto])
+        assert (harmful_views(run)[auto] == 0).all(), strategy
+        copies = (run.action == ACTION_CODE[Action.DUPLICATE]) & ~np.isnan(run.decided_at) & (run.decided_by < 0)
+        assert (run.decided_at[copies] - run.arrivals.at_s[copies] < 30.0).all()
+
+
+def test_the_simulators_count_of_waiting_work_is_the_engines_when_copies_abandon() -> None:
+    """An original item gives up while a duplicate still rides on its task: the task waits on, and leaves the
+    count only when leased or when its last copy gives up too."""
+    scenario = mm_c(
+        servers=2,
+        load=3.0,
+        horizon_s=20000.0,
+        arrival={"duplicate_share": 0.5, "patience_s": 120},
+    )
+    simulation = Simulation(scenario, 0)
+    seen: list[tuple[int, int]] = []
+    sample = simulation._sample
+
+    def sample_and_count() -> None:
+        sample()
+        seen.append((simulation._waiting, sum(view.depth for view in simulation.engine.queues())))
+
+    simulation._sample = sample_and_count  # type: ignore[method-assign]
+    run = simulation.run()
+    assert (run.action == ACTION_CODE[Action.DUPLICATE]).sum() > 100 and (~np.isnan(run.abandoned_at)).sum() > 100
+    assert all(waiting == depth for waiting, depth in seen), seen

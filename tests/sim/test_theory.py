@@ -13,6 +13,7 @@ from queueopt.sim.theory import (
     cobham_mean_waits,
     decision_sla_ceiling,
     erlang_a,
+    erlang_a_decided_within,
     erlang_a_service_level,
     erlang_a_sojourn_within,
     erlang_a_within,
@@ -200,6 +201,22 @@ def test_erlang_a_sojourn_matches_the_tagged_chain(lam: float, theta: float, t: 
     _, _, decided = _tagged_arrival_by_matrix_exponential(servers, lam, mu, theta, t, depth=120)
     served_share = 1.0 - erlang_a(servers, lam, mu, theta).p_abandon
     assert erlang_a_sojourn_within(servers, lam, mu, theta, t) == pytest.approx(decided / served_share, abs=1e-10)
+    assert erlang_a_decided_within(servers, lam, mu, theta, t) == pytest.approx(decided, abs=1e-10)
+
+
+def test_a_staffing_plan_with_patience_cannot_meet_its_target_by_letting_items_abandon() -> None:
+    """20 Erlangs of work, patience of 10 s: among served items one moderator decides 82% within two minutes, but
+    95% of the items abandon. Counting an abandoned item as a miss, the plan needs a real team."""
+    lam, mu, theta, sla = 1 / 3, 1 / 60, 0.1, 120.0
+    assert erlang_a_sojourn_within(1, lam, mu, theta, sla) >= 0.8
+    assert erlang_a(1, lam, mu, theta).p_abandon > 0.9
+    servers = servers_for_decision_sla(lam, mu, sla, 0.8, patience_rate=theta)
+    assert servers is not None and servers > lam / mu * 0.8
+    assert (
+        erlang_a_decided_within(servers, lam, mu, theta, sla)
+        >= 0.8
+        > erlang_a_decided_within(servers - 1, lam, mu, theta, sla)
+    )
 
 
 def test_erlang_a_sojourn_tends_to_erlang_c_as_patience_grows() -> None:
@@ -300,7 +317,7 @@ def test_decision_staffing_is_minimal_or_unreachable(
     def level(c: int) -> float:
         if patience is None:
             return mm_c_sojourn_within(c, load, 1.0, sla) if c > load else 0.0
-        return erlang_a_sojourn_within(c, load, 1.0, patience, sla)
+        return erlang_a_decided_within(c, load, 1.0, patience, sla)
 
     _minimal(servers, level, target)
 

@@ -257,8 +257,9 @@ def staff(
             return
         result = check(scenario, size, replications, workers)
         print(
-            f"Simulated at {result.servers} moderators: SLA attainment {result.sla_attainment:.3f} "
-            f"(target {result.target}); at {result.servers - 1}: {result.sla_attainment_one_fewer:.3f}"
+            f"Simulated at {result.servers} moderators: decided within the SLA {result.decided_within_sla:.3f} "
+            f"(target {result.target}; an abandoned item counts as missed); at {result.servers - 1}: "
+            f"{result.decided_within_sla_one_fewer:.3f}"
         )
 
 

@@ -33,9 +33,10 @@ class Experiment:
     wall_s: float
 
     def estimates(self, level: float = 0.95) -> dict[str, Estimate]:
-        """A Student t interval per KPI, over the replications where it was measured (finite)."""
+        """A Student t interval per KPI, over the replications where it was measured (finite): a share of a queue
+        that had no items in some replication is estimated from the others."""
         result = {}
-        for name in self.replications[0]:
+        for name in kpi_names(self.replications):
             values = np.asarray([run.get(name, np.nan) for run in self.replications], dtype=float)
             values = values[np.isfinite(values)]
             if values.size:
@@ -90,15 +91,23 @@ def _bind(progress: Progress, replication: int) -> Callable[[float], None]:
     return lambda now: progress(replication, now)
 
 
+def kpi_names(replications: Sequence[dict[str, float]]) -> list[str]:
+    """Every KPI any replication measured, in the order they first appear."""
+    return list(dict.fromkeys(name for run in replications for name in run))
+
+
 def compare(a: Experiment, b: Experiment, level: float = 0.95) -> dict[str, Difference]:
-    """Paired difference `a - b` per KPI measured in every replication of both."""
+    """Paired difference `a - b` per KPI, over the replications where both measured it (a queue's wait, say, is
+    not measured in a replication where the queue had no items); A's and B's own intervals over the same ones."""
     pairs = min(len(a.replications), len(b.replications))
     result = {}
-    for name in a.replications[0]:
+    for name in kpi_names(a.replications[:pairs] + b.replications[:pairs]):
         first = np.asarray([run.get(name, np.nan) for run in a.replications[:pairs]], dtype=float)
         second = np.asarray([run.get(name, np.nan) for run in b.replications[:pairs]], dtype=float)
-        if not (np.isfinite(first).all() and np.isfinite(second).all()):
+        both = np.isfinite(first) & np.isfinite(second)
+        if not both.any():
             continue
+        first, second = first[both], second[both]
         result[name] = Difference(
             mean_ci(first, level), mean_ci(second, level), paired_difference_ci(first, second, level)
         )

@@ -9,7 +9,8 @@ Definitions (docs/simulation.md has the table):
 * wait: time from arrival to the first lease (or to abandonment); an item still waiting at the horizon counts
   its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates).
 * SLA attainment: decided within the queue's `sla_s`; an item undecided at the horizon counts as a miss once
-  older than `sla_s`, and is left out before; abandoned items are left out.
+  older than `sla_s`, and is left out before; abandoned items are left out. `decided_within_sla_share` counts them
+  as misses: what staffing must meet, since a team that lets items abandon does not meet an SLA by it.
 * Little's law: `little_ratio` is L / (lambda W), L the time-averaged backlog from the items' waiting intervals,
   lambda the rate of review items arriving in the window, W their mean wait; it is 1 up to edge effects of the
   window, so a departure flags items lost or double counted. `engine_backlog_mean` is the engine's own queue
@@ -77,6 +78,8 @@ def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[st
     hit = decided & (run.decided_at - at <= sla_s)
     late = (decided & ~hit) | (reviewed & np.isnan(run.decided_at) & (horizon - at > sla_s))
     kpis["sla_attainment"] = _share(hit.sum(), hit.sum() + late.sum())
+    given_up = subset & (run.action == REVIEW) & ~np.isnan(run.abandoned_at)
+    kpis["decided_within_sla_share"] = _share(hit.sum(), hit.sum() + late.sum() + given_up.sum())
     kpis["abandoned_share"] = _share((subset & ~np.isnan(run.abandoned_at)).sum(), subset.sum())
     kpis["harmful_views"] = float(harmful_views(run)[subset].sum())
     judged = subset & (run.decided_by >= 0)
@@ -148,9 +151,9 @@ def kpis(run: RunRecord) -> dict[str, float]:
     overall["little_ratio"] = _share(overall["backlog_mean"], rate * overall["wait_mean_s"])
     result.update({f"overall.{name}": value for name, value in overall.items()})
     for index, queue in enumerate(queues):
+        # Every queue, items or not: a queue empty in this replication has 0 items and 0 harmful views (data,
+        # which averages over replications must count) and NaN for what needs items (waits, shares).
         subset = counted & (run.queue == index)
-        if not subset.any():
-            continue
         per_queue = _item_kpis(run, subset, sla_s)
         per_queue["backlog_mean"] = _backlog_mean(run, index)
         result.update({f"queue.{queue.name}.{name}": value for name, value in per_queue.items()})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from queueopt.clock import VirtualClock
-from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, Verdict
+from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import Conflict
 from queueopt.sim.arrivals import Arrivals, item_index, sample_arrivals
@@ -234,6 +234,7 @@ class Simulation:
         if not live:
             return
         results = self.engine.submit([arrivals.items[row] for row in live])
+        arrived = arrivals.at_s
         fresh: Task | None = None  # the last task these arrivals queued
         for row, result in zip(live, results, strict=True):
             action = result.action
@@ -249,12 +250,15 @@ class Simulation:
                 assert result.task_id is not None
                 verdict = self._task_verdict.get(result.task_id)
                 if verdict is not None:
-                    self.decided_at[row] = now
+                    # Decided on arrival, as the service decides it (a batch run submits at its tick, later), or
+                    # when its task was if that is later; a task whose own item left unreviewed was decided by now.
+                    original = self.decided_at.item(item_index(result.task_id))
+                    self.decided_at[row] = now if math.isnan(original) else max(arrived.item(row), original)
                     self.verdict[row] = verdict
                     continue
                 self._items_of_task.setdefault(result.task_id, [item_index(result.task_id)]).append(row)
             else:
-                self.decided_at[row] = now
+                self.decided_at[row] = arrived.item(row)  # routing acts on arrival, whenever a batch run submits
                 self.verdict[row] = action is _AUTO_REMOVE
                 continue
             if math.isfinite(gives_up[row]):
@@ -367,12 +371,17 @@ class Simulation:
     def _abandon(self, row: int) -> None:
         if not (math.isnan(self.decided_at[row]) and math.isnan(self.leased_at[row])):
             return
+        item_id = self.arrivals.items[row].id
+        task_id = self._store.items([item_id])[item_id].task_id
         try:
-            self.engine.cancel(self.arrivals.items[row].id, actor="simulator")
+            self.engine.cancel(item_id, actor="simulator")
         except Conflict:
             return  # under review: patience only runs out while waiting
         self.abandoned_at[row] = self.clock.now()
-        if self.action[row] == ACTION_CODE[Action.REVIEW]:
+        # A task waits on while any copy of its item does (the original or a duplicate riding on it), and counts
+        # as waiting until it is leased or its last copy leaves.
+        task = None if task_id is None else self._store.task(task_id)
+        if task is not None and task.state is TaskState.CANCELLED and not task.id.endswith(QA_SUFFIX):
             self._waiting -= 1
 
     def _tick(self) -> None:

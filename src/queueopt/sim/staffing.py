@@ -1,18 +1,18 @@
 """Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
 
-Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about
-`SAMPLE_ITEMS` items, the rates scaled down and the counts scaled back up) routed by the ops config's own
-router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in production. Each
-(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
-`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision
-(wait plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait
-alone: a plan on the wait alone looks met on paper and misses in simulation. Handling time bounds what any
-headcount can do, so a target at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead
-of being sized.
+Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
+items, the rates scaled down and the counts scaled back up) routed by the ops config's own router, so auto-actions,
+duplicates and routing rules shrink and split demand exactly as in production. Each (queue, hour) is then an M/M/c
+queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
+the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
+window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
+paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
+or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
+at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead of being sized.
 
-Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's
-Erlang C size is never more, and usually less, than the sum of dedicated teams (the square-root staffing
-economy of scale). `check` runs the simulator on a single-queue scenario at the planned size and one below it.
+Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's Erlang C
+size is never more, and usually less, than the sum of dedicated teams (the square-root staffing economy of scale).
+`check` runs the simulator on a single-queue scenario at the planned size and one below it.
 """
 
 from __future__ import annotations
@@ -92,9 +92,11 @@ class StaffingPlan:
 
 @dataclass(frozen=True, slots=True)
 class PlanCheck:
+    """Shares of items decided within the SLA, an abandoned item counting as a miss (what the plan sized for)."""
+
     servers: int
-    sla_attainment: float
-    sla_attainment_one_fewer: float
+    decided_within_sla: float
+    decided_within_sla_one_fewer: float
     target: float
 
 
@@ -236,5 +238,5 @@ def check(scenario: Scenario, servers: int, replications: int | None = None, wor
         group = scenario.roster[0].model_copy(update={"count": size})
         sized = scenario.model_copy(update={"roster": [group]})
         estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
-        attained.append(estimates["overall.sla_attainment"].mean)
+        attained.append(estimates["overall.decided_within_sla_share"].mean)
     return PlanCheck(servers, attained[0], attained[1], scenario.ops.queues[0].sla_target)

@@ -254,10 +254,17 @@ def erlang_a_service_level(servers: int, lam: float, mu: float, theta: float, t:
 
 
 def erlang_a_sojourn_within(servers: int, lam: float, mu: float, theta: float, t: float) -> float:
-    """`P(W + S <= t | served)` of M/M/c+M: the share of served items decided within `t` of arriving.
+    """`P(W + S <= t | served)` of M/M/c+M: the share of served items decided within `t` of arriving, abandoned
+    items left out as the simulator's `sla_attainment` leaves them out."""
+    return erlang_a_decided_within(servers, lam, mu, theta, t) / (1.0 - erlang_a(servers, lam, mu, theta).p_abandon)
 
-    Abandoned items are left out, as the simulator's `sla_attainment` leaves them out, so this is the number a
-    staffing plan must match. An item served after an offered wait `V <= t` is decided by `t` with probability
+
+def erlang_a_decided_within(servers: int, lam: float, mu: float, theta: float, t: float) -> float:
+    """`P(served and W + S <= t)` of M/M/c+M: the share of all arrivals decided within `t`, an abandoned item
+    counting as a miss. This is what a staffing plan must meet: among served items alone, a plan that lets nearly
+    every item abandon would look met.
+
+    An item served after an offered wait `V <= t` is decided by `t` with probability
     `1 - exp(-mu (t - V))`, so for `k` waiting ahead the share decided is
     `E[exp(-theta V) 1{V <= t}] - exp(-mu t) E[exp(-(theta - mu) V) 1{V <= t}]`. With `U = 1 - exp(-theta V)` ~
     `Beta(k + 1, m)` the second expectation is `E[(1 - U)^s 1{U <= p}]`, `s = 1 - mu / theta`, which is
@@ -279,8 +286,7 @@ def erlang_a_sojourn_within(servers: int, lam: float, mu: float, theta: float, t
     log_ratio = np.cumsum(np.log1p((mu / theta - 1.0) / (shifted + k)))
     with np.errstate(divide="ignore"):
         late = np.exp(-mu * t + log_ratio + np.log(betainc(k + 1.0, shifted, p)))
-    decided = immediate * handled + float(np.dot(ahead, _served_within(ahead.size, m, p) - late))
-    return decided / (1.0 - erlang_a(servers, lam, mu, theta).p_abandon)
+    return immediate * handled + float(np.dot(ahead, _served_within(ahead.size, m, p) - late))
 
 
 def cobham_mean_waits(
@@ -400,18 +406,19 @@ def decision_sla_ceiling(mu: float, sla_s: float) -> float:
 def _decision_level(servers: int, lam: float, mu: float, sla_s: float, patience_rate: float | None) -> float:
     if patience_rate is None:
         return mm_c_sojourn_within(servers, lam, mu, sla_s) if servers * mu > lam else 0.0
-    return erlang_a_sojourn_within(servers, lam, mu, patience_rate, sla_s)
+    return erlang_a_decided_within(servers, lam, mu, patience_rate, sla_s)
 
 
 def servers_for_decision_sla(
     lam: float, mu: float, sla_s: float, target_fraction: float, patience_rate: float | None = None
 ) -> int | None:
-    """Fewest servers with `P(W + S <= sla_s) >= target_fraction` (among served items, with patience), by Erlang C
-    or Erlang A; `None` when no headcount reaches the target, i.e. `target_fraction >= decision_sla_ceiling`.
+    """Fewest servers with `P(W + S <= sla_s) >= target_fraction` over all arrivals (with patience, an abandoned
+    item is a miss), by Erlang C or Erlang A; `None` when no headcount reaches the target, i.e. `target_fraction >=
+    decision_sla_ceiling`.
 
     A target of 1 is allowed (configs may ask for it) and is always out of reach with exponential handling. With no
-    arrivals nothing can miss, so the answer is 0 whatever the target. The Erlang A search starts at one server:
-    abandonment removes the slowest waits from the served items, so no load-based floor bounds this measure.
+    arrivals nothing can miss, so the answer is 0 whatever the target. With patience no more than `c mu / lam` of
+    arrivals can be served, so the search starts at `(lam / mu) target`.
     """
     _check_sizing(lam, mu, patience_rate)
     _check_time(sla_s, "sla_s")
@@ -425,7 +432,14 @@ def servers_for_decision_sla(
     def meets(servers: int) -> bool:
         return _decision_level(servers, lam, mu, sla_s, patience_rate) >= target_fraction
 
-    return _smallest(meets, _erlang_c_floor(lam, mu) if patience_rate is None else 1)
+    return _smallest(
+        meets, _erlang_c_floor(lam, mu) if patience_rate is None else _served_floor(lam, mu, target_fraction)
+    )
+
+
+def _served_floor(lam: float, mu: float, target_fraction: float) -> int:
+    """Servers below which fewer than `target_fraction` of arrivals can even be served (throughput `<= c mu`)."""
+    return max(1, math.floor(lam / mu * target_fraction))
 
 
 def servers_for_mean_wait(lam: float, mu: float, target_mean_wait_s: float, patience_rate: float | None = None) -> int:
