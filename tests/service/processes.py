@@ -16,6 +16,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 QUEUEOPT = Path(sys.executable).parent / "queueopt"
 ADMIN, INGEST, MODERATOR = "e2e-admin-token", "e2e-ingest-token", "e2e-moderator-token"
+E2E_PROFILE = {
+    "id": "e2e",
+    "regions": ["us"],
+    "languages": {"en": 1.0},
+    "modalities": ["text"],
+    "policy_areas": ["hate"],
+}
 
 
 def free_port() -> int:
@@ -78,14 +85,7 @@ def serve(env: dict[str, str], cwd: Path, *options: str) -> subprocess.Popen[byt
 
 def round_trip_until_leased(base: str) -> Any:
     """A moderator's profile, an item for them, and their pull of it: the leased task."""
-    profile = {
-        "id": "e2e",
-        "regions": ["us"],
-        "languages": {"en": 1.0},
-        "modalities": ["text"],
-        "policy_areas": ["hate"],
-    }
-    assert call(base, "PUT", "/v1/moderators/e2e", ADMIN, profile)[0] == 200
+    assert call(base, "PUT", "/v1/moderators/e2e", ADMIN, E2E_PROFILE)[0] == 200
     item = {"id": "e2e-1", "modality": "text", "language": "en", "region": "us", "signals": {"hate": 0.9}}
     status, submitted = call(base, "POST", "/v1/items", INGEST, {"items": [item]})
     assert status == 202 and submitted["results"][0]["status"] == "queued"

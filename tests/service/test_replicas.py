@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import PG_URL
 from tests.service.processes import (
     ADMIN,
+    E2E_PROFILE,
     INGEST,
     MODERATOR,
     call,
@@ -213,14 +214,7 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
     first_base, standby_base = f"http://127.0.0.1:{first_port}", f"http://127.0.0.1:{standby_port}"
     with _replicas(env, tmp_path, first_port, standby_port) as (first, standby):
         try:
-            profile = {
-                "id": "e2e",
-                "regions": ["us"],
-                "languages": {"en": 1.0},
-                "modalities": ["text"],
-                "policy_areas": ["hate"],
-            }
-            assert call(standby_base, "PUT", "/v1/moderators/e2e", ADMIN, profile)[0] == 200
+            assert call(standby_base, "PUT", "/v1/moderators/e2e", ADMIN, E2E_PROFILE)[0] == 200
             seen = []
             for base in (first_base, standby_base):
                 nothing = _raw(base, "POST", "/v1/moderators/e2e/next", MODERATOR)
