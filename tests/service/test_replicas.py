@@ -221,9 +221,16 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
                 head = _raw(base, "HEAD", "/v1/queues", ADMIN)
                 # Dot segments reach the engine's router as sent: `..` is an item id, not "the folder above".
                 dotted = _raw(base, "GET", "/v1/x/../queues", ADMIN)
-                seen.append([(answer.status, answer.getheader("content-length")) for answer in (nothing, head, dotted)])
-            assert seen[0] == seen[1] and [status for status, _ in seen[1]] == [204, 405, 404]
+                everything = _raw(base, "OPTIONS", "*", ADMIN)
+                # A redirect names the address the client used (its load balancer's), not the serving engine's.
+                slash = _raw(base, "GET", "/v1/queues/", ADMIN, host="lb.example.com")
+                answers = (nothing, head, dotted, everything, slash)
+                seen.append([(answer.status, answer.getheader("content-length")) for answer in answers])
+                seen[-1].append(slash.getheader("location"))
+            assert seen[0] == seen[1], seen
+            assert [status for status, _ in seen[1][:-1]] == [204, 405, 404, 404, 307]
             assert seen[1][0][1] is None, "a 204 carries no content-length"
+            assert seen[1][-1] == "http://lb.example.com/v1/queues"
             dots = {"id": "..", "modality": "photo", "language": "en", "region": "us", "signals": {}}
             assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [dots]})[0] == 202
             assert _raw(standby_base, "GET", "/v1/items/..", INGEST).status == 200
@@ -244,11 +251,12 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
     assert standby.returncode == -signal.SIGTERM and b"Traceback" not in stderr, stderr.decode()
 
 
-def _raw(base: str, method: str, path: str, token: str) -> http.client.HTTPResponse:
+def _raw(base: str, method: str, path: str, token: str, host: str | None = None) -> http.client.HTTPResponse:
     """A request with its path sent exactly as written, and the answer with its headers."""
-    host, port = base.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    connection.request(method, path, headers={"Authorization": f"Bearer {token}"})
+    address, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    headers = {"Authorization": f"Bearer {token}"} | ({"Host": host} if host else {})
+    connection.request(method, path, headers=headers)
     answer = connection.getresponse()
     answer.read()
     connection.close()
@@ -278,3 +286,40 @@ def _start_long_poll(port: int) -> http.client.HTTPConnection:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("POST", "/v1/moderators/e2e/next?wait_s=25", headers={"Authorization": f"Bearer {MODERATOR}"})
     return connection
+
+
+@pytest.mark.postgres
+def test_an_engine_whose_store_connection_fails_stops_and_a_standby_takes_over(tmp_path: Path) -> None:
+    """The serving engine's own session ends (a database restart, an operator): what its last write did is unknown,
+    so it cannot go on from memory. It stops (status 3); the standby rebuilds from the store and serves."""
+    name = f"queueopt-test-{uuid.uuid4().hex[:12]}"
+    schema = f"replicas_{uuid.uuid4().hex[:12]}"
+    env = environment(tmp_path) | {
+        "QUEUEOPT_DATABASE_URL": f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}&application_name={name}"
+    }
+    first_port, standby_port = free_port(), free_port()
+    standby_base = f"http://127.0.0.1:{standby_port}"
+    try:
+        with _replicas(env, tmp_path, first_port, standby_port) as (first, standby):
+            try:
+                item = {"id": "kept", "modality": "text", "language": "en", "region": "us", "signals": {}}
+                assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [item]})[0] == 202
+                with psycopg.connect(PG_URL, autocommit=True) as operator:
+                    # Both processes' store sessions (the standby's reads the serving address), not their locks.
+                    ended = operator.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (name,)
+                    ).fetchall()
+                assert ended and all(row[0] for row in ended)
+                assert first.wait(timeout=15) == 3
+                _, stderr = first.communicate(timeout=10)
+                assert b"connection to its store failed" in stderr
+                wait_until_serving(standby_base, standby)
+                status, shown = call(standby_base, "GET", "/v1/items/kept", INGEST)
+                assert status == 200 and shown["status"] == "queued"
+            finally:
+                for process in (first, standby):
+                    process.kill()
+                    process.communicate(timeout=20)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -21,6 +21,7 @@ import logging
 from anyio import to_thread
 
 from queueopt.engine import Engine
+from queueopt.errors import Deposed
 from queueopt.service.metrics import ServiceMetrics
 
 log = logging.getLogger("queueopt.service.assigner")
@@ -101,6 +102,8 @@ class Assigner:
         self._work_pending = False
         try:
             made = await to_thread.run_sync(self._batch)
+        except Deposed as error:
+            log.warning("assignment batch refused: %s", error.message)  # the process stops within moments
         except Exception:
             log.exception("assignment batch failed; retrying at the next tick")
         finally:

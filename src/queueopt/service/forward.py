@@ -32,7 +32,8 @@ log = logging.getLogger("queueopt.service.forward")
 
 FORWARDED = b"x-queueopt-forwarded"
 LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-# Meaningful for one connection only (RFC 9110, 7.6.1), or set anew for the message as relayed.
+# Meaningful for one connection only (RFC 9110, 7.6.1), or set anew for the message as relayed. `Host` is passed on:
+# the serving engine builds the links it answers with (a redirect's Location) from the address the client used.
 _NOT_RELAYED = frozenset(
     {
         b"connection",
@@ -43,7 +44,6 @@ _NOT_RELAYED = frozenset(
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
-        b"host",
         b"content-length",
         b"content-encoding",
         b"date",
@@ -139,6 +139,9 @@ class Forwarder:
         address = await self.address.get()
         if address is None:
             await unavailable("standby: no engine has announced that it serves this store yet")(scope, receive, send)
+            return
+        if not scope["raw_path"].startswith(b"/"):  # `OPTIONS *` and the like: no route has such a path
+            await error_response(404, "Not Found")(scope, receive, send)
             return
         body = await _whole_body(receive)
         if body is None:

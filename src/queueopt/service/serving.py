@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 import socket
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from queueopt.capability import ModeratorProfile
@@ -22,6 +23,7 @@ from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator
 from queueopt.service.deps import Runtime
 from queueopt.service.engine_thread import EngineThread
+from queueopt.service.lock_guard import CHECK_S, stop_at_once
 from queueopt.service.metrics import ServiceMetrics
 from queueopt.service.settings import Settings
 from queueopt.store import Store, open_store
@@ -50,6 +52,7 @@ class Serving:
         self._runtime: Runtime | None = None
         self._address: str | None = None
         self._stopped = False
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown."""
@@ -73,6 +76,7 @@ class Serving:
             self._app.state.runtime = self._runtime
             self._metrics.watch(engine)
             assigner.start()
+            self._watch = asyncio.create_task(self._watch_store(store), name="queueopt-store-guard")
             await self._announce()
 
     async def bound(self, port: int) -> None:
@@ -85,9 +89,19 @@ class Serving:
         if self._store is not None and self._address is not None:
             await self._thread.run(self._store.announce_serving, self._address, self._clock.now())
 
+    async def _watch_store(self, store: Store) -> None:
+        """Stop the process once its store connection fails (`lock_guard`): it cannot be mended in place."""
+        while True:
+            await asyncio.sleep(CHECK_S)
+            if not await to_thread.run_sync(store.ping):
+                stop_at_once("the serving engine's connection to its store failed")
+
     async def stop(self) -> None:
         async with self._lock:
             self._stopped = True
+            watch, self._watch = self._watch, None
+            if watch is not None:
+                watch.cancel()
             runtime, self._runtime = self._runtime, None
             if runtime is not None:
                 await runtime.assigner.stop()

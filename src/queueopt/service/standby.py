@@ -18,11 +18,15 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from queueopt.service.forward import Forwarder
-from queueopt.service.lock_guard import guarding
+from queueopt.service.lock_guard import CHECK_S, guarding
 from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 
 log = logging.getLogger("queueopt.service.standby")
 RETRY_S = 1.0
+# An engine that lost its lock notices within `CHECK_S` and stops; taking over only after twice that long means it
+# is gone (a live one could still answer a lease it holds from memory, which no fence sees), or cut off from the
+# store so that it cannot write either.
+TAKEOVER_DELAY_S = 2 * CHECK_S
 
 
 class Standby:
@@ -58,6 +62,8 @@ class Standby:
         while not self._stop.is_set():
             try:
                 with engine_lock(self._database_url, wait=True, stop=self._stop) as held:
+                    if self._stop.wait(TAKEOVER_DELAY_S):
+                        return
                     asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result()
                     with guarding(held):
                         self._stop.wait()
@@ -72,3 +78,5 @@ class Standby:
         log.warning("standby: the engine serving this store has stopped; this process serves it now")
         await self._take_over()
         self._app.state.forwarder = None
+        if self._forwarder is not None:
+            await self._forwarder.address.close()  # read again only by a request that was already on its way

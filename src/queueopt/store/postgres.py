@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from queueopt.errors import StoreUnavailable
 from queueopt.store.sql import Connection, Dialect, SqlStore
@@ -29,6 +29,7 @@ POSTGRES = Dialect(
     integrity_errors=(psycopg.errors.UniqueViolation,),
     executemany=_executemany,
     share_row=" FOR SHARE",
+    claim_timeout="SET LOCAL lock_timeout = '5s'",
     # A transaction-scoped advisory lock on "quop" as one bigint key (apart from the engine locks' pairs of int4):
     # concurrent CREATE TABLEs on one schema otherwise collide in PostgreSQL's catalog. One per database, so
     # stores in different schemas migrate one at a time too, which costs nothing after their first start.
@@ -54,8 +55,10 @@ def connect(conninfo: str, **options: str) -> psycopg.Connection[Any]:
 
 def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:
     """`schema` must already be a checked identifier (`parse_store_url` checks it). It is created under the
-    migration lock, since two processes creating one schema at once collide like two creating one table."""
-    connection = connect(conninfo)
+    migration lock, since two processes creating one schema at once collide like two creating one table. The
+    session is named `queueopt-store` in pg_stat_activity unless the URL names it."""
+    named = "application_name" in conninfo_to_dict(conninfo)
+    connection = connect(conninfo) if named else connect(conninfo, application_name="queueopt-store")
     try:
         if schema is not None:
             with connection.transaction():

@@ -39,6 +39,9 @@ class Dialect:
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
     share_row: str
+    claim_timeout: str
+    """Bounds how long a claim waits for a deposed engine's write in flight (a frozen process could hold it for
+    ever): the take-over fails, lets the engine lock go and tries again, and can be stopped meanwhile."""
     """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
     transactions never overlap (SQLite)."""
     migration_lock: str
@@ -330,6 +333,8 @@ class SqlStore:
 
     def claim_serving(self, address: str | None, at: float) -> None:
         with self._lock, self._transaction():
+            if self._dialect.claim_timeout:
+                self._execute(self._dialect.claim_timeout)
             # One statement: on PostgreSQL it waits for the deposed engine's writes in flight (each holds the row
             # shared, see `_fence`), so the claimant's rebuild afterwards reads every one of them.
             rows = self._execute(

@@ -35,6 +35,7 @@ SQLITE = Dialect(
     name="sqlite",
     begin="BEGIN IMMEDIATE",
     share_row="",
+    claim_timeout="",  # the busy timeout bounds every wait
     migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
