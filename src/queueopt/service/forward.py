@@ -119,7 +119,7 @@ class Forwarder:
         """None when the serving engine says it is ready, else why this standby cannot serve."""
         address = await self.address.get()
         if address is None:
-            return "standby: no engine has announced that it serves this store yet"
+            return NO_ADDRESS
         try:
             answer = await self._client.get(
                 f"{address}/readyz", headers={FORWARDED.decode(): "1"}, timeout=READY_TIMEOUT_S
@@ -138,7 +138,7 @@ class Forwarder:
             return
         address = await self.address.get()
         if address is None:
-            await unavailable("standby: no engine has announced that it serves this store yet")(scope, receive, send)
+            await unavailable(NO_ADDRESS)(scope, receive, send)
             return
         if not scope["raw_path"].startswith(b"/"):  # `OPTIONS *` and the like: no route has such a path
             await error_response(404, "Not Found")(scope, receive, send)
@@ -198,6 +198,7 @@ class Forwarder:
 
 
 TWICE = "standby: the request reached a standby twice; the serving engine is changing"
+NO_ADDRESS = "standby: no engine has announced that it serves this store yet"
 
 
 def _target(raw_path: bytes, query: bytes) -> bytes:
