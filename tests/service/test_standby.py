@@ -14,7 +14,7 @@ from tests.service.conftest import Client, bearer, profile
 
 from queueopt.errors import StoreInUse
 from queueopt.service.app import create_app
-from queueopt.service.forward import ServingAddress
+from queueopt.service.forward import ServingAddress, _relayed_request_headers
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -91,3 +91,18 @@ def test_a_standby_whose_store_connection_fails_keeps_the_last_address_and_conne
         return seen
 
     assert anyio.run(scenario) == ["http://10.0.0.1:8000"] * 3
+
+
+def test_a_standby_passes_on_one_host_header_and_none_of_the_connections_own() -> None:
+    received = [
+        (b"host", b"a"),
+        (b"host", b"b"),
+        (b"connection", b"keep-alive"),
+        (b"authorization", b"Bearer x"),
+        (b"content-length", b"12"),
+    ]
+    assert _relayed_request_headers(received) == [
+        (b"host", b"a"),
+        (b"authorization", b"Bearer x"),
+        (b"x-queueopt-forwarded", b"1"),
+    ]

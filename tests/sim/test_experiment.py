@@ -5,6 +5,7 @@ import pytest
 
 from queueopt.sim.experiment import Experiment, compare, compare_strategies, run_experiment
 from queueopt.sim.kpis import kpis
+from queueopt.sim.report import summary
 from queueopt.sim.simulator import simulate
 from queueopt.sim.variants import scaled
 
@@ -72,4 +73,23 @@ def test_a_kpi_is_estimated_and_compared_over_the_replications_that_measured_it(
     assert differences["n"].difference.mean == pytest.approx(1.0)
     share = differences["share"]
     assert (share.a.mean, share.b.mean, share.difference.mean) == (0.7, 0.4, pytest.approx(0.3))
-    assert share.difference.half_width == math.inf  # one pair: no interval
+    assert share.difference.half_width == math.inf and share.pairs == 1  # one pair: no interval
+    assert differences["n"].pairs == 3
+
+
+def test_the_summary_has_every_kpi_with_how_many_replications_measured_it() -> None:
+    ops = {
+        **ONE_QUEUE_OPS,
+        "queues": [{"name": name, "sla_s": 600, "sla_target": 0.8} for name in ("main", "rare")],
+        "rules": [
+            {"name": "spanish", "queue": "rare", "when": {"language": ["es"]}},
+            {"name": "rest", "queue": "main"},
+        ],
+    }
+    experiment = run_experiment(mm_c(horizon_s=2000.0, ops=ops, replications=2))
+    measured = summary({"fifo": experiment})["strategies"]["fifo"]["kpis"]
+    assert measured["queue.rare.sla_attainment"] == dict.fromkeys(("mean", "half_width", "low", "high")) | {
+        "replications": 0
+    }
+    assert measured["queue.rare.items"]["mean"] == 0.0 and measured["queue.rare.items"]["replications"] == 2
+    assert measured["overall.sla_attainment"]["replications"] == 2

@@ -10,7 +10,7 @@ from tests.conftest import StoreFactory
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
 from queueopt.errors import Deposed
-from queueopt.store import SCHEMA_VERSION, AuditEntry, Changes, ItemRecord, StaleWrite, Store, TaskWrite
+from queueopt.store import SCHEMA_VERSION, AuditEntry, Changes, ItemRecord, StaleWrite, Store, TaskWrite, open_store
 
 
 def task(task_id: str, state: TaskState = TaskState.QUEUED, attempt: int = 0, holder: str | None = None) -> Task:
@@ -221,7 +221,6 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
     import sqlite3
     from importlib import resources
 
-    from queueopt.store import open_store
     from queueopt.store.sqlite import SQLITE
 
     path = tmp_path / "v1.db"
@@ -243,4 +242,30 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:
+        store.close()
+
+
+def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the busy timeout the write is refused whole with a 503-class error (retry), never an internal error."""
+    import sqlite3
+
+    from queueopt.errors import StoreUnavailable
+    from queueopt.store import sqlite as sqlite_store
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    open_store(url).close()
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_S", 0.2)
+    store = open_store(url)
+    holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable, match="busy"):
+            submit(store, "a")
+        holder.execute("ROLLBACK")
+        submit(store, "a")
+        assert store.task("a") == task("a")
+    finally:
+        holder.close()
         store.close()

@@ -59,7 +59,7 @@ READY_TIMEOUT_S = 2.0
 # a hundred waiting moderators would queue every other request behind them.
 _LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
 # Failures where the request cannot have reached the engine.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError)
 
 
 class ServingAddress:
@@ -146,8 +146,7 @@ class Forwarder:
         body = await _whole_body(receive)
         if body is None:
             return  # the client left before its body arrived whole: nothing to pass on, nobody to answer
-        headers = [(name, value) for name, value in scope["headers"] if name not in _NOT_RELAYED]
-        headers.append((FORWARDED, b"1"))
+        headers = _relayed_request_headers(scope["headers"])
         target = httpx.URL(address).copy_with(raw_path=_target(scope["raw_path"], scope["query_string"]))
         request = self._client.request(scope["method"], target, headers=headers, content=body)
         try:
@@ -199,6 +198,22 @@ class Forwarder:
 
 TWICE = "standby: the request reached a standby twice; the serving engine is changing"
 NO_ADDRESS = "standby: no engine has announced that it serves this store yet"
+
+
+def _relayed_request_headers(received: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The client's headers but the connection's own, with the mark of a request passed on. One `Host` only: the
+    serving process's server reads the first of several, and the HTTP client would refuse to send them all."""
+    relayed, host_seen = [], False
+    for name, value in received:
+        if name == b"host":
+            if host_seen:
+                continue
+            host_seen = True
+        elif name in _NOT_RELAYED:
+            continue
+        relayed.append((name, value))
+    relayed.append((FORWARDED, b"1"))
+    return relayed
 
 
 def _target(raw_path: bytes, query: bytes) -> bytes:

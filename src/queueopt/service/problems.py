@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from queueopt.errors import Deposed, QueueoptError
+from queueopt.errors import QueueoptError, StoreUnavailable
 
 log = logging.getLogger("queueopt.service")
 
@@ -59,8 +59,8 @@ def _problem(problem: dict[str, Any]) -> dict[str, str]:
 async def _queueopt_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, QueueoptError)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    if isinstance(error, Deposed):
-        headers = {"Retry-After": "1"}  # the replica that serves the store now will take the retry
+    if isinstance(error, StoreUnavailable):
+        headers = {"Retry-After": "1"}  # a busy store, or (deposed) the replica that serves the store now
     return error_response(error.status, error.message, error.field, headers)
 
 

@@ -190,12 +190,16 @@ def compare_command(
             continue
         low, high = difference.difference.low, difference.difference.high
         marker = " *" if low > 0 or high < 0 else ""
+        if difference.pairs < 2:  # measured together in one replication only (a queue that was empty in others)
+            interval = "n/a (1 pair)"
+        else:
+            interval = f"[{low:.4g}, {high:.4g}]" + (f" ({difference.pairs} pairs)" if difference.pairs < count else "")
         table.add_row(
             kpi,
             f"{difference.a.mean:.4g}",
             f"{difference.b.mean:.4g}",
             f"{difference.difference.mean:+.4g}{marker}",
-            f"[{low:.4g}, {high:.4g}]",
+            interval,
         )
     Console(width=140).print(table)
     print("* the interval excludes 0: the difference is significant at 5%")

@@ -49,6 +49,8 @@ class Difference:
     a: Estimate
     b: Estimate
     difference: Estimate
+    pairs: int
+    """Replications in which both measured the KPI: the intervals rest on these."""
 
 
 def run_experiment(
@@ -109,7 +111,7 @@ def compare(a: Experiment, b: Experiment, level: float = 0.95) -> dict[str, Diff
             continue
         first, second = first[both], second[both]
         result[name] = Difference(
-            mean_ci(first, level), mean_ci(second, level), paired_difference_ci(first, second, level)
+            mean_ci(first, level), mean_ci(second, level), paired_difference_ci(first, second, level), first.size
         )
     return result
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from queueopt.sim.experiment import Experiment  # noqa: E402
+from queueopt.sim.experiment import Experiment, kpi_names  # noqa: E402
 from queueopt.sim.kpis import backlog_curve, waits  # noqa: E402
 from queueopt.sim.stats import Estimate  # noqa: E402
 
@@ -51,6 +51,19 @@ def _estimate(estimate: Estimate) -> dict[str, float | None]:
     }
 
 
+def _kpis(experiment: Experiment) -> dict[str, dict[str, float | int | None]]:
+    """Every KPI any replication reported, with the number of replications that measured it: a share of a queue
+    that never had an item is all nulls, measured by none, rather than missing."""
+    estimates = experiment.estimates()
+    result: dict[str, dict[str, float | int | None]] = {}
+    for name in sorted(kpi_names(experiment.replications)):
+        measured = sum(math.isfinite(run.get(name, math.nan)) for run in experiment.replications)
+        estimate = estimates.get(name)
+        values = _estimate(estimate) if estimate is not None else dict.fromkeys(("mean", "half_width", "low", "high"))
+        result[name] = {**values, "replications": measured}
+    return result
+
+
 def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
     """Per strategy: replications, wall time and every KPI as `{mean, half_width, low, high}` (95%)."""
     first = next(iter(experiments.values()))
@@ -64,7 +77,7 @@ def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
             name: {
                 "replications": len(experiment.replications),
                 "wall_s": experiment.wall_s,
-                "kpis": {kpi: _estimate(value) for kpi, value in sorted(experiment.estimates().items())},
+                "kpis": _kpis(experiment),
             }
             for name, experiment in experiments.items()
         },

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
-from queueopt.errors import Deposed
+from queueopt.errors import Deposed, StoreUnavailable
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
 Row = Sequence[Any]
@@ -35,6 +35,8 @@ class Dialect:
     begin: str
     placeholder: str
     integrity_errors: tuple[type[Exception], ...]
+    busy_errors: tuple[type[Exception], ...]
+    """Raised by `begin` when another process holds the write lock too long (SQLite's "database is locked")."""
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
@@ -187,7 +189,13 @@ class SqlStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._connection.execute(self._dialect.begin)
+        try:
+            self._connection.execute(self._dialect.begin)
+        except self._dialect.busy_errors as error:
+            if "locked" not in str(error):
+                raise
+            # Another process held the database's write lock past the busy timeout: nothing was written.
+            raise StoreUnavailable("the store is busy (another process holds its write lock); retry") from None
         try:
             yield
         except BaseException:

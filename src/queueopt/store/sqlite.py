@@ -39,6 +39,7 @@ SQLITE = Dialect(
     migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
+    busy_errors=(sqlite3.OperationalError,),
     executemany=_executemany,
     column_types={
         "real": "REAL",
