@@ -381,7 +381,7 @@ class Simulation:
         # A task waits on while any copy of its item does (the original or a duplicate riding on it), and counts
         # as waiting until it is leased or its last copy leaves.
         task = None if task_id is None else self._store.task(task_id)
-        if task is not None and task.state is TaskState.CANCELLED and not task.id.endswith(QA_SUFFIX):
+        if task is not None and task.state is TaskState.CANCELLED:
             self._waiting -= 1
 
     def _tick(self) -> None:

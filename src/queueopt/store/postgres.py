@@ -27,7 +27,7 @@ POSTGRES = Dialect(
     begin="BEGIN ISOLATION LEVEL READ COMMITTED",
     placeholder="%s",
     integrity_errors=(psycopg.errors.UniqueViolation,),
-    busy_errors=(),  # a PostgreSQL BEGIN takes no lock
+    busy=lambda error: False,  # a PostgreSQL BEGIN takes no lock
     executemany=_executemany,
     share_row=" FOR SHARE",
     claim_timeout="SET LOCAL lock_timeout = '5s'",

@@ -35,17 +35,18 @@ class Dialect:
     begin: str
     placeholder: str
     integrity_errors: tuple[type[Exception], ...]
-    busy_errors: tuple[type[Exception], ...]
-    """Raised by `begin` when another process holds the write lock too long (SQLite's "database is locked")."""
+    busy: Callable[[Exception], bool]
+    """Whether an error says another process held the write lock past the busy timeout (SQLite's "database is
+    locked"); nothing was written then."""
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
     share_row: str
+    """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
+    transactions never overlap (SQLite)."""
     claim_timeout: str
     """Bounds how long a claim waits for a deposed engine's write in flight (a frozen process could hold it for
     ever): the take-over fails, lets the engine lock go and tries again, and can be stopped meanwhile."""
-    """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
-    transactions never overlap (SQLite)."""
     migration_lock: str
     """A statement that serialises migrating transactions, or empty where starting a write transaction already does
     (SQLite's `BEGIN IMMEDIATE`)."""
@@ -191,10 +192,9 @@ class SqlStore:
     def _transaction(self) -> Iterator[None]:
         try:
             self._connection.execute(self._dialect.begin)
-        except self._dialect.busy_errors as error:
-            if "locked" not in str(error):
+        except Exception as error:
+            if not self._dialect.busy(error):
                 raise
-            # Another process held the database's write lock past the busy timeout: nothing was written.
             raise StoreUnavailable("the store is busy (another process holds its write lock); retry") from None
         try:
             yield

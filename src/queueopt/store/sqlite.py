@@ -31,6 +31,10 @@ def _executemany(connection: Connection, query: str, rows: list[tuple[Any, ...]]
     return connection.executemany(query, rows).rowcount
 
 
+def _locked(error: Exception) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
 SQLITE = Dialect(
     name="sqlite",
     begin="BEGIN IMMEDIATE",
@@ -39,7 +43,7 @@ SQLITE = Dialect(
     migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
-    busy_errors=(sqlite3.OperationalError,),
+    busy=_locked,
     executemany=_executemany,
     column_types={
         "real": "REAL",
@@ -60,7 +64,7 @@ def _write_ahead_log(connection: sqlite3.Connection) -> None:
             connection.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
+            if not _locked(error) or time.monotonic() > deadline:
                 connection.close()
                 raise
             time.sleep(0.01)
