@@ -95,6 +95,17 @@ def test_only_the_holder_with_the_current_token_may_act(engine: Engine, clock: V
     assert engine.task("a").holder == "m2"
 
 
+def test_next_never_answers_with_a_lease_past_its_expiry(engine: Engine, clock: VirtualClock) -> None:
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    first = engine.next_for("m1")
+    assert first is not None and first.lease_expires_at is not None
+    clock.advance(first.lease_expires_at - clock.now() + 0.5)  # no batch or sweep has run since
+    again = engine.next_for("m1")
+    assert again is not None and again.lease_token == "a.2"  # the task again, under a lease that is live
+    assert again.lease_expires_at is not None and again.lease_expires_at > clock.now()
+
+
 def test_release_skip_and_extend(engine: Engine, clock: VirtualClock) -> None:
     engine.submit([video("a")])
     engine.upsert_moderator(profile("m1"))

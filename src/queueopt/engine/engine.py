@@ -628,13 +628,13 @@ class Engine:
         """The moderator's current lease, or a fresh one chosen for them alone; None when nothing fits."""
         with self._lock:
             profile = self._model.profile(moderator_id)
+            now = self._clock.now()
+            self._expire(now)  # before the held lease is read: a lease past its expiry is no longer theirs
             held = self._leases.held_by(moderator_id)
             if held:
                 return self._view(self._tasks[held[0]])
             if profile.status is not ModeratorStatus.AVAILABLE:
                 return None
-            now = self._clock.now()
-            self._expire(now)
             if self._strategy.ignores_moderator:
                 task = self._most_urgent_eligible(moderator_id, now)
             else:
