@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from tests.service.conftest import bearer, profile
 
 from queueopt.config import ConfigError
 from queueopt.errors import InvalidInput
@@ -48,3 +50,21 @@ def test_a_bug_answers_500_in_the_error_format_and_is_logged(
     monkeypatch.undo()
     metrics = api.client.get("/metrics", headers=api.bearer("metrics")).text
     assert 'route="/v1/queues",status="500"' in metrics
+
+
+def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
+    settings: Settings, tmp_path: Path, serve: Any
+) -> None:
+    cleared = profile("m1", clearance=["csam"], policy_areas=["hate", "child_safety"])
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps([cleared]), encoding="utf-8")
+    with_roster = settings.model_copy(update={"roster_file": roster})
+    with serve(create_app(with_roster)) as client:
+        assert client.get("/v1/moderators/m1", headers=bearer("admin")).json()["profile"]["clearance"] == ["csam"]
+        client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
+        client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=bearer("m1")).raise_for_status()
+    roster.write_text(json.dumps([cleared, profile("m2")]), encoding="utf-8")
+    with serve(create_app(with_roster)) as client:
+        stored = client.get("/v1/moderators/m1", headers=bearer("admin")).json()["profile"]
+        assert stored["clearance"] == [] and stored["status"] == "offline"  # as the admin API left them
+        assert client.get("/v1/moderators/m2", headers=bearer("admin")).status_code == 200  # new in the file: added

@@ -969,6 +969,16 @@ class Engine:
                 self._release(lost, by, "moderator no longer qualified for the task")
             return self.moderator(profile.id)
 
+    def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
+        """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:
+        a roster file read at every start must not undo what the admin API changed since (a clearance revoked, a
+        moderator set offline), nor a standby's take-over."""
+        with self._lock:
+            added = [profile for profile in profiles if not self._model.knows(profile.id)]
+            for profile in added:
+                self.upsert_moderator(profile)
+            return [profile.id for profile in added]
+
     def _put_moderator(self, profile: ModeratorProfile) -> None:
         """Into the model, and the lease book's free-slot index in step with the profile's capacity and status."""
         self._model.upsert(profile)

@@ -34,7 +34,9 @@ def serve(
     database_url: Annotated[str | None, typer.Option(help="Store URL [env QUEUEOPT_DATABASE_URL].")] = None,
     config: Annotated[Path | None, typer.Option(help="Ops config TOML [env QUEUEOPT_CONFIG].")] = None,
     tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML [env QUEUEOPT_TOKENS_FILE].")] = None,
-    roster_file: Annotated[Path | None, typer.Option(help="Profiles JSON [env QUEUEOPT_ROSTER_FILE].")] = None,
+    roster_file: Annotated[
+        Path | None, typer.Option(help="Profiles JSON, added when not yet stored [env QUEUEOPT_ROSTER_FILE].")
+    ] = None,
     standby: Annotated[
         bool | None,
         typer.Option(

@@ -65,8 +65,7 @@ class Serving:
                 # what this one reads, or refused.
                 await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
-                for profile in self._roster:
-                    await self._thread.run(engine.upsert_moderator, profile)
+                await self._thread.run(engine.seed_moderators, self._roster)
             except BaseException:
                 await self._thread.run(store.close)
                 raise

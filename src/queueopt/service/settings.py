@@ -23,7 +23,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/queueopt.db"
     config: Path = Path("examples/ops.toml")
     tokens_file: Path | None = None
-    roster_file: Path | None = Field(default=None, description="JSON list of moderator profiles upserted at start.")
+    roster_file: Path | None = Field(
+        default=None,
+        description="JSON list of moderator profiles, added at start when the store does not hold them yet.",
+    )
     standby: bool = Field(
         default=False,
         description="Pass every request to the engine serving the same store until it stops, then take over, "
