@@ -15,7 +15,7 @@ Tokens: one admin, one ingest, and moderators `m1`, `m2` (English, US, text/phot
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from pathlib import Path
@@ -97,11 +97,18 @@ class Client:
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)
 
+    def head(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("HEAD", url, **kwargs)
+
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
 
     def put(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("PUT", url, **kwargs)
+
+    def run(self, call: Callable[[], Awaitable[None]]) -> None:
+        """`call` on the app's event loop, for what httpx cannot send (a client that goes away mid-body)."""
+        self._portal.call(call)
 
 
 @contextmanager

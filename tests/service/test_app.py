@@ -68,3 +68,39 @@ def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
         stored = client.get("/v1/moderators/m1", headers=bearer("admin")).json()["profile"]
         assert stored["clearance"] == [] and stored["status"] == "offline"  # as the admin API left them
         assert client.get("/v1/moderators/m2", headers=bearer("admin")).status_code == 200  # new in the file: added
+
+
+def test_a_client_gone_before_its_body_ended_is_no_error_in_the_log(
+    app: FastAPI, api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = api.bearer("ingest")["Authorization"].encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/items",
+        "raw_path": b"/v1/items",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", token),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"9999"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    messages = iter([{"type": "http.request", "body": b'{"items": [', "more_body": True}, {"type": "http.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    api.client.run(lambda: app(scope, receive, send))
+    assert sent[0]["status"] == 422 and "unhandled error" not in caplog.text

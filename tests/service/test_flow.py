@@ -157,6 +157,7 @@ def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
 def test_readiness_and_liveness(api: Any) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}
+    assert [api.client.head(path).status_code for path in ("/healthz", "/readyz")] == [200, 200]
 
 
 def test_a_moderator_without_the_clearance_never_gets_a_child_safety_task(api: Any) -> None:

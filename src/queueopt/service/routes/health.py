@@ -15,13 +15,17 @@ from queueopt.service.schemas import Health
 router = APIRouter(tags=["health"])
 
 
+# HEAD too: load balancers probe with it, and FastAPI adds it to no GET route of its own accord (it is left out of
+# the API description, where it would repeat the GET's operation id).
 @router.get("/healthz", response_model=Health)
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> Health:
     """The process answers; says nothing about the store."""
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Health, responses=documented(503))
+@router.head("/readyz", include_in_schema=False)
 async def readyz(request: Request) -> Health:
     """Ready when the store answers; a standby, when the engine it passes requests to says it is ready."""
     forwarder: Forwarder | None = getattr(request.app.state, "forwarder", None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
+from starlette.requests import ClientDisconnect
 
 from queueopt.engine import ItemResult
 from queueopt.service.deps import IngestOrAdmin, RuntimeDep
@@ -30,6 +31,9 @@ async def _submission(request: Request) -> SubmitItems:
         raise RequestValidationError([problem])
     try:
         return SubmitItems.model_validate_json(await request.body())
+    except ClientDisconnect:
+        # As FastAPI answers a body it cannot read; the client has gone, and the answer is for the access log.
+        raise HTTPException(400, "the body ended before its Content-Length: the client went away") from None
     except ValidationError as error:
         problems = error.errors(include_url=False, include_context=False, include_input=False)
         raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
