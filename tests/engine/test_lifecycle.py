@@ -219,6 +219,30 @@ def test_duplicates_follow_their_original(engine: Engine) -> None:
     assert engine.item("c").verdict is Verdict.VIOLATING
 
 
+@pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])
+def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(engine: Engine, one_batch: bool) -> None:
+    """Found over HTTP: a copy scoring child safety 0.99 rode on a hate review that an uncleared moderator
+    decided, and every later copy inherited that decision."""
+    hate = video("a", modality="text", signals={"hate": 0.8}, content_hash="h")
+    child = video("b", modality="text", signals={"child_safety": 0.99}, content_hash="h", views_per_hour=1e6)
+    if one_batch:
+        engine.submit([hate, child])
+    else:
+        engine.submit([hate])
+        engine.submit([child])
+    assert engine.item("b").status is ItemStatus.QUEUED and engine.task("b").queue == "child_safety"
+    engine.upsert_moderator(profile("plain"))
+    lease = engine.next_for("plain")
+    assert lease is not None and lease.id == "a" and lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "plain", Decision(verdict=Verdict.NOT_VIOLATING, policy="hate"))
+    assert engine.next_for("plain") is None  # the copy waits for a cleared moderator
+    assert engine.item("b").verdict is None
+    (late,) = engine.submit([video("c", modality="text", signals={"child_safety": 0.99}, content_hash="h")])
+    assert late.status is ItemStatus.QUEUED and engine.item("c").verdict is None
+    (same,) = engine.submit([video("d", modality="text", signals={"hate": 0.8}, content_hash="h")])
+    assert same.status is ItemStatus.DUPLICATE and engine.item("d").verdict is Verdict.NOT_VIOLATING
+
+
 def test_cancel_only_while_queued(engine: Engine) -> None:
     engine.submit([video("a"), video("b")])
     assert engine.cancel("a").status is ItemStatus.CANCELLED

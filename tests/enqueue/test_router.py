@@ -140,6 +140,38 @@ def test_duplicates_attach_or_inherit_the_decision() -> None:
     assert "already decided violating" in decided.explanation
 
 
+def test_a_copy_rides_on_earlier_handling_only_when_it_asked_as_much_of_its_reviewer() -> None:
+    """Found over HTTP: a copy scoring child safety 0.99 attached to a hate review any uncleared moderator could
+    decide, and later copies inherited that decision."""
+    router = Router(CONFIG)
+    hate = Item(id="a", modality="text", language="en", region="us", content_hash="h", signals={"hate": 0.8})
+    hate_review = router.route(hate)
+    assert hate_review.queue == "text_high_en" and not hate_review.severe
+    asked_by_hate = router.asked("text_high_en", "hate", False, ())
+    child = hate.model_copy(update={"id": "b", "signals": {"child_safety": 0.99}})
+    for verdict in (None, Verdict.NOT_VIOLATING):
+        owner = DuplicateOf("a", "a", verdict, asked=asked_by_hate)
+        assert router.route(child, owner) == router.route(child)  # reviewed on its own, in the cleared queue
+        assert router.route(child).queue == "child_safety"
+        assert router.route(hate.model_copy(update={"id": "c"}), owner).action is Action.DUPLICATE
+    asked_by_child = router.asked("child_safety", "child_safety", True, ())
+    assert asked_by_child.clearance == {"csam"} and asked_by_child.severe
+    assert router.route(child, DuplicateOf("z", "z", None, asked=asked_by_child)).action is Action.DUPLICATE
+    severe_only = router.asked("child_safety", "child_safety", False, ())
+    assert router.route(child, DuplicateOf("z", "z", None, asked=severe_only)).action is Action.REVIEW
+
+    # An automatic approval stands only for a copy that would be approved too; a removal for any copy.
+    low = {"spam": 0.01, "nudity": 0.01, "violence": 0.01, "hate": 0.01, "harassment": 0.01}
+    quiet = Item(id="q", modality="text", language="en", region="us", content_hash="h", signals=low)
+    assert router.route(quiet).action is Action.AUTO_APPROVE
+    approved = DuplicateOf("q", "q", Verdict.NOT_VIOLATING, action=Action.AUTO_APPROVE)
+    assert router.route(quiet.model_copy(update={"id": "q2"}), approved).action is Action.DUPLICATE
+    reported = quiet.model_copy(update={"id": "q3", "reports": 4})
+    assert router.route(reported, approved).action is Action.REVIEW
+    removed = DuplicateOf("r", "r", Verdict.VIOLATING, action=Action.AUTO_REMOVE)
+    assert router.route(child, removed).verdict is Verdict.VIOLATING
+
+
 def test_unknown_policy_area_in_an_item_is_refused_with_its_field() -> None:
     from queueopt.errors import InvalidInput
 

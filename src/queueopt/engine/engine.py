@@ -63,7 +63,7 @@ from queueopt.engine.views import (
     QueueView,
     TaskView,
 )
-from queueopt.enqueue import DuplicateOf, QueueSet, Router, Routing
+from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry
@@ -303,7 +303,7 @@ class Engine:
             owners = self._hash_owners(fresh.values())
             # The first of the batch's items with each content new to the store, as admitted: a later copy in the
             # batch is its duplicate. Its `DuplicateOf` is made only for such a copy, and few items have one.
-            firsts: dict[str, ItemRecord] = {}
+            firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
             changes = Changes()
             tasks: list[Task] = []
             records: dict[str, ItemRecord] = dict(existing)
@@ -315,7 +315,7 @@ class Engine:
                 if content_hash:
                     duplicate = owners.get(content_hash)
                     if duplicate is None and content_hash in firsts:
-                        duplicate = _owner_of(firsts[content_hash])
+                        duplicate = self._owner_of(*firsts[content_hash])
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -325,7 +325,7 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                 if content_hash and duplicate is None:
-                    firsts[content_hash] = record
+                    firsts[content_hash] = record, task
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
@@ -341,11 +341,28 @@ class Engine:
             return {}
         owners = self._store.hash_owners(hashes)
         records = self._store.items(owners.values())
-        return {
-            value: _owner_of(records[item_id])
-            for value, item_id in owners.items()
-            if item_id in records and records[item_id].status is not _ITEM_CANCELLED
-        }
+        found: dict[str, DuplicateOf] = {}
+        for value, item_id in owners.items():
+            record = records.get(item_id)
+            if record is None or record.status is _ITEM_CANCELLED:
+                continue
+            task = None
+            if record.action is _ACTION_REVIEW and record.task_id is not None:
+                task = self._tasks.get(record.task_id) or self._store.task(record.task_id)
+            found[value] = self._owner_of(record, task)
+        return found
+
+    def _owner_of(self, record: ItemRecord, task: Task | None) -> DuplicateOf:
+        """The first copy of some content, for the router to judge whether a later copy may ride on it: its
+        decision once made, and what its review (`task`) asked of the reviewer."""
+        policy = None
+        if record.decision is not None:
+            policy = orjson.loads(record.decision).get("policy")
+        verdict: Verdict | None = record.verdict if record.decided_at is not None else None
+        asked = ASKED_NOTHING
+        if task is not None:
+            asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
+        return DuplicateOf(record.task_id or record.id, record.id, verdict, policy, record.action, asked)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -1158,14 +1175,6 @@ def _verdict_json(verdict: Verdict, policy: str | None) -> str:
     """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
     verdicts and policy areas, over and over, each validated and serialised once."""
     return Decision(verdict=verdict, policy=policy).model_dump_json()
-
-
-def _owner_of(record: ItemRecord) -> DuplicateOf:
-    policy = None
-    if record.decision is not None:
-        policy = orjson.loads(record.decision).get("policy")
-    verdict: Verdict | None = record.verdict if record.decided_at is not None else None
-    return DuplicateOf(task_id=record.task_id or record.id, item_id=record.id, verdict=verdict, policy=policy)
 
 
 _LaneLabel = tuple[str, str, str, str | None, tuple[str, ...], bool, int]

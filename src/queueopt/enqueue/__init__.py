@@ -2,7 +2,17 @@
 
 from queueopt.enqueue.priority import PriorityModel, PriorityTerms
 from queueopt.enqueue.queues import QueueSet
-from queueopt.enqueue.router import DuplicateOf, Router, Routing
+from queueopt.enqueue.router import ASKED_NOTHING, Asked, DuplicateOf, Router, Routing
 from queueopt.enqueue.rules import unreachable_rules
 
-__all__ = ["DuplicateOf", "PriorityModel", "PriorityTerms", "QueueSet", "Router", "Routing", "unreachable_rules"]
+__all__ = [
+    "ASKED_NOTHING",
+    "Asked",
+    "DuplicateOf",
+    "PriorityModel",
+    "PriorityTerms",
+    "QueueSet",
+    "Router",
+    "Routing",
+    "unreachable_rules",
+]

@@ -16,14 +16,29 @@ from queueopt.enqueue.priority import PriorityModel, PriorityTerms
 from queueopt.enqueue.rules import CompiledRule, Fields, compile_chain
 
 
+class Asked(NamedTuple):
+    """What a review asks of its reviewer beyond the skills to read it: to be shown severe content (a wellbeing
+    budget) and the clearance tiers it needs before any escalation step relaxes them."""
+
+    severe: bool
+    clearance: frozenset[str]
+
+
+# An automatic action's: nobody was shown the content.
+ASKED_NOTHING = Asked(severe=False, clearance=frozenset())
+
+
 @dataclass(frozen=True, slots=True)
 class DuplicateOf:
-    """An earlier item with the same content hash: its task, and its verdict once decided."""
+    """An earlier item with the same content hash: its task, its verdict once decided, how it was handled (a review,
+    or an automatic action) and, for a review, what that review asked of its reviewer."""
 
     task_id: str
     item_id: str
     verdict: Verdict | None
     policy: str | None = None
+    action: Action = Action.REVIEW
+    asked: Asked = ASKED_NOTHING
 
 
 class Routing(NamedTuple):
@@ -66,7 +81,15 @@ _VIOLATING, _NOT_VIOLATING, _PROACTIVE = Verdict.VIOLATING, Verdict.NOT_VIOLATIN
 class Router:
     """Routes items with one ops config; build one per config and reuse it."""
 
-    __slots__ = ("_aging", "_approve_at", "_first_match", "_priority", "_remove_at")
+    __slots__ = (
+        "_aging",
+        "_approve_at",
+        "_area_clearance",
+        "_first_match",
+        "_priority",
+        "_queue_clearance",
+        "_remove_at",
+    )
 
     def __init__(self, config: OpsConfig) -> None:
         self._priority = PriorityModel(config)
@@ -76,6 +99,8 @@ class Router:
             for modality in Modality
         }
         self._aging = {queue.name: self._priority.aging_rate(queue) for queue in config.queues}
+        self._queue_clearance = {queue.name: tuple(queue.requires.clearance) for queue in config.queues}
+        self._area_clearance = {area.name: area.clearance for area in config.policy_areas if area.clearance}
         self._remove_at = tuple(config.auto_actions.remove_at.items())
         self._approve_at = dict(config.auto_actions.approve_at)
 
@@ -89,18 +114,50 @@ class Router:
         return self.route(item).explanation
 
     def route(self, item: Item, duplicate: DuplicateOf | None = None) -> Routing:
+        """The item's routing: a copy of earlier content rides on that content's handling only when it `covers`
+        what this copy needs; an appeal or escalation repeats the content it is about, and inheriting that decision
+        would decide it unreviewed, so those always reach a human."""
         # A pydantic model keeps its field values in `__dict__`: each read below is a dict subscript, not an
         # attribute lookup several times its cost.
         fields = item.__dict__
         terms = self._priority.terms_of(fields)
-        human_only = fields["source"] in _HUMAN_ONLY
-        if duplicate is not None and not human_only:
-            # An appeal repeats the content it appeals: inheriting that decision would decide it unreviewed.
+        if fields["source"] in _HUMAN_ONLY:
+            return self._review(fields, terms)
+        own = self._auto_action(fields, terms)
+        if own is None:
+            own = self._review(fields, terms)
+        if duplicate is not None and self.covers(duplicate, own):
             return self._duplicate(terms, duplicate)
-        if not human_only:
-            automatic = self._auto_action(fields, terms)
-            if automatic is not None:
-                return automatic
+        return own
+
+    def asked(self, queue: str, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
+        """What a review in `queue` of content whose primary area is `policy` asks of its reviewer, `clearance`
+        being the tiers its other cleared areas add (`PriorityTerms.clearance`, `Task.clearance`)."""
+        tiers = set(self._queue_clearance.get(queue, ()))
+        tiers.update(clearance)
+        tier = self._area_clearance.get(policy or "")
+        if tier is not None:
+            tiers.add(tier)
+        return Asked(severe, frozenset(tiers))
+
+    def covers(self, duplicate: DuplicateOf, own: Routing) -> bool:
+        """Whether the earlier copy's handling may stand for this copy, whose own routing is `own`. A removal always
+        may; an automatic approval only of a copy that would be approved too (a reported copy is a reason to look);
+        a review, unless this copy would need more of its reviewer: a review that was not severe (no wellbeing
+        budget spent, no cool-down) or lacked a clearance tier would let a moderator decide content they may not
+        be shown, and its decision would stand for it."""
+        if duplicate.action is _AUTO_REMOVE:
+            return True
+        if duplicate.action is _AUTO_APPROVE:
+            return own.action is _AUTO_APPROVE
+        if own.action is not _REVIEW:
+            return True  # a person reviews the content, which outranks a score's automatic action
+        assert own.queue is not None
+        asked = duplicate.asked
+        needs = self.asked(own.queue, own.policy, own.severe, own.terms.clearance)
+        return (asked.severe or not needs.severe) and needs.clearance <= asked.clearance
+
+    def _review(self, fields: Fields, terms: PriorityTerms) -> Routing:
         rule = self._first_match[fields["modality"]](fields)
         # Every routing is made positionally, in field order: matching eleven keywords costs as much again.
         return Routing(
