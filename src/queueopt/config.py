@@ -242,8 +242,9 @@ def read_text(path: str | Path) -> str:
 
 
 def decoded(data: bytes, source: str) -> str:
+    """UTF-8, with or without the byte-order mark some editors put first."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigError(
             source, [f"(file): not UTF-8 text (byte {error.start} is {data[error.start]:#04x})"]

@@ -100,3 +100,15 @@ def run_bytes(*args: str) -> subprocess.CompletedProcess[str]:
     """`run` with bytes on stdin that are not UTF-8."""
     done = subprocess.run([QUEUEOPT, *args], capture_output=True, input=b"caf\xe9\n", timeout=60, check=False)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def test_a_byte_order_mark_and_unicode_line_separators_in_strings_are_read_as_text(tmp_path: Path) -> None:
+    marked = tmp_path / "marked.toml"
+    marked.write_bytes(b"\xef\xbb\xbf" + Path(EXAMPLE).read_bytes())
+    assert run("check-config", str(marked)).returncode == 0
+    items = tmp_path / "items.jsonl"
+    item = {"id": "a", "modality": "photo", "language": "en", "region": "us", "attributes": {"note": "x\u2028y\x85z"}}
+    items.write_text("\ufeff" + json.dumps(item, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = run("route", "--config", EXAMPLE, str(items))
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]

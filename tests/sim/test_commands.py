@@ -185,3 +185,29 @@ def test_horizon_option_shortens_the_run(app: typer.Typer, tmp_path: Path) -> No
     refused = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--horizon-s", "100"])
     assert refused.exit_code == 1
     assert "must exceed the scenario's warmup_s" in refused.output
+    longer = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--horizon-s", "3e7"])
+    assert longer.exit_code == 1 and "be at most its horizon_s (4000)" in longer.output  # the file's item cap holds
+
+
+def test_a_report_that_cannot_be_written_leaves_the_folder_as_it_was(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("earlier run")
+    (out / ".report.html.part").mkdir()  # the report cannot be written, as on a full disk
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "-n", "1"])
+    assert result.exit_code == 1 and "out: cannot write the report" in result.output
+    assert (out / "summary.json").read_text() == "earlier run" and not (out / "report.html").exists()
+    assert sorted(path.name for path in out.iterdir()) == [".report.html.part", "summary.json"]
+
+
+def test_a_trace_is_never_scaled_and_an_empty_one_is_refused(app: typer.Typer, tmp_path: Path) -> None:
+    trace = tmp_path / "trace.csv"
+    trace.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\n", encoding="utf-8")
+    head, rest = _small(tmp_path).read_text().split("[[arrivals]]")
+    replay = tmp_path / "replay.toml"
+    replay.write_text(f"trace = '{trace}'\n{head}[[roster]]{rest.split('[[roster]]')[1]}")
+    scaled = CliRunner().invoke(app, ["simulate", str(replay), "--out", str(tmp_path / "o"), "--scale", "0.1"])
+    assert scaled.exit_code == 1 and "scale: a trace is replayed as recorded" in scaled.output
+    trace.write_text("id,arrive_at_s,modality,language,region\n", encoding="utf-8")
+    empty = CliRunner().invoke(app, ["simulate", str(replay), "--out", str(tmp_path / "o")])
+    assert empty.exit_code == 1 and f"{trace}: (file): no items to replay" in empty.output

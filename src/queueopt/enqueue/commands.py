@@ -68,9 +68,10 @@ def route(
 
 
 def _lines(path: Path) -> list[str]:
-    """The items file's lines, or stdin's for '-'; a file that cannot be read or is not UTF-8 ends the command."""
+    """The items file's lines, or stdin's for '-'; a file that cannot be read or is not UTF-8 ends the command.
+    Split at newlines only: `splitlines` would also split inside a JSON string holding U+2028 or U+0085."""
     try:
-        return (decoded(sys.stdin.buffer.read(), "-") if str(path) == "-" else read_text(path)).splitlines()
+        return (decoded(sys.stdin.buffer.read(), "-") if str(path) == "-" else read_text(path)).split("\n")
     except ConfigError as error:
         exit_with(error.source, error.problems)
 

@@ -45,7 +45,10 @@ Workers = Annotated[int, typer.Option("--workers", min=1, help="Processes runnin
 Horizon = Annotated[
     float | None,
     typer.Option(
-        "--horizon-s", min=1.0, max=MAX_HORIZON_S, help="Simulate only this many seconds (default: the file's)."
+        "--horizon-s",
+        min=1.0,
+        max=MAX_HORIZON_S,
+        help="Simulate only the first this many seconds of the file's horizon (default: all of it).",
     ),
 ]
 
@@ -57,15 +60,25 @@ def _fail(message: str) -> typer.Exit:
 
 def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Scenario:
     """The scenario, shortened and scaled as asked; a scaled copy is validated again (`--scale 1e9` makes more
-    moderators than a scenario may have), and its problems are printed as the file's would be."""
+    items and moderators than a scenario may have), and its problems are printed as the file's would be.
+
+    `--horizon-s` only shortens: a longer run would skip the file's checks of how many items it draws. A trace
+    replays its items as recorded, so scaling one would shrink only the roster."""
     try:
         scenario = load_scenario(path)
         check_trace(scenario)
         if horizon_s is not None:
-            if horizon_s <= scenario.warmup_s:
-                raise _fail(f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g})")
+            if horizon_s <= scenario.warmup_s or horizon_s > scenario.horizon_s:
+                raise _fail(
+                    f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g}) and be at most its "
+                    f"horizon_s ({scenario.horizon_s:g}); got {horizon_s:g}"
+                )
             scenario = scenario.model_copy(update={"horizon_s": horizon_s})
-        return scenario if scale == 1.0 else scaled(scenario, scale)
+        if scale == 1.0:
+            return scenario
+        if scenario.trace is not None:
+            raise _fail("scale: a trace is replayed as recorded; run it without --scale")
+        return scaled(scenario, scale, source=f"{path} (at --scale {scale:g})")
     except ConfigError as error:
         exit_with(error.source, error.problems)
 

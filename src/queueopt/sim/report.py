@@ -182,10 +182,11 @@ def _table(experiments: Mapping[str, Experiment]) -> str:
 
 
 def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path, Path]:
-    """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths."""
+    """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths.
+
+    Both are written whole under temporary names first and renamed only then, the summary last: a full disk or a
+    broken file leaves the folder as it was, not a fresh summary beside a cut-off or stale report."""
     out.mkdir(parents=True, exist_ok=True)
-    summary_path = out / "summary.json"
-    summary_path.write_text(json.dumps(summary(experiments), indent=2) + "\n", encoding="utf-8")
     first = next(iter(experiments.values()))
     images = [_backlog_plot(first), _wait_plot(first), _sla_plot(first)]
     if len(experiments) > 1:
@@ -201,6 +202,14 @@ def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path
         "95% confidence half widths over replications (common random numbers across strategies).</p>"
         f"{figures}<h2>All KPIs</h2>{_table(experiments)}</body></html>\n"
     )
-    report_path = out / "report.html"
-    report_path.write_text(page, encoding="utf-8")
+    summary_path, report_path = out / "summary.json", out / "report.html"
+    parts = {path: path.with_name(f".{path.name}.part") for path in (report_path, summary_path)}
+    try:
+        parts[report_path].write_text(page, encoding="utf-8")
+        parts[summary_path].write_text(json.dumps(summary(experiments), indent=2) + "\n", encoding="utf-8")
+        for path, part in parts.items():
+            part.replace(path)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
     return summary_path, report_path

@@ -346,7 +346,7 @@ class Scenario(_Strict):
             # Every item of a replication is drawn up front and lives in memory: a few hundred bytes each.
             raise ValueError(
                 f"the arrivals make about {expected:,.0f} items per replication, more than {MAX_EXPECTED_ITEMS:,} "
-                "(lower the rates or shorten horizon_s)"
+                "(lower the rates or --scale, or shorten horizon_s)"
             )
         return self
 
@@ -442,14 +442,14 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     if isinstance(data.get("trace"), str):
         trace = _resolve(base, data["trace"])
         if not trace.is_file():
-            raise ConfigError(source, [f"trace: file not found: {trace}"])
+            raise ConfigError(source, [f"trace: {_missing(trace)}: {trace}"])
         data["trace"] = trace
     if ("ops_config" in data) == ("ops" in data):
         raise ConfigError(source, ["ops_config: give either ops_config (a path) or an inline [ops] table"])
     if isinstance(data.get("ops_config"), str):
         ops_path = _resolve(base, data["ops_config"])
         if not ops_path.is_file():
-            raise ConfigError(source, [f"ops_config: file not found: {ops_path}"])
+            raise ConfigError(source, [f"ops_config: {_missing(ops_path)}: {ops_path}"])
         data["ops_config"] = ops_path
         data["ops"] = load_config(ops_path)
     try:
@@ -460,6 +460,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: P
     if problems:
         raise ConfigError(source, problems)
     return scenario
+
+
+def _missing(path: Path) -> str:
+    return "not a file" if path.exists() else "file not found"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -527,7 +531,7 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     arrivals: list[TraceArrival] = []
     problems: list[str] = []
     try:
-        with Path(path).open(encoding="utf-8", newline="") as handle:
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
             for number, record in rows:
                 timing = {key: record.pop(key) for key in ("arrive_at_s", "true_violating") if key in record}
@@ -542,10 +546,14 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
                 arrivals.append(TraceArrival(when.arrive_at_s, item, when.true_violating))
     except OSError as error:
         raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(source, [f"(file): not UTF-8 text ({error.reason})"]) from None
     except (ValueError, csv.Error) as error:
         raise ConfigError(source, [str(error)]) from None
     if problems:
         raise ConfigError(source, problems)
+    if not arrivals:
+        raise ConfigError(source, ["(file): no items to replay"])
     arrivals.sort(key=lambda arrival: arrival.at_s)
     return arrivals
 

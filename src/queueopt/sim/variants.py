@@ -13,9 +13,9 @@ from typing import Any
 from queueopt.sim.scenario import Scenario, parse_scenario
 
 
-def scaled(scenario: Scenario, arrivals: float, roster: float | None = None) -> Scenario:
+def scaled(scenario: Scenario, arrivals: float, roster: float | None = None, source: str = "<scenario>") -> Scenario:
     """Every arrival rate times `arrivals` and every roster group's count times `roster` (default the same),
-    rounded up so no group disappears."""
+    rounded up so no group disappears; the copy's problems are reported as coming from `source`."""
     if not (arrivals > 0 and math.isfinite(arrivals)):
         raise ValueError(f"scale must be a positive number, got {arrivals!r}")
     headcount = arrivals if roster is None else roster
@@ -30,4 +30,4 @@ def scaled(scenario: Scenario, arrivals: float, roster: float | None = None) -> 
             arrival["hourly_rates"] = [rate * arrivals for rate in arrival["hourly_rates"]]
     for group in data["roster"]:
         group["count"] = max(1, math.ceil(group["count"] * headcount))
-    return parse_scenario(data)
+    return parse_scenario(data, source)
