@@ -112,3 +112,15 @@ def test_a_byte_order_mark_and_unicode_line_separators_in_strings_are_read_as_te
     done = run("route", "--config", EXAMPLE, str(items))
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]
+
+
+def test_a_usage_mistake_is_one_line_and_exit_status_2() -> None:
+    scenario = str(REPO / "examples" / "scenarios" / "mmc.toml")
+    for args, reason in [
+        (("simulate", scenario, "--out", "/nonexistent", "--scale", "0"), "Invalid value for '--scale'"),
+        (("simulate", scenario), "Missing option '--out'"),
+        (("nosuch",), "No such command 'nosuch'"),
+    ]:
+        done = run(*args)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and reason in done.stderr and "--help')" in done.stderr
