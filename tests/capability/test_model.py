@@ -31,7 +31,7 @@ def test_upsert_refuses_what_the_config_does_not_know(
     model = Model(config)
     with pytest.raises(InvalidInput) as error:
         model.upsert(make_profile("m", **{field: value}))
-    assert error.value.field == field
+    assert error.value.field == f"{field}.0"
     assert model.moderator_ids() == []
 
 

@@ -52,6 +52,17 @@ def test_a_bug_answers_500_in_the_error_format_and_is_logged(
     assert 'route="/v1/queues",status="500"' in metrics
 
 
+def test_a_roster_file_naming_what_the_config_lacks_stops_the_app_before_it_serves(
+    settings: Settings, tmp_path: Path
+) -> None:
+    roster = tmp_path / "roster.json"
+    roster.write_text(json.dumps([profile("m1"), profile("m2", policy_areas=["gore"], clearance=["zzz"])]))
+    with pytest.raises(ConfigError) as caught:
+        create_app(settings.model_copy(update={"roster_file": roster}))
+    assert caught.value.problems[0] == "1.policy_areas.0: unknown policy area 'gore'"
+    assert caught.value.problems[1].startswith("1.clearance.0: unknown clearance tier 'zzz'; the ops config names")
+
+
 def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
     settings: Settings, tmp_path: Path, serve: Any
 ) -> None:

@@ -31,7 +31,7 @@ def test_demo_tokens_authenticate_and_stay_private(tmp_path: Path, example_confi
 
 
 def test_every_queue_has_a_demo_moderator_who_meets_its_requirements(tmp_path: Path, example_config: OpsConfig) -> None:
-    roster = load_roster(write_demo(tmp_path / "var", example_config).roster_file)
+    roster = load_roster(write_demo(tmp_path / "var", example_config).roster_file, example_config)
     assert 15 <= len(roster) <= 30
     clearance_of = {area.name: area.clearance for area in example_config.policy_areas}
     for queue in example_config.queues:

@@ -192,6 +192,15 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             "horizon_s = 3600\n[[bursts]]\nstart_s = 0\nlength_s = 60\nmultiplier = 1e300",
             "bursts.0.multiplier: Input should be less than or equal to 1000",
         ),
+        # A group must make profiles the engine accepts: these stopped a run with a traceback, or were truncated.
+        ("count = 2", "count = 2\ncapacity = 75", "roster.0.capacity: Input should be less than or equal to 50"),
+        ("count = 2", "count = 2\nsevere_per_hour = 2.5", "roster.0.severe_per_hour: Input should be a valid integer"),
+        (
+            "count = 2",
+            "count = 2\ncooldown_s = 1e9",
+            "roster.0.cooldown_s: Input should be less than or equal to 604800",
+        ),
+        ("count = 2", "count = 2\nclearance = ['nope']", "roster.0.clearance.0: unknown clearance tier 'nope'"),
     ],
 )
 def test_validation_problems(tmp_path: Path, old: str, new: str, problem: str) -> None:

@@ -32,7 +32,7 @@ from queueopt.capability.estimators import (
     HandlingEstimator,
     media_scale,
 )
-from queueopt.capability.profile import ModeratorProfile
+from queueopt.capability.profile import ModeratorProfile, clearance_tiers, unknown_skills
 from queueopt.capability.roster import Roster
 from queueopt.capability.skills import Mask, covered, split
 from queueopt.capability.state import NO_AREA, ModelState, ModeratorState
@@ -170,8 +170,7 @@ class Model:
         self._config = config
         self._rules = DemandRules(config)
         self._areas = {area.name: index for index, area in enumerate(config.policy_areas)}
-        self._clearances = {a.clearance for a in config.policy_areas if a.clearance is not None}
-        self._clearances.update(code for queue in config.queues for code in queue.requires.clearance)
+        self._clearances = clearance_tiers(config)
         self._roster = Roster()
         self._accuracy = AccuracyEstimator(len(self._areas) + 1)
         self._handling = HandlingEstimator()
@@ -187,12 +186,10 @@ class Model:
     # -- roster -------------------------------------------------------------------------------------------------
 
     def upsert(self, profile: ModeratorProfile) -> None:
-        unknown = [area for area in profile.policy_areas if area not in self._areas]
+        unknown = unknown_skills(profile.policy_areas, profile.clearance, self._areas, self._clearances)
         if unknown:
-            raise InvalidInput(f"unknown policy areas {unknown}", field="policy_areas")
-        unknown = [tier for tier in profile.clearance if tier not in self._clearances]
-        if unknown:
-            raise InvalidInput(f"unknown clearance tiers {unknown}", field="clearance")
+            field, reason = unknown[0]
+            raise InvalidInput(reason, field=field)
         known = self._roster.slots.get(profile.id)
         before = None if known is None else int(self._roster.group[known])
         slot = self._roster.put(profile)

@@ -6,13 +6,23 @@ on upsert, so nothing on the scoring path touches this schema again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from queueopt.config import OpsConfig
 from queueopt.domain import Code, ItemId, Modality, ModeratorStatus
 
+# The bounds of a profile's fields, shared with the simulator's roster groups, which become profiles: a group the
+# scenario accepts must make profiles the engine accepts.
 Proficiency = Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+Regions = Annotated[list[Code], Field(min_length=1, max_length=256)]
+PolicyAreas = Annotated[list[Code], Field(max_length=256)]
+Clearance = Annotated[list[Code], Field(max_length=64)]
+Capacity = Annotated[int, Field(ge=1, le=50)]
+SeverePerHour = Annotated[int, Field(ge=0, le=100_000)]
+CooldownS = Annotated[float, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)]
 
 
 class ModeratorProfile(BaseModel):
@@ -29,12 +39,39 @@ class ModeratorProfile(BaseModel):
     id: ItemId
     vendor: Code = "internal"
     site: Code = "default"
-    regions: list[Code] = Field(min_length=1, max_length=256)
+    regions: Regions
     languages: dict[Code, Proficiency] = Field(min_length=1, max_length=256)
     modalities: list[Modality] = Field(min_length=1)
-    policy_areas: list[Code] = Field(max_length=256)
-    clearance: list[Code] = Field(default_factory=list, max_length=64)
-    capacity: Annotated[int, Field(ge=1, le=50)] = 1
-    severe_per_hour: Annotated[int, Field(ge=0, le=100_000)] = 20
-    cooldown_s: Annotated[float, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)] = 0.0
+    policy_areas: PolicyAreas
+    clearance: Clearance = Field(default_factory=list)
+    capacity: Capacity = 1
+    severe_per_hour: SeverePerHour = 20
+    cooldown_s: CooldownS = 0.0
     status: ModeratorStatus = ModeratorStatus.AVAILABLE
+
+
+def clearance_tiers(config: OpsConfig) -> frozenset[str]:
+    """Every clearance tier the config names, on a policy area or a queue."""
+    tiers = {area.clearance for area in config.policy_areas if area.clearance is not None}
+    tiers.update(tier for queue in config.queues for tier in queue.requires.clearance)
+    return frozenset(tiers)
+
+
+def unknown_skills(
+    policy_areas: Iterable[str], clearance: Iterable[str], areas: Iterable[str], tiers: Iterable[str]
+) -> list[tuple[str, str]]:
+    """`(field, reason)` for each policy area or clearance tier of a profile (or a simulated roster group) that the
+    ops config, whose `areas` and `tiers` are given, does not define: a misspelt one would silently never qualify
+    anyone, so it is refused wherever a profile comes in (the API, a roster file, a scenario)."""
+    known_areas, known_tiers = set(areas), set(tiers)
+    problems = [
+        (f"policy_areas.{index}", f"unknown policy area {area!r}")
+        for index, area in enumerate(policy_areas)
+        if area not in known_areas
+    ]
+    problems += [
+        (f"clearance.{index}", f"unknown clearance tier {tier!r}; the ops config names {sorted(known_tiers)}")
+        for index, tier in enumerate(clearance)
+        if tier not in known_tiers
+    ]
+    return problems

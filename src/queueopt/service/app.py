@@ -35,7 +35,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         raise InvalidInput("set QUEUEOPT_TOKENS_FILE to a tokens file", field="tokens_file")
     auth = Authenticator.from_file(settings.tokens_file)
     config = load_config(settings.config)
-    roster = load_roster(settings.roster_file) if settings.roster_file is not None else []
+    roster = load_roster(settings.roster_file, config) if settings.roster_file is not None else []
     metrics = ServiceMetrics()
 
     @asynccontextmanager

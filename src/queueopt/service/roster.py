@@ -1,4 +1,4 @@
-"""A roster file: a JSON list of moderator profiles the service upserts when it starts (the demo's, or a site's
+"""A roster file: a JSON list of moderator profiles the service adds when it starts (the demo's, or a site's
 initial staff), so a fresh store is usable without a round of PUT requests."""
 
 from __future__ import annotations
@@ -8,17 +8,29 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from queueopt.capability import ModeratorProfile
-from queueopt.config import ConfigError, format_validation_error, read_text
+from queueopt.capability.profile import clearance_tiers, unknown_skills
+from queueopt.config import ConfigError, OpsConfig, format_validation_error, read_text
 
 _ROSTER = TypeAdapter(list[ModeratorProfile])
 
 
-def load_roster(path: str | Path) -> list[ModeratorProfile]:
+def load_roster(path: str | Path, config: OpsConfig) -> list[ModeratorProfile]:
+    """The file's profiles, each checked against `config` as the engine would check it, so that a bad one stops
+    the service before it starts, one line per problem, not in the middle of its start-up."""
     text = read_text(path)
     try:
-        return _ROSTER.validate_json(text)
+        profiles = _ROSTER.validate_json(text)
     except ValidationError as error:
         raise ConfigError(str(path), format_validation_error(error)) from None
+    areas, tiers = [area.name for area in config.policy_areas], clearance_tiers(config)
+    problems = [
+        f"{index}.{field}: {reason}"
+        for index, profile in enumerate(profiles)
+        for field, reason in unknown_skills(profile.policy_areas, profile.clearance, areas, tiers)
+    ]
+    if problems:
+        raise ConfigError(str(path), problems)
+    return profiles
 
 
 def dump_roster(profiles: list[ModeratorProfile]) -> bytes:

@@ -65,7 +65,7 @@ class Moderators:
 
 
 def _profile(group: RosterGroup, moderator_id: str) -> ModeratorProfile:
-    limit = NO_SEVERE_LIMIT if group.severe_per_hour is None else int(group.severe_per_hour)
+    limit = NO_SEVERE_LIMIT if group.severe_per_hour is None else group.severe_per_hour
     return ModeratorProfile(
         id=moderator_id,
         vendor=group.vendor,

@@ -20,6 +20,17 @@ from typing import Annotated, Any, Literal, NamedTuple, Self
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from queueopt.capability.profile import (
+    Capacity,
+    Clearance,
+    CooldownS,
+    PolicyAreas,
+    Proficiency,
+    Regions,
+    SeverePerHour,
+    clearance_tiers,
+    unknown_skills,
+)
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
 from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source
 
@@ -278,14 +289,14 @@ class RosterGroup(_Strict):
     count: Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
     vendor: Code
     site: Code
-    regions: list[Code] = Field(min_length=1)
-    languages: dict[Code, Annotated[float, Field(strict=True, gt=0.0, le=1.0)]] = Field(min_length=1)
+    regions: Regions
+    languages: dict[Code, Annotated[Proficiency, Field(strict=True)]] = Field(min_length=1, max_length=256)
     modalities: list[Modality] = Field(min_length=1)
-    policy_areas: list[Code] = Field(default_factory=list)
-    clearance: list[Code] = Field(default_factory=list)
-    capacity: Annotated[int, Field(strict=True, ge=1, le=100)] = 1
-    severe_per_hour: NonNegativeFloat | None = None
-    cooldown_s: NonNegativeFloat = 0.0
+    policy_areas: PolicyAreas = Field(default_factory=list)
+    clearance: Clearance = Field(default_factory=list)
+    capacity: Annotated[Capacity, Field(strict=True)] = 1
+    severe_per_hour: Annotated[SeverePerHour, Field(strict=True)] | None = None
+    cooldown_s: Annotated[CooldownS, Field(strict=True)] = 0.0
     hourly_cost: NonNegativeFloat = 0.0
     shifts: list[Shift] = Field(default_factory=lambda: [Shift(start_h=0.0, end_h=24.0)], min_length=1)
     breaks: Breaks | None = None
@@ -418,10 +429,10 @@ def _cross_reference_problems(scenario: Scenario) -> list[str]:
         for area in arrival.signals:
             if area not in areas:
                 problems.append(f"arrivals.{index}.signals.{area}: unknown policy area {area!r}")
+    tiers = clearance_tiers(scenario.ops)
     for index, group in enumerate(scenario.roster):
-        for position, area in enumerate(group.policy_areas):
-            if area not in areas:
-                problems.append(f"roster.{index}.policy_areas.{position}: unknown policy area {area!r}")
+        for field, reason in unknown_skills(group.policy_areas, group.clearance, areas, tiers):
+            problems.append(f"roster.{index}.{field}: {reason}")
     arrival_names = {arrival.name for arrival in scenario.arrivals}
     for index, burst in enumerate(scenario.bursts):
         for position, name in enumerate(burst.arrivals or []):
