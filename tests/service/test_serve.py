@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -83,6 +84,31 @@ def _round_trip(base: str, server: subprocess.Popen[bytes]) -> None:
 def test_a_store_that_cannot_be_opened_stops_serve_in_one_line(tmp_path: Path, database_url: str) -> None:
     stderr = refusal(environment(tmp_path) | {"QUEUEOPT_DATABASE_URL": database_url}, tmp_path)
     assert stderr.startswith("queueopt: database_url: ")
+
+
+def test_a_port_in_use_stops_serve_and_demo_serve_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        for command in (
+            [str(QUEUEOPT), "serve", "--port", port],
+            [
+                str(QUEUEOPT),
+                "demo-serve",
+                "--port",
+                port,
+                "--var",
+                str(tmp_path / "var"),
+                "--config",
+                str(REPO / "examples" / "ops.toml"),
+            ],
+        ):
+            refused = subprocess.run(command, env=environment(tmp_path), cwd=tmp_path, capture_output=True, timeout=60)
+            assert refused.returncode == 1 and refused.stdout == b""
+            assert (
+                refused.stderr.decode()
+                == f"queueopt: port: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+            )
+    assert not (tmp_path / "var" / "demo-tokens.toml").exists()  # the demo wrote no tokens it could not serve
 
 
 def test_a_second_demo_on_one_folder_leaves_the_running_demo_alone(tmp_path: Path) -> None:

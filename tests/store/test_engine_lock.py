@@ -135,6 +135,7 @@ def test_the_memory_store_needs_no_lock() -> None:
         ("sqlite:///x.db?durability=sometimes", "durability: expected 'normal' or 'strict'"),
         ("postgresql://localhost/test?schema=Drop Table", "schema: expected a lower-case identifier"),
         ("mysql://localhost/test", "unsupported store URL scheme 'mysql'"),
+        ("postgresql://[::1", "not a URL: Invalid IPv6 URL"),
     ],
 )
 def test_a_bad_store_url_says_why(url: str, reason: str) -> None:

@@ -26,38 +26,43 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 GRACE_S = 5
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env QUEUEOPT_HOST, default 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env QUEUEOPT_PORT, default 8000].")] = None,
-    database_url: Annotated[str | None, typer.Option(help="Store URL [env QUEUEOPT_DATABASE_URL].")] = None,
-    config: Annotated[Path | None, typer.Option(help="Ops config TOML [env QUEUEOPT_CONFIG].")] = None,
-    tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML [env QUEUEOPT_TOKENS_FILE].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (env QUEUEOPT_HOST, default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env QUEUEOPT_PORT, default 8000).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Store URL (env QUEUEOPT_DATABASE_URL).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Ops config TOML (env QUEUEOPT_CONFIG).")] = None,
+    tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML (env QUEUEOPT_TOKENS_FILE).")] = None,
     roster_file: Annotated[
-        Path | None, typer.Option(help="Profiles JSON, added when not yet stored [env QUEUEOPT_ROSTER_FILE].")
+        Path | None, typer.Option(help="Profiles JSON, added when not yet stored (env QUEUEOPT_ROSTER_FILE).")
     ] = None,
     standby: Annotated[
         bool | None,
         typer.Option(
             "--standby/--no-standby",
             help="Pass requests to the engine serving the same store until it stops, then take over "
-            "[env QUEUEOPT_STANDBY].",
+            "(env QUEUEOPT_STANDBY).",
         ),
     ] = None,
     advertise_url: Annotated[
         str | None,
         typer.Option(
-            help="Where standbys reach this process, e.g. http://10.0.0.5:8000 [env QUEUEOPT_ADVERTISE_URL, "
-            "default http://<host>:<port>]."
+            help="Where standbys reach this process, e.g. http://10.0.0.5:8000 (env QUEUEOPT_ADVERTISE_URL, "
+            "default http://<host>:<port>)."
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[str, typer.Option(help=f"uvicorn log level: {', '.join(LOG_LEVELS)}.")] = "info",
 ) -> None:
     """Run the HTTP API; options override QUEUEOPT_* environment variables. SIGTERM shuts down gracefully.
 
     One engine serves a store: a second `serve` on the same database is refused, or with --standby serves by passing
     every request to the first until it stops (a crash included), then takes over."""
+    if log_level not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}", param_hint="'--log-level'"
+        )
     options = {
         "host": host,
         "port": port,
@@ -87,6 +92,7 @@ def demo_serve(
     database = var / "demo.db"
     with engine_lock(f"sqlite:///{database}"):
         pass  # a demo already serving var/ is refused before its tokens are written anew
+    listening = _listen("127.0.0.1", port)  # and so is a port in use
     setup = write_demo(var, ops)
 
     def start_afresh() -> None:
@@ -104,7 +110,7 @@ def demo_serve(
         }
     )
     print(instructions(setup, f"http://127.0.0.1:{port}"), flush=True)
-    _run(settings, "info", prepare=start_afresh)
+    _run(settings, "info", prepare=start_afresh, listening=listening)
 
 
 def _settings(values: dict[str, Any]) -> Settings:
@@ -114,7 +120,12 @@ def _settings(values: dict[str, Any]) -> Settings:
         exit_with("settings", format_validation_error(error))
 
 
-def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None = None) -> None:
+def _run(
+    settings: Settings,
+    log_level: str,
+    prepare: Callable[[], None] | None = None,
+    listening: socket.socket | None = None,
+) -> None:
     """Serve while holding the store's engine lock; `prepare` runs once the lock is held (a demo's fresh start must
     not delete a database another process is serving)."""
     from queueopt.service.app import create_app
@@ -126,19 +137,39 @@ def _run(settings: Settings, log_level: str, prepare: Callable[[], None] | None 
         app = create_app(settings)
     except ConfigError as error:
         exit_with(error.source, error.problems)
+    listening = listening or _listen(settings.host, settings.port)
     if settings.standby:  # the app waits for the lock itself, serving meanwhile
         open_store(settings.database_url).close()
-        _serve(app, settings, log_level)
+        _serve(app, settings, log_level, listening)
         return
     with engine_lock(settings.database_url) as held:
         if prepare is not None:
             prepare()
         open_store(settings.database_url).close()  # an unreachable store fails here in one line, before the port
         with guarding(held):
-            _serve(app, settings, log_level)
+            _serve(app, settings, log_level, listening)
 
 
-def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's socket, bound before anything starts: a port in use, or a host that does not resolve, is one
+    line and exit status 1, not a start-up that uvicorn then tears down (nor a demo's files written anew)."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, protocol)
+    except OSError as error:
+        exit_with("queueopt", [f"host: cannot listen on {host}:{port}: {error.strerror or error}"])
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+    except OSError as error:
+        listening.close()
+        exit_with("queueopt", [f"port: cannot listen on {host}:{port}: {error.strerror or error}"])
+    return listening
+
+
+def _serve(app: FastAPI, settings: Settings, log_level: str, listening: socket.socket) -> None:
     import uvicorn
 
     from queueopt.service.collector import CollectorPolicy
@@ -181,7 +212,7 @@ def _serve(app: FastAPI, settings: Settings, log_level: str) -> None:
                 forwarder.drain_threadsafe()
             super().handle_exit(sig, frame)
 
-    DrainingServer(config).run()
+    DrainingServer(config).run(sockets=[listening])
 
 
 def register(app: typer.Typer) -> None:

@@ -27,7 +27,10 @@ class StoreUrl:
 def parse_store_url(url: str) -> StoreUrl:
     """`memory://`, `sqlite:///relative/or/./path.db` or `sqlite:////absolute.db` (add `?durability=strict` to
     sync every commit), or `postgresql://user@host:port/db[?schema=name]`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed IPv6 bracket, say
+        raise InvalidInput(f"not a URL: {error}", field="database_url") from None
     if parts.scheme == "memory":
         return StoreUrl("memory")
     if parts.scheme == "sqlite":
