@@ -60,7 +60,7 @@ class QueueConfig(_Strict):
     top_k: Annotated[int, Field(ge=1, le=100_000)] = 200
     requires: Requirements = Field(default_factory=Requirements)
     escalation: list[EscalationStep] = Field(default_factory=list)
-    allowed_verdicts: list[Verdict] = Field(default_factory=lambda: list(Verdict))
+    allowed_verdicts: list[Verdict] = Field(default_factory=lambda: list(Verdict), min_length=1)
     allowed_actions: list[Code] | None = None
     qa_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 

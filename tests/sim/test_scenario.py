@@ -354,3 +354,22 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
         load_trace(jsonl)
     with pytest.raises(ConfigError, match="must be .csv or .jsonl"):
         load_trace(tmp_path / "trace.txt")
+
+
+def test_a_queue_that_allows_one_verdict_cannot_be_simulated(tmp_path: Path) -> None:
+    """Found by probe: `check-config` accepted it and the run stopped halfway, at the first item that deserved the
+    other verdict."""
+    ops = tmp_path / "one_verdict.toml"
+    ops.write_text(
+        SINGLE_QUEUE.read_text().replace("sla_target = 0.8", "sla_target = 0.8\nallowed_verdicts = ['violating']")
+    )
+    assert _problems(tmp_path, BASE.replace(str(SINGLE_QUEUE), str(ops))) == [
+        "ops: queue 'main' allows only violating: simulated moderators give the verdict the item deserves (or a "
+        "mistake), so every queue must allow both"
+    ]
+    ops.write_text(SINGLE_QUEUE.read_text().replace("sla_target = 0.8", "sla_target = 0.8\nallowed_verdicts = []"))
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(_write(tmp_path, BASE.replace(str(SINGLE_QUEUE), str(ops))))
+    assert caught.value.problems == [
+        "queues.0.allowed_verdicts: List should have at least 1 item after validation, not 0"
+    ]

@@ -32,7 +32,7 @@ from queueopt.capability.profile import (
     unknown_skills,
 )
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
-from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source, Verdict
 
 # Numbers are strict: TOML has types, and `seed = true`, `count = "5"` or `replications = 2.0` is a mistake to
 # report, not a value to convert.
@@ -433,6 +433,13 @@ def _cross_reference_problems(scenario: Scenario) -> list[str]:
     for index, group in enumerate(scenario.roster):
         for field, reason in unknown_skills(group.policy_areas, group.clearance, areas, tiers):
             problems.append(f"roster.{index}.{field}: {reason}")
+    for queue in scenario.ops.queues:
+        if set(queue.allowed_verdicts) != set(Verdict):
+            allowed = ", ".join(verdict.value for verdict in queue.allowed_verdicts)
+            problems.append(
+                f"ops: queue {queue.name!r} allows only {allowed}: simulated moderators give the verdict the item "
+                "deserves (or a mistake), so every queue must allow both"
+            )
     arrival_names = {arrival.name for arrival in scenario.arrivals}
     for index, burst in enumerate(scenario.bursts):
         for position, name in enumerate(burst.arrivals or []):
