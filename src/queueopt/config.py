@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdict
 
-PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+# Numbers and flags are strict, as a scenario's are: `sla_s = "60"` or `severe = "yes"` is a mistake in the file,
+# not a value to convert (an integer is still a valid float).
+PositiveFloat = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
+StrictScore = Annotated[Score, Field(strict=True)]
 Relaxable = Literal["language", "region", "policy_areas", "clearance", "modality"]
 
 
@@ -32,8 +35,8 @@ class PolicyArea(_Strict):
 
     name: Code
     severity: PositiveFloat
-    severe: bool = False
-    severe_at: Score = 0.5
+    severe: Annotated[bool, Field(strict=True)] = False
+    severe_at: StrictScore = 0.5
     clearance: Code | None = None
 
 
@@ -55,14 +58,14 @@ class Requirements(_Strict):
 class QueueConfig(_Strict):
     name: Code
     sla_s: PositiveFloat
-    sla_target: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
+    sla_target: Annotated[float, Field(strict=True, gt=0.0, le=1.0)] = 0.95
     aging_rate: NonNegativeFloat = 0.0
-    top_k: Annotated[int, Field(ge=1, le=100_000)] = 200
+    top_k: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 200
     requires: Requirements = Field(default_factory=Requirements)
     escalation: list[EscalationStep] = Field(default_factory=list)
     allowed_verdicts: list[Verdict] = Field(default_factory=lambda: list(Verdict), min_length=1)
     allowed_actions: list[Code] | None = None
-    qa_sample_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    qa_sample_rate: Annotated[float, Field(strict=True, ge=0.0, le=1.0)] = 0.0
 
     @model_validator(mode="after")
     def _escalation_in_order(self) -> Self:
@@ -90,10 +93,10 @@ class Predicate(_Strict):
     language: list[Code] | None = None
     region: list[Code] | None = None
     source: list[Source] | None = None
-    min_signal: dict[Code, Score] | None = None
-    max_signal: dict[Code, Score] | None = None
+    min_signal: dict[Code, StrictScore] | None = None
+    max_signal: dict[Code, StrictScore] | None = None
     duration_s: Range | None = None
-    min_reports: Annotated[int, Field(ge=0)] | None = None
+    min_reports: Annotated[int, Field(strict=True, ge=0)] | None = None
     attributes: dict[str, AttributeValue] | None = None
 
 
@@ -107,8 +110,8 @@ class AutoActions(_Strict):
     """Thresholds per policy area: a score at or above `remove_at` removes without review; when every
     signal is at or below its `approve_at` (and the item has no reports) it is approved without review."""
 
-    remove_at: dict[Code, Score] = Field(default_factory=dict)
-    approve_at: dict[Code, Score] = Field(default_factory=dict)
+    remove_at: dict[Code, StrictScore] = Field(default_factory=dict)
+    approve_at: dict[Code, StrictScore] = Field(default_factory=dict)
 
 
 class PriorityWeights(_Strict):

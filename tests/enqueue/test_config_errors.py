@@ -73,8 +73,21 @@ def test_wrong_type() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["queues"][0]["top_k"] = "many"
 
+    assert _problems(mutate) == ["queues.0.top_k: Input should be a valid integer"]
+
+
+def test_numbers_and_flags_are_not_converted_from_other_types() -> None:
+    """Found by probe: `sla_s = "60"`, `sla_target = true` and `severe = "yes"` were accepted as 60, 1.0 and True."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["queues"][0]["sla_s"] = "60"
+        data["queues"][0]["sla_target"] = True
+        data["policy_areas"][0]["severe"] = "yes"
+
     assert _problems(mutate) == [
-        "queues.0.top_k: Input should be a valid integer, unable to parse string as an integer"
+        "policy_areas.0.severe: Input should be a valid boolean",
+        "queues.0.sla_s: Input should be a valid number",
+        "queues.0.sla_target: Input should be a valid number",
     ]
 
 

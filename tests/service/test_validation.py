@@ -176,3 +176,33 @@ def test_unknown_resources_are_404_with_the_field(api: Any) -> None:
     assert (item.status_code, _problems(item)[0][0]) == (404, "item_id")
     moderator = api.client.get("/v1/moderators/nobody", headers=api.bearer("admin"))
     assert moderator.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"reports": True}, "items.0.reports"),
+        ({"signals": {"hate": "0.8"}}, "items.0.signals.hate"),
+        ({"views_per_hour": "100"}, "items.0.views_per_hour"),
+    ],
+)
+def test_an_item_field_of_the_wrong_type_is_refused_not_converted(api: Any, change: dict[str, Any], field: str) -> None:
+    """Found by probe: `true` was read as one report and the string "0.8" as a score."""
+    response = api.client.post("/v1/items", json={"items": [api.text_item(**change)]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422 and [where for where, _ in _problems(response)] == [field]
+
+
+def test_a_lease_extension_or_profile_of_the_wrong_type_is_refused(api: Any) -> None:
+    task = api.lease("m1")
+    extend = {"lease_token": task["lease_token"], "seconds": True}
+    response = api.client.post(f"/v1/tasks/{task['task_id']}/extend", json=extend, headers=api.bearer("m1"))
+    assert response.status_code == 422 and _problems(response)[0][0] == "seconds"
+    for change, field in [
+        ({"capacity": True}, "capacity"),
+        ({"modalities": ["text", "text"]}, "modalities"),
+        ({"regions": ["us", "us"]}, "regions"),
+    ]:
+        profile = api.profile("m2", **change)
+        response = api.client.put("/v1/moderators/m2", json=profile, headers=api.bearer("admin"))
+        assert response.status_code == 422 and _problems(response)[0][0] == field, response.text
+    assert api.client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()["profile"]["capacity"] == 1

@@ -147,7 +147,7 @@ class SkipRequest(LeaseAction):
 
 
 class ExtendRequest(LeaseAction):
-    seconds: Annotated[float, Field(gt=0.0, le=4 * 3600.0, allow_inf_nan=False)]
+    seconds: Annotated[float, Field(strict=True, gt=0.0, le=4 * 3600.0, allow_inf_nan=False)]
 
 
 class AssignRequest(_Request):

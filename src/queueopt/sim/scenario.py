@@ -24,6 +24,7 @@ from queueopt.capability.profile import (
     Capacity,
     Clearance,
     CooldownS,
+    Modalities,
     PolicyAreas,
     Proficiency,
     Regions,
@@ -290,13 +291,13 @@ class RosterGroup(_Strict):
     vendor: Code
     site: Code
     regions: Regions
-    languages: dict[Code, Annotated[Proficiency, Field(strict=True)]] = Field(min_length=1, max_length=256)
-    modalities: list[Modality] = Field(min_length=1)
+    languages: dict[Code, Proficiency] = Field(min_length=1, max_length=256)
+    modalities: Modalities
     policy_areas: PolicyAreas = Field(default_factory=list)
     clearance: Clearance = Field(default_factory=list)
-    capacity: Annotated[Capacity, Field(strict=True)] = 1
-    severe_per_hour: Annotated[SeverePerHour, Field(strict=True)] | None = None
-    cooldown_s: Annotated[CooldownS, Field(strict=True)] = 0.0
+    capacity: Capacity = 1
+    severe_per_hour: SeverePerHour | None = None
+    cooldown_s: CooldownS = 0.0
     hourly_cost: NonNegativeFloat = 0.0
     shifts: list[Shift] = Field(default_factory=lambda: [Shift(start_h=0.0, end_h=24.0)], min_length=1)
     breaks: Breaks | None = None

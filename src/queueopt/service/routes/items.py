@@ -30,7 +30,8 @@ async def _submission(request: Request) -> SubmitItems:
         problem = {"type": "content_type", "loc": ("body",), "msg": "send JSON (Content-Type: application/json)"}
         raise RequestValidationError([problem])
     try:
-        return SubmitItems.model_validate_json(await request.body())
+        # Strict: `"reports": true` or a score sent as the string "0.5" is a mistake upstream, not a value to convert.
+        return SubmitItems.model_validate_json(await request.body(), strict=True)
     except ClientDisconnect:
         # As FastAPI answers a body it cannot read; the client has gone, and the answer is for the access log.
         raise HTTPException(400, "the body ended before its Content-Length: the client went away") from None
