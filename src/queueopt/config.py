@@ -222,7 +222,9 @@ def format_validation_error(error: ValidationError) -> list[str]:
         path = ".".join(str(part) for part in detail["loc"]) or "(root)"
         context = detail.get("ctx", {}).get("error")
         if isinstance(context, _ReferenceError):
-            lines += [f"{path}: {reason}" for path, reason in context.problems]
+            # Paths inside the config, under the config's own place when it is part of something larger.
+            inside = "" if path == "(root)" else f"{path}."
+            lines += [f"{inside}{where}: {reason}" for where, reason in context.problems]
         else:
             lines.append(f"{path}: {detail['msg']}")
     return lines

@@ -61,6 +61,10 @@ def test_a_roster_file_naming_what_the_config_lacks_stops_the_app_before_it_serv
         create_app(settings.model_copy(update={"roster_file": roster}))
     assert caught.value.problems[0] == "1.policy_areas.0: unknown policy area 'gore'"
     assert caught.value.problems[1].startswith("1.clearance.0: unknown clearance tier 'zzz'; the ops config names")
+    roster.write_text(json.dumps([profile("m1"), profile("m2"), profile("m1", capacity=2)]))
+    with pytest.raises(ConfigError) as twice:
+        create_app(settings.model_copy(update={"roster_file": roster}))
+    assert twice.value.problems == ["2.id: 'm1' is already at 0"]
 
 
 def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(

@@ -354,6 +354,11 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
         load_trace(jsonl)
     with pytest.raises(ConfigError, match="must be .csv or .jsonl"):
         load_trace(tmp_path / "trace.txt")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,2,text,en,us\na,3,text,en,us\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(twice)
+    assert caught.value.problems == ["line 4: id: 'a' is already on line 2"]
 
 
 def test_a_queue_that_allows_one_verdict_cannot_be_simulated(tmp_path: Path) -> None:
@@ -372,4 +377,16 @@ def test_a_queue_that_allows_one_verdict_cannot_be_simulated(tmp_path: Path) -> 
         load_scenario(_write(tmp_path, BASE.replace(str(SINGLE_QUEUE), str(ops))))
     assert caught.value.problems == [
         "queues.0.allowed_verdicts: List should have at least 1 item after validation, not 0"
+    ]
+
+
+def test_an_inline_ops_table_names_its_problems_under_ops(tmp_path: Path) -> None:
+    """Found by probe: a rule naming an unknown queue in an inline [ops] table was reported as `rules.0.queue`."""
+    inline = BASE.replace(f'ops_config = "{SINGLE_QUEUE}"', "")
+    inline += "\n[ops]\n" + "\n".join(
+        line.replace("[[", "[[ops.") for line in SINGLE_QUEUE.read_text().splitlines() if not line.startswith("#")
+    )
+    assert load_scenario(_write(tmp_path, inline)).ops.queues[0].name == "main"
+    assert _problems(tmp_path, inline.replace('queue = "main"', 'queue = "nope"')) == [
+        "ops.rules.0.queue: unknown queue 'nope'"
     ]

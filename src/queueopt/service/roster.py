@@ -28,6 +28,10 @@ def load_roster(path: str | Path, config: OpsConfig) -> list[ModeratorProfile]:
         for index, profile in enumerate(profiles)
         for field, reason in unknown_skills(profile.policy_areas, profile.clearance, areas, tiers)
     ]
+    first: dict[str, int] = {}
+    for index, profile in enumerate(profiles):
+        if first.setdefault(profile.id, index) != index:
+            problems.append(f"{index}.id: {profile.id!r} is already at {first[profile.id]}")
     if problems:
         raise ConfigError(str(path), problems)
     return profiles

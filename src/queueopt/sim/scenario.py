@@ -549,6 +549,7 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
         raise ConfigError(source, [f"(file): a trace must be .csv or .jsonl, not {suffix or 'no suffix'!r}"])
     arrivals: list[TraceArrival] = []
     problems: list[str] = []
+    lines: dict[str, int] = {}  # the line each item id is first on
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
@@ -561,6 +562,11 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
                     problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
                     if len(problems) >= _MAX_TRACE_PROBLEMS:
                         break
+                    continue
+                first = lines.setdefault(item.id, number)
+                if first != number:
+                    # The engine would take the second as a resend of the first, and the replay would lose it.
+                    problems.append(f"line {number}: id: {item.id!r} is already on line {first}")
                     continue
                 arrivals.append(TraceArrival(when.arrive_at_s, item, when.true_violating))
     except OSError as error:
