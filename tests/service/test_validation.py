@@ -206,3 +206,14 @@ def test_a_lease_extension_or_profile_of_the_wrong_type_is_refused(api: Any) -> 
         response = api.client.put("/v1/moderators/m2", json=profile, headers=api.bearer("admin"))
         assert response.status_code == 422 and _problems(response)[0][0] == field, response.text
     assert api.client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()["profile"]["capacity"] == 1
+
+
+def test_a_body_that_is_not_sent_as_json_is_told_so_on_every_route(api: Any) -> None:
+    """Found by probe: `POST /v1/items` said "send JSON", the other routes "Input should be a valid dictionary"."""
+    body = json.dumps(api.profile("m2")).encode()
+    for method, path, who in [("PUT", "/v1/moderators/m2", "admin"), ("POST", "/v1/items", "ingest")]:
+        headers = api.bearer(who) | {"Content-Type": "text/plain"}
+        response = api.client.request(method, path, content=body, headers=headers)
+        assert response.status_code == 422 and _problems(response) == [
+            ("body", "send JSON (Content-Type: application/json)")
+        ]

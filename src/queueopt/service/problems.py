@@ -38,14 +38,26 @@ def field_path(loc: Sequence[Any]) -> str:
     return ".".join(parts)
 
 
+SEND_JSON = "send JSON (Content-Type: application/json)"
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    detail = [_problem(problem) for problem in error.errors()]
+    json_body = is_json(request.headers.get("content-type"))
+    detail = [_problem(problem, json_body) for problem in error.errors()]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def _problem(problem: dict[str, Any]) -> dict[str, str]:
-    """FastAPI reports a body that is not JSON at `("body", <character offset>)`: the field is the body."""
+def _problem(problem: dict[str, Any], json_body: bool) -> dict[str, str]:
+    """FastAPI reports a body that is not JSON at `("body", <character offset>)`: the field is the body. A body
+    sent as another media type is not parsed at all, so it is said once, as `POST /v1/items` says it."""
+    if not json_body and tuple(problem.get("loc", ())) == ("body",):
+        return {"field": "body", "reason": SEND_JSON}
     if problem.get("type") == "json_invalid":
         cause = problem.get("ctx", {}).get("error") or str(problem.get("msg", "")).removeprefix("Invalid JSON: ")
         where = problem["loc"][-1] if problem.get("loc") else None

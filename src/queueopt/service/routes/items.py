@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from queueopt.engine import ItemResult
 from queueopt.service.deps import IngestOrAdmin, RuntimeDep
 from queueopt.service.openapi import json_body
-from queueopt.service.problems import documented
+from queueopt.service.problems import SEND_JSON, documented, is_json
 from queueopt.service.schemas import ItemOut, SubmitItems, SubmitResult
 from queueopt.service.views import json_response
 
@@ -26,9 +26,8 @@ async def _submission(request: Request) -> SubmitItems:
     """The body, parsed and validated in one pass by pydantic-core straight from the bytes. A body parameter would
     have FastAPI decode it with the standard library's json first and validate the resulting dicts after, about a
     third more time for a 100-item batch. Problems are reported exactly as for any body: 422, naming the field."""
-    if not _is_json(request.headers.get("content-type")):
-        problem = {"type": "content_type", "loc": ("body",), "msg": "send JSON (Content-Type: application/json)"}
-        raise RequestValidationError([problem])
+    if not is_json(request.headers.get("content-type")):
+        raise RequestValidationError([{"type": "content_type", "loc": ("body",), "msg": SEND_JSON}])
     try:
         # Strict: `"reports": true` or a score sent as the string "0.5" is a mistake upstream, not a value to convert.
         return SubmitItems.model_validate_json(await request.body(), strict=True)
@@ -38,11 +37,6 @@ async def _submission(request: Request) -> SubmitItems:
     except ValidationError as error:
         problems = error.errors(include_url=False, include_context=False, include_input=False)
         raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
-
-
-def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "").partition(";")[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 @router.post(
