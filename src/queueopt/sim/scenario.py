@@ -107,7 +107,8 @@ class LogisticCalibration(_Strict):
 
     def probability(self, score: np.ndarray) -> np.ndarray:
         exponent = -self.slope * (np.asarray(score, dtype=float) - self.midpoint)
-        return 1.0 / (1.0 + np.exp(exponent))
+        with np.errstate(over="ignore"):  # a steep slope's exp overflows to inf, and 1 / (1 + inf) is the right 0
+            return 1.0 / (1.0 + np.exp(exponent))
 
 
 Calibration = Annotated[IdentityCalibration | PowerCalibration | LogisticCalibration, Field(discriminator="kind")]
@@ -357,7 +358,7 @@ class Scenario(_Strict):
         if expected > MAX_EXPECTED_ITEMS:
             # Every item of a replication is drawn up front and lives in memory: a few hundred bytes each.
             raise ValueError(
-                f"the arrivals make about {expected:,.0f} items per replication, more than {MAX_EXPECTED_ITEMS:,} "
+                f"the arrivals make about {expected:,.4g} items per replication, more than {MAX_EXPECTED_ITEMS:,} "
                 "(lower the rates or --scale, or shorten horizon_s)"
             )
         return self
@@ -403,8 +404,13 @@ def cumulative_views(views_per_hour: np.ndarray, half_life_s: np.ndarray | None,
         constant: np.ndarray = views * age / 3600.0
         return constant
     half_life = np.asarray(half_life_s, dtype=float)
-    decaying: np.ndarray = views * half_life * -np.expm1(-math.log(2.0) * age / half_life) / (3600.0 * math.log(2.0))
-    return decaying
+    # A half-life drawn vanishingly short makes `age / half_life` overflow to inf, whose limit (all views accrued
+    # at once) is the right one; one drawn as exactly 0 accrues nothing.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        decaying: np.ndarray = (
+            views * half_life * -np.expm1(-math.log(2.0) * age / half_life) / (3600.0 * math.log(2.0))
+        )
+    return np.where(half_life > 0.0, decaying, 0.0)
 
 
 def mix(weights: dict[Any, float]) -> tuple[list[Any], np.ndarray]:
