@@ -135,6 +135,14 @@ def test_compare_warns_when_seeds_differ(app: typer.Typer, tmp_path: Path) -> No
     assert "seeds differ" in result.output
 
 
+def test_compare_warns_when_the_scenarios_have_different_queues_or_streams(app: typer.Typer, tmp_path: Path) -> None:
+    renamed = _small(tmp_path, "renamed.toml")
+    renamed.write_text(renamed.read_text().replace('name = "item"', 'name = "post"'))
+    result = CliRunner().invoke(app, ["compare", str(_small(tmp_path)), str(renamed), "--all"])
+    assert result.exit_code == 0, result.output
+    assert "warning: queues or arrival streams in one scenario only (item, post)" in result.output
+
+
 def test_compare_warns_when_the_measured_windows_differ(app: typer.Typer, tmp_path: Path) -> None:
     longer = _small(tmp_path, "longer.toml")
     longer.write_text(longer.read_text().replace("horizon_s = 4000", "horizon_s = 5000"))

@@ -121,6 +121,11 @@ def _writable(out: Path) -> None:
                 folder.rmdir()
 
 
+def _names(scenario: Scenario) -> set[str]:
+    """The queues and arrival streams a scenario has KPIs for."""
+    return {queue.name for queue in scenario.ops.queues} | {arrival.name for arrival in scenario.arrivals}
+
+
 def _strategy_names(strategies: list[str] | None, scenario: Scenario) -> list[str]:
     names = strategies or [scenario.strategy]
     unknown = [name for name in names if name not in STRATEGIES]
@@ -187,6 +192,13 @@ def compare_command(
         print(
             f"warning: measured windows differ ({a.warmup_s:g}-{a.horizon_s:g} s vs {b.warmup_s:g}-{b.horizon_s:g} s);"
             " counts and costs differ by the window alone",
+            file=sys.stderr,
+        )
+    only = _names(a) ^ _names(b)
+    if only:
+        print(
+            f"warning: queues or arrival streams in one scenario only ({', '.join(sorted(only))}): their KPIs cannot "
+            "be paired and are left out",
             file=sys.stderr,
         )
     count = replications or min(a.replications, b.replications)
