@@ -193,6 +193,11 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             "bursts.0.multiplier: Input should be less than or equal to 1000",
         ),
         # A group must make profiles the engine accepts: these stopped a run with a traceback, or were truncated.
+        (
+            "horizon_s = 3600",
+            "horizon_s = 3600\ntick_s = 1e-4",
+            "tick_s: Input should be greater than or equal to 0.01",
+        ),
         ("count = 2", "count = 2\ncapacity = 75", "roster.0.capacity: Input should be less than or equal to 50"),
         ("count = 2", "count = 2\nsevere_per_hour = 2.5", "roster.0.severe_per_hour: Input should be a valid integer"),
         (
