@@ -243,6 +243,34 @@ def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(e
     assert same.status is ItemStatus.DUPLICATE and engine.item("d").verdict is Verdict.NOT_VIOLATING
 
 
+@pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])
+def test_copies_riding_on_a_waiting_task_add_their_harm_rate_to_its_priority(
+    engine_factory: EngineFactory, one_batch: bool
+) -> None:
+    """Found by probe: a re-upload viewed a million times an hour rode on its first copy's task at that copy's
+    priority, behind everything more urgent than the first copy alone."""
+    engine = engine_factory()
+    first, copy = video("a", content_hash="h"), video("b", content_hash="h", views_per_hour=1e6)
+    rival = video("c", views_per_hour=1e4)
+    engine.submit([rival])
+    if one_batch:
+        engine.submit([first, copy])
+    else:
+        engine.submit([first])
+        assert engine.task("a").priority < engine.task("c").priority
+        engine.submit([copy])
+    assert engine.item("b").status is ItemStatus.DUPLICATE
+    own = [engine.item(item_id).priority for item_id in ("a", "b")]
+    assert engine.task("a").priority == pytest.approx(sum(own))  # the item records keep their own rates
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.id == "a"  # ahead of the rival now
+    assert lease.lease_token is not None
+    (again,) = engine.submit([video("d", content_hash="h", views_per_hour=1e6)])
+    assert again.status is ItemStatus.DUPLICATE and engine.task("a").priority == pytest.approx(sum(own))
+    assert engine_factory().task("a").priority == pytest.approx(sum(own))  # rebuilt from the store: written
+
+
 def test_cancel_only_while_queued(engine: Engine) -> None:
     engine.submit([video("a"), video("b")])
     assert engine.cancel("a").status is ItemStatus.CANCELLED

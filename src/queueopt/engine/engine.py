@@ -308,6 +308,7 @@ class Engine:
             tasks: list[Task] = []
             records: dict[str, ItemRecord] = dict(existing)
             counted: list[tuple[str, str]] = []
+            riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             route = self._router.route
             for item_id, item in fresh.items():
                 content_hash = item.content_hash
@@ -326,14 +327,43 @@ class Engine:
                     tasks.append(task)
                 if content_hash and duplicate is None:
                     firsts[content_hash] = record, task
+                elif routing.action is _ACTION_DUPLICATE and routing.verdict is None:
+                    owner = record.task_id or ""
+                    riding[owner] = riding.get(owner, 0.0) + routing.priority
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
-            self._commit(changes, (), tasks)
+            raised = self._raise_for_copies(riding, tasks, changes) if riding else ()
+            self._commit(changes, raised, tasks)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
         return [_result(records[item_id]) for item_id in ids]
+
+    def _raise_for_copies(self, riding: dict[str, float], tasks: list[Task], changes: Changes) -> list[Task]:
+        """Add to each waiting task the harm rate of the copies that now ride on it, and return the tasks replaced.
+
+        A task's priority is the `c` of the cμ rule: the harm that accrues while it waits. Every copy accrues its
+        own views until the one decision removes them all, so the copies' rates add up: a viral re-upload makes
+        its first copy's review urgent, as its own review would have been. A task made in this batch is raised in
+        place, before it is written; a task under review keeps its priority (its reviewer has it already).
+        """
+        made = {task.id: index for index, task in enumerate(tasks)}
+        inserts = {write.task.id: write for write in changes.tasks if write.expect is None}
+        replaced: list[Task] = []
+        for task_id, extra in riding.items():
+            index = made.get(task_id)
+            if index is not None:
+                tasks[index] = inserts[task_id].task = _evolved(tasks[index], priority=tasks[index].priority + extra)
+                continue
+            task = self._tasks.get(task_id)
+            if task is None or task.state is not _QUEUED:
+                continue
+            raised = _evolved(task, priority=task.priority + extra)
+            changes.tasks.append(TaskWrite(raised, (_QUEUED, task.attempt)))
+            replaced.append(task)
+            tasks.append(raised)
+        return replaced
 
     def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
         hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
