@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import REPO
 
-from queueopt.config import OpsConfig, load_config
+from queueopt.config import EscalationStep, OpsConfig, load_config
 from queueopt.domain import Action, Item, Modality, Source, Verdict
 from queueopt.enqueue import DuplicateOf, Router
 
@@ -159,6 +159,30 @@ def test_a_copy_rides_on_earlier_handling_only_when_it_asked_as_much_of_its_revi
     assert router.route(child, DuplicateOf("z", "z", None, asked=asked_by_child)).action is Action.DUPLICATE
     severe_only = router.asked("child_safety", "child_safety", False, ())
     assert router.route(child, DuplicateOf("z", "z", None, asked=severe_only)).action is Action.REVIEW
+
+    # A copy that would be removed on its own still needs a review that could have been shown it.
+    removable = child.model_copy(update={"id": "r", "signals": {"child_safety": 0.99, "spam": 0.999}})
+    assert router.route(removable).action is Action.AUTO_REMOVE
+    assert router.route(removable, DuplicateOf("a", "a", Verdict.NOT_VIOLATING, asked=asked_by_hate)).action is (
+        Action.AUTO_REMOVE
+    )
+    # Nor may it ride on a review that lacks a policy area's certification, or whose queue relaxes clearance.
+    self_harm = hate.model_copy(update={"id": "s", "signals": {"self_harm": 0.9}})
+    asked_by_violence = router.asked("video_high_en", "violence", True, ())
+    assert router.route(self_harm, DuplicateOf("v", "v", None, asked=asked_by_violence)).action is Action.REVIEW
+    relaxing = Router(
+        CONFIG.model_copy(
+            update={
+                "queues": [
+                    queue.model_copy(update={"escalation": [EscalationStep(after_s=60, relax=["clearance"])]})
+                    if queue.name == "child_safety"
+                    else queue
+                    for queue in CONFIG.queues
+                ]
+            }
+        )
+    )
+    assert relaxing.asked("child_safety", "child_safety", True, ()).clearance == frozenset()
 
     # An automatic approval stands only for a copy that would be approved too; a removal for any copy.
     low = {"spam": 0.01, "nudity": 0.01, "violence": 0.01, "hate": 0.01, "harassment": 0.01}

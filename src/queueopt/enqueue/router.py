@@ -17,11 +17,13 @@ from queueopt.enqueue.rules import CompiledRule, Fields, compile_chain
 
 
 class Asked(NamedTuple):
-    """What a review asks of its reviewer beyond the skills to read it: to be shown severe content (a wellbeing
-    budget) and the clearance tiers it needs before any escalation step relaxes them."""
+    """The least a review asks of its reviewer, beyond the skills to read it, once its queue's escalation steps
+    have relaxed all they will: to be shown severe content (a wellbeing budget, never relaxed), the clearance tiers
+    and the policy-area certifications it needs."""
 
     severe: bool
     clearance: frozenset[str]
+    areas: frozenset[str] = frozenset()
 
 
 # An automatic action's: nobody was shown the content.
@@ -87,7 +89,9 @@ class Router:
         "_area_clearance",
         "_first_match",
         "_priority",
+        "_queue_areas",
         "_queue_clearance",
+        "_relaxed",
         "_remove_at",
     )
 
@@ -100,6 +104,11 @@ class Router:
         }
         self._aging = {queue.name: self._priority.aging_rate(queue) for queue in config.queues}
         self._queue_clearance = {queue.name: tuple(queue.requires.clearance) for queue in config.queues}
+        self._queue_areas = {queue.name: tuple(queue.requires.policy_areas) for queue in config.queues}
+        self._relaxed = {
+            queue.name: frozenset(dimension for step in queue.escalation for dimension in step.relax)
+            for queue in config.queues
+        }
         self._area_clearance = {area.name: area.clearance for area in config.policy_areas if area.clearance}
         self._remove_at = tuple(config.auto_actions.remove_at.items())
         self._approve_at = dict(config.auto_actions.approve_at)
@@ -130,32 +139,41 @@ class Router:
             return self._duplicate(terms, duplicate)
         return own
 
-    def asked(self, queue: str, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
-        """What a review in `queue` of content whose primary area is `policy` asks of its reviewer, `clearance`
-        being the tiers its other cleared areas add (`PriorityTerms.clearance`, `Task.clearance`)."""
-        tiers = set(self._queue_clearance.get(queue, ()))
-        tiers.update(clearance)
-        tier = self._area_clearance.get(policy or "")
-        if tier is not None:
-            tiers.add(tier)
-        return Asked(severe, frozenset(tiers))
+    def asked(self, queue: str | None, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
+        """The least a review in `queue` (None: no queue's requirements) of content whose primary area is `policy`
+        asks of its reviewer, `clearance` being the tiers its other cleared areas add (`PriorityTerms.clearance`,
+        `Task.clearance`). A queue whose escalation relaxes clearance or policy areas lets anyone see its tasks
+        in the end, so its tasks ask none."""
+        relaxed = self._relaxed.get(queue or "", frozenset())
+        tiers: set[str] = set()
+        if "clearance" not in relaxed:
+            tiers.update(self._queue_clearance.get(queue or "", ()))
+            tiers.update(clearance)
+            tier = self._area_clearance.get(policy or "")
+            if tier is not None:
+                tiers.add(tier)
+        areas: set[str] = set()
+        if "policy_areas" not in relaxed:
+            areas.update(self._queue_areas.get(queue or "", ()))
+            if policy is not None:
+                areas.add(policy)
+        return Asked(severe, frozenset(tiers), frozenset(areas))
 
     def covers(self, duplicate: DuplicateOf, own: Routing) -> bool:
         """Whether the earlier copy's handling may stand for this copy, whose own routing is `own`. A removal always
         may; an automatic approval only of a copy that would be approved too (a reported copy is a reason to look);
-        a review, unless this copy would need more of its reviewer: a review that was not severe (no wellbeing
-        budget spent, no cool-down) or lacked a clearance tier would let a moderator decide content they may not
-        be shown, and its decision would stand for it."""
+        a review, unless this copy asks more of a reviewer than that review did, however it would itself be
+        handled (an automatic removal included): one that was not severe (no wellbeing budget spent, no
+        cool-down), lacked a clearance tier or a policy area's certification would let a moderator decide content
+        they may not be shown, and its decision would stand for it."""
         if duplicate.action is _AUTO_REMOVE:
             return True
         if duplicate.action is _AUTO_APPROVE:
             return own.action is _AUTO_APPROVE
-        if own.action is not _REVIEW:
-            return True  # a person reviews the content, which outranks a score's automatic action
-        assert own.queue is not None
         asked = duplicate.asked
-        needs = self.asked(own.queue, own.policy, own.severe, own.terms.clearance)
-        return (asked.severe or not needs.severe) and needs.clearance <= asked.clearance
+        # The content's own primary area (an automatic removal's routing names the area that removed it instead).
+        needs = self.asked(own.queue, own.terms.policy, own.severe, own.terms.clearance)
+        return (asked.severe or not needs.severe) and needs.clearance <= asked.clearance and needs.areas <= asked.areas
 
     def _review(self, fields: Fields, terms: PriorityTerms) -> Routing:
         rule = self._first_match[fields["modality"]](fields)
