@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 
 class Modality(StrEnum):
@@ -91,6 +92,26 @@ QA_SUFFIX = "~qa"
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
+NUMBERS_AS_NUMBERS = "numbers_as_numbers"
+"""Validation context key for `Item`: a number must come as a number. JSON senders (the API, `queueopt route`) set
+it; a CSV trace, whose cells are all text, does not."""
+
+
+def a_number(value: object) -> object:
+    """Refuse `true` or `"0.8"` where a number belongs: a mistake upstream, not a value to convert. A whole-number
+    float is still a valid integer (JSON Schema's integer, and what numpy-based senders write)."""
+    if isinstance(value, bool | str):
+        kind = "a boolean" if isinstance(value, bool) else "a string"
+        raise PydanticCustomError("number_type", "Input should be a number, not {kind}", {"kind": kind})
+    return value
+
+
+def _sent_number(value: object, info: ValidationInfo) -> object:
+    return a_number(value) if info.context and info.context.get(NUMBERS_AS_NUMBERS) else value
+
+
+_SentNumber = BeforeValidator(_sent_number)
+
 
 def _scalar(value: object) -> object:
     """One error for a value that is no scalar, instead of one per member of the union naming `.str`, `.int`..."""
@@ -121,13 +142,13 @@ class Item(BaseModel):
 
     id: ItemId
     modality: Modality
-    duration_s: Annotated[float, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)] = 0.0
+    duration_s: Annotated[float, _SentNumber, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)] = 0.0
     language: Code
     region: Code
-    signals: dict[Code, Score] = Field(default_factory=dict, max_length=64)
+    signals: dict[Code, Annotated[Score, _SentNumber]] = Field(default_factory=dict, max_length=64)
     source: Source = Source.PROACTIVE
-    views_per_hour: Annotated[float, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)] = 0.0
-    reports: Annotated[int, Field(ge=0, le=MAX_REPORTS)] = 0
+    views_per_hour: Annotated[float, _SentNumber, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)] = 0.0
+    reports: Annotated[int, _SentNumber, Field(ge=0, le=MAX_REPORTS)] = 0
     content_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     created_at: datetime | None = None
     attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(

@@ -197,15 +197,32 @@ def test_a_lease_extension_or_profile_of_the_wrong_type_is_refused(api: Any) -> 
     extend = {"lease_token": task["lease_token"], "seconds": True}
     response = api.client.post(f"/v1/tasks/{task['task_id']}/extend", json=extend, headers=api.bearer("m1"))
     assert response.status_code == 422 and _problems(response)[0][0] == "seconds"
-    for change, field in [
-        ({"capacity": True}, "capacity"),
-        ({"modalities": ["text", "text"]}, "modalities"),
-        ({"regions": ["us", "us"]}, "regions"),
-    ]:
+    for change, field in [({"capacity": True}, "capacity"), ({"capacity": "2"}, "capacity")]:
         profile = api.profile("m2", **change)
         response = api.client.put("/v1/moderators/m2", json=profile, headers=api.bearer("admin"))
         assert response.status_code == 422 and _problems(response)[0][0] == field, response.text
     assert api.client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()["profile"]["capacity"] == 1
+    # A whole-number float is an integer, and a skill listed twice is kept once.
+    profile = api.profile("m2", capacity=2.0, modalities=["text", "text", "photo"])
+    response = api.client.put("/v1/moderators/m2", json=profile, headers=api.bearer("admin"))
+    assert response.status_code == 200, response.text
+    stored = api.client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()["profile"]
+    assert stored["capacity"] == 2 and stored["modalities"] == ["text", "photo"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"created_at": 1700000000},
+        {"created_at": 1700000000.5},
+        {"created_at": "2024-05-01T00:00:00Z"},
+        {"reports": 3.0},
+    ],
+)
+def test_valid_numbers_and_times_are_accepted(api: Any, change: dict[str, Any]) -> None:
+    """Found by the second probe: a strict read refused Unix timestamps and whole-number floats, accepted before."""
+    response = api.client.post("/v1/items", json={"items": [api.text_item(**change)]}, headers=api.bearer("ingest"))
+    assert response.status_code == 202, response.text
 
 
 def test_a_body_that_is_not_sent_as_json_is_told_so_on_every_route(api: Any) -> None:

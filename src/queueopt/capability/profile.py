@@ -9,34 +9,31 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from queueopt.config import OpsConfig
-from queueopt.domain import Code, ItemId, Modality, ModeratorStatus
+from queueopt.domain import Code, ItemId, Modality, ModeratorStatus, a_number
 
 T = TypeVar("T", bound=Hashable)
 
 
 def _unique(values: list[T]) -> list[T]:
-    """A skill listed twice is a mistake in the request or file (a copy-paste, a wrong name), not a stronger skill."""
-    seen: set[T] = set()
-    for value in values:
-        if value in seen:
-            raise ValueError(f"{str(value)!r} is listed twice")
-        seen.add(value)
-    return values
+    """Each skill once, in the order given: one listed twice is no stronger a skill. Dropped, not refused, so that a
+    profile stored before this check was made still loads."""
+    return list(dict.fromkeys(values))
 
 
 # The bounds of a profile's fields, shared with the simulator's roster groups, which become profiles: a group the
-# scenario accepts must make profiles the engine accepts. Numbers are strict: `"capacity": true` is not 1.
-Proficiency = Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False)]
+# scenario accepts must make profiles the engine accepts. A number must be one: `"capacity": true` is not 1.
+_Number = BeforeValidator(a_number)
+Proficiency = Annotated[float, _Number, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 Regions = Annotated[list[Code], Field(min_length=1, max_length=256), AfterValidator(_unique)]
 Modalities = Annotated[list[Modality], Field(min_length=1), AfterValidator(_unique)]
 PolicyAreas = Annotated[list[Code], Field(max_length=256), AfterValidator(_unique)]
 Clearance = Annotated[list[Code], Field(max_length=64), AfterValidator(_unique)]
-Capacity = Annotated[int, Field(strict=True, ge=1, le=50)]
-SeverePerHour = Annotated[int, Field(strict=True, ge=0, le=100_000)]
-CooldownS = Annotated[float, Field(strict=True, ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)]
+Capacity = Annotated[int, _Number, Field(ge=1, le=50)]
+SeverePerHour = Annotated[int, _Number, Field(ge=0, le=100_000)]
+CooldownS = Annotated[float, _Number, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)]
 
 
 class ModeratorProfile(BaseModel):
