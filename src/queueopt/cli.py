@@ -41,7 +41,8 @@ def main() -> None:
         command = context.command_path if context is not None else "queueopt"
         reason = " ".join(getattr(error, "format_message", error.__str__)().split())
         hint = f" (see '{command} --help')" if isinstance(error, _UsageError) else ""
-        print(f"{command}: {reason}{hint}", file=sys.stderr)
+        if reason:  # no reason: `queueopt` alone, whose help is already printed
+            print(f"{command}: {reason}{hint}", file=sys.stderr)
         sys.exit(getattr(error, "exit_code", 1))
     except typer.Abort:
         sys.exit(1)

@@ -120,10 +120,13 @@ def test_a_usage_mistake_is_one_line_and_exit_status_2() -> None:
         (("simulate", scenario, "--out", "/nonexistent", "--scale", "0"), "Invalid value for '--scale'"),
         (("simulate", scenario), "Missing option '--out'"),
         (("nosuch",), "No such command 'nosuch'"),
+        (("serve", "--port", "70000"), "Invalid value for '--port'"),
     ]:
         done = run(*args)
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.count("\n") == 1 and reason in done.stderr and "--help')" in done.stderr
+    bare = run()
+    assert bare.returncode == 2 and "Usage: queueopt" in bare.stdout and bare.stderr == ""
 
 
 def test_route_reads_numbers_as_the_api_does(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ per second with them), and a missing package should fail loudly at start rather 
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (env QUEUEOPT_HOST, default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (env QUEUEOPT_PORT, default 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port (env QUEUEOPT_PORT, default 8000; 0: any free one).")
+    ] = None,
     database_url: Annotated[str | None, typer.Option(help="Store URL (env QUEUEOPT_DATABASE_URL).")] = None,
     config: Annotated[Path | None, typer.Option(help="Ops config TOML (env QUEUEOPT_CONFIG).")] = None,
     tokens_file: Annotated[Path | None, typer.Option(help="Tokens TOML (env QUEUEOPT_TOKENS_FILE).")] = None,
@@ -77,7 +80,7 @@ def serve(
 
 
 def demo_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1.")] = 8000,
     var: Annotated[Path, typer.Option(help="Where demo tokens, roster and database go.")] = Path("var"),
     config: Annotated[Path, typer.Option(help="Ops config TOML.")] = Path("examples/ops.toml"),
 ) -> None:
@@ -124,7 +127,7 @@ def _run(
     settings: Settings,
     log_level: str,
     prepare: Callable[[], None] | None = None,
-    listening: socket.socket | None = None,
+    listening: list[socket.socket] | None = None,
 ) -> None:
     """Serve while holding the store's engine lock; `prepare` runs once the lock is held (a demo's fresh start must
     not delete a database another process is serving)."""
@@ -150,26 +153,32 @@ def _run(
             _serve(app, settings, log_level, listening)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The service's socket, bound before anything starts: a port in use, or a host that does not resolve, is one
-    line and exit status 1, not a start-up that uvicorn then tears down (nor a demo's files written anew)."""
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """The service's sockets, bound before anything starts: a port in use, or a host that does not resolve, is one
+    line and exit status 1, not a start-up that uvicorn then tears down (nor a demo's files written anew). One per
+    address the host resolves to (`localhost` may be both ::1 and 127.0.0.1), as uvicorn would bind them."""
     try:
-        family, kind, protocol, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        listening = socket.socket(family, kind, protocol)
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except OSError as error:
         exit_with("queueopt", [f"host: cannot listen on {host}:{port}: {error.strerror or error}"])
+    sockets: list[socket.socket] = []
     try:
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind(address)
+        for family, kind, protocol, _, address in dict.fromkeys(addresses):
+            listening = socket.socket(family, kind, protocol)
+            sockets.append(listening)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # else `::` would also take the IPv4 port that 0.0.0.0 asks for
+                listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listening.bind((address[0], port, *address[2:]))
+            port = port or listening.getsockname()[1]  # port 0: every address on the one port the first got
     except OSError as error:
-        listening.close()
+        for listening in sockets:
+            listening.close()
         exit_with("queueopt", [f"port: cannot listen on {host}:{port}: {error.strerror or error}"])
-    return listening
+    return sockets
 
 
-def _serve(app: FastAPI, settings: Settings, log_level: str, listening: socket.socket) -> None:
+def _serve(app: FastAPI, settings: Settings, log_level: str, listening: list[socket.socket]) -> None:
     import uvicorn
 
     from queueopt.service.collector import CollectorPolicy
@@ -199,6 +208,9 @@ def _serve(app: FastAPI, settings: Settings, log_level: str, listening: socket.s
             await super().startup(sockets)
             if self.started:
                 listening = self.servers[0].sockets[0].getsockname()
+                # uvicorn says where it listens only when it binds the sockets itself.
+                where = f"[{listening[0]}]" if ":" in listening[0] else listening[0]
+                logging.getLogger("uvicorn.error").info("Serving on http://%s:%d", where, listening[1])
                 serving: Serving = app.state.serving
                 await serving.bound(int(listening[1]))
             CollectorPolicy().install()
@@ -212,7 +224,7 @@ def _serve(app: FastAPI, settings: Settings, log_level: str, listening: socket.s
                 forwarder.drain_threadsafe()
             super().handle_exit(sig, frame)
 
-    DrainingServer(config).run(sockets=[listening])
+    DrainingServer(config).run(sockets=listening)
 
 
 def register(app: typer.Typer) -> None:
