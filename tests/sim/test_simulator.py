@@ -138,6 +138,18 @@ def test_a_batch_run_acts_on_auto_removals_when_they_arrive_not_at_its_tick() ->
         assert (harmful_views(run)[auto] == 0).all(), strategy
         copies = (run.action == ACTION_CODE[Action.DUPLICATE]) & ~np.isnan(run.decided_at) & (run.decided_by < 0)
         assert (run.decided_at[copies] - run.arrivals.at_s[copies] < 30.0).all()
+        # Found by probe: a copy of an auto-removed item was left undecided, its views counted to the horizon.
+        first: dict[str | None, int] = {}
+        for row, item in enumerate(run.arrivals.items):
+            first.setdefault(item.content_hash, row)
+        of_removed = [
+            row
+            for row, item in enumerate(run.arrivals.items)
+            if run.action[row] == ACTION_CODE[Action.DUPLICATE] and auto[first[item.content_hash]]
+        ]
+        assert len(of_removed) > 3, strategy
+        np.testing.assert_array_equal(run.decided_at[of_removed], run.arrivals.at_s[of_removed])
+        assert (run.verdict[of_removed] == 1).all() and (harmful_views(run)[of_removed] == 0).all()
 
 
 def test_the_simulators_count_of_waiting_work_is_the_engines_when_copies_abandon() -> None:

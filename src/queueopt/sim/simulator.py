@@ -54,6 +54,7 @@ _DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
 # Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
 _REVIEW, _DUPLICATE, _AUTO_REMOVE = Action.REVIEW, Action.DUPLICATE, Action.AUTO_REMOVE
+_AUTOMATIC = (ACTION_CODE[Action.AUTO_REMOVE], ACTION_CODE[Action.AUTO_APPROVE])
 _DECISIONS = {True: Decision(verdict=Verdict.VIOLATING), False: Decision(verdict=Verdict.NOT_VIOLATING)}
 
 
@@ -249,6 +250,8 @@ class Simulation:
             elif action is _DUPLICATE:
                 assert result.task_id is not None
                 verdict = self._task_verdict.get(result.task_id)
+                if verdict is None and self.action.item(item_index(result.task_id)) in _AUTOMATIC:
+                    verdict = bool(self.verdict.item(item_index(result.task_id)))  # a copy of an auto-action's item
                 if verdict is not None:
                     # Decided on arrival, as the service decides it (a batch run submits at its tick, later), or
                     # when its task was if that is later; a task whose own item left unreviewed was decided by now.
