@@ -68,7 +68,7 @@ def test_a_roster_file_naming_what_the_config_lacks_stops_the_app_before_it_serv
 
 
 def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
-    settings: Settings, tmp_path: Path, serve: Any
+    settings: Settings, tmp_path: Path, serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     cleared = profile("m1", clearance=["csam"], policy_areas=["hate", "child_safety"])
     roster = tmp_path / "roster.json"
@@ -83,6 +83,8 @@ def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
         stored = client.get("/v1/moderators/m1", headers=bearer("admin")).json()["profile"]
         assert stored["clearance"] == [] and stored["status"] == "offline"  # as the admin API left them
         assert client.get("/v1/moderators/m2", headers=bearer("admin")).status_code == 200  # new in the file: added
+    assert "roster file: moderator m1 differs from the stored profile in clearance, policy_areas" in caplog.text
+    assert "moderator m2 differs" not in caplog.text
 
 
 def test_a_client_gone_before_its_body_ended_is_no_error_in_the_log(

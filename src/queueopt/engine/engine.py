@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -88,6 +89,7 @@ def qa_draw(task_id: str) -> float:
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
 _REVIEW = TaskKind.REVIEW
+log = logging.getLogger("queueopt.engine")
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
     ItemStatus.DUPLICATE,
@@ -200,8 +202,10 @@ class Engine:
         for profile in self._store.moderators().values():
             try:
                 self._put_moderator(ModeratorProfile.model_validate_json(profile))
-            except (ValidationError, InvalidInput):
-                continue  # a profile the current config no longer accepts stays stored, unassignable, until fixed
+            except (ValidationError, InvalidInput) as error:
+                # A profile the current config no longer accepts stays stored, unassignable, until fixed.
+                log.warning("moderator profile not loaded, so not assignable until it is put again: %s", error)
+                continue
         self._index(self._store.open_tasks())
         self._recall_severe()
         self.expire()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 
 from anyio import to_thread
@@ -27,6 +28,8 @@ from queueopt.service.lock_guard import CHECK_S, stop_at_once
 from queueopt.service.metrics import ServiceMetrics
 from queueopt.service.settings import Settings
 from queueopt.store import Store, open_store
+
+log = logging.getLogger("queueopt.service")
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
@@ -65,7 +68,11 @@ class Serving:
                 # what this one reads, or refused.
                 await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
-                await self._thread.run(engine.seed_moderators, self._roster)
+                added = set(await self._thread.run(engine.seed_moderators, self._roster))
+                for profile in self._roster:
+                    if profile.id not in added:
+                        stored = (await self._thread.run(engine.moderator, profile.id)).profile
+                        _warn_if_kept(profile, stored)
             except BaseException:
                 await self._thread.run(store.close)
                 raise
@@ -115,3 +122,18 @@ def default_address(host: str, port: int) -> str:
     except ValueError:
         return f"http://{name}:{port}"
     return f"http://[{name}]:{port}" if literal.version == 6 else f"http://{name}:{port}"
+
+
+def _warn_if_kept(listed: ModeratorProfile, stored: ModeratorProfile) -> None:
+    """Say so when the roster file lists a moderator otherwise than the store holds them: the stored profile is the
+    one that counts (the admin API may have changed it since), and an edit to the file alone changes nothing."""
+    compared = (name for name in ModeratorProfile.model_fields if name != "status")
+    fields = sorted(name for name in compared if getattr(listed, name) != getattr(stored, name))
+    if fields:
+        log.warning(
+            "roster file: moderator %s differs from the stored profile in %s; the stored one is kept "
+            "(change it with PUT /v1/moderators/%s)",
+            listed.id,
+            ", ".join(fields),
+            listed.id,
+        )
