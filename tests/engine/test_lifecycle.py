@@ -237,10 +237,12 @@ def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(e
     engine.decide("a", lease.lease_token, "plain", Decision(verdict=Verdict.NOT_VIOLATING, policy="hate"))
     assert engine.next_for("plain") is None  # the copy waits for a cleared moderator
     assert engine.item("b").verdict is None
+    # The copy that needed more is the one later copies are compared with (found by a second probe: each later
+    # child-safety copy was reviewed, and shown to a cleared moderator, once more).
     (late,) = engine.submit([video("c", modality="text", signals={"child_safety": 0.99}, content_hash="h")])
-    assert late.status is ItemStatus.QUEUED and engine.item("c").verdict is None
-    (same,) = engine.submit([video("d", modality="text", signals={"hate": 0.8}, content_hash="h")])
-    assert same.status is ItemStatus.DUPLICATE and engine.item("d").verdict is Verdict.NOT_VIOLATING
+    assert late.status is ItemStatus.DUPLICATE and late.task_id == "b" and engine.item("c").verdict is None
+    (milder,) = engine.submit([video("d", modality="text", signals={"hate": 0.8}, content_hash="h")])
+    assert milder.status is ItemStatus.QUEUED  # a child-safety review need not be certified for hate
 
 
 @pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])
@@ -269,6 +271,17 @@ def test_copies_riding_on_a_waiting_task_add_their_harm_rate_to_its_priority(
     (again,) = engine.submit([video("d", content_hash="h", views_per_hour=1e6)])
     assert again.status is ItemStatus.DUPLICATE and engine.task("a").priority == pytest.approx(sum(own))
     assert engine_factory().task("a").priority == pytest.approx(sum(own))  # rebuilt from the store: written
+
+
+def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(engine: Engine) -> None:
+    engine.submit([video("a", content_hash="h")])
+    engine.cancel("a")
+    (second,) = engine.submit([video("b", content_hash="h")])
+    assert second.status is ItemStatus.QUEUED  # its first copy was withdrawn
+    (appeal,) = engine.submit([video("p", content_hash="h", source="appeal")])
+    assert appeal.status is ItemStatus.QUEUED and appeal.queue == "appeals"
+    (third,) = engine.submit([video("c", content_hash="h")])
+    assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy, nor the appeal
 
 
 def test_cancel_only_while_queued(engine: Engine) -> None:

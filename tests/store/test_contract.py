@@ -59,6 +59,7 @@ def submit(store: Store, *ids: str) -> None:
             items=[item(i, content_hash=f"h-{i}") for i in ids],
             tasks=[TaskWrite(task(i)) for i in ids],
             audit=[AuditEntry(10.0, i, i, "ingest", "queued") for i in ids],
+            owners=[(f"h-{i}", i) for i in ids],
         )
     )
 
@@ -72,6 +73,8 @@ def test_round_trip_of_items_tasks_and_hashes(store: Store) -> None:
     assert [t.id for t in store.open_tasks()] == ["a", "b"]
     assert [r.id for r in store.items_of_task("a")] == ["a"]
     assert store.hash_owners(["h-a", "h-x"]) == {"h-a": "a"}
+    store.apply(Changes(owners=[("h-a", "b"), ("h-x", "a"), ("h-x", "b")]))  # a later pair replaces an earlier
+    assert store.hash_owners(["h-a", "h-x"]) == {"h-a": "b", "h-x": "b"}
     assert store.count_items() == 2
     assert store.schema_version() == SCHEMA_VERSION
     assert store.ping()

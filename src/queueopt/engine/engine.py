@@ -65,6 +65,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
+from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry
@@ -305,8 +306,8 @@ class Engine:
                         field=f"items.{index}.id",
                     )
             owners = self._hash_owners(fresh.values())
-            # The first of the batch's items with each content new to the store, as admitted: a later copy in the
-            # batch is its duplicate. Its `DuplicateOf` is made only for such a copy, and few items have one.
+            # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is
+            # compared with it. Its `DuplicateOf` is made only for such a copy, and few items have one.
             firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
             changes = Changes()
             tasks: list[Task] = []
@@ -318,9 +319,10 @@ class Engine:
                 content_hash = item.content_hash
                 duplicate = None
                 if content_hash:
-                    duplicate = owners.get(content_hash)
-                    if duplicate is None and content_hash in firsts:
+                    if content_hash in firsts:
                         duplicate = self._owner_of(*firsts[content_hash])
+                    else:
+                        duplicate = owners.get(content_hash)
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -329,11 +331,15 @@ class Engine:
                 records[item_id] = record
                 if task is not None:
                     tasks.append(task)
-                if content_hash and duplicate is None:
+                if routing.action is _ACTION_DUPLICATE:
+                    if routing.verdict is None:
+                        owner = record.task_id or ""
+                        riding[owner] = riding.get(owner, 0.0) + routing.priority
+                elif content_hash and item.source not in HUMAN_ONLY:
+                    # Handled on its own (new content, or more than its owner covered): the copy later ones are
+                    # compared with. An appeal is about a decision, not the content's first handling.
                     firsts[content_hash] = record, task
-                elif routing.action is _ACTION_DUPLICATE and routing.verdict is None:
-                    owner = record.task_id or ""
-                    riding[owner] = riding.get(owner, 0.0) + routing.priority
+                    changes.owners.append((content_hash, item_id))
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))

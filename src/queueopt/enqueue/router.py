@@ -69,7 +69,7 @@ class Routing(NamedTuple):
 
 
 # Sources that always reach a human: an appeal or an escalation is a person asking for a person.
-_HUMAN_ONLY = frozenset({Source.APPEAL, Source.ESCALATION})
+HUMAN_ONLY = frozenset({Source.APPEAL, Source.ESCALATION})
 # Read for every item routed; module names, not members read through their enum class's `__getattr__` hook.
 _REVIEW, _DUPLICATE, _AUTO_REMOVE, _AUTO_APPROVE = (
     Action.REVIEW,
@@ -130,7 +130,7 @@ class Router:
         # attribute lookup several times its cost.
         fields = item.__dict__
         terms = self._priority.terms_of(fields)
-        if fields["source"] in _HUMAN_ONLY:
+        if fields["source"] in HUMAN_ONLY:
             return self._review(fields, terms)
         own = self._auto_action(fields, terms)
         if own is None:

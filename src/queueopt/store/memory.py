@@ -12,12 +12,11 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from queueopt.domain import OPEN_STATES, ItemStatus, Task
+from queueopt.domain import OPEN_STATES, Task
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 
 # Read for every item record written; a module name, not a member read through its enum class's `__getattr__` hook.
-_DUPLICATE = ItemStatus.DUPLICATE
 
 
 class MemoryStore:
@@ -56,7 +55,7 @@ class MemoryStore:
                     open_ids.add(task.id)
                 else:
                     open_ids.discard(task.id)
-            items, attached, hashes = self._items, self._attached, self._hashes
+            items, attached = self._items, self._attached
             for record in changes.items:
                 item_id, task_id = record.id, record.task_id
                 # Only an item attached to another task needs its previous version; most are their task's own.
@@ -65,8 +64,7 @@ class MemoryStore:
                     if previous is None or previous.task_id != task_id:
                         attached.setdefault(task_id, []).append(item_id)
                 items[item_id] = record
-                if record.content_hash is not None and record.status is not _DUPLICATE:
-                    hashes.setdefault(record.content_hash, item_id)
+            self._hashes.update(changes.owners)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1

@@ -155,9 +155,13 @@ class TaskWrite:
 
 @dataclass(slots=True)
 class Changes:
+    """One transaction's writes. `owners` names, per content hash, the item later copies of that content are
+    compared with (`Store.hash_owners`), in order: a later pair for the same hash replaces an earlier one."""
+
     items: list[ItemRecord] = field(default_factory=list)
     tasks: list[TaskWrite] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    owners: list[tuple[str, str]] = field(default_factory=list)
 
 
 class StaleWrite(Exception):

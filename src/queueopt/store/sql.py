@@ -172,8 +172,9 @@ class SqlStore:
             f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({_marks(_ITEM_COLUMNS)}) "
             f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
         )
-        self._insert_hashes = self._sql(
-            "INSERT INTO content (hash, item_id) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING"
+        self._own_content = self._sql(
+            "INSERT INTO content (hash, item_id) VALUES (?, ?) "
+            "ON CONFLICT (hash) DO UPDATE SET item_id = excluded.item_id"
         )
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
@@ -239,11 +240,6 @@ class SqlStore:
             for write in changes.tasks
             if write.expect is not None
         ]
-        hashes = [
-            (record.content_hash, record.id)
-            for record in changes.items
-            if record.content_hash is not None and record.status is not ItemStatus.DUPLICATE
-        ]
         many = self._dialect.executemany
         with self._lock, self._transaction():
             self._fence()
@@ -258,8 +254,8 @@ class SqlStore:
                     raise StaleWrite(str(inserts[0][0])) from None
             if changes.items:
                 many(self._connection, self._upsert_items, [_item_row(record) for record in changes.items])
-            if hashes:
-                many(self._connection, self._insert_hashes, hashes)
+            if changes.owners:
+                many(self._connection, self._own_content, changes.owners)
             if changes.audit:
                 many(
                     self._connection,
