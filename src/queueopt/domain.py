@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 
@@ -92,10 +92,6 @@ QA_SUFFIX = "~qa"
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
-NUMBERS_AS_NUMBERS = "numbers_as_numbers"
-"""Validation context key for `Item`: a number must come as a number. JSON senders (the API, `queueopt route`) set
-it; a CSV trace, whose cells are all text, does not."""
-
 
 def a_number(value: object) -> object:
     """Refuse `true` or `"0.8"` where a number belongs: a mistake upstream, not a value to convert. A whole-number
@@ -104,13 +100,6 @@ def a_number(value: object) -> object:
         kind = "a boolean" if isinstance(value, bool) else "a string"
         raise PydanticCustomError("number_type", "Input should be a number, not {kind}", {"kind": kind})
     return value
-
-
-def _sent_number(value: object, info: ValidationInfo) -> object:
-    return a_number(value) if info.context and info.context.get(NUMBERS_AS_NUMBERS) else value
-
-
-_SentNumber = BeforeValidator(_sent_number)
 
 
 def _scalar(value: object) -> object:
@@ -131,6 +120,12 @@ AttributeValue = Annotated[str | int | float | bool, BeforeValidator(_scalar), A
 and an item that read back differently from what was acknowledged would fail every later read of it."""
 
 
+DurationS = Annotated[float, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
+ViewsPerHour = Annotated[float, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)]
+Reports = Annotated[int, Field(ge=0, le=MAX_REPORTS)]
+_Strict = Field(strict=True)
+
+
 class Item(BaseModel):
     """A piece of content an upstream pipeline wants a decision on.
 
@@ -142,18 +137,30 @@ class Item(BaseModel):
 
     id: ItemId
     modality: Modality
-    duration_s: Annotated[float, _SentNumber, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)] = 0.0
+    duration_s: DurationS = 0.0
     language: Code
     region: Code
-    signals: dict[Code, Annotated[Score, _SentNumber]] = Field(default_factory=dict, max_length=64)
+    signals: dict[Code, Score] = Field(default_factory=dict, max_length=64)
     source: Source = Source.PROACTIVE
-    views_per_hour: Annotated[float, _SentNumber, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)] = 0.0
-    reports: Annotated[int, _SentNumber, Field(ge=0, le=MAX_REPORTS)] = 0
+    views_per_hour: ViewsPerHour = 0.0
+    reports: Reports = 0
     content_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     created_at: datetime | None = None
     attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(
         default_factory=dict, max_length=64
     )
+
+
+class SentItem(Item):
+    """An item as a pipeline sends it in JSON (the API, `queueopt route`): a number must come as a number, so
+    `"reports": true` or a score of "0.8" is refused as the mistake upstream it is (an integer is still a valid
+    float; a count must be an integer). A CSV trace, whose cells are all text, is read as `Item`. Strict in
+    pydantic-core, so no Python runs per field on the ingest path."""
+
+    duration_s: Annotated[DurationS, _Strict] = 0.0
+    signals: dict[Code, Annotated[Score, _Strict]] = Field(default_factory=dict, max_length=64)
+    views_per_hour: Annotated[ViewsPerHour, _Strict] = 0.0
+    reports: Annotated[Reports, _Strict] = 0
 
 
 class Decision(BaseModel):

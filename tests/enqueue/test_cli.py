@@ -132,8 +132,8 @@ def test_a_usage_mistake_is_one_line_and_exit_status_2() -> None:
 def test_route_reads_numbers_as_the_api_does(tmp_path: Path) -> None:
     items = tmp_path / "items.jsonl"
     item = {"id": "a", "modality": "text", "language": "en", "region": "us"}
-    items.write_text("\n".join(json.dumps(item | change) for change in ({"reports": True}, {"reports": 3.0})) + "\n")
+    items.write_text("\n".join(json.dumps(item | change) for change in ({"reports": True}, {"reports": 3})) + "\n")
     done = run("route", "--config", EXAMPLE, str(items))
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [f"{items}:1: reports: Input should be a number, not a boolean"]
+    assert done.stderr.splitlines() == [f"{items}:1: reports: Input should be a valid integer"]
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, OpsConfig, decoded, format_validation_error, load_config, read_text
-from queueopt.domain import NUMBERS_AS_NUMBERS, Item
+from queueopt.domain import SentItem
 from queueopt.enqueue.router import Router
 from queueopt.enqueue.rules import unreachable_rules
 from queueopt.errors import QueueoptError
@@ -44,7 +44,7 @@ def route(
         if not line.strip():
             continue
         try:
-            item = Item.model_validate_json(line, context={NUMBERS_AS_NUMBERS: True})  # as the API reads it
+            item = SentItem.model_validate_json(line)  # as the API reads it
             routing = router.route(item)
         except ValidationError as error:
             failures += 1

@@ -20,6 +20,7 @@ from queueopt.domain import (
     ItemId,
     ItemStatus,
     ModeratorStatus,
+    SentItem,
     TaskKind,
     TaskState,
     Verdict,
@@ -47,7 +48,7 @@ class ErrorBody(_Response):
 
 
 class SubmitItems(_Request):
-    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    items: list[SentItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
 class ItemResultOut(_Response):

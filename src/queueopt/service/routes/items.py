@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
-from queueopt.domain import NUMBERS_AS_NUMBERS
 from queueopt.engine import ItemResult
 from queueopt.service.deps import IngestOrAdmin, RuntimeDep
 from queueopt.service.openapi import json_body
@@ -18,7 +17,6 @@ from queueopt.service.schemas import ItemOut, SubmitItems, SubmitResult
 from queueopt.service.views import json_response
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-JSON_NUMBERS = {NUMBERS_AS_NUMBERS: True}  # `"reports": true` or a score of "0.8" is a mistake upstream
 # The hot path of ingest: the engine's result dataclasses serialised straight to JSON bytes, skipping FastAPI's
 # re-validation of a response model (a measurable share of a 100-item request). `SubmitResult` still documents it.
 _RESULTS = TypeAdapter(dict[str, list[ItemResult]])
@@ -31,7 +29,7 @@ async def _submission(request: Request) -> SubmitItems:
     if not is_json(request.headers.get("content-type")):
         raise RequestValidationError([{"type": "content_type", "loc": ("body",), "msg": SEND_JSON}])
     try:
-        return SubmitItems.model_validate_json(await request.body(), context=JSON_NUMBERS)
+        return SubmitItems.model_validate_json(await request.body())
     except ClientDisconnect:
         # As FastAPI answers a body it cannot read; the client has gone, and the answer is for the access log.
         raise HTTPException(400, "the body ended before its Content-Length: the client went away") from None
