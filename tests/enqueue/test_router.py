@@ -183,6 +183,15 @@ def test_a_copy_rides_on_earlier_handling_only_when_it_asked_as_much_of_its_revi
         )
     )
     assert relaxing.asked("child_safety", "child_safety", True, ()).clearance == frozenset()
+    # ... but another cleared area's tier is never relaxed, as the capability model holds it (found by a third probe).
+    assert relaxing.asked("child_safety", "violence", True, ("csam",)).clearance == {"csam"}
+    # A copy a score would remove is compared by the review its rules would give it (found by a third probe).
+    scored = hate.model_copy(update={"id": "x", "signals": {"hate": 0.9, "child_safety": 0.35, "spam": 0.995}})
+    assert router.route(scored).action is Action.AUTO_REMOVE
+    assert router.route(scored.model_copy(update={"signals": {"hate": 0.9, "child_safety": 0.35}})).queue == (
+        "child_safety"
+    )
+    assert router.route(scored, DuplicateOf("a", "a", None, asked=asked_by_hate)).action is Action.AUTO_REMOVE
 
     # An automatic approval stands only for a copy that would be approved too; a removal for any copy.
     low = {"spam": 0.01, "nudity": 0.01, "violence": 0.01, "hate": 0.01, "harassment": 0.01}

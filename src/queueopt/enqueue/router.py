@@ -133,9 +133,10 @@ class Router:
         if fields["source"] in HUMAN_ONLY:
             return self._review(fields, terms)
         own = self._auto_action(fields, terms)
+        review = self._review(fields, terms) if own is None or duplicate is not None else own
         if own is None:
-            own = self._review(fields, terms)
-        if duplicate is not None and self.covers(duplicate, own):
+            own = review
+        if duplicate is not None and self.covers(duplicate, own, review):
             return self._duplicate(terms, duplicate)
         return own
 
@@ -145,10 +146,9 @@ class Router:
         `Task.clearance`). A queue whose escalation relaxes clearance or policy areas lets anyone see its tasks
         in the end, so its tasks ask none."""
         relaxed = self._relaxed.get(queue or "", frozenset())
-        tiers: set[str] = set()
+        tiers = set(clearance)  # another cleared area's tier is never relaxed (as the capability model holds it)
         if "clearance" not in relaxed:
             tiers.update(self._queue_clearance.get(queue or "", ()))
-            tiers.update(clearance)
             tier = self._area_clearance.get(policy or "")
             if tier is not None:
                 tiers.add(tier)
@@ -159,20 +159,20 @@ class Router:
                 areas.add(policy)
         return Asked(severe, frozenset(tiers), frozenset(areas))
 
-    def covers(self, duplicate: DuplicateOf, own: Routing) -> bool:
-        """Whether the earlier copy's handling may stand for this copy, whose own routing is `own`. A removal always
-        may; an automatic approval only of a copy that would be approved too (a reported copy is a reason to look);
-        a review, unless this copy asks more of a reviewer than that review did, however it would itself be
-        handled (an automatic removal included): one that was not severe (no wellbeing budget spent, no
-        cool-down), lacked a clearance tier or a policy area's certification would let a moderator decide content
-        they may not be shown, and its decision would stand for it."""
+    def covers(self, duplicate: DuplicateOf, own: Routing, review: Routing) -> bool:
+        """Whether the earlier copy's handling may stand for this copy, whose own routing is `own` and whose review,
+        were it reviewed, would be `review` (the rules' queue, even for a copy a score would remove). A removal
+        always may; an automatic approval only of a copy that would be approved too (a reported copy is a reason to
+        look); a review, unless this copy asks more of a reviewer than that review did, however it would itself be
+        handled: one that was not severe (no wellbeing budget spent, no cool-down), lacked a clearance tier or a
+        policy area's certification would let a moderator decide content they may not be shown, and its decision
+        would stand for it."""
         if duplicate.action is _AUTO_REMOVE:
             return True
         if duplicate.action is _AUTO_APPROVE:
             return own.action is _AUTO_APPROVE
         asked = duplicate.asked
-        # The content's own primary area (an automatic removal's routing names the area that removed it instead).
-        needs = self.asked(own.queue, own.terms.policy, own.severe, own.terms.clearance)
+        needs = self.asked(review.queue, review.policy, review.severe, review.terms.clearance)
         return (asked.severe or not needs.severe) and needs.clearance <= asked.clearance and needs.areas <= asked.areas
 
     def _review(self, fields: Fields, terms: PriorityTerms) -> Routing:
