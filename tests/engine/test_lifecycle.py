@@ -268,9 +268,26 @@ def test_copies_riding_on_a_waiting_task_add_their_harm_rate_to_its_priority(
     lease = engine.next_for("m1")
     assert lease is not None and lease.id == "a"  # ahead of the rival now
     assert lease.lease_token is not None
-    (again,) = engine.submit([video("d", content_hash="h", views_per_hour=1e6)])
-    assert again.status is ItemStatus.DUPLICATE and engine.task("a").priority == pytest.approx(sum(own))
     assert engine_factory().task("a").priority == pytest.approx(sum(own))  # rebuilt from the store: written
+
+
+def test_a_tasks_priority_is_the_sum_over_its_copies_still_waiting(engine_factory: EngineFactory) -> None:
+    """Found by a third probe: a copy that attached while the task was leased added nothing, and a withdrawn copy
+    kept its rate in the task's priority."""
+    engine = engine_factory()
+    engine.submit([video("o", content_hash="h"), video("c1", content_hash="h", views_per_hour=1e4)])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.id == "o" and lease.lease_token is not None
+    engine.submit([video("c2", content_hash="h", views_per_hour=1e5)])  # while under review
+    own = {item_id: engine.item(item_id).priority for item_id in ("o", "c1", "c2")}
+    assert engine.task("o").priority == pytest.approx(sum(own.values()))
+    engine.release("o", lease.lease_token, "m1")
+    assert engine.task("o").priority == pytest.approx(sum(own.values()))  # back in its queue as urgent
+    engine.cancel("c2")
+    engine.cancel("o")
+    assert engine.task("o").priority == pytest.approx(own["c1"])  # only c1 still waits on it
+    assert engine_factory().task("o").priority == pytest.approx(own["c1"])
 
 
 def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(engine: Engine) -> None:

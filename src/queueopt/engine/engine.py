@@ -356,7 +356,8 @@ class Engine:
         A task's priority is the `c` of the cμ rule: the harm that accrues while it waits. Every copy accrues its
         own views until the one decision removes them all, so the copies' rates add up: a viral re-upload makes
         its first copy's review urgent, as its own review would have been. A task made in this batch is raised in
-        place, before it is written; a task under review keeps its priority (its reviewer has it already).
+        place, before it is written; a task under review is raised too, so that it comes back to its queue as urgent
+        as its copies make it if its lease is released or runs out. `cancel` takes a withdrawn copy's rate off.
         """
         made = {task.id: index for index, task in enumerate(tasks)}
         inserts = {write.task.id: write for write in changes.tasks if write.expect is None}
@@ -366,11 +367,11 @@ class Engine:
             if index is not None:
                 tasks[index] = inserts[task_id].task = _evolved(tasks[index], priority=tasks[index].priority + extra)
                 continue
-            task = self._tasks.get(task_id)
-            if task is None or task.state is not _QUEUED:
+            task = self._tasks.get(task_id)  # open tasks only: queued or leased
+            if task is None:
                 continue
             raised = _evolved(task, priority=task.priority + extra)
-            changes.tasks.append(TaskWrite(raised, (_QUEUED, task.attempt)))
+            changes.tasks.append(TaskWrite(raised, (task.state, task.attempt)))
             replaced.append(task)
             tasks.append(raised)
         return replaced
@@ -1005,6 +1006,11 @@ class Engine:
                     cancelled = _evolved(task, state=TaskState.CANCELLED)
                     changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
                     old, new = [task], [cancelled]
+                else:
+                    # The copies left accrue views; the withdrawn one no longer does (`_raise_for_copies`).
+                    lowered = _evolved(task, priority=math.fsum(other.priority for other in others))
+                    changes.tasks.append(TaskWrite(lowered, (task.state, task.attempt)))
+                    old, new = [task], [lowered]
             self._commit(changes, old, new)
             return self.item(item_id)
 
