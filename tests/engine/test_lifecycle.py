@@ -217,6 +217,9 @@ def test_duplicates_follow_their_original(engine: Engine) -> None:
     (late,) = engine.submit([video("c", content_hash="h")])
     assert late.status is ItemStatus.DUPLICATE
     assert engine.item("c").verdict is Verdict.VIOLATING
+    # The decision as made, as a copy attached before it got it (found by a third probe: the reviewer and any
+    # enforcement action were dropped for a copy that came later).
+    assert (engine.item("c").decision, engine.item("c").decided_by) == (engine.item("b").decision, "m1")
 
 
 @pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])

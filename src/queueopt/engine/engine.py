@@ -403,7 +403,8 @@ class Engine:
         asked = ASKED_NOTHING
         if task is not None:
             asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
-        return DuplicateOf(record.task_id or record.id, record.id, verdict, policy, record.action, asked)
+        decision = record.decision if verdict is not None else None
+        return DuplicateOf(record.task_id or record.id, record.id, verdict, policy, record.action, asked, decision)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -463,7 +464,8 @@ class Engine:
             record.queue = None
             if owner.verdict is not None:
                 record.verdict = owner.verdict
-                record.decision = _verdict_json(owner.verdict, owner.policy)
+                # The decision as made (an enforcement action such as a legal report applies to every copy).
+                record.decision = owner.decision or _verdict_json(owner.verdict, owner.policy)
                 record.decided_at = now
             transition = "duplicate"
         else:

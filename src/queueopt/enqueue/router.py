@@ -41,6 +41,7 @@ class DuplicateOf:
     policy: str | None = None
     action: Action = Action.REVIEW
     asked: Asked = ASKED_NOTHING
+    decision: str | None = None  # the decision's JSON as stored, the reviewer and any enforcement action with it
 
 
 class Routing(NamedTuple):
