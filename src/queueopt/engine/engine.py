@@ -86,11 +86,12 @@ def qa_draw(task_id: str) -> float:
     return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
 
 
+log = logging.getLogger("queueopt.engine")
+
 # The members every lease, decision and expiry reads, as module names: reading a member off its enum class goes
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
 _REVIEW = TaskKind.REVIEW
-log = logging.getLogger("queueopt.engine")
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
     ItemStatus.DUPLICATE,
@@ -200,13 +201,12 @@ class Engine:
 
     def _recover(self) -> None:
         """Rebuild every index from the store; leases that ran out while we were down go back to their queues."""
-        for profile in self._store.moderators().values():
+        for moderator_id, profile in self._store.moderators().items():
             try:
                 self._put_moderator(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput) as error:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
-                log.warning("moderator profile not loaded, so not assignable until it is put again: %s", error)
-                continue
+                log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
         self._index(self._store.open_tasks())
         self._recall_severe()
         self.expire()
@@ -389,13 +389,13 @@ class Engine:
                 continue
             task = None
             if record.action is _ACTION_REVIEW and record.task_id is not None:
-                task = self._tasks.get(record.task_id) or self._store.task(record.task_id)
+                task = self._open_or_stored(record.task_id)
             found[value] = self._owner_of(record, task)
         return found
 
     def _owner_of(self, record: ItemRecord, task: Task | None) -> DuplicateOf:
-        """The first copy of some content, for the router to judge whether a later copy may ride on it: its
-        decision once made, and what its review (`task`) asked of the reviewer."""
+        """The copy of some content later copies are compared with, for the router to judge whether one may ride on
+        it: its decision once made, and what its review (`task`) asked of the reviewer."""
         policy = None
         if record.decision is not None:
             policy = orjson.loads(record.decision).get("policy")
@@ -1099,10 +1099,14 @@ class Engine:
 
     def task(self, task_id: str) -> TaskView:
         with self._lock:
-            task = self._tasks.get(task_id) or self._store.task(task_id)
+            task = self._open_or_stored(task_id)
         if task is None:
             raise NotFound(f"no task {task_id!r}", field="task_id")
         return self._view(task)
+
+    def _open_or_stored(self, task_id: str) -> Task | None:
+        """The task as the engine holds it while open, else as stored (decided, cancelled), else None."""
+        return self._tasks.get(task_id) or self._store.task(task_id)
 
     def _view(self, task: Task, record: ItemRecord | None = None) -> TaskView:
         """`record`: the task's item as stored, when the caller holds it already; otherwise it is read."""

@@ -1,9 +1,9 @@
 """The engine a process serves with: started with the app, or by a standby at the moment it takes over the store.
 
 Starting means claiming the store (which fences out any engine that served it before: see `Store.claim_serving`),
-rebuilding the engine from the store (as after any crash), upserting the configured roster, starting the assigner,
-and announcing where this process answers, so standbys pass their requests here. The address is announced once the
-port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
+rebuilding the engine from the store (as after any crash), adding the roster file's new moderators, starting the
+assigner, and announcing where this process answers, so standbys pass their requests here. The address is announced
+once the port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
 """
 
 from __future__ import annotations
@@ -68,11 +68,7 @@ class Serving:
                 # what this one reads, or refused.
                 await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
-                added = set(await self._thread.run(engine.seed_moderators, self._roster))
-                for profile in self._roster:
-                    if profile.id not in added:
-                        stored = (await self._thread.run(engine.moderator, profile.id)).profile
-                        _warn_if_kept(profile, stored)
+                await self._thread.run(_seed, engine, self._roster)
             except BaseException:
                 await self._thread.run(store.close)
                 raise
@@ -122,6 +118,15 @@ def default_address(host: str, port: int) -> str:
     except ValueError:
         return f"http://{name}:{port}"
     return f"http://[{name}]:{port}" if literal.version == 6 else f"http://{name}:{port}"
+
+
+def _seed(engine: Engine, roster: list[ModeratorProfile]) -> None:
+    """Add the roster's new moderators, and warn of each one listed otherwise than stored; on the engine's thread,
+    one hop however long the roster."""
+    added = set(engine.seed_moderators(roster))
+    for profile in roster:
+        if profile.id not in added:
+            _warn_if_kept(profile, engine.moderator(profile.id).profile)
 
 
 def _warn_if_kept(listed: ModeratorProfile, stored: ModeratorProfile) -> None:

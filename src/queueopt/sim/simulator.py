@@ -249,17 +249,18 @@ class Simulation:
                 self._waiting += 1
             elif action is _DUPLICATE:
                 assert result.task_id is not None
+                owner = item_index(result.task_id)  # the row of the item whose handling this copy rides on
                 verdict = self._task_verdict.get(result.task_id)
-                if verdict is None and self.action.item(item_index(result.task_id)) in _AUTOMATIC:
-                    verdict = bool(self.verdict.item(item_index(result.task_id)))  # a copy of an auto-action's item
+                if verdict is None and self.action.item(owner) in _AUTOMATIC:
+                    verdict = bool(self.verdict.item(owner))  # a copy of an auto-action's item
                 if verdict is not None:
                     # Decided on arrival, as the service decides it (a batch run submits at its tick, later), or
                     # when its task was if that is later; a task whose own item left unreviewed was decided by now.
-                    original = self.decided_at.item(item_index(result.task_id))
+                    original = self.decided_at.item(owner)
                     self.decided_at[row] = now if math.isnan(original) else max(arrived.item(row), original)
                     self.verdict[row] = verdict
                     continue
-                self._items_of_task.setdefault(result.task_id, [item_index(result.task_id)]).append(row)
+                self._items_of_task.setdefault(result.task_id, [owner]).append(row)
             else:
                 self.decided_at[row] = arrived.item(row)  # routing acts on arrival, whenever a batch run submits
                 self.verdict[row] = action is _AUTO_REMOVE
