@@ -208,7 +208,8 @@ def test_clearance_and_escalation(engine: Engine, clock: VirtualClock) -> None:
 
 def test_duplicates_follow_their_original(engine: Engine) -> None:
     engine.submit([video("a", content_hash="h"), video("b", content_hash="h")])
-    assert engine.item("b").status is ItemStatus.DUPLICATE and engine.item("b").task_id == "a"
+    copy = engine.item("b")
+    assert (copy.status, copy.task_id, copy.duplicate_of) == (ItemStatus.DUPLICATE, "a", "a")
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
@@ -220,6 +221,24 @@ def test_duplicates_follow_their_original(engine: Engine) -> None:
     # The decision as made, as a copy attached before it got it (found by a third probe: the reviewer and any
     # enforcement action were dropped for a copy that came later).
     assert (engine.item("c").decision, engine.item("c").decided_by) == (engine.item("b").decision, "m1")
+
+
+def test_a_copy_of_an_automatically_removed_item_names_the_item_and_no_task(engine_factory: EngineFactory) -> None:
+    """Found by a probe: such a copy gave its owner item's id as its `task_id`, and no task has that id."""
+    engine = engine_factory()
+    spam = {"spam": 0.999}
+    removed, copy = engine.submit(
+        [video("a", signals=spam, content_hash="h"), video("b", signals=spam, content_hash="h")]
+    )
+    assert (removed.status, removed.task_id, removed.duplicate_of) == (ItemStatus.AUTO_ACTIONED, None, None)
+    assert (copy.status, copy.task_id, copy.duplicate_of) == (ItemStatus.DUPLICATE, None, "a")
+    (late,) = engine.submit([video("c", signals=spam, content_hash="h")])
+    assert (late.task_id, late.duplicate_of) == (None, "a")
+    reread = engine_factory().item("c")  # as stored
+    assert (reread.task_id, reread.duplicate_of, reread.verdict) == (None, "a", Verdict.VIOLATING)
+    assert "decided violating automatically" in reread.explanation
+    with pytest.raises(NotFound):
+        engine.task("a")
 
 
 @pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])

@@ -21,6 +21,18 @@ def test_submit_pull_decide_then_the_item_shows_the_decision(api: Any) -> None:
     assert item["decision"] == {"verdict": "violating", "policy": "hate", "action": None, "notes": "slur"}
 
 
+def test_a_copy_names_the_task_that_decides_it_and_the_item_it_rides_on(api: Any) -> None:
+    reviewed, copy = api.submit(api.text_item("r1", content_hash="h1"), api.text_item("r2", content_hash="h1"))
+    assert (reviewed["task_id"], reviewed["duplicate_of"]) == ("r1", None)
+    assert (copy["status"], copy["task_id"], copy["duplicate_of"]) == ("duplicate", "r1", "r1")
+    spam = {"signals": {"spam": 0.999}, "content_hash": "h2"}
+    removed, removed_copy = api.submit(api.text_item("s1", **spam), api.text_item("s2", **spam))
+    assert (removed["status"], removed["task_id"]) == ("auto_actioned", None)
+    assert (removed_copy["status"], removed_copy["task_id"], removed_copy["duplicate_of"]) == ("duplicate", None, "s1")
+    item = api.client.get("/v1/items/s2", headers=api.bearer("ingest")).json()
+    assert (item["task_id"], item["duplicate_of"], item["verdict"]) == (None, "s1", "violating")
+
+
 def test_next_returns_the_current_lease_until_it_ends(api: Any) -> None:
     api.submit(api.text_item(), api.text_item())
     first = api.next("m1")

@@ -241,11 +241,97 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:
         store.close()
+
+
+def _schema_scripts(up_to: int, column_types: dict[str, str]) -> list[str]:
+    """The statements of every migration file up to version `up_to`: a database as an older release left it."""
+    from importlib import resources
+
+    folder = resources.files("queueopt.store") / "sql"
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    statements = []
+    for name in names:
+        if int(name.split("_", 1)[0]) <= up_to:
+            text = (folder / name).read_text().format(**column_types)
+            for part in text.split(";"):
+                body = "\n".join(line for line in part.splitlines() if not line.startswith("--")).strip()
+                if body:
+                    statements.append(body)
+    return statements
+
+
+_VERSION_3_COPIES = (
+    "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+    "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('reviewed', 'reviewed', 'q', 'review', "
+    "'queued', 2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 0, '[]')",
+    "INSERT INTO items (id, payload, status, task_id, queue, priority, action, explanation, content_hash, "
+    "submitted_at) VALUES "
+    "('reviewed', '{{}}', 'queued', 'reviewed', 'q', 2.5, 'review', 'r', 'h1', 10.0), "
+    "('copy-of-reviewed', '{{}}', 'duplicate', 'reviewed', NULL, 2.5, 'duplicate', 'r', 'h1', 11.0), "
+    "('removed', '{{}}', 'auto_actioned', NULL, NULL, 9.0, 'auto_remove', 'r', 'h2', 12.0), "
+    "('copy-of-removed', '{{}}', 'duplicate', 'removed', NULL, 9.0, 'duplicate', 'r', 'h2', 13.0)",
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_migrated(
+    backend: str, tmp_path: Path
+) -> None:
+    """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
+    item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
+    import uuid
+
+    import psycopg
+    from tests.conftest import PG_URL
+
+    from queueopt.store.postgres import POSTGRES
+    from queueopt.store.sqlite import SQLITE
+
+    if backend == "sqlite":
+        import sqlite3
+
+        url = f"sqlite:///{tmp_path / 'v3.db'}"
+        with sqlite3.connect(tmp_path / "v3.db") as connection:
+            for statement in _schema_scripts(3, SQLITE.column_types):
+                connection.execute(statement)
+            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (3)")
+            for statement in _VERSION_3_COPIES:
+                connection.execute(statement.format(false=0))
+    else:
+        schema = f"v3_{uuid.uuid4().hex[:12]}"
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+            connection.execute(f'SET search_path TO "{schema}"')
+            for statement in _schema_scripts(3, POSTGRES.column_types):
+                connection.execute(statement.encode())
+            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (3)")
+            for statement in _VERSION_3_COPIES:
+                connection.execute(statement.format(false="FALSE").encode())
+    store = open_store(url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
+        named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
+        assert named == {
+            "reviewed": ("reviewed", None),
+            "copy-of-reviewed": ("reviewed", "reviewed"),
+            "removed": (None, None),
+            "copy-of-removed": (None, "removed"),
+        }
+        assert [record.id for record in store.items_of_task("reviewed")] == ["reviewed", "copy-of-reviewed"]
+    finally:
+        store.close()
+        if backend == "postgres":
+            with psycopg.connect(PG_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(

@@ -332,8 +332,9 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                 if routing.action is _ACTION_DUPLICATE:
-                    if routing.verdict is None:
-                        owner = record.task_id or ""
+                    if routing.verdict is None:  # rides on a review still to decide, so on its task
+                        owner = record.task_id
+                        assert owner is not None
                         riding[owner] = riding.get(owner, 0.0) + routing.priority
                 elif content_hash and item.source not in HUMAN_ONLY:
                     # Handled on its own (new content, or more than its owner covered): the copy later ones are
@@ -404,7 +405,7 @@ class Engine:
         if task is not None:
             asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
         decision = record.decision if verdict is not None else None
-        return DuplicateOf(record.task_id or record.id, record.id, verdict, policy, record.action, asked, decision)
+        return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -461,6 +462,7 @@ class Engine:
             assert owner is not None
             record.status = _ITEM_DUPLICATE
             record.task_id = owner.task_id
+            record.duplicate_of = owner.item_id
             record.queue = None
             if owner.verdict is not None:
                 record.verdict = owner.verdict
@@ -1086,6 +1088,7 @@ class Engine:
             id=record.id,
             status=record.status,
             task_id=record.task_id,
+            duplicate_of=record.duplicate_of,
             queue=record.queue,
             priority=record.priority,
             action=record.action,
@@ -1244,4 +1247,6 @@ def _grant(task: Task) -> Lease:
 
 
 def _result(record: ItemRecord) -> ItemResult:
-    return ItemResult(record.id, record.status, record.task_id, record.queue, record.priority, record.action)
+    return ItemResult(
+        record.id, record.status, record.task_id, record.duplicate_of, record.queue, record.priority, record.action
+    )

@@ -17,7 +17,8 @@ class ItemResult:
 
     id: str
     status: ItemStatus
-    task_id: str | None
+    task_id: str | None  # the task that decides the item: its own review, or the one a copy rides on
+    duplicate_of: str | None  # for a copy of content, the earlier copy whose handling it rides on
     queue: str | None
     priority: float
     action: Action
@@ -27,7 +28,8 @@ class ItemResult:
 class ItemView:
     id: str
     status: ItemStatus
-    task_id: str | None
+    task_id: str | None  # the task that decides the item: its own review, or the one a copy rides on
+    duplicate_of: str | None  # for a copy of content, the earlier copy whose handling it rides on
     queue: str | None
     priority: float
     action: Action

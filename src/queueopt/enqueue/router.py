@@ -35,7 +35,7 @@ class DuplicateOf:
     """An earlier item with the same content hash: its task, its verdict once decided, how it was handled (a review,
     or an automatic action) and, for a review, what that review asked of its reviewer."""
 
-    task_id: str
+    task_id: str | None  # None when the earlier copy was actioned automatically, with no review
     item_id: str
     verdict: Verdict | None
     policy: str | None = None
@@ -198,9 +198,10 @@ class Router:
                 "one review decides both"
             )
         else:
+            by = "automatically" if duplicate.task_id is None else f"in task {duplicate.task_id!r}"
             explanation = (
                 f"same content as item {duplicate.item_id!r}, already decided {duplicate.verdict.value} "
-                f"in task {duplicate.task_id!r}: decision applied"
+                f"{by}: decision applied"
             )
         return Routing(
             _DUPLICATE,

@@ -54,7 +54,12 @@ class SubmitItems(_Request):
 class ItemResultOut(_Response):
     id: str
     status: ItemStatus
-    task_id: str | None
+    task_id: str | None = Field(
+        description="The task that decides the item: its own review, or the review a copy of its content rides on."
+    )
+    duplicate_of: str | None = Field(
+        description="For a copy of earlier content (status `duplicate`), the item whose handling it rides on."
+    )
     queue: str | None
     priority: float
     action: Action
@@ -67,7 +72,12 @@ class SubmitResult(_Response):
 class ItemOut(_Response):
     id: str
     status: ItemStatus
-    task_id: str | None
+    task_id: str | None = Field(
+        description="The task that decides the item: its own review, or the review a copy of its content rides on."
+    )
+    duplicate_of: str | None = Field(
+        description="For a copy of earlier content (status `duplicate`), the item whose handling it rides on."
+    )
     queue: str | None
     priority: float
     action: Action

@@ -54,7 +54,6 @@ _DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
 # Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
 _REVIEW, _DUPLICATE, _AUTO_REMOVE = Action.REVIEW, Action.DUPLICATE, Action.AUTO_REMOVE
-_AUTOMATIC = (ACTION_CODE[Action.AUTO_REMOVE], ACTION_CODE[Action.AUTO_APPROVE])
 _DECISIONS = {True: Decision(verdict=Verdict.VIOLATING), False: Decision(verdict=Verdict.NOT_VIOLATING)}
 
 
@@ -248,11 +247,13 @@ class Simulation:
                 self.severe[row] = fresh.severe
                 self._waiting += 1
             elif action is _DUPLICATE:
-                assert result.task_id is not None
-                owner = item_index(result.task_id)  # the row of the item whose handling this copy rides on
-                verdict = self._task_verdict.get(result.task_id)
-                if verdict is None and self.action.item(owner) in _AUTOMATIC:
-                    verdict = bool(self.verdict.item(owner))  # a copy of an auto-action's item
+                assert result.duplicate_of is not None
+                owner = item_index(result.duplicate_of)  # the row of the item whose handling this copy rides on
+                task_id = result.task_id
+                if task_id is None:
+                    verdict: bool | None = bool(self.verdict.item(owner))  # a copy of an auto-action's item
+                else:
+                    verdict = self._task_verdict.get(task_id)
                 if verdict is not None:
                     # Decided on arrival, as the service decides it (a batch run submits at its tick, later), or
                     # when its task was if that is later; a task whose own item left unreviewed was decided by now.
@@ -260,7 +261,8 @@ class Simulation:
                     self.decided_at[row] = now if math.isnan(original) else max(arrived.item(row), original)
                     self.verdict[row] = verdict
                     continue
-                self._items_of_task.setdefault(result.task_id, [owner]).append(row)
+                assert task_id is not None
+                self._items_of_task.setdefault(task_id, [owner]).append(row)
             else:
                 self.decided_at[row] = arrived.item(row)  # routing acts on arrival, whenever a batch run submits
                 self.verdict[row] = action is _AUTO_REMOVE

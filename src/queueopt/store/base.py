@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Store(Protocol):

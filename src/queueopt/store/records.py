@@ -42,6 +42,7 @@ class ItemRecord:
         "verdict",
         "decision",
         "decided_at",
+        "duplicate_of",
         "item",
     )
 
@@ -60,6 +61,7 @@ class ItemRecord:
         verdict: Verdict | None = None,
         decision: str | None = None,
         decided_at: float | None = None,
+        duplicate_of: str | None = None,
         item: Item | None = None,
     ) -> None:
         self.id = id
@@ -75,6 +77,7 @@ class ItemRecord:
         self.verdict = verdict
         self.decision = decision
         self.decided_at = decided_at
+        self.duplicate_of = duplicate_of
         self.item = item
 
     @property
@@ -102,6 +105,7 @@ class ItemRecord:
             self.verdict,
             self.decision,
             self.decided_at,
+            self.duplicate_of,
         )
 
     def __eq__(self, other: object) -> bool:

@@ -54,7 +54,7 @@ class Dialect:
 
 _ITEM_COLUMNS = (
     "id, payload, status, task_id, queue, priority, action, explanation, content_hash, submitted_at, "
-    "verdict, decision, decided_at"
+    "verdict, decision, decided_at, duplicate_of"
 )
 _TASK_COLUMNS = (
     "id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, region, duration_s, "
@@ -85,6 +85,7 @@ def _item_row(record: ItemRecord) -> tuple[Any, ...]:
         None if verdict is None else str(verdict),
         record.decision,
         record.decided_at,
+        record.duplicate_of,
     )
 
 
@@ -103,6 +104,7 @@ def _item_of(row: Row) -> ItemRecord:
         verdict=None if row[10] is None else Verdict(row[10]),
         decision=row[11],
         decided_at=row[12],
+        duplicate_of=row[13],
     )
 
 
