@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from queueopt.sim.stats import Estimate, mean_ci, paired_difference_ci, quantiles
+from queueopt.sim.kpis import natural_range
+from queueopt.sim.stats import Estimate, interval, mean_ci, paired_difference_ci, quantiles
 
 
 def test_mean_ci_matches_the_t_table() -> None:
@@ -38,6 +39,22 @@ def test_paired_interval_uses_the_common_random_numbers() -> None:
     assert paired.low > 0.0
     unpaired_half_width = mean_ci(a).half_width + mean_ci(b).half_width
     assert paired.half_width < unpaired_half_width / 10
+
+
+def test_an_interval_stops_at_the_range_of_what_it_estimates() -> None:
+    """Found by a probe: from two replications a share near 1 had an interval reaching past 1 (and a count near 0
+    one below 0) in summary.json."""
+    share = mean_ci([0.97, 1.0], bounds=natural_range("overall.sla_attainment"))
+    assert share.mean + share.half_width > 1.0  # the t interval, unclipped
+    assert (share.low, share.high) == (pytest.approx(share.mean - share.half_width), 1.0)
+    assert interval(share) == "0.985 [0.7944, 1]"
+    breaches = mean_ci([0.0, 2.0], bounds=natural_range("overall.budget_breaches"))
+    assert breaches.low == 0.0 and breaches.high == pytest.approx(1.0 + breaches.half_width)
+    difference = paired_difference_ci([1.0, 0.0], [0.0, 1.0], bounds=natural_range("queue.q.recall"))
+    assert (difference.low, difference.high) == (-1.0, 1.0)
+    assert natural_range("queue.q.time_to_decision_p95_s") == (0.0, math.inf)
+    assert natural_range("overall.little_ratio") == (0.0, math.inf)
+    assert interval(mean_ci([4.2])) == "4.2"
 
 
 def test_quantiles() -> None:

@@ -149,6 +149,7 @@ def simulate(
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
     from queueopt.sim.experiment import run_experiment
     from queueopt.sim.report import write_report
+    from queueopt.sim.stats import interval
 
     scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
@@ -165,7 +166,7 @@ def simulate(
     for name, experiment in experiments.items():
         estimates = experiment.estimates()
         headline = ", ".join(
-            f"{kpi.removeprefix('overall.')} {estimates[kpi].mean:.4g} ± {estimates[kpi].half_width:.2g}"
+            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}"
             for kpi in ("overall.sla_attainment", "overall.harmful_views", "overall.accuracy")
             if kpi in estimates
         )

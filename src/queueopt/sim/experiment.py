@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from queueopt.sim.kpis import kpis
+from queueopt.sim.kpis import kpis, natural_range
 from queueopt.sim.scenario import Scenario
 from queueopt.sim.simulator import RunRecord, simulate
 from queueopt.sim.stats import Estimate, mean_ci, paired_difference_ci
@@ -40,7 +40,7 @@ class Experiment:
             values = np.asarray([run.get(name, np.nan) for run in self.replications], dtype=float)
             values = values[np.isfinite(values)]
             if values.size:
-                result[name] = mean_ci(values, level)
+                result[name] = mean_ci(values, level, natural_range(name))
         return result
 
 
@@ -110,8 +110,12 @@ def compare(a: Experiment, b: Experiment, level: float = 0.95) -> dict[str, Diff
         if not both.any():
             continue
         first, second = first[both], second[both]
+        bounds = natural_range(name)
         result[name] = Difference(
-            mean_ci(first, level), mean_ci(second, level), paired_difference_ci(first, second, level), first.size
+            mean_ci(first, level, bounds),
+            mean_ci(second, level, bounds),
+            paired_difference_ci(first, second, level, bounds),
+            first.size,
         )
     return result
 

@@ -21,6 +21,8 @@ Definitions (docs/simulation.md has the table):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from queueopt.domain import Action
@@ -30,6 +32,26 @@ REVIEW = ACTION_CODE[Action.REVIEW]
 AUTO = (ACTION_CODE[Action.AUTO_REMOVE], ACTION_CODE[Action.AUTO_APPROVE])
 DUPLICATE = ACTION_CODE[Action.DUPLICATE]
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+_PROPORTIONS = frozenset(
+    (
+        "sla_attainment",
+        "decided_within_sla_share",
+        "abandoned_share",
+        "accuracy",
+        "precision",
+        "recall",
+        "auto_action_share",
+        "duplicate_share",
+        "utilisation",
+    )
+)
+
+
+def natural_range(name: str) -> tuple[float, float]:
+    """The values a KPI can take: every one is a count, a time, money, a ratio of those, or a proportion."""
+    return (0.0, 1.0) if name.rpartition(".")[2] in _PROPORTIONS else (0.0, math.inf)
 
 
 def _share(numerator: float, denominator: float) -> float:

@@ -12,7 +12,7 @@ import html
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from queueopt.sim.experiment import Experiment, kpi_names  # noqa: E402
 from queueopt.sim.kpis import backlog_curve, waits  # noqa: E402
-from queueopt.sim.stats import Estimate  # noqa: E402
+from queueopt.sim.stats import Estimate, interval  # noqa: E402
 
 HEADLINE = (
     "overall.sla_attainment",
@@ -131,6 +131,16 @@ def _wait_plot(experiment: Experiment) -> str:
     return _png(figure)
 
 
+def _error_bars(estimates: Sequence[Estimate | None]) -> np.ndarray:
+    """Distances below and above each mean to its interval's ends (clipped to the KPI's range, so not always
+    equal); none where there is no interval."""
+    bars = np.zeros((2, len(estimates)))
+    for column, estimate in enumerate(estimates):
+        if estimate is not None and math.isfinite(estimate.half_width):
+            bars[:, column] = estimate.mean - estimate.low, estimate.high - estimate.mean
+    return bars
+
+
 def _sla_plot(experiment: Experiment) -> str:
     estimates = experiment.estimates()
     queues = experiment.scenario.ops.queues
@@ -140,7 +150,7 @@ def _sla_plot(experiment: Experiment) -> str:
     if shown:
         positions = np.arange(len(shown))
         means = [value.mean for _, value in shown]
-        errors = [value.half_width if math.isfinite(value.half_width) else 0.0 for _, value in shown]
+        errors = _error_bars([value for _, value in shown])
         axes.barh(positions, means, xerr=errors, color="tab:blue", alpha=0.7, capsize=3)
         axes.scatter([queue.sla_target for queue, _ in shown], positions, marker="|", s=200, color="red", zorder=3)
         axes.set_yticks(positions, [queue.name for queue, _ in shown])
@@ -157,8 +167,7 @@ def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
     for axes, kpi in zip(np.atleast_1d(panels), HEADLINE, strict=True):
         values = [estimates[name].get(kpi) for name in names]
         means = [value.mean if value else np.nan for value in values]
-        errors = [value.half_width if value and math.isfinite(value.half_width) else 0.0 for value in values]
-        axes.bar(names, means, yerr=errors, capsize=4, color="tab:green", alpha=0.7)
+        axes.bar(names, means, yerr=_error_bars(values), capsize=4, color="tab:green", alpha=0.7)
         axes.set_title(kpi.removeprefix("overall."), fontsize=9)
         axes.tick_params(axis="x", labelsize=8, rotation=30)
     figure.suptitle("Strategies compared (mean and 95% CI over replications)")
@@ -176,7 +185,7 @@ def _table(experiments: Mapping[str, Experiment]) -> str:
         cells = []
         for name in names:
             value = estimates[name].get(kpi)
-            cells.append("<td></td>" if value is None else f"<td>{value.mean:.4g} &plusmn; {value.half_width:.2g}</td>")
+            cells.append("<td></td>" if value is None else f"<td>{html.escape(interval(value))}</td>")
         rows.append(f"<tr><td>{html.escape(kpi)}</td>{''.join(cells)}</tr>")
     return f"<table><tr><th>KPI</th>{header}</tr>{''.join(rows)}</table>"
 
