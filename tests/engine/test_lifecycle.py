@@ -323,6 +323,46 @@ def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(en
     assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy, nor the appeal
 
 
+@pytest.mark.parametrize("source", ["appeal", "escalation"])
+def test_an_appeal_asks_what_the_review_of_its_content_asked_and_never_goes_to_its_decider(
+    engine_factory: EngineFactory, source: str
+) -> None:
+    """Found by a probe: an appeal of child-sexual-abuse material, sent (as appeal pipelines do) without the
+    classifier's scores, went to the appeals queue, which needs no clearance: an uncleared moderator was given it,
+    and so was the moderator whose decision was appealed."""
+    engine = engine_factory()
+    csam = {"modality": "photo", "signals": {"child_safety": 0.9}, "content_hash": "h"}
+    engine.submit([video("orig", **csam)])
+    engine.upsert_moderator(profile("decider", clearance=["csam"], policy_areas=["child_safety"]))
+    lease = engine.next_for("decider")
+    assert lease is not None and lease.id == "orig" and lease.lease_token is not None
+    engine.decide("orig", lease.lease_token, "decider", Decision(verdict=Verdict.VIOLATING, policy="child_safety"))
+    (appeal,) = engine.submit([video("appeal", modality="photo", signals={}, content_hash="h", source=source)])
+    assert appeal.status is ItemStatus.QUEUED
+    task = engine.task("appeal")
+    assert (task.severe, task.policy) == (True, "child_safety")
+    engine.upsert_moderator(profile("uncleared"))
+    assert engine.next_for("uncleared") is None
+    assert engine.next_for("decider") is None  # cleared, but the decision appealed is theirs
+    engine.upsert_moderator(profile("second", clearance=["csam"], policy_areas=["child_safety"]))
+    assert engine_factory().next_for("second") is not None  # as stored: the restart keeps both
+    assert "about item 'orig'" in engine.item("appeal").explanation
+
+
+def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
+    """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
+    it needs (here the nudity certification the policy area asks)."""
+    engine.submit([video("removed", modality="photo", signals={"nudity": 0.999}, content_hash="h")])
+    assert engine.item("removed").status is ItemStatus.AUTO_ACTIONED
+    engine.submit([video("appeal", modality="photo", signals={}, content_hash="h", source="appeal")])
+    assert engine.task("appeal").policy == "nudity"
+    engine.upsert_moderator(profile("uncertified", policy_areas=["violence"]))
+    assert engine.next_for("uncertified") is None
+    engine.upsert_moderator(profile("certified"))
+    lease = engine.next_for("certified")
+    assert lease is not None and lease.id == "appeal"
+
+
 def test_cancel_only_while_queued(engine: Engine) -> None:
     engine.submit([video("a"), video("b")])
     assert engine.cancel("a").status is ItemStatus.CANCELLED

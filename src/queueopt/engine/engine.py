@@ -21,7 +21,7 @@ import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import islice
@@ -323,6 +323,8 @@ class Engine:
                         duplicate = self._owner_of(*firsts[content_hash])
                     else:
                         duplicate = owners.get(content_hash)
+                    if duplicate is not None and duplicate.task_id is None and item.source in HUMAN_ONLY:
+                        duplicate = self._as_reviewed(duplicate, records)
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -407,6 +409,12 @@ class Engine:
         decision = record.decision if verdict is not None else None
         return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
 
+    def _as_reviewed(self, earlier: DuplicateOf, records: dict[str, ItemRecord]) -> DuplicateOf:
+        """An automatically actioned copy as an appeal of it sees it: asking what its review would have asked."""
+        record = records.get(earlier.item_id) or self._item_record(earlier.item_id)
+        item = record.item or Item.model_validate_json(record.payload)
+        return replace(earlier, asked=self._router.review_asks(item))
+
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
     ) -> tuple[ItemRecord, Task | None]:
@@ -419,7 +427,7 @@ class Engine:
         are shared by every record, which keeps only the item (a closure per record would add objects for the
         garbage collector to walk, a million of them in a simulated day).
         """
-        action, queue, priority, aging_rate, severe, policy, _, terms, reason, _, _ = routing  # one read for all
+        action, queue, priority, aging_rate, severe, policy, _, terms, reason, earlier, _ = routing  # one read for all
         fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
         record = ItemRecord(
             item_id,
@@ -429,7 +437,7 @@ class Engine:
             queue,
             priority,
             action,
-            self._explain if action is _ACTION_REVIEW else reason,
+            self._explain if action is _ACTION_REVIEW and earlier is None else routing.explanation,
             fields["content_hash"],
             now,
             item=item,
@@ -453,6 +461,7 @@ class Engine:
                 fields["duration_s"],
                 severe,
                 policy,
+                skipped_by=_EVERYONE if earlier is None else _reviewer_of(earlier),
                 clearance=terms.clearance,
             )
             changes.tasks.append(TaskWrite(task))
@@ -1244,6 +1253,18 @@ def _lane(task: Task, step: int) -> _LaneLabel:
 def _grant(task: Task) -> Lease:
     assert task.holder is not None and task.lease_token is not None and task.lease_expires_at is not None
     return Lease(task.id, task.holder, task.lease_token, task.lease_expires_at)
+
+
+_EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
+
+
+def _reviewer_of(earlier: DuplicateOf) -> frozenset[str]:
+    """Who an appeal or escalation of `earlier` is kept from: whoever decided it, so that a decision is never
+    reviewed again by the person who made it."""
+    if earlier.decision is None:
+        return _EVERYONE
+    decider = orjson.loads(earlier.decision).get("moderator_id")
+    return _EVERYONE if decider is None else frozenset((decider,))
 
 
 def _result(record: ItemRecord) -> ItemResult:

@@ -126,13 +126,15 @@ class Router:
     def route(self, item: Item, duplicate: DuplicateOf | None = None) -> Routing:
         """The item's routing: a copy of earlier content rides on that content's handling only when it `covers`
         what this copy needs; an appeal or escalation repeats the content it is about, and inheriting that decision
-        would decide it unreviewed, so those always reach a human."""
+        would decide it unreviewed, so those always reach a human, asking at least what the earlier copy's review
+        asked (`_about`)."""
         # A pydantic model keeps its field values in `__dict__`: each read below is a dict subscript, not an
         # attribute lookup several times its cost.
         fields = item.__dict__
         terms = self._priority.terms_of(fields)
         if fields["source"] in HUMAN_ONLY:
-            return self._review(fields, terms)
+            review = self._review(fields, terms)
+            return review if duplicate is None else self._about(review, duplicate)
         own = self._auto_action(fields, terms)
         review = self._review(fields, terms) if own is None or duplicate is not None else own
         if own is None:
@@ -140,6 +142,14 @@ class Router:
         if duplicate is not None and self.covers(duplicate, own, review):
             return self._duplicate(terms, duplicate)
         return own
+
+    def review_asks(self, item: Item) -> Asked:
+        """What the review the rules give `item` asks of its reviewer, however routing handled it: an automatic
+        action showed the content to nobody, but an appeal of it shows it to someone."""
+        fields = item.__dict__
+        terms = self._priority.terms_of(fields)
+        review = self._review(fields, terms)
+        return self.asked(review.queue, review.policy, review.severe, terms.clearance)
 
     def asked(self, queue: str | None, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
         """The least a review in `queue` (None: no queue's requirements) of content whose primary area is `policy`
@@ -189,6 +199,25 @@ class Router:
             rule.name,
             terms,
             rule.reason,
+        )
+
+    def _about(self, review: Routing, earlier: DuplicateOf) -> Routing:
+        """An appeal's or escalation's review of content handled before: it asks at least what that content's review
+        asks (`earlier.asked`, for an automatic action the review it would have had). An appeal is sent with
+        the content, often without the classifier's scores, and its queue may need no clearance: without this an
+        appeal of child-sexual-abuse material would go to a moderator not cleared to see it. The clearance tiers
+        are added as tiers never relaxed; the earlier decision's policy area stands in for a policy the appeal's
+        own scores do not name. `duplicate_of` carries the earlier copy, so the engine keeps its reviewer off the
+        appeal."""
+        asked = earlier.asked
+        terms = review.terms
+        tiers = asked.clearance.union(terms.clearance)
+        clearance = tuple(sorted(tiers)) if len(tiers) > len(terms.clearance) else terms.clearance
+        severe = review.severe or asked.severe
+        policy = review.policy or earlier.policy
+        reason = f"{review.reason}; about item {earlier.item_id!r}, asking what its review asked"
+        return review._replace(
+            severe=severe, policy=policy, terms=terms._replace(clearance=clearance), reason=reason, duplicate_of=earlier
         )
 
     def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:
