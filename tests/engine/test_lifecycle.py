@@ -389,7 +389,7 @@ def test_qa_scores_the_decision_of_a_copy_when_the_reviewed_item_was_cancelled(e
     scored against the cancelled item, which holds no decision, and nobody's estimate moved."""
     from queueopt.engine import qa_draw
 
-    chosen = next(f"cc{index}" for index in range(1000) if qa_draw(f"cc{index}") < 0.10)
+    chosen = next(f"cc{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cc{index}") < 0.10)
     copy = video(f"{chosen}-copy", signals={"child_safety": 0.9}, content_hash="same")
     engine.submit([video(chosen, signals={"child_safety": 0.9}, content_hash="same"), copy])
     engine.cancel(chosen)
@@ -445,11 +445,25 @@ def test_restart_rebuilds_indexes_and_returns_expired_leases(
     assert [entry.transition for entry in second.audit()].count("expired") == 2
 
 
+def test_qa_sampling_is_keyed_by_a_secret_the_store_keeps(engine_factory: EngineFactory) -> None:
+    """Found by a probe: the draw was a hash of the task id alone, so a moderator who knew the sample rate could
+    tell, for every task they pulled, whether their decision would be checked (60 predictions out of 60)."""
+    from queueopt.engine import qa_draw
+
+    engine = engine_factory()
+    ids = [f"t{index}" for index in range(400)]
+    sampled = {task_id for task_id in ids if qa_draw(engine.qa_secret, task_id) < 0.10}
+    assert 15 <= len(sampled) <= 70  # 40 expected, sd 6
+    unkeyed = {task_id for task_id in ids if qa_draw("", task_id) < 0.10}
+    assert len(sampled & unkeyed) < len(sampled) / 2  # knowing the ids and the rate tells little
+    assert engine_factory().qa_secret == engine.qa_secret  # every replica and restart samples the same tasks
+
+
 def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:
     from queueopt.engine import qa_draw
 
     # child_safety samples 10% for QA: find an id the deterministic draw selects
-    chosen = next(f"cs{index}" for index in range(1000) if qa_draw(f"cs{index}") < 0.10)
+    chosen = next(f"cs{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cs{index}") < 0.10)
     engine.submit([video(chosen, signals={"child_safety": 0.9})])
     for name in ("m1", "m2"):
         engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))

@@ -73,7 +73,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.clock = VirtualClock(0.0)
         self.factory, self.cleanup = fresh_backend(type(self).backend, type(self).folder)
         self.store = self.factory()
-        self.engine = Engine(self.store, self.clock, CONFIG)
+        self.engine = Engine(self.store, self.clock, CONFIG, qa_secret="lifecycle")
         for moderator in MODERATORS:
             self.engine.upsert_moderator(profile(moderator, capacity=2))
         self.submitted: set[str] = set()
@@ -82,7 +82,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.stale: list[tuple[str, str, str]] = []
 
     def _restart(self) -> None:
-        self.engine = Engine(self.factory(), self.clock, CONFIG)
+        self.engine = Engine(self.factory(), self.clock, CONFIG, qa_secret="lifecycle")
 
     def teardown(self) -> None:
         if hasattr(self, "cleanup"):

@@ -73,8 +73,8 @@ class Twins:
     pushes: int = 0
 
     def __post_init__(self) -> None:
-        self.tested = Engine(MemoryStore(), self.clock, CONFIG, strategy=self.strategy)
-        self.reference = Engine(MemoryStore(), self.clock, CONFIG, strategy=self.strategy)
+        self.tested = Engine(MemoryStore(), self.clock, CONFIG, strategy=self.strategy, qa_secret="twins")
+        self.reference = Engine(MemoryStore(), self.clock, CONFIG, strategy=self.strategy, qa_secret="twins")
         self.aging = {queue.name: PriorityModel(CONFIG).aging_rate(queue) for queue in CONFIG.queues}
         self.queue_order = {queue.name: index for index, queue in enumerate(CONFIG.queues)}
 

@@ -148,6 +148,13 @@ def test_moderators_are_saved_and_replaced(store: Store) -> None:
     assert store.moderators() == {"m0": "{}", "m1": '{"v": 2}'}
 
 
+def test_a_secret_is_random_made_once_and_the_same_for_every_opener(store_factory: StoreFactory) -> None:
+    first = store_factory()
+    made = first.secret("qa_sampling")
+    assert len(made) == 64 and made != first.secret("other")
+    assert [store_factory().secret("qa_sampling") for _ in range(3)] == [made] * 3  # a restart, or a replica
+
+
 def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: StoreFactory) -> None:
     first = store_factory()
     submit(first, "a")
@@ -241,7 +248,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:
@@ -317,7 +324,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {

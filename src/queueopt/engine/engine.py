@@ -81,9 +81,11 @@ _ROUNDING_S = 1e-6
 """How far an escalation's scheduled time may be off the wait it stands for (arrival plus wait, rounded)."""
 
 
-def qa_draw(task_id: str) -> float:
-    """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and replica-independent."""
-    return int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") / 2.0**64
+def qa_draw(secret: str, task_id: str) -> float:
+    """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and the same on every replica,
+    and keyed by the deployment's `secret`: a moderator who knows the sample rate and the task id must not be able
+    to tell whether their decision will be checked (an unkeyed hash of the id told them, for every task)."""
+    return int.from_bytes(hashlib.sha256(f"{secret}\x00{task_id}".encode()).digest()[:8], "big") / 2.0**64
 
 
 log = logging.getLogger("queueopt.engine")
@@ -153,8 +155,12 @@ class Engine:
         model: Model | None = None,
         *,
         strategy: str = "optimal",
+        qa_secret: str | None = None,
     ) -> None:
+        """`qa_secret` keys the QA sampling draw (`qa_draw`); by default the store's, which every replica shares. A
+        simulation passes its own, so that its runs are reproducible."""
         self._store = store
+        self.qa_secret = store.secret("qa_sampling") if qa_secret is None else qa_secret
         self._clock = clock
         self._config = config
         self._model = model if model is not None else Model(config)
@@ -863,7 +869,7 @@ class Engine:
 
     def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
         rate = queue.qa_sample_rate
-        if rate <= 0.0 or qa_draw(task.id) >= rate:
+        if rate <= 0.0 or qa_draw(self.qa_secret, task.id) >= rate:
             return None
         return _evolved(
             task,

@@ -103,7 +103,11 @@ class Simulation:
         self.clock = VirtualClock()
         # Kept to read a submitted item's task back (its severity, as routed) instead of scoring the item again.
         self._store = MemoryStore(audit_capacity=AUDIT_KEPT)
-        self.engine = Engine(self._store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy])
+        # QA samples the same tasks under every strategy of one replication (common random numbers).
+        qa_secret = f"{scenario.seed}/{replication}"
+        self.engine = Engine(
+            self._store, self.clock, scenario.ops, strategy=ENGINE_STRATEGY[self.strategy], qa_secret=qa_secret
+        )
         with _fewer_collections():  # a day's draws are a million items, all kept: collecting finds nothing
             self.arrivals = sample_arrivals(scenario, replication)
             self.moderators = build_moderators(scenario, replication)

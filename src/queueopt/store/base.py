@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Store(Protocol):
@@ -37,6 +37,11 @@ class Store(Protocol):
     def save_moderator(self, moderator_id: str, profile: str) -> None: ...
 
     def moderators(self) -> dict[str, str]: ...
+
+    def secret(self, name: str) -> str:
+        """The deployment's secret `name`: random, made by the first caller, and the same for every replica of
+        this store from then on."""
+        ...
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
 

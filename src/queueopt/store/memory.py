@@ -8,6 +8,7 @@ So an audit entry gets its `seq` in place.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,7 @@ class MemoryStore:
         self._hashes: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
+        self._secrets: dict[str, str] = {}
         self._moderators: dict[str, str] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
@@ -111,6 +113,10 @@ class MemoryStore:
     def moderators(self) -> dict[str, str]:
         with self._lock:
             return dict(self._moderators)
+
+    def secret(self, name: str) -> str:
+        with self._lock:
+            return self._secrets.setdefault(name, secrets.token_hex(32))
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
         with self._lock:

@@ -9,6 +9,7 @@ replica) can never double-lease a task.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -322,6 +323,17 @@ class SqlStore:
         with self._lock:
             rows = self._execute("SELECT id, profile FROM moderators ORDER BY id").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    def secret(self, name: str) -> str:
+        # Of replicas asking at once, the first insert wins and every one reads the winner's value.
+        with self._lock:
+            with self._transaction():
+                self._execute(
+                    "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, secrets.token_hex(32)),
+                )
+            rows = self._execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchall()
+        return str(rows[0][0])
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
         with self._lock:
