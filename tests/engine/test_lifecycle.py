@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
+from queueopt.config import OpsConfig
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
@@ -459,7 +461,8 @@ def test_qa_sampling_is_keyed_by_a_secret_the_store_keeps(engine_factory: Engine
     assert engine_factory().qa_secret == engine.qa_secret  # every replica and restart samples the same tasks
 
 
-def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:
+def qa_disagreement(engine: Engine, clock: VirtualClock) -> str:
+    """m1 decides a child-safety item QA samples, m2's QA review disagrees; returns the item id."""
     from queueopt.engine import qa_draw
 
     # child_safety samples 10% for QA: find an id the deterministic draw selects
@@ -474,9 +477,36 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     assert engine.next_for("m1") is None  # the QA copy never goes back to the first reviewer
     qa = engine.next_for("m2")
     assert qa is not None and qa.id == f"{chosen}~qa" and qa.kind == "qa" and qa.lease_token is not None
+    clock.advance(30.0)
     engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.NOT_VIOLATING))
     assert engine.model.accuracy("m1", "child_safety") < before
+    return chosen
+
+
+def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:
+    chosen = qa_disagreement(engine, clock)
     assert engine.item(chosen).verdict is Verdict.VIOLATING  # QA measures; it does not overturn
     shown = engine.moderator("m1").accuracy  # what operations read: the estimate and the QA reviews behind it
     assert shown["child_safety"] == (engine.model.accuracy("m1", "child_safety"), 1)
     assert shown["hate"][1] == 0 and set(shown) == {area.name for area in engine.config.policy_areas}
+
+
+def test_what_the_model_learned_survives_a_restart_once_saved(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a probe: after one QA disagreement m1's estimate was 0.708 from one review, and after a restart
+    0.9 from none, so a moderator QA had found inaccurate got prime work again after every deploy or take-over."""
+    engine = Engine(store_factory(), clock, example_config)
+    qa_disagreement(engine, clock)
+    learned = {name: engine.moderator(name) for name in ("m1", "m2")}
+    assert learned["m1"].accuracy["child_safety"][1] == 1
+    assert Engine(store_factory(), clock, example_config).moderator("m1").accuracy["child_safety"][1] == 0
+    engine.save_learning()
+    restarted = Engine(store_factory(), clock, example_config)
+    for name, view in learned.items():
+        again = restarted.moderator(name)
+        assert (again.accuracy, again.handling_s) == (view.accuracy, view.handling_s)
+    store_factory().save_learning('{"format": 1, "moderators": [{"id": "m1", "accuracy": {"hate": [3, 2]}}]}', 0.0)
+    with caplog.at_level("WARNING", logger="queueopt.engine"):
+        fresh = Engine(store_factory(), clock, example_config)
+    assert "do not load" in caplog.text and fresh.moderator("m1").accuracy["child_safety"][1] == 0

@@ -216,3 +216,20 @@ def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:
     )
     assert set(shown["expected_handling_s"]) == set(shown["profile"]["modalities"])
     assert all(seconds > 0 for seconds in shown["expected_handling_s"].values())
+
+
+def test_what_the_model_learned_is_kept_when_the_service_stops(settings: Any, serve: Any, api_for: Any) -> None:
+    """A deploy (stop, start) keeps the handling times and QA outcomes learned, not just the decisions."""
+    from queueopt.service.app import create_app
+
+    with serve(create_app(settings)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
+        task = api.lease("m1")
+        body = {"lease_token": task["lease_token"], "verdict": "not_violating"}
+        decided = client.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=api.bearer("m1"))
+        assert decided.status_code == 200
+        learned = client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["expected_handling_s"]
+    with serve(create_app(settings)) as client:
+        again = client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["expected_handling_s"]
+    assert again == learned and learned["text"] != 60.0  # 60 s is the prior, before any decision

@@ -148,6 +148,14 @@ def test_moderators_are_saved_and_replaced(store: Store) -> None:
     assert store.moderators() == {"m0": "{}", "m1": '{"v": 2}'}
 
 
+def test_the_learned_state_kept_last_is_read_back_after_a_reopen(store_factory: StoreFactory) -> None:
+    first = store_factory()
+    assert first.learning() is None
+    first.save_learning('{"v": 1}', 10.0)
+    first.save_learning('{"v": 2}', 20.0)
+    assert store_factory().learning() == '{"v": 2}'
+
+
 def test_a_secret_is_random_made_once_and_the_same_for_every_opener(store_factory: StoreFactory) -> None:
     first = store_factory()
     made = first.secret("qa_sampling")
@@ -248,7 +256,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:
@@ -324,7 +332,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 5
+        assert store.schema_version() == SCHEMA_VERSION == 6
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {

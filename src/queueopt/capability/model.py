@@ -35,7 +35,7 @@ from queueopt.capability.estimators import (
 from queueopt.capability.profile import ModeratorProfile, clearance_tiers, unknown_skills
 from queueopt.capability.roster import Roster
 from queueopt.capability.skills import Mask, covered, split
-from queueopt.capability.state import NO_AREA, ModelState, ModeratorState
+from queueopt.capability.state import NO_AREA, Learned, LearnedModerator, LearnedState, ModelState, ModeratorState
 from queueopt.capability.wellbeing import SevereLedger
 from queueopt.config import OpsConfig
 from queueopt.domain import Modality, Task
@@ -597,41 +597,79 @@ class Model:
     # -- persistence --------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, object]:
-        names = [*self._areas, NO_AREA]
         moderators = []
         for moderator_id, slot in self._roster.slots.items():
             severe_times, last_severe = self._severe.state_of(moderator_id)
-            trials, correct = self._accuracy.trials[slot], self._accuracy.correct[slot]
-            count, mean, m2 = self._handling.count[slot], self._handling.mean[slot], self._handling.m2[slot]
+            accuracy, handling = self._learned_of(slot)
             moderators.append(
                 ModeratorState(
                     profile=self._roster.profile(moderator_id),
-                    accuracy={names[a]: (correct[a], trials[a]) for a in np.flatnonzero(trials)},
-                    handling={MODALITIES[m]: (count[m], mean[m], m2[m]) for m in np.flatnonzero(count)},
+                    accuracy=accuracy,
+                    handling=handling,
                     severe_times=severe_times,
                     last_severe=last_severe,
                 )
             )
         return ModelState(moderators=moderators).model_dump(mode="json")
 
+    def learned(self) -> LearnedState:
+        """What QA and handling times taught the model, for the moderators who taught it anything."""
+        moderators = []
+        for moderator_id, slot in self._roster.slots.items():
+            accuracy, handling = self._learned_of(slot)
+            if accuracy or handling:
+                moderators.append(LearnedModerator(id=moderator_id, accuracy=accuracy, handling=handling))
+        return LearnedState(moderators=moderators)
+
+    def restore_learned(self, state: LearnedState) -> list[str]:
+        """Put back what `state` says was learned about each moderator the model knows, and return the ids it does
+        not know (a moderator whose profile no longer loads). On any error the model is left as it was."""
+        known = [entry for entry in state.moderators if entry.id in self._roster.slots]
+        for entry in known:
+            _check_learned(entry)
+        for entry in known:
+            slot = self._roster.slot_of(entry.id)
+            group = int(self._roster.group[slot])
+            self._accuracy.move(slot, group, None)
+            self._handling.move(slot, group, None)
+            self._accuracy.clear(slot)
+            self._handling.clear(slot)
+            self._set_learned(slot, entry)
+            self._accuracy.move(slot, None, group)
+            self._handling.move(slot, None, group)
+        return [entry.id for entry in state.moderators if entry.id not in self._roster.slots]
+
+    def _learned_of(
+        self, slot: int
+    ) -> tuple[dict[str, tuple[float, float]], dict[Modality, tuple[float, float, float]]]:
+        names = [*self._areas, NO_AREA]
+        trials, correct = self._accuracy.trials[slot], self._accuracy.correct[slot]
+        count, mean, m2 = self._handling.count[slot], self._handling.mean[slot], self._handling.m2[slot]
+        accuracy = {names[a]: (float(correct[a]), float(trials[a])) for a in np.flatnonzero(trials)}
+        handling = {MODALITIES[m]: (float(count[m]), float(mean[m]), float(m2[m])) for m in np.flatnonzero(count)}
+        return accuracy, handling
+
+    def _set_learned(self, slot: int, learned: Learned) -> None:
+        """Write `learned` into the slot's rows (which hold nothing yet); the caller moves them into a group."""
+        for area, (correct, trials) in learned.accuracy.items():
+            column = self._area_index(None if area == NO_AREA else area)
+            self._accuracy.correct[slot, column] = correct
+            self._accuracy.trials[slot, column] = trials
+        for modality, (count, mean, m2) in learned.handling.items():
+            column = _MODALITY_INDEX[modality]
+            self._handling.count[slot, column] = count
+            self._handling.mean[slot, column] = mean
+            self._handling.m2[slot, column] = m2
+
     def load_state_dict(self, state: object) -> None:
         """Replace everything with `state`; on any error the model is left as it was."""
         snapshot = ModelState.model_validate(state)
         fresh = Model(self._config)
         for entry in snapshot.moderators:
+            _check_learned(entry)
             fresh.upsert(entry.profile)
             slot = fresh._roster.slot_of(entry.profile.id)
-            for area, (correct, trials) in entry.accuracy.items():
-                if correct > trials:
-                    raise InvalidInput(f"more correct than trials for {area!r}", field="accuracy")
-                column = fresh._area_index(None if area == NO_AREA else area)
-                fresh._accuracy.correct[slot, column] = correct
-                fresh._accuracy.trials[slot, column] = trials
-            for modality, (count, mean, m2) in entry.handling.items():
-                column = _MODALITY_INDEX[modality]
-                fresh._handling.count[slot, column] = count
-                fresh._handling.mean[slot, column] = mean
-                fresh._handling.m2[slot, column] = m2
+            fresh._set_learned(slot, entry)
             group = int(fresh._roster.group[slot])
             fresh._accuracy.move(slot, None, group)
             fresh._handling.move(slot, None, group)
@@ -641,6 +679,12 @@ class Model:
         # differently even at the same size.
         self._severe, self._rules = fresh._severe, fresh._rules
         self._forget_needs()
+
+
+def _check_learned(learned: Learned) -> None:
+    for area, (correct, trials) in learned.accuracy.items():
+        if correct > trials:
+            raise InvalidInput(f"more correct than trials for {area!r}", field="accuracy")
 
 
 class _Covered:

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from queueopt.assign import solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
+from queueopt.capability.state import LearnedState
 from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig, QueueConfig
@@ -194,6 +195,7 @@ class Engine:
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._recover()
+        self._restore_learning()
 
     @property
     def config(self) -> OpsConfig:
@@ -216,6 +218,31 @@ class Engine:
         self._index(self._store.open_tasks())
         self._recall_severe()
         self.expire()
+
+    def _restore_learning(self) -> None:
+        """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
+        is logged and the model starts from its priors, as it would have before anything was kept."""
+        kept = self._store.learning()
+        if kept is None:
+            return
+        try:
+            unknown = self._model.restore_learned(LearnedState.model_validate_json(kept))
+        except (ValidationError, InvalidInput) as error:
+            log.warning(
+                "the learned estimates kept in the store do not load, so every moderator starts from the prior: %s",
+                error,
+            )
+            return
+        if unknown:
+            log.warning("learned estimates kept for moderators not loaded, left out: %s", ", ".join(sorted(unknown)))
+
+    def save_learning(self) -> None:
+        """Keep what QA outcomes and handling times taught the model in the store, for the next engine to start
+        from (`_restore_learning`). The service calls this every minute and when it stops: a crash forgets at most
+        that minute's observations, never a decision (those are in the store as they are made)."""
+        with self._lock:
+            state = self._model.learned().model_dump_json()
+            self._store.save_learning(state, self._clock.now())
 
     def _index(self, tasks: Iterable[Task]) -> None:
         """Put the open ones of `tasks` in the indexes: a queued task in its queue, in its lane as of now; a held one

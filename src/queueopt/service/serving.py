@@ -20,6 +20,7 @@ from queueopt.capability import ModeratorProfile
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.engine import Engine
+from queueopt.errors import Deposed, StoreUnavailable
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator
 from queueopt.service.deps import Runtime
@@ -32,6 +33,7 @@ from queueopt.store import Store, open_store
 log = logging.getLogger("queueopt.service")
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+LEARNING_SAVE_S = 60.0
 
 
 class Serving:
@@ -56,6 +58,7 @@ class Serving:
         self._address: str | None = None
         self._stopped = False
         self._watch: asyncio.Task[None] | None = None
+        self._keep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown."""
@@ -79,6 +82,7 @@ class Serving:
             self._metrics.watch(engine)
             assigner.start()
             self._watch = asyncio.create_task(self._watch_store(store), name="queueopt-store-guard")
+            self._keep = asyncio.create_task(self._keep_learning(engine), name="queueopt-learning")
             await self._announce()
 
     async def bound(self, port: int) -> None:
@@ -98,15 +102,31 @@ class Serving:
             if not await to_thread.run_sync(store.ping):
                 stop_at_once("the serving engine's connection to its store failed")
 
+    async def _keep_learning(self, engine: Engine) -> None:
+        """Save what the model learned every `LEARNING_SAVE_S`, so a crash forgets at most that much of it."""
+        while True:
+            await asyncio.sleep(LEARNING_SAVE_S)
+            await self._save_learning(engine)
+
+    async def _save_learning(self, engine: Engine) -> None:
+        try:
+            await self._thread.run(engine.save_learning)
+        except Deposed:
+            log.warning("not saving the learned estimates: another engine serves the store now")
+        except StoreUnavailable as error:
+            log.warning("the learned estimates were not saved this time: %s", error)
+
     async def stop(self) -> None:
         async with self._lock:
             self._stopped = True
-            watch, self._watch = self._watch, None
-            if watch is not None:
-                watch.cancel()
+            for task in (self._watch, self._keep):
+                if task is not None:
+                    task.cancel()
+            self._watch = self._keep = None
             runtime, self._runtime = self._runtime, None
             if runtime is not None:
                 await runtime.assigner.stop()
+                await self._save_learning(runtime.engine)
                 await self._thread.run(runtime.engine.close)
 
 

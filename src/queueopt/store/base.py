@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class Store(Protocol):
@@ -37,6 +37,14 @@ class Store(Protocol):
     def save_moderator(self, moderator_id: str, profile: str) -> None: ...
 
     def moderators(self) -> dict[str, str]: ...
+
+    def save_learning(self, state: str, at: float) -> None:
+        """Keep `state`, what the capability model learned, in place of the last one kept (a fenced write)."""
+        ...
+
+    def learning(self) -> str | None:
+        """The learned state kept last, or None."""
+        ...
 
     def secret(self, name: str) -> str:
         """The deployment's secret `name`: random, made by the first caller, and the same for every replica of

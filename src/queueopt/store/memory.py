@@ -32,6 +32,7 @@ class MemoryStore:
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
+        self._learning: str | None = None
         self._moderators: dict[str, str] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
@@ -113,6 +114,14 @@ class MemoryStore:
     def moderators(self) -> dict[str, str]:
         with self._lock:
             return dict(self._moderators)
+
+    def save_learning(self, state: str, at: float) -> None:
+        with self._lock:
+            self._learning = state
+
+    def learning(self) -> str | None:
+        with self._lock:
+            return self._learning
 
     def secret(self, name: str) -> str:
         with self._lock:

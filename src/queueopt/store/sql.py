@@ -324,6 +324,20 @@ class SqlStore:
             rows = self._execute("SELECT id, profile FROM moderators ORDER BY id").fetchall()
         return {row[0]: row[1] for row in rows}
 
+    def save_learning(self, state: str, at: float) -> None:
+        with self._lock, self._transaction():
+            self._fence()
+            self._execute(
+                "INSERT INTO learning (id, saved_at, state) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, state = excluded.state",
+                (at, state),
+            )
+
+    def learning(self) -> str | None:
+        with self._lock:
+            rows = self._execute("SELECT state FROM learning WHERE id = 1").fetchall()
+        return str(rows[0][0]) if rows else None
+
     def secret(self, name: str) -> str:
         # Of replicas asking at once, the first insert wins and every one reads the winner's value.
         with self._lock:
