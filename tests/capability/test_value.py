@@ -124,7 +124,8 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
     area = config.areas_by_name.get(task.policy) if task.policy else None
     languages = {task.language, *requires.languages}
     areas = set(requires.policy_areas) | ({task.policy} if task.policy else set())
-    clearance = set(requires.clearance) | ({area.clearance} if area and area.clearance else set())
+    clearance = set(requires.clearance)
+    area_clearance = {area.clearance} if area and area.clearance else set()  # never relaxed
     if profile.status is not ModeratorStatus.AVAILABLE or profile.id in task.skipped_by:
         return False
     if "language" not in relaxed and not languages <= set(profile.languages):
@@ -136,6 +137,8 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
     if "policy_areas" not in relaxed and not areas <= set(profile.policy_areas):
         return False
     if "clearance" not in relaxed and not clearance <= set(profile.clearance):
+        return False
+    if not area_clearance <= set(profile.clearance):
         return False
     if task.severe:
         times = [at for index, at in world.severe if world.ids[index] == profile.id]

@@ -137,3 +137,25 @@ def test_route_reads_numbers_as_the_api_does(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"{items}:1: reports: Input should be a valid integer"]
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]
+
+
+def test_check_config_warns_about_steps_that_relax_residency_clearance_or_certification(tmp_path: Path) -> None:
+    """Found by a probe: a step relaxing clearance on the child-safety queue, or region on livestream, passed
+    without a word (and the example config relaxed region)."""
+    risky = tmp_path / "risky.toml"
+    text = (REPO / "examples" / "ops.toml").read_text()
+    cleared = 'requires = { policy_areas = ["child_safety"], clearance = ["csam"] }\n'
+    relaxing = cleared + 'escalation = [{ after_s = 600, relax = ["clearance", "policy_areas", "language"] }]\n'
+    risky.write_text(text.replace(cleared, relaxing).replace('relax = ["language"] }]', 'relax = ["region"] }]', 1))
+    done = run("check-config", str(risky))
+    assert done.returncode == 0, done.stderr
+    warnings = done.stderr.splitlines()
+    assert [line.split(": queue ")[0] for line in warnings] == [
+        f"{risky}: warning: queues.0.escalation.0",
+        f"{risky}: warning: queues.0.escalation.0",
+        f"{risky}: warning: queues.1.escalation.0",
+    ]
+    assert (
+        "without the queue's clearance tiers (csam)" in warnings[0] and "not certified for child_safety" in warnings[1]
+    )
+    assert "relaxes region after 900 s" in warnings[2] and "data residency" in warnings[2]

@@ -49,7 +49,8 @@ class DemandRules:
             ("modality", str(modality)),
             ("region", region),
             ("policy_areas", policy),
-            ("clearance", policy),
+            ("clearance", None),
+            ("area_clearance", policy),
         )
         parts = self._parts
         bits: dict[str, int] = {}
@@ -83,12 +84,22 @@ class DemandRules:
         if dimension == "policy_areas":
             return [*requires.policy_areas, *([code] if code is not None else [])]
         if dimension == "clearance":
+            return list(requires.clearance)
+        if dimension == "area_clearance":
+            # A policy area's own tier is no dimension an escalation step can name: relaxing `clearance` widens who
+            # may take a queue's other work, never who may see child-sexual-abuse material (found by a probe).
             area_tier = self._clearance.get(code) if code is not None else None
-            return [*requires.clearance, *([area_tier] if area_tier is not None else [])]
+            return [area_tier] if area_tier is not None else []
         return [code] if code is not None else []
 
 
-_SKILL_OF = {"language": "language", "modality": "modality", "region": "region", "policy_areas": "policy"}
+_SKILL_OF = {
+    "language": "language",
+    "modality": "modality",
+    "region": "region",
+    "policy_areas": "policy",
+    "area_clearance": "clearance",
+}
 
 
 def _bits(codes: list[str], skills: SkillBits, dimension: str) -> int:

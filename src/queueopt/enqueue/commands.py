@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, OpsConfig, decoded, format_validation_error, load_config, read_text
 from queueopt.domain import SentItem
+from queueopt.enqueue.relaxations import risky_relaxations
 from queueopt.enqueue.router import Router
 from queueopt.enqueue.rules import unreachable_rules
 from queueopt.errors import QueueoptError
@@ -26,9 +27,10 @@ def _load_or_exit(path: Path) -> OpsConfig:
 
 
 def check_config(file: Annotated[Path, typer.Argument(help="Ops config (TOML).")]) -> None:
-    """Validate an ops config: one `file: field.path: reason` line per error; warns about unreachable rules."""
+    """Validate an ops config: one `file: field.path: reason` line per error; warns about unreachable rules and
+    escalation steps that relax region or a clearance or certification the queue requires."""
     config = _load_or_exit(file)
-    for warning in unreachable_rules(config):
+    for warning in [*unreachable_rules(config), *risky_relaxations(config)]:
         print(f"{file}: warning: {warning}", file=sys.stderr)
     print(f"{file}: ok ({len(config.queues)} queues, {len(config.rules)} rules)")
 

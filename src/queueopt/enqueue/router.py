@@ -154,15 +154,16 @@ class Router:
     def asked(self, queue: str | None, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
         """The least a review in `queue` (None: no queue's requirements) of content whose primary area is `policy`
         asks of its reviewer, `clearance` being the tiers its other cleared areas add (`PriorityTerms.clearance`,
-        `Task.clearance`). A queue whose escalation relaxes clearance or policy areas lets anyone see its tasks
-        in the end, so its tasks ask none."""
+        `Task.clearance`). A queue whose escalation relaxes clearance or policy areas lets moderators without the
+        queue's own tiers or certifications see its tasks in the end, so its tasks ask none of those; a cleared
+        policy area's tier is never relaxed."""
         relaxed = self._relaxed.get(queue or "", frozenset())
-        tiers = set(clearance)  # another cleared area's tier is never relaxed (as the capability model holds it)
+        tiers = set(clearance)  # a cleared area's tier is never relaxed (as the capability model holds it)
+        tier = self._area_clearance.get(policy or "")
+        if tier is not None:
+            tiers.add(tier)
         if "clearance" not in relaxed:
             tiers.update(self._queue_clearance.get(queue or "", ()))
-            tier = self._area_clearance.get(policy or "")
-            if tier is not None:
-                tiers.add(tier)
         areas: set[str] = set()
         if "policy_areas" not in relaxed:
             areas.update(self._queue_areas.get(queue or "", ()))
