@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.engine.conftest import profile, video
@@ -61,6 +62,20 @@ def test_severe_work_nobody_free_may_see_does_not_block_the_queue(example_config
     engine.upsert_moderator(profile("fresh"))
     (lease,) = engine.assign_batch()
     assert lease.task_id.startswith("severe")
+
+
+@pytest.mark.parametrize("strategy", ["optimal", "priority", "fifo"])
+def test_a_pull_finds_the_work_a_moderator_may_take_behind_a_window_they_may_not(
+    example_config: OpsConfig, strategy: str
+) -> None:
+    """Found by a probe: `/next` answered 204 to a moderator whose only work sat behind a queue's `top_k` tasks they
+    could not take, though the next batch leased it to them."""
+    engine = Engine(MemoryStore(), VirtualClock(1_000.0), narrow(example_config, 2), strategy=strategy)
+    severe = [video(f"severe{index}", views_per_hour=10_000.0) for index in range(5)]
+    engine.submit([*severe, video("mild", signals={"nudity": 0.7}, views_per_hour=10.0)])  # one queue: see above
+    engine.upsert_moderator(profile("spent", severe_per_hour=0))
+    lease = engine.next_for("spent")
+    assert lease is not None and lease.id == "mild"
 
 
 def test_work_skipped_by_everyone_free_does_not_block_the_queue(example_config: OpsConfig) -> None:

@@ -742,34 +742,60 @@ class Engine:
             if self._strategy.ignores_moderator:
                 task = self._most_urgent_eligible(moderator_id, now)
             else:
-                for limit in (_PROBE, None):
-                    candidates = self._candidates(limit)
-                    value = self._model.value(candidates, [moderator_id], now)
-                    if value.nnz or len(candidates) < _PROBE:
-                        break
-                if value.nnz == 0:
-                    return None
-                rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
-                task = candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
+                task = self._most_valuable_eligible(moderator_id, now)
             if task is None:
                 return None
             (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_id)
             return self._view(lease)
 
+    def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
+        """`optimal` pulls: the task of highest value to the moderator among a few of each queue's first tasks, else
+        among each queue's `top_k`, else (when the moderator may take none of those) among the first `top_k` of each
+        queue that they may take, read past the rest as a batch reads for its free moderators."""
+        for limit in (_PROBE, None):
+            candidates = self._candidates(limit)
+            value = self._model.value(candidates, [moderator_id], now)
+            if value.nnz or len(candidates) < _PROBE:
+                break
+        if value.nnz == 0:
+            if not self._deeper_than_window():
+                return None
+            candidates = self._candidates(None, self._model.takers([moderator_id], now))
+            value = self._model.value(candidates, [moderator_id], now)
+            if value.nnz == 0:
+                return None
+        rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
+        return candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
+
+    def _deeper_than_window(self) -> bool:
+        depth = self._queues.depth
+        return any(depth(queue.name) > queue.top_k for queue in self._config.queues)
+
     def _most_urgent_eligible(self, moderator_id: str, now: float) -> Task | None:
         """`fifo` and `priority` pulls: in each queue the first of its `top_k` tasks the moderator is eligible for
         (an O(1) bit test per task walked, no value matrix), then the most urgent of those, the earlier queue on a
-        tie. The queue's key order is its urgency order, so this is the pair a value matrix would rank first."""
+        tie. The queue's key order is its urgency order, so this is the pair a value matrix would rank first. In a
+        queue deeper than `top_k` whose first `top_k` the moderator may not take, the first task they may take
+        counts (found by a probe: a moderator who reads only Irish got nothing from a queue of 250 French tasks
+        with one Irish task behind them, which the next batch gave them)."""
         tasks, queues, eligible, urgency = self._tasks, self._queues, self._model.eligible, self._strategy.urgency
         best: Task | None = None
         best_urgency = -math.inf
+        takers: Takers | None = None
         for queue in self._config.queues:
+            found = None
             for task_id in islice(queues.ordered(queue.name), queue.top_k):
                 first = tasks[task_id]
                 if eligible(first, moderator_id, now):
-                    if (score := urgency(first, now)) > best_urgency:
-                        best, best_urgency = first, score
+                    found = first
                     break
+            if found is None and queues.depth(queue.name) > queue.top_k:
+                if takers is None:
+                    takers = self._model.takers([moderator_id], now)
+                behind = self._queue_window(queue.name, 1, takers)
+                found = behind[0] if behind else None
+            if found is not None and (score := urgency(found, now)) > best_urgency:
+                best, best_urgency = found, score
         return best
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
