@@ -179,6 +179,15 @@ def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -
     assert "Nothing to simulate: no items reach a queue." in result.output
 
 
+def test_staff_names_a_queue_no_group_may_take_and_exits_1(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("languages = { en = 1.0 }", "languages = { fr = 1.0 }"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 1
+    assert "- main: no roster group may take up to 60 items an hour routed here" in result.output
+    assert "roster: no group may take some items of main" in result.output
+
+
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
     assert result.exit_code == 1

@@ -6,6 +6,7 @@ import pytest
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
+from queueopt.sim.scenario import Scenario, parse_scenario
 from queueopt.sim.staffing import check, plan
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -49,7 +50,10 @@ def test_pooling_two_queues_with_one_sla_needs_no_more() -> None:
         "queues": [{"name": "en", "sla_s": 120, "sla_target": 0.8}, {"name": "es", "sla_s": 120, "sla_target": 0.8}],
         "rules": [{"name": "en", "queue": "en", "when": {"language": ["en"]}}, {"name": "rest", "queue": "es"}],
     }
-    scenario = mm_c(servers=4, load=0.8, horizon_s=86400.0, ops=ops, arrival={"language": {"en": 1, "es": 1}})
+    bilingual = {"languages": {"en": 1.0, "es": 1.0}}
+    scenario = mm_c(
+        servers=4, load=0.8, horizon_s=86400.0, ops=ops, arrival={"language": {"en": 1, "es": 1}}, group=bilingual
+    )
     staffing = plan(scenario)
     assert {row.queue for row in staffing.rows} == {"en", "es"}
     assert all(pool.pooled <= pool.dedicated for pool in staffing.pools)
@@ -117,3 +121,48 @@ def test_check_simulates_the_planned_size_and_one_fewer() -> None:
 def test_check_refuses_a_whole_roster() -> None:
     with pytest.raises(InvalidInput, match="one queue and one roster group"):
         check(example("example_day.toml"), 10)
+
+
+def _two_teams(fr_language: str = "fr") -> Scenario:
+    """English items at 1200 an hour for a fast English team (30 s), French ones at 30 an hour that only a slow
+    French team (240 s) may take; `fr_language` changes what the French team speaks."""
+    ops = {
+        **ONE_QUEUE_OPS,
+        "queues": [{"name": "en", "sla_s": 900, "sla_target": 0.9}, {"name": "fr", "sla_s": 900, "sla_target": 0.9}],
+        "rules": [{"name": "fr", "queue": "fr", "when": {"language": ["fr"]}}, {"name": "rest", "queue": "en"}],
+    }
+
+    def stream(language: str, per_hour: float) -> dict[str, Any]:
+        return {"name": language, "rate_per_hour": per_hour, "modality": {"text": 1}, "language": {language: 1}}
+
+    def team(name: str, count: int, language: str, mean_s: float) -> dict[str, Any]:
+        speed = {"text": {"distribution": "exponential", "mean_s": mean_s}}
+        where = {"vendor": "inhouse", "site": "hq", "regions": ["us"], "modalities": ["text"]}
+        return {"name": name, "count": count, "languages": {language: 1.0}, "speed": speed, **where}
+
+    return parse_scenario(
+        {
+            "ops": ops,
+            "horizon_s": 86400.0,
+            "arrivals": [{**stream("en", 1200), "region": {"us": 1}}, {**stream("fr", 30), "region": {"us": 1}}],
+            "roster": [team("en_team", 15, "en", 30.0), team("fr_team", 4, fr_language, 240.0)],
+        }
+    )
+
+
+def test_a_queue_is_sized_with_the_speed_of_the_groups_that_may_take_it() -> None:
+    # fr: 30 items an hour of 240 s, 2 Erlangs: 2 moderators are unstable and Erlang C decides 0.937 within 900 s
+    # with 3 (sizing it with the roster's headcount-weighted 74 s gave 1).
+    assert theory.mm_c_sojourn_within(3, 30 / 3600.0, 1 / 240.0, 900.0) == pytest.approx(0.937, abs=1e-3)
+    staffing = plan(_two_teams())
+    fr = [row for row in staffing.rows if row.queue == "fr"]
+    en = [row for row in staffing.rows if row.queue == "en"]
+    assert all(row.mean_handling_s == pytest.approx(240.0) and row.servers == 3 for row in fr)
+    assert all(row.mean_handling_s == pytest.approx(30.0) for row in en)
+    assert staffing.untaken == {}
+
+
+def test_items_no_group_may_take_are_reported_not_sized() -> None:
+    staffing = plan(_two_teams(fr_language="de"))
+    assert {row.queue for row in staffing.rows} == {"en"}
+    assert staffing.untaken["fr"] == pytest.approx(30.0, rel=0.1)

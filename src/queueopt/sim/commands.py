@@ -279,6 +279,16 @@ def staff(
                 f"totals): handling alone (mean {row.mean_handling_s:.0f} s) decides only "
                 f"{row.best_attainment:.1%} of items within sla_s {queue.sla_s:g} s"
             )
+    for queue in scenario.ops.queues:
+        if queue.name in staffing.untaken:
+            print(
+                f"- {queue.name}: no roster group may take up to {staffing.untaken[queue.name]:.3g} items an hour "
+                "routed here (their language, region, modality, policy area or clearance): left out of the totals"
+            )
+    if staffing.untaken:
+        raise _fail(
+            f"roster: no group may take some items of {', '.join(sorted(staffing.untaken))}; the plan leaves them out"
+        )
     if simulate_check:
         size = staffing.check_size()
         if size is None:

@@ -2,7 +2,9 @@
 
 Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
 items, the rates scaled down and the counts scaled back up) routed by the ops config's own router, so auto-actions,
-duplicates and routing rules shrink and split demand exactly as in production. Each (queue, hour) is then an M/M/c
+duplicates and routing rules shrink and split demand exactly as in production; an item's handling time is that of
+the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted apart
+(`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
 queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
 the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
 window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
@@ -30,6 +32,7 @@ from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, Scenario
+from queueopt.sim.takers import GroupTakers
 from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla
 from queueopt.sim.variants import scaled
 
@@ -62,6 +65,9 @@ class PoolHour:
 class StaffingPlan:
     rows: list[QueueHour]
     pools: list[PoolHour]
+    untaken: dict[str, float]
+    """Items per hour (in the busiest hour) routed to each queue that no roster group may take, for the queues that
+    have any: no headcount of this roster decides them, so they are left out of the sizing and must be reported."""
 
     def dedicated_by_hour(self) -> list[int]:
         """Moderators per hour over the queues that can be sized; `unreachable` lists the ones left out, so the
@@ -111,17 +117,17 @@ def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
     return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
 
 
-def _expected_handling_s(scenario: Scenario, modality: Any, duration_s: float) -> float:
-    """Mean handling time of an item over the roster groups that review its modality, weighted by headcount."""
+def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
+    """Mean handling time of an item over the roster groups that may take it, weighted by headcount: the fast
+    English team's speed says nothing of how long the French team takes over the French queue."""
     total, weight = 0.0, 0.0
-    for group in scenario.roster:
-        speed = group.speed.get(modality)
-        if speed is None:
-            continue
+    for index in groups:
+        group = scenario.roster[index]
+        speed = group.speed[modality]
         scale = math.exp(group.speed_spread**2 / 2.0)
         total += group.count * (speed.base_mean_s + speed.duration_factor * duration_s) * scale
         weight += group.count
-    return total / weight if weight else math.nan
+    return total / weight
 
 
 def _hourly_rates(scenario: Scenario) -> np.ndarray:
@@ -152,8 +158,10 @@ def plan(scenario: Scenario) -> StaffingPlan:
     names = [queue.name for queue in scenario.ops.queues]
     column = {name: index for index, name in enumerate(names)}
     routed = np.zeros((streams, len(names)))
+    untaken = np.zeros((streams, len(names)))
     sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
     work = np.zeros(len(names))
+    takers = GroupTakers(scenario)
     seen: set[str] = set()
     for row, item in enumerate(arrivals.items):
         if item.content_hash is not None and item.content_hash in seen:
@@ -163,10 +171,15 @@ def plan(scenario: Scenario) -> StaffingPlan:
         routing = router.route(item)
         if routing.action is not Action.REVIEW or routing.queue is None:
             continue
+        groups = takers.groups(item, routing)
+        if not groups:
+            untaken[int(arrivals.stream[row]), column[routing.queue]] += 1.0
+            continue
         routed[int(arrivals.stream[row]), column[routing.queue]] += 1.0
-        work[column[routing.queue]] += _expected_handling_s(scenario, item.modality, item.duration_s)
-    share = routed / np.maximum(sampled, 1.0)[:, None]
-    per_hour = share.T @ _hourly_rates(scenario)
+        work[column[routing.queue]] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+    hourly = _hourly_rates(scenario)
+    per_hour = (routed / np.maximum(sampled, 1.0)[:, None]).T @ hourly
+    untaken_per_hour = (untaken / np.maximum(sampled, 1.0)[:, None]).T @ hourly
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -182,7 +195,12 @@ def plan(scenario: Scenario) -> StaffingPlan:
             )
             patience_s = 1.0 / theta if theta > 0 else None
             rows.append(QueueHour(queue.name, hour, rate, mean_s, patience_s, servers, ceiling))
-    return StaffingPlan(rows, _pools(scenario, rows))
+    untaken_by_queue = {
+        queue.name: float(untaken_per_hour[index].max())
+        for index, queue in enumerate(scenario.ops.queues)
+        if untaken[:, index].sum() > 0
+    }
+    return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
 
 
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
