@@ -234,7 +234,10 @@ def compare_command(
 def staff(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario (TOML).")],
     simulate_check: Annotated[
-        bool, typer.Option("--check", help="Simulate a one-queue scenario at the planned size and one fewer.")
+        bool,
+        typer.Option(
+            "--check", help="Simulate a one-group scenario (one queue or one pool) at the planned size and one fewer."
+        ),
     ] = False,
     replications: Replications = None,
     workers: Workers = 1,
@@ -265,11 +268,6 @@ def staff(
     table.add_row("pooled by SLA", "", *(str(value) for value in pooled), style="bold")
     table.add_row("rostered on shift", "", *(f"{value:.0f}" for value in on_duty), style="dim")
     Console(width=200).print(table)
-    saving = sum(dedicated) - sum(pooled)
-    print(
-        f"Pooling queues that share an SLA saves {saving} moderator-hours a day "
-        f"({saving / max(sum(dedicated), 1):.1%}) when moderators hold the skills of every queue in their pool."
-    )
     out_of_reach = {row.queue: row for row in staffing.unreachable()}
     for queue in scenario.ops.queues:
         if queue.name in out_of_reach:
@@ -289,18 +287,36 @@ def staff(
         raise _fail(
             f"roster: no group may take some items of {', '.join(sorted(staffing.untaken))}; the plan leaves them out"
         )
-    if simulate_check:
-        size = staffing.check_size()
-        if size is None:
+    saving = sum(dedicated) - sum(pooled)
+    size = staffing.check_size() if simulate_check else None
+    if size is None:
+        _say_saving(saving, sum(dedicated), "an M/G/c approximation; --check simulates a one-group pool")
+        if simulate_check:
             reason = "the target is out of reach" if out_of_reach else "no items reach a queue"
             print(f"Nothing to simulate: {reason}.")
-            return
-        result = check(scenario, size, replications, workers)
-        print(
-            f"Simulated at {result.servers} moderators: decided within the SLA {result.decided_within_sla:.3f} "
-            f"(target {result.target}; an abandoned item counts as missed); at {result.servers - 1}: "
-            f"{result.decided_within_sla_one_fewer:.3f}"
-        )
+        return
+    result = check(scenario, size, replications, workers)
+    at_size = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla.items())
+    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
+    targets = ", ".join(f"{name} {target:g}" for name, target in result.targets.items())
+    print(
+        f"Simulated at {result.servers} moderators: decided within the SLA {at_size} (target {targets}; an abandoned "
+        f"item counts as missed); at {result.servers - 1}: {fewer}"
+    )
+    if result.met():
+        _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
+    elif saving > 0:
+        print(f"Pooling saves nothing that simulation confirms: {result.servers} pooled moderators miss a target.")
+
+
+def _say_saving(saving: int, dedicated: int, basis: str) -> None:
+    """The pooled saving, with what it rests on; none is claimed when pooling saves nothing."""
+    if saving <= 0:
+        return
+    print(
+        f"Pooling queues that share an SLA saves {saving} moderator-hours a day ({saving / max(dedicated, 1):.1%}) "
+        f"when moderators hold the skills of every queue in their pool ({basis})."
+    )
 
 
 def _on_duty_by_hour(scenario: Scenario) -> list[float]:

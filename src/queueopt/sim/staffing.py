@@ -12,9 +12,11 @@ paper and misses in simulation. An item that abandons counts as a miss (the simu
 or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
 at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead of being sized.
 
-Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's Erlang C
-size is never more, and usually less, than the sum of dedicated teams (the square-root staffing economy of scale).
-`check` runs the simulator on a single-queue scenario at the planned size and one below it.
+Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
+that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
+queue's time to decision adds its own handling); the pool is never more than the sum of dedicated teams, often less
+(the square-root staffing economy of scale). `check` runs the simulator on a one-group scenario (one queue, or one
+pool) at the planned size and one below it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, Scenario
 from queueopt.sim.takers import GroupTakers
-from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla
+from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla, servers_for_pooled_decision_sla
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
@@ -88,22 +90,27 @@ class StaffingPlan:
         return [row for row in self.rows if row.servers is None]
 
     def check_size(self) -> int | None:
-        """The headcount `check` simulates, the busiest hour's; `None` when there is nothing to check: no demand
-        at all, or a target out of reach (simulating some arbitrary size would only show it missed)."""
+        """The headcount `check` simulates, the busiest hour's pool (for one queue, its dedicated size); `None` when
+        there is nothing to check: no demand at all, or a target out of reach (simulating some arbitrary size would
+        only show it missed)."""
         if self.unreachable():
             return None
-        busiest = max((row.servers or 0 for row in self.rows), default=0)
-        return busiest or None
+        return max(self.pooled_by_hour(), default=0) or None
 
 
 @dataclass(frozen=True, slots=True)
 class PlanCheck:
-    """Shares of items decided within the SLA, an abandoned item counting as a miss (what the plan sized for)."""
+    """Per queue, the share of its items decided within its SLA, an abandoned item counting as a miss (what the plan
+    sized for), at the checked size and at one fewer; with several queues the size is the pool's."""
 
     servers: int
-    decided_within_sla: float
-    decided_within_sla_one_fewer: float
-    target: float
+    decided_within_sla: dict[str, float]
+    decided_within_sla_one_fewer: dict[str, float]
+    targets: dict[str, float]
+
+    def met(self) -> bool:
+        """Every queue meets its target at the checked size: only then is the plan (or the pool's saving) shown."""
+        return all(self.decided_within_sla[name] >= target for name, target in self.targets.items())
 
 
 def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
@@ -206,9 +213,11 @@ def plan(scenario: Scenario) -> StaffingPlan:
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
     """Each SLA class's queues sized as one pool, hour by hour, over the queues that can be sized at all.
 
-    The pool's handling mean is a rate-weighted average of its members', so it is never slower than the slowest
-    and the pool's target is in reach whenever its members' are. Rounding can still tip a pool whose members sit
-    at the very edge of reach over it; the pool then counts as its dedicated teams, which it can always mimic.
+    The pool is FCFS M/G/c: one wait for all its queues, each queue's time to decision that wait plus its own
+    handling, and the mixture of handling times more variable than an exponential
+    (`theory.servers_for_pooled_decision_sla`); every queue must meet the target, as a dedicated team would make it.
+    Queues whose items abandon are not pooled (no M/G/c+M approximation here): the pool counts as its dedicated
+    teams, and so does a pool the approximation would size larger than them, which it can always mimic.
     """
     by_sla: dict[tuple[float, float], list[str]] = defaultdict(list)
     for queue in scenario.ops.queues:
@@ -220,41 +229,48 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
             here = [row for row in members if row.hour == hour and row.servers]  # demand, and a target in reach
             if not here:
                 continue
-            rate = sum(row.arrivals_per_hour for row in here) / 3600.0
-            load = sum(row.arrivals_per_hour * row.mean_handling_s for row in here) / 3600.0
-            thetas = [(row.arrivals_per_hour, 1.0 / row.patience_s if row.patience_s else 0.0) for row in here]
-            theta = sum(weight * value for weight, value in thetas) / sum(weight for weight, _ in thetas)
             dedicated = sum(row.servers or 0 for row in here)
-            pooled = servers_for_decision_sla(rate, rate / load, sla[0], sla[1], theta if theta > 0 else None)
-            pools.append(
-                PoolHour(
-                    sla, tuple(row.queue for row in here), hour, dedicated, dedicated if pooled is None else pooled
-                )
-            )
+            pooled = None
+            if not any(row.patience_s for row in here):
+                rates = [row.arrivals_per_hour / 3600.0 for row in here]
+                pooled = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+            size = dedicated if pooled is None else min(pooled, dedicated)
+            pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, size))
     return pools
 
 
 def ensure_checkable(scenario: Scenario) -> None:
-    """The check resizes one group against one queue's SLA; a whole roster is what `simulate` is for."""
-    if len(scenario.ops.queues) != 1 or len(scenario.roster) != 1:
+    """The check resizes one group against one queue's SLA, or against one pool's: queues sharing one SLA; a whole
+    roster is what `simulate` is for."""
+    slas = {(queue.sla_s, queue.sla_target) for queue in scenario.ops.queues}
+    if len(scenario.roster) != 1 or len(slas) != 1:
         raise InvalidInput(
-            "a simulation check needs one queue and one roster group; use simulate for a whole roster",
+            "a simulation check needs one roster group and one queue, or queues sharing one SLA (a pool); use "
+            "simulate for a whole roster",
             field="roster",
         )
 
 
 def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
-    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer.
+    """Simulated share decided within the SLA of each queue of a one-group scenario at `servers` moderators and at
+    one fewer.
 
-    `servers` comes from `StaffingPlan.check_size`; a plan of no moderators has nothing to simulate.
+    `servers` comes from `StaffingPlan.check_size`: the busiest hour's pool, which for one queue is its dedicated
+    size; a plan of no moderators has nothing to simulate. With several queues the one group takes all of them (FCFS
+    under `fifo`), which is the pool the plan sized, so the check confirms or refutes the pooled saving.
     """
     ensure_checkable(scenario)
     if servers < 1:
         raise InvalidInput(f"a check needs at least one moderator, got {servers}", field="servers")
-    attained = []
+    attained: list[dict[str, float]] = []
     for size in (servers, max(1, servers - 1)):
         group = scenario.roster[0].model_copy(update={"count": size})
         sized = scenario.model_copy(update={"roster": [group]})
         estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
-        attained.append(estimates["overall.decided_within_sla_share"].mean)
-    return PlanCheck(servers, attained[0], attained[1], scenario.ops.queues[0].sla_target)
+        shares = {}
+        for queue in scenario.ops.queues:
+            estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
+            shares[queue.name] = math.nan if estimate is None else estimate.mean
+        attained.append(shares)
+    targets = {queue.name: queue.sla_target for queue in scenario.ops.queues}
+    return PlanCheck(servers, attained[0], attained[1], targets)
