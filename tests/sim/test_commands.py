@@ -284,3 +284,15 @@ def test_staff_claims_a_pooled_saving_only_when_the_check_confirms_it(
     assert result.exit_code == 0, result.output
     assert "Simulated at 7 moderators" in result.output and said in result.output
     assert ("Pooling queues that share an SLA saves 24 moderator-hours" in result.output) == (video >= 0.9)
+
+
+def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("languages = { en = 1.0 }", "languages = { fr = 1.0 }"))
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out"), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "decided_within_sla_share 0 [0, 0], abandoned_share 0 [0, 0], open_share 1 [1, 1]" in result.output
+    assert "warning: fifo: queue main: 100% of its items are undecided at the horizon" in result.output
+    compared = CliRunner().invoke(app, ["compare", str(scenario), str(scenario), "-n", "2"])
+    assert compared.exit_code == 0, compared.output
+    assert "warning: B: queue main: 100% of its items are undecided at the horizon" in compared.output

@@ -53,6 +53,17 @@ Horizon = Annotated[
 ]
 
 
+# SLA attainment leaves out abandoned items and open ones younger than `sla_s`: the shares after it say how many.
+_HEADLINE = (
+    "overall.sla_attainment",
+    "overall.decided_within_sla_share",
+    "overall.abandoned_share",
+    "overall.open_share",
+    "overall.harmful_views",
+    "overall.accuracy",
+)
+
+
 def _fail(message: str) -> typer.Exit:
     print(f"queueopt: {message}", file=sys.stderr)
     return typer.Exit(1)
@@ -147,6 +158,7 @@ def simulate(
     horizon_s: Horizon = None,
 ) -> None:
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
+    from queueopt.sim.caveats import caveats
     from queueopt.sim.experiment import run_experiment
     from queueopt.sim.report import write_report
     from queueopt.sim.stats import interval
@@ -166,11 +178,11 @@ def simulate(
     for name, experiment in experiments.items():
         estimates = experiment.estimates()
         headline = ", ".join(
-            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}"
-            for kpi in ("overall.sla_attainment", "overall.harmful_views", "overall.accuracy")
-            if kpi in estimates
+            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}" for kpi in _HEADLINE if kpi in estimates
         )
         print(f"{name}: {len(experiment.replications)} replication(s) in {experiment.wall_s:.1f} s; {headline}")
+        for line in caveats(scenario, estimates):
+            print(f"warning: {name}: {line}", file=sys.stderr)
     print(f"wrote {summary_path} and {report_path}")
 
 
@@ -184,6 +196,7 @@ def compare_command(
     every_kpi: Annotated[bool, typer.Option("--all", help="Show per-queue and per-stream KPIs too.")] = False,
 ) -> None:
     """Each KPI of A minus B with a 95% paired confidence interval (common random numbers: same seed)."""
+    from queueopt.sim.caveats import caveats
     from queueopt.sim.experiment import compare, run_experiment
 
     a, b = _load(first, scale, horizon_s), _load(second, scale, horizon_s)
@@ -208,6 +221,9 @@ def compare_command(
     with _progress((a.horizon_s + b.horizon_s) * count, "comparing") as update:
         left = run_experiment(a, None, count, _for(update, "A"), workers)
         right = run_experiment(b, None, count, _for(update, "B"), workers)
+    for label, scenario, experiment in (("A", a, left), ("B", b, right)):
+        for line in caveats(scenario, experiment.estimates()):
+            print(f"warning: {label}: {line}", file=sys.stderr)
     table = Table(title=f"A = {first}, B = {second}; {count} paired replications, 95% CI")
     for column in ("KPI", "A", "B", "A - B", "95% CI of A - B"):
         table.add_column(column, justify="left" if column == "KPI" else "right")
