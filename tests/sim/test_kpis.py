@@ -1,6 +1,7 @@
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from queueopt.sim.caveats import caveats
@@ -53,3 +54,13 @@ def test_caveats_name_a_mostly_open_queue_and_an_sla_longer_than_the_window() ->
 def test_a_queue_served_in_time_has_no_caveat() -> None:
     scenario = mm_c(servers=3, load=0.5, horizon_s=4000.0, replications=2)
     assert caveats(scenario, run_experiment(scenario).estimates()) == []
+
+
+def test_an_open_item_counts_its_time_to_decision_so_far() -> None:
+    run = simulate(_unreviewed_french())
+    measured = kpis(run)
+    counted = (run.arrivals.at_s >= run.scenario.warmup_s) & (run.queue == 0)
+    so_far = run.scenario.horizon_s - run.arrivals.at_s[counted]  # every French item is open at the horizon
+    assert measured["queue.fr.time_to_decision_mean_s"] == pytest.approx(so_far.mean(), rel=1e-12)
+    assert measured["queue.fr.time_to_decision_p50_s"] == pytest.approx(float(np.median(so_far)), rel=1e-12)
+    assert measured["overall.time_to_decision_mean_s"] > measured["queue.main.time_to_decision_mean_s"]

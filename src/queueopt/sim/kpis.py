@@ -7,7 +7,8 @@ columns and get confidence intervals without knowing what they measure; NaN wher
 
 Definitions (docs/simulation.md has the table):
 * wait: time from arrival to the first lease (or to abandonment); an item still waiting at the horizon counts
-  its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates).
+  its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates); an item still
+  open at the horizon counts its time so far, so with open items the time KPIs are lower bounds.
 * SLA attainment: decided within the queue's `sla_s`; an item undecided at the horizon counts as a miss once
   older than `sla_s`, and is left out before; abandoned items are left out. `decided_within_sla_share` counts them
   as misses: what staffing must meet, since a team that lets items abandon does not meet an SLA by it.
@@ -71,9 +72,13 @@ def waits(run: RunRecord) -> np.ndarray:
 
 
 def time_to_decision(run: RunRecord) -> np.ndarray:
-    """Arrival to a moderator's verdict; NaN for items no moderator decided."""
+    """Arrival to a moderator's verdict; an item still open at the horizon counts its time so far (censored, as
+    `waits` does), or a strategy that starves a class would look faster by leaving its items out; NaN for items
+    routing or an abandonment settled without a moderator."""
+    at = run.arrivals.at_s
     by_human = run.decided_by >= 0
-    return np.where(by_human, run.decided_at - run.arrivals.at_s, np.nan)
+    still_open = np.isnan(run.decided_at) & np.isnan(run.abandoned_at)
+    return np.where(by_human, run.decided_at - at, np.where(still_open, run.scenario.horizon_s - at, np.nan))
 
 
 def harmful_views(run: RunRecord) -> np.ndarray:
