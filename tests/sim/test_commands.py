@@ -179,10 +179,19 @@ def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -
     assert "Nothing to simulate: no items reach a queue." in result.output
 
 
+def test_staff_names_a_queue_no_group_may_take_and_exits_1(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("languages = { en = 1.0 }", "languages = { fr = 1.0 }"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 1
+    assert "- main: no roster group may take up to 60 items an hour routed here" in result.output
+    assert "roster: no group may take some items of main" in result.output
+
+
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
     assert result.exit_code == 1
-    assert "one queue and one roster group" in result.output
+    assert "one roster group and one queue" in result.output
 
 
 def test_horizon_option_shortens_the_run(app: typer.Typer, tmp_path: Path) -> None:
@@ -219,3 +228,71 @@ def test_a_trace_is_never_scaled_and_an_empty_one_is_refused(app: typer.Typer, t
     trace.write_text("id,arrive_at_s,modality,language,region\n", encoding="utf-8")
     empty = CliRunner().invoke(app, ["simulate", str(replay), "--out", str(tmp_path / "o")])
     assert empty.exit_code == 1 and f"{trace}: (file): no items to replay" in empty.output
+
+
+POOL = """
+strategy = "fifo"
+horizon_s = 86400
+warmup_s = 3600
+
+[ops]
+policy_areas = [{ name = "spam", severity = 1.0 }]
+queues = [{ name = "video", sla_s = 600, sla_target = 0.9 }, { name = "text", sla_s = 600, sla_target = 0.9 }]
+rules = [{ name = "video", queue = "video", when = { modality = ["video"] } }, { name = "rest", queue = "text" }]
+
+[[arrivals]]
+name = "text"
+rate_per_hour = 360
+modality = { text = 1 }
+language = { en = 1 }
+region = { us = 1 }
+
+[[arrivals]]
+name = "video"
+rate_per_hour = 36
+modality = { video = 1 }
+language = { en = 1 }
+region = { us = 1 }
+
+[[roster]]
+name = "pool"
+count = 8
+vendor = "inhouse"
+site = "hq"
+regions = ["us"]
+languages = { en = 1.0 }
+modalities = ["text", "video"]
+speed = { text = { distribution = "exponential", mean_s = 20 }, video = { distribution = "exponential", mean_s = 250 } }
+"""
+
+
+@pytest.mark.parametrize(
+    ("video", "said"), [(0.95, "(confirmed in simulation"), (0.85, "saves nothing that simulation")]
+)
+def test_staff_claims_a_pooled_saving_only_when_the_check_confirms_it(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, video: float, said: str
+) -> None:
+    from queueopt.sim import staffing
+
+    def simulated(_: object, servers: int, *__: object) -> staffing.PlanCheck:
+        shares = {"video": video, "text": 0.99}
+        return staffing.PlanCheck(servers, shares, shares, {"video": 0.9, "text": 0.9})
+
+    monkeypatch.setattr(staffing, "check", simulated)
+    (tmp_path / "pool.toml").write_text(POOL)
+    result = CliRunner().invoke(app, ["staff", str(tmp_path / "pool.toml"), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "Simulated at 7 moderators" in result.output and said in result.output
+    assert ("Pooling queues that share an SLA saves 24 moderator-hours" in result.output) == (video >= 0.9)
+
+
+def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("languages = { en = 1.0 }", "languages = { fr = 1.0 }"))
+    result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(tmp_path / "out"), "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "decided_within_sla_share 0 [0, 0], abandoned_share 0 [0, 0], open_share 1 [1, 1]" in result.output
+    assert "warning: fifo: queue main: 100% of its items are undecided at the horizon" in result.output
+    compared = CliRunner().invoke(app, ["compare", str(scenario), str(scenario), "-n", "2"])
+    assert compared.exit_code == 0, compared.output
+    assert "warning: B: queue main: 100% of its items are undecided at the horizon" in compared.output

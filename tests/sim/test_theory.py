@@ -25,8 +25,10 @@ from queueopt.sim.theory import (
     mm_c_sojourn_within,
     mm_c_wait_exceeds,
     mm_c_wait_quantile,
+    pooled_decided_within,
     servers_for_decision_sla,
     servers_for_mean_wait,
+    servers_for_pooled_decision_sla,
     servers_for_sla,
 )
 
@@ -349,3 +351,32 @@ def test_staffing_at_an_integer_offered_load_starts_above_it() -> None:
     # lam / mu is exactly 9: nine servers are unstable, the search must not call Erlang C there.
     assert servers_for_sla(0.15, 0.15 / 9, 0.0, 0.05) >= 10
     assert servers_for_mean_wait(9.0, 1.0, 1.0) >= 10
+
+
+@given(
+    servers=st.integers(1, 60),
+    load=st.floats(0.05, 0.98),
+    mean_s=st.floats(1.0, 600.0),
+    t=st.floats(0.0, 5000.0),
+    parts=st.integers(1, 4),
+)
+def test_a_pool_of_one_kind_of_work_is_erlang_c(servers: int, load: float, mean_s: float, t: float, parts: int) -> None:
+    # Splitting one exponential stream into classes of the same handling changes nothing: squared CV 1, Erlang C.
+    lam = load * servers / mean_s
+    shares = pooled_decided_within(servers, [lam / parts] * parts, [mean_s] * parts, t)
+    assert shares == pytest.approx([mm_c_sojourn_within(servers, lam, 1 / mean_s, t)] * parts, abs=1e-12)
+
+
+def test_a_pool_waits_longer_with_mixed_work_and_its_slow_class_misses_first() -> None:
+    lams, means = [0.1, 0.01], [20.0, 250.0]
+    text, video = pooled_decided_within(7, lams, means, 600.0)
+    assert video < text
+    # One exponential server at the 40.9 s mixture mean is the old, optimistic model of the pool.
+    mean = (0.1 * 20 + 0.01 * 250) / 0.11
+    video_if_exponential = -math.expm1(-600 / 250) - erlang_c(7, 0.11, 1 / mean) / 250 * (
+        (math.exp(-600 / 250) - math.exp(-(7 / mean - 0.11) * 600)) / (7 / mean - 0.11 - 1 / 250)
+    )
+    assert video < video_if_exponential
+    assert servers_for_pooled_decision_sla(lams, means, 600.0, 0.9) == 7
+    assert servers_for_pooled_decision_sla(lams, means, 600.0, 0.95) is None  # video's ceiling is 0.909
+    assert servers_for_pooled_decision_sla([0.0, 0.0], means, 600.0, 0.9) == 0

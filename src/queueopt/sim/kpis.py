@@ -7,10 +7,13 @@ columns and get confidence intervals without knowing what they measure; NaN wher
 
 Definitions (docs/simulation.md has the table):
 * wait: time from arrival to the first lease (or to abandonment); an item still waiting at the horizon counts
-  its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates).
+  its wait so far. Time to decision: arrival to a moderator's verdict (reviews and their duplicates); an item still
+  open at the horizon counts its time so far, so with open items the time KPIs are lower bounds.
 * SLA attainment: decided within the queue's `sla_s`; an item undecided at the horizon counts as a miss once
   older than `sla_s`, and is left out before; abandoned items are left out. `decided_within_sla_share` counts them
   as misses: what staffing must meet, since a team that lets items abandon does not meet an SLA by it.
+* Open share: items neither decided nor abandoned at the horizon. An open item younger than `sla_s` is in no SLA
+  share, so a queue nobody reviews, or whose `sla_s` outlasts the window, would read as "met" on its own.
 * Little's law: `little_ratio` is L / (lambda W), L the time-averaged backlog from the items' waiting intervals,
   lambda the rate of review items arriving in the window, W their mean wait; it is 1 up to edge effects of the
   window, so a departure flags items lost or double counted. `engine_backlog_mean` is the engine's own queue
@@ -39,6 +42,7 @@ _PROPORTIONS = frozenset(
         "sla_attainment",
         "decided_within_sla_share",
         "abandoned_share",
+        "open_share",
         "accuracy",
         "precision",
         "recall",
@@ -68,9 +72,13 @@ def waits(run: RunRecord) -> np.ndarray:
 
 
 def time_to_decision(run: RunRecord) -> np.ndarray:
-    """Arrival to a moderator's verdict; NaN for items no moderator decided."""
+    """Arrival to a moderator's verdict; an item still open at the horizon counts its time so far (censored, as
+    `waits` does), or a strategy that starves a class would look faster by leaving its items out; NaN for items
+    routing or an abandonment settled without a moderator."""
+    at = run.arrivals.at_s
     by_human = run.decided_by >= 0
-    return np.where(by_human, run.decided_at - run.arrivals.at_s, np.nan)
+    still_open = np.isnan(run.decided_at) & np.isnan(run.abandoned_at)
+    return np.where(by_human, run.decided_at - at, np.where(still_open, run.scenario.horizon_s - at, np.nan))
 
 
 def harmful_views(run: RunRecord) -> np.ndarray:
@@ -103,6 +111,8 @@ def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[st
     given_up = subset & (run.action == REVIEW) & ~np.isnan(run.abandoned_at)
     kpis["decided_within_sla_share"] = _share(hit.sum(), hit.sum() + late.sum() + given_up.sum())
     kpis["abandoned_share"] = _share((subset & ~np.isnan(run.abandoned_at)).sum(), subset.sum())
+    still_open = subset & np.isnan(run.decided_at) & np.isnan(run.abandoned_at)
+    kpis["open_share"] = _share(still_open.sum(), subset.sum())
     kpis["harmful_views"] = float(harmful_views(run)[subset].sum())
     judged = subset & (run.decided_by >= 0)
     said = run.verdict[judged] == 1

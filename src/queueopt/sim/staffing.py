@@ -2,7 +2,9 @@
 
 Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
 items, the rates scaled down and the counts scaled back up) routed by the ops config's own router, so auto-actions,
-duplicates and routing rules shrink and split demand exactly as in production. Each (queue, hour) is then an M/M/c
+duplicates and routing rules shrink and split demand exactly as in production; an item's handling time is that of
+the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted apart
+(`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
 queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
 the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
 window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
@@ -10,9 +12,11 @@ paper and misses in simulation. An item that abandons counts as a miss (the simu
 or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
 at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead of being sized.
 
-Pooling: queues with the same SLA could share one pool of moderators skilled for all of them; the pool's Erlang C
-size is never more, and usually less, than the sum of dedicated teams (the square-root staffing economy of scale).
-`check` runs the simulator on a single-queue scenario at the planned size and one below it.
+Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
+that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
+queue's time to decision adds its own handling); the pool is never more than the sum of dedicated teams, often less
+(the square-root staffing economy of scale). `check` runs the simulator on a one-group scenario (one queue, or one
+pool) at the planned size and one below it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, Scenario
-from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla
+from queueopt.sim.takers import GroupTakers
+from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla, servers_for_pooled_decision_sla
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
@@ -62,6 +67,9 @@ class PoolHour:
 class StaffingPlan:
     rows: list[QueueHour]
     pools: list[PoolHour]
+    untaken: dict[str, float]
+    """Items per hour (in the busiest hour) routed to each queue that no roster group may take, for the queues that
+    have any: no headcount of this roster decides them, so they are left out of the sizing and must be reported."""
 
     def dedicated_by_hour(self) -> list[int]:
         """Moderators per hour over the queues that can be sized; `unreachable` lists the ones left out, so the
@@ -82,22 +90,27 @@ class StaffingPlan:
         return [row for row in self.rows if row.servers is None]
 
     def check_size(self) -> int | None:
-        """The headcount `check` simulates, the busiest hour's; `None` when there is nothing to check: no demand
-        at all, or a target out of reach (simulating some arbitrary size would only show it missed)."""
+        """The headcount `check` simulates, the busiest hour's pool (for one queue, its dedicated size); `None` when
+        there is nothing to check: no demand at all, or a target out of reach (simulating some arbitrary size would
+        only show it missed)."""
         if self.unreachable():
             return None
-        busiest = max((row.servers or 0 for row in self.rows), default=0)
-        return busiest or None
+        return max(self.pooled_by_hour(), default=0) or None
 
 
 @dataclass(frozen=True, slots=True)
 class PlanCheck:
-    """Shares of items decided within the SLA, an abandoned item counting as a miss (what the plan sized for)."""
+    """Per queue, the share of its items decided within its SLA, an abandoned item counting as a miss (what the plan
+    sized for), at the checked size and at one fewer; with several queues the size is the pool's."""
 
     servers: int
-    decided_within_sla: float
-    decided_within_sla_one_fewer: float
-    target: float
+    decided_within_sla: dict[str, float]
+    decided_within_sla_one_fewer: dict[str, float]
+    targets: dict[str, float]
+
+    def met(self) -> bool:
+        """Every queue meets its target at the checked size: only then is the plan (or the pool's saving) shown."""
+        return all(self.decided_within_sla[name] >= target for name, target in self.targets.items())
 
 
 def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
@@ -111,17 +124,17 @@ def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
     return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
 
 
-def _expected_handling_s(scenario: Scenario, modality: Any, duration_s: float) -> float:
-    """Mean handling time of an item over the roster groups that review its modality, weighted by headcount."""
+def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
+    """Mean handling time of an item over the roster groups that may take it, weighted by headcount: the fast
+    English team's speed says nothing of how long the French team takes over the French queue."""
     total, weight = 0.0, 0.0
-    for group in scenario.roster:
-        speed = group.speed.get(modality)
-        if speed is None:
-            continue
+    for index in groups:
+        group = scenario.roster[index]
+        speed = group.speed[modality]
         scale = math.exp(group.speed_spread**2 / 2.0)
         total += group.count * (speed.base_mean_s + speed.duration_factor * duration_s) * scale
         weight += group.count
-    return total / weight if weight else math.nan
+    return total / weight
 
 
 def _hourly_rates(scenario: Scenario) -> np.ndarray:
@@ -152,8 +165,10 @@ def plan(scenario: Scenario) -> StaffingPlan:
     names = [queue.name for queue in scenario.ops.queues]
     column = {name: index for index, name in enumerate(names)}
     routed = np.zeros((streams, len(names)))
+    untaken = np.zeros((streams, len(names)))
     sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
     work = np.zeros(len(names))
+    takers = GroupTakers(scenario)
     seen: set[str] = set()
     for row, item in enumerate(arrivals.items):
         if item.content_hash is not None and item.content_hash in seen:
@@ -163,10 +178,15 @@ def plan(scenario: Scenario) -> StaffingPlan:
         routing = router.route(item)
         if routing.action is not Action.REVIEW or routing.queue is None:
             continue
+        groups = takers.groups(item, routing)
+        if not groups:
+            untaken[int(arrivals.stream[row]), column[routing.queue]] += 1.0
+            continue
         routed[int(arrivals.stream[row]), column[routing.queue]] += 1.0
-        work[column[routing.queue]] += _expected_handling_s(scenario, item.modality, item.duration_s)
-    share = routed / np.maximum(sampled, 1.0)[:, None]
-    per_hour = share.T @ _hourly_rates(scenario)
+        work[column[routing.queue]] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+    hourly = _hourly_rates(scenario)
+    per_hour = (routed / np.maximum(sampled, 1.0)[:, None]).T @ hourly
+    untaken_per_hour = (untaken / np.maximum(sampled, 1.0)[:, None]).T @ hourly
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -182,15 +202,22 @@ def plan(scenario: Scenario) -> StaffingPlan:
             )
             patience_s = 1.0 / theta if theta > 0 else None
             rows.append(QueueHour(queue.name, hour, rate, mean_s, patience_s, servers, ceiling))
-    return StaffingPlan(rows, _pools(scenario, rows))
+    untaken_by_queue = {
+        queue.name: float(untaken_per_hour[index].max())
+        for index, queue in enumerate(scenario.ops.queues)
+        if untaken[:, index].sum() > 0
+    }
+    return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
 
 
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
     """Each SLA class's queues sized as one pool, hour by hour, over the queues that can be sized at all.
 
-    The pool's handling mean is a rate-weighted average of its members', so it is never slower than the slowest
-    and the pool's target is in reach whenever its members' are. Rounding can still tip a pool whose members sit
-    at the very edge of reach over it; the pool then counts as its dedicated teams, which it can always mimic.
+    The pool is FCFS M/G/c: one wait for all its queues, each queue's time to decision that wait plus its own
+    handling, and the mixture of handling times more variable than an exponential
+    (`theory.servers_for_pooled_decision_sla`); every queue must meet the target, as a dedicated team would make it.
+    Queues whose items abandon are not pooled (no M/G/c+M approximation here): the pool counts as its dedicated
+    teams, and so does a pool the approximation would size larger than them, which it can always mimic.
     """
     by_sla: dict[tuple[float, float], list[str]] = defaultdict(list)
     for queue in scenario.ops.queues:
@@ -202,41 +229,48 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
             here = [row for row in members if row.hour == hour and row.servers]  # demand, and a target in reach
             if not here:
                 continue
-            rate = sum(row.arrivals_per_hour for row in here) / 3600.0
-            load = sum(row.arrivals_per_hour * row.mean_handling_s for row in here) / 3600.0
-            thetas = [(row.arrivals_per_hour, 1.0 / row.patience_s if row.patience_s else 0.0) for row in here]
-            theta = sum(weight * value for weight, value in thetas) / sum(weight for weight, _ in thetas)
             dedicated = sum(row.servers or 0 for row in here)
-            pooled = servers_for_decision_sla(rate, rate / load, sla[0], sla[1], theta if theta > 0 else None)
-            pools.append(
-                PoolHour(
-                    sla, tuple(row.queue for row in here), hour, dedicated, dedicated if pooled is None else pooled
-                )
-            )
+            pooled = None
+            if not any(row.patience_s for row in here):
+                rates = [row.arrivals_per_hour / 3600.0 for row in here]
+                pooled = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+            size = dedicated if pooled is None else min(pooled, dedicated)
+            pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, size))
     return pools
 
 
 def ensure_checkable(scenario: Scenario) -> None:
-    """The check resizes one group against one queue's SLA; a whole roster is what `simulate` is for."""
-    if len(scenario.ops.queues) != 1 or len(scenario.roster) != 1:
+    """The check resizes one group against one queue's SLA, or against one pool's: queues sharing one SLA; a whole
+    roster is what `simulate` is for."""
+    slas = {(queue.sla_s, queue.sla_target) for queue in scenario.ops.queues}
+    if len(scenario.roster) != 1 or len(slas) != 1:
         raise InvalidInput(
-            "a simulation check needs one queue and one roster group; use simulate for a whole roster",
+            "a simulation check needs one roster group and one queue, or queues sharing one SLA (a pool); use "
+            "simulate for a whole roster",
             field="roster",
         )
 
 
 def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
-    """Simulated SLA attainment of a one-queue, one-group scenario at `servers` moderators and at one fewer.
+    """Simulated share decided within the SLA of each queue of a one-group scenario at `servers` moderators and at
+    one fewer.
 
-    `servers` comes from `StaffingPlan.check_size`; a plan of no moderators has nothing to simulate.
+    `servers` comes from `StaffingPlan.check_size`: the busiest hour's pool, which for one queue is its dedicated
+    size; a plan of no moderators has nothing to simulate. With several queues the one group takes all of them (FCFS
+    under `fifo`), which is the pool the plan sized, so the check confirms or refutes the pooled saving.
     """
     ensure_checkable(scenario)
     if servers < 1:
         raise InvalidInput(f"a check needs at least one moderator, got {servers}", field="servers")
-    attained = []
+    attained: list[dict[str, float]] = []
     for size in (servers, max(1, servers - 1)):
         group = scenario.roster[0].model_copy(update={"count": size})
         sized = scenario.model_copy(update={"roster": [group]})
         estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
-        attained.append(estimates["overall.decided_within_sla_share"].mean)
-    return PlanCheck(servers, attained[0], attained[1], scenario.ops.queues[0].sla_target)
+        shares = {}
+        for queue in scenario.ops.queues:
+            estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
+            shares[queue.name] = math.nan if estimate is None else estimate.mean
+        attained.append(shares)
+    targets = {queue.name: queue.sla_target for queue in scenario.ops.queues}
+    return PlanCheck(servers, attained[0], attained[1], targets)

@@ -1,0 +1,66 @@
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from queueopt.sim.caveats import caveats
+from queueopt.sim.experiment import run_experiment
+from queueopt.sim.kpis import kpis
+from queueopt.sim.simulator import simulate
+
+from .helpers import ONE_QUEUE_OPS, mm_c
+
+# Probe t3: a second queue that no moderator may review (French items, an English team), with an SLA longer than
+# the measured window: no open item there is ever old enough to miss.
+TWO_LANGUAGES: dict[str, Any] = {
+    **ONE_QUEUE_OPS,
+    "queues": [{"name": "fr", "sla_s": 7200, "sla_target": 0.8}, {"name": "main", "sla_s": 7200, "sla_target": 0.8}],
+    "rules": [{"name": "fr", "queue": "fr", "when": {"language": ["fr"]}}, {"name": "rest", "queue": "main"}],
+}
+
+
+def _unreviewed_french(**extra: Any) -> Any:
+    return mm_c(
+        servers=2, load=0.5, horizon_s=4000.0, ops=TWO_LANGUAGES, arrival={"language": {"en": 1, "fr": 1}}, **extra
+    )
+
+
+def test_items_nobody_reviews_are_open_not_met() -> None:
+    measured = kpis(simulate(_unreviewed_french()))
+    assert measured["queue.fr.open_share"] == 1.0
+    assert math.isnan(measured["queue.fr.sla_attainment"])  # nothing decided, nothing old enough to miss
+    assert measured["queue.main.open_share"] < 0.1
+    assert measured["overall.sla_attainment"] == 1.0  # the English items alone: why open_share must be read too
+    french = measured["queue.fr.items"] / measured["overall.items"]
+    assert measured["overall.open_share"] == pytest.approx(
+        french + (1 - french) * measured["queue.main.open_share"], abs=1e-12
+    )
+
+
+def test_caveats_name_a_mostly_open_queue_and_an_sla_longer_than_the_window() -> None:
+    scenario = _unreviewed_french(replications=2)
+    lines = caveats(scenario, run_experiment(scenario).estimates())
+    assert lines == [
+        "queue fr: 100% of its items are undecided at the horizon; its SLA shares count only those older than sla_s "
+        "(7200 s)",
+        "queue fr: SLA not measured: sla_s (7200 s) is at least the measured window (3600 s), so an undecided item "
+        "never counts as a miss",
+        "queue main: SLA not measured: sla_s (7200 s) is at least the measured window (3600 s), so an undecided item "
+        "never counts as a miss",
+    ]
+
+
+def test_a_queue_served_in_time_has_no_caveat() -> None:
+    scenario = mm_c(servers=3, load=0.5, horizon_s=4000.0, replications=2)
+    assert caveats(scenario, run_experiment(scenario).estimates()) == []
+
+
+def test_an_open_item_counts_its_time_to_decision_so_far() -> None:
+    run = simulate(_unreviewed_french())
+    measured = kpis(run)
+    counted = (run.arrivals.at_s >= run.scenario.warmup_s) & (run.queue == 0)
+    so_far = run.scenario.horizon_s - run.arrivals.at_s[counted]  # every French item is open at the horizon
+    assert measured["queue.fr.time_to_decision_mean_s"] == pytest.approx(so_far.mean(), rel=1e-12)
+    assert measured["queue.fr.time_to_decision_p50_s"] == pytest.approx(float(np.median(so_far)), rel=1e-12)
+    assert measured["overall.time_to_decision_mean_s"] > measured["queue.main.time_to_decision_mean_s"]
