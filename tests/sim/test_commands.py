@@ -107,6 +107,18 @@ def test_a_good_trace_replays(app: typer.Typer, tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["strategies"]["fifo"]["kpis"]["overall.items"]["mean"] == 1
 
 
+def test_a_trace_past_the_horizon_is_refused_and_rows_past_it_are_counted(app: typer.Typer, tmp_path: Path) -> None:
+    """Found by a probe: a trace whose rows all fell after the horizon (Unix timestamps, say) ran an empty day and
+    reported harmful views 0 with exit 0."""
+    late = CliRunner().invoke(app, ["simulate", str(_with_trace(tmp_path, "a1,1.7e9,text,en,us,0.5,\n")), "-o", "o"])
+    assert late.exit_code == 1 and isinstance(late.exception, SystemExit), late.output
+    assert "none of its 1 rows falls before the horizon" in late.output and "1.7e+09" in late.output
+    rows = "a1,1000,text,en,us,0.5,\na2,1.7e9,text,en,us,0.5,\n"
+    some = CliRunner().invoke(app, ["simulate", str(_with_trace(tmp_path, rows)), "-o", str(tmp_path / "out")])
+    assert some.exit_code == 0, some.output
+    assert "1 row(s) at or after the horizon" in some.output
+
+
 def test_a_report_file_that_is_a_folder_stops_the_run_and_writes_nothing(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "out"
     (out / "report.html").mkdir(parents=True)

@@ -77,7 +77,6 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
     replays its items as recorded, so scaling one would shrink only the roster."""
     try:
         scenario = load_scenario(path)
-        check_trace(scenario)
         if horizon_s is not None:
             if horizon_s <= scenario.warmup_s or horizon_s > scenario.horizon_s:
                 raise _fail(
@@ -85,6 +84,13 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
                     f"horizon_s ({scenario.horizon_s:g}); got {horizon_s:g}"
                 )
             scenario = scenario.model_copy(update={"horizon_s": horizon_s})
+        late = check_trace(scenario)
+        if late:
+            print(
+                f"warning: {scenario.trace}: {late} row(s) at or after the horizon ({scenario.horizon_s:g} s) are not "
+                "replayed",
+                file=sys.stderr,
+            )
         if scale == 1.0:
             return scenario
         if scenario.trace is not None:

@@ -590,17 +590,30 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     return arrivals
 
 
-def check_trace(scenario: Scenario) -> None:
+def check_trace(scenario: Scenario) -> int:
     """Read the scenario's trace as a run would, so that a bad row stops a command before a long run starts, not in
-    the middle of it; an item whose signals name a policy area the ops config lacks would stop the run too."""
+    the middle of it; an item whose signals name a policy area the ops config lacks would stop the run too. Returns
+    how many rows fall at or after the horizon, which a run leaves out; a trace with no row before it is refused (a
+    trace of Unix timestamps, say: its times are seconds from the run's start), not run as an empty day."""
     if scenario.trace is None:
-        return
+        return 0
     areas = {area.name for area in scenario.ops.policy_areas}
+    trace = load_trace(scenario.trace)
     problems = [
         f"item {arrival.item.id!r}: signals.{name}: not a policy area of the ops config"
-        for arrival in load_trace(scenario.trace)
+        for arrival in trace
         for name in arrival.item.signals
         if name not in areas
     ]
     if problems:
         raise ConfigError(str(scenario.trace), problems[:_MAX_TRACE_PROBLEMS])
+    late = sum(arrival.at_s >= scenario.horizon_s for arrival in trace)
+    if late == len(trace):
+        raise ConfigError(
+            str(scenario.trace),
+            [
+                f"(file): none of its {late} rows falls before the horizon ({scenario.horizon_s:g} s); arrive_at_s is "
+                f"seconds from the start of the run, and the first row is at {trace[0].at_s:g}"
+            ],
+        )
+    return late
