@@ -66,3 +66,6 @@ def version() -> None:
 enqueue_commands.register(app)
 service_commands.register(app)
 sim_commands.register(app)
+
+if __name__ == "__main__":
+    main()

@@ -159,3 +159,12 @@ def test_check_config_warns_about_steps_that_relax_residency_clearance_or_certif
         "without the queue's clearance tiers (csam)" in warnings[0] and "not certified for child_safety" in warnings[1]
     )
     assert "relaxes region after 900 s" in warnings[2] and "data residency" in warnings[2]
+
+
+def test_python_dash_m_runs_the_command_as_the_script_does() -> None:
+    """Found by a probe: `python -m queueopt.cli check-config ...` exited 0 having done nothing."""
+    for module in ("queueopt", "queueopt.cli"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "check-config", EXAMPLE], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0 and done.stdout.strip() == f"{EXAMPLE}: ok (15 queues, 19 rules)", done.stderr
