@@ -173,3 +173,40 @@ def test_the_simulators_count_of_waiting_work_is_the_engines_when_copies_abandon
     run = simulation.run()
     assert (run.action == ACTION_CODE[Action.DUPLICATE]).sum() > 100 and (~np.isnan(run.abandoned_at)).sum() > 100
     assert all(waiting == depth for waiting, depth in seen), seen
+
+
+def test_a_batch_run_routes_and_counts_items_that_gave_up_before_its_tick() -> None:
+    """Found by probe: under `optimal` with a 60 s tick, an item whose patience ran out before the tick was never
+    submitted, so it had no action or queue and was missing from its queue's items, waits and abandoned share. It
+    is routed as it would have been on arrival and leaves at the time it gave up; an auto-removal never waits."""
+    scenario = mm_c(
+        servers=2,
+        load=1.5,
+        horizon_s=6000.0,
+        tick_s=60.0,
+        strategy="optimal",
+        ops={**ONE_QUEUE_OPS, "auto_actions": {"remove_at": {"spam": 0.8}}},
+        arrival={"patience_s": 30, "signals": {"spam": {"score": {"a": 2, "b": 2}}}},
+    )
+    simulation = Simulation(scenario, 0)
+    seen: list[tuple[int, int]] = []
+    sample = simulation._sample
+
+    def sample_and_count() -> None:
+        sample()
+        seen.append((simulation._waiting, sum(view.depth for view in simulation.engine.queues())))
+
+    simulation._sample = sample_and_count  # type: ignore[method-assign]
+    run = simulation.run()
+    review = run.action == ACTION_CODE[Action.REVIEW]
+    auto = run.action == ACTION_CODE[Action.AUTO_REMOVE]
+    assert (review | auto).all() and (run.queue[review] >= 0).all() and auto.sum() > 10
+    abandoned = ~np.isnan(run.abandoned_at)
+    assert abandoned.sum() > 100 and not (abandoned & auto).any()
+    np.testing.assert_allclose(run.abandoned_at[abandoned], (run.arrivals.at_s + run.arrivals.patience_s)[abandoned])
+    measured = kpis(run)
+    reviewed = measured["overall.items"] * (1.0 - measured["overall.auto_action_share"])
+    assert measured["queue.main.items"] == pytest.approx(reviewed)
+    gave_up = measured["overall.abandoned_share"] * measured["overall.items"]
+    assert measured["queue.main.abandoned_share"] * measured["queue.main.items"] == pytest.approx(gave_up)
+    assert all(waiting == depth for waiting, depth in seen), seen

@@ -66,7 +66,7 @@ def test_erlang_a_with_abandonment() -> None:
 def test_two_priority_classes_match_cobham() -> None:
     scenario = mm_c(
         servers=1,
-        horizon_s=150_000.0,
+        horizon_s=250_000.0,
         warmup_s=10_000.0,
         replications=10,
         strategy="priority",

@@ -1,15 +1,23 @@
 """The items of one replication and the truth about each: drawn from a scenario's streams (or replayed from a trace).
 
-Everything random about an item is drawn here, once, in arrival order, so that two strategies run on the same
-replication see the same items, the same true verdicts and the same per-item handling-time and mistake draws
-(common random numbers). Which moderator serves an item differs between strategies; the per-item draws are
-therefore standardised (a standard normal, a unit exponential, uniforms) and turned into seconds and mistakes only
-once the moderator is known (`queueopt.sim.roster`).
+Everything random about an item is drawn here, once, so that two strategies run on the same replication see the
+same items, the same true verdicts and the same per-item handling-time and mistake draws (common random numbers).
+Which moderator serves an item differs between strategies; the per-item draws are therefore standardised (a
+standard normal, a unit exponential, uniforms) and turned into seconds and mistakes only once the moderator is known
+(`queueopt.sim.roster`).
+
+Each quantity of an arrival stream draws from a stream of random numbers of its own (`queueopt.sim.randomness`),
+keyed by the arrival stream's name and the quantity, a block per stream in arrival order within it: so two
+variants of a scenario pair item for item as far as they can. A busier stream leaves every other stream's items and
+their service draws alone, and a shorter horizon draws the first items of a longer one, each with the same draws.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from inspect import getattr_static
 from itertools import repeat
 from typing import Annotated, Any, get_args
@@ -19,18 +27,25 @@ from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
 from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item
+from queueopt.sim.randomness import substream
 from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
 
-# Purposes of the independent random streams of one replication (SeedSequence entropy words).
-STREAM_ARRIVALS = 0
-STREAM_ROSTER = 1
-STREAM_SERVICE = 2
+# A stream of random numbers of one quantity of one arrival stream, from the quantity's name.
+Draws = Callable[..., np.random.Generator]
 
-
-def generator(seed: int, replication: int, purpose: int, index: int = 0) -> np.random.Generator:
-    """An independent stream per (seed, replication, purpose, index): adding a stream or changing the strategy
-    never shifts the numbers another stream draws."""
-    return np.random.default_rng(np.random.SeedSequence([seed, replication, purpose, index]))
+# The per-item columns of `Arrivals` drawn stream by stream, then merged into arrival order.
+_COLUMN_NAMES = (
+    "violating",
+    "views_per_hour",
+    "half_life_s",
+    "patience_s",
+    "normal",
+    "exponential",
+    "mistake",
+    "qa_normal",
+    "qa_exponential",
+    "qa_mistake",
+)
 
 
 @dataclass(slots=True)
@@ -73,24 +88,42 @@ def item_index(item_or_task_id: str) -> int:
 
 @dataclass(slots=True)
 class _Stream:
-    """One stream's draws before merging, in its own time order."""
+    """One stream's draws before merging, in its own time order: item fields and per-item columns."""
 
     at_s: np.ndarray
     fields: dict[str, Any]
-    violating: np.ndarray
-    views_per_hour: np.ndarray
-    half_life_s: np.ndarray
-    patience_s: np.ndarray
+    columns: dict[str, np.ndarray]
 
 
 def _times(scenario: Scenario, arrival: ArrivalType, rng: np.random.Generator) -> np.ndarray:
-    """Exact non-homogeneous Poisson arrivals: a Poisson count per constant-rate piece, then uniform times."""
-    pieces = []
-    for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s):
-        count = rng.poisson(rate * (end - start))
-        pieces.append(rng.uniform(start, end, count))
-    times = np.concatenate(pieces) if pieces else np.zeros(0)
-    times.sort()
+    """Exact non-homogeneous Poisson arrivals by a time change: the k-th arrival comes when the expected count since
+    0 (the integral of the rate) reaches the sum of k unit exponentials.
+
+    An arrival's time depends only on the exponentials before it, so a longer horizon adds arrivals after those of a
+    shorter one and never moves them (a Poisson count per constant-rate piece, then uniform times, redrew the piece
+    the horizon cuts).
+    """
+    pieces = [piece for piece in scenario.rate_segments(arrival, scenario.horizon_s) if piece[2] > 0.0]
+    if not pieces:
+        return np.zeros(0)
+    start, end, rate = (np.asarray(column, dtype=float) for column in zip(*pieces, strict=True))
+    reached = np.cumsum(rate * (end - start))  # expected count by the end of each piece
+    before = np.concatenate(([0.0], reached[:-1]))
+    total = float(reached[-1])
+    blocks = []
+    level = 0.0
+    while level < total:
+        remaining = total - level
+        gaps = rng.standard_exponential(int(remaining + 4.0 * math.sqrt(remaining)) + 16)
+        # Summed on from the level reached, so the sums are the same however the draws fall into blocks.
+        sums = np.cumsum(np.concatenate(([level], gaps)))[1:]
+        blocks.append(sums)
+        level = float(sums[-1])
+    levels = np.concatenate(blocks)
+    levels = levels[levels < total]
+    piece = np.searchsorted(reached, levels, side="right")
+    times: np.ndarray = start[piece] + (levels - before[piece]) / rate[piece]
+    np.minimum(times, np.nextafter(end[piece], start[piece]), out=times)  # rounding puts none past its piece
     return times
 
 
@@ -102,15 +135,19 @@ def _choose(rng: np.random.Generator, weights: dict[Any, float], size: int) -> l
     return [values[pick] for pick in picks.tolist()]
 
 
-def _duplicate_roots(rng: np.random.Generator, share: float, size: int) -> np.ndarray:
-    """For each item, the earlier item whose content it repeats (itself when original), resolved to an original."""
+def _duplicate_roots(draws: Draws, share: float, size: int) -> np.ndarray:
+    """For each item, the earlier item whose content it repeats (itself when original), resolved to an original.
+
+    Whether an item repeats, and which earlier item, are two uniforms per item from two streams, so an item's
+    choice does not depend on how many items came before or after it.
+    """
     root = np.arange(size)
     if share <= 0.0 or size < 2:
         return root
-    repeats = rng.random(size) < share
+    repeats = draws("duplicate").random(size) < share
     repeats[0] = False
-    positions = np.flatnonzero(repeats)
-    root[positions] = np.floor(rng.random(positions.size) * positions).astype(np.int64)
+    earlier = np.floor(draws("duplicate_of").random(size) * root).astype(np.int64)
+    root[repeats] = earlier[repeats]
     while True:
         resolved = root[root]
         if np.array_equal(resolved, root):
@@ -118,35 +155,58 @@ def _duplicate_roots(rng: np.random.Generator, share: float, size: int) -> np.nd
         root = resolved
 
 
-def _sample_stream(scenario: Scenario, position: int, rng: np.random.Generator) -> _Stream:
-    arrival = scenario.arrivals[position]
-    at_s = _times(scenario, arrival, rng)
+def _service_draws(draws: Draws, size: int) -> dict[str, np.ndarray]:
+    """A standard normal and a unit exponential (handling time) and a uniform (mistake) per item, for its review
+    and for a QA review of it: standardised, since who reviews it depends on the strategy."""
+    return {
+        "normal": draws("normal").standard_normal(size),
+        "exponential": draws("exponential").standard_exponential(size),
+        "mistake": draws("mistake").random(size),
+        "qa_normal": draws("qa_normal").standard_normal(size),
+        "qa_exponential": draws("qa_exponential").standard_exponential(size),
+        "qa_mistake": draws("qa_mistake").random(size),
+    }
+
+
+def _sample_stream(scenario: Scenario, arrival: ArrivalType, draws: Draws) -> _Stream:
+    at_s = _times(scenario, arrival, draws("times"))
     size = at_s.size
     fields: dict[str, Any] = {
-        "modality": _choose(rng, arrival.modality, size),
-        "language": _choose(rng, arrival.language, size),
-        "region": _choose(rng, arrival.region, size),
-        "source": _choose(rng, arrival.source, size),
+        name: _choose(draws(name), getattr(arrival, name), size)
+        for name in ("modality", "language", "region", "source")
     }
     # A lognormal's far tail passes the limits an item must respect; a drawn item is held to them, as a sent one is.
-    duration = arrival.duration_s.sample(rng, size) if arrival.duration_s else np.zeros(size)
+    duration = arrival.duration_s.sample(draws("duration_s"), size) if arrival.duration_s else np.zeros(size)
     fields["duration_s"] = np.minimum(duration, MAX_DURATION_S)
-    root = _duplicate_roots(rng, arrival.duplicate_share, size)
+    root = _duplicate_roots(draws, arrival.duplicate_share, size)
     clean = np.ones(size, dtype=bool)
     scores: dict[str, np.ndarray] = {}
     for area, signal in arrival.signals.items():
-        score = rng.beta(signal.score.a, signal.score.b, size)[root]
+        score = draws("score", area).beta(signal.score.a, signal.score.b, size)[root]
         scores[area] = score
-        clean &= rng.random(size)[root] >= signal.calibration.probability(score)
+        clean &= draws("truth", area).random(size)[root] >= signal.calibration.probability(score)
     fields["signals"] = scores
-    views = arrival.views_per_hour.sample(rng, size) if arrival.views_per_hour else np.zeros(size)
+    views = arrival.views_per_hour.sample(draws("views_per_hour"), size) if arrival.views_per_hour else np.zeros(size)
     fields["views_per_hour"] = np.minimum(views, MAX_VIEWS_PER_HOUR)
-    half_life = arrival.views_half_life_s.sample(rng, size) if arrival.views_half_life_s else np.full(size, np.inf)
-    reports = rng.poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
+    half_life = (
+        arrival.views_half_life_s.sample(draws("views_half_life_s"), size)
+        if arrival.views_half_life_s
+        else np.full(size, np.inf)
+    )
+    reports = draws("reports").poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
     fields["reports"] = np.minimum(reports, MAX_REPORTS)
     fields["content_hash"] = [f"{arrival.name}-{r}" for r in root.tolist()] if arrival.duplicate_share else None
-    patience = rng.exponential(arrival.patience_s, size) if arrival.patience_s else np.full(size, np.inf)
-    return _Stream(at_s, fields, ~clean, fields["views_per_hour"], half_life, patience)
+    patience = (
+        draws("patience_s").exponential(arrival.patience_s, size) if arrival.patience_s else np.full(size, np.inf)
+    )
+    columns = {
+        "violating": ~clean,
+        "views_per_hour": fields["views_per_hour"],
+        "half_life_s": half_life,
+        "patience_s": patience,
+        **_service_draws(draws, size),
+    }
+    return _Stream(at_s, fields, columns)
 
 
 def _items(streams: list[_Stream], scenario: Scenario, order: np.ndarray, offsets: np.ndarray) -> list[Item]:
@@ -264,24 +324,41 @@ def _validated_item(fields: dict[str, Any]) -> Item:
     return item
 
 
-def _trace_stream(trace: list[TraceArrival], rng: np.random.Generator) -> tuple[np.ndarray, list[Item], np.ndarray]:
+def _trace_stream(trace: list[TraceArrival], draws: Draws) -> tuple[_Stream, list[Item]]:
     """A replayed trace: times and items as given; truth as given, else drawn treating scores as calibrated."""
-    at_s = np.asarray([arrival.at_s for arrival in trace], dtype=float)
-    violating = np.empty(len(trace), dtype=bool)
+    size = len(trace)
+    chance = draws("truth").random(size)
+    violating = np.empty(size, dtype=bool)
     for row, arrival in enumerate(trace):
         if arrival.true_violating is not None:
             violating[row] = arrival.true_violating
         else:
             clean = np.prod([1.0 - score for score in arrival.item.signals.values()]) if arrival.item.signals else 1.0
-            violating[row] = rng.random() >= clean
-    return at_s, [arrival.item for arrival in trace], violating
+            violating[row] = chance[row] >= clean
+    columns = {
+        "violating": violating,
+        "views_per_hour": np.asarray([arrival.item.views_per_hour for arrival in trace], dtype=float),
+        "half_life_s": np.full(size, np.inf),
+        "patience_s": np.full(size, np.inf),
+        **_service_draws(draws, size),
+    }
+    at_s = np.asarray([arrival.at_s for arrival in trace], dtype=float)
+    return _Stream(at_s, {}, columns), [arrival.item for arrival in trace]
+
+
+def _merged(streams: list[_Stream], order: np.ndarray) -> dict[str, np.ndarray]:
+    """Every per-item column of the streams, joined in stream order and put in `order`."""
+    return {
+        name: np.concatenate([stream.columns[name] for stream in streams])[order] if streams else np.zeros(0)
+        for name in _COLUMN_NAMES
+    }
 
 
 def sample_arrivals(scenario: Scenario, replication: int) -> Arrivals:
     """Every item of replication `replication` of `scenario`, with its truth and standardised service draws."""
     streams = [
-        _sample_stream(scenario, position, generator(scenario.seed, replication, STREAM_ARRIVALS, position))
-        for position in range(len(scenario.arrivals))
+        _sample_stream(scenario, arrival, partial(substream, scenario.seed, replication, "arrivals", arrival.name))
+        for arrival in scenario.arrivals
     ]
     sizes = np.asarray([stream.at_s.size for stream in streams], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -289,43 +366,30 @@ def sample_arrivals(scenario: Scenario, replication: int) -> Arrivals:
     order = np.argsort(at_s, kind="stable")
     items = _items(streams, scenario, order, offsets)
     stream_of = np.repeat(np.arange(len(streams)), sizes)[order]
-
-    def column(name: str) -> np.ndarray:
-        parts = [getattr(stream, name) for stream in streams]
-        return (np.concatenate(parts) if parts else np.zeros(0))[order]
-
-    violating, views, half_life, patience = (
-        column(name) for name in ("violating", "views_per_hour", "half_life_s", "patience_s")
-    )
+    columns = _merged(streams, order)
     at_s = at_s[order]
     if scenario.trace is not None:
         trace = [arrival for arrival in load_trace(scenario.trace) if arrival.at_s < scenario.horizon_s]
-        trace_rng = generator(scenario.seed, replication, STREAM_ARRIVALS, len(scenario.arrivals))
-        trace_at, trace_items, trace_violating = _trace_stream(trace, trace_rng)
-        at_s = np.concatenate([at_s, trace_at])
+        replayed, replayed_items = _trace_stream(trace, partial(substream, scenario.seed, replication, "trace"))
+        at_s = np.concatenate([at_s, replayed.at_s])
         merge = np.argsort(at_s, kind="stable")
         at_s = at_s[merge]
         stream_of = np.concatenate([stream_of, np.full(len(trace), -1)])[merge]
-        violating = np.concatenate([violating, trace_violating])[merge]
-        views = np.concatenate([views, [item.views_per_hour for item in trace_items]])[merge]
-        half_life = np.concatenate([half_life, np.full(len(trace), np.inf)])[merge]
-        patience = np.concatenate([patience, np.full(len(trace), np.inf)])[merge]
-        joined = [*items, *trace_items]
+        columns = {name: np.concatenate([columns[name], replayed.columns[name]])[merge] for name in _COLUMN_NAMES}
+        joined = [*items, *replayed_items]
         items = [joined[k].model_copy(update={"id": f"i{new}"}) for new, k in enumerate(merge.tolist())]
-    service = generator(scenario.seed, replication, STREAM_SERVICE)
-    size = at_s.size
     return Arrivals(
         at_s=at_s,
         stream=stream_of.astype(np.int64),
         items=items,
-        violating=violating.astype(bool),
-        views_per_hour=views.astype(float),
-        half_life_s=half_life.astype(float),
-        patience_s=patience.astype(float),
-        normal=service.standard_normal(size),
-        exponential=service.standard_exponential(size),
-        mistake=service.random(size),
-        qa_normal=service.standard_normal(size),
-        qa_exponential=service.standard_exponential(size),
-        qa_mistake=service.random(size),
+        violating=columns["violating"].astype(bool),
+        views_per_hour=columns["views_per_hour"].astype(float),
+        half_life_s=columns["half_life_s"].astype(float),
+        patience_s=columns["patience_s"].astype(float),
+        normal=columns["normal"],
+        exponential=columns["exponential"],
+        mistake=columns["mistake"],
+        qa_normal=columns["qa_normal"],
+        qa_exponential=columns["qa_exponential"],
+        qa_mistake=columns["qa_mistake"],
     )

@@ -14,7 +14,7 @@ import numpy as np
 
 from queueopt.capability import ModeratorProfile
 from queueopt.domain import Modality, ModeratorStatus
-from queueopt.sim.arrivals import STREAM_ROSTER, generator
+from queueopt.sim.randomness import substream
 from queueopt.sim.scenario import RosterGroup, Scenario
 
 NO_SEVERE_LIMIT = 100_000
@@ -126,8 +126,11 @@ def _timeline(group: RosterGroup, moderator: int, phase: float, horizon_s: float
 
 
 def build_moderators(scenario: Scenario, replication: int) -> Moderators:
-    """Profiles (all starting offline), true accuracy and speed, and every status change over the horizon."""
-    rng = generator(scenario.seed, replication, STREAM_ROSTER)
+    """Profiles (all starting offline), true accuracy and speed, and every status change over the horizon.
+
+    Each group's accuracies and speed factors come from streams of that group's own, moderator by moderator, so a
+    group grown or shrunk leaves every other group's moderators, and its own first ones, as they were.
+    """
     ids: list[str] = []
     profiles: list[ModeratorProfile] = []
     groups: list[int] = []
@@ -136,8 +139,11 @@ def build_moderators(scenario: Scenario, replication: int) -> Moderators:
     changes: list[StatusChange] = []
     for position, group in enumerate(scenario.roster):
         beta = group.accuracy.beta
-        accuracy.append(rng.beta(beta.a, beta.b, group.count))
-        speed.append(np.exp(group.speed_spread * rng.standard_normal(group.count)))
+        accuracy.append(
+            substream(scenario.seed, replication, "roster", group.name, "accuracy").beta(beta.a, beta.b, group.count)
+        )
+        spread = substream(scenario.seed, replication, "roster", group.name, "speed_factor")
+        speed.append(np.exp(group.speed_spread * spread.standard_normal(group.count)))
         for member in range(group.count):
             row = len(ids)
             moderator_id = f"{group.name}-{member}"

@@ -384,8 +384,8 @@ class Scenario(_Strict):
     def rate_segments(self, arrival: ArrivalType, horizon_s: float) -> list[tuple[float, float, float]]:
         """`(start, end, rate per second)` pieces covering `[0, horizon_s)` on which the rate is constant.
 
-        The rate only changes on the hour and where a burst starts or ends, so arrivals can be drawn exactly per
-        piece (a Poisson count, then uniform times) instead of by thinning against `peak_rate`.
+        The rate only changes on the hour and where a burst starts or ends, so arrivals can be drawn exactly from
+        the rate's piecewise linear integral (`queueopt.sim.arrivals`) instead of by thinning against `peak_rate`.
         """
         cuts = {float(hour) * 3600.0 for hour in range(math.ceil(horizon_s / 3600.0))}
         for burst in self.bursts:

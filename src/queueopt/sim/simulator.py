@@ -9,7 +9,8 @@ KPIs can be measured afterwards.
 
 Strategies: `fifo` and `priority` are pull strategies: a free moderator asks `next_for` and gets the first
 eligible task in the engine's queue order; `optimal` assigns in batches (`assign_batch`) every `tick_s`, and
-arrivals in between are submitted together at the tick (their waits still count from their true arrival).
+arrivals in between are submitted together at the tick (their waits still count from their true arrival; one
+that gave up before the tick is routed and leaves when it gave up, so it counts in its queue).
 A pull run also calls `assign_batch` on its tick while moderators sit idle next to waiting work, so a task
 that becomes eligible later (an escalation relaxing its language, a wellbeing budget refilling) is not
 stranded. `config` runs the ops config's own default, `optimal`.
@@ -195,6 +196,9 @@ class Simulation:
                 else:
                     self._sample()
                     self._push(now + sample_every, _SAMPLE, None)
+        if not self._pull:  # what arrived after the last tick was routed on arrival too, and waits at the horizon
+            clock.set(horizon)
+            self._submit_arrived()
         if self._progress is not None:
             self._progress(horizon)
         return RunRecord(
@@ -227,20 +231,16 @@ class Simulation:
     # ---- arrivals -------------------------------------------------------------------------------------------
 
     def _submit(self, rows: list[int]) -> None:
+        """Route arrived items. A batch run submits at its tick what arrived since the last one, each item routed
+        as on arrival; one whose patience ran out before the tick leaves at once, when it gave up, so it still
+        counts in its queue (an auto-action or a copy of decided content was decided on arrival and never waits)."""
         now = self.clock.now()
         arrivals, gives_up = self.arrivals, self._gives_up
-        live = []
-        for row in rows:
-            if gives_up[row] <= now:
-                self.abandoned_at[row] = gives_up[row]
-            else:
-                live.append(row)
-        if not live:
-            return
-        results = self.engine.submit([arrivals.items[row] for row in live])
+        results = self.engine.submit([arrivals.items[row] for row in rows])
         arrived = arrivals.at_s
         fresh: Task | None = None  # the last task these arrivals queued
-        for row, result in zip(live, results, strict=True):
+        gone: list[int] = []  # rows whose patience ran out before they were submitted
+        for row, result in zip(rows, results, strict=True):
             action = result.action
             self.action[row] = ACTION_CODE[action]
             if action is _REVIEW:
@@ -271,8 +271,12 @@ class Simulation:
                 self.decided_at[row] = arrived.item(row)  # routing acts on arrival, whenever a batch run submits
                 self.verdict[row] = action is _AUTO_REMOVE
                 continue
-            if math.isfinite(gives_up[row]):
+            if gives_up[row] <= now:
+                gone.append(row)
+            elif math.isfinite(gives_up[row]):
                 self._push(gives_up[row], _ABANDON, row)
+        for row in gone:
+            self._abandon(row)
         if fresh is not None and self._pull and self._idle:
             self._offer(fresh)
 
@@ -379,6 +383,7 @@ class Simulation:
     # ---- the outside world and the clock --------------------------------------------------------------------
 
     def _abandon(self, row: int) -> None:
+        """The item leaves if it still waits, at the time its patience ran out (now, or before a batch run's tick)."""
         if not (math.isnan(self.decided_at[row]) and math.isnan(self.leased_at[row])):
             return
         item_id = self.arrivals.items[row].id
@@ -387,7 +392,7 @@ class Simulation:
             self.engine.cancel(item_id, actor="simulator")
         except Conflict:
             return  # under review: patience only runs out while waiting
-        self.abandoned_at[row] = self.clock.now()
+        self.abandoned_at[row] = self._gives_up[row]
         # A task waits on while any copy of its item does (the original or a duplicate riding on it), and counts
         # as waiting until it is leased or its last copy leaves.
         task = None if task_id is None else self._store.task(task_id)
@@ -405,13 +410,17 @@ class Simulation:
             self._poll_pending = True
             self._push(now + self.scenario.tick_s, _TICK, None)
         else:
-            first, arrived = self._submitted, int(np.searchsorted(self.arrivals.at_s, now, side="right"))
-            if arrived > first:
-                self._submit(list(range(first, arrived)))
-                self._submitted = arrived
+            self._submit_arrived()
             self._push(now + self.scenario.tick_s, _TICK, None)
         for lease in self.engine.assign_batch():
             self._start(lease.task_id, self._row[lease.moderator_id], lease.lease_token)
+
+    def _submit_arrived(self) -> None:
+        """A batch run: submit what arrived since the last submission, up to and including now."""
+        first, arrived = self._submitted, int(np.searchsorted(self.arrivals.at_s, self.clock.now(), side="right"))
+        if arrived > first:
+            self._submit(list(range(first, arrived)))
+            self._submitted = arrived
 
     def _sample(self) -> None:
         self._backlog_at.append(self.clock.now())
