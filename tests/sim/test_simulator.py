@@ -210,3 +210,11 @@ def test_a_batch_run_routes_and_counts_items_that_gave_up_before_its_tick() -> N
     gave_up = measured["overall.abandoned_share"] * measured["overall.items"]
     assert measured["queue.main.abandoned_share"] * measured["queue.main.items"] == pytest.approx(gave_up)
     assert all(waiting == depth for waiting, depth in seen), seen
+
+
+def test_the_engines_backlog_is_sampled_often_enough_on_a_short_run() -> None:
+    """Found by a probe: samples were at least 300 s apart, so a 200 s run had the one taken at 0 s and read an
+    engine backlog of 0 beside an exact backlog of 1.2."""
+    measured = kpis(simulate(mm_c(servers=1, load=2.0, horizon_s=400.0)))
+    exact, sampled = measured["overall.backlog_mean"], measured["overall.engine_backlog_mean"]
+    assert exact > 1.0 and sampled == pytest.approx(exact, rel=0.5)

@@ -43,6 +43,7 @@ ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal",
 MAX_EXTEND_S = 4 * 3600.0
 BACKLOG_SAMPLES = 2000
 BACKLOG_EVERY_S = 300.0  # at least; `engine.queues()` costs milliseconds on a large roster
+BACKLOG_SAMPLES_AT_LEAST = 100  # however short the run: one sample at 0 s is no mean (found by a probe)
 AUDIT_KEPT = 10_000  # the KPIs come from the simulator's own records; a day's full audit would not fit in memory
 # Allocations between young-generation collections while the items are drawn and during a run (CPython's default is
 # 700). A run keeps millions of long-lived objects and creates a few dozen per customer; at the default the collector
@@ -159,7 +160,7 @@ class Simulation:
         horizon = self.scenario.horizon_s
         if not self._pull:
             self._push(0.0, _TICK, None)
-        sample_every = max(horizon / BACKLOG_SAMPLES, BACKLOG_EVERY_S)
+        sample_every = min(max(horizon / BACKLOG_SAMPLES, BACKLOG_EVERY_S), horizon / BACKLOG_SAMPLES_AT_LEAST)
         self._push(0.0, _SAMPLE, None)
         # Plain floats with an infinite sentinel: the loop compares them once per event. A batch run takes its
         # arrivals by time at each tick, so they are no events of their own.
