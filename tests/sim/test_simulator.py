@@ -218,3 +218,27 @@ def test_the_engines_backlog_is_sampled_often_enough_on_a_short_run() -> None:
     measured = kpis(simulate(mm_c(servers=1, load=2.0, horizon_s=400.0)))
     exact, sampled = measured["overall.backlog_mean"], measured["overall.engine_backlog_mean"]
     assert exact > 1.0 and sampled == pytest.approx(exact, rel=0.5)
+
+
+def test_reviews_running_past_a_shifts_end_are_paid_overtime_and_utilisation_stays_at_most_1() -> None:
+    """Found by a probe: one moderator on a one-hour shift, reviews of 3,000 s: utilisation read 1.667 and the cost
+    one hour, though they worked until about 6,000 s finishing the review begun on shift."""
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 3600.0},
+        group={
+            "shifts": [{"start_h": 0, "end_h": 1}],
+            "hourly_cost": 10.0,
+            "speed": {"text": {"median_s": 3000.0, "sigma": 0.0}},
+        },
+    )
+    run = simulate(scenario)
+    reviewed = np.sort(run.leased_at[~np.isnan(run.leased_at)])
+    assert len(reviewed) == 2 and reviewed[1] < 3600.0  # the second begins on shift and ends past it
+    worked_until = reviewed[1] + 3000.0 * run.moderators.speed_factor[0]
+    measured = kpis(run)
+    assert measured["overall.overtime_hours"] == pytest.approx((worked_until - 3600.0) / 3600.0)
+    assert measured["overall.utilisation"] <= 1.0
+    assert measured["overall.cost"] == pytest.approx(10.0 * worked_until / 3600.0)

@@ -167,12 +167,14 @@ def kpis(run: RunRecord) -> dict[str, float]:
     overall = _item_kpis(run, counted, sla_s)
     overall["auto_action_share"] = _share((counted & np.isin(run.action, AUTO)).sum(), counted.sum())
     overall["duplicate_share"] = _share((counted & (run.action == DUPLICATE)).sum(), counted.sum())
-    on_duty = run.moderators.on_duty_s(warmup, horizon)
+    # On duty: on shift (breaks included: they are paid), and the overtime spent finishing reviews begun on shift.
+    on_duty = run.moderators.on_duty_s(warmup, horizon) + run.overtime_s
     groups = [run.moderators.groups[group] for group in run.moderators.group.tolist()]
     hourly_cost = np.asarray([group.hourly_cost for group in groups])
     slots = np.asarray([group.capacity for group in groups])  # a moderator with capacity 2 reviews in two slots
     overall["utilisation"] = _share(run.busy_s.sum(), (on_duty * slots).sum())
     overall["cost"] = float((on_duty / 3600.0 * hourly_cost).sum())
+    overall["overtime_hours"] = float(run.overtime_s.sum() / 3600.0)
     overall["cost_per_decision"] = _share(overall["cost"], (counted & (run.decided_by >= 0)).sum())
     overall["severe_per_moderator_hour"] = _share(run.severe_reviews.sum(), on_duty.sum() / 3600.0)
     overall["budget_breaches"] = float(run.budget_breaches.sum())

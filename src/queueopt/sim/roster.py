@@ -23,9 +23,12 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
+    """`shift_end`: the moderator's shift ends here (not a break): a review still under way runs on, as overtime."""
+
     at_s: float
     moderator: int
     status: ModeratorStatus
+    shift_end: bool = False
 
 
 @dataclass(slots=True)
@@ -121,7 +124,7 @@ def _timeline(group: RosterGroup, moderator: int, phase: float, horizon_s: float
                     changes.append(StatusChange(at + length, moderator, ModeratorStatus.AVAILABLE))
                 at += every
         if end < horizon_s:
-            changes.append(StatusChange(end, moderator, ModeratorStatus.AWAY))
+            changes.append(StatusChange(end, moderator, ModeratorStatus.AWAY, shift_end=True))
     return changes
 
 

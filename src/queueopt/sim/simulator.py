@@ -78,6 +78,7 @@ class RunRecord:
     decided_by: np.ndarray
     abandoned_at: np.ndarray
     busy_s: np.ndarray
+    overtime_s: np.ndarray  # per moderator: past a shift's end, finishing the reviews begun on it (paid, on duty)
     severe_reviews: np.ndarray
     budget_breaches: np.ndarray
     backlog_at: np.ndarray
@@ -126,6 +127,10 @@ class Simulation:
         # Per-moderator tallies as Python lists: each customer updates them, and a list cell is read and written
         # at a fraction of the cost of a numpy one. `busy_s` becomes an array in the run's record.
         self.busy_s: list[float] = [0.0] * staff
+        self.overtime_s: list[float] = [0.0] * staff
+        # When each moderator's reviews begun so far end, the latest: past a shift's end, that is their overtime
+        # (a review begins only on shift, so one that ends after a shift's end was under way at it).
+        self._works_until: list[float] = [0.0] * staff
         self.severe_reviews = np.zeros(staff, dtype=np.int64)
         self.budget_breaches = np.zeros(staff, dtype=np.int64)
         self._severe_times: list[deque[float]] = [deque() for _ in range(staff)]
@@ -181,7 +186,10 @@ class Simulation:
                 progress(now)
                 next_report = now + report_every
             if t_change == now:
-                self._status(changes[next_change].moderator, changes[next_change].status)
+                change = changes[next_change]
+                if change.shift_end:
+                    self._overtime(change.moderator, now)
+                self._status(change.moderator, change.status)
                 next_change += 1
             elif t_event == now and heap[0][1] == _DONE:
                 self._finish(*heapq.heappop(heap)[3])  # type: ignore[misc]
@@ -218,6 +226,7 @@ class Simulation:
             decided_by=self.decided_by,
             abandoned_at=self.abandoned_at,
             busy_s=np.array(self.busy_s),
+            overtime_s=np.array(self.overtime_s),
             severe_reviews=self.severe_reviews,
             budget_breaches=self.budget_breaches,
             backlog_at=np.asarray(self._backlog_at),
@@ -334,8 +343,16 @@ class Simulation:
         if self.severe.item(row):
             self._count_severe(moderator, now)
         self.busy_s[moderator] += _overlap(now, now + handling, self.scenario.warmup_s, self.scenario.horizon_s)
+        if now + handling > self._works_until[moderator]:
+            self._works_until[moderator] = now + handling
         # The review's end carries who holds it under which lease: all `_finish` needs, with no index to keep.
         self._push(now + handling, _DONE, (task_id, row, qa, moderator, token))
+
+    def _overtime(self, moderator: int, shift_end: float) -> None:
+        """Count the time past `shift_end` the moderator works on, finishing what they began on shift."""
+        until = self._works_until[moderator]
+        if until > shift_end:
+            self.overtime_s[moderator] += _overlap(shift_end, until, self.scenario.warmup_s, self.scenario.horizon_s)
 
     def _count_severe(self, moderator: int, now: float) -> None:
         """Severe reviews per moderator, and a breach whenever one exceeds the group's rolling-hour budget."""
