@@ -64,3 +64,18 @@ def test_an_open_item_counts_its_time_to_decision_so_far() -> None:
     assert measured["queue.fr.time_to_decision_mean_s"] == pytest.approx(so_far.mean(), rel=1e-12)
     assert measured["queue.fr.time_to_decision_p50_s"] == pytest.approx(float(np.median(so_far)), rel=1e-12)
     assert measured["overall.time_to_decision_mean_s"] > measured["queue.main.time_to_decision_mean_s"]
+
+
+def test_removal_recall_counts_every_violating_item_reviewers_never_saw() -> None:
+    """Found by a probe: recall was over the items a moderator decided, so violating items nobody reviewed (here the
+    French half, which no moderator reads) were no misses at all."""
+    scored = {"language": {"en": 1, "fr": 1}, "signals": {"spam": {"score": {"a": 2, "b": 2}}}}
+    run = simulate(mm_c(servers=2, load=0.5, horizon_s=4000.0, ops=TWO_LANGUAGES, arrival=scored))
+    measured = kpis(run)
+    counted = run.arrivals.at_s >= run.scenario.warmup_s
+    violating = counted & run.arrivals.violating
+    removed = counted & (run.verdict == 1)
+    assert measured["overall.removal_recall"] == pytest.approx((removed & violating).sum() / violating.sum())
+    assert measured["overall.removal_recall"] < 0.6 * measured["overall.recall"]  # half the violating never seen
+    assert measured["queue.fr.removal_recall"] == 0.0
+    assert measured["overall.removal_precision"] == pytest.approx((removed & violating).sum() / removed.sum())

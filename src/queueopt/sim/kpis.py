@@ -46,6 +46,8 @@ _PROPORTIONS = frozenset(
         "accuracy",
         "precision",
         "recall",
+        "removal_recall",
+        "removal_precision",
         "auto_action_share",
         "duplicate_share",
         "utilisation",
@@ -120,6 +122,12 @@ def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[st
     kpis["accuracy"] = _share((said == truth).sum(), judged.sum())
     kpis["precision"] = _share((said & truth).sum(), said.sum())
     kpis["recall"] = _share((said & truth).sum(), truth.sum())
+    # What enforcement achieved, not what reviewers judged: every truly violating item, reviewed or not (approved
+    # automatically, abandoned, still open), and every removal, automatic ones and copies' included.
+    removed = subset & (run.verdict == 1)
+    violating = subset & run.arrivals.violating
+    kpis["removal_recall"] = _share((removed & violating).sum(), violating.sum())
+    kpis["removal_precision"] = _share((removed & violating).sum(), removed.sum())
     return kpis
 
 
