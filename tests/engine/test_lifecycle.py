@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
+from queueopt.config import load_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
@@ -403,6 +406,40 @@ def test_restart_rebuilds_indexes_and_returns_expired_leases(
     lease = second.next_for("m1")
     assert lease is not None and lease.lease_token is not None and lease.lease_token.endswith(".2")
     assert [entry.transition for entry in second.audit()].count("expired") == 2
+
+
+def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
+    store_factory: StoreFactory, clock: VirtualClock, example_config_path: Path, tmp_path: Path
+) -> None:
+    """Found over HTTP: leases outlived a restart whose config required a clearance the holder lacks, or whose
+    holder's stored profile no longer loaded (and so was off the roster), and their decisions were accepted."""
+    first = Engine(store_factory(), clock, load_config(example_config_path))
+    first.submit([video("sh", signals={"self_harm": 0.9}), video("ve", signals={"violent_extremism": 0.9})])
+    first.upsert_moderator(profile("m1"))
+    first.upsert_moderator(profile("m2", policy_areas=["violent_extremism"], clearance=["terrorism"]))
+    self_harm, extremism = first.next_for("m1"), first.next_for("m2")
+    assert self_harm is not None and extremism is not None and extremism.lease_token is not None
+    first.submit([video("v")])
+    first.upsert_moderator(profile("m3"))
+    kept = first.next_for("m3")
+    assert kept is not None and kept.id == "v"
+    changed = tmp_path / "ops.toml"
+    text = example_config_path.read_text(encoding="utf-8").replace('"terrorism"', '"terror2"')
+    changed.write_text(
+        text.replace('name = "self_harm"\nseverity = 7.0\n', 'name = "self_harm"\nseverity = 7.0\nclearance = "sh"\n'),
+        encoding="utf-8",
+    )
+    second = Engine(store_factory(), clock, load_config(changed))
+    assert second.moderator("m1").leases == [] and second.moderator("m3").leases == ["v"]
+    with pytest.raises(NotFound) as unknown:
+        second.decide("ve", extremism.lease_token, "m2", VIOLATING)
+    assert unknown.value.field == "moderator_id"
+    assert second.task("sh").state is TaskState.QUEUED and second.task("ve").state is TaskState.QUEUED
+    released = [(entry.task_id, entry.actor, entry.note) for entry in second.audit() if entry.transition == "released"]
+    assert sorted(released) == [
+        ("sh", "recovery", "moderator no longer qualified for the task"),
+        ("ve", "recovery", "moderator not on the roster"),
+    ]
 
 
 def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:

@@ -210,6 +210,19 @@ class Engine:
         self._index(self._store.open_tasks())
         self._recall_severe()
         self.expire()
+        self._hand_back_unallowed()
+
+    def _hand_back_unallowed(self) -> None:
+        """Leases the engine was stopped with, checked against the config and profiles it starts with: the config
+        may now require more of a task (a clearance added to its area), a holder's profile may have changed, or
+        no longer load (a clearance tier renamed), while the lease was out. What `upsert_moderator` takes away
+        when a profile changes is handed back here too, and every lease of a holder not on the roster."""
+        for moderator_id, held in self._leases.holders().items():
+            tasks = [self._tasks[task_id] for task_id in held]
+            if self._model.knows(moderator_id):
+                self._hand_back(moderator_id, tasks, "recovery")
+            else:
+                self._release(tasks, "recovery", "moderator not on the roster")
 
     def _index(self, tasks: Iterable[Task]) -> None:
         """Put the open ones of `tasks` in the indexes: a queued task in its queue, in its lane as of now; a held one
@@ -761,7 +774,11 @@ class Engine:
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
-        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal."""
+        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal. A
+        moderator the engine does not know (a profile that no longer loads) holds nothing: their leases were
+        handed back when the engine started."""
+        if not self._model.knows(moderator_id):
+            raise NotFound(f"no moderator {moderator_id!r}", field="moderator_id")
         task = self._tasks.get(task_id)
         if task is None:
             stored = self._store.task(task_id)
@@ -886,8 +903,6 @@ class Engine:
             self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
-        if not self._model.knows(moderator_id):
-            return
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
 
@@ -1027,14 +1042,21 @@ class Engine:
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
-            by = actor or profile.id
-            if profile.status is ModeratorStatus.OFFLINE:
-                self._release(held, by, "moderator went offline")
-            else:
-                now = self._clock.now()
-                lost = [task for task in held if not self._model.qualified(task, profile.id, now)]
-                self._release(lost, by, "moderator no longer qualified for the task")
+            self._hand_back(profile.id, held, actor or profile.id)
             return self.moderator(profile.id)
+
+    def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:
+        """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline,
+        else each whose skills, language, region or clearance they no longer hold; audited as released by
+        `actor` with the reason."""
+        if not held:
+            return
+        if self._model.profile(moderator_id).status is ModeratorStatus.OFFLINE:
+            self._release(held, actor, "moderator went offline")
+            return
+        now = self._clock.now()
+        lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
+        self._release(lost, actor, "moderator no longer qualified for the task")
 
     def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
         """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:
