@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.service.conftest import REPO, bearer, profile, text_item
 
+from queueopt.errors import Conflict
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
 
@@ -81,3 +83,35 @@ def test_a_restart_hands_back_the_leases_their_holders_may_no_longer_hold(
             ("sh", "recovery", "moderator no longer qualified for the task"),
             ("ve", "recovery", "moderator not on the roster"),
         ]
+
+
+def test_a_config_without_a_queue_that_holds_open_tasks_is_refused_at_start(
+    durable_settings: Settings, tmp_path: Path, serve: Any, api_for: Any
+) -> None:
+    """Found over HTTP: restarted with `audio` renamed, the queued audio task was never offered nor shown, and the
+    decision on the held one answered 500."""
+    audio = {"modality": "audio", "signals": {"harassment": 0.7}}
+    with serve(create_app(durable_settings)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=profile("m1", modalities=["audio"]), headers=bearer("admin"))
+        api.submit(text_item("au1", **audio), text_item("au2", **audio))
+        held = api.next("m1")
+        assert held is not None and held["queue"] == "audio"
+    renamed = _changed_config(
+        tmp_path, ('name = "audio"\nsla_s', 'name = "audio2"\nsla_s'), ('queue = "audio"', 'queue = "audio2"')
+    )
+    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
+        pass
+    assert refused.value.field == "queues"
+    assert refused.value.message.startswith(
+        "the store has open tasks in queues this config does not have: 'audio' (2 open tasks); keep each queue"
+    )
+    with serve(create_app(durable_settings)) as client:  # nothing was lost, nor changed, by the refused start
+        decided = client.post(
+            f"/v1/tasks/{held['task_id']}/decision",
+            json={"lease_token": held["lease_token"], "verdict": "violating"},
+            headers=bearer("m1"),
+        )
+        assert decided.status_code == 200, decided.text
+        queues = client.get("/v1/queues", headers=bearer("admin")).json()["queues"]
+        assert {queue["name"]: queue["depth"] for queue in queues}["audio"] == 1

@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from bisect import bisect_right
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
@@ -87,6 +87,23 @@ def qa_draw(task_id: str) -> float:
 
 
 log = logging.getLogger("queueopt.engine")
+
+
+def stranded_queues(config: OpsConfig, open_tasks: Iterable[Task]) -> str | None:
+    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, in one line: each queue
+    those tasks are in that the config does not have, and how many they are; None when it has every one. Such a
+    task would never be offered, shown in `/v1/queues` or decided (a decision reads its queue's rules), so the
+    engine refuses to start rather than strand it."""
+    missing = Counter(task.queue for task in open_tasks if task.queue not in config.queues_by_name)
+    if not missing:
+        return None
+    queues = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
+    return (
+        f"the store has open tasks in queues this config does not have: {queues}; keep each queue in the config "
+        "until its tasks are decided (to rename a queue, add the new one, route new items to it, and remove the old "
+        "one once it is empty)"
+    )
+
 
 # The members every lease, decision and expiry reads, as module names: reading a member off its enum class goes
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
@@ -207,7 +224,11 @@ class Engine:
             except (ValidationError, InvalidInput) as error:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
-        self._index(self._store.open_tasks())
+        open_tasks = self._store.open_tasks()
+        problem = stranded_queues(self._config, open_tasks)
+        if problem is not None:
+            raise Conflict(problem, field="queues")
+        self._index(open_tasks)
         self._recall_severe()
         self.expire()
         self._hand_back_unallowed()
