@@ -12,7 +12,7 @@ from tests.engine.conftest import EngineFactory, profile, video
 from queueopt.clock import VirtualClock
 from queueopt.config import load_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
-from queueopt.engine import Engine
+from queueopt.engine import Engine, qa_draw
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 
 VIOLATING = Decision(verdict=Verdict.VIOLATING, policy="violence")
@@ -440,6 +440,29 @@ def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
         ("sh", "recovery", "moderator no longer qualified for the task"),
         ("ve", "recovery", "moderator not on the roster"),
     ]
+
+
+def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Engine, clock: VirtualClock) -> None:
+    """Live, unreviewed work goes before a QA re-review of a decided item, however viral it was; the QA task still
+    ages at its queue's rate, so a live task arriving long enough after it waits behind it."""
+    chosen = next(f"sh{index}" for index in range(1000) if qa_draw(f"sh{index}") < 0.05)  # self_harm's rate
+    engine.submit([video(chosen, signals={"self_harm": 0.9}, views_per_hour=1e6)])
+    for name in ("m1", "m2"):
+        engine.upsert_moderator(profile(name))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    assert engine.task(f"{chosen}~qa").priority == 0.0
+    engine.submit([video("early", signals={"self_harm": 0.9})])
+    first = engine.next_for("m2")
+    assert first is not None and first.id == "early" and first.lease_token is not None
+    engine.decide("early", first.lease_token, "m2", VIOLATING)
+    queue = engine.config.queues_by_name["self_harm"]
+    aging = queue.aging_rate + engine.config.priority.deadline / queue.sla_s
+    clock.advance(engine.task("early").priority / aging + 1.0)
+    engine.submit([video("late", signals={"self_harm": 0.9})])
+    second = engine.next_for("m2")
+    assert second is not None and second.id == f"{chosen}~qa"
 
 
 def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock) -> None:

@@ -6,6 +6,8 @@ import json
 import threading
 from typing import Any
 
+from queueopt.engine import qa_draw
+
 
 def test_submit_pull_decide_then_the_item_shows_the_decision(api: Any) -> None:
     (result,) = api.submit(api.text_item("flow-1"))
@@ -216,3 +218,29 @@ def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:
     )
     assert set(shown["expected_handling_s"]) == set(shown["profile"]["modalities"])
     assert all(seconds > 0 for seconds in shown["expected_handling_s"].values())
+
+
+def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any) -> None:
+    """Found over HTTP: the QA re-review of a viral item, already decided, kept the item's harm rate and was leased
+    before a fresh, unreviewed item of the same queue."""
+    for moderator_id in ("m1", "m2"):
+        api.client.put(
+            f"/v1/moderators/{moderator_id}",
+            json=api.profile(moderator_id, policy_areas=["self_harm"]),
+            headers=api.bearer("admin"),
+        ).raise_for_status()
+    viral = next(f"viral-{index}" for index in range(1000) if qa_draw(f"viral-{index}") < 0.05)  # self_harm's rate
+    api.submit(api.text_item(viral, signals={"self_harm": 0.9}, views_per_hour=100_000))
+    held = api.next("m1")
+    assert held is not None and held["queue"] == "self_harm"
+    decision = {"lease_token": held["lease_token"], "verdict": "violating", "policy": "self_harm"}
+    api.client.post(f"/v1/tasks/{viral}/decision", json=decision, headers=api.bearer("m1")).raise_for_status()
+    (fresh,) = api.submit(api.text_item(signals={"self_harm": 0.9}, views_per_hour=10))
+    offered = api.next("m2")
+    assert offered is not None and offered["task_id"] == fresh["task_id"]
+    decision = {"lease_token": offered["lease_token"], "verdict": "violating", "policy": "self_harm"}
+    api.client.post(
+        f"/v1/tasks/{fresh['task_id']}/decision", json=decision, headers=api.bearer("m2")
+    ).raise_for_status()
+    qa = api.next("m2")
+    assert qa is not None and qa["task_id"] == f"{viral}~qa" and qa["priority"] == 0.0

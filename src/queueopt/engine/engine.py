@@ -891,6 +891,9 @@ class Engine:
         return own
 
     def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
+        """The QA re-review of a decided task, if the draw samples it. It carries no harm rate (the cμ rule's `c`):
+        the decision has acted on the item, so waiting harms no one, and live work goes first; it ages at its
+        queue's rate from when it is queued, like every task there, so it is done once it has waited long enough."""
         rate = queue.qa_sample_rate
         if rate <= 0.0 or qa_draw(task.id) >= rate:
             return None
@@ -898,6 +901,7 @@ class Engine:
             task,
             id=task.id + QA_SUFFIX,
             kind=TaskKind.QA,
+            priority=0.0,
             state=TaskState.QUEUED,
             enqueued_at=now,
             attempt=0,
