@@ -244,3 +244,27 @@ def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any) -> None:
     ).raise_for_status()
     qa = api.next("m2")
     assert qa is not None and qa["task_id"] == f"{viral}~qa" and qa["priority"] == 0.0
+
+
+def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> None:
+    """Found over HTTP: a wellbeing intervention (severe_per_hour 0) left the moderator holding, seeing and deciding
+    a severe item. A lowered budget that is not 0 keeps the lease: it was counted when leased."""
+    task = api.lease("m1", api.text_item(modality="video", signals={"violence": 0.8}))
+    assert task["severe"]
+    for budget, leases in ((1, [task["task_id"]]), (0, [])):
+        changed = api.client.put(
+            "/v1/moderators/m1", json=api.profile("m1", severe_per_hour=budget), headers=api.bearer("admin")
+        )
+        assert changed.status_code == 200 and changed.json()["leases"] == leases
+    assert api.next("m1") is None
+    decision = {"lease_token": task["lease_token"], "verdict": "violating", "policy": "violence"}
+    refused = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=decision, headers=api.bearer("m1"))
+    assert refused.status_code == 409
+    released = [
+        json.loads(line)
+        for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()
+        if json.loads(line)["transition"] == "released"
+    ]
+    assert [(entry["actor"], entry["note"]) for entry in released] == [
+        ("admin", "moderator may see no severe items (severe_per_hour is 0)")
+    ]

@@ -1072,16 +1072,22 @@ class Engine:
 
     def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:
         """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline,
-        else each whose skills, language, region or clearance they no longer hold; audited as released by
-        `actor` with the reason."""
+        else each whose skills, language, region or clearance they no longer hold, and each severe one once they
+        may see no severe items at all (`severe_per_hour` 0, a wellbeing intervention); audited as released by
+        `actor` with the reason. A lowered budget that is not 0, or a cool-down, keeps the severe leases held:
+        they were counted when leased."""
         if not held:
             return
-        if self._model.profile(moderator_id).status is ModeratorStatus.OFFLINE:
+        profile = self._model.profile(moderator_id)
+        if profile.status is ModeratorStatus.OFFLINE:
             self._release(held, actor, "moderator went offline")
             return
         now = self._clock.now()
         lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
         self._release(lost, actor, "moderator no longer qualified for the task")
+        if profile.severe_per_hour == 0:
+            severe = [task for task in held if task.severe and task not in lost]
+            self._release(severe, actor, "moderator may see no severe items (severe_per_hour is 0)")
 
     def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
         """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:
