@@ -6,7 +6,10 @@ import json
 import threading
 from typing import Any
 
+from queueopt.clock import VirtualClock
 from queueopt.engine import qa_draw
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
 
 
 def test_submit_pull_decide_then_the_item_shows_the_decision(api: Any) -> None:
@@ -97,6 +100,32 @@ def test_extend_moves_the_lease_expiry_later(api: Any) -> None:
     extended = api.client.post(f"/v1/tasks/{task['task_id']}/extend", json=body, headers=api.bearer("m1"))
     assert extended.status_code == 200
     assert extended.json()["lease_expires_at"] > task["lease_expires_at"]
+
+
+def test_extensions_take_a_lease_at_most_four_hours_past_its_own_length(
+    settings: Settings, serve: Any, api_for: Any
+) -> None:
+    """Found over HTTP: each extension was capped at 4 h but could be repeated, and a lease was held for 46 h."""
+    clock = VirtualClock(1_000_000.0)
+    with serve(create_app(settings, clock=clock)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
+        task = api.lease("m1")
+        until = task["lease_expires_at"] + 4 * 3600  # its own length (lease_s, no media) and 4 h
+
+        def extend(seconds: float) -> Any:
+            body = {"lease_token": task["lease_token"], "seconds": seconds}
+            return client.post(f"/v1/tasks/{task['task_id']}/extend", json=body, headers=api.bearer("m1"))
+
+        assert extend(4 * 3600).status_code == 200
+        clock.advance(4 * 3600 - 60)
+        refused = extend(4 * 3600)
+        assert refused.status_code == 409
+        (problem,) = refused.json()["detail"]
+        assert problem["field"] == "seconds" and "at most 14400 s past its own 600 s" in problem["reason"]
+        held = api.next("m1")
+        assert held is not None and held["lease_expires_at"] == until - 600, "the refusal changed nothing"
+        assert extend(until - clock.now()).json()["lease_expires_at"] == until
 
 
 def test_assign_to_an_ineligible_moderator_is_409(api: Any) -> None:

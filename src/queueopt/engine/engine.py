@@ -71,6 +71,8 @@ from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry
 
 MAX_EXTEND_S = 4 * 3600.0
+"""The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
+leased) extensions may take a lease in all: a held task must come back some time."""
 # Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
@@ -974,7 +976,15 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
-            assert task.lease_expires_at is not None
+            assert task.lease_expires_at is not None and task.leased_at is not None
+            length = self._lease_length(task)
+            until = task.leased_at + length + MAX_EXTEND_S
+            if now + seconds > until:
+                raise Conflict(
+                    f"a lease may be extended at most {MAX_EXTEND_S:.0f} s past its own {length:g} s, in all: this "
+                    f"one until {until:.3f}, at most {max(until - now, 0.0):.3f} seconds from now",
+                    field="seconds",
+                )
             longer = _evolved(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
