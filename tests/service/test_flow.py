@@ -297,3 +297,16 @@ def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> 
     assert [(entry["actor"], entry["note"]) for entry in released] == [
         ("admin", "moderator may see no severe items (severe_per_hour is 0)")
     ]
+
+
+def test_a_profile_put_without_a_status_keeps_the_moderators_status(api: Any) -> None:
+    """Found over HTTP: an admin adding a language to an offline moderator's profile made them available again."""
+    offline = api.client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=api.bearer("admin"))
+    assert offline.status_code == 200
+    changed = api.client.put(
+        "/v1/moderators/m1", json=api.profile("m1", languages={"en": 1.0, "fr": 0.5}), headers=api.bearer("admin")
+    )
+    assert changed.status_code == 200 and changed.json()["status"] == "offline"
+    assert changed.json()["profile"]["languages"] == {"en": 1.0, "fr": 0.5}
+    named = api.client.put("/v1/moderators/m1", json=api.profile("m1", status="available"), headers=api.bearer("admin"))
+    assert named.json()["status"] == "available"

@@ -1074,6 +1074,10 @@ class Engine:
         """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
         `actor` (an admin, say), else by the moderator."""
         with self._lock:
+            if "status" not in profile.model_fields_set and self._model.knows(profile.id):
+                # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
+                # moderator is not made available by a change that never named their status.
+                profile = profile.model_copy(update={"status": self._model.profile(profile.id).status})
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
