@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
-from queueopt.config import OpsConfig
+from queueopt.config import OpsConfig, load_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
-from queueopt.engine import Engine
+from queueopt.engine import Engine, qa_draw
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 
 VIOLATING = Decision(verdict=Verdict.VIOLATING, policy="violence")
@@ -459,6 +460,65 @@ def test_qa_sampling_is_keyed_by_a_secret_the_store_keeps(engine_factory: Engine
     unkeyed = {task_id for task_id in ids if qa_draw("", task_id) < 0.10}
     assert len(sampled & unkeyed) < len(sampled) / 2  # knowing the ids and the rate tells little
     assert engine_factory().qa_secret == engine.qa_secret  # every replica and restart samples the same tasks
+
+
+def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
+    store_factory: StoreFactory, clock: VirtualClock, example_config_path: Path, tmp_path: Path
+) -> None:
+    """Found over HTTP: leases outlived a restart whose config required a clearance the holder lacks, or whose
+    holder's stored profile no longer loaded (and so was off the roster), and their decisions were accepted."""
+    first = Engine(store_factory(), clock, load_config(example_config_path))
+    first.submit([video("sh", signals={"self_harm": 0.9}), video("ve", signals={"violent_extremism": 0.9})])
+    first.upsert_moderator(profile("m1"))
+    first.upsert_moderator(profile("m2", policy_areas=["violent_extremism"], clearance=["terrorism"]))
+    self_harm, extremism = first.next_for("m1"), first.next_for("m2")
+    assert self_harm is not None and extremism is not None and extremism.lease_token is not None
+    first.submit([video("v")])
+    first.upsert_moderator(profile("m3"))
+    kept = first.next_for("m3")
+    assert kept is not None and kept.id == "v"
+    changed = tmp_path / "ops.toml"
+    text = example_config_path.read_text(encoding="utf-8").replace('"terrorism"', '"terror2"')
+    changed.write_text(
+        text.replace('name = "self_harm"\nseverity = 7.0\n', 'name = "self_harm"\nseverity = 7.0\nclearance = "sh"\n'),
+        encoding="utf-8",
+    )
+    second = Engine(store_factory(), clock, load_config(changed))
+    assert second.moderator("m1").leases == [] and second.moderator("m3").leases == ["v"]
+    with pytest.raises(NotFound) as unknown:
+        second.decide("ve", extremism.lease_token, "m2", VIOLATING)
+    assert unknown.value.field == "moderator_id"
+    assert second.task("sh").state is TaskState.QUEUED and second.task("ve").state is TaskState.QUEUED
+    released = [(entry.task_id, entry.actor, entry.note) for entry in second.audit() if entry.transition == "released"]
+    assert sorted(released) == [
+        ("sh", "recovery", "moderator no longer qualified for the task"),
+        ("ve", "recovery", "moderator not on the roster"),
+    ]
+
+
+def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Engine, clock: VirtualClock) -> None:
+    """Live, unreviewed work goes before a QA re-review of a decided item, however viral it was; the QA task still
+    ages at its queue's rate, so a live task arriving long enough after it waits behind it."""
+    chosen = next(
+        f"sh{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"sh{index}") < 0.05
+    )  # self_harm's rate
+    engine.submit([video(chosen, signals={"self_harm": 0.9}, views_per_hour=1e6)])
+    for name in ("m1", "m2"):
+        engine.upsert_moderator(profile(name))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    assert engine.task(f"{chosen}~qa").priority == 0.0
+    engine.submit([video("early", signals={"self_harm": 0.9})])
+    first = engine.next_for("m2")
+    assert first is not None and first.id == "early" and first.lease_token is not None
+    engine.decide("early", first.lease_token, "m2", VIOLATING)
+    queue = engine.config.queues_by_name["self_harm"]
+    aging = queue.aging_rate + engine.config.priority.deadline / queue.sla_s
+    clock.advance(engine.task("early").priority / aging + 1.0)
+    engine.submit([video("late", signals={"self_harm": 0.9})])
+    second = engine.next_for("m2")
+    assert second is not None and second.id == f"{chosen}~qa"
 
 
 def qa_disagreement(engine: Engine, clock: VirtualClock) -> str:

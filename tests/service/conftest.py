@@ -15,6 +15,7 @@ Tokens: one admin, one ingest, and moderators `m1`, `m2` (English, US, text/phot
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
+from tests.conftest import PG_URL
 
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
@@ -72,6 +75,19 @@ def write_tokens(path: Path) -> Path:
         lines += ["[[tokens]]", 'role = "moderator"', f'moderator_id = "{moderator_id}"', f'token = "{token}"']
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def durable_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """`settings` on each durable store, for tests that restart the app: the SQLite file, or a PostgreSQL schema of
+    the test's own, dropped afterwards."""
+    if request.param == "sqlite":
+        yield settings
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield settings.model_copy(update={"database_url": f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"})
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -70,6 +70,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
         encoding="utf-8",
     )
     return os.environ | {
+        # This tree's code, whatever the installed package or a relative PYTHONPATH would give the process.
+        "PYTHONPATH": str(REPO / "src"),
         "QUEUEOPT_DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'queueopt.db'}",
         "QUEUEOPT_CONFIG": str(REPO / "examples" / "ops.toml"),
         "QUEUEOPT_TOKENS_FILE": str(tokens),

@@ -6,6 +6,11 @@ import json
 import threading
 from typing import Any
 
+from queueopt.clock import VirtualClock
+from queueopt.engine import qa_draw
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
+
 
 def test_submit_pull_decide_then_the_item_shows_the_decision(api: Any) -> None:
     (result,) = api.submit(api.text_item("flow-1"))
@@ -95,6 +100,32 @@ def test_extend_moves_the_lease_expiry_later(api: Any) -> None:
     extended = api.client.post(f"/v1/tasks/{task['task_id']}/extend", json=body, headers=api.bearer("m1"))
     assert extended.status_code == 200
     assert extended.json()["lease_expires_at"] > task["lease_expires_at"]
+
+
+def test_extensions_take_a_lease_at_most_four_hours_past_its_own_length(
+    settings: Settings, serve: Any, api_for: Any
+) -> None:
+    """Found over HTTP: each extension was capped at 4 h but could be repeated, and a lease was held for 46 h."""
+    clock = VirtualClock(1_000_000.0)
+    with serve(create_app(settings, clock=clock)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
+        task = api.lease("m1")
+        until = task["lease_expires_at"] + 4 * 3600  # its own length (lease_s, no media) and 4 h
+
+        def extend(seconds: float) -> Any:
+            body = {"lease_token": task["lease_token"], "seconds": seconds}
+            return client.post(f"/v1/tasks/{task['task_id']}/extend", json=body, headers=api.bearer("m1"))
+
+        assert extend(4 * 3600).status_code == 200
+        clock.advance(4 * 3600 - 60)
+        refused = extend(4 * 3600)
+        assert refused.status_code == 409
+        (problem,) = refused.json()["detail"]
+        assert problem["field"] == "seconds" and "at most 14400 s past its own 600 s" in problem["reason"]
+        held = api.next("m1")
+        assert held is not None and held["lease_expires_at"] == until - 600, "the refusal changed nothing"
+        assert extend(until - clock.now()).json()["lease_expires_at"] == until
 
 
 def test_assign_to_an_ineligible_moderator_is_409(api: Any) -> None:
@@ -233,3 +264,67 @@ def test_what_the_model_learned_is_kept_when_the_service_stops(settings: Any, se
     with serve(create_app(settings)) as client:
         again = client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["expected_handling_s"]
     assert again == learned and learned["text"] != 60.0  # 60 s is the prior, before any decision
+
+
+def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any, app: Any) -> None:
+    """Found over HTTP: the QA re-review of a viral item, already decided, kept the item's harm rate and was leased
+    before a fresh, unreviewed item of the same queue."""
+    for moderator_id in ("m1", "m2"):
+        api.client.put(
+            f"/v1/moderators/{moderator_id}",
+            json=api.profile(moderator_id, policy_areas=["self_harm"]),
+            headers=api.bearer("admin"),
+        ).raise_for_status()
+    secret = app.state.runtime.engine.qa_secret
+    viral = next(f"viral-{index}" for index in range(1000) if qa_draw(secret, f"viral-{index}") < 0.05)  # self_harm
+    api.submit(api.text_item(viral, signals={"self_harm": 0.9}, views_per_hour=100_000))
+    held = api.next("m1")
+    assert held is not None and held["queue"] == "self_harm"
+    decision = {"lease_token": held["lease_token"], "verdict": "violating", "policy": "self_harm"}
+    api.client.post(f"/v1/tasks/{viral}/decision", json=decision, headers=api.bearer("m1")).raise_for_status()
+    (fresh,) = api.submit(api.text_item(signals={"self_harm": 0.9}, views_per_hour=10))
+    offered = api.next("m2")
+    assert offered is not None and offered["task_id"] == fresh["task_id"]
+    decision = {"lease_token": offered["lease_token"], "verdict": "violating", "policy": "self_harm"}
+    api.client.post(
+        f"/v1/tasks/{fresh['task_id']}/decision", json=decision, headers=api.bearer("m2")
+    ).raise_for_status()
+    qa = api.next("m2")
+    assert qa is not None and qa["task_id"] == f"{viral}~qa" and qa["priority"] == 0.0
+
+
+def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> None:
+    """Found over HTTP: a wellbeing intervention (severe_per_hour 0) left the moderator holding, seeing and deciding
+    a severe item. A lowered budget that is not 0 keeps the lease: it was counted when leased."""
+    task = api.lease("m1", api.text_item(modality="video", signals={"violence": 0.8}))
+    assert task["severe"]
+    for budget, leases in ((1, [task["task_id"]]), (0, [])):
+        changed = api.client.put(
+            "/v1/moderators/m1", json=api.profile("m1", severe_per_hour=budget), headers=api.bearer("admin")
+        )
+        assert changed.status_code == 200 and changed.json()["leases"] == leases
+    assert api.next("m1") is None
+    decision = {"lease_token": task["lease_token"], "verdict": "violating", "policy": "violence"}
+    refused = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=decision, headers=api.bearer("m1"))
+    assert refused.status_code == 409
+    released = [
+        json.loads(line)
+        for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()
+        if json.loads(line)["transition"] == "released"
+    ]
+    assert [(entry["actor"], entry["note"]) for entry in released] == [
+        ("admin", "moderator may see no severe items (severe_per_hour is 0)")
+    ]
+
+
+def test_a_profile_put_without_a_status_keeps_the_moderators_status(api: Any) -> None:
+    """Found over HTTP: an admin adding a language to an offline moderator's profile made them available again."""
+    offline = api.client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=api.bearer("admin"))
+    assert offline.status_code == 200
+    changed = api.client.put(
+        "/v1/moderators/m1", json=api.profile("m1", languages={"en": 1.0, "fr": 0.5}), headers=api.bearer("admin")
+    )
+    assert changed.status_code == 200 and changed.json()["status"] == "offline"
+    assert changed.json()["profile"]["languages"] == {"en": 1.0, "fr": 0.5}
+    named = api.client.put("/v1/moderators/m1", json=api.profile("m1", status="available"), headers=api.bearer("admin"))
+    assert named.json()["status"] == "available"

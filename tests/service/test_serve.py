@@ -25,6 +25,10 @@ from tests.service.processes import (
     wait_until_up,
 )
 
+from queueopt.clock import SystemClock
+from queueopt.config import load_config
+from queueopt.domain import Item
+from queueopt.engine import Engine
 from queueopt.store import open_store
 
 
@@ -132,3 +136,22 @@ def test_a_second_demo_on_one_folder_leaves_the_running_demo_alone(tmp_path: Pat
         finally:
             first.send_signal(signal.SIGTERM)
             first.communicate(timeout=20)
+
+
+def test_a_store_with_open_tasks_in_a_queue_the_config_lacks_stops_serve_in_one_line(tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    config = REPO / "examples" / "ops.toml"
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    audio = {"modality": "audio", "language": "en", "region": "us", "signals": {"harassment": 0.7}}
+    Engine(store, SystemClock(), load_config(config)).submit([Item(id="au1", **audio)])
+    store.close()
+    renamed = tmp_path / "renamed.toml"
+    text = config.read_text(encoding="utf-8")
+    renamed.write_text(
+        text.replace('name = "audio"\nsla_s', 'name = "audio2"\nsla_s').replace('queue = "audio"', 'queue = "audio2"')
+    )
+    for standby in ("false", "true"):
+        stderr = refusal(env | {"QUEUEOPT_CONFIG": str(renamed), "QUEUEOPT_STANDBY": standby}, tmp_path)
+        assert stderr.startswith(
+            f"{renamed}: queues: the store has open tasks in queues this config does not have: 'audio' (1 open task);"
+        )

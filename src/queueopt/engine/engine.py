@@ -19,7 +19,7 @@ import math
 import threading
 import time
 from bisect import bisect_right
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields, replace
 from functools import lru_cache
@@ -72,6 +72,8 @@ from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry
 
 MAX_EXTEND_S = 4 * 3600.0
+"""The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
+leased) extensions may take a lease in all: a held task must come back some time."""
 # Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
@@ -90,6 +92,23 @@ def qa_draw(secret: str, task_id: str) -> float:
 
 
 log = logging.getLogger("queueopt.engine")
+
+
+def stranded_queues(config: OpsConfig, open_tasks: Iterable[Task]) -> str | None:
+    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, in one line: each queue
+    those tasks are in that the config does not have, and how many they are; None when it has every one. Such a
+    task would never be offered, shown in `/v1/queues` or decided (a decision reads its queue's rules), so the
+    engine refuses to start rather than strand it."""
+    missing = Counter(task.queue for task in open_tasks if task.queue not in config.queues_by_name)
+    if not missing:
+        return None
+    queues = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
+    return (
+        f"the store has open tasks in queues this config does not have: {queues}; keep each queue in the config "
+        "until its tasks are decided (to rename a queue, add the new one, route new items to it, and remove the old "
+        "one once it is empty)"
+    )
+
 
 # The members every lease, decision and expiry reads, as module names: reading a member off its enum class goes
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
@@ -215,9 +234,26 @@ class Engine:
             except (ValidationError, InvalidInput) as error:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
-        self._index(self._store.open_tasks())
+        open_tasks = self._store.open_tasks()
+        problem = stranded_queues(self._config, open_tasks)
+        if problem is not None:
+            raise Conflict(problem, field="queues")
+        self._index(open_tasks)
         self._recall_severe()
         self.expire()
+        self._hand_back_unallowed()
+
+    def _hand_back_unallowed(self) -> None:
+        """Leases the engine was stopped with, checked against the config and profiles it starts with: the config
+        may now require more of a task (a clearance added to its area), a holder's profile may have changed, or
+        no longer load (a clearance tier renamed), while the lease was out. What `upsert_moderator` takes away
+        when a profile changes is handed back here too, and every lease of a holder not on the roster."""
+        for moderator_id, held in self._leases.holders().items():
+            tasks = [self._tasks[task_id] for task_id in held]
+            if self._model.knows(moderator_id):
+                self._hand_back(moderator_id, tasks, "recovery")
+            else:
+                self._release(tasks, "recovery", "moderator not on the roster")
 
     def _restore_learning(self) -> None:
         """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
@@ -829,7 +865,11 @@ class Engine:
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
-        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal."""
+        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal. A
+        moderator the engine does not know (a profile that no longer loads) holds nothing: their leases were
+        handed back when the engine started."""
+        if not self._model.knows(moderator_id):
+            raise NotFound(f"no moderator {moderator_id!r}", field="moderator_id")
         task = self._tasks.get(task_id)
         if task is None:
             stored = self._store.task(task_id)
@@ -921,6 +961,9 @@ class Engine:
         return own
 
     def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
+        """The QA re-review of a decided task, if the draw samples it. It carries no harm rate (the cμ rule's `c`):
+        the decision has acted on the item, so waiting harms no one, and live work goes first; it ages at its
+        queue's rate from when it is queued, like every task there, so it is done once it has waited long enough."""
         rate = queue.qa_sample_rate
         if rate <= 0.0 or qa_draw(self.qa_secret, task.id) >= rate:
             return None
@@ -928,6 +971,7 @@ class Engine:
             task,
             id=task.id + QA_SUFFIX,
             kind=TaskKind.QA,
+            priority=0.0,
             state=TaskState.QUEUED,
             enqueued_at=now,
             attempt=0,
@@ -954,8 +998,6 @@ class Engine:
             self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
-        if not self._model.knows(moderator_id):
-            return
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
 
@@ -1002,7 +1044,15 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             task = self._held(task_id, lease_token, moderator_id, now)
-            assert task.lease_expires_at is not None
+            assert task.lease_expires_at is not None and task.leased_at is not None
+            length = self._lease_length(task)
+            until = task.leased_at + length + MAX_EXTEND_S
+            if now + seconds > until:
+                raise Conflict(
+                    f"a lease may be extended at most {MAX_EXTEND_S:.0f} s past its own {length:g} s, in all: this "
+                    f"one until {until:.3f}, at most {max(until - now, 0.0):.3f} seconds from now",
+                    field="seconds",
+                )
             longer = _evolved(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
@@ -1092,17 +1142,34 @@ class Engine:
         """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
         `actor` (an admin, say), else by the moderator."""
         with self._lock:
+            if "status" not in profile.model_fields_set and self._model.knows(profile.id):
+                # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
+                # moderator is not made available by a change that never named their status.
+                profile = profile.model_copy(update={"status": self._model.profile(profile.id).status})
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
-            by = actor or profile.id
-            if profile.status is ModeratorStatus.OFFLINE:
-                self._release(held, by, "moderator went offline")
-            else:
-                now = self._clock.now()
-                lost = [task for task in held if not self._model.qualified(task, profile.id, now)]
-                self._release(lost, by, "moderator no longer qualified for the task")
+            self._hand_back(profile.id, held, actor or profile.id)
             return self.moderator(profile.id)
+
+    def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:
+        """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline,
+        else each whose skills, language, region or clearance they no longer hold, and each severe one once they
+        may see no severe items at all (`severe_per_hour` 0, a wellbeing intervention); audited as released by
+        `actor` with the reason. A lowered budget that is not 0, or a cool-down, keeps the severe leases held:
+        they were counted when leased."""
+        if not held:
+            return
+        profile = self._model.profile(moderator_id)
+        if profile.status is ModeratorStatus.OFFLINE:
+            self._release(held, actor, "moderator went offline")
+            return
+        now = self._clock.now()
+        lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
+        self._release(lost, actor, "moderator no longer qualified for the task")
+        if profile.severe_per_hour == 0:
+            severe = [task for task in held if task.severe and task not in lost]
+            self._release(severe, actor, "moderator may see no severe items (severe_per_hour is 0)")
 
     def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
         """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:

@@ -133,7 +133,6 @@ def _run(
     not delete a database another process is serving)."""
     from queueopt.service.app import create_app
     from queueopt.service.lock_guard import guarding
-    from queueopt.store import open_store
     from queueopt.store.engine_lock import engine_lock
 
     try:
@@ -142,15 +141,31 @@ def _run(
         exit_with(error.source, error.problems)
     listening = listening or _listen(settings.host, settings.port)
     if settings.standby:  # the app waits for the lock itself, serving meanwhile
-        open_store(settings.database_url).close()
+        _check_store(settings)
         _serve(app, settings, log_level, listening)
         return
     with engine_lock(settings.database_url) as held:
         if prepare is not None:
             prepare()
-        open_store(settings.database_url).close()  # an unreachable store fails here in one line, before the port
+        _check_store(settings)
         with guarding(held):
             _serve(app, settings, log_level, listening)
+
+
+def _check_store(settings: Settings) -> None:
+    """Read the store once before serving: one that cannot be reached, or whose open tasks are in a queue the config
+    does not have (which the engine refuses to start with, see `stranded_queues`), ends the command in one line,
+    before the app's start-up would fail with a traceback."""
+    from queueopt.engine import stranded_queues
+    from queueopt.store import open_store
+
+    store = open_store(settings.database_url)
+    try:
+        problem = stranded_queues(load_config(settings.config), store.open_tasks())
+    finally:
+        store.close()
+    if problem is not None:
+        exit_with(str(settings.config), [f"queues: {problem}"])
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:
