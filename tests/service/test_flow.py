@@ -237,7 +237,7 @@ def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
     assert api.client.post("/v1/moderators/m2/status", json=offline, headers=api.bearer("m2")).status_code == 200
     audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
     released = [(entry["actor"], entry["note"]) for entry in audit if entry["transition"] == "released"]
-    assert released == [("admin", "moderator went offline"), ("m2", "moderator went offline")]
+    assert released == [("admin", "moderator went offline"), ("moderator:m2", "moderator went offline")]
 
 
 def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:

@@ -69,7 +69,7 @@ from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routi
 from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
-from queueopt.store.records import AuditEntry
+from queueopt.store.records import AuditEntry, moderator_actor
 
 MAX_EXTEND_S = 4 * 3600.0
 """The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
@@ -781,7 +781,7 @@ class Engine:
                 task = self._most_valuable_eligible(moderator_id, now)
             if task is None:
                 return None
-            (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_id)
+            (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_actor(moderator_id))
             return self._view(lease)
 
     def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
@@ -894,7 +894,7 @@ class Engine:
             decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None)
             changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             note = _decision_json(decision)
-            changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_id, "decided", note))
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
             record = None
             if task.kind is _REVIEW:
@@ -1019,7 +1019,7 @@ class Engine:
             back = self._requeue(task)
             changes = Changes(
                 tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
-                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "released")],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "released")],
             )
             self._commit(changes, [task], [back])
             return self._view(back)
@@ -1033,7 +1033,7 @@ class Engine:
             back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id})
             changes = Changes(
                 tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
-                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "skipped", reason)],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "skipped", reason)],
             )
             self._commit(changes, [task], [back])
             return self._view(back)
@@ -1056,7 +1056,9 @@ class Engine:
             longer = _evolved(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
-                audit=[AuditEntry(now, task.id, task.item_id, moderator_id, "extended", f"{seconds:g} s")],
+                audit=[
+                    AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "extended", f"{seconds:g} s")
+                ],
             )
             self._store.apply(changes)
             self._tasks[task.id] = longer
@@ -1149,7 +1151,7 @@ class Engine:
             self._put_moderator(profile)
             self._store.save_moderator(profile.id, profile.model_dump_json())
             held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
-            self._hand_back(profile.id, held, actor or profile.id)
+            self._hand_back(profile.id, held, actor or moderator_actor(profile.id))
             return self.moderator(profile.id)
 
     def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from queueopt.config import ConfigError, format_validation_error, read_toml
 from queueopt.domain import ItemId
+from queueopt.store.records import moderator_actor
 
 
 class Role(StrEnum):
@@ -39,7 +40,7 @@ class Principal:
     @property
     def actor(self) -> str:
         """The name written to the audit log."""
-        return f"moderator:{self.moderator_id}" if self.moderator_id else self.role.value
+        return moderator_actor(self.moderator_id) if self.moderator_id else self.role.value
 
 
 class TokenEntry(BaseModel):

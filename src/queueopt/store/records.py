@@ -129,6 +129,12 @@ def _made(text: Text, item: Item | None) -> str:
     return text(item)
 
 
+def moderator_actor(moderator_id: str) -> str:
+    """The audit log's name for a moderator acting on their own work. Prefixed, so that a moderator whose id is
+    `sweeper`, `recovery` or `admin` is never read as the engine's sweeper, its recovery or an admin."""
+    return f"moderator:{moderator_id}"
+
+
 @dataclass(slots=True)
 class AuditEntry:
     """An append-only record of one transition; `seq` is assigned by the store.

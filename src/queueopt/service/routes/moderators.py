@@ -39,8 +39,7 @@ async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
 ) -> Response:
     """Available, away or offline; going offline hands the moderator's leased tasks back to their queues."""
-    actor = principal.moderator_id or principal.actor  # a moderator acts under their id, as on their tasks
-    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status, actor)
+    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status, principal.actor)
     if change.status == "available":
         runtime.assigner.wake()
     elif change.status == "offline":
