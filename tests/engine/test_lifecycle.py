@@ -434,6 +434,24 @@ def test_a_severe_lease_counts_against_the_budget_and_cool_down_before_it_is_dec
     assert "budget" in [lease.moderator_id for lease in engine_factory().assign_batch()]
 
 
+def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: EngineFactory, clock: VirtualClock) -> None:
+    """Found by a probe: with a 300 s cool-down, a moderator who took 270 s over a severe item was given the next one
+    30 s after finishing it: the cool-down ran from when the item was leased."""
+    engine = engine_factory()
+    engine.submit([video("first"), video("second")])
+    engine.upsert_moderator(profile("m1", cooldown_s=300))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.severe and lease.lease_token is not None
+    clock.advance(270)
+    engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    clock.advance(40)  # 310 s after the lease, 40 s after the review ended
+    assert engine.next_for("m1") is None
+    assert engine_factory().next_for("m1") is None  # a restart reads the review's end back from the audit
+    clock.advance(261)
+    again = engine_factory().next_for("m1")
+    assert again is not None and again.id != lease.id
+
+
 def test_restart_rebuilds_indexes_and_returns_expired_leases(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:

@@ -242,3 +242,22 @@ def test_reviews_running_past_a_shifts_end_are_paid_overtime_and_utilisation_sta
     assert measured["overall.overtime_hours"] == pytest.approx((worked_until - 3600.0) / 3600.0)
     assert measured["overall.utilisation"] <= 1.0
     assert measured["overall.cost"] == pytest.approx(10.0 * worked_until / 3600.0)
+
+
+def test_a_severe_review_waits_out_the_cool_down_from_the_end_of_the_last_one() -> None:
+    """Found by a probe: with a 300 s cool-down, moderators got the next severe item 270 s after finishing one (the
+    engine ran the cool-down from the lease), and no KPI showed it."""
+    scenario = mm_c(
+        servers=2,
+        load=0.9,
+        mean_s=200.0,
+        horizon_s=4 * 3600.0,
+        arrival={"signals": {"gore": {"score": {"a": 50, "b": 1}}}},
+        group={"policy_areas": ["gore"], "cooldown_s": 300.0, "speed": {"text": {"median_s": 200.0, "sigma": 0.0}}},
+    )
+    run = simulate(scenario)
+    assert run.severe.sum() > 20 and kpis(run)["overall.cooldown_breaches"] == 0.0
+    for moderator in range(2):
+        mine = run.decided_by == moderator
+        starts, ends = np.sort(run.leased_at[mine]), np.sort(run.decided_at[mine])
+        assert (starts[1:] - ends[:-1] >= 300.0 - 1e-6).all()

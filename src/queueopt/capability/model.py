@@ -258,6 +258,11 @@ class Model:
         self._roster.slot_of(moderator_id)
         self._severe.record(moderator_id, at)
 
+    def severe_review_ended(self, moderator_id: str, at: float) -> None:
+        """A severe review ended (decided, handed back, expired): the moderator's cool-down runs from `at`."""
+        if moderator_id in self._roster.slots:
+            self._severe.exposed_until(moderator_id, at)
+
     def severe_budget_left(self, moderator_id: str, now: float) -> int:
         """Severe items still allowed in the rolling hour; the cool-down is separate (see `severe_caps`)."""
         limit = self._roster.profile(moderator_id).severe_per_hour

@@ -22,6 +22,13 @@ class SevereLedger:
         del times[: bisect_right(times, times[-1] - WINDOW_S)]
         self._last[moderator_id] = max(at, self._last.get(moderator_id, at))
 
+    def exposed_until(self, moderator_id: str, at: float) -> None:
+        """The moderator had a severe item in front of them until `at` (its review ended): the cool-down, a rest
+        after graphic content, runs from then, not from when the item was handed to them."""
+        last = self._last.get(moderator_id)
+        if last is not None and at > last:
+            self._last[moderator_id] = at
+
     def seen(self, moderator_id: str, now: float) -> int:
         """Severe items recorded in the window (now - 1 h, now]; later-dated records count as well."""
         times = self._times.get(moderator_id)

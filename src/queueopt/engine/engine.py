@@ -124,6 +124,7 @@ _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
+_ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _RECALL_PAGE = 10_000
 _SEVERE = attrgetter("severe")
 _FIELDS_OF = {
@@ -343,6 +344,8 @@ class Engine:
             self._queues.remove(task.id)
         elif task.holder is not None:
             self._leases.drop(task.holder, task.id)
+            if task.severe:  # the lease ends or changes: the cool-down runs from the end of the exposure
+                self._model.severe_review_ended(task.holder, self._clock.now())
         self._tasks.pop(task.id, None)
 
     def _commit(self, changes: Changes, old: Sequence[Task], new: Sequence[Task]) -> None:
@@ -747,16 +750,22 @@ class Engine:
         """The wellbeing ledger after a restart: every severe lease of the last hour, read back from the audit
         (a lease's note marks it severe), counts again against its moderator's budget and cool-down."""
         since, after = self._clock.now() - SEVERE_WINDOW_S, 0
+        holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
         while entries := self._store.audit(since, _RECALL_PAGE, after):
             for entry in entries:
                 if entry.transition == "leased" and entry.note.endswith(_SEVERE_NOTE):
-                    self._record_severe(entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE), entry.at)
+                    holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
+                    self._record_severe(holder, entry.at)
+                    holders[entry.task_id] = holder
+                elif entry.task_id in holders and entry.transition in _ENDS_A_REVIEW:
+                    self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
             after = entries[-1].seq
 
     def _record_severe(self, moderator_id: str, at: float) -> None:
         """A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is
         leased to them: from then on it is in front of them. Counting it only once decided let the next batch,
-        half a second later, lease another severe task past the budget and through the cool-down."""
+        half a second later, lease another severe task past the budget and through the cool-down. The cool-down
+        runs again from when the review ends (`_unindex`): it is a rest after the content, not after its start."""
         if self._model.knows(moderator_id):
             self._model.record_severe(moderator_id, at)
 

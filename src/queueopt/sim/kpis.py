@@ -186,6 +186,7 @@ def kpis(run: RunRecord) -> dict[str, float]:
     overall["cost_per_decision"] = _share(overall["cost"], (counted & (run.decided_by >= 0)).sum())
     overall["severe_per_moderator_hour"] = _share(run.severe_reviews.sum(), on_duty.sum() / 3600.0)
     overall["budget_breaches"] = float(run.budget_breaches.sum())
+    overall["cooldown_breaches"] = float(run.cooldown_breaches.sum())
     overall["backlog_mean"] = time_average_backlog(run)
     overall["engine_backlog_mean"] = _backlog_mean(run, None)
     queued = counted & (run.action == REVIEW)

@@ -81,6 +81,7 @@ class RunRecord:
     overtime_s: np.ndarray  # per moderator: past a shift's end, finishing the reviews begun on it (paid, on duty)
     severe_reviews: np.ndarray
     budget_breaches: np.ndarray
+    cooldown_breaches: np.ndarray
     backlog_at: np.ndarray
     backlog: np.ndarray
     wall_s: float
@@ -133,6 +134,8 @@ class Simulation:
         self._works_until: list[float] = [0.0] * staff
         self.severe_reviews = np.zeros(staff, dtype=np.int64)
         self.budget_breaches = np.zeros(staff, dtype=np.int64)
+        self.cooldown_breaches = np.zeros(staff, dtype=np.int64)
+        self._severe_ended: list[float] = [-math.inf] * staff  # when each moderator's last severe review ended
         self._severe_times: list[deque[float]] = [deque() for _ in range(staff)]
         # When each item runs out of patience, as plain floats (inf: never).
         self._gives_up: list[float] = (self.arrivals.at_s + self.arrivals.patience_s).tolist()
@@ -229,6 +232,7 @@ class Simulation:
             overtime_s=np.array(self.overtime_s),
             severe_reviews=self.severe_reviews,
             budget_breaches=self.budget_breaches,
+            cooldown_breaches=self.cooldown_breaches,
             backlog_at=np.asarray(self._backlog_at),
             backlog=np.asarray(self._backlog, dtype=np.int64).reshape(len(self._backlog_at), len(self._queue_index)),
             wall_s=time.perf_counter() - started,
@@ -355,20 +359,27 @@ class Simulation:
             self.overtime_s[moderator] += _overlap(shift_end, until, self.scenario.warmup_s, self.scenario.horizon_s)
 
     def _count_severe(self, moderator: int, now: float) -> None:
-        """Severe reviews per moderator, and a breach whenever one exceeds the group's rolling-hour budget."""
+        """Severe reviews per moderator, and a breach whenever one exceeds the group's rolling-hour budget or starts
+        within the group's cool-down of the end of the moderator's last severe review."""
         if now >= self.scenario.warmup_s:
             self.severe_reviews[moderator] += 1
         seen = self._severe_times[moderator]
         seen.append(now)
         while seen[0] <= now - 3600.0:
             seen.popleft()
-        limit = self.moderators.groups[int(self.moderators.group[moderator])].severe_per_hour
-        if limit is not None and len(seen) > limit and now >= self.scenario.warmup_s:
-            self.budget_breaches[moderator] += 1
+        group = self.moderators.groups[int(self.moderators.group[moderator])]
+        limit = group.severe_per_hour
+        if now >= self.scenario.warmup_s:
+            if limit is not None and len(seen) > limit:
+                self.budget_breaches[moderator] += 1
+            if now - self._severe_ended[moderator] < group.cooldown_s:
+                self.cooldown_breaches[moderator] += 1
 
     def _finish(self, task_id: str, row: int, qa: bool, moderator: int, token: str) -> None:
         now = self.clock.now()
         self._busy[moderator] -= 1
+        if self.severe.item(row):
+            self._severe_ended[moderator] = now
         accuracy = self.moderators.accuracy.item(moderator)
         draw = (self.arrivals.qa_mistake if qa else self.arrivals.mistake).item(row)
         truth = self.arrivals.violating.item(row)
