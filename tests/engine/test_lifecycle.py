@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -590,3 +591,23 @@ def test_what_the_model_learned_survives_a_restart_once_saved(
     with caplog.at_level("WARNING", logger="queueopt.engine"):
         fresh = Engine(store_factory(), clock, example_config)
     assert "do not load" in caplog.text and fresh.moderator("m1").accuracy["child_safety"][1] == 0
+
+
+def test_learned_estimates_outlive_a_profile_that_does_not_load_and_an_area_the_config_dropped(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a probe: a start whose config did not load x's profile saved the learned state without x, so x was
+    back at the prior for good; and a state naming an area the config no longer has was restored half-way."""
+    store = store_factory()
+    kept = {"id": "x", "accuracy": {"hate": [1.0, 9.0]}}
+    other = {"id": "y", "accuracy": {"gone": [1.0, 1.0], "hate": [2.0, 4.0]}}
+    store.save_learning(json.dumps({"format": 1, "moderators": [kept, other]}), 0.0)
+    store.save_moderator("y", profile("y").model_dump_json())
+    with caplog.at_level("WARNING", logger="queueopt.engine"):
+        engine = Engine(store_factory(), clock, example_config)
+    assert "kept until they are put again: x" in caplog.text
+    assert engine.moderator("y").accuracy["hate"][1] == 4  # the dropped area left the rest whole
+    engine.save_learning()
+    restarted = Engine(store_factory(), clock, example_config)
+    restarted.upsert_moderator(profile("x"))
+    assert restarted.moderator("x").accuracy["hate"][1] == 9

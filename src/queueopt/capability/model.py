@@ -626,23 +626,28 @@ class Model:
                 moderators.append(LearnedModerator(id=moderator_id, accuracy=accuracy, handling=handling))
         return LearnedState(moderators=moderators)
 
-    def restore_learned(self, state: LearnedState) -> list[str]:
-        """Put back what `state` says was learned about each moderator the model knows, and return the ids it does
-        not know (a moderator whose profile no longer loads). On any error the model is left as it was."""
+    def restore_learned(self, state: LearnedState) -> list[LearnedModerator]:
+        """Put back what `state` says was learned about each moderator the model knows, and return the entries of
+        those it does not (a moderator whose profile does not load now), to keep until they are put again. What
+        was learned in a policy area the config no longer has is left out: nobody is judged in it. Every entry is
+        checked before any is written, so an error leaves the model as it was."""
         known = [entry for entry in state.moderators if entry.id in self._roster.slots]
         for entry in known:
             _check_learned(entry)
         for entry in known:
+            accuracy = {
+                area: counts for area, counts in entry.accuracy.items() if area in self._areas or area == NO_AREA
+            }
             slot = self._roster.slot_of(entry.id)
             group = int(self._roster.group[slot])
             self._accuracy.move(slot, group, None)
             self._handling.move(slot, group, None)
             self._accuracy.clear(slot)
             self._handling.clear(slot)
-            self._set_learned(slot, entry)
+            self._set_learned(slot, entry.model_copy(update={"accuracy": accuracy}))
             self._accuracy.move(slot, None, group)
             self._handling.move(slot, None, group)
-        return [entry.id for entry in state.moderators if entry.id not in self._roster.slots]
+        return [entry for entry in state.moderators if entry.id not in self._roster.slots]
 
     def _learned_of(
         self, slot: int

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 from queueopt.assign import solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
-from queueopt.capability.state import LearnedState
+from queueopt.capability.state import LearnedModerator, LearnedState
 from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
 from queueopt.config import OpsConfig, QueueConfig
@@ -214,6 +214,7 @@ class Engine:
         self._leases = LeaseBook()
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
+        self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
         self._recover()
         self._restore_learning()
 
@@ -263,23 +264,29 @@ class Engine:
         if kept is None:
             return
         try:
-            unknown = self._model.restore_learned(LearnedState.model_validate_json(kept))
+            unplaced = self._model.restore_learned(LearnedState.model_validate_json(kept))
         except (ValidationError, InvalidInput) as error:
             log.warning(
                 "the learned estimates kept in the store do not load, so every moderator starts from the prior: %s",
                 error,
             )
             return
-        if unknown:
-            log.warning("learned estimates kept for moderators not loaded, left out: %s", ", ".join(sorted(unknown)))
+        if unplaced:
+            self._unplaced = {entry.id: entry for entry in unplaced}
+            log.warning(
+                "learned estimates kept for moderators not loaded, kept until they are put again: %s",
+                ", ".join(sorted(self._unplaced)),
+            )
 
     def save_learning(self) -> None:
         """Keep what QA outcomes and handling times taught the model in the store, for the next engine to start
         from (`_restore_learning`). The service calls this every minute and when it stops: a crash forgets at most
-        that minute's observations, never a decision (those are in the store as they are made)."""
+        that minute's observations, never a decision (those are in the store as they are made). What was learned
+        about a moderator whose profile did not load is saved again as it was, not lost."""
         with self._lock:
-            state = self._model.learned().model_dump_json()
-            self._store.save_learning(state, self._clock.now())
+            learned = self._model.learned()
+            learned.moderators += self._unplaced.values()
+            self._store.save_learning(learned.model_dump_json(), self._clock.now())
 
     def _index(self, tasks: Iterable[Task]) -> None:
         """Put the open ones of `tasks` in the indexes: a queued task in its queue, in its lane as of now; a held one
@@ -1193,8 +1200,11 @@ class Engine:
             return [profile.id for profile in added]
 
     def _put_moderator(self, profile: ModeratorProfile) -> None:
-        """Into the model, and the lease book's free-slot index in step with the profile's capacity and status."""
+        """Into the model, and the lease book's free-slot index in step with the profile's capacity and status; what
+        was learned about a moderator whose stored profile had not loaded comes back with them."""
         self._model.upsert(profile)
+        if profile.id in self._unplaced:
+            self._model.restore_learned(LearnedState(moderators=[self._unplaced.pop(profile.id)]))
         available = profile.status is ModeratorStatus.AVAILABLE
         self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
