@@ -78,6 +78,28 @@ def test_a_pull_finds_the_work_a_moderator_may_take_behind_a_window_they_may_not
     assert lease is not None and lease.id == "mild"
 
 
+@pytest.mark.parametrize("strategy", ["optimal", "priority"])
+def test_a_pull_reads_past_a_window_it_may_not_take_in_each_queue(strategy: str) -> None:
+    """Found by a probe: under `optimal` the pull read past a queue's window only when no queue offered the
+    moderator anything, so an urgent English task behind French ones lost to a near-worthless one elsewhere."""
+    config = OpsConfig.model_validate(
+        {
+            "policy_areas": [{"name": "violence", "severity": 6.0}, {"name": "spam", "severity": 0.5}],
+            "queues": [{"name": "urgent", "sla_s": 600, "top_k": 2}, {"name": "slow", "sla_s": 86400, "top_k": 2}],
+            "rules": [
+                {"name": "urgent", "queue": "urgent", "when": {"min_signal": {"violence": 0.5}}},
+                {"name": "rest", "queue": "slow"},
+            ],
+        }
+    )
+    engine = Engine(MemoryStore(), VirtualClock(1_000.0), config, strategy=strategy)
+    french = [video(f"fr{index}", language="fr", views_per_hour=1e5) for index in range(3)]
+    engine.submit([*french, video("urgent", views_per_hour=5e4), video("slow", signals={"spam": 0.2})])
+    engine.upsert_moderator(profile("en", languages={"en": 1.0}, policy_areas=["violence", "spam"]))
+    lease = engine.next_for("en")
+    assert lease is not None and lease.id == "urgent"
+
+
 def test_work_skipped_by_everyone_free_does_not_block_the_queue(example_config: OpsConfig) -> None:
     engine = Engine(MemoryStore(), VirtualClock(1_000.0), narrow(example_config, 1))
     engine.submit([video("first", views_per_hour=10_000.0), video("second", views_per_hour=10.0)])

@@ -801,27 +801,16 @@ class Engine:
             return self._view(lease)
 
     def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`optimal` pulls: the task of highest value to the moderator among a few of each queue's first tasks, else
-        among each queue's `top_k`, else (when the moderator may take none of those) among the first `top_k` of each
-        queue that they may take, read past the rest as a batch reads for its free moderators."""
-        for limit in (_PROBE, None):
-            candidates = self._candidates(limit)
-            value = self._model.value(candidates, [moderator_id], now)
-            if value.nnz or len(candidates) < _PROBE:
-                break
-        if value.nnz == 0:
-            if not self._deeper_than_window():
-                return None
-            candidates = self._candidates(None, self._model.takers([moderator_id], now))
-            value = self._model.value(candidates, [moderator_id], now)
-            if value.nnz == 0:
-                return None
+        """`optimal` pulls: the task of highest value to the moderator among the first few of each queue's tasks
+        that they may take, read past the work of each queue they may not, as a batch reads for its free
+        moderators (found by a probe: a window of French tasks hid an urgent English task behind it, and the pull
+        leased an English moderator a task worth a millionth of it from another queue)."""
+        candidates = self._candidates(_PROBE, self._model.takers([moderator_id], now))
+        if not candidates:
+            return None
+        value = self._model.value(candidates, [moderator_id], now)
         rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
         return candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
-
-    def _deeper_than_window(self) -> bool:
-        depth = self._queues.depth
-        return any(depth(queue.name) > queue.top_k for queue in self._config.queues)
 
     def _most_urgent_eligible(self, moderator_id: str, now: float) -> Task | None:
         """`fifo` and `priority` pulls: in each queue the first of its `top_k` tasks the moderator is eligible for
