@@ -147,6 +147,10 @@ def test_check_config_warns_about_steps_that_relax_residency_clearance_or_certif
     cleared = 'requires = { policy_areas = ["child_safety"], clearance = ["csam"] }\n'
     relaxing = cleared + 'escalation = [{ after_s = 600, relax = ["clearance", "policy_areas", "language"] }]\n'
     risky.write_text(text.replace(cleared, relaxing).replace('relax = ["language"] }]', 'relax = ["region"] }]', 1))
+    appeals = '[[queues]]\nname = "appeals"\n'
+    risky.write_text(
+        risky.read_text().replace(appeals, appeals + 'escalation = [{ after_s = 3600, relax = ["policy_areas"] }]\n')
+    )
     done = run("check-config", str(risky))
     assert done.returncode == 0, done.stderr
     warnings = done.stderr.splitlines()
@@ -154,11 +158,12 @@ def test_check_config_warns_about_steps_that_relax_residency_clearance_or_certif
         f"{risky}: warning: queues.0.escalation.0",
         f"{risky}: warning: queues.0.escalation.0",
         f"{risky}: warning: queues.1.escalation.0",
+        f"{risky}: warning: queues.4.escalation.0",
     ]
-    assert (
-        "without the queue's clearance tiers (csam)" in warnings[0] and "not certified for child_safety" in warnings[1]
-    )
+    assert "without the queue's clearance tiers (csam)" in warnings[0]
+    assert "not certified for a task's own policy area, nor for child_safety" in warnings[1]
     assert "relaxes region after 900 s" in warnings[2] and "data residency" in warnings[2]
+    assert "'appeals' relaxes policy_areas after 3600 s" in warnings[3]  # no certification of its own, but the task's
 
 
 def test_python_dash_m_runs_the_command_as_the_script_does() -> None:
