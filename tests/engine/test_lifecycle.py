@@ -355,6 +355,46 @@ def test_an_appeal_asks_what_the_review_of_its_content_asked_and_never_goes_to_i
     assert "about item 'orig'" in engine.item("appeal").explanation
 
 
+def test_an_appeal_asks_what_every_earlier_review_asked_and_is_kept_from_everyone_who_decided(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a probe: once the latest copy of some content was withdrawn (a copy scoring higher, which had become
+    the one later copies were compared with), an appeal of the earlier decision asked no clearance and was offered
+    to its decider; an appeal of an appeal was offered to the first appeal's decider."""
+    engine = engine_factory()
+    cleared = {"clearance": ["csam"], "policy_areas": ["child_safety"]}
+    engine.upsert_moderator(profile("x", **cleared))
+    engine.submit([video("a", modality="text", signals={"child_safety": 0.4}, content_hash="h")])
+    lease = engine.next_for("x")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "x", Decision(verdict=Verdict.NOT_VIOLATING))  # no policy named
+    (copy,) = engine.submit([video("b", modality="text", signals={"child_safety": 0.9}, content_hash="h")])
+    assert copy.status is ItemStatus.QUEUED  # it asks more than a's review did
+    engine.cancel("b")
+    (late,) = engine.submit([video("c", modality="text", signals={"child_safety": 0.4}, content_hash="h")])
+    assert (late.status, late.duplicate_of) == (ItemStatus.DUPLICATE, "a")  # b withdrawn: a is the copy before it
+    engine.submit([video("p1", modality="text", signals={}, content_hash="h", source="appeal")])
+    task = engine.task("p1")
+    assert (task.policy, task.severe) == ("child_safety", True)  # b's review was severe; a's decision named no area
+    assert "about item 'a'" in engine.item("p1").explanation
+    # Assigned by hand, so that a QA task of a's review (sampled at random) cannot stand in the way.
+    engine.upsert_moderator(profile("uncleared"))
+    for moderator_id in ("uncleared", "x"):
+        with pytest.raises(NotEligible):
+            engine.assign_to("p1", moderator_id)
+    engine.upsert_moderator(profile("y", **cleared))
+    engine = engine_factory()  # as stored
+    lease = engine.assign_to("p1", "y")
+    assert lease.lease_token is not None
+    engine.decide("p1", lease.lease_token, "y", Decision(verdict=Verdict.VIOLATING, policy="child_safety"))
+    engine.submit([video("p2", modality="text", signals={}, content_hash="h", source="appeal")])
+    engine.upsert_moderator(profile("z", **cleared))
+    for moderator_id in ("x", "y"):
+        with pytest.raises(NotEligible):
+            engine.assign_to("p2", moderator_id)
+    assert engine.assign_to("p2", "z").holder == "z"
+
+
 def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
     """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
     it needs (here the nudity certification the policy area asks)."""

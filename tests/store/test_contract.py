@@ -72,9 +72,12 @@ def test_round_trip_of_items_tasks_and_hashes(store: Store) -> None:
     assert store.task("nope") is None
     assert [t.id for t in store.open_tasks()] == ["a", "b"]
     assert [r.id for r in store.items_of_task("a")] == ["a"]
-    assert store.hash_owners(["h-a", "h-x"]) == {"h-a": "a"}
-    store.apply(Changes(owners=[("h-a", "b"), ("h-x", "a"), ("h-x", "b")]))  # a later pair replaces an earlier
-    assert store.hash_owners(["h-a", "h-x"]) == {"h-a": "b", "h-x": "b"}
+    assert store.content_history(["h-a", "h-x"]) == {"h-a": [("a", True)]}
+    store.apply(Changes(owners=[("h-a", "b"), ("h-x", "a"), ("h-x", "b")], appeals=[("h-a", "p")]))
+    assert store.content_history(["h-a", "h-x"]) == {
+        "h-a": [("a", True), ("b", True), ("p", False)],
+        "h-x": [("a", True), ("b", True)],
+    }
     assert store.count_items() == 2
     assert store.schema_version() == SCHEMA_VERSION
     assert store.ping()
@@ -117,11 +120,11 @@ def test_inserting_an_existing_task_is_refused(store: Store) -> None:
     assert store.items(["x"]) == {}
 
 
-def test_items_are_upserted_and_hash_owner_is_the_first(store: Store) -> None:
+def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) -> None:
     submit(store, "a")
     copy = item("c", content_hash="h-a", status=ItemStatus.DUPLICATE)
     store.apply(Changes(items=[copy]))
-    assert store.hash_owners(["h-a"]) == {"h-a": "a"}
+    assert store.content_history(["h-a"]) == {"h-a": [("a", True)]}
     later = item("a", content_hash="h-a")
     later.status, later.verdict, later.decided_at = ItemStatus.DECIDED, Verdict.NOT_VIOLATING, 15.0
     store.apply(Changes(items=[later]))
@@ -256,7 +259,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
     finally:
@@ -332,7 +335,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {

@@ -21,7 +21,7 @@ import time
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import islice
@@ -66,7 +66,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY
+from queueopt.enqueue.router import HUMAN_ONLY, Asked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -123,6 +123,9 @@ _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
 _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
+# One entry of a content's history: the item's record, whether it was handled on its own (else an appeal or
+# escalation of the content), and its task when the batch being submitted made it (else read when needed).
+_Seen = tuple[ItemRecord, bool, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _RECALL_PAGE = 10_000
@@ -384,7 +387,8 @@ class Engine:
                         f"the batch already has a different item with this id (items.{ids.index(item_id)})",
                         field=f"items.{index}.id",
                     )
-            owners = self._hash_owners(fresh.values())
+            seen = self._content_seen(fresh.values())
+            owners = {value: latest for value, entries in seen.items() if (latest := self._latest_owner(entries))}
             # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is
             # compared with it. Its `DuplicateOf` is made only for such a copy, and few items have one.
             firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
@@ -398,12 +402,12 @@ class Engine:
                 content_hash = item.content_hash
                 duplicate = None
                 if content_hash:
-                    if content_hash in firsts:
+                    if item.source in HUMAN_ONLY:
+                        duplicate = self._earlier_reviews(seen.get(content_hash, []))
+                    elif content_hash in firsts:
                         duplicate = self._owner_of(*firsts[content_hash])
                     else:
                         duplicate = owners.get(content_hash)
-                    if duplicate is not None and duplicate.task_id is None and item.source in HUMAN_ONLY:
-                        duplicate = self._as_reviewed(duplicate, records)
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -422,6 +426,10 @@ class Engine:
                     # compared with. An appeal is about a decision, not the content's first handling.
                     firsts[content_hash] = record, task
                     changes.owners.append((content_hash, item_id))
+                    seen.setdefault(content_hash, []).append((record, True, task))
+                elif content_hash:
+                    changes.appeals.append((content_hash, item_id))
+                    seen.setdefault(content_hash, []).append((record, False, task))
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
@@ -458,22 +466,70 @@ class Engine:
             tasks.append(raised)
         return replaced
 
-    def _hash_owners(self, items: Iterable[Item]) -> dict[str, DuplicateOf]:
+    def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
+        """Each content hash's history in the store, as records, oldest first (`Store.content_history`)."""
         hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
         if not hashes:
             return {}
-        owners = self._store.hash_owners(hashes)
-        records = self._store.items(owners.values())
-        found: dict[str, DuplicateOf] = {}
-        for value, item_id in owners.items():
-            record = records.get(item_id)
-            if record is None or record.status is _ITEM_CANCELLED:
+        history = self._store.content_history(hashes)
+        if not history:
+            return {}
+        records = self._store.items(item_id for entries in history.values() for item_id, _ in entries)
+        return {
+            value: [(records[item_id], owner, None) for item_id, owner in entries if item_id in records]
+            for value, entries in history.items()
+        }
+
+    def _latest_owner(self, entries: list[_Seen]) -> DuplicateOf | None:
+        """The copy later copies of some content are compared with: the latest handled on its own and not
+        withdrawn (a withdrawn one leaves the one before it)."""
+        for record, owner, task in reversed(entries):
+            if owner and record.status is not _ITEM_CANCELLED:
+                if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
+                    task = self._open_or_stored(record.task_id)
+                return self._owner_of(record, task)
+        return None
+
+    def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
+        """What an appeal or escalation of some content asks and whom it is kept from: all that every copy handled on
+        its own asked of its reviewer (withdrawn ones too: the content is what it was; for an automatic action,
+        what its review would have asked), and everyone who decided the content or an earlier appeal of it."""
+        if not entries:
+            return None
+        severe = False
+        tiers: set[str] = set()
+        areas: set[str] = set()
+        reviewers: set[str] = set()
+        policy: str | None = None
+        about = entries[-1][0].id  # the decision appealed: the latest made, else the latest copy
+        for record, owner, task in entries:
+            if record.decision is not None:
+                about = record.id
+                decided = orjson.loads(record.decision)
+                if decided.get("moderator_id"):
+                    reviewers.add(decided["moderator_id"])
+                if owner and policy is None:
+                    policy = decided.get("policy")
+            if not owner:
                 continue
-            task = None
-            if record.action is _ACTION_REVIEW and record.task_id is not None:
+            if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
-            found[value] = self._owner_of(record, task)
-        return found
+            if task is not None:
+                asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
+                policy = task.policy or policy
+            else:
+                asked = self._router.review_asks(record.item or Item.model_validate_json(record.payload))
+            severe |= asked.severe
+            tiers |= asked.clearance
+            areas |= asked.areas
+        return DuplicateOf(
+            None,
+            about,
+            None,
+            policy,
+            asked=Asked(severe, frozenset(tiers), frozenset(areas)),
+            reviewers=frozenset(reviewers),
+        )
 
     def _owner_of(self, record: ItemRecord, task: Task | None) -> DuplicateOf:
         """The copy of some content later copies are compared with, for the router to judge whether one may ride on
@@ -487,12 +543,6 @@ class Engine:
             asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
         decision = record.decision if verdict is not None else None
         return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
-
-    def _as_reviewed(self, earlier: DuplicateOf, records: dict[str, ItemRecord]) -> DuplicateOf:
-        """An automatically actioned copy as an appeal of it sees it: asking what its review would have asked."""
-        record = records.get(earlier.item_id) or self._item_record(earlier.item_id)
-        item = record.item or Item.model_validate_json(record.payload)
-        return replace(earlier, asked=self._router.review_asks(item))
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -540,7 +590,7 @@ class Engine:
                 fields["duration_s"],
                 severe,
                 policy,
-                skipped_by=_EVERYONE if earlier is None else _reviewer_of(earlier),
+                skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
                 clearance=terms.clearance,
             )
             changes.tasks.append(TaskWrite(task))
@@ -1392,15 +1442,6 @@ def _grant(task: Task) -> Lease:
 
 
 _EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
-
-
-def _reviewer_of(earlier: DuplicateOf) -> frozenset[str]:
-    """Who an appeal or escalation of `earlier` is kept from: whoever decided it, so that a decision is never
-    reviewed again by the person who made it."""
-    if earlier.decision is None:
-        return _EVERYONE
-    decider = orjson.loads(earlier.decision).get("moderator_id")
-    return _EVERYONE if decider is None else frozenset((decider,))
 
 
 def _result(record: ItemRecord) -> ItemResult:

@@ -42,6 +42,7 @@ class DuplicateOf:
     action: Action = Action.REVIEW
     asked: Asked = ASKED_NOTHING
     decision: str | None = None  # the decision's JSON as stored, the reviewer and any enforcement action with it
+    reviewers: frozenset[str] = frozenset()  # for an appeal: who decided the content before, kept off its review
 
 
 class Routing(NamedTuple):

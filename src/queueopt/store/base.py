@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class Store(Protocol):
@@ -24,8 +24,9 @@ class Store(Protocol):
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]: ...
 
-    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
-        """For each content hash already seen, the item later copies are compared with (`Changes.owners`)."""
+    def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
+        """For each content hash already seen, every item handled on its own (`True`: `Changes.owners`) and every
+        appeal or escalation of it (`False`: `Changes.appeals`), oldest first."""
         ...
 
     def task(self, task_id: str) -> Task | None: ...

@@ -28,7 +28,9 @@ class MemoryStore:
         # A task's own item is found by its id, so the million tasks of a simulated day need no list each, which
         # the garbage collector would walk on every full collection.
         self._attached: dict[str, list[str]] = {}
-        self._hashes: dict[str, str] = {}
+        # A content's history: its one owner's id (nearly every content, a simulated day's million of them: a
+        # string, not a list for the collector to walk), else every entry in order.
+        self._history: dict[str, str | list[tuple[str, bool]]] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
@@ -67,7 +69,8 @@ class MemoryStore:
                     if previous is None or previous.task_id != task_id:
                         attached.setdefault(task_id, []).append(item_id)
                 items[item_id] = record
-            self._hashes.update(changes.owners)
+            if changes.owners or changes.appeals:
+                self._add_content(changes)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -95,9 +98,29 @@ class MemoryStore:
                 ]
             return found
 
-    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
+    def _add_content(self, changes: Changes) -> None:
+        history = self._history
+        for entries, owner in ((changes.owners, True), (changes.appeals, False)):
+            for content_hash, item_id in entries:
+                seen = history.get(content_hash)
+                if seen is None and owner:
+                    history[content_hash] = item_id
+                elif seen is None:
+                    history[content_hash] = [(item_id, owner)]
+                elif isinstance(seen, str):
+                    history[content_hash] = [(seen, True), (item_id, owner)]
+                else:
+                    seen.append((item_id, owner))
+
+    def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         with self._lock:
-            return {value: self._hashes[value] for value in hashes if value in self._hashes}
+            history = self._history
+            found: dict[str, list[tuple[str, bool]]] = {}
+            for value in hashes:
+                seen = history.get(value)
+                if seen is not None:
+                    found[value] = [(seen, True)] if isinstance(seen, str) else list(seen)
+            return found
 
     def task(self, task_id: str) -> Task | None:
         with self._lock:

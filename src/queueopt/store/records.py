@@ -165,13 +165,15 @@ class TaskWrite:
 
 @dataclass(slots=True)
 class Changes:
-    """One transaction's writes. `owners` names, per content hash, the item later copies of that content are
-    compared with (`Store.hash_owners`), in order: a later pair for the same hash replaces an earlier one."""
+    """One transaction's writes. `owners` names, per content hash, each item handled on its own (later copies of
+    the content are compared with the latest one not withdrawn), and `appeals` each appeal or escalation of it; both
+    join the content's history (`Store.content_history`) in order."""
 
     items: list[ItemRecord] = field(default_factory=list)
     tasks: list[TaskWrite] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     owners: list[tuple[str, str]] = field(default_factory=list)
+    appeals: list[tuple[str, str]] = field(default_factory=list)
 
 
 class StaleWrite(Exception):

@@ -175,10 +175,7 @@ class SqlStore:
             f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({_marks(_ITEM_COLUMNS)}) "
             f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
         )
-        self._own_content = self._sql(
-            "INSERT INTO content (hash, item_id) VALUES (?, ?) "
-            "ON CONFLICT (hash) DO UPDATE SET item_id = excluded.item_id"
-        )
+        self._add_content = self._sql("INSERT INTO content_history (hash, item_id, owner) VALUES (?, ?, ?)")
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
         )
@@ -257,8 +254,10 @@ class SqlStore:
                     raise StaleWrite(str(inserts[0][0])) from None
             if changes.items:
                 many(self._connection, self._upsert_items, [_item_row(record) for record in changes.items])
-            if changes.owners:
-                many(self._connection, self._own_content, changes.owners)
+            if changes.owners or changes.appeals:
+                rows = [(content_hash, item_id, True) for content_hash, item_id in changes.owners]
+                rows += [(content_hash, item_id, False) for content_hash, item_id in changes.appeals]
+                many(self._connection, self._add_content, rows)
             if changes.audit:
                 many(
                     self._connection,
@@ -292,11 +291,16 @@ class SqlStore:
             ).fetchall()
         return [_item_of(row) for row in rows]
 
-    def hash_owners(self, hashes: Iterable[str]) -> dict[str, str]:
+    def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         wanted = list(dict.fromkeys(hashes))
         with self._lock:
-            rows = self._select_in("SELECT hash, item_id FROM content WHERE hash IN ({})", wanted)
-        return {row[0]: row[1] for row in rows}
+            rows = self._select_in(
+                "SELECT hash, item_id, owner FROM content_history WHERE hash IN ({}) ORDER BY seq", wanted
+            )
+        history: dict[str, list[tuple[str, bool]]] = {}
+        for content_hash, item_id, owner in rows:
+            history.setdefault(content_hash, []).append((item_id, bool(owner)))
+        return history
 
     def task(self, task_id: str) -> Task | None:
         with self._lock:
