@@ -651,3 +651,26 @@ def test_learned_estimates_outlive_a_profile_that_does_not_load_and_an_area_the_
     restarted = Engine(store_factory(), clock, example_config)
     restarted.upsert_moderator(profile("x"))
     assert restarted.moderator("x").accuracy["hate"][1] == 9
+
+
+def test_the_qa_review_of_an_appeal_is_kept_from_the_decider_it_overturned(engine: Engine) -> None:
+    """Found by a probe: the original decider could be sampled to check the appeal that overturned them, and their
+    verdict would score the appeal's decider."""
+    from queueopt.engine import qa_draw
+
+    rate = engine.config.queues_by_name["appeals"].qa_sample_rate
+    appeal = next(f"p{index}" for index in range(2000) if qa_draw(engine.qa_secret, f"p{index}") < rate)
+    engine.upsert_moderator(profile("x"))
+    engine.submit([video("orig", content_hash="h")])
+    lease = engine.next_for("x")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("orig", lease.lease_token, "x", VIOLATING)
+    engine.submit([video(appeal, signals={}, content_hash="h", source="appeal")])
+    engine.upsert_moderator(profile("y"))
+    held = engine.assign_to(appeal, "y")
+    assert held.lease_token is not None
+    engine.decide(appeal, held.lease_token, "y", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
+    with pytest.raises(NotEligible):
+        engine.assign_to(f"{appeal}~qa", "x")
+    engine.upsert_moderator(profile("z"))
+    assert engine.assign_to(f"{appeal}~qa", "z").holder == "z"

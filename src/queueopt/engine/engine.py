@@ -1033,7 +1033,9 @@ class Engine:
             holder=None,
             leased_at=None,
             lease_expires_at=None,
-            skipped_by=frozenset((moderator_id,)),
+            # Never the reviewer; nor whoever the task was kept from (an appeal's earlier deciders: one of them
+            # checking the appeal that overturned them would score it; found by a probe) or who skipped it.
+            skipped_by=task.skipped_by | {moderator_id},
         )
 
     def _score_qa(self, qa: Task, decision: Decision) -> None:
