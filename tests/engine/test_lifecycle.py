@@ -670,7 +670,7 @@ def test_the_qa_review_of_an_appeal_is_kept_from_the_decider_it_overturned(engin
     held = engine.assign_to(appeal, "y")
     assert held.lease_token is not None
     engine.decide(appeal, held.lease_token, "y", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
-    with pytest.raises(NotEligible):
+    with pytest.raises(NotEligible, match="kept from task .* made the decision it checks"):
         engine.assign_to(f"{appeal}~qa", "x")
     engine.upsert_moderator(profile("z"))
     assert engine.assign_to(f"{appeal}~qa", "z").holder == "z"

@@ -901,6 +901,12 @@ class Engine:
                 raise NotEligible(f"moderator {moderator_id!r} is {profile.status.value}", field="moderator_id")
             if self._leases.count(moderator_id) >= profile.capacity:
                 raise NotEligible(f"moderator {moderator_id!r} has no free slot", field="moderator_id")
+            if moderator_id in task.skipped_by:
+                raise NotEligible(
+                    f"moderator {moderator_id!r} is kept from task {task_id!r}: they skipped it, decided the content "
+                    "it appeals, or made the decision it checks",
+                    field="moderator_id",
+                )
             if not self._model.eligible(task, moderator_id, now):
                 raise NotEligible(
                     f"moderator {moderator_id!r} is not eligible for task {task_id!r}", field="moderator_id"
