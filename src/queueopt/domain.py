@@ -77,9 +77,13 @@ class ItemStatus(StrEnum):
 
 
 class ModeratorStatus(StrEnum):
+    """`suspended` is an admin's: like `offline` (no work, every lease handed back), but the moderator cannot
+    change it; only an admin lifts it."""
+
     AVAILABLE = "available"
     AWAY = "away"
     OFFLINE = "offline"
+    SUSPENDED = "suspended"
 
 
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]

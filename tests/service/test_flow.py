@@ -328,3 +328,23 @@ def test_a_profile_put_without_a_status_keeps_the_moderators_status(api: Any) ->
     assert changed.json()["profile"]["languages"] == {"en": 1.0, "fr": 0.5}
     named = api.client.put("/v1/moderators/m1", json=api.profile("m1", status="available"), headers=api.bearer("admin"))
     assert named.json()["status"] == "available"
+
+
+def test_a_suspended_moderator_gets_nothing_and_only_an_admin_lifts_it(api: Any) -> None:
+    """Found by a probe: a moderator set offline by an admin could set themselves available again; an admin had
+    no status the moderator could not undo."""
+    task = api.lease("m1")
+    path = "/v1/moderators/m1/status"
+    suspended = api.client.post(path, json={"status": "suspended"}, headers=api.bearer("admin"))
+    assert suspended.status_code == 200 and suspended.json()["leases"] == []
+    assert api.next("m1") is None
+    for status in ("available", "offline", "suspended"):
+        refused = api.client.post(path, json={"status": status}, headers=api.bearer("m1"))
+        assert refused.status_code == 403 and refused.json()["detail"][0]["field"] == "status", refused.text
+    assert api.client.post(path, json={"status": "suspended"}, headers=api.bearer("m2")).status_code == 403
+    own = api.client.post("/v1/moderators/m2/status", json={"status": "suspended"}, headers=api.bearer("m2"))
+    assert own.status_code == 403 and "only an admin" in own.text
+    lifted = api.client.post(path, json={"status": "available"}, headers=api.bearer("admin"))
+    assert lifted.status_code == 200 and lifted.json()["status"] == "available"
+    again = api.next("m1")
+    assert again is not None and again["task_id"] == task["task_id"]

@@ -128,6 +128,8 @@ _Record = TypeVar("_Record", Task, ItemRecord)
 _Seen = tuple[ItemRecord, bool, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
+# The statuses that hand every lease back, with the audit note saying so.
+_OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
 _RECALL_PAGE = 10_000
 _SEVERE = attrgetter("severe")
 _FIELDS_OF = {
@@ -1218,7 +1220,8 @@ class Engine:
             return self.moderator(profile.id)
 
     def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:
-        """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline,
+        """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline or
+        suspended,
         else each whose skills, language, region or clearance they no longer hold, and each severe one once they
         may see no severe items at all (`severe_per_hour` 0, a wellbeing intervention); audited as released by
         `actor` with the reason. A lowered budget that is not 0, or a cool-down, keeps the severe leases held:
@@ -1226,8 +1229,9 @@ class Engine:
         if not held:
             return
         profile = self._model.profile(moderator_id)
-        if profile.status is ModeratorStatus.OFFLINE:
-            self._release(held, actor, "moderator went offline")
+        off_work = _OFF_WORK.get(profile.status)
+        if off_work is not None:
+            self._release(held, actor, off_work)
             return
         now = self._clock.now()
         lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
@@ -1255,9 +1259,20 @@ class Engine:
         available = profile.status is ModeratorStatus.AVAILABLE
         self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
-    def set_status(self, moderator_id: str, status: ModeratorStatus, actor: str | None = None) -> ModeratorView:
+    def set_status(
+        self, moderator_id: str, status: ModeratorStatus, actor: str | None = None, *, by_admin: bool = True
+    ) -> ModeratorView:
+        """A moderator's own change (`by_admin` False) may neither suspend them nor lift a suspension: an admin
+        suspends a moderator so that they get no work until the admin says so."""
         with self._lock:
             profile = self._model.profile(moderator_id)
+            if not by_admin and ModeratorStatus.SUSPENDED in (status, profile.status):
+                raise Forbidden(
+                    f"moderator {moderator_id!r} is suspended; only an admin can lift it"
+                    if profile.status is ModeratorStatus.SUSPENDED
+                    else "only an admin can suspend a moderator",
+                    field="status",
+                )
             return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
 
     def _release(self, old: list[Task], actor: str, note: str) -> None:

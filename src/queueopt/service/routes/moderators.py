@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from queueopt.capability import ModeratorProfile
 from queueopt.errors import InvalidInput
+from queueopt.service.auth import Role
 from queueopt.service.deps import Admin, ModeratorIdPath, Own, OwnOrAdmin, RuntimeDep
 from queueopt.service.problems import documented
 from queueopt.service.schemas import ModeratorOut, StatusChange, TaskOut
@@ -39,10 +41,13 @@ async def set_status(
     moderator_id: ModeratorIdPath, change: StatusChange, principal: OwnOrAdmin, runtime: RuntimeDep
 ) -> Response:
     """Available, away or offline; going offline hands the moderator's leased tasks back to their queues."""
-    view = await runtime.thread.run(runtime.engine.set_status, moderator_id, change.status, principal.actor)
+    by_admin = principal.role is Role.ADMIN
+    view = await runtime.thread.run(
+        partial(runtime.engine.set_status, by_admin=by_admin), moderator_id, change.status, principal.actor
+    )
     if change.status == "available":
         runtime.assigner.wake()
-    elif change.status == "offline":
+    elif change.status in ("offline", "suspended"):
         runtime.assigner.work_arrived()
     return json_response(moderator_out(view))
 
