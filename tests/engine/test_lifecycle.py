@@ -674,3 +674,31 @@ def test_the_qa_review_of_an_appeal_is_kept_from_the_decider_it_overturned(engin
         engine.assign_to(f"{appeal}~qa", "x")
     engine.upsert_moderator(profile("z"))
     assert engine.assign_to(f"{appeal}~qa", "z").holder == "z"
+
+
+def test_an_appeal_asks_what_earlier_appeals_asked_and_is_kept_from_a_decider_seen_through_a_copy(
+    engine: Engine,
+) -> None:
+    """Found by a second probe: a later appeal ignored what an earlier appeal of the content had asked (so a
+    child-safety appeal's successor went to an uncleared moderator), and a moderator who decided a task through a
+    copy riding on it, its own item withdrawn, was offered the appeal of their own decision."""
+    cleared = {"clearance": ["csam"], "policy_areas": ["child_safety", "violence", "spam"]}
+    engine.submit([video("ok", modality="text", signals={"spam": 0.01}, content_hash="h1")])  # asks no clearance
+    engine.submit([video("p1", modality="text", signals={"child_safety": 0.9}, content_hash="h1", source="appeal")])
+    engine.upsert_moderator(profile("x", **cleared))
+    lease = engine.assign_to("p1", "x")
+    assert lease.lease_token is not None
+    engine.decide("p1", lease.lease_token, "x", Decision(verdict=Verdict.VIOLATING, policy="child_safety"))
+    engine.submit([video("p2", modality="text", signals={}, content_hash="h1", source="appeal")])
+    engine.upsert_moderator(profile("uncleared"))
+    for moderator_id in ("uncleared", "x"):
+        with pytest.raises(NotEligible):
+            engine.assign_to("p2", moderator_id)
+    engine.submit([video("a", content_hash="h2"), video("b", content_hash="h2")])  # b rides on a's task
+    engine.cancel("a")
+    lease = engine.assign_to("a", "x")
+    assert lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "x", VIOLATING)
+    engine.submit([video("p3", signals={}, content_hash="h2", source="appeal")])
+    with pytest.raises(NotEligible, match="kept from"):
+        engine.assign_to("p3", "x")

@@ -292,7 +292,8 @@ _VERSION_3_COPIES = (
     "('reviewed', '{{}}', 'queued', 'reviewed', 'q', 2.5, 'review', 'r', 'h1', 10.0), "
     "('copy-of-reviewed', '{{}}', 'duplicate', 'reviewed', NULL, 2.5, 'duplicate', 'r', 'h1', 11.0), "
     "('removed', '{{}}', 'auto_actioned', NULL, NULL, 9.0, 'auto_remove', 'r', 'h2', 12.0), "
-    "('copy-of-removed', '{{}}', 'duplicate', 'removed', NULL, 9.0, 'duplicate', 'r', 'h2', 13.0)",
+    "('copy-of-removed', '{{}}', 'duplicate', 'removed', NULL, 9.0, 'duplicate', 'r', 'h2', 13.0), "
+    "('appeal', '{{\"source\": \"appeal\"}}', 'queued', NULL, 'appeals', 1.0, 'review', 'r', 'h1', 14.0)",
 )
 
 
@@ -345,6 +346,11 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
             "copy-of-removed": (None, "removed"),
         }
         assert [record.id for record in store.items_of_task("reviewed")] == ["reviewed", "copy-of-reviewed"]
+        # Version 7 rebuilds each content's history from the items: the copies handled on their own, and appeals.
+        assert store.content_history(["h1", "h2"]) == {
+            "h1": [("reviewed", True), ("appeal", False)],
+            "h2": [("removed", True)],
+        }
     finally:
         store.close()
         if backend == "postgres":

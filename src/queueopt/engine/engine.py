@@ -123,9 +123,9 @@ _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED, _ITEM_CANCELLED = (
 _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _Record = TypeVar("_Record", Task, ItemRecord)
-# One entry of a content's history: the item's record, whether it was handled on its own (else an appeal or
-# escalation of the content), and its task when the batch being submitted made it (else read when needed).
-_Seen = tuple[ItemRecord, bool, Task | None]
+# One entry of a content's history: the item's id, whether it was handled on its own (else an appeal or escalation
+# of the content), and its record and task when at hand (the batch being submitted made them), else read when needed.
+_Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 # The statuses that hand every lease back, with the audit note saying so.
@@ -428,10 +428,10 @@ class Engine:
                     # compared with. An appeal is about a decision, not the content's first handling.
                     firsts[content_hash] = record, task
                     changes.owners.append((content_hash, item_id))
-                    seen.setdefault(content_hash, []).append((record, True, task))
+                    seen.setdefault(content_hash, []).append((item_id, True, record, task))
                 elif content_hash:
                     changes.appeals.append((content_hash, item_id))
-                    seen.setdefault(content_hash, []).append((record, False, task))
+                    seen.setdefault(content_hash, []).append((item_id, False, record, task))
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
@@ -469,58 +469,75 @@ class Engine:
         return replaced
 
     def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
-        """Each content hash's history in the store, as records, oldest first (`Store.content_history`)."""
+        """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
+        latest copy handled on its own read (what a plain copy is compared with); other records are read only when
+        needed: a viral content's history may hold thousands of appeals, and a copy needs none of them."""
         hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
         if not hashes:
             return {}
         history = self._store.content_history(hashes)
         if not history:
             return {}
-        records = self._store.items(item_id for entries in history.values() for item_id, _ in entries)
+        latest = {value: _last_owner_id(entries) for value, entries in history.items()}
+        records = self._store.items(filter(None, latest.values()))
         return {
-            value: [(records[item_id], owner, None) for item_id, owner in entries if item_id in records]
+            value: [
+                (item_id, owner, records.get(item_id) if item_id == latest[value] else None, None)
+                for item_id, owner in entries
+            ]
             for value, entries in history.items()
         }
 
     def _latest_owner(self, entries: list[_Seen]) -> DuplicateOf | None:
         """The copy later copies of some content are compared with: the latest handled on its own and not
         withdrawn (a withdrawn one leaves the one before it)."""
-        for record, owner, task in reversed(entries):
-            if owner and record.status is not _ITEM_CANCELLED:
-                if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
-                    task = self._open_or_stored(record.task_id)
-                return self._owner_of(record, task)
+        for item_id, owner, record, task in reversed(entries):
+            if not owner:
+                continue
+            if record is None:
+                record = self._store.items([item_id]).get(item_id)
+            if record is None or record.status is _ITEM_CANCELLED:
+                continue
+            if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
+                task = self._open_or_stored(record.task_id)
+            return self._owner_of(record, task)
         return None
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
-        """What an appeal or escalation of some content asks and whom it is kept from: all that every copy handled on
-        its own asked of its reviewer (withdrawn ones too: the content is what it was; for an automatic action,
-        what its review would have asked), and everyone who decided the content or an earlier appeal of it."""
+        """What an appeal or escalation of some content asks and whom it is kept from: all that every earlier review
+        of it asked of its reviewer (every copy handled on its own, withdrawn ones too: the content is what it was;
+        for an automatic action, what its review would have asked; and every earlier appeal), and everyone who
+        decided one of those reviews (read off the decided items of each: a withdrawn copy's own record holds no
+        decision when a copy riding on its task got it)."""
         if not entries:
             return None
+        stored = self._store.items(item_id for item_id, _, record, _ in entries if record is None)
         severe = False
         tiers: set[str] = set()
         areas: set[str] = set()
         reviewers: set[str] = set()
         policy: str | None = None
-        about = entries[-1][0].id  # the decision appealed: the latest made, else the latest copy
-        for record, owner, task in entries:
-            if record.decision is not None:
-                about = record.id
-                decided = orjson.loads(record.decision)
-                if decided.get("moderator_id"):
-                    reviewers.add(decided["moderator_id"])
-                if owner and policy is None:
-                    policy = decided.get("policy")
-            if not owner:
+        about = entries[-1][0]  # the decision appealed: the latest made, else the latest copy
+        for item_id, _, record, task in entries:
+            record = record or stored.get(item_id)
+            if record is None:
                 continue
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
             if task is not None:
                 asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
-                policy = task.policy or policy
-            else:
+                policy = policy or task.policy
+                decided = self._store.items_of_task(task.id) if task.state is TaskState.DECIDED else [record]
+            else:  # actioned automatically: nobody was shown it, but whoever reviews its appeal is
                 asked = self._router.review_asks(record.item or Item.model_validate_json(record.payload))
+                decided = [record]
+            for copy in decided:
+                if copy.decision is not None:
+                    about = item_id
+                    decision = orjson.loads(copy.decision)
+                    policy = policy or decision.get("policy")
+                    if decision.get("moderator_id"):
+                        reviewers.add(decision["moderator_id"])
             severe |= asked.severe
             tiers |= asked.clearance
             areas |= asked.areas
@@ -1465,6 +1482,10 @@ def _grant(task: Task) -> Lease:
 
 
 _EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
+
+
+def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:
+    return next((item_id for item_id, owner in reversed(entries) if owner), None)
 
 
 def _result(record: ItemRecord) -> ItemResult:

@@ -40,6 +40,7 @@ POSTGRES = Dialect(
         "bool": "BOOLEAN",
         "bigint": "BIGINT",
         "identity": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        "payload_source": "(payload::json ->> 'source')",
     },
 )
 

@@ -41,7 +41,8 @@ class Dialect:
     locked"); nothing was written then."""
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
-    """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files."""
+    """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files, and
+    `{payload_source}`, an item's `source` read from its stored JSON."""
     share_row: str
     """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
     transactions never overlap (SQLite)."""

@@ -50,6 +50,7 @@ SQLITE = Dialect(
         "bool": "INTEGER",
         "bigint": "INTEGER",
         "identity": "INTEGER PRIMARY KEY",
+        "payload_source": "json_extract(payload, '$.source')",
     },
 )
 
