@@ -464,8 +464,12 @@ def test_a_severe_lease_counts_against_the_budget_and_cool_down_before_it_is_dec
     second = engine.assign_batch()
     assert sorted(lease.moderator_id for lease in first + second) == ["budget", "cooling"]
     clock.advance(60)
+    assert engine.assign_batch() == [], "no cool-down runs while a severe item is under review"
+    (cooling,) = engine.moderator("cooling").leases
+    engine.decide(cooling, f"{cooling}.1", "cooling", VIOLATING)
+    clock.advance(60)
     (later,) = engine.assign_batch()
-    assert later.moderator_id == "cooling", "the cool-down runs from the lease; the budget stays spent for the hour"
+    assert later.moderator_id == "cooling", "the cool-down runs from the review's end; the budget stays spent"
     engine.submit([video("v9")])
     held = engine.moderator("budget").leases
     engine.decide(held[0], f"{held[0]}.1", "budget", VIOLATING)  # decided: no longer in hand, still seen this hour
@@ -491,6 +495,26 @@ def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: Engi
     clock.advance(261)
     again = engine_factory().next_for("m1")
     assert again is not None and again.id != lease.id
+
+
+def test_no_second_severe_item_while_one_is_still_under_review(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a second probe: a moderator with two slots and a 300 s cool-down, 301 s into a 20-minute severe
+    video, was leased a second severe item: the cool-down had started with the lease."""
+    engine = engine_factory()
+    engine.submit([video("long", duration_s=1200.0), video("next")])
+    engine.upsert_moderator(profile("m1", capacity=2, cooldown_s=300))
+    (first,) = engine.assign_batch()
+    clock.advance(301)
+    assert engine.assign_batch() == []
+    assert engine_factory().assign_batch() == []  # a restart reads the lease back as still under review
+    engine = engine_factory()
+    engine.decide(first.task_id, first.lease_token, "m1", VIOLATING)
+    clock.advance(299)
+    assert engine.assign_batch() == []
+    clock.advance(2)
+    assert [lease.task_id for lease in engine.assign_batch()] == list({"long", "next"} - {first.task_id})
 
 
 def test_restart_rebuilds_indexes_and_returns_expired_leases(

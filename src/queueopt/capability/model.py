@@ -258,6 +258,11 @@ class Model:
         self._roster.slot_of(moderator_id)
         self._severe.record(moderator_id, at)
 
+    def severe_review_started(self, moderator_id: str) -> None:
+        """A severe task is leased to the moderator (counted against the budget by `record_severe`, once)."""
+        if moderator_id in self._roster.slots:
+            self._severe.holds(moderator_id)
+
     def severe_review_ended(self, moderator_id: str, at: float) -> None:
         """A severe review ended (decided, handed back, expired): the moderator's cool-down runs from `at`."""
         if moderator_id in self._roster.slots:

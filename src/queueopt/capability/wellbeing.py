@@ -15,6 +15,7 @@ class SevereLedger:
     def __init__(self) -> None:
         self._times: dict[str, list[float]] = {}
         self._last: dict[str, float] = {}
+        self._holding: dict[str, int] = {}  # severe items each moderator has in front of them now
 
     def record(self, moderator_id: str, at: float) -> None:
         times = self._times.setdefault(moderator_id, [])
@@ -22,9 +23,18 @@ class SevereLedger:
         del times[: bisect_right(times, times[-1] - WINDOW_S)]
         self._last[moderator_id] = max(at, self._last.get(moderator_id, at))
 
+    def holds(self, moderator_id: str) -> None:
+        """A severe item is in front of the moderator from now until `exposed_until`: no cool-down has begun."""
+        self._holding[moderator_id] = self._holding.get(moderator_id, 0) + 1
+
     def exposed_until(self, moderator_id: str, at: float) -> None:
         """The moderator had a severe item in front of them until `at` (its review ended): the cool-down, a rest
         after graphic content, runs from then, not from when the item was handed to them."""
+        held = self._holding.get(moderator_id, 0)
+        if held > 1:
+            self._holding[moderator_id] = held - 1
+        else:
+            self._holding.pop(moderator_id, None)
         last = self._last.get(moderator_id)
         if last is not None and at > last:
             self._last[moderator_id] = at
@@ -37,12 +47,19 @@ class SevereLedger:
         return len(times) - bisect_right(times, now - WINDOW_S)
 
     def cooling(self, moderator_id: str, now: float, cooldown_s: float) -> bool:
+        """Within `cooldown_s` of the end of the last severe review, or still in one (found by a probe: a moderator
+        with two slots got a second severe item while a 20-minute one was still in front of them)."""
+        if cooldown_s <= 0.0:
+            return False
+        if moderator_id in self._holding:
+            return True
         last = self._last.get(moderator_id)
         return last is not None and now - last < cooldown_s
 
     def forget(self, moderator_id: str) -> None:
         self._times.pop(moderator_id, None)
         self._last.pop(moderator_id, None)
+        self._holding.pop(moderator_id, None)
 
     def state_of(self, moderator_id: str) -> tuple[list[float], float | None]:
         return list(self._times.get(moderator_id, [])), self._last.get(moderator_id)

@@ -311,6 +311,8 @@ class Engine:
                 self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
             elif task.holder is not None and task.lease_expires_at is not None:
                 self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
+                if task.severe:  # in front of them until `_unindex`: no cool-down runs meanwhile
+                    self._model.severe_review_started(task.holder)
 
     def _lane_now(self, task: Task, now: float) -> tuple[int, int]:
         """The queued task's lane at `now`, with a sample for it if it is the lane's first task; a task with an
