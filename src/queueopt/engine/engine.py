@@ -74,7 +74,8 @@ from queueopt.store.records import AuditEntry, moderator_actor
 MAX_EXTEND_S = 4 * 3600.0
 """The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
 leased) extensions may take a lease in all: a held task must come back some time."""
-# Tasks per queue a single moderator's pull looks at first; the full top_k only when none of those fit them.
+# Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
+# answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
 _LANE_SETS_KEPT = 1024
@@ -872,8 +873,8 @@ class Engine:
             return self._view(lease)
 
     def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`optimal` pulls: the task of highest value to the moderator among the first few of each queue's tasks
-        that they may take, read past the work of each queue they may not, as a batch reads for its free
+        """`optimal` pulls: the task of highest value to the moderator among the first `_PROBE` of each queue's
+        tasks that they may take, read past the work of each queue they may not, as a batch reads for its free
         moderators (found by a probe: a window of French tasks hid an urgent English task behind it, and the pull
         leased an English moderator a task worth a millionth of it from another queue)."""
         candidates = self._candidates(_PROBE, self._model.takers([moderator_id], now))
