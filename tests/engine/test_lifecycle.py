@@ -327,6 +327,12 @@ def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(en
     assert appeal.status is ItemStatus.QUEUED and appeal.queue == "appeals"
     (third,) = engine.submit([video("c", content_hash="h")])
     assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy, nor the appeal
+    # A withdrawn copy whose review a copy riding on it keeps open is still ridden on (found by a second probe:
+    # the next copy was reviewed again).
+    engine.submit([video("d", content_hash="h2"), video("e", content_hash="h2")])
+    engine.cancel("d")
+    (riding,) = engine.submit([video("f", content_hash="h2")])
+    assert (riding.status, riding.task_id) == (ItemStatus.DUPLICATE, "d")
 
 
 @pytest.mark.parametrize("source", ["appeal", "escalation"])
@@ -675,6 +681,12 @@ def test_learned_estimates_outlive_a_profile_that_does_not_load_and_an_area_the_
     restarted = Engine(store_factory(), clock, example_config)
     restarted.upsert_moderator(profile("x"))
     assert restarted.moderator("x").accuracy["hate"][1] == 9
+    corrupt = {"id": "w", "accuracy": {"hate": [5.0, 1.0]}}  # more correct than trials: checked only when restored
+    store_factory().save_learning(json.dumps({"format": 1, "moderators": [corrupt]}), 0.0)
+    with caplog.at_level("WARNING", logger="queueopt.engine"):
+        again = Engine(store_factory(), clock, example_config)
+        again.upsert_moderator(profile("w"))  # put all the same, at the prior (a 422 here left it half put)
+    assert "do not load, dropped" in caplog.text and again.moderator("w").accuracy["hate"][1] == 0
 
 
 def test_the_qa_review_of_an_appeal_is_kept_from_the_decider_it_overturned(engine: Engine) -> None:

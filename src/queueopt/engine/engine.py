@@ -499,8 +499,10 @@ class Engine:
                 continue
             if record is None:
                 record = self._store.items([item_id]).get(item_id)
-            if record is None or record.status is _ITEM_CANCELLED:
+            if record is None:
                 continue
+            if record.status is _ITEM_CANCELLED and (record.task_id is None or record.task_id not in self._tasks):
+                continue  # withdrawn, and no copy riding on it keeps its review open
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
             return self._owner_of(record, task)
@@ -1274,8 +1276,12 @@ class Engine:
         """Into the model, and the lease book's free-slot index in step with the profile's capacity and status; what
         was learned about a moderator whose stored profile had not loaded comes back with them."""
         self._model.upsert(profile)
-        if profile.id in self._unplaced:
-            self._model.restore_learned(LearnedState(moderators=[self._unplaced.pop(profile.id)]))
+        kept = self._unplaced.pop(profile.id, None)
+        if kept is not None:
+            try:
+                self._model.restore_learned(LearnedState(moderators=[kept]))
+            except InvalidInput as error:  # a corrupt entry: the profile is put all the same, at the prior
+                log.warning("learned estimates kept for moderator %s do not load, dropped: %s", profile.id, error)
         available = profile.status is ModeratorStatus.AVAILABLE
         self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
