@@ -12,25 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from queueopt.sim.arrivals import Arrivals, sample_arrivals
+from queueopt.sim.arrivals import PER_ITEM_COLUMNS, Arrivals, sample_arrivals
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import Scenario, parse_scenario
 
 from .helpers import ONE_QUEUE_OPS, mm_c
 
-PER_ITEM = (
-    "at_s",
-    "violating",
-    "views_per_hour",
-    "half_life_s",
-    "patience_s",
-    "normal",
-    "exponential",
-    "mistake",
-    "qa_normal",
-    "qa_exponential",
-    "qa_mistake",
-)
+PER_ITEM = ("at_s", *PER_ITEM_COLUMNS)
 
 
 def _stream(name: str, rate_per_hour: float) -> dict[str, Any]:

@@ -7,9 +7,24 @@ from queueopt.domain import Action, ModeratorStatus
 from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
 from queueopt.sim.roster import build_moderators
-from queueopt.sim.simulator import ACTION_CODE, Simulation, simulate
+from queueopt.sim.scenario import Scenario
+from queueopt.sim.simulator import ACTION_CODE, RunRecord, Simulation, simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
+
+
+def run_counting_waiting(scenario: Scenario) -> tuple[RunRecord, list[tuple[int, int]]]:
+    """The run, and at each backlog sample the simulator's count of waiting work beside the engine's queue depth."""
+    simulation = Simulation(scenario, 0)
+    seen: list[tuple[int, int]] = []
+    sample = simulation._sample
+
+    def sample_and_count() -> None:
+        sample()
+        seen.append((simulation._waiting, sum(view.depth for view in simulation.engine.queues())))
+
+    simulation._sample = sample_and_count  # type: ignore[method-assign]
+    return simulation.run(), seen
 
 
 def test_replication_draws_are_fixed_by_seed_and_replication() -> None:
@@ -161,16 +176,7 @@ def test_the_simulators_count_of_waiting_work_is_the_engines_when_copies_abandon
         horizon_s=20000.0,
         arrival={"duplicate_share": 0.5, "patience_s": 120},
     )
-    simulation = Simulation(scenario, 0)
-    seen: list[tuple[int, int]] = []
-    sample = simulation._sample
-
-    def sample_and_count() -> None:
-        sample()
-        seen.append((simulation._waiting, sum(view.depth for view in simulation.engine.queues())))
-
-    simulation._sample = sample_and_count  # type: ignore[method-assign]
-    run = simulation.run()
+    run, seen = run_counting_waiting(scenario)
     assert (run.action == ACTION_CODE[Action.DUPLICATE]).sum() > 100 and (~np.isnan(run.abandoned_at)).sum() > 100
     assert all(waiting == depth for waiting, depth in seen), seen
 
@@ -188,16 +194,7 @@ def test_a_batch_run_routes_and_counts_items_that_gave_up_before_its_tick() -> N
         ops={**ONE_QUEUE_OPS, "auto_actions": {"remove_at": {"spam": 0.8}}},
         arrival={"patience_s": 30, "signals": {"spam": {"score": {"a": 2, "b": 2}}}},
     )
-    simulation = Simulation(scenario, 0)
-    seen: list[tuple[int, int]] = []
-    sample = simulation._sample
-
-    def sample_and_count() -> None:
-        sample()
-        seen.append((simulation._waiting, sum(view.depth for view in simulation.engine.queues())))
-
-    simulation._sample = sample_and_count  # type: ignore[method-assign]
-    run = simulation.run()
+    run, seen = run_counting_waiting(scenario)
     review = run.action == ACTION_CODE[Action.REVIEW]
     auto = run.action == ACTION_CODE[Action.AUTO_REMOVE]
     assert (review | auto).all() and (run.queue[review] >= 0).all() and auto.sum() > 10

@@ -34,7 +34,7 @@ from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulativ
 Draws = Callable[..., np.random.Generator]
 
 # The per-item columns of `Arrivals` drawn stream by stream, then merged into arrival order.
-_COLUMN_NAMES = (
+PER_ITEM_COLUMNS = (
     "violating",
     "views_per_hour",
     "half_life_s",
@@ -350,7 +350,7 @@ def _merged(streams: list[_Stream], order: np.ndarray) -> dict[str, np.ndarray]:
     """Every per-item column of the streams, joined in stream order and put in `order`."""
     return {
         name: np.concatenate([stream.columns[name] for stream in streams])[order] if streams else np.zeros(0)
-        for name in _COLUMN_NAMES
+        for name in PER_ITEM_COLUMNS
     }
 
 
@@ -375,7 +375,7 @@ def sample_arrivals(scenario: Scenario, replication: int) -> Arrivals:
         merge = np.argsort(at_s, kind="stable")
         at_s = at_s[merge]
         stream_of = np.concatenate([stream_of, np.full(len(trace), -1)])[merge]
-        columns = {name: np.concatenate([columns[name], replayed.columns[name]])[merge] for name in _COLUMN_NAMES}
+        columns = {name: np.concatenate([columns[name], replayed.columns[name]])[merge] for name in PER_ITEM_COLUMNS}
         joined = [*items, *replayed_items]
         items = [joined[k].model_copy(update={"id": f"i{new}"}) for new, k in enumerate(merge.tolist())]
     return Arrivals(

@@ -53,17 +53,6 @@ Horizon = Annotated[
 ]
 
 
-# SLA attainment leaves out abandoned items and open ones younger than `sla_s`: the shares after it say how many.
-_HEADLINE = (
-    "overall.sla_attainment",
-    "overall.decided_within_sla_share",
-    "overall.abandoned_share",
-    "overall.open_share",
-    "overall.harmful_views",
-    "overall.accuracy",
-)
-
-
 def _fail(message: str) -> typer.Exit:
     print(f"queueopt: {message}", file=sys.stderr)
     return typer.Exit(1)
@@ -166,6 +155,7 @@ def simulate(
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
     from queueopt.sim.caveats import caveats
     from queueopt.sim.experiment import run_experiment
+    from queueopt.sim.kpis import HEADLINE
     from queueopt.sim.report import write_report
     from queueopt.sim.stats import interval
 
@@ -184,7 +174,7 @@ def simulate(
     for name, experiment in experiments.items():
         estimates = experiment.estimates()
         headline = ", ".join(
-            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}" for kpi in _HEADLINE if kpi in estimates
+            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}" for kpi in HEADLINE if kpi in estimates
         )
         print(f"{name}: {len(experiment.replications)} replication(s) in {experiment.wall_s:.1f} s; {headline}")
         for line in caveats(scenario, estimates):
