@@ -738,3 +738,21 @@ def test_an_appeal_asks_what_earlier_appeals_asked_and_is_kept_from_a_decider_se
     engine.submit([video("p3", signals={}, content_hash="h2", source="appeal")])
     with pytest.raises(NotEligible, match="kept from"):
         engine.assign_to("p3", "x")
+
+
+def test_an_appeal_filed_while_its_decision_is_being_made_is_kept_from_the_decider(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a second probe: an appeal (or an escalation) filed while the original was under review was kept from
+    nobody, and the moderator who then decided the original was offered the appeal of their own decision."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("x"))
+    engine.submit([video("orig", content_hash="h")])
+    lease = engine.next_for("x")
+    assert lease is not None and lease.id == "orig" and lease.lease_token is not None
+    engine.submit([video("esc", signals={}, content_hash="h", source="escalation")])
+    engine.decide("orig", lease.lease_token, "x", VIOLATING)
+    with pytest.raises(NotEligible, match="kept from"):
+        engine_factory().assign_to("esc", "x")  # as stored, after a restart too
+    engine.upsert_moderator(profile("y"))
+    assert engine.assign_to("esc", "y").holder == "y"

@@ -998,6 +998,7 @@ class Engine:
             note = _decision_json(decision)
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
+            replaced: list[Task] = [task]
             record = None
             if task.kind is _REVIEW:
                 record = self._record_decision(task, queue, decision, note, moderator_id, now, changes)
@@ -1006,12 +1007,29 @@ class Engine:
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
+                if record is not None and record.content_hash:
+                    self._keep_appeals_from(record.content_hash, moderator_id, changes, replaced, created)
             else:
                 self._score_qa(task, decision)
-            self._commit(changes, [task], created)
+            self._commit(changes, replaced, created)
             self._learn(task, moderator_id, now)
             self.stats.decided[str(decision.verdict)] += 1
             return self._view(decided, record)
+
+    def _keep_appeals_from(
+        self, content_hash: str, moderator_id: str, changes: Changes, replaced: list[Task], created: list[Task]
+    ) -> None:
+        """An appeal or escalation of this content that is waiting when the moderator decides it is kept from them,
+        as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
+        decision was being made went to the decider). An appeal's task has its item's id."""
+        for item_id, owner in self._store.content_history([content_hash]).get(content_hash, ()):
+            appeal = None if owner else self._tasks.get(item_id)
+            if appeal is None or appeal.state is not _QUEUED or moderator_id in appeal.skipped_by:
+                continue
+            kept = _evolved(appeal, skipped_by=appeal.skipped_by | {moderator_id})
+            changes.tasks.append(TaskWrite(kept, (_QUEUED, appeal.attempt)))
+            replaced.append(appeal)
+            created.append(kept)
 
     def _check_decision(self, task: Task, decision: Decision) -> QueueConfig:
         """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
