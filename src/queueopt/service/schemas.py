@@ -69,18 +69,9 @@ class SubmitResult(_Response):
     results: list[ItemResultOut]
 
 
-class ItemOut(_Response):
-    id: str
-    status: ItemStatus
-    task_id: str | None = Field(
-        description="The task that decides the item: its own review, or the review a copy of its content rides on."
-    )
-    duplicate_of: str | None = Field(
-        description="For a copy of earlier content (status `duplicate`), the item whose handling it rides on."
-    )
-    queue: str | None
-    priority: float
-    action: Action
+class ItemOut(ItemResultOut):
+    """What submit answered for the item, and what became of it since."""
+
     explanation: str = Field(description="Why routing sent the item where it went.")
     verdict: Verdict | None
     decision: Decision | None
