@@ -756,3 +756,23 @@ def test_an_appeal_filed_while_its_decision_is_being_made_is_kept_from_the_decid
         engine_factory().assign_to("esc", "x")  # as stored, after a restart too
     engine.upsert_moderator(profile("y"))
     assert engine.assign_to("esc", "y").holder == "y"
+
+
+def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ended_one(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found reading the change: reading back the end of an earlier severe review took the count of severe reviews
+    under way down for a lease still held, so after a restart a moderator 400 s into one was given another."""
+    engine = engine_factory()
+    engine.submit([video("a"), video("b"), video("c")])
+    engine.upsert_moderator(profile("m1", capacity=2, cooldown_s=300))
+    first = engine.assign_to("a", "m1")
+    assert first.lease_token is not None
+    clock.advance(10)
+    engine.decide("a", first.lease_token, "m1", VIOLATING)
+    clock.advance(390)
+    assert engine.assign_to("b", "m1").holder == "m1"
+    clock.advance(400)  # b is still under review: its lease runs 600 s
+    restarted = engine_factory()
+    assert restarted.moderator("m1").leases == ["b"]
+    assert restarted.assign_batch() == []

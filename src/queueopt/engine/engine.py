@@ -246,8 +246,10 @@ class Engine:
         problem = stranded_queues(self._config, open_tasks)
         if problem is not None:
             raise Conflict(problem, field="queues")
-        self._index(open_tasks)
+        # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
+        # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
         self._recall_severe()
+        self._index(open_tasks)
         self.expire()
         self._hand_back_unallowed()
 
