@@ -1,6 +1,6 @@
 """The engine: one task lifecycle for the service (wall clock) and the simulator (virtual clock)."""
 
-from queueopt.engine.engine import Engine, qa_draw, stranded_queues
+from queueopt.engine.engine import Engine, qa_draw, review_task, stranded_queues
 from queueopt.engine.strategy import Strategy
 from queueopt.engine.views import EngineStats, ItemResult, ItemView, Lease, ModeratorView, QueueView, TaskView
 from queueopt.store.records import AuditEntry
@@ -17,5 +17,6 @@ __all__ = [
     "Strategy",
     "TaskView",
     "qa_draw",
+    "review_task",
     "stranded_queues",
 ]

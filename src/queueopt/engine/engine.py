@@ -583,8 +583,7 @@ class Engine:
         are shared by every record, which keeps only the item (a closure per record would add objects for the
         garbage collector to walk, a million of them in a simulated day).
         """
-        action, queue, priority, aging_rate, severe, policy, _, terms, reason, earlier, _ = routing  # one read for all
-        fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
+        action, queue, priority, _, _, _, _, _, reason, earlier, _ = routing  # one read for all
         record = ItemRecord(
             item_id,
             _payload,
@@ -594,7 +593,7 @@ class Engine:
             priority,
             action,
             self._explain if action is _ACTION_REVIEW and earlier is None else routing.explanation,
-            fields["content_hash"],
+            item.__dict__["content_hash"],  # a pydantic model's field value: a subscript, not an attribute lookup
             now,
             item=item,
         )
@@ -602,24 +601,7 @@ class Engine:
         if action is _ACTION_REVIEW:
             assert queue is not None
             record.task_id = item_id
-            task = Task(
-                item_id,
-                item_id,
-                queue,
-                _REVIEW,
-                _QUEUED,
-                priority,
-                aging_rate,
-                now,
-                fields["modality"],
-                fields["language"],
-                fields["region"],
-                fields["duration_s"],
-                severe,
-                policy,
-                skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
-                clearance=terms.clearance,
-            )
+            task = review_task(item_id, item, routing, now)
             changes.tasks.append(TaskWrite(task))
             transition = "queued"
         elif action is _ACTION_DUPLICATE:
@@ -1528,6 +1510,32 @@ def _grant(task: Task) -> Lease:
 
 
 _EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
+
+
+def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
+    """The review a routing to a queue makes of an item, queued at `now` under the item's id: what it requires of a
+    reviewer, and whom it is kept from (an appeal's earlier deciders)."""
+    assert routing.queue is not None
+    fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
+    earlier = routing.duplicate_of
+    return Task(
+        item_id,
+        item_id,
+        routing.queue,
+        _REVIEW,
+        _QUEUED,
+        routing.priority,
+        routing.aging_rate,
+        now,
+        fields["modality"],
+        fields["language"],
+        fields["region"],
+        fields["duration_s"],
+        routing.severe,
+        routing.policy,
+        skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
+        clearance=routing.terms.clearance,
+    )
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 from queueopt.capability import Model
-from queueopt.domain import Item, Task, TaskKind, TaskState
+from queueopt.domain import Item, Task
+from queueopt.engine import review_task
 from queueopt.enqueue.router import Routing
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import Scenario
@@ -36,23 +37,7 @@ class GroupTakers:
         key = (routing.queue, item.modality, item.language, item.region, routing.policy, clearance)
         known = self._known.get(key)
         if known is None:
-            task = Task(
-                item.id,
-                item.id,
-                routing.queue,
-                TaskKind.REVIEW,
-                TaskState.QUEUED,
-                routing.priority,
-                routing.aging_rate,
-                0.0,
-                item.modality,
-                item.language,
-                item.region,
-                item.duration_s,
-                routing.severe,
-                routing.policy,
-                clearance=clearance,
-            )
+            task = review_task(item.id, item, routing, 0.0)
             known = self._qualified(task, 0.0) or self._qualified(task, math.inf)
             self._known[key] = known
         return known
