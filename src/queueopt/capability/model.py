@@ -38,7 +38,7 @@ from queueopt.capability.skills import Mask, covered, split
 from queueopt.capability.state import NO_AREA, Learned, LearnedModerator, LearnedState, ModelState, ModeratorState
 from queueopt.capability.wellbeing import SevereLedger
 from queueopt.config import OpsConfig
-from queueopt.domain import Modality, Task
+from queueopt.domain import Modality, ModeratorStatus, Task
 from queueopt.errors import InvalidInput
 
 VALUE_FLOOR = 1e-300
@@ -355,6 +355,19 @@ class Model:
                 self._covered.clear()
             covered = self._covered[groups] = _Covered(groups)
         return Takers(self, now, moderator_ids, bits, covered, groups)
+
+    def roster_takers(self, now: float) -> Takers:
+        """`takers` of everyone on the roster but the suspended, available or not: whom the roster could give a
+        task to once they come on shift, which says what work waits for a roster change rather than for time."""
+        roster = self._roster
+        moderator_ids = list(roster.slots)
+        bits: list[int | None] = []
+        for slot in roster.slots.values():
+            profile = roster.profiles[slot]
+            suspended = profile is None or profile.status is ModeratorStatus.SUSPENDED
+            bits.append(None if suspended else roster.held_bits[slot])
+        groups = cast(frozenset[int], frozenset(bits) - _UNAVAILABLE)
+        return Takers(self, now, moderator_ids, bits, _Covered(groups), groups)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
@@ -762,7 +775,11 @@ class Takers:
         self._covering: dict[tuple[int, bool], list[int]] = {}
 
     def take(self, task: Task) -> bool:
-        severe = task.severe
+        return self.could_take(task, task.severe)
+
+    def could_take(self, task: Task, severe: bool) -> bool:
+        """`take`, with `severe` False to ask it of a severe task as though budgets and cool-downs were no bar:
+        whether someone may take it at all, not now."""
         mask = self._model.required_now(task, self.now)
         skipped = task.skipped_by
         if not skipped:

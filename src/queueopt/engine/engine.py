@@ -198,6 +198,9 @@ class Engine:
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._queues = QueueSet(queue.name for queue in config.queues)
+        # The queued tasks kept from someone (skipped, or an appeal kept from earlier deciders): whether anyone may
+        # take one is a question of the task, not of its lane (see `_unstaffed`).
+        self._kept_waiting: dict[str, Task] = {}
         # A task of each lane ever seen, with the lane's escalation step: what a lane requires of its reviewer is
         # read off any one of its tasks.
         self._lane_sample: dict[tuple[str, Hashable], tuple[Task, int]] = {}
@@ -313,6 +316,8 @@ class Engine:
                     self._escalate(now)
                 lane, _ = self._lane_now(task, now)
                 self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
+                if task.skipped_by:
+                    self._kept_waiting[task.id] = task
             elif task.holder is not None and task.lease_expires_at is not None:
                 self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
                 if task.severe:  # in front of them until `_unindex`: no cool-down runs meanwhile
@@ -360,6 +365,8 @@ class Engine:
         # here, and asking the other index is a wasted call.
         if task.state is _QUEUED:
             self._queues.remove(task.id)
+            if task.skipped_by:
+                self._kept_waiting.pop(task.id, None)
         elif task.holder is not None:
             self._leases.drop(task.holder, task.id)
             if task.severe:  # the lease ends or changes: the cool-down runs from the end of the exposure
@@ -681,16 +688,40 @@ class Engine:
         opened, shut = known
         open_lanes = present & opened
         for lane in present - opened - shut:
-            need = needs.get(lane)
-            if need is None:
-                task, step = self._lane_sample[(name, lane)]
-                need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
+            need = needs.get(lane) or self._lane_need(name, lane, needs)
             is_open = takers.opens(*need)
             if is_open:
                 open_lanes.add(lane)
             if not need[1]:
                 (opened if is_open else shut).add(lane)
         return open_lanes
+
+    def _lane_need(self, name: str, lane: Hashable, needs: dict[Hashable, tuple[int, bool]]) -> tuple[int, bool]:
+        """What the lane requires (skill bits, severity), read off its sample and kept in `needs`."""
+        task, step = self._lane_sample[(name, lane)]
+        need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
+        return need
+
+    def _unstaffed(self, name: str, roster: Takers) -> int:
+        """The queue's waiting tasks that nobody on the roster may take, whoever is on shift (`roster` is
+        `Model.roster_takers`): work that waits for a roster change (a language, a certification, a clearance
+        nobody holds, or an appeal whose every qualified moderator decided the content before), not for time.
+        Budgets and cool-downs are no bar here: they pass."""
+        needs = self._lane_needs_of(name)
+        unstaffed = 0
+        for lane, depth in self._queues.lane_depths(name).items():
+            need = needs.get(lane) or self._lane_need(name, lane, needs)
+            if not roster.opens(need[0], False):
+                unstaffed += depth
+        now = roster.now
+        for task in self._kept_waiting.values():
+            if (
+                task.queue == name
+                and roster.opens(self._model.required_now(task, now), False)
+                and not roster.could_take(task, False)
+            ):
+                unstaffed += 1
+        return unstaffed
 
     def _lane_needs_of(self, name: str) -> dict[Hashable, tuple[int, bool]]:
         vocabulary = self._model.vocabulary
@@ -1407,6 +1438,8 @@ class Engine:
                     name = self._tasks[task_id].queue
                     leased[name] = leased.get(name, 0) + 1
             views = []
+            self._escalate(now)  # each lane is then what its tasks require now
+            roster = self._model.roster_takers(now)
             for queue in self._config.queues:
                 oldest = self._queues.oldest_enqueued_at(queue.name)
                 views.append(
@@ -1418,6 +1451,7 @@ class Engine:
                         sla_s=queue.sla_s,
                         sla_target=queue.sla_target,
                         within_sla_last_hour=self._sla[queue.name].share(now),
+                        unstaffed=self._unstaffed(queue.name, roster),
                     )
                 )
             return views

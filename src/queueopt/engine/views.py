@@ -97,6 +97,7 @@ class QueueView:
     sla_s: float
     sla_target: float
     within_sla_last_hour: float | None
+    unstaffed: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,6 +314,13 @@ class QueueSet:
         target = self._queues.get(queue)
         return self._lanes(target).keys() if target is not None else {}.keys()
 
+    def lane_depths(self, queue: str) -> dict[Hashable, int]:
+        """How many tasks wait in each lane of the queue that holds one."""
+        target = self._queues.get(queue)
+        if target is None:
+            return {}
+        return {lane: own.live for lane, own in self._lanes(target).items()}
+
     def _lanes(self, target: _Queue) -> dict[Hashable, _Sorted]:
         """The queue's lanes, built from its live entries the first time they are asked for. The queue itself is
         read without growing its head: a head as long as a deep queue would make every removal shift all of it."""

@@ -98,13 +98,19 @@ class _EngineCollector(Collector):
             "Share of the last hour's decisions made within the SLA.",
             labels=["queue"],
         )
+        unstaffed = GaugeMetricFamily(
+            "queueopt_queue_unstaffed",
+            "Waiting tasks nobody on the roster may take, whoever comes on shift.",
+            labels=["queue"],
+        )
         for queue in self._engine.queues():
             depth.add_metric([queue.name], queue.depth)
             leased.add_metric([queue.name], queue.leased)
             oldest.add_metric([queue.name], queue.oldest_age_s or 0.0)
             if queue.within_sla_last_hour is not None:
                 within.add_metric([queue.name], queue.within_sla_last_hour)
-        yield from (depth, leased, oldest, within)
+            unstaffed.add_metric([queue.name], queue.unstaffed)
+        yield from (depth, leased, oldest, within, unstaffed)
 
 
 class HttpLatency:

@@ -1,0 +1,138 @@
+"""`QueueView.unstaffed`: the waiting work nobody on the roster may take, whoever comes on shift, which waits for a
+roster change rather than for time, and which the queue's age alone could not tell apart from a slow queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.engine.conftest import profile, video
+
+from queueopt.clock import VirtualClock
+from queueopt.config import OpsConfig
+from queueopt.domain import Decision, ModeratorStatus, TaskState, Verdict
+from queueopt.engine import Engine
+from queueopt.store.memory import MemoryStore
+
+
+def unstaffed(engine: Engine) -> dict[str, int]:
+    return {queue.name: queue.unstaffed for queue in engine.queues() if queue.unstaffed}
+
+
+def test_work_in_a_language_nobody_speaks_waits_for_the_roster_not_for_the_shift(engine: Engine) -> None:
+    engine.submit([video("irish", language="ga", region="eu"), video("english")])
+    engine.upsert_moderator(profile("m1"))
+    assert unstaffed(engine) == {"video_high_intl": 1}
+    engine.upsert_moderator(profile("speaker", languages={"ga": 1.0}))
+    engine.set_status("speaker", ModeratorStatus.OFFLINE)
+    assert unstaffed(engine) == {}  # off shift, but on the roster: the item waits for time, not for a hire
+    engine.set_status("speaker", ModeratorStatus.SUSPENDED, by_admin=True)
+    assert unstaffed(engine) == {"video_high_intl": 1}
+
+
+def test_a_clearance_nobody_holds_counts_until_someone_holds_it(engine: Engine) -> None:
+    engine.submit([video("csam", modality="photo", signals={"child_safety": 0.9})])
+    engine.upsert_moderator(profile("uncleared", policy_areas=["child_safety"]))
+    assert unstaffed(engine) == {"child_safety": 1}
+    engine.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=["child_safety"]))
+    assert unstaffed(engine) == {}
+
+
+def test_an_appeal_every_qualified_moderator_decided_before_counts(engine: Engine) -> None:
+    """The gap this closes: such an appeal was visible only by its queue's age."""
+    csam = {"modality": "photo", "signals": {"child_safety": 0.9}, "content_hash": "h"}
+    engine.submit([video("orig", **csam)])
+    engine.upsert_moderator(profile("decider", clearance=["csam"], policy_areas=["child_safety"]))
+    engine.upsert_moderator(profile("uncleared"))
+    lease = engine.next_for("decider")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("orig", lease.lease_token, "decider", Decision(verdict=Verdict.VIOLATING, policy="child_safety"))
+    engine.submit([video("appeal", modality="photo", signals={}, content_hash="h", source="appeal")])
+    assert engine.task("appeal").state is TaskState.QUEUED
+    assert unstaffed(engine) == {"appeals": 1}
+    engine.upsert_moderator(profile("second", clearance=["csam"], policy_areas=["child_safety"]))
+    assert unstaffed(engine) == {}
+
+
+def test_a_spent_wellbeing_budget_is_no_roster_gap(engine: Engine) -> None:
+    engine.upsert_moderator(profile("m1", severe_per_hour=1))
+    engine.submit([video("gore1", signals={"violence": 0.99}), video("gore2", signals={"violence": 0.99})])
+    assert engine.task("gore1").severe
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide(lease.id, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING, policy="violence"))
+    assert engine.next_for("m1") is None  # the budget is spent for the hour
+    assert unstaffed(engine) == {}
+
+
+LANGUAGES = ["en", "es", "ga"]
+REGIONS = ["us", "eu", "br"]
+MODALITIES = ["video", "photo", "text", "audio"]
+SIGNALS: list[dict[str, float]] = [{}, {"violence": 0.8}, {"hate": 0.9}, {"child_safety": 0.9}, {"self_harm": 0.95}]
+STATUSES = list(ModeratorStatus)
+
+moderators = st.lists(
+    st.fixed_dictionaries(
+        {
+            "languages": st.sets(st.sampled_from(LANGUAGES), min_size=1).map(lambda held: dict.fromkeys(held, 1.0)),
+            "regions": st.sets(st.sampled_from(REGIONS), min_size=1).map(sorted),
+            "modalities": st.sets(st.sampled_from(MODALITIES), min_size=1).map(sorted),
+            "clearance": st.sets(st.sampled_from(["csam", "terrorism"])).map(sorted),
+            "status": st.sampled_from(STATUSES),
+        }
+    ),
+    max_size=5,
+)
+items = st.lists(
+    st.tuples(
+        st.sampled_from(LANGUAGES), st.sampled_from(REGIONS), st.sampled_from(MODALITIES), st.sampled_from(SIGNALS)
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    roster=moderators,
+    sent=items,
+    skips=st.lists(st.integers(0, 4), max_size=4),
+    waited_s=st.sampled_from([0.0, 400.0, 2_000.0, 8_000.0]),
+)
+def test_unstaffed_counts_exactly_the_waiting_tasks_no_listed_moderator_qualifies_for(
+    example_config: OpsConfig, roster: list[dict[str, Any]], sent: list[Any], skips: list[int], waited_s: float
+) -> None:
+    """Against a check of every waiting task and every moderator but the suspended, one pair at a time through
+    `Model.qualified` and the task's skips, after some moderators skipped what they were given and time passed
+    escalation steps that relax a queue's language."""
+    store, clock = MemoryStore(), VirtualClock(1_000.0)
+    engine = Engine(store, clock, example_config)
+    engine.submit(
+        [
+            video(f"i{n}", language=language, region=region, modality=modality, signals=signals)
+            for n, (language, region, modality, signals) in enumerate(sent)
+        ]
+    )
+    for n, fields in enumerate(roster):
+        engine.upsert_moderator(profile(f"m{n}", **{**fields, "status": ModeratorStatus.AVAILABLE}))
+    for n in skips:
+        if n < len(roster):
+            lease = engine.next_for(f"m{n}")
+            if lease is not None and lease.lease_token is not None:
+                engine.skip(lease.id, lease.lease_token, f"m{n}", "not mine")
+    for n, fields in enumerate(roster):
+        engine.set_status(f"m{n}", fields["status"], by_admin=True)
+    clock.advance(waited_s)
+    now = clock.now()
+    expected: dict[str, int] = {}
+    staff = [f"m{n}" for n, fields in enumerate(roster) if fields["status"] is not ModeratorStatus.SUSPENDED]
+    for task in store.open_tasks():
+        if task.state is not TaskState.QUEUED:
+            continue
+        if not any(
+            engine.model.qualified(task, moderator_id, now) and moderator_id not in task.skipped_by
+            for moderator_id in staff
+        ):
+            expected[task.queue] = expected.get(task.queue, 0) + 1
+    assert unstaffed(engine) == expected
