@@ -401,6 +401,25 @@ def test_an_appeal_asks_what_every_earlier_review_asked_and_is_kept_from_everyon
     assert engine.assign_to("p2", "z").holder == "z"
 
 
+def test_an_appeal_sent_before_its_original_in_one_batch_asks_what_the_original_asks(engine: Engine) -> None:
+    """Found by a probe: the batch was routed in the order sent, so an appeal ahead of the child-abuse original it
+    appealed saw no earlier review, asked no clearance, and an uncleared moderator pulled it."""
+    csam = {"modality": "photo", "content_hash": "h"}
+    engine.submit(
+        [
+            video("appeal", signals={}, source="appeal", **csam),
+            video("orig", signals={"child_safety": 0.95}, **csam),
+        ]
+    )
+    task = engine.task("appeal")
+    assert (task.policy, task.severe) == ("child_safety", True)
+    engine.upsert_moderator(profile("uncleared"))
+    assert engine.next_for("uncleared") is None
+    with pytest.raises(NotEligible):
+        engine.assign_to("appeal", "uncleared")
+    assert [entry.item_id for entry in engine.audit() if entry.transition == "queued"] == ["orig", "appeal"]
+
+
 def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
     """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
     it needs (here the nudity certification the policy area asks)."""

@@ -413,7 +413,13 @@ class Engine:
             counted: list[tuple[str, str]] = []
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             route = self._router.route
-            for item_id, item in fresh.items():
+            arrivals = list(fresh.items())
+            if any(item.source in HUMAN_ONLY for item in fresh.values()):
+                # Appeals and escalations last: one asks what every review of its content asked, and the original
+                # may come later in the same batch (a pipeline flushing two streams at once); routed first, the
+                # appeal of child-abuse material asked no clearance.
+                arrivals.sort(key=_asked_by_a_person)
+            for item_id, item in arrivals:
                 content_hash = item.content_hash
                 duplicate = None
                 if content_hash:
@@ -1570,6 +1576,10 @@ def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
         skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
         clearance=routing.terms.clearance,
     )
+
+
+def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
+    return arrival[1].source in HUMAN_ONLY
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:
