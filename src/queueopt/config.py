@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdict
+from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdict, validation_reason
 
 # Numbers and flags are strict, as a scenario's are: `sla_s = "60"` or `severe = "yes"` is a mistake in the file,
 # not a value to convert (an integer is still a valid float).
@@ -226,7 +226,7 @@ def format_validation_error(error: ValidationError) -> list[str]:
             inside = "" if path == "(root)" else f"{path}."
             lines += [f"{inside}{where}: {reason}" for where, reason in context.problems]
         else:
-            lines.append(f"{path}: {detail['msg']}")
+            lines.append(f"{path}: {validation_reason(detail)}")
     return lines
 
 

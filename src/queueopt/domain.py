@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 
 class Modality(StrEnum):
@@ -86,14 +86,45 @@ class ModeratorStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
-ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")]
+_ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+_CODE_PATTERN = r"^[a-z0-9_\-]+$"
+_HASH_PATTERN = r"^[!-~]+$"
+_TEXT_PATTERN = r"^[^\x00]*$"
+_PATTERN_MEANINGS = {
+    _ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
+    _CODE_PATTERN: "may hold only lowercase letters, digits, '_' and '-'",
+    _HASH_PATTERN: "may hold only printable ASCII, without spaces",
+    _TEXT_PATTERN: "must not contain the NUL character (U+0000)",
+}
+"""What each pattern of these fields asks, in words: a client told `String should match pattern '^[^\x00]*$'`
+must decode a regular expression to learn what to change."""
+
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_ID_PATTERN)]
+ContentHash = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_HASH_PATTERN)]
+"""A hash, so printable: and PostgreSQL refuses a NUL in text, which would fail the write of a whole batch."""
+
+
+def free_text(max_length: int, min_length: int = 0) -> StringConstraints:
+    """A note or reason as people write it: anything but NUL, which PostgreSQL cannot store in text."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=_TEXT_PATTERN)
+
+
+def validation_reason(detail: ErrorDetails) -> str:
+    """pydantic's message for one error, with a pattern mismatch said in words (see `_PATTERN_MEANINGS`)."""
+    if detail["type"] == "string_pattern_mismatch":
+        meaning = _PATTERN_MEANINGS.get(str(detail.get("ctx", {}).get("pattern")))
+        if meaning is not None:
+            return meaning
+    return detail["msg"]
+
+
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_VIEWS_PER_HOUR = 1e12
 MAX_REPORTS = 10**9
 QA_SUFFIX = "~qa"
 """A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
 3986 unreserved), so a review tool builds `/v1/tasks/{task_id}/decision` without escaping (`#` cut the path short)."""
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_CODE_PATTERN)]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
@@ -148,7 +179,7 @@ class Item(BaseModel):
     source: Source = Source.PROACTIVE
     views_per_hour: ViewsPerHour = 0.0
     reports: Reports = 0
-    content_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    content_hash: ContentHash | None = None
     created_at: datetime | None = None
     attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(
         default_factory=dict, max_length=64
@@ -175,7 +206,7 @@ class Decision(BaseModel):
     verdict: Verdict
     policy: Code | None = None
     action: Code | None = None
-    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+    notes: Annotated[str, free_text(4000)] = ""
 
 
 @dataclass(slots=True)

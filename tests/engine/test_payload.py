@@ -31,7 +31,7 @@ items = st.builds(
     source=st.sampled_from(Source),
     views_per_hour=st.sampled_from([0.0, 1e12]) | st.floats(0, 1e12),
     reports=st.integers(0, 10**9),
-    content_hash=st.none() | st.text(min_size=1, max_size=16),
+    content_hash=st.none() | st.from_regex(r"[!-~]{1,16}", fullmatch=True),
     created_at=st.none() | st.builds(datetime.replace, st.datetimes(), tzinfo=zones),
     attributes=st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=3),
 )

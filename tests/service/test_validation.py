@@ -7,6 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from tests.service.conftest import bearer, profile, text_item
+
+from queueopt.service.app import create_app
+from queueopt.service.settings import Settings
 
 
 def _problems(response: Any) -> list[tuple[str | None, str]]:
@@ -235,3 +239,26 @@ def test_a_body_that_is_not_sent_as_json_is_told_so_on_every_route(api: Any) -> 
         assert response.status_code == 422 and _problems(response) == [
             ("body", "send JSON (Content-Type: application/json)")
         ]
+
+
+def test_a_nul_character_is_refused_on_every_store_before_anything_is_written(
+    durable_settings: Settings, serve: Any, api_for: Any
+) -> None:
+    """Found by a probe: PostgreSQL cannot store NUL in text, so a content hash or a skip reason holding one failed
+    the write with a 500 (and a pipeline retrying on 5xx sent the same batch for ever), where SQLite stored it."""
+    with serve(create_app(durable_settings)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
+        good, bad = text_item(), text_item(content_hash="a\u0000b")
+        response = client.post("/v1/items", json={"items": [good, bad]}, headers=bearer("ingest"))
+        assert response.status_code == 422
+        assert _problems(response) == [("items.1.content_hash", "may hold only printable ASCII, without spaces")]
+        assert client.get(f"/v1/items/{good['id']}", headers=bearer("ingest")).status_code == 404
+        task = api.lease("m1")
+        skip = {"lease_token": task["lease_token"], "reason": "x\u0000y"}
+        response = client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1"))
+        assert response.status_code == 422
+        assert _problems(response) == [("reason", "must not contain the NUL character (U+0000)")]
+        assert client.get("/v1/moderators/m1", headers=bearer("m1")).json()["leases"] == [task["task_id"]]
+        skip["reason"] = "not my language\nat all"
+        assert client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1")).status_code == 200

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from queueopt.domain import validation_reason
 from queueopt.errors import QueueoptError, StoreUnavailable
 
 log = logging.getLogger("queueopt.service")
@@ -65,7 +67,7 @@ def _problem(problem: dict[str, Any], json_body: bool) -> dict[str, str]:
             "field": "body",
             "reason": f"invalid JSON: {cause}" + (f" (at character {where})" if isinstance(where, int) else ""),
         }
-    return {"field": field_path(problem.get("loc", ())), "reason": problem["msg"]}
+    return {"field": field_path(problem.get("loc", ())), "reason": validation_reason(cast(ErrorDetails, problem))}
 
 
 async def _queueopt_error(request: Request, error: Exception) -> JSONResponse:

@@ -24,6 +24,7 @@ from queueopt.domain import (
     TaskKind,
     TaskState,
     Verdict,
+    free_text,
 )
 
 MAX_ITEMS = 1000
@@ -142,14 +143,14 @@ class DecisionRequest(LeaseAction):
     verdict: Verdict
     policy: Code | None = None
     action: Code | None = None
-    notes: Annotated[str, StringConstraints(max_length=4000)] = ""
+    notes: Annotated[str, free_text(4000)] = ""
 
     def decision(self) -> Decision:
         return Decision(verdict=self.verdict, policy=self.policy, action=self.action, notes=self.notes)
 
 
 class SkipRequest(LeaseAction):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    reason: Annotated[str, free_text(1000, min_length=1)]
 
 
 class ExtendRequest(LeaseAction):

@@ -34,7 +34,7 @@ async def _submission(request: Request) -> SubmitItems:
         # As FastAPI answers a body it cannot read; the client has gone, and the answer is for the access log.
         raise HTTPException(400, "the body ended before its Content-Length: the client went away") from None
     except ValidationError as error:
-        problems = error.errors(include_url=False, include_context=False, include_input=False)
+        problems = error.errors(include_url=False, include_input=False)
         raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])} for problem in problems]) from None
 
 
