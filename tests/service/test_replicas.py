@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 import psycopg
 import pytest
@@ -234,6 +235,13 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
             dots = {"id": "..", "modality": "photo", "language": "en", "region": "us", "signals": {}}
             assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [dots]})[0] == 202
             assert _raw(standby_base, "GET", "/v1/items/..", INGEST).status == 200
+            # An audit export of several pages goes through as it is written, not read whole first.
+            for batch in range(3):
+                bulk = [{**dots, "id": f"bulk-{batch}-{n}"} for n in range(1000)]
+                assert call(standby_base, "POST", "/v1/items", INGEST, {"items": bulk})[0] == 202
+            export = [_raw(base, "GET", "/v1/audit?since=0", ADMIN) for base in (first_base, standby_base)]
+            assert export[0].body == export[1].body and export[0].body.count(b"\n") > 3000
+            assert [answer.getheader("transfer-encoding") for answer in export] == ["chunked", "chunked"]
             _send_half_a_body(standby_port, "half")
             assert call(first_base, "GET", "/v1/items/half", INGEST)[0] == 404, "a body cut short was passed on"
             # More long-polls than an HTTP client pools by default: none of them holds up another request.
@@ -251,14 +259,18 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
     assert standby.returncode == -signal.SIGTERM and b"Traceback" not in stderr, stderr.decode()
 
 
-def _raw(base: str, method: str, path: str, token: str, host: str | None = None) -> http.client.HTTPResponse:
-    """A request with its path sent exactly as written, and the answer with its headers."""
+class _Answer(http.client.HTTPResponse):
+    body: bytes
+
+
+def _raw(base: str, method: str, path: str, token: str, host: str | None = None) -> _Answer:
+    """A request with its path sent exactly as written, and the answer with its headers (and `body`)."""
     address, port = base.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(address, int(port), timeout=10)
     headers = {"Authorization": f"Bearer {token}"} | ({"Host": host} if host else {})
     connection.request(method, path, headers=headers)
-    answer = connection.getresponse()
-    answer.read()
+    answer = cast(_Answer, connection.getresponse())
+    answer.body = answer.read()
     connection.close()
     return answer
 

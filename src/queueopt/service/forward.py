@@ -148,7 +148,10 @@ class Forwarder:
             return  # the client left before its body arrived whole: nothing to pass on, nobody to answer
         headers = _relayed_request_headers(scope["headers"])
         target = httpx.URL(address).copy_with(raw_path=_target(scope["raw_path"], scope["query_string"]))
-        request = self._client.request(scope["method"], target, headers=headers, content=body)
+        # Streamed: the answer's body is passed on as it arrives (`_relay`), not read whole first.
+        request = self._client.send(
+            self._client.build_request(scope["method"], target, headers=headers, content=body), stream=True
+        )
         try:
             answer = await (self._long_poll(request) if scope["path"].endswith("/next") else request)
         except httpx.HTTPError as error:
@@ -165,7 +168,10 @@ class Forwarder:
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _relay(answer, scope["method"], send)
+        try:
+            await _relay(answer, scope["method"], send)
+        finally:
+            await answer.aclose()
 
     async def _long_poll(self, request: Coroutine[Any, Any, httpx.Response]) -> httpx.Response | None:
         """A moderator's ask for work, which the engine may hold for up to 30 s: None if the standby's shutdown
@@ -241,17 +247,22 @@ async def _whole_body(receive: Receive) -> bytes | None:
 
 
 async def _relay(answer: httpx.Response, method: str, send: Send) -> None:
-    """The engine's answer as it came: its status, its headers but the connection's own, and its body, with the
-    length set for the body as sent (none for a 204 or 304; the engine's own for a HEAD)."""
+    """The engine's answer as it comes: its status, its headers but the connection's own, and its body passed on
+    chunk by chunk, so a long audit export goes through a standby page by page, never held whole in its memory nor
+    cut off by a read timeout on the whole. The engine's length goes with it where it gave one for the bytes as
+    relayed (the body is relayed decoded); otherwise the body goes chunked. Should the engine's answer break off
+    midway, the exception ends this connection too: a chunked body ended cleanly would read as whole."""
     relayed = [(name, value) for name, value in answer.headers.raw if name.lower() not in _NOT_RELAYED]
-    if method == "HEAD":
-        length = answer.headers.get("content-length")
-        if length is not None:
-            relayed.append((b"content-length", length.encode()))
-    elif answer.status_code not in _NO_BODY and answer.status_code >= 200:
-        relayed.append((b"content-length", str(len(answer.content)).encode()))
+    length = answer.headers.get("content-length")
+    bodiless = method == "HEAD" or answer.status_code in _NO_BODY or answer.status_code < 200
+    if length is not None and (method == "HEAD" or not (bodiless or "content-encoding" in answer.headers)):
+        relayed.append((b"content-length", length.encode()))
     await send({"type": "http.response.start", "status": answer.status_code, "headers": relayed})
-    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else answer.content})
+    if not bodiless:
+        async for chunk in answer.aiter_bytes():
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def unavailable(reason: str) -> ASGIApp:
