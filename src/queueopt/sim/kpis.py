@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from queueopt.domain import Action
-from queueopt.sim.simulator import ACTION_CODE, RunRecord
+from queueopt.sim.simulator import ACTION_CODE, PULL_STRATEGIES, RunRecord
 
 REVIEW = ACTION_CODE[Action.REVIEW]
 AUTO = (ACTION_CODE[Action.AUTO_REMOVE], ACTION_CODE[Action.AUTO_APPROVE])
@@ -191,7 +191,8 @@ def kpis(run: RunRecord) -> dict[str, float]:
     on_duty = run.moderators.on_duty_s(warmup, horizon) + run.overtime_s
     groups = [run.moderators.groups[group] for group in run.moderators.group.tolist()]
     hourly_cost = np.asarray([group.hourly_cost for group in groups])
-    slots = np.asarray([group.capacity for group in groups])  # a moderator with capacity 2 reviews in two slots
+    # A moderator with capacity 2 reviews in two slots under batch assignment; one pulling reviews in one.
+    slots = np.asarray([1 if run.strategy in PULL_STRATEGIES else group.capacity for group in groups])
     overall["utilisation"] = _share(run.busy_s.sum(), (on_duty * slots).sum())
     overall["cost"] = float((on_duty / 3600.0 * hourly_cost).sum())
     overall["overtime_hours"] = float(run.overtime_s.sum() / 3600.0)

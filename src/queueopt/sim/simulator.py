@@ -51,7 +51,9 @@ AUDIT_KEPT = 10_000  # the KPIs come from the simulator's own records; a day's f
 GC_YOUNG_EVERY = 100_000
 
 # Event kinds; at equal times a finished review frees its moderator before work that arrives is handed out.
-_DONE, _ABANDON, _TICK, _SAMPLE = 0, 1, 2, 3
+_DONE, _ABANDON, _TICK, _SAMPLE, _EXTEND = 0, 1, 2, 3, 4
+LEASE_MARGIN_S = 60.0
+"""How long before its lease runs out a review tool asks for more time, and how far past the review's end it asks."""
 
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
 # Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
@@ -203,6 +205,8 @@ class Simulation:
                 _, kind, _, payload = heapq.heappop(heap)
                 if kind == _ABANDON:
                     self._abandon(payload)  # type: ignore[arg-type]
+                elif kind == _EXTEND:
+                    self._extend(*payload)  # type: ignore[misc]
                 elif kind == _TICK:
                     self._tick()
                 else:
@@ -339,18 +343,34 @@ class Simulation:
         normal = (arrivals.qa_normal if qa else arrivals.normal).item(row)
         unit = (arrivals.qa_exponential if qa else arrivals.exponential).item(row)
         handling = self.moderators.handling_s(moderator, item.modality, item.duration_s, normal, unit)
-        lease_left = self.scenario.ops.lease_s + item.duration_s
-        if handling >= lease_left - 1.0:
-            moderator_id = self.moderators.ids[moderator]
-            extra = min(handling + 60.0, MAX_EXTEND_S)
-            self.engine.extend(task_id, token, moderator_id, extra)
+        lease_s = self.scenario.ops.lease_s + item.duration_s
+        decides = True
+        if handling >= lease_s - 1.0:
+            # The longest the engine lets a lease run, in all (see `Engine.extend`): a review that needs longer
+            # is handed back unfinished just before then, as a review tool losing its lease would.
+            longest = lease_s + MAX_EXTEND_S - 1.0
+            if handling > longest:
+                handling, decides = longest, False
+            self._extend(task_id, moderator, token, now + min(handling + LEASE_MARGIN_S, longest))
         if self.severe.item(row):
             self._count_severe(moderator, now)
         self.busy_s[moderator] += _overlap(now, now + handling, self.scenario.warmup_s, self.scenario.horizon_s)
         if now + handling > self._works_until[moderator]:
             self._works_until[moderator] = now + handling
         # The review's end carries who holds it under which lease: all `_finish` needs, with no index to keep.
-        self._push(now + handling, _DONE, (task_id, row, qa, moderator, token))
+        self._push(now + handling, _DONE, (task_id, row, qa, moderator, token, decides))
+
+    def _extend(self, task_id: str, moderator: int, token: str, until: float) -> None:
+        """Keep the lease until `until`, asking for at most `MAX_EXTEND_S` at a time as a review tool would, and
+        again `LEASE_MARGIN_S` before each extension runs out: a review of a long video may need several."""
+        now = self.clock.now()
+        step = min(until - now, MAX_EXTEND_S)
+        try:
+            self.engine.extend(task_id, token, self.moderators.ids[moderator], step)
+        except Conflict:
+            return  # handed back meanwhile (the moderator went off shift): nothing left to keep
+        if now + step < until:
+            self._push(now + step - LEASE_MARGIN_S, _EXTEND, (task_id, moderator, token, until))
 
     def _overtime(self, moderator: int, shift_end: float) -> None:
         """Count the time past `shift_end` the moderator works on, finishing what they began on shift."""
@@ -375,7 +395,7 @@ class Simulation:
             if now - self._severe_ended[moderator] < group.cooldown_s:
                 self.cooldown_breaches[moderator] += 1
 
-    def _finish(self, task_id: str, row: int, qa: bool, moderator: int, token: str) -> None:
+    def _finish(self, task_id: str, row: int, qa: bool, moderator: int, token: str, decides: bool) -> None:
         now = self.clock.now()
         self._busy[moderator] -= 1
         if self.severe.item(row):
@@ -384,10 +404,16 @@ class Simulation:
         draw = (self.arrivals.qa_mistake if qa else self.arrivals.mistake).item(row)
         truth = self.arrivals.violating.item(row)
         verdict = truth if draw < accuracy else not truth
+        moderator_id = self.moderators.ids[moderator]
         try:
-            self.engine.decide(task_id, token, self.moderators.ids[moderator], _DECISIONS[verdict])
+            if decides:
+                self.engine.decide(task_id, token, moderator_id, _DECISIONS[verdict])
+            else:
+                self.engine.release(task_id, token, moderator_id)
         except Conflict:
-            if not qa:  # the lease ran out (a review longer than the longest extension): back in its queue
+            decides = False  # the lease was handed back meanwhile (the moderator went off shift)
+        if not decides:
+            if not qa:  # back in its queue
                 self._waiting += 1
         else:
             if not qa:
@@ -442,7 +468,11 @@ class Simulation:
             self._submit_arrived()
             self._push(now + self.scenario.tick_s, _TICK, None)
         for lease in self.engine.assign_batch():
-            self._start(lease.task_id, self._row[lease.moderator_id], lease.lease_token)
+            moderator = self._row[lease.moderator_id]
+            # A pull run's moderator reviews one task at a time: a lease the batch adds for one who is busy (a
+            # capacity above 1) waits for them, and `next_for` hands it over when they finish.
+            if not (self._pull and self._busy[moderator]):
+                self._start(lease.task_id, moderator, lease.lease_token)
 
     def _submit_arrived(self) -> None:
         """A batch run: submit what arrived since the last submission, up to and including now."""
