@@ -38,6 +38,7 @@ def test_submit_is_idempotent_and_all_or_nothing(engine: Engine) -> None:
     with pytest.raises(NotFound):
         engine.item("c")
     assert [queue.depth for queue in engine.queues() if queue.name == "video_high_en"] == [3]  # a, b and e
+    assert engine.depths() == [queue.depth for queue in engine.queues()]
 
 
 def test_submit_stores_the_item_as_sent_and_explains_its_routing(engine: Engine) -> None:

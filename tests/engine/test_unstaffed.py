@@ -50,7 +50,8 @@ def test_an_appeal_every_qualified_moderator_decided_before_counts(engine: Engin
     engine.decide("orig", lease.lease_token, "decider", Decision(verdict=Verdict.VIOLATING, policy="child_safety"))
     engine.submit([video("appeal", modality="photo", signals={}, content_hash="h", source="appeal")])
     assert engine.task("appeal").state is TaskState.QUEUED
-    assert unstaffed(engine) == {"appeals": 1}
+    # (A QA review of the decision, sampled at random, is kept from its decider too, and counts in its own queue.)
+    assert unstaffed(engine)["appeals"] == 1
     engine.upsert_moderator(profile("second", clearance=["csam"], policy_areas=["child_safety"]))
     assert unstaffed(engine) == {}
 

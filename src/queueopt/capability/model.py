@@ -345,6 +345,9 @@ class Model:
             for moderator_id in moderator_ids:
                 roster.slot_of(moderator_id)  # raises NotFound, as `value` does
             raise
+        return self._takers(now, moderator_ids, bits)
+
+    def _takers(self, now: float, moderator_ids: Sequence[str], bits: list[int | None]) -> Takers:
         # Whether a set of skill groups covers a mask does not change while the set does not: the free moderators
         # change on every batch, but their groups (a roster has a handful) make few sets, which come back (an evening
         # batch has a new set every other time, out of about six), so each set's answers are kept across batches.
@@ -366,8 +369,7 @@ class Model:
             profile = roster.profiles[slot]
             suspended = profile is None or profile.status is ModeratorStatus.SUSPENDED
             bits.append(None if suspended else roster.held_bits[slot])
-        groups = cast(frozenset[int], frozenset(bits) - _UNAVAILABLE)
-        return Takers(self, now, moderator_ids, bits, _Covered(groups), groups)
+        return self._takers(now, moderator_ids, bits)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""

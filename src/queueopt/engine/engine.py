@@ -708,25 +708,25 @@ class Engine:
         need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
         return need
 
-    def _unstaffed(self, name: str, roster: Takers) -> int:
-        """The queue's waiting tasks that nobody on the roster may take, whoever is on shift (`roster` is
-        `Model.roster_takers`): work that waits for a roster change (a language, a certification, a clearance
-        nobody holds, or an appeal whose every qualified moderator decided the content before), not for time.
-        Budgets and cool-downs are no bar here: they pass."""
-        needs = self._lane_needs_of(name)
-        unstaffed = 0
-        for lane, depth in self._queues.lane_depths(name).items():
-            need = needs.get(lane) or self._lane_need(name, lane, needs)
-            if not roster.opens(need[0], False):
-                unstaffed += depth
-        now = roster.now
+    def _unstaffed(self, now: float) -> dict[str, int]:
+        """Per queue, the waiting tasks that nobody on the roster may take, whoever is on shift: work that waits
+        for a roster change (a language, a certification, a clearance nobody holds, or an appeal whose every
+        qualified moderator decided the content before), not for time. Budgets and cool-downs are no bar here:
+        they pass. Whole lanes are counted from their depth; only tasks kept from someone are looked at one by one."""
+        roster = self._model.roster_takers(now)
+        unstaffed: dict[str, int] = {}
+        for queue in self._config.queues:
+            name = queue.name
+            needs = self._lane_needs_of(name)
+            count = 0
+            for lane, depth in self._queues.lane_depths(name).items():
+                need = needs.get(lane) or self._lane_need(name, lane, needs)
+                if not roster.opens(need[0], False):
+                    count += depth
+            unstaffed[name] = count
         for task in self._kept_waiting.values():
-            if (
-                task.queue == name
-                and roster.opens(self._model.required_now(task, now), False)
-                and not roster.could_take(task, False)
-            ):
-                unstaffed += 1
+            if roster.opens(self._model.required_now(task, now), False) and not roster.could_take(task, False):
+                unstaffed[task.queue] += 1
         return unstaffed
 
     def _lane_needs_of(self, name: str) -> dict[Hashable, tuple[int, bool]]:
@@ -1435,6 +1435,12 @@ class Engine:
             self._item_record(task.item_id) if record is None else record,
         )
 
+    def depths(self) -> list[int]:
+        """Each queue's waiting tasks, in config order: what a backlog sample needs of `queues`, at a fraction of
+        its cost (no lease count, no roster check)."""
+        with self._lock:
+            return [self._queues.depth(queue.name) for queue in self._config.queues]
+
     def queues(self) -> list[QueueView]:
         with self._lock:
             now = self._clock.now()
@@ -1445,7 +1451,7 @@ class Engine:
                     leased[name] = leased.get(name, 0) + 1
             views = []
             self._escalate(now)  # each lane is then what its tasks require now
-            roster = self._model.roster_takers(now)
+            unstaffed = self._unstaffed(now)
             for queue in self._config.queues:
                 oldest = self._queues.oldest_enqueued_at(queue.name)
                 views.append(
@@ -1457,7 +1463,7 @@ class Engine:
                         sla_s=queue.sla_s,
                         sla_target=queue.sla_target,
                         within_sla_last_hour=self._sla[queue.name].share(now),
-                        unstaffed=self._unstaffed(queue.name, roster),
+                        unstaffed=unstaffed[queue.name],
                     )
                 )
             return views
