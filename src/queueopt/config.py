@@ -21,6 +21,20 @@ from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdi
 PositiveFloat = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
 StrictScore = Annotated[Score, Field(strict=True)]
+
+MAX_WEIGHT = 1e6
+"""The largest severity, priority weight or aging rate. With at most 64 signals and an item's views and reports
+capped (domain.py), harm stays below 64 * MAX_WEIGHT and exposure below MAX_WEIGHT * (MAX_VIEWS_PER_HOUR +
+MAX_REPORTS + 1), so a priority stays below about 1e26 and every sum the engine and the matching make of them is
+finite: an unbounded weight (`views = 1e308`) made priorities infinite, which the matching refuses and JSON cannot
+carry. A million is far past any ranking a strategist means (examples/ops.toml's largest weight is 500)."""
+MIN_SLA_S = 1.0
+MAX_SLA_S = 30 * 86400.0
+"""An SLA is seconds to days: the deadline term `deadline / sla_s` overflowed at `sla_s = 1e-308`, and an SLA
+beyond a month is a typo in units (the example's longest, appeals, is a day)."""
+Weight = Annotated[float, Field(strict=True, ge=0.0, le=MAX_WEIGHT, allow_inf_nan=False)]
+PositiveWeight = Annotated[float, Field(strict=True, gt=0.0, le=MAX_WEIGHT, allow_inf_nan=False)]
+SlaSeconds = Annotated[float, Field(strict=True, ge=MIN_SLA_S, le=MAX_SLA_S, allow_inf_nan=False)]
 Relaxable = Literal["language", "region", "policy_areas", "clearance", "modality"]
 
 
@@ -34,7 +48,7 @@ class PolicyArea(_Strict):
     `clearance` names the clearance tier a moderator must hold to see them at all (for example child safety)."""
 
     name: Code
-    severity: PositiveFloat
+    severity: PositiveWeight
     severe: Annotated[bool, Field(strict=True)] = False
     severe_at: StrictScore = 0.5
     clearance: Code | None = None
@@ -57,9 +71,9 @@ class Requirements(_Strict):
 
 class QueueConfig(_Strict):
     name: Code
-    sla_s: PositiveFloat
+    sla_s: SlaSeconds
     sla_target: Annotated[float, Field(strict=True, gt=0.0, le=1.0)] = 0.95
-    aging_rate: NonNegativeFloat = 0.0
+    aging_rate: Weight = 0.0
     top_k: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 200
     requires: Requirements = Field(default_factory=Requirements)
     escalation: list[EscalationStep] = Field(default_factory=list)
@@ -124,12 +138,12 @@ class PriorityWeights(_Strict):
     queue's order stays time-invariant.
     """
 
-    views: NonNegativeFloat = 1.0
-    per_report: NonNegativeFloat = 10.0
-    source: dict[Source, NonNegativeFloat] = Field(default_factory=dict)
-    base_harm: PositiveFloat = 0.05
-    deadline: NonNegativeFloat = 10.0
-    floor: PositiveFloat = 1e-3
+    views: Weight = 1.0
+    per_report: Weight = 10.0
+    source: dict[Source, Weight] = Field(default_factory=dict)
+    base_harm: PositiveWeight = 0.05
+    deadline: Weight = 10.0
+    floor: PositiveWeight = 1e-3
 
 
 class OpsConfig(_Strict):

@@ -30,7 +30,7 @@ def test_check_config_reports_each_error_on_one_line(tmp_path: Path) -> None:
     bad.write_text(text.replace('queue = "appeals"', 'queue = "apeals"').replace("sla_s = 120", "sla_s = -1"))
     done = run("check-config", str(bad))
     assert done.returncode == 1
-    assert done.stderr.splitlines() == [f"{bad}: queues.3.sla_s: Input should be greater than 0"]
+    assert done.stderr.splitlines() == [f"{bad}: queues.3.sla_s: Input should be greater than or equal to 1"]
     assert "Traceback" not in done.stderr
 
 

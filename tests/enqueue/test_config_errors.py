@@ -91,6 +91,29 @@ def test_numbers_and_flags_are_not_converted_from_other_types() -> None:
     ]
 
 
+def test_numbers_that_would_make_a_priority_infinite_are_refused() -> None:
+    """Found by a probe: `check-config` accepted `sla_s = 1e-308` and `aging_rate = deadline = 1.7e308`, with which
+    `simulate` crashed in the matching on an infinite value, and `views = 1e308`, with which `route` printed
+    `"priority": Infinity`, which is not JSON."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["queues"][0]["sla_s"] = 1e-308
+        data["queues"][1]["sla_s"] = 1e9
+        data["queues"][2]["aging_rate"] = 1.7e308
+        data["priority"]["deadline"] = 1.7e308
+        data["priority"]["views"] = 1e308
+        data["policy_areas"][0]["severity"] = 1e300
+
+    assert _problems(mutate) == [
+        "policy_areas.0.severity: Input should be less than or equal to 1000000",
+        "queues.0.sla_s: Input should be greater than or equal to 1",
+        "queues.1.sla_s: Input should be less than or equal to 2592000",
+        "queues.2.aging_rate: Input should be less than or equal to 1000000",
+        "priority.views: Input should be less than or equal to 1000000",
+        "priority.deadline: Input should be less than or equal to 1000000",
+    ]
+
+
 def test_unknown_field_is_a_typo_not_ignored() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["queues"][0]["sla"] = 5

@@ -366,6 +366,16 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
     assert caught.value.problems == ["line 4: id: 'a' is already on line 2"]
 
 
+@pytest.mark.parametrize("column", ["region", "signals.spam"])
+def test_a_trace_column_named_twice_is_refused(tmp_path: Path, column: str) -> None:
+    """Found by a probe: a CSV with `region` twice was replayed with the last one's cells, the first dropped."""
+    path = tmp_path / "trace.csv"
+    path.write_text(f"id,arrive_at_s,modality,language,region,signals.spam,{column}\na,0,text,en,us,0.1,0.2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == [f"line 1: {column}: the column appears more than once"]
+
+
 def test_a_queue_that_allows_one_verdict_cannot_be_simulated(tmp_path: Path) -> None:
     """Found by probe: `check-config` accepted it and the run stopped halfway, at the first item that deserved the
     other verdict."""

@@ -127,12 +127,14 @@ def _wait_plot(experiment: Experiment) -> str:
 
 def _error_bars(estimates: Sequence[Estimate | None]) -> np.ndarray:
     """Distances below and above each mean to its interval's ends (clipped to the KPI's range, so not always
-    equal); none where there is no interval."""
+    equal); none where there is no interval. A mean outside the KPI's range (a share above 1 from a simulator
+    fault) has an interval end on the wrong side of it: that side gets no bar, since matplotlib refuses a
+    negative one and the report would be lost with the whole run."""
     bars = np.zeros((2, len(estimates)))
     for column, estimate in enumerate(estimates):
         if estimate is not None and math.isfinite(estimate.half_width):
             bars[:, column] = estimate.mean - estimate.low, estimate.high - estimate.mean
-    return bars
+    return np.maximum(bars, 0.0)
 
 
 def _sla_plot(experiment: Experiment) -> str:
@@ -196,18 +198,14 @@ def _table(experiments: Mapping[str, Experiment]) -> str:
     return f"<table><tr><th>KPI</th>{header}</tr>{''.join(rows)}</table>"
 
 
-def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path, Path]:
-    """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths.
-
-    Both are written whole under temporary names first and renamed only then, the summary last: a full disk or a
-    broken file leaves the folder as it was, not a fresh summary beside a cut-off or stale report."""
-    out.mkdir(parents=True, exist_ok=True)
+def _page(experiments: Mapping[str, Experiment]) -> str:
+    """One file with its plots inside, so the report can be mailed or attached as it is."""
     first = next(iter(experiments.values()))
     images = [_backlog_plot(first), _wait_plot(first), _sla_plot(first)]
     if len(experiments) > 1:
         images.append(_comparison_plot(experiments))
     figures = "".join(f'<p><img alt="plot" src="data:image/png;base64,{image}"></p>' for image in images)
-    page = (
+    return (
         "<!doctype html><html><head><meta charset='utf-8'><title>queueopt simulation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right}"
@@ -217,11 +215,23 @@ def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path
         "95% confidence half widths over replications (common random numbers across strategies).</p>"
         f"{figures}<h2>All KPIs</h2>{_table(experiments)}</body></html>\n"
     )
+
+
+def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path, Path]:
+    """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths. Other files in
+    `out` are left alone.
+
+    Both are built in memory before `out` is touched, so a plot that fails leaves no folder (or the old one as it
+    was); then they are written whole under temporary names and renamed only then, the summary last: a full disk or
+    a broken file leaves the folder as it was, not a fresh summary beside a cut-off or stale report."""
+    page = _page(experiments)
+    document = json.dumps(summary(experiments), indent=2) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
     summary_path, report_path = out / "summary.json", out / "report.html"
     parts = {path: path.with_name(f".{path.name}.part") for path in (report_path, summary_path)}
     try:
         parts[report_path].write_text(page, encoding="utf-8")
-        parts[summary_path].write_text(json.dumps(summary(experiments), indent=2) + "\n", encoding="utf-8")
+        parts[summary_path].write_text(document, encoding="utf-8")
         for path, part in parts.items():
             part.replace(path)
     finally:

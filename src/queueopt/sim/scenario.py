@@ -515,6 +515,7 @@ _MAX_TRACE_PROBLEMS = 20
 def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
     """CSV rows as Item-shaped dicts: `signals.<area>` and `attributes.<name>` columns nest, empty cells are absent."""
     reader = csv.DictReader(handle)
+    _refuse_repeated_columns(reader)
     for row in reader:
         record: dict[str, Any] = {}
         for column, cell in row.items():
@@ -528,6 +529,16 @@ def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
             else:
                 record[column] = cell
         yield reader.line_num, record
+
+
+def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
+    """A column named twice keeps only its last cell in each row, so the first is dropped without a word: which
+    one the export meant is not ours to guess."""
+    seen: set[str] = set()
+    for column in reader.fieldnames or ():
+        if column in seen:
+            raise ValueError(f"line {reader.line_num}: {column}: the column appears more than once")
+        seen.add(column)
 
 
 def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
