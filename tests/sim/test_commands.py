@@ -176,6 +176,19 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
     assert "Simulated at" in result.output
 
 
+def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
+    )
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
+    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 6"))
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Simulated at 1 moderators" in result.output
+    assert "at 0 nothing is decided (not simulated)" in result.output and "at 0:" not in result.output
+
+
 def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check"])
     assert result.exit_code == 0, result.output

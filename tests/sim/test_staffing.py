@@ -115,7 +115,14 @@ def test_check_simulates_the_planned_size_and_one_fewer() -> None:
     scenario = mm_c(servers=3, load=0.6, horizon_s=30000.0, replications=2)
     result = check(scenario, 4)
     assert result.servers == 4
+    assert result.decided_within_sla_one_fewer is not None
     assert result.decided_within_sla["main"] > result.decided_within_sla_one_fewer["main"]
+
+
+def test_a_check_of_one_moderator_runs_no_smaller_size() -> None:
+    # `max(1, servers - 1)` ran one moderator twice and showed it as the result at none.
+    result = check(mm_c(servers=1, load=0.1, horizon_s=5000.0), 1)
+    assert result.servers == 1 and result.decided_within_sla_one_fewer is None
 
 
 def test_check_refuses_a_whole_roster() -> None:

@@ -27,6 +27,7 @@ from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
+    from queueopt.sim.staffing import PlanCheck
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
 # areas' commands do not pay for them at every start.
@@ -309,16 +310,23 @@ def staff(
         return
     result = check(scenario, size, replications, workers)
     at_size = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla.items())
-    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
     targets = ", ".join(f"{name} {target:g}" for name, target in result.targets.items())
     print(
         f"Simulated at {result.servers} moderators: decided within the SLA {at_size} (target {targets}; an abandoned "
-        f"item counts as missed); at {result.servers - 1}: {fewer}"
+        f"item counts as missed); {_one_fewer(result)}"
     )
     if result.met():
         _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
     elif saving > 0:
         print(f"Pooling saves nothing that simulation confirms: {result.servers} pooled moderators miss a target.")
+
+
+def _one_fewer(result: PlanCheck) -> str:
+    """What one moderator fewer decides; a plan of one is not run at none, where nothing is decided."""
+    if result.decided_within_sla_one_fewer is None:
+        return "at 0 nothing is decided (not simulated)"
+    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
+    return f"at {result.servers - 1}: {fewer}"
 
 
 def _say_saving(saving: int, dedicated: int, basis: str) -> None:

@@ -105,7 +105,8 @@ class PlanCheck:
 
     servers: int
     decided_within_sla: dict[str, float]
-    decided_within_sla_one_fewer: dict[str, float]
+    decided_within_sla_one_fewer: dict[str, float] | None
+    """`None` when the plan is one moderator: with none nothing is decided, so there is no run to show it."""
     targets: dict[str, float]
 
     def met(self) -> bool:
@@ -253,7 +254,7 @@ def ensure_checkable(scenario: Scenario) -> None:
 
 def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
     """Simulated share decided within the SLA of each queue of a one-group scenario at `servers` moderators and at
-    one fewer.
+    one fewer, unless one fewer is none.
 
     `servers` comes from `StaffingPlan.check_size`: the busiest hour's pool, which for one queue is its dedicated
     size; a plan of no moderators has nothing to simulate. With several queues the one group takes all of them (FCFS
@@ -262,15 +263,19 @@ def check(scenario: Scenario, servers: int, replications: int | None = None, wor
     ensure_checkable(scenario)
     if servers < 1:
         raise InvalidInput(f"a check needs at least one moderator, got {servers}", field="servers")
-    attained: list[dict[str, float]] = []
-    for size in (servers, max(1, servers - 1)):
-        group = scenario.roster[0].model_copy(update={"count": size})
-        sized = scenario.model_copy(update={"roster": [group]})
-        estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
-        shares = {}
-        for queue in scenario.ops.queues:
-            estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
-            shares[queue.name] = math.nan if estimate is None else estimate.mean
-        attained.append(shares)
+    at_size = _decided_within_sla(scenario, servers, replications, workers)
+    one_fewer = _decided_within_sla(scenario, servers - 1, replications, workers) if servers > 1 else None
     targets = {queue.name: queue.sla_target for queue in scenario.ops.queues}
-    return PlanCheck(servers, attained[0], attained[1], targets)
+    return PlanCheck(servers, at_size, one_fewer, targets)
+
+
+def _decided_within_sla(scenario: Scenario, servers: int, replications: int | None, workers: int) -> dict[str, float]:
+    """Each queue's simulated share decided within its SLA with the one group resized to `servers`."""
+    group = scenario.roster[0].model_copy(update={"count": servers})
+    sized = scenario.model_copy(update={"roster": [group]})
+    estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
+    shares = {}
+    for queue in scenario.ops.queues:
+        estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
+        shares[queue.name] = math.nan if estimate is None else estimate.mean
+    return shares
