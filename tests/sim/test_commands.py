@@ -73,6 +73,17 @@ def test_a_scale_out_of_range_is_refused_in_one_line(app: typer.Typer, tmp_path:
     assert reason in result.output
 
 
+@pytest.mark.parametrize("command", ["simulate", "compare", "staff"])
+def test_replications_beyond_the_scenario_cap_are_refused_in_one_line(
+    app: typer.Typer, tmp_path: Path, command: str
+) -> None:
+    scenario = str(_small(tmp_path))
+    files = {"simulate": [scenario, "--out", str(tmp_path / "out")], "compare": [scenario, scenario]}
+    result = CliRunner().invoke(app, [command, *files.get(command, [scenario]), "-n", "100001"])
+    assert result.exit_code == 2, result.output
+    assert "100000" in result.output and "Simulated" not in result.output
+
+
 def _with_trace(tmp_path: Path, rows: str) -> Path:
     """The small scenario replaying `rows` (CSV) instead of drawing its arrivals."""
     (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,signals.spam,signals.gore\n" + rows)

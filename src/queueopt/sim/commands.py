@@ -22,7 +22,7 @@ from rich.table import Table
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strategy, check_trace, load_scenario
+from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, check_trace, load_scenario
 from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 STRATEGIES = get_args(Strategy)
 
 Replications = Annotated[
-    int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
+    int | None,
+    typer.Option("--replications", "-n", min=1, max=MAX_REPLICATIONS, help="Replications (default: the scenario's)."),
 ]
 Scale = Annotated[
     float,
