@@ -207,6 +207,24 @@ def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Type
     assert "Nothing to simulate: the target is out of reach." in result.output
 
 
+def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace('distribution = "exponential", mean_s = 60', "median_s = 30, sigma = 0")
+    assert text != scenario.read_text()
+    scenario.write_text(text)  # 60 s at 80%: all within 60 s, the exponential of mean 30 s 86.5%
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_target = 0.8", "sla_target = 0.95")
+    )
+    scenario.write_text(text.replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml")))
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "out of reach" not in result.output
+    assert "main: sla_target 0.95 is beyond what Erlang C or A can size" in " ".join(result.output.split())
+    assert "Nothing to simulate: the model cannot size the target." in result.output
+
+
 def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -> None:
     scenario = _small(tmp_path)
     scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 0"))

@@ -283,6 +283,7 @@ def staff(
     table.add_row("rostered on shift", "", *(f"{value:.0f}" for value in on_duty), style="dim")
     Console(width=200).print(table)
     out_of_reach = {row.queue: row for row in staffing.unreachable()}
+    unsized = {row.queue: row for row in staffing.beyond_model()}
     for queue in scenario.ops.queues:
         if queue.name in out_of_reach:
             row = out_of_reach[queue.name]
@@ -290,6 +291,14 @@ def staff(
                 f"- {queue.name}: sla_target {queue.sla_target:g} is out of reach at any headcount (left out of the "
                 f"totals): handling alone (mean {row.mean_handling_s:.0f} s) decides only "
                 f"{row.best_attainment:.1%} of items within sla_s {queue.sla_s:g} s"
+            )
+        elif queue.name in unsized:
+            row = unsized[queue.name]
+            print(
+                f"- {queue.name}: sla_target {queue.sla_target:g} is beyond what Erlang C or A can size (left out of "
+                f"the totals): handling alone decides {row.best_attainment:.1%} of items within sla_s "
+                f"{queue.sla_s:g} s, but the model's exponential handling (mean {row.mean_handling_s:.0f} s) only "
+                f"{row.model_attainment:.1%}; size it with simulate"
             )
     for queue in scenario.ops.queues:
         if queue.name in staffing.untaken:
@@ -306,7 +315,13 @@ def staff(
     if size is None:
         _say_saving(saving, sum(dedicated), "an M/G/c approximation; --check simulates a one-group pool")
         if simulate_check:
-            reason = "the target is out of reach" if out_of_reach else "no items reach a queue"
+            reason = (
+                "the target is out of reach"
+                if out_of_reach
+                else "the model cannot size the target"
+                if unsized
+                else "no items reach a queue"
+            )
             print(f"Nothing to simulate: {reason}.")
         return
     result = check(scenario, size, replications, workers)

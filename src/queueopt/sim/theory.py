@@ -392,7 +392,9 @@ def servers_for_sla(
 
 
 def decision_sla_ceiling(mu: float, sla_s: float) -> float:
-    """`P(S <= sla_s) = 1 - exp(-mu sla_s)`: the best share decided within `sla_s` that any headcount reaches.
+    """`P(S <= sla_s) = 1 - exp(-mu sla_s)`: the best share decided within `sla_s` that any headcount reaches with
+    exponential handling, the most Erlang C and A can promise; other handling-time laws have other ceilings
+    (`staffing.handled_within`).
 
     Time to decision is the wait plus the handling time `S`, so it is never shorter than `S`; more servers only
     shrink the wait, and the wait is positive with positive probability at every finite size, so the ceiling is
