@@ -225,6 +225,19 @@ def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
     assert "Nothing to simulate: the model cannot size the target." in result.output
 
 
+def test_staff_with_patience_too_long_for_erlang_a_plans_by_erlang_c(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
+    )
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
+    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 600\npatience_s = 1e9"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "patience (mean 1e+09 s) is too long for Erlang A to solve" in " ".join(result.output.split())
+    assert "sized by Erlang C, its limit" in " ".join(result.output.split())
+
+
 def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -> None:
     scenario = _small(tmp_path)
     scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 0"))

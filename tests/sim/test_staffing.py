@@ -47,6 +47,32 @@ def test_abandonment_switches_to_erlang_a_and_counts_an_abandoned_item_as_a_miss
         assert decided(row.servers) >= 0.8 > decided(row.servers - 1)
 
 
+def test_patience_too_long_for_erlang_a_is_sized_by_erlang_c_its_limit() -> None:
+    # 1e9 s of patience at load 1.0: Erlang A's chain at 10 moderators would hold about 1e8 items; Erlang C's plan
+    # holds under Erlang A, since at most theta E[W] of items (4e-8 here) could abandon.
+    scenario = mm_c(servers=10, load=1.0, horizon_s=86400.0, ops=_ops(sla_s=600.0), arrival={"patience_s": 1e9})
+    staffing = plan(scenario)
+    assert len(staffing.rows) == 24
+    for row in staffing.rows:
+        lam, mu = row.arrivals_per_hour / 3600.0, 1.0 / row.mean_handling_s
+        assert row.servers == theory.servers_for_decision_sla(lam, mu, 600.0, 0.8)
+        assert row.abandonment_bound is not None and row.abandonment_bound < 1e-6
+
+
+def test_patience_neither_solvable_nor_negligible_is_refused_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A day of patience: Erlang A's chain needs more than 2,048 states below 10 moderators, and Erlang C's plan of 11
+    # meets a target set just under its own level with less to spare than theta E[W].
+    monkeypatch.setattr(theory, "_MAX_STATES", 2048)
+    theory._erlang_a_distribution.cache_clear()
+    target = theory.mm_c_sojourn_within(11, 1 / 6, 1 / 60, 600.0) - 1e-9
+    ops = _ops(sla_s=600.0, sla_target=target)
+    scenario = mm_c(servers=10, load=1.0, horizon_s=7200.0, ops=ops, arrival={"patience_s": 1e5})
+    with pytest.raises(InvalidInput, match="too long for Erlang A to solve at this load") as refused:
+        plan(scenario)
+    assert refused.value.field == "patience_s"
+    theory._erlang_a_distribution.cache_clear()
+
+
 def test_pooling_two_queues_with_one_sla_needs_no_more() -> None:
     ops = {
         **ONE_QUEUE_OPS,

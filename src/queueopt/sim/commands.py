@@ -27,7 +27,7 @@ from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
-    from queueopt.sim.staffing import PlanCheck
+    from queueopt.sim.staffing import PlanCheck, QueueHour
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
 # areas' commands do not pay for them at every start.
@@ -265,7 +265,10 @@ def staff(
             ensure_checkable(scenario)
         except QueueoptError as error:
             raise _fail(f"{error.field}: {error.message}") from None
-    staffing = plan(scenario)
+    try:
+        staffing = plan(scenario)
+    except QueueoptError as error:
+        raise _fail(f"{error.field}: {error.message}") from None
     table = Table(title="Moderators needed per hour of day (UTC)")
     table.add_column("queue")
     table.add_column("model")
@@ -274,7 +277,7 @@ def staff(
     for queue in scenario.ops.queues:
         rows = [row for row in staffing.rows if row.queue == queue.name]
         if rows:
-            model = "Erlang A" if rows[0].patience_s else "Erlang C"
+            model = "Erlang A" if rows[0].patience_s and not _long_patience(rows) else "Erlang C"
             table.add_row(queue.name, model, *("-" if row.servers is None else str(row.servers) for row in rows))
     dedicated, pooled = staffing.dedicated_by_hour(), staffing.pooled_by_hour()
     on_duty = _on_duty_by_hour(scenario)
@@ -299,6 +302,14 @@ def staff(
                 f"the totals): handling alone decides {row.best_attainment:.1%} of items within sla_s "
                 f"{queue.sla_s:g} s, but the model's exponential handling (mean {row.mean_handling_s:.0f} s) only "
                 f"{row.model_attainment:.1%}; size it with simulate"
+            )
+    for queue in scenario.ops.queues:
+        long_patience = _long_patience([row for row in staffing.rows if row.queue == queue.name])
+        if long_patience:
+            print(
+                f"- {queue.name}: patience (mean {long_patience[0].patience_s:.4g} s) is too long for Erlang A to solve"
+                f" in {len(long_patience)} hour(s); sized by Erlang C, its limit, where at most "
+                f"{max(row.abandonment_bound or 0.0 for row in long_patience):.2g} of items would abandon"
             )
     for queue in scenario.ops.queues:
         if queue.name in staffing.untaken:
@@ -335,6 +346,11 @@ def staff(
         _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
     elif saving > 0:
         print(f"Pooling saves nothing that simulation confirms: {result.servers} pooled moderators miss a target.")
+
+
+def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
+    """The queue-hours Erlang C sized in Erlang A's place, patience being too long to solve and negligible."""
+    return [row for row in rows if row.abandonment_bound is not None]
 
 
 def _one_fewer(result: PlanCheck) -> str:

@@ -42,7 +42,14 @@ from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario
 from queueopt.sim.takers import GroupTakers
-from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla, servers_for_pooled_decision_sla
+from queueopt.sim.theory import (
+    StateSpaceTooLarge,
+    decision_sla_ceiling,
+    mm_c_mean_wait,
+    mm_c_sojourn_within,
+    servers_for_decision_sla,
+    servers_for_pooled_decision_sla,
+)
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
@@ -65,6 +72,9 @@ class QueueHour:
     best_attainment: float
     """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)` under the scenario's own
     handling-time laws (`handled_within`): the ceiling of any plan."""
+    abandonment_bound: float | None
+    """Set when patience is so long that Erlang A cannot be solved and Erlang C, its limit, sized the row: at most
+    this share of items abandons at `servers` (`theta E[W]` of Erlang C), so the plan holds under Erlang A too."""
     model_attainment: float
     """The same ceiling with handling exponential at `mean_handling_s`, as Erlang C and A take it: the most the
     sizing model can promise, above or below `best_attainment` (a fixed 30 s decides all within 60 s, the
@@ -290,9 +300,11 @@ def plan(scenario: Scenario) -> StaffingPlan:
         patience_s = 1.0 / theta if theta > 0 else None
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
-            servers = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
+            servers, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
             rows.append(
-                QueueHour(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, model_ceiling)
+                QueueHour(
+                    queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound, model_ceiling
+                )
             )
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
@@ -302,12 +314,40 @@ def plan(scenario: Scenario) -> StaffingPlan:
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
 
 
-def _servers(lam: float, mean_s: float, patience_rate: float | None, queue: QueueConfig, ceiling: float) -> int | None:
-    """Erlang C or A's size for the queue, but never a size for a target the real handling times put out of reach
-    (`ceiling`): the exponential of the same mean can promise more than a slow fixed handling time delivers."""
+def _servers(
+    lam: float, mean_s: float, patience_rate: float | None, queue: QueueConfig, ceiling: float
+) -> tuple[int | None, float | None]:
+    """Erlang C or A's size for the queue, and the abandonment bound when Erlang C stood in for A
+    (`_erlang_c_for_long_patience`); never a size for a target the real handling times put out of reach (`ceiling`):
+    the exponential of the same mean can promise more than a slow fixed handling time delivers."""
     if lam > 0.0 and queue.sla_target >= ceiling:
-        return None
-    return servers_for_decision_sla(lam, 1.0 / mean_s, queue.sla_s, queue.sla_target, patience_rate)
+        return None, None
+    try:
+        return servers_for_decision_sla(lam, 1.0 / mean_s, queue.sla_s, queue.sla_target, patience_rate), None
+    except StateSpaceTooLarge:
+        assert patience_rate is not None  # only Erlang A has a state space
+        return _erlang_c_for_long_patience(lam, 1.0 / mean_s, queue, patience_rate)
+
+
+def _erlang_c_for_long_patience(
+    lam: float, mu: float, queue: QueueConfig, patience_rate: float
+) -> tuple[int | None, float | None]:
+    """Erlang C's size where Erlang A's chain is too large to solve: patience so long that the queue would hold tens
+    of millions at the sizes searched. Erlang A tends to Erlang C as patience grows, and the size holds under Erlang A
+    whenever Erlang C meets the target with `theta E[W]` to spare: abandoning only removes items from the queue, so
+    no one else waits longer, and at most `P(patience < W) <= theta E[W]` of items abandon. Otherwise the patience is
+    neither negligible nor solvable, which is said in one line naming the field."""
+    servers = servers_for_decision_sla(lam, mu, queue.sla_s, queue.sla_target)
+    if servers is None:
+        return None, None
+    bound = patience_rate * mm_c_mean_wait(servers, lam, mu)
+    if mm_c_sojourn_within(servers, lam, mu, queue.sla_s) - bound < queue.sla_target:
+        raise InvalidInput(
+            f"queue {queue.name}: the streams' patience (mean {1.0 / patience_rate:.4g} s) is too long for Erlang A "
+            "to solve at this load and too short to neglect; size this queue with simulate",
+            field="patience_s",
+        )
+    return servers, bound
 
 
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
