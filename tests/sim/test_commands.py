@@ -73,6 +73,17 @@ def test_a_scale_out_of_range_is_refused_in_one_line(app: typer.Typer, tmp_path:
     assert reason in result.output
 
 
+@pytest.mark.parametrize("command", ["simulate", "compare", "staff"])
+def test_replications_beyond_the_scenario_cap_are_refused_in_one_line(
+    app: typer.Typer, tmp_path: Path, command: str
+) -> None:
+    scenario = str(_small(tmp_path))
+    files = {"simulate": [scenario, "--out", str(tmp_path / "out")], "compare": [scenario, scenario]}
+    result = CliRunner().invoke(app, [command, *files.get(command, [scenario]), "-n", "100001"])
+    assert result.exit_code == 2, result.output
+    assert "100000" in result.output and "Simulated" not in result.output
+
+
 def _with_trace(tmp_path: Path, rows: str) -> Path:
     """The small scenario replaying `rows` (CSV) instead of drawing its arrivals."""
     (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,signals.spam,signals.gore\n" + rows)
@@ -176,11 +187,55 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
     assert "Simulated at" in result.output
 
 
+def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
+    )
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
+    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 6"))
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Simulated at 1 moderators" in result.output
+    assert "at 0 nothing is decided (not simulated)" in result.output and "at 0:" not in result.output
+
+
 def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check"])
     assert result.exit_code == 0, result.output
     assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
     assert "Nothing to simulate: the target is out of reach." in result.output
+
+
+def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace('distribution = "exponential", mean_s = 60', "median_s = 30, sigma = 0")
+    assert text != scenario.read_text()
+    scenario.write_text(text)  # 60 s at 80%: all within 60 s, the exponential of mean 30 s 86.5%
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_target = 0.8", "sla_target = 0.95")
+    )
+    scenario.write_text(text.replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml")))
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check"])
+    assert result.exit_code == 0, result.output
+    assert "out of reach" not in result.output
+    assert "main: sla_target 0.95 is beyond what Erlang C or A can size" in " ".join(result.output.split())
+    assert "Nothing to simulate: the model cannot size the target." in result.output
+
+
+def test_staff_with_patience_too_long_for_erlang_a_plans_by_erlang_c(app: typer.Typer, tmp_path: Path) -> None:
+    (tmp_path / "ops.toml").write_text(
+        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
+    )
+    scenario = _small(tmp_path)
+    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
+    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 600\npatience_s = 1e9"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "patience (mean 1e+09 s) is too long for Erlang A to solve" in " ".join(result.output.split())
+    assert "sized by Erlang C, its limit" in " ".join(result.output.split())
 
 
 def test_staff_without_demand_checks_nothing(app: typer.Typer, tmp_path: Path) -> None:

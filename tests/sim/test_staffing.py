@@ -1,13 +1,16 @@
 import math
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.scenario import Scenario, parse_scenario
-from queueopt.sim.staffing import check, plan
+from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
+from queueopt.sim.staffing import check, handled_within, plan
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
 
@@ -44,6 +47,32 @@ def test_abandonment_switches_to_erlang_a_and_counts_an_abandoned_item_as_a_miss
         assert decided(row.servers) >= 0.8 > decided(row.servers - 1)
 
 
+def test_patience_too_long_for_erlang_a_is_sized_by_erlang_c_its_limit() -> None:
+    # 1e9 s of patience at load 1.0: Erlang A's chain at 10 moderators would hold about 1e8 items; Erlang C's plan
+    # holds under Erlang A, since at most theta E[W] of items (4e-8 here) could abandon.
+    scenario = mm_c(servers=10, load=1.0, horizon_s=86400.0, ops=_ops(sla_s=600.0), arrival={"patience_s": 1e9})
+    staffing = plan(scenario)
+    assert len(staffing.rows) == 24
+    for row in staffing.rows:
+        lam, mu = row.arrivals_per_hour / 3600.0, 1.0 / row.mean_handling_s
+        assert row.servers == theory.servers_for_decision_sla(lam, mu, 600.0, 0.8)
+        assert row.abandonment_bound is not None and row.abandonment_bound < 1e-6
+
+
+def test_patience_neither_solvable_nor_negligible_is_refused_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A day of patience: Erlang A's chain needs more than 2,048 states below 10 moderators, and Erlang C's plan of 11
+    # meets a target set just under its own level with less to spare than theta E[W].
+    monkeypatch.setattr(theory, "_MAX_STATES", 2048)
+    theory._erlang_a_distribution.cache_clear()
+    target = theory.mm_c_sojourn_within(11, 1 / 6, 1 / 60, 600.0) - 1e-9
+    ops = _ops(sla_s=600.0, sla_target=target)
+    scenario = mm_c(servers=10, load=1.0, horizon_s=7200.0, ops=ops, arrival={"patience_s": 1e5})
+    with pytest.raises(InvalidInput, match="too long for Erlang A to solve at this load") as refused:
+        plan(scenario)
+    assert refused.value.field == "patience_s"
+    theory._erlang_a_distribution.cache_clear()
+
+
 def test_pooling_two_queues_with_one_sla_needs_no_more() -> None:
     ops = {
         **ONE_QUEUE_OPS,
@@ -76,6 +105,53 @@ def test_a_target_beyond_the_handling_time_is_reported_unreachable() -> None:
     assert staffing.dedicated_by_hour() == [0] * 24
     assert staffing.pools == []
     assert staffing.check_size() is None
+
+
+def test_a_fixed_handling_time_inside_the_sla_is_not_called_out_of_reach() -> None:
+    # 30 s every time decides every item within 60 s with no wait, and two moderators meet 0.95 in simulation; the
+    # exponential of the same mean decides only 86.5%, so Erlang C cannot size it: left unsized, not unreachable.
+    fixed = {"speed": {"text": {"median_s": 30.0, "sigma": 0.0}}}
+    staffing = plan(
+        mm_c(servers=2, load=0.25, mean_s=30.0, horizon_s=86400.0, ops=_ops(sla_s=60.0, sla_target=0.95), group=fixed)
+    )
+    assert staffing.unreachable() == []
+    assert staffing.beyond_model() == staffing.rows
+    assert all(row.best_attainment == 1.0 for row in staffing.rows)
+    assert all(row.model_attainment == pytest.approx(1 - math.exp(-2.0)) for row in staffing.rows)
+    assert staffing.check_size() is None
+
+
+def test_a_fixed_handling_time_beyond_the_sla_is_out_of_reach_whatever_the_exponential_promises() -> None:
+    # 70 s every time decides nothing within 60 s; an exponential of mean 70 s would decide 58% and be sized for 0.5.
+    fixed = {"speed": {"text": {"median_s": 70.0, "sigma": 0.0}}}
+    staffing = plan(
+        mm_c(servers=2, load=0.25, mean_s=70.0, horizon_s=86400.0, ops=_ops(sla_s=60.0, sla_target=0.5), group=fixed)
+    )
+    assert staffing.unreachable() == staffing.rows
+    assert all(row.best_attainment == 0.0 and row.servers is None for row in staffing.rows)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    exponential=st.booleans(),
+    scale_s=st.floats(1.0, 600.0),
+    sigma=st.sampled_from([0.0, 0.05, 0.5, 2.0]),
+    spread=st.sampled_from([0.0, 0.01, 0.15, 1.0, 3.0]),
+    duration_s=st.sampled_from([0.0, 30.0, 300.0]),
+    sla_s=st.floats(1.0, 3600.0),
+)
+def test_the_handling_ceiling_is_the_share_of_the_simulators_own_draws_within_the_sla(
+    exponential: bool, scale_s: float, sigma: float, spread: float, duration_s: float, sla_s: float
+) -> None:
+    shape = {"distribution": "exponential", "mean_s": scale_s} if exponential else {"median_s": scale_s}
+    speed = HandlingTime.model_validate({**shape, "sigma": sigma, "duration_factor": 0.5})
+    rng = np.random.default_rng(0)
+    draws = 200_000
+    times = speed.sample(rng, np.full(draws, duration_s)) * np.exp(spread * rng.standard_normal(draws))
+    empirical = float(np.mean(times <= sla_s))
+    share = handled_within(speed, spread, duration_s, sla_s)
+    assert 0.0 <= share <= 1.0
+    assert share == pytest.approx(empirical, abs=5 * math.sqrt(0.25 / draws) + 1e-9)
 
 
 def test_a_target_of_one_is_unreachable_not_an_error() -> None:
@@ -115,7 +191,14 @@ def test_check_simulates_the_planned_size_and_one_fewer() -> None:
     scenario = mm_c(servers=3, load=0.6, horizon_s=30000.0, replications=2)
     result = check(scenario, 4)
     assert result.servers == 4
+    assert result.decided_within_sla_one_fewer is not None
     assert result.decided_within_sla["main"] > result.decided_within_sla_one_fewer["main"]
+
+
+def test_a_check_of_one_moderator_runs_no_smaller_size() -> None:
+    # `max(1, servers - 1)` ran one moderator twice and showed it as the result at none.
+    result = check(mm_c(servers=1, load=0.1, horizon_s=5000.0), 1)
+    assert result.servers == 1 and result.decided_within_sla_one_fewer is None
 
 
 def test_check_refuses_a_whole_roster() -> None:

@@ -22,18 +22,20 @@ from rich.table import Table
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strategy, check_trace, load_scenario
+from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, check_trace, load_scenario
 from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
+    from queueopt.sim.staffing import PlanCheck, QueueHour
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
 # areas' commands do not pay for them at every start.
 STRATEGIES = get_args(Strategy)
 
 Replications = Annotated[
-    int | None, typer.Option("--replications", "-n", min=1, help="Replications (default: the scenario's).")
+    int | None,
+    typer.Option("--replications", "-n", min=1, max=MAX_REPLICATIONS, help="Replications (default: the scenario's)."),
 ]
 Scale = Annotated[
     float,
@@ -263,7 +265,10 @@ def staff(
             ensure_checkable(scenario)
         except QueueoptError as error:
             raise _fail(f"{error.field}: {error.message}") from None
-    staffing = plan(scenario)
+    try:
+        staffing = plan(scenario)
+    except QueueoptError as error:
+        raise _fail(f"{error.field}: {error.message}") from None
     table = Table(title="Moderators needed per hour of day (UTC)")
     table.add_column("queue")
     table.add_column("model")
@@ -272,7 +277,7 @@ def staff(
     for queue in scenario.ops.queues:
         rows = [row for row in staffing.rows if row.queue == queue.name]
         if rows:
-            model = "Erlang A" if rows[0].patience_s else "Erlang C"
+            model = "Erlang A" if rows[0].patience_s and not _long_patience(rows) else "Erlang C"
             table.add_row(queue.name, model, *("-" if row.servers is None else str(row.servers) for row in rows))
     dedicated, pooled = staffing.dedicated_by_hour(), staffing.pooled_by_hour()
     on_duty = _on_duty_by_hour(scenario)
@@ -281,6 +286,7 @@ def staff(
     table.add_row("rostered on shift", "", *(f"{value:.0f}" for value in on_duty), style="dim")
     Console(width=200).print(table)
     out_of_reach = {row.queue: row for row in staffing.unreachable()}
+    unsized = {row.queue: row for row in staffing.beyond_model()}
     for queue in scenario.ops.queues:
         if queue.name in out_of_reach:
             row = out_of_reach[queue.name]
@@ -288,6 +294,22 @@ def staff(
                 f"- {queue.name}: sla_target {queue.sla_target:g} is out of reach at any headcount (left out of the "
                 f"totals): handling alone (mean {row.mean_handling_s:.0f} s) decides only "
                 f"{row.best_attainment:.1%} of items within sla_s {queue.sla_s:g} s"
+            )
+        elif queue.name in unsized:
+            row = unsized[queue.name]
+            print(
+                f"- {queue.name}: sla_target {queue.sla_target:g} is beyond what Erlang C or A can size (left out of "
+                f"the totals): handling alone decides {row.best_attainment:.1%} of items within sla_s "
+                f"{queue.sla_s:g} s, but the model's exponential handling (mean {row.mean_handling_s:.0f} s) only "
+                f"{row.model_attainment:.1%}; size it with simulate"
+            )
+    for queue in scenario.ops.queues:
+        long_patience = _long_patience([row for row in staffing.rows if row.queue == queue.name])
+        if long_patience:
+            print(
+                f"- {queue.name}: patience (mean {long_patience[0].patience_s:.4g} s) is too long for Erlang A to solve"
+                f" in {len(long_patience)} hour(s); sized by Erlang C, its limit, where at most "
+                f"{max(row.abandonment_bound or 0.0 for row in long_patience):.2g} of items would abandon"
             )
     for queue in scenario.ops.queues:
         if queue.name in staffing.untaken:
@@ -304,21 +326,39 @@ def staff(
     if size is None:
         _say_saving(saving, sum(dedicated), "an M/G/c approximation; --check simulates a one-group pool")
         if simulate_check:
-            reason = "the target is out of reach" if out_of_reach else "no items reach a queue"
+            reason = (
+                "the target is out of reach"
+                if out_of_reach
+                else "the model cannot size the target"
+                if unsized
+                else "no items reach a queue"
+            )
             print(f"Nothing to simulate: {reason}.")
         return
     result = check(scenario, size, replications, workers)
     at_size = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla.items())
-    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
     targets = ", ".join(f"{name} {target:g}" for name, target in result.targets.items())
     print(
         f"Simulated at {result.servers} moderators: decided within the SLA {at_size} (target {targets}; an abandoned "
-        f"item counts as missed); at {result.servers - 1}: {fewer}"
+        f"item counts as missed); {_one_fewer(result)}"
     )
     if result.met():
         _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
     elif saving > 0:
         print(f"Pooling saves nothing that simulation confirms: {result.servers} pooled moderators miss a target.")
+
+
+def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
+    """The queue-hours Erlang C sized in Erlang A's place, patience being too long to solve and negligible."""
+    return [row for row in rows if row.abandonment_bound is not None]
+
+
+def _one_fewer(result: PlanCheck) -> str:
+    """What one moderator fewer decides; a plan of one is not run at none, where nothing is decided."""
+    if result.decided_within_sla_one_fewer is None:
+        return "at 0 nothing is decided (not simulated)"
+    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
+    return f"at {result.servers - 1}: {fewer}"
 
 
 def _say_saving(saving: int, dedicated: int, basis: str) -> None:

@@ -48,6 +48,8 @@ Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_DURATION_S, allow_i
 HOURS = 24
 MAX_HORIZON_S = 366 * 86400.0
 MAX_EXPECTED_ITEMS = 20_000_000
+MAX_REPLICATIONS = 100_000
+"""A scenario's `replications` and the command line's `-n` alike: more is a typo, not a study."""
 Strategy = Literal["fifo", "priority", "optimal", "config"]
 
 
@@ -335,7 +337,7 @@ class Scenario(_Strict):
     tick_s: Annotated[float, Field(strict=True, ge=0.01, le=3600.0, allow_inf_nan=False)] = 1.0
     horizon_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
     warmup_s: NonNegativeFloat = 0.0
-    replications: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 1
+    replications: Annotated[int, Field(strict=True, ge=1, le=MAX_REPLICATIONS)] = 1
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     trace: Path | None = None
 

@@ -10,7 +10,9 @@ the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait p
 window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
 paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
 or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
-at or above `P(handling <= sla_s)` is reported unreachable (`servers is None`) instead of being sized.
+at or above `P(handling <= sla_s)`, under the scenario's own handling-time laws (`handled_within`), is reported
+unreachable (`servers is None`) instead of being sized; one the real handling times allow but the exponential of the
+same mean does not is left unsized too (`StaffingPlan.beyond_model`), not called unreachable.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
 that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
@@ -23,22 +25,37 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.polynomial.legendre import leggauss
+from scipy.special import ndtr
 
+from queueopt.config import QueueConfig
 from queueopt.domain import Action
 from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.scenario import HOURS, Scenario
+from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario
 from queueopt.sim.takers import GroupTakers
-from queueopt.sim.theory import decision_sla_ceiling, servers_for_decision_sla, servers_for_pooled_decision_sla
+from queueopt.sim.theory import (
+    StateSpaceTooLarge,
+    decision_sla_ceiling,
+    mm_c_mean_wait,
+    mm_c_sojourn_within,
+    servers_for_decision_sla,
+    servers_for_pooled_decision_sla,
+)
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
+_NORMAL_SPAN = 9.0
+"""Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
+_LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +65,20 @@ class QueueHour:
     arrivals_per_hour: float
     mean_handling_s: float
     patience_s: float | None
+    sla_target: float
     servers: int | None
-    """Moderators needed; `None` when no headcount meets the target (`best_attainment <= sla_target`)."""
+    """Moderators needed; `None` when no headcount meets the target (`best_attainment <= sla_target`), or when the
+    Erlang model cannot size it (`model_attainment <= sla_target`) though the real handling times could."""
     best_attainment: float
-    """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)`: the ceiling of any plan."""
+    """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)` under the scenario's own
+    handling-time laws (`handled_within`): the ceiling of any plan."""
+    abandonment_bound: float | None
+    """Set when patience is so long that Erlang A cannot be solved and Erlang C, its limit, sized the row: at most
+    this share of items abandons at `servers` (`theta E[W]` of Erlang C), so the plan holds under Erlang A too."""
+    model_attainment: float
+    """The same ceiling with handling exponential at `mean_handling_s`, as Erlang C and A take it: the most the
+    sizing model can promise, above or below `best_attainment` (a fixed 30 s decides all within 60 s, the
+    exponential 86%; 70 s decides none, the exponential 58%)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +114,18 @@ class StaffingPlan:
 
     def unreachable(self) -> list[QueueHour]:
         """Queue-hours with demand whose target no headcount meets: handling alone takes too long."""
-        return [row for row in self.rows if row.servers is None]
+        return [row for row in self.rows if row.servers is None and row.sla_target >= row.best_attainment]
+
+    def beyond_model(self) -> list[QueueHour]:
+        """Queue-hours with demand whose target some headcount would meet but Erlang C or A cannot size: their
+        exponential handling decides fewer within `sla_s` than the target, the real handling times more."""
+        return [row for row in self.rows if row.servers is None and row.sla_target < row.best_attainment]
 
     def check_size(self) -> int | None:
         """The headcount `check` simulates, the busiest hour's pool (for one queue, its dedicated size); `None` when
-        there is nothing to check: no demand at all, or a target out of reach (simulating some arbitrary size would
-        only show it missed)."""
-        if self.unreachable():
+        there is nothing to check: no demand at all, or a queue-hour left unsized (simulating some arbitrary size
+        would only show it missed)."""
+        if any(row.servers is None for row in self.rows):
             return None
         return max(self.pooled_by_hour(), default=0) or None
 
@@ -105,7 +137,8 @@ class PlanCheck:
 
     servers: int
     decided_within_sla: dict[str, float]
-    decided_within_sla_one_fewer: dict[str, float]
+    decided_within_sla_one_fewer: dict[str, float] | None
+    """`None` when the plan is one moderator: with none nothing is decided, so there is no run to show it."""
     targets: dict[str, float]
 
     def met(self) -> bool:
@@ -124,17 +157,80 @@ def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
     return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
 
 
-def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
-    """Mean handling time of an item over the roster groups that may take it, weighted by headcount: the fast
-    English team's speed says nothing of how long the French team takes over the French queue."""
+def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float]) -> float:
+    """`of` averaged over the roster groups that may take an item, weighted by headcount: the fast English team's
+    speed says nothing of how long the French team takes over the French queue."""
     total, weight = 0.0, 0.0
     for index in groups:
         group = scenario.roster[index]
-        speed = group.speed[modality]
-        scale = math.exp(group.speed_spread**2 / 2.0)
-        total += group.count * (speed.base_mean_s + speed.duration_factor * duration_s) * scale
+        total += group.count * of(group)
         weight += group.count
     return total / weight
+
+
+def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
+    """Mean handling time of an item over the roster groups that may take it."""
+
+    def mean_s(group: RosterGroup) -> float:
+        speed = group.speed[modality]
+        return (speed.base_mean_s + speed.duration_factor * duration_s) * math.exp(group.speed_spread**2 / 2.0)
+
+    return _over_takers(scenario, groups, mean_s)
+
+
+def _handled_within_share(
+    scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float, sla_s: float
+) -> float:
+    """`P(handling <= sla_s)` of an item over the roster groups that may take it: its share of the queue's ceiling."""
+    return _over_takers(
+        scenario, groups, lambda group: handled_within(group.speed[modality], group.speed_spread, duration_s, sla_s)
+    )
+
+
+@lru_cache(maxsize=4096)
+def handled_within(speed: HandlingTime, speed_spread: float, duration_s: float, t: float) -> float:
+    """`P(handling <= t)` of an item of media length `duration_s` by a moderator of a group, the simulator's law:
+    `(base + duration_factor * duration_s) * F`, the base exponential or lognormal, `F` the moderator's speed factor
+    (lognormal, median 1, sigma `speed_spread`). The ceiling of a plan must come from this law, not from an
+    exponential of the same mean: 30 s every time decides all items within 60 s, an exponential 86%.
+
+    Exact in closed form without a speed spread; with one, a Gauss-Legendre rule over one of the two normals: the
+    one whose conditional law of the other is smooth (the spread's while the base's sigma is smaller), cut where the
+    base would have to take less than nothing, so no kink or near-step falls inside the rule (within 1e-7 of adaptive
+    quadrature over sigma, spread 0.01 to 3 and media up to twice the median).
+    """
+    extra = speed.duration_factor * duration_s
+    if speed_spread == 0.0:
+        return float(_base_within(speed, np.asarray(t - extra)))
+    if speed.median_s is not None and speed.sigma < speed_spread:
+        median, sigma = speed.median_s, speed.sigma
+        return _normal_expectation(
+            lambda z: ndtr(np.log(t / (median * np.exp(sigma * z) + extra)) / speed_spread), _NORMAL_SPAN
+        )
+    upper = min(_NORMAL_SPAN, math.log(t / extra) / speed_spread) if extra > 0.0 else _NORMAL_SPAN
+    return _normal_expectation(lambda z: _base_within(speed, t * np.exp(-speed_spread * z) - extra), upper)
+
+
+def _base_within(speed: HandlingTime, x: np.ndarray) -> np.ndarray:
+    """`P(base <= x)`, the handling time before media length and speed factor, for each `x` (0 where `x <= 0`)."""
+    positive = np.maximum(x, np.finfo(float).tiny)
+    if speed.mean_s is not None:
+        share: np.ndarray = np.where(x > 0.0, -np.expm1(-positive / speed.mean_s), 0.0)
+        return share
+    assert speed.median_s is not None
+    if speed.sigma == 0.0:
+        return np.where(x >= speed.median_s, 1.0, 0.0)
+    return np.where(x > 0.0, ndtr(np.log(positive / speed.median_s) / speed.sigma), 0.0)
+
+
+def _normal_expectation(of: Callable[[np.ndarray], np.ndarray], upper: float) -> float:
+    """`E[of(Z) 1{Z < upper}]` for a standard normal `Z`, by Gauss-Legendre over `[-_NORMAL_SPAN, upper]`."""
+    if upper <= -_NORMAL_SPAN:
+        return 0.0
+    half = (upper + _NORMAL_SPAN) / 2.0
+    z = half * _LEGENDRE_NODES + (upper - _NORMAL_SPAN) / 2.0
+    density = np.exp(-z * z / 2.0) / math.sqrt(2.0 * math.pi)
+    return float(half * np.dot(_LEGENDRE_WEIGHTS, density * of(z)))
 
 
 def _hourly_rates(scenario: Scenario) -> np.ndarray:
@@ -168,6 +264,7 @@ def plan(scenario: Scenario) -> StaffingPlan:
     untaken = np.zeros((streams, len(names)))
     sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
     work = np.zeros(len(names))
+    handled = np.zeros(len(names))
     takers = GroupTakers(scenario)
     seen: set[str] = set()
     for row, item in enumerate(arrivals.items):
@@ -182,32 +279,75 @@ def plan(scenario: Scenario) -> StaffingPlan:
         if not groups:
             untaken[int(arrivals.stream[row]), column[routing.queue]] += 1.0
             continue
-        routed[int(arrivals.stream[row]), column[routing.queue]] += 1.0
-        work[column[routing.queue]] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        landed = column[routing.queue]
+        routed[int(arrivals.stream[row]), landed] += 1.0
+        work[landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        sla_s = scenario.ops.queues[landed].sla_s
+        handled[landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
     hourly = _hourly_rates(scenario)
     per_hour = (routed / np.maximum(sampled, 1.0)[:, None]).T @ hourly
     untaken_per_hour = (untaken / np.maximum(sampled, 1.0)[:, None]).T @ hourly
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
-        if routed[:, index].sum() == 0:
+        items = routed[:, index].sum()
+        if items == 0:
             continue
-        mean_s = float(work[index] / routed[:, index].sum())
-        theta = float(patience @ routed[:, index] / routed[:, index].sum())
-        ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
+        mean_s = float(work[index] / items)
+        theta = float(patience @ routed[:, index] / items)
+        ceiling = float(handled[index] / items)
+        model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
+        patience_s = 1.0 / theta if theta > 0 else None
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
-            servers = servers_for_decision_sla(
-                rate / 3600.0, 1.0 / mean_s, queue.sla_s, queue.sla_target, theta if theta > 0 else None
+            servers, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
+            rows.append(
+                QueueHour(
+                    queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound, model_ceiling
+                )
             )
-            patience_s = 1.0 / theta if theta > 0 else None
-            rows.append(QueueHour(queue.name, hour, rate, mean_s, patience_s, servers, ceiling))
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)
         if untaken[:, index].sum() > 0
     }
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
+
+
+def _servers(
+    lam: float, mean_s: float, patience_rate: float | None, queue: QueueConfig, ceiling: float
+) -> tuple[int | None, float | None]:
+    """Erlang C or A's size for the queue, and the abandonment bound when Erlang C stood in for A
+    (`_erlang_c_for_long_patience`); never a size for a target the real handling times put out of reach (`ceiling`):
+    the exponential of the same mean can promise more than a slow fixed handling time delivers."""
+    if lam > 0.0 and queue.sla_target >= ceiling:
+        return None, None
+    try:
+        return servers_for_decision_sla(lam, 1.0 / mean_s, queue.sla_s, queue.sla_target, patience_rate), None
+    except StateSpaceTooLarge:
+        assert patience_rate is not None  # only Erlang A has a state space
+        return _erlang_c_for_long_patience(lam, 1.0 / mean_s, queue, patience_rate)
+
+
+def _erlang_c_for_long_patience(
+    lam: float, mu: float, queue: QueueConfig, patience_rate: float
+) -> tuple[int | None, float | None]:
+    """Erlang C's size where Erlang A's chain is too large to solve: patience so long that the queue would hold tens
+    of millions at the sizes searched. Erlang A tends to Erlang C as patience grows, and the size holds under Erlang A
+    whenever Erlang C meets the target with `theta E[W]` to spare: abandoning only removes items from the queue, so
+    no one else waits longer, and at most `P(patience < W) <= theta E[W]` of items abandon. Otherwise the patience is
+    neither negligible nor solvable, which is said in one line naming the field."""
+    servers = servers_for_decision_sla(lam, mu, queue.sla_s, queue.sla_target)
+    if servers is None:
+        return None, None
+    bound = patience_rate * mm_c_mean_wait(servers, lam, mu)
+    if mm_c_sojourn_within(servers, lam, mu, queue.sla_s) - bound < queue.sla_target:
+        raise InvalidInput(
+            f"queue {queue.name}: the streams' patience (mean {1.0 / patience_rate:.4g} s) is too long for Erlang A "
+            "to solve at this load and too short to neglect; size this queue with simulate",
+            field="patience_s",
+        )
+    return servers, bound
 
 
 def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
@@ -253,7 +393,7 @@ def ensure_checkable(scenario: Scenario) -> None:
 
 def check(scenario: Scenario, servers: int, replications: int | None = None, workers: int = 1) -> PlanCheck:
     """Simulated share decided within the SLA of each queue of a one-group scenario at `servers` moderators and at
-    one fewer.
+    one fewer, unless one fewer is none.
 
     `servers` comes from `StaffingPlan.check_size`: the busiest hour's pool, which for one queue is its dedicated
     size; a plan of no moderators has nothing to simulate. With several queues the one group takes all of them (FCFS
@@ -262,15 +402,19 @@ def check(scenario: Scenario, servers: int, replications: int | None = None, wor
     ensure_checkable(scenario)
     if servers < 1:
         raise InvalidInput(f"a check needs at least one moderator, got {servers}", field="servers")
-    attained: list[dict[str, float]] = []
-    for size in (servers, max(1, servers - 1)):
-        group = scenario.roster[0].model_copy(update={"count": size})
-        sized = scenario.model_copy(update={"roster": [group]})
-        estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
-        shares = {}
-        for queue in scenario.ops.queues:
-            estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
-            shares[queue.name] = math.nan if estimate is None else estimate.mean
-        attained.append(shares)
+    at_size = _decided_within_sla(scenario, servers, replications, workers)
+    one_fewer = _decided_within_sla(scenario, servers - 1, replications, workers) if servers > 1 else None
     targets = {queue.name: queue.sla_target for queue in scenario.ops.queues}
-    return PlanCheck(servers, attained[0], attained[1], targets)
+    return PlanCheck(servers, at_size, one_fewer, targets)
+
+
+def _decided_within_sla(scenario: Scenario, servers: int, replications: int | None, workers: int) -> dict[str, float]:
+    """Each queue's simulated share decided within its SLA with the one group resized to `servers`."""
+    group = scenario.roster[0].model_copy(update={"count": servers})
+    sized = scenario.model_copy(update={"roster": [group]})
+    estimates = run_experiment(sized, replications=replications, workers=workers).estimates()
+    shares = {}
+    for queue in scenario.ops.queues:
+        estimate = estimates.get(f"queue.{queue.name}.decided_within_sla_share")
+        shares[queue.name] = math.nan if estimate is None else estimate.mean
+    return shares

@@ -33,6 +33,11 @@ _MAX_STATES = 20_000_000
 _MAX_SERVERS = 10_000_000
 
 
+class StateSpaceTooLarge(ValueError):
+    """Erlang A's chain needs more than `_MAX_STATES` states: patience so long against an overload that the queue
+    holds tens of millions. Its own type, so a planner can fall back to Erlang C, the limit of very long patience."""
+
+
 def _check_rates(servers: int, lam: float, mu: float) -> None:
     if isinstance(servers, bool) or not isinstance(servers, int | np.integer) or servers < 1:
         raise ValueError(f"servers must be a positive integer, got {servers!r}")
@@ -154,6 +159,10 @@ def _erlang_a_distribution(servers: int, lam: float, mu: float, theta: float) ->
     """
     if lam == 0.0:
         return np.array([1.0])
+    if servers + (lam - servers * mu) / theta > _MAX_STATES:
+        # deaths overtake births only past this state, so the chain cannot be cut short of it: say so before
+        # building twenty million states
+        raise StateSpaceTooLarge("Erlang A state space too large; patience rate is too small for this overload")
     log_lam = math.log(lam)
     chunk = max(1024, 2 * servers)
     logs = [np.zeros(1)]
@@ -169,7 +178,7 @@ def _erlang_a_distribution(servers: int, lam: float, mu: float, theta: float) ->
         if deaths[-1] > lam and last < peak - _TAIL_NATS:
             break
         if start > _MAX_STATES:
-            raise ValueError("Erlang A state space too large; patience rate is too small for this overload")
+            raise StateSpaceTooLarge("Erlang A state space too large; patience rate is too small for this overload")
     log_p = np.concatenate(logs)
     weights = np.exp(log_p - peak)
     distribution: np.ndarray = weights / weights.sum()
@@ -392,7 +401,9 @@ def servers_for_sla(
 
 
 def decision_sla_ceiling(mu: float, sla_s: float) -> float:
-    """`P(S <= sla_s) = 1 - exp(-mu sla_s)`: the best share decided within `sla_s` that any headcount reaches.
+    """`P(S <= sla_s) = 1 - exp(-mu sla_s)`: the best share decided within `sla_s` that any headcount reaches with
+    exponential handling, the most Erlang C and A can promise; other handling-time laws have other ceilings
+    (`staffing.handled_within`).
 
     Time to decision is the wait plus the handling time `S`, so it is never shorter than `S`; more servers only
     shrink the wait, and the wait is positive with positive probability at every finite size, so the ceiling is
