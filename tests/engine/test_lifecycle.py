@@ -523,6 +523,33 @@ def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: Engi
     assert again is not None and again.id != lease.id
 
 
+@pytest.mark.parametrize("ending", ["decided", "expired"])
+def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hour_before(
+    engine_factory: EngineFactory, clock: VirtualClock, ending: str
+) -> None:
+    """A known gap closed: the audit is read back one hour, so a two-hour severe video ended just before a restart
+    (its lease entry beyond the hour) started no cool-down, and the moderator was given the next one at once."""
+    engine = engine_factory()
+    engine.submit([video("long", duration_s=7200.0), video("next")])
+    engine.upsert_moderator(profile("m1", cooldown_s=600))
+    lease = engine.assign_to("long", "m1")
+    assert lease.severe and lease.lease_token is not None
+    if ending == "decided":
+        clock.advance(7000)
+        engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    else:
+        assert lease.lease_expires_at is not None
+        clock.advance(lease.lease_expires_at - clock.now() + 1)
+        assert engine.expire() == 1
+        engine.set_status("m1", ModeratorStatus.AWAY)  # so the expired video does not come straight back
+    clock.advance(100)
+    restarted = engine_factory()
+    restarted.set_status("m1", ModeratorStatus.AVAILABLE)
+    assert restarted.next_for("m1") is None  # 100 s into a 600 s cool-down
+    clock.advance(510)
+    assert engine_factory().next_for("m1") is not None
+
+
 def test_no_second_severe_item_while_one_is_still_under_review(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:

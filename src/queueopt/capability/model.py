@@ -268,6 +268,10 @@ class Model:
         if moderator_id in self._roster.slots:
             self._severe.exposed_until(moderator_id, at)
 
+    def longest_cooldown_s(self) -> float:
+        """The longest cool-down any moderator on the roster has: how far back a severe review's end still counts."""
+        return max((profile.cooldown_s for profile in self._roster.profiles if profile is not None), default=0.0)
+
     def severe_budget_left(self, moderator_id: str, now: float) -> int:
         """Severe items still allowed in the rolling hour; the cool-down is separate (see `severe_caps`)."""
         limit = self._roster.profile(moderator_id).severe_per_hour

@@ -36,7 +36,7 @@ class SevereLedger:
         else:
             self._holding.pop(moderator_id, None)
         last = self._last.get(moderator_id)
-        if last is not None and at > last:
+        if last is None or at > last:  # none: the item was handed over more than the window ago
             self._last[moderator_id] = at
 
     def seen(self, moderator_id: str, now: float) -> int:

@@ -129,6 +129,8 @@ _Record = TypeVar("_Record", Task, ItemRecord)
 _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
+_EXPIRED_NOTE = "lease of "  # an expiry's audit note: this and the holder
+_MODERATOR_ACTOR = moderator_actor("")
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
 _RECALL_PAGE = 10_000
@@ -851,18 +853,36 @@ class Engine:
 
     def _recall_severe(self) -> None:
         """The wellbeing ledger after a restart: every severe lease of the last hour, read back from the audit
-        (a lease's note marks it severe), counts again against its moderator's budget and cool-down."""
-        since, after = self._clock.now() - SEVERE_WINDOW_S, 0
+        (a lease's note marks it severe), counts again against its moderator's budget and cool-down.
+
+        A review handed over before that hour (a long video) and ended within the longest cool-down is not
+        marked at its end: whether it was severe is read from its task, and whose it was from the entry (the
+        moderator who decided, released or skipped it, or whose lease expired), so its cool-down runs too."""
+        now = self._clock.now()
+        since, after = now - SEVERE_WINDOW_S, 0
+        cooling_since = now - self._model.longest_cooldown_s()
         holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
+        leased: set[str | None] = set()  # tasks leased within the hour
+        ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
         while entries := self._store.audit(since, _RECALL_PAGE, after):
             for entry in entries:
-                if entry.transition == "leased" and entry.note.endswith(_SEVERE_NOTE):
-                    holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
-                    self._record_severe(holder, entry.at)
-                    holders[entry.task_id] = holder
-                elif entry.task_id in holders and entry.transition in _ENDS_A_REVIEW:
-                    self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
+                if entry.transition == "leased":
+                    leased.add(entry.task_id)
+                    if entry.note.endswith(_SEVERE_NOTE):
+                        holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
+                        self._record_severe(holder, entry.at)
+                        holders[entry.task_id] = holder
+                elif entry.transition in _ENDS_A_REVIEW:
+                    if entry.task_id in holders:
+                        self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
+                    elif entry.task_id not in leased and entry.at >= cooling_since:
+                        ended_earlier.append(entry)
             after = entries[-1].seq
+        for entry in ended_earlier:
+            reviewer = _reviewer_of(entry)
+            task = None if reviewer is None or entry.task_id is None else self._store.task(entry.task_id)
+            if reviewer is not None and task is not None and task.severe:
+                self._model.severe_review_ended(reviewer, entry.at)
 
     def _record_severe(self, moderator_id: str, at: float) -> None:
         """A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is
@@ -1236,7 +1256,7 @@ class Engine:
             back = self._requeue(task)
             changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
-                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"lease of {task.holder}")
+                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_EXPIRED_NOTE}{task.holder}")
             )
             old.append(task)
             new.append(back)
@@ -1582,6 +1602,16 @@ def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
         skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
         clearance=routing.terms.clearance,
     )
+
+
+def _reviewer_of(ended: AuditEntry) -> str | None:
+    """Whose review an audit entry ending one ended: the moderator acting on it, or whose lease expired; None for a
+    lease the engine or an admin handed back, whose entry does not name its holder."""
+    if ended.actor.startswith(_MODERATOR_ACTOR):
+        return ended.actor.removeprefix(_MODERATOR_ACTOR)
+    if ended.transition == "expired":
+        return ended.note.removeprefix(_EXPIRED_NOTE)
+    return None
 
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
