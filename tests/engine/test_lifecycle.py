@@ -805,6 +805,29 @@ def test_an_appeal_filed_while_its_decision_is_being_made_is_kept_from_the_decid
     assert engine.assign_to("esc", "y").holder == "y"
 
 
+def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_they_decide(
+    engine_factory: EngineFactory,
+) -> None:
+    """A known gap closed: with two slots, the moderator reviewing the original was leased the appeal filed
+    meanwhile, and kept it after deciding the original, so they reviewed the appeal of their own decision."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("x", capacity=2))
+    engine.submit([video("orig", content_hash="h")])
+    original = engine.assign_to("orig", "x")
+    engine.submit([video("appeal", signals={}, content_hash="h", source="appeal")])
+    assert engine.assign_to("appeal", "x").holder == "x"
+    assert original.lease_token is not None
+    engine.decide("orig", original.lease_token, "x", VIOLATING)
+    restarted = engine_factory()
+    for current in (engine, restarted):
+        assert current.moderator("x").leases == []
+        assert current.task("appeal").state is TaskState.QUEUED
+        with pytest.raises(NotEligible, match="kept from"):
+            current.assign_to("appeal", "x")
+    released = [entry for entry in restarted.audit() if entry.task_id == "appeal" and entry.transition == "released"]
+    assert [entry.note for entry in released] == ["taken back from x, who decided the content it appeals"]
+
+
 def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ended_one(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:

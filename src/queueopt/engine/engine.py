@@ -1049,7 +1049,7 @@ class Engine:
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
                 if record is not None and record.content_hash:
-                    self._keep_appeals_from(record.content_hash, moderator_id, changes, replaced, created)
+                    self._keep_appeals_from(task, record.content_hash, moderator_id, now, changes, replaced, created)
             else:
                 self._score_qa(task, decision)
             self._commit(changes, replaced, created)
@@ -1058,17 +1058,34 @@ class Engine:
             return self._view(decided, record)
 
     def _keep_appeals_from(
-        self, content_hash: str, moderator_id: str, changes: Changes, replaced: list[Task], created: list[Task]
+        self,
+        decided: Task,
+        content_hash: str,
+        moderator_id: str,
+        now: float,
+        changes: Changes,
+        replaced: list[Task],
+        created: list[Task],
     ) -> None:
-        """An appeal or escalation of this content that is waiting when the moderator decides it is kept from them,
+        """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
         as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
-        decision was being made went to the decider). An appeal's task has its item's id."""
+        decision was being made went to the decider). One the decider holds already (leased to them beside the
+        original) is taken back from them, to its queue. An appeal's task has its item's id; `decided`, the task
+        being decided, may be an appeal of this content itself, and is left to the decision."""
         for item_id, owner in self._store.content_history([content_hash]).get(content_hash, ()):
             appeal = None if owner else self._tasks.get(item_id)
-            if appeal is None or appeal.state is not _QUEUED or moderator_id in appeal.skipped_by:
+            if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
                 continue
-            kept = _evolved(appeal, skipped_by=appeal.skipped_by | {moderator_id})
-            changes.tasks.append(TaskWrite(kept, (_QUEUED, appeal.attempt)))
+            kept_from = appeal.skipped_by | {moderator_id}
+            if appeal.state is _QUEUED:
+                kept = _evolved(appeal, skipped_by=kept_from)
+            elif appeal.holder == moderator_id:
+                kept = self._requeue(appeal, skipped_by=kept_from)
+                note = f"taken back from {moderator_id}, who decided the content it appeals"
+                changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
+            else:
+                continue
+            changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
             replaced.append(appeal)
             created.append(kept)
 
