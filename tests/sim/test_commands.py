@@ -22,9 +22,18 @@ def app() -> typer.Typer:
     return application
 
 
-def _small(tmp_path: Path, name: str = "small.toml", seed: int = 1, count: int = 2) -> Path:
+def _small(
+    tmp_path: Path, name: str = "small.toml", seed: int = 1, count: int = 2, ops_change: tuple[str, str] | None = None
+) -> Path:
+    """A short M/M/2 scenario; with `ops_change` (old, new), over a copy of its ops config with old replaced."""
+    ops = SCENARIOS / "ops_single_queue.toml"
+    if ops_change is not None:
+        changed = ops.read_text().replace(*ops_change)
+        assert changed != ops.read_text()
+        ops = tmp_path / "ops.toml"
+        ops.write_text(changed)
     text = (SCENARIOS / "mmc.toml").read_text()
-    text = text.replace('ops_config = "ops_single_queue.toml"', f'ops_config = "{SCENARIOS / "ops_single_queue.toml"}"')
+    text = text.replace('ops_config = "ops_single_queue.toml"', f'ops_config = "{ops}"')
     text = text.replace("horizon_s = 500000", "horizon_s = 4000").replace("warmup_s = 25000", "warmup_s = 400")
     text = text.replace("replications = 10", "replications = 3").replace("seed = 1", f"seed = {seed}")
     text = text.replace("count = 10", f"count = {count}").replace("rate_per_hour = 540", "rate_per_hour = 60")
@@ -175,12 +184,7 @@ def test_compare_warns_when_the_measured_windows_differ(app: typer.Typer, tmp_pa
 
 def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -> None:
     # mmc.toml's own SLA (60 s at 80% with 60 s handling) is out of reach; five minutes is not.
-    ops = (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 300")
-    (tmp_path / "ops.toml").write_text(ops)
-    scenario = _small(tmp_path)
-    scenario.write_text(
-        scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
-    )
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 300"))
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output
     assert "Erlang C" in result.output and "pooled by SLA" in result.output
@@ -188,12 +192,8 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
 
 
 def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typer.Typer, tmp_path: Path) -> None:
-    (tmp_path / "ops.toml").write_text(
-        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
-    )
-    scenario = _small(tmp_path)
-    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
-    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 6"))
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 6"))
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output
     assert "Simulated at 1 moderators" in result.output
@@ -210,14 +210,10 @@ def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Type
 def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
     app: typer.Typer, tmp_path: Path
 ) -> None:
-    scenario = _small(tmp_path)
+    scenario = _small(tmp_path, ops_change=("sla_target = 0.8", "sla_target = 0.95"))
     text = scenario.read_text().replace('distribution = "exponential", mean_s = 60', "median_s = 30, sigma = 0")
     assert text != scenario.read_text()
-    scenario.write_text(text)  # 60 s at 80%: all within 60 s, the exponential of mean 30 s 86.5%
-    (tmp_path / "ops.toml").write_text(
-        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_target = 0.8", "sla_target = 0.95")
-    )
-    scenario.write_text(text.replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml")))
+    scenario.write_text(text)  # all within 60 s, the exponential of mean 30 s 86.5%
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check"])
     assert result.exit_code == 0, result.output
     assert "out of reach" not in result.output
@@ -226,12 +222,8 @@ def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
 
 
 def test_staff_with_patience_too_long_for_erlang_a_plans_by_erlang_c(app: typer.Typer, tmp_path: Path) -> None:
-    (tmp_path / "ops.toml").write_text(
-        (SCENARIOS / "ops_single_queue.toml").read_text().replace("sla_s = 60", "sla_s = 600")
-    )
-    scenario = _small(tmp_path)
-    text = scenario.read_text().replace(str(SCENARIOS / "ops_single_queue.toml"), str(tmp_path / "ops.toml"))
-    scenario.write_text(text.replace("rate_per_hour = 60", "rate_per_hour = 600\npatience_s = 1e9"))
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 600\npatience_s = 1e9"))
     result = CliRunner().invoke(app, ["staff", str(scenario)])
     assert result.exit_code == 0, result.output
     assert "patience (mean 1e+09 s) is too long for Erlang A to solve" in " ".join(result.output.split())
