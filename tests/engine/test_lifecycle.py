@@ -634,6 +634,31 @@ def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
     ]
 
 
+def test_a_moderator_whose_profile_did_not_load_keeps_their_severe_exposure_when_put_back(
+    store_factory: StoreFactory, clock: VirtualClock, example_config_path: Path, tmp_path: Path
+) -> None:
+    """Found by a probe: after a restart whose config renamed a clearance tier the moderator held, their stored
+    profile did not load and the audit's severe leases were dropped with it; put back by an admin, they were given
+    a third severe item within three minutes against a budget of two."""
+    first = Engine(store_factory(), clock, load_config(example_config_path))
+    first.upsert_moderator(profile("m1", clearance=["terrorism"], severe_per_hour=2))
+    first.submit([video("a"), video("b"), video("c")])
+    for _ in range(2):
+        lease = first.next_for("m1")
+        assert lease is not None and lease.severe and lease.lease_token is not None
+        clock.advance(60)
+        first.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    assert first.next_for("m1") is None
+    changed = tmp_path / "ops.toml"
+    changed.write_text(example_config_path.read_text(encoding="utf-8").replace('"terrorism"', '"terror2"'))
+    second = Engine(store_factory(), clock, load_config(changed))
+    with pytest.raises(NotFound):
+        second.moderator("m1")
+    second.upsert_moderator(profile("m1", severe_per_hour=2))
+    assert second.model.severe_budget_left("m1", clock.now()) == 0
+    assert second.next_for("m1") is None
+
+
 def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Engine, clock: VirtualClock) -> None:
     """Live, unreviewed work goes before a QA re-review of a decided item, however viral it was; the QA task still
     ages at its queue's rate, so a live task arriving long enough after it waits behind it."""
@@ -826,6 +851,28 @@ def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_
             current.assign_to("appeal", "x")
     released = [entry for entry in restarted.audit() if entry.task_id == "appeal" and entry.transition == "released"]
     assert [entry.note for entry in released] == ["taken back from x, who decided the content it appeals"]
+
+
+def test_an_appeal_someone_else_holds_when_the_content_is_decided_is_kept_from_the_decider(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a probe: the appeal filed while the original was under review was leased to y, so x's decision of
+    the original kept it from nobody; y released it, and x was handed the appeal of their own decision."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("x"))
+    engine.submit([video("orig", content_hash="h")])
+    original = engine.next_for("x")
+    assert original is not None and original.lease_token is not None
+    engine.submit([video("appeal", signals={}, content_hash="h", source="appeal")])
+    engine.upsert_moderator(profile("y"))
+    appeal = engine.next_for("y")
+    assert appeal is not None and appeal.id == "appeal" and appeal.lease_token is not None
+    engine.decide("orig", original.lease_token, "x", VIOLATING)
+    assert engine.moderator("y").leases == ["appeal"]  # the holder keeps it
+    engine.release("appeal", appeal.lease_token, "y")
+    assert engine.next_for("x") is None
+    with pytest.raises(NotEligible, match="kept from"):
+        engine_factory().assign_to("appeal", "x")
 
 
 def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ended_one(

@@ -258,15 +258,20 @@ class Model:
         self._roster.slot_of(moderator_id)
         self._severe.record(moderator_id, at)
 
+    def recall_severe(self, moderator_id: str, at: float) -> None:
+        """A severe lease read back from the audit at a restart. Kept for a moderator whose profile did not load
+        (a clearance tier renamed) as well: an admin putting the profile back must not hand them a fresh budget and
+        no cool-down (found by a probe: a third severe item within three minutes against a budget of two)."""
+        self._severe.record(moderator_id, at)
+
     def severe_review_started(self, moderator_id: str) -> None:
         """A severe task is leased to the moderator (counted against the budget by `record_severe`, once)."""
-        if moderator_id in self._roster.slots:
-            self._severe.holds(moderator_id)
+        self._severe.holds(moderator_id)
 
     def severe_review_ended(self, moderator_id: str, at: float) -> None:
-        """A severe review ended (decided, handed back, expired): the moderator's cool-down runs from `at`."""
-        if moderator_id in self._roster.slots:
-            self._severe.exposed_until(moderator_id, at)
+        """A severe review ended (decided, handed back, expired): the moderator's cool-down runs from `at`, on the
+        roster or not (see `recall_severe`)."""
+        self._severe.exposed_until(moderator_id, at)
 
     def longest_cooldown_s(self) -> float:
         """The longest cool-down any moderator on the roster has: how far back a severe review's end still counts."""

@@ -870,7 +870,7 @@ class Engine:
                     leased.add(entry.task_id)
                     if entry.note.endswith(_SEVERE_NOTE):
                         holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
-                        self._record_severe(holder, entry.at)
+                        self._model.recall_severe(holder, entry.at)
                         holders[entry.task_id] = holder
                 elif entry.transition in _ENDS_A_REVIEW:
                     if entry.task_id in holders:
@@ -889,8 +889,7 @@ class Engine:
         leased to them: from then on it is in front of them. Counting it only once decided let the next batch,
         half a second later, lease another severe task past the budget and through the cool-down. The cool-down
         runs again from when the review ends (`_unindex`): it is a rest after the content, not after its start."""
-        if self._model.knows(moderator_id):
-            self._model.record_severe(moderator_id, at)
+        self._model.record_severe(moderator_id, at)
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -1070,21 +1069,20 @@ class Engine:
         """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
         as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
         decision was being made went to the decider). One the decider holds already (leased to them beside the
-        original) is taken back from them, to its queue. An appeal's task has its item's id; `decided`, the task
-        being decided, may be an appeal of this content itself, and is left to the decision."""
+        original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
+        decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
+        task being decided, may be an appeal of this content itself, and is left to the decision."""
         for item_id, owner in self._store.content_history([content_hash]).get(content_hash, ()):
             appeal = None if owner else self._tasks.get(item_id)
             if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
                 continue
             kept_from = appeal.skipped_by | {moderator_id}
-            if appeal.state is _QUEUED:
-                kept = _evolved(appeal, skipped_by=kept_from)
-            elif appeal.holder == moderator_id:
+            if appeal.holder == moderator_id:
                 kept = self._requeue(appeal, skipped_by=kept_from)
                 note = f"taken back from {moderator_id}, who decided the content it appeals"
                 changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
             else:
-                continue
+                kept = _evolved(appeal, skipped_by=kept_from)
             changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
             replaced.append(appeal)
             created.append(kept)
