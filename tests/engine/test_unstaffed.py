@@ -21,14 +21,23 @@ def unstaffed(engine: Engine) -> dict[str, int]:
 
 
 def test_work_in_a_language_nobody_speaks_waits_for_the_roster_not_for_the_shift(engine: Engine) -> None:
-    engine.submit([video("irish", language="ga", region="eu"), video("english")])
+    hate = {"modality": "text", "signals": {"hate": 0.9}}
+    engine.submit([video("irish", language="ga", region="eu", **hate), video("english", **hate)])
     engine.upsert_moderator(profile("m1"))
-    assert unstaffed(engine) == {"video_high_intl": 1}
+    assert unstaffed(engine) == {"text_high_intl": 1}  # a queue that never relaxes the language
     engine.upsert_moderator(profile("speaker", languages={"ga": 1.0}))
     engine.set_status("speaker", ModeratorStatus.OFFLINE)
     assert unstaffed(engine) == {}  # off shift, but on the roster: the item waits for time, not for a hire
     engine.set_status("speaker", ModeratorStatus.SUSPENDED, by_admin=True)
-    assert unstaffed(engine) == {"video_high_intl": 1}
+    assert unstaffed(engine) == {"text_high_intl": 1}
+
+
+def test_work_an_escalation_step_will_open_to_the_roster_waits_for_time_only(engine: Engine) -> None:
+    """Found by a probe: a Polish video counted as unstaffed, then was leased once its queue relaxed the language."""
+    engine.submit([video("polish", language="pl", region="eu")])
+    engine.upsert_moderator(profile("m1"))
+    assert engine.task("polish").queue == "video_high_intl"
+    assert unstaffed(engine) == {}
 
 
 def test_a_clearance_nobody_holds_counts_until_someone_holds_it(engine: Engine) -> None:
@@ -53,6 +62,15 @@ def test_an_appeal_every_qualified_moderator_decided_before_counts(engine: Engin
     # (A QA review of the decision, sampled at random, is kept from its decider too, and counts in its own queue.)
     assert unstaffed(engine)["appeals"] == 1
     engine.upsert_moderator(profile("second", clearance=["csam"], policy_areas=["child_safety"]))
+    assert unstaffed(engine) == {}
+
+
+def test_severe_work_only_moderators_with_no_severe_budget_qualify_for_counts(engine: Engine) -> None:
+    """Found by a probe: a budget of no severe item at all is a standing ban, not a budget that refills."""
+    engine.submit([video("gore", signals={"violence": 0.99})])
+    engine.upsert_moderator(profile("m1", severe_per_hour=0))
+    assert engine.task("gore").severe and unstaffed(engine) == {"video_high_en": 1}
+    engine.upsert_moderator(profile("m2", severe_per_hour=1))
     assert unstaffed(engine) == {}
 
 
@@ -81,6 +99,7 @@ moderators = st.lists(
             "modalities": st.sets(st.sampled_from(MODALITIES), min_size=1).map(sorted),
             "clearance": st.sets(st.sampled_from(["csam", "terrorism"])).map(sorted),
             "status": st.sampled_from(STATUSES),
+            "severe_per_hour": st.sampled_from([0, 6]),
         }
     ),
     max_size=5,
@@ -104,9 +123,9 @@ items = st.lists(
 def test_unstaffed_counts_exactly_the_waiting_tasks_no_listed_moderator_qualifies_for(
     example_config: OpsConfig, roster: list[dict[str, Any]], sent: list[Any], skips: list[int], waited_s: float
 ) -> None:
-    """Against a check of every waiting task and every moderator but the suspended, one pair at a time through
-    `Model.qualified` and the task's skips, after some moderators skipped what they were given and time passed
-    escalation steps that relax a queue's language."""
+    """Against a check of every waiting task and every moderator but the suspended (and, for severe work, but
+    those with no severe budget), one pair at a time through `Model.qualified` once every escalation step has passed
+    and the task's skips, after some moderators skipped what they were given and some time went by."""
     store, clock = MemoryStore(), VirtualClock(1_000.0)
     engine = Engine(store, clock, example_config)
     engine.submit(
@@ -125,15 +144,17 @@ def test_unstaffed_counts_exactly_the_waiting_tasks_no_listed_moderator_qualifie
     for n, fields in enumerate(roster):
         engine.set_status(f"m{n}", fields["status"], by_admin=True)
     clock.advance(waited_s)
-    now = clock.now()
+    every_step_passed = clock.now() + 10 * 86_400.0
     expected: dict[str, int] = {}
-    staff = [f"m{n}" for n, fields in enumerate(roster) if fields["status"] is not ModeratorStatus.SUSPENDED]
+    staff = {f"m{n}": fields for n, fields in enumerate(roster) if fields["status"] is not ModeratorStatus.SUSPENDED}
     for task in store.open_tasks():
         if task.state is not TaskState.QUEUED:
             continue
         if not any(
-            engine.model.qualified(task, moderator_id, now) and moderator_id not in task.skipped_by
-            for moderator_id in staff
+            engine.model.qualified(task, moderator_id, every_step_passed)
+            and moderator_id not in task.skipped_by
+            and not (task.severe and fields["severe_per_hour"] == 0)
+            for moderator_id, fields in staff.items()
         ):
             expected[task.queue] = expected.get(task.queue, 0) + 1
     assert unstaffed(engine) == expected

@@ -368,16 +368,21 @@ class Model:
             covered = self._covered[groups] = _Covered(groups)
         return Takers(self, now, moderator_ids, bits, covered, groups)
 
-    def roster_takers(self, now: float) -> Takers:
-        """`takers` of everyone on the roster but the suspended, available or not: whom the roster could give a
-        task to once they come on shift, which says what work waits for a roster change rather than for time."""
+    def roster_takers(self, now: float, severe: bool) -> Takers:
+        """`takers` of everyone on the roster but the suspended, available or not (and, for `severe` work, but those
+        whose budget is no severe item at all): whom the roster could give a task to once they come on shift, which
+        says what work waits for a roster change rather than for time. A spent budget or a cool-down is no bar."""
         roster = self._roster
         moderator_ids = list(roster.slots)
         bits: list[int | None] = []
         for slot in roster.slots.values():
             profile = roster.profiles[slot]
-            suspended = profile is None or profile.status is ModeratorStatus.SUSPENDED
-            bits.append(None if suspended else roster.held_bits[slot])
+            barred = (
+                profile is None
+                or profile.status is ModeratorStatus.SUSPENDED
+                or (severe and profile.severe_per_hour == 0)
+            )
+            bits.append(None if barred else roster.held_bits[slot])
         return self._takers(now, moderator_ids, bits)
 
     def _calm(self, moderator_id: str, now: float) -> bool:
@@ -786,15 +791,14 @@ class Takers:
         self._covering: dict[tuple[int, bool], list[int]] = {}
 
     def take(self, task: Task) -> bool:
-        return self.could_take(task, task.severe)
-
-    def could_take(self, task: Task, severe: bool) -> bool:
-        """`take`, with `severe` False to ask it of a severe task as though budgets and cool-downs were no bar:
-        whether someone may take it at all, not now."""
         mask = self._model.required_now(task, self.now)
         skipped = task.skipped_by
         if not skipped:
-            return self.opens(mask, severe)
+            return self.opens(mask, task.severe)
+        return self.takes(mask, skipped, task.severe)
+
+    def takes(self, mask: int, skipped: frozenset[str], severe: bool) -> bool:
+        """Whether someone not in `skipped` holds `mask` (and may see a severe item now, for `severe`)."""
         covering = self._covering_groups(mask, severe)
         members = self._members_calm if severe else self._members().__getitem__
         return any(moderator_id not in skipped for held in covering for moderator_id in members(held))

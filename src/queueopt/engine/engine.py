@@ -696,7 +696,10 @@ class Engine:
         opened, shut = known
         open_lanes = present & opened
         for lane in present - opened - shut:
-            need = needs.get(lane) or self._lane_need(name, lane, needs)
+            need = needs.get(lane)
+            if need is None:
+                task, step = self._lane_sample[(name, lane)]
+                need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
             is_open = takers.opens(*need)
             if is_open:
                 open_lanes.add(lane)
@@ -704,30 +707,26 @@ class Engine:
                 (opened if is_open else shut).add(lane)
         return open_lanes
 
-    def _lane_need(self, name: str, lane: Hashable, needs: dict[Hashable, tuple[int, bool]]) -> tuple[int, bool]:
-        """What the lane requires (skill bits, severity), read off its sample and kept in `needs`."""
-        task, step = self._lane_sample[(name, lane)]
-        need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
-        return need
-
     def _unstaffed(self, now: float) -> dict[str, int]:
-        """Per queue, the waiting tasks that nobody on the roster may take, whoever is on shift: work that waits
-        for a roster change (a language, a certification, a clearance nobody holds, or an appeal whose every
-        qualified moderator decided the content before), not for time. Budgets and cool-downs are no bar here:
-        they pass. Whole lanes are counted from their depth; only tasks kept from someone are looked at one by one."""
-        roster = self._model.roster_takers(now)
+        """Per queue, the waiting tasks that nobody on the roster may take, whoever is on shift and once every
+        escalation step has passed: work that waits for a roster change (a language, a certification, a clearance
+        nobody holds, severe work where everyone qualified has a budget of none, or an appeal whose every qualified
+        moderator decided the content before), not for time. A spent budget or a cool-down passes, so it is no bar
+        here. Whole lanes are counted from their depth; only tasks kept from someone are looked at one by one."""
+        model = self._model
+        roster = {severe: model.roster_takers(now, severe) for severe in (False, True)}
         unstaffed: dict[str, int] = {}
         for queue in self._config.queues:
             name = queue.name
-            needs = self._lane_needs_of(name)
             count = 0
             for lane, depth in self._queues.lane_depths(name).items():
-                need = needs.get(lane) or self._lane_need(name, lane, needs)
-                if not roster.opens(need[0], False):
+                task, _ = self._lane_sample[(name, lane)]
+                if not roster[task.severe].opens(model.required_steps(task)[-1], False):
                     count += depth
             unstaffed[name] = count
         for task in self._kept_waiting.values():
-            if roster.opens(self._model.required_now(task, now), False) and not roster.could_take(task, False):
+            takers, final = roster[task.severe], model.required_steps(task)[-1]
+            if takers.opens(final, False) and not takers.takes(final, task.skipped_by, False):
                 unstaffed[task.queue] += 1
         return unstaffed
 
@@ -1485,7 +1484,6 @@ class Engine:
                     name = self._tasks[task_id].queue
                     leased[name] = leased.get(name, 0) + 1
             views = []
-            self._escalate(now)  # each lane is then what its tasks require now
             unstaffed = self._unstaffed(now)
             for queue in self._config.queues:
                 oldest = self._queues.oldest_enqueued_at(queue.name)

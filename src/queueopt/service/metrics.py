@@ -100,7 +100,7 @@ class _EngineCollector(Collector):
         )
         unstaffed = GaugeMetricFamily(
             "queueopt_queue_unstaffed",
-            "Waiting tasks nobody on the roster may take, whoever comes on shift.",
+            "Waiting tasks nobody on the roster may take, whoever comes on shift and after every escalation step.",
             labels=["queue"],
         )
         for queue in self._engine.queues():

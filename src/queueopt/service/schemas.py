@@ -90,8 +90,9 @@ class QueueOut(_Response):
     sla_target: float
     within_sla_last_hour: float | None = Field(description="Share of the last hour's decisions made within the SLA.")
     unstaffed: int = Field(
-        description="Waiting tasks nobody on the roster (but the suspended) may take, whoever comes on shift: they "
-        "wait for a roster change, such as a language, certification or clearance nobody holds."
+        description="Waiting tasks nobody on the roster (but the suspended) may take, whoever comes on shift and once "
+        "every escalation step has passed: they wait for a roster change, such as a language, certification or "
+        "clearance nobody holds."
     )
 
 
