@@ -262,3 +262,10 @@ def test_a_nul_character_is_refused_on_every_store_before_anything_is_written(
         assert client.get("/v1/moderators/m1", headers=bearer("m1")).json()["leases"] == [task["task_id"]]
         skip["reason"] = "not my language\nat all"
         assert client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1")).status_code == 200
+
+
+def test_a_path_parameter_checked_twice_is_reported_once(api: Any) -> None:
+    """Found by a probe: the route and its access check both validate the moderator id, and both said so."""
+    response = api.client.get("/v1/moderators/" + "m" * 201, headers=api.bearer("admin"))
+    assert response.status_code == 422
+    assert [field for field, _ in _problems(response)] == ["moderator_id"]

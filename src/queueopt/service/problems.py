@@ -51,8 +51,10 @@ def is_json(content_type: str | None) -> bool:
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     json_body = is_json(request.headers.get("content-type"))
-    detail = [_problem(problem, json_body) for problem in error.errors()]
-    return JSONResponse({"detail": detail}, status_code=422)
+    # Once each: a path parameter that a route and its access check both read is validated by both.
+    problems = (_problem(problem, json_body) for problem in error.errors())
+    detail = {(problem["field"], problem["reason"]): problem for problem in problems}
+    return JSONResponse({"detail": list(detail.values())}, status_code=422)
 
 
 def _problem(problem: dict[str, Any], json_body: bool) -> dict[str, str]:
