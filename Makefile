@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 # `make test` inside its 10 minutes on a slow hour. Each test makes its own database, schema, folder and ports.
 # `worksteal` lets an idle worker take queued tests from a busy one, so the crash loop does not hold up the rest.
 PYTEST_WORKERS ?= auto
+# `make run PORT=8080` when 8000 is taken.
+PORT ?= 8000
 
 .PHONY: install run test lint bench clean
 
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/queueopt demo-serve
+	$(BIN)/queueopt demo-serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

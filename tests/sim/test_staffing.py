@@ -10,7 +10,7 @@ from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
-from queueopt.sim.staffing import check, handled_within, plan
+from queueopt.sim.staffing import PlanCheck, check, handled_within, plan
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
 
@@ -294,3 +294,13 @@ def test_check_reports_every_queue_of_a_pool() -> None:
     assert set(result.decided_within_sla) == set(result.targets) == {"text", "video"}
     assert result.decided_within_sla["video"] < result.decided_within_sla["text"]
     assert result.met() == all(share >= 0.9 for share in result.decided_within_sla.values())
+
+
+def test_a_check_says_when_one_moderator_fewer_met_every_target_too() -> None:
+    """Found by a fresh reader: two_class.toml planned 2 moderators while the check's run at 1 met the target too,
+    and nothing said so."""
+    targets = {"a": 0.8, "b": 0.9}
+    at_size = {"a": 0.95, "b": 0.97}
+    assert PlanCheck(2, at_size, {"a": 0.82, "b": 0.91}, targets).met_one_fewer()
+    assert not PlanCheck(2, at_size, {"a": 0.82, "b": 0.85}, targets).met_one_fewer()
+    assert not PlanCheck(1, at_size, None, targets).met_one_fewer()

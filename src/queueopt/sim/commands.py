@@ -342,6 +342,11 @@ def staff(
         f"Simulated at {result.servers} moderators: decided within the SLA {at_size} (target {targets}; an abandoned "
         f"item counts as missed); {_one_fewer(result)}"
     )
+    if result.met_one_fewer():
+        print(
+            f"One moderator fewer ({result.servers - 1}) met every target too in simulation: the plan may be one too "
+            "many (the sizing takes handling as exponential), or the replications too few to tell; run more with -n."
+        )
     if result.met():
         _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
     elif saving > 0:
