@@ -242,6 +242,9 @@ class Task:
     # Clearance tiers the task needs beyond its queue's and its policy area's: those of other cleared areas whose
     # score reached their `severe_at` (an item flagged for child safety and for extremism needs both clearances).
     clearance: tuple[str, ...] = ()
+    # Policy-area certifications the task asks beyond `policy` and its queue's: an appeal of content whose earlier
+    # reviews were in several areas asks for each of them. Relaxed, like `policy`, by a step relaxing policy areas.
+    areas: tuple[str, ...] = ()
 
     @property
     def key(self) -> float:

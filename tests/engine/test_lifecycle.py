@@ -421,6 +421,33 @@ def test_an_appeal_sent_before_its_original_in_one_batch_asks_what_the_original_
     assert [entry.item_id for entry in engine.audit() if entry.transition == "queued"] == ["orig", "appeal"]
 
 
+def test_an_appeal_asks_the_certification_of_every_area_earlier_reviews_asked(engine_factory: EngineFactory) -> None:
+    """A known gap closed: a task named one policy area, so an appeal of content reviewed once for hate and once for
+    harassment asked the first review's certification only, and a moderator certified in hate alone was given it."""
+    engine = engine_factory()
+    text = {"modality": "text", "content_hash": "h"}
+    engine.upsert_moderator(profile("hater", policy_areas=["hate"]))
+    engine.submit([video("first", signals={"hate": 0.9}, **text)])
+    lease = engine.next_for("hater")
+    assert lease is not None and lease.id == "first" and lease.lease_token is not None
+    engine.decide("first", lease.lease_token, "hater", Decision(verdict=Verdict.VIOLATING, policy="hate"))
+    (copy,) = engine.submit([video("second", signals={"harassment": 0.9}, **text)])
+    assert copy.status is ItemStatus.QUEUED  # it asks a certification the first review did not
+    engine.upsert_moderator(profile("harasser", policy_areas=["harassment"]))
+    lease = engine.next_for("harasser")
+    assert lease is not None and lease.id == "second" and lease.lease_token is not None
+    engine.decide("second", lease.lease_token, "harasser", Decision(verdict=Verdict.VIOLATING, policy="harassment"))
+    engine.submit([video("appeal", signals={}, source="appeal", **text)])
+    for moderator_id, areas in (("hate_only", ["hate"]), ("harassment_only", ["harassment"])):
+        engine.upsert_moderator(profile(moderator_id, policy_areas=areas))
+        with pytest.raises(NotEligible):
+            engine.assign_to("appeal", moderator_id)
+    engine.upsert_moderator(profile("both", policy_areas=["hate", "harassment"]))
+    restarted = engine_factory()  # as stored
+    assert restarted.next_for("hate_only") is None
+    assert restarted.assign_to("appeal", "both").holder == "both"
+
+
 def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
     """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
     it needs (here the nudity certification the policy area asks)."""

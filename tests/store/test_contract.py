@@ -35,6 +35,7 @@ def task(task_id: str, state: TaskState = TaskState.QUEUED, attempt: int = 0, ho
         lease_expires_at=None if holder is None else 20.0,
         skipped_by=frozenset({"m9", "m2"}),
         clearance=("csam", "terrorism"),
+        areas=("hate", "self_harm"),
     )
 
 
@@ -259,9 +260,10 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.schema_version() == SCHEMA_VERSION == 8
         migrated = store.task("old")
-        assert migrated is not None and migrated.clearance == () and migrated.policy == old.policy
+        assert migrated is not None and migrated.clearance == () and migrated.areas == ()
+        assert migrated.policy == old.policy
     finally:
         store.close()
 
@@ -336,7 +338,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.schema_version() == SCHEMA_VERSION == 8
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {

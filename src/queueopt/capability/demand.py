@@ -76,6 +76,14 @@ class DemandRules:
         """The skill bits of clearance tiers a task needs beyond its queue's and its policy area's."""
         return _bits(list(tiers), skills, "clearance")
 
+    def area_bits(self, areas: tuple[str, ...], skills: SkillBits) -> int:
+        """The skill bits of policy-area certifications a task asks beyond its own area and its queue's."""
+        return _bits(list(areas), skills, "policy_areas")
+
+    def keeps_areas(self, queue: str) -> tuple[bool, ...]:
+        """Per mask of `required_masks` (before any step, then after each), whether policy areas are still asked."""
+        return (True, *("policy_areas" not in relaxed for _, relaxed in self.escalation(queue)))
+
     def _part(self, dimension: str, queue: str, code: str | None) -> list[str]:
         """The codes one dimension requires of a task in `queue` whose own code in that dimension is `code`."""
         requires = self._requires.get(queue, _NO_REQUIREMENTS)

@@ -52,7 +52,7 @@ _FACTS_KEPT = 8_192
 """Tasks whose facts `Model` keeps at once (see `_TaskFacts`): an evening window's ~700 tasks with room for the
 tasks that replace leased ones for a hundred batches or so, after which the table starts over."""
 _Value = TypeVar("_Value")
-_NeedKey = tuple[str, Modality, str, str, str | None, tuple[str, ...]]
+_NeedKey = tuple[str, Modality, str, str, str | None, tuple[str, ...], tuple[str, ...]]
 
 
 class _Need(NamedTuple):
@@ -497,6 +497,10 @@ class Model:
         if task.clearance:  # never relaxed by an escalation step: it protects the moderator, not the SLA
             extra = self._rules.clearance_bits(task.clearance, self._roster.skills)
             masks = tuple(mask | extra for mask in masks)
+        if task.areas:  # relaxed where the queue's steps relax policy areas, as the task's own area is
+            extra = self._rules.area_bits(task.areas, self._roster.skills)
+            kept = self._rules.keeps_areas(task.queue)
+            masks = tuple(mask | extra if keeps else mask for mask, keeps in zip(masks, kept, strict=True))
         area = self._area_or_none(task.policy)
         language = self._roster.languages.get(task.language, -1)
         modality = _MODALITY_INDEX[task.modality]
@@ -872,7 +876,7 @@ def _skipped_pairs(tasks: Sequence[Task], moderator_ids: Sequence[str]) -> Itera
 
 def _need_key(task: Task) -> _NeedKey:
     """The task fields a single pair's rules depend on, apart from the time it has waited."""
-    return task.queue, task.modality, task.language, task.region, task.policy, task.clearance
+    return task.queue, task.modality, task.language, task.region, task.policy, task.clearance, task.areas
 
 
 def _duration(duration_s: float) -> float:

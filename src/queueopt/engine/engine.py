@@ -548,7 +548,7 @@ class Engine:
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
             if task is not None:
-                asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
+                asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance, task.areas)
                 policy = policy or task.policy
                 decided = self._store.items_of_task(task.id) if task.state is TaskState.DECIDED else [record]
             else:  # actioned automatically: nobody was shown it, but whoever reviews its appeal is
@@ -582,7 +582,7 @@ class Engine:
         verdict: Verdict | None = record.verdict if record.decided_at is not None else None
         asked = ASKED_NOTHING
         if task is not None:
-            asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance)
+            asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance, task.areas)
         decision = record.decision if verdict is not None else None
         return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
 
@@ -1574,13 +1574,13 @@ def _verdict_json(verdict: Verdict, policy: str | None) -> str:
     return Decision(verdict=verdict, policy=policy).model_dump_json()
 
 
-_LaneLabel = tuple[str, str, str, str | None, tuple[str, ...], bool, int]
+_LaneLabel = tuple[str, str, str, str | None, tuple[str, ...], tuple[str, ...], bool, int]
 
 
 def _lane(task: Task, step: int) -> _LaneLabel:
     """A task's lane in its queue: what it requires of a reviewer follows from these fields, its queue and the
     escalation steps its wait has passed, so all tasks of a lane may be taken by the same moderators, skips aside."""
-    return task.modality, task.language, task.region, task.policy, task.clearance, task.severe, step
+    return task.modality, task.language, task.region, task.policy, task.clearance, task.areas, task.severe, step
 
 
 def _grant(task: Task) -> Lease:
@@ -1614,6 +1614,7 @@ def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
         routing.policy,
         skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
         clearance=routing.terms.clearance,
+        areas=routing.terms.areas,
     )
 
 

@@ -31,6 +31,7 @@ class PriorityTerms(NamedTuple):
     signals: Mapping[str, float]
     severities: Mapping[str, float]
     clearance: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()  # policy-area certifications asked beyond `policy` (an appeal's, see `Task.areas`)
 
     def describe(self) -> str:
         # %-formatting (UP031 waived): it formats a float in C, about a third faster here than an f-string spec.

@@ -150,14 +150,21 @@ class Router:
         fields = item.__dict__
         terms = self._priority.terms_of(fields)
         review = self._review(fields, terms)
-        return self.asked(review.queue, review.policy, review.severe, terms.clearance)
+        return self.asked(review.queue, review.policy, review.severe, terms.clearance, terms.areas)
 
-    def asked(self, queue: str | None, policy: str | None, severe: bool, clearance: tuple[str, ...]) -> Asked:
+    def asked(
+        self,
+        queue: str | None,
+        policy: str | None,
+        severe: bool,
+        clearance: tuple[str, ...],
+        areas: tuple[str, ...] = (),
+    ) -> Asked:
         """The least a review in `queue` (None: no queue's requirements) of content whose primary area is `policy`
         asks of its reviewer, `clearance` being the tiers its other cleared areas add (`PriorityTerms.clearance`,
-        `Task.clearance`). A queue whose escalation relaxes clearance or policy areas lets moderators without the
-        queue's own tiers or certifications see its tasks in the end, so its tasks ask none of those; a cleared
-        policy area's tier is never relaxed."""
+        `Task.clearance`) and `areas` the certifications an appeal adds (`Task.areas`). A queue whose escalation
+        relaxes clearance or policy areas lets moderators without the queue's own tiers or certifications see its
+        tasks in the end, so its tasks ask none of those; a cleared policy area's tier is never relaxed."""
         relaxed = self._relaxed.get(queue or "", frozenset())
         tiers = set(clearance)  # a cleared area's tier is never relaxed (as the capability model holds it)
         tier = self._area_clearance.get(policy or "")
@@ -165,12 +172,13 @@ class Router:
             tiers.add(tier)
         if "clearance" not in relaxed:
             tiers.update(self._queue_clearance.get(queue or "", ()))
-        areas: set[str] = set()
+        certified: set[str] = set()
         if "policy_areas" not in relaxed:
-            areas.update(self._queue_areas.get(queue or "", ()))
+            certified.update(self._queue_areas.get(queue or "", ()))
+            certified.update(areas)
             if policy is not None:
-                areas.add(policy)
-        return Asked(severe, frozenset(tiers), frozenset(areas))
+                certified.add(policy)
+        return Asked(severe, frozenset(tiers), frozenset(certified))
 
     def covers(self, duplicate: DuplicateOf, own: Routing, review: Routing) -> bool:
         """Whether the earlier copy's handling may stand for this copy, whose own routing is `own` and whose review,
@@ -185,7 +193,7 @@ class Router:
         if duplicate.action is _AUTO_APPROVE:
             return own.action is _AUTO_APPROVE
         asked = duplicate.asked
-        needs = self.asked(review.queue, review.policy, review.severe, review.terms.clearance)
+        needs = self.asked(review.queue, review.policy, review.severe, review.terms.clearance, review.terms.areas)
         return (asked.severe or not needs.severe) and needs.clearance <= asked.clearance and needs.areas <= asked.areas
 
     def _review(self, fields: Fields, terms: PriorityTerms) -> Routing:
@@ -209,7 +217,8 @@ class Router:
         the content, often without the classifier's scores, and its queue may need no clearance: without this an
         appeal of child-sexual-abuse material would go to a moderator not cleared to see it. The clearance tiers
         are added as tiers never relaxed; the earlier decision's policy area stands in for a policy the appeal's
-        own scores do not name. `duplicate_of` carries the earlier copy, so the engine keeps its reviewer off the
+        own scores do not name, and every other area an earlier review asked a certification in is asked too
+        (`areas`). `duplicate_of` carries the earlier copy, so the engine keeps its reviewer off the
         appeal."""
         asked = earlier.asked
         terms = review.terms
@@ -217,9 +226,15 @@ class Router:
         clearance = tuple(sorted(tiers)) if len(tiers) > len(terms.clearance) else terms.clearance
         severe = review.severe or asked.severe
         policy = review.policy or earlier.policy
+        others = asked.areas.difference(terms.areas, (policy,))
+        areas = tuple(sorted(others.union(terms.areas))) if others else terms.areas
         reason = f"{review.reason}; about item {earlier.item_id!r}, asking what its review asked"
         return review._replace(
-            severe=severe, policy=policy, terms=terms._replace(clearance=clearance), reason=reason, duplicate_of=earlier
+            severe=severe,
+            policy=policy,
+            terms=terms._replace(clearance=clearance, areas=areas),
+            reason=reason,
+            duplicate_of=earlier,
         )
 
     def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:

@@ -33,8 +33,8 @@ class GroupTakers:
 
     def groups(self, item: Item, routing: Routing) -> tuple[int, ...]:
         assert routing.queue is not None
-        clearance = routing.terms.clearance
-        key = (routing.queue, item.modality, item.language, item.region, routing.policy, clearance)
+        terms = routing.terms
+        key = (routing.queue, item.modality, item.language, item.region, routing.policy, terms.clearance, terms.areas)
         known = self._known.get(key)
         if known is None:
             task = review_task(item.id, item, routing, 0.0)

@@ -60,7 +60,7 @@ _ITEM_COLUMNS = (
 )
 _TASK_COLUMNS = (
     "id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, region, duration_s, "
-    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by, clearance"
+    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by, clearance, areas"
 )
 _TASK_UPDATE = ", ".join(f"{column} = ?" for column in _TASK_COLUMNS.split(", ")[1:])
 _ITEM_UPDATE = ", ".join(f"{column} = excluded.{column}" for column in _ITEM_COLUMNS.split(", ")[1:])
@@ -133,6 +133,7 @@ def _task_values(task: Task) -> tuple[Any, ...]:
         task.lease_expires_at,
         json.dumps(sorted(skipped_by)) if skipped_by else "[]",
         ",".join(task.clearance),
+        ",".join(task.areas),
     )
 
 
@@ -158,6 +159,7 @@ def _task_of(row: Row) -> Task:
         lease_expires_at=row[17],
         skipped_by=frozenset(json.loads(row[18])),
         clearance=tuple(row[19].split(",")) if row[19] else (),
+        areas=tuple(row[20].split(",")) if row[20] else (),
     )
 
 
