@@ -131,3 +131,15 @@ def test_flow_halves_its_cost_scale_when_or_tools_rejects_the_range(monkeypatch:
     capacity = rng.integers(1, 3, size=20)
     expected = solve(value, capacity, method="hungarian").objective
     assert solve(value, capacity, method="flow").objective == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["hungarian", "flow", "greedy", "auto"])
+@pytest.mark.parametrize("value", [1e-300, 1e-310, 1e300])
+def test_every_method_solves_values_at_the_ends_of_their_range(method: str, value: float) -> None:
+    """Found by a probe: `flow` looped for ever on values below about 1e-290 (its integer scale overflowed to
+    infinity; a batch of priority-0 tasks is valued 1e-300 throughout), and every method raised OverflowError summing
+    the objective of values near the largest float, which are now refused by name."""
+    matching = solve(np.full((2, 2), value), np.ones(2, dtype=np.int64), method=method)  # type: ignore[arg-type]
+    assert len(matching) == 2 and matching.objective == pytest.approx(2 * value, rel=1e-9)
+    with pytest.raises(ValueError, match="at most 1e\\+300"):
+        solve(np.full((2, 2), 1e308), np.ones(2, dtype=np.int64), method=method)  # type: ignore[arg-type]

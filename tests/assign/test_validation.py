@@ -23,15 +23,15 @@ VALUE = np.ones((3, 4))
         ({"value": VALUE, "capacity": [1.0, 1.0, 1.0, 1.0]}, "capacity: must hold integers, got dtype float64"),
         (
             {"value": np.array([[1.0, np.inf]])},
-            "value: must be finite or NaN, got inf at task 0, moderator 1",
+            "value: must be NaN or at most 1e+300 in magnitude, got inf at task 0, moderator 1",
         ),
         (
             {"value": np.array([[1.0, 2.0], [-np.inf, 1.0]])},
-            "value: must be finite or NaN, got -inf at task 1, moderator 0",
+            "value: must be NaN or at most 1e+300 in magnitude, got -inf at task 1, moderator 0",
         ),
         (
             {"value": sp.csr_matrix(np.array([[0.0, np.inf]]))},
-            "value: must be finite or NaN, got inf at task 0, moderator 1",
+            "value: must be NaN or at most 1e+300 in magnitude, got inf at task 0, moderator 1",
         ),
         ({"value": VALUE.astype(complex)}, "value: must hold real numbers, got dtype complex128"),
         ({"value": np.array([["a", "b"]])}, "value: must hold real numbers, got dtype <U1"),

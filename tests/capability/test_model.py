@@ -113,3 +113,21 @@ def test_corrupt_state_leaves_the_model_as_it_was(
     with pytest.raises(ValidationError):
         model.load_state_dict({"moderators": [{"profile": {"id": "x"}}]})
     assert model.state_dict() == state
+
+
+def test_handling_times_under_a_second_cannot_make_values_infinite(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], make_task: Callable[..., Task]
+) -> None:
+    """Found by a probe: 200 observed handling times of 1e-310 s made every value of the group infinite (the one
+    moderator without observations too, through the group's shrinkage), and the solver refused the batch."""
+    from queueopt.assign import solve
+
+    model = Model(config)
+    for moderator_id in ("a", "b"):
+        model.upsert(make_profile(moderator_id))
+    for _ in range(200):
+        model.observe_handling("a", Modality.TEXT, 1e-310, 0.0)
+    tasks = [make_task("t1", priority=5.0), make_task("t2", priority=5.0)]
+    value = model.value(tasks, ["a", "b"], 0.0).toarray()
+    assert np.isfinite(value).all() and (value > 0).all()
+    assert len(solve(value, np.ones(2, dtype=np.int64))) == 2

@@ -108,8 +108,11 @@ class Network:
         self.capacities = np.concatenate([cap for _, _, cap in arcs]).astype(np.int64)
         self.supply_nodes = np.array([source, sink], dtype=np.int32)
         self.supplies = np.array([n_tasks, -n_tasks], dtype=np.int64)
-        self.values = pairs.value
-        self.scale = (_INT64_MAX // (4 * (self.n_nodes + 2))) / float(pairs.value.max())
+        # Each value as a share of the largest, so the scale is finite however small the values are: C / v_max
+        # overflowed to infinity below about 1e-290 (every value a batch of priority-0 tasks gets is 1e-300), and
+        # halving infinity on BAD_COST_RANGE looped for ever (found by a probe).
+        self.shares = pairs.value / float(pairs.value.max())
+        self.budget = float(_INT64_MAX // (4 * (self.n_nodes + 2)))
         self.pair_cost = self._pair_cost()
 
     def _new_nodes(self, count: int) -> Int64Array:
@@ -118,7 +121,7 @@ class Network:
         return nodes
 
     def _pair_cost(self) -> Int64Array:
-        return -np.rint(self.values * self.scale).astype(np.int64)
+        return -np.rint(self.shares * self.budget).astype(np.int64)
 
     def solve(self, pairs: IntArray) -> FlowSolution:
         tails = np.concatenate([self.pair_tail[pairs], self.tails])
@@ -135,7 +138,7 @@ class Network:
             if status == solver.OPTIMAL:
                 flows = solver.flows(np.arange(tails.size, dtype=np.int32)).astype(np.int64)
                 return FlowSolution(pairs, tails, heads, capacities, costs, flows)
-            if status != solver.BAD_COST_RANGE or self.scale < 1.0:
+            if status != solver.BAD_COST_RANGE or self.budget < 1.0:
                 raise RuntimeError(f"min-cost flow failed with status {status}")
-            self.scale /= 2
+            self.budget /= 2
             self.pair_cost = self._pair_cost()

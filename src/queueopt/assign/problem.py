@@ -27,6 +27,8 @@ FloatArray = NDArray[np.float64]
 # `compact` sorts the entries instead of counting every id when there are this many times fewer of them than ids:
 # measured, the two cost the same at about eight.
 _SORTED_BELOW = 8
+MAX_VALUE = 1e300
+"""The largest value a pair may have: sums of a batch's values stay finite (the objective, the alike-column totals)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,19 +268,23 @@ def _read_value(value: Any) -> tuple[FloatArray | None, Pairs | None, tuple[int,
     _check_real("value", dense.dtype)
     shape = _matrix_shape(dense.shape)
     dense = dense.astype(np.float64, copy=False)
-    infinite = np.isinf(dense)
-    if infinite.any():
-        rows, cols = np.nonzero(infinite)
+    outside = np.abs(dense) > MAX_VALUE
+    if outside.any():
+        rows, cols = np.nonzero(outside)
         _check_finite(dense[rows, cols], rows, cols)
     return np.where(dense > 0, dense, 0.0), None, shape
 
 
 def _check_finite(data: NDArray[np.float64], rows: NDArray[Any], cols: NDArray[Any]) -> None:
-    """NaN means "not eligible"; an infinity is a bug upstream and would poison every method's arithmetic."""
-    infinite = np.isinf(data)
-    if infinite.any():
-        bad = int(np.argmax(infinite))
-        raise ValueError(f"value: must be finite or NaN, got {data[bad]} at task {rows[bad]}, moderator {cols[bad]}")
+    """NaN means "not eligible"; an infinity is a bug upstream and would poison every method's arithmetic, and so
+    would a value so large that sums of a few overflow (found by a probe: 1e308s crashed every method)."""
+    outside = np.abs(data) > MAX_VALUE
+    if outside.any():
+        bad = int(np.argmax(outside))
+        raise ValueError(
+            f"value: must be NaN or at most {MAX_VALUE:g} in magnitude, got {data[bad]} at task {rows[bad]}, "
+            f"moderator {cols[bad]}"
+        )
 
 
 # Dtype kinds of numpy's integer types (timedelta64 is one) and of its floating types: a kind test answers what

@@ -46,6 +46,8 @@ _INT32_MAX = int(np.iinfo(np.int32).max)
 _MODALITY_INDEX = {modality: index for index, modality in enumerate(MODALITIES)}
 _COVERED_KEPT = 64
 """Sets of skill groups whose coverage `Model` keeps at once: bounded, as free moderators' groups can form many."""
+MIN_HANDLING_S = 1.0
+"""The shortest handling time an observation counts as (see `Model.observe_handling`)."""
 _UNAVAILABLE = frozenset((None,))
 """`Roster.open_bits` of an unavailable moderator, left out of a batch's skill groups."""
 _FACTS_KEPT = 8_192
@@ -246,6 +248,10 @@ class Model:
     def observe_handling(self, moderator_id: str, modality: Modality, handling_s: float, duration_s: float) -> None:
         if not (math.isfinite(handling_s) and handling_s > 0):
             raise InvalidInput("handling time must be a positive number of seconds", field="handling_s")
+        # A decision posted within a second of its lease (a script, a resent post) counts as one second: faster says
+        # nothing more of speed, and estimates from a few 1e-310 s made every value of the group infinite, which the
+        # solver refuses (found by a probe).
+        handling_s = max(handling_s, MIN_HANDLING_S)
         units = media_scale(modality, _duration(duration_s))
         slot = self._roster.slot_of(moderator_id)
         self._handling.observe(
