@@ -91,7 +91,8 @@ class PriorityModel:
         harm = 0.0
         policy: str | None = None
         sensitive: str | None = None
-        top = sensitive_top = -1.0
+        top = 0.0  # a zero score is no evidence of its area: it never makes the area primary
+        sensitive_top = -1.0
         severe = False
         cleared: list[str] | None = None  # cleared areas past their threshold; None for nearly every item
         signals = fields["signals"]
@@ -101,7 +102,7 @@ class PriorityModel:
                 raise InvalidInput(f"unknown policy area {area!r}", field=f"signals.{area}")
             weighted = severity * score
             harm += weighted
-            if weighted > top:
+            if weighted > top or (weighted == top and policy is not None and self._outranks(area, policy)):
                 top = weighted
                 policy = area
             threshold = sensitive_at.get(area)
@@ -109,7 +110,9 @@ class PriorityModel:
                 severe = severe or area in self._severe
                 if area in self._clearance_of:
                     cleared = [area] if cleared is None else [*cleared, area]
-                if weighted > sensitive_top:
+                if weighted > sensitive_top or (
+                    weighted == sensitive_top and sensitive is not None and self._outranks(area, sensitive)
+                ):
                     sensitive_top = weighted
                     sensitive = area
         if sensitive is not None:
@@ -129,6 +132,17 @@ class PriorityModel:
         if priority < self._floor:
             priority = self._floor
         return PriorityTerms(harm, exposure, priority, policy, severe, signals, severities, clearance)
+
+    def _outranks(self, area: str, other: str) -> bool:
+        """Between two areas of equal weighted score, the one whose review protects more: a cleared area, then a
+        severe one, then the first by name. Without it the primary area (and with it the clearance the task asks)
+        followed the order the pipeline wrote the signals in (found by a probe: child_safety first asked csam,
+        spam first asked nothing)."""
+        mine, theirs = self._protection(area), self._protection(other)
+        return mine > theirs or (mine == theirs and area < other)
+
+    def _protection(self, area: str) -> tuple[bool, bool]:
+        return area in self._clearance_of, area in self._severe
 
     def aging_rate(self, queue: QueueConfig) -> float:
         """Priority gained per second of waiting: the queue's own rate plus the deadline term.
