@@ -10,6 +10,7 @@ from tests.conftest import REPO
 from queueopt.config import EscalationStep, OpsConfig, load_config
 from queueopt.domain import Action, Item, Modality, Source, Verdict
 from queueopt.enqueue import DuplicateOf, Router
+from queueopt.enqueue.rules import same_attribute
 
 CONFIG = load_config(REPO / "examples" / "ops.toml")
 AREAS = [area.name for area in CONFIG.policy_areas]
@@ -61,7 +62,9 @@ def _matches(when: dict[str, Any], item: Item) -> bool:
         return False
     if when["min_reports"] is not None and item.reports < when["min_reports"]:
         return False
-    return all(item.attributes.get(k) == v for k, v in (when["attributes"] or {}).items())
+    return all(
+        k in item.attributes and same_attribute(item.attributes[k], v) for k, v in (when["attributes"] or {}).items()
+    )
 
 
 def _review_priority(config: OpsConfig, item: Item) -> float:
@@ -268,3 +271,27 @@ def test_an_item_past_two_cleared_thresholds_needs_both_clearances() -> None:
 def test_an_item_is_severe_exactly_when_a_severe_area_reaches_its_threshold(item: Item) -> None:
     reached = any(area.severe and item.signals.get(area.name, -1.0) >= area.severe_at for area in CONFIG.policy_areas)
     assert Router(CONFIG).route(item).severe is reached or Router(CONFIG).route(item).action is Action.AUTO_APPROVE
+
+
+def test_a_boolean_attribute_condition_matches_only_a_boolean() -> None:
+    """Found by a probe: `verified = true` routed items sending `"verified": 1` or `1.0` to the verified queue."""
+    from queueopt.config import parse_config
+
+    config = parse_config(
+        {
+            "policy_areas": [{"name": "spam", "severity": 1.0}],
+            "queues": [{"name": "verified", "sla_s": 60}, {"name": "rest", "sla_s": 60}, {"name": "one", "sla_s": 60}],
+            "rules": [
+                {"name": "verified", "queue": "verified", "when": {"attributes": {"verified": True}}},
+                {"name": "one", "queue": "one", "when": {"attributes": {"verified": 1}}},
+                {"name": "rest", "queue": "rest"},
+            ],
+        }
+    )
+    router = Router(config)
+
+    def queue_of(value: Any) -> str | None:
+        item = Item(id="i", modality="text", language="en", region="us", attributes={"verified": value})
+        return router.route(item).queue
+
+    assert [queue_of(value) for value in (True, 1, 1.0, "true", False)] == ["verified", "one", "one", "rest", "rest"]

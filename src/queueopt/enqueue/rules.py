@@ -102,7 +102,14 @@ def compile_chain(rules: Sequence[CompiledRule]) -> RuleChain:
             holds("reports", f"not reports < {constant(rule.min_reports)}")
         for name, value in rule.attributes:
             key = constant(name)
-            holds("attributes", f"{key} in attributes and not attributes[{key}] != {constant(value)}")
+            if isinstance(value, bool):  # True and False are singletons, and `is` tells them from 1 and 0
+                holds("attributes", f"{key} in attributes and attributes[{key}] is {constant(value)}")
+            elif isinstance(value, int | float):
+                same = f"not attributes[{key}] != {constant(value)}"
+                boolean = f"attributes[{key}].__class__ is {constant(bool)}"
+                holds("attributes", f"{key} in attributes and {same} and not {boolean}")
+            else:
+                holds("attributes", f"{key} in attributes and not attributes[{key}] != {constant(value)}")
         if not conditions:
             body.append(f"    return {constant(rule)}")
             break
@@ -141,10 +148,16 @@ def covers(wide: Predicate, narrow: Predicate) -> bool:
     if wide.min_reports is not None and (narrow.min_reports or 0) < wide.min_reports:
         return False
     narrow_attributes = narrow.attributes or {}
-    return all(narrow_attributes.get(name, _ABSENT) == value for name, value in (wide.attributes or {}).items())
+    return all(
+        name in narrow_attributes and same_attribute(narrow_attributes[name], value)
+        for name, value in (wide.attributes or {}).items()
+    )
 
 
-_ABSENT = object()
+def same_attribute(value: AttributeValue, expected: AttributeValue) -> bool:
+    """An attribute condition's equality: as Python's, except that a boolean equals only a boolean (found by a
+    probe: `verified = true` matched items sending `"verified": 1`)."""
+    return value == expected and isinstance(value, bool) == isinstance(expected, bool)
 
 
 def unreachable_rules(config: OpsConfig) -> list[str]:
