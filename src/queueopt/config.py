@@ -7,6 +7,7 @@ router and the engine can trust the config without re-checking on the hot path.
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from functools import cached_property
 from pathlib import Path
@@ -262,12 +263,12 @@ def read_text(path: str | Path) -> str:
 
 def decoded(data: bytes, source: str) -> str:
     """UTF-8, with or without the byte-order mark some editors put first."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(
-            source, [f"(file): not UTF-8 text (byte {error.start} is {data[error.start]:#04x})"]
-        ) from None
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:  # its offset counts from after the mark, the byte named from the file's start
+        at = bom + error.start
+        raise ConfigError(source, [f"(file): not UTF-8 text (byte {at} is {data[at]:#04x})"]) from None
 
 
 def read_toml(path: str | Path) -> dict[str, object]:

@@ -132,7 +132,7 @@ def _straightforward(config: OpsConfig, item: Item) -> Routing:
         for area, threshold in actions.remove_at.items():
             score = item.signals.get(area)
             if score is not None and score >= threshold:
-                reason = f"auto_remove: {area} score {score:.3g} >= remove_at {threshold:.3g}"
+                reason = f"auto_remove: {area} score {score:.6g} >= remove_at {threshold:.6g}"
                 return Routing(
                     Action.AUTO_REMOVE, aging_rate=0.0, policy=area, reason=reason, verdict=Verdict.VIOLATING, **common
                 )
@@ -157,9 +157,11 @@ def _straightforward(config: OpsConfig, item: Item) -> Routing:
     queue = config.queues_by_name[rule.queue]
     aging = queue.aging_rate + weights.deadline / queue.sla_s
     parts = " + ".join(f"{area} {severities[area] * score:.3g}" for area, score in item.signals.items())
+    base = "; base harm" if harm > sum(severities[area] * score for area, score in item.signals.items()) else ""
+    floored = " (floor)" if terms.priority > harm * exposure else ""
     explanation = (
-        f"rule {rule.name!r} -> queue {rule.queue!r}; priority harm {harm:.3g} ({parts or 'no signals'}) x exposure "
-        f"{exposure:.3g}/h = {terms.priority:.4g}; aging {aging:.3g}/s"
+        f"rule {rule.name!r} -> queue {rule.queue!r}; priority harm {harm:.3g} ({parts or 'no signals'}{base}) x "
+        f"exposure {exposure:.3g}/h = {terms.priority:.4g}{floored}; aging {aging:.3g}/s"
     )
     routing = Routing(
         Action.REVIEW,

@@ -30,3 +30,12 @@ def test_equal_weighted_areas_make_the_more_protective_one_primary_whatever_thei
     terms = PriorityModel(config).terms(item(signals=signals))
     assert terms.policy == "child_safety"
     assert PriorityModel(config).terms(item(signals={"child_safety": 0.0, "spam": 0.0})).policy is None
+
+
+def test_the_explanation_says_when_a_floor_stood_in_for_the_product() -> None:
+    """Found by a probe: an unseen item read `harm 5 (hate 5) x exposure 0/h = 0.001`, a product that is not 0.001."""
+    model = PriorityModel(load_config(EXAMPLE))
+    unseen = model.terms(item(signals={"hate": 1.0})).describe()
+    assert unseen.endswith("x exposure 0/h = 0.001 (floor)"), unseen
+    faint = model.terms(item(signals={"spam": 0.001}, views_per_hour=100.0)).describe()
+    assert "(spam 0.0005; base harm)" in faint, faint

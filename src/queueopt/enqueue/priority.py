@@ -37,11 +37,16 @@ class PriorityTerms(NamedTuple):
         # %-formatting (UP031 waived): it formats a float in C, about a third faster here than an f-string spec.
         severities = self.severities
         parts = " + ".join(["%s %.3g" % (area, severities[area] * score) for area, score in self.signals.items()])  # noqa: UP031
-        return "harm %.3g (%s) x exposure %.3g/h = %.4g" % (  # noqa: UP031
+        # Where a floor stood in (the base harm of an item scored low, the priority floor of one nobody sees), the
+        # explanation says so: the product of the terms shown would not be the priority (found by a probe).
+        floored = " (floor)" if self.priority > self.harm * self.exposure else ""
+        return "harm %.3g (%s%s) x exposure %.3g/h = %.4g%s" % (  # noqa: UP031
             self.harm,
             parts or "no signals",
+            "; base harm" if self.harm > sum(severities[area] * score for area, score in self.signals.items()) else "",
             self.exposure,
             self.priority,
+            floored,
         )
 
 

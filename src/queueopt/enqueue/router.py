@@ -277,7 +277,7 @@ class Router:
                     area,
                     None,
                     terms,
-                    f"auto_remove: {area} score {score:.3g} >= remove_at {threshold:.3g}",
+                    f"auto_remove: {area} score {score:.6g} >= remove_at {threshold:.6g}",
                     None,
                     _VIOLATING,
                 )
