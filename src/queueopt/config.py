@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from queueopt.domain import AttributeValue, Code, Modality, Score, Source, Verdict, validation_reason
+from queueopt.domain import AttributeName, AttributeValue, Code, Modality, Score, Source, Verdict, validation_reason
 
 # Numbers and flags are strict, as a scenario's are: `sla_s = "60"` or `severe = "yes"` is a mistake in the file,
 # not a value to convert (an integer is still a valid float).
@@ -101,18 +101,31 @@ class Range(_Strict):
         return self
 
 
-class Predicate(_Strict):
-    """Every condition present must hold; an absent condition matches everything."""
+OneOrMore = Field(min_length=1)
+"""A condition's list of accepted values: an empty one would match nothing (leave the condition out to match all)."""
 
-    modality: list[Modality] | None = None
-    language: list[Code] | None = None
-    region: list[Code] | None = None
-    source: list[Source] | None = None
+
+class Predicate(_Strict):
+    """Every condition present must hold; an absent condition matches everything. A condition no item can meet
+    is refused, not left to make its rule dead (found by a probe: check-config passed them without a word)."""
+
+    modality: Annotated[list[Modality], OneOrMore] | None = None
+    language: Annotated[list[Code], OneOrMore] | None = None
+    region: Annotated[list[Code], OneOrMore] | None = None
+    source: Annotated[list[Source], OneOrMore] | None = None
     min_signal: dict[Code, StrictScore] | None = None
     max_signal: dict[Code, StrictScore] | None = None
     duration_s: Range | None = None
     min_reports: Annotated[int, Field(strict=True, ge=0)] | None = None
-    attributes: dict[str, AttributeValue] | None = None
+    attributes: dict[AttributeName, AttributeValue] | None = None
+
+    @model_validator(mode="after")
+    def _satisfiable(self) -> Self:
+        for area, low in (self.min_signal or {}).items():
+            high = (self.max_signal or {}).get(area)
+            if high is not None and low > high:
+                raise ValueError(f"min_signal {area} = {low:g} exceeds max_signal {area} = {high:g}: nothing matches")
+        return self
 
 
 class RoutingRule(_Strict):

@@ -150,6 +150,7 @@ def _finite(value: str | int | float | bool) -> str | int | float | bool:
     return value
 
 
+AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AttributeValue = Annotated[str | int | float | bool, BeforeValidator(_scalar), AfterValidator(_finite)]
 """A free-form attribute; a number must be finite, as everywhere else: a JSON store keeps NaN and infinity as null,
 and an item that read back differently from what was acknowledged would fail every later read of it."""
@@ -181,9 +182,7 @@ class Item(BaseModel):
     reports: Reports = 0
     content_hash: ContentHash | None = None
     created_at: datetime | None = None
-    attributes: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], AttributeValue] = Field(
-        default_factory=dict, max_length=64
-    )
+    attributes: dict[AttributeName, AttributeValue] = Field(default_factory=dict, max_length=64)
 
 
 class SentItem(Item):

@@ -137,3 +137,19 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as malformed:
         load_config(broken)
     assert str(malformed.value).startswith(f"{broken}: (toml): ")
+
+
+def test_a_condition_no_item_can_meet_is_refused() -> None:
+    """Found by a probe: min_signal above max_signal for one area, an empty list of languages, an attribute name no
+    item may carry: check-config passed each, and the rule could never match."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][0]["when"] = {"min_signal": {"hate": 0.6}, "max_signal": {"hate": 0.5}}
+        data["rules"][1]["when"] = {"language": []}
+        data["rules"][2]["when"] = {"attributes": {"": 1}}
+
+    assert _problems(mutate) == [
+        "rules.0.when: Value error, min_signal hate = 0.6 exceeds max_signal hate = 0.5: nothing matches",
+        "rules.1.when.language: List should have at least 1 item after validation, not 0",
+        "rules.2.when.attributes..[key]: String should have at least 1 character",  # the key is the empty name
+    ]

@@ -54,7 +54,12 @@ predicates = st.fixed_dictionaries(
         "min_reports": _maybe(st.integers(0, 3)),
         "attributes": _maybe(st.dictionaries(st.sampled_from(sorted(ATTRIBUTES)), st.sampled_from(["gold", 1, 2]))),
     },
-)
+).filter(lambda when: _satisfiable(when.get("min_signal"), when.get("max_signal")))
+
+
+def _satisfiable(low: dict[str, float] | None, high: dict[str, float] | None) -> bool:
+    """The config refuses a rule whose min_signal exceeds its max_signal for an area: no item could match it."""
+    return not any(threshold > (high or {}).get(area, 1.0) for area, threshold in (low or {}).items())
 
 
 @st.composite
