@@ -89,6 +89,7 @@ def test_state_survives_json(
         model.observe_accuracy(f"m{index}", None, True)
         model.observe_handling(f"m{index}", Modality.VIDEO, 100.0 + index, 120.0)
         model.record_severe(f"m{index}", 50.0 * index)
+    model.severe_review_started("m2")  # found by a probe: a severe item still in review was forgotten
     backlog = [make_task("a", policy="hate"), make_task("b", policy="gore", severe=True, modality=Modality.VIDEO)]
     ids = model.moderator_ids()
     restored = Model(config)
@@ -98,6 +99,8 @@ def test_state_survives_json(
     for now in (60.0, 200.0, 4000.0):
         assert np.array_equal(restored.value(backlog, ids, now).toarray(), model.value(backlog, ids, now).toarray())
         assert [restored.severe_budget_left(m, now) for m in ids] == [model.severe_budget_left(m, now) for m in ids]
+        assert restored.severe_caps(ids, now).tolist() == model.severe_caps(ids, now).tolist()
+    assert model.severe_caps(["m2"], 4000.0).tolist() == [0]  # still in review, long after its cool-down
 
 
 def test_corrupt_state_leaves_the_model_as_it_was(

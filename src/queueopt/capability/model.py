@@ -648,7 +648,7 @@ class Model:
     def state_dict(self) -> dict[str, object]:
         moderators = []
         for moderator_id, slot in self._roster.slots.items():
-            severe_times, last_severe = self._severe.state_of(moderator_id)
+            severe_times, last_severe, in_review = self._severe.state_of(moderator_id)
             accuracy, handling = self._learned_of(slot)
             moderators.append(
                 ModeratorState(
@@ -657,6 +657,7 @@ class Model:
                     handling=handling,
                     severe_times=severe_times,
                     last_severe=last_severe,
+                    severe_in_review=in_review,
                 )
             )
         return ModelState(moderators=moderators).model_dump(mode="json")
@@ -727,7 +728,7 @@ class Model:
             group = int(fresh._roster.group[slot])
             fresh._accuracy.move(slot, None, group)
             fresh._handling.move(slot, None, group)
-            fresh._severe.restore(entry.profile.id, entry.severe_times, entry.last_severe)
+            fresh._severe.restore(entry.profile.id, entry.severe_times, entry.last_severe, entry.severe_in_review)
         self._roster, self._accuracy, self._handling = fresh._roster, fresh._accuracy, fresh._handling
         # The rules' and needs' caches hold bit numbers of the old vocabulary, which the fresh roster may number
         # differently even at the same size.

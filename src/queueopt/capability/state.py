@@ -31,6 +31,7 @@ class ModeratorState(Learned):
     profile: ModeratorProfile
     severe_times: list[Finite] = Field(default_factory=list)
     last_severe: Finite | None = None
+    severe_in_review: int = Field(default=0, ge=0)  # severe items in front of them now: no cool-down has begun
 
 
 class ModelState(BaseModel):

@@ -61,12 +61,19 @@ class SevereLedger:
         self._last.pop(moderator_id, None)
         self._holding.pop(moderator_id, None)
 
-    def state_of(self, moderator_id: str) -> tuple[list[float], float | None]:
-        return list(self._times.get(moderator_id, [])), self._last.get(moderator_id)
+    def state_of(self, moderator_id: str) -> tuple[list[float], float | None, int]:
+        """What `restore` needs: the window's items, the end of the last exposure, the items in review now (found
+        by a probe: a snapshot without them let a moderator mid-way through a severe item take another)."""
+        times = list(self._times.get(moderator_id, []))
+        return times, self._last.get(moderator_id), self._holding.get(moderator_id, 0)
 
-    def restore(self, moderator_id: str, times: list[float], last: float | None) -> None:
+    def restore(self, moderator_id: str, times: list[float], last: float | None, in_review: int) -> None:
         self._times[moderator_id] = sorted(times)
         if last is None:
             self._last.pop(moderator_id, None)
         else:
             self._last[moderator_id] = last
+        if in_review:
+            self._holding[moderator_id] = in_review
+        else:
+            self._holding.pop(moderator_id, None)
