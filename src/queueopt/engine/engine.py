@@ -416,7 +416,7 @@ class Engine:
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             route = self._router.route
             arrivals = list(fresh.items())
-            if any(item.source in HUMAN_ONLY for item in fresh.values()):
+            if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
                 # Appeals and escalations last: one asks what every review of its content asked, and the original
                 # may come later in the same batch (a pipeline flushing two streams at once); routed first, the
                 # appeal of child-abuse material asked no clearance.
