@@ -845,9 +845,13 @@ class Engine:
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
         self.stats.leased += len(leased)
+        # A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is leased
+        # to them: from then on it is in front of them. Counting it only once decided let the next batch, half a
+        # second later, lease another severe task past the budget and through the cool-down. The cool-down runs
+        # again from when the review ends (`_unindex`): it is a rest after the content, not after its start.
         for task, moderator_id in pairs:
             if task.severe:
-                self._record_severe(moderator_id, now)
+                self._model.record_severe(moderator_id, now)
         return leased
 
     def _recall_severe(self) -> None:
@@ -879,16 +883,11 @@ class Engine:
             after = entries[-1].seq
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
-            task = None if reviewer is None or entry.task_id is None else self._store.task(entry.task_id)
-            if reviewer is not None and task is not None and task.severe:
+            if reviewer is None or entry.task_id is None:
+                continue
+            task = self._store.task(entry.task_id)
+            if task is not None and task.severe:
                 self._model.severe_review_ended(reviewer, entry.at)
-
-    def _record_severe(self, moderator_id: str, at: float) -> None:
-        """A severe task counts against the moderator's wellbeing budget, and starts their cool-down, when it is
-        leased to them: from then on it is in front of them. Counting it only once decided let the next batch,
-        half a second later, lease another severe task past the budget and through the cool-down. The cool-down
-        runs again from when the review ends (`_unindex`): it is a rest after the content, not after its start."""
-        self._model.record_severe(moderator_id, at)
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""

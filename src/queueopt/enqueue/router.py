@@ -222,12 +222,10 @@ class Router:
         appeal."""
         asked = earlier.asked
         terms = review.terms
-        tiers = asked.clearance.union(terms.clearance)
-        clearance = tuple(sorted(tiers)) if len(tiers) > len(terms.clearance) else terms.clearance
         severe = review.severe or asked.severe
         policy = review.policy or earlier.policy
-        others = asked.areas.difference(terms.areas, (policy,))
-        areas = tuple(sorted(others.union(terms.areas))) if others else terms.areas
+        clearance = _widened(terms.clearance, asked.clearance)
+        areas = _widened(terms.areas, asked.areas.difference((policy,)))
         reason = f"{review.reason}; about item {earlier.item_id!r}, asking what its review asked"
         return review._replace(
             severe=severe,
@@ -314,3 +312,9 @@ class Router:
             if score is None or score > threshold:
                 return False
         return True
+
+
+def _widened(own: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
+    """`own` with every code of `asked` it lacks, sorted; `own` itself when it lacks none (nearly every appeal)."""
+    codes = asked.union(own)
+    return tuple(sorted(codes)) if len(codes) > len(own) else own
