@@ -159,7 +159,9 @@ def test_a_narrowed_profile_gives_back_the_leases_it_no_longer_qualifies_for(eng
     with pytest.raises(StaleLease):
         engine.decide("cs", first.lease_token, "cleared", VIOLATING)
     released = [entry for entry in engine.audit() if entry.transition == "released"]
-    assert [(entry.task_id, entry.note) for entry in released] == [("cs", "moderator no longer qualified for the task")]
+    assert [(entry.task_id, entry.note) for entry in released] == [
+        ("cs", "lease of cleared: moderator no longer qualified for the task")
+    ]
 
 
 def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_for_both(engine: Engine) -> None:
@@ -550,12 +552,13 @@ def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: Engi
     assert again is not None and again.id != lease.id
 
 
-@pytest.mark.parametrize("ending", ["decided", "expired"])
+@pytest.mark.parametrize("ending", ["decided", "expired", "handed back"])
 def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hour_before(
     engine_factory: EngineFactory, clock: VirtualClock, ending: str
 ) -> None:
     """A known gap closed: the audit is read back one hour, so a two-hour severe video ended just before a restart
-    (its lease entry beyond the hour) started no cool-down, and the moderator was given the next one at once."""
+    (its lease entry beyond the hour) started no cool-down, and the moderator was given the next one at once. The
+    last case stayed open a session longer: a lease an admin handed back was audited without naming its holder."""
     engine = engine_factory()
     engine.submit([video("long", duration_s=7200.0), video("next")])
     engine.upsert_moderator(profile("m1", cooldown_s=600))
@@ -564,11 +567,15 @@ def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hou
     if ending == "decided":
         clock.advance(7000)
         engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
-    else:
+    elif ending == "expired":
         assert lease.lease_expires_at is not None
         clock.advance(lease.lease_expires_at - clock.now() + 1)
         assert engine.expire() == 1
         engine.set_status("m1", ModeratorStatus.AWAY)  # so the expired video does not come straight back
+    else:
+        clock.advance(7000)
+        engine.set_status("m1", ModeratorStatus.OFFLINE, "admin:ops")
+        assert engine.task("long").state is TaskState.QUEUED
     clock.advance(100)
     restarted = engine_factory()
     restarted.set_status("m1", ModeratorStatus.AVAILABLE)
@@ -656,8 +663,8 @@ def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
     assert second.task("sh").state is TaskState.QUEUED and second.task("ve").state is TaskState.QUEUED
     released = [(entry.task_id, entry.actor, entry.note) for entry in second.audit() if entry.transition == "released"]
     assert sorted(released) == [
-        ("sh", "recovery", "moderator no longer qualified for the task"),
-        ("ve", "recovery", "moderator not on the roster"),
+        ("sh", "recovery", "lease of m1: moderator no longer qualified for the task"),
+        ("ve", "recovery", "lease of m2: moderator not on the roster"),
     ]
 
 
@@ -877,7 +884,9 @@ def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_
         with pytest.raises(NotEligible, match="kept from"):
             current.assign_to("appeal", "x")
     released = [entry for entry in restarted.audit() if entry.task_id == "appeal" and entry.transition == "released"]
-    assert [entry.note for entry in released] == ["taken back from x, who decided the content it appeals"]
+    assert [entry.note for entry in released] == [
+        "lease of x: taken back, as its holder decided the content it appeals"
+    ]
 
 
 def test_an_appeal_someone_else_holds_when_the_content_is_decided_is_kept_from_the_decider(

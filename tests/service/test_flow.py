@@ -237,7 +237,10 @@ def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
     assert api.client.post("/v1/moderators/m2/status", json=offline, headers=api.bearer("m2")).status_code == 200
     audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
     released = [(entry["actor"], entry["note"]) for entry in audit if entry["transition"] == "released"]
-    assert released == [("admin", "moderator went offline"), ("moderator:m2", "moderator went offline")]
+    assert released == [
+        ("admin", "lease of m1: moderator went offline"),
+        ("moderator:m2", "lease of m2: moderator went offline"),
+    ]
 
 
 def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:
@@ -313,7 +316,7 @@ def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> 
         if json.loads(line)["transition"] == "released"
     ]
     assert [(entry["actor"], entry["note"]) for entry in released] == [
-        ("admin", "moderator may see no severe items (severe_per_hour is 0)")
+        ("admin", "lease of m1: moderator may see no severe items (severe_per_hour is 0)")
     ]
 
 

@@ -80,8 +80,8 @@ def test_a_restart_hands_back_the_leases_their_holders_may_no_longer_hold(
             if entry["transition"] == "released"
         ]
         assert sorted(released) == [
-            ("sh", "recovery", "moderator no longer qualified for the task"),
-            ("ve", "recovery", "moderator not on the roster"),
+            ("sh", "recovery", "lease of m1: moderator no longer qualified for the task"),
+            ("ve", "recovery", "lease of m2: moderator not on the roster"),
         ]
 
 

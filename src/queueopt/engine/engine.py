@@ -129,7 +129,7 @@ _Record = TypeVar("_Record", Task, ItemRecord)
 _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
-_EXPIRED_NOTE = "lease of "  # an expiry's audit note: this and the holder
+_LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
 _MODERATOR_ACTOR = moderator_actor("")
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
@@ -1077,7 +1077,7 @@ class Engine:
             kept_from = appeal.skipped_by | {moderator_id}
             if appeal.holder == moderator_id:
                 kept = self._requeue(appeal, skipped_by=kept_from)
-                note = f"taken back from {moderator_id}, who decided the content it appeals"
+                note = f"{_LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
                 changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
             else:
                 kept = _evolved(appeal, skipped_by=kept_from)
@@ -1269,7 +1269,7 @@ class Engine:
             back = self._requeue(task)
             changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
-                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_EXPIRED_NOTE}{task.holder}")
+                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_LEASE_OF}{task.holder}")
             )
             old.append(task)
             new.append(back)
@@ -1390,15 +1390,20 @@ class Engine:
                 )
             return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
 
-    def _release(self, old: list[Task], actor: str, note: str) -> None:
-        """Put the leases of `old` back in their queues, audited as released by `actor`."""
+    def _release(self, old: list[Task], actor: str, reason: str) -> None:
+        """Put the leases of `old` back in their queues, audited as released by `actor` for `reason`. The note names
+        the holder, since the actor may be an admin or the engine: a restart reads it back to start the holder's
+        cool-down after a severe review."""
         if not old:
             return
         now = self._clock.now()
         new = [self._requeue(task) for task in old]
         changes = Changes(
             tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt)) for task, back in zip(old, new, strict=True)],
-            audit=[AuditEntry(now, task.id, task.item_id, actor, "released", note) for task in old],
+            audit=[
+                AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
+                for task in old
+            ],
         )
         self._commit(changes, old, new)
 
@@ -1618,13 +1623,14 @@ def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
 
 
 def _reviewer_of(ended: AuditEntry) -> str | None:
-    """Whose review an audit entry ending one ended: the moderator acting on it, or whose lease expired; None for a
-    lease the engine or an admin handed back, whose entry does not name its holder."""
+    """Whose review an audit entry ending one ended: the moderator acting on it, else the holder its note names (an
+    expiry, or a lease the engine or an admin handed back); None for a hand-back written before notes named the
+    holder. An id holds no space, so the holder ends at the first ": "."""
     if ended.actor.startswith(_MODERATOR_ACTOR):
         return ended.actor.removeprefix(_MODERATOR_ACTOR)
-    if ended.transition == "expired":
-        return ended.note.removeprefix(_EXPIRED_NOTE)
-    return None
+    if not ended.note.startswith(_LEASE_OF):
+        return None
+    return ended.note.removeprefix(_LEASE_OF).partition(": ")[0]
 
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
