@@ -86,12 +86,14 @@ class ModeratorStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
-_ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+TASK_ID_PATTERN = r"^[A-Za-z0-9._:\-]+(~qa)?$"
 _CODE_PATTERN = r"^[a-z0-9_\-]+$"
 _HASH_PATTERN = r"^[!-~]+$"
 _TEXT_PATTERN = r"^[^\x00]*$"
 _PATTERN_MEANINGS = {
-    _ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
+    ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
+    TASK_ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-', then '~qa' for a QA task",
     _CODE_PATTERN: "may hold only lowercase letters, digits, '_' and '-'",
     _HASH_PATTERN: "may hold only printable ASCII, without spaces",
     _TEXT_PATTERN: "must not contain the NUL character (U+0000)",
@@ -99,7 +101,8 @@ _PATTERN_MEANINGS = {
 """What each pattern of these fields asks, in words: a client told `String should match pattern '^[^\x00]*$'`
 must decode a regular expression to learn what to change."""
 
-ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=_ID_PATTERN)]
+MAX_ID_LENGTH = 200
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 ContentHash = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_HASH_PATTERN)]
 """A hash, so printable: and PostgreSQL refuses a NUL in text, which would fail the write of a whole batch."""
 

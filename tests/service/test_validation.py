@@ -269,3 +269,37 @@ def test_a_path_parameter_checked_twice_is_reported_once(api: Any) -> None:
     response = api.client.get("/v1/moderators/" + "m" * 201, headers=api.bearer("admin"))
     assert response.status_code == 422
     assert [field for field, _ in _problems(response)] == ["moderator_id"]
+
+
+_LEASE = {"lease_token": "x"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "who", "body", "field"),
+    [
+        ("GET", "/v1/items/a%00b", "ingest", None, "item_id"),
+        ("POST", "/v1/items/a%00b/cancel", "ingest", None, "item_id"),
+        ("POST", "/v1/tasks/a%00b/decision", "m1", {**_LEASE, "verdict": "violating"}, "task_id"),
+        ("POST", "/v1/tasks/a%00b/release", "m1", _LEASE, "task_id"),
+        ("POST", "/v1/tasks/a%00b/skip", "m1", {**_LEASE, "reason": "r"}, "task_id"),
+        ("POST", "/v1/tasks/a%00b/extend", "m1", {**_LEASE, "seconds": 60.0}, "task_id"),
+        ("POST", "/v1/tasks/a%00b/assign", "admin", {"moderator_id": "m1"}, "task_id"),
+        ("GET", "/v1/moderators/m%00", "admin", None, "moderator_id"),
+        ("POST", "/v1/moderators/m%00/status", "admin", {"status": "away"}, "moderator_id"),
+    ],
+)
+def test_an_id_in_a_path_no_item_could_have_is_refused_naming_it_on_every_store(
+    durable_settings: Settings, serve: Any, method: str, path: str, who: str, body: Any, field: str
+) -> None:
+    """Found by a probe: a NUL in a path's id reached PostgreSQL, which refuses it in text, and the caller got a 500
+    (SQLite answered 404). Path ids are held to their bodies' patterns."""
+    with serve(create_app(durable_settings)) as client:
+        response = client.request(method, path, json=body, headers=bearer(who))
+    assert response.status_code == 422, response.text
+    ((named, reason),) = _problems(response)
+    assert named == field and reason.startswith("may hold only letters, digits, '.', '_', ':' and '-'")
+
+
+def test_a_qa_task_id_is_a_valid_path_id(api: Any) -> None:
+    response = api.client.post("/v1/tasks/x~qa/release", json=_LEASE, headers=api.bearer("m1"))
+    assert response.status_code == 404, response.text

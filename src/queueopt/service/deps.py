@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from queueopt.domain import ID_PATTERN, MAX_ID_LENGTH, QA_SUFFIX, TASK_ID_PATTERN
 from queueopt.engine import Engine
 from queueopt.errors import Forbidden, QueueoptError
 from queueopt.service.assigner import Assigner
@@ -48,7 +49,11 @@ async def _runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 _bearer = HTTPBearer(auto_error=False, description="A token from the QUEUEOPT_TOKENS_FILE.")
-ModeratorIdPath = Annotated[str, Path(min_length=1, max_length=200)]
+# Ids in a path are held to the patterns their bodies are: an id no item could have is refused (422, the field named)
+# before any lookup, and a NUL never reaches PostgreSQL, which refuses it in text (a 500 before this).
+ModeratorIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+ItemIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+TaskIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH + len(QA_SUFFIX), pattern=TASK_ID_PATTERN)]
 
 
 async def _principal(

@@ -112,7 +112,8 @@ class LastResort:
         try:
             await self.app(scope, receive, send_tracking)
         except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            # The path as a repr: decoded, it may hold a newline, which would forge a line of the log.
+            log.exception("unhandled error on %s %r", scope["method"], scope["path"])
             if started:
                 raise
             await error_response(500, "internal error; the request may not have been applied")(scope, receive, send)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from queueopt.engine import ItemResult
-from queueopt.service.deps import IngestOrAdmin, RuntimeDep
+from queueopt.service.deps import IngestOrAdmin, ItemIdPath, RuntimeDep
 from queueopt.service.openapi import json_body
 from queueopt.service.problems import SEND_JSON, documented, is_json
 from queueopt.service.schemas import ItemOut, SubmitItems, SubmitResult
@@ -56,18 +56,14 @@ async def submit_items(
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=documented(401, 403, 404, 422, 503))
-async def get_item(
-    item_id: Annotated[str, Path(min_length=1, max_length=200)], principal: IngestOrAdmin, runtime: RuntimeDep
-) -> Response:
+async def get_item(item_id: ItemIdPath, principal: IngestOrAdmin, runtime: RuntimeDep) -> Response:
     """Where an item stands: its queue and priority while waiting, the decision once decided."""
     view = await runtime.thread.run(runtime.engine.item, item_id)
     return json_response(ItemOut.model_validate(view, from_attributes=True))
 
 
 @router.post("/{item_id}/cancel", response_model=ItemOut, responses=documented(401, 403, 404, 409, 422, 503))
-async def cancel_item(
-    item_id: Annotated[str, Path(min_length=1, max_length=200)], principal: IngestOrAdmin, runtime: RuntimeDep
-) -> Response:
+async def cancel_item(item_id: ItemIdPath, principal: IngestOrAdmin, runtime: RuntimeDep) -> Response:
     """Withdraw an item whose content is gone upstream, while it waits: its task is cancelled once no other copy
     needs it. 409 once decided, or while its only task is under review."""
     view = await runtime.thread.run(runtime.engine.cancel, item_id, principal.actor)

@@ -6,17 +6,14 @@ foreign token is refused (409 / 403) and never applied twice.
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
-from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep
+from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep, TaskIdPath
 from queueopt.service.problems import documented
 from queueopt.service.schemas import AssignRequest, DecisionRequest, ExtendRequest, LeaseAction, SkipRequest, TaskOut
 from queueopt.service.views import json_response, task_out
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
-TaskIdPath = Annotated[str, Path(min_length=1, max_length=200)]
 LEASE_ERRORS = documented(401, 403, 404, 409, 413, 422, 503)
 
 
