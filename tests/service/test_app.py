@@ -46,7 +46,7 @@ def test_a_bug_answers_500_in_the_error_format_and_is_logged(
     assert response.json() == {
         "detail": [{"field": None, "reason": "internal error; the request may not have been applied"}]
     }
-    assert "unhandled error on GET /v1/queues" in caplog.text
+    assert "unhandled error on GET '/v1/queues'" in caplog.text
     monkeypatch.undo()
     metrics = api.client.get("/metrics", headers=api.bearer("metrics")).text
     assert 'route="/v1/queues",status="500"' in metrics
