@@ -262,11 +262,16 @@ def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(e
         engine.submit([hate])
         engine.submit([child])
     assert engine.item("b").status is ItemStatus.QUEUED and engine.task("b").queue == "child_safety"
+    # The hate review is of the same content, so it is as severe and cleared now (found by a probe: an uncleared
+    # moderator was shown it while its copy waited for the child-safety queue).
+    assert engine.task("a").severe
     engine.upsert_moderator(profile("plain"))
-    lease = engine.next_for("plain")
+    assert engine.next_for("plain") is None
+    engine.upsert_moderator(profile("cleared", policy_areas=["hate"], clearance=["csam"]))
+    lease = engine.next_for("cleared")
     assert lease is not None and lease.id == "a" and lease.lease_token is not None
-    engine.decide("a", lease.lease_token, "plain", Decision(verdict=Verdict.NOT_VIOLATING, policy="hate"))
-    assert engine.next_for("plain") is None  # the copy waits for a cleared moderator
+    engine.decide("a", lease.lease_token, "cleared", Decision(verdict=Verdict.NOT_VIOLATING, policy="hate"))
+    assert engine.next_for("cleared") is None  # the copy waits for a moderator certified in child safety
     assert engine.item("b").verdict is None
     # The copy that needed more is the one later copies are compared with (found by a second probe: each later
     # child-safety copy was reviewed, and shown to a cleared moderator, once more).
@@ -274,6 +279,46 @@ def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(e
     assert late.status is ItemStatus.DUPLICATE and late.task_id == "b" and engine.item("c").verdict is None
     (milder,) = engine.submit([video("d", modality="text", signals={"hate": 0.8}, content_hash="h")])
     assert milder.status is ItemStatus.QUEUED  # a child-safety review need not be certified for hate
+    assert engine.task("d").severe and engine.next_for("plain") is None  # but it is the same content
+    held = engine.next_for("cleared")
+    assert held is not None and held.id == "d"
+
+
+def test_open_reviews_of_content_become_as_severe_and_cleared_as_a_later_review_of_it(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by two probes: a hate review held by an uncleared moderator, and a waiting appeal of the same content,
+    kept their requirements when a copy scored for child safety arrived, so the content stayed in front of, and
+    went on to, moderators without the clearance. They are widened; a holder it no longer allows hands it back."""
+    engine = engine_factory()
+    text = {"modality": "text", "content_hash": "h"}
+    certified = ["hate", "harassment", "child_safety", "violence"]
+    engine.upsert_moderator(profile("plain", policy_areas=certified, capacity=2))
+    engine.submit([video("first", signals={"hate": 0.8}, **text)])
+    decided = engine.next_for("plain")
+    assert decided is not None and decided.lease_token is not None
+    engine.decide("first", decided.lease_token, "plain", Decision(verdict=Verdict.NOT_VIOLATING, policy="hate"))
+    engine.submit(
+        [video("appeal", signals={}, source="appeal", **text), video("second", signals={"harassment": 0.8}, **text)]
+    )
+    engine.upsert_moderator(profile("other", policy_areas=certified))
+    held = engine.next_for("other")
+    assert held is not None and held.id in ("appeal", "second") and held.lease_token is not None
+    (child,) = engine.submit([video("third", signals={"child_safety": 0.95}, **text)])
+    assert child.status is ItemStatus.QUEUED and child.queue == "child_safety"
+    assert engine.task(held.id).state is TaskState.QUEUED  # handed back
+    with pytest.raises(StaleLease):
+        engine.decide(held.id, held.lease_token, "other", Decision(verdict=Verdict.NOT_VIOLATING))
+    released = [entry for entry in engine.audit() if entry.transition == "released"]
+    assert [(entry.task_id, entry.note) for entry in released] == [
+        (held.id, "lease of other: the same content now asks more of its reviewer")
+    ]
+    for restarted in (engine, engine_factory()):
+        assert all(restarted.task(task_id).severe for task_id in ("appeal", "second", "third"))
+        assert restarted.next_for("other") is None
+    engine = engine_factory()
+    engine.upsert_moderator(profile("cleared", policy_areas=certified, clearance=["csam"], capacity=3))
+    assert sorted(lease.task_id for lease in engine.assign_batch()) == ["appeal", "second", "third"]
 
 
 @pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])

@@ -154,11 +154,18 @@ def test_a_copy_rides_on_earlier_handling_only_when_it_asked_as_much_of_its_revi
     child = hate.model_copy(update={"id": "b", "signals": {"child_safety": 0.99}})
     for verdict in (None, Verdict.NOT_VIOLATING):
         owner = DuplicateOf("a", "a", verdict, asked=asked_by_hate)
-        assert router.route(child, owner) == router.route(child)  # reviewed on its own, in the cleared queue
-        assert router.route(child).queue == "child_safety"
+        # Reviewed on its own, in the cleared queue; its certifications are its own question's.
+        copy, own = router.route(child, owner), router.route(child)
+        assert copy.action is Action.REVIEW and copy.queue == own.queue == "child_safety" and copy.severe
+        assert copy.terms == own.terms and copy.duplicate_of == owner
+        assert copy.priority == own.priority and "as severe and cleared as its review" in copy.explanation
         assert router.route(hate.model_copy(update={"id": "c"}), owner).action is Action.DUPLICATE
     asked_by_child = router.asked("child_safety", "child_safety", True, ())
     assert asked_by_child.clearance == {"csam"} and asked_by_child.severe
+    # The other way round, a copy asking a certification a child-safety review did not is as severe and cleared.
+    milder = router.route(hate.model_copy(update={"id": "m"}), DuplicateOf("b", "b", None, asked=asked_by_child))
+    assert milder.action is Action.REVIEW and milder.queue == "text_high_en" and milder.policy == "hate"
+    assert milder.severe and milder.terms.clearance == ("csam",) and milder.terms.areas == ()
     assert router.route(child, DuplicateOf("z", "z", None, asked=asked_by_child)).action is Action.DUPLICATE
     severe_only = router.asked("child_safety", "child_safety", False, ())
     assert router.route(child, DuplicateOf("z", "z", None, asked=severe_only)).action is Action.REVIEW

@@ -66,7 +66,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, widened
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -414,6 +414,7 @@ class Engine:
             records: dict[str, ItemRecord] = dict(existing)
             counted: list[tuple[str, str]] = []
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
+            asking: dict[str, list[Task]] = {}  # reviews of content seen before, by content: open ones ask as much
             route = self._router.route
             arrivals = list(fresh.items())
             if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
@@ -439,6 +440,8 @@ class Engine:
                 records[item_id] = record
                 if task is not None:
                     tasks.append(task)
+                    if content_hash in seen:
+                        asking.setdefault(content_hash, []).append(task)
                 if routing.action is _ACTION_DUPLICATE:
                     if routing.verdict is None:  # rides on a review still to decide, so on its task
                         owner = record.task_id
@@ -456,8 +459,10 @@ class Engine:
                 # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
-            raised = self._raise_for_copies(riding, tasks, changes) if riding else ()
-            self._commit(changes, raised, tasks)
+            replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
+            if asking:
+                self._widen_open_reviews(asking, seen, tasks, changes, replaced, actor, now)
+            self._commit(changes, replaced, tasks)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
@@ -488,6 +493,54 @@ class Engine:
             replaced.append(task)
             tasks.append(raised)
         return replaced
+
+    def _widen_open_reviews(
+        self,
+        asking: dict[str, list[Task]],
+        seen: dict[str, list[_Seen]],
+        tasks: list[Task],
+        changes: Changes,
+        replaced: list[Task],
+        actor: str,
+        now: float,
+    ) -> None:
+        """Every open review of content (its copies', appeals' and QA's) is as severe and as restricted as this
+        batch's reviews of it: it is the same content. Found by a probe: a copy scored for nudity alone of content a
+        later copy scored for child safety stayed open to moderators without the clearance. Certifications are each
+        review's own question (`Router.route`). A widened review held by someone it no longer allows, or newly severe
+        (the wellbeing budget counts severe items when leased), goes back to its queue, released by `actor`."""
+        position = {task.id: index for index, task in enumerate(tasks)}
+        pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
+        asked_of = self._router.asked
+        for content_hash, reviews in asking.items():
+            asks = [asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas) for task in reviews]
+            severe = any(asked.severe for asked in asks)
+            tiers = frozenset[str]().union(*(asked.clearance for asked in asks))
+            for item_id, *_ in seen[content_hash]:
+                for task_id in (item_id, item_id + QA_SUFFIX):
+                    write = pending.get(task_id)
+                    task = write.task if write is not None else self._tasks.get(task_id)
+                    if task is None:
+                        continue
+                    clearance = widened(task.clearance, tiers)
+                    newly_severe = severe and not task.severe
+                    if clearance is task.clearance and not newly_severe:
+                        continue
+                    wider = _evolved(task, clearance=clearance, severe=task.severe or severe)
+                    if task.state is _LEASED:
+                        assert task.holder is not None
+                        if newly_severe or not self._model.qualified(wider, task.holder, now):
+                            note = f"{_LEASE_OF}{task.holder}: the same content now asks more of its reviewer"
+                            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
+                            wider = self._requeue(wider)
+                    if write is not None:
+                        write.task = tasks[position[task_id]] = wider
+                        continue
+                    pending[task_id] = TaskWrite(wider, (task.state, task.attempt))
+                    changes.tasks.append(pending[task_id])
+                    replaced.append(task)
+                    position[task_id] = len(tasks)
+                    tasks.append(wider)
 
     def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its

@@ -140,8 +140,19 @@ class Router:
         review = self._review(fields, terms) if own is None or duplicate is not None else own
         if own is None:
             own = review
-        if duplicate is not None and self.covers(duplicate, own, review):
+        if duplicate is None:
+            return own
+        if self.covers(duplicate, own, review):
             return self._duplicate(terms, duplicate)
+        if own.action is _REVIEW and duplicate.action is _REVIEW:
+            # Reviewed on its own, as it asks more than the earlier review did; yet it is the same content, so it
+            # is as severe and as restricted as that review was: a copy scored for nudity alone of content under
+            # child-safety review went to moderators without the clearance (found by a probe). What a reviewer
+            # must be certified in follows this review's own question; an appeal, which questions every earlier
+            # decision, asks every earlier certification too.
+            reason = f"{own.reason}; same content as item {duplicate.item_id!r}, as severe and cleared as its review"
+            content = duplicate.asked._replace(areas=frozenset())
+            return self._asking(own, content, None, reason)._replace(duplicate_of=duplicate)
         return own
 
     def review_asks(self, item: Item) -> Asked:
@@ -220,19 +231,23 @@ class Router:
         own scores do not name, and every other area an earlier review asked a certification in is asked too
         (`areas`). `duplicate_of` carries the earlier copy, so the engine keeps its reviewer off the
         appeal."""
-        asked = earlier.asked
-        terms = review.terms
-        severe = review.severe or asked.severe
-        policy = review.policy or earlier.policy
-        clearance = _widened(terms.clearance, asked.clearance)
-        areas = _widened(terms.areas, asked.areas.difference((policy,)))
         reason = f"{review.reason}; about item {earlier.item_id!r}, asking what its review asked"
+        return self._asking(review, earlier.asked, earlier.policy, reason)._replace(duplicate_of=earlier)
+
+    @staticmethod
+    def _asking(review: Routing, asked: Asked, policy: str | None, reason: str) -> Routing:
+        """`review` asking at least `asked` of its reviewer: severe if that was, its clearance tiers as tiers never
+        relaxed, and a certification in every area it asked; `policy` stands in for a policy the review's own
+        scores do not name."""
+        terms = review.terms
+        policy = review.policy or policy
+        clearance = widened(terms.clearance, asked.clearance)
+        areas = widened(terms.areas, asked.areas.difference((policy,)))
         return review._replace(
-            severe=severe,
+            severe=review.severe or asked.severe,
             policy=policy,
             terms=terms._replace(clearance=clearance, areas=areas),
             reason=reason,
-            duplicate_of=earlier,
         )
 
     def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:
@@ -314,7 +329,7 @@ class Router:
         return True
 
 
-def _widened(own: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
+def widened(own: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
     """`own` with every code of `asked` it lacks, sorted; `own` itself when it lacks none (nearly every appeal)."""
     codes = asked.union(own)
     return tuple(sorted(codes)) if len(codes) > len(own) else own
