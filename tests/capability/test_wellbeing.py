@@ -46,9 +46,24 @@ def test_severe_caps_for_one_batch(config: OpsConfig, make_profile: Callable[...
     model.upsert(make_profile("spent", severe_per_hour=1))
     model.record_severe("free", 0.0)
     model.record_severe("spent", 0.0)
-    assert model.severe_caps(["free", "cooling", "spent"], 10.0).tolist() == [4, 1, 0]
+    assert model.severe_caps(["free", "cooling", "spent"], 10.0).tolist() == [1, 1, 0]
     model.record_severe("cooling", 0.0)
     assert model.severe_caps(["cooling"], 59.0).tolist() == [0]
+
+
+def test_one_severe_item_at_a_time_with_no_cool_down_either(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile]
+) -> None:
+    """Found by a probe: with `cooldown_s` 0 (the default) and two slots, a batch gave a moderator two severe items
+    at once, though no other severe item is given while one is under review."""
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=5, capacity=2))
+    assert model.severe_caps(["m"], 0.0).tolist() == [1]
+    model.record_severe("m", 0.0)
+    model.severe_review_started("m")
+    assert model.severe_caps(["m"], 10.0).tolist() == [0]
+    model.severe_review_ended("m", 20.0)
+    assert model.severe_caps(["m"], 20.0).tolist() == [1]
 
 
 def test_zero_budget_means_no_severe_items(config: OpsConfig, make_profile: Callable[..., ModeratorProfile]) -> None:

@@ -14,7 +14,8 @@ from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig, load_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine, qa_draw
-from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
+from queueopt.errors import Conflict, InvalidInput, NotEligible, NotFound, StaleLease, StoreUnavailable
+from queueopt.store import Changes, MemoryStore
 
 VIOLATING = Decision(verdict=Verdict.VIOLATING, policy="violence")
 
@@ -86,12 +87,16 @@ def test_only_the_holder_with_the_current_token_may_act(engine: Engine, clock: V
     engine.upsert_moderator(profile("m2"))
     task = engine.next_for("m1")
     assert task is not None and task.lease_token is not None
-    with pytest.raises(Forbidden):
-        engine.decide("a", task.lease_token, "m2", VIOLATING)
+    # Someone else's task, with its very token, and a task that does not exist get one answer: a moderator
+    # learns nothing of tasks not theirs (found by a probe: 404 against 409 told which decisions QA sampled).
+    refusals = []
+    for task_id, token, moderator_id in (("a", task.lease_token, "m2"), ("zzz", "zzz.1", "m1")):
+        with pytest.raises(StaleLease) as refused:
+            engine.decide(task_id, token, moderator_id, VIOLATING)
+        refusals.append((refused.value.field, refused.value.message.replace(f"'{task_id}'", "?")))
+    assert refusals[0] == refusals[1]
     with pytest.raises(StaleLease):
         engine.decide("a", "a.7", "m1", VIOLATING)
-    with pytest.raises(NotFound):
-        engine.decide("zzz", "zzz.1", "m1", VIOLATING)
     clock.advance(engine.config.lease_s + task.duration_s + 1)
     with pytest.raises(StaleLease):
         engine.decide("a", task.lease_token, "m1", VIOLATING)
@@ -148,12 +153,12 @@ def test_going_offline_releases_leases(engine: Engine) -> None:
 
 def test_a_narrowed_profile_gives_back_the_leases_it_no_longer_qualifies_for(engine: Engine) -> None:
     """A revoked clearance takes effect at once: the moderator may not keep, nor decide, a child-safety task."""
-    engine.submit([video("cs", signals={"child_safety": 0.9}), video("en")])
-    cleared = profile("cleared", clearance=["csam"], policy_areas=["child_safety", "violence"], capacity=2)
-    engine.upsert_moderator(cleared)
+    engine.submit([video("cs", signals={"child_safety": 0.9}), video("en", signals={"hate": 0.8})])
+    areas = ["child_safety", "hate"]
+    engine.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=areas, capacity=2))
     first, second = engine.next_for("cleared"), engine.assign_to("en", "cleared")
     assert first is not None and first.id == "cs" and first.lease_token is not None and second.holder == "cleared"
-    view = engine.upsert_moderator(profile("cleared", policy_areas=["child_safety", "violence"], capacity=2))
+    view = engine.upsert_moderator(profile("cleared", policy_areas=areas, capacity=2))
     assert view.leases == ["en"], "the lease it still qualifies for is kept"
     assert engine.task("cs").state is TaskState.QUEUED
     with pytest.raises(StaleLease):
@@ -317,7 +322,8 @@ def test_open_reviews_of_content_become_as_severe_and_cleared_as_a_later_review_
         assert all(restarted.task(task_id).severe for task_id in ("appeal", "second", "third"))
         assert restarted.next_for("other") is None
     engine = engine_factory()
-    engine.upsert_moderator(profile("cleared", policy_areas=certified, clearance=["csam"], capacity=3))
+    for name in ("cleared1", "cleared2", "cleared3"):  # severe, so one each
+        engine.upsert_moderator(profile(name, policy_areas=certified, clearance=["csam"]))
     assert sorted(lease.task_id for lease in engine.assign_batch()) == ["appeal", "second", "third"]
 
 
@@ -521,13 +527,30 @@ def test_cancel_only_while_queued(engine: Engine) -> None:
         engine.cancel("b")
 
 
-def test_batch_assignment_respects_capacity_and_wellbeing(engine: Engine) -> None:
-    engine.submit([video(f"v{index}") for index in range(6)])
+def test_batch_assignment_respects_capacity_and_wellbeing(engine: Engine, clock: VirtualClock) -> None:
+    """One severe item at a time, within the hourly budget; the other slots take the rest (found by a probe: with
+    no cool-down set, a moderator with two slots was given two severe items at once)."""
+    engine.submit(
+        [video(f"v{index}") for index in range(6)] + [video(f"h{index}", signals={"hate": 0.8}) for index in range(4)]
+    )
     engine.upsert_moderator(profile("m1", capacity=3, severe_per_hour=2))
     engine.upsert_moderator(profile("m2", capacity=2))
-    assert len(engine.assign_batch()) == 4  # m1 takes only 2 severe items, m2 fills both slots
-    assert len(engine.moderator("m1").leases) == 2
-    assert len(engine.moderator("m2").leases) == 2
+    leases = engine.assign_batch()
+    assert len(leases) == 5  # every slot filled
+    for moderator_id in ("m1", "m2"):
+        held = [lease for lease in leases if lease.moderator_id == moderator_id]
+        assert sum(lease.task_id.startswith("v") for lease in held) == 1
+    for _ in range(3):  # m1 decides each severe item as it comes: the budget of two an hour stops the third
+        (severe,) = [lease for lease in leases if lease.moderator_id == "m1" and lease.task_id.startswith("v")] or [
+            None
+        ]
+        if severe is None:
+            break
+        clock.advance(1)
+        engine.decide(severe.task_id, severe.lease_token, "m1", VIOLATING)
+        leases = engine.assign_batch()
+    assert sum(task_id.startswith("v") for task_id in engine.moderator("m1").leases) == 0
+    assert sum(1 for entry in engine.audit() if entry.transition == "leased" and entry.note == "to m1, severe") == 2
 
 
 def test_qa_scores_the_decision_of_a_copy_when_the_reviewed_item_was_cancelled(engine: Engine) -> None:
@@ -629,6 +652,23 @@ def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hou
     assert engine_factory().next_for("m1") is not None
 
 
+def test_a_restart_keeps_a_cool_down_longer_than_the_hour(engine_factory: EngineFactory, clock: VirtualClock) -> None:
+    """Found by a probe: the audit was read back one hour, so a two-hour cool-down with 53 minutes left was
+    forgotten at a restart and the moderator was given the next severe item at once."""
+    engine = engine_factory()
+    engine.submit([video("first"), video("next")])
+    engine.upsert_moderator(profile("m1", severe_per_hour=10, cooldown_s=7200))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.severe and lease.lease_token is not None
+    clock.advance(60)
+    engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    clock.advance(4000)
+    assert engine.next_for("m1") is None
+    assert engine_factory().next_for("m1") is None
+    clock.advance(3201)
+    assert engine_factory().next_for("m1") is not None
+
+
 def test_no_second_severe_item_while_one_is_still_under_review(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
@@ -653,13 +693,13 @@ def test_restart_rebuilds_indexes_and_returns_expired_leases(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
     first = engine_factory()
-    first.submit([video("a"), video("b")])
+    first.submit([video("a"), video("b", signals={"hate": 0.8})])
     first.upsert_moderator(profile("m1", capacity=2))
     assert len(first.assign_batch()) == 2
     clock.advance(first.config.lease_s + 100)
     second = engine_factory()
     assert second.moderator("m1").leases == []
-    assert {queue.name: queue.depth for queue in second.queues()}["video_high_en"] == 2
+    assert sum(queue.depth for queue in second.queues()) == 2
     lease = second.next_for("m1")
     assert lease is not None and lease.lease_token is not None and lease.lease_token.endswith(".2")
     assert [entry.transition for entry in second.audit()].count("expired") == 2
@@ -823,7 +863,7 @@ def test_learned_estimates_outlive_a_profile_that_does_not_load_and_an_area_the_
     kept = {"id": "x", "accuracy": {"hate": [1.0, 9.0]}}
     other = {"id": "y", "accuracy": {"gone": [1.0, 1.0], "hate": [2.0, 4.0]}}
     store.save_learning(json.dumps({"format": 1, "moderators": [kept, other]}), 0.0)
-    store.save_moderator("y", profile("y").model_dump_json())
+    store.apply(Changes(moderators=[("y", profile("y").model_dump_json())]))
     with caplog.at_level("WARNING", logger="queueopt.engine"):
         engine = Engine(store_factory(), clock, example_config)
     assert "kept until they are put again: x" in caplog.text
@@ -916,7 +956,7 @@ def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_
     meanwhile, and kept it after deciding the original, so they reviewed the appeal of their own decision."""
     engine = engine_factory()
     engine.upsert_moderator(profile("x", capacity=2))
-    engine.submit([video("orig", content_hash="h")])
+    engine.submit([video("orig", signals={"hate": 0.8}, content_hash="h")])  # not severe: one slot each
     original = engine.assign_to("orig", "x")
     engine.submit([video("appeal", signals={}, content_hash="h", source="appeal")])
     assert engine.assign_to("appeal", "x").holder == "x"
@@ -974,3 +1014,69 @@ def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ende
     restarted = engine_factory()
     assert restarted.moderator("m1").leases == ["b"]
     assert restarted.assign_batch() == []
+
+
+def test_a_profile_change_the_store_refuses_changes_nothing(
+    clock: VirtualClock, example_config: OpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: a suspension answered 503 (the store busy) stayed in memory while the moderator kept their
+    lease, and could not be undone by them; a new moderator refused the same way would have been kept too."""
+    store = MemoryStore()
+    engine = Engine(store, clock, example_config)
+    engine.submit([video("v")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    written = store.apply
+
+    def busy(changes: Changes) -> None:
+        raise StoreUnavailable("the store is busy; retry")
+
+    monkeypatch.setattr(store, "apply", busy)
+    with pytest.raises(StoreUnavailable):
+        engine.set_status("m1", ModeratorStatus.SUSPENDED, "admin")
+    with pytest.raises(StoreUnavailable):
+        engine.upsert_moderator(profile("m1", policy_areas=["hate"]))
+    with pytest.raises(StoreUnavailable):
+        engine.upsert_moderator(profile("new"))
+    monkeypatch.setattr(store, "apply", written)
+    kept = engine.moderator("m1")
+    assert kept.profile.status is ModeratorStatus.AVAILABLE and kept.leases == ["v"]
+    assert "violence" in kept.profile.policy_areas
+    with pytest.raises(NotFound):
+        engine.moderator("new")
+    assert engine.decide("v", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
+    assert Engine(store, clock, example_config).moderator("m1").profile.status is ModeratorStatus.AVAILABLE
+
+
+def test_a_qa_review_the_store_refuses_moves_no_estimate_and_counts_once_when_retried(
+    clock: VirtualClock, example_config: OpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: a disagreeing QA review answered 503 still moved the first reviewer's accuracy, and the
+    retry it was told to make moved it again; QA reviews were also counted among the verdicts decided."""
+    store = MemoryStore()
+    engine = Engine(store, clock, example_config)
+    chosen = next(f"cc{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cc{index}") < 0.10)
+    engine.submit([video(chosen, signals={"child_safety": 0.9})])
+    for name in ("m1", "m2"):
+        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    clock.advance(600)  # past the cool-down after the first review
+    qa = engine.next_for("m2")
+    assert qa is not None and qa.kind == "qa" and qa.lease_token is not None
+    written = store.apply
+
+    def busy(changes: Changes) -> None:
+        raise StoreUnavailable("the store is busy; retry")
+
+    monkeypatch.setattr(store, "apply", busy)
+    disagreeing = Decision(verdict=Verdict.NOT_VIOLATING)
+    with pytest.raises(StoreUnavailable):
+        engine.decide(qa.id, qa.lease_token, "m2", disagreeing)
+    assert engine.moderator("m1").accuracy["child_safety"][1] == 0
+    monkeypatch.setattr(store, "apply", written)
+    engine.decide(qa.id, qa.lease_token, "m2", disagreeing)
+    assert engine.moderator("m1").accuracy["child_safety"][1] == 1
+    assert dict(engine.stats.decided) == {"violating": 1}

@@ -53,22 +53,22 @@ ROUTES = {
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/decision",
         lambda t: _lease(t) | {"verdict": "violating", "policy": "hate"},
-        (401, 401, 403, 403, 200, 403, 403),
+        (401, 401, 403, 403, 200, 409, 403),
     ),
     "release": Route(
-        "POST", lambda t: f"/v1/tasks/{t['task_id']}/release", _lease, (401, 401, 403, 403, 200, 403, 403)
+        "POST", lambda t: f"/v1/tasks/{t['task_id']}/release", _lease, (401, 401, 403, 403, 200, 409, 403)
     ),
     "skip": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/skip",
         lambda t: _lease(t) | {"reason": "conflict of interest"},
-        (401, 401, 403, 403, 200, 403, 403),
+        (401, 401, 403, 403, 200, 409, 403),
     ),
     "extend": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['task_id']}/extend",
         lambda t: _lease(t) | {"seconds": 300},
-        (401, 401, 403, 403, 200, 403, 403),
+        (401, 401, 403, 403, 200, 409, 403),
     ),
     "assign": Route(
         "POST",

@@ -301,5 +301,8 @@ def test_an_id_in_a_path_no_item_could_have_is_refused_naming_it_on_every_store(
 
 
 def test_a_qa_task_id_is_a_valid_path_id(api: Any) -> None:
-    response = api.client.post("/v1/tasks/x~qa/release", json=_LEASE, headers=api.bearer("m1"))
-    assert response.status_code == 404, response.text
+    """Found by a probe: the QA task of an item with a 200-character id (allowed) could not be decided or handed
+    back, its path id being limited to 200 characters, and its reviewer kept getting it back."""
+    for task_id in ("x~qa", "L" * 200 + "~qa"):
+        response = api.client.post(f"/v1/tasks/{task_id}/release", json=_LEASE, headers=api.bearer("m1"))
+        assert response.status_code == 409, response.text  # a task the moderator does not hold, not a bad path

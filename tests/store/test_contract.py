@@ -146,9 +146,8 @@ def test_audit_is_ordered_and_filtered(store: Store) -> None:
 
 
 def test_moderators_are_saved_and_replaced(store: Store) -> None:
-    store.save_moderator("m1", '{"v": 1}')
-    store.save_moderator("m1", '{"v": 2}')
-    store.save_moderator("m0", "{}")
+    store.apply(Changes(moderators=[("m1", '{"v": 1}')]))
+    store.apply(Changes(moderators=[("m1", '{"v": 2}'), ("m0", "{}")]))
     assert store.moderators() == {"m0": "{}", "m1": '{"v": 2}'}
 
 
@@ -170,7 +169,7 @@ def test_a_secret_is_random_made_once_and_the_same_for_every_opener(store_factor
 def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: StoreFactory) -> None:
     first = store_factory()
     submit(first, "a")
-    first.save_moderator("m1", "{}")
+    first.apply(Changes(moderators=[("m1", "{}")]))
     second = store_factory()
     assert second.schema_version() == SCHEMA_VERSION
     assert second.task("a") == task("a")
@@ -200,7 +199,7 @@ def test_once_another_claims_the_store_a_deposed_engine_writes_nothing(store_fac
     with pytest.raises(Deposed):
         submit(old, "b")
     with pytest.raises(Deposed):
-        old.save_moderator("m1", "{}")
+        old.apply(Changes(moderators=[("m1", "{}")]))
     with pytest.raises(Deposed):
         old.announce_serving("http://old:8001", 3.0)
     assert [task.id for task in new.open_tasks()] == ["a"]

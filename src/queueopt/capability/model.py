@@ -203,13 +203,13 @@ class Model:
             self._handling.move(slot, before, after)
 
     def remove(self, moderator_id: str) -> None:
+        """Off the roster; their severe exposure is kept, as `recall_severe` keeps it, should they be put back."""
         slot = self._roster.slot_of(moderator_id)
         self._accuracy.move(slot, int(self._roster.group[slot]), None)
         self._handling.move(slot, int(self._roster.group[slot]), None)
         self._roster.drop(moderator_id)
         self._accuracy.clear(slot)
         self._handling.clear(slot)
-        self._severe.forget(moderator_id)
 
     def profile(self, moderator_id: str) -> ModeratorProfile:
         return self._roster.profile(moderator_id)
@@ -242,8 +242,10 @@ class Model:
         return moderator_id in self._roster.slots
 
     def observe_accuracy(self, moderator_id: str, policy_area: str | None, correct: bool) -> None:
+        """A QA outcome, in the task's policy area's column, or in the one without an area when the config no longer
+        knows it (found by a probe: the QA review of a task whose area a new config dropped could not be decided)."""
         slot = self._roster.slot_of(moderator_id)
-        self._accuracy.observe(slot, int(self._roster.group[slot]), self._area_index(policy_area), correct)
+        self._accuracy.observe(slot, int(self._roster.group[slot]), self._area_or_none(policy_area), correct)
 
     def observe_handling(self, moderator_id: str, modality: Modality, handling_s: float, duration_s: float) -> None:
         if not (math.isfinite(handling_s) and handling_s > 0):
@@ -289,8 +291,8 @@ class Model:
         return max(0, limit - self._severe.seen(moderator_id, now))
 
     def severe_caps(self, moderator_ids: Sequence[str], now: float) -> NDArray[np.int64]:
-        """Severe items each moderator may receive in one batch: 0 while exhausted or cooling down, 1 when a
-        cool-down applies (the next one must wait for it), else what is left of the hourly budget."""
+        """Severe items each moderator may receive in one batch: 0 while exhausted, cooling down or in a severe
+        review, else 1: the next one waits for this one's review to end (and for any cool-down after it)."""
         profile = self._roster.profile
         return np.array([self._severe_cap(profile(m), now) for m in moderator_ids], dtype=np.int64)
 
@@ -298,9 +300,7 @@ class Model:
         """One moderator's `severe_caps`, the one place the wellbeing rules are applied: the ledger is read once
         (a batch with a severe task asks this of hundreds of moderators)."""
         seen = self._severe.seen(profile.id, now)
-        if seen >= profile.severe_per_hour or self._severe.cooling(profile.id, now, profile.cooldown_s):
-            return 0
-        return 1 if profile.cooldown_s > 0 else profile.severe_per_hour - seen
+        return int(seen < profile.severe_per_hour and not self._severe.cooling(profile.id, now, profile.cooldown_s))
 
     def _spent(self, profile: ModeratorProfile, now: float) -> bool:
         """No severe item for this moderator now: the hourly budget is used up or a cool-down is running."""

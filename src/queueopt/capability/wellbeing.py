@@ -47,19 +47,15 @@ class SevereLedger:
         return len(times) - bisect_right(times, now - WINDOW_S)
 
     def cooling(self, moderator_id: str, now: float, cooldown_s: float) -> bool:
-        """Within `cooldown_s` of the end of the last severe review, or still in one (found by a probe: a moderator
-        with two slots got a second severe item while a 20-minute one was still in front of them)."""
-        if cooldown_s <= 0.0:
-            return False
+        """Still in a severe review, whatever the cool-down (found by two probes: a moderator with two slots got a
+        second severe item while a 20-minute one was still in front of them, and with no cool-down set, two at
+        once), or within `cooldown_s` of the end of the last one."""
         if moderator_id in self._holding:
             return True
+        if cooldown_s <= 0.0:
+            return False
         last = self._last.get(moderator_id)
         return last is not None and now - last < cooldown_s
-
-    def forget(self, moderator_id: str) -> None:
-        self._times.pop(moderator_id, None)
-        self._last.pop(moderator_id, None)
-        self._holding.pop(moderator_id, None)
 
     def state_of(self, moderator_id: str) -> tuple[list[float], float | None, int]:
         """What `restore` needs: the window's items, the end of the last exposure, the items in review now (found

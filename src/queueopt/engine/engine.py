@@ -265,10 +265,12 @@ class Engine:
         when a profile changes is handed back here too, and every lease of a holder not on the roster."""
         for moderator_id, held in self._leases.holders().items():
             tasks = [self._tasks[task_id] for task_id in held]
+            changes = Changes()
             if self._model.knows(moderator_id):
-                self._hand_back(moderator_id, tasks, "recovery")
+                new = self._hand_back(moderator_id, tasks, "recovery", changes)
             else:
-                self._release(tasks, "recovery", "moderator not on the roster")
+                new = self._released(tasks, "recovery", "moderator not on the roster", changes)
+            self._commit(changes, [task for task in tasks if task.id in {back.id for back in new}], new)
 
     def _restore_learning(self) -> None:
         """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
@@ -908,15 +910,18 @@ class Engine:
         return leased
 
     def _recall_severe(self) -> None:
-        """The wellbeing ledger after a restart: every severe lease of the last hour, read back from the audit
-        (a lease's note marks it severe), counts again against its moderator's budget and cool-down.
+        """The wellbeing ledger after a restart: every severe lease of the last hour, or of the longest cool-down
+        when that is longer, read back from the audit (a lease's note marks it severe), counts again against its
+        moderator's budget and cool-down.
 
         A review handed over before that hour (a long video) and ended within the longest cool-down is not
         marked at its end: whether it was severe is read from its task, and whose it was from the entry (the
         moderator who decided, released or skipped it, or whose lease expired), so its cool-down runs too."""
         now = self._clock.now()
-        since, after = now - SEVERE_WINDOW_S, 0
         cooling_since = now - self._model.longest_cooldown_s()
+        # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
+        # cool-down that had an hour left was forgotten at a restart).
+        since, after = min(now - SEVERE_WINDOW_S, cooling_since), 0
         holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
         leased: set[str | None] = set()  # tasks leased within the hour
         ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
@@ -1058,21 +1063,21 @@ class Engine:
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
-        """The task, if `moderator_id` holds it under `lease_token` right now; otherwise a specific refusal. A
-        moderator the engine does not know (a profile that no longer loads) holds nothing: their leases were
-        handed back when the engine started."""
+        """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
+        answer, whether it exists, waits, is someone else's or is decided: a moderator may learn nothing of tasks
+        that are not theirs (found by a probe: 404 against 409 told which decisions were sampled for QA, and the
+        state of child-safety tasks they may not see). A moderator the engine does not know (a profile that no
+        longer loads) holds nothing: their leases were handed back when the engine started."""
         if not self._model.knows(moderator_id):
             raise NotFound(f"no moderator {moderator_id!r}", field="moderator_id")
         task = self._tasks.get(task_id)
-        if task is None:
-            stored = self._store.task(task_id)
-            if stored is None:
-                raise NotFound(f"no task {task_id!r}", field="task_id")
-            raise StaleLease(f"task {task_id!r} is {stored.state.value}; the lease is gone", field="lease_token")
+        if task is None or task.holder != moderator_id:
+            raise StaleLease(
+                f"you hold no lease on task {task_id!r}: it expired, was handed back or decided, or was never yours",
+                field="lease_token",
+            )
         if task.lease_token != lease_token:
-            raise StaleLease("not the current lease of this task (expired, released or re-leased)", field="lease_token")
-        if task.holder != moderator_id:
-            raise Forbidden(f"task {task_id!r} is leased to another moderator", field="moderator_id")
+            raise StaleLease("not your current lease of this task (an earlier one)", field="lease_token")
         assert task.lease_expires_at is not None
         if task.lease_expires_at <= now:
             self._expire(now)
@@ -1100,11 +1105,18 @@ class Engine:
                     created.append(qa)
                 if record is not None and record.content_hash:
                     self._keep_appeals_from(task, record.content_hash, moderator_id, now, changes, replaced, created)
+                scored = None
             else:
-                self._score_qa(task, decision)
+                scored = self._qa_outcome(task, decision)
+            # Learned and counted only once written: a decision refused with a 503 is retried, and would count twice
+            # (found by a probe: one QA disagreement moved the decider's accuracy twice).
             self._commit(changes, replaced, created)
             self._learn(task, moderator_id, now)
-            self.stats.decided[str(decision.verdict)] += 1
+            if task.kind is _REVIEW:
+                self._count_within_sla(task, queue, now)
+                self.stats.decided[str(decision.verdict)] += 1
+            elif scored is not None:
+                self._model.observe_accuracy(*scored)
             return self._view(decided, record)
 
     def _keep_appeals_from(
@@ -1180,12 +1192,14 @@ class Engine:
                 changes.items.append(now_stored)
             if record.id == task.item_id:
                 own = now_stored
-        waited = now - task.enqueued_at
-        within = waited <= queue.sla_s
+        return own
+
+    def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
+        """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
+        within = now - task.enqueued_at <= queue.sla_s
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
-        return own
 
     def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
         """The QA re-review of a decided task, if the draw samples it. It carries no harm rate (the cμ rule's `c`):
@@ -1210,21 +1224,23 @@ class Engine:
             skipped_by=task.skipped_by | {moderator_id},
         )
 
-    def _score_qa(self, qa: Task, decision: Decision) -> None:
-        """A QA review is the reference for the first decision: it feeds that moderator's accuracy estimate. The
-        decision is read from any decided copy of the reviewed task: the item the task was made for may have been
-        cancelled while a duplicate kept the task, and then holds no decision."""
+    def _qa_outcome(self, qa: Task, decision: Decision) -> tuple[str, str | None, bool] | None:
+        """A QA review is the reference for the first decision: whose it was, in which policy area, and whether it
+        agrees, for that moderator's accuracy estimate. The decision is read from any decided copy of the reviewed
+        task: the item the task was made for may have been cancelled while a duplicate kept the task, and then
+        holds no decision."""
         decided = [
             record.decision
             for record in self._store.items_of_task(qa.id.removesuffix(QA_SUFFIX))
             if record.decision is not None
         ]
         if not decided:
-            return
+            return None
         first = json.loads(decided[0])
         decider = first.get("moderator_id")
-        if decider is not None and self._model.knows(decider):
-            self._model.observe_accuracy(decider, qa.policy, first["verdict"] == decision.verdict.value)
+        if decider is None or not self._model.knows(decider):
+            return None
+        return decider, qa.policy, first["verdict"] == decision.verdict.value
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
@@ -1377,32 +1393,54 @@ class Engine:
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
                 profile = profile.model_copy(update={"status": self._model.profile(profile.id).status})
+            # The profile goes into the model first, as what it hands back is worked out against it; a refused
+            # write (a busy or deposed store) puts the one before back, so a 503 changes nothing (found by a probe:
+            # a suspension refused with a 503 stayed in memory while the moderator kept their lease).
+            before = self._model.profile(profile.id) if self._model.knows(profile.id) else None
+            kept = self._unplaced.get(profile.id)
             self._put_moderator(profile)
-            self._store.save_moderator(profile.id, profile.model_dump_json())
-            held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
-            self._hand_back(profile.id, held, actor or moderator_actor(profile.id))
+            try:
+                held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
+                changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
+                new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
+                self._commit(changes, [task for task in held if task.id in {back.id for back in new}], new)
+            except BaseException:
+                self._take_back_moderator(profile.id, before, kept)
+                raise
             return self.moderator(profile.id)
 
-    def _hand_back(self, moderator_id: str, held: list[Task], actor: str) -> None:
-        """Release the leases of `held` that the moderator's profile no longer allows: all of them once offline or
-        suspended,
-        else each whose skills, language, region or clearance they no longer hold, and each severe one once they
-        may see no severe items at all (`severe_per_hour` 0, a wellbeing intervention); audited as released by
-        `actor` with the reason. A lowered budget that is not 0, or a cool-down, keeps the severe leases held:
-        they were counted when leased."""
-        if not held:
+    def _take_back_moderator(
+        self, moderator_id: str, before: ModeratorProfile | None, kept: LearnedModerator | None
+    ) -> None:
+        """Undo `_put_moderator` after a refused write: the profile before it, or none (with what was learned of
+        a moderator whose stored profile had not loaded kept for them again, and their severe exposure kept)."""
+        if before is not None:
+            self._put_moderator(before)
             return
+        self._model.remove(moderator_id)
+        self._leases.set_slots(moderator_id, 0)
+        if kept is not None:
+            self._unplaced[moderator_id] = kept
+
+    def _hand_back(self, moderator_id: str, held: list[Task], actor: str, changes: Changes) -> list[Task]:
+        """The leases of `held` that the moderator's profile no longer allows, put back in their queues in `changes`
+        (the tasks as they will be): all of them once offline or suspended, else each whose skills, language,
+        region or clearance they no longer hold, and each severe one once they may see no severe items at all
+        (`severe_per_hour` 0, a wellbeing intervention); audited as released by `actor` with the reason. A lowered
+        budget that is not 0, or a cool-down, keeps the severe leases held: they were counted when leased."""
+        if not held:
+            return []
         profile = self._model.profile(moderator_id)
         off_work = _OFF_WORK.get(profile.status)
         if off_work is not None:
-            self._release(held, actor, off_work)
-            return
+            return self._released(held, actor, off_work, changes)
         now = self._clock.now()
         lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
-        self._release(lost, actor, "moderator no longer qualified for the task")
+        new = self._released(lost, actor, "moderator no longer qualified for the task", changes)
         if profile.severe_per_hour == 0:
             severe = [task for task in held if task.severe and task not in lost]
-            self._release(severe, actor, "moderator may see no severe items (severe_per_hour is 0)")
+            new += self._released(severe, actor, "moderator may see no severe items (severe_per_hour is 0)", changes)
+        return new
 
     def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
         """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:
@@ -1443,22 +1481,18 @@ class Engine:
                 )
             return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
 
-    def _release(self, old: list[Task], actor: str, reason: str) -> None:
-        """Put the leases of `old` back in their queues, audited as released by `actor` for `reason`. The note names
-        the holder, since the actor may be an admin or the engine: a restart reads it back to start the holder's
-        cool-down after a severe review."""
-        if not old:
-            return
+    def _released(self, old: list[Task], actor: str, reason: str, changes: Changes) -> list[Task]:
+        """The leases of `old` put back in their queues in `changes`, audited as released by `actor` for `reason`.
+        The note names the holder, since the actor may be an admin or the engine: a restart reads it back to start
+        the holder's cool-down after a severe review."""
         now = self._clock.now()
         new = [self._requeue(task) for task in old]
-        changes = Changes(
-            tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt)) for task, back in zip(old, new, strict=True)],
-            audit=[
-                AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
-                for task in old
-            ],
-        )
-        self._commit(changes, old, new)
+        changes.tasks += [TaskWrite(back, (_LEASED, task.attempt)) for task, back in zip(old, new, strict=True)]
+        changes.audit += [
+            AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
+            for task in old
+        ]
+        return new
 
     # ---- read models ----------------------------------------------------------------------------------------
 

@@ -72,7 +72,11 @@ class _EngineCollector(Collector):
         )
         for (modality, action), count in dict(stats.submitted).items():
             submitted.add_metric([modality, action], count)
-        decided = CounterMetricFamily("queueopt_decisions", "Decisions recorded, by verdict.", labels=["verdict"])
+        decided = CounterMetricFamily(
+            "queueopt_decisions",
+            "Review decisions recorded, by verdict (a QA re-review decides no item).",
+            labels=["verdict"],
+        )
         for verdict, count in dict(stats.decided).items():
             decided.add_metric([verdict], count)
         breaches = CounterMetricFamily(

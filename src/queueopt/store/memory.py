@@ -71,6 +71,7 @@ class MemoryStore:
                 items[item_id] = record
             if changes.owners or changes.appeals:
                 self._add_content(changes)
+            self._moderators.update(changes.moderators)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -129,10 +130,6 @@ class MemoryStore:
     def open_tasks(self) -> list[Task]:
         with self._lock:
             return [self._tasks[task_id] for task_id in sorted(self._open)]
-
-    def save_moderator(self, moderator_id: str, profile: str) -> None:
-        with self._lock:
-            self._moderators[moderator_id] = profile
 
     def moderators(self) -> dict[str, str]:
         with self._lock:

@@ -167,13 +167,15 @@ class TaskWrite:
 class Changes:
     """One transaction's writes. `owners` names, per content hash, each item handled on its own (later copies of
     the content are compared with the latest one not withdrawn), and `appeals` each appeal or escalation of it; both
-    join the content's history (`Store.content_history`) in order."""
+    join the content's history (`Store.content_history`) in order. `moderators` are profiles (id, JSON) to keep,
+    written with the leases their change hands back, so a refused write changes neither."""
 
     items: list[ItemRecord] = field(default_factory=list)
     tasks: list[TaskWrite] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     owners: list[tuple[str, str]] = field(default_factory=list)
     appeals: list[tuple[str, str]] = field(default_factory=list)
+    moderators: list[tuple[str, str]] = field(default_factory=list)
 
 
 class StaleWrite(Exception):

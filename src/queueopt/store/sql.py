@@ -179,6 +179,10 @@ class SqlStore:
             f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
         )
         self._add_content = self._sql("INSERT INTO content_history (hash, item_id, owner) VALUES (?, ?, ?)")
+        self._upsert_moderators = self._sql(
+            "INSERT INTO moderators (id, profile) VALUES (?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
+        )
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
         )
@@ -261,6 +265,8 @@ class SqlStore:
                 rows = [(content_hash, item_id, True) for content_hash, item_id in changes.owners]
                 rows += [(content_hash, item_id, False) for content_hash, item_id in changes.appeals]
                 many(self._connection, self._add_content, rows)
+            if changes.moderators:
+                many(self._connection, self._upsert_moderators, changes.moderators)
             if changes.audit:
                 many(
                     self._connection,
@@ -316,15 +322,6 @@ class SqlStore:
                 f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') ORDER BY id"
             ).fetchall()
         return [_task_of(row) for row in rows]
-
-    def save_moderator(self, moderator_id: str, profile: str) -> None:
-        with self._lock, self._transaction():
-            self._fence()
-            self._execute(
-                "INSERT INTO moderators (id, profile) VALUES (?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
-                (moderator_id, profile),
-            )
 
     def moderators(self) -> dict[str, str]:
         with self._lock:

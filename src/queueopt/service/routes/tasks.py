@@ -1,7 +1,7 @@
 """What a moderator does with a leased task, and an admin's manual assignment.
 
 Every lease action presents the lease token; the engine checks it and the holder under its lock, so a stale or
-foreign token is refused (409 / 403) and never applied twice.
+foreign token is refused (409, one answer for any task the moderator does not hold) and never applied twice.
 """
 
 from __future__ import annotations
