@@ -247,6 +247,16 @@ def test_staff_names_a_queue_no_group_may_take_and_exits_1(app: typer.Typer, tmp
     assert "roster: no group may take some items of main" in result.output
 
 
+def test_staff_sizes_a_load_of_whole_erlangs_up_to_rounding(app: typer.Typer, tmp_path: Path) -> None:
+    # Found by a probe: 7,380 items an hour of 60 s is 123 Erlangs, computed as 122.99999999999999; the pool's search
+    # tried 123 servers first and `staff` printed erlang_c's traceback.
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 7380"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "│ main              │ Erlang C │ 124 │" in result.output
+
+
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
     assert result.exit_code == 1
