@@ -304,3 +304,36 @@ def test_a_check_says_when_one_moderator_fewer_met_every_target_too() -> None:
     assert PlanCheck(2, at_size, {"a": 0.82, "b": 0.91}, targets).met_one_fewer()
     assert not PlanCheck(2, at_size, {"a": 0.82, "b": 0.85}, targets).met_one_fewer()
     assert not PlanCheck(1, at_size, None, targets).met_one_fewer()
+
+
+def test_a_rare_stream_beside_a_busy_one_keeps_its_queue_in_the_plan() -> None:
+    # Found by a probe: one thinning factor for all streams gave a stream of 5 an hour beside one of 500,000 about
+    # 0.4 sampled items, none in the run, and its queue dropped out of the plan with no row and no warning.
+    staffing = plan(
+        _day(
+            _queues(("fr", {"language": ["fr"]}), ("en", {})),
+            [_stream("en", 500_000), _stream("fr", 5, language="fr")],
+            [_team("en_team", 15, ["en"], text=30.0), _team("fr_team", 4, ["fr"], text=240.0)],
+        )
+    )
+    fr = [row for row in staffing.rows if row.queue == "fr"]
+    assert len(fr) == 24
+    assert all(row.arrivals_per_hour == pytest.approx(5.0) and row.servers == 1 for row in fr)
+    assert all(row.mean_handling_s == pytest.approx(240.0) for row in fr)
+    en = [row for row in staffing.rows if row.queue == "en"]
+    assert all(row.arrivals_per_hour == pytest.approx(500_000.0) for row in en)
+
+
+def test_a_queue_fed_by_streams_sampled_unevenly_is_sized_with_their_rate_weighted_handling() -> None:
+    # The rare video stream is sampled 2,000 times, 200 times as densely as the text stream: each sampled item must
+    # count for the arrivals it stands for, or video's 300 s would weigh 5% in the mean instead of 0.01%.
+    staffing = plan(
+        _day(
+            _queues(("main", {})),
+            [_stream("text", 100_000), _stream("video", 10, modality="video")],
+            [_team("team", 10, ["en"], text=30.0, video=300.0)],
+        )
+    )
+    expected = (100_000 * 30.0 + 10 * 300.0) / 100_010
+    assert all(row.mean_handling_s == pytest.approx(expected, rel=1e-3) for row in staffing.rows)
+    assert all(row.arrivals_per_hour == pytest.approx(100_010.0, rel=1e-3) for row in staffing.rows)

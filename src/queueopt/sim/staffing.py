@@ -1,18 +1,19 @@
 """Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
 
 Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
-items, the rates scaled down and the counts scaled back up) routed by the ops config's own router, so auto-actions,
-duplicates and routing rules shrink and split demand exactly as in production; an item's handling time is that of
-the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted apart
-(`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
-queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
-the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
-window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
-paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
-or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
-at or above `P(handling <= sla_s)`, under the scenario's own handling-time laws (`handled_within`), is reported
-unreachable (`servers is None`) instead of being sized; one the real handling times allow but the exponential of the
-same mean does not is left unsized too (`StaffingPlan.beyond_model`), not called unreachable.
+items, at least `SAMPLE_PER_STREAM` of each stream, each stream's counts scaled back by its own factor) routed by
+the ops config's own router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in
+production; an item's handling time is that of the roster groups that may take it (`takers.GroupTakers`), and items
+no group may take are counted apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each
+(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
+`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait
+plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait alone: a
+plan on the wait alone looks met on paper and misses in simulation. An item that abandons counts as a miss (the
+simulator's `decided_within_sla_share`), or a plan could meet its target by letting items expire. Handling time
+bounds what any headcount can do, so a target at or above `P(handling <= sla_s)`, under the scenario's own
+handling-time laws (`handled_within`), is reported unreachable (`servers is None`) instead of being sized; one the
+real handling times allow but the exponential of the same mean does not is left unsized too
+(`StaffingPlan.beyond_model`), not called unreachable.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
 that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,7 +36,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import ndtr
 
 from queueopt.config import QueueConfig
-from queueopt.domain import Action
+from queueopt.domain import Action, Item
 from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
@@ -53,6 +54,7 @@ from queueopt.sim.theory import (
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
+SAMPLE_PER_STREAM = 2_000
 _NORMAL_SPAN = 9.0
 """Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
@@ -154,15 +156,62 @@ def _meets(decided_within_sla: dict[str, float], targets: dict[str, float]) -> b
     return all(decided_within_sla[name] >= target for name, target in targets.items())
 
 
-def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
-    """The scenario with every arrival rate scaled so about `SAMPLE_ITEMS` arrive, and the scale factor."""
-    expected = sum(
-        rate * (end - start)
+def _thinned(scenario: Scenario) -> Scenario:
+    """The scenario's streams with their rates scaled so that about `SAMPLE_ITEMS` arrive in all, every stream by
+    one factor, except that none brings fewer than `SAMPLE_PER_STREAM` (a rare stream is scaled up past its own
+    rate). The sample only measures where each stream's items go and how long they take; each stream's own rates
+    give its demand (`_hourly_rates`), so sampling one stream more densely than another biases nothing, while one
+    factor for all left a stream of 5 an hour beside one of 500,000 with no item at all, and its queue out of the
+    plan with no word."""
+    expected = [
+        sum(rate * (end - start) for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s))
         for arrival in scenario.arrivals
-        for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s)
-    )
-    factor = min(1.0, SAMPLE_ITEMS / expected) if expected > 0 else 1.0
-    return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
+    ]
+    overall = min(1.0, SAMPLE_ITEMS / sum(expected)) if sum(expected) > 0 else 1.0
+    factors = [max(overall, SAMPLE_PER_STREAM / count) if count > 0 else 1.0 for count in expected]
+    return scaled(scenario.model_copy(update={"trace": None}), factors, roster=1.0)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Sums over the sampled items, per demand row (a stream) and queue: the items routed there for review that
+    some group may take, those no group may take, and over the first their mean handling times and shares handled
+    within the queue's `sla_s`; `sampled` counts every sampled item of a row, auto-actions and duplicates too."""
+
+    sampled: np.ndarray
+    routed: np.ndarray
+    untaken: np.ndarray
+    work_s: np.ndarray
+    handled: np.ndarray
+
+
+def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
+    """Route each sampled `(row, item)` as production would and count it against its row and queue."""
+    queues = len(scenario.ops.queues)
+    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(4)))
+    router = Router(scenario.ops)
+    takers = GroupTakers(scenario)
+    column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
+    seen: set[str] = set()
+    for row, item in sample:
+        tally.sampled[row] += 1.0
+        if item.content_hash is not None and item.content_hash in seen:
+            continue  # a duplicate rides on its original's review
+        if item.content_hash is not None:
+            seen.add(item.content_hash)
+        routing = router.route(item)
+        if routing.action is not Action.REVIEW or routing.queue is None:
+            continue
+        landed = column[routing.queue]
+        groups = takers.groups(item, routing)
+        if not groups:
+            tally.untaken[row, landed] += 1.0
+            continue
+        tally.routed[row, landed] += 1.0
+        tally.work_s[row, landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        sla_s = scenario.ops.queues[landed].sla_s
+        tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
+    return tally
 
 
 def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float]) -> float:
@@ -258,52 +307,28 @@ def plan(scenario: Scenario) -> StaffingPlan:
 
     Routing shares come from the sample (which queue each stream's items land in, after auto-actions and
     duplicates); the hourly shape comes from the stream rates themselves, so a rare queue is not left at zero in
-    an hour the sample happened to miss.
+    an hour the sample happened to miss. A queue's mean handling time, ceiling and patience are averaged over its
+    items with each sampled item weighted by the arrivals it stands for (`_thinned` samples streams unevenly).
     """
     if not scenario.arrivals:
         raise InvalidInput("staffing needs [[arrivals]] streams, not only a trace", field="arrivals")
-    thinned, _ = _thinned(scenario)
-    arrivals = sample_arrivals(thinned, 0)
-    router = Router(scenario.ops)
-    streams = len(scenario.arrivals)
-    names = [queue.name for queue in scenario.ops.queues]
-    column = {name: index for index, name in enumerate(names)}
-    routed = np.zeros((streams, len(names)))
-    untaken = np.zeros((streams, len(names)))
-    sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
-    work = np.zeros(len(names))
-    handled = np.zeros(len(names))
-    takers = GroupTakers(scenario)
-    seen: set[str] = set()
-    for row, item in enumerate(arrivals.items):
-        if item.content_hash is not None and item.content_hash in seen:
-            continue  # a duplicate rides on its original's review
-        if item.content_hash is not None:
-            seen.add(item.content_hash)
-        routing = router.route(item)
-        if routing.action is not Action.REVIEW or routing.queue is None:
-            continue
-        groups = takers.groups(item, routing)
-        if not groups:
-            untaken[int(arrivals.stream[row]), column[routing.queue]] += 1.0
-            continue
-        landed = column[routing.queue]
-        routed[int(arrivals.stream[row]), landed] += 1.0
-        work[landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
-        sla_s = scenario.ops.queues[landed].sla_s
-        handled[landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
+    arrivals = sample_arrivals(_thinned(scenario), 0)
+    tally = _tally(scenario, zip(arrivals.stream.tolist(), arrivals.items, strict=True), len(scenario.arrivals))
     hourly = _hourly_rates(scenario)
-    per_hour = (routed / np.maximum(sampled, 1.0)[:, None]).T @ hourly
-    untaken_per_hour = (untaken / np.maximum(sampled, 1.0)[:, None]).T @ hourly
+    share = 1.0 / np.maximum(tally.sampled, 1.0)  # of its row's arrivals, each sampled item
+    per_hour = (tally.routed * share[:, None]).T @ hourly
+    untaken_per_hour = (tally.untaken * share[:, None]).T @ hourly
+    daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
+    items, work_s, handled = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled))
+    impatience = (daily * patience) @ tally.routed
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
-        items = routed[:, index].sum()
-        if items == 0:
+        if items[index] == 0:
             continue
-        mean_s = float(work[index] / items)
-        theta = float(patience @ routed[:, index] / items)
-        ceiling = float(handled[index] / items)
+        mean_s = float(work_s[index] / items[index])
+        theta = float(impatience[index] / items[index])
+        ceiling = float(handled[index] / items[index])
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
         for hour in range(HOURS):
@@ -317,7 +342,7 @@ def plan(scenario: Scenario) -> StaffingPlan:
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)
-        if untaken[:, index].sum() > 0
+        if tally.untaken[:, index].sum() > 0
     }
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
 
