@@ -127,6 +127,13 @@ def test_a_good_trace_replays(app: typer.Typer, tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["strategies"]["fifo"]["kpis"]["overall.items"]["mean"] == 1
 
 
+def test_staff_plans_a_trace(app: typer.Typer, tmp_path: Path) -> None:
+    # A trace was refused with no streams beside it, and ignored with some.
+    result = CliRunner().invoke(app, ["staff", str(_with_trace(tmp_path, "a1,1000,text,en,us,,\n"))])
+    assert result.exit_code == 0, result.output
+    assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
+
+
 def test_a_trace_past_the_horizon_is_refused_and_rows_past_it_are_counted(app: typer.Typer, tmp_path: Path) -> None:
     """Found by a probe: a trace whose rows all fell after the horizon (Unix timestamps, say) ran an empty day and
     reported harmful views 0 with exit 0."""

@@ -1,4 +1,6 @@
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -337,3 +339,39 @@ def test_a_queue_fed_by_streams_sampled_unevenly_is_sized_with_their_rate_weight
     expected = (100_000 * 30.0 + 10 * 300.0) / 100_010
     assert all(row.mean_handling_s == pytest.approx(expected, rel=1e-3) for row in staffing.rows)
     assert all(row.arrivals_per_hour == pytest.approx(100_010.0, rel=1e-3) for row in staffing.rows)
+
+
+def _replay(tmp_path: Path, *hours: tuple[int, int, str]) -> Path:
+    """A trace of `count` text items of `language` spread over each `(hour from the start, count, language)`."""
+    rows = [
+        {"id": f"t{hour}-{k}", "arrive_at_s": (hour + k / count) * 3600.0, "modality": "text"}
+        | {"language": language, "region": "us"}
+        for hour, count, language in hours
+        for k in range(count)
+    ]
+    path = tmp_path / "trace.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_a_traces_items_are_demand_in_the_hour_they_arrive_and_the_queue_they_are_routed_to(tmp_path: Path) -> None:
+    # Found by a probe: with [[arrivals]] beside it the trace was dropped, and a plan of 1 moderator (for a stream of
+    # 10 an hour) decided 0.002 of the trace's 1,988 items within the SLA. Over two days: French items at 03:00 on
+    # both days (60 an hour), English ones at 05:00 on the first only (120, so 60 an hour on average).
+    trace = _replay(tmp_path, (3, 60, "fr"), (27, 60, "fr"), (5, 120, "en"))
+    day = _two_teams().model_dump(mode="python", exclude={"ops_config"})
+    day["arrivals"] = [_stream("en", 10)]
+    staffing = plan(parse_scenario({**day, "horizon_s": 2 * 86400.0, "trace": str(trace)}))
+    fr = {row.hour: row.arrivals_per_hour for row in staffing.rows if row.queue == "fr"}
+    en = {row.hour: row.arrivals_per_hour for row in staffing.rows if row.queue == "en"}
+    assert fr == {hour: pytest.approx(60.0 if hour == 3 else 0.0) for hour in range(24)}
+    assert en == {hour: pytest.approx(70.0 if hour == 5 else 10.0) for hour in range(24)}
+    assert all(row.mean_handling_s == pytest.approx(240.0) for row in staffing.rows if row.queue == "fr")
+
+
+def test_a_trace_alone_is_planned(tmp_path: Path) -> None:
+    day = _two_teams().model_dump(mode="python", exclude={"ops_config"})
+    day["arrivals"] = []
+    staffing = plan(parse_scenario({**day, "trace": str(_replay(tmp_path, (0, 540, "en")))}))
+    busy = [row for row in staffing.rows if row.arrivals_per_hour > 0]
+    assert [(row.queue, row.hour, row.arrivals_per_hour) for row in busy] == [("en", 0, pytest.approx(540.0))]

@@ -41,7 +41,7 @@ from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario
+from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario, load_trace
 from queueopt.sim.takers import GroupTakers
 from queueopt.sim.theory import (
     StateSpaceTooLarge,
@@ -174,9 +174,10 @@ def _thinned(scenario: Scenario) -> Scenario:
 
 @dataclass(slots=True)
 class _Tally:
-    """Sums over the sampled items, per demand row (a stream) and queue: the items routed there for review that
-    some group may take, those no group may take, and over the first their mean handling times and shares handled
-    within the queue's `sla_s`; `sampled` counts every sampled item of a row, auto-actions and duplicates too."""
+    """Sums over the sampled items, per demand row (a stream, or an hour of day of the trace) and queue: the items
+    routed there for review that some group may take, those no group may take, and over the first their mean
+    handling times and shares handled within the queue's `sla_s`; `sampled` counts every sampled item of a row,
+    auto-actions and duplicates too."""
 
     sampled: np.ndarray
     routed: np.ndarray
@@ -290,16 +291,48 @@ def _normal_expectation(of: Callable[[np.ndarray], np.ndarray], upper: float) ->
     return float(half * np.dot(_LEGENDRE_WEIGHTS, density * of(z)))
 
 
+def _covered_hours(scenario: Scenario) -> np.ndarray:
+    """Hours of the horizon that fall in each hour of day: what a count in that hour of day is averaged over."""
+    covered = np.zeros(HOURS)
+    for start in np.arange(0.0, scenario.horizon_s, 3600.0):
+        covered[_hour_of_day(start)] += min(3600.0, scenario.horizon_s - start) / 3600.0
+    return covered
+
+
+def _hour_of_day(t: float) -> int:
+    return int(t % 86400.0 // 3600.0)
+
+
 def _hourly_rates(scenario: Scenario) -> np.ndarray:
     """Mean arrivals per hour of each stream (rows) in each hour of day (columns) over the horizon, bursts included."""
     rates = np.zeros((len(scenario.arrivals), HOURS))
-    covered = np.zeros(HOURS)
-    for start in np.arange(0.0, scenario.horizon_s, 3600.0):
-        covered[int(start % 86400.0 // 3600.0)] += min(3600.0, scenario.horizon_s - start)
     for row, arrival in enumerate(scenario.arrivals):
         for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s):
-            rates[row, int(start % 86400.0 // 3600.0)] += rate * (end - start)
-    return rates * 3600.0 / np.maximum(covered, 1e-9)
+            rates[row, _hour_of_day(start)] += rate * (end - start)
+    per_hour: np.ndarray = rates / np.maximum(_covered_hours(scenario), 1e-9)
+    return per_hour
+
+
+def _streams_sample(scenario: Scenario) -> list[tuple[int, Item]]:
+    """The thinned streams' items, each with its demand row: its stream."""
+    if not scenario.arrivals:
+        return []
+    arrivals = sample_arrivals(_thinned(scenario), 0)
+    return list(zip(arrivals.stream.tolist(), arrivals.items, strict=True))
+
+
+def _trace_sample(scenario: Scenario) -> list[tuple[int, Item]]:
+    """The trace's items before the horizon, each with its demand row: the hour of day it arrives in, after the
+    streams' rows, so the trace's own mix of each hour is routed as recorded (a trace of French items at night and
+    English ones by day). All of them, not a sample: reading the trace already costs more per item than routing."""
+    if scenario.trace is None:
+        return []
+    first = len(scenario.arrivals)
+    return [
+        (first + _hour_of_day(arrival.at_s), arrival.item)
+        for arrival in load_trace(scenario.trace)
+        if arrival.at_s < scenario.horizon_s
+    ]
 
 
 def plan(scenario: Scenario) -> StaffingPlan:
@@ -307,19 +340,20 @@ def plan(scenario: Scenario) -> StaffingPlan:
 
     Routing shares come from the sample (which queue each stream's items land in, after auto-actions and
     duplicates); the hourly shape comes from the stream rates themselves, so a rare queue is not left at zero in
-    an hour the sample happened to miss. A queue's mean handling time, ceiling and patience are averaged over its
-    items with each sampled item weighted by the arrivals it stands for (`_thinned` samples streams unevenly).
+    an hour the sample happened to miss. A trace's items are demand too, counted in the hour of day they arrive
+    (`_trace_sample`). A queue's mean handling time, ceiling and patience are averaged over its items with each
+    sampled item weighted by the arrivals it stands for (`_thinned` samples streams unevenly).
     """
-    if not scenario.arrivals:
-        raise InvalidInput("staffing needs [[arrivals]] streams, not only a trace", field="arrivals")
-    arrivals = sample_arrivals(_thinned(scenario), 0)
-    tally = _tally(scenario, zip(arrivals.stream.tolist(), arrivals.items, strict=True), len(scenario.arrivals))
-    hourly = _hourly_rates(scenario)
+    streams = len(scenario.arrivals)
+    tally = _tally(scenario, [*_streams_sample(scenario), *_trace_sample(scenario)], streams + HOURS)
+    replayed = np.diag(tally.sampled[streams:] / np.maximum(_covered_hours(scenario), 1e-9))
+    hourly = np.vstack([_hourly_rates(scenario), replayed])
     share = 1.0 / np.maximum(tally.sampled, 1.0)  # of its row's arrivals, each sampled item
     per_hour = (tally.routed * share[:, None]).T @ hourly
     untaken_per_hour = (tally.untaken * share[:, None]).T @ hourly
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
-    patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
+    # a replayed item waits as long as it takes: the simulator gives it no patience
+    patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
     items, work_s, handled = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled))
     impatience = (daily * patience) @ tally.routed
     rows = []
