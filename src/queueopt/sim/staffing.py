@@ -65,6 +65,7 @@ class QueueHour:
     queue: str
     hour: int
     arrivals_per_hour: float
+    """Reviews an hour: the items routed here and the QA re-reviews sampled from their decisions (`_with_qa`)."""
     mean_handling_s: float
     patience_s: float | None
     sla_target: float
@@ -349,13 +350,13 @@ def plan(scenario: Scenario) -> StaffingPlan:
     replayed = np.diag(tally.sampled[streams:] / np.maximum(_covered_hours(scenario), 1e-9))
     hourly = np.vstack([_hourly_rates(scenario), replayed])
     share = 1.0 / np.maximum(tally.sampled, 1.0)  # of its row's arrivals, each sampled item
-    per_hour = (tally.routed * share[:, None]).T @ hourly
+    per_hour = (tally.routed * share[:, None]).T @ hourly * _with_qa(scenario)[:, None]
     untaken_per_hour = (tally.untaken * share[:, None]).T @ hourly
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     # a replayed item waits as long as it takes: the simulator gives it no patience
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
     items, work_s, handled = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled))
-    impatience = (daily * patience) @ tally.routed
+    impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
         if items[index] == 0:
@@ -379,6 +380,17 @@ def plan(scenario: Scenario) -> StaffingPlan:
         if tally.untaken[:, index].sum() > 0
     }
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
+
+
+def _with_qa(scenario: Scenario) -> np.ndarray:
+    """Reviews per item routed to each queue, its QA re-reviews included: the engine samples `qa_sample_rate` of
+    the queue's decided reviews for a second review in the same queue, by a moderator who may take the first but
+    did not make it, and the simulator times it by the same handling-time law, so each queue's demand grows by that
+    share at the same mean. They are counted in the hour their item arrives, not when it is decided (most are
+    decided well inside the hour). A QA review never abandons.
+    Under `fifo` a QA review waits in line like any task, so sizing all of them for the SLA is exact; under
+    `priority` and `optimal` it waits behind live work, and the plan errs on the safe side."""
+    return 1.0 + np.asarray([queue.qa_sample_rate for queue in scenario.ops.queues])
 
 
 def _servers(
