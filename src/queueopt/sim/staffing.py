@@ -42,6 +42,7 @@ from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario, load_trace
+from queueopt.sim.simulator import PULL_STRATEGIES
 from queueopt.sim.takers import GroupTakers
 from queueopt.sim.theory import (
     StateSpaceTooLarge,
@@ -70,8 +71,9 @@ class QueueHour:
     patience_s: float | None
     sla_target: float
     servers: int | None
-    """Moderators needed; `None` when no headcount meets the target (`best_attainment <= sla_target`), or when the
-    Erlang model cannot size it (`model_attainment <= sla_target`) though the real handling times could."""
+    """Moderators needed, `slots` over the slots each works (`slots_per_moderator`); `None` when no headcount meets
+    the target (`best_attainment <= sla_target`), or when the Erlang model cannot size it (`model_attainment <=
+    sla_target`) though the real handling times could."""
     best_attainment: float
     """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)` under the scenario's own
     handling-time laws (`handled_within`): the ceiling of any plan."""
@@ -82,6 +84,11 @@ class QueueHour:
     """The same ceiling with handling exponential at `mean_handling_s`, as Erlang C and A take it: the most the
     sizing model can promise, above or below `best_attainment` (a fixed 30 s decides all within 60 s, the
     exponential 86%; 70 s decides none, the exponential 58%)."""
+    slots: int | None
+    """Reviews under way at once that Erlang C or A sized (its servers), `None` with `servers`."""
+    slots_per_moderator: float
+    """Reviews a moderator works at once (`_slots`), averaged over the groups that may take the queue's items by
+    headcount, and over its items."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +192,13 @@ class _Tally:
     untaken: np.ndarray
     work_s: np.ndarray
     handled: np.ndarray
+    slots: np.ndarray
 
 
 def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
     """Route each sampled `(row, item)` as production would and count it against its row and queue."""
     queues = len(scenario.ops.queues)
-    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(4)))
+    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(5)))
     router = Router(scenario.ops)
     takers = GroupTakers(scenario)
     column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
@@ -213,7 +221,21 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
         tally.work_s[row, landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
         sla_s = scenario.ops.queues[landed].sla_s
         tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
+        tally.slots[row, landed] += _over_takers(scenario, groups, lambda group: _slots(scenario, group))
     return tally
+
+
+def _slots(scenario: Scenario, group: RosterGroup) -> float:
+    """Reviews a moderator of the group works at once: its `capacity` under batch assignment (`optimal`, `config`),
+    whose slots work in parallel in the simulator, and one under `fifo` and `priority`, where a moderator pulls one
+    task at a time whatever the capacity."""
+    return 1.0 if scenario.strategy in PULL_STRATEGIES else float(group.capacity)
+
+
+def _moderators(slots: int, per_moderator: float) -> int:
+    """Moderators who between them work `slots` reviews at once, `per_moderator` each: rounded up, less a hair, so
+    a whole quotient computed inexactly (6.000000000000001) is not one moderator too many."""
+    return math.ceil(slots / per_moderator - 1e-9)
 
 
 def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float]) -> float:
@@ -355,7 +377,7 @@ def plan(scenario: Scenario) -> StaffingPlan:
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     # a replayed item waits as long as it takes: the simulator gives it no patience
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
-    items, work_s, handled = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled))
+    items, work_s, handled, slots = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled, tally.slots))
     impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -366,12 +388,15 @@ def plan(scenario: Scenario) -> StaffingPlan:
         ceiling = float(handled[index] / items[index])
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
+        per_moderator = float(slots[index] / items[index])
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
-            servers, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
+            needed, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
+            servers = None if needed is None else _moderators(needed, per_moderator)
             rows.append(
                 QueueHour(
-                    queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound, model_ceiling
+                    *(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound),
+                    *(model_ceiling, needed, per_moderator),
                 )
             )
     untaken_by_queue = {
@@ -452,10 +477,18 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
             pooled = None
             if not any(row.patience_s for row in here):
                 rates = [row.arrivals_per_hour / 3600.0 for row in here]
-                pooled = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+                slots = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+                pooled = None if slots is None else _moderators(slots, _pooled_slots_per_moderator(here))
             size = dedicated if pooled is None else min(pooled, dedicated)
             pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, size))
     return pools
+
+
+def _pooled_slots_per_moderator(rows: list[QueueHour]) -> float:
+    """Slots a pooled moderator works at once: each queue's own, averaged so that each queue's share of the pool's
+    work takes as many moderators as it would in its own team (a harmonic mean weighted by work)."""
+    work = [row.arrivals_per_hour * row.mean_handling_s for row in rows]
+    return sum(work) / sum(share / row.slots_per_moderator for share, row in zip(work, rows, strict=True))
 
 
 def ensure_checkable(scenario: Scenario) -> None:
