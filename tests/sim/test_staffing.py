@@ -421,3 +421,28 @@ def test_a_plan_of_moderators_with_two_slots_meets_its_target_in_simulation() ->
     assert size == 6
     result = check(scenario, size)
     assert result.met(), result
+
+
+def test_breaks_gross_up_the_moderators_on_duty() -> None:
+    # Found by a probe: a break of 600 s every 3,000 s keeps a fifth of the team away, and the plan of 11 for 540 items
+    # an hour of 60 s (120 s at 80%) decided 0.343 within the SLA in simulation. 11 on duty are 11 / 0.8 = 13.75 on
+    # the roster: 14, which meets the target in simulation.
+    breaks = {"breaks": {"every_s": 3000.0, "length_s": 600.0}}
+    scenario = mm_c(servers=10, load=0.9, horizon_s=20_000.0, replications=2, ops=_ops(sla_s=120.0), group=breaks)
+    busy = [row for row in plan(scenario).rows if row.arrivals_per_hour > 0]
+    assert all(row.slots == 11 and row.shrinkage == pytest.approx(0.2) and row.servers == 14 for row in busy)
+    result = check(scenario, 14)
+    assert result.met(), result
+
+
+def test_the_share_on_break_is_averaged_over_the_groups_that_may_take_a_queue() -> None:
+    # Half the headcount takes a fifth of its shift on breaks, half none: a tenth away, 11 / 0.9 = 12.2, so 13.
+    scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0))
+    resting = (
+        mm_c(servers=10, group={"breaks": {"every_s": 3000.0, "length_s": 600.0}})
+        .roster[0]
+        .model_copy(update={"name": "resting"})
+    )
+    staffing = plan(scenario.model_copy(update={"roster": [scenario.roster[0], resting]}))
+    busy = [row for row in staffing.rows if row.arrivals_per_hour > 0]
+    assert all(row.shrinkage == pytest.approx(0.1) and row.servers == 13 for row in busy)

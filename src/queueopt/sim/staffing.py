@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -71,7 +71,8 @@ class QueueHour:
     patience_s: float | None
     sla_target: float
     servers: int | None
-    """Moderators needed, `slots` over the slots each works (`slots_per_moderator`); `None` when no headcount meets
+    """Moderators to roster, `slots` over the slots each works on shift net of breaks
+    (`slots_per_rostered_moderator`); `None` when no headcount meets
     the target (`best_attainment <= sla_target`), or when the Erlang model cannot size it (`model_attainment <=
     sla_target`) though the real handling times could."""
     best_attainment: float
@@ -89,6 +90,13 @@ class QueueHour:
     slots_per_moderator: float
     """Reviews a moderator works at once (`_slots`), averaged over the groups that may take the queue's items by
     headcount, and over its items."""
+    shrinkage: float
+    """The share of a moderator's shift spent on breaks (`_shrinkage`), averaged as `slots_per_moderator` is."""
+
+    @property
+    def slots_per_rostered_moderator(self) -> float:
+        """Slots a moderator on the roster works on average: those of one on duty, less the share on break."""
+        return self.slots_per_moderator * (1.0 - self.shrinkage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +201,13 @@ class _Tally:
     work_s: np.ndarray
     handled: np.ndarray
     slots: np.ndarray
+    away: np.ndarray
 
 
 def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
     """Route each sampled `(row, item)` as production would and count it against its row and queue."""
     queues = len(scenario.ops.queues)
-    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(5)))
+    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(6)))
     router = Router(scenario.ops)
     takers = GroupTakers(scenario)
     column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
@@ -222,6 +231,7 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
         sla_s = scenario.ops.queues[landed].sla_s
         tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
         tally.slots[row, landed] += _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+        tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
     return tally
 
 
@@ -230,6 +240,14 @@ def _slots(scenario: Scenario, group: RosterGroup) -> float:
     whose slots work in parallel in the simulator, and one under `fifo` and `priority`, where a moderator pulls one
     task at a time whatever the capacity."""
     return 1.0 if scenario.strategy in PULL_STRATEGIES else float(group.capacity)
+
+
+def _shrinkage(group: RosterGroup) -> float:
+    """The share of a shift a moderator of the group spends on breaks: one of `length_s` begins every `every_s` on
+    shift (`roster._timeline`), staggered across the group, so about this share of it is away at any moment. A plan
+    sizes the moderators on duty and grosses them up by it (`needed / (1 - shrinkage)`), the call centre's
+    shrinkage."""
+    return 0.0 if group.breaks is None else group.breaks.length_s / group.breaks.every_s
 
 
 def _moderators(slots: int, per_moderator: float) -> int:
@@ -377,7 +395,8 @@ def plan(scenario: Scenario) -> StaffingPlan:
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     # a replayed item waits as long as it takes: the simulator gives it no patience
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
-    items, work_s, handled, slots = (daily @ sums for sums in (tally.routed, tally.work_s, tally.handled, tally.slots))
+    sums = (tally.routed, tally.work_s, tally.handled, tally.slots, tally.away)
+    items, work_s, handled, slots, away = (daily @ per_item for per_item in sums)
     impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -388,17 +407,17 @@ def plan(scenario: Scenario) -> StaffingPlan:
         ceiling = float(handled[index] / items[index])
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
-        per_moderator = float(slots[index] / items[index])
+        per_moderator, shrinkage = float(slots[index] / items[index]), float(away[index] / items[index])
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
             needed, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
-            servers = None if needed is None else _moderators(needed, per_moderator)
-            rows.append(
-                QueueHour(
-                    *(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound),
-                    *(model_ceiling, needed, per_moderator),
-                )
+            row = QueueHour(
+                *(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, None, ceiling, bound),
+                *(model_ceiling, needed, per_moderator, shrinkage),
             )
+            if needed is not None:
+                row = replace(row, servers=_moderators(needed, row.slots_per_rostered_moderator))
+            rows.append(row)
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)
@@ -485,10 +504,11 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
 
 
 def _pooled_slots_per_moderator(rows: list[QueueHour]) -> float:
-    """Slots a pooled moderator works at once: each queue's own, averaged so that each queue's share of the pool's
-    work takes as many moderators as it would in its own team (a harmonic mean weighted by work)."""
+    """Slots a pooled moderator on the roster works at once, net of breaks: each queue's own, averaged so that
+    each queue's share of the pool's work takes as many moderators as it would in its own team (a harmonic mean
+    weighted by work)."""
     work = [row.arrivals_per_hour * row.mean_handling_s for row in rows]
-    return sum(work) / sum(share / row.slots_per_moderator for share, row in zip(work, rows, strict=True))
+    return sum(work) / sum(share / row.slots_per_rostered_moderator for share, row in zip(work, rows, strict=True))
 
 
 def ensure_checkable(scenario: Scenario) -> None:
