@@ -127,6 +127,13 @@ def test_a_good_trace_replays(app: typer.Typer, tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["strategies"]["fifo"]["kpis"]["overall.items"]["mean"] == 1
 
 
+def test_staff_plans_a_trace(app: typer.Typer, tmp_path: Path) -> None:
+    # A trace was refused with no streams beside it, and ignored with some.
+    result = CliRunner().invoke(app, ["staff", str(_with_trace(tmp_path, "a1,1000,text,en,us,,\n"))])
+    assert result.exit_code == 0, result.output
+    assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
+
+
 def test_a_trace_past_the_horizon_is_refused_and_rows_past_it_are_counted(app: typer.Typer, tmp_path: Path) -> None:
     """Found by a probe: a trace whose rows all fell after the horizon (Unix timestamps, say) ran an empty day and
     reported harmful views 0 with exit 0."""
@@ -245,6 +252,16 @@ def test_staff_names_a_queue_no_group_may_take_and_exits_1(app: typer.Typer, tmp
     assert result.exit_code == 1
     assert "- main: no roster group may take up to 60 items an hour routed here" in result.output
     assert "roster: no group may take some items of main" in result.output
+
+
+def test_staff_sizes_a_load_of_whole_erlangs_up_to_rounding(app: typer.Typer, tmp_path: Path) -> None:
+    # Found by a probe: 7,380 items an hour of 60 s is 123 Erlangs, computed as 122.99999999999999; the pool's search
+    # tried 123 servers first and `staff` printed erlang_c's traceback.
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 7380"))
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "│ main              │ Erlang C │ 124 │" in result.output
 
 
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:

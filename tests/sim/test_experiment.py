@@ -43,6 +43,19 @@ def test_scaled_copy_keeps_the_shape() -> None:
         scaled(day, 0.0)
 
 
+def test_a_scaled_copy_may_scale_each_stream_by_its_own_factor() -> None:
+    day = example("example_day.toml")
+    factors = [float(k + 1) for k in range(len(day.arrivals))]
+    uneven = scaled(day, factors, roster=1.0)
+    assert [group.count for group in uneven.roster] == [group.count for group in day.roster]
+    for factor, before, after in zip(factors, day.arrivals, uneven.arrivals, strict=True):
+        assert after.rates_per_s == pytest.approx([rate * factor for rate in before.rates_per_s])
+    with pytest.raises(ValueError, match="roster"):
+        scaled(day, factors)
+    with pytest.raises(ValueError, match="positive"):
+        scaled(day, [0.0] * len(day.arrivals), roster=1.0)
+
+
 def test_every_queue_has_its_kpis_even_in_a_replication_where_it_had_no_items() -> None:
     ops = {
         **ONE_QUEUE_OPS,

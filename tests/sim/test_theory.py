@@ -380,3 +380,28 @@ def test_a_pool_waits_longer_with_mixed_work_and_its_slow_class_misses_first() -
     assert servers_for_pooled_decision_sla(lams, means, 600.0, 0.9) == 7
     assert servers_for_pooled_decision_sla(lams, means, 600.0, 0.95) is None  # video's ceiling is 0.909
     assert servers_for_pooled_decision_sla([0.0, 0.0], means, 600.0, 0.9) == 0
+
+
+def test_a_pool_whose_load_rounds_to_a_whole_number_of_erlangs_is_sized_not_refused() -> None:
+    # Found by a probe: 7,380 items an hour of 60 s is 123 Erlangs, computed as 122.99999999999999, so the search
+    # started at 123 servers and erlang_c refused it as unstable (`queueopt staff` printed a traceback).
+    assert 2.05 * 60.0 < 123.0
+    assert servers_for_pooled_decision_sla([2.05], [60.0], 600.0, 0.8) == servers_for_decision_sla(
+        2.05, 1 / 60.0, 600.0, 0.8
+    )
+
+
+def test_every_pool_of_whole_erlangs_that_rounds_down_is_sized_as_its_dedicated_team() -> None:
+    # Brute force over whole loads of handling times that divide an hour: every rate an hour whose load rounds
+    # below the whole number (where a search from `floor(load) + 1` tries an unstable size first) is sized, and
+    # with one kind of work the pool is Erlang C's own size.
+    rounded_down = [
+        (per_hour / 3600.0, float(mean_s))
+        for mean_s in (3, 6, 8, 9, 10, 12, 15, 18, 20, 24, 30, 36, 40, 45, 48, 60, 72, 75, 80, 90, 100, 120)
+        for per_hour in range(3600 // mean_s, 1000 * 3600 // mean_s, 3600 // mean_s)
+        if per_hour / 3600.0 * mean_s < round(per_hour / 3600.0 * mean_s)
+    ]
+    assert len(rounded_down) > 20
+    for lam, mean_s in rounded_down:
+        pooled = servers_for_pooled_decision_sla([lam / 2, lam / 2], [mean_s, mean_s], 1200.0, 0.8)
+        assert pooled == servers_for_decision_sla(lam, 1 / mean_s, 1200.0, 0.8), (lam, mean_s)

@@ -377,7 +377,8 @@ def _say_saving(saving: int, dedicated: int, basis: str) -> None:
 
 
 def _on_duty_by_hour(scenario: Scenario) -> list[float]:
-    """Moderators on shift in each hour of the first day (breaks included), for comparison with the plan."""
+    """Moderators on shift in each hour of the first day, breaks included, for comparison with the plan: the plan
+    is moderators to roster too, grossed up for the share of a shift on break (`staffing._shrinkage`)."""
     from queueopt.sim.roster import build_moderators
 
     moderators = build_moderators(scenario.model_copy(update={"horizon_s": 86400.0}), 0)

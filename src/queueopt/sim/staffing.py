@@ -1,18 +1,19 @@
 """Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
 
 Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
-items, the rates scaled down and the counts scaled back up) routed by the ops config's own router, so auto-actions,
-duplicates and routing rules shrink and split demand exactly as in production; an item's handling time is that of
-the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted apart
-(`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
-queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
-the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
-window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
-paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
-or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
-at or above `P(handling <= sla_s)`, under the scenario's own handling-time laws (`handled_within`), is reported
-unreachable (`servers is None`) instead of being sized; one the real handling times allow but the exponential of the
-same mean does not is left unsized too (`StaffingPlan.beyond_model`), not called unreachable.
+items, at least `SAMPLE_PER_STREAM` of each stream, each stream's counts scaled back by its own factor) routed by
+the ops config's own router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in
+production; an item's handling time is that of the roster groups that may take it (`takers.GroupTakers`), and items
+no group may take are counted apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each
+(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
+`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait
+plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait alone: a
+plan on the wait alone looks met on paper and misses in simulation. An item that abandons counts as a miss (the
+simulator's `decided_within_sla_share`), or a plan could meet its target by letting items expire. Handling time
+bounds what any headcount can do, so a target at or above `P(handling <= sla_s)`, under the scenario's own
+handling-time laws (`handled_within`), is reported unreachable (`servers is None`) instead of being sized; one the
+real handling times allow but the exponential of the same mean does not is left unsized too
+(`StaffingPlan.beyond_model`), not called unreachable.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
 that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
@@ -25,8 +26,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -35,12 +36,13 @@ from numpy.polynomial.legendre import leggauss
 from scipy.special import ndtr
 
 from queueopt.config import QueueConfig
-from queueopt.domain import Action
+from queueopt.domain import Action, Item
 from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario
+from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario, load_trace
+from queueopt.sim.simulator import PULL_STRATEGIES
 from queueopt.sim.takers import GroupTakers
 from queueopt.sim.theory import (
     StateSpaceTooLarge,
@@ -53,6 +55,7 @@ from queueopt.sim.theory import (
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000
+SAMPLE_PER_STREAM = 2_000
 _NORMAL_SPAN = 9.0
 """Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
@@ -63,12 +66,15 @@ class QueueHour:
     queue: str
     hour: int
     arrivals_per_hour: float
+    """Reviews an hour: the items routed here and the QA re-reviews sampled from their decisions (`_with_qa`)."""
     mean_handling_s: float
     patience_s: float | None
     sla_target: float
     servers: int | None
-    """Moderators needed; `None` when no headcount meets the target (`best_attainment <= sla_target`), or when the
-    Erlang model cannot size it (`model_attainment <= sla_target`) though the real handling times could."""
+    """Moderators to roster, `slots` over the slots each works on shift net of breaks
+    (`slots_per_rostered_moderator`); `None` when no headcount meets
+    the target (`best_attainment <= sla_target`), or when the Erlang model cannot size it (`model_attainment <=
+    sla_target`) though the real handling times could."""
     best_attainment: float
     """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)` under the scenario's own
     handling-time laws (`handled_within`): the ceiling of any plan."""
@@ -79,6 +85,18 @@ class QueueHour:
     """The same ceiling with handling exponential at `mean_handling_s`, as Erlang C and A take it: the most the
     sizing model can promise, above or below `best_attainment` (a fixed 30 s decides all within 60 s, the
     exponential 86%; 70 s decides none, the exponential 58%)."""
+    slots: int | None
+    """Reviews under way at once that Erlang C or A sized (its servers), `None` with `servers`."""
+    slots_per_moderator: float
+    """Reviews a moderator works at once (`_slots`), averaged over the groups that may take the queue's items by
+    headcount, and over its items."""
+    shrinkage: float
+    """The share of a moderator's shift spent on breaks (`_shrinkage`), averaged as `slots_per_moderator` is."""
+
+    @property
+    def slots_per_rostered_moderator(self) -> float:
+        """Slots a moderator on the roster works on average: those of one on duty, less the share on break."""
+        return self.slots_per_moderator * (1.0 - self.shrinkage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,15 +172,88 @@ def _meets(decided_within_sla: dict[str, float], targets: dict[str, float]) -> b
     return all(decided_within_sla[name] >= target for name, target in targets.items())
 
 
-def _thinned(scenario: Scenario) -> tuple[Scenario, float]:
-    """The scenario with every arrival rate scaled so about `SAMPLE_ITEMS` arrive, and the scale factor."""
-    expected = sum(
-        rate * (end - start)
+def _thinned(scenario: Scenario) -> Scenario:
+    """The scenario's streams with their rates scaled so that about `SAMPLE_ITEMS` arrive in all, every stream by
+    one factor, except that none brings fewer than `SAMPLE_PER_STREAM` (a rare stream is scaled up past its own
+    rate). The sample only measures where each stream's items go and how long they take; each stream's own rates
+    give its demand (`_hourly_rates`), so sampling one stream more densely than another biases nothing, while one
+    factor for all left a stream of 5 an hour beside one of 500,000 with no item at all, and its queue out of the
+    plan with no word."""
+    expected = [
+        sum(rate * (end - start) for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s))
         for arrival in scenario.arrivals
-        for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s)
-    )
-    factor = min(1.0, SAMPLE_ITEMS / expected) if expected > 0 else 1.0
-    return scaled(scenario.model_copy(update={"trace": None}), factor, roster=1.0), factor
+    ]
+    overall = min(1.0, SAMPLE_ITEMS / sum(expected)) if sum(expected) > 0 else 1.0
+    factors = [max(overall, SAMPLE_PER_STREAM / count) if count > 0 else 1.0 for count in expected]
+    return scaled(scenario.model_copy(update={"trace": None}), factors, roster=1.0)
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Sums over the sampled items, per demand row (a stream, or an hour of day of the trace) and queue: the items
+    routed there for review that some group may take, those no group may take, and over the first their mean
+    handling times and shares handled within the queue's `sla_s`; `sampled` counts every sampled item of a row,
+    auto-actions and duplicates too."""
+
+    sampled: np.ndarray
+    routed: np.ndarray
+    untaken: np.ndarray
+    work_s: np.ndarray
+    handled: np.ndarray
+    slots: np.ndarray
+    away: np.ndarray
+
+
+def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
+    """Route each sampled `(row, item)` as production would and count it against its row and queue."""
+    queues = len(scenario.ops.queues)
+    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(6)))
+    router = Router(scenario.ops)
+    takers = GroupTakers(scenario)
+    column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
+    seen: set[str] = set()
+    for row, item in sample:
+        tally.sampled[row] += 1.0
+        if item.content_hash is not None and item.content_hash in seen:
+            continue  # a duplicate rides on its original's review
+        if item.content_hash is not None:
+            seen.add(item.content_hash)
+        routing = router.route(item)
+        if routing.action is not Action.REVIEW or routing.queue is None:
+            continue
+        landed = column[routing.queue]
+        groups = takers.groups(item, routing)
+        if not groups:
+            tally.untaken[row, landed] += 1.0
+            continue
+        tally.routed[row, landed] += 1.0
+        tally.work_s[row, landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        sla_s = scenario.ops.queues[landed].sla_s
+        tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
+        tally.slots[row, landed] += _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+        tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
+    return tally
+
+
+def _slots(scenario: Scenario, group: RosterGroup) -> float:
+    """Reviews a moderator of the group works at once: its `capacity` under batch assignment (`optimal`, `config`),
+    whose slots work in parallel in the simulator, and one under `fifo` and `priority`, where a moderator pulls one
+    task at a time whatever the capacity."""
+    return 1.0 if scenario.strategy in PULL_STRATEGIES else float(group.capacity)
+
+
+def _shrinkage(group: RosterGroup) -> float:
+    """The share of a shift a moderator of the group spends on breaks: one of `length_s` begins every `every_s` on
+    shift (`roster._timeline`), staggered across the group, so about this share of it is away at any moment. A plan
+    sizes the moderators on duty and grosses them up by it (`needed / (1 - shrinkage)`), the call centre's
+    shrinkage."""
+    return 0.0 if group.breaks is None else group.breaks.length_s / group.breaks.every_s
+
+
+def _moderators(slots: int, per_moderator: float) -> int:
+    """Moderators who between them work `slots` reviews at once, `per_moderator` each: rounded up, less a hair, so
+    a whole quotient computed inexactly (6.000000000000001) is not one moderator too many."""
+    return math.ceil(slots / per_moderator - 1e-9)
 
 
 def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float]) -> float:
@@ -241,16 +332,48 @@ def _normal_expectation(of: Callable[[np.ndarray], np.ndarray], upper: float) ->
     return float(half * np.dot(_LEGENDRE_WEIGHTS, density * of(z)))
 
 
+def _covered_hours(scenario: Scenario) -> np.ndarray:
+    """Hours of the horizon that fall in each hour of day: what a count in that hour of day is averaged over."""
+    covered = np.zeros(HOURS)
+    for start in np.arange(0.0, scenario.horizon_s, 3600.0):
+        covered[_hour_of_day(start)] += min(3600.0, scenario.horizon_s - start) / 3600.0
+    return covered
+
+
+def _hour_of_day(t: float) -> int:
+    return int(t % 86400.0 // 3600.0)
+
+
 def _hourly_rates(scenario: Scenario) -> np.ndarray:
     """Mean arrivals per hour of each stream (rows) in each hour of day (columns) over the horizon, bursts included."""
     rates = np.zeros((len(scenario.arrivals), HOURS))
-    covered = np.zeros(HOURS)
-    for start in np.arange(0.0, scenario.horizon_s, 3600.0):
-        covered[int(start % 86400.0 // 3600.0)] += min(3600.0, scenario.horizon_s - start)
     for row, arrival in enumerate(scenario.arrivals):
         for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s):
-            rates[row, int(start % 86400.0 // 3600.0)] += rate * (end - start)
-    return rates * 3600.0 / np.maximum(covered, 1e-9)
+            rates[row, _hour_of_day(start)] += rate * (end - start)
+    per_hour: np.ndarray = rates / np.maximum(_covered_hours(scenario), 1e-9)
+    return per_hour
+
+
+def _streams_sample(scenario: Scenario) -> list[tuple[int, Item]]:
+    """The thinned streams' items, each with its demand row: its stream."""
+    if not scenario.arrivals:
+        return []
+    arrivals = sample_arrivals(_thinned(scenario), 0)
+    return list(zip(arrivals.stream.tolist(), arrivals.items, strict=True))
+
+
+def _trace_sample(scenario: Scenario) -> list[tuple[int, Item]]:
+    """The trace's items before the horizon, each with its demand row: the hour of day it arrives in, after the
+    streams' rows, so the trace's own mix of each hour is routed as recorded (a trace of French items at night and
+    English ones by day). All of them, not a sample: reading the trace already costs more per item than routing."""
+    if scenario.trace is None:
+        return []
+    first = len(scenario.arrivals)
+    return [
+        (first + _hour_of_day(arrival.at_s), arrival.item)
+        for arrival in load_trace(scenario.trace)
+        if arrival.at_s < scenario.horizon_s
+    ]
 
 
 def plan(scenario: Scenario) -> StaffingPlan:
@@ -258,68 +381,60 @@ def plan(scenario: Scenario) -> StaffingPlan:
 
     Routing shares come from the sample (which queue each stream's items land in, after auto-actions and
     duplicates); the hourly shape comes from the stream rates themselves, so a rare queue is not left at zero in
-    an hour the sample happened to miss.
+    an hour the sample happened to miss. A trace's items are demand too, counted in the hour of day they arrive
+    (`_trace_sample`). A queue's mean handling time, ceiling and patience are averaged over its items with each
+    sampled item weighted by the arrivals it stands for (`_thinned` samples streams unevenly).
     """
-    if not scenario.arrivals:
-        raise InvalidInput("staffing needs [[arrivals]] streams, not only a trace", field="arrivals")
-    thinned, _ = _thinned(scenario)
-    arrivals = sample_arrivals(thinned, 0)
-    router = Router(scenario.ops)
     streams = len(scenario.arrivals)
-    names = [queue.name for queue in scenario.ops.queues]
-    column = {name: index for index, name in enumerate(names)}
-    routed = np.zeros((streams, len(names)))
-    untaken = np.zeros((streams, len(names)))
-    sampled = np.bincount(arrivals.stream, minlength=streams).astype(float)
-    work = np.zeros(len(names))
-    handled = np.zeros(len(names))
-    takers = GroupTakers(scenario)
-    seen: set[str] = set()
-    for row, item in enumerate(arrivals.items):
-        if item.content_hash is not None and item.content_hash in seen:
-            continue  # a duplicate rides on its original's review
-        if item.content_hash is not None:
-            seen.add(item.content_hash)
-        routing = router.route(item)
-        if routing.action is not Action.REVIEW or routing.queue is None:
-            continue
-        groups = takers.groups(item, routing)
-        if not groups:
-            untaken[int(arrivals.stream[row]), column[routing.queue]] += 1.0
-            continue
-        landed = column[routing.queue]
-        routed[int(arrivals.stream[row]), landed] += 1.0
-        work[landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
-        sla_s = scenario.ops.queues[landed].sla_s
-        handled[landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
-    hourly = _hourly_rates(scenario)
-    per_hour = (routed / np.maximum(sampled, 1.0)[:, None]).T @ hourly
-    untaken_per_hour = (untaken / np.maximum(sampled, 1.0)[:, None]).T @ hourly
-    patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals])
+    tally = _tally(scenario, [*_streams_sample(scenario), *_trace_sample(scenario)], streams + HOURS)
+    replayed = np.diag(tally.sampled[streams:] / np.maximum(_covered_hours(scenario), 1e-9))
+    hourly = np.vstack([_hourly_rates(scenario), replayed])
+    share = 1.0 / np.maximum(tally.sampled, 1.0)  # of its row's arrivals, each sampled item
+    per_hour = (tally.routed * share[:, None]).T @ hourly * _with_qa(scenario)[:, None]
+    untaken_per_hour = (tally.untaken * share[:, None]).T @ hourly
+    daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
+    # a replayed item waits as long as it takes: the simulator gives it no patience
+    patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
+    sums = (tally.routed, tally.work_s, tally.handled, tally.slots, tally.away)
+    items, work_s, handled, slots, away = (daily @ per_item for per_item in sums)
+    impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
-        items = routed[:, index].sum()
-        if items == 0:
+        if items[index] == 0:
             continue
-        mean_s = float(work[index] / items)
-        theta = float(patience @ routed[:, index] / items)
-        ceiling = float(handled[index] / items)
+        mean_s = float(work_s[index] / items[index])
+        theta = float(impatience[index] / items[index])
+        ceiling = float(handled[index] / items[index])
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
+        per_moderator, shrinkage = float(slots[index] / items[index]), float(away[index] / items[index])
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
-            servers, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
-            rows.append(
-                QueueHour(
-                    queue.name, hour, rate, mean_s, patience_s, queue.sla_target, servers, ceiling, bound, model_ceiling
-                )
+            needed, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
+            row = QueueHour(
+                *(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, None, ceiling, bound),
+                *(model_ceiling, needed, per_moderator, shrinkage),
             )
+            if needed is not None:
+                row = replace(row, servers=_moderators(needed, row.slots_per_rostered_moderator))
+            rows.append(row)
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)
-        if untaken[:, index].sum() > 0
+        if tally.untaken[:, index].sum() > 0
     }
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
+
+
+def _with_qa(scenario: Scenario) -> np.ndarray:
+    """Reviews per item routed to each queue, its QA re-reviews included: the engine samples `qa_sample_rate` of
+    the queue's decided reviews for a second review in the same queue, by a moderator who may take the first but
+    did not make it, and the simulator times it by the same handling-time law, so each queue's demand grows by that
+    share at the same mean. They are counted in the hour their item arrives, not when it is decided (most are
+    decided well inside the hour). A QA review never abandons.
+    Under `fifo` a QA review waits in line like any task, so sizing all of them for the SLA is exact; under
+    `priority` and `optimal` it waits behind live work, and the plan errs on the safe side."""
+    return 1.0 + np.asarray([queue.qa_sample_rate for queue in scenario.ops.queues])
 
 
 def _servers(
@@ -381,10 +496,19 @@ def _pools(scenario: Scenario, rows: list[QueueHour]) -> list[PoolHour]:
             pooled = None
             if not any(row.patience_s for row in here):
                 rates = [row.arrivals_per_hour / 3600.0 for row in here]
-                pooled = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+                slots = servers_for_pooled_decision_sla(rates, [row.mean_handling_s for row in here], *sla)
+                pooled = None if slots is None else _moderators(slots, _pooled_slots_per_moderator(here))
             size = dedicated if pooled is None else min(pooled, dedicated)
             pools.append(PoolHour(sla, tuple(row.queue for row in here), hour, dedicated, size))
     return pools
+
+
+def _pooled_slots_per_moderator(rows: list[QueueHour]) -> float:
+    """Slots a pooled moderator on the roster works at once, net of breaks: each queue's own, averaged so that
+    each queue's share of the pool's work takes as many moderators as it would in its own team (a harmonic mean
+    weighted by work)."""
+    work = [row.arrivals_per_hour * row.mean_handling_s for row in rows]
+    return sum(work) / sum(share / row.slots_per_rostered_moderator for share, row in zip(work, rows, strict=True))
 
 
 def ensure_checkable(scenario: Scenario) -> None:

@@ -47,9 +47,16 @@ def _check_rates(servers: int, lam: float, mu: float) -> None:
         raise ValueError(f"service rate must be finite and positive, got {mu!r}")
 
 
+def _stable(servers: int, lam: float, mu: float) -> bool:
+    """`c mu > lam`, the very test `_check_stable` applies: a search asks it before any stable-only formula, since a
+    floor computed from the load in another order of operations can land on `c = lam / mu` (a load of
+    122.99999999999999 Erlangs starts the search at 123, which `erlang_c` refuses)."""
+    return lam < servers * mu
+
+
 def _check_stable(servers: int, lam: float, mu: float) -> None:
     _check_rates(servers, lam, mu)
-    if lam >= servers * mu:
+    if not _stable(servers, lam, mu):
         raise ValueError(f"unstable: arrival rate {lam} >= servers * service rate {servers * mu}")
 
 
@@ -328,13 +335,13 @@ def cobham_mean_waits(
 
 def _service_level(servers: int, lam: float, mu: float, t: float, patience_rate: float | None) -> float:
     if patience_rate is None:
-        return mm_c_service_level(servers, lam, mu, t) if servers * mu > lam else 0.0
+        return mm_c_service_level(servers, lam, mu, t) if _stable(servers, lam, mu) else 0.0
     return erlang_a_service_level(servers, lam, mu, patience_rate, t)
 
 
 def _mean_wait(servers: int, lam: float, mu: float, patience_rate: float | None) -> float:
     if patience_rate is None:
-        return mm_c_mean_wait(servers, lam, mu) if servers * mu > lam else math.inf
+        return mm_c_mean_wait(servers, lam, mu) if _stable(servers, lam, mu) else math.inf
     return erlang_a(servers, lam, mu, patience_rate).mean_wait
 
 
@@ -416,7 +423,7 @@ def decision_sla_ceiling(mu: float, sla_s: float) -> float:
 
 def _decision_level(servers: int, lam: float, mu: float, sla_s: float, patience_rate: float | None) -> float:
     if patience_rate is None:
-        return mm_c_sojourn_within(servers, lam, mu, sla_s) if servers * mu > lam else 0.0
+        return mm_c_sojourn_within(servers, lam, mu, sla_s) if _stable(servers, lam, mu) else 0.0
     return erlang_a_decided_within(servers, lam, mu, patience_rate, sla_s)
 
 
@@ -464,17 +471,23 @@ def pooled_decided_within(servers: int, lams: Sequence[float], means_s: Sequence
     conditional wait). With one class `cs2 = 1` and this is `mm_c_sojourn_within` exactly.
     """
     _check_time(t)
-    if not lams or len(lams) != len(means_s):
-        raise ValueError("need one arrival rate and one mean handling time per class")
-    lam = float(sum(lams))
-    mean = sum(rate * mean_s for rate, mean_s in zip(lams, means_s, strict=True)) / lam
-    second = sum(rate * 2.0 * mean_s * mean_s for rate, mean_s in zip(lams, means_s, strict=True)) / lam
-    variability = second / (mean * mean) - 1.0
+    lam, mean, variability = _mixture(lams, means_s)
     waiting = erlang_c(servers, lam, 1.0 / mean)
     theta = (servers / mean - lam) * 2.0 / (1.0 + variability)
     return [
         -math.expm1(-t / mean_s) - waiting / mean_s * _exponential_gap(theta, 1.0 / mean_s, t) for mean_s in means_s
     ]
+
+
+def _mixture(lams: Sequence[float], means_s: Sequence[float]) -> tuple[float, float, float]:
+    """The pool's arrival rate, mean handling time and squared coefficient of variation of its handling (a mixture
+    of exponentials), computed once for the formula and the search's stability test alike."""
+    if not lams or len(lams) != len(means_s):
+        raise ValueError("need one arrival rate and one mean handling time per class")
+    lam = float(sum(lams))
+    mean = sum(rate * mean_s for rate, mean_s in zip(lams, means_s, strict=True)) / lam
+    second = sum(rate * 2.0 * mean_s * mean_s for rate, mean_s in zip(lams, means_s, strict=True)) / lam
+    return lam, mean, second / (mean * mean) - 1.0
 
 
 def servers_for_pooled_decision_sla(
@@ -493,11 +506,14 @@ def servers_for_pooled_decision_sla(
     if any(target_fraction >= decision_sla_ceiling(1.0 / mean_s, sla_s) for mean_s in means):
         return None
 
+    lam, mean, _ = _mixture(rates, means)
+
     def meets(servers: int) -> bool:
+        if not _stable(servers, lam, 1.0 / mean):
+            return False
         return min(pooled_decided_within(servers, rates, means, sla_s)) >= target_fraction
 
-    load = sum(rate * mean_s for rate, mean_s in busy)
-    return _smallest(meets, math.floor(load) + 1)
+    return _smallest(meets, _erlang_c_floor(lam, 1.0 / mean))
 
 
 def _served_floor(lam: float, mu: float, target_fraction: float) -> int:
