@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
+from tests.conftest import PG_URL
 from tests.service.conftest import bearer, profile
 
 from queueopt.config import ConfigError
 from queueopt.errors import InvalidInput
+from queueopt.service import serving
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
+from queueopt.store import open_store
 
 
 def test_a_service_without_tokens_refuses_to_start(settings: Settings) -> None:
@@ -50,6 +56,56 @@ def test_a_bug_answers_500_in_the_error_format_and_is_logged(
     monkeypatch.undo()
     metrics = api.client.get("/metrics", headers=api.bearer("metrics")).text
     assert 'route="/v1/queues",status="500"' in metrics
+
+
+@pytest.mark.parametrize("durable_settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_store_session_that_ends_under_requests_answers_503_with_retry_after_and_applies_nothing(
+    durable_settings: Settings,
+    serve: Any,
+    api_for: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server restart or an operator's `pg_terminate_backend` ends the serving engine's store session: a request
+    it breaks, read or write, is answered 503 with `Retry-After` as every store failure is, not 500, and nothing of
+    it is applied, in the store or the engine's memory. The process is told to stop (recorded here instead)."""
+    name = f"queueopt-test-{uuid.uuid4().hex[:12]}"
+    settings = durable_settings.model_copy(
+        update={"database_url": f"{durable_settings.database_url}&application_name={name}"}
+    )
+    stops: list[str] = []
+    monkeypatch.setattr(serving, "stop_at_once", stops.append)
+    with serve(create_app(settings)) as client:
+        api = api_for(client)
+        api.submit(api.text_item("kept"))
+        depths = _depths(client)
+        with psycopg.connect(PG_URL, autocommit=True) as operator:
+            operator.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            )
+        submitted = client.post("/v1/items", json={"items": [api.text_item("lost")]}, headers=bearer("ingest"))
+        shown = client.get("/v1/items/kept", headers=bearer("ingest"))
+        for response in (submitted, shown):
+            assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
+            assert response.json()["detail"][0]["reason"].startswith("the store failed (PostgreSQL: ")
+        assert _depths(client) == depths, "the engine's memory holds nothing of the refused submission"
+        for _ in range(100):
+            if stops:
+                break
+            time.sleep(0.05)
+    assert stops[0] == "the serving engine's connection to its store failed"
+    assert "unhandled error" not in caplog.text
+    store = open_store(settings.database_url)
+    try:
+        assert list(store.items(["kept", "lost"])) == ["kept"]
+    finally:
+        store.close()
+
+
+def _depths(client: Any) -> dict[str, int]:
+    return {
+        queue["name"]: queue["depth"] for queue in client.get("/v1/queues", headers=bearer("admin")).json()["queues"]
+    }
 
 
 def test_a_roster_file_naming_what_the_config_lacks_stops_the_app_before_it_serves(

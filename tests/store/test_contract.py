@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import StoreFactory
@@ -383,3 +384,101 @@ def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unava
     finally:
         holder.close()
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_whose_session_ends_is_unavailable_and_applies_nothing() -> None:
+    """A server restart or an operator's `pg_terminate_backend` ends the store's session: every read and write is
+    then a 503-class error (retry), never an internal error, and the write it broke in is not applied."""
+    import uuid
+
+    import psycopg
+    from tests.conftest import PG_URL
+
+    from queueopt.errors import StoreUnavailable
+
+    schema, name = f"t_{uuid.uuid4().hex[:16]}", f"queueopt-test-{uuid.uuid4().hex[:12]}"
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}&application_name={name}"
+    store = open_store(url)
+    try:
+        submit(store, "kept")
+        with psycopg.connect(PG_URL, autocommit=True) as operator:
+            ended = operator.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchall()
+        assert ended == [(True,)]
+        with pytest.raises(StoreUnavailable, match="PostgreSQL: terminating connection"):
+            submit(store, "lost")
+        with pytest.raises(StoreUnavailable, match="PostgreSQL: the connection is closed"):
+            store.items(["kept"])
+        assert not store.ping()
+    finally:
+        store.close()
+    again = open_store(url)
+    try:
+        assert list(again.items(["kept", "lost"])) == ["kept"]
+    finally:
+        again.close()
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_sqlite_store_on_a_full_disk_refuses_a_write_whole_as_unavailable(tmp_path: Path) -> None:
+    """A full disk (here the connection's page limit), like a failing or read-only one, refuses the write whole with
+    a 503-class error (retry), never an internal error. SQLite ends the transaction itself on a full disk, and the
+    store writes again once there is room."""
+    from queueopt.errors import StoreUnavailable
+    from queueopt.store.sql import SqlStore
+
+    store = open_store(f"sqlite:///{tmp_path / 'full.db'}")
+    assert isinstance(store, SqlStore)
+    connection = store._connection  # the page limit is the connection's own
+    try:
+        submit(store, "kept")
+        pages = connection.execute("PRAGMA page_count").fetchall()[0][0]
+        connection.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreUnavailable, match="SQLite: database or disk is full"):
+            submit(store, *[f"lost-{n}" for n in range(200)])
+        connection.execute("PRAGMA max_page_count = 1073741823")
+        submit(store, "after")
+        assert sorted(store.items(["kept", "lost-0", "after"])) == ["after", "kept"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_wrong_query_or_a_broken_constraint_is_a_bug_not_an_unavailable_store(backend: str) -> None:
+    """Only the database's state (a lost session, a busy or failing disk) is answered 503; an error that signals a
+    bug stays one, for the last-resort handler to log and answer 500."""
+    queries = [
+        "SELEC 1",
+        "SELECT * FROM no_such_table",
+        "CREATE TEMPORARY TABLE once (id INTEGER PRIMARY KEY)",
+        "INSERT INTO once (id) VALUES (1)",
+        "INSERT INTO once (id) VALUES (1)",
+    ]
+    if backend == "sqlite":
+        import sqlite3
+
+        from queueopt.store.sqlite import SQLITE as dialect
+
+        connection: Any = sqlite3.connect(":memory:", isolation_level=None)
+    else:
+        import psycopg
+        from tests.conftest import PG_URL
+
+        from queueopt.store.postgres import POSTGRES as dialect
+
+        connection = psycopg.connect(PG_URL, autocommit=True)
+        queries.append("SELECT 'a\x00b'::text")
+    errors = []
+    try:
+        for query in queries:
+            try:
+                connection.execute(query)
+            except dialect.driver_error as error:
+                errors.append(error)
+    finally:
+        connection.close()
+    assert len(errors) == len(queries) - 2
+    assert [dialect.unavailable(error) for error in errors] == [None] * len(errors)

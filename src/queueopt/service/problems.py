@@ -136,7 +136,7 @@ _DESCRIPTIONS = {
     413: "Request body too large.",
     422: "Invalid input; `field` names it.",
     500: "Unexpected failure (never expected; logged).",
-    503: "The store is unreachable.",
+    503: "The store is unreachable or failing; retry after `Retry-After` seconds.",
 }
 
 

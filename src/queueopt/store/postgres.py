@@ -22,12 +22,27 @@ def _executemany(connection: Connection, query: str, rows: list[tuple[Any, ...]]
         return cursor.rowcount
 
 
+def _unavailable(error: Exception) -> str | None:
+    """psycopg's operational errors are the server's or the connection's state, not the query's: a session that
+    ended (a restart, `pg_terminate_backend`, a network cut), a full disk, a deadlock, a lock or statement timeout.
+    Every other error (a wrong query, a broken constraint, a value PostgreSQL refuses) is a bug."""
+    if not isinstance(error, psycopg.OperationalError):
+        return None
+    return f"the store failed (PostgreSQL: {one_line(error)}); the request was not acknowledged: retry"
+
+
+def one_line(error: Exception) -> str:
+    """libpq's message spans lines; a reason is one."""
+    return " ".join(str(error).split())
+
+
 POSTGRES = Dialect(
     name="postgres",
     begin="BEGIN ISOLATION LEVEL READ COMMITTED",
     placeholder="%s",
     integrity_errors=(psycopg.errors.UniqueViolation,),
-    busy=lambda error: False,  # a PostgreSQL BEGIN takes no lock
+    driver_error=psycopg.Error,
+    unavailable=_unavailable,
     executemany=_executemany,
     share_row=" FOR SHARE",
     claim_timeout="SET LOCAL lock_timeout = '5s'",
@@ -51,8 +66,7 @@ def connect(conninfo: str, **options: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(make_conninfo(conninfo, **options), autocommit=True)
     except psycopg.OperationalError as error:
-        reason = " ".join(str(error).split())  # libpq's message spans lines; a CLI error is one
-        raise StoreUnavailable(f"cannot reach PostgreSQL: {reason}", field="database_url") from None
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(error)}", field="database_url") from None
 
 
 def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:

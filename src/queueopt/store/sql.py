@@ -8,6 +8,7 @@ replica) can never double-lease a task.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -36,9 +37,11 @@ class Dialect:
     begin: str
     placeholder: str
     integrity_errors: tuple[type[Exception], ...]
-    busy: Callable[[Exception], bool]
-    """Whether an error says another process held the write lock past the busy timeout (SQLite's "database is
-    locked"); nothing was written then."""
+    driver_error: type[Exception]
+    """The base of every error the driver raises."""
+    unavailable: Callable[[Exception], str | None]
+    """Why the store cannot serve now, for an error of the database's state rather than of the query (a lost
+    connection, a server restart, a busy, full or failing disk), or None for any other error, which is a bug."""
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
     """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files, and
@@ -197,19 +200,37 @@ class SqlStore:
         return self._connection.execute(self._sql(query), tuple(params))
 
     @contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the connection for a read or a write. An error that says the database cannot serve now becomes
+        `StoreUnavailable` (503, retry) instead of an internal error: a lost PostgreSQL session, say, or a SQLite
+        disk that is full. The engine changes its memory only after a write returns, so it holds nothing of the
+        refused one (and a serving process whose connection is lost stops: `lock_guard`). Opening the store reports
+        its errors itself, naming the database (`open_store`)."""
+        with self._lock:
+            try:
+                yield
+            except self._dialect.driver_error as error:
+                reason = self._dialect.unavailable(error)
+                if reason is None:
+                    raise
+                raise StoreUnavailable(reason) from None
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
-        try:
-            self._connection.execute(self._dialect.begin)
-        except Exception as error:
-            if not self._dialect.busy(error):
-                raise
-            raise StoreUnavailable("the store is busy (another process holds its write lock); retry") from None
+        self._connection.execute(self._dialect.begin)
         try:
             yield
+            self._connection.execute("COMMIT")
         except BaseException:
-            self._connection.execute("ROLLBACK")
+            self._roll_back()
             raise
-        self._connection.execute("COMMIT")
+
+    def _roll_back(self) -> None:
+        """End a transaction that failed, its COMMIT included, keeping the error that failed it as the one raised.
+        A ROLLBACK fails only when the transaction is over already: SQLite ends it by itself on some errors (a full
+        disk), and a lost connection's server ends it."""
+        with contextlib.suppress(self._dialect.driver_error):
+            self._connection.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         """Apply every migration file newer than the recorded schema version, each in its own transaction.
@@ -237,7 +258,7 @@ class SqlStore:
                     self._execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     def schema_version(self) -> int:
-        with self._lock:
+        with self._using():
             return int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0])
 
     def apply(self, changes: Changes) -> None:
@@ -248,7 +269,7 @@ class SqlStore:
             if write.expect is not None
         ]
         many = self._dialect.executemany
-        with self._lock, self._transaction():
+        with self._using(), self._transaction():
             self._fence()
             if updates:
                 changed = many(self._connection, self._update_tasks, updates)
@@ -287,12 +308,12 @@ class SqlStore:
 
     def items(self, ids: Iterable[str]) -> dict[str, ItemRecord]:
         wanted = list(dict.fromkeys(ids))
-        with self._lock:
+        with self._using():
             rows = self._select_in(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({{}})", wanted)
         return {row[0]: _item_of(row) for row in rows}
 
     def items_of_task(self, task_id: str) -> list[ItemRecord]:
-        with self._lock:
+        with self._using():
             rows = self._execute(
                 f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ? AND task_id = ? UNION ALL "
                 f"SELECT {_ITEM_COLUMNS} FROM items WHERE task_id = ? AND task_id <> id ORDER BY submitted_at, id",
@@ -302,7 +323,7 @@ class SqlStore:
 
     def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         wanted = list(dict.fromkeys(hashes))
-        with self._lock:
+        with self._using():
             rows = self._select_in(
                 "SELECT hash, item_id, owner FROM content_history WHERE hash IN ({}) ORDER BY seq", wanted
             )
@@ -312,24 +333,24 @@ class SqlStore:
         return history
 
     def task(self, task_id: str) -> Task | None:
-        with self._lock:
+        with self._using():
             rows = self._execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchall()
         return _task_of(rows[0]) if rows else None
 
     def open_tasks(self) -> list[Task]:
-        with self._lock:
+        with self._using():
             rows = self._execute(
                 f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') ORDER BY id"
             ).fetchall()
         return [_task_of(row) for row in rows]
 
     def moderators(self) -> dict[str, str]:
-        with self._lock:
+        with self._using():
             rows = self._execute("SELECT id, profile FROM moderators ORDER BY id").fetchall()
         return {row[0]: row[1] for row in rows}
 
     def save_learning(self, state: str, at: float) -> None:
-        with self._lock, self._transaction():
+        with self._using(), self._transaction():
             self._fence()
             self._execute(
                 "INSERT INTO learning (id, saved_at, state) VALUES (1, ?, ?) "
@@ -338,13 +359,13 @@ class SqlStore:
             )
 
     def learning(self) -> str | None:
-        with self._lock:
+        with self._using():
             rows = self._execute("SELECT state FROM learning WHERE id = 1").fetchall()
         return str(rows[0][0]) if rows else None
 
     def secret(self, name: str) -> str:
         # Of replicas asking at once, the first insert wins and every one reads the winner's value.
-        with self._lock:
+        with self._using():
             with self._transaction():
                 self._execute(
                     "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
@@ -354,7 +375,7 @@ class SqlStore:
         return str(rows[0][0])
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]:
-        with self._lock:
+        with self._using():
             rows = self._execute(
                 "SELECT seq, at, task_id, item_id, actor, transition, note FROM audit "
                 "WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?",
@@ -368,7 +389,7 @@ class SqlStore:
         ]
 
     def claim_serving(self, address: str | None, at: float) -> None:
-        with self._lock, self._transaction():
+        with self._using(), self._transaction():
             if self._dialect.claim_timeout:
                 self._execute(self._dialect.claim_timeout)
             # One statement: on PostgreSQL it waits for the deposed engine's writes in flight (each holds the row
@@ -382,12 +403,12 @@ class SqlStore:
             self._epoch = int(rows[0][0])
 
     def announce_serving(self, address: str, at: float) -> None:
-        with self._lock, self._transaction():
+        with self._using(), self._transaction():
             self._fence()
             self._execute("UPDATE serving_engine SET address = ?, since = ? WHERE slot = 1", (address, at))
 
     def serving_address(self) -> str | None:
-        with self._lock:
+        with self._using():
             rows = self._execute("SELECT address FROM serving_engine WHERE slot = 1").fetchall()
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
@@ -403,7 +424,7 @@ class SqlStore:
             raise Deposed("this engine no longer serves the store: another replica took it over; retry")
 
     def count_items(self) -> int:
-        with self._lock:
+        with self._using():
             return int(self._execute("SELECT COUNT(*) FROM items").fetchall()[0][0])
 
     def ping(self) -> bool:

@@ -35,6 +35,33 @@ def _locked(error: Exception) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
 
+# Result codes of the database's state, not of the query: memory, a file that went read-only, a disk that failed or
+# filled up, a file that cannot be opened or is damaged. A wrong query (SQLITE_ERROR) or a broken constraint is a bug.
+_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
+
+def _unavailable(error: Exception) -> str | None:
+    """Another process held the write lock past the busy timeout, or one of `_UNAVAILABLE` (an extended result
+    code keeps its primary code in the low byte: SQLITE_IOERR_WRITE is an SQLITE_IOERR)."""
+    if _locked(error):
+        return "the store is busy (another process holds its write lock); retry"
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in _UNAVAILABLE:
+        return None
+    return f"the store failed (SQLite: {error}); the request was not acknowledged: retry"
+
+
 SQLITE = Dialect(
     name="sqlite",
     begin="BEGIN IMMEDIATE",
@@ -43,7 +70,8 @@ SQLITE = Dialect(
     migration_lock="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
-    busy=_locked,
+    driver_error=sqlite3.Error,
+    unavailable=_unavailable,
     executemany=_executemany,
     column_types={
         "real": "REAL",
