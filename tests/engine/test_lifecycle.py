@@ -803,10 +803,8 @@ def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Eng
     assert second is not None and second.id == f"{chosen}~qa"
 
 
-def qa_disagreement(engine: Engine, clock: VirtualClock) -> str:
-    """m1 decides a child-safety item QA samples, m2's QA review disagrees; returns the item id."""
-    from queueopt.engine import qa_draw
-
+def decided_for_qa(engine: Engine) -> str:
+    """m1 decides violating a child-safety item QA samples (m2 may review it); returns the item id."""
     # child_safety samples 10% for QA: find an id the deterministic draw selects
     chosen = next(f"cs{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cs{index}") < 0.10)
     engine.submit([video(chosen, signals={"child_safety": 0.9})])
@@ -814,8 +812,14 @@ def qa_disagreement(engine: Engine, clock: VirtualClock) -> str:
         engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
-    before = engine.model.accuracy("m1", "child_safety")
     engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    return chosen
+
+
+def qa_disagreement(engine: Engine, clock: VirtualClock) -> str:
+    """m1 decides a child-safety item QA samples, m2's QA review disagrees; returns the item id."""
+    chosen = decided_for_qa(engine)
+    before = engine.model.accuracy("m1", "child_safety")  # only a QA review moves it
     assert engine.next_for("m1") is None  # the QA copy never goes back to the first reviewer
     qa = engine.next_for("m2")
     assert qa is not None and qa.id == f"{chosen}~qa" and qa.kind == "qa" and qa.lease_token is not None
@@ -1056,14 +1060,7 @@ def test_a_qa_review_the_store_refuses_moves_no_estimate_and_counts_once_when_re
     retry it was told to make moved it again; QA reviews were also counted among the verdicts decided."""
     store = MemoryStore()
     engine = Engine(store, clock, example_config)
-    chosen = next(f"cc{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cc{index}") < 0.10)
-    engine.submit([video(chosen, signals={"child_safety": 0.9})])
-    for name in ("m1", "m2"):
-        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
-    lease = engine.next_for("m1")
-    assert lease is not None and lease.lease_token is not None
-    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
-    clock.advance(600)  # past the cool-down after the first review
+    decided_for_qa(engine)
     qa = engine.next_for("m2")
     assert qa is not None and qa.kind == "qa" and qa.lease_token is not None
     written = store.apply
