@@ -416,7 +416,7 @@ class Engine:
             records: dict[str, ItemRecord] = dict(existing)
             counted: list[tuple[str, str]] = []
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
-            asking: dict[str, list[Task]] = {}  # reviews of content seen before, by content: open ones ask as much
+            asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
             route = self._router.route
             arrivals = list(fresh.items())
             if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
@@ -443,7 +443,7 @@ class Engine:
                 if task is not None:
                     tasks.append(task)
                     if content_hash in seen:
-                        asking.setdefault(content_hash, []).append(task)
+                        asking.add(content_hash)
                 if routing.action is _ACTION_DUPLICATE:
                     if routing.verdict is None:  # rides on a review still to decide, so on its task
                         owner = record.task_id
@@ -498,7 +498,7 @@ class Engine:
 
     def _widen_open_reviews(
         self,
-        asking: dict[str, list[Task]],
+        asking: set[str],
         seen: dict[str, list[_Seen]],
         tasks: list[Task],
         changes: Changes,
@@ -506,43 +506,52 @@ class Engine:
         actor: str,
         now: float,
     ) -> None:
-        """Every open review of content (its copies', appeals' and QA's) is as severe and as restricted as this
-        batch's reviews of it: it is the same content. Found by a probe: a copy scored for nudity alone of content a
-        later copy scored for child safety stayed open to moderators without the clearance. Certifications are each
-        review's own question (`Router.route`). A widened review held by someone it no longer allows, or newly severe
-        (the wellbeing budget counts severe items when leased), goes back to its queue, released by `actor`."""
+        """Every open review of content reviewed in this batch (its copies', appeals' and QA's, this batch's own
+        included) is as severe and as restricted as any review of it, open or closed, but for closed copies: those
+        pass what they asked down the line of copies (`Router.route`), while an appeal or escalation is never a
+        copy later ones are compared with. It is the same content. Found by two probes: a copy scored for nudity
+        alone of content a later copy scored for child safety stayed open to moderators without the clearance, and
+        a copy arriving after an escalation scored for child safety went to them. Certifications are each review's
+        own question. A widened review held by someone it no longer allows, or newly severe (the wellbeing budget
+        counts severe items when leased), goes back to its queue, released by `actor`."""
         position = {task.id: index for index, task in enumerate(tasks)}
         pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
         asked_of = self._router.asked
-        for content_hash, reviews in asking.items():
-            asks = [asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas) for task in reviews]
-            severe = any(asked.severe for asked in asks)
-            tiers = frozenset[str]().union(*(asked.clearance for asked in asks))
-            for item_id, *_ in seen[content_hash]:
+        for content_hash in asking:
+            severe, tiers = False, set[str]()
+            open_reviews: list[tuple[Task, TaskWrite | None]] = []
+            for item_id, owner, *_ in seen[content_hash]:
                 for task_id in (item_id, item_id + QA_SUFFIX):
                     write = pending.get(task_id)
                     task = write.task if write is not None else self._tasks.get(task_id)
-                    if task is None:
-                        continue
-                    clearance = widened(task.clearance, tiers)
-                    newly_severe = severe and not task.severe
-                    if clearance is task.clearance and not newly_severe:
-                        continue
-                    wider = _evolved(task, clearance=clearance, severe=task.severe or severe)
-                    if task.state is _LEASED:
-                        assert task.holder is not None
-                        if newly_severe or not self._model.qualified(wider, task.holder, now):
-                            note = f"{_LEASE_OF}{task.holder}: the same content now asks more of its reviewer"
-                            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
-                            wider = self._requeue(wider)
-                    if write is not None:
-                        write.task = tasks[position[task_id]] = wider
-                        continue
-                    pending[task_id] = TaskWrite(wider, (task.state, task.attempt))
-                    changes.tasks.append(pending[task_id])
-                    replaced.append(task)
-                    position[task_id] = len(tasks)
-                    tasks.append(wider)
+                    if task is not None:
+                        open_reviews.append((task, write))
+                    elif not owner and task_id == item_id:
+                        task = self._store.task(task_id)  # a closed appeal or escalation
+                    if task is not None:
+                        asked = asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
+                        severe |= asked.severe
+                        tiers |= asked.clearance
+            for task, write in open_reviews:
+                clearance = widened(task.clearance, frozenset(tiers))
+                newly_severe = severe and not task.severe
+                if clearance is task.clearance and not newly_severe:
+                    continue
+                wider = _evolved(task, clearance=clearance, severe=True if newly_severe else task.severe)
+                if task.state is _LEASED:
+                    assert task.holder is not None
+                    if newly_severe or not self._model.qualified(wider, task.holder, now):
+                        note = f"{_LEASE_OF}{task.holder}: the same content now asks more of its reviewer"
+                        changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
+                        wider = self._requeue(wider)
+                if write is not None:
+                    write.task = tasks[position[task.id]] = wider
+                    continue
+                pending[task.id] = TaskWrite(wider, (task.state, task.attempt))
+                changes.tasks.append(pending[task.id])
+                replaced.append(task)
+                position[task.id] = len(tasks)
+                tasks.append(wider)
 
     def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
@@ -827,7 +836,7 @@ class Engine:
         matching = solve(
             value, slots, method=self._strategy.method, severe=None if caps is None else severe, severe_cap=caps
         )
-        self.stats.solver_seconds.append(time.perf_counter() - started)
+        solved_s = time.perf_counter() - started
         with self._lock:
             now = self._clock.now()
             # Plain ints: indexing a list with numpy integers costs several times more.
@@ -836,6 +845,7 @@ class Engine:
                 for row, column in zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)
             ]
             leased = self._lease_pairs(self._still_open(chosen, now), now, "assigner")
+            self.stats.solver_seconds.append(solved_s)  # with the batch it timed: a refused one counts in neither
             self.stats.batches += 1
             self.stats.last_batch_size = len(leased)
         return [
@@ -1343,7 +1353,15 @@ class Engine:
             old.append(task)
             new.append(back)
         if old:
-            self._commit(changes, old, new)
+            try:
+                self._commit(changes, old, new)
+            except BaseException:
+                # The expiries taken off the heap go back on it: a refused write must leave the leases to run out
+                # at the next call, not held for good (found by a probe: a lease stuck until the engine restarted).
+                for task in old:
+                    assert task.lease_expires_at is not None
+                    self._leases.reschedule(task.id, task.attempt, task.lease_expires_at)
+                raise
             self.stats.expired += len(old)
         return len(old)
 
@@ -1354,10 +1372,7 @@ class Engine:
             record = self._item_record(item_id)
             if record.status not in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) or record.decided_at is not None:
                 raise Conflict(f"item {item_id!r} is {record.status.value}; nothing to cancel", field="item_id")
-            changes = Changes(
-                items=[_evolved(record, status=ItemStatus.CANCELLED)],
-                audit=[AuditEntry(now, record.task_id, item_id, actor, "cancelled")],
-            )
+            changes = Changes(items=[_evolved(record, status=ItemStatus.CANCELLED)])
             task = self._tasks.get(record.task_id or "")
             old, new = [], []
             if task is not None:
@@ -1380,6 +1395,11 @@ class Engine:
                     lowered = _evolved(task, priority=math.fsum(other.priority for other in others))
                     changes.tasks.append(TaskWrite(lowered, (task.state, task.attempt)))
                     old, new = [task], [lowered]
+            # The entry names the task only when the task is cancelled with the item: a copy withdrawn from a task
+            # that stays open (under review, say) ends nothing of the task's (found by a probe: a task's audit read
+            # leased, cancelled, then decided by its holder).
+            ended = record.task_id if not new or new[0].state is TaskState.CANCELLED else None
+            changes.audit.append(AuditEntry(now, ended, item_id, actor, "cancelled"))
             self._commit(changes, old, new)
             return self.item(item_id)
 
@@ -1418,7 +1438,7 @@ class Engine:
             self._put_moderator(before)
             return
         self._model.remove(moderator_id)
-        self._leases.set_slots(moderator_id, 0)
+        self._leases.forget_newest(moderator_id)
         if kept is not None:
             self._unplaced[moderator_id] = kept
 

@@ -57,6 +57,15 @@ class LeaseBook:
         self._slots[moderator_id] = slots
         self._refresh(moderator_id)
 
+    def forget_newest(self, moderator_id: str) -> None:
+        """Undo the first `set_slots` of the moderator given slots last (a new profile whose write was refused), so
+        the order of everyone else, which breaks ties between free moderators, is as if it never happened."""
+        self.set_slots(moderator_id, 0)
+        if self._moderators[-1] == moderator_id and moderator_id not in self._by_moderator:
+            self._moderators.pop()
+            del self._order[moderator_id]
+            del self._slots[moderator_id]
+
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
         so only one with an `_order` ever enters it."""
