@@ -15,7 +15,20 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from queueopt.domain import AttributeName, AttributeValue, Code, Modality, Score, Source, Verdict, validation_reason
+from queueopt.domain import (
+    MAX_CLEARANCE_TIERS,
+    MAX_DURATION_S,
+    MAX_POLICY_AREAS,
+    MAX_REPORTS,
+    AttributeName,
+    AttributeValue,
+    Code,
+    Modality,
+    Score,
+    Source,
+    Verdict,
+    validation_reason,
+)
 
 # Numbers and flags are strict, as a scenario's are: `sla_s = "60"` or `severe = "yes"` is a mistake in the file,
 # not a value to convert (an integer is still a valid float).
@@ -73,14 +86,14 @@ class Requirements(_Strict):
 class QueueConfig(_Strict):
     name: Code
     sla_s: SlaSeconds
-    sla_target: Annotated[float, Field(strict=True, gt=0.0, le=1.0)] = 0.95
+    sla_target: Annotated[float, Field(strict=True, gt=0.0, le=1.0, allow_inf_nan=False)] = 0.95
     aging_rate: Weight = 0.0
     top_k: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 200
     requires: Requirements = Field(default_factory=Requirements)
     escalation: list[EscalationStep] = Field(default_factory=list)
     allowed_verdicts: list[Verdict] = Field(default_factory=lambda: list(Verdict), min_length=1)
     allowed_actions: list[Code] | None = None
-    qa_sample_rate: Annotated[float, Field(strict=True, ge=0.0, le=1.0)] = 0.0
+    qa_sample_rate: Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
     def _escalation_in_order(self) -> Self:
@@ -125,6 +138,11 @@ class Predicate(_Strict):
             high = (self.max_signal or {}).get(area)
             if high is not None and low > high:
                 raise ValueError(f"min_signal {area} = {low:g} exceeds max_signal {area} = {high:g}: nothing matches")
+        # Beyond what an item may carry (`domain.Item`), so nothing would match (found by a probe).
+        if self.duration_s is not None and self.duration_s.min is not None and self.duration_s.min > MAX_DURATION_S:
+            raise ValueError(f"duration_s.min {self.duration_s.min:g} exceeds any item's ({MAX_DURATION_S:g} s)")
+        if self.min_reports is not None and self.min_reports > MAX_REPORTS:
+            raise ValueError(f"min_reports {self.min_reports} exceeds any item's ({MAX_REPORTS})")
         return self
 
 
@@ -161,7 +179,7 @@ class PriorityWeights(_Strict):
 
 
 class OpsConfig(_Strict):
-    policy_areas: list[PolicyArea] = Field(min_length=1)
+    policy_areas: list[PolicyArea] = Field(min_length=1, max_length=MAX_POLICY_AREAS)
     queues: list[QueueConfig] = Field(min_length=1)
     rules: list[RoutingRule] = Field(min_length=1)
     auto_actions: AutoActions = Field(default_factory=AutoActions)
@@ -203,6 +221,12 @@ class OpsConfig(_Strict):
                 for area in getattr(self.auto_actions, kind)
                 if area not in areas
             ]
+        tiers = {area.clearance for area in self.policy_areas if area.clearance is not None}
+        tiers.update(tier for queue in self.queues for tier in queue.requires.clearance)
+        if len(tiers) > MAX_CLEARANCE_TIERS:
+            problems.append(
+                ("(root)", f"{len(tiers)} clearance tiers; a moderator's profile holds at most {MAX_CLEARANCE_TIERS}")
+            )
         if problems:
             raise _ReferenceError(problems)
         return self
@@ -291,6 +315,8 @@ def read_toml(path: str | Path) -> dict[str, object]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(str(path), [f"(toml): {error}"]) from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively (found by a probe: a traceback)
+        raise ConfigError(str(path), ["(toml): arrays or tables nested too deeply"]) from None
 
 
 def load_config(path: str | Path) -> OpsConfig:

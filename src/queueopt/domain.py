@@ -87,23 +87,23 @@ class ModeratorStatus(StrEnum):
 
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
-TASK_ID_PATTERN = r"^[A-Za-z0-9._:\-]+(~qa)?$"
+MAX_ID_LENGTH = 200
+TASK_ID_PATTERN = rf"^[A-Za-z0-9._:\-]{{1,{MAX_ID_LENGTH}}}(~qa)?$"  # an item's id, then a QA task's suffix
 _CODE_PATTERN = r"^[a-z0-9_\-]+$"
-_HASH_PATTERN = r"^[!-~]+$"
+VISIBLE_ASCII_PATTERN = r"^[!-~]+$"
 _TEXT_PATTERN = r"^[^\x00]*$"
 _PATTERN_MEANINGS = {
     ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
-    TASK_ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-', then '~qa' for a QA task",
+    TASK_ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-' (at most 200), then '~qa' for a QA task",
     _CODE_PATTERN: "may hold only lowercase letters, digits, '_' and '-'",
-    _HASH_PATTERN: "may hold only printable ASCII, without spaces",
+    VISIBLE_ASCII_PATTERN: "may hold only printable ASCII, without spaces",
     _TEXT_PATTERN: "must not contain the NUL character (U+0000)",
 }
 """What each pattern of these fields asks, in words: a client told `String should match pattern '^[^\x00]*$'`
 must decode a regular expression to learn what to change."""
 
-MAX_ID_LENGTH = 200
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
-ContentHash = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_HASH_PATTERN)]
+ContentHash = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=VISIBLE_ASCII_PATTERN)]
 """A hash, so printable: and PostgreSQL refuses a NUL in text, which would fail the write of a whole batch."""
 
 
@@ -118,9 +118,14 @@ def validation_reason(detail: ErrorDetails) -> str:
         meaning = _PATTERN_MEANINGS.get(str(detail.get("ctx", {}).get("pattern")))
         if meaning is not None:
             return meaning
-    return detail["msg"]
+    # A validator's own words, without pydantic's "Value error, " before them.
+    return detail["msg"].removeprefix("Value error, ")
 
 
+MAX_POLICY_AREAS = 256
+MAX_CLEARANCE_TIERS = 64
+"""What one moderator's profile may hold, and so what an ops config may define: a tier or area beyond them could be
+held by no one."""
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_VIEWS_PER_HOUR = 1e12
 MAX_REPORTS = 10**9

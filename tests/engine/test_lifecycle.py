@@ -126,6 +126,10 @@ def test_release_skip_and_extend(engine: Engine, clock: VirtualClock) -> None:
     assert lease is not None and lease.lease_token is not None and lease.lease_expires_at is not None
     longer = engine.extend("a", lease.lease_token, "m1", 3600)
     assert longer.lease_expires_at == clock.now() + 3600
+    # A shorter extension after it changes nothing, and is not audited as one (found by a fresh reader).
+    assert engine.extend("a", lease.lease_token, "m1", 600).lease_expires_at == longer.lease_expires_at
+    extensions = [entry.note for entry in engine.audit() if entry.transition == "extended"]
+    assert extensions == [f"3600 s, until {clock.now() + 3600:.3f}"]
     with pytest.raises(InvalidInput) as bad:
         engine.extend("a", lease.lease_token, "m1", -5)
     assert bad.value.field == "seconds"

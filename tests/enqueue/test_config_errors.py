@@ -149,7 +149,57 @@ def test_a_condition_no_item_can_meet_is_refused() -> None:
         data["rules"][2]["when"] = {"attributes": {"": 1}}
 
     assert _problems(mutate) == [
-        "rules.0.when: Value error, min_signal hate = 0.6 exceeds max_signal hate = 0.5: nothing matches",
+        "rules.0.when: min_signal hate = 0.6 exceeds max_signal hate = 0.5: nothing matches",
         "rules.1.when.language: List should have at least 1 item after validation, not 0",
         "rules.2.when.attributes..[key]: String should have at least 1 character",  # the key is the empty name
     ]
+
+
+def test_a_rule_beyond_what_any_item_carries_is_refused() -> None:
+    """Found by a probe: a duration or a report count above any item's maximum made a dead rule that check-config
+    passed without a word."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["rules"][0]["when"] = {"duration_s": {"min": 700_000.0}}
+        data["rules"][1]["when"] = {"min_reports": 2_000_000_000}
+
+    assert _problems(mutate) == [
+        "rules.0.when: duration_s.min 700000 exceeds any item's (604800 s)",
+        "rules.1.when: min_reports 2000000000 exceeds any item's (1000000000)",
+    ]
+
+
+def test_more_policy_areas_or_clearance_tiers_than_a_profile_holds_are_refused() -> None:
+    """Found by a probe: check-config passed 300 policy areas and 70 clearance tiers, which no moderator's profile
+    can hold, and demo-serve then failed with a traceback making its roster."""
+
+    def more_areas(data: dict[str, Any]) -> None:
+        data["policy_areas"] += [{"name": f"area{index}", "severity": 1.0} for index in range(300)]
+
+    def more_tiers(data: dict[str, Any]) -> None:
+        data["queues"][0].setdefault("requires", {})["clearance"] = [f"tier{index}" for index in range(70)]
+
+    assert _problems(more_areas) == ["policy_areas: List should have at most 256 items after validation, not 308"]
+    (problem,) = _problems(more_tiers)
+    assert problem.endswith("clearance tiers; a moderator's profile holds at most 64")
+
+
+def test_nan_is_said_to_be_not_a_number() -> None:
+    def mutate(data: dict[str, Any]) -> None:
+        data["queues"][0]["sla_target"] = float("nan")
+        data["queues"][0]["qa_sample_rate"] = float("nan")
+
+    assert _problems(mutate) == [
+        "queues.0.sla_target: Input should be a finite number",
+        "queues.0.qa_sample_rate: Input should be a finite number",
+    ]
+
+
+def test_toml_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    """Found by a probe: tomllib reads nested arrays recursively, and a 2 KB file ended in a RecursionError's
+    traceback in every command reading TOML."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 1000 + "]" * 1000)
+    with pytest.raises(ConfigError) as raised:
+        load_config(deep)
+    assert raised.value.problems == ["(toml): arrays or tables nested too deeply"]

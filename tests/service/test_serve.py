@@ -90,6 +90,22 @@ def test_a_store_that_cannot_be_opened_stops_serve_in_one_line(tmp_path: Path, d
     assert stderr.startswith("queueopt: database_url: ")
 
 
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"QUEUEOPT_TICKS": "5"}, "settings: QUEUEOPT_TICKS: not a setting (the settings are QUEUEOPT_DATABASE_URL"),
+        ({"QUEUEOPT_ROSTER_FILE": ""}, "settings: roster_file: empty: name a file"),
+        ({"QUEUEOPT_TICK_S": "nan"}, "settings: tick_s: Input should be a finite number"),
+    ],
+)
+def test_a_misspelt_or_empty_setting_stops_serve_in_one_line(
+    tmp_path: Path, variables: dict[str, str], said: str
+) -> None:
+    """Found by a probe: a misspelt variable was ignored (serving on the default it meant to change), an empty path
+    was read as the working directory, and NaN was said to be out of range."""
+    assert refusal(environment(tmp_path) | variables, tmp_path).startswith(said)
+
+
 def test_a_port_in_use_stops_serve_and_demo_serve_in_one_line_before_anything_starts(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])

@@ -284,6 +284,7 @@ _LEASE = {"lease_token": "x"}
         ("POST", "/v1/tasks/a%00b/skip", "m1", {**_LEASE, "reason": "r"}, "task_id"),
         ("POST", "/v1/tasks/a%00b/extend", "m1", {**_LEASE, "seconds": 60.0}, "task_id"),
         ("POST", "/v1/tasks/a%00b/assign", "admin", {"moderator_id": "m1"}, "task_id"),
+        ("POST", f"/v1/tasks/{'a' * 203}/assign", "admin", {"moderator_id": "m1"}, "task_id"),  # too long for one
         ("GET", "/v1/moderators/m%00", "admin", None, "moderator_id"),
         ("POST", "/v1/moderators/m%00/status", "admin", {"status": "away"}, "moderator_id"),
     ],

@@ -12,7 +12,15 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from queueopt.config import OpsConfig
-from queueopt.domain import Code, ItemId, Modality, ModeratorStatus, a_number
+from queueopt.domain import (
+    MAX_CLEARANCE_TIERS,
+    MAX_POLICY_AREAS,
+    Code,
+    ItemId,
+    Modality,
+    ModeratorStatus,
+    a_number,
+)
 
 T = TypeVar("T", bound=Hashable)
 
@@ -29,8 +37,8 @@ _Number = BeforeValidator(a_number)
 Proficiency = Annotated[float, _Number, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 Regions = Annotated[list[Code], Field(min_length=1, max_length=256), AfterValidator(_unique)]
 Modalities = Annotated[list[Modality], Field(min_length=1), AfterValidator(_unique)]
-PolicyAreas = Annotated[list[Code], Field(max_length=256), AfterValidator(_unique)]
-Clearance = Annotated[list[Code], Field(max_length=64), AfterValidator(_unique)]
+PolicyAreas = Annotated[list[Code], Field(max_length=MAX_POLICY_AREAS), AfterValidator(_unique)]
+Clearance = Annotated[list[Code], Field(max_length=MAX_CLEARANCE_TIERS), AfterValidator(_unique)]
 Capacity = Annotated[int, _Number, Field(ge=1, le=50)]
 SeverePerHour = Annotated[int, _Number, Field(ge=0, le=100_000)]
 CooldownS = Annotated[float, _Number, Field(ge=0.0, le=7 * 24 * 3600.0, allow_inf_nan=False)]

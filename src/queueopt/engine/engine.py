@@ -1308,12 +1308,15 @@ class Engine:
                     f"one until {until:.3f}, at most {max(until - now, 0.0):.3f} seconds from now",
                     field="seconds",
                 )
-            longer = _evolved(task, lease_expires_at=max(task.lease_expires_at, now + seconds))
+            if now + seconds <= task.lease_expires_at:
+                # The lease already runs that long: nothing to write, nor to audit as an extension it is not (found
+                # by a fresh reader: a shorter extension after a longer one read as an extension in the audit).
+                return self._view(task)
+            longer = _evolved(task, lease_expires_at=now + seconds)
+            note = f"{seconds:g} s, until {now + seconds:.3f}"
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
-                audit=[
-                    AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "extended", f"{seconds:g} s")
-                ],
+                audit=[AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "extended", note)],
             )
             self._store.apply(changes)
             self._tasks[task.id] = longer

@@ -19,7 +19,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from queueopt.config import ConfigError, format_validation_error, read_toml
-from queueopt.domain import ItemId
+from queueopt.domain import VISIBLE_ASCII_PATTERN, ItemId
 from queueopt.store.records import moderator_actor
 
 
@@ -48,7 +48,11 @@ class TokenEntry(BaseModel):
 
     role: Role
     moderator_id: ItemId | None = None
-    token: Annotated[str, StringConstraints(min_length=8, max_length=512)] | None = Field(default=None, repr=False)
+    # Visible ASCII: an HTTP server strips a header's edge spaces and a client may send other characters in another
+    # encoding than the one hashed, so such a token could never authenticate (found by a probe).
+    token: Annotated[str, StringConstraints(min_length=8, max_length=512, pattern=VISIBLE_ASCII_PATTERN)] | None = (
+        Field(default=None, repr=False)
+    )
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(default=None, repr=False)
 
     @model_validator(mode="after")

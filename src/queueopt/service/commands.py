@@ -10,6 +10,7 @@ per second with them), and a missing package should fail loudly at start rather 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, format_validation_error, load_config
-from queueopt.service.settings import Settings
+from queueopt.service.settings import Settings, unknown_variables
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -117,6 +118,10 @@ def demo_serve(
 
 
 def _settings(values: dict[str, Any]) -> Settings:
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        known = ", ".join(f"QUEUEOPT_{name.upper()}" for name in Settings.model_fields)
+        exit_with("settings", [f"{', '.join(unknown)}: not a setting (the settings are {known})"])
     try:
         return Settings(**values)
     except ValidationError as error:

@@ -5,6 +5,7 @@ Validated once at start-up, so a typo in a deployment fails loudly instead of se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -37,10 +38,18 @@ class Settings(BaseSettings):
         description="Where standby replicas reach this process once it serves the store, such as "
         "http://10.0.0.5:8000; by default http://<host>:<port>, with the machine's name for a wildcard host.",
     )
-    tick_s: Annotated[float, Field(gt=0.0, le=60.0)] = 0.5
+    tick_s: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 0.5
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * MIB)] = MIB
+
+    @field_validator("config", "tokens_file", "roster_file", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> object:
+        """An empty value names no file: read as a path it would be the working directory."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty: name a file")
+        return value
 
     @field_validator("advertise_url")
     @classmethod
@@ -58,3 +67,18 @@ class Settings(BaseSettings):
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError("give only scheme, host and port: a standby appends each request's path")
         return f"{parts.scheme}://{parts.netloc}"
+
+
+TEST_PREFIX = "QUEUEOPT_TEST_"
+"""Variables of the test suite's own (its PostgreSQL server, say), which are no setting of the service."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """`QUEUEOPT_*` variables that name no setting: pydantic-settings ignores them, so a misspelt one (`TICKS` for
+    `TICK_S`) would serve with the default it meant to change (found by a probe)."""
+    known = {f"QUEUEOPT_{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith("QUEUEOPT_") and name not in known and not name.startswith(TEST_PREFIX)
+    )
