@@ -403,6 +403,17 @@ def test_capacity_is_slots_a_moderator_works_at_once_under_batch_assignment(stra
     assert busy and all(row.slots == 11 and row.servers == moderators for row in busy)
 
 
+def test_a_severe_item_takes_a_whole_moderator_whatever_the_capacity() -> None:
+    # Found by a probe: every item severe, capacity 2 under optimal, planned at 6 moderators (11 slots), which decided
+    # nothing within the SLA in simulation: the engine gives no one a second severe item while one is under review.
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    scenario = mm_c(
+        servers=10, load=0.9, ops=_ops(sla_s=120.0), strategy="optimal", group={"capacity": 2}, arrival=severe
+    )
+    busy = [row for row in plan(scenario).rows if row.arrivals_per_hour > 0]
+    assert busy and all(row.slots == 11 and row.slots_per_moderator == 1.0 and row.servers == 11 for row in busy)
+
+
 def test_capacity_of_groups_sharing_a_queue_is_averaged_by_headcount() -> None:
     # 10 moderators of capacity 1 and 10 of capacity 3 under optimal: 2 slots each on average, so 11 slots are 6.
     scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), strategy="optimal")

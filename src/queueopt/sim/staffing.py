@@ -230,7 +230,9 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
         tally.work_s[row, landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
         sla_s = scenario.ops.queues[landed].sla_s
         tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
-        tally.slots[row, landed] += _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+        tally.slots[row, landed] += (
+            1.0 if routing.severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+        )
         tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
     return tally
 
@@ -238,7 +240,9 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
 def _slots(scenario: Scenario, group: RosterGroup) -> float:
     """Reviews a moderator of the group works at once: its `capacity` under batch assignment (`optimal`, `config`),
     whose slots work in parallel in the simulator, and one under `fifo` and `priority`, where a moderator pulls one
-    task at a time whatever the capacity."""
+    task at a time whatever the capacity. A severe item takes a whole moderator (`_tally`): the engine gives no one
+    a second severe item while one is under review (found by a probe: a severe queue at capacity 2 was planned at
+    half the moderators it needs, and decided nothing within its SLA in simulation)."""
     return 1.0 if scenario.strategy in PULL_STRATEGIES else float(group.capacity)
 
 
