@@ -282,6 +282,31 @@ def test_a_pull_run_reviews_each_task_once_whatever_the_capacity() -> None:
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
 
 
+@pytest.mark.parametrize("strategy", ["fifo", "priority"])
+def test_a_pull_run_leases_severe_work_only_when_it_is_reviewed_so_the_hourly_budget_holds(strategy: str) -> None:
+    """Found by a probe: with capacity 2, the poll's batch leased severe items to moderators mid-review, who began
+    them minutes later; the engine counts the hourly budget at the lease, so reviews began past it (2 breaches in
+    2 h). A pull run's engine now holds one slot per moderator: the run is the run at capacity 1."""
+    runs = [
+        simulate(
+            mm_c(
+                servers=6,
+                load=1.5,
+                horizon_s=7200.0,
+                warmup_s=0.0,
+                arrival={"signals": {"gore": {"score": {"a": 1, "b": 1}}}},
+                group={"capacity": capacity, "severe_per_hour": 20, "cooldown_s": 30.0},
+            ),
+            0,
+            strategy,
+        )
+        for capacity in (2, 1)
+    ]
+    assert runs[0].severe.sum() > 500 and kpis(runs[0])["overall.budget_breaches"] == 0.0
+    for field in ("leased_at", "decided_at", "decided_by"):
+        np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
+
+
 @pytest.mark.parametrize("strategy", ["fifo", "optimal"])
 def test_a_review_longer_than_one_extension_keeps_its_lease_to_the_end(strategy: str) -> None:
     """Found by a probe: a 4.5 h review asked once for 4 h more and lost its lease; the task was never decided, and

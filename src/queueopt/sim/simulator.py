@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from queueopt.capability import ModeratorProfile
 from queueopt.clock import VirtualClock
 from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, TaskState, Verdict
 from queueopt.engine import Engine
@@ -166,7 +167,7 @@ class Simulation:
     def _run(self) -> RunRecord:
         started = time.perf_counter()
         for profile in self.moderators.profiles:
-            self.engine.upsert_moderator(profile)
+            self.engine.upsert_moderator(self._engine_profile(profile))
         horizon = self.scenario.horizon_s
         if not self._pull:
             self._push(0.0, _TICK, None)
@@ -241,6 +242,12 @@ class Simulation:
             backlog=np.asarray(self._backlog, dtype=np.int64).reshape(len(self._backlog_at), len(self._queue_index)),
             wall_s=time.perf_counter() - started,
         )
+
+    def _engine_profile(self, profile: ModeratorProfile) -> ModeratorProfile:
+        """A pull run's moderator reviews one task at a time, so the engine holds one slot for them: with more, the
+        poll's batch leased work to a moderator mid-review that they began only later, and the engine counted a
+        severe item against their hourly budget at that lease, not when it was in front of them (budget breaches)."""
+        return profile.model_copy(update={"capacity": 1}) if self._pull else profile
 
     def _push(self, at: float, kind: int, payload: object) -> None:
         self._sequence += 1
@@ -468,11 +475,7 @@ class Simulation:
             self._submit_arrived()
             self._push(now + self.scenario.tick_s, _TICK, None)
         for lease in self.engine.assign_batch():
-            moderator = self._row[lease.moderator_id]
-            # A pull run's moderator reviews one task at a time: a lease the batch adds for one who is busy (a
-            # capacity above 1) waits for them, and `next_for` hands it over when they finish.
-            if not (self._pull and self._busy[moderator]):
-                self._start(lease.task_id, moderator, lease.lease_token)
+            self._start(lease.task_id, self._row[lease.moderator_id], lease.lease_token)
 
     def _submit_arrived(self) -> None:
         """A batch run: submit what arrived since the last submission, up to and including now."""
