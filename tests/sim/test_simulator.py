@@ -307,6 +307,29 @@ def test_a_pull_run_leases_severe_work_only_when_it_is_reviewed_so_the_hourly_bu
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
 
 
+def test_a_review_running_into_the_next_shift_is_overtime_only_until_that_shift_begins() -> None:
+    """Found by a probe: a review begun before a shift's end and ended in the next shift was paid as overtime until
+    it ended, over the next shift's own paid time (5.09 overtime hours where 4.00 were worked off shift, utilisation
+    0.580 where it was 0.660). Shifts 0-1 h and 1.5-4 h, reviews of 6,000 s: the first runs 1,800 s off shift."""
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 3600.0},
+        group={
+            "shifts": [{"start_h": 0, "end_h": 1}, {"start_h": 1.5, "end_h": 4}],
+            "hourly_cost": 10.0,
+            "speed": {"text": {"median_s": 6000.0, "sigma": 0.0}},
+        },
+    )
+    run = simulate(scenario)
+    assert run.leased_at[0] + 6000.0 > 5400.0  # the first review ends in the second shift
+    measured = kpis(run)
+    assert measured["overall.overtime_hours"] == pytest.approx(0.5)
+    assert measured["overall.cost"] == pytest.approx(10.0 * 4.0)
+    assert measured["overall.utilisation"] <= 1.0
+
+
 @pytest.mark.parametrize("strategy", ["fifo", "optimal"])
 def test_a_review_longer_than_one_extension_keeps_its_lease_to_the_end(strategy: str) -> None:
     """Found by a probe: a 4.5 h review asked once for 4 h more and lost its lease; the task was never decided, and

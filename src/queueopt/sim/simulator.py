@@ -194,7 +194,7 @@ class Simulation:
             if t_change == now:
                 change = changes[next_change]
                 if change.shift_end:
-                    self._overtime(change.moderator, now)
+                    self._overtime(change.moderator, now, change.next_shift_s)
                 self._status(change.moderator, change.status)
                 next_change += 1
             elif t_event == now and heap[0][1] == _DONE:
@@ -379,9 +379,11 @@ class Simulation:
         if now + step < until:
             self._push(now + step - LEASE_MARGIN_S, _EXTEND, (task_id, moderator, token, until))
 
-    def _overtime(self, moderator: int, shift_end: float) -> None:
-        """Count the time past `shift_end` the moderator works on, finishing what they began on shift."""
-        until = self._works_until[moderator]
+    def _overtime(self, moderator: int, shift_end: float, next_shift: float) -> None:
+        """Count the time past `shift_end` the moderator works on, finishing what they began on shift, until their
+        next shift begins: a review that runs into it is on shift from then on, and on-shift time is paid already
+        (counting it again paid a review of 5 h begun in one shift and ended in the next for 1.1 h too many)."""
+        until = min(self._works_until[moderator], next_shift)
         if until > shift_end:
             self.overtime_s[moderator] += _overlap(shift_end, until, self.scenario.warmup_s, self.scenario.horizon_s)
 
