@@ -55,6 +55,8 @@ GC_YOUNG_EVERY = 100_000
 _DONE, _ABANDON, _TICK, _SAMPLE, _EXTEND = 0, 1, 2, 3, 4
 LEASE_MARGIN_S = 60.0
 """How long before its lease runs out a review tool asks for more time, and how far past the review's end it asks."""
+TOO_LONG = "cannot finish the review within the longest lease"
+"""Why a moderator skips a review longer than any lease may run: the engine then never offers it to them again."""
 
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
 # Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
@@ -354,10 +356,11 @@ class Simulation:
         decides = True
         if handling >= lease_s - 1.0:
             # The longest the engine lets a lease run, in all (see `Engine.extend`): a review that needs longer
-            # is handed back unfinished just before then, as a review tool losing its lease would.
+            # is handed back unfinished `LEASE_MARGIN_S` before then, as a review tool about to lose its lease
+            # would, for someone else (handed back at the lease's last instant, it had expired already).
             longest = lease_s + MAX_EXTEND_S - 1.0
-            if handling > longest:
-                handling, decides = longest, False
+            if handling > longest - LEASE_MARGIN_S:
+                handling, decides = longest - LEASE_MARGIN_S, False
             self._extend(task_id, moderator, token, now + min(handling + LEASE_MARGIN_S, longest))
         if self.severe.item(row):
             self._count_severe(moderator, now)
@@ -418,7 +421,9 @@ class Simulation:
             if decides:
                 self.engine.decide(task_id, token, moderator_id, _DECISIONS[verdict])
             else:
-                self.engine.release(task_id, token, moderator_id)
+                # Skipped, not released: a release let the next pull or batch give it straight back to them, to be
+                # handed back unfinished again, forever, while a colleague idled.
+                self.engine.skip(task_id, token, moderator_id, TOO_LONG)
         except Conflict:
             decides = False  # the lease was handed back meanwhile (the moderator went off shift)
         if not decides:
@@ -432,8 +437,17 @@ class Simulation:
                         self.decided_at[decided] = now
                         self.verdict[decided] = verdict
                         self.decided_by[decided] = moderator
-        if self._available[moderator] and self._pull:
-            self._pull_for(moderator)
+        if self._pull:
+            if self._available[moderator]:
+                self._pull_for(moderator)
+            if not decides and self._idle:
+                self._offer_back(task_id)
+
+    def _offer_back(self, task_id: str) -> None:
+        """A task handed back unfinished is waiting work for the idle, as a new one is, not only at the next poll."""
+        task = self._store.task(task_id)
+        if task is not None and task.state is TaskState.QUEUED:
+            self._offer(task)
 
     def _status(self, moderator: int, status: ModeratorStatus) -> None:
         self.engine.set_status(self.moderators.ids[moderator], status)
