@@ -8,7 +8,7 @@ from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import Scenario
-from queueopt.sim.simulator import ACTION_CODE, RunRecord, Simulation, simulate
+from queueopt.sim.simulator import ACTION_CODE, AUDIT_KEPT, TOO_LONG, RunRecord, Simulation, simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
 
@@ -282,13 +282,61 @@ def test_a_pull_run_reviews_each_task_once_whatever_the_capacity() -> None:
         np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
 
 
+@pytest.mark.parametrize("strategy", ["fifo", "priority"])
+def test_a_pull_run_leases_severe_work_only_when_it_is_reviewed_so_the_hourly_budget_holds(strategy: str) -> None:
+    """Found by a probe: with capacity 2, the poll's batch leased severe items to moderators mid-review, who began
+    them minutes later; the engine counts the hourly budget at the lease, so reviews began past it (2 breaches in
+    2 h). A pull run's engine now holds one slot per moderator: the run is the run at capacity 1."""
+    runs = [
+        simulate(
+            mm_c(
+                servers=6,
+                load=1.5,
+                horizon_s=7200.0,
+                warmup_s=0.0,
+                arrival={"signals": {"gore": {"score": {"a": 1, "b": 1}}}},
+                group={"capacity": capacity, "severe_per_hour": 20, "cooldown_s": 30.0},
+            ),
+            0,
+            strategy,
+        )
+        for capacity in (2, 1)
+    ]
+    assert runs[0].severe.sum() > 500 and kpis(runs[0])["overall.budget_breaches"] == 0.0
+    for field in ("leased_at", "decided_at", "decided_by"):
+        np.testing.assert_array_equal(getattr(runs[0], field), getattr(runs[1], field))
+
+
+def test_a_review_running_into_the_next_shift_is_overtime_only_until_that_shift_begins() -> None:
+    """Found by a probe: a review begun before a shift's end and ended in the next shift was paid as overtime until
+    it ended, over the next shift's own paid time (5.09 overtime hours where 4.00 were worked off shift, utilisation
+    0.580 where it was 0.660). Shifts 0-1 h and 1.5-4 h, reviews of 6,000 s: the first runs 1,800 s off shift."""
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 3600.0},
+        group={
+            "shifts": [{"start_h": 0, "end_h": 1}, {"start_h": 1.5, "end_h": 4}],
+            "hourly_cost": 10.0,
+            "speed": {"text": {"median_s": 6000.0, "sigma": 0.0}},
+        },
+    )
+    run = simulate(scenario)
+    assert run.leased_at[0] + 6000.0 > 5400.0  # the first review ends in the second shift
+    measured = kpis(run)
+    assert measured["overall.overtime_hours"] == pytest.approx(0.5)
+    assert measured["overall.cost"] == pytest.approx(10.0 * 4.0)
+    assert measured["overall.utilisation"] <= 1.0
+
+
 @pytest.mark.parametrize("strategy", ["fifo", "optimal"])
 def test_a_review_longer_than_one_extension_keeps_its_lease_to_the_end(strategy: str) -> None:
     """Found by a probe: a 4.5 h review asked once for 4 h more and lost its lease; the task was never decided, and
     `optimal` gave the moderator more work while they were still on it (utilisation 1.108). The simulator now asks
     again before each extension runs out, as a review tool would, and hands back in time a review longer than
     the engine lets a lease run in all."""
-    ops = {**ONE_QUEUE_OPS, "lease_s": 3600.0}  # a lease may run 3,600 s plus 4 h: 17,999 s of review fits
+    ops = {**ONE_QUEUE_OPS, "lease_s": 3600.0}  # a lease may run 3,600 s plus 4 h: 17,939 s of review fits
     for median_s, decided in ((16_000.0, True), (30_000.0, False)):
         scenario = mm_c(
             servers=1,
@@ -307,5 +355,31 @@ def test_a_review_longer_than_one_extension_keeps_its_lease_to_the_end(strategy:
             finished = ~np.isnan(run.decided_at) & ~np.isnan(run.leased_at)
             assert finished.sum() >= 3
             np.testing.assert_allclose(run.decided_at[finished] - run.leased_at[finished], handling)
-        else:  # the first item, handed back and taken up again, over and over: nobody else may take it
-            assert len(started) == 1 and np.isnan(run.decided_at).all()
+        else:  # each item handed back once and left waiting: the one moderator is not offered it again
+            assert len(started) >= 3 and np.isnan(run.decided_at).all()
+            np.testing.assert_allclose(np.diff(started)[1:], 17_939.0)
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "optimal"])
+def test_a_review_too_long_for_any_lease_goes_to_someone_else_and_then_waits(strategy: str) -> None:
+    """Found by a probe: a review of about 30,000 s, where a lease may run 15,000 s in all, went back to the same
+    moderator at once, three times, while their colleague idled, and was never decided: the lease expired at the
+    instant the review was handed back, and the next pull or batch chose the same moderator. A moderator now
+    skips it a minute before the lease runs out (the engine never offers it to them again): the colleague takes
+    it up, and when they cannot finish it either it waits, open."""
+    scenario = mm_c(
+        servers=2,
+        horizon_s=40_000.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 0.5},
+        group={"speed": {"text": {"median_s": 30_000.0, "sigma": 0.0}}},
+    )
+    simulation = Simulation(scenario, 0, strategy)
+    run = simulation.run()
+    audit = simulation._store.audit(0.0, AUDIT_KEPT)
+    leases = [(entry.task_id, entry.note) for entry in audit if entry.transition == "leased"]
+    skips = [entry for entry in audit if entry.transition == "skipped"]
+    assert len(leases) == len(set(leases))  # never to the same moderator twice
+    assert [entry.note for entry in skips] == [TOO_LONG] * len(skips) and len(skips) >= 2
+    assert len({entry.actor for entry in skips if entry.task_id == "i0"}) == 2  # both tried the first item
+    assert np.isnan(run.decided_at).all() and kpis(run)["overall.open_share"] == 1.0

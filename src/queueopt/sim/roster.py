@@ -23,12 +23,15 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """`shift_end`: the moderator's shift ends here (not a break): a review still under way runs on, as overtime."""
+    """`shift_end`: the moderator's shift ends here (not a break): a review still under way runs on, as overtime
+    until it ends or until `next_shift_s`, when their next shift begins (inf: none within the horizon) and the
+    review runs on on shift, already paid."""
 
     at_s: float
     moderator: int
     status: ModeratorStatus
     shift_end: bool = False
+    next_shift_s: float = math.inf
 
 
 @dataclass(slots=True)
@@ -113,7 +116,8 @@ def _timeline(group: RosterGroup, moderator: int, phase: float, horizon_s: float
     """Available on shift, away on breaks and off shift. Breaks come every `every_s` on shift, staggered across
     the group by `phase` in [0, 1) so a whole team never leaves at once."""
     changes = []
-    for start, end in _duty_spans(group, horizon_s):
+    spans = _duty_spans(group, horizon_s)
+    for index, (start, end) in enumerate(spans):
         changes.append(StatusChange(start, moderator, ModeratorStatus.AVAILABLE))
         if group.breaks is not None:
             every, length = group.breaks.every_s, group.breaks.length_s
@@ -124,7 +128,8 @@ def _timeline(group: RosterGroup, moderator: int, phase: float, horizon_s: float
                     changes.append(StatusChange(at + length, moderator, ModeratorStatus.AVAILABLE))
                 at += every
         if end < horizon_s:
-            changes.append(StatusChange(end, moderator, ModeratorStatus.AWAY, shift_end=True))
+            next_shift = spans[index + 1][0] if index + 1 < len(spans) else math.inf
+            changes.append(StatusChange(end, moderator, ModeratorStatus.AWAY, shift_end=True, next_shift_s=next_shift))
     return changes
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from queueopt.capability import ModeratorProfile
 from queueopt.clock import VirtualClock
 from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, TaskState, Verdict
 from queueopt.engine import Engine
@@ -54,6 +55,8 @@ GC_YOUNG_EVERY = 100_000
 _DONE, _ABANDON, _TICK, _SAMPLE, _EXTEND = 0, 1, 2, 3, 4
 LEASE_MARGIN_S = 60.0
 """How long before its lease runs out a review tool asks for more time, and how far past the review's end it asks."""
+TOO_LONG = "cannot finish the review within the longest lease"
+"""Why a moderator skips a review longer than any lease may run: the engine then never offers it to them again."""
 
 ACTION_CODE = {Action.REVIEW: 0, Action.AUTO_REMOVE: 1, Action.AUTO_APPROVE: 2, Action.DUPLICATE: 3}
 # Read for every item submitted; module names, not members read through their enum class's `__getattr__` hook.
@@ -166,7 +169,7 @@ class Simulation:
     def _run(self) -> RunRecord:
         started = time.perf_counter()
         for profile in self.moderators.profiles:
-            self.engine.upsert_moderator(profile)
+            self.engine.upsert_moderator(self._engine_profile(profile))
         horizon = self.scenario.horizon_s
         if not self._pull:
             self._push(0.0, _TICK, None)
@@ -193,7 +196,7 @@ class Simulation:
             if t_change == now:
                 change = changes[next_change]
                 if change.shift_end:
-                    self._overtime(change.moderator, now)
+                    self._overtime(change.moderator, now, change.next_shift_s)
                 self._status(change.moderator, change.status)
                 next_change += 1
             elif t_event == now and heap[0][1] == _DONE:
@@ -241,6 +244,12 @@ class Simulation:
             backlog=np.asarray(self._backlog, dtype=np.int64).reshape(len(self._backlog_at), len(self._queue_index)),
             wall_s=time.perf_counter() - started,
         )
+
+    def _engine_profile(self, profile: ModeratorProfile) -> ModeratorProfile:
+        """A pull run's moderator reviews one task at a time, so the engine holds one slot for them: with more, the
+        poll's batch leased work to a moderator mid-review that they began only later, and the engine counted a
+        severe item against their hourly budget at that lease, not when it was in front of them (budget breaches)."""
+        return profile.model_copy(update={"capacity": 1}) if self._pull else profile
 
     def _push(self, at: float, kind: int, payload: object) -> None:
         self._sequence += 1
@@ -347,10 +356,11 @@ class Simulation:
         decides = True
         if handling >= lease_s - 1.0:
             # The longest the engine lets a lease run, in all (see `Engine.extend`): a review that needs longer
-            # is handed back unfinished just before then, as a review tool losing its lease would.
+            # is handed back unfinished `LEASE_MARGIN_S` before then, as a review tool about to lose its lease
+            # would, for someone else (handed back at the lease's last instant, it had expired already).
             longest = lease_s + MAX_EXTEND_S - 1.0
-            if handling > longest:
-                handling, decides = longest, False
+            if handling > longest - LEASE_MARGIN_S:
+                handling, decides = longest - LEASE_MARGIN_S, False
             self._extend(task_id, moderator, token, now + min(handling + LEASE_MARGIN_S, longest))
         if self.severe.item(row):
             self._count_severe(moderator, now)
@@ -372,9 +382,11 @@ class Simulation:
         if now + step < until:
             self._push(now + step - LEASE_MARGIN_S, _EXTEND, (task_id, moderator, token, until))
 
-    def _overtime(self, moderator: int, shift_end: float) -> None:
-        """Count the time past `shift_end` the moderator works on, finishing what they began on shift."""
-        until = self._works_until[moderator]
+    def _overtime(self, moderator: int, shift_end: float, next_shift: float) -> None:
+        """Count the time past `shift_end` the moderator works on, finishing what they began on shift, until their
+        next shift begins: a review that runs into it is on shift from then on, and on-shift time is paid already
+        (counting it again paid a review of 5 h begun in one shift and ended in the next for 1.1 h too many)."""
+        until = min(self._works_until[moderator], next_shift)
         if until > shift_end:
             self.overtime_s[moderator] += _overlap(shift_end, until, self.scenario.warmup_s, self.scenario.horizon_s)
 
@@ -409,7 +421,9 @@ class Simulation:
             if decides:
                 self.engine.decide(task_id, token, moderator_id, _DECISIONS[verdict])
             else:
-                self.engine.release(task_id, token, moderator_id)
+                # Skipped, not released: a release let the next pull or batch give it straight back to them, to be
+                # handed back unfinished again, forever, while a colleague idled.
+                self.engine.skip(task_id, token, moderator_id, TOO_LONG)
         except Conflict:
             decides = False  # the lease was handed back meanwhile (the moderator went off shift)
         if not decides:
@@ -423,8 +437,17 @@ class Simulation:
                         self.decided_at[decided] = now
                         self.verdict[decided] = verdict
                         self.decided_by[decided] = moderator
-        if self._available[moderator] and self._pull:
-            self._pull_for(moderator)
+        if self._pull:
+            if self._available[moderator]:
+                self._pull_for(moderator)
+            if not decides and self._idle:
+                self._offer_back(task_id)
+
+    def _offer_back(self, task_id: str) -> None:
+        """A task handed back unfinished is waiting work for the idle, as a new one is, not only at the next poll."""
+        task = self._store.task(task_id)
+        if task is not None and task.state is TaskState.QUEUED:
+            self._offer(task)
 
     def _status(self, moderator: int, status: ModeratorStatus) -> None:
         self.engine.set_status(self.moderators.ids[moderator], status)
@@ -468,11 +491,7 @@ class Simulation:
             self._submit_arrived()
             self._push(now + self.scenario.tick_s, _TICK, None)
         for lease in self.engine.assign_batch():
-            moderator = self._row[lease.moderator_id]
-            # A pull run's moderator reviews one task at a time: a lease the batch adds for one who is busy (a
-            # capacity above 1) waits for them, and `next_for` hands it over when they finish.
-            if not (self._pull and self._busy[moderator]):
-                self._start(lease.task_id, moderator, lease.lease_token)
+            self._start(lease.task_id, self._row[lease.moderator_id], lease.lease_token)
 
     def _submit_arrived(self) -> None:
         """A batch run: submit what arrived since the last submission, up to and including now."""
