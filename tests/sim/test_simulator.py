@@ -218,21 +218,21 @@ def test_the_engines_backlog_is_sampled_often_enough_on_a_short_run() -> None:
     assert exact > 1.0 and sampled == pytest.approx(exact, rel=0.5)
 
 
-def test_reviews_running_past_a_shifts_end_are_paid_overtime_and_utilisation_stays_at_most_1() -> None:
-    """Found by a probe: one moderator on a one-hour shift, reviews of 3,000 s: utilisation read 1.667 and the cost
-    one hour, though they worked until about 6,000 s finishing the review begun on shift."""
-    scenario = mm_c(
+def _one_paid_moderator(shifts: list[dict[str, float]], review_s: float) -> Scenario:
+    """One moderator at 10 an hour on `shifts` over four hours, every review exactly `review_s`, work always waiting."""
+    return mm_c(
         servers=1,
         horizon_s=4 * 3600.0,
         warmup_s=0.0,
         arrival={"rate_per_hour": 3600.0},
-        group={
-            "shifts": [{"start_h": 0, "end_h": 1}],
-            "hourly_cost": 10.0,
-            "speed": {"text": {"median_s": 3000.0, "sigma": 0.0}},
-        },
+        group={"shifts": shifts, "hourly_cost": 10.0, "speed": {"text": {"median_s": review_s, "sigma": 0.0}}},
     )
-    run = simulate(scenario)
+
+
+def test_reviews_running_past_a_shifts_end_are_paid_overtime_and_utilisation_stays_at_most_1() -> None:
+    """Found by a probe: one moderator on a one-hour shift, reviews of 3,000 s: utilisation read 1.667 and the cost
+    one hour, though they worked until about 6,000 s finishing the review begun on shift."""
+    run = simulate(_one_paid_moderator([{"start_h": 0, "end_h": 1}], review_s=3000.0))
     reviewed = np.sort(run.leased_at[~np.isnan(run.leased_at)])
     assert len(reviewed) == 2 and reviewed[1] < 3600.0  # the second begins on shift and ends past it
     worked_until = reviewed[1] + 3000.0 * run.moderators.speed_factor[0]
@@ -311,18 +311,7 @@ def test_a_review_running_into_the_next_shift_is_overtime_only_until_that_shift_
     """Found by a probe: a review begun before a shift's end and ended in the next shift was paid as overtime until
     it ended, over the next shift's own paid time (5.09 overtime hours where 4.00 were worked off shift, utilisation
     0.580 where it was 0.660). Shifts 0-1 h and 1.5-4 h, reviews of 6,000 s: the first runs 1,800 s off shift."""
-    scenario = mm_c(
-        servers=1,
-        horizon_s=4 * 3600.0,
-        warmup_s=0.0,
-        arrival={"rate_per_hour": 3600.0},
-        group={
-            "shifts": [{"start_h": 0, "end_h": 1}, {"start_h": 1.5, "end_h": 4}],
-            "hourly_cost": 10.0,
-            "speed": {"text": {"median_s": 6000.0, "sigma": 0.0}},
-        },
-    )
-    run = simulate(scenario)
+    run = simulate(_one_paid_moderator([{"start_h": 0, "end_h": 1}, {"start_h": 1.5, "end_h": 4}], review_s=6000.0))
     assert run.leased_at[0] + 6000.0 > 5400.0  # the first review ends in the second shift
     measured = kpis(run)
     assert measured["overall.overtime_hours"] == pytest.approx(0.5)
