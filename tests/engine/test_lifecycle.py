@@ -1071,3 +1071,22 @@ def test_withdrawing_a_copy_from_a_task_under_review_ends_nothing_of_the_task(en
         "leased",
         "decided",
     ]
+
+
+def test_a_copy_after_a_withdrawn_copy_is_as_severe_and_cleared_as_its_review(engine_factory: EngineFactory) -> None:
+    """Found by a probe: a copy scored for child safety was withdrawn while it waited, so the next copy of the
+    content was compared with the copy before it, and went to a moderator without the clearance."""
+    engine = engine_factory()
+    text = {"modality": "text", "content_hash": "h"}
+    engine.upsert_moderator(profile("plain", policy_areas=["hate", "nudity", "harassment"]))
+    engine.submit([video("first", signals={"nudity": 0.4}, reports=2, **text)])
+    lease = engine.next_for("plain")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("first", lease.lease_token, "plain", Decision(verdict=Verdict.NOT_VIOLATING, policy="nudity"))
+    engine.submit([video("child", signals={"child_safety": 0.9}, **text)])
+    engine.cancel("child")
+    (later,) = engine.submit([video("later", signals={"hate": 0.8}, **text)])
+    assert later.status is ItemStatus.QUEUED and engine.task("later").severe
+    assert engine.next_for("plain") is None and engine_factory().next_for("plain") is None
+    with pytest.raises(NotEligible):
+        engine.assign_to("later", "plain")

@@ -24,7 +24,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
 from heapq import heappop, heappush
-from itertools import islice
+from itertools import chain, islice
 from json.encoder import encode_basestring_ascii
 from operator import attrgetter
 from typing import TypeVar
@@ -507,31 +507,40 @@ class Engine:
         now: float,
     ) -> None:
         """Every open review of content reviewed in this batch (its copies', appeals' and QA's, this batch's own
-        included) is as severe and as restricted as any review of it, open or closed, but for closed copies: those
-        pass what they asked down the line of copies (`Router.route`), while an appeal or escalation is never a
-        copy later ones are compared with. It is the same content. Found by two probes: a copy scored for nudity
-        alone of content a later copy scored for child safety stayed open to moderators without the clearance, and
-        a copy arriving after an escalation scored for child safety went to them. Certifications are each review's
-        own question. A widened review held by someone it no longer allows, or newly severe (the wellbeing budget
-        counts severe items when leased), goes back to its queue, released by `actor`."""
+        included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
+        withdrawn: those pass what they asked down the line of copies (`Router.route`), while an appeal or
+        escalation is never a copy later ones are compared with, nor is a withdrawn copy. It is the same content.
+        Found by two probes: a copy scored for nudity alone of content a later copy scored for child safety stayed
+        open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
+        went to them. Certifications are each review's own question. A widened review held by someone it no longer
+        allows, or newly severe (the wellbeing budget counts severe items when leased), goes back to its queue,
+        released by `actor`."""
         position = {task.id: index for index, task in enumerate(tasks)}
         pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
         asked_of = self._router.asked
         for content_hash in asking:
-            severe, tiers = False, set[str]()
             open_reviews: list[tuple[Task, TaskWrite | None]] = []
+            closed: list[Task] = []
+            copies: list[str] = []  # closed copies, read below for the withdrawn ones
             for item_id, owner, *_ in seen[content_hash]:
                 for task_id in (item_id, item_id + QA_SUFFIX):
                     write = pending.get(task_id)
                     task = write.task if write is not None else self._tasks.get(task_id)
                     if task is not None:
                         open_reviews.append((task, write))
-                    elif not owner and task_id == item_id:
-                        task = self._store.task(task_id)  # a closed appeal or escalation
-                    if task is not None:
-                        asked = asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
-                        severe |= asked.severe
-                        tiers |= asked.clearance
+                    elif task_id != item_id:
+                        continue
+                    elif owner:
+                        copies.append(item_id)
+                    elif (appeal := self._store.task(task_id)) is not None:  # a closed appeal or escalation
+                        closed.append(appeal)
+            closed += self._withdrawn_reviews(copies)
+            asks = [
+                asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
+                for task in chain((task for task, _ in open_reviews), closed)
+            ]
+            severe = any(asked.severe for asked in asks)
+            tiers = set[str]().union(*(asked.clearance for asked in asks))
             for task, write in open_reviews:
                 clearance = widened(task.clearance, frozenset(tiers))
                 newly_severe = severe and not task.severe
@@ -552,6 +561,20 @@ class Engine:
                 replaced.append(task)
                 position[task.id] = len(tasks)
                 tasks.append(wider)
+
+    def _withdrawn_reviews(self, copies: list[str]) -> list[Task]:
+        """The reviews of those of `copies` that were withdrawn: a later copy is compared with the copy before a
+        withdrawn one (`_latest_owner`), so what the withdrawn one's review asked would reach no later review through
+        the line of copies (found by a probe: a child-safety copy cancelled while it waited, and the next copy of the
+        content went to a moderator without the clearance)."""
+        if not copies:
+            return []
+        withdrawn = [
+            record.id
+            for record in self._store.items(copies).values()
+            if record.status is _ITEM_CANCELLED and record.task_id == record.id
+        ]
+        return [task for task in map(self._store.task, withdrawn) if task is not None]
 
     def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
