@@ -198,6 +198,26 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
     assert "Simulated at" in result.output
 
 
+def test_staff_says_when_the_wellbeing_rules_keep_a_plan_behind_its_severe_items(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    """Every item severe, two severe items an hour a moderator: Erlang's plan of the handling alone falls behind."""
+    severe = "severe = true\n\n[[queues]]"
+    scenario = _small(tmp_path, ops_change=("severity = 1.0\n\n[[queues]]", f"severity = 1.0\n{severe}"))
+    text = scenario.read_text().replace(
+        "region = { us = 1 }", "region = { us = 1 }\nsignals.spam = { score = { a = 50, b = 1 } }"
+    )
+    text = text.replace(
+        'modalities = ["text"]', 'modalities = ["text"]\nsevere_per_hour = 2\ncooldown_s = 600\npolicy_areas = ["spam"]'
+    )
+    scenario.write_text(text)
+    ops = tmp_path / "ops.toml"
+    ops.write_text(ops.read_text().replace("sla_s = 60", "sla_s = 300"))  # a target in reach, so a plan to judge
+    result = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "main: too few to keep up with its severe items under the wellbeing budget and cool-downs" in result.output
+
+
 def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typer.Typer, tmp_path: Path) -> None:
     scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
     scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 6"))

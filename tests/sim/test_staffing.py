@@ -414,6 +414,19 @@ def test_a_severe_item_takes_a_whole_moderator_whatever_the_capacity() -> None:
     assert busy and all(row.slots == 11 and row.slots_per_moderator == 1.0 and row.servers == 11 for row in busy)
 
 
+def test_a_plan_too_small_for_the_severe_items_under_the_wellbeing_rules_is_flagged() -> None:
+    # Erlang sizes 540 severe items an hour of 60 s at 11 moderators, but with 10 severe items an hour each (and a
+    # 300 s cool-down, a turn of 360 s) keeping up takes 540 * 360 / 3600 = 54 moderators full time.
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    wellbeing = {"severe_per_hour": 10, "cooldown_s": 300.0}
+    scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), arrival=severe, group=wellbeing)
+    staffing = plan(scenario)
+    busy = [row for row in staffing.rows if row.arrivals_per_hour > 0]
+    assert busy and all(row.servers == 11 and row.severe_floor == pytest.approx(54.0, rel=0.02) for row in busy)
+    assert staffing.behind_on_severe() == busy
+    assert plan(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), group=wellbeing)).behind_on_severe() == []
+
+
 def test_capacity_of_groups_sharing_a_queue_is_averaged_by_headcount() -> None:
     # 10 moderators of capacity 1 and 10 of capacity 3 under optimal: 2 slots each on average, so 11 slots are 6.
     scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), strategy="optimal")

@@ -311,6 +311,16 @@ def staff(
                 f" in {len(long_patience)} hour(s); sized by Erlang C, its limit, where at most "
                 f"{max(row.abandonment_bound or 0.0 for row in long_patience):.2g} of items would abandon"
             )
+    behind = staffing.behind_on_severe()
+    for queue in scenario.ops.queues:
+        rows = [row for row in behind if row.queue == queue.name]
+        if rows:
+            worst = max(rows, key=lambda row: row.severe_floor - (row.servers or 0))
+            print(
+                f"- {queue.name}: too few to keep up with its severe items under the wellbeing budget and "
+                f"cool-downs in {len(rows)} hour(s): at {worst.hour:02d}h {worst.servers} planned, where they take "
+                f"{worst.severe_floor:.3g} moderators full time; size it with simulate"
+            )
     for queue in scenario.ops.queues:
         if queue.name in staffing.untaken:
             print(

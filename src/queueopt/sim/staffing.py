@@ -92,6 +92,10 @@ class QueueHour:
     headcount, and over its items."""
     shrinkage: float
     """The share of a moderator's shift spent on breaks (`_shrinkage`), averaged as `slots_per_moderator` is."""
+    severe_floor: float = 0.0
+    """Moderators who would be busy full time just keeping up with the queue's severe items under the wellbeing
+    budget and cool-downs (`_severe_floor`): `servers` at or below it cannot meet the SLA, which Erlang's handling
+    alone does not see."""
 
     @property
     def slots_per_rostered_moderator(self) -> float:
@@ -129,6 +133,13 @@ class StaffingPlan:
         for pool in self.pools:
             totals[pool.hour] += pool.pooled
         return totals
+
+    def behind_on_severe(self) -> list[QueueHour]:
+        """Queue-hours whose plan is at or below `severe_floor`: its moderators cannot keep up with the severe items
+        under the wellbeing budget and cool-downs, whatever Erlang says of their handling."""
+        return [
+            row for row in self.rows if row.severe_floor and row.servers is not None and row.servers <= row.severe_floor
+        ]
 
     def unreachable(self) -> list[QueueHour]:
         """Queue-hours with demand whose target no headcount meets: handling alone takes too long."""
@@ -202,12 +213,13 @@ class _Tally:
     handled: np.ndarray
     slots: np.ndarray
     away: np.ndarray
+    severe_s: np.ndarray
 
 
 def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
     """Route each sampled `(row, item)` as production would and count it against its row and queue."""
     queues = len(scenario.ops.queues)
-    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(6)))
+    tally = _Tally(np.zeros(rows), *(np.zeros((rows, queues)) for _ in range(7)))
     router = Router(scenario.ops)
     takers = GroupTakers(scenario)
     column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
@@ -234,6 +246,8 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
             1.0 if routing.severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
         )
         tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
+        if routing.severe:
+            tally.severe_s[row, landed] += _severe_turn_s(scenario, groups, item.modality, item.duration_s)
     return tally
 
 
@@ -271,14 +285,29 @@ def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[Rost
     return total / weight
 
 
+def _group_handling_s(group: RosterGroup, modality: Any, duration_s: float) -> float:
+    """Mean handling time of an item by a moderator of the group."""
+    speed = group.speed[modality]
+    return (speed.base_mean_s + speed.duration_factor * duration_s) * math.exp(group.speed_spread**2 / 2.0)
+
+
 def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
     """Mean handling time of an item over the roster groups that may take it."""
+    return _over_takers(scenario, groups, lambda group: _group_handling_s(group, modality, duration_s))
 
-    def mean_s(group: RosterGroup) -> float:
-        speed = group.speed[modality]
-        return (speed.base_mean_s + speed.duration_factor * duration_s) * math.exp(group.speed_spread**2 / 2.0)
 
-    return _over_takers(scenario, groups, mean_s)
+def _severe_turn_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
+    """How long a severe item keeps a moderator from the next severe one, over the groups that may take it: its
+    handling and the cool-down after it, or the wellbeing budget's share of an hour when that is longer. The
+    engine gives a moderator one severe item at a time, so a team decides at most its headcount over this many
+    severe items a second, whatever Erlang says of the handling alone."""
+
+    def turn_s(group: RosterGroup) -> float:
+        budget = group.severe_per_hour  # None: no budget; 0: no severe item at all
+        budget_s = 0.0 if budget is None else math.inf if budget == 0 else 3600.0 / budget
+        return max(_group_handling_s(group, modality, duration_s) + group.cooldown_s, budget_s)
+
+    return _over_takers(scenario, groups, turn_s)
 
 
 def _handled_within_share(
@@ -399,8 +428,8 @@ def plan(scenario: Scenario) -> StaffingPlan:
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     # a replayed item waits as long as it takes: the simulator gives it no patience
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
-    sums = (tally.routed, tally.work_s, tally.handled, tally.slots, tally.away)
-    items, work_s, handled, slots, away = (daily @ per_item for per_item in sums)
+    sums = (tally.routed, tally.work_s, tally.handled, tally.slots, tally.away, tally.severe_s)
+    items, work_s, handled, slots, away, severe_s = (daily @ per_item for per_item in sums)
     impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -412,6 +441,7 @@ def plan(scenario: Scenario) -> StaffingPlan:
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
         per_moderator, shrinkage = float(slots[index] / items[index]), float(away[index] / items[index])
+        severe_turn_s = float(severe_s[index] / items[index])  # per item of the queue, 0 for one not severe
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
             needed, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
@@ -421,13 +451,22 @@ def plan(scenario: Scenario) -> StaffingPlan:
             )
             if needed is not None:
                 row = replace(row, servers=_moderators(needed, row.slots_per_rostered_moderator))
-            rows.append(row)
+            rows.append(replace(row, severe_floor=_severe_floor(rate, severe_turn_s, shrinkage)))
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)
         if tally.untaken[:, index].sum() > 0
     }
     return StaffingPlan(rows, _pools(scenario, rows), untaken_by_queue)
+
+
+def _severe_floor(rate_per_hour: float, severe_turn_s: float, shrinkage: float) -> float:
+    """Moderators on the roster who just keep up with the queue's severe items under the wellbeing rules, each
+    taking one every `_severe_turn_s`: a plan below it falls behind whatever the SLA (found by a probe's question:
+    the example day's child-safety specialists, 10 severe items an hour and 300 s of cool-down each, were planned
+    at 2 for some 32 severe items an hour). Infinite when the only moderators may see no severe item at all."""
+    busy = rate_per_hour * severe_turn_s / 3600.0
+    return busy / (1.0 - shrinkage) if busy else 0.0
 
 
 def _with_qa(scenario: Scenario) -> np.ndarray:
