@@ -215,7 +215,7 @@ def test_staff_says_when_the_wellbeing_rules_keep_a_plan_behind_its_severe_items
     ops.write_text(ops.read_text().replace("sla_s = 60", "sla_s = 300"))  # a target in reach, so a plan to judge
     result = CliRunner().invoke(app, ["staff", str(scenario)])
     assert result.exit_code == 0, result.output
-    assert "main: too few to keep up with its severe items under the wellbeing budget and cool-downs" in result.output
+    assert "main: too few to keep up with its severe items, one at a time per moderator" in result.output
 
 
 def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typer.Typer, tmp_path: Path) -> None:

@@ -427,6 +427,32 @@ def test_a_plan_too_small_for_the_severe_items_under_the_wellbeing_rules_is_flag
     assert plan(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), group=wellbeing)).behind_on_severe() == []
 
 
+def test_a_queue_mixing_severe_items_weighs_a_moderators_slots_by_work() -> None:
+    # Found by a probe: 40% severe at capacity 5 was planned with 3.4 slots a moderator (the items' mean), 4
+    # moderators, which decided 0.695 within the SLA; a moderator holds one severe item at a time, so by work a third
+    # severe (540 plain items an hour beside 270 severe ones) is 1 / (1/3 + 2/3 / 5) = 2.14 slots each.
+    severe = {"name": "severe", "rate_per_hour": 270.0, "signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    plain = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), strategy="optimal", group={"capacity": 5})
+    both = plain.model_copy(update={"arrivals": [*plain.arrivals, mm_c(arrival=severe).arrivals[0]]})
+    busy = [row for row in plan(both).rows if row.arrivals_per_hour > 0]
+    assert busy and all(row.slots_per_moderator == pytest.approx(1 / (1 / 3 + 2 / 15), rel=0.01) for row in busy)
+    assert all(row.slots == 16 and row.servers == 8 for row in busy)  # 16 slots over 2.14
+
+
+def test_a_group_that_may_see_no_severe_item_takes_none_in_the_plan() -> None:
+    # Found by a probe: a group with severe_per_hour 0 among a severe queue's takers made its floor infinite, and a
+    # severe queue only such a group could take was sized, though the engine never gives it one.
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), arrival=severe)
+    barred = scenario.roster[0].model_copy(update={"name": "barred", "severe_per_hour": 0})
+    shared = plan(scenario.model_copy(update={"roster": [scenario.roster[0], barred]}))
+    busy = [row for row in shared.rows if row.arrivals_per_hour > 0]
+    assert busy and all(row.severe_floor == pytest.approx(9.0, rel=0.02) and row.servers == 11 for row in busy)
+    assert shared.behind_on_severe() == [] and shared.untaken == {}
+    alone = plan(scenario.model_copy(update={"roster": [barred]}))
+    assert set(alone.untaken) == {"main"} and alone.rows == []
+
+
 def test_capacity_of_groups_sharing_a_queue_is_averaged_by_headcount() -> None:
     # 10 moderators of capacity 1 and 10 of capacity 3 under optimal: 2 slots each on average, so 11 slots are 6.
     scenario = mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), strategy="optimal")

@@ -317,9 +317,9 @@ def staff(
         if rows:
             worst = max(rows, key=lambda row: row.severe_floor - (row.servers or 0))
             print(
-                f"- {queue.name}: too few to keep up with its severe items under the wellbeing budget and "
-                f"cool-downs in {len(rows)} hour(s): at {worst.hour:02d}h {worst.servers} planned, where they take "
-                f"{worst.severe_floor:.3g} moderators full time; size it with simulate"
+                f"- {queue.name}: too few to keep up with its severe items, one at a time per moderator within "
+                f"any wellbeing budget and cool-down, in {len(rows)} hour(s): at {worst.hour:02d}h {worst.servers} "
+                f"planned, where they take {worst.severe_floor:.3g} moderators full time; size it with simulate"
             )
     for queue in scenario.ops.queues:
         if queue.name in staffing.untaken:

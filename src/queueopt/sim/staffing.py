@@ -88,8 +88,8 @@ class QueueHour:
     slots: int | None
     """Reviews under way at once that Erlang C or A sized (its servers), `None` with `servers`."""
     slots_per_moderator: float
-    """Reviews a moderator works at once (`_slots`), averaged over the groups that may take the queue's items by
-    headcount, and over its items."""
+    """Reviews a moderator works at once (`_slots`; one for a severe item), averaged over the groups that may take
+    the queue's items by headcount, and over its items weighted by their handling (a harmonic mean)."""
     shrinkage: float
     """The share of a moderator's shift spent on breaks (`_shrinkage`), averaged as `slots_per_moderator` is."""
     severe_floor: float = 0.0
@@ -211,7 +211,8 @@ class _Tally:
     untaken: np.ndarray
     work_s: np.ndarray
     handled: np.ndarray
-    slots: np.ndarray
+    moderator_s: np.ndarray
+    """Handling over the slots a moderator gives such an item (one for a severe item): a moderator's time it takes."""
     away: np.ndarray
     severe_s: np.ndarray
 
@@ -239,12 +240,12 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
             tally.untaken[row, landed] += 1.0
             continue
         tally.routed[row, landed] += 1.0
-        tally.work_s[row, landed] += _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        handling_s = _expected_handling_s(scenario, groups, item.modality, item.duration_s)
+        tally.work_s[row, landed] += handling_s
         sla_s = scenario.ops.queues[landed].sla_s
         tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
-        tally.slots[row, landed] += (
-            1.0 if routing.severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
-        )
+        per_moderator = 1.0 if routing.severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+        tally.moderator_s[row, landed] += handling_s / per_moderator
         tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
         if routing.severe:
             tally.severe_s[row, landed] += _severe_turn_s(scenario, groups, item.modality, item.duration_s)
@@ -303,8 +304,8 @@ def _severe_turn_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, d
     severe items a second, whatever Erlang says of the handling alone."""
 
     def turn_s(group: RosterGroup) -> float:
-        budget = group.severe_per_hour  # None: no budget; 0: no severe item at all
-        budget_s = 0.0 if budget is None else math.inf if budget == 0 else 3600.0 / budget
+        budget = group.severe_per_hour  # None: no budget; never 0 here (`GroupTakers` leaves such a group out)
+        budget_s = 0.0 if not budget else 3600.0 / budget
         return max(_group_handling_s(group, modality, duration_s) + group.cooldown_s, budget_s)
 
     return _over_takers(scenario, groups, turn_s)
@@ -428,8 +429,8 @@ def plan(scenario: Scenario) -> StaffingPlan:
     daily = hourly.sum(axis=1) * share  # arrivals a day each sampled item stands for
     # a replayed item waits as long as it takes: the simulator gives it no patience
     patience = np.asarray([arrival.patience_rate or 0.0 for arrival in scenario.arrivals] + [0.0] * HOURS)
-    sums = (tally.routed, tally.work_s, tally.handled, tally.slots, tally.away, tally.severe_s)
-    items, work_s, handled, slots, away, severe_s = (daily @ per_item for per_item in sums)
+    sums = (tally.routed, tally.work_s, tally.handled, tally.moderator_s, tally.away, tally.severe_s)
+    items, work_s, handled, moderator_s, away, severe_s = (daily @ per_item for per_item in sums)
     impatience = (daily * patience) @ tally.routed / _with_qa(scenario)  # a QA review never abandons
     rows = []
     for index, queue in enumerate(scenario.ops.queues):
@@ -440,7 +441,10 @@ def plan(scenario: Scenario) -> StaffingPlan:
         ceiling = float(handled[index] / items[index])
         model_ceiling = decision_sla_ceiling(1.0 / mean_s, queue.sla_s)
         patience_s = 1.0 / theta if theta > 0 else None
-        per_moderator, shrinkage = float(slots[index] / items[index]), float(away[index] / items[index])
+        # Slots per moderator weighted by work (a harmonic mean), as a pool weighs its queues: a moderator holds one
+        # severe item at a time, so a queue of 40% severe items at capacity 5 is 1.9 slots each, not 3.4 (found by a
+        # probe: planned at 4, it decided 0.695 within the SLA against 0.8).
+        per_moderator, shrinkage = float(work_s[index] / moderator_s[index]), float(away[index] / items[index])
         severe_turn_s = float(severe_s[index] / items[index])  # per item of the queue, 0 for one not severe
         for hour in range(HOURS):
             rate = float(per_hour[index, hour])
@@ -462,9 +466,8 @@ def plan(scenario: Scenario) -> StaffingPlan:
 
 def _severe_floor(rate_per_hour: float, severe_turn_s: float, shrinkage: float) -> float:
     """Moderators on the roster who just keep up with the queue's severe items under the wellbeing rules, each
-    taking one every `_severe_turn_s`: a plan below it falls behind whatever the SLA (found by a probe's question:
-    the example day's child-safety specialists, 10 severe items an hour and 300 s of cool-down each, were planned
-    at 2 for some 32 severe items an hour). Infinite when the only moderators may see no severe item at all."""
+    taking one every `_severe_turn_s`: a plan below it falls behind whatever the SLA (on the example day,
+    photo_high's 170 severe items an hour at 19h, for vendors who may see 10 an hour, were planned at 2)."""
     busy = rate_per_hour * severe_turn_s / 3600.0
     return busy / (1.0 - shrinkage) if busy else 0.0
 

@@ -20,7 +20,9 @@ from queueopt.sim.scenario import Scenario
 
 
 class GroupTakers:
-    """`groups(item, routing)`: the indices of the scenario's roster groups that may review a routed item."""
+    """`groups(item, routing)`: the indices of the scenario's roster groups that may review a routed item; for a
+    severe item, not a group whose `severe_per_hour` is 0, which the engine never gives one (found by a probe: such
+    a group, averaged in, made the severe floor infinite, and a severe queue only it could take was sized)."""
 
     def __init__(self, scenario: Scenario) -> None:
         one_each = [group.model_copy(update={"count": 1}) for group in scenario.roster]
@@ -29,12 +31,16 @@ class GroupTakers:
         for profile in members.profiles:
             self._model.upsert(profile)
         self._ids = members.ids
+        self._sees_severe = [group.severe_per_hour != 0 for group in scenario.roster]
         self._known: dict[tuple[object, ...], tuple[int, ...]] = {}
 
     def groups(self, item: Item, routing: Routing) -> tuple[int, ...]:
         assert routing.queue is not None
         terms = routing.terms
-        key = (routing.queue, item.modality, item.language, item.region, routing.policy, terms.clearance, terms.areas)
+        key = (
+            *(routing.queue, item.modality, item.language, item.region, routing.policy, terms.clearance, terms.areas),
+            routing.severe,
+        )
         known = self._known.get(key)
         if known is None:
             task = review_task(item.id, item, routing, 0.0)
@@ -43,4 +49,8 @@ class GroupTakers:
         return known
 
     def _qualified(self, task: Task, now: float) -> tuple[int, ...]:
-        return tuple(group for group, member in enumerate(self._ids) if self._model.qualified(task, member, now))
+        return tuple(
+            group
+            for group, member in enumerate(self._ids)
+            if self._model.qualified(task, member, now) and (self._sees_severe[group] or not task.severe)
+        )
