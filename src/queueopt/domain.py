@@ -86,15 +86,23 @@ class ModeratorStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
-ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+_ID_CHARACTER = r"[A-Za-z0-9._:\-]"
+ID_PATTERN = rf"^{_ID_CHARACTER}+$"
 MAX_ID_LENGTH = 200
-TASK_ID_PATTERN = rf"^[A-Za-z0-9._:\-]{{1,{MAX_ID_LENGTH}}}(~qa)?$"  # an item's id, then a QA task's suffix
+QA_SUFFIX = "~qa"
+"""A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
+3986 unreserved), so a review tool builds `/v1/tasks/{task_id}/decision` without escaping (`#` cut the path short)."""
+TASK_ID_PATTERN = rf"^{_ID_CHARACTER}{{1,{MAX_ID_LENGTH}}}({QA_SUFFIX})?$"  # an item's id, a QA task's suffix
+"""`~` means nothing to a regular expression, so the suffix stands in the pattern as it is."""
 _CODE_PATTERN = r"^[a-z0-9_\-]+$"
 VISIBLE_ASCII_PATTERN = r"^[!-~]+$"
 _TEXT_PATTERN = r"^[^\x00]*$"
 _PATTERN_MEANINGS = {
     ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
-    TASK_ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-' (at most 200), then '~qa' for a QA task",
+    TASK_ID_PATTERN: (
+        f"may hold only letters, digits, '.', '_', ':' and '-' (at most {MAX_ID_LENGTH}), "
+        f"then '{QA_SUFFIX}' for a QA task"
+    ),
     _CODE_PATTERN: "may hold only lowercase letters, digits, '_' and '-'",
     VISIBLE_ASCII_PATTERN: "may hold only printable ASCII, without spaces",
     _TEXT_PATTERN: "must not contain the NUL character (U+0000)",
@@ -129,9 +137,6 @@ held by no one."""
 MAX_DURATION_S = 7 * 24 * 3600.0
 MAX_VIEWS_PER_HOUR = 1e12
 MAX_REPORTS = 10**9
-QA_SUFFIX = "~qa"
-"""A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
-3986 unreserved), so a review tool builds `/v1/tasks/{task_id}/decision` without escaping (`#` cut the path short)."""
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_CODE_PATTERN)]
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 

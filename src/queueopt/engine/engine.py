@@ -267,10 +267,10 @@ class Engine:
             tasks = [self._tasks[task_id] for task_id in held]
             changes = Changes()
             if self._model.knows(moderator_id):
-                new = self._hand_back(moderator_id, tasks, "recovery", changes)
+                old, new = self._hand_back(moderator_id, tasks, "recovery", changes)
             else:
-                new = self._released(tasks, "recovery", "moderator not on the roster", changes)
-            self._commit(changes, [task for task in tasks if task.id in {back.id for back in new}], new)
+                old, new = tasks, self._released(tasks, "recovery", "moderator not on the roster", changes)
+            self._commit(changes, old, new)
 
     def _restore_learning(self) -> None:
         """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
@@ -546,7 +546,7 @@ class Engine:
                 newly_severe = severe and not task.severe
                 if clearance is task.clearance and not newly_severe:
                     continue
-                wider = _evolved(task, clearance=clearance, severe=True if newly_severe else task.severe)
+                wider = _evolved(task, clearance=clearance, severe=task.severe or newly_severe)
                 if task.state is _LEASED:
                     assert task.holder is not None
                     if newly_severe or not self._model.qualified(wider, task.holder, now):
@@ -1448,8 +1448,8 @@ class Engine:
             try:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
-                new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
-                self._commit(changes, [task for task in held if task.id in {back.id for back in new}], new)
+                old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
+                self._commit(changes, old, new)
             except BaseException:
                 self._take_back_moderator(profile.id, before, kept)
                 raise
@@ -1468,25 +1468,28 @@ class Engine:
         if kept is not None:
             self._unplaced[moderator_id] = kept
 
-    def _hand_back(self, moderator_id: str, held: list[Task], actor: str, changes: Changes) -> list[Task]:
+    def _hand_back(
+        self, moderator_id: str, held: list[Task], actor: str, changes: Changes
+    ) -> tuple[list[Task], list[Task]]:
         """The leases of `held` that the moderator's profile no longer allows, put back in their queues in `changes`
-        (the tasks as they will be): all of them once offline or suspended, else each whose skills, language,
-        region or clearance they no longer hold, and each severe one once they may see no severe items at all
-        (`severe_per_hour` 0, a wellbeing intervention); audited as released by `actor` with the reason. A lowered
-        budget that is not 0, or a cool-down, keeps the severe leases held: they were counted when leased."""
+        (those tasks, and the tasks as they will be): all of them once offline or suspended, else each whose skills,
+        language, region or clearance they no longer hold, and each severe one once they may see no severe items at
+        all (`severe_per_hour` 0, a wellbeing intervention); audited as released by `actor` with the reason. A
+        lowered budget that is not 0, or a cool-down, keeps the severe leases held: they were counted when leased."""
         if not held:
-            return []
+            return [], []
         profile = self._model.profile(moderator_id)
         off_work = _OFF_WORK.get(profile.status)
         if off_work is not None:
-            return self._released(held, actor, off_work, changes)
+            return held, self._released(held, actor, off_work, changes)
         now = self._clock.now()
         lost = [task for task in held if not self._model.qualified(task, moderator_id, now)]
         new = self._released(lost, actor, "moderator no longer qualified for the task", changes)
         if profile.severe_per_hour == 0:
             severe = [task for task in held if task.severe and task not in lost]
             new += self._released(severe, actor, "moderator may see no severe items (severe_per_hour is 0)", changes)
-        return new
+            lost += severe
+        return lost, new
 
     def seed_moderators(self, profiles: Iterable[ModeratorProfile]) -> list[str]:
         """Add the moderators the store does not hold yet, and return their ids. A stored profile is kept as it is:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, format_validation_error, load_config
-from queueopt.service.settings import Settings, unknown_variables
+from queueopt.service.settings import Settings, setting_variables, unknown_variables
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -120,7 +120,7 @@ def demo_serve(
 def _settings(values: dict[str, Any]) -> Settings:
     unknown = unknown_variables(os.environ)
     if unknown:
-        known = ", ".join(f"QUEUEOPT_{name.upper()}" for name in Settings.model_fields)
+        known = ", ".join(setting_variables())
         exit_with("settings", [f"{', '.join(unknown)}: not a setting (the settings are {known})"])
     try:
         return Settings(**values)

@@ -14,12 +14,13 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIB = 1024 * 1024
+ENV_PREFIX = "QUEUEOPT_"
 
 
 class Settings(BaseSettings):
     """Everything `queueopt serve` needs; `tokens_file` has no default because a service without tokens is useless."""
 
-    model_config = SettingsConfigDict(env_prefix="QUEUEOPT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./var/queueopt.db"
     config: Path = Path("examples/ops.toml")
@@ -69,16 +70,21 @@ class Settings(BaseSettings):
         return f"{parts.scheme}://{parts.netloc}"
 
 
-TEST_PREFIX = "QUEUEOPT_TEST_"
+TEST_PREFIX = f"{ENV_PREFIX}TEST_"
 """Variables of the test suite's own (its PostgreSQL server, say), which are no setting of the service."""
+
+
+def setting_variables() -> list[str]:
+    """The environment variable of each setting, in the order the settings are declared."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """`QUEUEOPT_*` variables that name no setting: pydantic-settings ignores them, so a misspelt one (`TICKS` for
     `TICK_S`) would serve with the default it meant to change (found by a probe)."""
-    known = {f"QUEUEOPT_{name.upper()}" for name in Settings.model_fields}
+    known = set(setting_variables())
     return sorted(
         name
         for name in environ
-        if name.startswith("QUEUEOPT_") and name not in known and not name.startswith(TEST_PREFIX)
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(TEST_PREFIX)
     )

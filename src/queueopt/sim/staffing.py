@@ -72,9 +72,9 @@ class QueueHour:
     sla_target: float
     servers: int | None
     """Moderators to roster, `slots` over the slots each works on shift net of breaks
-    (`slots_per_rostered_moderator`); `None` when no headcount meets
-    the target (`best_attainment <= sla_target`), or when the Erlang model cannot size it (`model_attainment <=
-    sla_target`) though the real handling times could."""
+    (`slots_per_rostered_moderator`); `None` when no headcount meets the target (`best_attainment <= sla_target`),
+    or when the Erlang model cannot size it (`model_attainment <= sla_target`) though the real handling times
+    could."""
     best_attainment: float
     """The share decided within `sla_s` with no wait at all, `P(handling <= sla_s)` under the scenario's own
     handling-time laws (`handled_within`): the ceiling of any plan."""
@@ -92,7 +92,7 @@ class QueueHour:
     the queue's items by headcount, and over its items weighted by their handling (a harmonic mean)."""
     shrinkage: float
     """The share of a moderator's shift spent on breaks (`_shrinkage`), averaged as `slots_per_moderator` is."""
-    severe_floor: float = 0.0
+    severe_floor: float
     """Moderators who would be busy full time just keeping up with the queue's severe items under the wellbeing
     budget and cool-downs (`_severe_floor`): `servers` at or below it cannot meet the SLA, which Erlang's handling
     alone does not see."""
@@ -451,11 +451,11 @@ def plan(scenario: Scenario) -> StaffingPlan:
             needed, bound = _servers(rate / 3600.0, mean_s, theta if theta > 0 else None, queue, ceiling)
             row = QueueHour(
                 *(queue.name, hour, rate, mean_s, patience_s, queue.sla_target, None, ceiling, bound),
-                *(model_ceiling, needed, per_moderator, shrinkage),
+                *(model_ceiling, needed, per_moderator, shrinkage, _severe_floor(rate, severe_turn_s, shrinkage)),
             )
             if needed is not None:
                 row = replace(row, servers=_moderators(needed, row.slots_per_rostered_moderator))
-            rows.append(replace(row, severe_floor=_severe_floor(rate, severe_turn_s, shrinkage)))
+            rows.append(row)
     untaken_by_queue = {
         queue.name: float(untaken_per_hour[index].max())
         for index, queue in enumerate(scenario.ops.queues)

@@ -37,10 +37,8 @@ class GroupTakers:
     def groups(self, item: Item, routing: Routing) -> tuple[int, ...]:
         assert routing.queue is not None
         terms = routing.terms
-        key = (
-            *(routing.queue, item.modality, item.language, item.region, routing.policy, terms.clearance, terms.areas),
-            routing.severe,
-        )
+        policy, severe = routing.policy, routing.severe
+        key = (routing.queue, item.modality, item.language, item.region, policy, terms.clearance, terms.areas, severe)
         known = self._known.get(key)
         if known is None:
             task = review_task(item.id, item, routing, 0.0)

@@ -168,10 +168,12 @@ class _HeldSession:
     schema: str
 
     def lost(self) -> str | None:
+        from queueopt.store.postgres import one_line
+
         try:
             self.connection.execute("SELECT 1")
         except Exception as error:
-            reason = " ".join(str(error).split()) or type(error).__name__
+            reason = one_line(error) or type(error).__name__
             return f"the PostgreSQL session holding the lock on schema {self.schema} ended: {reason}"
         return None
 
