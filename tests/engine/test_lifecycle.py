@@ -1090,3 +1090,26 @@ def test_a_copy_after_a_withdrawn_copy_is_as_severe_and_cleared_as_its_review(en
     assert engine.next_for("plain") is None and engine_factory().next_for("plain") is None
     with pytest.raises(NotEligible):
         engine.assign_to("later", "plain")
+
+
+def test_a_restart_keeps_each_queues_share_of_the_hours_decisions_within_sla(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a probe: the share was kept in memory only, so a restart or a take-over emptied it and the
+    queue's SLA panel and `/v1/queues` said nothing, then spoke for minutes of decisions as if for the hour."""
+    first = engine_factory()
+    first.upsert_moderator(profile("m1"))
+    first.submit([video("on-time"), video("late")])
+    queue = first.task("on-time").queue
+    lease = first.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    first.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    clock.advance(first.config.queues_by_name[queue].sla_s + 1)
+    lease = first.next_for("m1")
+    assert lease is not None and lease.lease_token is not None
+    first.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    shares = {view.name: view.within_sla_last_hour for view in first.queues()}
+    assert shares[queue] == 0.5
+    assert {view.name: view.within_sla_last_hour for view in engine_factory().queues()} == shares
+    clock.advance(3601)
+    assert {view.name: view.within_sla_last_hour for view in engine_factory().queues()}[queue] is None

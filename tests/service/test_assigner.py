@@ -67,6 +67,8 @@ def test_a_skipped_task_reaches_a_moderator_who_is_waiting(api: Any) -> None:
 
 
 class _Stats:
+    batches = 0
+
     def drain_solver_seconds(self) -> Iterator[float]:
         return iter(())
 
@@ -103,3 +105,24 @@ def test_work_that_arrived_before_a_moderator_started_waiting_starts_a_batch() -
     before, after, waited = asyncio.run(scenario())
     assert (before, after) == (0, 1)
     assert waited < 10.0
+
+
+class _RefusedEngine:
+    """A batch that had work and leased nothing: every pair it chose was taken meanwhile."""
+
+    def __init__(self) -> None:
+        self.stats = _Stats()
+
+    def assign_batch(self) -> list[object]:
+        self.stats.batches += 1
+        return []
+
+
+def test_a_batch_that_leased_nothing_counts_in_the_batch_sizes() -> None:
+    """Found by a probe: only batches that leased something were observed, so the size histogram's count disagreed
+    with `queueopt_assign_batches_total` and its 0 bucket stayed empty."""
+    metrics = ServiceMetrics()
+    assigner = Assigner(_RefusedEngine(), tick_s=60.0, metrics=metrics)  # type: ignore[arg-type]
+    assert asyncio.run(assigner.run_once()) == 0
+    assert metrics.registry.get_sample_value("queueopt_assign_batch_size_count") == 1.0
+    assert metrics.registry.get_sample_value("queueopt_assign_batch_size_bucket", {"le": "0.0"}) == 1.0

@@ -197,6 +197,33 @@ def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
         assert name in text, name
 
 
+def _sample(text: str, series: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(series + " ")]
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_export_every_counter_from_zero_and_each_queues_sla(api: Any) -> None:
+    """Found by a probe: a labelled counter appeared only at its first event, and Prometheus reads a series first seen
+    at 1 as no increase, so the first SLA breach of a queue after a restart never showed."""
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text
+    assert _sample(text, 'queueopt_sla_breaches_total{queue="child_safety"}') == 0.0
+    assert _sample(text, 'queueopt_decisions_total{verdict="not_violating"}') == 0.0
+    assert _sample(text, 'queueopt_items_submitted_total{action="auto_remove",modality="livestream"}') == 0.0
+    assert _sample(text, 'queueopt_queue_sla_seconds{queue="text_high_en"}') > 0
+    assert 0 < _sample(text, 'queueopt_queue_sla_target_ratio{queue="text_high_en"}') <= 1
+    assert _sample(text, "queueopt_serving") == 1.0
+
+
+def test_a_long_polls_wait_for_work_is_not_counted_as_latency(api: Any) -> None:
+    """Found by a probe: with `wait_s` up to 30 s, the p99 latency of `/next` was the wait moderators asked for."""
+    assert api.next("m1", wait_s=0.5) is None
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text
+    route = 'method="POST",route="/v1/moderators/{moderator_id}/next",status="204"'
+    assert _sample(text, f"queueopt_http_request_duration_seconds_sum{{{route}}}") < 0.25
+    assert _sample(text, "queueopt_next_wait_seconds_count") == 1.0
+    assert _sample(text, "queueopt_next_wait_seconds_sum") >= 0.45
+
+
 def test_readiness_and_liveness(api: Any) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}

@@ -106,3 +106,26 @@ def test_a_standby_passes_on_one_host_header_and_none_of_the_connections_own() -
         (b"authorization", b"Bearer x"),
         (b"x-queueopt-forwarded", b"1"),
     ]
+
+
+def test_a_standby_answers_metrics_itself_counting_what_it_passed_on_apart(settings: Settings, serve: Serve) -> None:
+    """Its own metrics, not the serving engine's: a scrape of every replica counts each queue once, and the requests
+    it passed on are not counted again by route when it takes over (found by a probe)."""
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+        assert client.get("/metrics").status_code == 401
+        text = client.get("/metrics", headers=bearer("metrics")).text
+        assert "queueopt_serving 0.0" in text
+        assert 'queueopt_passed_on_request_duration_seconds_count{method="GET",status="503"} 1.0' in text
+        assert "queueopt_queue_depth" not in text and "(unmatched)" not in text
+        serving_engine.close()
+        for _ in range(100):
+            if client.get("/v1/queues", headers=bearer("admin")).status_code != 503:
+                break
+            time.sleep(0.05)
+        text = client.get("/metrics", headers=bearer("metrics")).text
+        assert "queueopt_serving 1.0" in text and "queueopt_queue_depth{" in text
+        assert 'route="/v1/queues",status="200"' in text and 'route="/v1/queues",status="503"' not in text

@@ -253,7 +253,7 @@ class Engine:
             raise Conflict(problem, field="queues")
         # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
         # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
-        self._recall_severe()
+        self._recall_recent()
         self._index(open_tasks)
         self.expire()
         self._hand_back_unallowed()
@@ -942,22 +942,28 @@ class Engine:
                 self._model.record_severe(moderator_id, now)
         return leased
 
-    def _recall_severe(self) -> None:
-        """The wellbeing ledger after a restart: every severe lease of the last hour, or of the longest cool-down
-        when that is longer, read back from the audit (a lease's note marks it severe), counts again against its
-        moderator's budget and cool-down.
+    def _recall_recent(self) -> None:
+        """What the last hour's audit says, read back after a restart, in one pass over it.
 
-        A review handed over before that hour (a long video) and ended within the longest cool-down is not
-        marked at its end: whether it was severe is read from its task, and whose it was from the entry (the
-        moderator who decided, released or skipped it, or whose lease expired), so its cool-down runs too."""
+        The wellbeing ledger: every severe lease of the last hour, or of the longest cool-down when that is longer,
+        counts again against its moderator's budget and cool-down (a lease's note marks it severe). A review handed
+        over before that hour (a long video) and ended within the longest cool-down is not marked at its end:
+        whether it was severe is read from its task, and whose it was from the entry (the moderator who decided,
+        released or skipped it, or whose lease expired), so its cool-down runs too.
+
+        Each queue's share of the last hour's decisions made within its SLA, from the decided entries and their
+        tasks (found by a probe: a restart or a take-over emptied it, so `/v1/queues` and the metric said nothing,
+        then spoke for minutes of decisions as if for the hour)."""
         now = self._clock.now()
         cooling_since = now - self._model.longest_cooldown_s()
         # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
         # cool-down that had an hour left was forgotten at a restart).
-        since, after = min(now - SEVERE_WINDOW_S, cooling_since), 0
+        decided_since = now - _SLA_WINDOW_S
+        since, after = min(now - SEVERE_WINDOW_S, cooling_since, decided_since), 0
         holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
         leased: set[str | None] = set()  # tasks leased within the hour
         ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
+        decided: list[AuditEntry] = []  # decisions of the SLA window
         while entries := self._store.audit(since, _RECALL_PAGE, after):
             for entry in entries:
                 if entry.transition == "leased":
@@ -967,18 +973,24 @@ class Engine:
                         self._model.recall_severe(holder, entry.at)
                         holders[entry.task_id] = holder
                 elif entry.transition in _ENDS_A_REVIEW:
+                    if entry.transition == "decided" and entry.at >= decided_since:
+                        decided.append(entry)
                     if entry.task_id in holders:
                         self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
                     elif entry.task_id not in leased and entry.at >= cooling_since:
                         ended_earlier.append(entry)
             after = entries[-1].seq
+        tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
-            if reviewer is None or entry.task_id is None:
-                continue
-            task = self._store.task(entry.task_id)
-            if task is not None and task.severe:
+            task = tasks.get(entry.task_id or "")
+            if reviewer is not None and task is not None and task.severe:
                 self._model.severe_review_ended(reviewer, entry.at)
+        queues = self._config.queues_by_name
+        for entry in decided:
+            task = tasks.get(entry.task_id or "")
+            if task is not None and task.kind is _REVIEW and task.queue in self._sla:
+                self._sla[task.queue].add(entry.at, _within_sla(task, queues[task.queue], entry.at))
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -1229,7 +1241,7 @@ class Engine:
 
     def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
         """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
-        within = now - task.enqueued_at <= queue.sla_s
+        within = _within_sla(task, queue, now)
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
@@ -1686,6 +1698,10 @@ def _payload(item: Item) -> str:
         return orjson.dumps(fields).decode()
     except orjson.JSONEncodeError:
         return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
+
+
+def _within_sla(task: Task, queue: QueueConfig, decided_at: float) -> bool:
+    return decided_at - task.enqueued_at <= queue.sla_s
 
 
 @lru_cache(maxsize=256)

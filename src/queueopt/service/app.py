@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread = EngineThread()
-        serving = Serving(app, settings, clock or SystemClock(), config, (auth, roster, metrics), thread)
+        serving = Serving(app, settings, clock or SystemClock(), config, (roster, metrics), thread)
         app.state.serving = serving
         try:
             async with AsyncExitStack() as stack:
@@ -60,6 +60,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         summary="Content-moderation queues: submit items, pull review tasks, record decisions.",
         lifespan=lifespan,
     )
+    app.state.auth = auth
+    app.state.metrics = metrics
     app.add_middleware(PassToServing)  # first, so the error format's last resort (next) wraps it too
     problems.install(app)
     openapi.tighten(app)

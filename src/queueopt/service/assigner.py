@@ -114,9 +114,10 @@ class Assigner:
 
     def _batch(self) -> int:
         """Runs in the worker thread; only the assigner batches, so draining the solver timings here loses none."""
+        batches = self._engine.stats.batches
         made = len(self._engine.assign_batch())
         for seconds in self._engine.stats.drain_solver_seconds():
             self._metrics.solver_seconds.observe(seconds)
-        if made:
+        if self._engine.stats.batches > batches:  # a batch that had work, as `queueopt_assign_batches_total` counts
             self._metrics.batch_size.observe(made)
         return made

@@ -24,7 +24,6 @@ from queueopt.errors import Forbidden, QueueoptError
 from queueopt.service.assigner import Assigner
 from queueopt.service.auth import Authenticator, Principal, Role
 from queueopt.service.engine_thread import EngineThread
-from queueopt.service.metrics import ServiceMetrics
 
 
 class Unauthorized(QueueoptError):
@@ -36,9 +35,7 @@ class Runtime:
     """The objects one app instance shares between requests, built by the lifespan."""
 
     engine: Engine
-    auth: Authenticator
     assigner: Assigner
-    metrics: ServiceMetrics
     thread: EngineThread
 
 
@@ -57,11 +54,13 @@ TaskIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH + len(QA
 
 
 async def _principal(
-    runtime: RuntimeDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """Checked by whichever process answers, a standby too (its own `/metrics`): the tokens belong to the app."""
     if credentials is None:
         raise Unauthorized("send Authorization: Bearer <token>", field="authorization")
-    principal = runtime.auth.authenticate(credentials.credentials)
+    auth: Authenticator = request.app.state.auth
+    principal = auth.authenticate(credentials.credentials)
     if principal is None:
         raise Unauthorized("unknown token", field="authorization")
     return principal

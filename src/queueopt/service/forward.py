@@ -25,13 +25,17 @@ import httpx
 from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from queueopt.service.metrics import PASSED_ON
 from queueopt.service.problems import error_response
 from queueopt.store import Store, open_store
 
 log = logging.getLogger("queueopt.service.forward")
 
 FORWARDED = b"x-queueopt-forwarded"
-LOCAL_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# `/metrics` too: each replica's are its own (see `metrics`), so a scrape of every replica counts each queue once.
+LOCAL_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
 # Meaningful for one connection only (RFC 9110, 7.6.1), or set anew for the message as relayed. `Host` is passed on:
 # the serving engine builds the links it answers with (a redirect's Location) from the address the client used.
 _NOT_RELAYED = frozenset(
@@ -280,6 +284,7 @@ class PassToServing:
         if scope["type"] == "http" and scope["path"] not in LOCAL_PATHS:
             forwarder: Forwarder | None = getattr(scope["app"].state, "forwarder", None)
             if forwarder is not None:
+                scope[PASSED_ON] = True
                 await forwarder(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -22,7 +22,6 @@ from queueopt.config import OpsConfig
 from queueopt.engine import Engine
 from queueopt.errors import Deposed, StoreUnavailable
 from queueopt.service.assigner import Assigner
-from queueopt.service.auth import Authenticator
 from queueopt.service.deps import Runtime
 from queueopt.service.engine_thread import EngineThread
 from queueopt.service.lock_guard import CHECK_S, stop_at_once
@@ -43,14 +42,14 @@ class Serving:
         settings: Settings,
         clock: Clock,
         config: OpsConfig,
-        parts: tuple[Authenticator, list[ModeratorProfile], ServiceMetrics],
+        parts: tuple[list[ModeratorProfile], ServiceMetrics],
         thread: EngineThread,
     ) -> None:
         self._app = app
         self._settings = settings
         self._clock = clock
         self._config = config
-        self._auth, self._roster, self._metrics = parts
+        self._roster, self._metrics = parts
         self._thread = thread
         self._lock = asyncio.Lock()
         self._store: Store | None = None
@@ -77,7 +76,7 @@ class Serving:
                 raise
             assigner = Assigner(engine, self._settings.tick_s, self._metrics)
             self._store = store
-            self._runtime = Runtime(engine, self._auth, assigner, self._metrics, self._thread)
+            self._runtime = Runtime(engine, assigner, self._thread)
             self._app.state.runtime = self._runtime
             self._metrics.watch(engine)
             assigner.start()

@@ -31,6 +31,10 @@ class Store(Protocol):
 
     def task(self, task_id: str) -> Task | None: ...
 
+    def tasks(self, ids: Iterable[str]) -> dict[str, Task]:
+        """The tasks of those ids that exist, in one read: a restart looks up an hour's decided tasks."""
+        ...
+
     def open_tasks(self) -> list[Task]:
         """Queued and leased tasks, to rebuild the engine's indexes after a restart."""
         ...

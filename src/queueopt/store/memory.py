@@ -127,6 +127,10 @@ class MemoryStore:
         with self._lock:
             return self._tasks.get(task_id)
 
+    def tasks(self, ids: Iterable[str]) -> dict[str, Task]:
+        with self._lock:
+            return {task_id: self._tasks[task_id] for task_id in ids if task_id in self._tasks}
+
     def open_tasks(self) -> list[Task]:
         with self._lock:
             return [self._tasks[task_id] for task_id in sorted(self._open)]

@@ -333,9 +333,13 @@ class SqlStore:
         return history
 
     def task(self, task_id: str) -> Task | None:
+        return self.tasks((task_id,)).get(task_id)
+
+    def tasks(self, ids: Iterable[str]) -> dict[str, Task]:
+        wanted = list(dict.fromkeys(ids))
         with self._using():
-            rows = self._execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchall()
-        return _task_of(rows[0]) if rows else None
+            rows = self._select_in(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({{}})", wanted)
+        return {row[0]: _task_of(row) for row in rows}
 
     def open_tasks(self) -> list[Task]:
         with self._using():

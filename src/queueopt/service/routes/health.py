@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from queueopt.errors import StoreUnavailable
-from queueopt.service.deps import MetricsReader, Runtime, RuntimeDep
+from queueopt.service.deps import MetricsReader, Runtime
 from queueopt.service.forward import FORWARDED, TWICE, Forwarder
-from queueopt.service.metrics import CONTENT_TYPE
+from queueopt.service.metrics import CONTENT_TYPE, ServiceMetrics
 from queueopt.service.problems import documented
 from queueopt.service.schemas import Health
 
@@ -53,6 +53,10 @@ async def readyz(request: Request) -> Health:
         },
     ),
 )
-async def metrics(runtime: RuntimeDep, _: MetricsReader) -> Response:
-    body = await runtime.thread.run(runtime.metrics.render)
+async def metrics(request: Request, _: MetricsReader) -> Response:
+    """This process's metrics: a standby answers with its own (no engine, `queueopt_serving` 0), not the serving
+    process's, so a scrape of every replica counts each queue once."""
+    service: ServiceMetrics = request.app.state.metrics
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    body = service.render() if runtime is None else await runtime.thread.run(service.render)
     return Response(body, media_type=CONTENT_TYPE)

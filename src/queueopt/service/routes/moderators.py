@@ -6,12 +6,13 @@ import time
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from queueopt.capability import ModeratorProfile
 from queueopt.errors import InvalidInput
 from queueopt.service.auth import Role
 from queueopt.service.deps import Admin, ModeratorIdPath, Own, OwnOrAdmin, RuntimeDep
+from queueopt.service.metrics import WAITED_S
 from queueopt.service.problems import documented
 from queueopt.service.schemas import ModeratorOut, StatusChange, TaskOut
 from queueopt.service.views import json_response, moderator_out, task_out
@@ -63,6 +64,7 @@ async def next_task(
     moderator_id: ModeratorIdPath,
     principal: Own,
     runtime: RuntimeDep,
+    request: Request,
     wait_s: Annotated[float, Query(ge=0.0, le=MAX_WAIT_S, allow_inf_nan=False)] = 0.0,
 ) -> Response:
     """The moderator's current lease, or a fresh one chosen for them now. With nothing to offer, waits up to
@@ -70,10 +72,19 @@ async def next_task(
     service is shutting down."""
     deadline = time.monotonic() + wait_s
     view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
-    while view is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or runtime.assigner.draining:
-            return Response(status_code=204)
-        await runtime.assigner.wait_for_work(remaining)
-        view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
-    return json_response(task_out(view))
+    waited = 0.0
+    try:
+        while view is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or runtime.assigner.draining:
+                return Response(status_code=204)
+            started = time.monotonic()
+            try:
+                await runtime.assigner.wait_for_work(remaining)
+            finally:
+                waited += time.monotonic() - started
+            view = await runtime.thread.run(runtime.engine.next_for, moderator_id)
+        return json_response(task_out(view))
+    finally:
+        if wait_s > 0:
+            request.scope[WAITED_S] = waited
