@@ -3,9 +3,13 @@ store's engine lock comes free. Passing requests to a live engine over TCP is `t
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
@@ -14,7 +18,7 @@ from tests.service.conftest import Client, bearer, profile
 
 from queueopt.errors import StoreInUse
 from queueopt.service.app import create_app
-from queueopt.service.forward import ServingAddress, _relayed_request_headers
+from queueopt.service.forward import ServingAddress, _relayed_request_headers, _requested_wait
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -33,11 +37,7 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         assert (
             response.json()["detail"][0]["reason"] == "standby: no engine has announced that it serves this store yet"
         )
-        store = open_store(settings.database_url)
-        try:
-            store.claim_serving(DEAD, 0.0)
-        finally:
-            store.close()
+        _announce(settings, DEAD)
         time.sleep(1.1)  # the standby reads the address at most once a second
         response = client.post("/v1/items", json={"items": []}, headers=bearer("ingest"))
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
@@ -71,11 +71,7 @@ def test_a_standby_serves_from_its_own_engine_once_the_lock_comes_free(settings:
 def test_a_standby_whose_store_connection_fails_keeps_the_last_address_and_connects_again(settings: Settings) -> None:
     """A database restart ends the standby's own connection too: it answers from the address it last read, and
     reads the store on a new connection next time, instead of failing every request from then on."""
-    store = open_store(settings.database_url)
-    try:
-        store.claim_serving("http://10.0.0.1:8000", 0.0)
-    finally:
-        store.close()
+    _announce(settings, "http://10.0.0.1:8000")
     address = ServingAddress(settings.database_url)
 
     async def scenario() -> list[str | None]:
@@ -129,3 +125,168 @@ def test_a_standby_answers_metrics_itself_counting_what_it_passed_on_apart(setti
         text = client.get("/metrics", headers=bearer("metrics")).text
         assert "queueopt_serving 1.0" in text and "queueopt_queue_depth{" in text
         assert 'route="/v1/queues",status="200"' in text and 'route="/v1/queues",status="503"' not in text
+
+
+def test_a_standby_answers_503_when_a_hung_engine_overruns_the_timeout_a_long_poll_its_wait_on_top(
+    settings: Settings, serve: Serve
+) -> None:
+    """A stopped serving process (SIGSTOP) still completes TCP handshakes but never answers: each request passed to it
+    used to hold its client for 60 s (found by a probe)."""
+    standby = settings.model_copy(update={"standby": True, "forward_timeout_s": 0.5})
+    with _hung() as address, engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        _announce(settings, address)
+        started = time.monotonic()
+        response = client.get("/v1/queues", headers=bearer("admin"))
+        took = time.monotonic() - started
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert response.json()["detail"][0]["reason"] == (
+            f"standby: the engine serving this store at {address} did not answer within 0.5 s; "
+            "it may have been applied: check before retrying"
+        )
+        assert 0.5 <= took < 3.0
+        started = time.monotonic()
+        response = client.post("/v1/moderators/m1/next", params={"wait_s": 1.5}, headers=bearer("m1"))
+        took = time.monotonic() - started
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert "did not answer within 2 s" in response.json()["detail"][0]["reason"]
+        assert 2.0 <= took < 4.5
+
+
+@pytest.mark.parametrize(
+    ("query", "wait"),
+    [
+        (b"", 0.0),
+        (b"wait_s=5", 5.0),
+        (b"wait_s=99", 30.0),
+        (b"wait_s=-1", 0.0),
+        (b"wait_s=nan", 0.0),
+        (b"wait_s=soon&wait_s=2", 2.0),
+        (b"other=9", 0.0),
+    ],
+)
+def test_a_long_poll_is_given_its_requested_wait_as_far_as_the_engine_allows(query: bytes, wait: float) -> None:
+    assert _requested_wait(query) == wait
+
+
+def test_callers_that_find_the_address_due_together_wait_for_one_read(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a freshly started standby, 11 of 20 concurrent requests found no address yet and answered 503 while the
+    first one read it (found by a probe)."""
+    _announce(settings, "http://10.0.0.1:8000")
+    address = ServingAddress(settings.database_url)
+    reads = _counted_reads(monkeypatch, pause_s=0.2)
+
+    async def scenario() -> list[str | None]:
+        seen: list[str | None] = []
+
+        async def one() -> None:
+            seen.append(await address.get())
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(one)
+        await address.close()
+        return seen
+
+    assert anyio.run(scenario) == ["http://10.0.0.1:8000"] * 20
+    assert len(reads) == 1
+
+
+def test_the_address_is_read_again_after_two_503s_in_a_row_not_after_one(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _announce(settings, "http://10.0.0.1:8000")
+    address = ServingAddress(settings.database_url, clock=lambda: 0.0)  # never due by time alone
+    reads = _counted_reads(monkeypatch)
+
+    async def scenario() -> list[int]:
+        counts = []
+        for status in (None, 503, 200, 503, 503, 503):
+            if status is not None:
+                address.answered(status)
+            await address.get()
+            counts.append(len(reads))
+        await address.close()
+        return counts
+
+    assert anyio.run(scenario) == [1, 1, 1, 1, 2, 2]
+
+
+def test_concurrent_requests_on_a_fresh_standby_all_reach_the_serving_engine(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standby = settings.model_copy(update={"standby": True})
+    reads = _counted_reads(monkeypatch, pause_s=0.2)
+    with _upstream(200) as (address, asked), engine_lock(settings.database_url):
+        _announce(settings, address)
+        with serve(create_app(standby)) as client, ThreadPoolExecutor(20) as pool:
+            statuses = list(
+                pool.map(lambda _: client.get("/v1/queues", headers=bearer("admin")).status_code, range(20))
+            )
+    assert statuses == [200] * 20
+    assert asked == ["/v1/queues"] * 20
+    assert len(reads) == 1
+
+
+def _announce(settings: Settings, address: str) -> None:
+    """What a serving engine writes as it starts: the address standbys pass requests to."""
+    store = open_store(settings.database_url)
+    try:
+        store.claim_serving(address, 0.0)
+    finally:
+        store.close()
+
+
+def _counted_reads(monkeypatch: pytest.MonkeyPatch, pause_s: float = 0.0) -> list[float]:
+    """Each read of the store a `ServingAddress` makes, by when it began; each takes `pause_s` longer than it
+    would, as on a loaded database, so that concurrent callers find it under way."""
+    reads: list[float] = []
+    read = ServingAddress._read
+
+    def counted(self: ServingAddress) -> str | None:
+        reads.append(time.monotonic())
+        time.sleep(pause_s)
+        return read(self)
+
+    monkeypatch.setattr(ServingAddress, "_read", counted)
+    return reads
+
+
+@contextmanager
+def _hung() -> Iterator[str]:
+    """The address of a serving process that has stopped (SIGSTOP): the kernel completes the TCP handshake (the
+    socket listens), but nothing reads the request or answers it."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(64)
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+
+
+@contextmanager
+def _upstream(status: int) -> Iterator[tuple[str, list[str]]]:
+    """A stand-in serving engine that answers every request `status` with an empty JSON object; yields its address
+    and the paths it was asked for."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the test reads `asked`."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -46,7 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             async with AsyncExitStack() as stack:
                 if settings.standby:
-                    await stack.enter_async_context(Standby(app, settings.database_url, serving.start))
+                    await stack.enter_async_context(Standby(app, settings, serving.start))
                 else:
                     await serving.start()
                 stack.push_async_callback(serving.stop)  # before a standby lets the store's lock go

@@ -8,8 +8,9 @@ validation and every decision stay with the one engine, so a request means the s
 
 What a standby answers itself: `/healthz` and `/readyz` (ready while the serving engine answers its own), and the
 API's description. When the serving engine cannot be reached, say in the seconds between its crash and the
-take-over, the answer is 503 with `Retry-After`, and its reason says whether the request reached the engine (then it
-may have been applied) or not. A request whose body did not arrive whole is never passed on.
+take-over, or does not answer in time (a hung process), the answer is 503 with `Retry-After`, and its reason says
+whether the request reached the engine (then it may have been applied) or not. A request whose body did not arrive
+whole is never passed on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 from anyio import to_thread
@@ -27,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from queueopt.service.metrics import PASSED_ON
 from queueopt.service.problems import error_response
+from queueopt.service.routes.moderators import MAX_WAIT_S
 from queueopt.store import Store, open_store
 
 log = logging.getLogger("queueopt.service.forward")
@@ -56,9 +59,10 @@ _NOT_RELAYED = frozenset(
 _NO_BODY = frozenset({204, 304})
 REFRESH_S = 1.0
 CONNECT_TIMEOUT_S = 2.0
-# Longer than the longest request the engine holds open: a moderator's long-poll for the next task (30 s).
-READ_TIMEOUT_S = 60.0
 READY_TIMEOUT_S = 2.0
+# The serving engine answering 503 this many times in a row (a standby at a stale address, an engine stopping) sends
+# the next request to read the address anew; one 503 alone is an answer like any other (a store that failed once).
+UNAVAILABLE_IN_A_ROW = 2
 # Every long-poll holds a connection to the serving engine for as long as it waits: the pool must not cap them, or
 # a hundred waiting moderators would queue every other request behind them.
 _LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
@@ -68,8 +72,10 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 
 class ServingAddress:
     """The serving engine's announced address, read from the store at most once per `REFRESH_S`, and at once after
-    it failed to answer (a new engine may have taken over elsewhere). A store connection that fails is dropped and
-    opened again at the next read; meanwhile the address last read stands."""
+    it failed to answer or answered 503 `UNAVAILABLE_IN_A_ROW` times (a new engine may have taken over elsewhere).
+    Callers that find the address due while it is being read wait for that one read: each reading on its own, all
+    but the first found none yet on a freshly started standby and answered 503 (found by a probe). A store
+    connection that fails is dropped and opened again at the next read; meanwhile the address last read stands."""
 
     def __init__(self, database_url: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._database_url = database_url
@@ -77,24 +83,41 @@ class ServingAddress:
         self._store: Store | None = None
         self._address: str | None = None
         self._read_at = -math.inf
+        self._reading = asyncio.Lock()
+        self._unavailable = 0
 
     async def get(self) -> str | None:
-        if self._clock() - self._read_at >= REFRESH_S:
-            self._read_at = self._clock()
-            try:
-                self._address = await to_thread.run_sync(self._read)
-            except Exception as error:
-                log.warning("standby: cannot read the serving engine's address from the store: %s", error)
-                await self.close()
+        if self._due():
+            async with self._reading:
+                if self._due():  # else the read this caller waited for is fresh
+                    await self._refresh()
         return self._address
+
+    def _due(self) -> bool:
+        return self._clock() - self._read_at >= REFRESH_S
+
+    async def _refresh(self) -> None:
+        try:
+            self._address = await to_thread.run_sync(self._read)
+        except Exception as error:
+            log.warning("standby: cannot read the serving engine's address from the store: %s", error)
+            await self.close()
+        self._read_at = self._clock()
 
     def _read(self) -> str | None:
         if self._store is None:
             self._store = open_store(self._database_url)
         return self._store.serving_address()
 
+    def answered(self, status: int) -> None:
+        """The serving engine answered `status`: the address is read again after `UNAVAILABLE_IN_A_ROW` 503s."""
+        self._unavailable = self._unavailable + 1 if status == 503 else 0
+        if self._unavailable >= UNAVAILABLE_IN_A_ROW:
+            self.forget()
+
     def forget(self) -> None:
         self._read_at = -math.inf
+        self._unavailable = 0
 
     async def close(self) -> None:
         store, self._store = self._store, None
@@ -108,12 +131,16 @@ class ServingAddress:
 class Forwarder:
     """Passes requests to the serving engine; owns the HTTP client and the store connection the address is read
     from, and closes both. On shutdown (`drain_threadsafe`) the long-polls it passed on are answered 204 at once,
-    as the serving engine answers its own, instead of being cut off when the grace period ends."""
+    as the serving engine answers its own, instead of being cut off when the grace period ends.
 
-    def __init__(self, database_url: str) -> None:
+    A request waits `timeout_s` for each part of the answer (a long-poll its requested wait on top), so a hung
+    engine costs a client that long and a 503, not the minutes until the load balancer gives up."""
+
+    def __init__(self, database_url: str, timeout_s: float) -> None:
         self.address = ServingAddress(database_url)
+        self._timeout_s = timeout_s
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S), limits=_LIMITS, follow_redirects=False
+            timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S), limits=_LIMITS, follow_redirects=False
         )
         self._loop = asyncio.get_running_loop()
         self._polls: set[asyncio.Task[httpx.Response]] = set()
@@ -131,6 +158,7 @@ class Forwarder:
         except httpx.HTTPError:
             self.address.forget()
             return f"standby: the engine serving this store at {address} does not answer"
+        self.address.answered(answer.status_code)
         if answer.status_code != 200:
             return f"standby: the engine serving this store at {address} is not ready ({answer.status_code})"
         return None
@@ -152,26 +180,28 @@ class Forwarder:
             return  # the client left before its body arrived whole: nothing to pass on, nobody to answer
         headers = _relayed_request_headers(scope["headers"])
         target = httpx.URL(address).copy_with(raw_path=_target(scope["raw_path"], scope["query_string"]))
-        # Streamed: the answer's body is passed on as it arrives (`_relay`), not read whole first.
-        request = self._client.send(
-            self._client.build_request(scope["method"], target, headers=headers, content=body), stream=True
+        long_poll = scope["path"].endswith("/next")
+        timeout_s = self._timeout_s + (_requested_wait(scope["query_string"]) if long_poll else 0.0)
+        built = self._client.build_request(
+            scope["method"],
+            target,
+            headers=headers,
+            content=body,
+            timeout=httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
         )
+        # Streamed: the answer's body is passed on as it arrives (`_relay`), not read whole first.
+        request = self._client.send(built, stream=True)
         try:
-            answer = await (self._long_poll(request) if scope["path"].endswith("/next") else request)
+            answer = await (self._long_poll(request) if long_poll else request)
         except httpx.HTTPError as error:
             self.address.forget()
-            outcome = (
-                "the request was not applied; retry"
-                if isinstance(error, _NOT_SENT)
-                else "it may have been applied: check before retrying"
-            )
-            reason = f"standby: the engine serving this store at {address} did not answer; {outcome}"
-            await unavailable(reason)(scope, receive, send)
+            await unavailable(_not_answered(address, error, timeout_s))(scope, receive, send)
             return
         if answer is None:  # drained: nothing for this moderator now, as the serving engine says on its shutdown
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
+        self.address.answered(answer.status_code)
         try:
             await _relay(answer, scope["method"], send)
         finally:
@@ -204,6 +234,31 @@ class Forwarder:
     async def close(self) -> None:
         await self._client.aclose()
         await self.address.close()
+
+
+def _requested_wait(query: bytes) -> float:
+    """The longest `wait_s` the query asks of a long-poll, as far as the engine allows it; a value the engine
+    refuses is answered at once (422), so it waits nothing."""
+    waits = [0.0]
+    for name, value in parse_qsl(query.decode("latin-1")):
+        try:
+            wait = float(value)
+        except ValueError:
+            continue
+        if name == "wait_s" and math.isfinite(wait):
+            waits.append(min(max(wait, 0.0), MAX_WAIT_S))
+    return max(waits)
+
+
+def _not_answered(address: str, error: httpx.HTTPError, timeout_s: float) -> str:
+    """Why a standby answers 503, saying whether the request may have been applied."""
+    if isinstance(error, _NOT_SENT):
+        return f"standby: the engine serving this store at {address} did not answer; the request was not applied; retry"
+    late = f" within {timeout_s:g} s" if isinstance(error, httpx.TimeoutException) else ""
+    return (
+        f"standby: the engine serving this store at {address} did not answer{late}; "
+        "it may have been applied: check before retrying"
+    )
 
 
 TWICE = "standby: the request reached a standby twice; the serving engine is changing"

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description="Where standby replicas reach this process once it serves the store, such as "
         "http://10.0.0.5:8000; by default http://<host>:<port>, with the machine's name for a wildcard host.",
     )
+    forward_timeout_s: Annotated[float, Field(gt=0.0, le=300.0, allow_inf_nan=False)] = Field(
+        default=15.0,
+        description="How long a standby waits for the serving engine's answer to a request it passed on (a "
+        "long-poll: its wait_s on top) before answering 503: a hung engine costs a client this long.",
+    )
     tick_s: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 0.5
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from queueopt.service.forward import Forwarder
 from queueopt.service.lock_guard import CHECK_S, guarding
+from queueopt.service.settings import Settings
 from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 
 log = logging.getLogger("queueopt.service.standby")
@@ -30,9 +31,10 @@ TAKEOVER_DELAY_S = 2 * CHECK_S
 
 
 class Standby:
-    def __init__(self, app: FastAPI, database_url: str, take_over: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, app: FastAPI, settings: Settings, take_over: Callable[[], Awaitable[None]]) -> None:
         self._app = app
-        self._database_url = database_url
+        self._settings = settings
+        self._database_url = settings.database_url
         self._take_over = take_over
         self._stop = threading.Event()
         self._forwarder: Forwarder | None = None
@@ -40,7 +42,7 @@ class Standby:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> Standby:
-        self._forwarder = Forwarder(self._database_url)
+        self._forwarder = Forwarder(self._database_url, self._settings.forward_timeout_s)
         self._app.state.forwarder = self._forwarder
         self._loop = asyncio.get_running_loop()
         self._waiter = threading.Thread(target=self._wait_for_the_store, name="queueopt-standby", daemon=True)
