@@ -4,6 +4,7 @@ when it stops; an engine that loses the store stops, and nothing it acknowledged
 from __future__ import annotations
 
 import http.client
+import json
 import signal
 import socket
 import subprocess
@@ -335,3 +336,73 @@ def test_an_engine_whose_store_connection_fails_stops_and_a_standby_takes_over(t
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("replicated", ["postgres"], indirect=True)
+def test_a_hung_engine_is_replaced_within_its_heartbeat_bound_and_stops_when_it_wakes(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """A stopped process (SIGSTOP) keeps its PostgreSQL sessions, and with them the store's lock, for as long as it
+    lives: no standby ever took over (found by a probe). Its beats stop, so the standby ends its sessions and takes
+    over within the bound. Woken, the old engine finds its lock gone and stops; the decision it was sent while hung
+    is not applied, the lease stays its successor's, and each task is leased once."""
+    env = replicated | {"QUEUEOPT_HEARTBEAT_TIMEOUT_S": "4"}
+    first_port, standby_port = free_port(), free_port()
+    standby_base = f"http://127.0.0.1:{standby_port}"
+    with _replicas(env, tmp_path, first_port, standby_port) as (first, standby):
+        try:
+            leased = round_trip_until_leased(standby_base)
+            waiting = {"id": "waiting", "modality": "text", "language": "en", "region": "us", "signals": {"hate": 0.9}}
+            assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
+            decision = {"lease_token": leased["lease_token"], "verdict": "violating", "policy": "hate"}
+            path = f"/v1/tasks/{leased['task_id']}/decision"
+            first.send_signal(signal.SIGSTOP)
+            hung_at = time.monotonic()
+            sent_to_hung: list[object] = []
+            sender = threading.Thread(target=_post_slowly, args=(first_port, path, decision, sent_to_hung))
+            sender.start()
+            while call(standby_base, "GET", "/v1/queues", ADMIN, forwarded=True)[0] != 200:
+                assert time.monotonic() - hung_at < 15.0, "the standby did not replace the hung engine"
+                assert standby.poll() is None
+                time.sleep(0.1)
+            took = time.monotonic() - hung_at
+            first.send_signal(signal.SIGCONT)
+            assert first.wait(timeout=15) == 3
+            _, stderr = first.communicate(timeout=10)
+            sender.join(timeout=60)
+            assert sent_to_hung and sent_to_hung[0] != 200, sent_to_hung
+            assert call(standby_base, "POST", path, MODERATOR, decision)[0] == 200, "the lease outlived its engine"
+            status, task = call(standby_base, "POST", "/v1/moderators/e2e/next?wait_s=5", MODERATOR)
+            assert status == 200 and task["item_id"] == "waiting"
+        finally:
+            for process in (first, standby):
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.communicate(timeout=20)
+    assert took < 4.0 + 5.0, f"taken over {took:.1f} s after the engine hung"
+    assert stderr.decode().splitlines()[-1].endswith("stopping at once so that one engine serves the store")
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    try:
+        leases = [entry.task_id for entry in store.audit(0.0, 1000) if entry.transition == "leased"]
+        assert sorted(leases) == sorted([leased["task_id"], "waiting"])
+        assert store.items([leased["task_id"]])[leased["task_id"]].status == "decided"
+    finally:
+        store.close()
+
+
+def _post_slowly(port: int, path: str, body: object, answers: list[object]) -> None:
+    """POST `body` to a process that may be hung for a while; its status, or the error it ended with."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(
+            "POST",
+            path,
+            body=json.dumps(body),
+            headers={"Authorization": f"Bearer {MODERATOR}", "Content-Type": "application/json"},
+        )
+        answers.append(connection.getresponse().status)
+    except OSError as error:
+        answers.append(error)
+    finally:
+        connection.close()

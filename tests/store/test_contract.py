@@ -203,6 +203,9 @@ def test_once_another_claims_the_store_a_deposed_engine_writes_nothing(store_fac
         old.apply(Changes(moderators=[("m1", "{}")]))
     with pytest.raises(Deposed):
         old.announce_serving("http://old:8001", 3.0)
+    with pytest.raises(Deposed):
+        old.beat_serving()
+    new.beat_serving()
     assert [task.id for task in new.open_tasks()] == ["a"]
     assert new.moderators() == {} and new.serving_address() == "http://new:8000"
     submit(new, "c")
@@ -260,7 +263,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.schema_version() == SCHEMA_VERSION == 9
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -338,7 +341,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.schema_version() == SCHEMA_VERSION == 9
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {

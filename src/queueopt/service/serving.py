@@ -4,6 +4,9 @@ Starting means claiming the store (which fences out any engine that served it be
 rebuilding the engine from the store (as after any crash), adding the roster file's new moderators, starting the
 assigner, and announcing where this process answers, so standbys pass their requests here. The address is announced
 once the port is bound (the real port, for `--port 0`; and no standby is sent to a port not yet open).
+
+While it serves, the engine beats in the store every `BEAT_S`, so standbys can tell it from a hung one
+(`hung_holder`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from queueopt.service.lock_guard import CHECK_S, stop_at_once
 from queueopt.service.metrics import ServiceMetrics
 from queueopt.service.settings import Settings
 from queueopt.store import Store, open_store
+from queueopt.store.base import BEAT_S
 
 log = logging.getLogger("queueopt.service")
 
@@ -56,8 +60,7 @@ class Serving:
         self._runtime: Runtime | None = None
         self._address: str | None = None
         self._stopped = False
-        self._watch: asyncio.Task[None] | None = None
-        self._keep: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown."""
@@ -80,8 +83,11 @@ class Serving:
             self._app.state.runtime = self._runtime
             self._metrics.watch(engine)
             assigner.start()
-            self._watch = asyncio.create_task(self._watch_store(store), name="queueopt-store-guard")
-            self._keep = asyncio.create_task(self._keep_learning(engine), name="queueopt-learning")
+            self._tasks = [
+                asyncio.create_task(self._watch_store(store), name="queueopt-store-guard"),
+                asyncio.create_task(self._keep_learning(engine), name="queueopt-learning"),
+                asyncio.create_task(self._keep_beating(store), name="queueopt-heartbeat"),
+            ]
             await self._announce()
 
     async def bound(self, port: int) -> None:
@@ -101,6 +107,16 @@ class Serving:
             if not await to_thread.run_sync(store.ping):
                 stop_at_once("the serving engine's connection to its store failed")
 
+    async def _keep_beating(self, store: Store) -> None:
+        """Beat every `BEAT_S` (`Store.beat_serving`), on the engine's thread: a beat says that the engine works, not
+        only that the process lives. A standby ends the session of an engine whose beats stop (`hung_holder`)."""
+        while True:
+            await asyncio.sleep(BEAT_S)
+            try:
+                await self._thread.run(store.beat_serving)
+            except (Deposed, StoreUnavailable) as error:
+                log.warning("the serving engine's heartbeat was not recorded: %s", error)
+
     async def _keep_learning(self, engine: Engine) -> None:
         """Save what the model learned every `LEARNING_SAVE_S`, so a crash forgets at most that much of it."""
         while True:
@@ -118,10 +134,9 @@ class Serving:
     async def stop(self) -> None:
         async with self._lock:
             self._stopped = True
-            for task in (self._watch, self._keep):
-                if task is not None:
-                    task.cancel()
-            self._watch = self._keep = None
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = []
             runtime, self._runtime = self._runtime, None
             if runtime is not None:
                 await runtime.assigner.stop()

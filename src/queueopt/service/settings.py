@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from queueopt.store.base import BEAT_S
+
 MIB = 1024 * 1024
 ENV_PREFIX = "QUEUEOPT_"
 
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
         default=15.0,
         description="How long a standby waits for the serving engine's answer to a request it passed on (a "
         "long-poll: its wait_s on top) before answering 503: a hung engine costs a client this long.",
+    )
+    heartbeat_timeout_s: Annotated[float, Field(ge=3 * BEAT_S, le=3600.0, allow_inf_nan=False)] = Field(
+        default=10.0,
+        description="A standby on PostgreSQL ends the session of a serving engine that has not beaten (every "
+        f"{BEAT_S:g} s) for this long, and takes over: a hung process would otherwise keep the store's lock.",
     )
     tick_s: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 0.5
     host: str = "127.0.0.1"

@@ -2,8 +2,9 @@
 (`forward`), while a thread of its own waits for the store's engine lock; when the serving process ends, however it
 ends, this one takes the lock, starts its engine from the store and serves requests itself.
 
-A take-over that fails (the store unreachable at that moment, say) lets the lock go and waits again after a second,
-rather than holding the store with no engine behind it.
+On PostgreSQL a serving engine that hangs keeps its lock; the waiting standby ends its session once its heartbeat
+is `heartbeat_timeout_s` old (`hung_holder`). A take-over that fails (the store unreachable at that moment, say)
+lets the lock go and waits again after a second, rather than holding the store with no engine behind it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ class Standby:
         assert self._loop is not None
         while not self._stop.is_set():
             try:
-                with engine_lock(self._database_url, wait=True, stop=self._stop) as held:
+                with engine_lock(
+                    self._database_url,
+                    wait=True,
+                    stop=self._stop,
+                    unseat_after_s=self._settings.heartbeat_timeout_s,
+                ) as held:
                     if self._stop.wait(TAKEOVER_DELAY_S):
                         return
                     asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result()

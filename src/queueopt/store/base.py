@@ -12,7 +12,9 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
+BEAT_S = 1.0
+"""How often the serving engine calls `Store.beat_serving`."""
 
 
 class Store(Protocol):
@@ -64,6 +66,11 @@ class Store(Protocol):
 
     def announce_serving(self, address: str, at: float) -> None:
         """Record where the serving engine answers HTTP, once its port is bound."""
+        ...
+
+    def beat_serving(self) -> None:
+        """Record, by the database's clock, that the serving engine still works (a fenced write): a hung engine keeps
+        its lock, so standbys judge it by its beats (see `hung_holder`)."""
         ...
 
     def serving_address(self) -> str | None:

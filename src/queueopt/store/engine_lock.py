@@ -7,7 +7,8 @@ or, as a standby, passes its requests to the holder until the holder is gone, th
 store, as after a crash).
 
 A waiting standby asks again every `POLL_S` rather than blocking in the kernel or the server, so it can stop waiting
-when it shuts down, and takes over within that long of the holder's end.
+when it shuts down, and takes over within that long of the holder's end. On PostgreSQL it also ends the session of a
+holder that has hung (`hung_holder`), which would otherwise keep the lock for as long as its process lives.
 
 The lock dies with its holder however it ends, `kill -9` included. PostgreSQL: a session advisory lock on a
 connection of its own, keyed by the store's schema. SQLite: an exclusive `flock` on `<database>.lock`, released by
@@ -63,9 +64,12 @@ class _Unshared:
 
 
 @contextmanager
-def engine_lock(url: str, *, wait: bool = False, stop: threading.Event | None = None) -> Iterator[HeldLock]:
+def engine_lock(
+    url: str, *, wait: bool = False, stop: threading.Event | None = None, unseat_after_s: float | None = None
+) -> Iterator[HeldLock]:
     """Hold the lock of the store `url` names until the block ends. Raises `StoreInUse` if another process holds
-    it, or with `wait` (a standby) waits until it is free, or until `stop` is set (then `GaveUpWaiting`)."""
+    it, or with `wait` (a standby) waits until it is free, or until `stop` is set (then `GaveUpWaiting`). A waiting
+    standby given `unseat_after_s` ends the session of a PostgreSQL holder that has not beaten for that long."""
     where = parse_store_url(url)
     waiting = _Waiting(stop or threading.Event()) if wait else None
     if where.backend == "sqlite" and where.path != ":memory:":
@@ -73,7 +77,7 @@ def engine_lock(url: str, *, wait: bool = False, stop: threading.Event | None = 
         with _file_lock(database.with_name(database.name + ".lock"), waiting) as held:
             yield held
     elif where.backend == "postgres":
-        with _advisory_lock(where, waiting) as held:
+        with _advisory_lock(where, waiting, unseat_after_s) as held:
             yield held
     else:
         yield _Unshared()
@@ -179,7 +183,8 @@ class _HeldSession:
 
 
 @contextmanager
-def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[HeldLock]:
+def _advisory_lock(where: StoreUrl, waiting: _Waiting | None, unseat_after_s: float | None) -> Iterator[HeldLock]:
+    from queueopt.store.hung_holder import HungHolder
     from queueopt.store.postgres import connect
 
     # Keepalives, so a holder cut off from the server finds out in seconds, not after the kernel's two hours; and a
@@ -189,10 +194,15 @@ def _advisory_lock(where: StoreUrl, waiting: _Waiting | None) -> Iterator[HeldLo
         # schema (usually public), so `.../db` and `.../db?schema=public` are one store and take one lock.
         schema = where.schema or _current_schema(connection)
         key = (_NAMESPACE, zlib.crc32(schema.encode()) - 2**31)
+        hung = HungHolder(schema, key, unseat_after_s) if waiting is not None and unseat_after_s is not None else None
 
         def taken() -> bool:
             row = connection.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", key).fetchone()
-            return row is not None and bool(row[0])
+            if row is not None and bool(row[0]):
+                return True
+            if hung is not None:
+                hung.unseat(connection)
+            return False
 
         if not taken():
             if waiting is None:

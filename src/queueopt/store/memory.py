@@ -165,6 +165,9 @@ class MemoryStore:
         with self._lock:
             self._serving = address
 
+    def beat_serving(self) -> None:
+        """One process holds a memory store: no standby watches it."""
+
     def serving_address(self) -> str | None:
         with self._lock:
             return self._serving

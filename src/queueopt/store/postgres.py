@@ -50,6 +50,7 @@ POSTGRES = Dialect(
     # concurrent CREATE TABLEs on one schema otherwise collide in PostgreSQL's catalog. One per database, so
     # stores in different schemas migrate one at a time too, which costs nothing after their first start.
     migration_lock="SELECT pg_advisory_xact_lock(1903521648::int8)",
+    now_s="EXTRACT(EPOCH FROM clock_timestamp())::float8",
     column_types={
         "real": "DOUBLE PRECISION",
         "bool": "BOOLEAN",

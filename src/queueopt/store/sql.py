@@ -55,6 +55,9 @@ class Dialect:
     migration_lock: str
     """A statement that serialises migrating transactions, or empty where starting a write transaction already does
     (SQLite's `BEGIN IMMEDIATE`)."""
+    now_s: str
+    """The database's clock, in seconds since the epoch: heartbeats are stamped and judged by one clock, whatever
+    the replicas' own say."""
 
 
 _ITEM_COLUMNS = (
@@ -398,10 +401,12 @@ class SqlStore:
                 self._execute(self._dialect.claim_timeout)
             # One statement: on PostgreSQL it waits for the deposed engine's writes in flight (each holds the row
             # shared, see `_fence`), so the claimant's rebuild afterwards reads every one of them.
+            # A claim is the claimant's first beat: the beats of the engine it deposes are no longer the ones that
+            # count.
             rows = self._execute(
-                "INSERT INTO serving_engine (slot, epoch, address, since) VALUES (1, 1, ?, ?) "
-                "ON CONFLICT (slot) DO UPDATE SET epoch = serving_engine.epoch + 1, address = excluded.address, "
-                "since = excluded.since RETURNING epoch",
+                f"INSERT INTO serving_engine (slot, epoch, address, since, beat_at) VALUES (1, 1, ?, ?, "
+                f"{self._dialect.now_s}) ON CONFLICT (slot) DO UPDATE SET epoch = serving_engine.epoch + 1, "
+                "address = excluded.address, since = excluded.since, beat_at = excluded.beat_at RETURNING epoch",
                 (address, at),
             ).fetchall()
             self._epoch = int(rows[0][0])
@@ -410,6 +415,11 @@ class SqlStore:
         with self._using(), self._transaction():
             self._fence()
             self._execute("UPDATE serving_engine SET address = ?, since = ? WHERE slot = 1", (address, at))
+
+    def beat_serving(self) -> None:
+        with self._using(), self._transaction():
+            self._fence()
+            self._execute(f"UPDATE serving_engine SET beat_at = {self._dialect.now_s} WHERE slot = 1")
 
     def serving_address(self) -> str | None:
         with self._using():

@@ -68,6 +68,7 @@ SQLITE = Dialect(
     share_row="",
     claim_timeout="",  # the busy timeout bounds every wait
     migration_lock="",
+    now_s="((julianday('now') - 2440587.5) * 86400.0)",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
     driver_error=sqlite3.Error,

@@ -1,0 +1,131 @@
+"""A standby ends the PostgreSQL session of a lock holder whose heartbeat stopped, and only then: the holder must
+have held the lock, and been silent, for the whole bound, and must have beaten at all."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from tests.conftest import PG_URL
+
+from queueopt.store import open_store
+from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
+from queueopt.store.hung_holder import HungHolder
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    schema = f"hung_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _standby(url: str, after_s: float, stop: threading.Event) -> tuple[threading.Thread, list[float]]:
+    """A standby waiting for the lock, in a thread: when it took it, once it has."""
+    took: list[float] = []
+
+    def wait() -> None:
+        try:
+            with engine_lock(url, wait=True, stop=stop, unseat_after_s=after_s):
+                took.append(time.monotonic())
+        except GaveUpWaiting:
+            pass
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    return thread, took
+
+
+@pytest.mark.postgres
+def test_a_holder_whose_beats_stop_loses_its_sessions_and_the_lock(pg_url: str) -> None:
+    """A hung engine: it took the lock, claimed the store (its one beat), and is stuck inside a write transaction
+    that holds the serving row shared, which would block its successor's claim for as long as it hangs."""
+    store = open_store(pg_url)
+    writer = psycopg.connect(PG_URL, autocommit=True)
+    try:
+        with engine_lock(pg_url) as held:
+            store.claim_serving("http://hung:8000", 0.0)
+            writer.execute(f'SET search_path TO "{pg_url.rsplit("=", 1)[1]}"')
+            writer.execute("BEGIN")
+            writer.execute("SELECT epoch FROM serving_engine WHERE slot = 1 FOR SHARE")
+            started = time.monotonic()
+            thread, took = _standby(pg_url, 3.0, threading.Event())
+            thread.join(timeout=15)
+            assert took, "the standby never took the lock"
+            assert 3.0 <= took[0] - started < 5.0
+            assert "PostgreSQL session holding the lock" in (held.lost() or "")
+            with pytest.raises(psycopg.OperationalError):
+                writer.execute("SELECT 1")
+        store.claim_serving("http://next:8000", 1.0)  # nothing holds the successor's claim up
+    finally:
+        writer.close()
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_holder_that_beats_keeps_the_lock(pg_url: str) -> None:
+    store = open_store(pg_url)
+    stop = threading.Event()
+    try:
+        with engine_lock(pg_url) as held:
+            store.claim_serving("http://working:8000", 0.0)
+            thread, took = _standby(pg_url, 3.0, stop)
+            for _ in range(5):
+                time.sleep(1.0)
+                store.beat_serving()
+            stop.set()
+            thread.join(timeout=5)
+            assert took == [] and held.lost() is None
+    finally:
+        store.close()
+
+
+class _Catalog:
+    """pg_locks and the serving row as a fake connection shows them: the holder's session and its silence."""
+
+    def __init__(self) -> None:
+        self.holder: tuple[int, float | None] | None = None
+        self.ended: list[int] = []
+
+    def execute(self, query: Any, params: tuple[Any, ...]) -> Any:
+        if "pg_terminate_backend" in str(query):
+            self.ended.append(params[0])
+            return _Rows([(params[0], True)])
+        return _Rows([self.holder] if self.holder is not None else [])
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+
+def test_a_holder_is_judged_by_its_silence_only_once_this_standby_has_seen_it_hold_for_the_bound() -> None:
+    now = [0.0]
+    catalog = _Catalog()
+    hung = HungHolder("public", (1, -1), 10.0, clock=lambda: now[0])
+
+    def judged(at: float, holder: tuple[int, float | None] | None) -> bool:
+        now[0], catalog.holder = at, holder
+        return hung.unseat(catalog)  # type: ignore[arg-type]
+
+    assert not judged(0.0, (7, 60.0)), "silent long, but it may have taken the lock a moment ago"
+    assert not judged(9.9, (7, 70.0))
+    assert not judged(10.0, (8, 80.0)), "another holder now: its predecessor's beat is on record"
+    assert not judged(15.0, (8, 5.0)), "it beat"
+    assert not judged(25.0, (8, None)), "it never beat: an engine without heartbeats"
+    assert judged(30.0, (8, 10.0))
+    assert catalog.ended == [8]
+    assert not judged(30.25, (8, 10.25)), "its session is ending: not judged again at once"
+    assert not judged(31.0, None) and catalog.ended == [8]
