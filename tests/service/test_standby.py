@@ -229,6 +229,22 @@ def test_concurrent_requests_on_a_fresh_standby_all_reach_the_serving_engine(
     assert len(reads) == 1
 
 
+def test_a_standby_passes_503s_on_and_reads_the_address_again_after_the_second_in_a_row(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standby = settings.model_copy(update={"standby": True})
+    reads = _counted_reads(monkeypatch)
+    with _upstream(503) as (address, asked), engine_lock(settings.database_url):
+        _announce(settings, address)
+        with serve(create_app(standby)) as client:
+            statuses, read = [], []
+            for _ in range(3):
+                statuses.append(client.get("/v1/queues", headers=bearer("admin")).status_code)
+                read.append(len(reads))
+    assert statuses == [503] * 3 and len(asked) == 3
+    assert read == [1, 1, 2]
+
+
 def _announce(settings: Settings, address: str) -> None:
     """What a serving engine writes as it starts: the address standbys pass requests to."""
     store = open_store(settings.database_url)
