@@ -155,7 +155,9 @@ def _evolved(record: _Record, **changes: object) -> _Record:
 class _SlaWindow:
     """A queue's decisions of the last `_SLA_WINDOW_S` seconds, each with whether it was within the SLA, and the
     count of those that were: the share is read on every `queues()` call (the simulator's backlog samples, the
-    service's metrics), and an hour of a busy queue's decisions is too many to sum each time."""
+    service's metrics), and an hour of a busy queue's decisions is too many to sum each time. Each decision also
+    drops those that left the window, so the window stays an hour long when nobody reads it (a service nobody
+    scrapes grew by one entry per decision, found by a soak)."""
 
     __slots__ = ("decisions", "within")
 
@@ -164,15 +166,19 @@ class _SlaWindow:
         self.within = 0
 
     def add(self, now: float, within: bool) -> None:
+        self._forget_before(now - _SLA_WINDOW_S)
         self.decisions.append((now, within))
         self.within += within
 
     def share(self, now: float) -> float | None:
         """The share of the window's decisions that were within the SLA; None when there were none."""
-        decisions, since = self.decisions, now - _SLA_WINDOW_S
+        self._forget_before(now - _SLA_WINDOW_S)
+        return self.within / len(self.decisions) if self.decisions else None
+
+    def _forget_before(self, since: float) -> None:
+        decisions = self.decisions
         while decisions and decisions[0][0] < since:
             self.within -= decisions.popleft()[1]
-        return self.within / len(decisions) if decisions else None
 
 
 class Engine:
