@@ -1,7 +1,7 @@
 """KPIs of one replication, measured from what happened to every item against its ground truth.
 
-Item KPIs count only items that arrived after the warm-up; time KPIs (utilisation, cost, backlog) cover
-`[warmup_s, horizon_s)`. Each KPI is one float under a flat name (`overall.sla_attainment`,
+Item KPIs count only items that arrived after the warm-up; time KPIs (utilisation, cost, backlog) and the
+moderators' decisions cover `[warmup_s, horizon_s)`. Each KPI is one float under a flat name (`overall.sla_attainment`,
 `queue.video_high_en.time_to_decision_p95_s`, `stream.reports.wait_mean_s`), so replications stack into
 columns and get confidence intervals without knowing what they measure; NaN where a KPI has no data.
 
@@ -196,7 +196,10 @@ def kpis(run: RunRecord) -> dict[str, float]:
     overall["utilisation"] = _share(run.busy_s.sum(), (on_duty * slots).sum())
     overall["cost"] = float((on_duty / 3600.0 * hourly_cost).sum())
     overall["overtime_hours"] = float(run.overtime_s.sum() / 3600.0)
-    overall["cost_per_decision"] = _share(overall["cost"], (counted & (run.decided_by >= 0)).sum())
+    # The work that cost paid for: every decision written in the window, QA reviews included and whenever its item
+    # arrived (a QA review is paid work, and an item from the warm-up decided in the window was decided on its time).
+    overall["moderator_decisions"] = float(run.decisions.sum())
+    overall["cost_per_moderator_decision"] = _share(overall["cost"], overall["moderator_decisions"])
     overall["severe_per_moderator_hour"] = _share(run.severe_reviews.sum(), on_duty.sum() / 3600.0)
     overall["budget_breaches"] = float(run.budget_breaches.sum())
     overall["cooldown_breaches"] = float(run.cooldown_breaches.sum())
