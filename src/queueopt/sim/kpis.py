@@ -25,6 +25,7 @@ Definitions (docs/simulation.md has the table):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -70,6 +71,35 @@ _PROPORTIONS = frozenset(
 def natural_range(name: str) -> tuple[float, float]:
     """The values a KPI can take: every one is a count, a time, money, a ratio of those, or a proportion."""
     return (0.0, 1.0) if name.rpartition(".")[2] in _PROPORTIONS else (0.0, math.inf)
+
+
+# A KPI's unit from its last name part, the first pattern that matches the whole of it (proportions come first, from
+# `_PROPORTIONS`): one table, so a KPI named by the house pattern gets its unit without a list of KPIs to keep in step.
+CURRENCY = "currency (as hourly_cost)"
+_UNITS = (
+    (re.compile(r"cost_per_(\w+)"), "{currency} per {0}"),
+    (re.compile(r"cost"), "{currency}"),
+    (re.compile(r"\w+_per_moderator_hour"), "count per moderator-hour"),
+    (re.compile(r"\w+_s"), "s"),
+    (re.compile(r"\w+_hours"), "moderator-hours"),
+    (re.compile(r"\w+_views"), "views"),
+    (re.compile(r"\w*backlog_mean"), "count waiting, mean over time"),
+    (re.compile(r"\w+_ratio"), "ratio"),
+    (re.compile(r"items|\w+_decisions|\w+_breaches"), "count"),
+)
+
+
+def unit(name: str) -> str:
+    """The unit a KPI is measured in, from its name, for the report to print beside its value; "" when no pattern
+    fits (a test requires one for every KPI `kpis` returns)."""
+    last = name.rpartition(".")[2]
+    if last in _PROPORTIONS:
+        return "share, 0-1"
+    for pattern, text in _UNITS:
+        match = pattern.fullmatch(last)
+        if match:
+            return text.format(*(group.replace("_", " ") for group in match.groups()), currency=CURRENCY)
+    return ""
 
 
 def _share(numerator: float, denominator: float) -> float:
