@@ -242,11 +242,11 @@ def _page(experiments: Mapping[str, Experiment]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>queueopt simulation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right}"
-        "td:first-child{text-align:left}</style></head><body>"
+        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
         f"<h1>Simulation report</h1><p>Horizon {first.scenario.horizon_s:g} s, warm-up {first.scenario.warmup_s:g} s, "
         f"seed {first.scenario.seed}; {len(first.replications)} replication(s) per strategy, on common random "
         "numbers across strategies. Items count when they arrive after the warm-up; time KPIs (cost, utilisation, "
-        "backlog) cover the time from the warm-up to the horizon.</p>"
+        "backlog) and the moderators' decisions cover the time from the warm-up to the horizon.</p>"
         f"{figures}<h2>All KPIs</h2><p>{html.escape(CELLS)}</p>{_table(experiments)}</body></html>\n"
     )
 
