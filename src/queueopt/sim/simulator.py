@@ -139,7 +139,8 @@ class Simulation:
         # (a review begins only on shift, so one that ends after a shift's end was under way at it).
         self._works_until: list[float] = [0.0] * staff
         self.severe_reviews = np.zeros(staff, dtype=np.int64)
-        # The work the window's on-duty time paid for, whenever its items arrived: what cost per decision divides by.
+        # The work the window's on-duty time paid for, whenever its items arrived: what `cost_per_moderator_decision`
+        # divides by.
         self.decisions = np.zeros(staff, dtype=np.int64)
         self.budget_breaches = np.zeros(staff, dtype=np.int64)
         self.cooldown_breaches = np.zeros(staff, dtype=np.int64)
