@@ -21,6 +21,7 @@ def mm_c(
     load: float = 0.7,
     mean_s: float = 60.0,
     horizon_s: float = 20000.0,
+    base_dir: Path | None = None,
     **extra: Any,
 ) -> Scenario:
     """M/M/c: Poisson arrivals into one queue, `servers` identical moderators with exponential handling, FIFO."""
@@ -59,7 +60,7 @@ def mm_c(
             target.update(value)
         else:
             data[key] = value
-    return parse_scenario(data)
+    return parse_scenario(data, base_dir=base_dir)
 
 
 def example(name: str, **changes: Any) -> Scenario:

@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from queueopt.sim.caveats import caveats
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.kpis import kpis
+from queueopt.sim.scenario import Scenario
 from queueopt.sim.simulator import simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
@@ -79,3 +81,35 @@ def test_removal_recall_counts_every_violating_item_reviewers_never_saw() -> Non
     assert measured["overall.removal_recall"] < 0.6 * measured["overall.recall"]  # half the violating never seen
     assert measured["queue.fr.removal_recall"] == 0.0
     assert measured["overall.removal_precision"] == pytest.approx((removed & violating).sum() / removed.sum())
+
+
+def _two_moderators_every_decision_checked(tmp_path: Path) -> Scenario:
+    """Two moderators on duty all day at 36 an hour, reviews of exactly 100 s, every decision re-reviewed by QA (by
+    the other moderator), items replayed at fixed times: four at 0 s (in the warm-up, to 150 s), one at 500 s and
+    one at 950 s, whose review runs past the 1000 s horizon."""
+    times = [0, 0, 0, 0, 500, 950]
+    rows = "".join(f"i{index},{at},text,en,us\n" for index, at in enumerate(times))
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region\n" + rows)
+    queues = [{"name": "main", "sla_s": 60, "sla_target": 0.8, "qa_sample_rate": 1.0}]
+    return mm_c(
+        servers=2,
+        horizon_s=1000.0,
+        warmup_s=150.0,
+        strategy="optimal",
+        ops={**ONE_QUEUE_OPS, "queues": queues},
+        arrivals=[],
+        trace="trace.csv",
+        group={"hourly_cost": 36.0, "speed": {"text": {"median_s": 100.0, "sigma": 0.0}}},
+        base_dir=tmp_path,
+    )
+
+
+def test_cost_per_decision_divides_the_window_cost_by_the_decisions_made_in_it(tmp_path: Path) -> None:
+    """Found by a review: the cost of the window's on-duty time was divided by the decided items that arrived after
+    the warm-up, leaving out the window's decisions on items from the warm-up and every QA review. Here the first
+    two reviews end at 100 s, in the warm-up; the other two items of the warm-up, the one arriving at 500 s and
+    the QA reviews of all five are decided in the window (8); the review begun at 950 s ends after the horizon."""
+    measured = kpis(simulate(_two_moderators_every_decision_checked(tmp_path)))
+    assert measured["overall.cost"] == pytest.approx(2 * 36.0 * (1000.0 - 150.0) / 3600.0)  # 17
+    assert measured["overall.moderator_decisions"] == 8
+    assert measured["overall.cost_per_moderator_decision"] == pytest.approx(17.0 / 8)

@@ -1,3 +1,4 @@
+import html
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from queueopt.sim import report
-from queueopt.sim.experiment import Experiment, run_experiment
-from queueopt.sim.report import write_report
-from queueopt.sim.stats import Estimate
+from queueopt.sim.experiment import Experiment, compare_strategies, run_experiment
+from queueopt.sim.kpis import unit, waits
+from queueopt.sim.report import CELLS, wait_samples, write_report
+from queueopt.sim.stats import Estimate, interval
 
 from .helpers import mm_c
 
@@ -39,7 +41,7 @@ def test_a_mean_outside_its_interval_is_reported(beyond_range: dict[str, Experim
     summary_path, report_path = write_report(beyond_range, tmp_path / "out")
     sla = json.loads(summary_path.read_text())["strategies"]["fifo"]["kpis"]["overall.sla_attainment"]
     assert sla["mean"] == pytest.approx(1.25) and sla["high"] == 1.0
-    assert report_path.read_text().count("data:image/png;base64,") == 4
+    assert report_path.read_text().count("data:image/png;base64,") == 7  # three per strategy, and the comparison
 
 
 def test_a_report_that_fails_to_build_leaves_no_folder(
@@ -55,3 +57,70 @@ def test_a_report_that_fails_to_build_leaves_no_folder(
     with pytest.raises(RuntimeError, match="plot failed"):
         write_report(beyond_range, out)
     assert not (tmp_path / "new").exists()
+
+
+@pytest.fixture(scope="module")
+def two_strategies() -> dict[str, Experiment]:
+    """An overloaded queue whose items give up waiting, under two strategies."""
+    scenario = mm_c(servers=2, load=1.3, horizon_s=3000.0, replications=2, arrival={"patience_s": 120.0})
+    return compare_strategies(scenario, ["fifo", "priority"])
+
+
+def test_each_strategy_has_its_own_plots(two_strategies: dict[str, Experiment], tmp_path: Path) -> None:
+    """Found by a review: with several strategies the backlog, wait and SLA plots showed the first one only."""
+    page = write_report(two_strategies, tmp_path)[1].read_text()
+    for name in two_strategies:
+        assert f"<h2>Strategy {name}</h2>" in page
+        for plot in ("Backlog over time", "Wait distribution by queue", "Decided within SLA by queue"):
+            assert page.count(f'alt="{plot} ({name})"') == 1
+    assert page.count('alt="Strategies compared"') == 1
+    assert page.count("data:image/png;base64,") == 3 * 2 + 1
+
+
+def test_the_table_says_what_its_cells_are_and_each_kpi_its_unit(
+    two_strategies: dict[str, Experiment], tmp_path: Path
+) -> None:
+    """Found by a review: the page said "half widths" above cells that print `mean [low, high]`, and gave no units."""
+    page = write_report(two_strategies, tmp_path)[1].read_text()
+    assert html.escape(CELLS) in page and "[low, high]" in CELLS and "half width" not in page
+    assert "<th>fifo: mean [95% CI]</th><th>priority: mean [95% CI]</th>" in page
+    estimates = two_strategies["fifo"].estimates()
+    for kpi in estimates:
+        assert unit(kpi), kpi  # every KPI the simulator measures has a unit
+    wait = estimates["overall.wait_mean_s"]
+    assert f"<tr><td>overall.wait_mean_s</td><td>s</td><td>{interval(wait)}</td>" in page
+    assert "<tr><td>overall.sla_attainment</td><td>share, 0-1</td>" in page
+    cost = "<tr><td>overall.cost_per_moderator_decision</td><td>currency (as hourly_cost) per moderator decision"
+    assert cost in page
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("queue.main.time_to_decision_p95_s", "s"),
+        ("stream.item.wait_mean_s", "s"),
+        ("queue.main.decided_within_sla_share", "share, 0-1"),
+        ("overall.utilisation", "share, 0-1"),
+        ("overall.harmful_views", "views"),
+        ("overall.cost", "currency (as hourly_cost)"),
+        ("overall.overtime_hours", "moderator-hours"),
+        ("overall.severe_per_moderator_hour", "count per moderator-hour"),
+        ("overall.moderator_decisions", "count"),
+        ("overall.little_ratio", "ratio"),
+        ("overall.unheard_of", ""),
+    ],
+)
+def test_units_come_from_the_name(name: str, expected: str) -> None:
+    assert unit(name) == expected
+
+
+def test_the_wait_plot_leaves_out_abandoned_items(two_strategies: dict[str, Experiment]) -> None:
+    """Found by a review: an abandoned item's wait (its patience) was drawn as a wait until a moderator started."""
+    run = two_strategies["fifo"].first_run
+    samples, abandoned_count = wait_samples(run)["main"]
+    counted = (run.arrivals.at_s >= run.scenario.warmup_s) & (run.queue == 0)
+    abandoned = counted & ~np.isnan(run.abandoned_at)
+    served = counted & np.isnan(run.abandoned_at)
+    assert abandoned_count == abandoned.sum() > 10
+    assert np.array_equal(samples, waits(run)[served])
+    assert samples.size + abandoned_count == counted.sum()

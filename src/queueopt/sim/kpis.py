@@ -1,7 +1,7 @@
 """KPIs of one replication, measured from what happened to every item against its ground truth.
 
-Item KPIs count only items that arrived after the warm-up; time KPIs (utilisation, cost, backlog) cover
-`[warmup_s, horizon_s)`. Each KPI is one float under a flat name (`overall.sla_attainment`,
+Item KPIs count only items that arrived after the warm-up; time KPIs (utilisation, cost, backlog) and the
+moderators' decisions cover `[warmup_s, horizon_s)`. Each KPI is one float under a flat name (`overall.sla_attainment`,
 `queue.video_high_en.time_to_decision_p95_s`, `stream.reports.wait_mean_s`), so replications stack into
 columns and get confidence intervals without knowing what they measure; NaN where a KPI has no data.
 
@@ -25,6 +25,7 @@ Definitions (docs/simulation.md has the table):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -70,6 +71,35 @@ _PROPORTIONS = frozenset(
 def natural_range(name: str) -> tuple[float, float]:
     """The values a KPI can take: every one is a count, a time, money, a ratio of those, or a proportion."""
     return (0.0, 1.0) if name.rpartition(".")[2] in _PROPORTIONS else (0.0, math.inf)
+
+
+# A KPI's unit from its last name part, the first pattern that matches the whole of it (proportions come first, from
+# `_PROPORTIONS`): one table, so a KPI named by the house pattern gets its unit without a list of KPIs to keep in step.
+CURRENCY = "currency (as hourly_cost)"
+_UNITS = (
+    (re.compile(r"cost_per_(\w+)"), "{currency} per {0}"),
+    (re.compile(r"cost"), "{currency}"),
+    (re.compile(r"\w+_per_moderator_hour"), "count per moderator-hour"),
+    (re.compile(r"\w+_s"), "s"),
+    (re.compile(r"\w+_hours"), "moderator-hours"),
+    (re.compile(r"\w+_views"), "views"),
+    (re.compile(r"\w*backlog_mean"), "count waiting, mean over time"),
+    (re.compile(r"\w+_ratio"), "ratio"),
+    (re.compile(r"items|\w+_decisions|\w+_breaches"), "count"),
+)
+
+
+def unit(name: str) -> str:
+    """The unit a KPI is measured in, from its name, for the report to print beside its value; "" when no pattern
+    fits (a test requires one for every KPI `kpis` returns)."""
+    last = name.rpartition(".")[2]
+    if last in _PROPORTIONS:
+        return "share, 0-1"
+    for pattern, text in _UNITS:
+        match = pattern.fullmatch(last)
+        if match:
+            return text.format(*(group.replace("_", " ") for group in match.groups()), currency=CURRENCY)
+    return ""
 
 
 def _share(numerator: float, denominator: float) -> float:
@@ -196,7 +226,10 @@ def kpis(run: RunRecord) -> dict[str, float]:
     overall["utilisation"] = _share(run.busy_s.sum(), (on_duty * slots).sum())
     overall["cost"] = float((on_duty / 3600.0 * hourly_cost).sum())
     overall["overtime_hours"] = float(run.overtime_s.sum() / 3600.0)
-    overall["cost_per_decision"] = _share(overall["cost"], (counted & (run.decided_by >= 0)).sum())
+    # The work that cost paid for: every decision written in the window, QA reviews included and whenever its item
+    # arrived (a QA review is paid work, and an item from the warm-up decided in the window was decided on its time).
+    overall["moderator_decisions"] = float(run.decisions.sum())
+    overall["cost_per_moderator_decision"] = _share(overall["cost"], overall["moderator_decisions"])
     overall["severe_per_moderator_hour"] = _share(run.severe_reviews.sum(), on_duty.sum() / 3600.0)
     overall["budget_breaches"] = float(run.budget_breaches.sum())
     overall["cooldown_breaches"] = float(run.cooldown_breaches.sum())

@@ -1,8 +1,9 @@
 """What `queueopt simulate` leaves behind: `summary.json` (every KPI with its interval) and `report.html`.
 
 The HTML is one self-contained file (plots embedded as base64 PNG) so it can be mailed or attached to a change
-request; the JSON is what scripts and dashboards read. Plots come from the first replication (backlog, waits)
-and from the intervals over all replications (SLA by queue, strategy comparison).
+request; the JSON is what scripts and dashboards read. Each strategy gets its own plots, from its first replication
+(backlog, waits) and from the intervals over its replications (SLA by queue): the point of running several is to
+see what each does. With several, a comparison of the headline KPIs follows.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from queueopt.sim.experiment import Experiment, kpi_names  # noqa: E402
-from queueopt.sim.kpis import HEADLINE, backlog_curve, waits  # noqa: E402
+from queueopt.sim.kpis import HEADLINE, backlog_curve, unit, waits  # noqa: E402
+from queueopt.sim.simulator import RunRecord  # noqa: E402
 from queueopt.sim.stats import Estimate, interval  # noqa: E402
 
 # The strategy comparison's panels: the headline, then what the strategies cost.
 COMPARED = (*HEADLINE, "overall.time_to_decision_p95_s", "overall.utilisation", "overall.cost")
+CELLS = (
+    "Each cell is the mean over the replications followed by its 95% confidence interval as [low, high] (Student t "
+    "over replications, cut at the KPI's possible range, e.g. 0-1 for a share); from one replication, the mean alone."
+)
 
 
 def _number(value: float) -> float | None:
@@ -85,7 +91,8 @@ def _png(figure: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _backlog_plot(experiment: Experiment) -> str:
+def _backlog_plot(experiment: Experiment, name: str) -> str:
+    """Waiting items (the simulator's exact count) against the busiest queues' depths as the engine reports them."""
     run = experiment.first_run
     figure, axes = plt.subplots(figsize=(9, 3.5))
     times, counts = backlog_curve(run)
@@ -98,30 +105,43 @@ def _backlog_plot(experiment: Experiment) -> str:
             if run.backlog[:, column].max() > 0:
                 axes.plot(run.backlog_at / 3600.0, run.backlog[:, column], label=run.queue_names[column], lw=1)
     axes.axvline(run.scenario.warmup_s / 3600.0, color="grey", ls=":", label="end of warm-up")
-    axes.set_xlabel("simulated hour")
-    axes.set_ylabel("backlog")
+    axes.set_xlabel("simulated time (h)")
+    axes.set_ylabel("waiting (count: items; per queue, tasks)")
     axes.legend(fontsize=7, loc="upper left")
-    axes.set_title(f"Backlog over time ({experiment.strategy}, replication 0)")
+    axes.set_title(f"Backlog over time ({name}, replication 0)")
     return _png(figure)
 
 
-def _wait_plot(experiment: Experiment) -> str:
-    run = experiment.first_run
-    counted = run.arrivals.at_s >= run.scenario.warmup_s
+def wait_samples(run: RunRecord) -> dict[str, tuple[np.ndarray, int]]:
+    """Per queue with review items after the warm-up: the waits until a moderator started (or so far, for an item
+    still waiting at the horizon), and how many items abandoned instead. An abandoned item's wait is its patience,
+    not the service it got, so it is counted beside the box, not drawn in it."""
     wait = waits(run)
-    groups, labels = [], []
+    counted = (run.arrivals.at_s >= run.scenario.warmup_s) & ~np.isnan(wait)
+    abandoned = ~np.isnan(run.abandoned_at)
+    result = {}
     for index, name in enumerate(run.queue_names):
-        values = wait[counted & (run.queue == index)]
-        values = values[~np.isnan(values)]
+        subset = counted & (run.queue == index)
+        if subset.any():
+            result[name] = (wait[subset & ~abandoned], int((subset & abandoned).sum()))
+    return result
+
+
+def _wait_plot(experiment: Experiment, name: str) -> str:
+    groups, labels = [], []
+    for queue, (values, abandoned) in wait_samples(experiment.first_run).items():
         if values.size:
             groups.append(np.maximum(values, 1e-1))
-            labels.append(name)
+            labels.append(queue + (f" ({abandoned} abandoned, not drawn)" if abandoned else ""))
     figure, axes = plt.subplots(figsize=(9, max(2.5, 0.35 * len(groups) + 1)))
     if groups:
         axes.boxplot(groups, orientation="horizontal", tick_labels=labels, showfliers=False, whis=(5, 95))
         axes.set_xscale("log")
-    axes.set_xlabel("wait until a moderator starts (s, log scale; whiskers 5th-95th percentile)")
-    axes.set_title(f"Wait distribution by queue ({experiment.strategy}, replication 0)")
+    axes.set_xlabel(
+        "wait until a moderator starts, or so far if still waiting at the horizon; abandoned items left out\n"
+        "(s, log scale, waits under 0.1 s drawn at 0.1 s; whiskers 5th-95th percentile)"
+    )
+    axes.set_title(f"Wait distribution by queue ({name}, replication 0)")
     return _png(figure)
 
 
@@ -137,7 +157,7 @@ def _error_bars(estimates: Sequence[Estimate | None]) -> np.ndarray:
     return np.maximum(bars, 0.0)
 
 
-def _sla_plot(experiment: Experiment) -> str:
+def _sla_plot(experiment: Experiment, name: str) -> str:
     """Per queue with items, the share decided within its SLA with abandoned items as misses (what a plan must
     meet), against its target; a queue whose share was never measured (nothing old enough to miss) is named, with
     its open share, rather than dropped."""
@@ -163,8 +183,8 @@ def _sla_plot(experiment: Experiment) -> str:
         ]
         axes.set_yticks(positions, labels)
     axes.set_xlim(0, 1.05)
-    axes.set_xlabel("share decided within SLA, abandoned items as misses (bars: mean, 95% CI; red: target)")
-    axes.set_title(f"Decided within SLA by queue ({experiment.strategy})")
+    axes.set_xlabel("share decided within SLA (0-1), abandoned items as misses (bars: mean, 95% CI; red: target)")
+    axes.set_title(f"Decided within SLA by queue ({name})")
     return _png(figure)
 
 
@@ -176,7 +196,7 @@ def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
         values = [estimates[name].get(kpi) for name in names]
         means = [value.mean if value else np.nan for value in values]
         axes.bar(names, means, yerr=_error_bars(values), capsize=4, color="tab:green", alpha=0.7)
-        axes.set_title(kpi.removeprefix("overall."), fontsize=9)
+        axes.set_title(f"{kpi.removeprefix('overall.')}\n({unit(kpi)})", fontsize=9)
         axes.tick_params(axis="x", labelsize=8, rotation=30)
     figure.suptitle("Strategies compared (mean and 95% CI over replications)")
     figure.tight_layout()
@@ -187,33 +207,47 @@ def _table(experiments: Mapping[str, Experiment]) -> str:
     names = list(experiments)
     estimates = {name: experiments[name].estimates() for name in names}
     kpis = sorted({kpi for values in estimates.values() for kpi in values})
-    header = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    header = "".join(f"<th>{html.escape(name)}: mean [95% CI]</th>" for name in names)
     rows = []
     for kpi in kpis:
         cells = []
         for name in names:
             value = estimates[name].get(kpi)
             cells.append("<td></td>" if value is None else f"<td>{html.escape(interval(value))}</td>")
-        rows.append(f"<tr><td>{html.escape(kpi)}</td>{''.join(cells)}</tr>")
-    return f"<table><tr><th>KPI</th>{header}</tr>{''.join(rows)}</table>"
+        rows.append(f"<tr><td>{html.escape(kpi)}</td><td>{html.escape(unit(kpi))}</td>{''.join(cells)}</tr>")
+    return f"<table><tr><th>KPI</th><th>unit</th>{header}</tr>{''.join(rows)}</table>"
+
+
+def _figure(image: str, title: str) -> str:
+    return f'<p><img alt="{html.escape(title)}" src="data:image/png;base64,{image}"></p>'
+
+
+def _strategy_section(name: str, experiment: Experiment) -> str:
+    """One strategy's plots under the name its column of the table has."""
+    return (
+        f"<h2>Strategy {html.escape(name)}</h2>"
+        + _figure(_backlog_plot(experiment, name), f"Backlog over time ({name})")
+        + _figure(_wait_plot(experiment, name), f"Wait distribution by queue ({name})")
+        + _figure(_sla_plot(experiment, name), f"Decided within SLA by queue ({name})")
+    )
 
 
 def _page(experiments: Mapping[str, Experiment]) -> str:
     """One file with its plots inside, so the report can be mailed or attached as it is."""
     first = next(iter(experiments.values()))
-    images = [_backlog_plot(first), _wait_plot(first), _sla_plot(first)]
+    figures = "".join(_strategy_section(name, experiment) for name, experiment in experiments.items())
     if len(experiments) > 1:
-        images.append(_comparison_plot(experiments))
-    figures = "".join(f'<p><img alt="plot" src="data:image/png;base64,{image}"></p>' for image in images)
+        figures += "<h2>Strategies compared</h2>" + _figure(_comparison_plot(experiments), "Strategies compared")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>queueopt simulation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right}"
-        "td:first-child{text-align:left}</style></head><body>"
+        "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
         f"<h1>Simulation report</h1><p>Horizon {first.scenario.horizon_s:g} s, warm-up {first.scenario.warmup_s:g} s, "
-        f"seed {first.scenario.seed}; {len(first.replications)} replication(s) per strategy; KPIs are means with "
-        "95% confidence half widths over replications (common random numbers across strategies).</p>"
-        f"{figures}<h2>All KPIs</h2>{_table(experiments)}</body></html>\n"
+        f"seed {first.scenario.seed}; {len(first.replications)} replication(s) per strategy, on common random "
+        "numbers across strategies. Items count when they arrive after the warm-up; time KPIs (cost, utilisation, "
+        "backlog) and the moderators' decisions cover the time from the warm-up to the horizon.</p>"
+        f"{figures}<h2>All KPIs</h2><p>{html.escape(CELLS)}</p>{_table(experiments)}</body></html>\n"
     )
 
 

@@ -85,6 +85,7 @@ class RunRecord:
     busy_s: np.ndarray
     overtime_s: np.ndarray  # per moderator: past a shift's end, finishing the reviews begun on it (paid, on duty)
     severe_reviews: np.ndarray
+    decisions: np.ndarray  # per moderator: decisions written in [warmup_s, horizon_s), QA reviews included
     budget_breaches: np.ndarray
     cooldown_breaches: np.ndarray
     backlog_at: np.ndarray
@@ -138,6 +139,9 @@ class Simulation:
         # (a review begins only on shift, so one that ends after a shift's end was under way at it).
         self._works_until: list[float] = [0.0] * staff
         self.severe_reviews = np.zeros(staff, dtype=np.int64)
+        # The work the window's on-duty time paid for, whenever its items arrived: what `cost_per_moderator_decision`
+        # divides by.
+        self.decisions = np.zeros(staff, dtype=np.int64)
         self.budget_breaches = np.zeros(staff, dtype=np.int64)
         self.cooldown_breaches = np.zeros(staff, dtype=np.int64)
         self._severe_ended: list[float] = [-math.inf] * staff  # when each moderator's last severe review ended
@@ -238,6 +242,7 @@ class Simulation:
             busy_s=np.array(self.busy_s),
             overtime_s=np.array(self.overtime_s),
             severe_reviews=self.severe_reviews,
+            decisions=self.decisions,
             budget_breaches=self.budget_breaches,
             cooldown_breaches=self.cooldown_breaches,
             backlog_at=np.asarray(self._backlog_at),
@@ -430,6 +435,8 @@ class Simulation:
             if not qa:  # back in its queue
                 self._waiting += 1
         else:
+            if now >= self.scenario.warmup_s:
+                self.decisions[moderator] += 1
             if not qa:
                 self._task_verdict[task_id] = verdict
                 for decided in self._items_of_task.pop(task_id, [row]):
