@@ -152,6 +152,8 @@ class Simulation:
         self._available: list[bool] = [False] * staff
         self._busy: list[int] = [0] * staff
         self._idle: dict[int, None] = {}
+        # Tasks waiting in the engine's queues, QA reviews included (its queue depths count them too): a pull run
+        # polls while any waits beside an idle moderator. Item KPIs come from the item columns, not from this.
         self._waiting = 0
         self._submitted = 0
         self._poll_pending = False
@@ -345,7 +347,7 @@ class Simulation:
             for waiting in self._items_of_task.get(task_id, [row]):
                 if math.isnan(self.leased_at.item(waiting)) and math.isnan(self.abandoned_at.item(waiting)):
                     self.leased_at[waiting] = now
-            self._waiting -= 1
+        self._waiting -= 1
         arrivals = self.arrivals
         item = arrivals.items[row]
         # `item` reads a draw as a Python float, not a numpy scalar: the same double, cheaper to read and use.
@@ -426,25 +428,30 @@ class Simulation:
                 self.engine.skip(task_id, token, moderator_id, TOO_LONG)
         except Conflict:
             decides = False  # the lease was handed back meanwhile (the moderator went off shift)
+        waits = None  # a task this review's end left waiting: itself, handed back, or the QA review its decision made
         if not decides:
-            if not qa:  # back in its queue
-                self._waiting += 1
-        else:
-            if not qa:
-                self._task_verdict[task_id] = verdict
-                for decided in self._items_of_task.pop(task_id, [row]):
-                    if math.isnan(self.abandoned_at.item(decided)):
-                        self.decided_at[decided] = now
-                        self.verdict[decided] = verdict
-                        self.decided_by[decided] = moderator
+            waits = task_id
+        elif not qa:
+            self._task_verdict[task_id] = verdict
+            for decided in self._items_of_task.pop(task_id, [row]):
+                if math.isnan(self.abandoned_at.item(decided)):
+                    self.decided_at[decided] = now
+                    self.verdict[decided] = verdict
+                    self.decided_by[decided] = moderator
+            if self._store.task(task_id + QA_SUFFIX) is not None:  # sampled for QA
+                waits = task_id + QA_SUFFIX
+        if waits is not None:
+            self._waiting += 1
         if self._pull:
             if self._available[moderator]:
                 self._pull_for(moderator)
-            if not decides and self._idle:
-                self._offer_back(task_id)
+            if waits is not None and self._idle:
+                self._offer_waiting(waits)
 
-    def _offer_back(self, task_id: str) -> None:
-        """A task handed back unfinished is waiting work for the idle, as a new one is, not only at the next poll."""
+    def _offer_waiting(self, task_id: str) -> None:
+        """A task handed back unfinished, or a QA review a decision made, is waiting work for the idle, as a new
+        one is, not only when someone next finishes a review or at the next poll (found by a probe: a QA review
+        made while colleagues sat idle waited for one of them to end an unrelated review)."""
         task = self._store.task(task_id)
         if task is not None and task.state is TaskState.QUEUED:
             self._offer(task)
