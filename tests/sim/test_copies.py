@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from queueopt.domain import QA_SUFFIX, Action
+from queueopt.domain import QA_SUFFIX, Action, TaskState
 from queueopt.sim.arrivals import item_index
 from queueopt.sim.scenario import Scenario
 from queueopt.sim.simulator import ACTION_CODE, RunRecord, Simulation
@@ -66,6 +66,9 @@ def check_copies(simulation: Simulation, run: RunRecord) -> Counter[str]:
     """Every copy against the audit's account of the review it rode on; returns how many copies met each case."""
     assert len(simulation.engine.audit(limit=1_000_000)) < 10_000, "the audit kept only part of the run"
     trail = reviews(simulation)
+    open_reviews = (TaskState.QUEUED, TaskState.LEASED)
+    riding_on = {task_id: simulation._store.task(task_id) for task_id in simulation._items_of_task}
+    assert all(task is not None and task.state in open_reviews for task in riding_on.values()), "rides on nothing"
     row_of = {moderator_id: row for row, moderator_id in enumerate(run.moderators.ids)}
     cases: Counter[str] = Counter()
     for row in np.flatnonzero(run.action == COPY).tolist():

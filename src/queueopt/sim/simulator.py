@@ -509,6 +509,7 @@ class Simulation:
         task = None if task_id is None else self._store.task(task_id)
         if task is not None and task.state is TaskState.CANCELLED:
             self._waiting -= 1
+            self._items_of_task.pop(task.id, None)  # nothing rides on a review withdrawn with its last copy
 
     def _tick(self) -> None:
         """Optimal: submit what arrived since the last tick (up to and including now), match, and tick again. Pull:
