@@ -152,10 +152,16 @@ class Simulation:
         # The rows a task decides, for tasks with duplicates only (the owner's row first); any other task decides
         # just the row its id names. A list per task would be a million more objects for the collector to walk.
         self._items_of_task: dict[str, list[int]] = {}
-        self._task_verdict: dict[str, bool] = {}
+        # Each review's decision, by the row of the item it was made for (its task's id names that row): what a copy
+        # that reaches the engine later is decided by, though that item may have left unreviewed.
+        self._review_verdict = np.full(size, -1, dtype=np.int8)
+        self._review_decided_at = np.full(size, np.nan)
+        self._review_decided_by = np.full(size, -1, dtype=np.int32)
         self._available: list[bool] = [False] * staff
         self._busy: list[int] = [0] * staff
         self._idle: dict[int, None] = {}
+        # Tasks waiting in the engine's queues, QA reviews included (its queue depths count them too): a pull run
+        # polls while any waits beside an idle moderator. Item KPIs come from the item columns, not from this.
         self._waiting = 0
         self._submitted = 0
         self._poll_pending = False
@@ -265,7 +271,8 @@ class Simulation:
     def _submit(self, rows: list[int]) -> None:
         """Route arrived items. A batch run submits at its tick what arrived since the last one, each item routed
         as on arrival; one whose patience ran out before the tick leaves at once, when it gave up, so it still
-        counts in its queue (an auto-action or a copy of decided content was decided on arrival and never waits)."""
+        counts in its queue (an auto-action, or a copy of decided content, was decided on arrival and never waits;
+        a copy whose review was under way when it arrived waits no more than that review does)."""
         now = self.clock.now()
         arrivals, gives_up = self.arrivals, self._gives_up
         results = self.engine.submit([arrivals.items[row] for row in rows])
@@ -283,22 +290,8 @@ class Simulation:
                 self.severe[row] = fresh.severe
                 self._waiting += 1
             elif action is _DUPLICATE:
-                assert result.duplicate_of is not None
-                owner = item_index(result.duplicate_of)  # the row of the item whose handling this copy rides on
-                task_id = result.task_id
-                if task_id is None:
-                    verdict: bool | None = bool(self.verdict.item(owner))  # a copy of an auto-action's item
-                else:
-                    verdict = self._task_verdict.get(task_id)
-                if verdict is not None:
-                    # Decided on arrival, as the service decides it (a batch run submits at its tick, later), or
-                    # when its task was if that is later; a task whose own item left unreviewed was decided by now.
-                    original = self.decided_at.item(owner)
-                    self.decided_at[row] = now if math.isnan(original) else max(arrived.item(row), original)
-                    self.verdict[row] = verdict
+                if self._copy_settled(row, result.task_id, result.duplicate_of):
                     continue
-                assert task_id is not None
-                self._items_of_task.setdefault(task_id, [owner]).append(row)
             else:
                 self.decided_at[row] = arrived.item(row)  # routing acts on arrival, whenever a batch run submits
                 self.verdict[row] = action is _AUTO_REMOVE
@@ -311,6 +304,39 @@ class Simulation:
             self._abandon(row)
         if fresh is not None and self._pull and self._idle:
             self._offer(fresh)
+
+    def _copy_settled(self, row: int, task_id: str | None, duplicate_of: str | None) -> bool:
+        """Whether the copy at `row` was decided by the time it reaches the engine; else it rides on the open review
+        `task_id`. A batch run submits at its tick, after the copy arrived, so the review may have ended in between:
+        a copy that arrived before the decision rode on that review all the same, as in a pull run, and is decided
+        with it, by its moderator (found by a probe: such copies read as decided by no one, so the time to decision
+        and the moderators' accuracy left them out). Only content decided before the copy arrived, or actioned
+        automatically, decides it on arrival, by routing. A copy whose review is under way when it arrives is under
+        review from then on, as its original is (and no longer gives up): a batch run leases only at its ticks,
+        after submitting, so a review leased when the copy reaches the engine, or decided after the copy arrived,
+        was under way when it arrived."""
+        arrived = self.arrivals.at_s.item(row)
+        if task_id is None:  # a copy of an automatic action: decided with it, on arrival
+            assert duplicate_of is not None
+            self.decided_at[row] = arrived
+            self.verdict[row] = self.verdict.item(item_index(duplicate_of))
+            return True
+        review = item_index(task_id)
+        decided_at = self._review_decided_at.item(review)
+        if decided_at <= arrived:
+            self.decided_at[row] = arrived
+        elif not math.isnan(decided_at):
+            self.leased_at[row] = arrived
+            self.decided_at[row] = decided_at
+            self.decided_by[row] = self._review_decided_by.item(review)
+        else:
+            self._items_of_task.setdefault(task_id, [review]).append(row)
+            task = self._store.task(task_id)
+            if task is not None and task.state is TaskState.LEASED:
+                self.leased_at[row] = arrived
+            return False
+        self.verdict[row] = self._review_verdict.item(review)
+        return True
 
     def _offer(self, task: Task) -> None:
         """New work and idle moderators: the longest idle asks first; if the item is not for them, only those
@@ -350,7 +376,7 @@ class Simulation:
             for waiting in self._items_of_task.get(task_id, [row]):
                 if math.isnan(self.leased_at.item(waiting)) and math.isnan(self.abandoned_at.item(waiting)):
                     self.leased_at[waiting] = now
-            self._waiting -= 1
+        self._waiting -= 1
         arrivals = self.arrivals
         item = arrivals.items[row]
         # `item` reads a draw as a Python float, not a numpy scalar: the same double, cheaper to read and use.
@@ -431,27 +457,35 @@ class Simulation:
                 self.engine.skip(task_id, token, moderator_id, TOO_LONG)
         except Conflict:
             decides = False  # the lease was handed back meanwhile (the moderator went off shift)
+        waits = None  # a task this review's end left waiting: itself, handed back, or the QA review its decision made
         if not decides:
-            if not qa:  # back in its queue
-                self._waiting += 1
+            waits = task_id
         else:
             if now >= self.scenario.warmup_s:
                 self.decisions[moderator] += 1
             if not qa:
-                self._task_verdict[task_id] = verdict
+                self._review_verdict[row] = verdict
+                self._review_decided_at[row] = now
+                self._review_decided_by[row] = moderator
                 for decided in self._items_of_task.pop(task_id, [row]):
                     if math.isnan(self.abandoned_at.item(decided)):
                         self.decided_at[decided] = now
                         self.verdict[decided] = verdict
                         self.decided_by[decided] = moderator
+                if self._store.task(task_id + QA_SUFFIX) is not None:  # sampled for QA
+                    waits = task_id + QA_SUFFIX
+        if waits is not None:
+            self._waiting += 1
         if self._pull:
             if self._available[moderator]:
                 self._pull_for(moderator)
-            if not decides and self._idle:
-                self._offer_back(task_id)
+            if waits is not None and self._idle:
+                self._offer_waiting(waits)
 
-    def _offer_back(self, task_id: str) -> None:
-        """A task handed back unfinished is waiting work for the idle, as a new one is, not only at the next poll."""
+    def _offer_waiting(self, task_id: str) -> None:
+        """A task handed back unfinished, or a QA review a decision made, is waiting work for the idle, as a new
+        one is, not only when someone next finishes a review or at the next poll (found by a probe: a QA review
+        made while colleagues sat idle waited for one of them to end an unrelated review)."""
         task = self._store.task(task_id)
         if task is not None and task.state is TaskState.QUEUED:
             self._offer(task)
@@ -483,6 +517,7 @@ class Simulation:
         task = None if task_id is None else self._store.task(task_id)
         if task is not None and task.state is TaskState.CANCELLED:
             self._waiting -= 1
+            self._items_of_task.pop(task.id, None)  # nothing rides on a review withdrawn with its last copy
 
     def _tick(self) -> None:
         """Optimal: submit what arrived since the last tick (up to and including now), match, and tick again. Pull:
