@@ -131,6 +131,8 @@ _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restar
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
 _MODERATOR_ACTOR = moderator_actor("")
+_PRESENT = "present"  # the audit transition of a moderator idle after an expiry showing they are back
+_BACK = ": back after a lease of theirs expired"  # ends a `present` entry's note, after the moderator's id
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
 _RECALL_PAGE = 10_000
@@ -959,7 +961,12 @@ class Engine:
 
         Each queue's share of the last hour's decisions made within its SLA, from the decided entries and their
         tasks (found by a probe: a restart or a take-over emptied it, so `/v1/queues` and the metric said nothing,
-        then spoke for minutes of decisions as if for the hour)."""
+        then spoke for minutes of decisions as if for the hour).
+
+        Who is idle after an expiry: the holder of every lease expired in what is read (an hour at least) who has
+        shown no presence since, by a `present` entry or by acting on their own work (an audit written before
+        `present` entries were). An expiry older than that is forgotten: such a moderator is pushed one more lease
+        after a restart, and is idle again once it expires."""
         now = self._clock.now()
         cooling_since = now - self._model.longest_cooldown_s()
         # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
@@ -970,8 +977,12 @@ class Engine:
         leased: set[str | None] = set()  # tasks leased within the hour
         ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
         decided: list[AuditEntry] = []  # decisions of the SLA window
+        idle: set[str] = set()  # holders of expired leases, until they show they are present
         while entries := self._store.audit(since, _RECALL_PAGE, after):
             for entry in entries:
+                present = _shown_present(entry)
+                if present is not None:
+                    idle.discard(present)
                 if entry.transition == "leased":
                     leased.add(entry.task_id)
                     if entry.note.endswith(_SEVERE_NOTE):
@@ -981,11 +992,15 @@ class Engine:
                 elif entry.transition in _ENDS_A_REVIEW:
                     if entry.transition == "decided" and entry.at >= decided_since:
                         decided.append(entry)
+                    elif entry.transition == "expired" and (expired_holder := _reviewer_of(entry)) is not None:
+                        idle.add(expired_holder)
                     if entry.task_id in holders:
                         self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
                     elif entry.task_id not in leased and entry.at >= cooling_since:
                         ended_earlier.append(entry)
             after = entries[-1].seq
+        for moderator_id in idle:
+            self._leases.mark_idle(moderator_id)
         tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
@@ -1008,6 +1023,7 @@ class Engine:
             profile = self._model.profile(moderator_id)
             now = self._clock.now()
             self._expire(now)  # before the held lease is read: a lease past its expiry is no longer theirs
+            self._present(moderator_id, moderator_actor(moderator_id))
             held = self._leases.held_by(moderator_id)
             if held:
                 return self._view(self._tasks[held[0]])
@@ -1113,6 +1129,17 @@ class Engine:
             raise NotFound(f"no task {task_id!r}", field="task_id")
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
+    def _present(self, moderator_id: str, actor: str) -> None:
+        """The moderator showed they are here (asked for work, acted on a lease, refused or not, or had their status
+        set): if they were idle after an expiry, batches may push them work again. Audited (`present`, by `actor`),
+        as a restart reads the idle back from the audit (`_recall_recent`); only a moderator who was idle costs a
+        write."""
+        if not self._leases.idle(moderator_id):
+            return
+        entry = AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
+        self._store.apply(Changes(audit=[entry]))
+        self._leases.mark_present(moderator_id)
+
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
         """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
         answer, whether it exists, waits, is someone else's or is decided: a moderator may learn nothing of tasks
@@ -1121,6 +1148,14 @@ class Engine:
         longer loads) holds nothing: their leases were handed back when the engine started."""
         if not self._model.knows(moderator_id):
             raise NotFound(f"no moderator {moderator_id!r}", field="moderator_id")
+        try:
+            return self._lease_held(task_id, lease_token, moderator_id, now)
+        finally:
+            # Any lease action shows the moderator present, one refused as well: after the expiry it may cause.
+            self._present(moderator_id, moderator_actor(moderator_id))
+
+    def _lease_held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
+        """`_held` for a moderator the engine knows."""
         task = self._tasks.get(task_id)
         if task is None or task.holder != moderator_id:
             raise StaleLease(
@@ -1406,6 +1441,12 @@ class Engine:
                     assert task.lease_expires_at is not None
                     self._leases.reschedule(task.id, task.attempt, task.lease_expires_at)
                 raise
+            # Its holder walked away or closed the tool without handing it back: pushing them more work would only
+            # see each lease run out in turn (found by a probe: an absent moderator collected 24 leases in 4 hours,
+            # each of which waited out its lease). Their own next action brings them back (`_present`).
+            for task in old:
+                assert task.holder is not None
+                self._leases.mark_idle(task.holder)
             self.stats.expired += len(old)
         return len(old)
 
@@ -1453,7 +1494,9 @@ class Engine:
         """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
         `actor` (an admin, say), else by the moderator."""
         with self._lock:
-            if "status" not in profile.model_fields_set and self._model.knows(profile.id):
+            if "status" in profile.model_fields_set:
+                self._present(profile.id, actor or moderator_actor(profile.id))  # any status change
+            elif self._model.knows(profile.id):
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
                 profile = profile.model_copy(update={"status": self._model.profile(profile.id).status})
@@ -1670,6 +1713,7 @@ class Engine:
                     modality.value: self._model.expected_handling_s(moderator_id, modality, 0.0)
                     for modality in profile.modalities
                 },
+                self._leases.idle(moderator_id),
             )
 
     def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
@@ -1789,6 +1833,16 @@ def _reviewer_of(ended: AuditEntry) -> str | None:
     if not ended.note.startswith(_LEASE_OF):
         return None
     return ended.note.removeprefix(_LEASE_OF).partition(": ")[0]
+
+
+def _shown_present(entry: AuditEntry) -> str | None:
+    """The moderator an audit entry shows present: the one a `present` entry names (its actor may be an admin who
+    set their status), else the moderator acting on their own work; None for an entry of anyone else."""
+    if entry.transition == _PRESENT:
+        return entry.note.removesuffix(_BACK)
+    if entry.actor.startswith(_MODERATOR_ACTOR):
+        return entry.actor.removeprefix(_MODERATOR_ACTOR)
+    return None
 
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
