@@ -53,6 +53,7 @@ from queueopt.domain import (
     TaskKind,
     TaskState,
     Verdict,
+    token_of,
 )
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.strategy import Strategy
@@ -1171,19 +1172,25 @@ class Engine:
         return task
 
     def decide(self, task_id: str, lease_token: str, moderator_id: str, decision: Decision) -> TaskView:
+        """Record the decision; the same decision sent again under the same lease by its maker (a review tool retrying
+        after a timeout) is answered as the first time and changes nothing (`_decided_before`)."""
         with self._lock:
             now = self._clock.now()
-            task = self._held(task_id, lease_token, moderator_id, now)
+            try:
+                task = self._held(task_id, lease_token, moderator_id, now)
+            except StaleLease as refused:
+                return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
             queue = self._check_decision(task, decision)
-            decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None)
-            changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             note = _decision_json(decision)
+            signed = _signed(note, moderator_id)
+            decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
+            changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
             replaced: list[Task] = [task]
             record = None
             if task.kind is _REVIEW:
-                record = self._record_decision(task, queue, decision, note, moderator_id, now, changes)
+                record = self._record_decision(task, signed, decision.verdict, now, changes)
                 qa = self._qa_task(task, queue, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
@@ -1254,26 +1261,42 @@ class Engine:
             raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
         return queue
 
+    def _decided_before(
+        self, task_id: str, lease_token: str, moderator_id: str, decision: Decision, refused: StaleLease
+    ) -> TaskView:
+        """A decision `_held` refused: the task as its decision left it, if this moderator decided it under this very
+        lease and this is that decision again (a retry whose first answer was lost); `refused` for anyone else, or
+        for a task decided before its decision was kept (schema version 10). The stored task is read for every
+        refusal, so a refusal takes as long whether the task exists, is decided or waits: its timing tells a
+        moderator no more about tasks not theirs than its answer does."""
+        stored = self._store.task(task_id)
+        if (
+            stored is None
+            or stored.decision is None
+            or token_of(stored.id, stored.attempt) != lease_token
+            or (recorded := orjson.loads(stored.decision)).pop("moderator_id", None) != moderator_id
+        ):
+            raise refused
+        if Decision.model_validate(recorded) != decision:
+            raise StaleLease(
+                f"you already decided task {task_id!r} under this lease, otherwise: the decision recorded is "
+                f"{orjson.dumps(recorded).decode()}",
+                field="lease_token",
+            )
+        return self._view(stored)
+
     def _record_decision(
-        self,
-        task: Task,
-        queue: QueueConfig,
-        decision: Decision,
-        note: str,
-        moderator_id: str,
-        now: float,
-        changes: Changes,
+        self, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
     ) -> ItemRecord | None:
-        """The decision reaches the item and every pending copy of it; returns the item's own record as it stands
-        once `changes` are written (None if the store did not list it), which the caller's view shows instead of
-        reading it back from the store. Each copy stores the decision signed by the moderator (`_signed`)."""
-        signed = _signed(note, moderator_id)
+        """The decision (`signed` by the moderator: `_signed`) reaches the item and every pending copy of it; returns
+        the item's own record as it stands once `changes` are written (None if the store did not list it), which the
+        caller's view shows instead of reading it back from the store."""
         own = None
         for record in self._store.items_of_task(task.id):
             now_stored = record
             if record.status in _UNDECIDED and record.decided_at is None:
                 now_stored = _evolved(
-                    record, status=ItemStatus.DECIDED, verdict=decision.verdict, decision=signed, decided_at=now
+                    record, status=ItemStatus.DECIDED, verdict=verdict, decision=signed, decided_at=now
                 )
                 changes.items.append(now_stored)
             if record.id == task.item_id:

@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
