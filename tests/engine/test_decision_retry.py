@@ -56,21 +56,21 @@ def test_another_decision_under_the_same_lease_is_refused_naming_the_one_recorde
     assert engine.item("a").decision == VIOLATING
 
 
-def test_anyone_else_gets_the_answer_any_task_not_theirs_gets_and_the_stored_task_is_read_each_time(
+def test_anyone_else_gets_the_answer_any_task_not_theirs_gets_and_the_store_is_read_each_time(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another moderator with the very token, the decider with another token, a waiting task and one that does not
-    exist: one answer, and one read of the stored task each, so the time taken tells nothing either."""
+    exist: one answer, and one read of the stored task's decision each, so the time taken tells nothing either."""
     token = _decided(engine)
     store = engine._store
     reads: list[str] = []
-    read = store.task
+    read = store.decided
 
     def counted(task_id: str) -> object:
         reads.append(task_id)
         return read(task_id)
 
-    monkeypatch.setattr(store, "task", counted)
+    monkeypatch.setattr(store, "decided", counted)
     answers = set()
     for task_id, lease_token, moderator_id in (
         ("a", token, "m2"),

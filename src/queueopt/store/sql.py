@@ -346,6 +346,13 @@ class SqlStore:
             rows = self._select_in(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({{}})", wanted)
         return {row[0]: _task_of(row) for row in rows}
 
+    def decided(self, task_id: str) -> tuple[int, str] | None:
+        with self._using():
+            rows = self._execute(
+                "SELECT attempt, decision FROM tasks WHERE id = ? AND decision IS NOT NULL", (task_id,)
+            ).fetchall()
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
     def open_tasks(self) -> list[Task]:
         with self._using():
             rows = self._execute(
