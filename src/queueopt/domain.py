@@ -257,6 +257,10 @@ class Task:
     # Policy-area certifications the task asks beyond `policy` and its queue's: an appeal of content whose earlier
     # reviews were in several areas asks for each of them. Relaxed, like `policy`, by a step relaxing policy areas.
     areas: tuple[str, ...] = ()
+    # Once decided, the decision as JSON signed with its maker's id (as its items keep it), under the lease of
+    # `attempt`: a review tool retrying a decision whose answer it lost is answered as the first time, not refused.
+    # None for a task decided before schema version 10.
+    decision: str | None = None
 
     @property
     def key(self) -> float:
@@ -268,4 +272,9 @@ class Task:
 
     @property
     def lease_token(self) -> str | None:
-        return None if self.holder is None else f"{self.id}.{self.attempt}"
+        return None if self.holder is None else token_of(self.id, self.attempt)
+
+
+def token_of(task_id: str, attempt: int) -> str:
+    """The fencing token of a task's lease number `attempt`: held now (`Task.lease_token`), or one a decision used."""
+    return f"{task_id}.{attempt}"

@@ -15,6 +15,7 @@ steps = st.lists(
         st.tuples(st.just("slots"), st.sampled_from(MODERATORS), st.integers(0, 3)),
         st.tuples(st.just("add"), st.sampled_from(MODERATORS), st.sampled_from(TASKS)),
         st.tuples(st.just("drop"), st.sampled_from(MODERATORS), st.sampled_from(TASKS)),
+        st.tuples(st.just("idle"), st.sampled_from(MODERATORS), st.booleans()),
     ),
     max_size=60,
 )
@@ -27,6 +28,7 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
     slots: dict[str, int] = {}
     first_given: list[str] = []
     held: dict[str, set[str]] = {moderator_id: set() for moderator_id in MODERATORS}
+    idle: set[str] = set()
     for action, moderator_id, argument in script:
         if action == "slots":
             assert isinstance(argument, int)
@@ -34,6 +36,13 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
             slots[moderator_id] = argument
             if moderator_id not in first_given:
                 first_given.append(moderator_id)
+        elif action == "idle":
+            if argument:
+                book.mark_idle(moderator_id)
+                idle.add(moderator_id)
+            else:
+                book.mark_present(moderator_id)
+                idle.discard(moderator_id)
         elif action == "add":
             assert isinstance(argument, str)
             book.add(moderator_id, argument, 1, 100.0)
@@ -42,7 +51,7 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
             assert isinstance(argument, str)
             book.drop(moderator_id, argument)
             held[moderator_id].discard(argument)
-        free = {m: max(0, slots.get(m, 0) - len(held[m])) for m in MODERATORS}
+        free = {m: 0 if m in idle else max(0, slots.get(m, 0) - len(held[m])) for m in MODERATORS}
         expected = [m for m in first_given if free[m] > 0]
         assert book.free_slots() == (expected, [free[m] for m in expected])
-        assert all(book.free(m) == free[m] for m in MODERATORS)
+        assert all(book.free(m) == free[m] and book.idle(m) == (m in idle) for m in MODERATORS)

@@ -73,8 +73,9 @@ def test_lease_decide_and_the_decision_reaches_the_item(engine: Engine, clock: V
     view = engine.item("a")
     assert view.status is ItemStatus.DECIDED and view.verdict is Verdict.VIOLATING
     assert view.decided_by == "m1" and view.decision == VIOLATING and view.decided_at == 1040.0
+    assert engine.decide("a", "a.1", "m1", VIOLATING) == decided  # a retry is answered as the first time
     with pytest.raises(StaleLease):
-        engine.decide("a", "a.1", "m1", VIOLATING)
+        engine.decide("a", "a.1", "m1", Decision(verdict=Verdict.NOT_VIOLATING))
     transitions = [(entry.task_id, entry.actor, entry.transition) for entry in engine.audit()]
     # A moderator's own actions are audited under a prefixed name, never one a system actor (the sweeper, recovery,
     # an admin) could share (found by a probe: a moderator named `sweeper` read as the engine's sweeper).

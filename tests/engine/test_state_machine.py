@@ -182,7 +182,9 @@ class Lifecycle(RuleBasedStateMachine):
         free = [
             (moderator, view.profile.capacity - len(view.leases))
             for moderator, view in ((moderator, self.engine.moderator(moderator)) for moderator in MODERATORS)
-            if view.profile.status is ModeratorStatus.AVAILABLE and len(view.leases) < view.profile.capacity
+            if view.profile.status is ModeratorStatus.AVAILABLE
+            and len(view.leases) < view.profile.capacity
+            and not view.idle_after_expiry
         ]
         moderators, slots = self.engine._free_moderators()  # the batch's maintained index against a full scan
         assert list(zip(moderators, slots.tolist(), strict=True)) == free

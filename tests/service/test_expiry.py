@@ -34,3 +34,34 @@ def test_an_expired_lease_goes_back_and_its_token_is_refused(
         )
         assert late.status_code == 409
         assert "queueopt_lease_expiries_total 1.0" in api.client.get("/metrics", headers=api.bearer("metrics")).text
+
+
+def test_a_moderator_whose_lease_expired_is_pushed_no_work_until_they_act(
+    durable_settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[Any]], api_for: Callable[[Any], Any]
+) -> None:
+    """Found by a probe: an absent moderator kept a free slot, so every batch leased them a task that then waited out
+    its lease. After one expiry the assigner passes them by until they act (here, ask for work), across a restart."""
+    clock = VirtualClock(1_800_000_000.0)
+    app = create_app(durable_settings, clock=clock)
+    with serve(app) as client:
+        api = api_for(client)
+        for moderator_id in ("m1", "m2"):
+            api.client.put(
+                f"/v1/moderators/{moderator_id}", json=api.profile(moderator_id), headers=api.bearer("admin")
+            ).raise_for_status()
+        task = api.lease("m1")
+        clock.advance(task["lease_expires_at"] - clock.now() + 1)
+        api.submit(api.text_item(), api.text_item())
+        client.run(app.state.runtime.assigner.run_once)  # expires m1's lease, then leases to m2 alone
+        m1 = client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()
+        assert m1["idle_after_expiry"] is True and m1["leases"] == []
+        m2 = client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()
+        assert m2["idle_after_expiry"] is False and len(m2["leases"]) == 1
+    restarted = create_app(durable_settings, clock=clock)
+    with serve(restarted) as client:
+        api = api_for(client)
+        client.run(restarted.state.runtime.assigner.run_once)
+        assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["idle_after_expiry"] is True
+        assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["leases"] == []
+        assert api.next("m1") is not None
+        assert client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["idle_after_expiry"] is False

@@ -62,11 +62,18 @@ def test_a_released_lease_is_stale_409(api: Any) -> None:
 
 
 def test_a_decision_is_applied_once(api: Any) -> None:
+    """Sent again, it is answered as the first time (a retry: tests/service/test_decision_retry.py) and applied once;
+    another decision under the same lease is refused."""
     task = api.lease("m1")
     body = {"lease_token": task["lease_token"], "verdict": "not_violating"}
     path = f"/v1/tasks/{task['task_id']}/decision"
-    assert api.client.post(path, json=body, headers=api.bearer("m1")).status_code == 200
-    assert api.client.post(path, json=body, headers=api.bearer("m1")).status_code == 409
+    first = api.client.post(path, json=body, headers=api.bearer("m1"))
+    assert first.status_code == 200
+    assert api.client.post(path, json=body, headers=api.bearer("m1")).content == first.content
+    other = body | {"verdict": "violating"}
+    assert api.client.post(path, json=other, headers=api.bearer("m1")).status_code == 409
+    audit = api.client.get("/v1/audit", headers=api.bearer("admin")).text
+    assert audit.count('"transition":"decided"') == 1
 
 
 def test_a_skipped_task_is_never_offered_to_that_moderator_again(api: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,23 @@ def test_a_failed_batch_writes_nothing(store: Store) -> None:
     assert store.task("a") == task("a")
     assert store.items(["a"])["a"].status is ItemStatus.QUEUED
     assert [entry.transition for entry in store.audit(0.0, 100)] == ["queued", "queued"]
+
+
+def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
+    """What a retry of the decision is compared with, after a restart too."""
+    store = store_factory()
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    decided = replace(
+        leased, state=TaskState.DECIDED, holder=None, decision='{"verdict":"violating","moderator_id":"m1"}'
+    )
+    store.apply(Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, 1))]))
+    assert store.task("a") == decided
+    assert store_factory().tasks(["a"]) == {"a": decided}
+    submit(store, "b")
+    assert store.decided("a") == (1, '{"verdict":"violating","moderator_id":"m1"}')
+    assert store.decided("b") is None and store.decided("nope") is None
 
 
 def test_inserting_an_existing_task_is_refused(store: Store) -> None:
@@ -263,7 +281,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 9
+        assert store.schema_version() == SCHEMA_VERSION == 10
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -341,7 +359,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
                 connection.execute(statement.format(false="FALSE").encode())
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 9
+        assert store.schema_version() == SCHEMA_VERSION == 10
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -356,6 +374,56 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
             "h1": [("reviewed", True), ("appeal", False)],
             "h2": [("removed", True)],
         }
+    finally:
+        store.close()
+        if backend == "postgres":
+            with psycopg.connect(PG_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend: str, tmp_path: Path) -> None:
+    """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
+    refused like any stale lease)."""
+    import uuid
+
+    import psycopg
+    from tests.conftest import PG_URL
+
+    from queueopt.store.postgres import POSTGRES
+    from queueopt.store.sqlite import SQLITE
+
+    decided = (
+        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'decided', "
+        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
+    )
+    if backend == "sqlite":
+        import sqlite3
+
+        url = f"sqlite:///{tmp_path / 'v9.db'}"
+        with sqlite3.connect(tmp_path / "v9.db") as connection:
+            for statement in _schema_scripts(9, SQLITE.column_types):
+                connection.execute(statement)
+            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (9)")
+            connection.execute(decided.format(false=0))
+    else:
+        schema = f"v9_{uuid.uuid4().hex[:12]}"
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+            connection.execute(f'SET search_path TO "{schema}"')
+            for statement in _schema_scripts(9, POSTGRES.column_types):
+                connection.execute(statement.encode())
+            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (9)")
+            connection.execute(decided.format(false="FALSE").encode())
+    store = open_store(url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 10
+        old = store.task("old")
+        assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
     finally:
         store.close()
         if backend == "postgres":

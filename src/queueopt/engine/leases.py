@@ -2,9 +2,14 @@
 
 The free-slot index exists so a batch does not scan every profile: a moderator is in it while they are available and
 hold fewer leases than their capacity, and it changes only when a lease starts or ends (`add`, `drop`) or a profile
-changes (`set_slots`), all of which already pass through here. It keeps each free moderator's count and their
+changes (`set_slots`) or a moderator is marked idle or present (`mark_idle`, `mark_present`), all of which already
+pass through here. It keeps each free moderator's count and their
 positions in roster order, so a batch (every tick, hundreds of free moderators on a quiet floor) reads it off
 instead of sorting and recounting: the few moderators a tick changes pay one bisection each.
+
+A moderator idle after an expiry (one of their leases ran out: they walked away or closed the tool without handing
+it back) has no free slot in the index until they are marked present again, so batches push them nothing; a pull,
+which they make themselves, does not read the index.
 """
 
 from __future__ import annotations
@@ -18,7 +23,17 @@ class LeaseBook:
     """`next_expiry` is the earliest expiry in the heap (infinity when empty): every pull and decision asks what is
     due, almost always nothing, and comparing one float answers that without a call."""
 
-    __slots__ = ("_by_moderator", "_expiries", "_free", "_free_order", "_moderators", "_order", "_slots", "next_expiry")
+    __slots__ = (
+        "_by_moderator",
+        "_expiries",
+        "_free",
+        "_free_order",
+        "_idle",
+        "_moderators",
+        "_order",
+        "_slots",
+        "next_expiry",
+    )
 
     def __init__(self) -> None:
         self._by_moderator: dict[str, dict[str, None]] = {}
@@ -28,6 +43,7 @@ class LeaseBook:
         self._moderators: list[str] = []  # the inverse of `_order`
         self._free: dict[str, int] = {}  # moderator -> free slots, for everyone with at least one
         self._free_order: list[int] = []  # `_order` of everyone in `_free`, ascending
+        self._idle: set[str] = set()  # moderators idle after an expiry, until they show they are present
         self.next_expiry = math.inf
 
     def add(self, moderator_id: str, task_id: str, attempt: int, expires_at: float) -> None:
@@ -66,10 +82,22 @@ class LeaseBook:
             del self._order[moderator_id]
             del self._slots[moderator_id]
 
+    def mark_idle(self, moderator_id: str) -> None:
+        """A lease of the moderator's expired: no pushed work for them until `mark_present`."""
+        self._idle.add(moderator_id)
+        self._refresh(moderator_id)
+
+    def mark_present(self, moderator_id: str) -> None:
+        self._idle.discard(moderator_id)
+        self._refresh(moderator_id)
+
+    def idle(self, moderator_id: str) -> bool:
+        return moderator_id in self._idle
+
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
         so only one with an `_order` ever enters it."""
-        free = self._slots.get(moderator_id, 0) - self.count(moderator_id)
+        free = 0 if moderator_id in self._idle else self._slots.get(moderator_id, 0) - self.count(moderator_id)
         if free > 0:
             if moderator_id not in self._free:
                 insort(self._free_order, self._order[moderator_id])
@@ -84,8 +112,8 @@ class LeaseBook:
         return free_moderators, list(map(self._free.__getitem__, free_moderators))
 
     def free(self, moderator_id: str) -> int:
-        """The moderator's free slots now: 0 while unavailable or full. Read off the index, which every change to
-        slots or leases brings up to date."""
+        """The moderator's free slots now: 0 while unavailable, full or idle after an expiry. Read off the index,
+        which every change to slots, leases or idleness brings up to date."""
         return self._free.get(moderator_id, 0)
 
     def held_by(self, moderator_id: str) -> list[str]:

@@ -103,12 +103,14 @@ class QueueView:
 @dataclass(frozen=True, slots=True)
 class ModeratorView:
     """A moderator as the engine sees them: profile, leases, and the estimates assignment uses (accuracy per
-    policy area with its QA reviews; expected handling seconds per modality for an item without media length)."""
+    policy area with its QA reviews; expected handling seconds per modality for an item without media length).
+    `idle_after_expiry`: a lease of theirs ran out and they have not acted since, so batches push them nothing."""
 
     profile: ModeratorProfile
     leases: list[str]
     accuracy: dict[str, tuple[float, int]]
     handling_s: dict[str, float]
+    idle_after_expiry: bool
 
 
 @dataclass(slots=True)

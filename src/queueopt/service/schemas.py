@@ -113,6 +113,10 @@ class ModeratorOut(_Response):
     expected_handling_s: dict[str, float] = Field(
         description="Expected review seconds per modality the moderator handles, for an item without media length."
     )
+    idle_after_expiry: bool = Field(
+        description="A lease of theirs ran out and they have not acted since (asked for work, acted on a lease, had "
+        "their status set): batches push them no work until they do; their own pull still gets them work."
+    )
 
 
 class StatusChange(_Request):

@@ -46,4 +46,5 @@ def moderator_out(view: ModeratorView) -> ModeratorOut:
             for area, (estimate, reviews) in view.accuracy.items()
         },
         expected_handling_s=view.handling_s,
+        idle_after_expiry=view.idle_after_expiry,
     )

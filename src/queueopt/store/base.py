@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -35,6 +35,12 @@ class Store(Protocol):
 
     def tasks(self, ids: Iterable[str]) -> dict[str, Task]:
         """The tasks of those ids that exist, in one read: a restart looks up an hour's decided tasks."""
+        ...
+
+    def decided(self, task_id: str) -> tuple[int, str] | None:
+        """A decided task's attempt (of the lease it was decided under) and its signed decision, or None: no such
+        task, not decided, or decided before schema version 10. A narrow read, about as long whichever it is, since
+        every refused decision makes it (`Engine.decide`)."""
         ...
 
     def open_tasks(self) -> list[Task]:

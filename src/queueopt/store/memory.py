@@ -131,6 +131,11 @@ class MemoryStore:
         with self._lock:
             return {task_id: self._tasks[task_id] for task_id in ids if task_id in self._tasks}
 
+    def decided(self, task_id: str) -> tuple[int, str] | None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            return None if task is None or task.decision is None else (task.attempt, task.decision)
+
     def open_tasks(self) -> list[Task]:
         with self._lock:
             return [self._tasks[task_id] for task_id in sorted(self._open)]

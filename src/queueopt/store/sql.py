@@ -66,7 +66,7 @@ _ITEM_COLUMNS = (
 )
 _TASK_COLUMNS = (
     "id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, region, duration_s, "
-    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by, clearance, areas"
+    "severe, policy, attempt, holder, leased_at, lease_expires_at, skipped_by, clearance, areas, decision"
 )
 _TASK_UPDATE = ", ".join(f"{column} = ?" for column in _TASK_COLUMNS.split(", ")[1:])
 _ITEM_UPDATE = ", ".join(f"{column} = excluded.{column}" for column in _ITEM_COLUMNS.split(", ")[1:])
@@ -140,6 +140,7 @@ def _task_values(task: Task) -> tuple[Any, ...]:
         json.dumps(sorted(skipped_by)) if skipped_by else "[]",
         ",".join(task.clearance),
         ",".join(task.areas),
+        task.decision,
     )
 
 
@@ -166,6 +167,7 @@ def _task_of(row: Row) -> Task:
         skipped_by=frozenset(json.loads(row[18])),
         clearance=tuple(row[19].split(",")) if row[19] else (),
         areas=tuple(row[20].split(",")) if row[20] else (),
+        decision=row[21],
     )
 
 
@@ -343,6 +345,13 @@ class SqlStore:
         with self._using():
             rows = self._select_in(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({{}})", wanted)
         return {row[0]: _task_of(row) for row in rows}
+
+    def decided(self, task_id: str) -> tuple[int, str] | None:
+        with self._using():
+            rows = self._execute(
+                "SELECT attempt, decision FROM tasks WHERE id = ? AND decision IS NOT NULL", (task_id,)
+            ).fetchall()
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def open_tasks(self) -> list[Task]:
         with self._using():

@@ -24,7 +24,9 @@ def _holder(principal: ModeratorOnly) -> str:
 
 @router.post("/{task_id}/decision", response_model=TaskOut, responses=LEASE_ERRORS)
 async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
-    """Record the verdict; a verdict or action the task's queue does not allow is a 422."""
+    """Record the verdict; a verdict or action the task's queue does not allow is a 422. The same decision sent again
+    by its maker under the same lease (a retry after a timeout) is answered 200 as the first time and changes nothing;
+    another decision under that lease is a 409 naming the one recorded."""
     view = await runtime.thread.run(
         runtime.engine.decide, task_id, body.lease_token, _holder(principal), body.decision()
     )
