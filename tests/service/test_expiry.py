@@ -57,11 +57,21 @@ def test_a_moderator_whose_lease_expired_is_pushed_no_work_until_they_act(
         assert m1["idle_after_expiry"] is True and m1["leases"] == []
         m2 = client.get("/v1/moderators/m2", headers=api.bearer("admin")).json()
         assert m2["idle_after_expiry"] is False and len(m2["leases"]) == 1
+        assert _idle_gauge(api) == 1.0
     restarted = create_app(durable_settings, clock=clock)
     with serve(restarted) as client:
         api = api_for(client)
         client.run(restarted.state.runtime.assigner.run_once)
         assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["idle_after_expiry"] is True
         assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["leases"] == []
+        assert _idle_gauge(api) == 1.0
         assert api.next("m1") is not None
         assert client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["idle_after_expiry"] is False
+        assert _idle_gauge(api) == 0.0
+
+
+def _idle_gauge(api: Any) -> float:
+    """`queueopt_moderators_idle_after_expiry` as scraped: the count an operator alerts on."""
+    text: str = api.client.get("/metrics", headers=api.bearer("metrics")).text
+    line = next(line for line in text.splitlines() if line.startswith("queueopt_moderators_idle_after_expiry "))
+    return float(line.split()[1])

@@ -1702,6 +1702,12 @@ class Engine:
         with self._lock:
             return [self._queues.depth(queue.name) for queue in self._config.queues]
 
+    def idle_after_expiry(self) -> int:
+        """Moderators batches push nothing to since a lease of theirs ran out: on a dashboard, people who walked
+        away from a task, or a review tool that loses its leases."""
+        with self._lock:
+            return self._leases.idle_count()
+
     def queues(self) -> list[QueueView]:
         with self._lock:
             now = self._clock.now()

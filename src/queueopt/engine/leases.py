@@ -94,6 +94,9 @@ class LeaseBook:
     def idle(self, moderator_id: str) -> bool:
         return moderator_id in self._idle
 
+    def idle_count(self) -> int:
+        return len(self._idle)
+
     def _refresh(self, moderator_id: str) -> None:
         """Bring the moderator's entry in the free-slot index up to date; only a moderator with slots can be free,
         so only one with an `_order` ever enters it."""

@@ -124,6 +124,11 @@ class _EngineCollector(Collector):
         yield CounterMetricFamily("queueopt_tasks_leased", "Leases made, by the assigner or on request.", stats.leased)
         yield CounterMetricFamily("queueopt_lease_expiries", "Leases that ran out and went back.", stats.expired)
         yield CounterMetricFamily("queueopt_assign_batches", "Assignment batches that had work.", stats.batches)
+        yield GaugeMetricFamily(
+            "queueopt_moderators_idle_after_expiry",
+            "Moderators pushed no work since a lease of theirs ran out, until they act again.",
+            value=self._engine.idle_after_expiry(),
+        )
 
     def _queues(self) -> Iterable[Metric]:
         depth = GaugeMetricFamily("queueopt_queue_depth", "Tasks waiting in the queue.", labels=["queue"])
