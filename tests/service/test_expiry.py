@@ -19,12 +19,7 @@ def test_an_expired_lease_goes_back_and_its_token_is_refused(
     clock = VirtualClock(1_800_000_000.0)
     with serve(create_app(settings, clock=clock)) as client:
         api = api_for(client)
-        for moderator_id in ("m1", "m2"):
-            api.client.put(
-                f"/v1/moderators/{moderator_id}", json=api.profile(moderator_id), headers=api.bearer("admin")
-            ).raise_for_status()
-        task = api.lease("m1")
-        clock.advance(task["lease_expires_at"] - clock.now() + 1)
+        task = _lease_to_m1_and_let_it_expire(api, clock)
         taken_over = api.next("m2")
         assert taken_over is not None and taken_over["task_id"] == task["task_id"]
         late = api.client.post(
@@ -45,12 +40,7 @@ def test_a_moderator_whose_lease_expired_is_pushed_no_work_until_they_act(
     app = create_app(durable_settings, clock=clock)
     with serve(app) as client:
         api = api_for(client)
-        for moderator_id in ("m1", "m2"):
-            api.client.put(
-                f"/v1/moderators/{moderator_id}", json=api.profile(moderator_id), headers=api.bearer("admin")
-            ).raise_for_status()
-        task = api.lease("m1")
-        clock.advance(task["lease_expires_at"] - clock.now() + 1)
+        _lease_to_m1_and_let_it_expire(api, clock)
         api.submit(api.text_item(), api.text_item())
         client.run(app.state.runtime.assigner.run_once)  # expires m1's lease, then leases to m2 alone
         m1 = client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()
@@ -68,6 +58,17 @@ def test_a_moderator_whose_lease_expired_is_pushed_no_work_until_they_act(
         assert api.next("m1") is not None
         assert client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["idle_after_expiry"] is False
         assert _idle_gauge(api) == 0.0
+
+
+def _lease_to_m1_and_let_it_expire(api: Any, clock: VirtualClock) -> Any:
+    """Moderators m1 and m2 on the roster, and m1's lease of a task run out (the clock past it, not yet swept)."""
+    for moderator_id in ("m1", "m2"):
+        api.client.put(
+            f"/v1/moderators/{moderator_id}", json=api.profile(moderator_id), headers=api.bearer("admin")
+        ).raise_for_status()
+    task = api.lease("m1")
+    clock.advance(task["lease_expires_at"] - clock.now() + 1)
+    return task
 
 
 def _idle_gauge(api: Any) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -306,6 +308,52 @@ def _schema_scripts(up_to: int, column_types: dict[str, str]) -> list[str]:
     return statements
 
 
+@contextmanager
+def _store_at_version(backend: str, tmp_path: Path, version: int, rows: Sequence[str]) -> Iterator[Store]:
+    """A store made at an old schema `version` with `rows` inserted (SQL with a `{false}` placeholder), then opened
+    by this code, which migrates it: what an upgrade finds on disk. A PostgreSQL one lives in a schema of its own,
+    dropped afterwards."""
+    import sqlite3
+    import uuid
+
+    import psycopg
+    from tests.conftest import PG_URL
+
+    from queueopt.store.postgres import POSTGRES
+    from queueopt.store.sqlite import SQLITE
+
+    schema = f"v{version}_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        path = tmp_path / f"v{version}.db"
+        url = f"sqlite:///{path}"
+        with sqlite3.connect(path) as connection:
+            for statement in _schema_scripts(version, SQLITE.column_types):
+                connection.execute(statement)
+            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            for row in rows:
+                connection.execute(row.format(false=0))
+    else:
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"'.encode())
+            connection.execute(f'SET search_path TO "{schema}"'.encode())
+            for statement in _schema_scripts(version, POSTGRES.column_types):
+                connection.execute(statement.encode())
+            connection.execute(b"CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            for row in rows:
+                connection.execute(row.format(false="FALSE").encode())
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+        if backend == "postgres":
+            with psycopg.connect(PG_URL, autocommit=True) as connection:
+                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+
+
 _VERSION_3_COPIES = (
     "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
     "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('reviewed', 'reviewed', 'q', 'review', "
@@ -326,39 +374,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
 ) -> None:
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
-    import uuid
-
-    import psycopg
-    from tests.conftest import PG_URL
-
-    from queueopt.store.postgres import POSTGRES
-    from queueopt.store.sqlite import SQLITE
-
-    if backend == "sqlite":
-        import sqlite3
-
-        url = f"sqlite:///{tmp_path / 'v3.db'}"
-        with sqlite3.connect(tmp_path / "v3.db") as connection:
-            for statement in _schema_scripts(3, SQLITE.column_types):
-                connection.execute(statement)
-            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            connection.execute("INSERT INTO schema_version (version) VALUES (3)")
-            for statement in _VERSION_3_COPIES:
-                connection.execute(statement.format(false=0))
-    else:
-        schema = f"v3_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
-        with psycopg.connect(PG_URL, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-            connection.execute(f'SET search_path TO "{schema}"')
-            for statement in _schema_scripts(3, POSTGRES.column_types):
-                connection.execute(statement.encode())
-            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            connection.execute("INSERT INTO schema_version (version) VALUES (3)")
-            for statement in _VERSION_3_COPIES:
-                connection.execute(statement.format(false="FALSE").encode())
-    store = open_store(url)
-    try:
+    with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
         assert store.schema_version() == SCHEMA_VERSION == 10
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
@@ -374,61 +390,21 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
             "h1": [("reviewed", True), ("appeal", False)],
             "h2": [("removed", True)],
         }
-    finally:
-        store.close()
-        if backend == "postgres":
-            with psycopg.connect(PG_URL, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend: str, tmp_path: Path) -> None:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
-    import uuid
-
-    import psycopg
-    from tests.conftest import PG_URL
-
-    from queueopt.store.postgres import POSTGRES
-    from queueopt.store.sqlite import SQLITE
-
     decided = (
         "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
         "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'decided', "
         "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
     )
-    if backend == "sqlite":
-        import sqlite3
-
-        url = f"sqlite:///{tmp_path / 'v9.db'}"
-        with sqlite3.connect(tmp_path / "v9.db") as connection:
-            for statement in _schema_scripts(9, SQLITE.column_types):
-                connection.execute(statement)
-            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            connection.execute("INSERT INTO schema_version (version) VALUES (9)")
-            connection.execute(decided.format(false=0))
-    else:
-        schema = f"v9_{uuid.uuid4().hex[:12]}"
-        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
-        with psycopg.connect(PG_URL, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-            connection.execute(f'SET search_path TO "{schema}"')
-            for statement in _schema_scripts(9, POSTGRES.column_types):
-                connection.execute(statement.encode())
-            connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            connection.execute("INSERT INTO schema_version (version) VALUES (9)")
-            connection.execute(decided.format(false="FALSE").encode())
-    store = open_store(url)
-    try:
+    with _store_at_version(backend, tmp_path, 9, (decided,)) as store:
         assert store.schema_version() == SCHEMA_VERSION == 10
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
-    finally:
-        store.close()
-        if backend == "postgres":
-            with psycopg.connect(PG_URL, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(
