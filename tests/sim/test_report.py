@@ -124,3 +124,16 @@ def test_the_wait_plot_leaves_out_abandoned_items(two_strategies: dict[str, Expe
     assert abandoned_count == abandoned.sum() > 10
     assert np.array_equal(samples, waits(run)[served])
     assert samples.size + abandoned_count == counted.sum()
+
+
+def test_a_queue_whose_items_all_abandoned_keeps_its_row_in_the_wait_plot() -> None:
+    """Found by a review: a queue nobody could serve, all of whose items gave up, left the wait plot altogether, its
+    abandoned count with it: the worst queue of the run read as absent rather than as all abandoned."""
+    unserved = mm_c(servers=2, horizon_s=3000.0, arrival={"patience_s": 30.0}, group={"languages": {"es": 1.0}})
+    experiment = run_experiment(unserved, replications=1)
+    run = experiment.first_run
+    values, abandoned = wait_samples(run)["main"]
+    assert values.size == 0 and abandoned > 10
+    groups, labels = report.wait_groups(run)
+    assert labels == [f"main ({abandoned} abandoned, not drawn)"] and groups[0].size == 0
+    assert report._wait_plot(experiment, "fifo")  # drawn, though no box has a point

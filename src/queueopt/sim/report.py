@@ -127,12 +127,18 @@ def wait_samples(run: RunRecord) -> dict[str, tuple[np.ndarray, int]]:
     return result
 
 
-def _wait_plot(experiment: Experiment, name: str) -> str:
+def wait_groups(run: RunRecord) -> tuple[list[np.ndarray], list[str]]:
+    """The wait plot's boxes and their labels: a queue whose items all abandoned keeps its row, empty, with its
+    count (found by a review: it left the plot, and the worst queue of a run read as absent)."""
     groups, labels = [], []
-    for queue, (values, abandoned) in wait_samples(experiment.first_run).items():
-        if values.size:
-            groups.append(np.maximum(values, 1e-1))
-            labels.append(queue + (f" ({abandoned} abandoned, not drawn)" if abandoned else ""))
+    for queue, (values, abandoned) in wait_samples(run).items():
+        groups.append(np.maximum(values, 1e-1))
+        labels.append(queue + (f" ({abandoned} abandoned, not drawn)" if abandoned else ""))
+    return groups, labels
+
+
+def _wait_plot(experiment: Experiment, name: str) -> str:
+    groups, labels = wait_groups(experiment.first_run)
     figure, axes = plt.subplots(figsize=(9, max(2.5, 0.35 * len(groups) + 1)))
     if groups:
         axes.boxplot(groups, orientation="horizontal", tick_labels=labels, showfliers=False, whis=(5, 95))
