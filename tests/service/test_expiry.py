@@ -76,3 +76,36 @@ def _idle_gauge(api: Any) -> float:
     text: str = api.client.get("/metrics", headers=api.bearer("metrics")).text
     line = next(line for line in text.splitlines() if line.startswith("queueopt_moderators_idle_after_expiry "))
     return float(line.split()[1])
+
+
+def test_a_moderator_who_acts_after_a_lease_of_theirs_ran_out_is_not_idle_when_it_is_swept_later(
+    settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[Any]], api_for: Callable[[Any], Any]
+) -> None:
+    """Found by a reviewer: a moderator holding two leases works on one while the other runs out; their action on the
+    first, after the second's expiry but before the sweep, showed them present, then the sweep marked them idle, so
+    batches passed over a moderator who had just acted. An action now sweeps what has run out first."""
+    clock = VirtualClock(1_800_000_000.0)
+    app = create_app(settings, clock=clock)
+    with serve(app) as client:
+        api = api_for(client)
+        two = api.profile("m1", capacity=2)
+        client.put("/v1/moderators/m1", json=two, headers=api.bearer("admin")).raise_for_status()
+        forgotten = api.lease("m1")
+        clock.advance(60)
+        worked = api.lease("m1")
+        extended = client.post(
+            f"/v1/tasks/{worked['task_id']}/extend",
+            json={"lease_token": worked["lease_token"], "seconds": 600},
+            headers=api.bearer("m1"),
+        )
+        assert extended.status_code == 200, extended.text
+        clock.advance(forgotten["lease_expires_at"] - clock.now() + 1)  # the first ran out, not yet swept
+        decided = client.post(
+            f"/v1/tasks/{worked['task_id']}/decision",
+            json={"lease_token": worked["lease_token"], "verdict": "violating", "policy": "hate"},
+            headers=api.bearer("m1"),
+        )
+        assert decided.status_code == 200, decided.text
+        client.run(app.state.runtime.assigner.run_once)  # sweeps the first
+        m1 = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
+        assert m1["idle_after_expiry"] is False

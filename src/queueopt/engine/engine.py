@@ -1135,6 +1135,9 @@ class Engine:
         set): if they were idle after an expiry, batches may push them work again. Audited (`present`, by `actor`),
         as a restart reads the idle back from the audit (`_recall_recent`); only a moderator who was idle costs a
         write."""
+        # A lease of theirs that ran out before they acted, not swept yet, goes first: swept after, it would mark a
+        # moderator idle who had just acted (found by a reviewer: one who worked on one lease while another ran out).
+        self._expire(self._clock.now())
         if not self._leases.idle(moderator_id):
             return
         entry = AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
