@@ -78,6 +78,30 @@ def _idle_gauge(api: Any) -> float:
     return float(line.split()[1])
 
 
+def test_an_admin_putting_back_a_profile_with_its_status_unchanged_leaves_the_moderator_idle(
+    settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[Any]], api_for: Callable[[Any], Any]
+) -> None:
+    """Found by a reviewer: an admin's read-modify-write of a profile (GET, change a skill, PUT) sends the status it
+    read back unchanged, and that counted as the moderator's return: batches pushed an absent moderator work again,
+    and the audit said they were back. A status set (`/status`), or a profile whose status changes, still does."""
+    clock = VirtualClock(1_800_000_000.0)
+    app = create_app(settings, clock=clock)
+    with serve(app) as client:
+        api = api_for(client)
+        _lease_to_m1_and_let_it_expire(api, clock)
+        client.run(app.state.runtime.assigner.run_once)
+        read = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
+        assert read["idle_after_expiry"] is True and read["profile"]["status"] == "available"
+        edited = read["profile"] | {"severe_per_hour": 10}
+        client.put("/v1/moderators/m1", json=edited, headers=api.bearer("admin")).raise_for_status()
+        assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["idle_after_expiry"] is True
+        assert '"transition":"present"' not in client.get("/v1/audit", headers=api.bearer("admin")).text
+        client.post(
+            "/v1/moderators/m1/status", json={"status": "available"}, headers=api.bearer("admin")
+        ).raise_for_status()
+        assert client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()["idle_after_expiry"] is False
+
+
 def test_a_moderator_who_acts_after_a_lease_of_theirs_ran_out_is_not_idle_when_it_is_swept_later(
     settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[Any]], api_for: Callable[[Any], Any]
 ) -> None:

@@ -1524,7 +1524,15 @@ class Engine:
         `actor` (an admin, say), else by the moderator."""
         with self._lock:
             if "status" in profile.model_fields_set:
-                self._present(profile.id, actor or moderator_actor(profile.id))  # any status change
+                # A profile whose status changes (`set_status` is a status change however it ends): an admin's
+                # read-modify-write of a profile sends back the status it read, which says nothing of the moderator
+                # being back (found by a reviewer: that pushed an absent moderator work again, audited as back).
+                if (
+                    actor is None
+                    or not self._model.knows(profile.id)
+                    or self._model.profile(profile.id).status != profile.status
+                ):
+                    self._present(profile.id, actor or moderator_actor(profile.id))
             elif self._model.knows(profile.id):
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
@@ -1618,6 +1626,7 @@ class Engine:
                     else "only an admin can suspend a moderator",
                     field="status",
                 )
+            self._present(moderator_id, actor or moderator_actor(moderator_id))  # a status set, changed or not
             return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
 
     def _released(self, old: list[Task], actor: str, reason: str, changes: Changes) -> list[Task]:
