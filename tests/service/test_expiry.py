@@ -133,3 +133,25 @@ def test_a_moderator_who_acts_after_a_lease_of_theirs_ran_out_is_not_idle_when_i
         client.run(app.state.runtime.assigner.run_once)  # sweeps the first
         m1 = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
         assert m1["idle_after_expiry"] is False
+
+
+def test_a_refused_profile_leaves_the_moderator_idle_and_audits_no_return(
+    settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[Any]], api_for: Callable[[Any], Any]
+) -> None:
+    """Found by a reviewer: an admin's profile that changed the status of a moderator idle after an expiry, refused
+    with a 422 (an unknown policy area), still brought them back and audited their return."""
+    clock = VirtualClock(1_800_000_000.0)
+    app = create_app(settings, clock=clock)
+    with serve(app) as client:
+        api = api_for(client)
+        _lease_to_m1_and_let_it_expire(api, clock)
+        client.run(app.state.runtime.assigner.run_once)
+        refused = client.put(
+            "/v1/moderators/m1",
+            json=api.profile("m1", status="away", policy_areas=["no_such_area"]),
+            headers=api.bearer("admin"),
+        )
+        assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "policy_areas.0", refused.text
+        m1 = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
+        assert m1["idle_after_expiry"] is True and m1["status"] == "available"
+        assert '"transition":"present"' not in client.get("/v1/audit", headers=api.bearer("admin")).text

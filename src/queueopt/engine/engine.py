@@ -1140,9 +1140,11 @@ class Engine:
         self._expire(self._clock.now())
         if not self._leases.idle(moderator_id):
             return
-        entry = AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
-        self._store.apply(Changes(audit=[entry]))
+        self._store.apply(Changes(audit=[self._present_entry(moderator_id, actor)]))
         self._leases.mark_present(moderator_id)
+
+    def _present_entry(self, moderator_id: str, actor: str) -> AuditEntry:
+        return AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
         """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
@@ -1519,20 +1521,27 @@ class Engine:
 
     # ---- moderators -----------------------------------------------------------------------------------------
 
-    def upsert_moderator(self, profile: ModeratorProfile, actor: str | None = None) -> ModeratorView:
+    def upsert_moderator(
+        self, profile: ModeratorProfile, actor: str | None = None, *, status_set: bool = False
+    ) -> ModeratorView:
         """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
-        `actor` (an admin, say), else by the moderator."""
+        `actor` (an admin, say), else by the moderator. `status_set`: a status set through `set_status`, which shows
+        a moderator idle after an expiry present even when it leaves their status as it was."""
         with self._lock:
+            back = False  # a moderator idle after an expiry, shown present by this status set
             if "status" in profile.model_fields_set:
-                # A profile whose status changes (`set_status` is a status change however it ends): an admin's
-                # read-modify-write of a profile sends back the status it read, which says nothing of the moderator
-                # being back (found by a reviewer: that pushed an absent moderator work again, audited as back).
+                # A profile whose status changes: an admin's read-modify-write of a profile sends back the status
+                # it read, which says nothing of the moderator being back (found by a reviewer: that pushed an
+                # absent moderator work again, audited as back). Written with the profile, so that a profile
+                # refused (a 422, a 503) leaves them idle and audits nothing (found by the same reviewer).
                 if (
-                    actor is None
+                    status_set
+                    or actor is None
                     or not self._model.knows(profile.id)
                     or self._model.profile(profile.id).status != profile.status
                 ):
-                    self._present(profile.id, actor or moderator_actor(profile.id))
+                    self._expire(self._clock.now())  # as `_present` does
+                    back = self._leases.idle(profile.id)
             elif self._model.knows(profile.id):
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
@@ -1546,11 +1555,15 @@ class Engine:
             try:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
+                if back:
+                    changes.audit.append(self._present_entry(profile.id, actor or moderator_actor(profile.id)))
                 old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
                 self._commit(changes, old, new)
             except BaseException:
                 self._take_back_moderator(profile.id, before, kept)
                 raise
+            if back:
+                self._leases.mark_present(profile.id)
             return self.moderator(profile.id)
 
     def _take_back_moderator(
@@ -1626,8 +1639,7 @@ class Engine:
                     else "only an admin can suspend a moderator",
                     field="status",
                 )
-            self._present(moderator_id, actor or moderator_actor(moderator_id))  # a status set, changed or not
-            return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
+            return self.upsert_moderator(profile.model_copy(update={"status": status}), actor, status_set=True)
 
     def _released(self, old: list[Task], actor: str, reason: str, changes: Changes) -> list[Task]:
         """The leases of `old` put back in their queues in `changes`, audited as released by `actor` for `reason`.
