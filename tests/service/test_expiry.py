@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from tests.service.conftest import REPO
 
 from queueopt.clock import VirtualClock
 from queueopt.service.app import create_app
@@ -155,3 +157,32 @@ def test_a_refused_profile_leaves_the_moderator_idle_and_audits_no_return(
         m1 = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
         assert m1["idle_after_expiry"] is True and m1["status"] == "available"
         assert '"transition":"present"' not in client.get("/v1/audit", headers=api.bearer("admin")).text
+
+
+def test_a_moderator_off_the_roster_is_not_counted_idle_for_good(
+    settings: Settings,
+    tmp_path: Path,
+    serve: Callable[[FastAPI], AbstractContextManager[Any]],
+    api_for: Callable[[Any], Any],
+) -> None:
+    """Found by a reviewer: the holder of a lease that ran out, whose stored profile no longer loads after a restart
+    (a clearance tier renamed), was counted in the gauge until a restart an hour later: off the roster, they could
+    not act to leave it, so an alert on it could not clear."""
+    clock = VirtualClock(1_800_000_000.0)
+    with serve(create_app(settings, clock=clock)) as client:
+        api = api_for(client)
+        cleared = api.profile("m2", policy_areas=["violent_extremism"], clearance=["terrorism"])
+        client.put("/v1/moderators/m2", json=cleared, headers=api.bearer("admin")).raise_for_status()
+        api.submit(api.text_item("ve", modality="photo", signals={"violent_extremism": 0.9}))
+        held = api.next("m2")
+        assert held is not None and held["task_id"] == "ve"
+        clock.advance(held["lease_expires_at"] - clock.now() + 1)  # runs out while the service is down
+    text = (REPO / "examples" / "ops.toml").read_text(encoding="utf-8")
+    changed = tmp_path / "changed.toml"
+    changed.write_text(text.replace('"terrorism"', '"terror2"'), encoding="utf-8")
+    with serve(create_app(settings.model_copy(update={"config": changed}), clock=clock)) as client:
+        api = api_for(client)
+        assert client.get("/v1/moderators/m2", headers=api.bearer("admin")).status_code == 404
+        assert _idle_gauge(api) == 0.0
+    with serve(create_app(settings.model_copy(update={"config": changed}), clock=clock)) as client:
+        assert _idle_gauge(api_for(client)) == 0.0  # read back from the audit as well

@@ -1001,7 +1001,8 @@ class Engine:
                         ended_earlier.append(entry)
             after = entries[-1].seq
         for moderator_id in idle:
-            self._leases.mark_idle(moderator_id)
+            if self._model.knows(moderator_id):  # one off the roster could never act to leave it (`_expire`)
+                self._leases.mark_idle(moderator_id)
         tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
@@ -1475,9 +1476,13 @@ class Engine:
             # Its holder walked away or closed the tool without handing it back: pushing them more work would only
             # see each lease run out in turn (found by a probe: an absent moderator collected 24 leases in 4 hours,
             # each of which waited out its lease). Their own next action brings them back (`_present`).
+            # Not a holder off the roster (a lease that ran out while the engine was down, of a profile that no
+            # longer loads): they cannot act to come back, so they would stay counted idle for good (found by a
+            # reviewer); put on the roster again, they are pushed work as anyone new.
             for task in old:
                 assert task.holder is not None
-                self._leases.mark_idle(task.holder)
+                if self._model.knows(task.holder):
+                    self._leases.mark_idle(task.holder)
             self.stats.expired += len(old)
         return len(old)
 
