@@ -1001,7 +1001,8 @@ class Engine:
                         ended_earlier.append(entry)
             after = entries[-1].seq
         for moderator_id in idle:
-            self._leases.mark_idle(moderator_id)
+            if self._model.knows(moderator_id):  # one off the roster could never act to leave it (`_expire`)
+                self._leases.mark_idle(moderator_id)
         tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
@@ -1135,11 +1136,16 @@ class Engine:
         set): if they were idle after an expiry, batches may push them work again. Audited (`present`, by `actor`),
         as a restart reads the idle back from the audit (`_recall_recent`); only a moderator who was idle costs a
         write."""
+        # A lease of theirs that ran out before they acted, not swept yet, goes first: swept after, it would mark a
+        # moderator idle who had just acted (found by a reviewer: one who worked on one lease while another ran out).
+        self._expire(self._clock.now())
         if not self._leases.idle(moderator_id):
             return
-        entry = AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
-        self._store.apply(Changes(audit=[entry]))
+        self._store.apply(Changes(audit=[self._present_entry(moderator_id, actor)]))
         self._leases.mark_present(moderator_id)
+
+    def _present_entry(self, moderator_id: str, actor: str) -> AuditEntry:
+        return AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
         """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
@@ -1470,9 +1476,13 @@ class Engine:
             # Its holder walked away or closed the tool without handing it back: pushing them more work would only
             # see each lease run out in turn (found by a probe: an absent moderator collected 24 leases in 4 hours,
             # each of which waited out its lease). Their own next action brings them back (`_present`).
+            # Not a holder off the roster (a lease that ran out while the engine was down, of a profile that no
+            # longer loads): they cannot act to come back, so they would stay counted idle for good (found by a
+            # reviewer); put on the roster again, they are pushed work as anyone new.
             for task in old:
                 assert task.holder is not None
-                self._leases.mark_idle(task.holder)
+                if self._model.knows(task.holder):
+                    self._leases.mark_idle(task.holder)
             self.stats.expired += len(old)
         return len(old)
 
@@ -1516,12 +1526,27 @@ class Engine:
 
     # ---- moderators -----------------------------------------------------------------------------------------
 
-    def upsert_moderator(self, profile: ModeratorProfile, actor: str | None = None) -> ModeratorView:
+    def upsert_moderator(
+        self, profile: ModeratorProfile, actor: str | None = None, *, status_set: bool = False
+    ) -> ModeratorView:
         """Create or update a profile; leases it no longer allows go back to their queues, audited as released by
-        `actor` (an admin, say), else by the moderator."""
+        `actor` (an admin, say), else by the moderator. `status_set`: a status set through `set_status`, which shows
+        a moderator idle after an expiry present even when it leaves their status as it was."""
         with self._lock:
+            back = False  # a moderator idle after an expiry, shown present by this status set
             if "status" in profile.model_fields_set:
-                self._present(profile.id, actor or moderator_actor(profile.id))  # any status change
+                # A profile whose status changes: an admin's read-modify-write of a profile sends back the status
+                # it read, which says nothing of the moderator being back (found by a reviewer: that pushed an
+                # absent moderator work again, audited as back). Written with the profile, so that a profile
+                # refused (a 422, a 503) leaves them idle and audits nothing (found by the same reviewer).
+                if (
+                    status_set
+                    or actor is None
+                    or not self._model.knows(profile.id)
+                    or self._model.profile(profile.id).status != profile.status
+                ):
+                    self._expire(self._clock.now())  # as `_present` does
+                    back = self._leases.idle(profile.id)
             elif self._model.knows(profile.id):
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
@@ -1535,11 +1560,15 @@ class Engine:
             try:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
+                if back:
+                    changes.audit.append(self._present_entry(profile.id, actor or moderator_actor(profile.id)))
                 old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
                 self._commit(changes, old, new)
             except BaseException:
                 self._take_back_moderator(profile.id, before, kept)
                 raise
+            if back:
+                self._leases.mark_present(profile.id)
             return self.moderator(profile.id)
 
     def _take_back_moderator(
@@ -1615,7 +1644,7 @@ class Engine:
                     else "only an admin can suspend a moderator",
                     field="status",
                 )
-            return self.upsert_moderator(profile.model_copy(update={"status": status}), actor)
+            return self.upsert_moderator(profile.model_copy(update={"status": status}), actor, status_set=True)
 
     def _released(self, old: list[Task], actor: str, reason: str, changes: Changes) -> list[Task]:
         """The leases of `old` put back in their queues in `changes`, audited as released by `actor` for `reason`.
