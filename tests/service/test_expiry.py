@@ -73,6 +73,12 @@ def _lease_to_m1_and_let_it_expire(api: Any, clock: VirtualClock) -> Any:
     return task
 
 
+def _make_m1_idle_after_expiry(client: Any, app: FastAPI, api: Any, clock: VirtualClock) -> None:
+    """m1's lease run out and swept by the assigner: m1 idle after an expiry."""
+    _lease_to_m1_and_let_it_expire(api, clock)
+    client.run(app.state.runtime.assigner.run_once)
+
+
 def _idle_gauge(api: Any) -> float:
     """`queueopt_moderators_idle_after_expiry` as scraped: the count an operator alerts on."""
     text: str = api.client.get("/metrics", headers=api.bearer("metrics")).text
@@ -90,8 +96,7 @@ def test_an_admin_putting_back_a_profile_with_its_status_unchanged_leaves_the_mo
     app = create_app(settings, clock=clock)
     with serve(app) as client:
         api = api_for(client)
-        _lease_to_m1_and_let_it_expire(api, clock)
-        client.run(app.state.runtime.assigner.run_once)
+        _make_m1_idle_after_expiry(client, app, api, clock)
         read = client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
         assert read["idle_after_expiry"] is True and read["profile"]["status"] == "available"
         edited = read["profile"] | {"severe_per_hour": 10}
@@ -146,8 +151,7 @@ def test_a_refused_profile_leaves_the_moderator_idle_and_audits_no_return(
     app = create_app(settings, clock=clock)
     with serve(app) as client:
         api = api_for(client)
-        _lease_to_m1_and_let_it_expire(api, clock)
-        client.run(app.state.runtime.assigner.run_once)
+        _make_m1_idle_after_expiry(client, app, api, clock)
         refused = client.put(
             "/v1/moderators/m1",
             json=api.profile("m1", status="away", policy_areas=["no_such_area"]),
