@@ -1001,8 +1001,7 @@ class Engine:
                         ended_earlier.append(entry)
             after = entries[-1].seq
         for moderator_id in idle:
-            if self._model.knows(moderator_id):  # one off the roster could never act to leave it (`_expire`)
-                self._leases.mark_idle(moderator_id)
+            self._hold_back(moderator_id)
         tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
@@ -1131,15 +1130,29 @@ class Engine:
             raise NotFound(f"no task {task_id!r}", field="task_id")
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
-    def _present(self, moderator_id: str, actor: str) -> None:
-        """The moderator showed they are here (asked for work, acted on a lease, refused or not, or had their status
-        set): if they were idle after an expiry, batches may push them work again. Audited (`present`, by `actor`),
-        as a restart reads the idle back from the audit (`_recall_recent`); only a moderator who was idle costs a
-        write."""
-        # A lease of theirs that ran out before they acted, not swept yet, goes first: swept after, it would mark a
-        # moderator idle who had just acted (found by a reviewer: one who worked on one lease while another ran out).
+    def _hold_back(self, moderator_id: str) -> None:
+        """A lease of the moderator's ran out: they walked away or closed the tool without handing it back, and
+        pushing them more work would only see each lease run out in turn (found by a probe: an absent moderator
+        collected 24 leases in 4 hours, each of which waited out its lease). Their own next action brings them back
+        (`_present`). Not a holder off the roster (a lease that ran out while the engine was down, of a profile that
+        no longer loads): they cannot act to come back, so they would stay counted idle for good (found by a
+        reviewer); put on the roster again, they are pushed work as anyone new."""
+        if self._model.knows(moderator_id):
+            self._leases.mark_idle(moderator_id)
+
+    def _returning(self, moderator_id: str) -> bool:
+        """Whether the moderator, showing they are here, was idle after an expiry. A lease of theirs that ran out
+        before they acted, not swept yet, is swept first: swept after, it would mark a moderator idle who had just
+        acted (found by a reviewer: one who worked on one lease while another ran out)."""
         self._expire(self._clock.now())
-        if not self._leases.idle(moderator_id):
+        return self._leases.idle(moderator_id)
+
+    def _present(self, moderator_id: str, actor: str) -> None:
+        """The moderator showed they are here (asked for work, acted on a lease, refused or not): if they were idle
+        after an expiry, batches may push them work again. Audited (`present`, by `actor`), as a restart reads the
+        idle back from the audit (`_recall_recent`); only a moderator who was idle costs a write. A status set
+        writes the entry with its profile instead (`upsert_moderator`)."""
+        if not self._returning(moderator_id):
             return
         self._store.apply(Changes(audit=[self._present_entry(moderator_id, actor)]))
         self._leases.mark_present(moderator_id)
@@ -1473,16 +1486,9 @@ class Engine:
                     assert task.lease_expires_at is not None
                     self._leases.reschedule(task.id, task.attempt, task.lease_expires_at)
                 raise
-            # Its holder walked away or closed the tool without handing it back: pushing them more work would only
-            # see each lease run out in turn (found by a probe: an absent moderator collected 24 leases in 4 hours,
-            # each of which waited out its lease). Their own next action brings them back (`_present`).
-            # Not a holder off the roster (a lease that ran out while the engine was down, of a profile that no
-            # longer loads): they cannot act to come back, so they would stay counted idle for good (found by a
-            # reviewer); put on the roster again, they are pushed work as anyone new.
             for task in old:
                 assert task.holder is not None
-                if self._model.knows(task.holder):
-                    self._leases.mark_idle(task.holder)
+                self._hold_back(task.holder)
             self.stats.expired += len(old)
         return len(old)
 
@@ -1545,8 +1551,7 @@ class Engine:
                     or not self._model.knows(profile.id)
                     or self._model.profile(profile.id).status != profile.status
                 ):
-                    self._expire(self._clock.now())  # as `_present` does
-                    back = self._leases.idle(profile.id)
+                    back = self._returning(profile.id)
             elif self._model.knows(profile.id):
                 # A profile sent without a status (an admin changing a skill) keeps the moderator's: an offline
                 # moderator is not made available by a change that never named their status.
