@@ -113,3 +113,33 @@ def test_cost_per_decision_divides_the_window_cost_by_the_decisions_made_in_it(t
     assert measured["overall.cost"] == pytest.approx(2 * 36.0 * (1000.0 - 150.0) / 3600.0)  # 17
     assert measured["overall.moderator_decisions"] == 8
     assert measured["overall.cost_per_moderator_decision"] == pytest.approx(17.0 / 8)
+
+
+def test_a_trace_row_s_half_life_and_patience_are_replayed(tmp_path: Path) -> None:
+    """Found by a review: every replayed item kept constant views and waited for ever, whatever the trace said.
+    One moderator, reviews of 100 s: `a` (violating, 3,600 views an hour halving every 600 s) is reviewed from 0 s
+    and removed at 100 s; `b` gives up after 30 s in the queue; `c`, with neither column, waits and is reviewed."""
+    (tmp_path / "trace.csv").write_text(
+        "id,arrive_at_s,modality,language,region,views_per_hour,true_violating,views_half_life_s,patience_s\n"
+        "a,0,text,en,us,3600,true,600,\n"
+        "b,1,text,en,us,0,false,,30\n"
+        "c,2,text,en,us,0,false,,\n"
+    )
+    scenario = mm_c(
+        servers=1,
+        horizon_s=1000.0,
+        warmup_s=0.0,
+        arrivals=[],
+        trace="trace.csv",
+        group={
+            "accuracy": {"mean": 0.999999, "concentration": 1e9},
+            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+        },
+        base_dir=tmp_path,
+    )
+    run = simulate(scenario)
+    removed_at = run.decided_at[0]
+    assert removed_at == pytest.approx(100.0) and run.verdict[0] == 1
+    assert kpis(run)["overall.harmful_views"] == pytest.approx(600.0 / math.log(2) * (1 - 2 ** (-removed_at / 600.0)))
+    assert run.abandoned_at[1] == pytest.approx(31.0) and math.isnan(run.decided_at[1])
+    assert math.isnan(run.abandoned_at[2]) and run.decided_at[2] == pytest.approx(200.0)

@@ -206,6 +206,32 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             "roster.0.cooldown_s: Input should be less than or equal to 604800",
         ),
         ("count = 2", "count = 2\nclearance = ['nope']", "roster.0.clearance.0: unknown clearance tier 'nope'"),
+        # Found by a review: a run that drew breaks until it ran out of memory, a median that overflowed its draw.
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nbreaks = { every_s = 1e-9, length_s = 5e-10 }',
+            "roster.0.breaks.every_s: Input should be greater than or equal to 300",
+        ),
+        (
+            'site = "lisbon"',
+            'site = "lisbon"\nbreaks = { every_s = 600, length_s = 0.01 }',
+            "roster.0.breaks.length_s: Input should be greater than or equal to 60",
+        ),
+        (
+            "count = 2",
+            "count = 1000000\nbreaks = { every_s = 300, length_s = 60 }",
+            "(root): the roster's shifts and breaks make about",
+        ),
+        (
+            "rate_per_hour = 100",
+            "rate_per_hour = 100\nduration_s = { median = 1e308, sigma = 5 }",
+            "arrivals.0.duration_s: median must be at most 604800",
+        ),
+        (
+            "rate_per_hour = 100",
+            "rate_per_hour = 100\nviews_half_life_s = { median = 1e300 }",
+            "arrivals.0.views_half_life_s: median must be at most 3.16224e+07",
+        ),
     ],
 )
 def test_validation_problems(tmp_path: Path, old: str, new: str, problem: str) -> None:
@@ -364,6 +390,24 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_trace(twice)
     assert caught.value.problems == ["line 4: id: 'a' is already on line 2"]
+
+
+def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
+        "a,0,text,en,us,600,30\nb,1,text,en,us,,\nc,2,text,en,us,0,inf\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == [
+        "line 4: views_half_life_s: Input should be greater than 0",
+        "line 4: patience_s: Input should be a finite number",
+    ]
+    path.write_text(path.read_text().rsplit("c,", 1)[0])
+    [first, second] = load_trace(path)
+    assert (first.views_half_life_s, first.patience_s) == (600.0, 30.0)
+    assert (second.views_half_life_s, second.patience_s) == (math.inf, math.inf)
 
 
 @pytest.mark.parametrize("column", ["region", "signals.spam"])

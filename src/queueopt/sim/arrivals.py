@@ -338,8 +338,8 @@ def _trace_stream(trace: list[TraceArrival], draws: Draws) -> tuple[_Stream, lis
     columns = {
         "violating": violating,
         "views_per_hour": np.asarray([arrival.item.views_per_hour for arrival in trace], dtype=float),
-        "half_life_s": np.full(size, np.inf),
-        "patience_s": np.full(size, np.inf),
+        "half_life_s": np.asarray([arrival.views_half_life_s for arrival in trace], dtype=float),
+        "patience_s": np.asarray([arrival.patience_s for arrival in trace], dtype=float),
         **_service_draws(draws, size),
     }
     at_s = np.asarray([arrival.at_s for arrival in trace], dtype=float)

@@ -33,7 +33,17 @@ from queueopt.capability.profile import (
     unknown_skills,
 )
 from queueopt.config import ConfigError, OpsConfig, format_validation_error, load_config, read_toml
-from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, AttributeValue, Code, Item, Modality, Source, Verdict
+from queueopt.domain import (
+    MAX_DURATION_S,
+    MAX_REPORTS,
+    MAX_VIEWS_PER_HOUR,
+    AttributeValue,
+    Code,
+    Item,
+    Modality,
+    Source,
+    Verdict,
+)
 
 # Numbers are strict: TOML has types, and `seed = true`, `count = "5"` or `replications = 2.0` is a mistake to
 # report, not a value to convert.
@@ -48,6 +58,8 @@ Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_DURATION_S, allow_i
 HOURS = 24
 MAX_HORIZON_S = 366 * 86400.0
 MAX_EXPECTED_ITEMS = 20_000_000
+MAX_EXPECTED_STATUS_CHANGES = 20_000_000
+"""Every moderator's shifts and breaks over the horizon are drawn up front, as the items are: the same bound."""
 MAX_REPLICATIONS = 100_000
 """A scenario's `replications` and the command line's `-n` alike: more is a typo, not a study."""
 Strategy = Literal["fifo", "priority", "optimal", "config"]
@@ -165,6 +177,16 @@ class ArrivalType(_Strict):
     patience_s: PositiveFloat | None = None
     attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(default_factory=dict)
 
+    @field_validator("duration_s", "views_per_hour", "views_half_life_s")
+    @classmethod
+    def _median_within_reach(cls, value: LogNormal | None, info: ValidationInfo) -> LogNormal | None:
+        """A median past what the simulator can draw is a typo: 1e308 overflowed in the draw and the durations
+        were clipped silently (found by a review)."""
+        ceiling = _MEDIAN_CEILINGS[info.field_name or ""]
+        if value is not None and value.median > ceiling:
+            raise ValueError(f"median must be at most {ceiling:g}")
+        return value
+
     @model_validator(mode="after")
     def _one_rate(self) -> Self:
         if (self.rate_per_hour is None) == (self.hourly_rates is None):
@@ -186,6 +208,13 @@ class ArrivalType(_Strict):
     @property
     def patience_rate(self) -> float | None:
         return None if self.patience_s is None else 1.0 / self.patience_s
+
+
+_MEDIAN_CEILINGS = {
+    "duration_s": MAX_DURATION_S,  # a week, the longest item there is
+    "views_per_hour": MAX_VIEWS_PER_HOUR,
+    "views_half_life_s": MAX_HORIZON_S,  # a longer half-life is no decay within any horizon
+}
 
 
 class Burst(_Strict):
@@ -225,8 +254,10 @@ class Shift(_Strict):
 class Breaks(_Strict):
     """After every `every_s` on shift a moderator takes `length_s` off (finishing the task in hand first)."""
 
-    every_s: PositiveFloat
-    length_s: PositiveFloat
+    # At least five minutes on shift between breaks and a minute off: a break is two status changes per moderator,
+    # and every_s = 1e-9 made a run draw changes until it ran out of memory (found by a review).
+    every_s: Annotated[float, Field(strict=True, ge=300.0, allow_inf_nan=False)]
+    length_s: Annotated[float, Field(strict=True, ge=60.0, allow_inf_nan=False)]
 
     @model_validator(mode="after")
     def _shorter_than_period(self) -> Self:
@@ -363,6 +394,24 @@ class Scenario(_Strict):
             raise ValueError(
                 f"the arrivals make about {expected:,.4g} items per replication, more than {MAX_EXPECTED_ITEMS:,} "
                 "(lower the rates or --scale, or shorten horizon_s)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _roster_within_reach(self) -> Self:
+        days = math.ceil(self.horizon_s / 86400.0)
+        expected = sum(
+            group.count
+            * (
+                2 * days * sum(len(shift.hours()) for shift in group.shifts)
+                + (0.0 if group.breaks is None else 2.0 * self.horizon_s / group.breaks.every_s)
+            )
+            for group in self.roster
+        )
+        if expected > MAX_EXPECTED_STATUS_CHANGES:
+            raise ValueError(
+                f"the roster's shifts and breaks make about {expected:,.4g} status changes per replication, more "
+                f"than {MAX_EXPECTED_STATUS_CHANGES:,} (fewer moderators or breaks, or a shorter horizon_s)"
             )
         return self
 
@@ -503,12 +552,22 @@ class TraceArrival(NamedTuple):
     at_s: float
     item: Item
     true_violating: bool | None
+    views_half_life_s: float = math.inf
+    patience_s: float = math.inf
+
+
+# Not strict: a CSV cell is text, read as a number here as an item's fields are.
+_TraceSeconds = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
 
 
 class _TraceTiming(_Strict):
-    # Not strict: a CSV cell is text, read as a number here as an item's fields are.
+    """What a replayed row says beyond its item. Without a half-life its views stay constant until action, and
+    without a patience it never leaves unreviewed: a trace records what happened, not the curve it came from."""
+
     arrive_at_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
     true_violating: bool | None = None
+    views_half_life_s: _TraceSeconds = math.inf
+    patience_s: _TraceSeconds = math.inf
 
 
 _MAX_TRACE_PROBLEMS = 20
@@ -559,9 +618,9 @@ def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
 def load_trace(path: str | Path) -> list[TraceArrival]:
     """Arrivals to replay, sorted by time, from a `.csv` or `.jsonl` file.
 
-    Each row is an `Item` plus `arrive_at_s` and an optional `true_violating` (sampled from the signals when
-    absent). Problems name the line, as in `trace.csv: line 3: modality: Input should be 'video', ...`; CSV
-    attribute values stay strings.
+    Each row is an `Item` plus `arrive_at_s` and optional `true_violating` (sampled from the signals when absent),
+    `views_half_life_s` and `patience_s` (none: constant views, no abandonment). Problems name the line, as in
+    `trace.csv: line 3: modality: Input should be 'video', ...`; CSV attribute values stay strings.
     """
     source = str(path)
     suffix = Path(path).suffix.lower()
@@ -574,7 +633,7 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
             for number, record in rows:
-                timing = {key: record.pop(key) for key in ("arrive_at_s", "true_violating") if key in record}
+                timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
                 try:
                     when = _TraceTiming.model_validate(timing)
                     item = Item.model_validate(record)
@@ -588,7 +647,9 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
                     # The engine would take the second as a resend of the first, and the replay would lose it.
                     problems.append(f"line {number}: id: {item.id!r} is already on line {first}")
                     continue
-                arrivals.append(TraceArrival(when.arrive_at_s, item, when.true_violating))
+                arrivals.append(
+                    TraceArrival(when.arrive_at_s, item, when.true_violating, when.views_half_life_s, when.patience_s)
+                )
     except OSError as error:
         raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
     except UnicodeDecodeError as error:
