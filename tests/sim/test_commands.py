@@ -387,6 +387,10 @@ def test_staff_claims_a_pooled_saving_only_when_the_check_confirms_it(
     assert result.exit_code == 0, result.output
     assert "Plan simulated hour by hour, 4 replication(s)" in result.output and said in result.output
     assert ("Pooling queues that share an SLA saves 24 moderator-hours" in result.output) == (video >= 0.9)
+    assert ("Met: in every hour" in result.output) == (video >= 0.9)
+    assert ("Not met: 24 queue-hour(s) missed (CI below the target), lowest video at 00h 0.85" in result.output) == (
+        video < 0.9
+    )
 
 
 def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer, tmp_path: Path) -> None:
