@@ -6,6 +6,7 @@ import typer
 from typer.testing import CliRunner
 
 from queueopt.sim import commands
+from queueopt.sim.stats import Estimate
 
 from .helpers import SCENARIOS
 
@@ -195,7 +196,7 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output
     assert "Erlang C" in result.output and "pooled by SLA" in result.output
-    assert "Simulated at" in result.output
+    assert "Plan simulated hour by hour, 2 replication(s)" in result.output
 
 
 def test_staff_says_when_the_wellbeing_rules_keep_a_plan_behind_its_severe_items(
@@ -223,8 +224,8 @@ def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typ
     scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 6"))
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
     assert result.exit_code == 0, result.output
-    assert "Simulated at 1 moderators" in result.output
-    assert "at 0 nothing is decided (not simulated)" in result.output and "at 0:" not in result.output
+    assert "Plan simulated hour by hour" in result.output
+    assert "not run" in result.output and "One moderator fewer met" not in result.output
 
 
 def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Typer, tmp_path: Path) -> None:
@@ -370,16 +371,26 @@ def test_staff_claims_a_pooled_saving_only_when_the_check_confirms_it(
 ) -> None:
     from queueopt.sim import staffing
 
-    def simulated(_: object, servers: int, *__: object) -> staffing.PlanCheck:
-        shares = {"video": video, "text": 0.99}
-        return staffing.PlanCheck(servers, shares, shares, {"video": 0.9, "text": 0.9})
+    def simulated(_: object, planned: list[int], *__: object) -> staffing.PlanCheck:
+        shares = {"video": Estimate(video, 0.01, 0.0, 1.0), "text": Estimate(0.99, 0.01, 0.0, 1.0)}
+        hours = [(hour, servers) for hour, servers in enumerate(planned) if servers]
+        intervals = [
+            staffing.IntervalCheck(queue, hour, servers, 0.9, share, None)
+            for hour, servers in hours
+            for queue, share in shares.items()
+        ]
+        return staffing.PlanCheck(planned, intervals, [], 4)
 
     monkeypatch.setattr(staffing, "check", simulated)
     (tmp_path / "pool.toml").write_text(POOL)
     result = CliRunner().invoke(app, ["staff", str(tmp_path / "pool.toml"), "--check"])
     assert result.exit_code == 0, result.output
-    assert "Simulated at 7 moderators" in result.output and said in result.output
+    assert "Plan simulated hour by hour, 4 replication(s)" in result.output and said in result.output
     assert ("Pooling queues that share an SLA saves 24 moderator-hours" in result.output) == (video >= 0.9)
+    assert ("Met: in every hour" in result.output) == (video >= 0.9)
+    assert ("Not met: 24 queue-hour(s) missed (CI below the target), lowest video at 00h 0.85" in result.output) == (
+        video < 0.9
+    )
 
 
 def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer, tmp_path: Path) -> None:

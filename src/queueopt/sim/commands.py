@@ -27,7 +27,7 @@ from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
-    from queueopt.sim.staffing import PlanCheck, QueueHour
+    from queueopt.sim.staffing import IntervalCheck, PlanCheck, QueueHour
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
 # areas' commands do not pay for them at every start.
@@ -250,7 +250,8 @@ def staff(
     simulate_check: Annotated[
         bool,
         typer.Option(
-            "--check", help="Simulate a one-group scenario (one queue or one pool) at the planned size and one fewer."
+            "--check",
+            help="Simulate a one-group scenario (one queue or one pool) at the plan, hour by hour, and one fewer.",
         ),
     ] = False,
     replications: Replications = None,
@@ -332,8 +333,8 @@ def staff(
             f"roster: no group may take some items of {', '.join(sorted(staffing.untaken))}; the plan leaves them out"
         )
     saving = sum(dedicated) - sum(pooled)
-    size = staffing.check_size() if simulate_check else None
-    if size is None:
+    staffing_to_check = staffing.check_staffing() if simulate_check else None
+    if staffing_to_check is None:
         _say_saving(saving, sum(dedicated), "an M/G/c approximation; --check simulates a one-group pool")
         if simulate_check:
             reason = (
@@ -345,22 +346,12 @@ def staff(
             )
             print(f"Nothing to simulate: {reason}.")
         return
-    result = check(scenario, size, replications, workers)
-    at_size = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla.items())
-    targets = ", ".join(f"{name} {target:g}" for name, target in result.targets.items())
-    print(
-        f"Simulated at {result.servers} moderators: decided within the SLA {at_size} (target {targets}; an abandoned "
-        f"item counts as missed); {_one_fewer(result)}"
-    )
-    if result.met_one_fewer():
-        print(
-            f"One moderator fewer ({result.servers - 1}) met every target too in simulation: the plan may be one too "
-            "many (the sizing takes handling as exponential), or the replications too few to tell; run more with -n."
-        )
+    result = check(scenario, staffing_to_check, replications, workers)
+    _print_check(result)
     if result.met():
-        _say_saving(saving, sum(dedicated), "confirmed in simulation at the busiest hour's pool")
+        _say_saving(saving, sum(dedicated), "confirmed in simulation hour by hour")
     elif saving > 0:
-        print(f"Pooling saves nothing that simulation confirms: {result.servers} pooled moderators miss a target.")
+        print("Pooling saves nothing that simulation confirms: the pooled plan is not shown to meet every target.")
 
 
 def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
@@ -368,12 +359,62 @@ def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
     return [row for row in rows if row.abandonment_bound is not None]
 
 
-def _one_fewer(result: PlanCheck) -> str:
-    """What one moderator fewer decides; a plan of one is not run at none, where nothing is decided."""
-    if result.decided_within_sla_one_fewer is None:
-        return "at 0 nothing is decided (not simulated)"
-    fewer = ", ".join(f"{name} {share:.3f}" for name, share in result.decided_within_sla_one_fewer.items())
-    return f"at {result.servers - 1}: {fewer}"
+def _print_check(result: PlanCheck) -> None:
+    """Each queue-hour's simulated share with its 95% interval and verdict, then what the plan may rest on: met
+    only where the interval's lower bound reaches the target (`staffing.IntervalCheck`)."""
+    from queueopt.sim.stats import interval
+
+    table = Table(
+        title=f"Plan simulated hour by hour, {result.replications} replication(s): share of each hour's arrivals "
+        "decided within the SLA (abandoned = missed), mean [95% CI]"
+    )
+    for column in ("queue", "hour", "planned", "decided within SLA", "target", "verdict", "one fewer", "verdict"):
+        table.add_column(column, justify="left" if column in ("queue", "verdict") else "right")
+    for row in result.intervals:
+        fewer = "not run" if row.one_fewer is None else interval(row.one_fewer)
+        fewer_verdict = "" if row.one_fewer is None else _verdict(row.one_fewer.low, row.one_fewer.high, row.target)
+        verdict = _verdict(row.at_plan.low, row.at_plan.high, row.target)
+        table.add_row(
+            *(row.queue, f"{row.hour:02d}", str(row.servers), interval(row.at_plan), f"{row.target:g}", verdict),
+            *(fewer, fewer_verdict),
+        )
+    Console(width=200).print(table)
+    if result.met():
+        print("Met: in every hour the 95% CI of every queue's share lies at or above its target.")
+    else:
+        missed, unsure = result.missed(), result.unsure()
+        print(
+            f"Not met: {len(missed)} queue-hour(s) missed (CI below the target){_worst(missed)}, {len(unsure)} unsure "
+            f"(CI straddles the target){_worst(unsure)}."
+        )
+        if unsure:
+            print("An unsure hour is not shown to meet its target; more replications (-n) narrow its interval.")
+    if result.unmeasured:
+        print(f"Not judged: hour(s) {_hours(result.unmeasured)} had no items after the warm-up.")
+    fewer_hours = result.one_fewer_hours()
+    if fewer_hours:
+        print(
+            f"One moderator fewer met every target too (95% CI at or above it) at hour(s) {_hours(fewer_hours)}: the "
+            "plan may be one too many there (the sizing takes handling as exponential)."
+        )
+
+
+def _verdict(low: float, high: float, target: float) -> str:
+    return "met" if low >= target else "missed" if high < target else "unsure"
+
+
+def _worst(rows: list[IntervalCheck]) -> str:
+    """The lowest share among `rows`, named, or nothing when there are none."""
+    if not rows:
+        return ""
+    from queueopt.sim.stats import interval
+
+    worst = min(rows, key=lambda row: row.at_plan.mean)
+    return f", lowest {worst.queue} at {worst.hour:02d}h {interval(worst.at_plan)} with {worst.servers}"
+
+
+def _hours(hours: list[int]) -> str:
+    return ", ".join(f"{hour:02d}h" for hour in hours)
 
 
 def _say_saving(saving: int, dedicated: int, basis: str) -> None:

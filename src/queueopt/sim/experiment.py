@@ -20,6 +20,7 @@ from queueopt.sim.simulator import RunRecord, simulate
 from queueopt.sim.stats import Estimate, mean_ci, paired_difference_ci
 
 Progress = Callable[[int, float], None]
+Measure = Callable[[RunRecord], dict[str, float]]
 
 
 @dataclass(slots=True)
@@ -59,8 +60,10 @@ def run_experiment(
     replications: int | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    measure: Measure = kpis,
 ) -> Experiment:
-    """Replications 0..n-1 (`scenario.replications` unless given).
+    """Replications 0..n-1 (`scenario.replications` unless given), each reduced to `measure`'s numbers (the KPIs
+    unless another measure is given: the staffing check's per-hour shares).
 
     `progress(r, t)` reports simulated time `t` of replication `r` (with several workers only when a replication
     ends, at the horizon). Replications are independent, so `workers` processes run them side by side; the
@@ -70,10 +73,10 @@ def run_experiment(
     count = replications or scenario.replications
     started = time.perf_counter()
     first = simulate(scenario, 0, chosen, None if progress is None else _bind(progress, 0))
-    measured = [kpis(first)]
+    measured = [measure(first)]
     if workers > 1 and count > 1:
         with ProcessPoolExecutor(max_workers=min(workers, count - 1)) as pool:
-            jobs = [pool.submit(_replicate, scenario, replication, chosen) for replication in range(1, count)]
+            jobs = [pool.submit(_replicate, scenario, replication, chosen, measure) for replication in range(1, count)]
             for replication, job in enumerate(jobs, start=1):
                 measured.append(job.result())
                 if progress is not None:
@@ -81,12 +84,12 @@ def run_experiment(
     else:
         for replication in range(1, count):
             report = None if progress is None else _bind(progress, replication)
-            measured.append(kpis(simulate(scenario, replication, chosen, report)))
+            measured.append(measure(simulate(scenario, replication, chosen, report)))
     return Experiment(scenario, chosen, measured, first, time.perf_counter() - started)
 
 
-def _replicate(scenario: Scenario, replication: int, strategy: str) -> dict[str, float]:
-    return kpis(simulate(scenario, replication, strategy))
+def _replicate(scenario: Scenario, replication: int, strategy: str, measure: Measure) -> dict[str, float]:
+    return measure(simulate(scenario, replication, strategy))
 
 
 def _bind(progress: Progress, replication: int) -> Callable[[float], None]:

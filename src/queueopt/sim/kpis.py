@@ -135,9 +135,26 @@ def harmful_views(run: RunRecord) -> np.ndarray:
     return np.where(run.arrivals.violating, views, 0.0)
 
 
+def item_sla_s(run: RunRecord) -> np.ndarray:
+    """Each item's queue's `sla_s`; infinite for an item routed to no queue."""
+    sla_s: np.ndarray = np.asarray([queue.sla_s for queue in run.scenario.ops.queues] + [np.inf])[run.queue]
+    return sla_s
+
+
+def sla_outcomes(run: RunRecord, sla_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Masks over every item for review: decided within `sla_s`, late (decided after it, or undecided at the
+    horizon and older than it), and abandoned. An undecided item younger than `sla_s` is in none: it may still
+    make it. The SLA shares of `kpis` and the staffing check's per-hour shares both count from these."""
+    at, horizon = run.arrivals.at_s, run.scenario.horizon_s
+    review = run.action == REVIEW
+    reviewed = review & np.isnan(run.abandoned_at)
+    decided = reviewed & ~np.isnan(run.decided_at)
+    hit = decided & (run.decided_at - at <= sla_s)
+    late = (decided & ~hit) | (reviewed & np.isnan(run.decided_at) & (horizon - at > sla_s))
+    return hit, late, review & ~np.isnan(run.abandoned_at)
+
+
 def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[str, float]:
-    at = run.arrivals.at_s
-    horizon = run.scenario.horizon_s
     kpis: dict[str, float] = {"items": float(subset.sum())}
     decision = time_to_decision(run)[subset]
     decision = decision[~np.isnan(decision)]
@@ -147,12 +164,8 @@ def _item_kpis(run: RunRecord, subset: np.ndarray, sla_s: np.ndarray) -> dict[st
     wait = waits(run)[subset]
     wait = wait[~np.isnan(wait)]
     kpis["wait_mean_s"] = float(wait.mean()) if wait.size else float("nan")
-    reviewed = subset & (run.action == REVIEW) & np.isnan(run.abandoned_at)
-    decided = reviewed & ~np.isnan(run.decided_at)
-    hit = decided & (run.decided_at - at <= sla_s)
-    late = (decided & ~hit) | (reviewed & np.isnan(run.decided_at) & (horizon - at > sla_s))
+    hit, late, given_up = (subset & outcome for outcome in sla_outcomes(run, sla_s))
     kpis["sla_attainment"] = _share(hit.sum(), hit.sum() + late.sum())
-    given_up = subset & (run.action == REVIEW) & ~np.isnan(run.abandoned_at)
     kpis["decided_within_sla_share"] = _share(hit.sum(), hit.sum() + late.sum() + given_up.sum())
     kpis["abandoned_share"] = _share((subset & ~np.isnan(run.abandoned_at)).sum(), subset.sum())
     still_open = subset & np.isnan(run.decided_at) & np.isnan(run.abandoned_at)
@@ -211,8 +224,7 @@ def kpis(run: RunRecord) -> dict[str, float]:
     span = horizon - warmup
     counted = run.arrivals.at_s >= warmup
     queues = scenario.ops.queues
-    sla_of_queue = np.asarray([queue.sla_s for queue in queues] + [np.inf])
-    sla_s = sla_of_queue[run.queue]
+    sla_s = item_sla_s(run)
     result: dict[str, float] = {}
     overall = _item_kpis(run, counted, sla_s)
     overall["auto_action_share"] = _share((counted & np.isin(run.action, AUTO)).sum(), counted.sum())
