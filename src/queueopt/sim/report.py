@@ -231,36 +231,39 @@ def _sla_plot(experiment: Experiment, name: str) -> str:
     return _png(figure)
 
 
-def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
-    names = list(experiments)
+def _headline_panels(bars: Mapping[str, Mapping[str, Estimate]], title: str, color: str, zero: bool) -> str:
+    """One panel per compared KPI with a bar per label (its mean and 95% CI), in the KPI's unit; `zero` draws the
+    line a difference is read against."""
     figure, panels = plt.subplots(1, len(COMPARED), figsize=(3 * len(COMPARED), 3))
-    estimates = {name: experiments[name].estimates() for name in names}
     for axes, kpi in zip(np.atleast_1d(panels), COMPARED, strict=True):
-        values = [estimates[name].get(kpi) for name in names]
+        values = [estimates.get(kpi) for estimates in bars.values()]
         means = [value.mean if value else np.nan for value in values]
-        axes.bar(names, means, yerr=_error_bars(values), capsize=4, color="tab:green", alpha=0.7)
+        axes.bar(list(bars), means, yerr=_error_bars(values), capsize=4, color=color, alpha=0.7)
+        if zero:
+            axes.axhline(0.0, color="black", lw=0.8)
         axes.set_title(f"{kpi.removeprefix('overall.')}\n({unit(kpi)})", fontsize=9)
         axes.tick_params(axis="x", labelsize=8, rotation=30)
-    figure.suptitle("Each strategy on its own: mean and 95% CI over its replications (differences: paired table)")
+    figure.suptitle(title)
     figure.tight_layout()
     return _png(figure)
+
+
+def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
+    own = {name: experiment.estimates() for name, experiment in experiments.items()}
+    title = "Each strategy on its own: mean and 95% CI over its replications (differences: paired table)"
+    return _headline_panels(own, title, "tab:green", zero=False)
 
 
 def _paired_plot(experiments: Mapping[str, Experiment]) -> str:
     """The headline KPIs' paired differences against the first strategy, with their intervals and a line at 0."""
-    baseline = next(iter(experiments))
-    differences = paired(experiments)
-    figure, panels = plt.subplots(1, len(COMPARED), figsize=(3 * len(COMPARED), 3))
-    for axes, kpi in zip(np.atleast_1d(panels), COMPARED, strict=True):
-        values = [by_kpi[kpi].difference if kpi in by_kpi else None for by_kpi in differences.values()]
-        means = [value.mean if value else np.nan for value in values]
-        axes.bar(list(differences), means, yerr=_error_bars(values), capsize=4, color="tab:purple", alpha=0.7)
-        axes.axhline(0.0, color="black", lw=0.8)
-        axes.set_title(f"{kpi.removeprefix('overall.')}\n({unit(kpi)})", fontsize=9)
-        axes.tick_params(axis="x", labelsize=8, rotation=30)
-    figure.suptitle(f"Paired difference, strategy - {baseline} (mean and 95% CI over replications on the same items)")
-    figure.tight_layout()
-    return _png(figure)
+    differences = {
+        name: {kpi: difference.difference for kpi, difference in by_kpi.items()}
+        for name, by_kpi in paired(experiments).items()
+    }
+    title = (
+        f"Paired difference, strategy - {next(iter(experiments))} (mean and 95% CI over replications on the same items)"
+    )
+    return _headline_panels(differences, title, "tab:purple", zero=True)
 
 
 def _table(experiments: Mapping[str, Experiment]) -> str:
