@@ -54,6 +54,8 @@ def test_simulate_writes_summary_and_report(app: typer.Typer, tmp_path: Path) ->
     page = (out / "report.html").read_text()
     assert summary["paired"]["baseline"] == "fifo" and set(summary["paired"]["strategies"]) == {"optimal"}
     assert page.count("data:image/png;base64,") == 8  # backlog, waits, SLA per strategy; the comparison, paired
+    assert "optimal - fifo (paired, same random numbers): sla_attainment " in result.output
+    assert "these, not overlapping intervals above, tell whether strategies differ" in result.output
     assert "wrote" in result.output
 
 

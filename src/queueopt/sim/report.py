@@ -74,6 +74,11 @@ def paired(experiments: Mapping[str, Experiment]) -> dict[str, dict[str, Differe
     return {name: compare(experiment, baseline) for name, experiment in list(experiments.items())[1:]}
 
 
+def significant(difference: Difference) -> bool | None:
+    """Whether the paired interval excludes 0 (a difference at the 5% level); unknown from a single pair."""
+    return None if difference.pairs < 2 else not difference.difference.contains(0.0)
+
+
 def _difference(difference: Difference | None) -> dict[str, float | int | bool | None]:
     """One paired difference for `summary.json`. From a single pair there is no interval: its ends are null rather
     than the KPI's whole range, and so is whether it excludes 0, which one pair cannot tell."""
@@ -83,7 +88,7 @@ def _difference(difference: Difference | None) -> dict[str, float | int | bool |
     if difference.pairs < 2:
         unknown = dict.fromkeys(("half_width", "low", "high", "excludes_zero"))
         return {"mean": _number(estimate.mean), **unknown, "pairs": difference.pairs}
-    return {**_estimate(estimate), "excludes_zero": not estimate.contains(0.0), "pairs": difference.pairs}
+    return {**_estimate(estimate), "excludes_zero": significant(difference), "pairs": difference.pairs}
 
 
 def _paired_summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
@@ -289,7 +294,7 @@ def _paired_cell(difference: Difference | None, replications: int) -> str:
     if difference.pairs < 2:
         text = f"{interval(estimate)} (1 pair, no CI)"
     else:
-        text = interval(estimate) + (" *" if not estimate.contains(0.0) else "")
+        text = interval(estimate) + (" *" if significant(difference) else "")
         text += f" ({difference.pairs} pairs)" if difference.pairs < replications else ""
     return f"<td>{html.escape(text)}</td>"
 
