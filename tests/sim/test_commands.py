@@ -53,7 +53,10 @@ def test_simulate_writes_summary_and_report(app: typer.Typer, tmp_path: Path) ->
     sla = summary["strategies"]["fifo"]["kpis"]["overall.sla_attainment"]
     assert 0.0 <= sla["mean"] <= 1.0 and sla["low"] <= sla["mean"] <= sla["high"]
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 7  # backlog, waits and SLA for each strategy, the comparison
+    assert summary["paired"]["baseline"] == "fifo" and set(summary["paired"]["strategies"]) == {"optimal"}
+    assert page.count("data:image/png;base64,") == 8  # backlog, waits, SLA per strategy; the comparison, paired
+    assert "optimal - fifo (paired, same random numbers): sla_attainment " in result.output
+    assert "these, not overlapping intervals above, tell whether strategies differ" in result.output
     assert "wrote" in result.output
 
 

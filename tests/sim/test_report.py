@@ -41,7 +41,7 @@ def test_a_mean_outside_its_interval_is_reported(beyond_range: dict[str, Experim
     summary_path, report_path = write_report(beyond_range, tmp_path / "out")
     sla = json.loads(summary_path.read_text())["strategies"]["fifo"]["kpis"]["overall.sla_attainment"]
     assert sla["mean"] == pytest.approx(1.25) and sla["high"] == 1.0
-    assert report_path.read_text().count("data:image/png;base64,") == 7  # three per strategy, and the comparison
+    assert report_path.read_text().count("data:image/png;base64,") == 8  # three per strategy, comparison, paired
 
 
 def test_a_report_that_fails_to_build_leaves_no_folder(
@@ -73,8 +73,8 @@ def test_each_strategy_has_its_own_plots(two_strategies: dict[str, Experiment], 
         assert f"<h2>Strategy {name}</h2>" in page
         for plot in ("Backlog over time", "Wait distribution by queue", "Decided within SLA by queue"):
             assert page.count(f'alt="{plot} ({name})"') == 1
-    assert page.count('alt="Strategies compared"') == 1
-    assert page.count("data:image/png;base64,") == 3 * 2 + 1
+    assert page.count('alt="Strategies compared"') == 1 and page.count('alt="Paired differences against fifo"') == 1
+    assert page.count("data:image/png;base64,") == 3 * 2 + 2
 
 
 def test_the_table_says_what_its_cells_are_and_each_kpi_its_unit(

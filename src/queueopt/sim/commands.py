@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from tempfile import NamedTemporaryFile
@@ -28,6 +28,7 @@ from queueopt.sim.variants import scaled
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
     from queueopt.sim.staffing import IntervalCheck, PlanCheck, QueueHour
+    from queueopt.sim.stats import Estimate
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
 # areas' commands do not pay for them at every start.
@@ -157,9 +158,7 @@ def simulate(
     """Run the scenario's replications under one or more strategies; write summary.json and report.html."""
     from queueopt.sim.caveats import caveats
     from queueopt.sim.experiment import run_experiment
-    from queueopt.sim.kpis import HEADLINE
     from queueopt.sim.report import write_report
-    from queueopt.sim.stats import interval
 
     scenario = _load(scenario_file, scale, horizon_s)
     names = _strategy_names(strategy, scenario)
@@ -175,13 +174,44 @@ def simulate(
         raise _fail(f"out: cannot write the report: {error.strerror or error}") from None
     for name, experiment in experiments.items():
         estimates = experiment.estimates()
-        headline = ", ".join(
-            f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}" for kpi in HEADLINE if kpi in estimates
-        )
-        print(f"{name}: {len(experiment.replications)} replication(s) in {experiment.wall_s:.1f} s; {headline}")
+        runs = f"{len(experiment.replications)} replication(s) in {experiment.wall_s:.1f} s"
+        print(f"{name}: {runs}; {_headline(estimates)}")
         for line in caveats(scenario, estimates):
             print(f"warning: {name}: {line}", file=sys.stderr)
+    _say_paired(experiments, count)
     print(f"wrote {summary_path} and {report_path}")
+
+
+def _headline(estimates: Mapping[str, Estimate], starred: Collection[str] = ()) -> str:
+    """The headline KPIs as `name mean [low, high]`, a `*` after those in `starred`."""
+    from queueopt.sim.kpis import HEADLINE
+    from queueopt.sim.stats import interval
+
+    return ", ".join(
+        f"{kpi.removeprefix('overall.')} {interval(estimates[kpi])}" + (" *" if kpi in starred else "")
+        for kpi in HEADLINE
+        if kpi in estimates
+    )
+
+
+def _say_paired(experiments: dict[str, Experiment], count: int) -> None:
+    """Each strategy's headline KPIs minus the first's, paired: the per-strategy lines above carry the noise the
+    strategies share, so their intervals overlapping says nothing about whether the strategies differ."""
+    from queueopt.sim.report import paired, significant
+
+    if len(experiments) < 2:
+        return
+    baseline = next(iter(experiments))
+    for name, differences in paired(experiments).items():
+        estimates = {kpi: difference.difference for kpi, difference in differences.items()}
+        starred = {kpi for kpi, difference in differences.items() if significant(difference)}
+        print(f"{name} - {baseline} (paired, same random numbers): {_headline(estimates, starred)}")
+    print(
+        "* the paired interval excludes 0: significant at 5%; these, not overlapping intervals above, tell whether "
+        "strategies differ"
+        if count > 1
+        else "one replication: the paired differences have no interval; run -n 2 or more to tell strategies apart"
+    )
 
 
 def compare_command(

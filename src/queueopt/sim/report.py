@@ -3,7 +3,10 @@
 The HTML is one self-contained file (plots embedded as base64 PNG) so it can be mailed or attached to a change
 request; the JSON is what scripts and dashboards read. Each strategy gets its own plots, from its first replication
 (backlog, waits) and from the intervals over its replications (SLA by queue): the point of running several is to
-see what each does. With several, a comparison of the headline KPIs follows.
+see what each does. With several, a comparison of the headline KPIs follows, and the paired difference of each
+strategy against the first: the strategies run on common random numbers, so the difference of replication `r`
+cancels most of the noise the per-strategy intervals carry, and overlapping per-strategy bars say nothing about
+whether two strategies differ (a review found the report showed only those).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from queueopt.sim.experiment import Experiment, kpi_names  # noqa: E402
+from queueopt.sim.experiment import Difference, Experiment, compare, kpi_names  # noqa: E402
 from queueopt.sim.kpis import HEADLINE, backlog_curve, unit, waits  # noqa: E402
 from queueopt.sim.simulator import RunRecord  # noqa: E402
 from queueopt.sim.stats import Estimate, interval  # noqa: E402
@@ -64,10 +67,46 @@ def _kpis(experiment: Experiment) -> dict[str, dict[str, float | int | None]]:
     return result
 
 
+def paired(experiments: Mapping[str, Experiment]) -> dict[str, dict[str, Difference]]:
+    """Each strategy after the first against the first, `strategy - first` per KPI (`experiment.compare`): what
+    choosing it instead of the first changes, on the same items."""
+    baseline = next(iter(experiments.values()))
+    return {name: compare(experiment, baseline) for name, experiment in list(experiments.items())[1:]}
+
+
+def significant(difference: Difference) -> bool | None:
+    """Whether the paired interval excludes 0 (a difference at the 5% level); unknown from a single pair."""
+    return None if difference.pairs < 2 else not difference.difference.contains(0.0)
+
+
+def _difference(difference: Difference | None) -> dict[str, float | int | bool | None]:
+    """One paired difference for `summary.json`. From a single pair there is no interval: its ends are null rather
+    than the KPI's whole range, and so is whether it excludes 0, which one pair cannot tell."""
+    if difference is None:
+        return {**dict.fromkeys(("mean", "half_width", "low", "high", "excludes_zero")), "pairs": 0}
+    estimate = difference.difference
+    if difference.pairs < 2:
+        unknown = dict.fromkeys(("half_width", "low", "high", "excludes_zero"))
+        return {"mean": _number(estimate.mean), **unknown, "pairs": difference.pairs}
+    return {**_estimate(estimate), "excludes_zero": significant(difference), "pairs": difference.pairs}
+
+
+def _paired_summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
+    """Every KPI either strategy reported, like `strategies`: one neither measured in the same replication is all
+    nulls with `pairs` 0 rather than missing."""
+    baseline = next(iter(experiments.values()))
+    differences = {}
+    for name, by_kpi in paired(experiments).items():
+        names = sorted(kpi_names(experiments[name].replications + baseline.replications))
+        differences[name] = {kpi: _difference(by_kpi.get(kpi)) for kpi in names}
+    return {"baseline": next(iter(experiments)), "difference": "strategy - baseline", "strategies": differences}
+
+
 def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
-    """Per strategy: replications, wall time and every KPI as `{mean, half_width, low, high}` (95%)."""
+    """Per strategy: replications, wall time and every KPI as `{mean, half_width, low, high}` (95%); with several,
+    `paired`: each one's paired difference against the first, per KPI."""
     first = next(iter(experiments.values()))
-    return {
+    document: dict[str, Any] = {
         "scenario": {
             "horizon_s": first.scenario.horizon_s,
             "warmup_s": first.scenario.warmup_s,
@@ -82,6 +121,9 @@ def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
             for name, experiment in experiments.items()
         },
     }
+    if len(experiments) > 1:
+        document["paired"] = _paired_summary(experiments)
+    return document
 
 
 def _png(figure: Figure) -> str:
@@ -194,19 +236,39 @@ def _sla_plot(experiment: Experiment, name: str) -> str:
     return _png(figure)
 
 
-def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
-    names = list(experiments)
+def _headline_panels(bars: Mapping[str, Mapping[str, Estimate]], title: str, color: str, zero: bool) -> str:
+    """One panel per compared KPI with a bar per label (its mean and 95% CI), in the KPI's unit; `zero` draws the
+    line a difference is read against."""
     figure, panels = plt.subplots(1, len(COMPARED), figsize=(3 * len(COMPARED), 3))
-    estimates = {name: experiments[name].estimates() for name in names}
     for axes, kpi in zip(np.atleast_1d(panels), COMPARED, strict=True):
-        values = [estimates[name].get(kpi) for name in names]
+        values = [estimates.get(kpi) for estimates in bars.values()]
         means = [value.mean if value else np.nan for value in values]
-        axes.bar(names, means, yerr=_error_bars(values), capsize=4, color="tab:green", alpha=0.7)
+        axes.bar(list(bars), means, yerr=_error_bars(values), capsize=4, color=color, alpha=0.7)
+        if zero:
+            axes.axhline(0.0, color="black", lw=0.8)
         axes.set_title(f"{kpi.removeprefix('overall.')}\n({unit(kpi)})", fontsize=9)
         axes.tick_params(axis="x", labelsize=8, rotation=30)
-    figure.suptitle("Strategies compared (mean and 95% CI over replications)")
+    figure.suptitle(title)
     figure.tight_layout()
     return _png(figure)
+
+
+def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
+    own = {name: experiment.estimates() for name, experiment in experiments.items()}
+    title = "Each strategy on its own: mean and 95% CI over its replications (differences: paired table)"
+    return _headline_panels(own, title, "tab:green", zero=False)
+
+
+def _paired_plot(experiments: Mapping[str, Experiment]) -> str:
+    """The headline KPIs' paired differences against the first strategy, with their intervals and a line at 0."""
+    differences = {
+        name: {kpi: difference.difference for kpi, difference in by_kpi.items()}
+        for name, by_kpi in paired(experiments).items()
+    }
+    title = (
+        f"Paired difference, strategy - {next(iter(experiments))} (mean and 95% CI over replications on the same items)"
+    )
+    return _headline_panels(differences, title, "tab:purple", zero=True)
 
 
 def _table(experiments: Mapping[str, Experiment]) -> str:
@@ -222,6 +284,56 @@ def _table(experiments: Mapping[str, Experiment]) -> str:
             cells.append("<td></td>" if value is None else f"<td>{html.escape(interval(value))}</td>")
         rows.append(f"<tr><td>{html.escape(kpi)}</td><td>{html.escape(unit(kpi))}</td>{''.join(cells)}</tr>")
     return f"<table><tr><th>KPI</th><th>unit</th>{header}</tr>{''.join(rows)}</table>"
+
+
+def _paired_cell(difference: Difference | None, replications: int) -> str:
+    """`mean [low, high]` with `*` where the interval excludes 0; from a single pair the mean alone, said so."""
+    if difference is None:
+        return "<td></td>"
+    estimate = difference.difference
+    if difference.pairs < 2:
+        text = f"{interval(estimate)} (1 pair, no CI)"
+    else:
+        text = interval(estimate) + (" *" if significant(difference) else "")
+        text += f" ({difference.pairs} pairs)" if difference.pairs < replications else ""
+    return f"<td>{html.escape(text)}</td>"
+
+
+def _paired_table(experiments: Mapping[str, Experiment]) -> str:
+    baseline = next(iter(experiments))
+    differences = paired(experiments)
+    replications = len(experiments[baseline].replications)
+    kpis = sorted({kpi for by_kpi in differences.values() for kpi in by_kpi})
+    header = "".join(f"<th>{html.escape(f'{name} - {baseline}')}: mean [95% CI]</th>" for name in differences)
+    rows = []
+    for kpi in kpis:
+        cells = "".join(_paired_cell(by_kpi.get(kpi), replications) for by_kpi in differences.values())
+        rows.append(f"<tr><td>{html.escape(kpi)}</td><td>{html.escape(unit(kpi))}</td>{cells}</tr>")
+    return f"<table><tr><th>KPI</th><th>unit</th>{header}</tr>{''.join(rows)}</table>"
+
+
+def _paired_section(experiments: Mapping[str, Experiment]) -> str:
+    """Why the paired differences, not the per-strategy bars, answer whether strategies differ, then the plot and
+    the table; from one replication, plainly that they cannot."""
+    baseline = next(iter(experiments))
+    text = (
+        f"Every strategy ran on the same random numbers: replication r of each saw the same arrivals, truths and "
+        f"moderators. Each cell is the mean over the replications of (strategy - {baseline}) within replication r, "
+        "followed by its 95% paired confidence interval as [low, high]; * marks an interval that excludes 0, a "
+        "difference significant at 5%. This, not whether the per-strategy bars above overlap, tells whether the "
+        "strategies differ: the pairing cancels the noise both share, so these intervals are usually far narrower. "
+        "A KPI measured together in only some replications (a queue empty in others) shows how many pairs."
+    )
+    if len(experiments[baseline].replications) < 2:
+        text += (
+            " With one replication per strategy there is no interval: one pair cannot tell a difference from noise, "
+            "so the cells hold the difference alone; run two or more replications (-n) to tell."
+        )
+    return (
+        f"<h2>Paired differences against {html.escape(baseline)}</h2><p>{html.escape(text)}</p>"
+        + _figure(_paired_plot(experiments), f"Paired differences against {baseline}")
+        + _paired_table(experiments)
+    )
 
 
 def _figure(image: str, title: str) -> str:
@@ -243,7 +355,12 @@ def _page(experiments: Mapping[str, Experiment]) -> str:
     first = next(iter(experiments.values()))
     figures = "".join(_strategy_section(name, experiment) for name, experiment in experiments.items())
     if len(experiments) > 1:
-        figures += "<h2>Strategies compared</h2>" + _figure(_comparison_plot(experiments), "Strategies compared")
+        figures += (
+            "<h2>Strategies compared</h2><p>Each strategy's own mean and 95% CI over its replications. Overlapping "
+            "bars do not mean the strategies cannot be told apart: the paired differences below do that.</p>"
+            + _figure(_comparison_plot(experiments), "Strategies compared")
+            + _paired_section(experiments)
+        )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>queueopt simulation</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
