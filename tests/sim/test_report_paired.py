@@ -90,7 +90,8 @@ def test_the_report_has_the_paired_table(three: dict[str, Experiment], page: str
     assert "<th>optimal - fifo: mean [95% CI]</th><th>priority - fifo: mean [95% CI]</th>" in page
     wait = compare(three["optimal"], three["fifo"])["overall.wait_mean_s"].difference
     assert f"<tr><td>overall.wait_mean_s</td><td>s</td><td>{html.escape(interval(wait))}" in page
-    assert "<tr><td>overall.sla_attainment</td><td>share, 0-1</td>" in page
+    assert "<tr><td>overall.sla_attainment</td><td>share, 0-1</td>" in page  # each strategy's own
+    assert "<tr><td>overall.sla_attainment</td><td>share difference, -1 to 1</td>" in page  # their difference
 
 
 def test_one_strategy_has_no_paired_differences(three: dict[str, Experiment]) -> None:

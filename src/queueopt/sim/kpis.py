@@ -102,6 +102,11 @@ def unit(name: str) -> str:
     return ""
 
 
+def difference_unit(name: str) -> str:
+    """The unit of a difference between two values of a KPI: a share's difference runs from -1 to 1."""
+    return "share difference, -1 to 1" if name.rpartition(".")[2] in _PROPORTIONS else unit(name)
+
+
 def _share(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else float("nan")
 

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from queueopt.sim.experiment import Difference, Experiment, compare, kpi_names  # noqa: E402
-from queueopt.sim.kpis import HEADLINE, backlog_curve, unit, waits  # noqa: E402
+from queueopt.sim.kpis import HEADLINE, backlog_curve, difference_unit, unit, waits  # noqa: E402
 from queueopt.sim.simulator import RunRecord  # noqa: E402
 from queueopt.sim.stats import Estimate, interval  # noqa: E402
 
@@ -236,17 +236,19 @@ def _sla_plot(experiment: Experiment, name: str) -> str:
     return _png(figure)
 
 
-def _headline_panels(bars: Mapping[str, Mapping[str, Estimate]], title: str, color: str, zero: bool) -> str:
-    """One panel per compared KPI with a bar per label (its mean and 95% CI), in the KPI's unit; `zero` draws the
-    line a difference is read against."""
+def _headline_panels(bars: Mapping[str, Mapping[str, Estimate]], title: str, color: str, differences: bool) -> str:
+    """One panel per compared KPI with a bar per label (its mean and 95% CI), in the KPI's unit; `differences`
+    draws the line a difference is read against, and a difference's unit."""
     figure, panels = plt.subplots(1, len(COMPARED), figsize=(3 * len(COMPARED), 3))
     for axes, kpi in zip(np.atleast_1d(panels), COMPARED, strict=True):
         values = [estimates.get(kpi) for estimates in bars.values()]
         means = [value.mean if value else np.nan for value in values]
         axes.bar(list(bars), means, yerr=_error_bars(values), capsize=4, color=color, alpha=0.7)
-        if zero:
+        if differences:
             axes.axhline(0.0, color="black", lw=0.8)
-        axes.set_title(f"{kpi.removeprefix('overall.')}\n({unit(kpi)})", fontsize=9)
+        axes.set_title(
+            f"{kpi.removeprefix('overall.')}\n({(difference_unit if differences else unit)(kpi)})", fontsize=9
+        )
         axes.tick_params(axis="x", labelsize=8, rotation=30)
     figure.suptitle(title)
     figure.tight_layout()
@@ -256,7 +258,7 @@ def _headline_panels(bars: Mapping[str, Mapping[str, Estimate]], title: str, col
 def _comparison_plot(experiments: Mapping[str, Experiment]) -> str:
     own = {name: experiment.estimates() for name, experiment in experiments.items()}
     title = "Each strategy on its own: mean and 95% CI over its replications (differences: paired table)"
-    return _headline_panels(own, title, "tab:green", zero=False)
+    return _headline_panels(own, title, "tab:green", differences=False)
 
 
 def _paired_plot(experiments: Mapping[str, Experiment]) -> str:
@@ -268,7 +270,7 @@ def _paired_plot(experiments: Mapping[str, Experiment]) -> str:
     title = (
         f"Paired difference, strategy - {next(iter(experiments))} (mean and 95% CI over replications on the same items)"
     )
-    return _headline_panels(differences, title, "tab:purple", zero=True)
+    return _headline_panels(differences, title, "tab:purple", differences=True)
 
 
 def _table(experiments: Mapping[str, Experiment]) -> str:
@@ -308,7 +310,7 @@ def _paired_table(experiments: Mapping[str, Experiment]) -> str:
     rows = []
     for kpi in kpis:
         cells = "".join(_paired_cell(by_kpi.get(kpi), replications) for by_kpi in differences.values())
-        rows.append(f"<tr><td>{html.escape(kpi)}</td><td>{html.escape(unit(kpi))}</td>{cells}</tr>")
+        rows.append(f"<tr><td>{html.escape(kpi)}</td><td>{html.escape(difference_unit(kpi))}</td>{cells}</tr>")
     return f"<table><tr><th>KPI</th><th>unit</th>{header}</tr>{''.join(rows)}</table>"
 
 
