@@ -23,8 +23,9 @@ from typing import Protocol
 from queueopt.domain import OPEN_STATES, QA_SUFFIX, ItemStatus, Task
 from queueopt.store.records import ItemRecord
 
-SETTLED_ITEMS = frozenset((ItemStatus.DECIDED, ItemStatus.CANCELLED, ItemStatus.AUTO_ACTIONED))
-"""Item statuses no task will change again; `queued` and `duplicate` (a copy waiting on an open review) are open."""
+_UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))
+"""Statuses of an item a decision may still reach, unless it has one already (a copy that inherited its verdict when
+submitted keeps the status `duplicate`): the engine's own test of what may still be cancelled."""
 DAY_S = 86400.0
 
 
@@ -127,7 +128,7 @@ def _task_ids(item_ids: Iterable[str]) -> list[str]:
 
 
 def _settled(record: ItemRecord, tasks: dict[str, Task], activity: dict[str, float], before: float) -> bool:
-    if record.status not in SETTLED_ITEMS:
+    if record.status in _UNDECIDED and record.decided_at is None:
         return False
     if max(record.submitted_at, record.decided_at or 0.0, activity.get(record.id, 0.0)) >= before:
         return False
