@@ -12,7 +12,7 @@ from tests.store.test_contract import item, task
 
 from queueopt.domain import QA_SUFFIX, Action, ItemStatus, TaskKind, TaskState
 from queueopt.errors import Deposed
-from queueopt.store import AuditEntry, Changes, MemoryStore, Store, TaskWrite
+from queueopt.store import AuditEntry, Changes, MemoryStore, Store, TaskWrite, retention
 from queueopt.store.retention import Purged
 
 CUTOFF = 1000.0
@@ -54,12 +54,7 @@ def copy_of(store: Store, item_id: str, owner: str, content_hash: str, at: float
 
 
 def purge_all(store: Store, before: float = CUTOFF, limit: int = 3, dry_run: bool = False) -> Purged:
-    total, after = Purged(), 0
-    while True:
-        total += store.purge(before, after, limit, dry_run)
-        if total.scanned_to is None:
-            return total
-        after = total.scanned_to
+    return retention.purge_all(lambda after: store.purge(before, after, limit, dry_run))
 
 
 def test_settled_work_older_than_the_cutoff_goes_with_its_tasks_audit_and_history(store: Store) -> None:

@@ -32,7 +32,7 @@ from queueopt.service.metrics import ServiceMetrics
 from queueopt.service.settings import Settings
 from queueopt.store import Store, open_store
 from queueopt.store.base import BEAT_S
-from queueopt.store.retention import DAY_S
+from queueopt.store.retention import BATCH, DAY_S
 
 log = logging.getLogger("queueopt.service")
 
@@ -40,9 +40,6 @@ _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 LEARNING_SAVE_S = 60.0
 PURGE_EVERY_S = 300.0
 """How often the serving engine purges settled work past the retention period (`Settings.retention_days`)."""
-PURGE_BATCH = 500
-"""Audit entries one purge batch looks at, each batch one transaction under the engine's lock: about 100 items,
-which SQLite purges in a few milliseconds (see docs/lifecycle.md), so requests queued behind it barely notice."""
 
 
 class Serving:
@@ -141,7 +138,7 @@ class Serving:
             after: int | None = 0
             try:
                 while after is not None:
-                    batch = await self._thread.run(engine.purge, before, after, PURGE_BATCH)
+                    batch = await self._thread.run(engine.purge, before, after, BATCH)
                     self._metrics.purged.inc(batch.items)
                     after = batch.scanned_to
             except (Deposed, StoreUnavailable) as error:

@@ -19,9 +19,6 @@ import typer
 
 from queueopt.errors import InvalidInput, StoreInUse
 
-BATCH = 500
-"""Audit entries one batch (one transaction) looks at: the serving process's batch (`serving.PURGE_BATCH`)."""
-
 
 def purge(
     older_than_days: Annotated[
@@ -42,7 +39,7 @@ def purge(
     from queueopt.service.settings import Settings
     from queueopt.store import open_store
     from queueopt.store.engine_lock import engine_lock
-    from queueopt.store.retention import DAY_S, Purged
+    from queueopt.store.retention import BATCH, DAY_S, purge_all
     from queueopt.store.urls import parse_store_url
 
     url = database_url or os.environ.get("QUEUEOPT_DATABASE_URL") or str(Settings.model_fields["database_url"].default)
@@ -56,12 +53,7 @@ def purge(
         with engine_lock(url):
             store = open_store(url)
             try:
-                total, after = Purged(), 0
-                while True:
-                    total += store.purge(before, after, BATCH, dry_run)
-                    if total.scanned_to is None:
-                        break
-                    after = total.scanned_to
+                total = purge_all(lambda after: store.purge(before, after, BATCH, dry_run))
             finally:
                 store.close()
     except StoreInUse:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
-from queueopt.domain import OPEN_STATES, Task
+from queueopt.domain import OPEN_STATES, Task, TaskState
 from queueopt.store import retention
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
@@ -239,21 +239,21 @@ class _MemoryReader:
         )
         return list(islice(found, limit))
 
-    def records(self, ids: list[str]) -> dict[str, ItemRecord]:
+    def records(self, ids: list[str]) -> dict[str, retention.Settling]:
         items = self._store._items
-        return {item_id: items[item_id] for item_id in ids if item_id in items}
+        return {item_id: _settling(items[item_id]) for item_id in ids if item_id in items}
 
     def history(self, hashes: list[str]) -> dict[str, list[str]]:
         history = self._store._history
         return {value: [item_id for item_id, _ in _entries(history[value])] for value in hashes if value in history}
 
-    def copies(self, owners: list[str]) -> list[ItemRecord]:
+    def copies(self, owners: list[str]) -> list[retention.Settling]:
         wanted = set(owners)
-        return [record for record in self._store._items.values() if record.duplicate_of in wanted]
+        return [_settling(record) for record in self._store._items.values() if record.duplicate_of in wanted]
 
-    def tasks(self, ids: list[str]) -> dict[str, Task]:
+    def task_states(self, ids: list[str]) -> dict[str, TaskState]:
         tasks = self._store._tasks
-        return {task_id: tasks[task_id] for task_id in ids if task_id in tasks}
+        return {task_id: tasks[task_id].state for task_id in ids if task_id in tasks}
 
     def last_activity(self, item_ids: list[str]) -> dict[str, float]:
         wanted, latest = set(item_ids), dict[str, float]()
@@ -261,3 +261,7 @@ class _MemoryReader:
             if entry.item_id in wanted:
                 latest[entry.item_id] = max(latest.get(entry.item_id, entry.at), entry.at)
         return latest
+
+
+def _settling(record: ItemRecord) -> retention.Settling:
+    return retention.Settling(record.id, record.status, record.content_hash, record.submitted_at, record.decided_at)

@@ -506,9 +506,9 @@ class _SqlReader:
         ).fetchall()
         return [(int(seq), item_id, task_id) for seq, item_id, task_id in rows]
 
-    def records(self, ids: list[str]) -> dict[str, ItemRecord]:
-        rows = self._store._select_in(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({{}})", ids)
-        return {row[0]: _item_of(row) for row in rows}
+    def records(self, ids: list[str]) -> dict[str, retention.Settling]:
+        rows = self._store._select_in(f"SELECT {_SETTLING} FROM items WHERE id IN ({{}})", ids)
+        return {row[0]: _settling(row) for row in rows}
 
     def history(self, hashes: list[str]) -> dict[str, list[str]]:
         rows = self._store._select_in(
@@ -519,16 +519,23 @@ class _SqlReader:
             found.setdefault(content_hash, []).append(item_id)
         return found
 
-    def copies(self, owners: list[str]) -> list[ItemRecord]:
-        rows = self._store._select_in(f"SELECT {_ITEM_COLUMNS} FROM items WHERE duplicate_of IN ({{}})", owners)
-        return [_item_of(row) for row in rows]
+    def copies(self, owners: list[str]) -> list[retention.Settling]:
+        rows = self._store._select_in(f"SELECT {_SETTLING} FROM items WHERE duplicate_of IN ({{}})", owners)
+        return [_settling(row) for row in rows]
 
-    def tasks(self, ids: list[str]) -> dict[str, Task]:
-        rows = self._store._select_in(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({{}})", ids)
-        return {row[0]: _task_of(row) for row in rows}
+    def task_states(self, ids: list[str]) -> dict[str, TaskState]:
+        rows = self._store._select_in("SELECT id, state FROM tasks WHERE id IN ({})", ids)
+        return {task_id: TaskState(state) for task_id, state in rows}
 
     def last_activity(self, item_ids: list[str]) -> dict[str, float]:
         rows = self._store._select_in(
             "SELECT item_id, MAX(at) FROM audit WHERE item_id IN ({}) GROUP BY item_id", item_ids
         )
         return {item_id: float(at) for item_id, at in rows}
+
+
+_SETTLING = "id, status, content_hash, submitted_at, decided_at"
+
+
+def _settling(row: Row) -> retention.Settling:
+    return retention.Settling(row[0], ItemStatus(row[1]), row[2], row[3], row[4])
