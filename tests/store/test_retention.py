@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 
 import pytest
@@ -12,7 +13,7 @@ from tests.store.test_contract import item, task
 
 from queueopt.domain import QA_SUFFIX, Action, ItemStatus, TaskKind, TaskState
 from queueopt.errors import Deposed
-from queueopt.store import AuditEntry, Changes, MemoryStore, Store, TaskWrite, retention
+from queueopt.store import AuditEntry, Changes, Store, TaskWrite, open_store, retention
 from queueopt.store.retention import Purged
 
 CUTOFF = 1000.0
@@ -43,7 +44,8 @@ def reviewed(
 
 
 def qa_of(store: Store, item_id: str, at: float, state: TaskState) -> None:
-    qa = replace(task(item_id), id=item_id + QA_SUFFIX, kind=TaskKind.QA, state=state, enqueued_at=at)
+    holder = "m2" if state is TaskState.LEASED else None
+    qa = replace(task(item_id, state=state, holder=holder), id=item_id + QA_SUFFIX, kind=TaskKind.QA, enqueued_at=at)
     store.apply(Changes(tasks=[TaskWrite(qa)], audit=[AuditEntry(at, qa.id, item_id, "sampler", "queued")]))
 
 
@@ -155,13 +157,26 @@ _UNITS = st.lists(
 )
 
 
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(units=_UNITS, limit=st.integers(1, 7))
 def test_a_purge_never_deletes_open_work_nor_what_open_work_references(
-    units: list[tuple[str | None, TaskState, TaskState | None, float]], limit: int
+    backend: str, units: list[tuple[str | None, TaskState, TaskState | None, float]], limit: int
 ) -> None:
-    store = MemoryStore()
-    for number, (content_hash, state, qa, at) in enumerate(units):
+    """On memory and SQLite: the selection is shared, the reads and deletions each store's own."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store("memory://" if backend == "memory" else f"sqlite:///{folder}/queueopt.db")
+        try:
+            _check_a_purge(store, units, limit)
+        finally:
+            store.close()
+
+
+def _check_a_purge(
+    store: Store, units: list[tuple[str | None, TaskState, TaskState | None, float]], limit: int
+) -> None:
+    # Written in the order of their times, as one engine writes its audit (a SQL store's scan relies on it).
+    for number, (content_hash, state, qa, at) in sorted(enumerate(units), key=lambda unit: unit[1][3]):
         reviewed(store, f"i{number}", at, state=state, content_hash=content_hash, appeal=number % 2 == 1)
         if qa is not None:
             qa_of(store, f"i{number}", at, qa)
