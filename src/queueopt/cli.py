@@ -11,6 +11,7 @@ from queueopt.enqueue import commands as enqueue_commands
 from queueopt.errors import QueueoptError
 from queueopt.service import commands as service_commands
 from queueopt.sim import commands as sim_commands
+from queueopt.store import commands as store_commands
 
 # click's UsageError and ClickException: typer (from 0.29) vendors click and exports neither, but its BadParameter is
 # still a UsageError, itself a ClickException, in every version.
@@ -66,6 +67,7 @@ def version() -> None:
 enqueue_commands.register(app)
 service_commands.register(app)
 sim_commands.register(app)
+store_commands.register(app)
 
 if __name__ == "__main__":
     main()

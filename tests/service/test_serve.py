@@ -96,6 +96,8 @@ def test_a_store_that_cannot_be_opened_stops_serve_in_one_line(tmp_path: Path, d
         ({"QUEUEOPT_TICKS": "5"}, "settings: QUEUEOPT_TICKS: not a setting (the settings are QUEUEOPT_DATABASE_URL"),
         ({"QUEUEOPT_ROSTER_FILE": ""}, "settings: roster_file: empty: name a file"),
         ({"QUEUEOPT_TICK_S": "nan"}, "settings: tick_s: Input should be a finite number"),
+        ({"QUEUEOPT_RETENTION_DAYS": "0"}, "settings: retention_days: Input should be greater than 0"),
+        ({"QUEUEOPT_RETENTION_DAYS": "a week"}, "settings: retention_days: Input should be a valid number"),
     ],
 )
 def test_a_misspelt_or_empty_setting_stops_serve_in_one_line(

@@ -283,7 +283,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -375,7 +375,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -393,6 +393,36 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrated(
+    backend: str, tmp_path: Path
+) -> None:
+    """Version 11 indexes what a purge looks up (copies by the item they ride on, the audit by item): an upgraded
+    store purges its settled content whole, the copy of an automatically removed item with it, and keeps content
+    whose review is still open."""
+    rows = (
+        "INSERT INTO items (id, payload, status, task_id, queue, priority, action, explanation, content_hash, "
+        "submitted_at, decided_at, duplicate_of) VALUES "
+        "('removed', '{{}}', 'auto_actioned', NULL, NULL, 9.0, 'auto_remove', 'r', 'h2', 12.0, 12.0, NULL), "
+        "('copy-of-removed', '{{}}', 'duplicate', NULL, NULL, 9.0, 'duplicate', 'r', 'h2', 13.0, 13.0, 'removed'), "
+        "('reviewed', '{{}}', 'queued', 'reviewed', 'q', 2.5, 'review', 'r', 'h1', 10.0, NULL, NULL)",
+        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('reviewed', 'reviewed', 'q', 'review', "
+        "'queued', 2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 0, '[]')",
+        "INSERT INTO content_history (hash, item_id, owner) VALUES ('h2', 'removed', {false}), "
+        "('h1', 'reviewed', {false})",
+        "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES "
+        "(12.0, NULL, 'removed', 'ingest', 'auto_remove', ''), (13.0, NULL, 'copy-of-removed', 'ingest', "
+        "'duplicate', ''), (10.0, 'reviewed', 'reviewed', 'ingest', 'queued', '')",
+    )
+    with _store_at_version(backend, tmp_path, 10, rows) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 11
+        purged = store.purge(1000.0, 0, 100)
+        assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 0, 2, 1)
+        assert set(store.items(["removed", "copy-of-removed", "reviewed"])) == {"reviewed"}
+        assert store.content_history(["h2"]) == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend: str, tmp_path: Path) -> None:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
@@ -402,7 +432,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
         "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
     )
     with _store_at_version(backend, tmp_path, 9, (decided,)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
 

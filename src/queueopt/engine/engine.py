@@ -71,6 +71,7 @@ from queueopt.enqueue.router import HUMAN_ONLY, Asked, widened
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
+from queueopt.store.retention import Purged
 
 MAX_EXTEND_S = 4 * 3600.0
 """The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
@@ -137,6 +138,7 @@ _BACK = ": back after a lease of theirs expired"  # ends a `present` entry's not
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
 _RECALL_PAGE = 10_000
+_NOT_KEPT = " (never submitted, or settled and purged after the retention period)"
 _SEVERE = attrgetter("severe")
 _FIELDS_OF = {
     Task: attrgetter(*(field.name for field in fields(Task))),
@@ -1669,7 +1671,7 @@ class Engine:
     def _item_record(self, item_id: str) -> ItemRecord:
         record = self._store.items([item_id]).get(item_id)
         if record is None:
-            raise NotFound(f"no item {item_id!r}", field="item_id")
+            raise NotFound(f"no item {item_id!r}{_NOT_KEPT}", field="item_id")
         return record
 
     def item(self, item_id: str) -> ItemView:
@@ -1699,7 +1701,7 @@ class Engine:
         with self._lock:
             task = self._open_or_stored(task_id)
         if task is None:
-            raise NotFound(f"no task {task_id!r}", field="task_id")
+            raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
         return self._view(task)
 
     def _open_or_stored(self, task_id: str) -> Task | None:
@@ -1781,6 +1783,14 @@ class Engine:
                 },
                 self._leases.idle(moderator_id),
             )
+
+    def purge(self, before: float, after_seq: int, limit: int) -> Purged:
+        """One batch of `Store.purge`, under the engine's lock: a submit reads a content's history and writes the
+        item that joins it under that lock, so a purge between the two could leave a copy riding on a deleted item.
+        The engine keeps nothing of settled work in memory (only open tasks, the hour's SLA window and what the
+        model learned, none of which names a purged item), so there is nothing to forget here."""
+        with self._lock:
+            return self._store.purge(before, after_seq, limit)
 
     def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
         return list(self._store.audit(since, limit, after_seq))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -72,6 +72,12 @@ class ServiceMetrics:
             "queueopt_assign_batch_size",
             "Leases made by one assignment batch.",
             buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+
+        self.purged = Counter(
+            "queueopt_items_purged",
+            "Settled items deleted by the retention purge, with their tasks, audit entries and content history.",
             registry=self.registry,
         )
 

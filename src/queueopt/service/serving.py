@@ -32,11 +32,14 @@ from queueopt.service.metrics import ServiceMetrics
 from queueopt.service.settings import Settings
 from queueopt.store import Store, open_store
 from queueopt.store.base import BEAT_S
+from queueopt.store.retention import BATCH, DAY_S
 
 log = logging.getLogger("queueopt.service")
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 LEARNING_SAVE_S = 60.0
+PURGE_EVERY_S = 300.0
+"""How often the serving engine purges settled work past the retention period (`Settings.retention_days`)."""
 
 
 class Serving:
@@ -88,6 +91,9 @@ class Serving:
                 asyncio.create_task(self._keep_learning(engine), name="queueopt-learning"),
                 asyncio.create_task(self._keep_beating(store), name="queueopt-heartbeat"),
             ]
+            if self._settings.retention_days is not None:
+                purging = self._keep_purging(engine, self._settings.retention_days * DAY_S)
+                self._tasks.append(asyncio.create_task(purging, name="queueopt-retention"))
             await self._announce()
 
     async def bound(self, port: int) -> None:
@@ -122,6 +128,21 @@ class Serving:
         while True:
             await asyncio.sleep(LEARNING_SAVE_S)
             await self._save_learning(engine)
+
+    async def _keep_purging(self, engine: Engine, retention_s: float) -> None:
+        """Every `PURGE_EVERY_S`, purge what settled more than `retention_s` ago, a batch at a time on the engine's
+        thread: requests that arrive meanwhile queue behind one batch, never behind the whole purge."""
+        while True:
+            await asyncio.sleep(PURGE_EVERY_S)
+            before = self._clock.now() - retention_s
+            after: int | None = 0
+            try:
+                while after is not None:
+                    batch = await self._thread.run(engine.purge, before, after, BATCH)
+                    self._metrics.purged.inc(batch.items)
+                    after = batch.scanned_to
+            except (Deposed, StoreUnavailable) as error:
+                log.warning("the retention purge stopped until its next run: %s", error)
 
     async def _save_learning(self, engine: Engine) -> None:
         try:

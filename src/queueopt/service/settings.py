@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="A standby on PostgreSQL ends the session of a serving engine that has not beaten (every "
         f"{BEAT_S:g} s) for this long, and takes over: a hung process would otherwise keep the store's lock.",
     )
+    retention_days: Annotated[float | None, Field(gt=0.0, allow_inf_nan=False)] = Field(
+        default=None,
+        description="Delete settled work (every task of an item decided or cancelled, none open, the item's whole "
+        "content history included) once it settled this many days ago, in the background, by the serving process; "
+        "unset keeps everything for ever.",
+    )
     tick_s: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 0.5
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000

@@ -11,8 +11,9 @@ from typing import Protocol
 
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
+from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -63,6 +64,12 @@ class Store(Protocol):
         ...
 
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
+
+    def purge(self, before: float, after_seq: int, limit: int, dry_run: bool = False) -> Purged:
+        """Delete, in one transaction, the settled work the next `limit` audit entries after `after_seq` name whose
+        every part settled before `before`, and those entries that name no item or task (see `retention`); a dry
+        run deletes nothing and says what it would have. A fenced write, like `apply`."""
+        ...
 
     def claim_serving(self, address: str | None, at: float) -> None:
         """Make this store object's writes the serving engine's: from now on every write through any other that

@@ -12,10 +12,13 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import islice
 
-from queueopt.domain import OPEN_STATES, Task
+from queueopt.domain import OPEN_STATES, Task, TaskState
+from queueopt.store import retention
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
+from queueopt.store.retention import Purged
 
 # Read for every item record written; a module name, not a member read through its enum class's `__getattr__` hook.
 
@@ -120,7 +123,7 @@ class MemoryStore:
             for value in hashes:
                 seen = history.get(value)
                 if seen is not None:
-                    found[value] = [(seen, True)] if isinstance(seen, str) else list(seen)
+                    found[value] = _entries(seen)
             return found
 
     def task(self, task_id: str) -> Task | None:
@@ -161,6 +164,32 @@ class MemoryStore:
             selected = [entry for entry in self._audit if entry.seq > after_seq and entry.at >= since]
             return selected[:limit]
 
+    def purge(self, before: float, after_seq: int, limit: int, dry_run: bool = False) -> Purged:
+        with self._lock:
+            chosen = retention.select(_MemoryReader(self), before, after_seq, limit)
+            items, orphans = set(chosen.items), set(chosen.orphans)
+            kept = [entry for entry in self._audit if entry.item_id not in items and entry.seq not in orphans]
+            purged = Purged(
+                len(items),
+                len(chosen.tasks),
+                len(self._audit) - len(kept),
+                sum(len(_entries(self._history[value])) for value in chosen.hashes),
+                chosen.scanned_to,
+            )
+            if not dry_run:
+                self._forget(chosen, kept)
+            return purged
+
+    def _forget(self, chosen: retention.Selection, kept: list[AuditEntry]) -> None:
+        for item_id in chosen.items:
+            del self._items[item_id]
+        for task_id in chosen.tasks:
+            del self._tasks[task_id]
+            self._attached.pop(task_id, None)
+        for value in chosen.hashes:
+            del self._history[value]
+        self._audit = deque(kept, maxlen=self._audit.maxlen)
+
     def claim_serving(self, address: str | None, at: float) -> None:
         """One process holds a memory store: nobody to fence out."""
         with self._lock:
@@ -189,3 +218,50 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release; present so every store closes the same way."""
+
+
+def _entries(seen: str | list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """A content's history as `content_history` gives it, from what the store keeps (see `MemoryStore._history`)."""
+    return [(seen, True)] if isinstance(seen, str) else list(seen)
+
+
+class _MemoryReader:
+    """`retention.Reader` over a memory store's dicts, called with its lock held."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def scan(self, after_seq: int, before: float, limit: int) -> list[tuple[int, str | None, str | None]]:
+        found = (
+            (entry.seq, entry.item_id, entry.task_id)
+            for entry in self._store._audit
+            if entry.seq > after_seq and entry.at < before
+        )
+        return list(islice(found, limit))
+
+    def records(self, ids: list[str]) -> dict[str, retention.Settling]:
+        items = self._store._items
+        return {item_id: _settling(items[item_id]) for item_id in ids if item_id in items}
+
+    def history(self, hashes: list[str]) -> dict[str, list[str]]:
+        history = self._store._history
+        return {value: [item_id for item_id, _ in _entries(history[value])] for value in hashes if value in history}
+
+    def copies(self, owners: list[str]) -> list[retention.Settling]:
+        wanted = set(owners)
+        return [_settling(record) for record in self._store._items.values() if record.duplicate_of in wanted]
+
+    def task_states(self, ids: list[str]) -> dict[str, TaskState]:
+        tasks = self._store._tasks
+        return {task_id: tasks[task_id].state for task_id in ids if task_id in tasks}
+
+    def last_activity(self, item_ids: list[str]) -> dict[str, float]:
+        wanted, latest = set(item_ids), dict[str, float]()
+        for entry in self._store._audit:
+            if entry.item_id in wanted:
+                latest[entry.item_id] = max(latest.get(entry.item_id, entry.at), entry.at)
+        return latest
+
+
+def _settling(record: ItemRecord) -> retention.Settling:
+    return retention.Settling(record.id, record.status, record.content_hash, record.submitted_at, record.decided_at)

@@ -20,7 +20,9 @@ from typing import Any, Protocol
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
 from queueopt.errors import Deposed, StoreUnavailable
+from queueopt.store import retention
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
+from queueopt.store.retention import Purged
 
 Row = Sequence[Any]
 
@@ -221,11 +223,12 @@ class SqlStore:
                 raise StoreUnavailable(reason) from None
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, keep: bool = True) -> Iterator[None]:
+        """One transaction, committed; or, not to `keep` it (a dry run), rolled back once its block has run."""
         self._connection.execute(self._dialect.begin)
         try:
             yield
-            self._connection.execute("COMMIT")
+            self._connection.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
             self._roll_back()
             raise
@@ -303,7 +306,7 @@ class SqlStore:
                     ],
                 )
 
-    def _select_in(self, query: str, values: list[str]) -> list[Any]:
+    def _select_in(self, query: str, values: Sequence[Any]) -> list[Any]:
         """Run `query` (with one `IN ({})`) in chunks, so a large batch never exceeds the engine's parameter limit."""
         rows: list[Any] = []
         for start in range(0, len(values), 500):
@@ -404,6 +407,27 @@ class SqlStore:
             for row in rows
         ]
 
+    def purge(self, before: float, after_seq: int, limit: int, dry_run: bool = False) -> Purged:
+        with self._using(), self._transaction(keep=not dry_run):
+            self._fence()
+            chosen = retention.select(_SqlReader(self), before, after_seq, limit)
+            audit = self._delete_in("DELETE FROM audit WHERE item_id IN ({})", chosen.items)
+            return Purged(
+                self._delete_in("DELETE FROM items WHERE id IN ({})", chosen.items),
+                self._delete_in("DELETE FROM tasks WHERE id IN ({})", chosen.tasks),
+                audit + self._delete_in("DELETE FROM audit WHERE seq IN ({})", chosen.orphans),
+                self._delete_in("DELETE FROM content_history WHERE hash IN ({})", chosen.hashes),
+                chosen.scanned_to,
+            )
+
+    def _delete_in(self, query: str, values: Sequence[Any]) -> int:
+        """Run a DELETE with one `IN ({})` in chunks, as `_select_in` does; how many rows it deleted."""
+        deleted = 0
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            deleted += self._execute(query.format(", ".join("?" * len(chunk))), chunk).rowcount
+        return deleted
+
     def claim_serving(self, address: str | None, at: float) -> None:
         with self._using(), self._transaction():
             if self._dialect.claim_timeout:
@@ -461,3 +485,57 @@ class SqlStore:
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+
+
+class _SqlReader:
+    """`retention.Reader` over a SQL store, inside its purge's transaction."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def scan(self, after_seq: int, before: float, limit: int) -> list[tuple[int, str | None, str | None]]:
+        # Bounded by the last entry before the cutoff (found by the index on time), so the last batch does not read
+        # on through every entry made since.
+        execute = self._store._execute
+        last = execute("SELECT seq FROM audit WHERE at < ? ORDER BY at DESC LIMIT 1", (before,)).fetchall()
+        if not last:
+            return []
+        rows = execute(
+            "SELECT seq, item_id, task_id FROM audit WHERE seq > ? AND seq <= ? AND at < ? ORDER BY seq LIMIT ?",
+            (after_seq, last[0][0], before, limit),
+        ).fetchall()
+        return [(int(seq), item_id, task_id) for seq, item_id, task_id in rows]
+
+    def records(self, ids: list[str]) -> dict[str, retention.Settling]:
+        rows = self._store._select_in(f"SELECT {_SETTLING} FROM items WHERE id IN ({{}})", ids)
+        return {row[0]: _settling(row) for row in rows}
+
+    def history(self, hashes: list[str]) -> dict[str, list[str]]:
+        rows = self._store._select_in(
+            "SELECT hash, item_id FROM content_history WHERE hash IN ({}) ORDER BY seq", hashes
+        )
+        found: dict[str, list[str]] = {}
+        for content_hash, item_id in rows:
+            found.setdefault(content_hash, []).append(item_id)
+        return found
+
+    def copies(self, owners: list[str]) -> list[retention.Settling]:
+        rows = self._store._select_in(f"SELECT {_SETTLING} FROM items WHERE duplicate_of IN ({{}})", owners)
+        return [_settling(row) for row in rows]
+
+    def task_states(self, ids: list[str]) -> dict[str, TaskState]:
+        rows = self._store._select_in("SELECT id, state FROM tasks WHERE id IN ({})", ids)
+        return {task_id: TaskState(state) for task_id, state in rows}
+
+    def last_activity(self, item_ids: list[str]) -> dict[str, float]:
+        rows = self._store._select_in(
+            "SELECT item_id, MAX(at) FROM audit WHERE item_id IN ({}) GROUP BY item_id", item_ids
+        )
+        return {item_id: float(at) for item_id, at in rows}
+
+
+_SETTLING = "id, status, content_hash, submitted_at, decided_at"
+
+
+def _settling(row: Row) -> retention.Settling:
+    return retention.Settling(row[0], ItemStatus(row[1]), row[2], row[3], row[4])

@@ -1,0 +1,200 @@
+"""The purge of settled work (`Store.purge`), on every store: what goes, what stays, in batches, atomically."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import StoreFactory
+from tests.store.test_contract import item, task
+
+from queueopt.domain import QA_SUFFIX, Action, ItemStatus, TaskKind, TaskState
+from queueopt.errors import Deposed
+from queueopt.store import AuditEntry, Changes, Store, TaskWrite, open_store, retention
+from queueopt.store.retention import Purged
+
+CUTOFF = 1000.0
+_SETTLED = {TaskState.DECIDED: ItemStatus.DECIDED, TaskState.CANCELLED: ItemStatus.CANCELLED}
+
+
+def reviewed(
+    store: Store,
+    item_id: str,
+    at: float,
+    state: TaskState = TaskState.DECIDED,
+    content_hash: str | None = None,
+    appeal: bool = False,
+) -> None:
+    """An item reviewed under its own task, settled (or last touched, if `state` is open) at `at`."""
+    record = item(item_id, content_hash=content_hash, status=_SETTLED.get(state, ItemStatus.QUEUED))
+    record.submitted_at = at
+    holder = "m1" if state is TaskState.LEASED else None
+    store.apply(
+        Changes(
+            items=[record],
+            tasks=[TaskWrite(replace(task(item_id, state=state, holder=holder), enqueued_at=at))],
+            audit=[AuditEntry(at, item_id, item_id, "ingest", "queued"), AuditEntry(at, item_id, item_id, "m", "x")],
+            owners=[] if content_hash is None or appeal else [(content_hash, item_id)],
+            appeals=[(content_hash, item_id)] if content_hash is not None and appeal else [],
+        )
+    )
+
+
+def qa_of(store: Store, item_id: str, at: float, state: TaskState) -> None:
+    holder = "m2" if state is TaskState.LEASED else None
+    qa = replace(task(item_id, state=state, holder=holder), id=item_id + QA_SUFFIX, kind=TaskKind.QA, enqueued_at=at)
+    store.apply(Changes(tasks=[TaskWrite(qa)], audit=[AuditEntry(at, qa.id, item_id, "sampler", "queued")]))
+
+
+def copy_of(store: Store, item_id: str, owner: str, content_hash: str, at: float, status: ItemStatus) -> None:
+    record = item(item_id, content_hash=content_hash, status=status)
+    record.action, record.duplicate_of, record.task_id, record.submitted_at = Action.DUPLICATE, owner, owner, at
+    store.apply(Changes(items=[record], audit=[AuditEntry(at, owner, item_id, "ingest", "duplicate")]))
+
+
+def purge_all(store: Store, before: float = CUTOFF, limit: int = 3, dry_run: bool = False) -> Purged:
+    return retention.purge_all(lambda after: store.purge(before, after, limit, dry_run))
+
+
+def test_settled_work_older_than_the_cutoff_goes_with_its_tasks_audit_and_history(store: Store) -> None:
+    reviewed(store, "old", 10.0, content_hash="h-old")
+    qa_of(store, "old", 20.0, TaskState.DECIDED)
+    reviewed(store, "gone", 30.0, state=TaskState.CANCELLED)
+    store.apply(
+        Changes(audit=[AuditEntry(40.0, None, None, "m1", "present"), AuditEntry(2000.0, None, None, "m1", "p")])
+    )
+    reviewed(store, "recent", 1500.0, content_hash="h-recent")
+    reviewed(store, "waiting", 5.0, state=TaskState.QUEUED)
+    reviewed(store, "held", 6.0, state=TaskState.LEASED)
+    purged = purge_all(store)
+    assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 3, 6, 1)
+    assert set(store.items(["old", "gone", "recent", "waiting", "held"])) == {"recent", "waiting", "held"}
+    assert store.tasks(["old", "old" + QA_SUFFIX, "gone"]) == {}
+    assert store.content_history(["h-old", "h-recent"]) == {"h-recent": [("recent", True)]}
+    assert {entry.item_id for entry in store.audit(0.0, 100)} == {"recent", "waiting", "held", None}
+    assert [entry.transition for entry in store.audit(0.0, 100) if entry.item_id is None] == ["p"]
+    assert [task.id for task in store.open_tasks()] == ["held", "waiting"]
+    assert purge_all(store) == Purged()
+
+
+def test_an_open_qa_review_or_appeal_keeps_the_settled_item_it_depends_on(store: Store) -> None:
+    reviewed(store, "checked", 10.0)
+    qa_of(store, "checked", 20.0, TaskState.QUEUED)
+    reviewed(store, "appealed", 10.0, content_hash="h")
+    reviewed(store, "appeal", 30.0, state=TaskState.QUEUED, content_hash="h", appeal=True)
+    reviewed(store, "seen", 10.0, content_hash="v")
+    copy_of(store, "copy", "seen", "v", 20.0, ItemStatus.DUPLICATE)
+    assert purge_all(store).items == 0
+    assert set(store.items(["checked", "appealed", "appeal", "seen", "copy"])) == {
+        "checked",
+        "appealed",
+        "appeal",
+        "seen",
+        "copy",
+    }
+    assert store.content_history(["h"]) == {"h": [("appealed", True), ("appeal", False)]}
+
+
+def test_a_content_goes_whole_once_its_every_copy_and_appeal_settled_before_the_cutoff(store: Store) -> None:
+    reviewed(store, "first", 10.0, content_hash="h")
+    copy_of(store, "copy", "first", "h", 20.0, ItemStatus.DECIDED)
+    reviewed(store, "appeal", 30.0, content_hash="h", appeal=True)
+    reviewed(store, "again", 1200.0, content_hash="g")
+    copy_of(store, "late", "again", "g", 900.0, ItemStatus.DECIDED)
+    purged = purge_all(store, limit=1)
+    assert (purged.items, purged.content) == (3, 2)
+    assert set(store.items(["first", "copy", "appeal", "again", "late"])) == {"again", "late"}
+    assert store.content_history(["h"]) == {}
+
+
+def test_a_dry_run_says_what_would_go_and_deletes_nothing(store: Store) -> None:
+    reviewed(store, "old", 10.0, content_hash="h")
+    reviewed(store, "open", 10.0, state=TaskState.QUEUED)
+    before = store.audit(0.0, 100)
+    assert purge_all(store, dry_run=True) == Purged(items=1, tasks=1, audit=2, content=1)
+    assert store.audit(0.0, 100) == before
+    assert set(store.items(["old", "open"])) == {"old", "open"}
+    assert purge_all(store) == Purged(items=1, tasks=1, audit=2, content=1)
+
+
+def test_open_work_at_the_head_of_the_audit_does_not_stall_later_batches(store: Store) -> None:
+    for number in range(5):
+        reviewed(store, f"open{number}", float(number), state=TaskState.QUEUED)
+    for number in range(5):
+        reviewed(store, f"done{number}", 100.0 + number)
+    first = store.purge(CUTOFF, 0, 4)
+    assert first.items == 0 and first.scanned_to is not None
+    assert purge_all(store, limit=4).items == 5
+    assert len(store.open_tasks()) == 5
+
+
+def test_a_deposed_engine_purges_nothing(store_factory: StoreFactory) -> None:
+    """A batch is one fenced transaction: all of it or none."""
+    old = store_factory()
+    old.claim_serving(None, 1.0)
+    reviewed(old, "a", 10.0)
+    new = store_factory()
+    if new is old:
+        pytest.skip("a memory store lives in one process: there is no other engine to fence out")
+    new.claim_serving(None, 2.0)
+    with pytest.raises(Deposed):
+        old.purge(CUTOFF, 0, 100)
+    assert set(new.items(["a"])) == {"a"} and len(new.audit(0.0, 100)) == 2
+
+
+_TASK_STATES = st.sampled_from(list(TaskState))
+_UNITS = st.lists(
+    st.tuples(
+        st.sampled_from(["h1", "h2", "h3", None]),  # content hash
+        _TASK_STATES,  # the review's state
+        st.one_of(st.none(), _TASK_STATES),  # its QA's state, if sampled
+        st.sampled_from([10.0, 500.0, 999.0, 1000.0, 1500.0]),  # when last touched
+    ),
+    max_size=12,
+)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(units=_UNITS, limit=st.integers(1, 7))
+def test_a_purge_never_deletes_open_work_nor_what_open_work_references(
+    backend: str, units: list[tuple[str | None, TaskState, TaskState | None, float]], limit: int
+) -> None:
+    """On memory and SQLite: the selection is shared, the reads and deletions each store's own."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store("memory://" if backend == "memory" else f"sqlite:///{folder}/queueopt.db")
+        try:
+            _check_a_purge(store, units, limit)
+        finally:
+            store.close()
+
+
+def _check_a_purge(
+    store: Store, units: list[tuple[str | None, TaskState, TaskState | None, float]], limit: int
+) -> None:
+    # Written in the order of their times, as one engine writes its audit (a SQL store's scan relies on it).
+    for number, (content_hash, state, qa, at) in sorted(enumerate(units), key=lambda unit: unit[1][3]):
+        reviewed(store, f"i{number}", at, state=state, content_hash=content_hash, appeal=number % 2 == 1)
+        if qa is not None:
+            qa_of(store, f"i{number}", at, qa)
+    ids = [f"i{number}" for number in range(len(units))]
+    open_before = {task.id for task in store.open_tasks()}
+    live_hashes = {
+        content_hash
+        for number, (content_hash, state, qa, at) in enumerate(units)
+        if state in (TaskState.QUEUED, TaskState.LEASED) or qa in (TaskState.QUEUED, TaskState.LEASED) or at >= CUTOFF
+    }
+    purge_all(store, limit=limit)
+    kept = store.items(ids)
+    assert {task.id for task in store.open_tasks()} == open_before
+    for number, (content_hash, _, _, at) in enumerate(units):
+        item_id = f"i{number}"
+        must_stay = item_id in {task.item_id for task in store.open_tasks()} or at >= CUTOFF
+        must_stay |= content_hash is not None and content_hash in live_hashes
+        if must_stay:
+            assert item_id in kept and item_id in store.tasks([item_id])
+        else:
+            assert item_id not in kept and store.tasks([item_id, item_id + QA_SUFFIX]) == {}
