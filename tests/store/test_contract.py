@@ -283,7 +283,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -375,7 +375,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -402,7 +402,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
         "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
     )
     with _store_at_version(backend, tmp_path, 9, (decided,)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 10
+        assert store.schema_version() == SCHEMA_VERSION == 11
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
 

@@ -12,7 +12,7 @@ from typing import Protocol
 from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -41,6 +41,12 @@ class Store(Protocol):
         """A decided task's attempt (of the lease it was decided under) and its signed decision, or None: no such
         task, not decided, or decided before schema version 10. A narrow read, about as long whichever it is, since
         every refused decision makes it (`Engine.decide`)."""
+        ...
+
+    def handed_back(self, task_id: str, lease_token: str) -> tuple[str, str] | None:
+        """How the holder of that lease handed it back (their signed release or skip) and the task as the answer
+        showed it, or None: no such lease, not handed back by its holder, or handed back before schema version 11.
+        A narrow read, about as long whichever it is, since every refused release and skip makes it."""
         ...
 
     def open_tasks(self) -> list[Task]:

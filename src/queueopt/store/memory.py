@@ -36,6 +36,7 @@ class MemoryStore:
         self._secrets: dict[str, str] = {}
         self._learning: str | None = None
         self._moderators: dict[str, str] = {}
+        self._handed_back: dict[tuple[str, str], tuple[str, str]] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
         self._serving: str | None = None
@@ -72,6 +73,8 @@ class MemoryStore:
             if changes.owners or changes.appeals:
                 self._add_content(changes)
             self._moderators.update(changes.moderators)
+            for task_id, lease_token, outcome, shown in changes.handed_back:
+                self._handed_back[task_id, lease_token] = (outcome, shown)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -135,6 +138,10 @@ class MemoryStore:
         with self._lock:
             task = self._tasks.get(task_id)
             return None if task is None or task.decision is None else (task.attempt, task.decision)
+
+    def handed_back(self, task_id: str, lease_token: str) -> tuple[str, str] | None:
+        with self._lock:
+            return self._handed_back.get((task_id, lease_token))
 
     def open_tasks(self) -> list[Task]:
         with self._lock:

@@ -191,6 +191,9 @@ class SqlStore:
             "INSERT INTO moderators (id, profile) VALUES (?, ?) "
             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
         )
+        self._insert_handed_back = self._sql(
+            "INSERT INTO handed_back (task_id, lease_token, outcome, shown) VALUES (?, ?, ?, ?)"
+        )
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
         )
@@ -293,6 +296,8 @@ class SqlStore:
                 many(self._connection, self._add_content, rows)
             if changes.moderators:
                 many(self._connection, self._upsert_moderators, changes.moderators)
+            if changes.handed_back:
+                many(self._connection, self._insert_handed_back, changes.handed_back)
             if changes.audit:
                 many(
                     self._connection,
@@ -352,6 +357,13 @@ class SqlStore:
                 "SELECT attempt, decision FROM tasks WHERE id = ? AND decision IS NOT NULL", (task_id,)
             ).fetchall()
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def handed_back(self, task_id: str, lease_token: str) -> tuple[str, str] | None:
+        with self._using():
+            rows = self._execute(
+                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ?", (task_id, lease_token)
+            ).fetchall()
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def open_tasks(self) -> list[Task]:
         with self._using():
