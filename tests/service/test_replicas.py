@@ -101,6 +101,48 @@ def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
         store.close()
 
 
+def test_a_release_retried_through_a_standby_is_answered_as_the_first_time_before_and_after_a_take_over(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """A review tool whose release timed out sends it again, to any replica: the standby passes it to the serving
+    engine, which answers as the first time; after a `kill -9` the standby's own engine, rebuilt from the store, does
+    too, and the release is audited once."""
+    env = replicated
+    first_port, standby_port = free_port(), free_port()
+    standby_base = f"http://127.0.0.1:{standby_port}"
+    with serve(env, tmp_path, "--port", str(first_port)) as first:
+        try:
+            wait_until_up(f"http://127.0.0.1:{first_port}", first)
+            with serve(env, tmp_path, "--port", str(standby_port), "--standby") as standby:
+                try:
+                    wait_until_up(standby_base, standby)
+                    leased = round_trip_until_leased(standby_base)
+                    path, body = f"/v1/tasks/{leased['task_id']}/release", {"lease_token": leased["lease_token"]}
+                    status, released = call(standby_base, "POST", path, MODERATOR, body)
+                    assert status == 200 and released["state"] == "queued" and released["holder"] is None
+                    assert call(standby_base, "POST", path, MODERATOR, body) == (200, released)
+                    first.send_signal(signal.SIGKILL)
+                    first.wait(timeout=10)
+                    wait_until_serving(standby_base, standby)
+                    assert call(standby_base, "POST", path, MODERATOR, body) == (200, released)
+                    status, skipped = call(
+                        standby_base, "POST", path.replace("release", "skip"), MODERATOR, body | {"reason": "x"}
+                    )
+                    assert status == 409 and "you already released" in skipped["detail"][0]["reason"]
+                finally:
+                    standby.send_signal(signal.SIGTERM)
+                    _, stderr = standby.communicate(timeout=20)
+                assert b"Traceback" not in stderr, stderr.decode()
+        finally:
+            first.kill()
+            first.communicate(timeout=20)
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    try:
+        assert [entry.transition for entry in store.audit(0.0, 1000)].count("released") == 1
+    finally:
+        store.close()
+
+
 def test_an_engine_that_loses_its_store_lock_stops_at_once(replicated: dict[str, str], tmp_path: Path) -> None:
     """Once its lock is gone a standby may take the store over; the old engine ends at once (status 3) rather than
     go on taking submissions the new one would never queue. What it acknowledged is in the store."""

@@ -135,6 +135,32 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     assert store.decided("b") is None and store.decided("nope") is None
 
 
+def test_a_lease_handed_back_by_its_holder_is_kept_per_lease(store_factory: StoreFactory) -> None:
+    """What a retry of a release or skip is compared with, after a restart too; a later lease's hand-back is kept
+    beside it, and a hand-back is written with its task or not at all."""
+    store = store_factory()
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    first = ("a", "a.1", '{"transition":"released","moderator_id":"m1"}', '{"priority":2.5}')
+    store.apply(Changes(tasks=[TaskWrite(task("a", attempt=1), (TaskState.LEASED, 1))], handed_back=[first]))
+    with pytest.raises(StaleWrite):
+        store.apply(
+            Changes(
+                tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[("a", "a.2", "x", "y")]
+            )
+        )
+    assert store.handed_back("a", "a.2") is None
+    store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.LEASED, attempt=2, holder="m2"), (TaskState.QUEUED, 1))]))
+    store.apply(
+        Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[("a", "a.2", "s", "v")])
+    )
+    reopened = store_factory()
+    assert reopened.handed_back("a", "a.1") == first[2:]
+    assert reopened.handed_back("a", "a.2") == ("s", "v")
+    assert reopened.handed_back("a", "a.3") is None and reopened.handed_back("b", "a.1") is None
+
+
 def test_inserting_an_existing_task_is_refused(store: Store) -> None:
     submit(store, "a")
     with pytest.raises(StaleWrite):
@@ -405,6 +431,25 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
         assert store.schema_version() == SCHEMA_VERSION == 11
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backend: str, tmp_path: Path) -> None:
+    """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
+    release or skip is then refused like any stale lease), and the task itself is as it was."""
+    released = (
+        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'queued', "
+        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
+    )
+    with _store_at_version(backend, tmp_path, 10, (released,)) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.handed_back("old", "old.1") is None
+        old = store.task("old")
+        assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1
+        kept = ("old", "old.1", '{"transition":"released","moderator_id":"m1"}', "{}")
+        store.apply(Changes(handed_back=[kept]))
+        assert store.handed_back("old", "old.1") == kept[2:]
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(
