@@ -149,6 +149,20 @@ def test_a_retry_is_answered_after_a_restart(engine_factory: EngineFactory) -> N
     assert [entry.transition for entry in restarted.audit()].count("skipped") == 1
 
 
+def test_an_extension_sent_again_keeps_the_lease_until_seconds_from_the_retry(
+    engine: Engine, clock: VirtualClock
+) -> None:
+    """`/extend` needs no record to be retried: it asks for the lease to last `seconds` from now, under the same token,
+    so its retry asks for no more than a few seconds on top of what the first one gave."""
+    token = _leased(engine)
+    first = engine.extend("a", token, "m1", 600.0)
+    clock.advance(5.0)
+    again = engine.extend("a", token, "m1", 600.0)
+    assert again.lease_token == first.lease_token == token and again.holder == "m1"
+    assert again.lease_expires_at == clock.now() + 600.0
+    assert first.lease_expires_at is not None and again.lease_expires_at - first.lease_expires_at == 5.0
+
+
 _STEP = st.tuples(
     st.sampled_from(["m1", "m2"]),
     st.sampled_from(["next", "release", "skip a", "skip b", "retry"]),
