@@ -418,16 +418,20 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
         }
 
 
+def _old_task(state: str) -> str:
+    """A task 'old' under its first lease's attempt, in `state`, as a store before version 10 wrote it."""
+    return (
+        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+        f"region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', '{state}', "
+        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
+    )
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend: str, tmp_path: Path) -> None:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
-    decided = (
-        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
-        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'decided', "
-        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
-    )
-    with _store_at_version(backend, tmp_path, 9, (decided,)) as store:
+    with _store_at_version(backend, tmp_path, 9, (_old_task("decided"),)) as store:
         assert store.schema_version() == SCHEMA_VERSION == 11
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
@@ -437,12 +441,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
 def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backend: str, tmp_path: Path) -> None:
     """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
     release or skip is then refused like any stale lease), and the task itself is as it was."""
-    released = (
-        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
-        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'queued', "
-        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
-    )
-    with _store_at_version(backend, tmp_path, 10, (released,)) as store:
+    with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
         assert store.schema_version() == SCHEMA_VERSION == 11
         assert store.handed_back("old", "old.1") is None
         old = store.task("old")
