@@ -1424,7 +1424,7 @@ class Engine:
         lease handed back before schema version 11. Every refusal makes the one narrow read `Store.handed_back`, as
         a refused decision does `Store.decided` (`_decided_before`), so its timing tells nothing of tasks not theirs.
         """
-        found = self._store.handed_back(task_id, lease_token)
+        found = self._store.handed_back(task_id, lease_token, _signature(moderator_id))
         signed, shown = found or ("", "")
         recorded = _own_record(lease_token, moderator_id, lease_token if found else "", signed, refused)
         if recorded != outcome:

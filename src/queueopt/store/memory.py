@@ -139,9 +139,10 @@ class MemoryStore:
             task = self._tasks.get(task_id)
             return None if task is None or task.decision is None else (task.attempt, task.decision)
 
-    def handed_back(self, task_id: str, lease_token: str) -> tuple[str, str] | None:
+    def handed_back(self, task_id: str, lease_token: str, signature: str) -> tuple[str, str] | None:
         with self._lock:
-            return self._handed_back.get((task_id, lease_token))
+            found = self._handed_back.get((task_id, lease_token))
+            return found if found is not None and found[0].endswith(signature) else None
 
     def open_tasks(self) -> list[Task]:
         with self._lock:

@@ -358,10 +358,14 @@ class SqlStore:
             ).fetchall()
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def handed_back(self, task_id: str, lease_token: str) -> tuple[str, str] | None:
+    def handed_back(self, task_id: str, lease_token: str, signature: str) -> tuple[str, str] | None:
+        # LIKE ignores ASCII case on SQLite: a moderator id differing in case only is found, and refused by its caller.
+        ends_with = "%" + signature.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._using():
             rows = self._execute(
-                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ?", (task_id, lease_token)
+                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ? "
+                "AND outcome LIKE ? ESCAPE '\\'",
+                (task_id, lease_token, ends_with),
             ).fetchall()
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
