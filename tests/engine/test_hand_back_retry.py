@@ -109,9 +109,9 @@ def test_anyone_else_gets_the_answer_any_task_not_theirs_gets_and_the_store_is_r
     reads: list[tuple[str, str]] = []
     read = store.handed_back
 
-    def counted(task_id: str, lease_token: str, signature: str) -> object:
+    def counted(task_id: str, lease_token: str, holder: str) -> object:
         reads.append((task_id, lease_token))
-        return read(task_id, lease_token, signature)
+        return read(task_id, lease_token, holder)
 
     monkeypatch.setattr(store, "handed_back", counted)
     asked = (("a", token, "m2"), ("a", "a.2", "m1"), ("b", "b.1", "m1"), ("zzz", "zzz.1", "m1"))

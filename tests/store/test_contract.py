@@ -136,31 +136,31 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
 
 
 def test_a_lease_handed_back_by_its_holder_is_kept_per_lease(store_factory: StoreFactory) -> None:
-    """What a retry of a release or skip is compared with, after a restart too, found only by its holder's signature;
+    """What a retry of a release or skip is compared with, after a restart too, found only by its holder;
     a later lease's hand-back is kept beside it, and a hand-back is written with its task or not at all."""
     store = store_factory()
     submit(store, "a")
     leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
     store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
-    first = ("a", "a.1", '{"transition":"released","moderator_id":"m_1%"}', '{"priority":2.5}')
+    first = ("a", "a.1", "m_1%", '{"transition":"released","moderator_id":"m_1%"}', '{"priority":2.5}')
     store.apply(Changes(tasks=[TaskWrite(task("a", attempt=1), (TaskState.LEASED, 1))], handed_back=[first]))
-    second = ("a", "a.2", '{"transition":"skipped","reason":"x","moderator_id":"m2"}', "{}")
+    second = ("a", "a.2", "m2", '{"transition":"skipped","reason":"x","moderator_id":"m2"}', "{}")
     with pytest.raises(StaleWrite):
         store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[second]))
-    assert store.handed_back("a", "a.2", ',"moderator_id":"m2"}') is None
+    assert store.handed_back("a", "a.2", "m2") is None
     store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.LEASED, attempt=2, holder="m2"), (TaskState.QUEUED, 1))]))
     store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[second]))
     reopened = store_factory()
-    assert reopened.handed_back("a", "a.1", ',"moderator_id":"m_1%"}') == first[2:]
-    assert reopened.handed_back("a", "a.2", ',"moderator_id":"m2"}') == second[2:]
-    for task_id, token, signature in (
-        ("a", "a.1", ',"moderator_id":"m2"}'),
-        ("a", "a.1", ',"moderator_id":"mx1%"}'),
-        ("a", "a.1", ',"moderator_id":"m_1"}'),
-        ("a", "a.3", ',"moderator_id":"m2"}'),
-        ("b", "a.1", ',"moderator_id":"m_1%"}'),
+    assert reopened.handed_back("a", "a.1", "m_1%") == first[3:]
+    assert reopened.handed_back("a", "a.2", "m2") == second[3:]
+    for task_id, token, holder in (
+        ("a", "a.1", "m2"),
+        ("a", "a.1", "mx1%"),
+        ("a", "a.1", "m_1"),
+        ("a", "a.3", "m2"),
+        ("b", "a.1", "m_1%"),
     ):
-        assert reopened.handed_back(task_id, token, signature) is None
+        assert reopened.handed_back(task_id, token, holder) is None
 
 
 def test_inserting_an_existing_task_is_refused(store: Store) -> None:
@@ -445,12 +445,12 @@ def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backe
     release or skip is then refused like any stale lease), and the task itself is as it was."""
     with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
         assert store.schema_version() == SCHEMA_VERSION == 11
-        assert store.handed_back("old", "old.1", ',"moderator_id":"m1"}') is None
+        assert store.handed_back("old", "old.1", "m1") is None
         old = store.task("old")
         assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1
-        kept = ("old", "old.1", '{"transition":"released","moderator_id":"m1"}', "{}")
+        kept = ("old", "old.1", "m1", '{"transition":"released","moderator_id":"m1"}', "{}")
         store.apply(Changes(handed_back=[kept]))
-        assert store.handed_back("old", "old.1", ',"moderator_id":"m1"}') == kept[2:]
+        assert store.handed_back("old", "old.1", "m1") == kept[3:]
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(

@@ -1410,7 +1410,7 @@ class Engine:
                         now, task.id, task.item_id, moderator_actor(moderator_id), transition, outcome.get("reason", "")
                     )
                 ],
-                handed_back=[(task.id, lease_token, signed, orjson.dumps(shown).decode())],
+                handed_back=[(task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode())],
             )
             self._commit(changes, [task], [back])
             return self._view(back)
@@ -1424,7 +1424,7 @@ class Engine:
         lease handed back before schema version 11. Every refusal makes the one narrow read `Store.handed_back`, as
         a refused decision does `Store.decided` (`_decided_before`), so its timing tells nothing of tasks not theirs.
         """
-        found = self._store.handed_back(task_id, lease_token, _signature(moderator_id))
+        found = self._store.handed_back(task_id, lease_token, moderator_id)
         signed, shown = found or ("", "")
         recorded = _own_record(lease_token, moderator_id, lease_token if found else "", signed, refused)
         if recorded != outcome:

@@ -43,11 +43,11 @@ class Store(Protocol):
         every refused decision makes it (`Engine.decide`)."""
         ...
 
-    def handed_back(self, task_id: str, lease_token: str, signature: str) -> tuple[str, str] | None:
-        """How the holder of that lease handed it back (their release or skip, signed: ending in `signature`) and the
-        task as the answer showed it, or None: no such lease, not handed back by its holder, handed back by someone
-        else (the signature is compared in the read, so a refusal reads nothing more for a task that exists), or
-        before schema version 11. A narrow read, about as long whichever it is: every refused release and skip
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
+        """How `holder` handed that lease back (their signed release or skip) and the task as the answer showed it, or
+        None: no such lease, not handed back by its holder, handed back by someone else (the holder is compared in
+        the read, so a refusal reads nothing more for a task another moderator handed back), or before schema
+        version 11. A narrow read, about as long whichever it is: every refused release and skip
         makes it."""
         ...
 

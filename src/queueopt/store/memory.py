@@ -36,7 +36,7 @@ class MemoryStore:
         self._secrets: dict[str, str] = {}
         self._learning: str | None = None
         self._moderators: dict[str, str] = {}
-        self._handed_back: dict[tuple[str, str], tuple[str, str]] = {}
+        self._handed_back: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
         self._serving: str | None = None
@@ -73,8 +73,8 @@ class MemoryStore:
             if changes.owners or changes.appeals:
                 self._add_content(changes)
             self._moderators.update(changes.moderators)
-            for task_id, lease_token, outcome, shown in changes.handed_back:
-                self._handed_back[task_id, lease_token] = (outcome, shown)
+            for task_id, lease_token, holder, outcome, shown in changes.handed_back:
+                self._handed_back[task_id, lease_token, holder] = (outcome, shown)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -139,10 +139,9 @@ class MemoryStore:
             task = self._tasks.get(task_id)
             return None if task is None or task.decision is None else (task.attempt, task.decision)
 
-    def handed_back(self, task_id: str, lease_token: str, signature: str) -> tuple[str, str] | None:
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
         with self._lock:
-            found = self._handed_back.get((task_id, lease_token))
-            return found if found is not None and found[0].endswith(signature) else None
+            return self._handed_back.get((task_id, lease_token, holder))
 
     def open_tasks(self) -> list[Task]:
         with self._lock:

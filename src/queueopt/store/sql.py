@@ -192,7 +192,7 @@ class SqlStore:
             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
         )
         self._insert_handed_back = self._sql(
-            "INSERT INTO handed_back (task_id, lease_token, outcome, shown) VALUES (?, ?, ?, ?)"
+            "INSERT INTO handed_back (task_id, lease_token, holder, outcome, shown) VALUES (?, ?, ?, ?, ?)"
         )
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
@@ -358,14 +358,11 @@ class SqlStore:
             ).fetchall()
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def handed_back(self, task_id: str, lease_token: str, signature: str) -> tuple[str, str] | None:
-        # LIKE ignores ASCII case on SQLite: a moderator id differing in case only is found, and refused by its caller.
-        ends_with = "%" + signature.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
         with self._using():
             rows = self._execute(
-                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ? "
-                "AND outcome LIKE ? ESCAPE '\\'",
-                (task_id, lease_token, ends_with),
+                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ? AND holder = ?",
+                (task_id, lease_token, holder),
             ).fetchall()
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 

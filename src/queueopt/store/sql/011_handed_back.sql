@@ -5,6 +5,7 @@
 CREATE TABLE handed_back (
     task_id TEXT NOT NULL,
     lease_token TEXT NOT NULL,
+    holder TEXT NOT NULL,
     outcome TEXT NOT NULL,
     shown TEXT NOT NULL,
     PRIMARY KEY (task_id, lease_token)
