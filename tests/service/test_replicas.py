@@ -52,40 +52,22 @@ def replicated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
-    replicated: dict[str, str], tmp_path: Path
-) -> None:
-    """Two engines on one store would each see only their own submissions, so a second plain `serve` is refused; a
-    standby answers every request by passing it to the serving engine, and after that engine is killed serves
-    what it acknowledged, leases included, from its own engine."""
-    env = replicated
+Process = subprocess.Popen[bytes]
+
+
+@contextmanager
+def _serving_and_standby(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Process, Process, str, str]]:
+    """A serving engine and a standby beside it on the store of `env`, both up, with their base URLs. The standby is
+    stopped with SIGTERM and must log no traceback; the engine is killed if it still runs."""
     first_port, standby_port = free_port(), free_port()
     first_base, standby_base = f"http://127.0.0.1:{first_port}", f"http://127.0.0.1:{standby_port}"
     with serve(env, tmp_path, "--port", str(first_port)) as first:
         try:
             wait_until_up(first_base, first)
-            assert "another queueopt engine serves this store" in refusal(env, tmp_path)
             with serve(env, tmp_path, "--port", str(standby_port), "--standby") as standby:
                 try:
                     wait_until_up(standby_base, standby)
-                    leased = round_trip_until_leased(standby_base)
-                    assert call(first_base, "GET", "/v1/moderators/e2e", ADMIN)[1]["leases"] == [leased["task_id"]]
-                    waiting = {"id": "waiting", "modality": "text", "language": "en", "region": "us", "signals": {}}
-                    assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
-                    assert call(standby_base, "GET", "/v1/items/waiting")[0] == 401, "the token is the engine's call"
-                    assert call(standby_base, "GET", "/v1/items/waiting", MODERATOR)[0] == 403
-                    status, looped = call(standby_base, "GET", "/v1/items/waiting", INGEST, forwarded=True)
-                    assert status == 503 and "reached a standby twice" in looped["detail"][0]["reason"]
-                    first.send_signal(signal.SIGKILL)
-                    first.wait(timeout=10)
-                    wait_until_serving(standby_base, standby)
-                    status, shown = call(standby_base, "GET", "/v1/items/waiting", INGEST)
-                    assert status == 200 and shown["status"] == "queued"
-                    decision = {"lease_token": leased["lease_token"], "verdict": "violating", "policy": "hate"}
-                    path = f"/v1/tasks/{leased['task_id']}/decision"
-                    assert call(standby_base, "POST", path, MODERATOR, decision)[0] == 200, (
-                        "the lease outlived its engine"
-                    )
+                    yield first, standby, first_base, standby_base
                 finally:
                     standby.send_signal(signal.SIGTERM)
                     _, stderr = standby.communicate(timeout=20)
@@ -93,10 +75,67 @@ def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
         finally:
             first.kill()
             first.communicate(timeout=20)
+
+
+def _kill_9(first: Process, standby: Process, standby_base: str) -> None:
+    """Kill the serving engine and wait until the standby serves from its own."""
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    wait_until_serving(standby_base, standby)
+
+
+def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """Two engines on one store would each see only their own submissions, so a second plain `serve` is refused; a
+    standby answers every request by passing it to the serving engine, and after that engine is killed serves
+    what it acknowledged, leases included, from its own engine."""
+    env = replicated
+    with _serving_and_standby(env, tmp_path) as (first, standby, first_base, standby_base):
+        assert "another queueopt engine serves this store" in refusal(env, tmp_path)
+        leased = round_trip_until_leased(standby_base)
+        assert call(first_base, "GET", "/v1/moderators/e2e", ADMIN)[1]["leases"] == [leased["task_id"]]
+        waiting = {"id": "waiting", "modality": "text", "language": "en", "region": "us", "signals": {}}
+        assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [waiting]})[0] == 202
+        assert call(standby_base, "GET", "/v1/items/waiting")[0] == 401, "the token is the engine's call"
+        assert call(standby_base, "GET", "/v1/items/waiting", MODERATOR)[0] == 403
+        status, looped = call(standby_base, "GET", "/v1/items/waiting", INGEST, forwarded=True)
+        assert status == 503 and "reached a standby twice" in looped["detail"][0]["reason"]
+        _kill_9(first, standby, standby_base)
+        status, shown = call(standby_base, "GET", "/v1/items/waiting", INGEST)
+        assert status == 200 and shown["status"] == "queued"
+        decision = {"lease_token": leased["lease_token"], "verdict": "violating", "policy": "hate"}
+        path = f"/v1/tasks/{leased['task_id']}/decision"
+        assert call(standby_base, "POST", path, MODERATOR, decision)[0] == 200, "the lease outlived its engine"
     store = open_store(env["QUEUEOPT_DATABASE_URL"])
     try:
         assert store.serving_address() == standby_base, "the standby announced itself when it took over"
         assert store.items(["e2e-1"])["e2e-1"].status == "decided"
+    finally:
+        store.close()
+
+
+def test_a_release_retried_through_a_standby_is_answered_as_the_first_time_before_and_after_a_take_over(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """A review tool whose release timed out sends it again, to any replica: the standby passes it to the serving
+    engine, which answers as the first time; after a `kill -9` the standby's own engine, rebuilt from the store, does
+    too, and the release is audited once."""
+    env = replicated
+    with _serving_and_standby(env, tmp_path) as (first, standby, _, standby_base):
+        leased = round_trip_until_leased(standby_base)
+        path, body = f"/v1/tasks/{leased['task_id']}/release", {"lease_token": leased["lease_token"]}
+        status, released = call(standby_base, "POST", path, MODERATOR, body)
+        assert status == 200 and released["state"] == "queued" and released["holder"] is None
+        assert call(standby_base, "POST", path, MODERATOR, body) == (200, released)
+        _kill_9(first, standby, standby_base)
+        assert call(standby_base, "POST", path, MODERATOR, body) == (200, released)
+        skip = path.replace("release", "skip")
+        status, skipped = call(standby_base, "POST", skip, MODERATOR, body | {"reason": "x"})
+        assert status == 409 and "you already released" in skipped["detail"][0]["reason"]
+    store = open_store(env["QUEUEOPT_DATABASE_URL"])
+    try:
+        assert [entry.transition for entry in store.audit(0.0, 1000)].count("released") == 1
     finally:
         store.close()
 

@@ -135,6 +135,34 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     assert store.decided("b") is None and store.decided("nope") is None
 
 
+def test_a_lease_handed_back_by_its_holder_is_kept_per_lease(store_factory: StoreFactory) -> None:
+    """What a retry of a release or skip is compared with, after a restart too, found only by its holder;
+    a later lease's hand-back is kept beside it, and a hand-back is written with its task or not at all."""
+    store = store_factory()
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    first = ("a", "a.1", "m_1%", '{"transition":"released","moderator_id":"m_1%"}', '{"priority":2.5}')
+    store.apply(Changes(tasks=[TaskWrite(task("a", attempt=1), (TaskState.LEASED, 1))], handed_back=[first]))
+    second = ("a", "a.2", "m2", '{"transition":"skipped","reason":"x","moderator_id":"m2"}', "{}")
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[second]))
+    assert store.handed_back("a", "a.2", "m2") is None
+    store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.LEASED, attempt=2, holder="m2"), (TaskState.QUEUED, 1))]))
+    store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))], handed_back=[second]))
+    reopened = store_factory()
+    assert reopened.handed_back("a", "a.1", "m_1%") == first[3:]
+    assert reopened.handed_back("a", "a.2", "m2") == second[3:]
+    for task_id, token, holder in (
+        ("a", "a.1", "m2"),
+        ("a", "a.1", "mx1%"),
+        ("a", "a.1", "m_1"),
+        ("a", "a.3", "m2"),
+        ("b", "a.1", "m_1%"),
+    ):
+        assert reopened.handed_back(task_id, token, holder) is None
+
+
 def test_inserting_an_existing_task_is_refused(store: Store) -> None:
     submit(store, "a")
     with pytest.raises(StaleWrite):
@@ -283,7 +311,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -375,7 +403,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -390,6 +418,15 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
             "h1": [("reviewed", True), ("appeal", False)],
             "h2": [("removed", True)],
         }
+
+
+def _old_task(state: str) -> str:
+    """A task 'old' under its first lease's attempt, in `state`, as a store before version 10 wrote it."""
+    return (
+        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
+        f"region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', '{state}', "
+        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -415,7 +452,7 @@ def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrat
         "'duplicate', ''), (10.0, 'reviewed', 'reviewed', 'ingest', 'queued', '')",
     )
     with _store_at_version(backend, tmp_path, 10, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         purged = store.purge(1000.0, 0, 100)
         assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 0, 2, 1)
         assert set(store.items(["removed", "copy-of-removed", "reviewed"])) == {"reviewed"}
@@ -426,15 +463,24 @@ def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrat
 def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend: str, tmp_path: Path) -> None:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
-    decided = (
-        "INSERT INTO tasks (id, item_id, queue, kind, state, priority, aging_rate, enqueued_at, modality, language, "
-        "region, duration_s, severe, policy, attempt, skipped_by) VALUES ('old', 'old', 'q', 'review', 'decided', "
-        "2.5, 0.1, 10.0, 'video', 'en', 'us', 30.0, {false}, NULL, 1, '[]')"
-    )
-    with _store_at_version(backend, tmp_path, 9, (decided,)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+    with _store_at_version(backend, tmp_path, 9, (_old_task("decided"),)) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 12
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backend: str, tmp_path: Path) -> None:
+    """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
+    release or skip is then refused like any stale lease), and the task itself is as it was."""
+    with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.handed_back("old", "old.1", "m1") is None
+        old = store.task("old")
+        assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1
+        kept = ("old", "old.1", "m1", '{"transition":"released","moderator_id":"m1"}', "{}")
+        store.apply(Changes(handed_back=[kept]))
+        assert store.handed_back("old", "old.1", "m1") == kept[3:]
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(

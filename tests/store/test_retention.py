@@ -80,6 +80,17 @@ def test_settled_work_older_than_the_cutoff_goes_with_its_tasks_audit_and_histor
     assert purge_all(store) == Purged()
 
 
+def test_a_purged_task_s_hand_backs_go_with_it(store: Store) -> None:
+    """What a retried release or skip is compared with goes with its task, and only with it."""
+    reviewed(store, "old", 10.0)
+    reviewed(store, "waiting", 20.0, state=TaskState.QUEUED)
+    for task_id in ("old", "waiting"):
+        store.apply(Changes(handed_back=[(task_id, task_id + ".1", "m1", '{"transition":"released"}', "{}")]))
+    assert purge_all(store).items == 1
+    assert store.handed_back("old", "old.1", "m1") is None
+    assert store.handed_back("waiting", "waiting.1", "m1") == ('{"transition":"released"}', "{}")
+
+
 def test_an_open_qa_review_or_appeal_keeps_the_settled_item_it_depends_on(store: Store) -> None:
     reviewed(store, "checked", 10.0)
     qa_of(store, "checked", 20.0, TaskState.QUEUED)

@@ -27,7 +27,7 @@ from heapq import heappop, heappush
 from itertools import chain, islice
 from json.encoder import encode_basestring_ascii
 from operator import attrgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -1292,19 +1292,10 @@ class Engine:
         decided or waits: its timing tells a moderator no more about tasks not theirs than its answer does (measured
         on SQLite: reading the whole task took 17 us more for a task that exists than for one that does not; this
         read, about 1 us more for a decided task, against 9 us in all)."""
-        # The same steps whatever is found: the token and the signature are checked even for no decision at all.
         attempt, signed = self._store.decided(task_id) or (-1, "")
-        mine = (token_of(task_id, attempt) == lease_token) & signed.endswith(_signature(moderator_id))
-        if not mine:
-            raise refused
-        recorded = orjson.loads(signed)
-        del recorded["moderator_id"]
+        recorded = _own_record(lease_token, moderator_id, token_of(task_id, attempt), signed, refused)
         if Decision.model_validate(recorded) != decision:
-            raise StaleLease(
-                f"you already decided task {task_id!r} under this lease, otherwise: the decision recorded is "
-                f"{orjson.dumps(recorded).decode()}",
-                field="lease_token",
-            )
+            raise _ended_otherwise(task_id, "decided", "decision", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a decided task stays
         return self._view(stored)
@@ -1391,30 +1382,60 @@ class Engine:
         )
 
     def release(self, task_id: str, lease_token: str, moderator_id: str) -> TaskView:
-        with self._lock:
-            now = self._clock.now()
-            task = self._held(task_id, lease_token, moderator_id, now)
-            back = self._requeue(task)
-            changes = Changes(
-                tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
-                audit=[AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "released")],
-            )
-            self._commit(changes, [task], [back])
-            return self._view(back)
+        """Back to the queue (`_give_back`)."""
+        return self._give_back(task_id, lease_token, moderator_id, {"transition": "released"})
 
     def skip(self, task_id: str, lease_token: str, moderator_id: str, reason: str) -> TaskView:
         """Back to the queue, never offered to this moderator again; a severe item stays counted as seen (from its
         lease)."""
+        return self._give_back(task_id, lease_token, moderator_id, {"transition": "skipped", "reason": reason})
+
+    def _give_back(self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str]) -> TaskView:
+        """The holder hands the lease back: `outcome` is the audit transition (`released`, `skipped`) and a skip's
+        reason. Kept, signed, with the task as the answer shows it (`Changes.handed_back`): the same hand-back sent
+        again under that lease by its holder (a review tool retrying after a timeout) is answered as the first time
+        and changes nothing (`_given_back_before`)."""
         with self._lock:
             now = self._clock.now()
-            task = self._held(task_id, lease_token, moderator_id, now)
-            back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id})
+            try:
+                task = self._held(task_id, lease_token, moderator_id, now)
+            except StaleLease as refused:
+                return self._given_back_before(task_id, lease_token, moderator_id, outcome, refused)
+            transition = outcome["transition"]
+            back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
+            shown = {"queue": back.queue, "priority": back.priority, "policy": back.policy, "severe": back.severe}
+            signed = _signed(orjson.dumps(outcome).decode(), moderator_id)
             changes = Changes(
-                tasks=[TaskWrite(back, (TaskState.LEASED, task.attempt))],
-                audit=[AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "skipped", reason)],
+                tasks=[TaskWrite(back, (_LEASED, task.attempt))],
+                audit=[
+                    AuditEntry(
+                        now, task.id, task.item_id, moderator_actor(moderator_id), transition, outcome.get("reason", "")
+                    )
+                ],
+                handed_back=[(task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode())],
             )
             self._commit(changes, [task], [back])
             return self._view(back)
+
+    def _given_back_before(
+        self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str], refused: StaleLease
+    ) -> TaskView:
+        """A release or skip `_held` refused: the task as that answer showed it (queued, no holder, whatever became of
+        it since: never a later holder's lease), if this moderator handed it back under this very lease and this is
+        that hand-back again (a retry whose first answer was lost); `refused` for anyone else, another token, or a
+        lease handed back before schema version 12. Every refusal makes the one narrow read `Store.handed_back`, as
+        a refused decision does `Store.decided` (`_decided_before`), so its timing tells nothing of tasks not theirs.
+        """
+        found = self._store.handed_back(task_id, lease_token, moderator_id)
+        signed, shown = found or ("", "")
+        recorded = _own_record(lease_token, moderator_id, lease_token if found else "", signed, refused)
+        if recorded != outcome:
+            raise _ended_otherwise(task_id, recorded["transition"], "hand-back", recorded)
+        stored = self._store.task(task_id)
+        assert stored is not None  # a task handed back stays
+        return self._view(
+            _evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
+        )
 
     def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
         if not 0.0 < seconds <= MAX_EXTEND_S:
@@ -1840,7 +1861,8 @@ def _decision_json(decision: Decision) -> str:
 
 @lru_cache(maxsize=8192)
 def _signed(note: str, moderator_id: str) -> str:
-    """A decision's JSON (`note`, already serialised for the audit) with the moderator's id as one more member,
+    """A decision's JSON (`note`, already serialised for the audit; or a release's or skip's, `_give_back`) with the
+    moderator's id as one more member,
     spliced in before the closing brace rather than dumping a second time (the id encoded by the very function
     `json.dumps` applies to a string, without its encoder's setup). Every decided item keeps one: a moderator
     sends the same few decisions all day, so the cache hands their items one shared string each instead of a new
@@ -1849,9 +1871,33 @@ def _signed(note: str, moderator_id: str) -> str:
     return f"{note[:-1]}{_signature(moderator_id)}"
 
 
+def _own_record(lease_token: str, moderator_id: str, token: str, signed: str, refused: StaleLease) -> dict[str, Any]:
+    """What `moderator_id` recorded when they ended the lease of `lease_token` (a decision, a release, a skip), for
+    their retry to be compared with: `signed` (by its maker: `_signed`) as kept under `token` ("" and "" when
+    nothing is kept). `refused`, the one answer of any task not theirs, for anyone else, another token, or nothing
+    kept. The same steps whatever is found: the token and the signature are checked even for no record at all, so
+    the time a refusal takes does not tell whether the task exists."""
+    mine = (token == lease_token) & signed.endswith(_signature(moderator_id))
+    if not mine:
+        raise refused
+    recorded: dict[str, Any] = orjson.loads(signed)
+    del recorded["moderator_id"]
+    return recorded
+
+
+def _ended_otherwise(task_id: str, ended: str, what: str, recorded: dict[str, Any]) -> StaleLease:
+    """The refusal of a retry that is not what its sender recorded under that lease, naming the record: theirs, so it
+    tells them nothing of anyone else's work."""
+    return StaleLease(
+        f"you already {ended} task {task_id!r} under this lease, otherwise: the {what} recorded is "
+        f"{orjson.dumps(recorded).decode()}",
+        field="lease_token",
+    )
+
+
 def _signature(moderator_id: str) -> str:
-    """How a signed decision ends (`_signed`): a refused decision tells its maker's retry from anyone else's by it,
-    without parsing the decision, so the refusal takes as long for a decided task as for any other."""
+    """How a signed record ends (`_signed`): a refused decision, release or skip tells its maker's retry from anyone
+    else's by it, without parsing the record, so the refusal takes as long for a task ended so as for any other."""
     return f',"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
 
 

@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -42,6 +42,14 @@ class Store(Protocol):
         """A decided task's attempt (of the lease it was decided under) and its signed decision, or None: no such
         task, not decided, or decided before schema version 10. A narrow read, about as long whichever it is, since
         every refused decision makes it (`Engine.decide`)."""
+        ...
+
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
+        """How `holder` handed that lease back (their signed release or skip) and the task as the answer showed it, or
+        None: no such lease, not handed back by its holder, handed back by someone else (the holder is compared in
+        the read, so a refusal reads nothing more for a task another moderator handed back), or before schema
+        version 12. A narrow read, about as long whichever it is: every refused release and skip
+        makes it."""
         ...
 
     def open_tasks(self) -> list[Task]:

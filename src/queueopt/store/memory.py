@@ -39,6 +39,7 @@ class MemoryStore:
         self._secrets: dict[str, str] = {}
         self._learning: str | None = None
         self._moderators: dict[str, str] = {}
+        self._handed_back: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._audit: deque[AuditEntry] = deque(maxlen=audit_capacity)
         self._audit_seq = 0
         self._serving: str | None = None
@@ -75,6 +76,8 @@ class MemoryStore:
             if changes.owners or changes.appeals:
                 self._add_content(changes)
             self._moderators.update(changes.moderators)
+            for task_id, lease_token, holder, outcome, shown in changes.handed_back:
+                self._handed_back[task_id, lease_token, holder] = (outcome, shown)
             seq = self._audit_seq
             for entry in changes.audit:
                 seq += 1
@@ -139,6 +142,10 @@ class MemoryStore:
             task = self._tasks.get(task_id)
             return None if task is None or task.decision is None else (task.attempt, task.decision)
 
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
+        with self._lock:
+            return self._handed_back.get((task_id, lease_token, holder))
+
     def open_tasks(self) -> list[Task]:
         with self._lock:
             return [self._tasks[task_id] for task_id in sorted(self._open)]
@@ -188,6 +195,8 @@ class MemoryStore:
             self._attached.pop(task_id, None)
         for value in chosen.hashes:
             del self._history[value]
+        tasks = set(chosen.tasks)
+        self._handed_back = {key: answer for key, answer in self._handed_back.items() if key[0] not in tasks}
         self._audit = deque(kept, maxlen=self._audit.maxlen)
 
     def claim_serving(self, address: str | None, at: float) -> None:

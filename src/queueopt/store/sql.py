@@ -193,6 +193,9 @@ class SqlStore:
             "INSERT INTO moderators (id, profile) VALUES (?, ?) "
             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
         )
+        self._insert_handed_back = self._sql(
+            "INSERT INTO handed_back (task_id, lease_token, holder, outcome, shown) VALUES (?, ?, ?, ?, ?)"
+        )
         self._insert_audit = self._sql(
             "INSERT INTO audit (at, task_id, item_id, actor, transition, note) VALUES (?, ?, ?, ?, ?, ?)"
         )
@@ -296,6 +299,8 @@ class SqlStore:
                 many(self._connection, self._add_content, rows)
             if changes.moderators:
                 many(self._connection, self._upsert_moderators, changes.moderators)
+            if changes.handed_back:
+                many(self._connection, self._insert_handed_back, changes.handed_back)
             if changes.audit:
                 many(
                     self._connection,
@@ -356,6 +361,14 @@ class SqlStore:
             ).fetchall()
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
+    def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
+        with self._using():
+            rows = self._execute(
+                "SELECT outcome, shown FROM handed_back WHERE task_id = ? AND lease_token = ? AND holder = ?",
+                (task_id, lease_token, holder),
+            ).fetchall()
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
     def open_tasks(self) -> list[Task]:
         with self._using():
             rows = self._execute(
@@ -412,6 +425,7 @@ class SqlStore:
             self._fence()
             chosen = retention.select(_SqlReader(self), before, after_seq, limit)
             audit = self._delete_in("DELETE FROM audit WHERE item_id IN ({})", chosen.items)
+            self._delete_in("DELETE FROM handed_back WHERE task_id IN ({})", chosen.tasks)  # their retries go with them
             return Purged(
                 self._delete_in("DELETE FROM items WHERE id IN ({})", chosen.items),
                 self._delete_in("DELETE FROM tasks WHERE id IN ({})", chosen.tasks),

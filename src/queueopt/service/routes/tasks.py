@@ -35,7 +35,8 @@ async def decide(task_id: TaskIdPath, body: DecisionRequest, principal: Moderato
 
 @router.post("/{task_id}/release", response_model=TaskOut, responses=LEASE_ERRORS)
 async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
-    """Give the task back to its queue."""
+    """Give the task back to its queue. Sent again by its holder under the same lease (a retry after a timeout) it is
+    answered 200 as the first time and changes nothing; a skip under that lease is then a 409 naming the release."""
     view = await runtime.thread.run(runtime.engine.release, task_id, body.lease_token, _holder(principal))
     runtime.assigner.work_arrived()
     return json_response(task_out(view))
@@ -43,7 +44,9 @@ async def release(task_id: TaskIdPath, body: LeaseAction, principal: ModeratorOn
 
 @router.post("/{task_id}/skip", response_model=TaskOut, responses=LEASE_ERRORS)
 async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
-    """Give the task back and never be offered it again."""
+    """Give the task back and never be offered it again. Sent again by its holder under the same lease with the same
+    reason (a retry after a timeout) it is answered 200 as the first time and changes nothing; another reason, or a
+    release, under that lease is a 409 naming the skip recorded."""
     view = await runtime.thread.run(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
     runtime.assigner.work_arrived()
     return json_response(task_out(view))
@@ -51,7 +54,7 @@ async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly,
 
 @router.post("/{task_id}/extend", response_model=TaskOut, responses=LEASE_ERRORS)
 async def extend(task_id: TaskIdPath, body: ExtendRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
-    """Lengthen the lease, for long media."""
+    """Lengthen the lease, for long media: until `seconds` from now, so a retry after a timeout is safe as it is."""
     view = await runtime.thread.run(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
     return json_response(task_out(view))
 
