@@ -64,6 +64,26 @@ def test_a_qa_review_only_the_decider_sits_idle_next_to_keeps_the_poll_going() -
     assert len(made) > 10 and stranded == []
 
 
+def test_work_nobody_on_the_roster_may_take_is_not_polled_for_to_the_horizon() -> None:
+    """One moderator, every tick 1 s: the QA reviews of their decisions wait for ever. Polls used to repeat every
+    tick to the horizon (16,000 of 20,000 s); a run of polls that leased nothing now asks the engine whether anyone
+    may take what waits, and stops. What the run measures is the same either way: such a poll leases nothing."""
+    simulation = Simulation(mm_c(servers=1, load=0.2, horizon_s=20000.0, ops=QA_OPS, tick_s=1.0), 0)
+    ticks = 0
+    tick = simulation._tick
+
+    def counted() -> None:
+        nonlocal ticks
+        ticks += 1
+        tick()
+
+    simulation._tick = counted  # type: ignore[method-assign]
+    run = simulation.run()
+    waiting = simulation.engine.unstaffed()
+    assert waiting > 10 and waiting == sum(queue.unstaffed for queue in simulation.engine.queues())
+    assert ticks < 20 * len(run.arrivals) < 2000
+
+
 def test_the_simulators_count_of_waiting_work_is_the_engines_with_qa_reviews() -> None:
     _, seen = run_counting_waiting(mm_c(servers=3, load=0.9, horizon_s=20000.0, ops=QA_OPS))
     assert sum(depth for _, depth in seen) > 50

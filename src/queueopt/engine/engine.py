@@ -1765,6 +1765,12 @@ class Engine:
         with self._lock:
             return self._leases.idle_count()
 
+    def unstaffed(self) -> int:
+        """The waiting tasks nobody on the roster may take, whatever the time (see `_unstaffed`): work no wait will
+        hand anyone, so a simulator polling for work that time makes takeable stops when only this is left."""
+        with self._lock:
+            return sum(self._unstaffed(self._clock.now()).values())
+
     def queues(self) -> list[QueueView]:
         with self._lock:
             now = self._clock.now()
