@@ -1868,12 +1868,11 @@ def _decision_json(decision: Decision) -> str:
 @lru_cache(maxsize=8192)
 def _signed(note: str, moderator_id: str) -> str:
     """A decision's JSON (`note`, already serialised for the audit; or a release's or skip's, `_give_back`) with the
-    moderator's id as one more member,
-    spliced in before the closing brace rather than dumping a second time (the id encoded by the very function
-    `json.dumps` applies to a string, without its encoder's setup). Every decided item keeps one: a moderator
-    sends the same few decisions all day, so the cache hands their items one shared string each instead of a new
-    one per item (a simulated day's million decided items), and bounds what distinct ones (free-text notes) hold.
-    """
+    moderator's id as one more member, spliced in before the closing brace rather than dumping a second time (the
+    id encoded by the very function `json.dumps` applies to a string, without its encoder's setup). Every decided
+    item keeps one: a moderator sends the same few decisions all day, so the cache hands their items one shared
+    string each instead of a new one per item (a simulated day's million decided items), and bounds what distinct
+    ones (free-text notes) hold."""
     return f"{note[:-1]}{_signature(moderator_id)}"
 
 
