@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.graph.python import min_cost_flow
 
 from queueopt.assign.pricing import MAX_ROUNDS, candidate_pairs, underpriced_pairs
 from queueopt.assign.problem import IntArray, Problem
@@ -124,6 +123,9 @@ class Network:
         return -np.rint(self.shares * self.budget).astype(np.int64)
 
     def solve(self, pairs: IntArray) -> FlowSolution:
+        # OR-Tools loads here, as scipy.optimize does in hungarian.py: only a solve needs it.
+        from ortools.graph.python import min_cost_flow
+
         tails = np.concatenate([self.pair_tail[pairs], self.tails])
         heads = np.concatenate([self.pair_head[pairs], self.heads])
         capacities = np.concatenate([np.ones(pairs.size, np.int64), self.capacities])

@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import linear_sum_assignment
 
 from queueopt.assign.problem import IntArray, Problem
 
@@ -91,6 +90,10 @@ def _first_guess(value: FloatArray, slots: NDArray[np.int64]) -> IntArray | None
 
 def _assign(value: FloatArray, slots: NDArray[np.int64]) -> tuple[IntArray, IntArray]:
     """The optimum on `value` (rows, moderator columns), each moderator's column repeated once per slot."""
+    # scipy.optimize loads here, not with the module: it is half a second of every `queueopt` command's start
+    # (the CLI, the crash-safe store's tools), and only a solve needs it.
+    from scipy.optimize import linear_sum_assignment
+
     one_slot = bool((slots == 1).all())
     matrix = value if one_slot else np.repeat(value, slots, axis=1)
     row, col = linear_sum_assignment(matrix, maximize=True)
