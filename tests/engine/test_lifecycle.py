@@ -321,7 +321,7 @@ def test_open_reviews_of_content_become_as_severe_and_cleared_as_a_later_review_
         engine.decide(held.id, held.lease_token, "other", Decision(verdict=Verdict.NOT_VIOLATING))
     released = [entry for entry in engine.audit() if entry.transition == "released"]
     assert [(entry.task_id, entry.note) for entry in released] == [
-        (held.id, "lease of other: the same content now asks more of its reviewer")
+        (held.id, "lease of other: the same content now asks more of its reviewer, severe")
     ]
     for restarted in (engine, engine_factory()):
         assert all(restarted.task(task_id).severe for task_id in ("appeal", "second", "third"))

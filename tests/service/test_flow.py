@@ -247,6 +247,36 @@ def test_a_moderator_without_the_clearance_never_gets_a_child_safety_task(api: A
     assert response.status_code == 409
 
 
+def test_a_copy_removed_automatically_takes_its_contents_review_from_a_moderator_without_the_clearance(
+    api: Any,
+) -> None:
+    """Found by a probe: a re-upload of a photo under nudity review scored for child safety, was removed
+    automatically, and the review stayed with m1 (no `csam`), then went to m2 once handed back."""
+    photo = {"modality": "photo", "content_hash": "photo-123"}
+    task = api.lease("m1", api.text_item("ph1", signals={"nudity": 0.7}, **photo))
+    assert not task["severe"]
+    (removed,) = api.submit(api.text_item("ph2", signals={"nudity": 0.996, "child_safety": 0.95}, **photo))
+    assert (removed["status"], removed["action"], removed["task_id"]) == ("auto_actioned", "auto_remove", None)
+    decision = {"lease_token": task["lease_token"], "verdict": "not_violating", "policy": "nudity"}
+    refused = api.client.post("/v1/tasks/ph1/decision", json=decision, headers=api.bearer("m1"))
+    assert refused.status_code == 409
+    assert api.next("m2") is None and api.next("m1") is None
+    assign = "/v1/tasks/ph1/assign"
+    assert api.client.post(assign, json={"moderator_id": "m2"}, headers=api.bearer("admin")).status_code == 409
+    cleared = api.profile("m4", policy_areas=["nudity", "child_safety"], clearance=["csam"])
+    api.client.put("/v1/moderators/m4", json=cleared, headers=api.bearer("admin")).raise_for_status()
+    given = api.client.post(assign, json={"moderator_id": "m4"}, headers=api.bearer("admin"))
+    assert given.status_code == 200 and given.json()["severe"]
+    released = [
+        json.loads(line)
+        for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()
+        if json.loads(line)["transition"] == "released"
+    ]
+    assert [(entry["actor"], entry["note"]) for entry in released] == [
+        ("ingest", "lease of m1: the same content now asks more of its reviewer, severe")
+    ]
+
+
 def test_readiness_fails_with_503_when_the_store_does_not_answer(app: Any, api: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(app.state.runtime.engine, "ready", lambda: False)
     response = api.client.get("/readyz")

@@ -272,6 +272,13 @@ class Model:
         no cool-down (found by a probe: a third severe item within three minutes against a budget of two)."""
         self._severe.record(moderator_id, at)
 
+    def severe_taken_back(self, moderator_id: str, at: float) -> None:
+        """A task the moderator held turned severe (a copy or the config showed what its content is) and was taken
+        back from them at `at`. It was in front of them, so it counts against their budget as a severe lease does,
+        and their cool-down runs from `at`, as after any severe review; a severe review they have under way is
+        still under way. On the roster or not, as `recall_severe`: a restart reads it back from the audit too."""
+        self._severe.record(moderator_id, at)
+
     def severe_review_started(self, moderator_id: str) -> None:
         """A severe task is leased to the moderator (counted against the budget by `record_severe`, once)."""
         self._severe.holds(moderator_id)

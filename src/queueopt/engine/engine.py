@@ -129,7 +129,8 @@ _Record = TypeVar("_Record", Task, ItemRecord)
 # One entry of a content's history: the item's id, whether it was handled on its own (else an appeal or escalation
 # of the content), and its record and task when at hand (the batch being submitted made them), else read when needed.
 _Seen = tuple[str, bool, ItemRecord | None, Task | None]
-_SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, which restarts read back
+_SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
+_SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
 _MODERATOR_ACTOR = moderator_actor("")
@@ -428,6 +429,8 @@ class Engine:
             counted: list[tuple[str, str]] = []
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
+            # Content seen before that this batch actions without a review, with what each copy's review would ask.
+            unreviewed: dict[str, list[Asked]] = {}
             route = self._router.route
             arrivals = list(fresh.items())
             if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
@@ -455,6 +458,8 @@ class Engine:
                     tasks.append(task)
                     if content_hash in seen:
                         asking.add(content_hash)
+                elif content_hash in seen and _shown_to_nobody(routing):
+                    unreviewed.setdefault(content_hash, []).append(self._router.review_asks(item))
                 if routing.action is _ACTION_DUPLICATE:
                     if routing.verdict is None:  # rides on a review still to decide, so on its task
                         owner = record.task_id
@@ -473,9 +478,9 @@ class Engine:
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
             replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
-            if asking:
-                self._widen_open_reviews(asking, seen, tasks, changes, replaced, actor, now)
+            taken_back = self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
             self._commit(changes, replaced, tasks)
+            self._charge_taken_back(taken_back)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
@@ -510,28 +515,34 @@ class Engine:
     def _widen_open_reviews(
         self,
         asking: set[str],
+        unreviewed: dict[str, list[Asked]],
         seen: dict[str, list[_Seen]],
         tasks: list[Task],
         changes: Changes,
         replaced: list[Task],
         actor: str,
         now: float,
-    ) -> None:
-        """Every open review of content reviewed in this batch (its copies', appeals' and QA's, this batch's own
+    ) -> list[AuditEntry]:
+        """Every open review of content this batch handles again (its copies', appeals' and QA's, this batch's own
         included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
         withdrawn: those pass what they asked down the line of copies (`Router.route`), while an appeal or
         escalation is never a copy later ones are compared with, nor is a withdrawn copy. It is the same content.
         Found by two probes: a copy scored for nudity alone of content a later copy scored for child safety stayed
         open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
-        went to them. Certifications are each review's own question. A widened review held by someone it no longer
-        allows, or newly severe (the wellbeing budget counts severe items when leased), goes back to its queue,
-        released by `actor`."""
+        went to them. A copy actioned without a review (`unreviewed`: removed or approved automatically, or riding
+        on such an action) asks what its review would have: found by a probe, a re-upload scored for child safety
+        and removed automatically left the nudity review of the same photo with a moderator without `csam`. Such a
+        copy alone needs no closed review read: the open ones already ask what those asked, as each was widened
+        when it was made. Certifications are each review's own question. A widened review held by someone it no
+        longer allows, or newly severe, goes back to its queue (`_widened`); the hand-backs' audit entries are
+        returned, to charge the exposures once written."""
         position = {task.id: index for index, task in enumerate(tasks)}
         pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
         asked_of = self._router.asked
-        for content_hash in asking:
+        taken_back: list[AuditEntry] = []
+        for content_hash in asking.union(unreviewed):
             open_reviews: list[tuple[Task, TaskWrite | None]] = []
-            closed: list[Task] = []
+            appeals: list[str] = []  # closed appeals and escalations
             copies: list[str] = []  # closed copies, read below for the withdrawn ones
             for item_id, owner, *_ in seen[content_hash]:
                 for task_id in (item_id, item_id + QA_SUFFIX):
@@ -539,31 +550,24 @@ class Engine:
                     task = write.task if write is not None else self._tasks.get(task_id)
                     if task is not None:
                         open_reviews.append((task, write))
-                    elif task_id != item_id:
-                        continue
-                    elif owner:
-                        copies.append(item_id)
-                    elif (appeal := self._store.task(task_id)) is not None:  # a closed appeal or escalation
-                        closed.append(appeal)
-            closed += self._withdrawn_reviews(copies)
+                    elif task_id == item_id:
+                        (copies if owner else appeals).append(item_id)
+            if not open_reviews:
+                continue
+            closed = self._closed_reviews(appeals, copies) if content_hash in asking else []
             asks = [
                 asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
                 for task in chain((task for task, _ in open_reviews), closed)
             ]
+            asks += unreviewed.get(content_hash, ())
             severe = any(asked.severe for asked in asks)
-            tiers = set[str]().union(*(asked.clearance for asked in asks))
+            tiers = frozenset[str]().union(*(asked.clearance for asked in asks))
             for task, write in open_reviews:
-                clearance = widened(task.clearance, frozenset(tiers))
-                newly_severe = severe and not task.severe
-                if clearance is task.clearance and not newly_severe:
+                wider = self._widened(task, severe, tiers, _SAME_CONTENT, actor, now, changes)
+                if wider is task:
                     continue
-                wider = _evolved(task, clearance=clearance, severe=task.severe or newly_severe)
-                if task.state is _LEASED:
-                    assert task.holder is not None
-                    if newly_severe or not self._model.qualified(wider, task.holder, now):
-                        note = f"{_LEASE_OF}{task.holder}: the same content now asks more of its reviewer"
-                        changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
-                        wider = self._requeue(wider)
+                if task.state is _LEASED and wider.state is _QUEUED:
+                    taken_back.append(changes.audit[-1])
                 if write is not None:
                     write.task = tasks[position[task.id]] = wider
                     continue
@@ -572,6 +576,48 @@ class Engine:
                 replaced.append(task)
                 position[task.id] = len(tasks)
                 tasks.append(wider)
+        return taken_back
+
+    def _widened(
+        self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
+    ) -> Task:
+        """`task` severe if `severe` and needing every clearance tier of `tiers`, never less than it was (a
+        protection of open work is never relaxed); `task` itself when it already asks that much. A lease of it the
+        wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
+        wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
+        all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
+        exposure is charged to the holder from it once written (`_charge_taken_back`)."""
+        clearance = widened(task.clearance, tiers)
+        newly_severe = severe and not task.severe
+        if clearance is task.clearance and not newly_severe:
+            return task
+        wider = _evolved(task, clearance=clearance, severe=task.severe or newly_severe)
+        if task.state is not _LEASED:
+            return wider
+        assert task.holder is not None
+        if not newly_severe and self._model.qualified(wider, task.holder, now):
+            return wider
+        note = f"{_LEASE_OF}{task.holder}: {why}{_SEVERE_NOTE if newly_severe else ''}"
+        changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
+        return self._requeue(wider)
+
+    def _charge_taken_back(self, hand_backs: Iterable[AuditEntry]) -> None:
+        """Charge each lease taken back because its task turned severe (`_widened`: its note ends in `, severe`) to
+        its holder's wellbeing budget, with their cool-down from then: a restart reads the same entries back from the
+        audit (`_recall_recent`), so this is the one place such an exposure is counted. Found by a probe: a moderator
+        with a budget of one an hour, two minutes into a photo that a copy showed to be child-abuse material, was
+        handed it straight back as severe, their budget untouched and no cool-down run."""
+        for entry in hand_backs:
+            if entry.transition == "released" and entry.note.endswith(_SEVERE_NOTE):
+                holder = _reviewer_of(entry)
+                if holder is not None:
+                    self._model.severe_taken_back(holder, entry.at)
+
+    def _closed_reviews(self, appeals: list[str], copies: list[str]) -> list[Task]:
+        """The closed reviews of some content whose asks reach no open review through the line of copies: its
+        appeals' and escalations', and its withdrawn copies' (`_withdrawn_reviews`)."""
+        closed = [task for task in map(self._store.task, appeals) if task is not None]
+        return closed + self._withdrawn_reviews(copies)
 
     def _withdrawn_reviews(self, copies: list[str]) -> list[Task]:
         """The reviews of those of `copies` that were withdrawn: a later copy is compared with the copy before a
@@ -957,7 +1003,8 @@ class Engine:
         """What the last hour's audit says, read back after a restart, in one pass over it.
 
         The wellbeing ledger: every severe lease of the last hour, or of the longest cool-down when that is longer,
-        counts again against its moderator's budget and cool-down (a lease's note marks it severe). A review handed
+        counts again against its moderator's budget and cool-down (a lease's note marks it severe), and so does every
+        lease taken back as it turned severe (`_charge_taken_back`). A review handed
         over before that hour (a long video) and ended within the longest cool-down is not marked at its end:
         whether it was severe is read from its task, and whose it was from the entry (the moderator who decided,
         released or skipped it, or whose lease expired), so its cool-down runs too.
@@ -981,6 +1028,7 @@ class Engine:
         ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
         decided: list[AuditEntry] = []  # decisions of the SLA window
         idle: set[str] = set()  # holders of expired leases, until they show they are present
+        released: list[AuditEntry] = []  # hand-backs, some of leases taken back as they turned severe
         while entries := self._store.audit(since, _RECALL_PAGE, after):
             for entry in entries:
                 present = _shown_present(entry)
@@ -997,6 +1045,8 @@ class Engine:
                         decided.append(entry)
                     elif entry.transition == "expired" and (expired_holder := _reviewer_of(entry)) is not None:
                         idle.add(expired_holder)
+                    elif entry.transition == "released":
+                        released.append(entry)
                     if entry.task_id in holders:
                         self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
                     elif entry.task_id not in leased and entry.at >= cooling_since:
@@ -1004,6 +1054,7 @@ class Engine:
             after = entries[-1].seq
         for moderator_id in idle:
             self._hold_back(moderator_id)
+        self._charge_taken_back(released)
         tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
         for entry in ended_earlier:
             reviewer = _reviewer_of(entry)
@@ -1976,6 +2027,14 @@ def _shown_present(entry: AuditEntry) -> str | None:
     if entry.actor.startswith(_MODERATOR_ACTOR):
         return entry.actor.removeprefix(_MODERATOR_ACTOR)
     return None
+
+
+def _shown_to_nobody(routing: Routing) -> bool:
+    """Whether a routing that makes no task acts without anyone reviewing the content: removed or approved
+    automatically, or a copy inheriting such an action. A copy riding on a review, or inheriting its decision, asks no
+    more than that review did (`Router.covers`)."""
+    earlier = routing.duplicate_of
+    return routing.action is not _ACTION_DUPLICATE or (earlier is not None and earlier.action is not _ACTION_REVIEW)
 
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
