@@ -131,6 +131,7 @@ _Record = TypeVar("_Record", Task, ItemRecord)
 _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
+_CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
 _MODERATOR_ACTOR = moderator_actor("")
@@ -269,6 +270,7 @@ class Engine:
         self._index(open_tasks)
         self.expire()
         self._hand_back_unallowed()
+        self._widen_to_config()
 
     def _hand_back_unallowed(self) -> None:
         """Leases the engine was stopped with, checked against the config and profiles it starts with: the config
@@ -283,6 +285,66 @@ class Engine:
             else:
                 old, new = tasks, self._released(tasks, "recovery", "moderator not on the roster", changes)
             self._commit(changes, old, new)
+
+    def _widen_to_config(self) -> None:
+        """Each open task as severe and as cleared as its item asks under the config the engine starts with
+        (`Router.content_asks`), never less than it was. A task keeps the severity and clearance tiers it was routed
+        with, which the model and `_hand_back_unallowed` read, so a config that made an area severe or cleared left
+        the backlog as it was (found by two probes: gore made severe, and a moderator with a budget of one an hour
+        reviewed five gore items in two and a half minutes; gore given a tier, and a moderator without it kept
+        their lease through the restart). A config asking less relaxes nothing on open work: a protection is never
+        taken off a task while it is open. The wider tasks are written; a lease the wider task no longer allows, or
+        that turned severe, goes back as one of content seen again does (`_widened`), audited by `recovery`, and
+        is charged to its holder."""
+        asked_of = self._asked_by_item()
+        now = self._clock.now()
+        changes = Changes()
+        old: list[Task] = []
+        new: list[Task] = []
+        for task in list(self._tasks.values()):
+            asked = asked_of.get(task.item_id)
+            if asked is None:
+                continue
+            wider = self._widened(task, asked.severe, asked.clearance, _CONFIG_ASKS_MORE, "recovery", now, changes)
+            if wider is not task:
+                changes.tasks.append(TaskWrite(wider, (task.state, task.attempt)))
+                old.append(task)
+                new.append(wider)
+        if old:
+            self._commit(changes, old, new)
+            self._charge_taken_back(changes.audit)
+
+    def _asked_by_item(self) -> dict[str, Asked]:
+        """What each open task's item asks of a reviewer under this config, by item id: what any item of its content
+        asks (`Router.content_asks`; the same content, and an appeal is often sent without the scores its original
+        had). An item scored in an area the config no longer has asks nothing more: its tasks keep what they asked."""
+        records = self._store.items({task.item_id for task in self._tasks.values()})
+        history = self._store.content_history(
+            {record.content_hash for record in records.values() if record.content_hash}
+        )
+        earlier = {item_id for entries in history.values() for item_id, _ in entries}.difference(records)
+        asked = {
+            item_id: asks
+            for item_id, record in chain(records.items(), self._store.items(earlier).items())
+            if (asks := self._content_asks(record)) is not None
+        }
+        by_content = {
+            content_hash: _union(asked[item_id] for item_id, _ in entries if item_id in asked)
+            for content_hash, entries in history.items()
+        }
+        return {
+            item_id: by_content.get(record.content_hash or "", asked.get(item_id, ASKED_NOTHING))
+            for item_id, record in records.items()
+        }
+
+    def _content_asks(self, record: ItemRecord) -> Asked | None:
+        """What the item of `record` asks of any reviewer under this config (`Router.content_asks`); None, logged,
+        for one scored in an area the config no longer has."""
+        try:
+            return self._router.content_asks(record.item or Item.model_validate_json(record.payload))
+        except InvalidInput as unknown:
+            log.warning("item %s not re-read under this config, its tasks keep what they ask: %s", record.id, unknown)
+            return None
 
     def _restore_learning(self) -> None:
         """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
@@ -478,9 +540,12 @@ class Engine:
                 # cost; `str()` would copy it, a new string to hash in the count.
                 counted.append((item.modality._value_, routing.action._value_))
             replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
-            taken_back = self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
+            widening = asking or unreviewed
+            if widening:
+                self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
             self._commit(changes, replaced, tasks)
-            self._charge_taken_back(taken_back)
+            if widening:
+                self._charge_taken_back(changes.audit)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
@@ -522,7 +587,7 @@ class Engine:
         replaced: list[Task],
         actor: str,
         now: float,
-    ) -> list[AuditEntry]:
+    ) -> None:
         """Every open review of content this batch handles again (its copies', appeals' and QA's, this batch's own
         included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
         withdrawn: those pass what they asked down the line of copies (`Router.route`), while an appeal or
@@ -534,12 +599,10 @@ class Engine:
         and removed automatically left the nudity review of the same photo with a moderator without `csam`. Such a
         copy alone needs no closed review read: the open ones already ask what those asked, as each was widened
         when it was made. Certifications are each review's own question. A widened review held by someone it no
-        longer allows, or newly severe, goes back to its queue (`_widened`); the hand-backs' audit entries are
-        returned, to charge the exposures once written."""
+        longer allows, or newly severe, goes back to its queue (`_widened`), its exposure charged once written."""
         position = {task.id: index for index, task in enumerate(tasks)}
         pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
         asked_of = self._router.asked
-        taken_back: list[AuditEntry] = []
         for content_hash in asking.union(unreviewed):
             open_reviews: list[tuple[Task, TaskWrite | None]] = []
             appeals: list[str] = []  # closed appeals and escalations
@@ -560,14 +623,11 @@ class Engine:
                 for task in chain((task for task, _ in open_reviews), closed)
             ]
             asks += unreviewed.get(content_hash, ())
-            severe = any(asked.severe for asked in asks)
-            tiers = frozenset[str]().union(*(asked.clearance for asked in asks))
+            content = _union(asks)
             for task, write in open_reviews:
-                wider = self._widened(task, severe, tiers, _SAME_CONTENT, actor, now, changes)
+                wider = self._widened(task, content.severe, content.clearance, _SAME_CONTENT, actor, now, changes)
                 if wider is task:
                     continue
-                if task.state is _LEASED and wider.state is _QUEUED:
-                    taken_back.append(changes.audit[-1])
                 if write is not None:
                     write.task = tasks[position[task.id]] = wider
                     continue
@@ -576,7 +636,6 @@ class Engine:
                 replaced.append(task)
                 position[task.id] = len(tasks)
                 tasks.append(wider)
-        return taken_back
 
     def _widened(
         self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
@@ -601,13 +660,13 @@ class Engine:
         changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
         return self._requeue(wider)
 
-    def _charge_taken_back(self, hand_backs: Iterable[AuditEntry]) -> None:
-        """Charge each lease taken back because its task turned severe (`_widened`: its note ends in `, severe`) to
-        its holder's wellbeing budget, with their cool-down from then: a restart reads the same entries back from the
-        audit (`_recall_recent`), so this is the one place such an exposure is counted. Found by a probe: a moderator
-        with a budget of one an hour, two minutes into a photo that a copy showed to be child-abuse material, was
-        handed it straight back as severe, their budget untouched and no cool-down run."""
-        for entry in hand_backs:
+    def _charge_taken_back(self, entries: Iterable[AuditEntry]) -> None:
+        """Charge each lease `entries` show taken back because its task turned severe (`_widened`: a `released` note
+        ending in `, severe`) to its holder's wellbeing budget, with their cool-down from then: a restart reads the
+        same entries back from the audit (`_recall_recent`), so this is the one place such an exposure is counted.
+        Found by a probe: a moderator with a budget of one an hour, two minutes into a photo that a copy showed to be
+        child-abuse material, was handed it straight back as severe, their budget untouched and no cool-down run."""
+        for entry in entries:
             if entry.transition == "released" and entry.note.endswith(_SEVERE_NOTE):
                 holder = _reviewer_of(entry)
                 if holder is not None:
@@ -2027,6 +2086,15 @@ def _shown_present(entry: AuditEntry) -> str | None:
     if entry.actor.startswith(_MODERATOR_ACTOR):
         return entry.actor.removeprefix(_MODERATOR_ACTOR)
     return None
+
+
+def _union(asks: Iterable[Asked]) -> Asked:
+    """What reviews asking each of `asks` ask together: severe if any is, and every clearance tier of any."""
+    severe, tiers = False, frozenset[str]()
+    for asked in asks:
+        severe |= asked.severe
+        tiers |= asked.clearance
+    return Asked(severe, tiers)
 
 
 def _shown_to_nobody(routing: Routing) -> bool:

@@ -163,6 +163,14 @@ class Router:
         review = self._review(fields, terms)
         return self.asked(review.queue, review.policy, review.severe, terms.clearance, terms.areas)
 
+    def content_asks(self, item: Item) -> Asked:
+        """What any review of `item` asks of its reviewer under this config, whatever its queue: to be shown severe
+        content when a severe area scored past its `severe_at`, and the clearance tiers of its primary area and of
+        every other cleared area past its `severe_at`; tiers never relaxed. A queue's own tiers and certifications
+        are its queue's question, read from the config when asked."""
+        terms = self._priority.terms_of(item.__dict__)
+        return Asked(terms.severe, self._content_tiers(terms.policy, terms.clearance))
+
     def asked(
         self,
         queue: str | None,
@@ -177,19 +185,22 @@ class Router:
         relaxes clearance or policy areas lets moderators without the queue's own tiers or certifications see its
         tasks in the end, so its tasks ask none of those; a cleared policy area's tier is never relaxed."""
         relaxed = self._relaxed.get(queue or "", frozenset())
-        tiers = set(clearance)  # a cleared area's tier is never relaxed (as the capability model holds it)
-        tier = self._area_clearance.get(policy or "")
-        if tier is not None:
-            tiers.add(tier)
+        tiers = self._content_tiers(policy, clearance)
         if "clearance" not in relaxed:
-            tiers.update(self._queue_clearance.get(queue or "", ()))
+            tiers = tiers.union(self._queue_clearance.get(queue or "", ()))
         certified: set[str] = set()
         if "policy_areas" not in relaxed:
             certified.update(self._queue_areas.get(queue or "", ()))
             certified.update(areas)
             if policy is not None:
                 certified.add(policy)
-        return Asked(severe, frozenset(tiers), frozenset(certified))
+        return Asked(severe, tiers, frozenset(certified))
+
+    def _content_tiers(self, policy: str | None, clearance: tuple[str, ...]) -> frozenset[str]:
+        """The clearance tiers of content whose primary area is `policy` and whose other cleared areas add
+        `clearance`: a cleared area's tier is never relaxed (as the capability model holds it)."""
+        tier = self._area_clearance.get(policy or "")
+        return frozenset(clearance) if tier is None else frozenset((*clearance, tier))
 
     def covers(self, duplicate: DuplicateOf, own: Routing, review: Routing) -> bool:
         """Whether the earlier copy's handling may stand for this copy, whose own routing is `own` and whose review,

@@ -1,0 +1,139 @@
+"""An engine started with a config that asks more of a review (an area made severe, or given a clearance tier) widens
+the open tasks it recovers to it, never the other way, and takes back the leases the wider tasks no longer allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import StoreFactory
+from tests.engine.conftest import profile, video
+
+from queueopt.clock import VirtualClock
+from queueopt.config import OpsConfig
+from queueopt.domain import Decision, Item, TaskState, Verdict
+from queueopt.engine import Engine
+from queueopt.enqueue import Router
+from queueopt.store import MemoryStore
+
+TAKEN_BACK = "lease of m: the config now asks more of its reviewer"
+
+
+def changed(config: OpsConfig, area: str, **fields: Any) -> OpsConfig:
+    """`config` with the policy area `area`'s `fields` changed."""
+    data = config.model_dump()
+    for each in data["policy_areas"]:
+        if each["name"] == area:
+            each.update(fields)
+    return OpsConfig.model_validate(data)
+
+
+def hate(item_id: str) -> Item:
+    return video(item_id, modality="text", signals={"hate": 0.9})
+
+
+def recovery_notes(engine: Engine) -> list[tuple[str | None, str]]:
+    return [(entry.task_id, entry.note) for entry in engine.audit() if entry.actor == "recovery"]
+
+
+def test_an_area_made_severe_makes_its_open_tasks_severe_and_charges_the_lease_taken_back(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a probe: gore made severe and the engine restarted, its backlog stayed as it was routed, and a
+    moderator with a budget of one severe item an hour reviewed five gore items in two and a half minutes."""
+    engine = Engine(store_factory(), clock, example_config)
+    engine.upsert_moderator(profile("m", severe_per_hour=1))
+    engine.submit([hate(f"h{index}") for index in range(3)])
+    held = engine.next_for("m")
+    assert held is not None and not held.severe
+    clock.advance(60)
+    severe_hate = changed(example_config, "hate", severe=True)
+    restarted = Engine(store_factory(), clock, severe_hate)
+    assert recovery_notes(restarted) == [(held.id, f"{TAKEN_BACK}, severe")]
+    assert restarted.moderator("m").leases == []
+    assert restarted.model.severe_budget_left("m", clock.now()) == 0
+    assert restarted.next_for("m") is None
+    for config in (severe_hate, example_config):  # written, and a config asking less relaxes nothing
+        again = Engine(store_factory(), clock, config)
+        assert all(again.task(f"h{index}").severe for index in range(3))
+        assert again.model.severe_budget_left("m", clock.now()) == 0  # read back from the hand-back's audit entry
+        assert len(recovery_notes(again)) == 1  # nothing more to widen
+
+
+def test_an_area_given_a_clearance_tier_takes_its_open_tasks_from_moderators_without_it(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a probe: gore given a tier, and a moderator without it kept their lease on a task scored for child
+    safety and gore through the restart: a primary area's tier is read from the config, but another cleared area's
+    is the task's own. The lease goes back, and only the tier's holders may take the task."""
+    engine = Engine(store_factory(), clock, example_config)
+    child_safety = {"policy_areas": ["hate", "child_safety", "violence"], "clearance": ["csam"]}
+    engine.upsert_moderator(profile("m", **child_safety))
+    engine.submit([hate("h0"), video("both", modality="text", signals={"child_safety": 0.9, "hate": 0.9})])
+    assert engine.assign_to("both", "m").severe
+    tiered = changed(example_config, "hate", clearance="hate_tier")
+    restarted = Engine(store_factory(), clock, tiered)
+    assert recovery_notes(restarted) == [("both", TAKEN_BACK)]
+    assert restarted.task("both").state is TaskState.QUEUED
+    assert restarted.model.severe_budget_left("m", clock.now()) == 19  # severe when leased: counted once
+    assert restarted.next_for("m") is None  # h0 asks the tier too, as its primary area's
+    restarted.upsert_moderator(profile("cleared", **child_safety | {"clearance": ["csam", "hate_tier"]}))
+    again = Engine(store_factory(), clock, tiered)
+    assert [lease.task_id for lease in again.assign_batch()] == ["both"]  # m may take none, cleared the urgent one
+
+
+def test_an_open_appeal_asks_what_its_content_asks_under_the_new_config(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """An appeal is often sent without the scores its original had: it asks what any item of its content asks under
+    the config the engine starts with, the original decided or not."""
+    engine = Engine(store_factory(), clock, example_config)
+    engine.upsert_moderator(profile("m"))
+    engine.submit([video("original", modality="text", signals={"hate": 0.9}, content_hash="c")])
+    lease = engine.next_for("m")
+    assert lease is not None and lease.lease_token is not None
+    engine.decide("original", lease.lease_token, "m", Decision(verdict=Verdict.VIOLATING, policy="hate"))
+    engine.submit([video("appeal", modality="text", signals={}, source="appeal", content_hash="c")])
+    assert not engine.task("appeal").severe
+    restarted = Engine(store_factory(), clock, changed(example_config, "hate", severe=True))
+    assert restarted.task("appeal").severe
+
+
+AREAS = ["hate", "harassment", "spam", "nudity"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    severe=st.sets(st.sampled_from(AREAS)),
+    cleared=st.sets(st.sampled_from(AREAS)),
+    scores=st.lists(st.dictionaries(st.sampled_from(AREAS), st.sampled_from([0.3, 0.6, 0.9]), min_size=1), max_size=8),
+    leased=st.integers(0, 4),
+)
+def test_recovered_tasks_ask_at_least_what_either_config_asks_and_no_lease_outlives_it(
+    example_config: OpsConfig, severe: set[str], cleared: set[str], scores: list[dict[str, float]], leased: int
+) -> None:
+    """Whatever areas the new config makes severe or cleared: each open task is severe if it was or if its item is
+    under the new config, and each lease left is held by a moderator who holds every tier its item now asks."""
+    clock = VirtualClock(1_000.0)
+    store = MemoryStore()
+    engine = Engine(store, clock, example_config)
+    items = [video(f"i{index}", modality="text", signals=signals) for index, signals in enumerate(scores)]
+    engine.submit(items)
+    for index in range(leased):
+        engine.upsert_moderator(profile(f"m{index}", policy_areas=AREAS))
+        engine.next_for(f"m{index}")
+    before = {item.id: engine.task(item.id).severe for item in items if engine.item(item.id).task_id == item.id}
+    config = example_config
+    for area in AREAS:
+        config = changed(config, area, severe=area in severe, clearance=f"{area}_tier" if area in cleared else None)
+    restarted = Engine(store, clock, config)
+    router = Router(config)
+    for item in items:
+        if item.id not in before:
+            continue
+        task, asks = restarted.task(item.id), router.content_asks(item)
+        assert task.severe == (before[item.id] or asks.severe)
+        if task.state is TaskState.LEASED:
+            assert task.holder is not None
+            assert asks.clearance <= set(restarted.model.profile(task.holder).clearance)
