@@ -215,6 +215,17 @@ def test_a_secret_is_random_made_once_and_the_same_for_every_opener(store_factor
     assert [store_factory().secret("qa_sampling") for _ in range(3)] == [made] * 3  # a restart, or a replica
 
 
+def test_a_setting_is_kept_replaced_and_read_by_every_opener_apart_from_the_secrets(
+    store_factory: StoreFactory,
+) -> None:
+    first = store_factory()
+    assert first.setting("checked") is None
+    first.keep_setting("checked", "a")
+    first.keep_setting("checked", "b")
+    assert [store_factory().setting("checked") for _ in range(2)] == ["b", "b"]  # a restart, or a replica
+    assert first.setting("qa_sampling") is None and first.secret("checked") not in ("a", "b")
+
+
 def test_reopening_keeps_everything_and_does_not_migrate_again(store_factory: StoreFactory) -> None:
     first = store_factory()
     submit(first, "a")

@@ -132,6 +132,7 @@ _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
+_CHECKED_AGAINST = "open_tasks_checked_against"  # the store's setting naming the config open tasks ask what it asks
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
 _MODERATOR_ACTOR = moderator_actor("")
@@ -287,7 +288,7 @@ class Engine:
             self._commit(changes, old, new)
 
     def _widen_to_config(self) -> None:
-        """Each open task as severe and as cleared as its item asks under the config the engine starts with
+        """Each open task as severe and as cleared as its content asks under the config the engine starts with
         (`Router.content_asks`), never less than it was. A task keeps the severity and clearance tiers it was routed
         with, which the model and `_hand_back_unallowed` read, so a config that made an area severe or cleared left
         the backlog as it was (found by two probes: gore made severe, and a moderator with a budget of one an hour
@@ -295,7 +296,12 @@ class Engine:
         their lease through the restart). A config asking less relaxes nothing on open work: a protection is never
         taken off a task while it is open. The wider tasks are written; a lease the wider task no longer allows, or
         that turned severe, goes back as one of content seen again does (`_widened`), audited by `recovery`, and
-        is charged to its holder."""
+        is charged to its holder. The config they were last checked against is kept in the store (its policy areas
+        are all that decide what content asks): a restart with the same one reads no item, as re-reading each open
+        task's item doubled the start of an engine with 100,000 open tasks on SQLite."""
+        checked = _asks_of_content(self._config)
+        if self._store.setting(_CHECKED_AGAINST) == checked:
+            return
         asked_of = self._asked_by_item()
         now = self._clock.now()
         changes = Changes()
@@ -313,6 +319,7 @@ class Engine:
         if old:
             self._commit(changes, old, new)
             self._charge_taken_back(changes.audit)
+        self._store.keep_setting(_CHECKED_AGAINST, checked)
 
     def _asked_by_item(self) -> dict[str, Asked]:
         """What each open task's item asks of a reviewer under this config, by item id: what any item of its content
@@ -2086,6 +2093,13 @@ def _shown_present(entry: AuditEntry) -> str | None:
     if entry.actor.startswith(_MODERATOR_ACTOR):
         return entry.actor.removeprefix(_MODERATOR_ACTOR)
     return None
+
+
+def _asks_of_content(config: OpsConfig) -> str:
+    """The part of `config` that decides what content asks of a reviewer (`Router.content_asks`): its policy areas,
+    hashed, to compare with those open tasks were last checked against."""
+    areas = orjson.dumps([area.model_dump() for area in config.policy_areas], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(areas).hexdigest()
 
 
 def _union(asks: Iterable[Asked]) -> Asked:

@@ -71,6 +71,16 @@ class Store(Protocol):
         this store from then on."""
         ...
 
+    def setting(self, name: str) -> str | None:
+        """The value last kept under `name` (`keep_setting`), or None."""
+        ...
+
+    def keep_setting(self, name: str, value: str) -> None:
+        """Keep `value` under `name` in place of the last one kept (a fenced write). Kept beside the secrets, under
+        names of their own: what the serving engine must know of the last one (which config its open tasks were
+        last checked against, see `Engine._widen_to_config`)."""
+        ...
+
     def audit(self, since: float, limit: int, after_seq: int = 0) -> Sequence[AuditEntry]: ...
 
     def purge(self, before: float, after_seq: int, limit: int, dry_run: bool = False) -> Purged:

@@ -37,6 +37,7 @@ class MemoryStore:
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
+        self._settings: dict[str, str] = {}
         self._learning: str | None = None
         self._moderators: dict[str, str] = {}
         self._handed_back: dict[tuple[str, str, str], tuple[str, str]] = {}
@@ -161,6 +162,14 @@ class MemoryStore:
     def learning(self) -> str | None:
         with self._lock:
             return self._learning
+
+    def setting(self, name: str) -> str | None:
+        with self._lock:
+            return self._settings.get(name)
+
+    def keep_setting(self, name: str, value: str) -> None:
+        with self._lock:
+            self._settings[name] = value
 
     def secret(self, name: str) -> str:
         with self._lock:

@@ -99,6 +99,9 @@ def _item_row(record: ItemRecord) -> tuple[Any, ...]:
     )
 
 
+_SETTING = "setting:"  # a setting's row in the secrets table (name, value) is named so; no secret's name is
+
+
 def _item_of(row: Row) -> ItemRecord:
     return ItemRecord(
         id=row[0],
@@ -394,6 +397,20 @@ class SqlStore:
         with self._using():
             rows = self._execute("SELECT state FROM learning WHERE id = 1").fetchall()
         return str(rows[0][0]) if rows else None
+
+    def setting(self, name: str) -> str | None:
+        with self._using():
+            rows = self._execute("SELECT value FROM secrets WHERE name = ?", (_SETTING + name,)).fetchall()
+        return str(rows[0][0]) if rows else None
+
+    def keep_setting(self, name: str, value: str) -> None:
+        with self._using(), self._transaction():
+            self._fence()
+            self._execute(
+                "INSERT INTO secrets (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_SETTING + name, value),
+            )
 
     def secret(self, name: str) -> str:
         # Of replicas asking at once, the first insert wins and every one reads the winner's value.
