@@ -60,6 +60,17 @@ def test_an_automatically_removed_copy_takes_the_open_review_of_its_content_from
     assert lease is not None and lease.id == "ph1"
 
 
+def test_a_copy_removed_automatically_in_the_same_batch_widens_the_review_made_in_it(
+    engine_factory: EngineFactory,
+) -> None:
+    engine = engine_factory()
+    engine.upsert_moderator(profile("plain", policy_areas=CERTIFIED))
+    reviewed, removed = engine.submit([photo("ph1", nudity=0.7), photo("ph2", nudity=0.996, child_safety=0.95)])
+    assert (reviewed.status, removed.status) == (ItemStatus.QUEUED, ItemStatus.AUTO_ACTIONED)
+    assert engine_factory().task("ph1").severe  # as written
+    assert engine.next_for("plain") is None
+
+
 def test_a_copy_inheriting_an_automatic_removal_widens_the_open_review_too(engine_factory: EngineFactory) -> None:
     """A removal covers any later copy, which inherits it unreviewed; it is still the same content, so the review
     still open asks what that copy's review would have."""
