@@ -264,6 +264,25 @@ def test_a_nul_character_is_refused_on_every_store_before_anything_is_written(
         assert client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1")).status_code == 200
 
 
+@pytest.mark.parametrize("action", ["release", "skip", "extend", "decision"])
+def test_a_lease_token_holding_a_nul_is_refused_on_every_store(
+    durable_settings: Settings, serve: Any, api_for: Any, action: str
+) -> None:
+    """Found by a review: a refused release or skip looks the token up among recorded hand-backs, and PostgreSQL
+    refused the NUL with a 500 (SQLite answered 409), whoever sent it, the lease's holder included."""
+    extra = {"skip": {"reason": "r"}, "extend": {"seconds": 60.0}, "decision": {"verdict": "violating"}}
+    with serve(create_app(durable_settings)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
+        client.post("/v1/items", json={"items": [text_item()]}, headers=bearer("ingest")).raise_for_status()
+        task = api.lease("m1")
+        body = {"lease_token": task["lease_token"] + "\u0000", **extra.get(action, {})}
+        response = client.post(f"/v1/tasks/{task['task_id']}/{action}", json=body, headers=bearer("m1"))
+        assert response.status_code == 422, response.text
+        assert _problems(response) == [("lease_token", "may hold only printable ASCII, without spaces")]
+        assert client.get("/v1/moderators/m1", headers=bearer("m1")).json()["leases"] == [task["task_id"]]
+
+
 def test_a_path_parameter_checked_twice_is_reported_once(api: Any) -> None:
     """Found by a probe: the route and its access check both validate the moderator id, and both said so."""
     response = api.client.get("/v1/moderators/" + "m" * 201, headers=api.bearer("admin"))

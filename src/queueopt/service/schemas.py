@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from queueopt.capability import ModeratorProfile
 from queueopt.domain import (
+    VISIBLE_ASCII_PATTERN,
     Action,
     Code,
     Decision,
@@ -28,7 +29,9 @@ from queueopt.domain import (
 )
 
 MAX_ITEMS = 1000
-LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+# A token is `<task id>.<attempt>` (`token_of`); the pattern keeps a NUL, which PostgreSQL's text refuses, from
+# reaching the store as an unexpected error.
+LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=VISIBLE_ASCII_PATTERN)]
 
 
 class _Request(BaseModel):
