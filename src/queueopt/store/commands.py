@@ -18,11 +18,16 @@ from typing import Annotated
 import typer
 
 from queueopt.errors import InvalidInput, StoreInUse
+from queueopt.store.retention import MAX_RETENTION_DAYS
 
 
 def purge(
     older_than_days: Annotated[
-        float, typer.Option(help="Purge work that settled more than this many days ago (a positive number).")
+        float,
+        typer.Option(
+            help="Purge work that settled more than this many days ago "
+            f"(a positive number, at most {MAX_RETENTION_DAYS:g})."
+        ),
     ],
     dry_run: Annotated[bool, typer.Option(help="Say what would be purged; delete nothing.")] = False,
     database_url: Annotated[
@@ -32,9 +37,10 @@ def purge(
     """Delete settled items (every task decided or cancelled, none open, nothing of their content still open or
     recent) with their tasks, audit entries and content history, and audit entries of no item, older than the
     cutoff; print what was deleted. Refused while an engine serves the store (set QUEUEOPT_RETENTION_DAYS on it)."""
-    if not math.isfinite(older_than_days) or older_than_days <= 0.0:
+    if not math.isfinite(older_than_days) or not 0.0 < older_than_days <= MAX_RETENTION_DAYS:
         raise typer.BadParameter(
-            f"expected a positive number of days, got {older_than_days:g}", param_hint="'--older-than-days'"
+            f"expected a positive number of days up to {MAX_RETENTION_DAYS:g}, got {older_than_days:g}",
+            param_hint="'--older-than-days'",
         )
     from queueopt.service.settings import Settings
     from queueopt.store import open_store
