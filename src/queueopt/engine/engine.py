@@ -40,7 +40,7 @@ from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.capability.state import LearnedModerator, LearnedState
 from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
-from queueopt.config import OpsConfig, QueueConfig
+from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
     QA_SUFFIX,
@@ -73,9 +73,6 @@ from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
 from queueopt.store.retention import Purged
 
-MAX_EXTEND_S = 4 * 3600.0
-"""The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
-leased) extensions may take a lease in all: a held task must come back some time."""
 # Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
 # answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from queueopt.capability import ModeratorProfile
+from queueopt.config import MAX_EXTEND_S
 from queueopt.domain import (
     VISIBLE_ASCII_PATTERN,
     Action,
@@ -162,7 +163,7 @@ class SkipRequest(LeaseAction):
 
 
 class ExtendRequest(LeaseAction):
-    seconds: Annotated[float, Field(strict=True, gt=0.0, le=4 * 3600.0, allow_inf_nan=False)]
+    seconds: Annotated[float, Field(strict=True, gt=0.0, le=MAX_EXTEND_S, allow_inf_nan=False)]
 
 
 class AssignRequest(_Request):
