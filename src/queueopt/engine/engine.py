@@ -94,19 +94,31 @@ def qa_draw(secret: str, task_id: str) -> float:
 log = logging.getLogger("queueopt.engine")
 
 
-def stranded_queues(config: OpsConfig, open_tasks: Iterable[Task]) -> str | None:
-    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, in one line: each queue
-    those tasks are in that the config does not have, and how many they are; None when it has every one. Such a
-    task would never be offered, shown in `/v1/queues` or decided (a decision reads its queue's rules), so the
-    engine refuses to start rather than strand it."""
-    missing = Counter(task.queue for task in open_tasks if task.queue not in config.queues_by_name)
-    if not missing:
-        return None
-    queues = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
+def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, str] | None:
+    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, as (config field, one
+    line): each queue, else each policy area, those tasks need that the config does not have, and how many tasks
+    need it; None when it has every one. A task in a missing queue would never be offered, shown in `/v1/queues`
+    or decided (a decision reads its queue's rules); one in a missing policy area would never be offered, since no
+    moderator may be certified in an area the config lacks. So the engine refuses to start rather than strand it."""
+    tasks = list(open_tasks)
+    queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
+    if queues:
+        return "queues", _stranded(
+            "queues", queues, "queue", "to rename a queue, add the new one, route new items to it"
+        )
+    areas = Counter(
+        area for task in tasks for area in {task.policy or "", *task.areas} if area and area not in config.areas_by_name
+    )
+    if areas:
+        return "policy_areas", _stranded("policy areas", areas, "policy area", "to rename an area, add the new one")
+    return None
+
+
+def _stranded(kind: str, missing: Counter[str], one: str, rename: str) -> str:
+    named = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
     return (
-        f"the store has open tasks in queues this config does not have: {queues}; keep each queue in the config "
-        "until its tasks are decided (to rename a queue, add the new one, route new items to it, and remove the old "
-        "one once it is empty)"
+        f"the store has open tasks in {kind} this config does not have: {named}; keep each {one} in the config "
+        f"until its tasks are decided ({rename}, and remove the old one once no open task needs it)"
     )
 
 
@@ -256,9 +268,9 @@ class Engine:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
         open_tasks = self._store.open_tasks()
-        problem = stranded_queues(self._config, open_tasks)
-        if problem is not None:
-            raise Conflict(problem, field="queues")
+        stranded = stranded_work(self._config, open_tasks)
+        if stranded is not None:
+            raise Conflict(stranded[1], field=stranded[0])
         # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
         # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
         self._recall_recent()
