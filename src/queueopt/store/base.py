@@ -85,13 +85,21 @@ class Store(Protocol):
         `address` is where it answers HTTP, if known yet."""
         ...
 
+    def hold_unserved(self) -> None:
+        """Fence this store object's writes at the epoch on record, without claiming: for a process that holds the
+        engine lock to write, but serves nothing (`queueopt purge`). A standby that unseats it and claims the store
+        moves the epoch on, and every write through this object from then on raises `Deposed`, as a deposed
+        engine's would. Called once the lock is held; a holder that checks its lock after this call knows that no
+        claim came between the lock and the epoch this fences at."""
+        ...
+
     def announce_serving(self, address: str, at: float) -> None:
         """Record where the serving engine answers HTTP, once its port is bound."""
         ...
 
     def beat_serving(self) -> None:
-        """Record, by the database's clock, that the serving engine still works (a fenced write): a hung engine keeps
-        its lock, so standbys judge it by its beats (see `hung_holder`)."""
+        """Record, by the database's clock, that the lock holder (the serving engine, or a purge) still works (a
+        fenced write): a hung holder keeps its lock, so standbys judge it by its beats (see `hung_holder`)."""
         ...
 
     def serving_address(self) -> str | None:

@@ -204,6 +204,9 @@ class MemoryStore:
         with self._lock:
             self._serving = address
 
+    def hold_unserved(self) -> None:
+        """One process holds a memory store: nobody to fence out."""
+
     def announce_serving(self, address: str, at: float) -> None:
         with self._lock:
             self._serving = address

@@ -458,6 +458,17 @@ class SqlStore:
             ).fetchall()
             self._epoch = int(rows[0][0])
 
+    def hold_unserved(self) -> None:
+        # Epoch 0 (a row no engine claimed yet) is made here when there is none, so that a purge's writes have a
+        # row to hold shared and a standby's claim one to wait on; the claim that follows makes it epoch 1, as it
+        # would have without it.
+        with self._using(), self._transaction():
+            self._execute(
+                f"INSERT INTO serving_engine (slot, epoch, address, since) VALUES (1, 0, NULL, {self._dialect.now_s}) "
+                "ON CONFLICT (slot) DO NOTHING"
+            )
+            self._epoch = int(self._execute("SELECT epoch FROM serving_engine WHERE slot = 1").fetchall()[0][0])
+
     def announce_serving(self, address: str, at: float) -> None:
         with self._using(), self._transaction():
             self._fence()
@@ -474,7 +485,8 @@ class SqlStore:
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _fence(self) -> None:
-        """In a write transaction of a store that claimed serving: refuse to write once another claim followed.
+        """In a write transaction of a store that claimed serving (or holds the store unserved, see
+        `hold_unserved`): refuse to write once another claim followed.
 
         The check reads the epoch row under the dialect's share lock, so a claim cannot commit between this check
         and this transaction's commit (on SQLite every write transaction already runs alone)."""
