@@ -186,7 +186,7 @@ def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_
 
 
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
-    engine.submit([video("a", source="appeal")])
+    engine.submit([video("a", source="appeal", content_hash="h")])
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.queue == "appeals" and lease.lease_token is not None
@@ -458,6 +458,21 @@ def test_an_appeal_asks_what_every_earlier_review_asked_and_is_kept_from_everyon
         with pytest.raises(NotEligible):
             engine.assign_to("p2", moderator_id)
     assert engine.assign_to("p2", "z").holder == "z"
+
+
+@pytest.mark.parametrize("source", ["appeal", "escalation"])
+def test_an_appeal_without_a_content_hash_is_refused_and_its_batch_stores_nothing(engine: Engine, source: str) -> None:
+    """Found by a probe: an appeal sent without its content's hash was accepted and given to the moderator who had
+    decided the content, as nothing tied it to that decision. The hash is its only link, so it is required."""
+    with pytest.raises(InvalidInput) as refused:
+        engine.submit([video("fine", content_hash="h"), video("appeal", source=source)])
+    assert refused.value.field == "items.1.content_hash"
+    assert "content_hash of the content it is about" in refused.value.message
+    with pytest.raises(NotFound):
+        engine.item("fine")
+    assert engine.audit() == []
+    (linked,) = engine.submit([video("appeal", source=source, content_hash="h")])
+    assert linked.status is ItemStatus.QUEUED
 
 
 def test_an_appeal_sent_before_its_original_in_one_batch_asks_what_the_original_asks(engine: Engine) -> None:

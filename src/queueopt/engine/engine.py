@@ -67,7 +67,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, widened
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked, widened
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -399,7 +399,7 @@ class Engine:
 
     def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
         """Route and store a batch, all or nothing; an id already stored returns its stored result, and one id twice
-        in the batch must be the same item twice."""
+        in the batch must be the same item twice; an appeal or escalation must name its content (`unlinked`)."""
         now = self._clock.now()
         with self._lock:
             # Each id read once: reading a pydantic model's attribute costs several times a local's.
@@ -417,6 +417,9 @@ class Engine:
                         f"the batch already has a different item with this id (items.{ids.index(item_id)})",
                         field=f"items.{index}.id",
                     )
+                problem = unlinked(item)
+                if problem is not None:
+                    raise InvalidInput(problem, field=f"items.{index}.content_hash")
             seen = self._content_seen(fresh.values())
             owners = {value: latest for value, entries in seen.items() if (latest := self._latest_owner(entries))}
             # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is

@@ -72,6 +72,10 @@ class Routing(NamedTuple):
 
 # Sources that always reach a human: an appeal or an escalation is a person asking for a person.
 HUMAN_ONLY = frozenset({Source.APPEAL, Source.ESCALATION})
+UNLINKED = (
+    "an appeal or escalation must carry the content_hash of the content it is about: it is its only link to the "
+    "earlier decisions, whose makers are kept off its review and whose reviews' severity and clearance it asks"
+)
 # Read for every item routed; module names, not members read through their enum class's `__getattr__` hook.
 _REVIEW, _DUPLICATE, _AUTO_REMOVE, _AUTO_APPROVE = (
     Action.REVIEW,
@@ -327,6 +331,14 @@ class Router:
             if score is None or score > threshold:
                 return False
         return True
+
+
+def unlinked(item: Item) -> str | None:
+    """Why `item` may not be submitted: an appeal or escalation without a content hash (`UNLINKED`), else None.
+    Without the hash nothing ties it to the decision it questions, so its original decider could be given it and an
+    appeal of child-abuse material sent without scores would ask no clearance (found by a probe)."""
+    fields = item.__dict__
+    return UNLINKED if fields["content_hash"] is None and fields["source"] in HUMAN_ONLY else None
 
 
 def widened(own: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
