@@ -43,6 +43,7 @@ class DuplicateOf:
     asked: Asked = ASKED_NOTHING
     decision: str | None = None  # the decision's JSON as stored, the reviewer and any enforcement action with it
     reviewers: frozenset[str] = frozenset()  # for an appeal: who decided the content before, kept off its review
+    appeal: bool = False  # an appeal or escalation of the content (its latest decision, or its review under way)
 
 
 class Routing(NamedTuple):
@@ -255,17 +256,14 @@ class Router:
         )
 
     def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:
+        earlier = f"item {duplicate.item_id!r}{' (an appeal or escalation of it)' if duplicate.appeal else ''}"
         if duplicate.verdict is None:
             explanation = (
-                f"same content as item {duplicate.item_id!r}, still pending in task {duplicate.task_id!r}: "
-                "one review decides both"
+                f"same content as {earlier}, still pending in task {duplicate.task_id!r}: one review decides both"
             )
         else:
             by = "automatically" if duplicate.task_id is None else f"in task {duplicate.task_id!r}"
-            explanation = (
-                f"same content as item {duplicate.item_id!r}, already decided {duplicate.verdict.value} "
-                f"{by}: decision applied"
-            )
+            explanation = f"same content as {earlier}, already decided {duplicate.verdict.value} {by}: decision applied"
         return Routing(
             _DUPLICATE,
             None,
