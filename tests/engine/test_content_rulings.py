@@ -114,3 +114,21 @@ def test_a_review_decided_after_the_ruling_is_what_later_copies_carry(
     (copy,) = engine_factory().submit([_text("copy", **harassment)])
     assert (copy.duplicate_of, copy.task_id) == ("own", "own")
     assert (engine.item("copy").decision, engine.item("copy").decided_by) == (_APPROVED, "third")
+
+
+def test_a_copy_reviewed_on_its_own_after_an_appeal_was_filed_is_what_later_copies_ride_on(
+    engine_factory: EngineFactory,
+) -> None:
+    """An appeal is ridden on only while it is the content's latest handling: a copy reviewed on its own since (it
+    asked a certification the appeal's review did not) is, and later copies like it ride on that review rather than
+    each being found not covered by the appeal's and reviewed again."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    engine.submit([_text("appeal", source="appeal")])
+    harassment = {"signals": {"harassment": 0.9}}
+    (own,) = engine.submit([_text("own", **harassment)])
+    assert own.status is ItemStatus.QUEUED
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "own", "own")

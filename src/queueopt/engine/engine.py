@@ -619,23 +619,28 @@ class Engine:
 
     def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
-        on: the content's current handling. An appeal or escalation of it under review first, as the content's
-        decision may be about to change: the copy rides on it and is decided with it, where inheriting the decision
-        in question would leave the copy with it if it is overturned. Else the latest copy handled on its own, unless
-        the content's ruling (its appeal or escalation decided last) was made since that copy's decision. Found by a
-        probe: an escalation removed content a first review had approved, and every later re-upload was approved."""
-        appeal = self._open_appeal(entries)
+        on: the content's current handling. An appeal or escalation of it under review, filed since the latest copy
+        handled on its own, first, as the content's decision may be about to change: the copy rides on it and is
+        decided with it, where inheriting the decision in question would leave the copy with it if it is overturned.
+        Else that latest copy, unless the content's ruling (its appeal or escalation decided last) was made since
+        that copy's decision. Found by a probe: an escalation removed content a first review had approved, and every
+        later re-upload was approved."""
+        owner = self._latest_owner(entries)
+        appeal = self._open_appeal(entries, None if owner is None else owner[0].id)
         if appeal is not None:
             return appeal
-        owner = self._latest_owner(entries)
         if ruling is not None and _ruled_since(ruling, owner):
             return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
         return None if owner is None else self._owner_of(*owner)
 
-    def _open_appeal(self, entries: list[_Seen]) -> DuplicateOf | None:
-        """The latest appeal or escalation of some content still under review (queued or leased), if any: open
-        tasks are the engine's own, so only the one found is read from the store."""
+    def _open_appeal(self, entries: list[_Seen], since: str | None) -> DuplicateOf | None:
+        """The latest appeal or escalation of some content still under review (queued or leased) filed after the item
+        `since` (the latest copy handled on its own; None: any), if any. A copy reviewed on its own after an appeal
+        was filed is the content's latest handling, as before appeals were ridden on: later copies are compared with
+        it. Open tasks are the engine's own, so only the appeal found is read from the store."""
         for item_id, owner, record, task in reversed(entries):
+            if item_id == since:
+                return None
             review = None if owner else task or self._tasks.get(item_id)
             if review is None:
                 continue
