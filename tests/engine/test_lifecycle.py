@@ -186,7 +186,7 @@ def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_
 
 
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
-    engine.submit([video("a", source="appeal")])
+    engine.submit([video("a", source="appeal", content_hash="h")])
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.queue == "appeals" and lease.lease_token is not None
@@ -377,15 +377,17 @@ def test_a_tasks_priority_is_the_sum_over_its_copies_still_waiting(engine_factor
     assert engine_factory().task("o").priority == pytest.approx(own["c1"])
 
 
-def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(engine: Engine) -> None:
+def test_later_copies_follow_the_last_copy_handled_on_its_own_or_an_appeal_under_review(engine: Engine) -> None:
     engine.submit([video("a", content_hash="h")])
     engine.cancel("a")
     (second,) = engine.submit([video("b", content_hash="h")])
     assert second.status is ItemStatus.QUEUED  # its first copy was withdrawn
+    (third,) = engine.submit([video("c", content_hash="h")])
+    assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy
     (appeal,) = engine.submit([video("p", content_hash="h", source="appeal")])
     assert appeal.status is ItemStatus.QUEUED and appeal.queue == "appeals"
-    (third,) = engine.submit([video("c", content_hash="h")])
-    assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy, nor the appeal
+    (fourth,) = engine.submit([video("after", content_hash="h")])
+    assert (fourth.status, fourth.task_id) == (ItemStatus.DUPLICATE, "p")  # the content's next decision is the appeal's
     # A withdrawn copy whose review a copy riding on it keeps open is still ridden on (found by a second probe:
     # the next copy was reviewed again).
     engine.submit([video("d", content_hash="h2"), video("e", content_hash="h2")])
@@ -458,6 +460,21 @@ def test_an_appeal_asks_what_every_earlier_review_asked_and_is_kept_from_everyon
         with pytest.raises(NotEligible):
             engine.assign_to("p2", moderator_id)
     assert engine.assign_to("p2", "z").holder == "z"
+
+
+@pytest.mark.parametrize("source", ["appeal", "escalation"])
+def test_an_appeal_without_a_content_hash_is_refused_and_its_batch_stores_nothing(engine: Engine, source: str) -> None:
+    """Found by a probe: an appeal sent without its content's hash was accepted and given to the moderator who had
+    decided the content, as nothing tied it to that decision. The hash is its only link, so it is required."""
+    with pytest.raises(InvalidInput) as refused:
+        engine.submit([video("fine", content_hash="h"), video("appeal", source=source)])
+    assert refused.value.field == "items.1.content_hash"
+    assert "content_hash of the content it is about" in refused.value.message
+    with pytest.raises(NotFound):
+        engine.item("fine")
+    assert engine.audit() == []
+    (linked,) = engine.submit([video("appeal", source=source, content_hash="h")])
+    assert linked.status is ItemStatus.QUEUED
 
 
 def test_an_appeal_sent_before_its_original_in_one_batch_asks_what_the_original_asks(engine: Engine) -> None:

@@ -67,7 +67,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, widened
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked, widened
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -408,7 +408,7 @@ class Engine:
 
     def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
         """Route and store a batch, all or nothing; an id already stored returns its stored result, and one id twice
-        in the batch must be the same item twice."""
+        in the batch must be the same item twice; an appeal or escalation must name its content (`unlinked`)."""
         now = self._clock.now()
         with self._lock:
             # Each id read once: reading a pydantic model's attribute costs several times a local's.
@@ -426,8 +426,15 @@ class Engine:
                         f"the batch already has a different item with this id (items.{ids.index(item_id)})",
                         field=f"items.{index}.id",
                     )
-            seen = self._content_seen(fresh.values())
-            owners = {value: latest for value, entries in seen.items() if (latest := self._latest_owner(entries))}
+                problem = unlinked(item)
+                if problem is not None:
+                    raise InvalidInput(problem, field=f"items.{index}.content_hash")
+            seen, rulings = self._content_seen(fresh.values())
+            current = {
+                value: handling
+                for value, entries in seen.items()
+                if (handling := self._current_handling(entries, rulings.get(value)))
+            }
             # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is
             # compared with it. Its `DuplicateOf` is made only for such a copy, and few items have one.
             firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
@@ -453,7 +460,7 @@ class Engine:
                     elif content_hash in firsts:
                         duplicate = self._owner_of(*firsts[content_hash])
                     else:
-                        duplicate = owners.get(content_hash)
+                        duplicate = current.get(content_hash)
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -596,29 +603,64 @@ class Engine:
         ]
         return [task for task in map(self._store.task, withdrawn) if task is not None]
 
-    def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
+    def _content_seen(self, items: Iterable[Item]) -> tuple[dict[str, list[_Seen]], dict[str, ItemRecord]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
-        latest copy handled on its own read (what a plain copy is compared with); other records are read only when
-        needed: a viral content's history may hold thousands of appeals, and a copy needs none of them."""
+        latest copy handled on its own read (what a plain copy is compared with); and the record of each one's ruling
+        (`Store.rulings`), which a plain copy may carry instead. Other records are read only when needed: a viral
+        content's history may hold thousands of appeals, and a copy needs none of them but one under review."""
         hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
         if not hashes:
-            return {}
+            return {}, {}
         history = self._store.content_history(hashes)
         if not history:
-            return {}
+            return {}, {}
         latest = {value: _last_owner_id(entries) for value, entries in history.items()}
-        records = self._store.items(filter(None, latest.values()))
-        return {
+        ruled = self._store.rulings(history)
+        records = self._store.items(chain(filter(None, latest.values()), ruled.values()))
+        seen: dict[str, list[_Seen]] = {
             value: [
                 (item_id, owner, records.get(item_id) if item_id == latest[value] else None, None)
                 for item_id, owner in entries
             ]
             for value, entries in history.items()
         }
+        return seen, {value: records[item_id] for value, item_id in ruled.items() if item_id in records}
 
-    def _latest_owner(self, entries: list[_Seen]) -> DuplicateOf | None:
-        """The copy later copies of some content are compared with: the latest handled on its own and not
-        withdrawn (a withdrawn one leaves the one before it)."""
+    def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
+        """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
+        on: the content's current handling. An appeal or escalation of it under review, filed since the latest copy
+        handled on its own, first, as the content's decision may be about to change: the copy rides on it and is
+        decided with it, where inheriting the decision in question would leave the copy with it if it is overturned.
+        Else that latest copy, unless the content's ruling (its appeal or escalation decided last) was made since
+        that copy's decision. Found by a probe: an escalation removed content a first review had approved, and every
+        later re-upload was approved."""
+        owner = self._latest_owner(entries)
+        appeal = self._open_appeal(entries, None if owner is None else owner[0].id)
+        if appeal is not None:
+            return appeal
+        if ruling is not None and _ruled_since(ruling, owner):
+            return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
+        return None if owner is None else self._owner_of(*owner)
+
+    def _open_appeal(self, entries: list[_Seen], since: str | None) -> DuplicateOf | None:
+        """The latest appeal or escalation of some content still under review (queued or leased) filed after the item
+        `since` (the latest copy handled on its own; None: any), if any. A copy reviewed on its own after an appeal
+        was filed is the content's latest handling, as before appeals were ridden on: later copies are compared with
+        it. Open tasks are the engine's own, so only the appeal found is read from the store."""
+        for item_id, owner, record, task in reversed(entries):
+            if item_id == since:
+                return None
+            review = None if owner else task or self._tasks.get(item_id)
+            if review is None:
+                continue
+            record = record or self._store.items([item_id]).get(item_id)
+            if record is not None:
+                return self._owner_of(record, review, appeal=True)
+        return None
+
+    def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
+        """The copy later copies of some content are compared with, and its review: the latest handled on its own
+        and not withdrawn (a withdrawn one leaves the one before it)."""
         for item_id, owner, record, task in reversed(entries):
             if not owner:
                 continue
@@ -630,7 +672,7 @@ class Engine:
                 continue  # withdrawn, and no copy riding on it keeps its review open
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
-            return self._owner_of(record, task)
+            return record, task
         return None
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
@@ -680,9 +722,10 @@ class Engine:
             reviewers=frozenset(reviewers),
         )
 
-    def _owner_of(self, record: ItemRecord, task: Task | None) -> DuplicateOf:
-        """The copy of some content later copies are compared with, for the router to judge whether one may ride on
-        it: its decision once made, and what its review (`task`) asked of the reviewer."""
+    def _owner_of(self, record: ItemRecord, task: Task | None, *, appeal: bool = False) -> DuplicateOf:
+        """The item of some content later copies are compared with (a copy, or with `appeal` an appeal or escalation
+        of it), for the router to judge whether one may ride on it: its decision once made, and what its review
+        (`task`) asked of the reviewer."""
         policy = None
         if record.decision is not None:
             policy = orjson.loads(record.decision).get("policy")
@@ -691,7 +734,7 @@ class Engine:
         if task is not None:
             asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance, task.areas)
         decision = record.decision if verdict is not None else None
-        return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
+        return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision, appeal=appeal)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -1227,7 +1270,9 @@ class Engine:
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
                 if record is not None and record.content_hash:
-                    self._keep_appeals_from(task, record.content_hash, moderator_id, now, changes, replaced, created)
+                    history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
+                    self._keep_appeals_from(task, history, moderator_id, now, changes, replaced, created)
+                    _rule(record, history, changes)
                 scored = None
             else:
                 scored = self._qa_outcome(task, decision)
@@ -1245,7 +1290,7 @@ class Engine:
     def _keep_appeals_from(
         self,
         decided: Task,
-        content_hash: str,
+        history: list[tuple[str, bool]],
         moderator_id: str,
         now: float,
         changes: Changes,
@@ -1257,8 +1302,9 @@ class Engine:
         decision was being made went to the decider). One the decider holds already (leased to them beside the
         original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
         decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
-        task being decided, may be an appeal of this content itself, and is left to the decision."""
-        for item_id, owner in self._store.content_history([content_hash]).get(content_hash, ()):
+        task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
+        content's (`Store.content_history`)."""
+        for item_id, owner in history:
             appeal = None if owner else self._tasks.get(item_id)
             if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
                 continue
@@ -1989,6 +2035,24 @@ def _shown_present(entry: AuditEntry) -> str | None:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
+
+
+def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
+    """Whether the content's ruling (`ruling`, its appeal or escalation decided last) stands over the latest copy
+    handled on its own (`owner` and its review): decided at or after that copy's decision, or there is no such copy.
+    A copy still under review decides the content again, later than any ruling: a copy rides on it."""
+    if owner is None:
+        return True
+    decided_at = owner[0].decided_at
+    return decided_at is not None and ruling.decided_at is not None and ruling.decided_at >= decided_at
+
+
+def _rule(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
+    """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal or
+    escalation of that content (in its `history` as such) and holds the decision itself: later copies carry it
+    rather than the decision it questioned (`Engine._current_handling`)."""
+    if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
+        changes.rulings.append((record.content_hash, record.id))
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:

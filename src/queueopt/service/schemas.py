@@ -63,7 +63,9 @@ class ItemResultOut(_Response):
         description="The task that decides the item: its own review, or the review a copy of its content rides on."
     )
     duplicate_of: str | None = Field(
-        description="For a copy of earlier content (status `duplicate`), the item whose handling it rides on."
+        description="For a copy of earlier content (status `duplicate`), the item whose decision it carries or whose "
+        "review it rides on: an earlier copy, or an appeal or escalation of the content when that decided it last or "
+        "is under review."
     )
     queue: str | None
     priority: float

@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -30,6 +30,11 @@ class Store(Protocol):
     def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         """For each content hash already seen, every item handled on its own (`True`: `Changes.owners`) and every
         appeal or escalation of it (`False`: `Changes.appeals`), oldest first."""
+        ...
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        """For each of those content hashes that has one, the appeal or escalation of it decided last
+        (`Changes.rulings`)."""
         ...
 
     def task(self, task_id: str) -> Task | None: ...

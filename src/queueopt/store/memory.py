@@ -34,6 +34,7 @@ class MemoryStore:
         # A content's history: its one owner's id (nearly every content, a simulated day's million of them: a
         # string, not a list for the collector to walk), else every entry in order.
         self._history: dict[str, str | list[tuple[str, bool]]] = {}
+        self._rulings: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
@@ -75,6 +76,7 @@ class MemoryStore:
                 items[item_id] = record
             if changes.owners or changes.appeals:
                 self._add_content(changes)
+            self._rulings.update(changes.rulings)
             self._moderators.update(changes.moderators)
             for task_id, lease_token, holder, outcome, shown in changes.handed_back:
                 self._handed_back[task_id, lease_token, holder] = (outcome, shown)
@@ -128,6 +130,11 @@ class MemoryStore:
                 if seen is not None:
                     found[value] = _entries(seen)
             return found
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            rulings = self._rulings
+            return {value: rulings[value] for value in hashes if value in rulings}
 
     def task(self, task_id: str) -> Task | None:
         with self._lock:
@@ -195,6 +202,7 @@ class MemoryStore:
             self._attached.pop(task_id, None)
         for value in chosen.hashes:
             del self._history[value]
+            self._rulings.pop(value, None)
         tasks = set(chosen.tasks)
         self._handed_back = {key: answer for key, answer in self._handed_back.items() if key[0] not in tasks}
         self._audit = deque(kept, maxlen=self._audit.maxlen)

@@ -189,6 +189,10 @@ class SqlStore:
             f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
         )
         self._add_content = self._sql("INSERT INTO content_history (hash, item_id, owner) VALUES (?, ?, ?)")
+        self._put_ruling = self._sql(
+            "INSERT INTO content_rulings (hash, item_id) VALUES (?, ?) "
+            "ON CONFLICT (hash) DO UPDATE SET item_id = excluded.item_id"
+        )
         self._upsert_moderators = self._sql(
             "INSERT INTO moderators (id, profile) VALUES (?, ?) "
             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
@@ -297,6 +301,8 @@ class SqlStore:
                 rows = [(content_hash, item_id, True) for content_hash, item_id in changes.owners]
                 rows += [(content_hash, item_id, False) for content_hash, item_id in changes.appeals]
                 many(self._connection, self._add_content, rows)
+            if changes.rulings:
+                many(self._connection, self._put_ruling, changes.rulings)
             if changes.moderators:
                 many(self._connection, self._upsert_moderators, changes.moderators)
             if changes.handed_back:
@@ -344,6 +350,12 @@ class SqlStore:
         for content_hash, item_id, owner in rows:
             history.setdefault(content_hash, []).append((item_id, bool(owner)))
         return history
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(hashes))
+        with self._using():
+            rows = self._select_in("SELECT hash, item_id FROM content_rulings WHERE hash IN ({})", wanted)
+        return dict(rows)
 
     def task(self, task_id: str) -> Task | None:
         return self.tasks((task_id,)).get(task_id)
@@ -426,6 +438,7 @@ class SqlStore:
             chosen = retention.select(_SqlReader(self), before, after_seq, limit)
             audit = self._delete_in("DELETE FROM audit WHERE item_id IN ({})", chosen.items)
             self._delete_in("DELETE FROM handed_back WHERE task_id IN ({})", chosen.tasks)  # their retries go with them
+            self._delete_in("DELETE FROM content_rulings WHERE hash IN ({})", chosen.hashes)
             return Purged(
                 self._delete_in("DELETE FROM items WHERE id IN ({})", chosen.items),
                 self._delete_in("DELETE FROM tasks WHERE id IN ({})", chosen.tasks),
