@@ -825,8 +825,9 @@ def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Eng
     assert second is not None and second.id == f"{chosen}~qa"
 
 
-def decided_for_qa(engine: Engine) -> str:
-    """m1 decides violating a child-safety item QA samples (m2 may review it); returns the item id."""
+def decided_for_qa(engine: Engine, decision: Decision | None = None) -> str:
+    """m1 decides a child-safety item QA samples (`decision`, else violating under no policy named), which m2 may
+    review; returns the item id."""
     # child_safety samples 10% for QA: find an id the deterministic draw selects
     chosen = next(f"cs{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cs{index}") < 0.10)
     engine.submit([video(chosen, signals={"child_safety": 0.9})])
@@ -834,7 +835,7 @@ def decided_for_qa(engine: Engine) -> str:
         engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
-    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    engine.decide(chosen, lease.lease_token, "m1", decision or Decision(verdict=Verdict.VIOLATING))
     return chosen
 
 
@@ -857,6 +858,29 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     shown = engine.moderator("m1").accuracy  # what operations read: the estimate and the QA reviews behind it
     assert shown["child_safety"] == (engine.model.accuracy("m1", "child_safety"), 1)
     assert shown["hate"][1] == 0 and set(shown) == {area.name for area in engine.config.policy_areas}
+
+
+@pytest.mark.parametrize(
+    ("first", "check", "agrees"),
+    [
+        ("child_safety", "hate", False),
+        ("child_safety", "child_safety", True),
+        ("child_safety", None, True),
+        (None, "hate", True),
+    ],
+)
+def test_a_qa_review_finding_the_violation_under_another_policy_disagrees(
+    engine: Engine, first: str | None, check: str | None, agrees: bool
+) -> None:
+    """Found by a review: a violation decided under the wrong policy counted as right when QA found a violation under
+    another, though the policy sets the enforcement and what the user is told. A decision naming no policy is judged
+    on its verdict alone."""
+    chosen = decided_for_qa(engine, Decision(verdict=Verdict.VIOLATING, policy=first))
+    before = engine.model.accuracy("m1", "child_safety")
+    qa = engine.next_for("m2")
+    assert qa is not None and qa.id == f"{chosen}~qa" and qa.lease_token is not None
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.VIOLATING, policy=check))
+    assert (engine.model.accuracy("m1", "child_safety") > before) is agrees
 
 
 def test_what_the_model_learned_survives_a_restart_once_saved(

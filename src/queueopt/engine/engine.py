@@ -1419,7 +1419,7 @@ class Engine:
         decider = first.get("moderator_id")
         if decider is None or not self._model.knows(decider):
             return None
-        return decider, qa.policy, first["verdict"] == decision.verdict.value
+        return decider, qa.policy, _agrees(first, decision)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
@@ -2035,6 +2035,16 @@ def _shown_present(entry: AuditEntry) -> str | None:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
+
+
+def _agrees(first: dict[str, Any], check: Decision) -> bool:
+    """Whether a QA review (`check`) agrees with the decision it checks (`first`, as stored): the same verdict, and
+    for a violation the same policy when both name one, since the policy sets the enforcement and what the user is
+    told (found by a review: a violation decided under the wrong policy counted as right)."""
+    if first["verdict"] != check.verdict.value:
+        return False
+    policy = first.get("policy")
+    return check.verdict is not Verdict.VIOLATING or policy is None or check.policy is None or policy == check.policy
 
 
 def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
