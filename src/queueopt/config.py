@@ -36,6 +36,10 @@ PositiveFloat = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)
 NonNegativeFloat = Annotated[float, Field(strict=True, ge=0.0, allow_inf_nan=False)]
 StrictScore = Annotated[Score, Field(strict=True)]
 
+MAX_EXTEND_S = 4 * 3600.0
+"""The most one extension asks for, how far past its own length (`Engine._lease_length`, counted from when it was
+leased) extensions may take a lease in all, and the longest `lease_s`: a held task must come back some time."""
+
 MAX_WEIGHT = 1e6
 """The largest severity, priority weight or aging rate. With at most 64 signals and an item's views and reports
 capped (domain.py), harm stays below 64 * MAX_WEIGHT and exposure below MAX_WEIGHT * (MAX_VIEWS_PER_HOUR +
@@ -184,7 +188,7 @@ class OpsConfig(_Strict):
     rules: list[RoutingRule] = Field(min_length=1)
     auto_actions: AutoActions = Field(default_factory=AutoActions)
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
-    lease_s: PositiveFloat = 600.0
+    lease_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_EXTEND_S, allow_inf_nan=False)] = 600.0
 
     @model_validator(mode="after")
     def _references_exist(self) -> Self:

@@ -186,7 +186,7 @@ def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_
 
 
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
-    engine.submit([video("a", source="appeal")])
+    engine.submit([video("a", source="appeal", content_hash="h")])
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.queue == "appeals" and lease.lease_token is not None
@@ -377,15 +377,17 @@ def test_a_tasks_priority_is_the_sum_over_its_copies_still_waiting(engine_factor
     assert engine_factory().task("o").priority == pytest.approx(own["c1"])
 
 
-def test_later_copies_follow_the_last_copy_handled_on_its_own_never_an_appeal(engine: Engine) -> None:
+def test_later_copies_follow_the_last_copy_handled_on_its_own_or_an_appeal_under_review(engine: Engine) -> None:
     engine.submit([video("a", content_hash="h")])
     engine.cancel("a")
     (second,) = engine.submit([video("b", content_hash="h")])
     assert second.status is ItemStatus.QUEUED  # its first copy was withdrawn
+    (third,) = engine.submit([video("c", content_hash="h")])
+    assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy
     (appeal,) = engine.submit([video("p", content_hash="h", source="appeal")])
     assert appeal.status is ItemStatus.QUEUED and appeal.queue == "appeals"
-    (third,) = engine.submit([video("c", content_hash="h")])
-    assert third.status is ItemStatus.DUPLICATE and third.task_id == "b"  # not the cancelled copy, nor the appeal
+    (fourth,) = engine.submit([video("after", content_hash="h")])
+    assert (fourth.status, fourth.task_id) == (ItemStatus.DUPLICATE, "p")  # the content's next decision is the appeal's
     # A withdrawn copy whose review a copy riding on it keeps open is still ridden on (found by a second probe:
     # the next copy was reviewed again).
     engine.submit([video("d", content_hash="h2"), video("e", content_hash="h2")])
@@ -458,6 +460,21 @@ def test_an_appeal_asks_what_every_earlier_review_asked_and_is_kept_from_everyon
         with pytest.raises(NotEligible):
             engine.assign_to("p2", moderator_id)
     assert engine.assign_to("p2", "z").holder == "z"
+
+
+@pytest.mark.parametrize("source", ["appeal", "escalation"])
+def test_an_appeal_without_a_content_hash_is_refused_and_its_batch_stores_nothing(engine: Engine, source: str) -> None:
+    """Found by a probe: an appeal sent without its content's hash was accepted and given to the moderator who had
+    decided the content, as nothing tied it to that decision. The hash is its only link, so it is required."""
+    with pytest.raises(InvalidInput) as refused:
+        engine.submit([video("fine", content_hash="h"), video("appeal", source=source)])
+    assert refused.value.field == "items.1.content_hash"
+    assert "content_hash of the content it is about" in refused.value.message
+    with pytest.raises(NotFound):
+        engine.item("fine")
+    assert engine.audit() == []
+    (linked,) = engine.submit([video("appeal", source=source, content_hash="h")])
+    assert linked.status is ItemStatus.QUEUED
 
 
 def test_an_appeal_sent_before_its_original_in_one_batch_asks_what_the_original_asks(engine: Engine) -> None:
@@ -808,8 +825,9 @@ def test_a_qa_task_carries_no_harm_rate_and_ages_until_it_goes_first(engine: Eng
     assert second is not None and second.id == f"{chosen}~qa"
 
 
-def decided_for_qa(engine: Engine) -> str:
-    """m1 decides violating a child-safety item QA samples (m2 may review it); returns the item id."""
+def decided_for_qa(engine: Engine, decision: Decision | None = None) -> str:
+    """m1 decides a child-safety item QA samples (`decision`, else violating under no policy named), which m2 may
+    review; returns the item id."""
     # child_safety samples 10% for QA: find an id the deterministic draw selects
     chosen = next(f"cs{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cs{index}") < 0.10)
     engine.submit([video(chosen, signals={"child_safety": 0.9})])
@@ -817,7 +835,7 @@ def decided_for_qa(engine: Engine) -> str:
         engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
-    engine.decide(chosen, lease.lease_token, "m1", Decision(verdict=Verdict.VIOLATING))
+    engine.decide(chosen, lease.lease_token, "m1", decision or Decision(verdict=Verdict.VIOLATING))
     return chosen
 
 
@@ -840,6 +858,29 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     shown = engine.moderator("m1").accuracy  # what operations read: the estimate and the QA reviews behind it
     assert shown["child_safety"] == (engine.model.accuracy("m1", "child_safety"), 1)
     assert shown["hate"][1] == 0 and set(shown) == {area.name for area in engine.config.policy_areas}
+
+
+@pytest.mark.parametrize(
+    ("first", "check", "agrees"),
+    [
+        ("child_safety", "hate", False),
+        ("child_safety", "child_safety", True),
+        ("child_safety", None, True),
+        (None, "hate", True),
+    ],
+)
+def test_a_qa_review_finding_the_violation_under_another_policy_disagrees(
+    engine: Engine, first: str | None, check: str | None, agrees: bool
+) -> None:
+    """Found by a review: a violation decided under the wrong policy counted as right when QA found a violation under
+    another, though the policy sets the enforcement and what the user is told. A decision naming no policy is judged
+    on its verdict alone."""
+    chosen = decided_for_qa(engine, Decision(verdict=Verdict.VIOLATING, policy=first))
+    before = engine.model.accuracy("m1", "child_safety")
+    qa = engine.next_for("m2")
+    assert qa is not None and qa.id == f"{chosen}~qa" and qa.lease_token is not None
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.VIOLATING, policy=check))
+    assert (engine.model.accuracy("m1", "child_safety") > before) is agrees
 
 
 def test_what_the_model_learned_survives_a_restart_once_saved(

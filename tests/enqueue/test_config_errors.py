@@ -114,6 +114,15 @@ def test_numbers_that_would_make_a_priority_infinite_are_refused() -> None:
     ]
 
 
+def test_a_lease_longer_than_extensions_may_reach_is_refused() -> None:
+    """Found by a review: `lease_s = 1e308` passed, and a task whose review tool stopped answering never came back."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["lease_s"] = 1e308
+
+    assert _problems(mutate) == ["lease_s: Input should be less than or equal to 14400"]
+
+
 def test_unknown_field_is_a_typo_not_ignored() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["queues"][0]["sla"] = 5

@@ -70,6 +70,7 @@ ROUTES = {
         lambda t: _lease(t) | {"seconds": 300},
         (401, 401, 403, 403, 200, 409, 403),
     ),
+    "get_task": Route("GET", lambda t: f"/v1/tasks/{t['task_id']}", _none, (401, 401, 403, 200, 403, 403, 403)),
     "assign": Route(
         "POST",
         lambda t: f"/v1/tasks/{t['queued_task_id']}/assign",

@@ -135,6 +135,29 @@ def test_extensions_take_a_lease_at_most_four_hours_past_its_own_length(
         assert extend(until - clock.now()).json()["lease_expires_at"] == until
 
 
+def test_an_admin_follows_a_task_from_lease_to_decision(api: Any) -> None:
+    """Found by a review: the docs named `GET /v1/tasks/{task_id}`, which did not exist (every id answered 404)."""
+    held = api.lease("m1")
+
+    def read() -> Any:
+        return api.client.get(f"/v1/tasks/{held['task_id']}", headers=api.bearer("admin"))
+
+    assert read().status_code == 200
+    seen = read().json()
+    assert (seen["state"], seen["holder"], seen["item"]["id"]) == ("leased", "m1", held["item_id"])
+    body = {"lease_token": held["lease_token"], "verdict": "violating", "policy": "hate"}
+    api.client.post(f"/v1/tasks/{held['task_id']}/decision", json=body, headers=api.bearer("m1")).raise_for_status()
+    assert (read().json()["state"], read().json()["holder"]) == ("decided", None)
+    missing = api.client.get("/v1/tasks/no-such-task", headers=api.bearer("admin"))
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == [
+        {
+            "field": "task_id",
+            "reason": "no task 'no-such-task' (never submitted, or settled and purged after the retention period)",
+        }
+    ]
+
+
 def test_assign_to_an_ineligible_moderator_is_409(api: Any) -> None:
     (result,) = api.submit(api.text_item())
     response = api.client.post(

@@ -115,3 +115,20 @@ def test_a_config_without_a_queue_that_holds_open_tasks_is_refused_at_start(
         assert decided.status_code == 200, decided.text
         queues = client.get("/v1/queues", headers=bearer("admin")).json()["queues"]
         assert {queue["name"]: queue["depth"] for queue in queues}["audio"] == 1
+
+
+def test_a_config_without_a_policy_area_open_tasks_are_in_is_refused_at_start(
+    durable_settings: Settings, tmp_path: Path, serve: Any, api_for: Any
+) -> None:
+    """Found by a review: restarted with `harassment` renamed, its open tasks stayed queued for ever, counted only as
+    unstaffed, since no moderator may be certified in an area the config lacks; a queue renamed was refused."""
+    with serve(create_app(durable_settings)) as client:
+        api_for(client).submit(text_item("ha1", modality="audio", signals={"harassment": 0.7}))
+    renamed = _changed_config(tmp_path, ("harassment", "bullying"))
+    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
+        pass
+    assert refused.value.field == "policy_areas"
+    assert refused.value.message.startswith(
+        "the store has open tasks in policy areas this config does not have: 'harassment' (1 open task); keep each "
+        "policy area in the config until its tasks are decided"
+    )

@@ -32,6 +32,17 @@ def test_a_refused_batch_stores_nothing(api: Any) -> None:
     assert api.client.get(f"/v1/items/{good['id']}", headers=api.bearer("ingest")).status_code == 404
 
 
+@pytest.mark.parametrize("source", ["appeal", "escalation"])
+def test_an_appeal_without_a_content_hash_is_422_naming_the_field_and_stores_nothing(api: Any, source: str) -> None:
+    good, bad = api.text_item(), api.text_item(source=source)
+    response = api.client.post("/v1/items", json={"items": [good, bad]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    ((field, reason),) = _problems(response)
+    assert field == "items.1.content_hash"
+    assert reason.startswith("an appeal or escalation must carry the content_hash of the content it is about")
+    assert api.client.get(f"/v1/items/{good['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
 def test_an_unknown_policy_area_in_signals_is_refused_by_the_engine(api: Any) -> None:
     good, bad = api.text_item(), api.text_item(signals={"gore": 0.5})
     response = api.client.post("/v1/items", json={"items": [good, bad]}, headers=api.bearer("ingest"))
@@ -145,7 +156,7 @@ def test_resubmitting_the_same_ids_stores_nothing_new_and_answers_the_same(api: 
 
 
 def test_a_decision_outside_the_queues_allowed_actions_is_422(api: Any) -> None:
-    task = api.lease("m1", api.text_item(source="appeal"))
+    task = api.lease("m1", api.text_item(source="appeal", content_hash="h-appealed"))
     assert task["queue"] == "appeals"
     body = {"lease_token": task["lease_token"], "verdict": "violating", "action": "ban_account"}
     response = api.client.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=api.bearer("m1"))
@@ -262,6 +273,25 @@ def test_a_nul_character_is_refused_on_every_store_before_anything_is_written(
         assert client.get("/v1/moderators/m1", headers=bearer("m1")).json()["leases"] == [task["task_id"]]
         skip["reason"] = "not my language\nat all"
         assert client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1")).status_code == 200
+
+
+@pytest.mark.parametrize("action", ["release", "skip", "extend", "decision"])
+def test_a_lease_token_holding_a_nul_is_refused_on_every_store(
+    durable_settings: Settings, serve: Any, api_for: Any, action: str
+) -> None:
+    """Found by a review: a refused release or skip looks the token up among recorded hand-backs, and PostgreSQL
+    refused the NUL with a 500 (SQLite answered 409), whoever sent it, the lease's holder included."""
+    extra = {"skip": {"reason": "r"}, "extend": {"seconds": 60.0}, "decision": {"verdict": "violating"}}
+    with serve(create_app(durable_settings)) as client:
+        api = api_for(client)
+        client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
+        client.post("/v1/items", json={"items": [text_item()]}, headers=bearer("ingest")).raise_for_status()
+        task = api.lease("m1")
+        body = {"lease_token": task["lease_token"] + "\u0000", **extra.get(action, {})}
+        response = client.post(f"/v1/tasks/{task['task_id']}/{action}", json=body, headers=bearer("m1"))
+        assert response.status_code == 422, response.text
+        assert _problems(response) == [("lease_token", "may hold only printable ASCII, without spaces")]
+        assert client.get("/v1/moderators/m1", headers=bearer("m1")).json()["leases"] == [task["task_id"]]
 
 
 def test_a_path_parameter_checked_twice_is_reported_once(api: Any) -> None:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, Item
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, Item, Source
+from queueopt.enqueue.router import unlinked
 from queueopt.sim.arrivals import sample_arrivals
 from queueopt.sim.variants import scaled
 
@@ -32,6 +33,17 @@ def test_a_days_drawn_items_are_what_validation_makes() -> None:
     assert len(arrivals) > 40_000
     for item in arrivals.items:
         _same_as_validated(item)
+
+
+def test_drawn_appeals_name_a_content_of_their_own_and_other_items_without_copies_none() -> None:
+    """The engine refuses an appeal without a content hash (`queueopt.enqueue.router.unlinked`); the example day's
+    appeal stream draws no copies, so each of its appeals names a content nothing else has."""
+    items = sample_arrivals(scaled(example("example_day.toml"), 0.05), 0).items
+    appeals = [item for item in items if item.source is Source.APPEAL]
+    assert appeals and all(unlinked(item) is None for item in items)
+    assert len({item.content_hash for item in appeals}) == len(appeals)
+    hashed = {item.content_hash for item in items if item.source is not Source.APPEAL}
+    assert hashed.isdisjoint(item.content_hash for item in appeals)
 
 
 def test_drawn_items_without_optional_draws_are_what_validation_makes() -> None:

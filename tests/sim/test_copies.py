@@ -181,3 +181,37 @@ def test_copies_that_arrive_during_a_review_and_reach_the_engine_after_it(strate
     np.testing.assert_equal(run.leased_at.tolist(), [0.0, 50.0, 90.0, nan, nan, nan])
     assert run.verdict.tolist()[:4] == [run.verdict[0]] * 4 and run.verdict.tolist()[4:] == [1, 1]
     check_copies(simulation, run)
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "optimal"])
+def test_a_copy_rides_on_an_escalation_under_review_and_later_ones_carry_its_decision(
+    strategy: str, tmp_path: Path
+) -> None:
+    """The simulator drives the engine's rule for copies of content questioned since its first review: `a0` is
+    decided first; its escalation `e` is kept from `a0`'s decider and reviewed by the other moderator; `a1`, arriving
+    while `e` waits or is under review, rides on it, and `a2`, arriving after its decision, carries that decision."""
+    trace = tmp_path / "trace.csv"
+    trace.write_text(
+        "id,arrive_at_s,modality,language,region,content_hash,source,signals.spam\n"
+        "a0,0,text,en,us,a,,0.1\ne,150,text,en,us,a,escalation,0.1\n"
+        "a1,200,text,en,us,a,,0.1\na2,600,text,en,us,a,,0.1\n"
+    )
+    scenario = mm_c(
+        servers=2,
+        horizon_s=800.0,
+        warmup_s=0.0,
+        strategy=strategy,
+        tick_s=60.0,
+        trace=trace,
+        group={"speed": {"text": {"median_s": 100.0, "sigma": 0.0}}},
+    )
+    simulation = Simulation(scenario.model_copy(update={"arrivals": []}), 0)
+    run = simulation.run()
+    np.testing.assert_equal(run.action.tolist(), [REVIEW, REVIEW, COPY, COPY])
+    escalation, *copies = (item.id for item in run.arrivals.items[1:])
+    records = simulation._store.items(copies)
+    assert [(records[item_id].duplicate_of, records[item_id].task_id) for item_id in copies] == [(escalation,) * 2] * 2
+    assert run.decided_by[1] not in (-1, run.decided_by[0])
+    assert run.decided_by[2] == run.decided_by[1] and run.decided_by[3] == -1
+    assert run.verdict.tolist()[1:] == [run.verdict[1]] * 3
+    check_copies(simulation, run)

@@ -116,7 +116,8 @@ def run(strategy: str, roster: list[dict[str, object]], script: list[tuple[objec
         if operation[0] == "submit":
             batch = []
             for fields in operation[1]:  # type: ignore[attr-defined]
-                batch.append(Item(id=f"i{submitted}", **fields))
+                # Each item its own content: an appeal or escalation must name one.
+                batch.append(Item(id=f"i{submitted}", content_hash=f"c{submitted}", **fields))
                 submitted += 1
             twins.reference.submit(batch)
             for result in twins.tested.submit(batch):

@@ -8,6 +8,7 @@ from scipy.integrate import quad
 
 from queueopt.config import ConfigError, load_config
 from queueopt.domain import Modality, Source
+from queueopt.enqueue.router import UNLINKED
 from queueopt.sim.scenario import (
     HandlingTime,
     LogisticCalibration,
@@ -390,6 +391,14 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_trace(twice)
     assert caught.value.problems == ["line 4: id: 'a' is already on line 2"]
+    unlinked = tmp_path / "unlinked.csv"
+    unlinked.write_text(
+        "id,arrive_at_s,modality,language,region,source,content_hash\n"
+        "a,1,text,en,us,appeal,h1\nb,2,text,en,us,escalation,\nc,3,text,en,us,,\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_trace(unlinked)
+    assert caught.value.problems == [f"line 3: content_hash: {UNLINKED}"]
 
 
 def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:

@@ -170,6 +170,15 @@ def test_inserting_an_existing_task_is_refused(store: Store) -> None:
     assert store.items(["x"]) == {}
 
 
+def test_a_content_s_ruling_is_its_appeal_decided_last(store: Store) -> None:
+    """`Changes.rulings` keeps one appeal or escalation per content, the one decided last, which a later copy of the
+    content carries when newer than its owner's decision (`Engine.submit`)."""
+    assert store.rulings(["h-a"]) == {}
+    store.apply(Changes(rulings=[("h-a", "p1"), ("h-b", "q1")]))
+    store.apply(Changes(rulings=[("h-a", "p2")]))
+    assert store.rulings(["h-a", "h-b", "h-x"]) == {"h-a": "p2", "h-b": "q1"}
+
+
 def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) -> None:
     submit(store, "a")
     copy = item("c", content_hash="h-a", status=ItemStatus.DUPLICATE)
@@ -322,7 +331,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.schema_version() == SCHEMA_VERSION == 13
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -414,7 +423,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.schema_version() == SCHEMA_VERSION == 13
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -429,6 +438,38 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
             "h1": [("reviewed", True), ("appeal", False)],
             "h2": [("removed", True)],
         }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated_to_version_13(
+    backend: str, tmp_path: Path
+) -> None:
+    """Version 13 keeps each content's ruling; an upgraded store finds it among the items: the appeal or escalation
+    of the content whose own decision was made last (not one still open, not one withdrawn, not the original)."""
+    items = [  # id, source, status, content hash, submitted, decided
+        ("first", None, "decided", "h1", 10.0, 11.0),
+        ("upheld", "appeal", "decided", "h1", 12.0, 13.0),
+        ("reversed", "escalation", "decided", "h1", 12.5, 14.0),
+        ("open", "appeal", "queued", "h1", 15.0, "NULL"),
+        ("withdrawn", "appeal", "cancelled", "h1", 16.0, "NULL"),
+        ("second", None, "decided", "h2", 10.0, 20.0),
+    ]
+    values = ", ".join(
+        f"('{item_id}', '{_payload_of(source)}', '{status}', '{item_id}', 'q', 1.0, 'review', 'r', '{content_hash}', "
+        f"{submitted}, {decided})"
+        for item_id, source, status, content_hash, submitted, decided in items
+    )
+    columns = "id, payload, status, task_id, queue, priority, action, explanation, content_hash, submitted_at"
+    columns += ", decided_at"
+    rows = (f"INSERT INTO items ({columns}) VALUES {values}",)
+    with _store_at_version(backend, tmp_path, 12, rows) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.rulings(["h1", "h2"]) == {"h1": "reversed"}
+
+
+def _payload_of(source: str | None) -> str:
+    """A stored item's JSON with that source (none: the default), its braces doubled for `_store_at_version`."""
+    return json.dumps({"source": source} if source else {}).replace("{", "{{").replace("}", "}}")
 
 
 def _old_task(state: str) -> str:
@@ -463,7 +504,7 @@ def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrat
         "'duplicate', ''), (10.0, 'reviewed', 'reviewed', 'ingest', 'queued', '')",
     )
     with _store_at_version(backend, tmp_path, 10, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.schema_version() == SCHEMA_VERSION == 13
         purged = store.purge(1000.0, 0, 100)
         assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 0, 2, 1)
         assert set(store.items(["removed", "copy-of-removed", "reviewed"])) == {"reviewed"}
@@ -475,7 +516,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
     with _store_at_version(backend, tmp_path, 9, (_old_task("decided"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.schema_version() == SCHEMA_VERSION == 13
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
 
@@ -485,7 +526,7 @@ def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backe
     """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
     release or skip is then refused like any stale lease), and the task itself is as it was."""
     with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 12
+        assert store.schema_version() == SCHEMA_VERSION == 13
         assert store.handed_back("old", "old.1", "m1") is None
         old = store.task("old")
         assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1

@@ -136,6 +136,7 @@ def test_the_memory_store_needs_no_lock() -> None:
         ("postgresql://localhost/test?schema=Drop Table", "schema: expected a lower-case identifier"),
         ("mysql://localhost/test", "unsupported store URL scheme 'mysql'"),
         ("postgresql://[::1", "not a URL: Invalid IPv6 URL"),
+        ("postgresql://localhost/test?applicationname=x", 'invalid URI query parameter: "applicationname"'),
     ],
 )
 def test_a_bad_store_url_says_why(url: str, reason: str) -> None:
@@ -144,6 +145,15 @@ def test_a_bad_store_url_says_why(url: str, reason: str) -> None:
             attempt(url)
         assert refused.value.field == "database_url"
         assert reason in refused.value.message
+
+
+def test_a_parameter_libpq_refuses_is_the_urls_fault_in_one_line() -> None:
+    """Found by a review: psycopg's ProgrammingError at the first connection reached `serve` as a traceback."""
+    url = "postgresql://postgres@127.0.0.1/test?connect_timeout=ten"
+    for attempt in (open_store, lambda url: engine_lock(url).__enter__()):
+        with pytest.raises(InvalidInput) as refused:
+            attempt(url)
+        assert (refused.value.field, refused.value.message) == ("database_url", "bad value for connect_timeout: 'ten'")
 
 
 def test_an_unreachable_store_says_so_in_one_line(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -18,15 +16,7 @@ from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 from queueopt.store.hung_holder import HungHolder
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    schema = f"hung_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
-    with psycopg.connect(PG_URL, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _standby(url: str, after_s: float, stop: threading.Event) -> tuple[threading.Thread, list[float]]:
+def standby(url: str, after_s: float, stop: threading.Event) -> tuple[threading.Thread, list[float]]:
     """A standby waiting for the lock, in a thread: when it took it, once it has."""
     took: list[float] = []
 
@@ -55,7 +45,7 @@ def test_a_holder_whose_beats_stop_loses_its_sessions_and_the_lock(pg_url: str) 
             writer.execute("BEGIN")
             writer.execute("SELECT epoch FROM serving_engine WHERE slot = 1 FOR SHARE")
             started = time.monotonic()
-            thread, took = _standby(pg_url, 3.0, threading.Event())
+            thread, took = standby(pg_url, 3.0, threading.Event())
             thread.join(timeout=15)
             assert took, "the standby never took the lock"
             assert 3.0 <= took[0] - started < 6.0
@@ -75,7 +65,7 @@ def test_a_holder_that_beats_keeps_the_lock(pg_url: str) -> None:
     try:
         with engine_lock(pg_url) as held:
             store.claim_serving("http://working:8000", 0.0)
-            thread, took = _standby(pg_url, 3.0, stop)
+            thread, took = standby(pg_url, 3.0, stop)
             for _ in range(5):
                 time.sleep(1.0)
                 store.beat_serving()

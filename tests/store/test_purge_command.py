@@ -59,12 +59,16 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
         ("--older-than-days", "0", "--database-url", url): "queueopt purge: Invalid value for '--older-than-days'",
         ("--older-than-days", "-3", "--database-url", url): "queueopt purge: Invalid value for '--older-than-days'",
         ("--older-than-days", "nan", "--database-url", url): "queueopt purge: Invalid value for '--older-than-days'",
+        ("--older-than-days", "1e6", "--database-url", url): "queueopt purge: Invalid value for '--older-than-days'",
         ("--older-than-days", "soon", "--database-url", url): "queueopt purge: Invalid value for '--older-than-days'",
         ("--database-url", url): "queueopt purge: Missing option '--older-than-days'",
         ("--older-than-days", "3", "--database-url", f"sqlite:///{tmp_path / 'none.db'}"): (
             "queueopt: database_url: no SQLite database at"
         ),
         ("--older-than-days", "3", "--database-url", "nosuch://x"): "queueopt: database_url:",
+        ("--older-than-days", "3", "--database-url", "postgresql://postgres@127.0.0.1/test?connect_timeout=ten"): (
+            "queueopt: database_url: bad value for connect_timeout"
+        ),
     }
     for args, start in cases.items():
         done = run(*args)

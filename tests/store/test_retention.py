@@ -121,6 +121,14 @@ def test_a_content_goes_whole_once_its_every_copy_and_appeal_settled_before_the_
     assert store.content_history(["h"]) == {}
 
 
+def test_a_content_s_ruling_goes_with_its_history(store: Store) -> None:
+    reviewed(store, "first", 10.0, content_hash="h")
+    reviewed(store, "appeal", 30.0, content_hash="h", appeal=True)
+    store.apply(Changes(rulings=[("h", "appeal")]))
+    assert purge_all(store).items == 2
+    assert store.rulings(["h"]) == {}
+
+
 def test_a_dry_run_says_what_would_go_and_deletes_nothing(store: Store) -> None:
     reviewed(store, "old", 10.0, content_hash="h")
     reviewed(store, "open", 10.0, state=TaskState.QUEUED)

@@ -40,7 +40,7 @@ from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.capability.state import LearnedModerator, LearnedState
 from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
-from queueopt.config import OpsConfig, QueueConfig
+from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
     QA_SUFFIX,
@@ -67,15 +67,12 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, widened
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked, widened
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
 from queueopt.store.retention import Purged
 
-MAX_EXTEND_S = 4 * 3600.0
-"""The most one extension asks for, and how far past its own length (`_lease_length`, counted from when it was
-leased) extensions may take a lease in all: a held task must come back some time."""
 # Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
 # answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16
@@ -97,19 +94,31 @@ def qa_draw(secret: str, task_id: str) -> float:
 log = logging.getLogger("queueopt.engine")
 
 
-def stranded_queues(config: OpsConfig, open_tasks: Iterable[Task]) -> str | None:
-    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, in one line: each queue
-    those tasks are in that the config does not have, and how many they are; None when it has every one. Such a
-    task would never be offered, shown in `/v1/queues` or decided (a decision reads its queue's rules), so the
-    engine refuses to start rather than strand it."""
-    missing = Counter(task.queue for task in open_tasks if task.queue not in config.queues_by_name)
-    if not missing:
-        return None
-    queues = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
+def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, str] | None:
+    """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, as (config field, one
+    line): each queue, else each policy area, those tasks need that the config does not have, and how many tasks
+    need it; None when it has every one. A task in a missing queue would never be offered, shown in `/v1/queues`
+    or decided (a decision reads its queue's rules); one in a missing policy area would never be offered, since no
+    moderator may be certified in an area the config lacks. So the engine refuses to start rather than strand it."""
+    tasks = list(open_tasks)
+    queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
+    if queues:
+        return "queues", _stranded(
+            "queues", queues, "queue", "to rename a queue, add the new one, route new items to it"
+        )
+    areas = Counter(
+        area for task in tasks for area in {task.policy or "", *task.areas} if area and area not in config.areas_by_name
+    )
+    if areas:
+        return "policy_areas", _stranded("policy areas", areas, "policy area", "to rename an area, add the new one")
+    return None
+
+
+def _stranded(kind: str, missing: Counter[str], one: str, rename: str) -> str:
+    named = ", ".join(f"{name!r} ({count} open task{'s' if count > 1 else ''})" for name, count in missing.items())
     return (
-        f"the store has open tasks in queues this config does not have: {queues}; keep each queue in the config "
-        "until its tasks are decided (to rename a queue, add the new one, route new items to it, and remove the old "
-        "one once it is empty)"
+        f"the store has open tasks in {kind} this config does not have: {named}; keep each {one} in the config "
+        f"until its tasks are decided ({rename}, and remove the old one once no open task needs it)"
     )
 
 
@@ -262,9 +271,9 @@ class Engine:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
         open_tasks = self._store.open_tasks()
-        problem = stranded_queues(self._config, open_tasks)
-        if problem is not None:
-            raise Conflict(problem, field="queues")
+        stranded = stranded_work(self._config, open_tasks)
+        if stranded is not None:
+            raise Conflict(stranded[1], field=stranded[0])
         # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
         # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
         self._recall_recent()
@@ -469,7 +478,7 @@ class Engine:
 
     def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
         """Route and store a batch, all or nothing; an id already stored returns its stored result, and one id twice
-        in the batch must be the same item twice."""
+        in the batch must be the same item twice; an appeal or escalation must name its content (`unlinked`)."""
         now = self._clock.now()
         with self._lock:
             # Each id read once: reading a pydantic model's attribute costs several times a local's.
@@ -487,8 +496,15 @@ class Engine:
                         f"the batch already has a different item with this id (items.{ids.index(item_id)})",
                         field=f"items.{index}.id",
                     )
-            seen = self._content_seen(fresh.values())
-            owners = {value: latest for value, entries in seen.items() if (latest := self._latest_owner(entries))}
+                problem = unlinked(item)
+                if problem is not None:
+                    raise InvalidInput(problem, field=f"items.{index}.content_hash")
+            seen, rulings = self._content_seen(fresh.values())
+            current = {
+                value: handling
+                for value, entries in seen.items()
+                if (handling := self._current_handling(entries, rulings.get(value)))
+            }
             # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is
             # compared with it. Its `DuplicateOf` is made only for such a copy, and few items have one.
             firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
@@ -516,7 +532,7 @@ class Engine:
                     elif content_hash in firsts:
                         duplicate = self._owner_of(*firsts[content_hash])
                     else:
-                        duplicate = owners.get(content_hash)
+                        duplicate = current.get(content_hash)
                 try:
                     routing = route(item, duplicate)
                 except InvalidInput as error:
@@ -597,8 +613,8 @@ class Engine:
     ) -> None:
         """Every open review of content this batch handles again (its copies', appeals' and QA's, this batch's own
         included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
-        withdrawn: those pass what they asked down the line of copies (`Router.route`), while an appeal or
-        escalation is never a copy later ones are compared with, nor is a withdrawn copy. It is the same content.
+        withdrawn: those pass what they asked down the line of copies (`Router.route`), while a closed appeal or
+        escalation, or a withdrawn copy, need not be what a later copy is compared with. It is the same content.
         Found by two probes: a copy scored for nudity alone of content a later copy scored for child safety stayed
         open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
         went to them. A copy actioned without a review (`unreviewed`: removed or approved automatically, or riding
@@ -699,29 +715,64 @@ class Engine:
         ]
         return [task for task in map(self._store.task, withdrawn) if task is not None]
 
-    def _content_seen(self, items: Iterable[Item]) -> dict[str, list[_Seen]]:
+    def _content_seen(self, items: Iterable[Item]) -> tuple[dict[str, list[_Seen]], dict[str, ItemRecord]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
-        latest copy handled on its own read (what a plain copy is compared with); other records are read only when
-        needed: a viral content's history may hold thousands of appeals, and a copy needs none of them."""
+        latest copy handled on its own read (what a plain copy is compared with); and the record of each one's ruling
+        (`Store.rulings`), which a plain copy may carry instead. Other records are read only when needed: a viral
+        content's history may hold thousands of appeals, and a copy needs none of them but one under review."""
         hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
         if not hashes:
-            return {}
+            return {}, {}
         history = self._store.content_history(hashes)
         if not history:
-            return {}
+            return {}, {}
         latest = {value: _last_owner_id(entries) for value, entries in history.items()}
-        records = self._store.items(filter(None, latest.values()))
-        return {
+        ruled = self._store.rulings(history)
+        records = self._store.items(chain(filter(None, latest.values()), ruled.values()))
+        seen: dict[str, list[_Seen]] = {
             value: [
                 (item_id, owner, records.get(item_id) if item_id == latest[value] else None, None)
                 for item_id, owner in entries
             ]
             for value, entries in history.items()
         }
+        return seen, {value: records[item_id] for value, item_id in ruled.items() if item_id in records}
 
-    def _latest_owner(self, entries: list[_Seen]) -> DuplicateOf | None:
-        """The copy later copies of some content are compared with: the latest handled on its own and not
-        withdrawn (a withdrawn one leaves the one before it)."""
+    def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
+        """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
+        on: the content's current handling. An appeal or escalation of it under review, filed since the latest copy
+        handled on its own, first, as the content's decision may be about to change: the copy rides on it and is
+        decided with it, where inheriting the decision in question would leave the copy with it if it is overturned.
+        Else that latest copy, unless the content's ruling (its appeal or escalation decided last) was made since
+        that copy's decision. Found by a probe: an escalation removed content a first review had approved, and every
+        later re-upload was approved."""
+        owner = self._latest_owner(entries)
+        appeal = self._open_appeal(entries, None if owner is None else owner[0].id)
+        if appeal is not None:
+            return appeal
+        if ruling is not None and _ruled_since(ruling, owner):
+            return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
+        return None if owner is None else self._owner_of(*owner)
+
+    def _open_appeal(self, entries: list[_Seen], since: str | None) -> DuplicateOf | None:
+        """The latest appeal or escalation of some content still under review (queued or leased) filed after the item
+        `since` (the latest copy handled on its own; None: any), if any. A copy reviewed on its own after an appeal
+        was filed is the content's latest handling, as before appeals were ridden on: later copies are compared with
+        it. Open tasks are the engine's own, so only the appeal found is read from the store."""
+        for item_id, owner, record, task in reversed(entries):
+            if item_id == since:
+                return None
+            review = None if owner else task or self._tasks.get(item_id)
+            if review is None:
+                continue
+            record = record or self._store.items([item_id]).get(item_id)
+            if record is not None:
+                return self._owner_of(record, review, appeal=True)
+        return None
+
+    def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
+        """The copy later copies of some content are compared with, and its review: the latest handled on its own
+        and not withdrawn (a withdrawn one leaves the one before it)."""
         for item_id, owner, record, task in reversed(entries):
             if not owner:
                 continue
@@ -733,7 +784,7 @@ class Engine:
                 continue  # withdrawn, and no copy riding on it keeps its review open
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
-            return self._owner_of(record, task)
+            return record, task
         return None
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
@@ -783,9 +834,10 @@ class Engine:
             reviewers=frozenset(reviewers),
         )
 
-    def _owner_of(self, record: ItemRecord, task: Task | None) -> DuplicateOf:
-        """The copy of some content later copies are compared with, for the router to judge whether one may ride on
-        it: its decision once made, and what its review (`task`) asked of the reviewer."""
+    def _owner_of(self, record: ItemRecord, task: Task | None, *, appeal: bool = False) -> DuplicateOf:
+        """The item of some content later copies are compared with (a copy, or with `appeal` an appeal or escalation
+        of it), for the router to judge whether one may ride on it: its decision once made, and what its review
+        (`task`) asked of the reviewer."""
         policy = None
         if record.decision is not None:
             policy = orjson.loads(record.decision).get("policy")
@@ -794,7 +846,7 @@ class Engine:
         if task is not None:
             asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance, task.areas)
         decision = record.decision if verdict is not None else None
-        return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision)
+        return DuplicateOf(record.task_id, record.id, verdict, policy, record.action, asked, decision, appeal=appeal)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -1335,7 +1387,9 @@ class Engine:
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
                 if record is not None and record.content_hash:
-                    self._keep_appeals_from(task, record.content_hash, moderator_id, now, changes, replaced, created)
+                    history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
+                    self._keep_appeals_from(task, history, moderator_id, now, changes, replaced, created)
+                    _rule(record, history, changes)
                 scored = None
             else:
                 scored = self._qa_outcome(task, decision)
@@ -1353,7 +1407,7 @@ class Engine:
     def _keep_appeals_from(
         self,
         decided: Task,
-        content_hash: str,
+        history: list[tuple[str, bool]],
         moderator_id: str,
         now: float,
         changes: Changes,
@@ -1365,8 +1419,9 @@ class Engine:
         decision was being made went to the decider). One the decider holds already (leased to them beside the
         original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
         decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
-        task being decided, may be an appeal of this content itself, and is left to the decision."""
-        for item_id, owner in self._store.content_history([content_hash]).get(content_hash, ()):
+        task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
+        content's (`Store.content_history`)."""
+        for item_id, owner in history:
             appeal = None if owner else self._tasks.get(item_id)
             if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
                 continue
@@ -1481,7 +1536,7 @@ class Engine:
         decider = first.get("moderator_id")
         if decider is None or not self._model.knows(decider):
             return None
-        return decider, qa.policy, first["verdict"] == decision.verdict.value
+        return decider, qa.policy, _agrees(first, decision)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
@@ -2121,6 +2176,34 @@ def _shown_to_nobody(routing: Routing) -> bool:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
+
+
+def _agrees(first: dict[str, Any], check: Decision) -> bool:
+    """Whether a QA review (`check`) agrees with the decision it checks (`first`, as stored): the same verdict, and
+    for a violation the same policy when both name one, since the policy sets the enforcement and what the user is
+    told (found by a review: a violation decided under the wrong policy counted as right)."""
+    if first["verdict"] != check.verdict.value:
+        return False
+    policy = first.get("policy")
+    return check.verdict is not Verdict.VIOLATING or policy is None or check.policy is None or policy == check.policy
+
+
+def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
+    """Whether the content's ruling (`ruling`, its appeal or escalation decided last) stands over the latest copy
+    handled on its own (`owner` and its review): decided at or after that copy's decision, or there is no such copy.
+    A copy still under review decides the content again, later than any ruling: a copy rides on it."""
+    if owner is None:
+        return True
+    decided_at = owner[0].decided_at
+    return decided_at is not None and ruling.decided_at is not None and ruling.decided_at >= decided_at
+
+
+def _rule(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
+    """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal or
+    escalation of that content (in its `history` as such) and holds the decision itself: later copies carry it
+    rather than the decision it questioned (`Engine._current_handling`)."""
+    if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
+        changes.rulings.append((record.content_hash, record.id))
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:

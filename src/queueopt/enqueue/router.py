@@ -43,6 +43,7 @@ class DuplicateOf:
     asked: Asked = ASKED_NOTHING
     decision: str | None = None  # the decision's JSON as stored, the reviewer and any enforcement action with it
     reviewers: frozenset[str] = frozenset()  # for an appeal: who decided the content before, kept off its review
+    appeal: bool = False  # an appeal or escalation of the content (its latest decision, or its review under way)
 
 
 class Routing(NamedTuple):
@@ -72,6 +73,10 @@ class Routing(NamedTuple):
 
 # Sources that always reach a human: an appeal or an escalation is a person asking for a person.
 HUMAN_ONLY = frozenset({Source.APPEAL, Source.ESCALATION})
+UNLINKED = (
+    "an appeal or escalation must carry the content_hash of the content it is about: it is its only link to the "
+    "earlier decisions, whose makers are kept off its review and whose reviews' severity and clearance it asks"
+)
 # Read for every item routed; module names, not members read through their enum class's `__getattr__` hook.
 _REVIEW, _DUPLICATE, _AUTO_REMOVE, _AUTO_APPROVE = (
     Action.REVIEW,
@@ -262,17 +267,14 @@ class Router:
         )
 
     def _duplicate(self, terms: PriorityTerms, duplicate: DuplicateOf) -> Routing:
+        earlier = f"item {duplicate.item_id!r}{' (an appeal or escalation of it)' if duplicate.appeal else ''}"
         if duplicate.verdict is None:
             explanation = (
-                f"same content as item {duplicate.item_id!r}, still pending in task {duplicate.task_id!r}: "
-                "one review decides both"
+                f"same content as {earlier}, still pending in task {duplicate.task_id!r}: one review decides both"
             )
         else:
             by = "automatically" if duplicate.task_id is None else f"in task {duplicate.task_id!r}"
-            explanation = (
-                f"same content as item {duplicate.item_id!r}, already decided {duplicate.verdict.value} "
-                f"{by}: decision applied"
-            )
+            explanation = f"same content as {earlier}, already decided {duplicate.verdict.value} {by}: decision applied"
         return Routing(
             _DUPLICATE,
             None,
@@ -338,6 +340,14 @@ class Router:
             if score is None or score > threshold:
                 return False
         return True
+
+
+def unlinked(item: Item) -> str | None:
+    """Why `item` may not be submitted: an appeal or escalation without a content hash (`UNLINKED`), else None.
+    Without the hash nothing ties it to the decision it questions, so its original decider could be given it and an
+    appeal of child-abuse material sent without scores would ask no clearance (found by a probe)."""
+    fields = item.__dict__
+    return UNLINKED if fields["content_hash"] is None and fields["source"] in HUMAN_ONLY else None
 
 
 def widened(own: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:

@@ -158,19 +158,19 @@ def _run(
 
 
 def _check_store(settings: Settings) -> None:
-    """Read the store once before serving: one that cannot be reached, or whose open tasks are in a queue the config
-    does not have (which the engine refuses to start with, see `stranded_queues`), ends the command in one line,
-    before the app's start-up would fail with a traceback."""
-    from queueopt.engine import stranded_queues
+    """Read the store once before serving: one that cannot be reached, or whose open tasks need a queue or policy
+    area the config does not have (which the engine refuses to start with, see `stranded_work`), ends the command in
+    one line, before the app's start-up would fail with a traceback."""
+    from queueopt.engine import stranded_work
     from queueopt.store import open_store
 
     store = open_store(settings.database_url)
     try:
-        problem = stranded_queues(load_config(settings.config), store.open_tasks())
+        stranded = stranded_work(load_config(settings.config), store.open_tasks())
     finally:
         store.close()
-    if problem is not None:
-        exit_with(str(settings.config), [f"queues: {problem}"])
+    if stranded is not None:
+        exit_with(str(settings.config), [f"{stranded[0]}: {stranded[1]}"])
 
 
 def _listen(host: str, port: int) -> list[socket.socket]:

@@ -12,7 +12,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from queueopt.capability import ModeratorProfile
+from queueopt.config import MAX_EXTEND_S
 from queueopt.domain import (
+    VISIBLE_ASCII_PATTERN,
     Action,
     Code,
     Decision,
@@ -28,7 +30,9 @@ from queueopt.domain import (
 )
 
 MAX_ITEMS = 1000
-LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+# A token is `<task id>.<attempt>` (`token_of`); the pattern keeps a NUL, which PostgreSQL's text refuses, from
+# reaching the store as an unexpected error.
+LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=VISIBLE_ASCII_PATTERN)]
 
 
 class _Request(BaseModel):
@@ -59,7 +63,9 @@ class ItemResultOut(_Response):
         description="The task that decides the item: its own review, or the review a copy of its content rides on."
     )
     duplicate_of: str | None = Field(
-        description="For a copy of earlier content (status `duplicate`), the item whose handling it rides on."
+        description="For a copy of earlier content (status `duplicate`), the item whose decision it carries or whose "
+        "review it rides on: an earlier copy, or an appeal or escalation of the content when that decided it last or "
+        "is under review."
     )
     queue: str | None
     priority: float
@@ -159,7 +165,7 @@ class SkipRequest(LeaseAction):
 
 
 class ExtendRequest(LeaseAction):
-    seconds: Annotated[float, Field(strict=True, gt=0.0, le=4 * 3600.0, allow_inf_nan=False)]
+    seconds: Annotated[float, Field(strict=True, gt=0.0, le=MAX_EXTEND_S, allow_inf_nan=False)]
 
 
 class AssignRequest(_Request):

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from queueopt.store.base import BEAT_S
+from queueopt.store.retention import MAX_RETENTION_DAYS
 
 MIB = 1024 * 1024
 ENV_PREFIX = "QUEUEOPT_"
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
         description="A standby on PostgreSQL ends the session of a serving engine that has not beaten (every "
         f"{BEAT_S:g} s) for this long, and takes over: a hung process would otherwise keep the store's lock.",
     )
-    retention_days: Annotated[float | None, Field(gt=0.0, allow_inf_nan=False)] = Field(
+    retention_days: Annotated[float | None, Field(gt=0.0, le=MAX_RETENTION_DAYS, allow_inf_nan=False)] = Field(
         default=None,
         description="Delete settled work (every task of an item decided or cancelled, none open, the item's whole "
         "content history included) once it settled this many days ago, in the background, by the serving process; "

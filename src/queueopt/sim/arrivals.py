@@ -26,7 +26,8 @@ import numpy as np
 from pydantic import TypeAdapter
 from pydantic.fields import FieldInfo
 
-from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item
+from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item, Source
+from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.sim.randomness import substream
 from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
 
@@ -155,6 +156,18 @@ def _duplicate_roots(draws: Draws, share: float, size: int) -> np.ndarray:
         root = resolved
 
 
+def _content_hashes(arrival: ArrivalType, root: np.ndarray, sources: list[Source]) -> list[str | None] | None:
+    """Each item's content hash, named by the original it repeats; None for a stream without copies, but for its
+    appeals and escalations: the engine refuses one without a hash (its only link to the decision it questions), and
+    a simulated one questions content the run did not draw, so it names a content of its own, seen by nothing else."""
+    if arrival.duplicate_share:
+        return [f"{arrival.name}-{r}" for r in root.tolist()]
+    if HUMAN_ONLY.isdisjoint(arrival.source):
+        return None
+    pairs = zip(root.tolist(), sources, strict=True)
+    return [f"{arrival.name}-{r}" if source in HUMAN_ONLY else None for r, source in pairs]
+
+
 def _service_draws(draws: Draws, size: int) -> dict[str, np.ndarray]:
     """A standard normal and a unit exponential (handling time) and a uniform (mistake) per item, for its review
     and for a QA review of it: standardised, since who reviews it depends on the strategy."""
@@ -195,7 +208,7 @@ def _sample_stream(scenario: Scenario, arrival: ArrivalType, draws: Draws) -> _S
     )
     reports = draws("reports").poisson(arrival.reports.mean, size) if arrival.reports.mean else np.zeros(size, np.int64)
     fields["reports"] = np.minimum(reports, MAX_REPORTS)
-    fields["content_hash"] = [f"{arrival.name}-{r}" for r in root.tolist()] if arrival.duplicate_share else None
+    fields["content_hash"] = _content_hashes(arrival, root, fields["source"])
     patience = (
         draws("patience_s").exponential(arrival.patience_s, size) if arrival.patience_s else np.full(size, np.inf)
     )

@@ -44,6 +44,7 @@ from queueopt.domain import (
     Source,
     Verdict,
 )
+from queueopt.enqueue.router import unlinked
 
 # Numbers are strict: TOML has types, and `seed = true`, `count = "5"` or `replications = 2.0` is a mistake to
 # report, not a value to convert.
@@ -641,6 +642,10 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
                     problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
                     if len(problems) >= _MAX_TRACE_PROBLEMS:
                         break
+                    continue
+                unlinked_appeal = unlinked(item)
+                if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
+                    problems.append(f"line {number}: content_hash: {unlinked_appeal}")
                     continue
                 first = lines.setdefault(item.id, number)
                 if first != number:

@@ -31,6 +31,7 @@ import numpy as np
 
 from queueopt.capability import ModeratorProfile
 from queueopt.clock import VirtualClock
+from queueopt.config import MAX_EXTEND_S
 from queueopt.domain import QA_SUFFIX, Action, Decision, ModeratorStatus, Task, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.errors import Conflict
@@ -41,7 +42,6 @@ from queueopt.store import MemoryStore
 
 PULL_STRATEGIES = ("fifo", "priority")
 ENGINE_STRATEGY = {"fifo": "fifo", "priority": "priority", "optimal": "optimal", "config": "optimal"}
-MAX_EXTEND_S = 4 * 3600.0
 BACKLOG_SAMPLES = 2000
 BACKLOG_EVERY_S = 300.0  # at least
 BACKLOG_SAMPLES_AT_LEAST = 100  # however short the run: one sample at 0 s is no mean (found by a probe)

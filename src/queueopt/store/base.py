@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -30,6 +30,11 @@ class Store(Protocol):
     def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         """For each content hash already seen, every item handled on its own (`True`: `Changes.owners`) and every
         appeal or escalation of it (`False`: `Changes.appeals`), oldest first."""
+        ...
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        """For each of those content hashes that has one, the appeal or escalation of it decided last
+        (`Changes.rulings`)."""
         ...
 
     def task(self, task_id: str) -> Task | None: ...
@@ -95,13 +100,21 @@ class Store(Protocol):
         `address` is where it answers HTTP, if known yet."""
         ...
 
+    def hold_unserved(self) -> None:
+        """Fence this store object's writes at the epoch on record, without claiming: for a process that holds the
+        engine lock to write, but serves nothing (`queueopt purge`). A standby that unseats it and claims the store
+        moves the epoch on, and every write through this object from then on raises `Deposed`, as a deposed
+        engine's would. Called once the lock is held; a holder that checks its lock after this call knows that no
+        claim came between the lock and the epoch this fences at."""
+        ...
+
     def announce_serving(self, address: str, at: float) -> None:
         """Record where the serving engine answers HTTP, once its port is bound."""
         ...
 
     def beat_serving(self) -> None:
-        """Record, by the database's clock, that the serving engine still works (a fenced write): a hung engine keeps
-        its lock, so standbys judge it by its beats (see `hung_holder`)."""
+        """Record, by the database's clock, that the lock holder (the serving engine, or a purge) still works (a
+        fenced write): a hung holder keeps its lock, so standbys judge it by its beats (see `hung_holder`)."""
         ...
 
     def serving_address(self) -> str | None:

@@ -3,17 +3,19 @@
 The lock dies with its holder's session, but a hung process (SIGSTOP, a wedged engine) keeps its session: the
 holder's kernel, not the process, answers the server's TCP keepalives. Standbys would pass requests to an engine
 that never answers, and none would ever take over. So the serving engine beats (`Store.beat_serving`, every
-`BEAT_S`) and a standby waiting for the lock ends the holder's session once the last beat is older than its bound:
-the lock comes free, a standby takes it and claims the store as after a crash (which fences out every later write
-of the hung engine), and the hung process, should it wake, finds its lock gone and stops (`lock_guard`).
+`BEAT_S`), as does `queueopt purge` before each of its batches (judged by the beat of the engine before it, a purge
+would be unseated while it works), and a standby waiting for the lock ends the holder's session once the last beat
+is older than its bound: the lock comes free, a standby takes it and claims the store as after a crash (which fences
+out every later write of the hung holder), and the hung process, should it wake, finds its lock gone and stops
+(`lock_guard`; a purge checks before each batch).
 
 The beat is stamped and judged by the database's clock, so the replicas' clocks may disagree. A holder is judged
 only once this standby has seen it hold the lock for the bound as well: a new holder beats first when it claims the
-store, a moment after it took the lock, and until then the beat on record is its predecessor's. A holder that never
-beat (a release without heartbeats, during an upgrade) is never judged hung.
+store (a purge, before its first batch), a moment after it took the lock, and until then the beat on record is its
+predecessor's. A holder that never beat (a release without heartbeats, during an upgrade) is never judged hung.
 
 Ended with it: every session in a write transaction on the store (each holds the serving row shared, see
-`SqlStore._fence`), which only the hung engine can be; left alone, one would hold up its successor's claim for as
+`SqlStore._fence`), which only the hung holder can be; left alone, one would hold up its successor's claim for as
 long as it hangs. Ending another session takes the same database role, or `pg_signal_backend`; without it the
 standby logs why and judges again after the bound.
 """

@@ -34,6 +34,7 @@ class MemoryStore:
         # A content's history: its one owner's id (nearly every content, a simulated day's million of them: a
         # string, not a list for the collector to walk), else every entry in order.
         self._history: dict[str, str | list[tuple[str, bool]]] = {}
+        self._rulings: dict[str, str] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
@@ -76,6 +77,7 @@ class MemoryStore:
                 items[item_id] = record
             if changes.owners or changes.appeals:
                 self._add_content(changes)
+            self._rulings.update(changes.rulings)
             self._moderators.update(changes.moderators)
             for task_id, lease_token, holder, outcome, shown in changes.handed_back:
                 self._handed_back[task_id, lease_token, holder] = (outcome, shown)
@@ -129,6 +131,11 @@ class MemoryStore:
                 if seen is not None:
                     found[value] = _entries(seen)
             return found
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            rulings = self._rulings
+            return {value: rulings[value] for value in hashes if value in rulings}
 
     def task(self, task_id: str) -> Task | None:
         with self._lock:
@@ -204,6 +211,7 @@ class MemoryStore:
             self._attached.pop(task_id, None)
         for value in chosen.hashes:
             del self._history[value]
+            self._rulings.pop(value, None)
         tasks = set(chosen.tasks)
         self._handed_back = {key: answer for key, answer in self._handed_back.items() if key[0] not in tasks}
         self._audit = deque(kept, maxlen=self._audit.maxlen)
@@ -212,6 +220,9 @@ class MemoryStore:
         """One process holds a memory store: nobody to fence out."""
         with self._lock:
             self._serving = address
+
+    def hold_unserved(self) -> None:
+        """One process holds a memory store: nobody to fence out."""
 
     def announce_serving(self, address: str, at: float) -> None:
         with self._lock:

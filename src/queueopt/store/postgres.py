@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from queueopt.errors import StoreUnavailable
+from queueopt.errors import InvalidInput, StoreUnavailable
 from queueopt.store.sql import Connection, Dialect, SqlStore
 
 
@@ -63,11 +63,13 @@ POSTGRES = Dialect(
 
 def connect(conninfo: str, **options: str) -> psycopg.Connection[Any]:
     """An autocommit connection (libpq `options` added to the URL's), or `StoreUnavailable` saying why there is
-    none."""
+    none, or `InvalidInput` when libpq refuses a parameter's value (`connect_timeout=ten`)."""
     try:
         return psycopg.connect(make_conninfo(conninfo, **options), autocommit=True)
     except psycopg.OperationalError as error:
         raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(error)}", field="database_url") from None
+    except psycopg.ProgrammingError as error:
+        raise InvalidInput(one_line(error), field="database_url") from None
 
 
 def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:

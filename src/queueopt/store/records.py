@@ -167,17 +167,18 @@ class TaskWrite:
 class Changes:
     """One transaction's writes. `owners` names, per content hash, each item handled on its own (later copies of
     the content are compared with the latest one not withdrawn), and `appeals` each appeal or escalation of it; both
-    join the content's history (`Store.content_history`) in order. `moderators` are profiles (id, JSON) to keep,
-    written with the leases their change hands back, so a refused write changes neither. `handed_back` are leases
-    their holder released or skipped (task id, lease token, holder, signed outcome, the task as the answer showed it,
-    JSON),
-    kept for a retry of that answer (`Store.handed_back`)."""
+    join the content's history (`Store.content_history`) in order. `rulings` names, per content hash, the appeal or
+    escalation of it just decided, in place of the one before (`Store.rulings`). `moderators` are profiles (id,
+    JSON) to keep, written with the leases their change hands back, so a refused write changes neither.
+    `handed_back` are leases their holder released or skipped (task id, lease token, holder, signed outcome, the task
+    as the answer showed it, JSON), kept for a retry of that answer (`Store.handed_back`)."""
 
     items: list[ItemRecord] = field(default_factory=list)
     tasks: list[TaskWrite] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     owners: list[tuple[str, str]] = field(default_factory=list)
     appeals: list[tuple[str, str]] = field(default_factory=list)
+    rulings: list[tuple[str, str]] = field(default_factory=list)
     moderators: list[tuple[str, str]] = field(default_factory=list)
     handed_back: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 

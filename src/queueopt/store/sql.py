@@ -192,6 +192,10 @@ class SqlStore:
             f"ON CONFLICT (id) DO UPDATE SET {_ITEM_UPDATE}"
         )
         self._add_content = self._sql("INSERT INTO content_history (hash, item_id, owner) VALUES (?, ?, ?)")
+        self._put_ruling = self._sql(
+            "INSERT INTO content_rulings (hash, item_id) VALUES (?, ?) "
+            "ON CONFLICT (hash) DO UPDATE SET item_id = excluded.item_id"
+        )
         self._upsert_moderators = self._sql(
             "INSERT INTO moderators (id, profile) VALUES (?, ?) "
             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile"
@@ -300,6 +304,8 @@ class SqlStore:
                 rows = [(content_hash, item_id, True) for content_hash, item_id in changes.owners]
                 rows += [(content_hash, item_id, False) for content_hash, item_id in changes.appeals]
                 many(self._connection, self._add_content, rows)
+            if changes.rulings:
+                many(self._connection, self._put_ruling, changes.rulings)
             if changes.moderators:
                 many(self._connection, self._upsert_moderators, changes.moderators)
             if changes.handed_back:
@@ -347,6 +353,12 @@ class SqlStore:
         for content_hash, item_id, owner in rows:
             history.setdefault(content_hash, []).append((item_id, bool(owner)))
         return history
+
+    def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(hashes))
+        with self._using():
+            rows = self._select_in("SELECT hash, item_id FROM content_rulings WHERE hash IN ({})", wanted)
+        return dict(rows)
 
     def task(self, task_id: str) -> Task | None:
         return self.tasks((task_id,)).get(task_id)
@@ -443,6 +455,7 @@ class SqlStore:
             chosen = retention.select(_SqlReader(self), before, after_seq, limit)
             audit = self._delete_in("DELETE FROM audit WHERE item_id IN ({})", chosen.items)
             self._delete_in("DELETE FROM handed_back WHERE task_id IN ({})", chosen.tasks)  # their retries go with them
+            self._delete_in("DELETE FROM content_rulings WHERE hash IN ({})", chosen.hashes)
             return Purged(
                 self._delete_in("DELETE FROM items WHERE id IN ({})", chosen.items),
                 self._delete_in("DELETE FROM tasks WHERE id IN ({})", chosen.tasks),
@@ -475,6 +488,17 @@ class SqlStore:
             ).fetchall()
             self._epoch = int(rows[0][0])
 
+    def hold_unserved(self) -> None:
+        # Epoch 0 (a row no engine claimed yet) is made here when there is none, so that a purge's writes have a
+        # row to hold shared and a standby's claim one to wait on; the claim that follows makes it epoch 1, as it
+        # would have without it.
+        with self._using(), self._transaction():
+            self._execute(
+                f"INSERT INTO serving_engine (slot, epoch, address, since) VALUES (1, 0, NULL, {self._dialect.now_s}) "
+                "ON CONFLICT (slot) DO NOTHING"
+            )
+            self._epoch = int(self._execute("SELECT epoch FROM serving_engine WHERE slot = 1").fetchall()[0][0])
+
     def announce_serving(self, address: str, at: float) -> None:
         with self._using(), self._transaction():
             self._fence()
@@ -491,7 +515,8 @@ class SqlStore:
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def _fence(self) -> None:
-        """In a write transaction of a store that claimed serving: refuse to write once another claim followed.
+        """In a write transaction of a store that claimed serving (or holds the store unserved, see
+        `hold_unserved`): refuse to write once another claim followed.
 
         The check reads the epoch row under the dialect's share lock, so a claim cannot commit between this check
         and this transaction's commit (on SQLite every write transaction already runs alone)."""

@@ -48,5 +48,19 @@ def parse_store_url(url: str) -> StoreUrl:
         if schema is not None and not _SCHEMA.match(schema):
             raise InvalidInput(f"schema: expected a lower-case identifier, got {schema!r}", field="database_url")
         conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(options), parts.fragment))
+        _check_conninfo(conninfo)
         return StoreUrl("postgres", conninfo=conninfo, schema=schema)
     raise InvalidInput(f"unsupported store URL scheme {parts.scheme!r}", field="database_url")
+
+
+def _check_conninfo(conninfo: str) -> None:
+    """libpq's reading of the URL's parameters, so a misspelt one (`applicationname`) is the URL's fault, said in
+    one line, not a driver error at the first connection. A parameter's value (`connect_timeout=ten`) is read only
+    by `connect`, which says so the same way."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as error:
+        raise InvalidInput(" ".join(str(error).split()), field="database_url") from None

@@ -1,4 +1,4 @@
-"""What a moderator does with a leased task, and an admin's manual assignment.
+"""What a moderator does with a leased task, and an admin's look at a task and manual assignment.
 
 Every lease action presents the lease token; the engine checks it and the holder under its lock, so a stale or
 foreign token is refused (409, one answer for any task the moderator does not hold) and never applied twice.
@@ -56,6 +56,14 @@ async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly,
 async def extend(task_id: TaskIdPath, body: ExtendRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Lengthen the lease, for long media: until `seconds` from now, so a retry after a timeout is safe as it is."""
     view = await runtime.thread.run(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
+    return json_response(task_out(view))
+
+
+@router.get("/{task_id}", response_model=TaskOut, responses=documented(401, 403, 404, 422, 503))
+async def get_task(task_id: TaskIdPath, principal: Admin, runtime: RuntimeDep) -> Response:
+    """A task as it stands, for an admin following up an item's `task_id` or an audit entry: its state, holder and
+    lease, and the item under review. Moderators read their own work from `/next`, never another's."""
+    view = await runtime.thread.run(runtime.engine.task, task_id)
     return json_response(task_out(view))
 
 

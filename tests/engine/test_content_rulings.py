@@ -1,0 +1,134 @@
+"""A re-upload carries its content's current decision: an appeal or escalation decided since the copy it is compared
+with was decided overrules that copy's decision for every later copy (the content's ruling), and a copy of content
+whose appeal is under review rides on that appeal. On every store, across restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.engine.conftest import EngineFactory, profile, video
+
+from queueopt.clock import VirtualClock
+from queueopt.domain import Decision, Item, ItemStatus, Verdict
+from queueopt.engine import Engine
+
+_REMOVED = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")
+_APPROVED = Decision(verdict=Verdict.NOT_VIOLATING)
+_RESTORED = Decision(verdict=Verdict.NOT_VIOLATING, action="restore")
+
+
+def _text(item_id: str, **changes: Any) -> Item:
+    """Hateful text of one content, reviewed in `text_high_en` (an appeal of it in `appeals`)."""
+    fields: dict[str, Any] = {"modality": "text", "signals": {"hate": 0.8}, "content_hash": "h"}
+    return video(item_id, **(fields | changes))
+
+
+def _decide(engine: Engine, task_id: str, moderator_id: str, decision: Decision) -> None:
+    lease = engine.assign_to(task_id, moderator_id)
+    assert lease.lease_token is not None
+    engine.decide(task_id, lease.lease_token, moderator_id, decision)
+
+
+def _staffed(engine_factory: EngineFactory) -> Engine:
+    engine = engine_factory()
+    for moderator_id in ("first", "second", "third"):
+        engine.upsert_moderator(profile(moderator_id))
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("source", "first", "ruling"), [("escalation", _APPROVED, _REMOVED), ("appeal", _REMOVED, _RESTORED)]
+)
+def test_a_copy_carries_the_decision_an_appeal_or_escalation_made_since_the_first(
+    engine_factory: EngineFactory, clock: VirtualClock, source: str, first: Decision, ruling: Decision
+) -> None:
+    """Found by a probe: an escalation removed content a first review had approved, and the next re-upload was
+    approved with the first review's verdict; likewise content restored on appeal was removed again when re-uploaded.
+    The copy names the appeal or escalation whose decision it carries, and the earlier items keep their own."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", first)
+    clock.advance(60.0)
+    engine.submit([_text("questioned", source=source)])
+    _decide(engine, "questioned", "second", ruling)
+    clock.advance(60.0)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "questioned", "questioned")
+        view = now_serving.item(copy_id)
+        assert (view.decision, view.decided_by) == (ruling, "second")
+        assert "same content as item 'questioned' (an appeal or escalation of it), already decided" in (
+            view.explanation or ""
+        )
+    assert engine.item("original").decision == first
+
+
+def test_a_copy_rides_on_an_appeal_under_review_and_is_decided_with_it(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """While an appeal of the content waits or is under review, its decision may overturn the one in force: a copy
+    inheriting that one would keep it if it were overturned. So the copy rides on the appeal, as on any review still
+    to decide, adding its harm rate to the appeal's priority."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    engine.submit([_text("appeal", source="appeal")])
+    waiting = engine.task("appeal").priority
+    (copy,) = engine.submit([_text("copy", views_per_hour=1000.0)])
+    assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "appeal", "appeal")
+    assert engine.item("copy").verdict is None
+    assert engine.task("appeal").priority > waiting
+    restarted = engine_factory()
+    (later,) = restarted.submit([_text("later")])
+    assert (later.duplicate_of, later.task_id) == ("appeal", "appeal")
+    clock.advance(60.0)
+    _decide(restarted, "appeal", "second", _RESTORED)
+    for item_id in ("copy", "later"):
+        view = restarted.item(item_id)
+        assert (view.status, view.decision, view.decided_by) == (ItemStatus.DECIDED, _RESTORED, "second")
+    (after,) = restarted.submit([_text("after")])
+    assert (after.duplicate_of, restarted.item("after").decision) == ("appeal", _RESTORED)
+
+
+def test_a_review_decided_after_the_ruling_is_what_later_copies_carry(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """The content's latest decision stands: a copy reviewed on its own after an escalation (it asked a
+    certification the escalation's review did not) decides the content again, so later copies ride on it while it
+    waits and carry its decision once made, not the escalation's."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _APPROVED)
+    clock.advance(60.0)
+    engine.submit([_text("escalation", source="escalation")])
+    _decide(engine, "escalation", "second", _REMOVED)
+    clock.advance(60.0)
+    harassment = {"signals": {"harassment": 0.9}}
+    (own,) = engine.submit([_text("own", **harassment)])
+    assert own.status is ItemStatus.QUEUED
+    (waiting,) = engine.submit([_text("waiting", **harassment)])
+    assert (waiting.duplicate_of, waiting.task_id) == ("own", "own")
+    clock.advance(60.0)
+    _decide(engine, "own", "third", _APPROVED)
+    (copy,) = engine_factory().submit([_text("copy", **harassment)])
+    assert (copy.duplicate_of, copy.task_id) == ("own", "own")
+    assert (engine.item("copy").decision, engine.item("copy").decided_by) == (_APPROVED, "third")
+
+
+def test_a_copy_reviewed_on_its_own_after_an_appeal_was_filed_is_what_later_copies_ride_on(
+    engine_factory: EngineFactory,
+) -> None:
+    """An appeal is ridden on only while it is the content's latest handling: a copy reviewed on its own since (it
+    asked a certification the appeal's review did not) is, and later copies like it ride on that review rather than
+    each being found not covered by the appeal's and reviewed again."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    engine.submit([_text("appeal", source="appeal")])
+    harassment = {"signals": {"harassment": 0.9}}
+    (own,) = engine.submit([_text("own", **harassment)])
+    assert own.status is ItemStatus.QUEUED
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "own", "own")
