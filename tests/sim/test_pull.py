@@ -5,6 +5,12 @@ queue on a tie and queue order inside a queue, without building a value matrix. 
 engine internals: a twin engine fed the same operations tries `assign_to` (whose eligibility check is the
 capability model's: skills, clearance, escalation, skips, the severe wellbeing budget) on every waiting task in
 that order, and the first one it accepts is the answer.
+
+Queue order inside a queue is the order tasks were queued in: a submit queues its batch in the order the engine
+admits it, which puts the batch's appeals and escalations after its other items (they are routed last, to see
+what the earlier reviews of their content asked). The reference queues a batch's tasks in that order too: among
+tasks that tie (one queue, one instant and one harm rate; under `fifo` one queue and one instant) an escalation
+sent first waits behind the proactive items sent with it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +29,7 @@ from queueopt.config import load_config
 from queueopt.domain import Action, Decision, Item, Modality, Source, TaskState, Verdict
 from queueopt.engine import Engine
 from queueopt.enqueue.priority import PriorityModel
+from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.errors import NotEligible, NotFound
 from queueopt.store import MemoryStore
 
@@ -120,7 +128,10 @@ def run(strategy: str, roster: list[dict[str, object]], script: list[tuple[objec
                 batch.append(Item(id=f"i{submitted}", content_hash=f"c{submitted}", **fields))
                 submitted += 1
             twins.reference.submit(batch)
-            for result in twins.tested.submit(batch):
+            results = twins.tested.submit(batch)
+            # Queued in the order admitted: appeals and escalations after the batch's other items (stable sort).
+            sources = {item.id: item.source for item in batch}
+            for result in sorted(results, key=lambda result: sources[result.id] in HUMAN_ONLY):
                 if result.action is Action.REVIEW:
                     assert result.task_id is not None
                     twins.push(result.task_id)
@@ -158,6 +169,44 @@ def test_a_pull_gets_the_most_urgent_task_the_moderator_is_eligible_for(
     strategy: str, roster: list[dict[str, object]], script: list[tuple[object, ...]]
 ) -> None:
     run(strategy, roster, script)
+
+
+ESCALATED_AUDIO: dict[str, object] = {
+    "modality": Modality.AUDIO,
+    "language": "en",
+    "region": "na",
+    "signals": {},
+    "source": Source.ESCALATION,
+    "views_per_hour": 0.0,
+    "duration_s": 0.0,
+}
+TIES_WITH_IT = {**ESCALATED_AUDIO, "signals": {"hate": 0.5}, "source": Source.PROACTIVE, "views_per_hour": 10.0}
+ANYONE: dict[str, object] = {
+    "languages": {"en": 1.0},
+    "regions": ["na"],
+    "modalities": [Modality.AUDIO],
+    "policy_areas": ["hate"],
+    "clearance": [],
+    "severe_per_hour": 0,
+    "cooldown_s": 0.0,
+}
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "priority"])
+def test_a_batch_s_escalation_waits_behind_the_items_sent_with_it_that_it_ties_with(strategy: str) -> None:
+    """The property's one reported failure (`'i3' == 'i2'`, its example lost) had this shape: an escalation sent
+    ahead of a proactive item in one batch, in one queue at one harm rate (0.05 x 500 = 5 x 0.5 x 10 = 25 an hour),
+    so tied under `priority` as under `fifo`. The engine admits the escalation last and queues it behind the item;
+    the reference queued them in the order sent and expected the escalation."""
+    run(strategy, [ANYONE], [("submit", [ESCALATED_AUDIO, TIES_WITH_IT]), ("pull", 0, False)])
+    engine = Engine(MemoryStore(), VirtualClock(), CONFIG, strategy=strategy, qa_secret="twins")
+    engine.upsert_moderator(ModeratorProfile(id="m0", **ANYONE))  # type: ignore[arg-type]
+    engine.submit(
+        [Item(id="i0", content_hash="c0", **ESCALATED_AUDIO), Item(id="i1", content_hash="c1", **TIES_WITH_IT)]  # type: ignore[arg-type]
+    )
+    assert engine.task("i0").priority == engine.task("i1").priority == 25.0
+    lease = engine.next_for("m0")
+    assert lease is not None and lease.id == "i1"
 
 
 def test_the_config_exercises_what_the_rule_must_respect() -> None:
