@@ -225,11 +225,13 @@ class OpsConfig(_Strict):
                 for area in getattr(self.auto_actions, kind)
                 if area not in areas
             ]
-        tiers = {area.clearance for area in self.policy_areas if area.clearance is not None}
-        tiers.update(tier for queue in self.queues for tier in queue.requires.clearance)
-        if len(tiers) > MAX_CLEARANCE_TIERS:
+        if len(self.clearance_tiers) > MAX_CLEARANCE_TIERS:
             problems.append(
-                ("(root)", f"{len(tiers)} clearance tiers; a moderator's profile holds at most {MAX_CLEARANCE_TIERS}")
+                (
+                    "(root)",
+                    f"{len(self.clearance_tiers)} clearance tiers; a moderator's profile holds at most "
+                    f"{MAX_CLEARANCE_TIERS}",
+                )
             )
         if problems:
             raise _ReferenceError(problems)
@@ -242,6 +244,12 @@ class OpsConfig(_Strict):
     @cached_property
     def areas_by_name(self) -> dict[str, PolicyArea]:
         return {area.name: area for area in self.policy_areas}
+
+    @cached_property
+    def clearance_tiers(self) -> frozenset[str]:
+        """Every tier the config names, on a policy area or a queue: a profile may hold only these."""
+        tiers = {area.clearance for area in self.policy_areas if area.clearance is not None}
+        return frozenset(tiers.union(tier for queue in self.queues for tier in queue.requires.clearance))
 
 
 class ConfigError(Exception):

@@ -132,3 +132,27 @@ def test_a_config_without_a_policy_area_open_tasks_are_in_is_refused_at_start(
         "the store has open tasks in policy areas this config does not have: 'harassment' (1 open task); keep each "
         "policy area in the config until its tasks are decided"
     )
+
+
+def test_a_config_without_a_clearance_tier_an_open_task_needs_is_refused_at_start(
+    durable_settings: Settings, tmp_path: Path, serve: Any, api_for: Any
+) -> None:
+    """Found by a review: open tasks keep every tier they were routed or widened with (a protection is never taken
+    off open work), and no profile may name a tier the config lacks, so renaming `terrorism` stranded them."""
+    both = {"child_safety": 0.9, "violent_extremism": 0.9}
+    with serve(create_app(durable_settings)) as client:
+        (result,) = api_for(client).submit(text_item("ce1", modality="video", signals=both))
+        task = client.get(f"/v1/tasks/{result['task_id']}", headers=bearer("admin")).json()
+        assert task["policy"] == "child_safety"
+    renamed = _changed_config(
+        tmp_path,
+        ('clearance = "terrorism"', 'clearance = "extremism"'),
+        ('clearance = ["terrorism"]', 'clearance = ["extremism"]'),
+    )
+    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
+        pass
+    assert refused.value.field == "policy_areas"
+    assert refused.value.message.startswith(
+        "the store has open tasks in clearance tiers this config does not have: 'terrorism' (1 open task); keep each "
+        "clearance tier in the config until its tasks are decided"
+    )

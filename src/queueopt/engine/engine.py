@@ -96,10 +96,12 @@ log = logging.getLogger("queueopt.engine")
 
 def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, str] | None:
     """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, as (config field, one
-    line): each queue, else each policy area, those tasks need that the config does not have, and how many tasks
-    need it; None when it has every one. A task in a missing queue would never be offered, shown in `/v1/queues`
-    or decided (a decision reads its queue's rules); one in a missing policy area would never be offered, since no
-    moderator may be certified in an area the config lacks. So the engine refuses to start rather than strand it."""
+    line): each queue, else each policy area, else each clearance tier, those tasks need that the config does not
+    have, and how many tasks need it; None when it has every one. A task in a missing queue would never be offered,
+    shown in `/v1/queues` or decided (a decision reads its queue's rules); one in a missing policy area or needing
+    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks
+    (and an open task's tiers are never relaxed, see `_widen_to_config`). So the engine refuses to start rather than
+    strand it."""
     tasks = list(open_tasks)
     queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
     if queues:
@@ -111,6 +113,11 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
     )
     if areas:
         return "policy_areas", _stranded("policy areas", areas, "policy area", "to rename an area, add the new one")
+    tiers = Counter(tier for task in tasks for tier in set(task.clearance) if tier not in config.clearance_tiers)
+    if tiers:
+        return "policy_areas", _stranded(
+            "clearance tiers", tiers, "clearance tier", "to rename a tier, add the new one"
+        )
     return None
 
 
