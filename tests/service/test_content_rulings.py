@@ -1,5 +1,6 @@
 """Over HTTP, on each durable store and across a restart: a re-upload reads as carrying its content's current
-decision, the one an appeal or escalation made since the first review, naming that appeal or escalation."""
+decision, the one an appeal or escalation made since the first review that overturned it, naming that appeal or
+escalation; an appeal still under review changes nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _item(client: Any, item_id: str) -> dict[str, Any]:
     return view
 
 
-def test_a_re_upload_carries_what_an_escalation_decided_and_rides_on_an_appeal_under_review(
+def test_a_re_upload_carries_what_an_escalation_decided_and_the_decision_in_force_while_an_appeal_waits(
     durable_settings: Settings, serve: Any, api_for: Any
 ) -> None:
     with serve(create_app(durable_settings)) as client:
@@ -46,12 +47,14 @@ def test_a_re_upload_carries_what_an_escalation_decided_and_rides_on_an_appeal_u
         assert (read["verdict"], read["decided_by"], read["decision"]["action"]) == ("violating", "m2", "remove")
         assert _item(client, "first")["verdict"] == "not_violating"
         api.submit(text_item("appeal", source="appeal", content_hash="h"))
-        (riding,) = api.submit(text_item("riding", content_hash="h"))
-        assert (riding["status"], riding["duplicate_of"], riding["task_id"]) == ("duplicate", "appeal", "appeal")
-        assert _item(client, "riding")["verdict"] is None
+        (waiting,) = api.submit(text_item("waiting", content_hash="h"))
+        assert (waiting["status"], waiting["duplicate_of"]) == ("duplicate", "escalation")
+        assert _item(client, "waiting")["verdict"] == "violating"  # the removal reaches it now, not after the appeal
         task = api.next("m3")
         assert task is not None and task["task_id"] == "appeal"
         body = {"lease_token": task["lease_token"], "verdict": "not_violating", "action": "restore"}
         client.post("/v1/tasks/appeal/decision", json=body, headers=bearer("m3")).raise_for_status()
-        read = _item(client, "riding")
-        assert (read["status"], read["verdict"], read["decided_by"]) == ("decided", "not_violating", "m3")
+        (after,) = api.submit(text_item("after", content_hash="h"))
+        read = _item(client, "after")
+        # the appeal restored what the first review decided: the copy carries that first decision again
+        assert (after["duplicate_of"], read["verdict"], read["decided_by"]) == ("first", "not_violating", "m1")

@@ -184,12 +184,13 @@ def test_copies_that_arrive_during_a_review_and_reach_the_engine_after_it(strate
 
 
 @pytest.mark.parametrize("strategy", ["fifo", "optimal"])
-def test_a_copy_rides_on_an_escalation_under_review_and_later_ones_carry_its_decision(
+def test_a_copy_carries_the_decision_in_force_and_later_ones_an_escalation_that_overturned_it(
     strategy: str, tmp_path: Path
 ) -> None:
     """The simulator drives the engine's rule for copies of content questioned since its first review: `a0` is
     decided first; its escalation `e` is kept from `a0`'s decider and reviewed by the other moderator; `a1`, arriving
-    while `e` waits or is under review, rides on it, and `a2`, arriving after its decision, carries that decision."""
+    while `e` waits or is under review, carries `a0`'s decision at once, and `a2`, arriving after `e`'s decision,
+    carries it if it overturned `a0`'s verdict, else `a0`'s still."""
     trace = tmp_path / "trace.csv"
     trace.write_text(
         "id,arrive_at_s,modality,language,region,content_hash,source,signals.spam\n"
@@ -208,10 +209,11 @@ def test_a_copy_rides_on_an_escalation_under_review_and_later_ones_carry_its_dec
     simulation = Simulation(scenario.model_copy(update={"arrivals": []}), 0)
     run = simulation.run()
     np.testing.assert_equal(run.action.tolist(), [REVIEW, REVIEW, COPY, COPY])
-    escalation, *copies = (item.id for item in run.arrivals.items[1:])
+    first, escalation, *copies = (item.id for item in run.arrivals.items)
     records = simulation._store.items(copies)
-    assert [(records[item_id].duplicate_of, records[item_id].task_id) for item_id in copies] == [(escalation,) * 2] * 2
+    overturned = run.verdict[1] != run.verdict[0]
+    assert [records[item_id].duplicate_of for item_id in copies] == [first, escalation if overturned else first]
     assert run.decided_by[1] not in (-1, run.decided_by[0])
-    assert run.decided_by[2] == run.decided_by[1] and run.decided_by[3] == -1
-    assert run.verdict.tolist()[1:] == [run.verdict[1]] * 3
+    assert run.decided_by[2] == run.decided_by[3] == -1
+    assert run.verdict.tolist()[2:] == [run.verdict[0], run.verdict[1]]
     check_copies(simulation, run)

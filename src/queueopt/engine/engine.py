@@ -747,35 +747,19 @@ class Engine:
 
     def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
-        on: the content's current handling. An appeal or escalation of it under review, filed since the latest copy
-        handled on its own, first, as the content's decision may be about to change: the copy rides on it and is
-        decided with it, where inheriting the decision in question would leave the copy with it if it is overturned.
-        Else that latest copy, unless the content's ruling (its appeal or escalation decided last) was made since
-        that copy's decision. Found by a probe: an escalation removed content a first review had approved, and every
-        later re-upload was approved."""
+        on: the latest copy handled on its own, unless the content's ruling (its appeal or escalation decided last)
+        overturned that copy's decision (`_overturns`). Found by a probe: an escalation removed content a first
+        review had approved, and every later re-upload was approved.
+
+        An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
+        reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past
+        auto-removal rode on an open appeal and stayed up). A ruling that upholds the decision leaves the copy with
+        the decision's own policy and action (found by a review: `uphold`, an appeal's action, replaced a removal's
+        `report_ncmec`)."""
         owner = self._latest_owner(entries)
-        appeal = self._open_appeal(entries, None if owner is None else owner[0].id)
-        if appeal is not None:
-            return appeal
-        if ruling is not None and _ruled_since(ruling, owner):
+        if ruling is not None and _overturns(ruling, owner):
             return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
         return None if owner is None else self._owner_of(*owner)
-
-    def _open_appeal(self, entries: list[_Seen], since: str | None) -> DuplicateOf | None:
-        """The latest appeal or escalation of some content still under review (queued or leased) filed after the item
-        `since` (the latest copy handled on its own; None: any), if any. A copy reviewed on its own after an appeal
-        was filed is the content's latest handling, as before appeals were ridden on: later copies are compared with
-        it. Open tasks are the engine's own, so only the appeal found is read from the store."""
-        for item_id, owner, record, task in reversed(entries):
-            if item_id == since:
-                return None
-            review = None if owner else task or self._tasks.get(item_id)
-            if review is None:
-                continue
-            record = record or self._store.items([item_id]).get(item_id)
-            if record is not None:
-                return self._owner_of(record, review, appeal=True)
-        return None
 
     def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
@@ -2195,14 +2179,20 @@ def _agrees(first: dict[str, Any], check: Decision) -> bool:
     return check.verdict is not Verdict.VIOLATING or policy is None or check.policy is None or policy == check.policy
 
 
-def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
+def _overturns(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
     """Whether the content's ruling (`ruling`, its appeal or escalation decided last) stands over the latest copy
-    handled on its own (`owner` and its review): decided at or after that copy's decision, or there is no such copy.
-    A copy still under review decides the content again, later than any ruling: a copy rides on it."""
+    handled on its own (`owner` and its review): there is no such copy, or the ruling was decided at or after that
+    copy's decision with another verdict. A copy still under review decides the content again, later than any
+    ruling: a copy rides on it."""
     if owner is None:
         return True
-    decided_at = owner[0].decided_at
-    return decided_at is not None and ruling.decided_at is not None and ruling.decided_at >= decided_at
+    record = owner[0]
+    return (
+        record.decided_at is not None
+        and ruling.decided_at is not None
+        and ruling.decided_at >= record.decided_at
+        and ruling.verdict != record.verdict
+    )
 
 
 def _rule(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:

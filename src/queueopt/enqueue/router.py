@@ -43,7 +43,7 @@ class DuplicateOf:
     asked: Asked = ASKED_NOTHING
     decision: str | None = None  # the decision's JSON as stored, the reviewer and any enforcement action with it
     reviewers: frozenset[str] = frozenset()  # for an appeal: who decided the content before, kept off its review
-    appeal: bool = False  # an appeal or escalation of the content (its latest decision, or its review under way)
+    appeal: bool = False  # an appeal or escalation of the content, whose decision overturned the one before
 
 
 class Routing(NamedTuple):

@@ -64,8 +64,8 @@ class ItemResultOut(_Response):
     )
     duplicate_of: str | None = Field(
         description="For a copy of earlier content (status `duplicate`), the item whose decision it carries or whose "
-        "review it rides on: an earlier copy, or an appeal or escalation of the content when that decided it last or "
-        "is under review."
+        "review it rides on: an earlier copy, or an appeal or escalation of the content when that decided it last and "
+        "overturned the decision before."
     )
     queue: str | None
     priority: float
