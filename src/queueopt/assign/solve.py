@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,14 @@ METHODS: dict[str, Callable[[Problem], tuple[IntArray, IntArray]]] = {
 HUNGARIAN_MIN_DENSITY = 0.1
 HUNGARIAN_MAX_TINY_CELLS = 4_096
 HUNGARIAN_MAX_CELLS = 25_000_000
+
+
+def load_solvers() -> None:
+    """Load the solvers' libraries now. scipy.optimize and OR-Tools load at a solve's first call, as most `queueopt`
+    commands never solve and half a second of every start was theirs; an engine loads them as it starts, so that its
+    first batch (after a take-over, say) does not wait for them."""
+    importlib.import_module("scipy.optimize")
+    importlib.import_module("ortools.graph.python.min_cost_flow")
 
 
 def solve(

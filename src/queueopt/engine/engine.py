@@ -34,7 +34,7 @@ import orjson
 import scipy.sparse as sp
 from pydantic import ValidationError
 
-from queueopt.assign import solve
+from queueopt.assign import load_solvers, solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.capability.state import LearnedModerator, LearnedState
@@ -258,6 +258,7 @@ class Engine:
         self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
         self._recover()
         self._restore_learning()
+        load_solvers()
 
     @property
     def config(self) -> OpsConfig:
