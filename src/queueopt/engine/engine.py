@@ -67,7 +67,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked, widened
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -671,12 +671,13 @@ class Engine:
         self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
     ) -> Task:
         """`task` severe if `severe` and needing every clearance tier of `tiers`, never less than it was (a
-        protection of open work is never relaxed); `task` itself when it already asks that much. A lease of it the
+        protection of open work is never relaxed), its primary area's own tier read from the config as routing's is
+        (`Router.widened_clearance`); `task` itself when it already asks that much. A lease of it the
         wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
         wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
         all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
         exposure is charged to the holder from it once written (`_charge_taken_back`)."""
-        clearance = widened(task.clearance, tiers)
+        clearance = self._router.widened_clearance(task.policy, task.clearance, tiers)
         newly_severe = severe and not task.severe
         if clearance is task.clearance and not newly_severe:
             return task
