@@ -99,17 +99,23 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
     line): each queue, else each policy area, else each clearance tier, those tasks need that the config does not
     have, and how many tasks need it; None when it has every one. A task in a missing queue would never be offered,
     shown in `/v1/queues` or decided (a decision reads its queue's rules); one in a missing policy area or needing
-    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks
-    (and an open task's tiers are never relaxed, see `_widen_to_config`). So the engine refuses to start rather than
-    strand it."""
+    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks,
+    unless its queue's escalation relaxes policy areas: then it is offered once that step is reached (found by a
+    review). A task's tiers are never relaxed, not even by a step relaxing `clearance`, which drops only the
+    queue's own tiers (see `Router.asked`). So the engine refuses to start rather than strand it."""
     tasks = list(open_tasks)
     queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
     if queues:
         return "queues", _stranded(
             "queues", queues, "queue", "to rename a queue, add the new one, route new items to it"
         )
+    relaxing = _queues_relaxing(config, "policy_areas")
     areas = Counter(
-        area for task in tasks for area in {task.policy or "", *task.areas} if area and area not in config.areas_by_name
+        area
+        for task in tasks
+        if task.queue not in relaxing
+        for area in {task.policy or "", *task.areas}
+        if area and area not in config.areas_by_name
     )
     if areas:
         return "policy_areas", _stranded("policy areas", areas, "policy area", "to rename an area, add the new one")
@@ -119,6 +125,11 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
             "clearance tiers", tiers, "clearance tier", "to rename a tier, add the new one"
         )
     return None
+
+
+def _queues_relaxing(config: OpsConfig, dimension: str) -> frozenset[str]:
+    """The queues of `config` one of whose escalation steps relaxes `dimension`."""
+    return frozenset(queue.name for queue in config.queues if any(dimension in step.relax for step in queue.escalation))
 
 
 def _stranded(kind: str, missing: Counter[str], one: str, rename: str) -> str:
