@@ -116,6 +116,44 @@ def test_a_restart_with_the_config_open_tasks_were_checked_against_reads_no_item
         monkeypatch.undo()
 
 
+def test_a_task_widened_at_a_restart_stores_what_one_routed_under_that_config_stores(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: routing reads a task's primary area's tier from the config, but the widening stored it, so
+    after `hate` was given a tier and taken it back, the task routed under the tier was offered again and the
+    widened one, the same content, made the start refuse (an open task needing a tier the config lacks)."""
+    tiered = changed(example_config, "hate", clearance="hate_tier")
+    Engine(store_factory(), clock, example_config).submit([hate("routed_before")])
+    restarted = Engine(store_factory(), clock, tiered)
+    restarted.submit([hate("routed_under_tier")])
+    stored = [store_factory().task(task_id) for task_id in ("routed_before", "routed_under_tier")]
+    assert [task.clearance for task in stored if task is not None] == [(), ()]
+    rolled_back = Engine(store_factory(), clock, example_config)  # started: no open task needs `hate_tier`
+    for task_id in ("routed_before", "routed_under_tier"):  # and both are offered to moderators without the tier
+        rolled_back.upsert_moderator(profile(f"m_{task_id}"))
+        assert rolled_back.assign_to(task_id, f"m_{task_id}").holder == f"m_{task_id}"
+
+
+def test_a_first_start_rewrites_no_task_whose_only_tier_is_its_own_areas(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: the first start after an upgrade (no checked config kept) rewrote every open task of an
+    area with a tier (`csam`, `terrorism`) to store the tier routing reads from the config, for nothing."""
+    engine = Engine(store_factory(), clock, example_config)
+    engine.submit(
+        [
+            video("cs", modality="video", signals={"child_safety": 0.9}),
+            video("ve", modality="video", signals={"violent_extremism": 0.9}),
+        ]
+    )
+    store = store_factory()
+    store.keep_setting("open_tasks_checked_against", "an older engine's")
+    applied = calls_to(store, "apply", monkeypatch)
+    Engine(store, clock, example_config)
+    assert applied == []
+    assert [task.clearance for task_id in ("cs", "ve") if (task := store.task(task_id))] == [(), ()]
+
+
 def calls_to(store: Store, name: str, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """The calls made to `store`'s method `name` from now on (until `monkeypatch` undoes it)."""
     calls: list[tuple[Any, ...]] = []

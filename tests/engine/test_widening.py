@@ -220,3 +220,24 @@ def _open_task(engine: Engine, task_id: str) -> TaskView | None:
     except NotFound:
         return None
     return task if task.state in (TaskState.QUEUED, TaskState.LEASED) else None
+
+
+def test_a_widened_review_stores_no_tier_of_its_own_primary_area(
+    clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: routing reads a task's primary area's tier from the config (`Task.clearance` holds the
+    other cleared areas'), but widening a review, or routing an appeal, stored it, so two reviews asking the same
+    differed, and only the widened one outlived a config dropping the tier. Another area's tier is stored."""
+    store = MemoryStore()
+    engine = Engine(store, clock, example_config)
+    engine.submit(
+        [photo("child", child_safety=0.9), video("nude", modality="photo", content_hash="n", signals={"nudity": 0.7})]
+    )
+    engine.submit([photo("removed", spam=0.999), photo("appeal", source="appeal")])
+    engine.submit([video("nude2", modality="photo", content_hash="n", signals={"child_safety": 0.95, "nudity": 0.996})])
+    stored = {task_id: store.task(task_id) for task_id in ("child", "appeal", "nude")}
+    assert {task_id: (task.policy, task.clearance) for task_id, task in stored.items() if task} == {
+        "child": ("child_safety", ()),
+        "appeal": ("child_safety", ()),
+        "nude": ("nudity", ("csam",)),
+    }

@@ -67,7 +67,7 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, QueueSet, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked, widened
+from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.records import AuditEntry, moderator_actor
@@ -99,17 +99,23 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
     line): each queue, else each policy area, else each clearance tier, those tasks need that the config does not
     have, and how many tasks need it; None when it has every one. A task in a missing queue would never be offered,
     shown in `/v1/queues` or decided (a decision reads its queue's rules); one in a missing policy area or needing
-    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks
-    (and an open task's tiers are never relaxed, see `_widen_to_config`). So the engine refuses to start rather than
-    strand it."""
+    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks,
+    unless its queue's escalation relaxes policy areas: then it is offered once that step is reached (found by a
+    review). A task's tiers are never relaxed, not even by a step relaxing `clearance`, which drops only the
+    queue's own tiers (see `Router.asked`). So the engine refuses to start rather than strand it."""
     tasks = list(open_tasks)
     queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
     if queues:
         return "queues", _stranded(
             "queues", queues, "queue", "to rename a queue, add the new one, route new items to it"
         )
+    relaxing = _queues_relaxing(config, "policy_areas")
     areas = Counter(
-        area for task in tasks for area in {task.policy or "", *task.areas} if area and area not in config.areas_by_name
+        area
+        for task in tasks
+        if task.queue not in relaxing
+        for area in {task.policy or "", *task.areas}
+        if area and area not in config.areas_by_name
     )
     if areas:
         return "policy_areas", _stranded("policy areas", areas, "policy area", "to rename an area, add the new one")
@@ -119,6 +125,11 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
             "clearance tiers", tiers, "clearance tier", "to rename a tier, add the new one"
         )
     return None
+
+
+def _queues_relaxing(config: OpsConfig, dimension: str) -> frozenset[str]:
+    """The queues of `config` one of whose escalation steps relaxes `dimension`."""
+    return frozenset(queue.name for queue in config.queues if any(dimension in step.relax for step in queue.escalation))
 
 
 def _stranded(kind: str, missing: Counter[str], one: str, rename: str) -> str:
@@ -532,8 +543,9 @@ class Engine:
             counted: list[tuple[str, str]] = []
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
-            # Content seen before that this batch actions without a review, with what each copy's review would ask.
-            unreviewed: dict[str, list[Asked]] = {}
+            # Content seen before that this batch actions without a review, with those copies: what their reviews would
+            # ask is worked out only for content with an open review (`_widen_open_reviews`), which few copies have.
+            unreviewed: dict[str, list[Item]] = {}
             route = self._router.route
             arrivals = list(fresh.items())
             if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
@@ -562,7 +574,7 @@ class Engine:
                     if content_hash in seen:
                         asking.add(content_hash)
                 elif content_hash in seen and _shown_to_nobody(routing):
-                    unreviewed.setdefault(content_hash, []).append(self._router.review_asks(item))
+                    unreviewed.setdefault(content_hash, []).append(item)
                 if routing.action is _ACTION_DUPLICATE:
                     if routing.verdict is None:  # rides on a review still to decide, so on its task
                         owner = record.task_id
@@ -621,7 +633,7 @@ class Engine:
     def _widen_open_reviews(
         self,
         asking: set[str],
-        unreviewed: dict[str, list[Asked]],
+        unreviewed: dict[str, list[Item]],
         seen: dict[str, list[_Seen]],
         tasks: list[Task],
         changes: Changes,
@@ -637,7 +649,9 @@ class Engine:
         open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
         went to them. A copy actioned without a review (`unreviewed`: removed or approved automatically, or riding
         on such an action) asks what its review would have: found by a probe, a re-upload scored for child safety
-        and removed automatically left the nudity review of the same photo with a moderator without `csam`. Such a
+        and removed automatically left the nudity review of the same photo with a moderator without `csam`. That
+        is worked out only once an open review of its content is found: most such copies are of content removed
+        automatically, with none open, and working it out for each made their submit 20 to 30% slower. Such a
         copy alone needs no closed review read: the open ones already ask what those asked, as each was widened
         when it was made. Certifications are each review's own question. A widened review held by someone it no
         longer allows, or newly severe, goes back to its queue (`_widened`), its exposure charged once written."""
@@ -663,7 +677,7 @@ class Engine:
                 asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
                 for task in chain((task for task, _ in open_reviews), closed)
             ]
-            asks += unreviewed.get(content_hash, ())
+            asks += map(self._router.review_asks, unreviewed.get(content_hash, ()))
             content = _union(asks)
             for task, write in open_reviews:
                 wider = self._widened(task, content.severe, content.clearance, _SAME_CONTENT, actor, now, changes)
@@ -682,12 +696,13 @@ class Engine:
         self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
     ) -> Task:
         """`task` severe if `severe` and needing every clearance tier of `tiers`, never less than it was (a
-        protection of open work is never relaxed); `task` itself when it already asks that much. A lease of it the
+        protection of open work is never relaxed), its primary area's own tier read from the config as routing's is
+        (`Router.widened_clearance`); `task` itself when it already asks that much. A lease of it the
         wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
         wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
         all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
         exposure is charged to the holder from it once written (`_charge_taken_back`)."""
-        clearance = widened(task.clearance, tiers)
+        clearance = self._router.widened_clearance(task.policy, task.clearance, tiers)
         newly_severe = severe and not task.severe
         if clearance is task.clearance and not newly_severe:
             return task

@@ -201,6 +201,17 @@ class Router:
                 certified.add(policy)
         return Asked(severe, tiers, frozenset(certified))
 
+    def widened_clearance(
+        self, policy: str | None, clearance: tuple[str, ...], tiers: frozenset[str]
+    ) -> tuple[str, ...]:
+        """The tiers a task whose primary area is `policy` and which stores `clearance` (`Task.clearance`) stores to
+        ask every tier of `tiers` as well, never fewer (`widened`). Its primary area's own tier is not stored, as
+        routing does not store it (`PriorityTerms.clearance`): it is read from the config when asked, so a config
+        dropping it relaxes every task of that area alike. Stored by the widening only, it made two tasks of the
+        same content differ, and a rollback of the tier refused to start (found by a review)."""
+        own = self._area_clearance.get(policy or "")
+        return widened(clearance, tiers if own is None else tiers.difference((own,)))
+
     def _content_tiers(self, policy: str | None, clearance: tuple[str, ...]) -> frozenset[str]:
         """The clearance tiers of content whose primary area is `policy` and whose other cleared areas add
         `clearance`: a cleared area's tier is never relaxed (as the capability model holds it)."""
@@ -250,14 +261,13 @@ class Router:
         reason = f"{review.reason}; about item {earlier.item_id!r}, asking what its review asked"
         return self._asking(review, earlier.asked, earlier.policy, reason)._replace(duplicate_of=earlier)
 
-    @staticmethod
-    def _asking(review: Routing, asked: Asked, policy: str | None, reason: str) -> Routing:
+    def _asking(self, review: Routing, asked: Asked, policy: str | None, reason: str) -> Routing:
         """`review` asking at least `asked` of its reviewer: severe if that was, its clearance tiers as tiers never
         relaxed, and a certification in every area it asked; `policy` stands in for a policy the review's own
         scores do not name."""
         terms = review.terms
         policy = review.policy or policy
-        clearance = widened(terms.clearance, asked.clearance)
+        clearance = self.widened_clearance(policy, terms.clearance, asked.clearance)
         areas = widened(terms.areas, asked.areas.difference((policy,)))
         return review._replace(
             severe=review.severe or asked.severe,

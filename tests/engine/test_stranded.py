@@ -1,0 +1,67 @@
+"""An engine starts on a store whose open tasks are in a policy area its config lacks when their queue's escalation
+relaxes policy areas, and serves them once relaxed; a clearance tier an open task stores is never relaxed, so one the
+config lacks still refuses the start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.conftest import StoreFactory
+from tests.engine.conftest import profile, video
+
+from queueopt.clock import VirtualClock
+from queueopt.config import OpsConfig
+from queueopt.domain import Decision, TaskState, Verdict
+from queueopt.engine import Engine
+from queueopt.errors import Conflict
+
+
+def relaxing(config: OpsConfig, queue: str, *dimensions: str) -> dict[str, Any]:
+    """`config` as data, with `queue` relaxing `dimensions` after a minute."""
+    data = config.model_dump()
+    for each in data["queues"]:
+        if each["name"] == queue:
+            each["escalation"] = [{"after_s": 60, "relax": list(dimensions)}]
+    return data
+
+
+def test_an_open_task_in_a_removed_area_is_served_once_its_queue_relaxes_policy_areas(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: the start was refused, though the task's queue relaxes policy areas after a minute, after
+    which a moderator certified in none of them may take it."""
+    data = relaxing(example_config, "audio", "policy_areas")
+    Engine(store_factory(), clock, OpsConfig.model_validate(data)).submit(
+        [video("ha", modality="audio", signals={"harassment": 0.9})]
+    )
+    data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "harassment"]
+    del data["auto_actions"]["approve_at"]["harassment"]
+    engine = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    engine.upsert_moderator(profile("m", modalities=["audio"], policy_areas=["spam"]))
+    assert engine.next_for("m") is None  # not relaxed yet
+    clock.advance(61)
+    lease = engine.next_for("m")
+    assert lease is not None and lease.id == "ha" and lease.lease_token is not None
+    engine.decide("ha", lease.lease_token, "m", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert engine.task("ha").state is TaskState.DECIDED
+
+
+def test_a_removed_tier_an_open_task_stores_refuses_the_start_though_its_queue_relaxes_clearance(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """A step relaxing `clearance` drops only the queue's own tiers: a tier a task stores (another cleared area's)
+    protects the moderator, and is never relaxed, so no one could be offered the task."""
+    data = relaxing(example_config, "child_safety", "clearance", "policy_areas")
+    engine = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    engine.submit([video("both", modality="video", signals={"child_safety": 0.9, "violent_extremism": 0.9})])
+    assert engine.task("both").queue == "child_safety"  # storing `terrorism`, its other cleared area's tier
+    for area in data["policy_areas"]:
+        if area["clearance"] == "terrorism":
+            area["clearance"] = None
+    for queue in data["queues"]:
+        queue["requires"]["clearance"] = [tier for tier in queue["requires"]["clearance"] if tier != "terrorism"]
+    with pytest.raises(Conflict) as refused:
+        Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    assert refused.value.field == "policy_areas"
+    assert refused.value.message.startswith("the store has open tasks in clearance tiers this config does not have")
