@@ -14,6 +14,13 @@ from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
 
 
+def _refusal(settings: Settings, serve: Any, config: Path) -> Conflict:
+    """Why an engine refused to start on the store of `settings` with `config`."""
+    with pytest.raises(Conflict) as refused, serve(create_app(settings.model_copy(update={"config": config}))):
+        pass
+    return refused.value
+
+
 def _changed_config(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
     """The example config with each (old, new) text replaced."""
     text = (REPO / "examples" / "ops.toml").read_text(encoding="utf-8")
@@ -100,10 +107,9 @@ def test_a_config_without_a_queue_that_holds_open_tasks_is_refused_at_start(
     renamed = _changed_config(
         tmp_path, ('name = "audio"\nsla_s', 'name = "audio2"\nsla_s'), ('queue = "audio"', 'queue = "audio2"')
     )
-    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
-        pass
-    assert refused.value.field == "queues"
-    assert refused.value.message.startswith(
+    refused = _refusal(durable_settings, serve, renamed)
+    assert refused.field == "queues"
+    assert refused.message.startswith(
         "the store has open tasks in queues this config does not have: 'audio' (2 open tasks); keep each queue"
     )
     with serve(create_app(durable_settings)) as client:  # nothing was lost, nor changed, by the refused start
@@ -125,10 +131,9 @@ def test_a_config_without_a_policy_area_open_tasks_are_in_is_refused_at_start(
     with serve(create_app(durable_settings)) as client:
         api_for(client).submit(text_item("ha1", modality="audio", signals={"harassment": 0.7}))
     renamed = _changed_config(tmp_path, ("harassment", "bullying"))
-    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
-        pass
-    assert refused.value.field == "policy_areas"
-    assert refused.value.message.startswith(
+    refused = _refusal(durable_settings, serve, renamed)
+    assert refused.field == "policy_areas"
+    assert refused.message.startswith(
         "the store has open tasks in policy areas this config does not have: 'harassment' (1 open task); keep each "
         "policy area in the config until its tasks are decided"
     )
@@ -149,10 +154,9 @@ def test_a_config_without_a_clearance_tier_an_open_task_needs_is_refused_at_star
         ('clearance = "terrorism"', 'clearance = "extremism"'),
         ('clearance = ["terrorism"]', 'clearance = ["extremism"]'),
     )
-    with pytest.raises(Conflict) as refused, serve(create_app(durable_settings.model_copy(update={"config": renamed}))):
-        pass
-    assert refused.value.field == "policy_areas"
-    assert refused.value.message.startswith(
+    refused = _refusal(durable_settings, serve, renamed)
+    assert refused.field == "policy_areas"
+    assert refused.message.startswith(
         "the store has open tasks in clearance tiers this config does not have: 'terrorism' (1 open task); keep each "
         "clearance tier in the config until its tasks are decided"
     )
