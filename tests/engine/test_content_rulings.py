@@ -1,6 +1,7 @@
 """A re-upload carries its content's current decision: an appeal or escalation decided since the copy it is compared
-with was decided, and that overturns its verdict, overrules that copy's decision for every later copy (the content's
-ruling); an appeal under review changes nothing until decided. On every store, across restarts."""
+with was decided overrules that copy's decision for every later copy (the content's ruling), unless it upholds a
+violation under no policy of its own, which leaves copies with the enforcement it upheld; an appeal under review
+changes nothing until decided. On every store, across restarts."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def test_a_copy_carries_the_decision_in_force_while_an_appeal_waits_and_an_uphel
     """Found by a review: a copy rode on the open appeal, so a re-upload of removed content stayed up for as long as
     the appeal waited (the appeals queue's SLA is a day), even one scored past auto-removal; and an appeal upholding
     the removal made later copies carry the appeal's `uphold`, not the removal's policy and action. A copy takes the
-    decision in force at once; only a ruling that overturns it reaches later copies."""
+    decision in force at once, and after an appeal upholds the removal, the removal's own decision."""
     engine = _staffed(engine_factory)
     engine.submit([_text("original")])
     _decide(engine, "original", "first", _REMOVED)
@@ -131,3 +132,43 @@ def test_a_copy_reviewed_on_its_own_after_an_appeal_was_filed_is_what_later_copi
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id, **harassment)])
         assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "own", "own")
+
+
+def test_an_escalation_that_finds_another_violation_reaches_every_later_copy(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: a ruling reached copies only when it flipped the verdict, so an escalation that found
+    child-abuse material in content removed as hate left every re-upload with the hate removal, not the report."""
+    engine = engine_factory()
+    for moderator_id in ("first", "second"):
+        engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety"]))
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
+    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
+    _decide(engine, "escalation", "second", reported)
+    clock.advance(60.0)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+
+
+def test_an_upheld_appeal_carries_the_removal_it_upheld_past_an_approval_between(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: after a removal, an appeal, and a copy reviewed on its own and approved, the appeal's
+    `uphold` (a violation under no policy) reached later copies as it was made, without the removal's policy and
+    action. The copy carries the latest decision that found a violation under a policy."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    engine.submit([_text("appeal", source="appeal")])
+    engine.submit([_text("own", signals={"harassment": 0.9})])
+    clock.advance(60.0)
+    _decide(engine, "own", "third", _APPROVED)
+    clock.advance(60.0)
+    _decide(engine, "appeal", "second", Decision(verdict=Verdict.VIOLATING, action="uphold"))
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("original", _REMOVED)

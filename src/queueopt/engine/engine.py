@@ -159,6 +159,7 @@ _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
+_ENFORCING_PAGE = 32  # items of a content's history read at a time looking for its enforcing decision (`_enforcing`)
 _CHECKED_AGAINST = "open_tasks_checked_against"  # the store's setting naming the config open tasks ask what it asks
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
@@ -774,18 +775,43 @@ class Engine:
     def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
         on: the latest copy handled on its own, unless the content's ruling (its appeal or escalation decided last)
-        overturned that copy's decision (`_overturns`). Found by a probe: an escalation removed content a first
-        review had approved, and every later re-upload was approved.
+        was decided since (`_ruled_since`). Found by a probe: an escalation removed content a first review had
+        approved, and every later re-upload was approved; and by a review: an escalation that found child-abuse
+        material in content removed as hate left re-uploads with the hate removal, not the report.
 
-        An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
-        reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past
-        auto-removal rode on an open appeal and stayed up). A ruling that upholds the decision leaves the copy with
-        the decision's own policy and action (found by a review: `uphold`, an appeal's action, replaced a removal's
-        `report_ncmec`)."""
+        A ruling that finds a violation under no policy of its own (an appeal's `uphold`) upholds the content's
+        enforcement: the copy carries the latest decision of the content that found a violation under a policy
+        (`_enforcing`), its policy and action with it (found by a review: `uphold` replaced a removal's
+        `report_ncmec` on every later copy). An appeal still under review changes nothing: a copy takes the decision
+        in force at once, as a removal must reach a re-upload now, not after the appeals queue's SLA (found by a
+        review: a copy that scored past auto-removal rode on an open appeal and stayed up)."""
         owner = self._latest_owner(entries)
-        if ruling is not None and _overturns(ruling, owner):
-            return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
-        return None if owner is None else self._owner_of(*owner)
+        if ruling is None or not _ruled_since(ruling, owner):
+            return None if owner is None else self._owner_of(*owner)
+        if ruling.verdict is Verdict.VIOLATING and _policy_of(ruling) is None:
+            upheld = self._enforcing(entries, owner)
+            if upheld is not None:
+                return self._owner_of(*upheld)
+        return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
+
+    def _enforcing(
+        self, entries: list[_Seen], owner: tuple[ItemRecord, Task | None] | None
+    ) -> tuple[ItemRecord, Task | None] | None:
+        """The latest decision of some content that found a violation under a policy, with the review that made it
+        (what it asked is what a copy carrying it is judged covered by): the latest copy's (`owner`) when it did,
+        else read back through the content's history a page at a time (a viral content's may be long, and the one
+        wanted is nearly always among its last)."""
+        if owner is not None and owner[0].verdict is Verdict.VIOLATING and _policy_of(owner[0]) is not None:
+            return owner
+        ids = [item_id for item_id, *_ in reversed(entries)]
+        for start in range(0, len(ids), _ENFORCING_PAGE):
+            page = ids[start : start + _ENFORCING_PAGE]
+            records = self._store.items(page)
+            for item_id in page:
+                record = records.get(item_id)
+                if record is not None and record.verdict is Verdict.VIOLATING and _policy_of(record) is not None:
+                    return record, None if record.task_id is None else self._open_or_stored(record.task_id)
+        return None
 
     def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
@@ -2205,20 +2231,22 @@ def _agrees(first: dict[str, Any], check: Decision) -> bool:
     return check.verdict is not Verdict.VIOLATING or policy is None or check.policy is None or policy == check.policy
 
 
-def _overturns(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
+def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | None) -> bool:
     """Whether the content's ruling (`ruling`, its appeal or escalation decided last) stands over the latest copy
-    handled on its own (`owner` and its review): there is no such copy, or the ruling was decided at or after that
-    copy's decision with another verdict. A copy still under review decides the content again, later than any
-    ruling: a copy rides on it."""
+    handled on its own (`owner` and its review): decided at or after that copy's decision, or there is no such copy.
+    A copy still under review decides the content again, later than any ruling: a copy rides on it."""
     if owner is None:
         return True
-    record = owner[0]
-    return (
-        record.decided_at is not None
-        and ruling.decided_at is not None
-        and ruling.decided_at >= record.decided_at
-        and ruling.verdict != record.verdict
-    )
+    decided_at = owner[0].decided_at
+    return decided_at is not None and ruling.decided_at is not None and ruling.decided_at >= decided_at
+
+
+def _policy_of(record: ItemRecord) -> str | None:
+    """The policy a decided record's decision names, if any."""
+    if record.decision is None:
+        return None
+    policy = orjson.loads(record.decision).get("policy")
+    return None if policy is None else str(policy)
 
 
 def _rule(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
