@@ -47,6 +47,28 @@ def test_an_open_task_in_a_removed_area_is_served_once_its_queue_relaxes_policy_
     assert engine.task("ha").state is TaskState.DECIDED
 
 
+def test_an_appeal_of_content_decided_in_a_removed_area_asks_no_certification_in_it(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: an appeal sent without scores took the earlier review's area as its policy, an area the
+    config no longer had, in a queue that does not relax areas: it was never offered, and the next start refused."""
+    data = relaxing(example_config, "audio", "policy_areas")
+    Engine(store_factory(), clock, OpsConfig.model_validate(data)).submit(
+        [video("ha", modality="audio", signals={"harassment": 0.9}, content_hash="h")]
+    )
+    data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "harassment"]
+    del data["auto_actions"]["approve_at"]["harassment"]
+    config = OpsConfig.model_validate(data)
+    engine = Engine(store_factory(), clock, config)
+    engine.submit([video("appeal", modality="audio", signals={}, content_hash="h", source="appeal")])
+    task = engine.task("appeal")
+    assert (task.queue, task.policy) == ("appeals", None)
+    engine.upsert_moderator(profile("m", modalities=["audio"], policy_areas=["spam"]))
+    lease = engine.next_for("m")
+    assert lease is not None and lease.id == "appeal"
+    Engine(store_factory(), clock, config)  # starts: nothing open asks what the config lacks
+
+
 def test_a_removed_tier_an_open_task_stores_refuses_the_start_though_its_queue_relaxes_clearance(
     store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
 ) -> None:

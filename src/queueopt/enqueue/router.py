@@ -94,6 +94,7 @@ class Router:
         "_aging",
         "_approve_at",
         "_area_clearance",
+        "_areas",
         "_first_match",
         "_priority",
         "_queue_areas",
@@ -117,6 +118,7 @@ class Router:
             for queue in config.queues
         }
         self._area_clearance = {area.name: area.clearance for area in config.policy_areas if area.clearance}
+        self._areas = frozenset(area.name for area in config.policy_areas)
         self._remove_at = tuple(config.auto_actions.remove_at.items())
         self._approve_at = dict(config.auto_actions.approve_at)
 
@@ -264,11 +266,13 @@ class Router:
     def _asking(self, review: Routing, asked: Asked, policy: str | None, reason: str) -> Routing:
         """`review` asking at least `asked` of its reviewer: severe if that was, its clearance tiers as tiers never
         relaxed, and a certification in every area it asked; `policy` stands in for a policy the review's own
-        scores do not name."""
+        scores do not name. An area the config no longer has is neither: nobody may be certified in it, so an
+        appeal asking it would never be offered (found by a review: an appeal of content an earlier config's area
+        had decided waited for ever, and the next start refused the store)."""
         terms = review.terms
-        policy = review.policy or policy
+        policy = review.policy or (policy if policy in self._areas else None)
         clearance = self.widened_clearance(policy, terms.clearance, asked.clearance)
-        areas = widened(terms.areas, asked.areas.difference((policy,)))
+        areas = widened(terms.areas, asked.areas.intersection(self._areas).difference((policy,)))
         return review._replace(
             severe=review.severe or asked.severe,
             policy=policy,
