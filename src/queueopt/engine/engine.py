@@ -268,9 +268,9 @@ class Engine:
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
+        load_solvers()
         self._recover()
         self._restore_learning()
-        load_solvers()
 
     @property
     def config(self) -> OpsConfig:
@@ -311,6 +311,7 @@ class Engine:
         self._hand_back_unallowed()
         beat()
         self._widen_to_config()
+        beat()
 
     def _hand_back_unallowed(self) -> None:
         """Leases the engine was stopped with, checked against the config and profiles it starts with: the config
