@@ -172,3 +172,25 @@ def test_an_upheld_appeal_carries_the_removal_it_upheld_past_an_approval_between
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("original", _REMOVED)
+
+
+def test_a_withdrawn_copys_review_decided_for_a_copy_riding_on_it_is_the_contents_latest_decision(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: a copy reviewed on its own was withdrawn while another rode on its review; the review found
+    a violation, yet later re-uploads carried the approval made before it."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _APPROVED)
+    clock.advance(60.0)
+    harassment = {"signals": {"harassment": 0.9}}
+    engine.submit([_text("own", **harassment)])
+    (riding,) = engine.submit([_text("riding", **harassment)])
+    assert riding.task_id == "own"
+    engine.cancel("own")
+    clock.advance(60.0)
+    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
+    _decide(engine, "own", "second", removed)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)

@@ -816,7 +816,8 @@ class Engine:
 
     def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
-        and not withdrawn (a withdrawn one leaves the one before it)."""
+        and not withdrawn (a withdrawn one leaves the one before it), unless a copy riding on the withdrawn one's
+        review kept it open and got its decision: that decision is the content's latest (`_decided_through`)."""
         for item_id, owner, record, task in reversed(entries):
             if not owner:
                 continue
@@ -825,11 +826,25 @@ class Engine:
             if record is None:
                 continue
             if record.status is _ITEM_CANCELLED and (record.task_id is None or record.task_id not in self._tasks):
-                continue  # withdrawn, and no copy riding on it keeps its review open
+                decided = self._decided_through(record)
+                if decided is None:
+                    continue  # withdrawn, and no copy riding on it got its review's decision
+                return decided
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
             return record, task
         return None
+
+    def _decided_through(self, withdrawn: ItemRecord) -> tuple[ItemRecord, Task] | None:
+        """The decision a withdrawn copy's review made for the copies riding on it, with that review, if it was
+        decided. Found by a review: a copy reviewed on its own was withdrawn while another rode on it, the review
+        found a violation, and later re-uploads carried the approval before it."""
+        task = None if withdrawn.task_id is None else self._store.task(withdrawn.task_id)
+        if task is None or task.state is not _DECIDED:
+            return None
+        riding = (record for record in self._store.items_of_task(task.id) if record.decision is not None)
+        record = next(riding, None)
+        return None if record is None else (record, task)
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
         """What an appeal or escalation of some content asks and whom it is kept from: all that every earlier review
