@@ -1,7 +1,7 @@
 """A re-upload carries its content's current decision: an appeal or escalation decided since the copy it is compared
-with was decided overrules that copy's decision for every later copy (the content's ruling), unless it upholds a
-violation under no policy of its own, which leaves copies with the enforcement it upheld; an appeal under review
-changes nothing until decided. On every store, across restarts."""
+with was decided overrules that copy's decision for every later copy (the content's ruling); one upholding a violation
+under no policy of its own does only when copies would otherwise carry no violation; an appeal under review changes
+nothing until decided. On every store, across restarts."""
 
 from __future__ import annotations
 
@@ -154,24 +154,42 @@ def test_an_escalation_that_finds_another_violation_reaches_every_later_copy(
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
 
 
-def test_an_upheld_appeal_carries_the_removal_it_upheld_past_an_approval_between(
+def test_an_upheld_appeal_leaves_copies_with_the_enforcement_in_force_and_reverses_an_approval_between(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
-    """Found by a review: after a removal, an appeal, and a copy reviewed on its own and approved, the appeal's
-    `uphold` (a violation under no policy) reached later copies as it was made, without the removal's policy and
-    action. The copy carries the latest decision that found a violation under a policy."""
-    engine = _staffed(engine_factory)
+    """Found by two reviews: an appeal's `uphold` (a violation under no policy) reached later copies as it was made,
+    so an escalation's child-abuse report was replaced by `uphold` on every re-upload. An uphold is the content's
+    ruling only when copies would otherwise carry no violation: after a copy reviewed on its own was approved in
+    between, later copies carry the appeal's violation."""
+    engine = engine_factory()
+    for moderator_id in ("first", "second", "third", "fourth"):
+        engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety"]))
     engine.submit([_text("original")])
     _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
+    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
+    _decide(engine, "escalation", "second", reported)
+    clock.advance(60.0)
+    upheld = Decision(verdict=Verdict.VIOLATING, action="uphold")
     engine.submit([_text("appeal", source="appeal")])
-    engine.submit([_text("own", signals={"harassment": 0.9})])
+    _decide(engine, "appeal", "third", upheld)
     clock.advance(60.0)
-    _decide(engine, "own", "third", _APPROVED)
-    clock.advance(60.0)
-    _decide(engine, "appeal", "second", Decision(verdict=Verdict.VIOLATING, action="uphold"))
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
-        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("original", _REMOVED)
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+
+    other = _staffed(engine_factory)
+    other.submit([_text("o-original", content_hash="o")])
+    _decide(other, "o-original", "first", _REMOVED)
+    other.submit([_text("o-appeal", source="appeal", content_hash="o")])
+    other.submit([_text("o-own", signals={"harassment": 0.9}, content_hash="o")])
+    clock.advance(60.0)
+    _decide(other, "o-own", "third", _APPROVED)
+    clock.advance(60.0)
+    _decide(other, "o-appeal", "second", upheld)
+    (copy,) = engine_factory().submit([_text("o-copy", content_hash="o")])
+    assert (copy.duplicate_of, other.item("o-copy").decision) == ("o-appeal", upheld)
 
 
 def test_a_withdrawn_copys_review_decided_for_a_copy_riding_on_it_is_the_contents_latest_decision(

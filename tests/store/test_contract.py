@@ -445,22 +445,25 @@ def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated_to_versi
     backend: str, tmp_path: Path
 ) -> None:
     """Version 13 keeps each content's ruling; an upgraded store finds it among the items: the appeal or escalation
-    of the content whose own decision was made last (not one still open, not one withdrawn, not the original)."""
-    items = [  # id, source, status, content hash, submitted, decided
-        ("first", None, "decided", "h1", 10.0, 11.0),
-        ("upheld", "appeal", "decided", "h1", 12.0, 13.0),
-        ("reversed", "escalation", "decided", "h1", 12.5, 14.0),
-        ("open", "appeal", "queued", "h1", 15.0, "NULL"),
-        ("withdrawn", "appeal", "cancelled", "h1", 16.0, "NULL"),
-        ("second", None, "decided", "h2", 10.0, 20.0),
+    of the content whose own decision was made last (not one still open, not one withdrawn, not the original, not
+    an `uphold` finding a violation under no policy of its own, which leaves copies with the enforcement in force)."""
+    uphold = '\'violating\', \'{{"verdict": "violating", "action": "uphold"}}\''
+    items = [  # id, source, status, content hash, submitted, decided, verdict and decision
+        ("first", None, "decided", "h1", 10.0, 11.0, "NULL, NULL"),
+        ("upheld", "appeal", "decided", "h1", 12.0, 13.0, "NULL, NULL"),
+        ("reversed", "escalation", "decided", "h1", 12.5, 14.0, "NULL, NULL"),
+        ("open", "appeal", "queued", "h1", 15.0, "NULL", "NULL, NULL"),
+        ("withdrawn", "appeal", "cancelled", "h1", 16.0, "NULL", "NULL, NULL"),
+        ("uphold", "appeal", "decided", "h1", 17.0, 18.0, uphold),
+        ("second", None, "decided", "h2", 10.0, 20.0, "NULL, NULL"),
     ]
     values = ", ".join(
         f"('{item_id}', '{_payload_of(source)}', '{status}', '{item_id}', 'q', 1.0, 'review', 'r', '{content_hash}', "
-        f"{submitted}, {decided})"
-        for item_id, source, status, content_hash, submitted, decided in items
+        f"{submitted}, {decided}, {decision})"
+        for item_id, source, status, content_hash, submitted, decided, decision in items
     )
     columns = "id, payload, status, task_id, queue, priority, action, explanation, content_hash, submitted_at"
-    columns += ", decided_at"
+    columns += ", decided_at, verdict, decision"
     rows = (f"INSERT INTO items ({columns}) VALUES {values}",)
     with _store_at_version(backend, tmp_path, 12, rows) as store:
         assert store.schema_version() == SCHEMA_VERSION == 13

@@ -159,7 +159,6 @@ _Seen = tuple[str, bool, ItemRecord | None, Task | None]
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
-_ENFORCING_PAGE = 32  # items of a content's history read at a time looking for its enforcing decision (`_enforcing`)
 _CHECKED_AGAINST = "open_tasks_checked_against"  # the store's setting naming the config open tasks ask what it asks
 _ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
 _LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
@@ -268,6 +267,9 @@ class Engine:
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
+        # Per decided review of a withdrawn copy, the copy riding on it that got its decision (`_decided_through`):
+        # every later copy of that content rides on the same task, so reading its items again for each would grow.
+        self._decided_riders: dict[str, ItemRecord] = {}
         load_solvers()
         self._recover()
         self._restore_learning()
@@ -530,7 +532,7 @@ class Engine:
                 problem = unlinked(item)
                 if problem is not None:
                     raise InvalidInput(problem, field=f"items.{index}.content_hash")
-            seen, rulings = self._content_seen(fresh.values())
+            seen, rulings = self._content_seen(map(_CONTENT_HASH, fresh.values()))
             current = {
                 value: handling
                 for value, entries in seen.items()
@@ -750,12 +752,14 @@ class Engine:
         ]
         return [task for task in map(self._store.task, withdrawn) if task is not None]
 
-    def _content_seen(self, items: Iterable[Item]) -> tuple[dict[str, list[_Seen]], dict[str, ItemRecord]]:
+    def _content_seen(
+        self, content_hashes: Iterable[str | None]
+    ) -> tuple[dict[str, list[_Seen]], dict[str, ItemRecord]]:
         """Each content hash's history in the store, oldest first (`Store.content_history`), with the record of its
         latest copy handled on its own read (what a plain copy is compared with); and the record of each one's ruling
         (`Store.rulings`), which a plain copy may carry instead. Other records are read only when needed: a viral
         content's history may hold thousands of appeals, and a copy needs none of them but one under review."""
-        hashes = list(filter(None, map(_CONTENT_HASH, items)))  # each item's hash read once
+        hashes = list(filter(None, content_hashes))
         if not hashes:
             return {}, {}
         history = self._store.content_history(hashes)
@@ -775,44 +779,18 @@ class Engine:
 
     def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
-        on: the latest copy handled on its own, unless the content's ruling (its appeal or escalation decided last)
-        was decided since (`_ruled_since`). Found by a probe: an escalation removed content a first review had
-        approved, and every later re-upload was approved; and by a review: an escalation that found child-abuse
-        material in content removed as hate left re-uploads with the hate removal, not the report.
+        on: the latest copy handled on its own, unless the content's ruling (`_rule`: its appeal or escalation decided
+        last that says something of its own) was decided since (`_ruled_since`). Found by a probe: an escalation
+        removed content a first review had approved, and every later re-upload was approved; and by a review: an
+        escalation that found child-abuse material in content removed as hate left re-uploads with the hate removal.
 
-        A ruling that finds a violation under no policy of its own (an appeal's `uphold`) upholds the content's
-        enforcement: the copy carries the latest decision of the content that found a violation under a policy
-        (`_enforcing`), its policy and action with it (found by a review: `uphold` replaced a removal's
-        `report_ncmec` on every later copy). An appeal still under review changes nothing: a copy takes the decision
-        in force at once, as a removal must reach a re-upload now, not after the appeals queue's SLA (found by a
-        review: a copy that scored past auto-removal rode on an open appeal and stayed up)."""
+        An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
+        reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past
+        auto-removal rode on an open appeal and stayed up)."""
         owner = self._latest_owner(entries)
-        if ruling is None or not _ruled_since(ruling, owner):
-            return None if owner is None else self._owner_of(*owner)
-        if ruling.verdict is Verdict.VIOLATING and _policy_of(ruling) is None:
-            upheld = self._enforcing(entries, owner)
-            if upheld is not None:
-                return self._owner_of(*upheld)
-        return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
-
-    def _enforcing(
-        self, entries: list[_Seen], owner: tuple[ItemRecord, Task | None] | None
-    ) -> tuple[ItemRecord, Task | None] | None:
-        """The latest decision of some content that found a violation under a policy, with the review that made it
-        (what it asked is what a copy carrying it is judged covered by): the latest copy's (`owner`) when it did,
-        else read back through the content's history a page at a time (a viral content's may be long, and the one
-        wanted is nearly always among its last)."""
-        if owner is not None and owner[0].verdict is Verdict.VIOLATING and _policy_of(owner[0]) is not None:
-            return owner
-        ids = [item_id for item_id, *_ in reversed(entries)]
-        for start in range(0, len(ids), _ENFORCING_PAGE):
-            page = ids[start : start + _ENFORCING_PAGE]
-            records = self._store.items(page)
-            for item_id in page:
-                record = records.get(item_id)
-                if record is not None and record.verdict is Verdict.VIOLATING and _policy_of(record) is not None:
-                    return record, None if record.task_id is None else self._open_or_stored(record.task_id)
-        return None
+        if ruling is not None and _ruled_since(ruling, owner):
+            return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
+        return None if owner is None else self._owner_of(*owner)
 
     def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
@@ -842,9 +820,14 @@ class Engine:
         task = None if withdrawn.task_id is None else self._store.task(withdrawn.task_id)
         if task is None or task.state is not _DECIDED:
             return None
-        riding = (record for record in self._store.items_of_task(task.id) if record.decision is not None)
-        record = next(riding, None)
-        return None if record is None else (record, task)
+        record = self._decided_riders.get(task.id)
+        if record is None:
+            riding = (record for record in self._store.items_of_task(task.id) if record.decision is not None)
+            record = next(riding, None)
+            if record is None:
+                return None
+            self._decided_riders[task.id] = record
+        return record, task
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
         """What an appeal or escalation of some content asks and whom it is kept from: all that every earlier review
@@ -1448,7 +1431,7 @@ class Engine:
                 if record is not None and record.content_hash:
                     history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
                     self._keep_appeals_from(task, history, moderator_id, now, changes, replaced, created)
-                    _rule(record, history, changes)
+                    self._rule(record, history, changes)
                 scored = None
             else:
                 scored = self._qa_outcome(task, decision)
@@ -1462,6 +1445,25 @@ class Engine:
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
             return self._view(decided, record)
+
+    def _rule(self, record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
+        """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
+        or escalation of that content (in its `history` as such) holding the decision itself: later copies carry it
+        rather than the decision it questioned (`_current_handling`).
+
+        One finding a violation under no policy of its own (an appeal's `uphold`) is no enforcement: it is the
+        ruling only when copies would otherwise carry no violation; else they keep the decision in force, its
+        policy and action with it (found by a review: `uphold` replaced a removal's `report_ncmec`, and then an
+        escalation's, on every later copy)."""
+        if not (record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history):
+            return
+        if record.verdict is Verdict.VIOLATING and _policy_of(record) is None:
+            seen, rulings = self._content_seen([record.content_hash])
+            entries = seen.get(record.content_hash, [])
+            in_force = self._current_handling(entries, rulings.get(record.content_hash))
+            if in_force is not None and in_force.verdict is Verdict.VIOLATING:
+                return
+        changes.rulings.append((record.content_hash, record.id))
 
     def _keep_appeals_from(
         self,
@@ -2263,14 +2265,6 @@ def _policy_of(record: ItemRecord) -> str | None:
         return None
     policy = orjson.loads(record.decision).get("policy")
     return None if policy is None else str(policy)
-
-
-def _rule(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
-    """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal or
-    escalation of that content (in its `history` as such) and holds the decision itself: later copies carry it
-    rather than the decision it questioned (`Engine._current_handling`)."""
-    if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
-        changes.rulings.append((record.content_hash, record.id))
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:

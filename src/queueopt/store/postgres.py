@@ -57,6 +57,7 @@ POSTGRES = Dialect(
         "bigint": "BIGINT",
         "identity": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         "payload_source": "(payload::json ->> 'source')",
+        "decision_policy": "(decision::json ->> 'policy')",
     },
 )
 

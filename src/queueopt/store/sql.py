@@ -46,8 +46,9 @@ class Dialect:
     connection, a server restart, a busy, full or failing disk), or None for any other error, which is a bug."""
     executemany: Callable[[Connection, str, list[tuple[Any, ...]]], int]
     column_types: dict[str, str]
-    """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files, and
-    `{payload_source}`, an item's `source` read from its stored JSON."""
+    """Fills the `{real}`, `{bool}`, `{bigint}` and `{identity}` placeholders of the migration files,
+    `{payload_source}`, an item's `source` read from its stored JSON, and `{decision_policy}`, its decision's
+    `policy`."""
     share_row: str
     """Appended to a SELECT of one row to hold it shared until the transaction ends, or empty where write
     transactions never overlap (SQLite)."""

@@ -80,6 +80,7 @@ SQLITE = Dialect(
         "bigint": "INTEGER",
         "identity": "INTEGER PRIMARY KEY",
         "payload_source": "json_extract(payload, '$.source')",
+        "decision_policy": "json_extract(decision, '$.policy')",
     },
 )
 
