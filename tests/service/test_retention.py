@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from queueopt.engine import qa_draw
 from queueopt.service import serving
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
@@ -24,10 +25,14 @@ def test_a_service_with_retention_purges_settled_work_and_keeps_open_work(
 ) -> None:
     monkeypatch.setattr(serving, "PURGE_EVERY_S", 0.05)
     retained = settings.model_copy(update={"retention_days": 0.5 / 86400})  # half a second
-    with serve(create_app(retained)) as client:
+    app = create_app(retained)
+    with serve(app) as client:
         api = api_for(client)
         client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
-        task = api.lease("m1")
+        # An id QA does not sample (at most 10% of a queue's decisions): a QA review left open would keep the item.
+        secret = app.state.runtime.engine.qa_secret
+        kept = next(f"kept-{n}" for n in range(1000) if qa_draw(secret, f"kept-{n}") >= 0.10)
+        task = api.lease("m1", api.text_item(kept))
         decided = client.post(
             f"/v1/tasks/{task['task_id']}/decision",
             json={"lease_token": task["lease_token"], "verdict": "not_violating", "policy": "hate"},
