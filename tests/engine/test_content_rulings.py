@@ -13,6 +13,7 @@ from tests.engine.conftest import EngineFactory, profile, video
 from queueopt.clock import VirtualClock
 from queueopt.domain import Decision, Item, ItemStatus, Verdict
 from queueopt.engine import Engine
+from queueopt.store.retention import DAY_S, purge_all
 
 _REMOVED = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")
 _APPROVED = Decision(verdict=Verdict.NOT_VIOLATING)
@@ -212,3 +213,53 @@ def test_a_withdrawn_copys_review_decided_for_a_copy_riding_on_it_is_the_content
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id, **harassment)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)
+
+
+def test_an_uphold_while_a_copy_reviewed_on_its_own_waits_keeps_the_escalations_report(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: the uphold was judged against the pending copy (no verdict yet), so it became the ruling
+    over the escalation's report, and once that copy was withdrawn every re-upload carried `uphold`."""
+    engine = engine_factory()
+    for moderator_id in ("first", "second", "third"):
+        engine.upsert_moderator(
+            profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety", "harassment"])
+        )
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
+    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
+    _decide(engine, "escalation", "second", reported)
+    clock.advance(60.0)
+    (own,) = engine.submit([_text("own", signals={"harassment": 0.9})])
+    assert own.status is ItemStatus.QUEUED
+    engine.submit([_text("appeal", source="appeal")])
+    clock.advance(60.0)
+    _decide(engine, "appeal", "third", Decision(verdict=Verdict.VIOLATING, action="uphold"))
+    engine.cancel("own")
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+
+
+def test_a_purged_content_submitted_again_is_not_judged_by_what_was_read_of_it_before(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: the decision read through a withdrawn copy's review was kept across a purge, so the same
+    ids submitted again carried the purged removal though their own review approved."""
+    engine = _staffed(engine_factory)
+    harassment = {"signals": {"harassment": 0.9}}
+    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
+    for decision in (removed, _APPROVED):
+        engine.submit([_text("original")])
+        _decide(engine, "original", "first", _APPROVED)
+        clock.advance(60.0)
+        engine.submit([_text("own", **harassment), _text("riding", **harassment)])
+        engine.cancel("own")
+        clock.advance(60.0)
+        _decide(engine, "own", "second", decision)
+        engine.submit([_text("copy", **harassment)])
+        assert engine.item("copy").decision == decision
+        clock.advance(400 * DAY_S)
+        assert purge_all(lambda after: engine.purge(clock.now() - DAY_S, after, 1000)).items == 4

@@ -777,7 +777,9 @@ class Engine:
         }
         return seen, {value: records[item_id] for value, item_id in ruled.items() if item_id in records}
 
-    def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
+    def _current_handling(
+        self, entries: list[_Seen], ruling: ItemRecord | None, *, decided: bool = False
+    ) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
         on: the latest copy handled on its own, unless the content's ruling (`_rule`: its appeal or escalation decided
         last that says something of its own) was decided since (`_ruled_since`). Found by a probe: an escalation
@@ -786,16 +788,18 @@ class Engine:
 
         An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
         reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past
-        auto-removal rode on an open appeal and stayed up)."""
-        owner = self._latest_owner(entries)
+        auto-removal rode on an open appeal and stayed up). With `decided`, a copy still under review is passed
+        over: the decision in force is asked for, not what a copy would ride on."""
+        owner = self._latest_owner(entries, decided=decided)
         if ruling is not None and _ruled_since(ruling, owner):
             return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
         return None if owner is None else self._owner_of(*owner)
 
-    def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
+    def _latest_owner(self, entries: list[_Seen], *, decided: bool = False) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
         and not withdrawn (a withdrawn one leaves the one before it), unless a copy riding on the withdrawn one's
-        review kept it open and got its decision: that decision is the content's latest (`_decided_through`)."""
+        review kept it open and got its decision: that decision is the content's latest (`_decided_through`). With
+        `decided`, the latest decided or actioned."""
         for item_id, owner, record, task in reversed(entries):
             if not owner:
                 continue
@@ -804,10 +808,12 @@ class Engine:
             if record is None:
                 continue
             if record.status is _ITEM_CANCELLED and (record.task_id is None or record.task_id not in self._tasks):
-                decided = self._decided_through(record)
-                if decided is None:
+                through = self._decided_through(record)
+                if through is None:
                     continue  # withdrawn, and no copy riding on it got its review's decision
-                return decided
+                return through
+            if decided and record.decided_at is None:
+                continue  # still under review
             if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
                 task = self._open_or_stored(record.task_id)
             return record, task
@@ -1452,15 +1458,15 @@ class Engine:
         rather than the decision it questioned (`_current_handling`).
 
         One finding a violation under no policy of its own (an appeal's `uphold`) is no enforcement: it is the
-        ruling only when copies would otherwise carry no violation; else they keep the decision in force, its
-        policy and action with it (found by a review: `uphold` replaced a removal's `report_ncmec`, and then an
-        escalation's, on every later copy)."""
+        ruling only when the decision in force (a copy still under review passed over) is no violation; else copies
+        keep that decision, its policy and action with it (found by reviews: `uphold` replaced a removal's
+        `report_ncmec`, and then an escalation's, also while a copy reviewed on its own was pending)."""
         if not (record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history):
             return
         if record.verdict is Verdict.VIOLATING and _policy_of(record) is None:
             seen, rulings = self._content_seen([record.content_hash])
             entries = seen.get(record.content_hash, [])
-            in_force = self._current_handling(entries, rulings.get(record.content_hash))
+            in_force = self._current_handling(entries, rulings.get(record.content_hash), decided=True)
             if in_force is not None and in_force.verdict is Verdict.VIOLATING:
                 return
         changes.rulings.append((record.content_hash, record.id))
@@ -2047,10 +2053,14 @@ class Engine:
     def purge(self, before: float, after_seq: int, limit: int) -> Purged:
         """One batch of `Store.purge`, under the engine's lock: a submit reads a content's history and writes the
         item that joins it under that lock, so a purge between the two could leave a copy riding on a deleted item.
-        The engine keeps nothing of settled work in memory (only open tasks, the hour's SLA window and what the
-        model learned, none of which names a purged item), so there is nothing to forget here."""
+        The engine keeps little of settled work in memory (open tasks, the hour's SLA window and what the model
+        learned name no purged item); what it read of decided reviews of withdrawn copies (`_decided_through`) is
+        forgotten, as a purged content's ids may be submitted again (found by a review)."""
         with self._lock:
-            return self._store.purge(before, after_seq, limit)
+            purged = self._store.purge(before, after_seq, limit)
+            if purged.items:
+                self._decided_riders.clear()
+            return purged
 
     def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
         return list(self._store.audit(since, limit, after_seq))
