@@ -18,6 +18,7 @@ from queueopt.store.retention import DAY_S, purge_all
 _REMOVED = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")
 _APPROVED = Decision(verdict=Verdict.NOT_VIOLATING)
 _RESTORED = Decision(verdict=Verdict.NOT_VIOLATING, action="restore")
+_REPORTED = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
 
 
 def _text(item_id: str, **changes: Any) -> Item:
@@ -30,6 +31,22 @@ def _decide(engine: Engine, task_id: str, moderator_id: str, decision: Decision)
     lease = engine.assign_to(task_id, moderator_id)
     assert lease.lease_token is not None
     engine.decide(task_id, lease.lease_token, moderator_id, decision)
+
+
+def _reported(engine_factory: EngineFactory, clock: VirtualClock) -> Engine:
+    """Content removed as hate by `first`, then an escalation finding child-abuse material, reported by `second`;
+    four moderators cleared for both areas and harassment."""
+    engine = engine_factory()
+    for moderator_id in ("first", "second", "third", "fourth"):
+        areas = ["hate", "child_safety", "harassment"]
+        engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=areas))
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
+    _decide(engine, "escalation", "second", _REPORTED)
+    clock.advance(60.0)
+    return engine
 
 
 def _staffed(engine_factory: EngineFactory) -> Engine:
@@ -140,19 +157,10 @@ def test_an_escalation_that_finds_another_violation_reaches_every_later_copy(
 ) -> None:
     """Found by a review: a ruling reached copies only when it flipped the verdict, so an escalation that found
     child-abuse material in content removed as hate left every re-upload with the hate removal, not the report."""
-    engine = engine_factory()
-    for moderator_id in ("first", "second"):
-        engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety"]))
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _REMOVED)
-    clock.advance(60.0)
-    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
-    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
-    _decide(engine, "escalation", "second", reported)
-    clock.advance(60.0)
+    engine = _reported(engine_factory, clock)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
-        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", _REPORTED)
 
 
 def test_an_upheld_appeal_leaves_copies_with_the_enforcement_in_force_and_reverses_an_approval_between(
@@ -162,23 +170,14 @@ def test_an_upheld_appeal_leaves_copies_with_the_enforcement_in_force_and_revers
     so an escalation's child-abuse report was replaced by `uphold` on every re-upload. An uphold is the content's
     ruling only when copies would otherwise carry no violation: after a copy reviewed on its own was approved in
     between, later copies carry the appeal's violation."""
-    engine = engine_factory()
-    for moderator_id in ("first", "second", "third", "fourth"):
-        engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety"]))
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _REMOVED)
-    clock.advance(60.0)
-    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
-    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
-    _decide(engine, "escalation", "second", reported)
-    clock.advance(60.0)
+    engine = _reported(engine_factory, clock)
     upheld = Decision(verdict=Verdict.VIOLATING, action="uphold")
     engine.submit([_text("appeal", source="appeal")])
     _decide(engine, "appeal", "third", upheld)
     clock.advance(60.0)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
-        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", _REPORTED)
 
     other = _staffed(engine_factory)
     other.submit([_text("o-original", content_hash="o")])
@@ -220,18 +219,7 @@ def test_an_uphold_while_a_copy_reviewed_on_its_own_waits_keeps_the_escalations_
 ) -> None:
     """Found by a review: the uphold was judged against the pending copy (no verdict yet), so it became the ruling
     over the escalation's report, and once that copy was withdrawn every re-upload carried `uphold`."""
-    engine = engine_factory()
-    for moderator_id in ("first", "second", "third"):
-        engine.upsert_moderator(
-            profile(moderator_id, clearance=["csam"], policy_areas=["hate", "child_safety", "harassment"])
-        )
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _REMOVED)
-    clock.advance(60.0)
-    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
-    reported = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
-    _decide(engine, "escalation", "second", reported)
-    clock.advance(60.0)
+    engine = _reported(engine_factory, clock)
     (own,) = engine.submit([_text("own", signals={"harassment": 0.9})])
     assert own.status is ItemStatus.QUEUED
     engine.submit([_text("appeal", source="appeal")])
@@ -240,7 +228,7 @@ def test_an_uphold_while_a_copy_reviewed_on_its_own_waits_keeps_the_escalations_
     engine.cancel("own")
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
-        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", reported)
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", _REPORTED)
 
 
 def test_a_purged_content_submitted_again_is_not_judged_by_what_was_read_of_it_before(
