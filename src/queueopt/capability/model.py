@@ -267,16 +267,13 @@ class Model:
         self._severe.record(moderator_id, at)
 
     def recall_severe(self, moderator_id: str, at: float) -> None:
-        """A severe lease read back from the audit at a restart. Kept for a moderator whose profile did not load
-        (a clearance tier renamed) as well: an admin putting the profile back must not hand them a fresh budget and
-        no cool-down (found by a probe: a third severe item within three minutes against a budget of two)."""
-        self._severe.record(moderator_id, at)
-
-    def severe_taken_back(self, moderator_id: str, at: float) -> None:
-        """A task the moderator held turned severe (a copy or the config showed what its content is) and was taken
-        back from them at `at`. It was in front of them, so it counts against their budget as a severe lease does,
-        and their cool-down runs from `at`, as after any severe review; a severe review they have under way is
-        still under way. On the roster or not, as `recall_severe`: a restart reads it back from the audit too."""
+        """A severe exposure the engine did not lease as such: a severe lease read back from the audit at a restart,
+        or a task the moderator held that turned severe (a copy or the config showed what its content is) and was
+        taken back from them at `at`, which was in front of them all the same. Either counts against their budget
+        as a severe lease does, their cool-down running from `at`; a severe review they have under way is still
+        under way. Kept for a moderator whose profile did not load (a clearance tier renamed) as well: an admin
+        putting the profile back must not hand them a fresh budget and no cool-down (found by a probe: a third
+        severe item within three minutes against a budget of two)."""
         self._severe.record(moderator_id, at)
 
     def severe_review_started(self, moderator_id: str) -> None:

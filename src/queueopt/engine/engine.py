@@ -267,9 +267,10 @@ class Engine:
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
-        # Per decided review of a withdrawn copy, the copy riding on it that got its decision (`_decided_through`):
-        # every later copy of that content rides on the same task, so reading its items again for each would grow.
-        self._decided_riders: dict[str, ItemRecord] = {}
+        # Per closed review of a withdrawn copy, the copy riding on it that got its decision, with the review, or None
+        # (`_decided_through`): every later copy of that content rides on the same task, so reading its items again
+        # for each would grow with them.
+        self._decided_riders: dict[str, tuple[ItemRecord, Task] | None] = {}
         load_solvers()
         self._recover()
         self._restore_learning()
@@ -730,7 +731,7 @@ class Engine:
             if entry.transition == "released" and entry.note.endswith(_SEVERE_NOTE):
                 holder = _reviewer_of(entry)
                 if holder is not None:
-                    self._model.severe_taken_back(holder, entry.at)
+                    self._model.recall_severe(holder, entry.at)
 
     def _closed_reviews(self, appeals: list[str], copies: list[str]) -> list[Task]:
         """The closed reviews of some content whose asks reach no open review through the line of copies: its
@@ -766,7 +767,9 @@ class Engine:
         if not history:
             return {}, {}
         latest = {value: _last_owner_id(entries) for value, entries in history.items()}
-        ruled = self._store.rulings(history)
+        # A ruling is an appeal's or escalation's: content whose history holds none has none to read.
+        appealed = [value for value, entries in history.items() if not all(owner for _, owner in entries)]
+        ruled = self._store.rulings(appealed) if appealed else {}
         records = self._store.items(chain(filter(None, latest.values()), ruled.values()))
         seen: dict[str, list[_Seen]] = {
             value: [
@@ -823,17 +826,18 @@ class Engine:
         """The decision a withdrawn copy's review made for the copies riding on it, with that review, if it was
         decided. Found by a review: a copy reviewed on its own was withdrawn while another rode on it, the review
         found a violation, and later re-uploads carried the approval before it."""
-        task = None if withdrawn.task_id is None else self._store.task(withdrawn.task_id)
+        if withdrawn.task_id is None:
+            return None
+        if withdrawn.task_id not in self._decided_riders:  # a review the engine no longer holds is final
+            self._decided_riders[withdrawn.task_id] = self._rider_decision(withdrawn.task_id)
+        return self._decided_riders[withdrawn.task_id]
+
+    def _rider_decision(self, task_id: str) -> tuple[ItemRecord, Task] | None:
+        task = self._store.task(task_id)
         if task is None or task.state is not _DECIDED:
             return None
-        record = self._decided_riders.get(task.id)
-        if record is None:
-            riding = (record for record in self._store.items_of_task(task.id) if record.decision is not None)
-            record = next(riding, None)
-            if record is None:
-                return None
-            self._decided_riders[task.id] = record
-        return record, task
+        record = next((record for record in self._store.items_of_task(task_id) if record.decision is not None), None)
+        return None if record is None else (record, task)
 
     def _earlier_reviews(self, entries: list[_Seen]) -> DuplicateOf | None:
         """What an appeal or escalation of some content asks and whom it is kept from: all that every earlier review
@@ -886,9 +890,7 @@ class Engine:
         """The item of some content later copies are compared with (a copy, or with `appeal` an appeal or escalation
         of it), for the router to judge whether one may ride on it: its decision once made, and what its review
         (`task`) asked of the reviewer."""
-        policy = None
-        if record.decision is not None:
-            policy = orjson.loads(record.decision).get("policy")
+        policy = _policy_of(record)
         verdict: Verdict | None = record.verdict if record.decided_at is not None else None
         asked = ASKED_NOTHING
         if task is not None:

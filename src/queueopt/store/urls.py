@@ -60,7 +60,9 @@ def _check_conninfo(conninfo: str) -> None:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
+    from queueopt.store.postgres import one_line
+
     try:
         conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as error:
-        raise InvalidInput(" ".join(str(error).split()), field="database_url") from None
+        raise InvalidInput(one_line(error), field="database_url") from None
