@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
@@ -241,3 +242,26 @@ def test_a_widened_review_stores_no_tier_of_its_own_primary_area(
         "appeal": ("child_safety", ()),
         "nude": ("nudity", ("csam",)),
     }
+
+
+def test_a_queues_own_tier_is_never_stored_on_the_content_s_tasks(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: a copy widened by an earlier review in a queue with a tier of its own stored that tier, on
+    itself in another queue and on the earlier review, so that queue's moderators could not take it, and a config
+    dropping the queue's tier refused to start. A queue's tiers are its queue's question, read from the config."""
+    data = example_config.model_dump()
+    for queue in data["queues"]:
+        if queue["name"] == "video_high_en":
+            queue["requires"]["clearance"] = ["gore"]
+    engine = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    engine.submit([video("a", signals={"violence": 0.5}, content_hash="h")])
+    engine.submit([video("b", signals={"violence": 0.5, "self_harm": 0.95}, content_hash="h")])
+    stored = store_factory()
+    assert [(task.queue, task.clearance) for task in stored.tasks(["a", "b"]).values()] == [
+        ("video_high_en", ()),
+        ("self_harm", ()),
+    ]
+    for queue in data["queues"]:
+        queue["requires"]["clearance"] = [tier for tier in queue["requires"]["clearance"] if tier != "gore"]
+    Engine(store_factory(), clock, OpsConfig.model_validate(data))  # starts: no task stores the dropped tier

@@ -95,6 +95,7 @@ class Router:
         "_approve_at",
         "_area_clearance",
         "_areas",
+        "_content_tier_names",
         "_first_match",
         "_priority",
         "_queue_areas",
@@ -119,6 +120,7 @@ class Router:
         }
         self._area_clearance = {area.name: area.clearance for area in config.policy_areas if area.clearance}
         self._areas = frozenset(area.name for area in config.policy_areas)
+        self._content_tier_names = frozenset(self._area_clearance.values())
         self._remove_at = tuple(config.auto_actions.remove_at.items())
         self._approve_at = dict(config.auto_actions.approve_at)
 
@@ -210,9 +212,12 @@ class Router:
         ask every tier of `tiers` as well, never fewer (`widened`). Its primary area's own tier is not stored, as
         routing does not store it (`PriorityTerms.clearance`): it is read from the config when asked, so a config
         dropping it relaxes every task of that area alike. Stored by the widening only, it made two tasks of the
-        same content differ, and a rollback of the tier refused to start (found by a review)."""
+        same content differ, and a rollback of the tier refused to start (found by a review). Only policy areas'
+        tiers are stored, the content's: a queue's own tiers are its queue's question, and stored on a task of
+        another queue (what an earlier review in that queue asked) they kept that queue's moderators from it and
+        made a config dropping the queue's tier refuse to start (found by a review)."""
         own = self._area_clearance.get(policy or "")
-        return widened(clearance, tiers if own is None else tiers.difference((own,)))
+        return widened(clearance, tiers.intersection(self._content_tier_names).difference((own,)))
 
     def _content_tiers(self, policy: str | None, clearance: tuple[str, ...]) -> frozenset[str]:
         """The clearance tiers of content whose primary area is `policy` and whose other cleared areas add
