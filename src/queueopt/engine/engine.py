@@ -735,8 +735,9 @@ class Engine:
 
     def _closed_reviews(self, appeals: list[str], copies: list[str]) -> list[Task]:
         """The closed reviews of some content whose asks reach no open review through the line of copies: its
-        appeals' and escalations', and its withdrawn copies' (`_withdrawn_reviews`)."""
-        closed = [task for task in map(self._store.task, appeals) if task is not None]
+        appeals' and escalations', and its withdrawn copies' (`_withdrawn_reviews`), each set in one read: a viral
+        content's history may hold thousands of appeals."""
+        closed = list(self._store.tasks(appeals).values()) if appeals else []
         return closed + self._withdrawn_reviews(copies)
 
     def _withdrawn_reviews(self, copies: list[str]) -> list[Task]:
@@ -751,7 +752,7 @@ class Engine:
             for record in self._store.items(copies).values()
             if record.status is _ITEM_CANCELLED and record.task_id == record.id
         ]
-        return [task for task in map(self._store.task, withdrawn) if task is not None]
+        return list(self._store.tasks(withdrawn).values()) if withdrawn else []
 
     def _content_seen(
         self, content_hashes: Iterable[str | None]

@@ -158,9 +158,9 @@ def _run(
 
 
 def _check_store(settings: Settings) -> None:
-    """Read the store once before serving: one that cannot be reached, or whose open tasks need a queue or policy
-    area the config does not have (which the engine refuses to start with, see `stranded_work`), ends the command in
-    one line, before the app's start-up would fail with a traceback."""
+    """Read the store once before serving: one that cannot be reached, or whose open tasks need a queue, policy area
+    or clearance tier the config does not have (which the engine refuses to start with, see `stranded_work`), ends
+    the command in one line, before the app's start-up would fail with a traceback."""
     from queueopt.engine import stranded_work
     from queueopt.store import open_store
 
