@@ -245,6 +245,14 @@ class OpsConfig(_Strict):
     def areas_by_name(self) -> dict[str, PolicyArea]:
         return {area.name: area for area in self.policy_areas}
 
+    def relaxed_by_queue(self) -> dict[str, frozenset[str]]:
+        """Per queue, every dimension one of its escalation steps relaxes: what its tasks ask in the end. Made anew
+        on each call, not cached: a copy of the config with other queues (`model_copy`) would carry the cache."""
+        return {
+            queue.name: frozenset(dimension for step in queue.escalation for dimension in step.relax)
+            for queue in self.queues
+        }
+
     @cached_property
     def clearance_tiers(self) -> frozenset[str]:
         """Every tier the config names, on a policy area or a queue: a profile may hold only these."""

@@ -109,11 +109,11 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
         return "queues", _stranded(
             "queues", queues, "queue", "to rename a queue, add the new one, route new items to it"
         )
-    relaxing = _queues_relaxing(config, "policy_areas")
+    relaxed = config.relaxed_by_queue()
     areas = Counter(
         area
         for task in tasks
-        if task.queue not in relaxing
+        if "policy_areas" not in relaxed[task.queue]
         for area in {task.policy or "", *task.areas}
         if area and area not in config.areas_by_name
     )
@@ -125,11 +125,6 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
             "clearance tiers", tiers, "clearance tier", "to rename a tier, add the new one"
         )
     return None
-
-
-def _queues_relaxing(config: OpsConfig, dimension: str) -> frozenset[str]:
-    """The queues of `config` one of whose escalation steps relaxes `dimension`."""
-    return frozenset(queue.name for queue in config.queues if any(dimension in step.relax for step in queue.escalation))
 
 
 def _stranded(kind: str, missing: Counter[str], one: str, rename: str) -> str:
@@ -391,7 +386,7 @@ class Engine:
         """What the item of `record` asks of any reviewer under this config (`Router.content_asks`); None, logged,
         for one scored in an area the config no longer has."""
         try:
-            return self._router.content_asks(record.item or Item.model_validate_json(record.payload))
+            return self._router.content_asks(_item_of(record))
         except InvalidInput as unknown:
             log.warning("item %s not re-read under this config, its tasks keep what they ask: %s", record.id, unknown)
             return None
@@ -762,9 +757,12 @@ class Engine:
         (`Store.rulings`), which a plain copy may carry instead. Other records are read only when needed: a viral
         content's history may hold thousands of appeals, and a copy needs none of them but one under review."""
         hashes = list(filter(None, content_hashes))
-        if not hashes:
-            return {}, {}
-        history = self._store.content_history(hashes)
+        return self._seen_in(self._store.content_history(hashes)) if hashes else ({}, {})
+
+    def _seen_in(
+        self, history: dict[str, list[tuple[str, bool]]]
+    ) -> tuple[dict[str, list[_Seen]], dict[str, ItemRecord]]:
+        """`_content_seen` of the contents whose histories (`Store.content_history`) have been read already."""
         if not history:
             return {}, {}
         latest = {value: _last_owner_id(entries) for value, entries in history.items()}
@@ -866,7 +864,7 @@ class Engine:
                 policy = policy or task.policy
                 decided = self._store.items_of_task(task.id) if task.state is TaskState.DECIDED else [record]
             else:  # actioned automatically: nobody was shown it, but whoever reviews its appeal is
-                asked = self._router.review_asks(record.item or Item.model_validate_json(record.payload))
+                asked = self._router.review_asks(_item_of(record))
                 decided = [record]
             for copy in decided:
                 if copy.decision is not None:
@@ -1467,7 +1465,7 @@ class Engine:
         if not (record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history):
             return
         if record.verdict is Verdict.VIOLATING and _policy_of(record) is None:
-            seen, rulings = self._content_seen([record.content_hash])
+            seen, rulings = self._seen_in({record.content_hash: history})
             entries = seen.get(record.content_hash, [])
             in_force = self._current_handling(entries, rulings.get(record.content_hash), decided=True)
             if in_force is not None and in_force.verdict is Verdict.VIOLATING:
@@ -2278,6 +2276,12 @@ def _policy_of(record: ItemRecord) -> str | None:
         return None
     policy = orjson.loads(record.decision).get("policy")
     return None if policy is None else str(policy)
+
+
+def _item_of(record: ItemRecord) -> Item:
+    """The item a record was made for: the one submitted, when the record was made in this process, else read back
+    from its stored payload."""
+    return record.item or Item.model_validate_json(record.payload)
 
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:

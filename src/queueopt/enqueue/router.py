@@ -114,10 +114,7 @@ class Router:
         self._aging = {queue.name: self._priority.aging_rate(queue) for queue in config.queues}
         self._queue_clearance = {queue.name: tuple(queue.requires.clearance) for queue in config.queues}
         self._queue_areas = {queue.name: tuple(queue.requires.policy_areas) for queue in config.queues}
-        self._relaxed = {
-            queue.name: frozenset(dimension for step in queue.escalation for dimension in step.relax)
-            for queue in config.queues
-        }
+        self._relaxed = config.relaxed_by_queue()
         self._area_clearance = {area.name: area.clearance for area in config.policy_areas if area.clearance}
         self._areas = frozenset(area.name for area in config.policy_areas)
         self._content_tier_names = frozenset(self._area_clearance.values())
