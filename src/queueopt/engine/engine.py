@@ -98,11 +98,14 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
     """Why an engine with `config` may not serve a store whose open tasks are `open_tasks`, as (config field, one
     line): each queue, else each policy area, else each clearance tier, those tasks need that the config does not
     have, and how many tasks need it; None when it has every one. A task in a missing queue would never be offered,
-    shown in `/v1/queues` or decided (a decision reads its queue's rules); one in a missing policy area or needing
-    a missing tier would never be offered, since no moderator's profile may name an area or tier the config lacks,
-    unless its queue's escalation relaxes policy areas: then it is offered once that step is reached (found by a
-    review). A task's tiers are never relaxed, not even by a step relaxing `clearance`, which drops only the
-    queue's own tiers (see `Router.asked`). So the engine refuses to start rather than strand it."""
+    shown in `/v1/queues` or decided (a decision reads its queue's rules); one asking a missing area's
+    certification or a missing tier would never be offered, since no moderator's profile may name an area or tier
+    the config lacks, so the engine refuses to start rather than strand it. An appeal's further areas (`Task.areas`)
+    are no reason in a queue whose escalation relaxes policy areas: it is offered once that step is reached (found
+    by a review), and their tiers are stored on the task. A missing primary area always is: its tier is read from
+    the config (`Router.widened_clearance`), so with the area gone a relaxed task went to moderators without that
+    tier (found by a review). A task's tiers are never relaxed, not even by a step relaxing `clearance`, which drops
+    only the queue's own tiers (see `Router.asked`)."""
     tasks = list(open_tasks)
     queues = Counter(task.queue for task in tasks if task.queue not in config.queues_by_name)
     if queues:
@@ -113,8 +116,7 @@ def stranded_work(config: OpsConfig, open_tasks: Iterable[Task]) -> tuple[str, s
     areas = Counter(
         area
         for task in tasks
-        if "policy_areas" not in relaxed[task.queue]
-        for area in {task.policy or "", *task.areas}
+        for area in {task.policy or "", *(() if "policy_areas" in relaxed[task.queue] else task.areas)}
         if area and area not in config.areas_by_name
     )
     if areas:
