@@ -28,7 +28,7 @@ DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
 
 def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_is_not_ready(
-    settings: Settings, serve: Serve
+    settings: Settings, serve: Serve, caplog: pytest.LogCaptureFixture
 ) -> None:
     standby = settings.model_copy(update={"standby": True})
     with engine_lock(settings.database_url), serve(create_app(standby)) as client:
@@ -41,9 +41,15 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         time.sleep(1.1)  # the standby reads the address at most once a second
         response = client.post("/v1/items", json={"items": []}, headers=bearer("ingest"))
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
-        assert f"at {DEAD} did not answer" in response.json()["detail"][0]["reason"]
+        # The address goes to the log, not to a client no token was checked for (found by a review).
+        assert response.json()["detail"][0]["reason"].startswith(
+            "standby: the engine serving this store did not answer"
+        )
         ready = client.get("/readyz")
-        assert ready.status_code == 503 and f"at {DEAD} does not answer" in ready.json()["detail"][0]["reason"]
+        assert ready.status_code == 503
+        assert ready.json()["detail"][0]["reason"] == "standby: the engine serving this store does not answer"
+        assert DEAD not in response.text + ready.text
+        assert f"at {DEAD} did not answer" in caplog.text and f"at {DEAD} does not answer" in caplog.text
         assert client.get("/healthz").status_code == 200
     # Leaving the block stopped the standby while it still waited: it gave up the wait and never took the store.
 
@@ -140,7 +146,7 @@ def test_a_standby_answers_503_when_a_hung_engine_overruns_the_timeout_a_long_po
         took = time.monotonic() - started
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
         assert response.json()["detail"][0]["reason"] == (
-            f"standby: the engine serving this store at {address} did not answer within 0.5 s; "
+            "standby: the engine serving this store did not answer within 0.5 s; "
             "it may have been applied: check before retrying"
         )
         assert 0.5 <= took < 3.0

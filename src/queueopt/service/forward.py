@@ -155,12 +155,14 @@ class Forwarder:
             answer = await self._client.get(
                 f"{address}/readyz", headers={FORWARDED.decode(): "1"}, timeout=READY_TIMEOUT_S
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as error:
             self.address.forget()
-            return f"standby: the engine serving this store at {address} does not answer"
+            log.warning("standby: the engine serving this store at %s does not answer: %r", address, error)
+            return "standby: the engine serving this store does not answer"
         self.address.answered(answer.status_code)
         if answer.status_code != 200:
-            return f"standby: the engine serving this store at {address} is not ready ({answer.status_code})"
+            log.warning("standby: the engine serving this store at %s is not ready (%d)", address, answer.status_code)
+            return f"standby: the engine serving this store is not ready ({answer.status_code})"
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -251,13 +253,15 @@ def _requested_wait(query: bytes) -> float:
 
 
 def _not_answered(address: str, error: httpx.HTTPError, timeout_s: float) -> str:
-    """Why a standby answers 503, saying whether the request may have been applied."""
+    """Why a standby answers 503, saying whether the request may have been applied. The serving engine's address
+    is logged, not answered: the answer may go to anyone who can reach the load balancer, before any token is
+    checked, and the deployment's internal addresses are not theirs to learn."""
+    log.warning("standby: the engine serving this store at %s did not answer: %r", address, error)
     if isinstance(error, _NOT_SENT):
-        return f"standby: the engine serving this store at {address} did not answer; the request was not applied; retry"
+        return "standby: the engine serving this store did not answer; the request was not applied; retry"
     late = f" within {timeout_s:g} s" if isinstance(error, httpx.TimeoutException) else ""
     return (
-        f"standby: the engine serving this store at {address} did not answer{late}; "
-        "it may have been applied: check before retrying"
+        f"standby: the engine serving this store did not answer{late}; it may have been applied: check before retrying"
     )
 
 
