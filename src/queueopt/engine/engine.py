@@ -266,6 +266,9 @@ class Engine:
         # (`_decided_through`): every later copy of that content rides on the same task, so reading its items again
         # for each would grow with them.
         self._decided_riders: dict[str, tuple[ItemRecord, Task] | None] = {}
+        # Per uphold that is its content's ruling, the enforcement it reaffirms, or None (`_upheld`): it is fixed once
+        # the uphold is decided, and every later copy of that content would read the whole history again for it.
+        self._upheld_by: dict[str, DuplicateOf | None] = {}
         load_solvers()
         self._recover()
         self._restore_learning()
@@ -794,8 +797,41 @@ class Engine:
         over: the decision in force is asked for, not what a copy would ride on."""
         owner = self._latest_owner(entries, decided=decided)
         if ruling is not None and _ruled_since(ruling, owner):
-            return self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
+            upheld = self._upheld(ruling, entries) if _upholds(ruling) else None
+            return upheld or self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
         return None if owner is None else self._owner_of(*owner)
+
+    def _upheld(self, uphold: ItemRecord, entries: list[_Seen]) -> DuplicateOf | None:
+        """The enforcement an uphold (an appeal's violation under no policy of its own) reaffirms, which copies carry
+        while it is the content's ruling: the content's violation decided last before it, not itself an uphold (a
+        removal's policy and action, an escalation's `report_ncmec`), with its review; None when there is none (an
+        appeal of an approval found a violation, which copies carry as it was made). Found by a review: after a copy
+        reviewed on its own was approved while the appeal of the removal waited, every later copy carried `uphold`,
+        a violation under no policy, rather than the removal. A withdrawn copy's decision is the one a copy riding on
+        its review got (`_decided_through`)."""
+        if uphold.id not in self._upheld_by:
+            assert uphold.decided_at is not None
+            self._upheld_by[uphold.id] = self._last_enforcement(entries, uphold.decided_at)
+        return self._upheld_by[uphold.id]
+
+    def _last_enforcement(self, entries: list[_Seen], until: float) -> DuplicateOf | None:
+        """The content's violation decided last at or before `until`, of any item in its history (`entries`) but an
+        uphold, as a copy would carry it (`_owner_of`); of two decided at once, the later in the history."""
+        stored = self._store.items(item_id for item_id, _, record, _ in entries if record is None)
+        latest: tuple[tuple[float, int], ItemRecord, Task | None, bool] | None = None
+        for index, (item_id, owner, record, task) in enumerate(entries):
+            record = record or stored.get(item_id)
+            if record is not None and record.status is _ITEM_CANCELLED:
+                record, task = self._decided_through(record) or (None, None)
+            if record is None or record.verdict is not Verdict.VIOLATING or record.decided_at is None:
+                continue
+            if record.decided_at <= until and (owner or not _upholds(record)):
+                if latest is None or (record.decided_at, index) >= latest[0]:
+                    latest = (record.decided_at, index), record, task, not owner
+        if latest is None:
+            return None
+        _, record, task, appeal = latest
+        return self._owner_of(record, self._review_of(record, task), appeal=appeal)
 
     def _latest_owner(self, entries: list[_Seen], *, decided: bool = False) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
@@ -816,9 +852,7 @@ class Engine:
                 return through
             if decided and record.decided_at is None:
                 continue  # still under review
-            if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
-                task = self._open_or_stored(record.task_id)
-            return record, task
+            return record, self._review_of(record, task)
         return None
 
     def _decided_through(self, withdrawn: ItemRecord) -> tuple[ItemRecord, Task] | None:
@@ -857,8 +891,7 @@ class Engine:
             record = record or stored.get(item_id)
             if record is None:
                 continue
-            if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
-                task = self._open_or_stored(record.task_id)
+            task = self._review_of(record, task)
             if task is not None:
                 asked = self._router.asked(task.queue, task.policy, task.severe, task.clearance, task.areas)
                 policy = policy or task.policy
@@ -1456,21 +1489,10 @@ class Engine:
     def _rule(self, record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
         """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
         or escalation of that content (in its `history` as such) holding the decision itself: later copies carry it
-        rather than the decision it questioned (`_current_handling`).
-
-        One finding a violation under no policy of its own (an appeal's `uphold`) is no enforcement: it is the
-        ruling only when the decision in force (a copy still under review passed over) is no violation; else copies
-        keep that decision, its policy and action with it (found by reviews: `uphold` replaced a removal's
-        `report_ncmec`, and then an escalation's, also while a copy reviewed on its own was pending)."""
-        if not (record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history):
-            return
-        if record.verdict is Verdict.VIOLATING and _policy_of(record) is None:
-            seen, rulings = self._seen_in({record.content_hash: history})
-            entries = seen.get(record.content_hash, [])
-            in_force = self._current_handling(entries, rulings.get(record.content_hash), decided=True)
-            if in_force is not None and in_force.verdict is Verdict.VIOLATING:
-                return
-        changes.rulings.append((record.content_hash, record.id))
+        rather than the decision it questioned (`_current_handling`). One finding a violation under no policy of its
+        own (an appeal's `uphold`) is the ruling too, reaching copies as the enforcement it reaffirms (`_upheld`)."""
+        if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
+            changes.rulings.append((record.content_hash, record.id))
 
     def _keep_appeals_from(
         self,
@@ -1965,6 +1987,13 @@ class Engine:
             raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
         return self._view(task)
 
+    def _review_of(self, record: ItemRecord, task: Task | None) -> Task | None:
+        """The review an item handled on its own (or appealed) went to: `task` when the caller holds it, else read;
+        None for an item actioned automatically."""
+        if task is None and record.action is _ACTION_REVIEW and record.task_id is not None:
+            return self._open_or_stored(record.task_id)
+        return task
+
     def _open_or_stored(self, task_id: str) -> Task | None:
         """The task as the engine holds it while open, else as stored (decided, cancelled), else None."""
         return self._tasks.get(task_id) or self._store.task(task_id)
@@ -2055,12 +2084,14 @@ class Engine:
         """One batch of `Store.purge`, under the engine's lock: a submit reads a content's history and writes the
         item that joins it under that lock, so a purge between the two could leave a copy riding on a deleted item.
         The engine keeps little of settled work in memory (open tasks, the hour's SLA window and what the model
-        learned name no purged item); what it read of decided reviews of withdrawn copies (`_decided_through`) is
-        forgotten, as a purged content's ids may be submitted again (found by a review)."""
+        learned name no purged item); what it read of decided reviews of withdrawn copies (`_decided_through`) and
+        of what upholds reaffirm (`_upheld`) is forgotten, as a purged content's ids may be submitted again (found by
+        a review)."""
         with self._lock:
             purged = self._store.purge(before, after_seq, limit)
             if purged.items:
                 self._decided_riders.clear()
+                self._upheld_by.clear()
             return purged
 
     def audit(self, since: float = 0.0, limit: int = 1000, after_seq: int = 0) -> list[AuditEntry]:
@@ -2268,6 +2299,12 @@ def _ruled_since(ruling: ItemRecord, owner: tuple[ItemRecord, Task | None] | Non
         return True
     decided_at = owner[0].decided_at
     return decided_at is not None and ruling.decided_at is not None and ruling.decided_at >= decided_at
+
+
+def _upholds(record: ItemRecord) -> bool:
+    """Whether an appeal's or escalation's decision finds a violation under no policy of its own (an appeal's
+    `uphold`): no enforcement of its own, it reaffirms the one before it (`Engine._upheld`)."""
+    return record.verdict is Verdict.VIOLATING and _policy_of(record) is None
 
 
 def _policy_of(record: ItemRecord) -> str | None:
