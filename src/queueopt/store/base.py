@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
