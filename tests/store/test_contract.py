@@ -191,6 +191,20 @@ def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) ->
     assert store.count_items() == 2
 
 
+def test_the_copies_inheriting_an_automatic_action_are_read_by_the_item_they_inherited_from(store: Store) -> None:
+    """A copy inheriting an automatic action joins no content history; an appeal reads it through its owner. A copy
+    riding on a review (it names a task) is no such copy, and a record written again is listed once."""
+    removed = item("removed", content_hash="h")
+    removed.task_id, removed.status, removed.action = None, ItemStatus.AUTO_ACTIONED, Action.AUTO_REMOVE
+    copies = [item(copy_id, content_hash="h", status=ItemStatus.DUPLICATE) for copy_id in ("c1", "c2", "riding")]
+    for copy in copies:
+        copy.task_id, copy.duplicate_of = (None, "removed") if copy.id != "riding" else ("t", "t")
+    store.apply(Changes(items=[removed, *copies], owners=[("h", "removed")]))
+    store.apply(Changes(items=[copies[0]]))
+    assert sorted(copy.id for copy in store.inherited(["removed", "nobody"])) == ["c1", "c2"]
+    assert store.inherited([]) == []
+
+
 def test_audit_is_ordered_and_filtered(store: Store) -> None:
     entries = [AuditEntry(float(at), f"t{at}", None, "x", "queued") for at in range(5)]
     store.apply(Changes(audit=entries[:3]))

@@ -32,6 +32,13 @@ class Store(Protocol):
         appeal or escalation of it (`False`: `Changes.appeals`), oldest first."""
         ...
 
+    def inherited(self, owners: Iterable[str]) -> list[ItemRecord]:
+        """The copies that inherited the automatic action of one of `owners` (items actioned automatically): those
+        naming it as their `duplicate_of`, with no task. They join no content history (a viral
+        re-upload would add an entry a copy, which each next copy would read), so what they ask of a review is read
+        here when it is needed: an appeal's routing, a restart's re-check."""
+        ...
+
     def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
         """For each of those content hashes that has one, the appeal or escalation of it decided last
         (`Changes.rulings`)."""
