@@ -1,7 +1,7 @@
 """A re-upload carries its content's current decision: an appeal or escalation decided since the copy it is compared
 with was decided overrules that copy's decision for every later copy (the content's ruling); one upholding a violation
-under no policy of its own does only when copies would otherwise carry no violation; an appeal under review changes
-nothing until decided. On every store, across restarts."""
+under no policy of its own reaches them as the violation it reaffirms, decided last before it; an appeal under review
+changes nothing until decided. On every store, across restarts."""
 
 from __future__ import annotations
 

@@ -786,20 +786,18 @@ class Engine:
         }
         return seen, {value: records[item_id] for value, item_id in ruled.items() if item_id in records}
 
-    def _current_handling(
-        self, entries: list[_Seen], ruling: ItemRecord | None, *, decided: bool = False
-    ) -> DuplicateOf | None:
+    def _current_handling(self, entries: list[_Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
         on: the latest copy handled on its own, unless the content's ruling (`_rule`: its appeal or escalation decided
-        last that says something of its own) was decided since (`_ruled_since`). Found by a probe: an escalation
-        removed content a first review had approved, and every later re-upload was approved; and by a review: an
-        escalation that found child-abuse material in content removed as hate left re-uploads with the hate removal.
+        last, an uphold as the violation it reaffirms) was decided since (`_ruled_since`). Found by a probe: an
+        escalation removed content a first review had approved, and every later re-upload was approved; and by a
+        review: an escalation that found child-abuse material in content removed as hate left re-uploads with the hate
+        removal.
 
         An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
         reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past
-        auto-removal rode on an open appeal and stayed up). With `decided`, a copy still under review is passed
-        over: the decision in force is asked for, not what a copy would ride on."""
-        owner = self._latest_owner(entries, decided=decided)
+        auto-removal rode on an open appeal and stayed up)."""
+        owner = self._latest_owner(entries)
         if ruling is not None and _ruled_since(ruling, owner):
             upheld = self._upheld(ruling, entries) if _upholds(ruling) else None
             return upheld or self._owner_of(ruling, self._open_or_stored(ruling.id), appeal=True)
@@ -837,11 +835,10 @@ class Engine:
         _, record, task, appeal = latest
         return self._owner_of(record, self._review_of(record, task), appeal=appeal)
 
-    def _latest_owner(self, entries: list[_Seen], *, decided: bool = False) -> tuple[ItemRecord, Task | None] | None:
+    def _latest_owner(self, entries: list[_Seen]) -> tuple[ItemRecord, Task | None] | None:
         """The copy later copies of some content are compared with, and its review: the latest handled on its own
         and not withdrawn (a withdrawn one leaves the one before it), unless a copy riding on the withdrawn one's
-        review kept it open and got its decision: that decision is the content's latest (`_decided_through`). With
-        `decided`, the latest decided or actioned."""
+        review kept it open and got its decision: that decision is the content's latest (`_decided_through`)."""
         for item_id, owner, record, task in reversed(entries):
             if not owner:
                 continue
@@ -854,8 +851,6 @@ class Engine:
                 if through is None:
                     continue  # withdrawn, and no copy riding on it got its review's decision
                 return through
-            if decided and record.decided_at is None:
-                continue  # still under review
             return record, self._review_of(record, task)
         return None
 
