@@ -290,3 +290,30 @@ def test_an_uphold_after_a_restore_brings_back_the_removal_or_stands_as_made_wit
         (copy,) = now_serving.submit([_text(copy_id)])
         assert copy.duplicate_of == carried_by
         assert now_serving.item(copy_id).decision == (_REMOVED if first is _REMOVED else _UPHELD)
+
+
+def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_copy_riding_on_it(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """The violation an uphold reaffirms is the content's latest, a withdrawn copy's review's included: that review
+    decided it for the copy riding on it (`_decided_through`), which later copies name."""
+    engine = _staffed(engine_factory)
+    engine.upsert_moderator(profile("fourth"))
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    harassment = {"signals": {"harassment": 0.9}}
+    engine.submit([_text("own", **harassment), _text("riding", **harassment)])
+    engine.cancel("own")
+    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
+    _decide(engine, "own", "second", removed)
+    clock.advance(60.0)
+    (later,) = engine.submit([_text("later", signals={"harassment": 0.9, "violence": 0.9})])
+    assert later.status is ItemStatus.QUEUED
+    _decide(engine, "later", "third", _APPROVED)
+    clock.advance(60.0)
+    engine.submit([_text("appeal", source="appeal")])
+    _decide(engine, "appeal", "fourth", _UPHELD)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)

@@ -824,7 +824,9 @@ class Engine:
         for index, (item_id, owner, record, task) in enumerate(entries):
             record = record or stored.get(item_id)
             if record is not None and record.status is _ITEM_CANCELLED:
-                record, task = self._decided_through(record) or (None, None)
+                # A review still open has decided nothing yet (nor may `_decided_through`, which keeps what it reads).
+                through = None if record.task_id in self._tasks else self._decided_through(record)
+                record, task = through or (None, None)
             if record is None or record.verdict is not Verdict.VIOLATING or record.decided_at is None:
                 continue
             if record.decided_at <= until and (owner or not _upholds(record)):
