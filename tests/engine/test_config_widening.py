@@ -204,3 +204,20 @@ def test_recovered_tasks_ask_at_least_what_either_config_asks_and_no_lease_outli
         if task.state is TaskState.LEASED:
             assert task.holder is not None
             assert asks.clearance <= set(restarted.model.profile(task.holder).clearance)
+
+
+def test_a_restart_reads_the_scores_of_a_copy_inheriting_an_automatic_removal(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a review: a copy inheriting an automatic removal joined no content history, so a restart with a
+    config giving violence a tier left the open appeal of a photo whose re-upload scored for violence without it."""
+    engine = Engine(store_factory(), clock, example_config)
+    photo: dict[str, Any] = {"modality": "photo", "content_hash": "photo-1"}
+    engine.submit([video("removed", signals={"nudity": 0.996}, **photo)])
+    engine.submit([video("appeal", source="appeal", signals={}, **photo)])
+    (copy,) = engine.submit([video("copy", signals={"nudity": 0.996, "violence": 0.8}, **photo)])
+    assert (copy.duplicate_of, copy.task_id) == ("removed", None)
+    store = store_factory()
+    Engine(store, clock, changed(example_config, "violence", clearance="gore"))
+    appeal = store.task("appeal")
+    assert appeal is not None and "gore" in appeal.clearance

@@ -1,7 +1,7 @@
 """A re-upload carries its content's current decision: an appeal or escalation decided since the copy it is compared
 with was decided overrules that copy's decision for every later copy (the content's ruling); one upholding a violation
-under no policy of its own does only when copies would otherwise carry no violation; an appeal under review changes
-nothing until decided. On every store, across restarts."""
+under no policy of its own reaches them as the violation it reaffirms, decided last before it; an appeal under review
+changes nothing until decided. On every store, across restarts."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ _REMOVED = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")
 _APPROVED = Decision(verdict=Verdict.NOT_VIOLATING)
 _RESTORED = Decision(verdict=Verdict.NOT_VIOLATING, action="restore")
 _REPORTED = Decision(verdict=Verdict.VIOLATING, policy="child_safety", action="report_ncmec")
+_UPHELD = Decision(verdict=Verdict.VIOLATING, action="uphold")
 
 
 def _text(item_id: str, **changes: Any) -> Item:
@@ -101,7 +102,7 @@ def test_a_copy_carries_the_decision_in_force_while_an_appeal_waits_and_an_uphel
         assert (copy.status, copy.duplicate_of) == (ItemStatus.DUPLICATE, "original")
         assert now_serving.item(copy_id).decision == _REMOVED
     clock.advance(60.0)
-    _decide(engine, "appeal", "second", Decision(verdict=Verdict.VIOLATING, action="uphold"))
+    _decide(engine, "appeal", "second", _UPHELD)
     (upheld,) = engine_factory().submit([_text("after-uphold")])
     assert (upheld.duplicate_of, engine.item("after-uphold").decision) == ("original", _REMOVED)
     engine.submit([_text("second-appeal", source="appeal")])
@@ -169,29 +170,38 @@ def test_an_upheld_appeal_leaves_copies_with_the_enforcement_in_force_and_revers
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
     """Found by two reviews: an appeal's `uphold` (a violation under no policy) reached later copies as it was made,
-    so an escalation's child-abuse report was replaced by `uphold` on every re-upload. An uphold is the content's
-    ruling only when copies would otherwise carry no violation: after a copy reviewed on its own was approved in
-    between, later copies carry the appeal's violation."""
+    so an escalation's child-abuse report was replaced by `uphold` on every re-upload. An uphold reaffirms the
+    content's enforcement: copies carry the violation decided last before it, its policy and action with it."""
     engine = _reported(engine_factory, clock)
-    upheld = Decision(verdict=Verdict.VIOLATING, action="uphold")
     engine.submit([_text("appeal", source="appeal")])
-    _decide(engine, "appeal", "third", upheld)
+    _decide(engine, "appeal", "third", _UPHELD)
     clock.advance(60.0)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", _REPORTED)
 
-    other = _staffed(engine_factory)
-    other.submit([_text("o-original", content_hash="o")])
-    _decide(other, "o-original", "first", _REMOVED)
-    other.submit([_text("o-appeal", source="appeal", content_hash="o")])
-    other.submit([_text("o-own", signals={"harassment": 0.9}, content_hash="o")])
+
+def test_an_uphold_after_an_approval_between_reaches_later_copies_as_the_removal_it_upheld(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Found by a review: after a copy reviewed on its own was approved while the appeal of the removal waited, the
+    appeal's `uphold` reached later copies as a violation under no policy, without the removal's policy and action.
+    The uphold overturns the approval between, and copies carry the removal it upheld, as made."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    engine.submit([_text("appeal", source="appeal")])
+    (own,) = engine.submit([_text("own", signals={"harassment": 0.9})])
+    assert own.status is ItemStatus.QUEUED
     clock.advance(60.0)
-    _decide(other, "o-own", "third", _APPROVED)
+    _decide(engine, "own", "third", _APPROVED)
     clock.advance(60.0)
-    _decide(other, "o-appeal", "second", upheld)
-    (copy,) = engine_factory().submit([_text("o-copy", content_hash="o")])
-    assert (copy.duplicate_of, other.item("o-copy").decision) == ("o-appeal", upheld)
+    _decide(engine, "appeal", "second", _UPHELD)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.duplicate_of, copy.task_id) == ("original", "original")
+        view = now_serving.item(copy_id)
+        assert (view.decision, view.decided_by) == (_REMOVED, "first")
 
 
 def test_a_withdrawn_copys_review_decided_for_a_copy_riding_on_it_is_the_contents_latest_decision(
@@ -226,7 +236,7 @@ def test_an_uphold_while_a_copy_reviewed_on_its_own_waits_keeps_the_escalations_
     assert own.status is ItemStatus.QUEUED
     engine.submit([_text("appeal", source="appeal")])
     clock.advance(60.0)
-    _decide(engine, "appeal", "third", Decision(verdict=Verdict.VIOLATING, action="uphold"))
+    _decide(engine, "appeal", "third", _UPHELD)
     engine.cancel("own")
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
@@ -257,3 +267,53 @@ def test_a_purged_content_submitted_again_is_not_judged_by_what_was_read_of_it_b
                     _decide(engine, sampled, "third", _APPROVED)
         clock.advance(400 * DAY_S)
         assert purge_all(lambda after: engine.purge(clock.now() - DAY_S, after, 1000)).items == 4
+
+
+@pytest.mark.parametrize(("first", "carried_by"), [(_REMOVED, "original"), (_APPROVED, "second-appeal")])
+def test_an_uphold_after_a_restore_brings_back_the_removal_or_stands_as_made_without_one(
+    engine_factory: EngineFactory, clock: VirtualClock, first: Decision, carried_by: str
+) -> None:
+    """An uphold reversing a restore reaffirms the removal restored: copies carry it, its policy and action. Content
+    that never had a violation found before (an approval, then an appeal restoring nothing removed) has nothing to
+    reaffirm: copies carry the uphold as it was made, a violation rather than the approval."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", first)
+    clock.advance(60.0)
+    engine.submit([_text("appeal", source="appeal")])
+    _decide(engine, "appeal", "second", _RESTORED)
+    clock.advance(60.0)
+    engine.submit([_text("second-appeal", source="appeal")])
+    _decide(engine, "second-appeal", "third", _UPHELD)
+    clock.advance(60.0)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert copy.duplicate_of == carried_by
+        assert now_serving.item(copy_id).decision == (_REMOVED if first is _REMOVED else _UPHELD)
+
+
+def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_copy_riding_on_it(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """The violation an uphold reaffirms is the content's latest, a withdrawn copy's review's included: that review
+    decided it for the copy riding on it (`_decided_through`), which later copies name."""
+    engine = _staffed(engine_factory)
+    engine.upsert_moderator(profile("fourth"))
+    engine.submit([_text("original")])
+    _decide(engine, "original", "first", _REMOVED)
+    clock.advance(60.0)
+    harassment = {"signals": {"harassment": 0.9}}
+    engine.submit([_text("own", **harassment), _text("riding", **harassment)])
+    engine.cancel("own")
+    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
+    _decide(engine, "own", "second", removed)
+    clock.advance(60.0)
+    (later,) = engine.submit([_text("later", signals={"harassment": 0.9, "violence": 0.9})])
+    assert later.status is ItemStatus.QUEUED
+    _decide(engine, "later", "third", _APPROVED)
+    clock.advance(60.0)
+    engine.submit([_text("appeal", source="appeal")])
+    _decide(engine, "appeal", "fourth", _UPHELD)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)

@@ -265,3 +265,25 @@ def test_a_queues_own_tier_is_never_stored_on_the_content_s_tasks(
     for queue in data["queues"]:
         queue["requires"]["clearance"] = [tier for tier in queue["requires"]["clearance"] if tier != "gore"]
     Engine(store_factory(), clock, OpsConfig.model_validate(data))  # starts: no task stores the dropped tier
+
+
+def test_an_appeal_asks_what_a_copy_inheriting_an_automatic_removal_would_have(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a review: a copy inheriting an automatic removal joined no content history, so an appeal of the
+    content, sent without scores, asked only what the removed original's review would have, and a re-upload scored
+    for child safety left its appeal to a moderator without `csam`."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("plain", policy_areas=CERTIFIED))
+    (removed,) = engine.submit([photo("ph1", nudity=0.996)])
+    assert removed.status is ItemStatus.AUTO_ACTIONED
+    (copy,) = engine.submit([photo("ph2", nudity=0.996, child_safety=0.95)])
+    assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "ph1", None)
+    engine.submit([photo("appeal", source="appeal")])
+    restarted = engine_factory()
+    for each in (engine, restarted):
+        assert each.task("appeal").severe
+    assert restarted.next_for("plain") is None
+    restarted.upsert_moderator(profile("cleared", policy_areas=CERTIFIED, clearance=["csam"]))
+    lease = restarted.next_for("cleared")
+    assert lease is not None and lease.id == "appeal"

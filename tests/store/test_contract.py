@@ -191,6 +191,20 @@ def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) ->
     assert store.count_items() == 2
 
 
+def test_the_copies_inheriting_an_automatic_action_are_read_by_the_item_they_inherited_from(store: Store) -> None:
+    """A copy inheriting an automatic action joins no content history; an appeal reads it through its owner. A copy
+    riding on a review (it names a task) is no such copy, and a record written again is listed once."""
+    removed = item("removed", content_hash="h")
+    removed.task_id, removed.status, removed.action = None, ItemStatus.AUTO_ACTIONED, Action.AUTO_REMOVE
+    copies = [item(copy_id, content_hash="h", status=ItemStatus.DUPLICATE) for copy_id in ("c1", "c2", "riding")]
+    for copy in copies:
+        copy.task_id, copy.duplicate_of = (None, "removed") if copy.id != "riding" else ("t", "t")
+    store.apply(Changes(items=[removed, *copies], owners=[("h", "removed")]))
+    store.apply(Changes(items=[copies[0]]))
+    assert sorted(copy.id for copy in store.inherited(["removed", "nobody"])) == ["c1", "c2"]
+    assert store.inherited([]) == []
+
+
 def test_audit_is_ordered_and_filtered(store: Store) -> None:
     entries = [AuditEntry(float(at), f"t{at}", None, "x", "queued") for at in range(5)]
     store.apply(Changes(audit=entries[:3]))
@@ -331,7 +345,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.schema_version() == SCHEMA_VERSION == 14
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -423,7 +437,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.schema_version() == SCHEMA_VERSION == 14
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -440,13 +454,17 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
         }
 
 
+@pytest.mark.parametrize("version", [12, 13])
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated_to_version_13(
-    backend: str, tmp_path: Path
+def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated(
+    backend: str, tmp_path: Path, version: int
 ) -> None:
     """Version 13 keeps each content's ruling; an upgraded store finds it among the items: the appeal or escalation
-    of the content whose own decision was made last (not one still open, not one withdrawn, not the original, not
-    an `uphold` finding a violation under no policy of its own, which leaves copies with the enforcement in force)."""
+    of the content whose own decision was made last (not one still open, not one withdrawn, not the original), an
+    `uphold` finding a violation under no policy of its own too (the engine carries the violation it reaffirms).
+    Version 13's own migration, and engines before version 14, skipped upholds, so version 14 finds every ruling
+    again: from a version 13 store, the uphold replaces the escalation it decided after (found by a review: after
+    an approval in between, copies carried the approval)."""
     uphold = '\'violating\', \'{{"verdict": "violating", "action": "uphold"}}\''
     items = [  # id, source, status, content hash, submitted, decided, verdict and decision
         ("first", None, "decided", "h1", 10.0, 11.0, "NULL, NULL"),
@@ -465,9 +483,11 @@ def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated_to_versi
     columns = "id, payload, status, task_id, queue, priority, action, explanation, content_hash, submitted_at"
     columns += ", decided_at, verdict, decision"
     rows = (f"INSERT INTO items ({columns}) VALUES {values}",)
-    with _store_at_version(backend, tmp_path, 12, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 13
-        assert store.rulings(["h1", "h2"]) == {"h1": "reversed"}
+    if version == 13:  # as version 13's migration filled it, or an engine before version 14 wrote it
+        rows += ("INSERT INTO content_rulings (hash, item_id) VALUES ('h1', 'reversed')",)
+    with _store_at_version(backend, tmp_path, version, rows) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.rulings(["h1", "h2"]) == {"h1": "uphold"}
 
 
 def _payload_of(source: str | None) -> str:
@@ -507,7 +527,7 @@ def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrat
         "'duplicate', ''), (10.0, 'reviewed', 'reviewed', 'ingest', 'queued', '')",
     )
     with _store_at_version(backend, tmp_path, 10, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.schema_version() == SCHEMA_VERSION == 14
         purged = store.purge(1000.0, 0, 100)
         assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 0, 2, 1)
         assert set(store.items(["removed", "copy-of-removed", "reviewed"])) == {"reviewed"}
@@ -519,7 +539,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
     with _store_at_version(backend, tmp_path, 9, (_old_task("decided"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.schema_version() == SCHEMA_VERSION == 14
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
 
@@ -529,7 +549,7 @@ def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backe
     """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
     release or skip is then refused like any stale lease), and the task itself is as it was."""
     with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 13
+        assert store.schema_version() == SCHEMA_VERSION == 14
         assert store.handed_back("old", "old.1", "m1") is None
         old = store.task("old")
         assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1

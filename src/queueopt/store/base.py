@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 
@@ -30,6 +30,13 @@ class Store(Protocol):
     def content_history(self, hashes: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
         """For each content hash already seen, every item handled on its own (`True`: `Changes.owners`) and every
         appeal or escalation of it (`False`: `Changes.appeals`), oldest first."""
+        ...
+
+    def inherited(self, owners: Iterable[str]) -> list[ItemRecord]:
+        """The copies that inherited the automatic action of one of `owners` (items actioned automatically): those
+        naming it as their `duplicate_of`, with no task. They join no content history (a viral
+        re-upload would add an entry a copy, which each next copy would read), so what they ask of a review is read
+        here when it is needed: an appeal's routing, a restart's re-check."""
         ...
 
     def rulings(self, hashes: Iterable[str]) -> dict[str, str]:

@@ -35,6 +35,9 @@ class MemoryStore:
         # string, not a list for the collector to walk), else every entry in order.
         self._history: dict[str, str | list[tuple[str, bool]]] = {}
         self._rulings: dict[str, str] = {}
+        # Per item actioned automatically, the copies that inherited its action (`inherited`): an appeal reads them,
+        # and scanning every item for each would make a simulated day's appeals quadratic.
+        self._inherited: dict[str, list[str]] = {}
         self._tasks: dict[str, Task] = {}
         self._open: set[str] = set()
         self._secrets: dict[str, str] = {}
@@ -74,6 +77,8 @@ class MemoryStore:
                     previous = items.get(item_id)
                     if previous is None or previous.task_id != task_id:
                         attached.setdefault(task_id, []).append(item_id)
+                elif task_id is None and record.duplicate_of is not None and item_id not in items:
+                    self._inherited.setdefault(record.duplicate_of, []).append(item_id)
                 items[item_id] = record
             if changes.owners or changes.appeals:
                 self._add_content(changes)
@@ -131,6 +136,11 @@ class MemoryStore:
                 if seen is not None:
                     found[value] = _entries(seen)
             return found
+
+    def inherited(self, owners: Iterable[str]) -> list[ItemRecord]:
+        with self._lock:
+            items, inherited = self._items, self._inherited
+            return [items[copy] for owner in owners for copy in inherited.get(owner, ()) if copy in items]
 
     def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
         with self._lock:
@@ -206,6 +216,7 @@ class MemoryStore:
     def _forget(self, chosen: retention.Selection, kept: list[AuditEntry]) -> None:
         for item_id in chosen.items:
             del self._items[item_id]
+            self._inherited.pop(item_id, None)
         for task_id in chosen.tasks:
             del self._tasks[task_id]
             self._attached.pop(task_id, None)

@@ -355,6 +355,14 @@ class SqlStore:
             history.setdefault(content_hash, []).append((item_id, bool(owner)))
         return history
 
+    def inherited(self, owners: Iterable[str]) -> list[ItemRecord]:
+        wanted = list(dict.fromkeys(owners))
+        with self._using():
+            rows = self._select_in(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE duplicate_of IN ({{}}) AND task_id IS NULL", wanted
+            )
+        return [_item_of(row) for row in rows]
+
     def rulings(self, hashes: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(hashes))
         with self._using():
