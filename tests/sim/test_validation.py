@@ -16,8 +16,11 @@ from .helpers import mm_c
 
 
 def _little_holds_on_every_run(experiment: Experiment) -> None:
+    """L, the engine's queue depth integrated over the window, against lambda W + L0 from the item records: the
+    finite-window form leaves no edge effect, and in these pull runs (no QA, no copies) the engine queues exactly
+    the waiting items, so both sides are the area under one step function and only rounding may part them."""
     ratios = [run["overall.little_ratio"] for run in experiment.replications]
-    np.testing.assert_allclose(ratios, 1.0, atol=0.02)
+    np.testing.assert_allclose(ratios, 1.0, rtol=1e-9)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +43,8 @@ def test_mmc_mean_wait_matches_erlang_c(mmc: Experiment) -> None:
 def test_mmc_little_and_engine_backlog(mmc: Experiment) -> None:
     _little_holds_on_every_run(mmc)
     estimates = mmc.estimates()
-    # The engine's sampled queue depth estimates the same time average as the simulator's own records.
-    engine, exact = estimates["overall.engine_backlog_mean"], estimates["overall.backlog_mean"]
+    # The engine's sampled queue depth estimates the same time average as its integrated one.
+    engine, exact = estimates["queue.main.backlog_mean"], estimates["overall.engine_backlog_mean"]
     assert engine.mean == pytest.approx(exact.mean, rel=0.15)
     times, counts = backlog_curve(mmc.first_run)
     assert counts.min() == 0 and counts[-1] >= 0 and np.all(np.diff(times) >= 0)
