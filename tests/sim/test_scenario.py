@@ -458,3 +458,20 @@ def test_an_inline_ops_table_names_its_problems_under_ops(tmp_path: Path) -> Non
     assert _problems(tmp_path, inline.replace('queue = "main"', 'queue = "nope"')) == [
         "ops.rules.0.queue: unknown queue 'nope'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"id": "a", "arrive_at_s": 1' + "0" * 5000 + "}", "a number has too many digits"),
+    ],
+)
+def test_a_jsonl_line_python_cannot_decode_is_one_problem_on_its_line(tmp_path: Path, line: str, reason: str) -> None:
+    """Found by a review: deep nesting raised RecursionError (a traceback), and a 5,001-digit integer a message with
+    no line telling the user to call sys.set_int_max_str_digits."""
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"id": "a", "arrive_at_s": 1, "modality": "text", "language": "en", "region": "us"}\n' + line)
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert str(caught.value) == f"{path}: line 2: (json): {reason}"

@@ -611,6 +611,10 @@ def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"line {number}: (json): {error.msg}") from None
+        except RecursionError:  # the decoder recurses once per level (found by a review: a traceback)
+            raise ValueError(f"line {number}: (json): nested too deeply") from None
+        except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
+            raise ValueError(f"line {number}: (json): a number has too many digits") from None
         if not isinstance(record, dict):
             raise ValueError(f"line {number}: (json): expected an object")
         yield number, record
