@@ -362,19 +362,19 @@ def staff(
         raise _fail(
             f"roster: no group may take some items of {', '.join(sorted(staffing.untaken))}; the plan leaves them out"
         )
+    left_out = [
+        f"{queue.name} ({'out of reach at any headcount' if queue.name in out_of_reach else 'beyond Erlang C and A'})"
+        for queue in scenario.ops.queues
+        if queue.name in out_of_reach or queue.name in unsized
+    ]
+    if left_out:  # a plan with a queue missing is no plan to roster by, as with items no group may take
+        raise _fail(f"sla_target: no headcount sized for {', '.join(left_out)}; the plan leaves them out")
     saving = sum(dedicated) - sum(pooled)
     staffing_to_check = staffing.check_staffing() if simulate_check else None
     if staffing_to_check is None:
         _say_saving(saving, sum(dedicated), "an M/G/c approximation; --check simulates a one-group pool")
         if simulate_check:
-            reason = (
-                "the target is out of reach"
-                if out_of_reach
-                else "the model cannot size the target"
-                if unsized
-                else "no items reach a queue"
-            )
-            print(f"Nothing to simulate: {reason}.")
+            print("Nothing to simulate: no items reach a queue.")
         return
     result = check(scenario, staffing_to_check, replications, workers)
     _print_check(result)
