@@ -412,3 +412,21 @@ def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer
     compared = CliRunner().invoke(app, ["compare", str(scenario), str(scenario), "-n", "2"])
     assert compared.exit_code == 0, compared.output
     assert "warning: B: queue main: 100% of its items are undecided at the horizon" in compared.output
+
+
+@pytest.mark.parametrize(("scale", "warned"), [(0.01, True), (0.1, False)])
+def test_scale_warns_when_rounding_groups_up_overstaffs_the_copy(
+    capsys: pytest.CaptureFixture[str], scale: float, warned: bool
+) -> None:
+    """Found by a review: the example day at 0.01 silently had 24 moderators where 0.01 x 2,000 is 20."""
+    copy = commands._load(SCENARIOS / "example_day.toml", scale)
+    headcount = sum(group.count for group in copy.roster)
+    err = capsys.readouterr().err
+    if warned:
+        assert headcount == 24
+        assert err == (
+            "warning: --scale 0.01 rounds each roster group up to whole moderators: 24 where 0.01 x 2000 is 20 "
+            "(+20%); the copy is better staffed than the day\n"
+        )
+    else:
+        assert err == ""
