@@ -54,8 +54,9 @@ def test_mmc_mean_wait_matches_erlang_c(mmc: Experiment) -> None:
 @pytest.mark.slow
 def test_mmc_serves_in_arrival_order(mmc: Experiment) -> None:
     """The mean wait is the same in any serving order; its distribution is Erlang C's only first come, first served
-    (serving the newest first keeps the mean and changes the tail). The SLA attainment, decided within `sla_s`,
-    is the FIFO sojourn `P(W + S <= t)`."""
+    (a probe serving the newest first, 6 replications: mean wait 11.7 +- 0.9 s, Erlang C 11.4 s, but 0.943 +- 0.003
+    waited at most 60 s against Erlang C's 0.931, and 0.566 +- 0.004 were decided within it against 0.556). The SLA
+    attainment, decided within `sla_s`, is the FIFO sojourn `P(W + S <= t)`."""
     lam, mu = 0.4 * 2 / 60.0, 1 / 60.0
     estimates = mmc.estimates()
     waited = estimates["wait_within_sla_share"]
