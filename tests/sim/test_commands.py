@@ -134,7 +134,7 @@ def test_a_good_trace_replays(app: typer.Typer, tmp_path: Path) -> None:
 def test_staff_plans_a_trace(app: typer.Typer, tmp_path: Path) -> None:
     # A trace was refused with no streams beside it, and ignored with some.
     result = CliRunner().invoke(app, ["staff", str(_with_trace(tmp_path, "a1,1000,text,en,us,,\n"))])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
 
 
@@ -231,11 +231,17 @@ def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typ
     assert "not run" in result.output and "One moderator fewer met" not in result.output
 
 
-def test_staff_reports_an_unreachable_target_and_skips_the_check(app: typer.Typer, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), "--check"])
-    assert result.exit_code == 0, result.output
+@pytest.mark.parametrize("check", [[], ["--check"]])
+def test_staff_reports_an_unreachable_target_and_exits_1(app: typer.Typer, tmp_path: Path, check: list[str]) -> None:
+    """Found by a review: a plan with every queue out of reach printed totals of 0 and exited 0, where a queue no
+    group may take exits 1."""
+    result = CliRunner().invoke(app, ["staff", str(_small(tmp_path)), *check])
+    assert result.exit_code == 1, result.output
     assert "main: sla_target 0.8 is out of reach at any headcount" in result.output
-    assert "Nothing to simulate: the target is out of reach." in result.output
+    assert result.stderr == (
+        "queueopt: sla_target: no headcount sized for main (out of reach at any headcount); the plan leaves them out\n"
+    )
+    assert "Plan simulated" not in result.output
 
 
 def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
@@ -246,10 +252,10 @@ def test_staff_does_not_call_a_fixed_handling_time_inside_the_sla_out_of_reach(
     assert text != scenario.read_text()
     scenario.write_text(text)  # all within 60 s, the exponential of mean 30 s 86.5%
     result = CliRunner().invoke(app, ["staff", str(scenario), "--check"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "out of reach" not in result.output
     assert "main: sla_target 0.95 is beyond what Erlang C or A can size" in " ".join(result.output.split())
-    assert "Nothing to simulate: the model cannot size the target." in result.output
+    assert "sla_target: no headcount sized for main (beyond Erlang C and A)" in result.stderr
 
 
 def test_staff_with_patience_too_long_for_erlang_a_plans_by_erlang_c(app: typer.Typer, tmp_path: Path) -> None:
@@ -406,3 +412,21 @@ def test_simulate_and_compare_warn_about_a_queue_nobody_reviews(app: typer.Typer
     compared = CliRunner().invoke(app, ["compare", str(scenario), str(scenario), "-n", "2"])
     assert compared.exit_code == 0, compared.output
     assert "warning: B: queue main: 100% of its items are undecided at the horizon" in compared.output
+
+
+@pytest.mark.parametrize(("scale", "warned"), [(0.01, True), (0.1, False)])
+def test_scale_warns_when_rounding_groups_up_overstaffs_the_copy(
+    capsys: pytest.CaptureFixture[str], scale: float, warned: bool
+) -> None:
+    """Found by a review: the example day at 0.01 silently had 24 moderators where 0.01 x 2,000 is 20."""
+    copy = commands._load(SCENARIOS / "example_day.toml", scale)
+    headcount = sum(group.count for group in copy.roster)
+    err = capsys.readouterr().err
+    if warned:
+        assert headcount == 24
+        assert err == (
+            "warning: --scale 0.01 rounds each roster group up to whole moderators: 24 where 0.01 x 2000 is 20 "
+            "(+20%); the copy is better staffed than the day\n"
+        )
+    else:
+        assert err == ""

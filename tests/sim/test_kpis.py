@@ -7,9 +7,9 @@ import pytest
 
 from queueopt.sim.caveats import caveats
 from queueopt.sim.experiment import run_experiment
-from queueopt.sim.kpis import kpis
+from queueopt.sim.kpis import REVIEW, kpis
 from queueopt.sim.scenario import Scenario
-from queueopt.sim.simulator import simulate
+from queueopt.sim.simulator import RunRecord, simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
 
@@ -143,3 +143,31 @@ def test_a_trace_row_s_half_life_and_patience_are_replayed(tmp_path: Path) -> No
     assert kpis(run)["overall.harmful_views"] == pytest.approx(600.0 / math.log(2) * (1 - 2 ** (-removed_at / 600.0)))
     assert run.abandoned_at[1] == pytest.approx(31.0) and math.isnan(run.decided_at[1])
     assert math.isnan(run.abandoned_at[2]) and run.decided_at[2] == pytest.approx(200.0)
+
+
+def _overloaded_run() -> RunRecord:
+    """One moderator at load 1.5: dozens of items wait at the warm-up's end and at the horizon, the window's edges
+    where the old ratio (items' clipped waits over lambda W, the same records on both sides) read far above 1."""
+    return simulate(mm_c(servers=1, load=1.5, horizon_s=6000.0, warmup_s=1500.0))
+
+
+def test_little_s_law_holds_exactly_across_the_window_edges() -> None:
+    run = _overloaded_run()
+    measured = kpis(run)
+    assert measured["overall.engine_backlog_mean"] > 10.0
+    warmup = run.scenario.warmup_s
+    carried = (run.arrivals.at_s < warmup) & ~(run.leased_at < warmup) & (run.action == REVIEW)
+    assert carried.sum() > 5  # waiting at the warm-up's end: the L0 of the finite-window form
+    assert measured["overall.little_ratio"] == pytest.approx(1.0, rel=1e-9)
+
+
+@pytest.mark.parametrize(("shift_s", "every"), [(30.0, True), (30.0, False)])
+def test_corrupted_wait_records_break_little_s_law(shift_s: float, every: bool) -> None:
+    """The review's corruption (every lease written 30 s late) and a single late lease: L comes from the engine's
+    queue, not from the records, so the ratio departs from 1 (it read 1.01 when both sides came from the records)."""
+    run = _overloaded_run()
+    leased = np.flatnonzero((run.arrivals.at_s >= run.scenario.warmup_s) & ~np.isnan(run.leased_at))
+    rows = leased if every else leased[len(leased) // 2 : len(leased) // 2 + 1]
+    run.leased_at[rows] += shift_s
+    ratio = kpis(run)["overall.little_ratio"]
+    assert ratio < 1.0 - (0.01 if every else 1e-6), ratio  # the check allows 1e-9

@@ -458,3 +458,40 @@ def test_an_inline_ops_table_names_its_problems_under_ops(tmp_path: Path) -> Non
     assert _problems(tmp_path, inline.replace('queue = "main"', 'queue = "nope"')) == [
         "ops.rules.0.queue: unknown queue 'nope'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"id": "a", "arrive_at_s": 1' + "0" * 5000 + "}", "a number has too many digits"),
+    ],
+)
+def test_a_jsonl_line_python_cannot_decode_is_one_problem_on_its_line(tmp_path: Path, line: str, reason: str) -> None:
+    """Found by a review: deep nesting raised RecursionError (a traceback), and a 5,001-digit integer a message with
+    no line telling the user to call sys.set_int_max_str_digits."""
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"id": "a", "arrive_at_s": 1, "modality": "text", "language": "en", "region": "us"}\n' + line)
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert str(caught.value) == f"{path}: line 2: (json): {reason}"
+
+
+def test_a_missing_ops_source_is_reported_with_every_other_problem(tmp_path: Path) -> None:
+    """Found by a review: without `ops_config` the file's other problems went unreported until it was added."""
+    text = BASE.replace(f'ops_config = "{SINGLE_QUEUE}"', "").replace("horizon_s = 3600", "horizon_s = -1")
+    text = text.replace("count = 2", "count = 0")
+    problems = _problems(tmp_path, "trace = 'nowhere.csv'\n" + text)
+    assert problems[:2] == [
+        f"trace: file not found: {tmp_path / 'nowhere.csv'}",
+        "ops_config: give either ops_config (a path) or an inline [ops] table",
+    ]
+    assert sorted(problems[2:]) == [
+        "horizon_s: Input should be greater than 0",
+        "roster.0.count: Input should be greater than or equal to 1",
+    ], problems
+    missing = BASE.replace(str(SINGLE_QUEUE), "missing.toml").replace("horizon_s = 3600", "horizon_s = -1")
+    assert _problems(tmp_path, missing) == [
+        f"ops_config: file not found: {tmp_path / 'missing.toml'}",
+        "horizon_s: Input should be greater than 0",
+    ]

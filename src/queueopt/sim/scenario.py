@@ -514,30 +514,47 @@ def _resolve(base: Path, value: object) -> Path:
 
 
 def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
-    """Validate scenario data; relative `ops_config` and `trace` paths resolve against `base_dir`."""
+    """Validate scenario data; relative `ops_config` and `trace` paths resolve against `base_dir`. A missing file
+    or ops source is reported with every type and range problem of the rest, not instead of them (found by a
+    review: a missing `ops_config` hid them all)."""
     base = base_dir or Path.cwd()
     data = dict(data)
-    if isinstance(data.get("trace"), str):
-        trace = _resolve(base, data["trace"])
-        if not trace.is_file():
-            raise ConfigError(source, [f"trace: {_missing(trace)}: {trace}"])
-        data["trace"] = trace
-    if ("ops_config" in data) == ("ops" in data):
-        raise ConfigError(source, ["ops_config: give either ops_config (a path) or an inline [ops] table"])
-    if isinstance(data.get("ops_config"), str):
-        ops_path = _resolve(base, data["ops_config"])
-        if not ops_path.is_file():
-            raise ConfigError(source, [f"ops_config: {_missing(ops_path)}: {ops_path}"])
-        data["ops_config"] = ops_path
-        data["ops"] = load_config(ops_path)
+    problems = _file_problems(data, base)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(source, format_validation_error(error)) from None
+        # Without a usable ops source `ops` is absent, and "ops: Field required" would repeat its problem.
+        lines = format_validation_error(error)
+        raise ConfigError(source, problems + [line for line in lines if not (problems and line == _NO_OPS)]) from None
+    if problems:
+        raise ConfigError(source, problems)
     problems = _cross_reference_problems(scenario)
     if problems:
         raise ConfigError(source, problems)
     return scenario
+
+
+_NO_OPS = "ops: Field required"
+
+
+def _file_problems(data: dict[str, Any], base: Path) -> list[str]:
+    """Resolve `trace` and `ops_config` in `data` against `base`, reading the ops config into `ops`; returns what
+    is wrong with them. An ops source that cannot be used leaves `ops` out of `data`."""
+    problems = []
+    if isinstance(data.get("trace"), str):
+        trace = data["trace"] = _resolve(base, data["trace"])
+        if not trace.is_file():
+            problems.append(f"trace: {_missing(trace)}: {trace}")
+    if ("ops_config" in data) == ("ops" in data):
+        data.pop("ops", None)
+        problems.append("ops_config: give either ops_config (a path) or an inline [ops] table")
+    elif isinstance(data.get("ops_config"), str):
+        ops_path = data["ops_config"] = _resolve(base, data["ops_config"])
+        if ops_path.is_file():
+            data["ops"] = load_config(ops_path)
+        else:
+            problems.append(f"ops_config: {_missing(ops_path)}: {ops_path}")
+    return problems
 
 
 def _missing(path: Path) -> str:
@@ -611,6 +628,10 @@ def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"line {number}: (json): {error.msg}") from None
+        except RecursionError:  # the decoder recurses once per level (found by a review: a traceback)
+            raise ValueError(f"line {number}: (json): nested too deeply") from None
+        except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
+            raise ValueError(f"line {number}: (json): a number has too many digits") from None
         if not isinstance(record, dict):
             raise ValueError(f"line {number}: (json): expected an object")
         yield number, record

@@ -93,6 +93,7 @@ class RunRecord:
     cooldown_breaches: np.ndarray
     backlog_at: np.ndarray
     backlog: np.ndarray
+    queued_s: float  # the engine's waiting tasks (QA included) integrated over [warmup_s, horizon_s): task-seconds
     wall_s: float
 
 
@@ -174,6 +175,11 @@ class Simulation:
         self._sequence = 0
         self._backlog_at: list[float] = []
         self._backlog: list[list[int]] = []
+        # The engine's queued count, read after every event, and its exact integral over the window: Little's `L`
+        # from the engine's state, not from the item columns it is checked against (see `kpis`).
+        self._queued = 0
+        self._queued_since = 0.0
+        self._queued_s = 0.0
 
     # ---- the loop -------------------------------------------------------------------------------------------
 
@@ -195,7 +201,7 @@ class Simulation:
         arrival_at = [*self.arrivals.at_s.tolist(), math.inf] if self._pull else [math.inf]
         changes = self.moderators.changes
         change_at = [*(change.at_s for change in changes), math.inf]
-        heap, clock, progress = self._heap, self.clock, self._progress
+        heap, clock, progress, queued = self._heap, self.clock, self._progress, self.engine.queued
         next_arrival, next_change = 0, 0
         report_every, next_report = horizon / 100.0, 0.0
         while True:
@@ -230,9 +236,13 @@ class Simulation:
                 else:
                     self._sample()
                     self._push(now + sample_every, _SAMPLE, None)
+            depth = queued()
+            if depth != self._queued:
+                self._queued_changed(now, depth)
         if not self._pull:  # what arrived after the last tick was routed on arrival too, and waits at the horizon
             clock.set(horizon)
             self._submit_arrived()
+        self._queued_changed(horizon, queued())
         if self._progress is not None:
             self._progress(horizon)
         return RunRecord(
@@ -258,6 +268,7 @@ class Simulation:
             cooldown_breaches=self.cooldown_breaches,
             backlog_at=np.asarray(self._backlog_at),
             backlog=np.asarray(self._backlog, dtype=np.int64).reshape(len(self._backlog_at), len(self._queue_index)),
+            queued_s=self._queued_s,
             wall_s=time.perf_counter() - started,
         )
 
@@ -561,6 +572,13 @@ class Simulation:
         if arrived > first:
             self._submit(list(range(first, arrived)))
             self._submitted = arrived
+
+    def _queued_changed(self, now: float, queued: int) -> None:
+        """The engine's queue held `self._queued` tasks since the last change; from `now` it holds `queued`."""
+        self._queued_s += self._queued * _overlap(
+            self._queued_since, now, self.scenario.warmup_s, self.scenario.horizon_s
+        )
+        self._queued, self._queued_since = queued, now
 
     def _sample(self) -> None:
         self._backlog_at.append(self.clock.now())
