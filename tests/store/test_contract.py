@@ -99,6 +99,27 @@ def test_conditional_update_applies_only_from_the_expected_state(store: Store) -
     assert store.task("a") == leased
 
 
+def test_a_write_expecting_an_earlier_lease_of_the_same_state_is_refused(store: Store) -> None:
+    """Fenced by the lease attempt, not only the state: a write from the view of an earlier lease (a deposed
+    engine's, or one racing a re-lease) must not land on the lease that replaced it (found by a hand-run mutation
+    review: an update conditioned on the state alone passed every contract test, which only expected other states)."""
+    submit(store, "a")
+    first = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(first, (TaskState.QUEUED, 0))]))
+    store.apply(Changes(tasks=[TaskWrite(task("a", attempt=1), (TaskState.LEASED, 1))]))  # expired: queued again
+    second = task("a", TaskState.LEASED, attempt=2, holder="m2")
+    store.apply(Changes(tasks=[TaskWrite(second, (TaskState.QUEUED, 1))]))
+    # m1's decision, from the view of the first lease: leased, attempt 1
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.DECIDED, attempt=1), (TaskState.LEASED, 1))]))
+    assert store.task("a") == second
+    with pytest.raises(StaleWrite):  # nor a re-lease from the view before the second lease
+        store.apply(
+            Changes(tasks=[TaskWrite(task("a", TaskState.LEASED, attempt=2, holder="m3"), (TaskState.QUEUED, 0))])
+        )
+    assert store.task("a") == second
+
+
 def test_a_failed_batch_writes_nothing(store: Store) -> None:
     submit(store, "a", "b")
     decided = task("a", TaskState.DECIDED, attempt=0)
