@@ -149,3 +149,16 @@ def test_a_batch_never_leases_past_a_moderators_free_slots_whatever_the_solver_c
     leases = _batch_with_solver(engine, [0, 1, 2], [0, 0, 0])
     assert len(leases) == 2
     assert len(engine.moderator("m0").leases) == 2
+
+
+def test_a_batch_leases_a_task_once_whatever_the_solver_chose(engine: Engine) -> None:
+    """Found by a hand-run mutation review: a solve naming one task for two moderators had the memory store (the
+    simulator's) lease it to both under one token, as its conditional write compares each write with the state
+    before the batch, and SQLite and PostgreSQL refuse the whole batch (StaleWrite out of `assign_batch`)."""
+    engine.submit([video("n0", signals={"nudity": 0.8}), video("n1", signals={"nudity": 0.8})])
+    engine.upsert_moderator(profile("m0"))
+    engine.upsert_moderator(profile("m1"))
+    leases = _batch_with_solver(engine, [0, 0, 1], [0, 1, 1])
+    assert sorted((lease.task_id, lease.moderator_id) for lease in leases) == [("n0", "m0"), ("n1", "m1")]
+    assert engine.task("n0").holder == "m0" and engine.task("n1").holder == "m1"
+    assert_never_leased_twice(engine.audit(limit=10**6))
