@@ -11,7 +11,7 @@ from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
-from queueopt.config import OpsConfig, load_config
+from queueopt.config import OpsConfig, load_config, parse_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine, qa_draw
 from queueopt.errors import Conflict, InvalidInput, NotEligible, NotFound, StaleLease
@@ -198,6 +198,29 @@ def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
     assert unknown.value.field == "policy"
     assert engine.task("a").state is TaskState.LEASED  # a refused decision changes nothing
     engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
+
+
+def test_a_verdict_its_queue_does_not_allow_is_refused_and_changes_nothing(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a hand-run mutation review: no queue of the example config restricts verdicts, so a decide that never
+    checked `allowed_verdicts` passed every test."""
+    data = example_config.model_dump(mode="json")
+    for queue in data["queues"]:
+        if queue["name"] == "video_high_en":
+            queue["allowed_verdicts"] = ["violating"]
+    engine = Engine(store_factory(), clock, parse_config(data))
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.queue == "video_high_en" and lease.lease_token is not None
+    before = engine.task("a")
+    with pytest.raises(InvalidInput) as refused:
+        engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert refused.value.field == "verdict"
+    assert engine.task("a") == before and engine.item("a").status is ItemStatus.QUEUED
+    assert [entry.transition for entry in engine.audit() if entry.task_id == "a"] == ["queued", "leased"]
+    assert engine.decide("a", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
 
 
 def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
