@@ -223,6 +223,27 @@ def test_a_verdict_its_queue_does_not_allow_is_refused_and_changes_nothing(
     assert engine.decide("a", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
 
 
+def test_an_extended_lease_outlives_its_first_expiry(engine: Engine, clock: VirtualClock) -> None:
+    """The sweeper passes by the expiry an extension replaced (found by a hand-run mutation review: a sweeper that
+    expired an extended lease at its first expiry, handing a long video on under its holder, passed every test)."""
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None and lease.lease_expires_at is not None
+    first_expiry = lease.lease_expires_at
+    engine.extend("a", lease.lease_token, "m1", 3600)
+    clock.advance(first_expiry - clock.now() + 1.0)
+    assert engine.expire() == 0
+    assert engine.task("a").holder == "m1" and engine.task("a").lease_token == lease.lease_token
+    assert engine.decide("a", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
+    assert [entry.transition for entry in engine.audit() if entry.task_id == "a"] == [
+        "queued",
+        "leased",
+        "extended",
+        "decided",
+    ]
+
+
 def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
     engine.submit([video("fr", language="fr"), video("en")])
     engine.upsert_moderator(profile("m1"))
