@@ -354,3 +354,21 @@ def test_an_appeals_extra_certifications_are_relaxed_only_by_a_step_relaxing_pol
     appeal = make_task("p", queue=queue, policy="spam", areas=("gore",), enqueued_at=NOW - waited)
     assert model.eligible(appeal, "uncertified", NOW) is not asked
     assert (model.value([appeal], ["uncertified"], NOW).nnz == 0) is asked
+
+
+def test_a_tier_past_the_first_mask_word_is_required_as_any_other(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], make_task: Callable[..., Task]
+) -> None:
+    """A roster naming more than 63 skills needs masks of several words, and a clearance tier first named after the
+    63rd skill lands in the second (found by a hand-run mutation review: eligibility that read only the first word
+    passed every test, whose rosters name a few dozen skills)."""
+    codes = [a + b for a in "abcdefghij" for b in "abcdefghij"][:70]
+    model = Model(config)
+    model.upsert(make_profile("polyglot", languages=dict.fromkeys([*codes, "en"], 1.0), clearance=["tier2"]))
+    model.upsert(make_profile("cleared", clearance=["tier1"]))
+    assert model.vocabulary > 64
+    abuse = make_task("a", policy="abuse", language="en")
+    ids = ["polyglot", "cleared"]
+    assert not model.eligible(abuse, "polyglot", NOW) and model.eligible(abuse, "cleared", NOW)
+    assert model.value([abuse], ids, NOW).toarray()[0].tolist()[0] == 0.0
+    assert model.value_dense([abuse], ids, NOW)[0, 0] == 0.0 and model.value_dense([abuse], ids, NOW)[0, 1] > 0.0
