@@ -257,6 +257,18 @@ def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
         engine.assign_to("en", "m1")
 
 
+def test_admin_assignment_requires_a_free_slot(engine: Engine) -> None:
+    """Found by a hand-run mutation review: an `assign_to` past the moderator's capacity passed every test."""
+    engine.submit([video("a", signals={"nudity": 0.8}), video("b", signals={"nudity": 0.8})])
+    engine.upsert_moderator(profile("m1", capacity=1))
+    assert not engine.task("b").severe  # so nothing but the slot keeps it from m1
+    assert engine.assign_to("a", "m1").holder == "m1"
+    with pytest.raises(NotEligible) as full:
+        engine.assign_to("b", "m1")
+    assert full.value.field == "moderator_id" and "no free slot" in full.value.message
+    assert engine.task("b").state is TaskState.QUEUED and engine.moderator("m1").leases == ["a"]
+
+
 def test_clearance_and_escalation(engine: Engine, clock: VirtualClock) -> None:
     engine.submit([video("cs", signals={"child_safety": 0.9}), video("es", language="es")])
     engine.upsert_moderator(profile("plain", languages={"en": 1.0}))
