@@ -56,17 +56,17 @@ class MemoryStore:
             updated: dict[str, Task] = {}
             inserted: set[str] = set()
             for write in changes.tasks:
-                task_id = write.task.id
+                written_id = write.task.id
                 expect = write.expect
                 if expect is None:
-                    if task_id in tasks or task_id in inserted:
-                        raise StaleWrite(task_id)
-                    inserted.add(task_id)
+                    if written_id in tasks or written_id in inserted:
+                        raise StaleWrite(written_id)
+                    inserted.add(written_id)
                     continue
-                current = updated.get(task_id) or tasks.get(task_id)
+                current = updated.get(written_id) or tasks.get(written_id)
                 if current is None or current.state != expect[0] or current.attempt != expect[1]:
-                    raise StaleWrite(task_id)
-                updated[task_id] = write.task
+                    raise StaleWrite(written_id)
+                updated[written_id] = write.task
             for write in changes.tasks:
                 task = write.task
                 tasks[task.id] = task
