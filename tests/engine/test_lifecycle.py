@@ -11,7 +11,7 @@ from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
-from queueopt.config import OpsConfig, load_config
+from queueopt.config import OpsConfig, load_config, parse_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
 from queueopt.engine import Engine, qa_draw
 from queueopt.errors import Conflict, InvalidInput, NotEligible, NotFound, StaleLease
@@ -200,6 +200,50 @@ def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
     engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
 
 
+def test_a_verdict_its_queue_does_not_allow_is_refused_and_changes_nothing(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig
+) -> None:
+    """Found by a hand-run mutation review: no queue of the example config restricts verdicts, so a decide that never
+    checked `allowed_verdicts` passed every test."""
+    data = example_config.model_dump(mode="json")
+    for queue in data["queues"]:
+        if queue["name"] == "video_high_en":
+            queue["allowed_verdicts"] = ["violating"]
+    engine = Engine(store_factory(), clock, parse_config(data))
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.queue == "video_high_en" and lease.lease_token is not None
+    before = engine.task("a")
+    with pytest.raises(InvalidInput) as refused:
+        engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert refused.value.field == "verdict"
+    assert engine.task("a") == before and engine.item("a").status is ItemStatus.QUEUED
+    assert [entry.transition for entry in engine.audit() if entry.task_id == "a"] == ["queued", "leased"]
+    assert engine.decide("a", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
+
+
+def test_an_extended_lease_outlives_its_first_expiry(engine: Engine, clock: VirtualClock) -> None:
+    """The sweeper passes by the expiry an extension replaced (found by a hand-run mutation review: a sweeper that
+    expired an extended lease at its first expiry, handing a long video on under its holder, passed every test)."""
+    engine.submit([video("a")])
+    engine.upsert_moderator(profile("m1"))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.lease_token is not None and lease.lease_expires_at is not None
+    first_expiry = lease.lease_expires_at
+    engine.extend("a", lease.lease_token, "m1", 3600)
+    clock.advance(first_expiry - clock.now() + 1.0)
+    assert engine.expire() == 0
+    assert engine.task("a").holder == "m1" and engine.task("a").lease_token == lease.lease_token
+    assert engine.decide("a", lease.lease_token, "m1", VIOLATING).state is TaskState.DECIDED
+    assert [entry.transition for entry in engine.audit() if entry.task_id == "a"] == [
+        "queued",
+        "leased",
+        "extended",
+        "decided",
+    ]
+
+
 def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
     engine.submit([video("fr", language="fr"), video("en")])
     engine.upsert_moderator(profile("m1"))
@@ -211,6 +255,18 @@ def test_admin_assignment_requires_eligibility(engine: Engine) -> None:
     assert lease.holder == "m1"
     with pytest.raises(Conflict):
         engine.assign_to("en", "m1")
+
+
+def test_admin_assignment_requires_a_free_slot(engine: Engine) -> None:
+    """Found by a hand-run mutation review: an `assign_to` past the moderator's capacity passed every test."""
+    engine.submit([video("a", signals={"nudity": 0.8}), video("b", signals={"nudity": 0.8})])
+    engine.upsert_moderator(profile("m1", capacity=1))
+    assert not engine.task("b").severe  # so nothing but the slot keeps it from m1
+    assert engine.assign_to("a", "m1").holder == "m1"
+    with pytest.raises(NotEligible) as full:
+        engine.assign_to("b", "m1")
+    assert full.value.field == "moderator_id" and "no free slot" in full.value.message
+    assert engine.task("b").state is TaskState.QUEUED and engine.moderator("m1").leases == ["a"]
 
 
 def test_clearance_and_escalation(engine: Engine, clock: VirtualClock) -> None:

@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 from queueopt.config import EscalationStep, OpsConfig, load_config
 from queueopt.domain import Action, Item, Modality, Source, Verdict
-from queueopt.enqueue import DuplicateOf, Router
+from queueopt.enqueue import Asked, DuplicateOf, Router
 from queueopt.enqueue.rules import same_attribute
 
 CONFIG = load_config(REPO / "examples" / "ops.toml")
@@ -302,3 +302,47 @@ def test_a_boolean_attribute_condition_matches_only_a_boolean() -> None:
         return router.route(item).queue
 
     assert [queue_of(value) for value in (True, 1, 1.0, "true", False)] == ["verified", "one", "one", "rest", "rest"]
+
+
+def test_a_copy_never_rides_on_a_review_less_cleared_than_its_own_would_be() -> None:
+    """Severity and certifications alike, a review without the clearance tier the copy asks does not cover it (found
+    by a hand-run mutation review: `covers` without its clearance check passed every test, as each case above also
+    differed in severity or certification)."""
+    router = Router(CONFIG)
+    child = Item(id="c", modality="text", language="en", region="us", content_hash="h", signals={"child_safety": 0.99})
+    needs = router.review_asks(child)
+    assert needs.severe and needs.clearance == {"csam"} and needs.areas == {"child_safety"}
+    uncleared = Asked(True, frozenset(), frozenset({"child_safety"}))
+    assert router.route(child, DuplicateOf("z", "z", None, asked=uncleared)).action is Action.REVIEW
+    assert router.route(child, DuplicateOf("z", "z", Verdict.NOT_VIOLATING, asked=uncleared)).action is Action.REVIEW
+    assert router.route(child, DuplicateOf("z", "z", None, asked=needs)).action is Action.DUPLICATE
+
+
+def test_a_queues_own_tier_is_asked_until_its_escalation_relaxes_clearance() -> None:
+    """A queue's own clearance tier (not its policy area's) is part of what its review asks, so a copy that would be
+    reviewed there does not ride on a review in a queue without it (found by a hand-run mutation review: in the
+    example config every queue's tier is also its area's, so `asked` dropping the queue's tiers passed every test)."""
+
+    def with_tier(relax: list[str]) -> Router:
+        queues = [
+            queue.model_copy(
+                update={
+                    "requires": queue.requires.model_copy(update={"clearance": ["terrorism"]}),
+                    "escalation": [EscalationStep(after_s=60, relax=relax)] if relax else [],
+                }
+            )
+            if queue.name == "text_high_en"
+            else queue
+            for queue in CONFIG.queues
+        ]
+        return Router(CONFIG.model_copy(update={"queues": queues}))
+
+    router = with_tier([])
+    assert router.asked("text_high_en", "hate", False, ()).clearance == {"terrorism"}
+    assert with_tier(["clearance"]).asked("text_high_en", "hate", False, ()).clearance == frozenset()
+    assert with_tier(["language"]).asked("text_high_en", "hate", False, ()).clearance == {"terrorism"}
+    hate = Item(id="a", modality="text", language="en", region="us", content_hash="h", signals={"hate": 0.8})
+    assert router.route(hate).queue == "text_high_en"
+    elsewhere = Asked(False, frozenset(), frozenset({"hate"}))
+    assert router.route(hate, DuplicateOf("z", "z", None, asked=elsewhere)).action is Action.REVIEW
+    assert router.route(hate, DuplicateOf("z", "z", None, asked=router.review_asks(hate))).action is Action.DUPLICATE

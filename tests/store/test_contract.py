@@ -99,6 +99,56 @@ def test_conditional_update_applies_only_from_the_expected_state(store: Store) -
     assert store.task("a") == leased
 
 
+def test_a_write_expecting_an_earlier_lease_of_the_same_state_is_refused(store: Store) -> None:
+    """Fenced by the lease attempt, not only the state: a write from the view of an earlier lease (a deposed
+    engine's, or one racing a re-lease) must not land on the lease that replaced it (found by a hand-run mutation
+    review: an update conditioned on the state alone passed every contract test, which only expected other states)."""
+    submit(store, "a")
+    first = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(first, (TaskState.QUEUED, 0))]))
+    store.apply(Changes(tasks=[TaskWrite(task("a", attempt=1), (TaskState.LEASED, 1))]))  # expired: queued again
+    second = task("a", TaskState.LEASED, attempt=2, holder="m2")
+    store.apply(Changes(tasks=[TaskWrite(second, (TaskState.QUEUED, 1))]))
+    # m1's decision, from the view of the first lease: leased, attempt 1
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.DECIDED, attempt=1), (TaskState.LEASED, 1))]))
+    assert store.task("a") == second
+    with pytest.raises(StaleWrite):  # nor a re-lease from the view before the second lease
+        store.apply(
+            Changes(tasks=[TaskWrite(task("a", TaskState.LEASED, attempt=2, holder="m3"), (TaskState.QUEUED, 0))])
+        )
+    assert store.task("a") == second
+
+
+def test_a_batch_writing_one_task_twice_checks_the_second_write_against_the_first(store: Store) -> None:
+    """A batch's writes apply in turn, as SQL's do: a second write of a task expecting the state before the first
+    is stale, and the batch fails whole. Found by a hand-run mutation review: a solve naming one task for two
+    moderators leased it to both on the memory store, which compared every write with the state before the batch,
+    while SQLite and PostgreSQL refused the batch."""
+    submit(store, "a", "b")
+    to_m1 = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    to_m2 = task("a", TaskState.LEASED, attempt=1, holder="m2")
+    b_leased = task("b", TaskState.LEASED, attempt=1, holder="m3")
+    with pytest.raises(StaleWrite):
+        store.apply(
+            Changes(
+                tasks=[
+                    TaskWrite(b_leased, (TaskState.QUEUED, 0)),
+                    TaskWrite(to_m1, (TaskState.QUEUED, 0)),
+                    TaskWrite(to_m2, (TaskState.QUEUED, 0)),
+                ]
+            )
+        )
+    assert store.task("a") == task("a") and store.task("b") == task("b")
+    with pytest.raises(StaleWrite):
+        store.apply(Changes(tasks=[TaskWrite(task("c")), TaskWrite(task("c", attempt=3))]))
+    assert store.task("c") is None
+    # in turn: a second write expecting what the first wrote applies
+    back = task("a", TaskState.QUEUED, attempt=1)
+    store.apply(Changes(tasks=[TaskWrite(to_m1, (TaskState.QUEUED, 0)), TaskWrite(back, (TaskState.LEASED, 1))]))
+    assert store.task("a") == back
+
+
 def test_a_failed_batch_writes_nothing(store: Store) -> None:
     submit(store, "a", "b")
     decided = task("a", TaskState.DECIDED, attempt=0)

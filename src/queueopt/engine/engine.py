@@ -1156,16 +1156,21 @@ class Engine:
 
     def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
         """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
-        makes a new task object), the moderator still has a free slot for it and may still take it, and a severe
-        task still fits their budget. Anything else stays queued for the next batch."""
+        makes a new task object) and not leased by an earlier pair of this batch, the moderator still has a free slot
+        for it and may still take it, and a severe task still fits their budget. Anything else stays queued for the
+        next batch. The solvers' own limits are checked again here, as a solve that broke one must not reach a
+        moderator: a task named twice was leased to both moderators on the memory store (found by a hand-run
+        mutation review)."""
         free: dict[str, int] = {}
         severe_left: dict[str, int] = {}
         kept = []
+        taken: set[str] = set()
         for task, moderator_id in pairs:
             if moderator_id not in free:
                 free[moderator_id] = self._leases.free(moderator_id)
             if (
-                self._tasks.get(task.id) is not task
+                task.id in taken
+                or self._tasks.get(task.id) is not task
                 or free[moderator_id] <= 0
                 or not self._model.eligible(task, moderator_id, now)
             ):
@@ -1178,6 +1183,7 @@ class Engine:
                     continue
                 severe_left[moderator_id] = left - 1
             free[moderator_id] -= 1
+            taken.add(task.id)
             kept.append((task, moderator_id))
         return kept
 

@@ -54,14 +54,22 @@ class MemoryStore:
         the expected state and attempt are compared one by one rather than as a tuple made per write."""
         with self._lock:
             tasks, open_ids = self._tasks, self._open
+            # Each write is checked against the ones before it in the batch, as SQL applies them in turn (updates,
+            # then inserts): a second write of a task from the view before the first is stale.
+            updated: dict[str, Task] = {}
+            inserted: set[str] = set()
             for write in changes.tasks:
-                current = tasks.get(write.task.id)
+                written_id = write.task.id
                 expect = write.expect
                 if expect is None:
-                    if current is not None:
-                        raise StaleWrite(write.task.id)
-                elif current is None or current.state != expect[0] or current.attempt != expect[1]:
-                    raise StaleWrite(write.task.id)
+                    if written_id in tasks or written_id in inserted:
+                        raise StaleWrite(written_id)
+                    inserted.add(written_id)
+                    continue
+                current = updated.get(written_id) or tasks.get(written_id)
+                if current is None or current.state != expect[0] or current.attempt != expect[1]:
+                    raise StaleWrite(written_id)
+                updated[written_id] = write.task
             for write in changes.tasks:
                 task = write.task
                 tasks[task.id] = task
