@@ -826,9 +826,7 @@ class Engine:
         for index, (item_id, owner, record, task) in enumerate(entries):
             record = record or stored.get(item_id)
             if record is not None and record.status is _ITEM_CANCELLED:
-                # A review still open has decided nothing yet (nor may `_decided_through`, which keeps what it reads).
-                through = None if record.task_id in self._tasks else self._decided_through(record)
-                record, task = through or (None, None)
+                record, task = self._decided_through(record) or (None, None)
             if record is None or record.verdict is not Verdict.VIOLATING or record.decided_at is None:
                 continue
             if record.decided_at <= until and (owner or not _upholds(record)):
@@ -861,10 +859,11 @@ class Engine:
     def _decided_through(self, withdrawn: ItemRecord) -> tuple[ItemRecord, Task] | None:
         """The decision a withdrawn copy's review made for the copies riding on it, with that review, if it was
         decided. Found by a review: a copy reviewed on its own was withdrawn while another rode on it, the review
-        found a violation, and later re-uploads carried the approval before it."""
-        if withdrawn.task_id is None:
+        found a violation, and later re-uploads carried the approval before it. A review the engine still holds has
+        decided nothing yet, and is not kept as undecided: only one it no longer holds is final."""
+        if withdrawn.task_id is None or withdrawn.task_id in self._tasks:
             return None
-        if withdrawn.task_id not in self._decided_riders:  # a review the engine no longer holds is final
+        if withdrawn.task_id not in self._decided_riders:
             self._decided_riders[withdrawn.task_id] = self._rider_decision(withdrawn.task_id)
         return self._decided_riders[withdrawn.task_id]
 
