@@ -76,3 +76,14 @@ def test_zero_budget_means_no_severe_items(config: OpsConfig, make_profile: Call
 def test_unknown_moderator(model: Model) -> None:
     with pytest.raises(NotFound):
         model.record_severe("nobody", 0.0)
+
+
+def test_the_cool_down_runs_from_the_end_of_the_review(model: Model) -> None:
+    """A long graphic review is rest-free until it ends: the cool-down after it starts then, not at the hand-over
+    (found by a mutation review: a ledger keeping the hand-over time let a moderator who spent 1000 s on a severe
+    item take the next one 50 s after it)."""
+    model.record_severe("m", 0.0)
+    model.severe_review_started("m")
+    model.severe_review_ended("m", 1000.0)
+    assert model.severe_caps(["m"], 1099.0).tolist() == [0]
+    assert model.severe_caps(["m"], 1100.0).tolist() == [1]
