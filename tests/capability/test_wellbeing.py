@@ -87,3 +87,20 @@ def test_the_cool_down_runs_from_the_end_of_the_review(model: Model) -> None:
     model.severe_review_ended("m", 1000.0)
     assert model.severe_caps(["m"], 1099.0).tolist() == [0]
     assert model.severe_caps(["m"], 1100.0).tolist() == [1]
+
+
+def test_an_exposure_recalled_out_of_order_does_not_shorten_the_cool_down(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile]
+) -> None:
+    """`recall_severe` may charge an exposure dated before the end of a review already counted (a task taken back
+    as it turned severe, read back at a restart): the later end still starts the cool-down (found by a mutation
+    review: the recalled time replaced it, and the cool-down was over 500 s early)."""
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=5, cooldown_s=100.0))
+    model.record_severe("m", 0.0)
+    model.severe_review_started("m")
+    model.severe_review_ended("m", 1000.0)
+    model.recall_severe("m", 500.0)
+    assert model.severe_budget_left("m", 1050.0) == 3
+    assert model.severe_caps(["m"], 1050.0).tolist() == [0]
+    assert model.severe_caps(["m"], 1100.0).tolist() == [1]
