@@ -104,3 +104,19 @@ def test_an_exposure_recalled_out_of_order_does_not_shorten_the_cool_down(
     assert model.severe_budget_left("m", 1050.0) == 3
     assert model.severe_caps(["m"], 1050.0).tolist() == [0]
     assert model.severe_caps(["m"], 1100.0).tolist() == [1]
+
+
+def test_every_severe_review_under_way_must_end_before_the_next(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile]
+) -> None:
+    """The ledger counts the severe reviews in front of a moderator (each held lease is indexed as one when the
+    engine loads): the end of one leaves the other under way (found by a mutation review: a ledger keeping a flag,
+    not a count, freed them for a third while the second was still in front of them)."""
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=5, capacity=2))
+    model.severe_review_started("m")
+    model.severe_review_started("m")
+    model.severe_review_ended("m", 10.0)
+    assert model.severe_caps(["m"], 20.0).tolist() == [0]
+    model.severe_review_ended("m", 30.0)
+    assert model.severe_caps(["m"], 30.0).tolist() == [1]
