@@ -120,3 +120,15 @@ def test_every_severe_review_under_way_must_end_before_the_next(
     assert model.severe_caps(["m"], 20.0).tolist() == [0]
     model.severe_review_ended("m", 30.0)
     assert model.severe_caps(["m"], 30.0).tolist() == [1]
+
+
+def test_an_exposure_dated_after_now_counts_against_the_budget(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile]
+) -> None:
+    """The window is (now - 1 h, now] and anything dated later: an exposure on the ledger is never budget to
+    spend again (found by a mutation review: a window closed at `now` gave the moderator their budget back)."""
+    model = Model(config)
+    model.upsert(make_profile("m", severe_per_hour=1))
+    model.record_severe("m", 100.0)
+    assert model.severe_budget_left("m", 50.0) == 0
+    assert model.severe_caps(["m"], 50.0).tolist() == [0]
