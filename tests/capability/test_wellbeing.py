@@ -132,3 +132,17 @@ def test_an_exposure_dated_after_now_counts_against_the_budget(
     model.record_severe("m", 100.0)
     assert model.severe_budget_left("m", 50.0) == 0
     assert model.severe_caps(["m"], 50.0).tolist() == [0]
+
+
+def test_a_snapshot_with_its_exposures_out_of_order_counts_the_same_window(model: Model) -> None:
+    """A saved state is data that may have been written or edited elsewhere: its exposures are counted by time,
+    not by their order in the file (found by a mutation review: a ledger taking them as listed miscounted the
+    window and handed back a spent budget)."""
+    model.record_severe("m", 0.0)
+    model.record_severe("m", 3000.0)
+    state = model.state_dict()
+    moderators = state["moderators"]
+    assert isinstance(moderators, list)
+    moderators[0]["severe_times"].reverse()
+    model.load_state_dict(state)
+    assert model.severe_budget_left("m", 3700.0) == 1
