@@ -81,3 +81,24 @@ def test_severity_and_clearance_follow_every_area_past_its_threshold_whatever_th
         assert terms.policy in sensitive
     own = areas[terms.policy].clearance if terms.policy is not None else None
     assert set(terms.clearance) == {areas[name].clearance for name in past} - {None, own}
+
+
+@pytest.mark.parametrize(
+    ("signals", "policy", "clearance"),
+    [
+        ({"child_safety": 0.9, "violent_extremism": 1.0}, "child_safety", ("terrorism",)),
+        ({"violent_extremism": 1.0, "child_safety": 0.9}, "child_safety", ("terrorism",)),
+        ({"gore": 0.5, "minors": 0.75}, "minors", ()),
+        ({"minors": 0.75, "gore": 0.5}, "minors", ()),
+    ],
+)
+def test_equal_weighted_areas_past_their_thresholds_make_the_more_protective_one_primary_whatever_their_order(
+    signals: dict[str, float], policy: str, clearance: tuple[str, ...]
+) -> None:
+    """As for areas below their thresholds: a cleared area, then a severe one, then the first by name (found by a
+    mutation review: among areas past their thresholds, the last one written won a tie)."""
+    config = MIXED if "gore" in signals else load_config(EXAMPLE)
+    severities = {area.name: area.severity for area in config.policy_areas}
+    assert len({severities[area] * score for area, score in signals.items()}) == 1
+    terms = PriorityModel(config).terms(item(signals=signals))
+    assert (terms.policy, terms.clearance, terms.severe) == (policy, clearance, True)
