@@ -98,3 +98,24 @@ def test_bad_observations_are_refused(config: OpsConfig, make_profile: Callable[
     before = model.accuracy("m", None)
     model.observe_accuracy("m", "not-an-area", False)  # an area the config dropped counts as no area
     assert model.accuracy("m", None) < before
+
+
+@pytest.mark.parametrize(
+    ("modality", "expected_s"),
+    [
+        (Modality.TEXT, 60.0),
+        (Modality.PHOTO, 120.0),
+        (Modality.VIDEO, 600.0),
+        (Modality.AUDIO, 600.0),
+        (Modality.LIVESTREAM, 600.0),
+    ],
+)
+def test_ten_minutes_of_timed_media_take_ten_reference_minutes(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], modality: Modality, expected_s: float
+) -> None:
+    """Every modality with a running time is learned per minute of content, text and photos per item (found by a
+    mutation review: livestreams left out of the timed media were estimated at one minute whatever their length,
+    so an hour-long stream looked as quick to review as a clip)."""
+    model = Model(config)
+    model.upsert(make_profile("new"))
+    assert model.expected_handling_s("new", modality, 600.0) == pytest.approx(expected_s)
