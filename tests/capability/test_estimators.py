@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from queueopt.capability import Model, ModeratorProfile
 from queueopt.config import OpsConfig
@@ -119,3 +121,23 @@ def test_ten_minutes_of_timed_media_take_ten_reference_minutes(
     model = Model(config)
     model.upsert(make_profile("new"))
     assert model.expected_handling_s("new", modality, 600.0) == pytest.approx(expected_s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(1.0, 1e5), min_size=1, max_size=30))
+def test_the_learned_handling_statistics_are_the_sample_ones(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], handling_s: list[float]
+) -> None:
+    """The running (count, mean, m2) of log seconds is the sample's count, mean and sum of squared deviations
+    whatever the number of observations (found by a mutation review: a Welford step squaring the first deviation
+    inflated the variance most for the newest moderators, whose expected times it lengthens through `var / 2`)."""
+    model = Model(config)
+    model.upsert(make_profile("m"))
+    for seconds in handling_s:
+        model.observe_handling("m", Modality.TEXT, seconds, 0.0)
+    (learned,) = model.learned().moderators
+    count, mean, m2 = learned.handling[Modality.TEXT]
+    logs = np.log(handling_s)
+    assert count == len(handling_s)
+    assert mean == pytest.approx(float(logs.mean()), rel=1e-9, abs=1e-9)
+    assert m2 == pytest.approx(float(((logs - logs.mean()) ** 2).sum()), rel=1e-9, abs=1e-9)
