@@ -26,6 +26,17 @@ def test_common_random_numbers_narrow_the_paired_interval() -> None:
     assert difference.difference.half_width < 0.5 * independent
 
 
+def test_replication_r_is_the_run_seeded_by_r() -> None:
+    """Common random numbers pair replication r of one strategy with replication r of another: each must be the run
+    its own index seeds, the first included, or two replications of one experiment are the same run."""
+    scenario = mm_c(horizon_s=2000.0)
+    for workers in (1, 2):
+        experiment = run_experiment(scenario, replications=3, workers=workers)
+        runs = [kpis(simulate(scenario, replication)) for replication in range(3)]
+        np.testing.assert_equal(experiment.replications, runs)
+        assert experiment.first_run.replication == 0
+
+
 def test_progress_reaches_the_horizon_of_every_replication() -> None:
     scenario = mm_c(horizon_s=2000.0, replications=2)
     seen: dict[int, float] = {}
@@ -88,6 +99,26 @@ def test_a_kpi_is_estimated_and_compared_over_the_replications_that_measured_it(
     assert (share.a.mean, share.b.mean, share.difference.mean) == (0.7, 0.4, pytest.approx(0.3))
     assert share.difference.half_width == math.inf and share.pairs == 1  # one pair: no interval
     assert differences["n"].pairs == 3
+
+
+def test_an_estimate_stops_at_the_range_of_what_its_kpi_measures() -> None:
+    """From two replications a share near 1 has a t interval reaching past 1, and a count near 0 one below 0; the
+    report and summary.json print each KPI's estimate, so it stops where the KPI does."""
+    runs = [{"overall.sla_attainment": 0.97, "overall.budget_breaches": 0.0}]
+    runs.append({"overall.sla_attainment": 1.0, "overall.budget_breaches": 2.0})
+    estimates = Experiment(None, "a", runs, None, 0.0).estimates()  # type: ignore[arg-type]
+    share, breaches = estimates["overall.sla_attainment"], estimates["overall.budget_breaches"]
+    assert share.mean + share.half_width > 1.0 and share.high == 1.0
+    assert breaches.low == 0.0 and breaches.high == pytest.approx(1.0 + breaches.half_width)
+
+
+def test_experiments_of_unequal_length_are_compared_over_their_common_replications() -> None:
+    """Replication r of one is paired with replication r of the other, as far as the shorter goes."""
+    a = Experiment(None, "a", [{"n": 3.0}, {"n": 5.0}, {"n": 9.0}], None, 0.0)  # type: ignore[arg-type]
+    b = Experiment(None, "b", [{"n": 1.0}, {"n": 2.0}], None, 0.0)  # type: ignore[arg-type]
+    for first, second, difference in ((a, b, 2.5), (b, a, -2.5)):
+        compared = compare(first, second)["n"]
+        assert compared.pairs == 2 and compared.difference.mean == pytest.approx(difference)
 
 
 def test_the_summary_has_every_kpi_with_how_many_replications_measured_it() -> None:

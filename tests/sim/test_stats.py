@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from queueopt.sim.kpis import natural_range
 from queueopt.sim.stats import Estimate, interval, mean_ci, paired_difference_ci, quantiles
@@ -55,6 +57,15 @@ def test_an_interval_stops_at_the_range_of_what_it_estimates() -> None:
     assert natural_range("queue.q.time_to_decision_p95_s") == (0.0, math.inf)
     assert natural_range("overall.little_ratio") == (0.0, math.inf)
     assert interval(mean_ci([4.2])) == "4.2"
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
+def test_an_interval_contains_its_mean_and_its_own_ends(shares: list[float]) -> None:
+    """The ends are in the interval: a share of 1 in every replication estimates [1, 1], and the validation tests
+    ask such an interval whether it contains the theory's 1 (an open interval said no)."""
+    estimate = mean_ci(shares, bounds=(0.0, 1.0))
+    assert estimate.contains(estimate.mean)
+    assert estimate.contains(estimate.low) and estimate.contains(estimate.high)
 
 
 def test_quantiles() -> None:

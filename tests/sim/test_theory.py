@@ -338,6 +338,12 @@ def test_mean_wait_staffing_is_minimal(load: float, target: float, patience: flo
     assert servers == 1 or mean_wait(servers - 1) > target
 
 
+def test_a_mean_wait_exactly_at_the_target_meets_it() -> None:
+    """The target is a most: a size whose mean wait equals it is enough, and one more moderator is a cost."""
+    assert servers_for_mean_wait(1.0, 1.0, mm_c_mean_wait(2, 1.0, 1.0)) == 2
+    assert servers_for_mean_wait(1.0, 1.0, erlang_a(2, 1.0, 1.0, 0.5).mean_wait, patience_rate=0.5) == 2
+
+
 def test_numpy_server_counts_and_zero_arrivals() -> None:
     assert erlang_c(np.int64(2), 1.0, 1.0) == pytest.approx(1 / 3)  # type: ignore[arg-type]
     assert erlang_c(3, 0.0, 1.0) == 0.0
