@@ -146,3 +146,13 @@ def test_a_snapshot_with_its_exposures_out_of_order_counts_the_same_window(model
     moderators[0]["severe_times"].reverse()
     model.load_state_dict(state)
     assert model.severe_budget_left("m", 3700.0) == 1
+
+
+def test_an_exposure_recorded_out_of_order_counts_in_its_own_hour(model: Model) -> None:
+    """A restart recalls a severe item taken back from a moderator after the leases read from the audit, dated
+    before them: the ledger counts each exposure by its time, not by when it was recorded (found by a mutation
+    review: appended out of order, the later exposure dropped out of the count and a spent budget came back)."""
+    model.record_severe("m", 3000.0)
+    model.recall_severe("m", 0.0)
+    assert model.severe_budget_left("m", 3000.0) == 0
+    assert model.severe_budget_left("m", 3700.0) == 1

@@ -50,18 +50,20 @@ MIXED = parse_config(
             {"name": "minors", "severity": 4.0, "clearance": "tier1"},
             {"name": "extremism", "severity": 4.0, "severe": True, "clearance": "tier2", "severe_at": 0.75},
             {"name": "hate", "severity": 5.0},
+            {"name": "threats", "severity": 2.0, "severe": True, "severe_at": 0.0},
         ],
         "queues": [{"name": "main", "sla_s": 600}],
         "rules": [{"name": "all", "queue": "main"}],
     }
 )
-"""Every kind of area a moderator is protected from: severe only, cleared only, both, and neither."""
+"""Every kind of area a moderator is protected from: severe only, cleared only, both, and neither; and one whose
+every signal, even a zero, is severe."""
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["gore", "minors", "extremism", "hate"]),
+        st.sampled_from(["gore", "minors", "extremism", "hate", "threats"]),
         st.sampled_from([0.0, 0.5, 0.75, 1.0]) | st.floats(0, 1),
     )
 )
