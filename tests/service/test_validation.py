@@ -118,6 +118,25 @@ def test_a_small_chunked_body_is_read_normally(api: Any) -> None:
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+@pytest.mark.parametrize(("over", "status"), [(0, 202), (1, 413)])
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413(
+    settings: Settings, serve: Any, chunked: bool, over: int, status: int
+) -> None:
+    """The limit is the largest body accepted, with or without a declared length."""
+    limit = 1024
+    payload = json.dumps({"items": [text_item()]}).encode().ljust(limit + over)  # JSON allows trailing spaces
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield payload[: limit // 2]
+        yield payload[limit // 2 :]
+
+    headers = bearer("ingest") | {"Content-Type": "application/json"}
+    with serve(create_app(settings.model_copy(update={"max_body_bytes": limit}))) as client:
+        response = client.post("/v1/items", content=chunks() if chunked else payload, headers=headers)
+    assert response.status_code == status, response.text
+
+
 @pytest.mark.parametrize(
     ("path", "role"),
     [("/v1/items", "ingest"), ("/v1/moderators/m-1/status", "admin"), ("/v1/tasks/t-1/extend", "m1")],
