@@ -203,6 +203,7 @@ def test_unknown_routes_and_methods_answer_in_the_error_format(api: Any) -> None
     assert missing.status_code == 404 and _problems(missing)
     wrong = api.client.request("DELETE", "/v1/items", headers=api.bearer("admin"))
     assert wrong.status_code == 405 and _problems(wrong)
+    assert wrong.headers["allow"] == "POST"  # what a client may send instead (RFC 9110 requires it on a 405)
 
 
 def test_unknown_resources_are_404_with_the_field(api: Any) -> None:
