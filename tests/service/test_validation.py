@@ -159,6 +159,20 @@ def test_a_body_that_is_not_declared_json_is_422_and_stores_nothing(api: Any, co
     assert api.client.get(f"/v1/items/{item['id']}", headers=api.bearer("ingest")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "who", "reason"),
+    [
+        ("/v1/items", "ingest", "Input should be an object"),
+        ("/v1/moderators/m1/status", "m1", "Input should be a valid dictionary or object to extract fields from"),
+    ],
+)
+def test_a_json_body_that_is_not_an_object_names_the_body_and_why(api: Any, path: str, who: str, reason: str) -> None:
+    """Sent as JSON, so the client is told what the JSON lacks, not to send JSON."""
+    response = api.client.post(path, json=["available"], headers=api.bearer(who))
+    assert response.status_code == 422
+    assert _problems(response) == [("body", reason)]
+
+
 def test_a_json_subtype_is_accepted(api: Any) -> None:
     payload = json.dumps({"items": [api.text_item()]}).encode()
     headers = api.bearer("ingest") | {"Content-Type": "application/vnd.queueopt+json; charset=utf-8"}
