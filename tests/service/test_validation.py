@@ -173,6 +173,14 @@ def test_a_json_body_that_is_not_an_object_names_the_body_and_why(api: Any, path
     assert _problems(response) == [("body", reason)]
 
 
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/json ; charset=utf-8"])
+def test_a_json_media_type_is_recognised_in_any_case_and_spacing(api: Any, content_type: str) -> None:
+    """Media types are case-insensitive and a parameter may follow optional whitespace (RFC 9110)."""
+    payload = json.dumps({"items": [api.text_item()]}).encode()
+    headers = api.bearer("ingest") | {"Content-Type": content_type}
+    assert api.client.post("/v1/items", content=payload, headers=headers).status_code == 202
+
+
 def test_a_json_subtype_is_accepted(api: Any) -> None:
     payload = json.dumps({"items": [api.text_item()]}).encode()
     headers = api.bearer("ingest") | {"Content-Type": "application/vnd.queueopt+json; charset=utf-8"}
