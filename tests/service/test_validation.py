@@ -149,7 +149,9 @@ def test_malformed_json_is_422_naming_the_body(api: Any, path: str, role: str) -
     assert field == "body" and reason.startswith("invalid JSON: ") and "body" not in reason
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/vnd.queueopt+json"]
+)
 def test_a_body_that_is_not_declared_json_is_422_and_stores_nothing(api: Any, content_type: str | None) -> None:
     item = api.text_item()
     headers = api.bearer("ingest") | ({"Content-Type": content_type} if content_type else {})
