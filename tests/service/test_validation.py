@@ -222,6 +222,20 @@ def test_wait_s_over_thirty_is_422(api: Any) -> None:
     assert _problems(response)[0][0] == "wait_s"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "who", "params"),
+    [("POST", "/v1/moderators/m1/next", "m1", {"wait_s": -1}), ("GET", "/v1/audit", "admin", {"since": -0.5})],
+)
+def test_a_negative_wait_or_time_is_422_naming_it(
+    api: Any, method: str, path: str, who: str, params: dict[str, float]
+) -> None:
+    """A negative wait or start time is a client's bug (a clock or sign error) to be told, not read as zero."""
+    (name,) = params
+    response = api.client.request(method, path, params=params, headers=api.bearer(who))
+    assert response.status_code == 422
+    assert _problems(response) == [(name, "Input should be greater than or equal to 0")]
+
+
 def test_unknown_routes_and_methods_answer_in_the_error_format(api: Any) -> None:
     missing = api.client.get("/v1/nothing-here")
     assert missing.status_code == 404 and _problems(missing)
