@@ -216,6 +216,12 @@ def test_the_audit_export_is_the_same_whatever_its_page_size(api: Any, monkeypat
         assert api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines() == whole, page
 
 
+def test_a_pull_that_does_not_wait_is_not_counted_as_a_long_poll(api: Any) -> None:
+    assert api.next("m1") is None
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text
+    assert _sample(text, "queueopt_next_wait_seconds_count") == 0.0
+
+
 def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
     task = api.lease("m1")
     api.client.post(
