@@ -337,6 +337,17 @@ def test_an_item_is_cancelled_while_it_waits_and_not_once_decided(api: Any) -> N
     assert [entry["actor"] for entry in audit if entry["transition"] == "cancelled"] == ["ingest"]
 
 
+def test_an_item_an_admin_submits_and_cancels_is_audited_as_the_admins(api: Any) -> None:
+    """The audit says who did it: an admin acting on the pipelines' routes is not the pipeline."""
+    item = api.text_item()
+    submitted = api.client.post("/v1/items", json={"items": [item]}, headers=api.bearer("admin"))
+    assert submitted.status_code == 202, submitted.text
+    api.client.post(f"/v1/items/{item['id']}/cancel", headers=api.bearer("admin")).raise_for_status()
+    audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
+    mine = [(entry["transition"], entry["actor"]) for entry in audit if entry["item_id"] == item["id"]]
+    assert mine == [("queued", "admin"), ("cancelled", "admin")]
+
+
 def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
     api.lease("m1")
     api.lease("m2")
