@@ -126,6 +126,31 @@ def test_a_task_handed_back_starts_a_batch_for_a_moderator_who_is_waiting(
     assert _last_lease(api) == ("assigner", "to m2")
 
 
+def test_a_moderator_who_becomes_available_is_given_waiting_work_by_a_batch_at_once(app: FastAPI, api: Any) -> None:
+    """Not at the next tick (a minute here): the work is leased to them before they ask for it."""
+    for moderator in ("m1", "m2"):
+        api.client.post(
+            f"/v1/moderators/{moderator}/status", json={"status": "away"}, headers=api.bearer(moderator)
+        ).raise_for_status()
+    (result,) = api.submit(api.text_item())
+    engine = app.state.runtime.engine
+    batched = threading.Event()
+    batch: Callable[[], Any] = engine.assign_batch
+
+    def signalled() -> Any:
+        try:
+            return batch()
+        finally:
+            batched.set()
+
+    engine.assign_batch = signalled
+    api.client.post(
+        "/v1/moderators/m1/status", json={"status": "available"}, headers=api.bearer("m1")
+    ).raise_for_status()
+    assert batched.wait(10)
+    assert api.client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["leases"] == [result["task_id"]]
+
+
 class _Stats:
     batches = 0
 
