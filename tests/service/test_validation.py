@@ -214,6 +214,8 @@ def test_a_profile_whose_id_differs_from_the_path_is_422(api: Any) -> None:
     response = api.client.put("/v1/moderators/m9", json=api.profile("m8"), headers=api.bearer("admin"))
     assert response.status_code == 422
     assert _problems(response)[0][0] == "id"
+    for stored_as in ("m8", "m9"):  # and nothing is stored under either id
+        assert api.client.get(f"/v1/moderators/{stored_as}", headers=api.bearer("admin")).status_code == 404
 
 
 def test_wait_s_over_thirty_is_422(api: Any) -> None:
