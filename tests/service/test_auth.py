@@ -49,6 +49,13 @@ sha256 = "{digest}"
     assert auth.authenticate("") is None
 
 
+def test_a_digest_in_upper_case_is_the_same_digest(tmp_path: Path) -> None:
+    """Tools print SHA-256 in either case; the file is checked as hex, not as text."""
+    digest = hashlib.sha256(b"hashed-admin-token").hexdigest().upper()
+    auth = Authenticator.from_file(_write(tmp_path, f'[[tokens]]\nrole = "admin"\nsha256 = "{digest}"'))
+    assert auth.authenticate("hashed-admin-token") == Principal(Role.ADMIN)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
