@@ -8,11 +8,14 @@ running batches back to back for the whole wait.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 
 from queueopt.service.assigner import Assigner
@@ -31,6 +34,39 @@ def _count_batches(app: FastAPI) -> list[int]:
 
     engine.assign_batch = counted
     return calls
+
+
+def _while_m2_waits(app: FastAPI, api: Any, act: Callable[[], object]) -> dict[str, Any] | None:
+    """m2's long-poll, with `act` done once m2 is known to wait (not most likely waiting): its wait is wrapped to
+    say so. A batch first takes any work a submission left pending, so that only `act` can start the next one."""
+    assigner = app.state.runtime.assigner
+
+    async def batch() -> None:
+        await assigner.run_once()
+
+    api.client.run(batch)
+    waiting = threading.Event()
+    wait: Callable[[float], Awaitable[None]] = assigner.wait_for_work
+
+    async def signalled(timeout: float) -> None:
+        waiting.set()
+        await wait(timeout)
+
+    assigner.wait_for_work = signalled
+    answers: list[dict[str, Any] | None] = []
+    waiter = threading.Thread(target=lambda: answers.append(api.next("m2", wait_s=10)))
+    waiter.start()
+    assert waiting.wait(10)
+    act()
+    waiter.join()
+    return answers[0]
+
+
+def _last_lease(api: Any) -> tuple[str, str]:
+    """Who made the last lease and to whom: the assigner's batch, or a moderator's own look (`moderator:<id>`)."""
+    audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
+    leases = [(entry["actor"], entry["note"]) for entry in audit if entry["transition"] == "leased"]
+    return leases[-1]
 
 
 def test_a_long_poll_on_an_empty_queue_runs_no_batch(app: FastAPI, api: Any) -> None:
@@ -64,6 +100,55 @@ def test_a_skipped_task_reaches_a_moderator_who_is_waiting(api: Any) -> None:
     assert skipped.status_code == 200
     waiting.join()
     assert answers[0] is not None and answers[0]["task_id"] == task["task_id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "who"),
+    [
+        ("/v1/moderators/m1/status", {"status": "offline"}, "m1"),
+        ("/v1/moderators/m1/status", {"status": "suspended"}, "admin"),
+        ("/v1/tasks/{task_id}/release", {"lease_token": "{lease_token}"}, "m1"),
+        ("/v1/tasks/{task_id}/skip", {"lease_token": "{lease_token}", "reason": "conflict of interest"}, "m1"),
+    ],
+    ids=["offline", "suspended", "released", "skipped"],
+)
+def test_a_task_handed_back_starts_a_batch_for_a_moderator_who_is_waiting(
+    app: FastAPI, api: Any, path: str, body: dict[str, str], who: str
+) -> None:
+    """Without the batch, the waiting moderator would find the task only when their wait ran out, leasing it
+    themselves. m1 goes away first (keeping its lease) so that the batch has nobody but m2 to give the task to."""
+    task = api.lease("m1")
+    api.client.post("/v1/moderators/m1/status", json={"status": "away"}, headers=api.bearer("m1")).raise_for_status()
+    sent = {key: value.format(**task) for key, value in body.items()}
+    hand_back = partial(api.client.post, path.format(**task), json=sent, headers=api.bearer(who))
+    answer = _while_m2_waits(app, api, lambda: hand_back().raise_for_status())
+    assert answer is not None and answer["task_id"] == task["task_id"]
+    assert _last_lease(api) == ("assigner", "to m2")
+
+
+def test_a_moderator_who_becomes_available_is_given_waiting_work_by_a_batch_at_once(app: FastAPI, api: Any) -> None:
+    """Not at the next tick (a minute here): the work is leased to them before they ask for it."""
+    for moderator in ("m1", "m2"):
+        api.client.post(
+            f"/v1/moderators/{moderator}/status", json={"status": "away"}, headers=api.bearer(moderator)
+        ).raise_for_status()
+    (result,) = api.submit(api.text_item())
+    engine = app.state.runtime.engine
+    batched = threading.Event()
+    batch: Callable[[], Any] = engine.assign_batch
+
+    def signalled() -> Any:
+        try:
+            return batch()
+        finally:
+            batched.set()
+
+    engine.assign_batch = signalled
+    api.client.post(
+        "/v1/moderators/m1/status", json={"status": "available"}, headers=api.bearer("m1")
+    ).raise_for_status()
+    assert batched.wait(10)
+    assert api.client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()["leases"] == [result["task_id"]]
 
 
 class _Stats:

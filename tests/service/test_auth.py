@@ -21,6 +21,10 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+_SAME_PLAIN = '[[tokens]]\nrole = "admin"\ntoken = "same-token-twice"'
+_SAME_DIGEST = hashlib.sha256(b"same-token-twice").hexdigest()
+
+
 def test_plain_and_hashed_tokens_map_to_their_principals(tmp_path: Path) -> None:
     digest = hashlib.sha256(b"hashed-moderator-token").hexdigest()
     auth = Authenticator.from_file(
@@ -45,6 +49,13 @@ sha256 = "{digest}"
     assert auth.authenticate("") is None
 
 
+def test_a_digest_in_upper_case_is_the_same_digest(tmp_path: Path) -> None:
+    """Tools print SHA-256 in either case; the file is checked as hex, not as text."""
+    digest = hashlib.sha256(b"hashed-admin-token").hexdigest().upper()
+    auth = Authenticator.from_file(_write(tmp_path, f'[[tokens]]\nrole = "admin"\nsha256 = "{digest}"'))
+    assert auth.authenticate("hashed-admin-token") == Principal(Role.ADMIN)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -61,6 +72,11 @@ sha256 = "{digest}"
         ('[[tokens]]\nrole = "admin"\ntoken = "new\\nline-token"', "tokens.0.token"),
         ("tokens = []", "tokens"),
         ('[[tokens]]\nrole = "admin"\ntoken = "same-token-twice"\n' * 2, "(root)"),
+        # Both forms in one entry: which one authenticates would be the loader's choice, not the operator's.
+        (f'[[tokens]]\nrole = "admin"\ntoken = "long-enough-token"\nsha256 = "{_SAME_DIGEST}"', "tokens.0"),
+        # One token twice in different forms, or one digest twice, is still one token for two principals.
+        (f'{_SAME_PLAIN}\n[[tokens]]\nrole = "ingest"\nsha256 = "{_SAME_DIGEST}"', "(root)"),
+        (f'[[tokens]]\nrole = "ingest"\nsha256 = "{_SAME_DIGEST}"\n' * 2, "(root)"),
     ],
 )
 def test_a_bad_token_file_names_the_field(tmp_path: Path, body: str, field: str) -> None:

@@ -123,6 +123,16 @@ def test_unauthorised_answers_name_the_scheme(api: Any) -> None:
     assert response.json()["detail"][0]["field"] == "authorization"
 
 
+@pytest.mark.parametrize(
+    ("caller", "field"), [("admin", "authorization"), ("ingest", "authorization"), ("m2", "moderator_id")]
+)
+def test_a_refused_work_pull_names_what_is_wrong(api: Any, caller: str, field: str) -> None:
+    """A role that never pulls work is told its token is the problem; another moderator, that the id is not theirs."""
+    response = api.client.post("/v1/moderators/m1/next", headers=api.bearer(caller))
+    assert response.status_code == 403
+    assert response.json()["detail"][0]["field"] == field
+
+
 def test_a_token_never_appears_in_an_answer(api: Any) -> None:
     response = api.client.get("/v1/queues", headers={"Authorization": "Bearer guessed-token-123"})
     assert "guessed-token-123" not in response.text

@@ -6,9 +6,12 @@ import json
 import threading
 from typing import Any
 
+import pytest
+
 from queueopt.clock import VirtualClock
 from queueopt.engine import qa_draw
 from queueopt.service.app import create_app
+from queueopt.service.routes import audit as audit_route
 from queueopt.service.settings import Settings
 
 
@@ -201,6 +204,24 @@ def test_the_audit_log_streams_as_ndjson_and_filters_by_time(api: Any) -> None:
     assert later.status_code == 200 and later.text == ""
 
 
+def test_the_audit_export_is_the_same_whatever_its_page_size(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The export is read from the store a page at a time; however the pages fall (a full last page included),
+    every entry comes once and in order. Pages are made small here so that a few entries span several."""
+    api.submit(api.text_item(), api.text_item(), api.text_item())
+    api.lease("m1")
+    whole = api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()
+    assert len(whole) >= 5
+    for page in range(1, len(whole) + 2):
+        monkeypatch.setattr(audit_route, "PAGE", page)
+        assert api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines() == whole, page
+
+
+def test_a_pull_that_does_not_wait_is_not_counted_as_a_long_poll(api: Any) -> None:
+    assert api.next("m1") is None
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text
+    assert _sample(text, "queueopt_next_wait_seconds_count") == 0.0
+
+
 def test_metrics_expose_every_family_in_prometheus_text(api: Any) -> None:
     task = api.lease("m1")
     api.client.post(
@@ -314,6 +335,17 @@ def test_an_item_is_cancelled_while_it_waits_and_not_once_decided(api: Any) -> N
     assert again.status_code == 409 and again.json()["detail"][0]["field"] == "item_id"
     audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
     assert [entry["actor"] for entry in audit if entry["transition"] == "cancelled"] == ["ingest"]
+
+
+def test_an_item_an_admin_submits_and_cancels_is_audited_as_the_admins(api: Any) -> None:
+    """The audit says who did it: an admin acting on the pipelines' routes is not the pipeline."""
+    item = api.text_item()
+    submitted = api.client.post("/v1/items", json={"items": [item]}, headers=api.bearer("admin"))
+    assert submitted.status_code == 202, submitted.text
+    api.client.post(f"/v1/items/{item['id']}/cancel", headers=api.bearer("admin")).raise_for_status()
+    audit = [json.loads(line) for line in api.client.get("/v1/audit", headers=api.bearer("admin")).text.splitlines()]
+    mine = [(entry["transition"], entry["actor"]) for entry in audit if entry["item_id"] == item["id"]]
+    assert mine == [("queued", "admin"), ("cancelled", "admin")]
 
 
 def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:

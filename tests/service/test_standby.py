@@ -18,7 +18,7 @@ from tests.service.conftest import Client, bearer, profile
 
 from queueopt.errors import StoreInUse
 from queueopt.service.app import create_app
-from queueopt.service.forward import ServingAddress, _relayed_request_headers, _requested_wait
+from queueopt.service.forward import FORWARDED, TWICE, ServingAddress, _relayed_request_headers, _requested_wait
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -52,6 +52,14 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         assert f"at {DEAD} did not answer" in caplog.text and f"at {DEAD} does not answer" in caplog.text
         assert client.get("/healthz").status_code == 200
     # Leaving the block stopped the standby while it still waited: it gave up the wait and never took the store.
+
+
+def test_a_readiness_probe_a_standby_passed_on_is_not_passed_on_again(settings: Settings, serve: Serve) -> None:
+    """A stale announced address may name a standby: the probe it was passed is answered, not sent round a loop."""
+    standby = settings.model_copy(update={"standby": True})
+    with engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        ready = client.get("/readyz", headers={FORWARDED.decode(): "1"})
+    assert ready.status_code == 503 and ready.json()["detail"][0]["reason"] == TWICE
 
 
 def test_a_standby_serves_from_its_own_engine_once_the_lock_comes_free(settings: Settings, serve: Serve) -> None:

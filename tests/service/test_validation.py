@@ -118,6 +118,25 @@ def test_a_small_chunked_body_is_read_normally(api: Any) -> None:
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+@pytest.mark.parametrize(("over", "status"), [(0, 202), (1, 413)])
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413(
+    settings: Settings, serve: Any, chunked: bool, over: int, status: int
+) -> None:
+    """The limit is the largest body accepted, with or without a declared length."""
+    limit = 1024
+    payload = json.dumps({"items": [text_item()]}).encode().ljust(limit + over)  # JSON allows trailing spaces
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield payload[: limit // 2]
+        yield payload[limit // 2 :]
+
+    headers = bearer("ingest") | {"Content-Type": "application/json"}
+    with serve(create_app(settings.model_copy(update={"max_body_bytes": limit}))) as client:
+        response = client.post("/v1/items", content=chunks() if chunked else payload, headers=headers)
+    assert response.status_code == status, response.text
+
+
 @pytest.mark.parametrize(
     ("path", "role"),
     [("/v1/items", "ingest"), ("/v1/moderators/m-1/status", "admin"), ("/v1/tasks/t-1/extend", "m1")],
@@ -130,7 +149,9 @@ def test_malformed_json_is_422_naming_the_body(api: Any, path: str, role: str) -
     assert field == "body" and reason.startswith("invalid JSON: ") and "body" not in reason
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/vnd.queueopt+json"]
+)
 def test_a_body_that_is_not_declared_json_is_422_and_stores_nothing(api: Any, content_type: str | None) -> None:
     item = api.text_item()
     headers = api.bearer("ingest") | ({"Content-Type": content_type} if content_type else {})
@@ -138,6 +159,28 @@ def test_a_body_that_is_not_declared_json_is_422_and_stores_nothing(api: Any, co
     assert response.status_code == 422
     assert _problems(response)[0][0] == "body"
     assert api.client.get(f"/v1/items/{item['id']}", headers=api.bearer("ingest")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "who", "reason"),
+    [
+        ("/v1/items", "ingest", "Input should be an object"),
+        ("/v1/moderators/m1/status", "m1", "Input should be a valid dictionary or object to extract fields from"),
+    ],
+)
+def test_a_json_body_that_is_not_an_object_names_the_body_and_why(api: Any, path: str, who: str, reason: str) -> None:
+    """Sent as JSON, so the client is told what the JSON lacks, not to send JSON."""
+    response = api.client.post(path, json=["available"], headers=api.bearer(who))
+    assert response.status_code == 422
+    assert _problems(response) == [("body", reason)]
+
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "application/json ; charset=utf-8"])
+def test_a_json_media_type_is_recognised_in_any_case_and_spacing(api: Any, content_type: str) -> None:
+    """Media types are case-insensitive and a parameter may follow optional whitespace (RFC 9110)."""
+    payload = json.dumps({"items": [api.text_item()]}).encode()
+    headers = api.bearer("ingest") | {"Content-Type": content_type}
+    assert api.client.post("/v1/items", content=payload, headers=headers).status_code == 202
 
 
 def test_a_json_subtype_is_accepted(api: Any) -> None:
@@ -171,6 +214,8 @@ def test_a_profile_whose_id_differs_from_the_path_is_422(api: Any) -> None:
     response = api.client.put("/v1/moderators/m9", json=api.profile("m8"), headers=api.bearer("admin"))
     assert response.status_code == 422
     assert _problems(response)[0][0] == "id"
+    for stored_as in ("m8", "m9"):  # and nothing is stored under either id
+        assert api.client.get(f"/v1/moderators/{stored_as}", headers=api.bearer("admin")).status_code == 404
 
 
 def test_wait_s_over_thirty_is_422(api: Any) -> None:
@@ -179,11 +224,26 @@ def test_wait_s_over_thirty_is_422(api: Any) -> None:
     assert _problems(response)[0][0] == "wait_s"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "who", "params"),
+    [("POST", "/v1/moderators/m1/next", "m1", {"wait_s": -1}), ("GET", "/v1/audit", "admin", {"since": -0.5})],
+)
+def test_a_negative_wait_or_time_is_422_naming_it(
+    api: Any, method: str, path: str, who: str, params: dict[str, float]
+) -> None:
+    """A negative wait or start time is a client's bug (a clock or sign error) to be told, not read as zero."""
+    (name,) = params
+    response = api.client.request(method, path, params=params, headers=api.bearer(who))
+    assert response.status_code == 422
+    assert _problems(response) == [(name, "Input should be greater than or equal to 0")]
+
+
 def test_unknown_routes_and_methods_answer_in_the_error_format(api: Any) -> None:
     missing = api.client.get("/v1/nothing-here")
     assert missing.status_code == 404 and _problems(missing)
     wrong = api.client.request("DELETE", "/v1/items", headers=api.bearer("admin"))
     assert wrong.status_code == 405 and _problems(wrong)
+    assert wrong.headers["allow"] == "POST"  # what a client may send instead (RFC 9110 requires it on a 405)
 
 
 def test_unknown_resources_are_404_with_the_field(api: Any) -> None:
