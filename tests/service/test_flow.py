@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from queueopt.clock import VirtualClock
 from queueopt.engine import qa_draw
@@ -271,6 +273,22 @@ def test_a_long_polls_wait_for_work_is_not_counted_as_latency(api: Any) -> None:
     text = api.client.get("/metrics", headers=api.bearer("metrics")).text
     route = 'method="POST",route="/v1/moderators/{moderator_id}/next",status="204"'
     assert _sample(text, f"queueopt_http_request_duration_seconds_sum{{{route}}}") < 0.25
+    assert _sample(text, "queueopt_next_wait_seconds_count") == 1.0
+    assert _sample(text, "queueopt_next_wait_seconds_sum") >= 0.45
+
+
+def test_a_long_poll_woken_several_times_counts_its_whole_wait(app: FastAPI, api: Any) -> None:
+    """A wait ends early whenever a batch ran or work arrived for someone else, and the pull waits on for what is
+    left; the metric sums every such wait (found by a mutation review: keeping only the last one passed)."""
+    assigner = app.state.runtime.assigner
+    wait: Callable[[float], Awaitable[None]] = assigner.wait_for_work
+
+    async def woken_early(timeout: float) -> None:
+        await wait(min(timeout, 0.1))
+
+    assigner.wait_for_work = woken_early
+    assert api.next("m1", wait_s=0.5) is None
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text
     assert _sample(text, "queueopt_next_wait_seconds_count") == 1.0
     assert _sample(text, "queueopt_next_wait_seconds_sum") >= 0.45
 
