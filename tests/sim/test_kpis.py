@@ -171,3 +171,68 @@ def test_corrupted_wait_records_break_little_s_law(shift_s: float, every: bool) 
     run.leased_at[rows] += shift_s
     ratio = kpis(run)["overall.little_ratio"]
     assert ratio < 1.0 - (0.01 if every else 1e-6), ratio  # the check allows 1e-9
+
+
+def _replayed_by_hand(tmp_path: Path) -> RunRecord:
+    """One moderator, reviews of exactly 100 s, every verdict right, one view a second for every item; the window is
+    [5, 1000) and the SLA 100 s. From the warm-up: `a` (0 s, reviewed to 100 s), its copy `v` (2 s), and `w` (1 s,
+    leased at 100 s). In the window `b` (10 s) waits to 200 s and is decided at 300 s, late; `c` (20 s, violating)
+    gives up after 30 s; `h` (300 s) copies `a`, decided before it came; `x` (400 s) is removed automatically, though
+    harmless, and `y` (500 s) approved automatically, though violating; `d` (850 s, violating) is decided at 950 s,
+    exactly on its SLA, and so is its copy `g` (860 s); `e` (880 s) waits from 950 s and is open at the horizon, 120 s
+    old, a miss; `f` (990 s) still waits at the horizon, too young to miss."""
+    rows = [("a", 0, "true", "", "a", 0.5), ("w", 1, "false", "", "w", 0.5), ("v", 2, "true", "", "a", 0.5)]
+    rows += [("b", 10, "false", "", "b", 0.5), ("c", 20, "true", "30", "c", 0.5), ("h", 300, "true", "", "a", 0.5)]
+    rows += [("x", 400, "false", "", "x", 0.95), ("y", 500, "true", "", "y", 0.05), ("d", 850, "true", "", "d", 0.5)]
+    rows += [("g", 860, "true", "", "d", 0.5), ("e", 880, "false", "", "e", 0.5), ("f", 990, "false", "", "f", 0.5)]
+    (tmp_path / "trace.csv").write_text(
+        "id,arrive_at_s,modality,language,region,views_per_hour,true_violating,patience_s,content_hash,signals.spam\n"
+        + "".join(f"{name},{at},text,en,us,3600,{','.join(map(str, rest))}\n" for name, at, *rest in rows)
+    )
+    queues = [{"name": "main", "sla_s": 100, "sla_target": 0.8}]
+    return simulate(
+        mm_c(
+            servers=1,
+            horizon_s=1000.0,
+            warmup_s=5.0,
+            arrivals=[],
+            trace="trace.csv",
+            ops={
+                **ONE_QUEUE_OPS,
+                "queues": queues,
+                "auto_actions": {"remove_at": {"spam": 0.9}, "approve_at": {"spam": 0.1}},
+            },
+            group={
+                "accuracy": {"mean": 0.999999, "concentration": 1e9},
+                "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+            },
+            base_dir=tmp_path,
+        )
+    )
+
+
+def test_every_item_kpi_of_a_replay_worked_by_hand(tmp_path: Path) -> None:
+    """Each item KPI's definition (docs/simulation.md) applied by hand to items whose fate is fixed: which items
+    count, how an open item is censored, which misses the SLA, where a harmful item's views stop."""
+    run = _replayed_by_hand(tmp_path)
+    measured = kpis(run)
+    kpi = {name.removeprefix("overall."): value for name, value in measured.items() if name.startswith("overall.")}
+    assert kpi["items"] == 9 and measured["queue.main.items"] == 5  # b to y; the five reviews
+    assert (kpi["auto_action_share"], kpi["duplicate_share"]) == (pytest.approx(2 / 9), pytest.approx(2 / 9))
+    decision = [290.0, 90.0, 100.0, 120.0, 10.0]  # b, g, d, and e and f so far; no moderator decided c, h, x, y
+    assert kpi["time_to_decision_mean_s"] == pytest.approx(np.mean(decision))
+    for name, level in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        assert kpi[f"time_to_decision_{name}_s"] == pytest.approx(np.quantile(decision, level))
+    assert kpi["time_to_decision_p95_s"] == pytest.approx(120.0 + 0.8 * 170.0)  # numpy's linear interpolation
+    assert kpi["wait_mean_s"] == pytest.approx((190.0 + 30.0 + 0.0 + 70.0 + 10.0) / 5)  # reviews only, f's so far
+    assert kpi["sla_attainment"] == pytest.approx(1 / 3)  # d in time; b late, e open past its SLA; c and f left out
+    assert kpi["decided_within_sla_share"] == pytest.approx(1 / 4)  # c a miss here
+    assert (kpi["abandoned_share"], kpi["open_share"]) == (pytest.approx(1 / 9), pytest.approx(2 / 9))
+    # c until it left, d and g until removed, y (approved) to the horizon; h and x removed on arrival
+    assert kpi["harmful_views"] == pytest.approx(30.0 + 100.0 + 90.0 + 500.0)
+    assert (kpi["accuracy"], kpi["precision"], kpi["recall"]) == (1.0, 1.0, 1.0)  # the moderator's b, d, g
+    assert kpi["removal_recall"] == pytest.approx(3 / 5)  # d, g, h of c, d, g, h, y
+    assert kpi["removal_precision"] == pytest.approx(3 / 4)  # d, g, h of d, g, h, x
+    # w waits 95 s of the window, b 190 s, c 30 s, e 70 s, f 10 s: the item side of Little's law, and the engine's
+    assert kpi["backlog_mean"] == pytest.approx((95.0 + 190.0 + 30.0 + 70.0 + 10.0) / 995.0)
+    assert kpi["engine_backlog_mean"] == pytest.approx(kpi["backlog_mean"])
