@@ -8,7 +8,7 @@ import pytest
 from queueopt.sim.caveats import caveats
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.kpis import REVIEW, kpis
-from queueopt.sim.scenario import Scenario
+from queueopt.sim.scenario import Accuracy, Scenario
 from queueopt.sim.simulator import RunRecord, simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
@@ -236,3 +236,38 @@ def test_every_item_kpi_of_a_replay_worked_by_hand(tmp_path: Path) -> None:
     # w waits 95 s of the window, b 190 s, c 30 s, e 70 s, f 10 s: the item side of Little's law, and the engine's
     assert kpi["backlog_mean"] == pytest.approx((95.0 + 190.0 + 30.0 + 70.0 + 10.0) / 995.0)
     assert kpi["engine_backlog_mean"] == pytest.approx(kpi["backlog_mean"])
+
+
+def test_reviewers_errors_by_hand(tmp_path: Path) -> None:
+    """Two moderators, reviews of exactly 100 s, one view a second for every item: the English one is always right,
+    the French one always wrong. Violating: p, q, t; the French one approves q (so its views run to the horizon)
+    and removes r and u. Precision is the share of removals that were right, recall the share of violating items
+    removed: they differ here, so neither can stand in for the other."""
+    rows = [("p", 0, "en", "true"), ("q", 0, "fr", "true"), ("r", 200, "fr", "false"), ("s", 200, "en", "false")]
+    rows += [("t", 400, "en", "true"), ("u", 400, "fr", "false")]
+    (tmp_path / "trace.csv").write_text(
+        "id,arrive_at_s,modality,language,region,views_per_hour,true_violating\n"
+        + "".join(f"{name},{at},text,{language},us,3600,{violating}\n" for name, at, language, violating in rows)
+    )
+    english = mm_c(
+        servers=1,
+        horizon_s=1000.0,
+        warmup_s=0.0,
+        arrivals=[],
+        trace="trace.csv",
+        group={
+            "accuracy": {"mean": 0.999999, "concentration": 1e9},
+            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+        },
+        base_dir=tmp_path,
+    )
+    wrong = Accuracy(mean=0.000001, concentration=1e9)
+    french = english.roster[0].model_copy(update={"name": "french", "languages": {"fr": 1.0}, "accuracy": wrong})
+    run = simulate(english.model_copy(update={"roster": [english.roster[0], french]}))
+    assert run.verdict.tolist() == [1, 0, 1, 0, 1, 1]
+    measured = kpis(run)
+    assert measured["overall.accuracy"] == pytest.approx(3 / 6)
+    assert measured["overall.precision"] == pytest.approx(2 / 4)  # p, t of the removals p, r, t, u
+    assert measured["overall.recall"] == pytest.approx(2 / 3)  # p, t of the violating p, q, t
+    assert (measured["overall.removal_precision"], measured["overall.removal_recall"]) == (0.5, pytest.approx(2 / 3))
+    assert measured["overall.harmful_views"] == pytest.approx(100.0 + 1000.0 + 100.0)  # p and t until removed
