@@ -14,7 +14,15 @@ from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
-from queueopt.sim.staffing import IntervalCheck, PlanCheck, check, handled_within, plan, rostered_at
+from queueopt.sim.staffing import (
+    IntervalCheck,
+    PlanCheck,
+    QueueHour,
+    check,
+    handled_within,
+    plan,
+    rostered_at,
+)
 from queueopt.sim.stats import Estimate
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -574,3 +582,18 @@ def test_the_check_rosters_the_plan_hour_by_hour_not_the_groups_shifts() -> None
     assert on_duty == pytest.approx(staffing)
     result = check(scenario.model_copy(update={"horizon_s": 3 * 3600.0}), staffing, replications=2)
     assert all(interval.at_plan.mean > 0.5 for interval in result.intervals)  # nobody on duty decided none
+
+
+def _busy_rows(scenario: Scenario) -> list[QueueHour]:
+    return [row for row in plan(scenario).rows if row.arrivals_per_hour > 0]
+
+
+def test_groups_sharing_a_queue_weigh_its_handling_by_headcount() -> None:
+    # One fast moderator (30 s) beside nine slow ones (120 s): the queue's reviews take 111 s on average, not 75.
+    scenario = _day(
+        _queues(("main", {})),
+        [_stream("text", 360)],
+        [_team("fast", 1, ["en"], text=30.0), _team("slow", 9, ["en"], text=120.0)],
+    )
+    rows = _busy_rows(scenario)
+    assert rows and all(row.mean_handling_s == pytest.approx(111.0) for row in rows)
