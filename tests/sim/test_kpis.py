@@ -271,3 +271,23 @@ def test_reviewers_errors_by_hand(tmp_path: Path) -> None:
     assert measured["overall.recall"] == pytest.approx(2 / 3)  # p, t of the violating p, q, t
     assert (measured["overall.removal_precision"], measured["overall.removal_recall"]) == (0.5, pytest.approx(2 / 3))
     assert measured["overall.harmful_views"] == pytest.approx(100.0 + 1000.0 + 100.0)  # p and t until removed
+
+
+def test_each_queue_and_stream_counts_its_own_items_of_the_window() -> None:
+    """Queue and stream KPIs split the overall ones: French items (nobody reviews them) give up after a minute,
+    English ones are served. A queue's abandoned share counts its own items only, and the one stream's wait is the
+    overall wait, warm-up left out alike."""
+    scenario = mm_c(
+        servers=2,
+        load=0.5,
+        horizon_s=4000.0,
+        ops=TWO_LANGUAGES,
+        arrival={"language": {"en": 1, "fr": 1}, "patience_s": 60},
+    )
+    measured = kpis(simulate(scenario))
+    gave_up = [
+        measured[f"queue.{queue}.abandoned_share"] * measured[f"queue.{queue}.items"] for queue in ("fr", "main")
+    ]
+    assert sum(gave_up) == pytest.approx(measured["overall.abandoned_share"] * measured["overall.items"])
+    assert gave_up[0] > 10 * gave_up[1]
+    assert measured["stream.item.wait_mean_s"] == measured["overall.wait_mean_s"]
