@@ -597,3 +597,9 @@ def test_groups_sharing_a_queue_weigh_its_handling_by_headcount() -> None:
     )
     rows = _busy_rows(scenario)
     assert rows and all(row.mean_handling_s == pytest.approx(111.0) for row in rows)
+
+
+def test_a_groups_speed_spread_lengthens_its_mean_handling() -> None:
+    # Each moderator's speed factor is lognormal with median 1: its mean, exp(sigma^2 / 2), is what Erlang must size.
+    rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), group={"speed_spread": 0.5}))
+    assert rows and all(row.mean_handling_s == pytest.approx(60.0 * math.exp(0.5**2 / 2.0)) for row in rows)
