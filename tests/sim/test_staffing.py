@@ -603,3 +603,12 @@ def test_a_groups_speed_spread_lengthens_its_mean_handling() -> None:
     # Each moderator's speed factor is lognormal with median 1: its mean, exp(sigma^2 / 2), is what Erlang must size.
     rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), group={"speed_spread": 0.5}))
     assert rows and all(row.mean_handling_s == pytest.approx(60.0 * math.exp(0.5**2 / 2.0)) for row in rows)
+
+
+def test_the_severe_floor_takes_the_wellbeing_budget_and_breaks() -> None:
+    # 540 severe items an hour for moderators who may see 4 an hour: a turn of 900 s each, not the 90 s of handling
+    # and cool-down, so 135 moderators on duty; a fifth of the shift on breaks makes that 168.75 on the roster.
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    wellbeing = {"severe_per_hour": 4, "cooldown_s": 30.0, "breaks": {"every_s": 3000.0, "length_s": 600.0}}
+    rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), arrival=severe, group=wellbeing))
+    assert rows and all(row.severe_floor == pytest.approx(135.0 / 0.8, rel=0.02) for row in rows)
