@@ -298,3 +298,14 @@ def test_each_queue_and_stream_counts_its_own_items_of_the_window() -> None:
     assert sum(gave_up) == pytest.approx(measured["overall.abandoned_share"] * measured["overall.items"])
     assert gave_up[0] > 10 * gave_up[1]
     assert measured["stream.item.wait_mean_s"] == measured["overall.wait_mean_s"]
+
+
+def test_severe_reviews_are_counted_per_hour_on_duty() -> None:
+    """The wellbeing KPI is exposure per hour of work paid for: every item severe, one moderator on duty all along
+    at load 0.5, so the severe reviews begun in the window over its hours, not over the half of them spent busy."""
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    run = simulate(mm_c(servers=1, load=0.5, horizon_s=20000.0, arrival=severe))
+    begun = int((run.severe & (run.leased_at >= run.scenario.warmup_s)).sum())
+    assert begun > 50
+    on_duty_hours = (run.scenario.horizon_s - run.scenario.warmup_s) / 3600.0
+    assert kpis(run)["overall.severe_per_moderator_hour"] == pytest.approx(begun / on_duty_hours)
