@@ -144,6 +144,17 @@ def test_a_fixed_handling_time_beyond_the_sla_is_out_of_reach_whatever_the_expon
     assert all(row.best_attainment == 0.0 and row.servers is None for row in staffing.rows)
 
 
+def test_a_target_at_the_handling_ceiling_is_reported_unreachable() -> None:
+    # 30 s every time decides every item within 60 s with no wait, but at any headcount some item waits past 30 s:
+    # a target of 1.0 is the ceiling itself, out of reach, and a row left unsized must be reported as one or the other.
+    fixed = {"speed": {"text": {"median_s": 30.0, "sigma": 0.0}}}
+    staffing = plan(
+        mm_c(servers=2, load=0.25, mean_s=30.0, horizon_s=86400.0, ops=_ops(sla_s=60.0, sla_target=1.0), group=fixed)
+    )
+    assert staffing.rows and all(row.best_attainment == 1.0 and row.servers is None for row in staffing.rows)
+    assert staffing.unreachable() == staffing.rows and staffing.beyond_model() == []
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     exponential=st.booleans(),
