@@ -623,3 +623,16 @@ def test_the_severe_floor_takes_the_wellbeing_budget_and_breaks() -> None:
     wellbeing = {"severe_per_hour": 4, "cooldown_s": 30.0, "breaks": {"every_s": 3000.0, "length_s": 600.0}}
     rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), arrival=severe, group=wellbeing))
     assert rows and all(row.severe_floor == pytest.approx(135.0 / 0.8, rel=0.02) for row in rows)
+
+
+def test_copies_and_automatic_approvals_are_no_demand() -> None:
+    # 540 items an hour: half are copies riding on their original's review, or in the second scenario half are
+    # approved without review (scores uniform, approved at or below 0.5); either way 270 an hour need a moderator.
+    copies = mm_c(servers=10, load=0.9, ops=_ops(), arrival={"duplicate_share": 0.5})
+    uniform = {"signals": {"spam": {"score": {"a": 1.0, "b": 1.0}}}}
+    approving = mm_c(
+        servers=10, load=0.9, ops={**_ops(), "auto_actions": {"approve_at": {"spam": 0.5}}}, arrival=uniform
+    )
+    for scenario in (copies, approving):
+        rows = _busy_rows(scenario)
+        assert rows and all(row.arrivals_per_hour == pytest.approx(270.0, rel=0.02) for row in rows)
