@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
+from queueopt.sim.kpis import kpis
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
+from queueopt.sim.simulator import simulate
 from queueopt.sim.staffing import (
     IntervalCheck,
     PlanCheck,
     QueueHour,
     check,
+    decided_within_sla_by_hour,
     handled_within,
     plan,
     rostered_at,
@@ -636,3 +639,13 @@ def test_copies_and_automatic_approvals_are_no_demand() -> None:
     for scenario in (copies, approving):
         rows = _busy_rows(scenario)
         assert rows and all(row.arrivals_per_hour == pytest.approx(270.0, rel=0.02) for row in rows)
+
+
+def test_an_hour_s_share_is_the_kpi_over_the_items_arriving_in_it() -> None:
+    # A run inside one hour of day, items giving up after a minute on average: the check's share for 00h is the
+    # KPI `decided_within_sla_share` of the same items, warm-up left out and an abandoned item a miss.
+    scenario = mm_c(servers=2, load=0.95, horizon_s=3500.0, ops=_ops(sla_s=120.0), arrival={"patience_s": 60})
+    run = simulate(scenario)
+    assert (run.arrivals.at_s[~np.isnan(run.abandoned_at)] >= scenario.warmup_s).sum() > 10
+    share = decided_within_sla_by_hour(run)
+    assert share == {"queue.main.00h.decided_within_sla_share": kpis(run)["overall.decided_within_sla_share"]}
