@@ -649,3 +649,10 @@ def test_an_hour_s_share_is_the_kpi_over_the_items_arriving_in_it() -> None:
     assert (run.arrivals.at_s[~np.isnan(run.abandoned_at)] >= scenario.warmup_s).sum() > 10
     share = decided_within_sla_by_hour(run)
     assert share == {"queue.main.00h.decided_within_sla_share": kpis(run)["overall.decided_within_sla_share"]}
+
+
+def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> None:
+    # 30% of decisions re-reviewed: a queue's reviews abandon at 1 / 60 s on 1 / 1.3 of them, a mean patience of 78 s.
+    ops = {**ONE_QUEUE_OPS, "queues": [{"name": "main", "sla_s": 300.0, "sla_target": 0.8, "qa_sample_rate": 0.3}]}
+    rows = _busy_rows(mm_c(servers=4, load=0.8, horizon_s=86400.0, ops=ops, arrival={"patience_s": 60}))
+    assert rows and all(row.patience_s == pytest.approx(78.0) for row in rows)
