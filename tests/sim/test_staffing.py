@@ -656,3 +656,12 @@ def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> 
     ops = {**ONE_QUEUE_OPS, "queues": [{"name": "main", "sla_s": 300.0, "sla_target": 0.8, "qa_sample_rate": 0.3}]}
     rows = _busy_rows(mm_c(servers=4, load=0.8, horizon_s=86400.0, ops=ops, arrival={"patience_s": 60}))
     assert rows and all(row.patience_s == pytest.approx(78.0) for row in rows)
+
+
+def test_queues_whose_items_abandon_are_not_pooled() -> None:
+    # The pooling approximation is M/G/c, without abandonment: with patience the pool stays its dedicated teams (the
+    # text and video pool of seven, had nobody given up, would be sized as if nobody did).
+    scenario = _text_and_video()
+    patient = [arrival.model_copy(update={"patience_s": 600.0}) for arrival in scenario.arrivals]
+    staffing = plan(scenario.model_copy(update={"arrivals": patient}))
+    assert staffing.pools and all(pool.pooled == pool.dedicated for pool in staffing.pools)
