@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
+from scipy.stats import norm
 
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
@@ -665,3 +667,21 @@ def test_queues_whose_items_abandon_are_not_pooled() -> None:
     patient = [arrival.model_copy(update={"patience_s": 600.0}) for arrival in scenario.arrivals]
     staffing = plan(scenario.model_copy(update={"arrivals": patient}))
     assert staffing.pools and all(pool.pooled == pool.dedicated for pool in staffing.pools)
+
+
+def test_the_handling_ceiling_of_media_items_matches_adaptive_quadrature() -> None:
+    # Exponential reviews of 60 s plus 0.5 s per second of a 300 s video, times a lognormal speed factor: no item is
+    # handled within t once the factor passes t / 150 s, a kink the quadrature must end at (over it, it erred by 0.006).
+    speed = HandlingTime.model_validate({"distribution": "exponential", "mean_s": 60.0, "duration_factor": 0.5})
+    for spread in (0.15, 0.5, 1.0, 3.0):
+        for t in (100.0, 300.0, 600.0, 2000.0):
+            kink = math.log(t / 150.0) / spread
+            exact, _ = quad(
+                lambda z, t=t, spread=spread: norm.pdf(z) * -math.expm1(-(t * math.exp(-spread * z) - 150.0) / 60.0),
+                -12.0,
+                kink,
+                epsabs=1e-13,
+                epsrel=1e-12,
+                limit=200,
+            )
+            assert handled_within(speed, spread, 300.0, t) == pytest.approx(exact, abs=1e-9)
