@@ -352,6 +352,14 @@ def test_a_queue_hour_is_met_only_when_its_whole_interval_reaches_the_target() -
     assert not PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [12], 4).met()  # an hour nobody judged
 
 
+def test_a_queue_hour_is_missed_only_when_its_whole_interval_is_below_the_target() -> None:
+    """A mean under the target whose interval still reaches it is unsure, not a failure: more replications tell."""
+    unsure = _interval(12, 0.75, 0.1, None)
+    assert not unsure.missed() and not unsure.met()
+    assert PlanCheck([3] * 24, [unsure], [], 4).missed() == [] and PlanCheck([3] * 24, [unsure], [], 4).unsure()
+    assert _interval(12, 0.75, 0.04, None).missed()
+
+
 def test_a_check_says_in_which_hours_one_moderator_fewer_met_every_target_too() -> None:
     """Found by a fresh reader: two_class.toml planned 2 moderators while the check's run at 1 met the target too,
     and nothing said so. An hour counts only when one fewer's interval reaches the target for every queue."""
