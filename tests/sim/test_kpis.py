@@ -8,7 +8,7 @@ import pytest
 from queueopt.sim.caveats import caveats
 from queueopt.sim.experiment import run_experiment
 from queueopt.sim.kpis import REVIEW, kpis
-from queueopt.sim.scenario import Scenario
+from queueopt.sim.scenario import Accuracy, Scenario
 from queueopt.sim.simulator import RunRecord, simulate
 
 from .helpers import ONE_QUEUE_OPS, mm_c
@@ -161,6 +161,13 @@ def test_little_s_law_holds_exactly_across_the_window_edges() -> None:
     assert measured["overall.little_ratio"] == pytest.approx(1.0, rel=1e-9)
 
 
+def test_a_queue_s_sampled_backlog_covers_the_window_only() -> None:
+    """The queue's backlog, sampled at regular times, estimates the same mean as the engine's exact integral over
+    the window; in the overloaded run the queue grows all along, so counting the warm-up's samples read 18 for 23.7."""
+    measured = kpis(_overloaded_run())
+    assert measured["queue.main.backlog_mean"] == pytest.approx(measured["overall.engine_backlog_mean"], rel=0.03)
+
+
 @pytest.mark.parametrize(("shift_s", "every"), [(30.0, True), (30.0, False)])
 def test_corrupted_wait_records_break_little_s_law(shift_s: float, every: bool) -> None:
     """The review's corruption (every lease written 30 s late) and a single late lease: L comes from the engine's
@@ -171,3 +178,134 @@ def test_corrupted_wait_records_break_little_s_law(shift_s: float, every: bool) 
     run.leased_at[rows] += shift_s
     ratio = kpis(run)["overall.little_ratio"]
     assert ratio < 1.0 - (0.01 if every else 1e-6), ratio  # the check allows 1e-9
+
+
+def _replayed_by_hand(tmp_path: Path) -> RunRecord:
+    """One moderator, reviews of exactly 100 s, every verdict right, one view a second for every item; the window is
+    [5, 1000) and the SLA 100 s. From the warm-up: `a` (0 s, reviewed to 100 s), its copy `v` (2 s), and `w` (1 s,
+    leased at 100 s). In the window `b` (10 s) waits to 200 s and is decided at 300 s, late; `c` (20 s, violating)
+    gives up after 30 s; `h` (300 s) copies `a`, decided before it came; `x` (400 s) is removed automatically, though
+    harmless, and `y` (500 s) approved automatically, though violating; `d` (850 s, violating) is decided at 950 s,
+    exactly on its SLA, and so is its copy `g` (860 s); `e` (880 s) waits from 950 s and is open at the horizon, 120 s
+    old, a miss; `f` (990 s) still waits at the horizon, too young to miss."""
+    rows = [("a", 0, "true", "", "a", 0.5), ("w", 1, "false", "", "w", 0.5), ("v", 2, "true", "", "a", 0.5)]
+    rows += [("b", 10, "false", "", "b", 0.5), ("c", 20, "true", "30", "c", 0.5), ("h", 300, "true", "", "a", 0.5)]
+    rows += [("x", 400, "false", "", "x", 0.95), ("y", 500, "true", "", "y", 0.05), ("d", 850, "true", "", "d", 0.5)]
+    rows += [("g", 860, "true", "", "d", 0.5), ("e", 880, "false", "", "e", 0.5), ("f", 990, "false", "", "f", 0.5)]
+    (tmp_path / "trace.csv").write_text(
+        "id,arrive_at_s,modality,language,region,views_per_hour,true_violating,patience_s,content_hash,signals.spam\n"
+        + "".join(f"{name},{at},text,en,us,3600,{','.join(map(str, rest))}\n" for name, at, *rest in rows)
+    )
+    queues = [{"name": "main", "sla_s": 100, "sla_target": 0.8}]
+    return simulate(
+        mm_c(
+            servers=1,
+            horizon_s=1000.0,
+            warmup_s=5.0,
+            arrivals=[],
+            trace="trace.csv",
+            ops={
+                **ONE_QUEUE_OPS,
+                "queues": queues,
+                "auto_actions": {"remove_at": {"spam": 0.9}, "approve_at": {"spam": 0.1}},
+            },
+            group={
+                "accuracy": {"mean": 0.999999, "concentration": 1e9},
+                "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+            },
+            base_dir=tmp_path,
+        )
+    )
+
+
+def test_every_item_kpi_of_a_replay_worked_by_hand(tmp_path: Path) -> None:
+    """Each item KPI's definition (docs/simulation.md) applied by hand to items whose fate is fixed: which items
+    count, how an open item is censored, which misses the SLA, where a harmful item's views stop."""
+    run = _replayed_by_hand(tmp_path)
+    measured = kpis(run)
+    kpi = {name.removeprefix("overall."): value for name, value in measured.items() if name.startswith("overall.")}
+    assert kpi["items"] == 9 and measured["queue.main.items"] == 5  # b to y; the five reviews
+    assert (kpi["auto_action_share"], kpi["duplicate_share"]) == (pytest.approx(2 / 9), pytest.approx(2 / 9))
+    decision = [290.0, 90.0, 100.0, 120.0, 10.0]  # b, g, d, and e and f so far; no moderator decided c, h, x, y
+    assert kpi["time_to_decision_mean_s"] == pytest.approx(np.mean(decision))
+    for name, level in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        assert kpi[f"time_to_decision_{name}_s"] == pytest.approx(np.quantile(decision, level))
+    assert kpi["time_to_decision_p95_s"] == pytest.approx(120.0 + 0.8 * 170.0)  # numpy's linear interpolation
+    assert kpi["wait_mean_s"] == pytest.approx((190.0 + 30.0 + 0.0 + 70.0 + 10.0) / 5)  # reviews only, f's so far
+    assert kpi["sla_attainment"] == pytest.approx(1 / 3)  # d in time; b late, e open past its SLA; c and f left out
+    assert kpi["decided_within_sla_share"] == pytest.approx(1 / 4)  # c a miss here
+    assert (kpi["abandoned_share"], kpi["open_share"]) == (pytest.approx(1 / 9), pytest.approx(2 / 9))
+    # c until it left, d and g until removed, y (approved) to the horizon; h and x removed on arrival
+    assert kpi["harmful_views"] == pytest.approx(30.0 + 100.0 + 90.0 + 500.0)
+    assert (kpi["accuracy"], kpi["precision"], kpi["recall"]) == (1.0, 1.0, 1.0)  # the moderator's b, d, g
+    assert kpi["removal_recall"] == pytest.approx(3 / 5)  # d, g, h of c, d, g, h, y
+    assert kpi["removal_precision"] == pytest.approx(3 / 4)  # d, g, h of d, g, h, x
+    # w waits 95 s of the window, b 190 s, c 30 s, e 70 s, f 10 s: the item side of Little's law, and the engine's
+    assert kpi["backlog_mean"] == pytest.approx((95.0 + 190.0 + 30.0 + 70.0 + 10.0) / 995.0)
+    assert kpi["engine_backlog_mean"] == pytest.approx(kpi["backlog_mean"])
+
+
+def test_reviewers_errors_by_hand(tmp_path: Path) -> None:
+    """Two moderators, reviews of exactly 100 s, one view a second for every item: the English one is always right,
+    the French one always wrong. Violating: p, q, t; the French one approves q (so its views run to the horizon)
+    and removes r and u. Precision is the share of removals that were right, recall the share of violating items
+    removed: they differ here, so neither can stand in for the other."""
+    rows = [("p", 0, "en", "true"), ("q", 0, "fr", "true"), ("r", 200, "fr", "false"), ("s", 200, "en", "false")]
+    rows += [("t", 400, "en", "true"), ("u", 400, "fr", "false")]
+    (tmp_path / "trace.csv").write_text(
+        "id,arrive_at_s,modality,language,region,views_per_hour,true_violating\n"
+        + "".join(f"{name},{at},text,{language},us,3600,{violating}\n" for name, at, language, violating in rows)
+    )
+    english = mm_c(
+        servers=1,
+        horizon_s=1000.0,
+        warmup_s=0.0,
+        arrivals=[],
+        trace="trace.csv",
+        group={
+            "accuracy": {"mean": 0.999999, "concentration": 1e9},
+            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+        },
+        base_dir=tmp_path,
+    )
+    wrong = Accuracy(mean=0.000001, concentration=1e9)
+    french = english.roster[0].model_copy(update={"name": "french", "languages": {"fr": 1.0}, "accuracy": wrong})
+    run = simulate(english.model_copy(update={"roster": [english.roster[0], french]}))
+    assert run.verdict.tolist() == [1, 0, 1, 0, 1, 1]
+    measured = kpis(run)
+    assert measured["overall.accuracy"] == pytest.approx(3 / 6)
+    assert measured["overall.precision"] == pytest.approx(2 / 4)  # p, t of the removals p, r, t, u
+    assert measured["overall.recall"] == pytest.approx(2 / 3)  # p, t of the violating p, q, t
+    assert (measured["overall.removal_precision"], measured["overall.removal_recall"]) == (0.5, pytest.approx(2 / 3))
+    assert measured["overall.harmful_views"] == pytest.approx(100.0 + 1000.0 + 100.0)  # p and t until removed
+
+
+def test_each_queue_and_stream_counts_its_own_items_of_the_window() -> None:
+    """Queue and stream KPIs split the overall ones: French items (nobody reviews them) give up after a minute,
+    English ones are served. A queue's abandoned share counts its own items only, and the one stream's wait is the
+    overall wait, warm-up left out alike."""
+    scenario = mm_c(
+        servers=2,
+        load=0.5,
+        horizon_s=4000.0,
+        ops=TWO_LANGUAGES,
+        arrival={"language": {"en": 1, "fr": 1}, "patience_s": 60},
+    )
+    measured = kpis(simulate(scenario))
+    gave_up = [
+        measured[f"queue.{queue}.abandoned_share"] * measured[f"queue.{queue}.items"] for queue in ("fr", "main")
+    ]
+    assert sum(gave_up) == pytest.approx(measured["overall.abandoned_share"] * measured["overall.items"])
+    assert gave_up[0] > 10 * gave_up[1]
+    assert measured["stream.item.wait_mean_s"] == measured["overall.wait_mean_s"]
+
+
+def test_severe_reviews_are_counted_per_hour_on_duty() -> None:
+    """The wellbeing KPI is exposure per hour of work paid for: every item severe, one moderator on duty all along
+    at load 0.5, so the severe reviews begun in the window over its hours, not over the half of them spent busy."""
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    run = simulate(mm_c(servers=1, load=0.5, horizon_s=20000.0, arrival=severe))
+    begun = int((run.severe & (run.leased_at >= run.scenario.warmup_s)).sum())
+    assert begun > 50
+    on_duty_hours = (run.scenario.horizon_s - run.scenario.warmup_s) / 3600.0
+    assert kpis(run)["overall.severe_per_moderator_hour"] == pytest.approx(begun / on_duty_hours)

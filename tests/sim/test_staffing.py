@@ -8,13 +8,26 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
+from scipy.stats import norm
 
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
+from queueopt.sim.kpis import kpis
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
-from queueopt.sim.staffing import IntervalCheck, PlanCheck, check, handled_within, plan, rostered_at
+from queueopt.sim.simulator import simulate
+from queueopt.sim.staffing import (
+    IntervalCheck,
+    PlanCheck,
+    QueueHour,
+    check,
+    decided_within_sla_by_hour,
+    handled_within,
+    plan,
+    rostered_at,
+)
 from queueopt.sim.stats import Estimate
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -134,6 +147,17 @@ def test_a_fixed_handling_time_beyond_the_sla_is_out_of_reach_whatever_the_expon
     )
     assert staffing.unreachable() == staffing.rows
     assert all(row.best_attainment == 0.0 and row.servers is None for row in staffing.rows)
+
+
+def test_a_target_at_the_handling_ceiling_is_reported_unreachable() -> None:
+    # 30 s every time decides every item within 60 s with no wait, but at any headcount some item waits past 30 s:
+    # a target of 1.0 is the ceiling itself, out of reach, and a row left unsized must be reported as one or the other.
+    fixed = {"speed": {"text": {"median_s": 30.0, "sigma": 0.0}}}
+    staffing = plan(
+        mm_c(servers=2, load=0.25, mean_s=30.0, horizon_s=86400.0, ops=_ops(sla_s=60.0, sla_target=1.0), group=fixed)
+    )
+    assert staffing.rows and all(row.best_attainment == 1.0 and row.servers is None for row in staffing.rows)
+    assert staffing.unreachable() == staffing.rows and staffing.beyond_model() == []
 
 
 @settings(max_examples=40, deadline=None)
@@ -326,6 +350,14 @@ def test_a_queue_hour_is_met_only_when_its_whole_interval_reaches_the_target() -
     assert not check_of.met() and check_of.unsure() == [unsure] and check_of.missed() == []
     assert PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [], 4).met()
     assert not PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [12], 4).met()  # an hour nobody judged
+
+
+def test_a_queue_hour_is_missed_only_when_its_whole_interval_is_below_the_target() -> None:
+    """A mean under the target whose interval still reaches it is unsure, not a failure: more replications tell."""
+    unsure = _interval(12, 0.75, 0.1, None)
+    assert not unsure.missed() and not unsure.met()
+    assert PlanCheck([3] * 24, [unsure], [], 4).missed() == [] and PlanCheck([3] * 24, [unsure], [], 4).unsure()
+    assert _interval(12, 0.75, 0.04, None).missed()
 
 
 def test_a_check_says_in_which_hours_one_moderator_fewer_met_every_target_too() -> None:
@@ -574,3 +606,90 @@ def test_the_check_rosters_the_plan_hour_by_hour_not_the_groups_shifts() -> None
     assert on_duty == pytest.approx(staffing)
     result = check(scenario.model_copy(update={"horizon_s": 3 * 3600.0}), staffing, replications=2)
     assert all(interval.at_plan.mean > 0.5 for interval in result.intervals)  # nobody on duty decided none
+
+
+def _busy_rows(scenario: Scenario) -> list[QueueHour]:
+    return [row for row in plan(scenario).rows if row.arrivals_per_hour > 0]
+
+
+def test_groups_sharing_a_queue_weigh_its_handling_by_headcount() -> None:
+    # One fast moderator (30 s) beside nine slow ones (120 s): the queue's reviews take 111 s on average, not 75.
+    scenario = _day(
+        _queues(("main", {})),
+        [_stream("text", 360)],
+        [_team("fast", 1, ["en"], text=30.0), _team("slow", 9, ["en"], text=120.0)],
+    )
+    rows = _busy_rows(scenario)
+    assert rows and all(row.mean_handling_s == pytest.approx(111.0) for row in rows)
+
+
+def test_a_groups_speed_spread_lengthens_its_mean_handling() -> None:
+    # Each moderator's speed factor is lognormal with median 1: its mean, exp(sigma^2 / 2), is what Erlang must size.
+    rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), group={"speed_spread": 0.5}))
+    assert rows and all(row.mean_handling_s == pytest.approx(60.0 * math.exp(0.5**2 / 2.0)) for row in rows)
+
+
+def test_the_severe_floor_takes_the_wellbeing_budget_and_breaks() -> None:
+    # 540 severe items an hour for moderators who may see 4 an hour: a turn of 900 s each, not the 90 s of handling
+    # and cool-down, so 135 moderators on duty; a fifth of the shift on breaks makes that 168.75 on the roster.
+    severe = {"signals": {"gore": {"score": {"a": 50.0, "b": 1.0}}}}
+    wellbeing = {"severe_per_hour": 4, "cooldown_s": 30.0, "breaks": {"every_s": 3000.0, "length_s": 600.0}}
+    rows = _busy_rows(mm_c(servers=10, load=0.9, ops=_ops(sla_s=120.0), arrival=severe, group=wellbeing))
+    assert rows and all(row.severe_floor == pytest.approx(135.0 / 0.8, rel=0.02) for row in rows)
+
+
+def test_copies_and_automatic_approvals_are_no_demand() -> None:
+    # 540 items an hour: half are copies riding on their original's review, or in the second scenario half are
+    # approved without review (scores uniform, approved at or below 0.5); either way 270 an hour need a moderator.
+    copies = mm_c(servers=10, load=0.9, ops=_ops(), arrival={"duplicate_share": 0.5})
+    uniform = {"signals": {"spam": {"score": {"a": 1.0, "b": 1.0}}}}
+    approving = mm_c(
+        servers=10, load=0.9, ops={**_ops(), "auto_actions": {"approve_at": {"spam": 0.5}}}, arrival=uniform
+    )
+    for scenario in (copies, approving):
+        rows = _busy_rows(scenario)
+        assert rows and all(row.arrivals_per_hour == pytest.approx(270.0, rel=0.02) for row in rows)
+
+
+def test_an_hour_s_share_is_the_kpi_over_the_items_arriving_in_it() -> None:
+    # A run inside one hour of day, items giving up after a minute on average: the check's share for 00h is the
+    # KPI `decided_within_sla_share` of the same items, warm-up left out and an abandoned item a miss.
+    scenario = mm_c(servers=2, load=0.95, horizon_s=3500.0, ops=_ops(sla_s=120.0), arrival={"patience_s": 60})
+    run = simulate(scenario)
+    assert (run.arrivals.at_s[~np.isnan(run.abandoned_at)] >= scenario.warmup_s).sum() > 10
+    share = decided_within_sla_by_hour(run)
+    assert share == {"queue.main.00h.decided_within_sla_share": kpis(run)["overall.decided_within_sla_share"]}
+
+
+def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> None:
+    # 30% of decisions re-reviewed: a queue's reviews abandon at 1 / 60 s on 1 / 1.3 of them, a mean patience of 78 s.
+    ops = {**ONE_QUEUE_OPS, "queues": [{"name": "main", "sla_s": 300.0, "sla_target": 0.8, "qa_sample_rate": 0.3}]}
+    rows = _busy_rows(mm_c(servers=4, load=0.8, horizon_s=86400.0, ops=ops, arrival={"patience_s": 60}))
+    assert rows and all(row.patience_s == pytest.approx(78.0) for row in rows)
+
+
+def test_queues_whose_items_abandon_are_not_pooled() -> None:
+    # The pooling approximation is M/G/c, without abandonment: with patience the pool stays its dedicated teams (the
+    # text and video pool of seven, had nobody given up, would be sized as if nobody did).
+    scenario = _text_and_video()
+    patient = [arrival.model_copy(update={"patience_s": 600.0}) for arrival in scenario.arrivals]
+    staffing = plan(scenario.model_copy(update={"arrivals": patient}))
+    assert staffing.pools and all(pool.pooled == pool.dedicated for pool in staffing.pools)
+
+
+def test_the_handling_ceiling_of_media_items_matches_adaptive_quadrature() -> None:
+    # Exponential reviews of 60 s plus 0.5 s per second of a 300 s video, times a lognormal speed factor: no item is
+    # handled within t once the factor passes t / 150 s, a kink the quadrature must end at (over it, it erred by 0.006).
+    speed = HandlingTime.model_validate({"distribution": "exponential", "mean_s": 60.0, "duration_factor": 0.5})
+    for spread in (0.15, 0.5, 1.0, 3.0):
+        for t in (100.0, 300.0, 600.0, 2000.0):
+            kink = math.log(t / 150.0) / spread
+            exact, _ = quad(
+                lambda z, t=t, spread=spread: norm.pdf(z) * -math.expm1(-(t * math.exp(-spread * z) - 150.0) / 60.0),
+                -12.0,
+                kink,
+                epsabs=1e-13,
+                epsrel=1e-12,
+                limit=200,
+            )
+            assert handled_within(speed, spread, 300.0, t) == pytest.approx(exact, abs=1e-9)
