@@ -37,3 +37,23 @@ def test_fifo_hands_out_the_oldest_task_before_a_more_urgent_newer_one(
     else:
         pulled = engine.next_for("m1")
         assert pulled is not None and pulled.id == "old"
+
+
+@pytest.mark.parametrize("hand_out", ["batch", "pull"])
+def test_priority_weighs_the_aging_a_task_has_earned_by_now(
+    example_config: OpsConfig, clock: VirtualClock, hand_out: str
+) -> None:
+    """A livestream task ages at one unit a second: after ten minutes its harm rate of 48 has grown to 648 and
+    outranks a fresh video task of 480 in a queue that does not age, whatever their static queue keys say."""
+    engine = Engine(MemoryStore(), clock, example_config, strategy="priority")
+    engine.upsert_moderator(profile("m1"))
+    engine.submit([video("live", modality="livestream", views_per_hour=10.0)])
+    clock.advance(600.0)
+    engine.submit([video("fresh", views_per_hour=100.0)])
+    assert (engine.task("live").queue, engine.task("fresh").queue) == ("livestream", "video_high_en")
+    if hand_out == "batch":
+        (lease,) = engine.assign_batch()
+        assert lease.task_id == "live"
+    else:
+        pulled = engine.next_for("m1")
+        assert pulled is not None and pulled.id == "live"
