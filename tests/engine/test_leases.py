@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +57,36 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
         expected = [m for m in first_given if free[m] > 0]
         assert book.free_slots() == (expected, [free[m] for m in expected])
         assert all(book.free(m) == free[m] and book.idle(m) == (m in idle) for m in MODERATORS)
+
+
+expiry_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("schedule"), st.sampled_from(TASKS), st.integers(1, 3), st.integers(0, 50)),
+        st.tuples(st.just("due"), st.just(""), st.just(0), st.integers(0, 50)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(expiry_steps)
+def test_due_hands_back_every_expiry_once_and_next_expiry_is_the_earliest_left(
+    script: list[tuple[str, str, int, int]],
+) -> None:
+    """`next_expiry` is what lets every engine call skip the heap, so it must never be later than an expiry still
+    waiting (a lease would outlive its expiry) and `due` must return each scheduled expiry exactly once, at or
+    after its time: an extended lease's old expiry included, for the caller to recognise as outdated."""
+    book = LeaseBook()
+    waiting: list[tuple[float, str, int]] = []
+    for action, task_id, attempt, time in script:
+        if action == "schedule":
+            if attempt == 1:
+                book.add("m0", task_id, attempt, float(time))
+            else:
+                book.reschedule(task_id, attempt, float(time))
+            waiting.append((float(time), task_id, attempt))
+        else:
+            expected = sorted(entry for entry in waiting if entry[0] <= time)
+            assert sorted(book.due(float(time))) == sorted((task, tries) for _, task, tries in expected)
+            waiting = [entry for entry in waiting if entry[0] > time]
+        assert book.next_expiry == min((entry[0] for entry in waiting), default=math.inf)
