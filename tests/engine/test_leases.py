@@ -1,4 +1,4 @@
-"""The lease book's free-slot index, kept up to date lease by lease, against a count from scratch."""
+"""The lease book's free-slot index and holdings, kept up to date lease by lease, against a count from scratch."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
     book = LeaseBook()
     slots: dict[str, int] = {}
     first_given: list[str] = []
-    held: dict[str, set[str]] = {moderator_id: set() for moderator_id in MODERATORS}
+    held: dict[str, list[str]] = {moderator_id: [] for moderator_id in MODERATORS}  # in the order leased
     idle: set[str] = set()
     for action, moderator_id, argument in script:
         if action == "slots":
@@ -48,15 +48,19 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
         elif action == "add":
             assert isinstance(argument, str)
             book.add(moderator_id, argument, 1, 100.0)
-            held[moderator_id].add(argument)
+            if argument not in held[moderator_id]:
+                held[moderator_id].append(argument)
         else:
             assert isinstance(argument, str)
             book.drop(moderator_id, argument)
-            held[moderator_id].discard(argument)
+            if argument in held[moderator_id]:
+                held[moderator_id].remove(argument)
         free = {m: 0 if m in idle else max(0, slots.get(m, 0) - len(held[m])) for m in MODERATORS}
         expected = [m for m in first_given if free[m] > 0]
         assert book.free_slots() == (expected, [free[m] for m in expected])
         assert all(book.free(m) == free[m] and book.idle(m) == (m in idle) for m in MODERATORS)
+        assert all(book.held_by(m) == held[m] and book.count(m) == len(held[m]) for m in MODERATORS)
+        assert book.holders() == {m: tasks for m, tasks in held.items() if tasks}
 
 
 expiry_steps = st.lists(
