@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from tests.engine.conftest import profile, video
+from tests.engine.test_batch import narrow
 
 from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig
@@ -57,3 +58,23 @@ def test_priority_weighs_the_aging_a_task_has_earned_by_now(
     else:
         pulled = engine.next_for("m1")
         assert pulled is not None and pulled.id == "live"
+
+
+@pytest.mark.parametrize("hand_out", ["batch", "pull"])
+def test_an_aged_task_moves_ahead_of_a_newer_one_in_its_own_queue(
+    example_config: OpsConfig, clock: VirtualClock, hand_out: str
+) -> None:
+    """The queue's own order must include the aging: with a window of one task, or a pull taking a queue's first
+    eligible task, a livestream task of 48 that has waited ten minutes (648 by now) goes before a new one of 480."""
+    engine = Engine(MemoryStore(), clock, narrow(example_config, 1), strategy="priority")
+    engine.upsert_moderator(profile("m1"))
+    engine.submit([video("old", modality="livestream", views_per_hour=10.0)])
+    clock.advance(600.0)
+    engine.submit([video("new", modality="livestream", views_per_hour=100.0)])
+    assert engine.task("old").queue == engine.task("new").queue == "livestream"
+    if hand_out == "batch":
+        (lease,) = engine.assign_batch()
+        assert lease.task_id == "old"
+    else:
+        pulled = engine.next_for("m1")
+        assert pulled is not None and pulled.id == "old"
