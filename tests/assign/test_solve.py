@@ -56,6 +56,15 @@ def test_auto_uses_hungarian_for_dense_one_slot_batches() -> None:
     assert solve(value).method == "hungarian"
 
 
+def test_auto_counts_slots_against_the_eligible_tasks_only() -> None:
+    """A moderator's slots beyond the number of tasks anyone can take can never be filled, so they do not make a
+    batch look big: 3 eligible tasks of 2,000 for 2 moderators of capacity 2,000 are 18 useful cells, not 12,000."""
+    value = np.zeros((2_000, 2))
+    value[:3] = np.arange(1.0, 7.0).reshape(3, 2)
+    matching = solve(value, np.array([2_000, 2_000]))
+    assert (matching.method, matching.objective) == ("hungarian", 12.0)
+
+
 def test_auto_uses_flow_whenever_a_side_cap_can_bind() -> None:
     value = np.array([[3.0, 1.0], [2.0, 1.0]])
     assert solve(value).objective == 4.0

@@ -71,6 +71,10 @@ VALUE = np.ones((3, 4))
             {"value": VALUE, "severe": [True] * 3, "severe_cap": [1] * 4, "method": "hungarian"},
             "method: 'hungarian' cannot enforce severe or vendor caps; use 'flow' or 'auto'",
         ),
+        (
+            {"value": VALUE, "vendor": [0, 0, 0, 0], "vendor_cap": [1], "method": "hungarian"},
+            "method: 'hungarian' cannot enforce severe or vendor caps; use 'flow' or 'auto'",
+        ),
     ],
 )
 def test_bad_input_names_the_problem(kwargs: dict[str, object], message: str) -> None:
