@@ -12,6 +12,16 @@ from queueopt.engine import Engine
 from queueopt.store import MemoryStore
 
 
+def _first_handed_out(engine: Engine, hand_out: str) -> str:
+    """The task m1, the only moderator, is given first: by a batch, or by their own pull."""
+    if hand_out == "batch":
+        (lease,) = engine.assign_batch()
+        return lease.task_id
+    pulled = engine.next_for("m1")
+    assert pulled is not None
+    return pulled.id
+
+
 def test_optimal_keeps_the_specialist_for_the_task_only_they_can_take(example_config: OpsConfig) -> None:
     """Greedy would give the bilingual moderator, first on the roster, the more valuable English task and leave the
     Spanish one unassigned; the exact matching gives English to the generalist and both tasks are reviewed."""
@@ -32,12 +42,7 @@ def test_fifo_hands_out_the_oldest_task_before_a_more_urgent_newer_one(
     engine.submit([video("old", views_per_hour=10.0)])
     clock.advance(10.0)
     engine.submit([video("new", views_per_hour=10_000.0)])
-    if hand_out == "batch":
-        (lease,) = engine.assign_batch()
-        assert lease.task_id == "old"
-    else:
-        pulled = engine.next_for("m1")
-        assert pulled is not None and pulled.id == "old"
+    assert _first_handed_out(engine, hand_out) == "old"
 
 
 @pytest.mark.parametrize("hand_out", ["batch", "pull"])
@@ -52,12 +57,7 @@ def test_priority_weighs_the_aging_a_task_has_earned_by_now(
     clock.advance(600.0)
     engine.submit([video("fresh", views_per_hour=100.0)])
     assert (engine.task("live").queue, engine.task("fresh").queue) == ("livestream", "video_high_en")
-    if hand_out == "batch":
-        (lease,) = engine.assign_batch()
-        assert lease.task_id == "live"
-    else:
-        pulled = engine.next_for("m1")
-        assert pulled is not None and pulled.id == "live"
+    assert _first_handed_out(engine, hand_out) == "live"
 
 
 @pytest.mark.parametrize("hand_out", ["batch", "pull"])
@@ -72,9 +72,4 @@ def test_an_aged_task_moves_ahead_of_a_newer_one_in_its_own_queue(
     clock.advance(600.0)
     engine.submit([video("new", modality="livestream", views_per_hour=100.0)])
     assert engine.task("old").queue == engine.task("new").queue == "livestream"
-    if hand_out == "batch":
-        (lease,) = engine.assign_batch()
-        assert lease.task_id == "old"
-    else:
-        pulled = engine.next_for("m1")
-        assert pulled is not None and pulled.id == "old"
+    assert _first_handed_out(engine, hand_out) == "old"

@@ -115,6 +115,21 @@ def test_cost_per_decision_divides_the_window_cost_by_the_decisions_made_in_it(t
     assert measured["overall.cost_per_moderator_decision"] == pytest.approx(17.0 / 8)
 
 
+def _replayed_trace(tmp_path: Path, **extra: Any) -> Scenario:
+    """`tmp_path/trace.csv` replayed to one moderator whose every review takes exactly 100 s and is right, for 1,000
+    s: outcomes worked out by hand."""
+    fields: dict[str, Any] = {"servers": 1, "horizon_s": 1000.0, "warmup_s": 0.0, "arrivals": [], **extra}
+    return mm_c(
+        trace="trace.csv",
+        group={
+            "accuracy": {"mean": 0.999999, "concentration": 1e9},
+            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
+        },
+        base_dir=tmp_path,
+        **fields,
+    )
+
+
 def test_a_trace_row_s_half_life_and_patience_are_replayed(tmp_path: Path) -> None:
     """Found by a review: every replayed item kept constant views and waited for ever, whatever the trace said.
     One moderator, reviews of 100 s: `a` (violating, 3,600 views an hour halving every 600 s) is reviewed from 0 s
@@ -125,18 +140,7 @@ def test_a_trace_row_s_half_life_and_patience_are_replayed(tmp_path: Path) -> No
         "b,1,text,en,us,0,false,,30\n"
         "c,2,text,en,us,0,false,,\n"
     )
-    scenario = mm_c(
-        servers=1,
-        horizon_s=1000.0,
-        warmup_s=0.0,
-        arrivals=[],
-        trace="trace.csv",
-        group={
-            "accuracy": {"mean": 0.999999, "concentration": 1e9},
-            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
-        },
-        base_dir=tmp_path,
-    )
+    scenario = _replayed_trace(tmp_path)
     run = simulate(scenario)
     removed_at = run.decided_at[0]
     assert removed_at == pytest.approx(100.0) and run.verdict[0] == 1
@@ -198,22 +202,14 @@ def _replayed_by_hand(tmp_path: Path) -> RunRecord:
     )
     queues = [{"name": "main", "sla_s": 100, "sla_target": 0.8}]
     return simulate(
-        mm_c(
-            servers=1,
-            horizon_s=1000.0,
+        _replayed_trace(
+            tmp_path,
             warmup_s=5.0,
-            arrivals=[],
-            trace="trace.csv",
             ops={
                 **ONE_QUEUE_OPS,
                 "queues": queues,
                 "auto_actions": {"remove_at": {"spam": 0.9}, "approve_at": {"spam": 0.1}},
             },
-            group={
-                "accuracy": {"mean": 0.999999, "concentration": 1e9},
-                "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
-            },
-            base_dir=tmp_path,
         )
     )
 
@@ -256,18 +252,7 @@ def test_reviewers_errors_by_hand(tmp_path: Path) -> None:
         "id,arrive_at_s,modality,language,region,views_per_hour,true_violating\n"
         + "".join(f"{name},{at},text,{language},us,3600,{violating}\n" for name, at, language, violating in rows)
     )
-    english = mm_c(
-        servers=1,
-        horizon_s=1000.0,
-        warmup_s=0.0,
-        arrivals=[],
-        trace="trace.csv",
-        group={
-            "accuracy": {"mean": 0.999999, "concentration": 1e9},
-            "speed": {"text": {"median_s": 100.0, "sigma": 0.0}},
-        },
-        base_dir=tmp_path,
-    )
+    english = _replayed_trace(tmp_path)
     wrong = Accuracy(mean=0.000001, concentration=1e9)
     french = english.roster[0].model_copy(update={"name": "french", "languages": {"fr": 1.0}, "accuracy": wrong})
     run = simulate(english.model_copy(update={"roster": [english.roster[0], french]}))
