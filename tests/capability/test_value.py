@@ -264,6 +264,10 @@ def test_over_budget_moderator_never_gets_a_severe_pair(config: OpsConfig, world
     matrix = model.value(world.tasks, world.ids, NOW).toarray()
     severe = np.array([task.severe for task in world.tasks])
     assert not matrix[severe].any()
+    # As a batch calls it, with the caps it works out once for the solve as well.
+    caps = model.severe_caps(world.ids, NOW)
+    assert np.array_equal(model.value(world.tasks, world.ids, NOW, caps).toarray(), matrix)
+    assert np.array_equal(model.value_dense(world.tasks, world.ids, NOW, caps), matrix)
     refilled = model.value(world.tasks, world.ids, NOW + WINDOW_S).toarray()
     assert pairs(sp.csr_matrix(matrix)) <= pairs(sp.csr_matrix(refilled))
 
