@@ -134,3 +134,19 @@ def test_handling_times_under_a_second_cannot_make_values_infinite(
     value = model.value(tasks, ["a", "b"], 0.0).toarray()
     assert np.isfinite(value).all() and (value > 0).all()
     assert len(solve(value, np.ones(2, dtype=np.int64))) == 2
+
+
+def test_a_language_dropped_from_a_profile_is_valued_as_unspoken(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], make_task: Callable[..., Task]
+) -> None:
+    """A moderator who no longer reads French must not keep their old French proficiency: once the queue relaxes
+    its language rule they may take a French task, valued as any moderator who never read it."""
+    model = Model(config)
+    model.upsert(make_profile("a", languages={"en": 1.0, "fr": 0.9}))
+    model.upsert(make_profile("a", languages={"en": 1.0}))
+    model.upsert(make_profile("b", languages={"en": 1.0}))
+    french = make_task("t", queue="english", language="fr")
+    pair = model.value([french], ["a", "b"], 100.0).toarray()
+    assert pair[0, 0] > 0
+    assert pair[0, 0] == pair[0, 1]
+    assert model.value([french], ["a"], 100.0).toarray()[0, 0] == pair[0, 1]

@@ -264,6 +264,10 @@ def test_over_budget_moderator_never_gets_a_severe_pair(config: OpsConfig, world
     matrix = model.value(world.tasks, world.ids, NOW).toarray()
     severe = np.array([task.severe for task in world.tasks])
     assert not matrix[severe].any()
+    # As a batch calls it, with the caps it works out once for the solve as well.
+    caps = model.severe_caps(world.ids, NOW)
+    assert np.array_equal(model.value(world.tasks, world.ids, NOW, caps).toarray(), matrix)
+    assert np.array_equal(model.value_dense(world.tasks, world.ids, NOW, caps), matrix)
     refilled = model.value(world.tasks, world.ids, NOW + WINDOW_S).toarray()
     assert pairs(sp.csr_matrix(matrix)) <= pairs(sp.csr_matrix(refilled))
 
@@ -372,3 +376,50 @@ def test_a_tier_past_the_first_mask_word_is_required_as_any_other(
     assert not model.eligible(abuse, "polyglot", NOW) and model.eligible(abuse, "cleared", NOW)
     assert model.value([abuse], ids, NOW).toarray()[0].tolist()[0] == 0.0
     assert model.value_dense([abuse], ids, NOW)[0, 0] == 0.0 and model.value_dense([abuse], ids, NOW)[0, 1] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("queue", "waited"),
+    [("english", 0.0), ("english", 60.0), ("english", 5_000.0), ("special", 30.0), ("special", 90.0)],
+)
+def test_a_tier_the_task_stores_holds_after_every_step(
+    config: OpsConfig,
+    make_profile: Callable[..., ModeratorProfile],
+    make_task: Callable[..., Task],
+    queue: str,
+    waited: float,
+) -> None:
+    """`Task.clearance`, the tier another area of the same content asks (a copy of child-abuse material filed as
+    hate), protects the moderator as the area's own tier does: no escalation step relaxes it (found by a hand-run
+    mutation review: the stored tier required before the first step only passed the capability tests, whose random
+    worlds rarely draw that pair)."""
+    model = Model(config)
+    model.upsert(make_profile("uncleared", clearance=["tier2"]))
+    model.upsert(make_profile("cleared", clearance=["tier1", "tier2"]))
+    copy = make_task("c", queue=queue, policy="hate", clearance=("tier1",), enqueued_at=NOW - waited)
+    assert model.eligible(copy, "cleared", NOW)
+    assert not model.eligible(copy, "uncleared", NOW)
+    assert not model.qualified(copy, "uncleared", NOW)
+    for value in (
+        model.value([copy], ["uncleared", "cleared"], NOW).toarray(),
+        model.value_dense([copy], ["uncleared", "cleared"], NOW),
+        model.value([copy], ["uncleared"], NOW).toarray(),
+    ):
+        assert value[0, 0] == 0.0
+
+
+@pytest.mark.parametrize(("waited", "qualified"), [(0.0, False), (59.0, False), (60.0, True)])
+def test_a_held_task_is_qualified_for_by_the_step_its_wait_has_reached(
+    config: OpsConfig,
+    make_profile: Callable[..., ModeratorProfile],
+    make_task: Callable[..., Task],
+    waited: float,
+    qualified: bool,
+) -> None:
+    """`qualified` decides whether a moderator keeps a lease after their profile changes: before `english` relaxes
+    its language, a moderator who reads neither English nor French must lose a French task, not keep it by the rules
+    of a later step."""
+    model = Model(config)
+    model.upsert(make_profile("german", languages={"de": 1.0}))
+    french = make_task("f", queue="english", language="fr", enqueued_at=NOW - waited)
+    assert model.qualified(french, "german", NOW) is qualified

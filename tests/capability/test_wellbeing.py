@@ -156,3 +156,18 @@ def test_an_exposure_recorded_out_of_order_counts_in_its_own_hour(model: Model) 
     model.recall_severe("m", 0.0)
     assert model.severe_budget_left("m", 3000.0) == 0
     assert model.severe_budget_left("m", 3700.0) == 1
+
+
+def test_the_longest_cool_down_is_that_of_the_roster_member_with_the_longest(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile]
+) -> None:
+    """A restart reads the audit back as far as this: were it anyone's shorter cool-down, a moderator with a
+    two-hour one would be shown severe items again an hour after their last (a hand-run mutation review: the engine's
+    restart tests have one moderator each, for whom the shortest and the longest are the same)."""
+    model = Model(config)
+    assert model.longest_cooldown_s() == 0.0
+    for moderator_id, cooldown_s in (("brief", 60.0), ("long", 7200.0), ("none", 0.0)):
+        model.upsert(make_profile(moderator_id, cooldown_s=cooldown_s))
+    assert model.longest_cooldown_s() == 7200.0
+    model.remove("long")
+    assert model.longest_cooldown_s() == 60.0
