@@ -36,6 +36,14 @@ def _decide(engine: Engine, task_id: str, moderator_id: str, decision: Decision)
     engine.decide(task_id, lease.lease_token, moderator_id, decision)
 
 
+def _reviewed(engine: Engine, clock: VirtualClock, item: Item, moderator_id: str, decision: Decision) -> None:
+    """One step of a content's history: the item submitted, decided by `moderator_id`, and a minute passing, so that
+    each decision of the story is made after the one before it."""
+    engine.submit([item])
+    _decide(engine, item.id, moderator_id, decision)
+    clock.advance(60.0)
+
+
 def _reported(engine_factory: EngineFactory, clock: VirtualClock) -> Engine:
     """Content removed as hate by `first`, then an escalation finding child-abuse material, reported by `second`;
     four moderators cleared for both areas and harassment."""
@@ -43,12 +51,9 @@ def _reported(engine_factory: EngineFactory, clock: VirtualClock) -> Engine:
     for moderator_id in ("first", "second", "third", "fourth"):
         areas = ["hate", "child_safety", "harassment"]
         engine.upsert_moderator(profile(moderator_id, clearance=["csam"], policy_areas=areas))
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _REMOVED)
-    clock.advance(60.0)
-    engine.submit([_text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})])
-    _decide(engine, "escalation", "second", _REPORTED)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", _REMOVED)
+    escalation = _text("escalation", source="escalation", signals={"hate": 0.8, "child_safety": 0.9})
+    _reviewed(engine, clock, escalation, "second", _REPORTED)
     return engine
 
 
@@ -69,12 +74,8 @@ def test_a_copy_carries_the_decision_an_appeal_or_escalation_made_since_the_firs
     approved with the first review's verdict; likewise content restored on appeal was removed again when re-uploaded.
     The copy names the appeal or escalation whose decision it carries, and the earlier items keep their own."""
     engine = _staffed(engine_factory)
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", first)
-    clock.advance(60.0)
-    engine.submit([_text("questioned", source=source)])
-    _decide(engine, "questioned", "second", ruling)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", first)
+    _reviewed(engine, clock, _text("questioned", source=source), "second", ruling)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
         assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "questioned", "questioned")
@@ -119,12 +120,8 @@ def test_a_review_decided_after_the_ruling_is_what_later_copies_carry(
     certification the escalation's review did not) decides the content again, so later copies ride on it while it
     waits and carry its decision once made, not the escalation's."""
     engine = _staffed(engine_factory)
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _APPROVED)
-    clock.advance(60.0)
-    engine.submit([_text("escalation", source="escalation")])
-    _decide(engine, "escalation", "second", _REMOVED)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", _APPROVED)
+    _reviewed(engine, clock, _text("escalation", source="escalation"), "second", _REMOVED)
     harassment = {"signals": {"harassment": 0.9}}
     (own,) = engine.submit([_text("own", **harassment)])
     assert own.status is ItemStatus.QUEUED
@@ -173,9 +170,7 @@ def test_an_upheld_appeal_leaves_copies_with_the_enforcement_in_force_and_revers
     so an escalation's child-abuse report was replaced by `uphold` on every re-upload. An uphold reaffirms the
     content's enforcement: copies carry the violation decided last before it, its policy and action with it."""
     engine = _reported(engine_factory, clock)
-    engine.submit([_text("appeal", source="appeal")])
-    _decide(engine, "appeal", "third", _UPHELD)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("appeal", source="appeal"), "third", _UPHELD)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("escalation", _REPORTED)
@@ -210,9 +205,7 @@ def test_a_withdrawn_copys_review_decided_for_a_copy_riding_on_it_is_the_content
     """Found by a review: a copy reviewed on its own was withdrawn while another rode on its review; the review found
     a violation, yet later re-uploads carried the approval made before it."""
     engine = _staffed(engine_factory)
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _APPROVED)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", _APPROVED)
     harassment = {"signals": {"harassment": 0.9}}
     engine.submit([_text("own", **harassment)])
     (riding,) = engine.submit([_text("riding", **harassment)])
@@ -252,9 +245,7 @@ def test_a_purged_content_submitted_again_is_not_judged_by_what_was_read_of_it_b
     harassment = {"signals": {"harassment": 0.9}}
     removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
     for decision in (removed, _APPROVED):
-        engine.submit([_text("original")])
-        _decide(engine, "original", "first", _APPROVED)
-        clock.advance(60.0)
+        _reviewed(engine, clock, _text("original"), "first", _APPROVED)
         engine.submit([_text("own", **harassment), _text("riding", **harassment)])
         engine.cancel("own")
         clock.advance(60.0)
@@ -277,15 +268,9 @@ def test_an_uphold_after_a_restore_brings_back_the_removal_or_stands_as_made_wit
     that never had a violation found before (an approval, then an appeal restoring nothing removed) has nothing to
     reaffirm: copies carry the uphold as it was made, a violation rather than the approval."""
     engine = _staffed(engine_factory)
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", first)
-    clock.advance(60.0)
-    engine.submit([_text("appeal", source="appeal")])
-    _decide(engine, "appeal", "second", _RESTORED)
-    clock.advance(60.0)
-    engine.submit([_text("second-appeal", source="appeal")])
-    _decide(engine, "second-appeal", "third", _UPHELD)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", first)
+    _reviewed(engine, clock, _text("appeal", source="appeal"), "second", _RESTORED)
+    _reviewed(engine, clock, _text("second-appeal", source="appeal"), "third", _UPHELD)
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id)])
         assert copy.duplicate_of == carried_by
@@ -299,9 +284,7 @@ def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_cop
     decided it for the copy riding on it (`_decided_through`), which later copies name."""
     engine = _staffed(engine_factory)
     engine.upsert_moderator(profile("fourth"))
-    engine.submit([_text("original")])
-    _decide(engine, "original", "first", _REMOVED)
-    clock.advance(60.0)
+    _reviewed(engine, clock, _text("original"), "first", _REMOVED)
     harassment = {"signals": {"harassment": 0.9}}
     engine.submit([_text("own", **harassment), _text("riding", **harassment)])
     engine.cancel("own")
