@@ -281,7 +281,7 @@ def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_cop
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
     """The violation an uphold reaffirms is the content's latest, a withdrawn copy's review's included: that review
-    decided it for the copy riding on it (`_decided_through`), which later copies name."""
+    decided it for the copy riding on it (`ContentHistory._decided_through`), which later copies name."""
     engine = _staffed(engine_factory)
     engine.upsert_moderator(profile("fourth"))
     _reviewed(engine, clock, _text("original"), "first", _REMOVED)
