@@ -143,9 +143,9 @@ def test_a_window_is_the_first_tasks_a_free_moderator_may_take(
         free, _ = engine._leases.free_slots()
         takers = engine.model.takers(free, clock.now())
         for queue in example_config.queues:
-            tasks = [engine._tasks[task_id] for task_id in engine._queues.ordered(queue.name)]
+            tasks = [engine._tasks[task_id] for task_id in engine._waiting.queues.ordered(queue.name)]
             window = [task for task in tasks if takers.take(task)][:wanted]
-            assert engine._queue_window(queue.name, wanted, takers) == window
+            assert engine._waiting.window(queue.name, wanted, takers) == window
         fields = data.draw(moderators(joined))
         engine.upsert_moderator(profile(fields.pop("moderator_id"), **fields))
 

@@ -18,12 +18,10 @@ import logging
 import math
 import threading
 import time
-from bisect import bisect_right
 from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
-from heapq import heappop, heappush
 from itertools import chain, islice
 from json.encoder import encode_basestring_ascii
 from operator import attrgetter
@@ -68,7 +66,8 @@ from queueopt.engine.views import (
     QueueView,
     TaskView,
 )
-from queueopt.enqueue import ASKED_NOTHING, QueueSet, Router, Routing
+from queueopt.engine.waiting import WaitingTasks
+from queueopt.enqueue import ASKED_NOTHING, Router, Routing
 from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
@@ -79,11 +78,6 @@ from queueopt.store.retention import Purged
 # answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
-_LANE_SETS_KEPT = 1024
-"""(queue, skill groups) pairs whose open lanes the engine keeps at once: bounded, as free moderators' groups can form
-many sets."""
-_ROUNDING_S = 1e-6
-"""How far an escalation's scheduled time may be off the wait it stands for (arrival plus wait, rounded)."""
 
 
 def qa_draw(secret: str, task_id: str) -> float:
@@ -189,29 +183,7 @@ class Engine:
         self._explain = self._router.explain
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
-        self._queues = QueueSet(queue.name for queue in config.queues)
-        # The queued tasks kept from someone (skipped, or an appeal kept from earlier deciders): whether anyone may
-        # take one is a question of the task, not of its lane (see `_unstaffed`).
-        self._kept_waiting: dict[str, Task] = {}
-        # A task of each lane ever seen, with the lane's escalation step: what a lane requires of its reviewer is
-        # read off any one of its tasks.
-        self._lane_sample: dict[tuple[str, Hashable], tuple[Task, int]] = {}
-        # Each lane label by a number, given the first time it is seen: the queues and every batch hash lane labels
-        # in bulk, and a number hashes for free where a label's tuple is hashed field by field every time.
-        self._lane_numbers: dict[_LaneLabel, int] = {}
-        # What each lane of each queue requires (skill bits, severity), read off its sample once; all of it is
-        # read again when the skill vocabulary, and with it the bits' numbering, has changed.
-        self._lane_needs: dict[str, dict[Hashable, tuple[int, bool]]] = {}
-        self._lane_needs_vocabulary = -1
-        # Per queue and set of free moderators' skill groups, the lanes of work that is not severe which those
-        # groups open and those they leave shut (see `_open_lanes`); emptied with the needs.
-        self._lanes_known: dict[tuple[str, frozenset[int]], tuple[set[Hashable], set[Hashable]]] = {}
-        # Queued tasks with an escalation step ahead, by when it passes: the task changes lanes then. The tasks due
-        # at one time (a batch's tasks of queues that escalate after the same wait) share one entry on the heap, their
-        # group of (step it passes, task) in the order they were scheduled, so the heap is pushed and popped once for
-        # them; `_escalating_at` finds the group of a time still on the heap.
-        self._escalating: list[tuple[float, list[tuple[int, Task]]]] = []
-        self._escalating_at: dict[float, list[tuple[int, Task]]] = {}
+        self._waiting = WaitingTasks(config, self._model, self._strategy, self._tasks)
         self._leases = LeaseBook()
         self._sla = {queue.name: _SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
@@ -390,60 +362,18 @@ class Engine:
             if state is _QUEUED:
                 if now is None:
                     now = self._clock.now()
-                    self._escalate(now)
-                lane, _ = self._lane_now(task, now)
-                self._queues.push(task.queue, task.id, self._strategy.key(task), task.enqueued_at, lane)
-                if task.skipped_by:
-                    self._kept_waiting[task.id] = task
+                    self._waiting.escalate(now)
+                self._waiting.push(task, now)
             elif task.holder is not None and task.lease_expires_at is not None:
                 self._leases.add(task.holder, task.id, task.attempt, task.lease_expires_at)
                 if task.severe:  # in front of them until `_unindex`: no cool-down runs meanwhile
                     self._model.severe_review_started(task.holder)
 
-    def _lane_now(self, task: Task, now: float) -> tuple[int, int]:
-        """The queued task's lane at `now`, with a sample for it if it is the lane's first task; a task with an
-        escalation step still ahead is scheduled to change lanes when its wait passes it. Whether it has passed is
-        decided on the wait, as the capability model decides it."""
-        waits = self._model.escalation_waits(task.queue)
-        step = bisect_right(waits, now - task.enqueued_at) if waits else 0
-        if step < len(waits):
-            when = task.enqueued_at + waits[step]
-            group = self._escalating_at.get(when)
-            if group is None:
-                group = self._escalating_at[when] = []
-                heappush(self._escalating, (when, group))
-            group.append((step + 1, task))
-        label = _lane(task, step)
-        lane = self._lane_numbers.get(label)
-        if lane is None:
-            lane = self._lane_numbers[label] = len(self._lane_numbers)
-        self._lane_sample.setdefault((task.queue, lane), (task, step))
-        return lane, step
-
-    def _escalate(self, now: float) -> None:
-        """Move each queued task whose wait has passed its next escalation step into that step's lane. A task whose
-        arrival plus wait rounds the other way than the wait itself is scheduled again, for the next call."""
-        due = self._escalating
-        if not due or due[0][0] > now + _ROUNDING_S:
-            return  # the usual case, on every task indexed: nothing due, and no list made to say so
-        passed: list[tuple[int, Task]] = []
-        while due and due[0][0] <= now + _ROUNDING_S:
-            when, group = heappop(due)
-            del self._escalating_at[when]
-            passed += group
-        for step, task in passed:
-            if self._tasks.get(task.id) is task and task.state is _QUEUED:
-                lane, now_step = self._lane_now(task, now)
-                if now_step >= step:
-                    self._queues.move(task.id, lane)
-
     def _unindex(self, task: Task) -> None:
         # Only a queued task waits in a queue, only a held one in the lease book: every lease and decision passes
         # here, and asking the other index is a wasted call.
         if task.state is _QUEUED:
-            self._queues.remove(task.id)
-            if task.skipped_by:
-                self._kept_waiting.pop(task.id, None)
+            self._waiting.remove(task)
         elif task.holder is not None:
             self._leases.drop(task.holder, task.id)
             if task.severe:  # the lease ends or changes: the cool-down runs from the end of the exposure
@@ -751,89 +681,8 @@ class Engine:
         window: list[Task] = []
         for queue in self._config.queues:
             wanted = queue.top_k if limit is None else min(limit, queue.top_k)
-            window += self._queue_window(queue.name, wanted, takers)
+            window += self._waiting.window(queue.name, wanted, takers)
         return window
-
-    def _queue_window(self, name: str, wanted: int, takers: Takers | None) -> list[Task]:
-        """The first `wanted` tasks of a queue (that one of `takers` could take), read in order and left in place.
-
-        With `takers`, the lanes nobody free may take are skipped whole, and in the others only a task someone
-        skipped is checked on its own; when such checks turn tasks away, the read goes on behind them. Tasks whose
-        wait has passed an escalation step since they were queued are moved to that step's lane first, so all
-        tasks of a lane require the same now."""
-        tasks = self._tasks
-        if takers is None:
-            return list(map(tasks.__getitem__, self._queues.first(name, wanted)))
-        take, queues = takers.take, self._queues
-        if wanted <= 0 or not queues.depth(name):
-            return []  # most queues of a quiet hour's batch: no lanes to work out
-        self._escalate(takers.now)
-        open_lanes = self._open_lanes(name, takers)
-        asked = wanted
-        while True:
-            read = list(map(tasks.__getitem__, queues.first(name, asked, open_lanes)))
-            window = [task for task in read if not task.skipped_by or take(task)]
-            if len(window) >= wanted or len(read) < asked:
-                return window[:wanted]
-            asked += wanted - len(window)
-
-    def _open_lanes(self, name: str, takers: Takers) -> set[Hashable]:
-        """The queue's lanes one of `takers` may take from. Whether a lane of work that is not severe is open
-        depends only on the takers' skill groups, which recur from batch to batch, so those answers are kept per
-        set of groups and a batch works out only lanes new to it and the severe ones (whose openness moves with
-        wellbeing budgets): an evening queue has hundreds of lanes."""
-        present = self._queues.lanes(name)
-        needs = self._lane_needs_of(name)
-        known = self._lanes_known.get((name, takers.groups))
-        if known is None:
-            if len(self._lanes_known) >= _LANE_SETS_KEPT:
-                self._lanes_known.clear()
-            known = self._lanes_known[(name, takers.groups)] = (set(), set())
-        opened, shut = known
-        open_lanes = present & opened
-        for lane in present - opened - shut:
-            need = needs.get(lane)
-            if need is None:
-                task, step = self._lane_sample[(name, lane)]
-                need = needs[lane] = (self._model.required_steps(task)[step], task.severe)
-            is_open = takers.opens(*need)
-            if is_open:
-                open_lanes.add(lane)
-            if not need[1]:
-                (opened if is_open else shut).add(lane)
-        return open_lanes
-
-    def _unstaffed(self, now: float) -> dict[str, int]:
-        """Per queue, the waiting tasks that nobody on the roster may take, whoever is on shift and once every
-        escalation step has passed: work that waits for a roster change (a language, a certification, a clearance
-        nobody holds, severe work where everyone qualified has a budget of none, or an appeal whose every qualified
-        moderator decided the content before), not for time. A spent budget or a cool-down passes, so it is no bar
-        here. Whole lanes are counted from their depth; only tasks kept from someone are looked at one by one."""
-        model = self._model
-        roster = {severe: model.roster_takers(now, severe) for severe in (False, True)}
-        unstaffed: dict[str, int] = {}
-        for queue in self._config.queues:
-            name = queue.name
-            count = 0
-            for lane, depth in self._queues.lane_depths(name).items():
-                task, _ = self._lane_sample[(name, lane)]
-                if not roster[task.severe].opens(model.required_steps(task)[-1], False):
-                    count += depth
-            unstaffed[name] = count
-        for task in self._kept_waiting.values():
-            takers, final = roster[task.severe], model.required_steps(task)[-1]
-            if takers.opens(final, False) and not takers.takes(final, task.skipped_by, False):
-                unstaffed[task.queue] += 1
-        return unstaffed
-
-    def _lane_needs_of(self, name: str) -> dict[Hashable, tuple[int, bool]]:
-        vocabulary = self._model.vocabulary
-        if vocabulary != self._lane_needs_vocabulary:
-            self._lane_needs, self._lane_needs_vocabulary, self._lanes_known = {}, vocabulary, {}
-        needs = self._lane_needs.get(name)
-        if needs is None:
-            needs = self._lane_needs[name] = {}
-        return needs
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
@@ -851,7 +700,7 @@ class Engine:
         with self._lock:
             now = self._clock.now()
             self._expire(now)
-            if not any(self._queues.depth(queue.name) for queue in self._config.queues):
+            if not any(self._waiting.queues.depth(queue.name) for queue in self._config.queues):
                 return []  # before the free moderators are listed: on a quiet day, hundreds of them every tick
             moderators, slots = self._free_moderators()
             if not moderators:
@@ -1056,7 +905,7 @@ class Engine:
         a batch reads for its free moderators (found by a probe: a window of French tasks hid an urgent English
         task behind it, and the pull leased an English moderator a task worth a millionth of it from another
         queue). The plain window first: reading through the lanes for one moderator costs a fifth of a pull."""
-        windows = [self._queue_window(queue.name, min(_PROBE, queue.top_k), None) for queue in self._config.queues]
+        windows = [self._waiting.window(queue.name, min(_PROBE, queue.top_k), None) for queue in self._config.queues]
         candidates = [task for window in windows for task in window]
         value = self._model.value(candidates, [moderator_id], now)
         found = np.diff(value.indptr) > 0
@@ -1065,10 +914,10 @@ class Engine:
         start = 0
         for queue, window in zip(self._config.queues, windows, strict=True):
             end = start + len(window)
-            if not found[start:end].any() and self._queues.depth(queue.name) > len(window):
+            if not found[start:end].any() and self._waiting.queues.depth(queue.name) > len(window):
                 if takers is None:
                     takers = self._model.takers([moderator_id], now)
-                behind += self._queue_window(queue.name, min(_PROBE, queue.top_k), takers)
+                behind += self._waiting.window(queue.name, min(_PROBE, queue.top_k), takers)
             start = end
         if behind:
             candidates += behind
@@ -1085,7 +934,8 @@ class Engine:
         queue deeper than `top_k` whose first `top_k` the moderator may not take, the first task they may take
         counts (found by a probe: a moderator who reads only Irish got nothing from a queue of 250 French tasks
         with one Irish task behind them, which the next batch gave them)."""
-        tasks, queues, eligible, urgency = self._tasks, self._queues, self._model.eligible, self._strategy.urgency
+        tasks, queues = self._tasks, self._waiting.queues
+        eligible, urgency = self._model.eligible, self._strategy.urgency
         best: Task | None = None
         best_urgency = -math.inf
         takers: Takers | None = None
@@ -1099,7 +949,7 @@ class Engine:
             if found is None and queues.depth(queue.name) > queue.top_k:
                 if takers is None:
                     takers = self._model.takers([moderator_id], now)
-                behind = self._queue_window(queue.name, 1, takers)
+                behind = self._waiting.window(queue.name, 1, takers)
                 found = behind[0] if behind else None
             if found is not None and (score := urgency(found, now)) > best_urgency:
                 best, best_urgency = found, score
@@ -1773,7 +1623,7 @@ class Engine:
         """Each queue's waiting tasks, in config order: what a backlog sample needs of `queues`, at a fraction of
         its cost (no lease count, no roster check)."""
         with self._lock:
-            return [self._queues.depth(queue.name) for queue in self._config.queues]
+            return [self._waiting.queues.depth(queue.name) for queue in self._config.queues]
 
     def queued(self) -> int:
         """Tasks waiting in every queue, QA reviews included (the sum of `depths`), in O(1): the simulator reads
@@ -1781,7 +1631,7 @@ class Engine:
         independent of its records of each item. Read without the lock: the size of one dict is read atomically,
         and a count read under the lock is as stale once it is released; taking it made the call 1.3 us instead of
         0.35 us: times two events per item, 1-2% of a simulated M/M/50 run's CPU instead of 0.3-0.5%."""
-        return len(self._queues)
+        return len(self._waiting.queues)
 
     def idle_after_expiry(self) -> int:
         """Moderators batches push nothing to since a lease of theirs ran out: on a dashboard, people who walked
@@ -1790,10 +1640,10 @@ class Engine:
             return self._leases.idle_count()
 
     def unstaffed(self) -> int:
-        """The waiting tasks nobody on the roster may take, whatever the time (see `_unstaffed`): work no wait will
-        hand anyone, so a simulator polling for work that time makes takeable stops when only this is left."""
+        """The waiting tasks nobody on the roster may take, whatever the time (see `WaitingTasks.unstaffed`): work no
+        wait will hand anyone, so a simulator polling for work that time makes takeable stops when only this is left."""
         with self._lock:
-            return sum(self._unstaffed(self._clock.now()).values())
+            return sum(self._waiting.unstaffed(self._clock.now()).values())
 
     def queues(self) -> list[QueueView]:
         with self._lock:
@@ -1804,13 +1654,13 @@ class Engine:
                     name = self._tasks[task_id].queue
                     leased[name] = leased.get(name, 0) + 1
             views = []
-            unstaffed = self._unstaffed(now)
+            unstaffed = self._waiting.unstaffed(now)
             for queue in self._config.queues:
-                oldest = self._queues.oldest_enqueued_at(queue.name)
+                oldest = self._waiting.queues.oldest_enqueued_at(queue.name)
                 views.append(
                     QueueView(
                         name=queue.name,
-                        depth=self._queues.depth(queue.name),
+                        depth=self._waiting.queues.depth(queue.name),
                         leased=leased.get(queue.name, 0),
                         oldest_age_s=None if oldest is None else max(0.0, now - oldest),
                         sla_s=queue.sla_s,
@@ -1938,15 +1788,6 @@ def _verdict_json(verdict: Verdict, policy: str | None) -> str:
     """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
     verdicts and policy areas, over and over, each validated and serialised once."""
     return Decision(verdict=verdict, policy=policy).model_dump_json()
-
-
-_LaneLabel = tuple[str, str, str, str | None, tuple[str, ...], tuple[str, ...], bool, int]
-
-
-def _lane(task: Task, step: int) -> _LaneLabel:
-    """A task's lane in its queue: what it requires of a reviewer follows from these fields, its queue and the
-    escalation steps its wait has passed, so all tasks of a lane may be taken by the same moderators, skips aside."""
-    return task.modality, task.language, task.region, task.policy, task.clearance, task.areas, task.severe, step
 
 
 def _grant(task: Task) -> Lease:
