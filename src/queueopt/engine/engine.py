@@ -23,9 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
 from itertools import chain, islice
-from json.encoder import encode_basestring_ascii
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -55,6 +54,8 @@ from queueopt.domain import (
 )
 from queueopt.engine.content import ContentHistory, Seen, asked_by_all, item_of
 from queueopt.engine.leases import LeaseBook
+from queueopt.engine.quality import agrees, qa_draw
+from queueopt.engine.retries import ended_otherwise, own_record, signed_record
 from queueopt.engine.stranded import stranded_work
 from queueopt.engine.strategy import Strategy
 from queueopt.engine.views import (
@@ -78,13 +79,6 @@ from queueopt.store.retention import Purged
 # answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16
 _SLA_WINDOW_S = 3600.0
-
-
-def qa_draw(secret: str, task_id: str) -> float:
-    """A uniform draw in [0, 1) fixed by the task id, so QA sampling is reproducible and the same on every replica,
-    and keyed by the deployment's `secret`: a moderator who knows the sample rate and the task id must not be able
-    to tell whether their decision will be checked (an unkeyed hash of the id told them, for every task)."""
-    return int.from_bytes(hashlib.sha256(f"{secret}\x00{task_id}".encode()).digest()[:8], "big") / 2.0**64
 
 
 log = logging.getLogger("queueopt.engine")
@@ -1062,7 +1056,7 @@ class Engine:
                 return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
             queue = self._check_decision(task, decision)
             note = _decision_json(decision)
-            signed = _signed(note, moderator_id)
+            signed = signed_record(note, moderator_id)
             decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
             changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
@@ -1163,9 +1157,9 @@ class Engine:
         on SQLite: reading the whole task took 17 us more for a task that exists than for one that does not; this
         read, about 1 us more for a decided task, against 9 us in all)."""
         attempt, signed = self._store.decided(task_id) or (-1, "")
-        recorded = _own_record(lease_token, moderator_id, token_of(task_id, attempt), signed, refused)
+        recorded = own_record(lease_token, moderator_id, token_of(task_id, attempt), signed, refused)
         if Decision.model_validate(recorded) != decision:
-            raise _ended_otherwise(task_id, "decided", "decision", recorded)
+            raise ended_otherwise(task_id, "decided", "decision", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a decided task stays
         return self._view(stored)
@@ -1173,7 +1167,7 @@ class Engine:
     def _record_decision(
         self, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
     ) -> ItemRecord | None:
-        """The decision (`signed` by the moderator: `_signed`) reaches the item and every pending copy of it; returns
+        """The decision (`signed_record`) reaches the item and every pending copy of it; returns
         the item's own record as it stands once `changes` are written (None if the store did not list it), which the
         caller's view shows instead of reading it back from the store."""
         own = None
@@ -1234,7 +1228,7 @@ class Engine:
         decider = first.get("moderator_id")
         if decider is None or not self._model.knows(decider):
             return None
-        return decider, qa.policy, _agrees(first, decision)
+        return decider, qa.policy, agrees(first, decision)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
@@ -1274,7 +1268,7 @@ class Engine:
             transition = outcome["transition"]
             back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
             shown = {"queue": back.queue, "priority": back.priority, "policy": back.policy, "severe": back.severe}
-            signed = _signed(orjson.dumps(outcome).decode(), moderator_id)
+            signed = signed_record(orjson.dumps(outcome).decode(), moderator_id)
             changes = Changes(
                 tasks=[TaskWrite(back, (_LEASED, task.attempt))],
                 audit=[
@@ -1298,9 +1292,9 @@ class Engine:
         """
         found = self._store.handed_back(task_id, lease_token, moderator_id)
         signed, shown = found or ("", "")
-        recorded = _own_record(lease_token, moderator_id, lease_token if found else "", signed, refused)
+        recorded = own_record(lease_token, moderator_id, lease_token if found else "", signed, refused)
         if recorded != outcome:
-            raise _ended_otherwise(task_id, recorded["transition"], "hand-back", recorded)
+            raise ended_otherwise(task_id, recorded["transition"], "hand-back", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a task handed back stays
         return self._view(
@@ -1742,47 +1736,6 @@ def _decision_json(decision: Decision) -> str:
     return decision.model_dump_json()
 
 
-@lru_cache(maxsize=8192)
-def _signed(note: str, moderator_id: str) -> str:
-    """A decision's JSON (`note`, already serialised for the audit; or a release's or skip's, `_give_back`) with the
-    moderator's id as one more member, spliced in before the closing brace rather than dumping a second time (the
-    id encoded by the very function `json.dumps` applies to a string, without its encoder's setup). Every decided
-    item keeps one: a moderator sends the same few decisions all day, so the cache hands their items one shared
-    string each instead of a new one per item (a simulated day's million decided items), and bounds what distinct
-    ones (free-text notes) hold."""
-    return f"{note[:-1]}{_signature(moderator_id)}"
-
-
-def _own_record(lease_token: str, moderator_id: str, token: str, signed: str, refused: StaleLease) -> dict[str, Any]:
-    """What `moderator_id` recorded when they ended the lease of `lease_token` (a decision, a release, a skip), for
-    their retry to be compared with: `signed` (by its maker: `_signed`) as kept under `token` ("" and "" when
-    nothing is kept). `refused`, the one answer of any task not theirs, for anyone else, another token, or nothing
-    kept. The same steps whatever is found: the token and the signature are checked even for no record at all, so
-    the time a refusal takes does not tell whether the task exists."""
-    mine = (token == lease_token) & signed.endswith(_signature(moderator_id))
-    if not mine:
-        raise refused
-    recorded: dict[str, Any] = orjson.loads(signed)
-    del recorded["moderator_id"]
-    return recorded
-
-
-def _ended_otherwise(task_id: str, ended: str, what: str, recorded: dict[str, Any]) -> StaleLease:
-    """The refusal of a retry that is not what its sender recorded under that lease, naming the record: theirs, so it
-    tells them nothing of anyone else's work."""
-    return StaleLease(
-        f"you already {ended} task {task_id!r} under this lease, otherwise: the {what} recorded is "
-        f"{orjson.dumps(recorded).decode()}",
-        field="lease_token",
-    )
-
-
-def _signature(moderator_id: str) -> str:
-    """How a signed record ends (`_signed`): a refused decision, release or skip tells its maker's retry from anyone
-    else's by it, without parsing the record, so the refusal takes as long for a task ended so as for any other."""
-    return f',"moderator_id":{encode_basestring_ascii(moderator_id)}}}'
-
-
 @lru_cache(maxsize=256)
 def _verdict_json(verdict: Verdict, policy: str | None) -> str:
     """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
@@ -1863,16 +1816,6 @@ def _shown_to_nobody(routing: Routing) -> bool:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
-
-
-def _agrees(first: dict[str, Any], check: Decision) -> bool:
-    """Whether a QA review (`check`) agrees with the decision it checks (`first`, as stored): the same verdict, and
-    for a violation the same policy when both name one, since the policy sets the enforcement and what the user is
-    told (found by a review: a violation decided under the wrong policy counted as right)."""
-    if first["verdict"] != check.verdict.value:
-        return False
-    policy = first.get("policy")
-    return check.verdict is not Verdict.VIOLATING or policy is None or check.policy is None or policy == check.policy
 
 
 def _result(record: ItemRecord) -> ItemResult:
