@@ -36,6 +36,7 @@ from queueopt.capability.profile import ModeratorProfile, clearance_tiers, unkno
 from queueopt.capability.roster import Roster
 from queueopt.capability.skills import Mask, covered, split
 from queueopt.capability.state import NO_AREA, Learned, LearnedModerator, LearnedState, ModelState, ModeratorState
+from queueopt.capability.takers import Covered, Takers
 from queueopt.capability.wellbeing import SevereLedger
 from queueopt.config import OpsConfig
 from queueopt.domain import Modality, ModeratorStatus, Task
@@ -180,7 +181,7 @@ class Model:
         self._steps = max((len(queue.escalation) for queue in config.queues), default=0)
         self._needs: dict[_NeedKey, _Need] = {}
         self._facts = _TaskFacts(self._steps, self._roster.held.shape[1])
-        self._covered: dict[frozenset[int], _Covered] = {}
+        self._covered: dict[frozenset[int], Covered] = {}
         self._kinds = _Kinds()
         self._waits: dict[str, tuple[float, ...]] = {}
         self._needs_vocabulary = 0
@@ -375,7 +376,7 @@ class Model:
         if covered is None:
             if len(self._covered) >= _COVERED_KEPT:
                 self._covered.clear()
-            covered = self._covered[groups] = _Covered(groups)
+            covered = self._covered[groups] = Covered(groups)
         return Takers(self, now, moderator_ids, bits, covered, groups)
 
     def roster_takers(self, now: float, severe: bool) -> Takers:
@@ -395,7 +396,7 @@ class Model:
             bits.append(None if barred else roster.held_bits[slot])
         return self._takers(now, moderator_ids, bits)
 
-    def _calm(self, moderator_id: str, now: float) -> bool:
+    def calm(self, moderator_id: str, now: float) -> bool:
         """The moderator may see a severe item now (their budget is not spent and no cool-down runs)."""
         return not self._spent(self._roster.profile(moderator_id), now)
 
@@ -744,119 +745,6 @@ def _check_learned(learned: Learned) -> None:
     for area, (correct, trials) in learned.accuracy.items():
         if correct > trials:
             raise InvalidInput(f"more correct than trials for {area!r}", field="accuracy")
-
-
-class _Covered:
-    """For one set of skill groups (the skill bits each group of moderators holds): which required masks one of
-    them covers."""
-
-    __slots__ = ("_groups", "masks")
-
-    def __init__(self, groups: frozenset[int]) -> None:
-        self._groups = groups
-        self.masks: dict[int, bool] = {}
-
-    def mask(self, mask: int) -> bool:
-        covered = self.masks.get(mask)
-        if covered is None:
-            covered = self.masks[mask] = any(not mask & ~held for held in self._groups)
-        return covered
-
-
-class Takers:
-    """Whether any of a set of moderators may take a task: a batch asks this of every task it looks at, so the
-    moderators are grouped by their skill bits (a roster has few distinct ones) and the answer is cached per required
-    mask; only a task some moderators skipped is checked person by person, and only among those who qualify.
-
-    Whether a group has someone who may see a severe item now is worked out only when a severe task asks, and then
-    only until the first such member: most batches see few severe tasks, and the wellbeing ledger is the costly
-    part of a moderator's check."""
-
-    __slots__ = (
-        "_bits",
-        "_calm",
-        "_calm_members",
-        "_covered",
-        "_covering",
-        "_everyone",
-        "_model",
-        "_moderator_ids",
-        "groups",
-        "now",
-    )
-
-    def __init__(
-        self,
-        model: Model,
-        now: float,
-        moderator_ids: Sequence[str],
-        bits: list[int | None],
-        covered: _Covered,
-        groups: frozenset[int],
-    ) -> None:
-        self._model, self.now = model, now
-        # The skill groups of these moderators: whether they open a task that is not severe depends on these alone,
-        # so a caller may keep such answers under this key across batches.
-        self.groups = groups
-        self._moderator_ids, self._bits = moderator_ids, bits  # each one's `Roster.open_bits`
-        self._everyone: dict[int, list[str]] | None = None  # skill bits -> moderators, once a task asks for them
-        self._covered = covered  # what the groups cover, severity aside; shared with other batches
-        self._calm: dict[int, bool] = {}  # skill bits -> whether one of the group may see a severe item now
-        self._calm_members: dict[int, list[str]] = {}
-        self._covering: dict[tuple[int, bool], list[int]] = {}
-
-    def take(self, task: Task) -> bool:
-        mask = self._model.required_now(task, self.now)
-        skipped = task.skipped_by
-        if not skipped:
-            return self.opens(mask, task.severe)
-        return self.takes(mask, skipped, task.severe)
-
-    def takes(self, mask: int, skipped: frozenset[str], severe: bool) -> bool:
-        """Whether someone not in `skipped` holds `mask` (and may see a severe item now, for `severe`)."""
-        covering = self._covering_groups(mask, severe)
-        members = self._members_calm if severe else self._members().__getitem__
-        return any(moderator_id not in skipped for held in covering for moderator_id in members(held))
-
-    def opens(self, mask: int, severe: bool) -> bool:
-        """Whether someone may take a task that requires `mask` now with this severity, skips aside: a lane of a
-        queue is all such tasks, so this says whether a batch reads the lane or skips it."""
-        return bool(self._covering_groups(mask, True)) if severe else self._covered.mask(mask)
-
-    def _covering_groups(self, mask: int, severe: bool) -> list[int]:
-        """The skill-bit groups that cover `mask` (with someone who may see a severe item now, for a severe task)."""
-        covering = self._covering.get((mask, severe))
-        if covering is None:
-            covering = [held for held in self.groups if not mask & ~held]
-            if severe:
-                covering = [held for held in covering if self._has_calm(held)]
-            self._covering[(mask, severe)] = covering
-        return covering
-
-    def _has_calm(self, held: int) -> bool:
-        calm = self._calm.get(held)
-        if calm is None:
-            model, now = self._model, self.now
-            calm = self._calm[held] = any(model._calm(moderator_id, now) for moderator_id in self._members()[held])
-        return calm
-
-    def _members_calm(self, held: int) -> list[str]:
-        members = self._calm_members.get(held)
-        if members is None:
-            model, now = self._model, self.now
-            members = self._calm_members[held] = [m for m in self._members()[held] if model._calm(m, now)]
-        return members
-
-    def _members(self) -> dict[int, list[str]]:
-        """The moderators of each skill group, grouped only once a severe or skipped task needs them person by
-        person: most batches of a quiet floor need only the groups."""
-        everyone = self._everyone
-        if everyone is None:
-            everyone = self._everyone = {held: [] for held in self.groups}
-            for held, moderator_id in zip(self._bits, self._moderator_ids, strict=True):
-                if held is not None:
-                    everyone[held].append(moderator_id)
-        return everyone
 
 
 def _csr(
