@@ -378,19 +378,19 @@ speed = { text = { distribution = "exponential", mean_s = 20 }, video = { distri
 def test_staff_claims_a_pooled_saving_only_when_the_check_confirms_it(
     app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, video: float, said: str
 ) -> None:
-    from queueopt.sim import staffing
+    from queueopt.sim import staffing_check
 
-    def simulated(_: object, planned: list[int], *__: object) -> staffing.PlanCheck:
+    def simulated(_: object, planned: list[int], *__: object) -> staffing_check.PlanCheck:
         shares = {"video": Estimate(video, 0.01, 0.0, 1.0), "text": Estimate(0.99, 0.01, 0.0, 1.0)}
         hours = [(hour, servers) for hour, servers in enumerate(planned) if servers]
         intervals = [
-            staffing.IntervalCheck(queue, hour, servers, 0.9, share, None)
+            staffing_check.IntervalCheck(queue, hour, servers, 0.9, share, None)
             for hour, servers in hours
             for queue, share in shares.items()
         ]
-        return staffing.PlanCheck(planned, intervals, [], 4)
+        return staffing_check.PlanCheck(planned, intervals, [], 4)
 
-    monkeypatch.setattr(staffing, "check", simulated)
+    monkeypatch.setattr(staffing_check, "check", simulated)
     (tmp_path / "pool.toml").write_text(POOL)
     result = CliRunner().invoke(app, ["staff", str(tmp_path / "pool.toml"), "--check"])
     assert result.exit_code == 0, result.output

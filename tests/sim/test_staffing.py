@@ -18,16 +18,8 @@ from queueopt.sim.kpis import kpis
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
 from queueopt.sim.simulator import simulate
-from queueopt.sim.staffing import (
-    IntervalCheck,
-    PlanCheck,
-    QueueHour,
-    check,
-    decided_within_sla_by_hour,
-    handled_within,
-    plan,
-    rostered_at,
-)
+from queueopt.sim.staffing import QueueHour, handled_within, plan
+from queueopt.sim.staffing_check import IntervalCheck, PlanCheck, check, decided_within_sla_by_hour, rostered_at
 from queueopt.sim.stats import Estimate
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c

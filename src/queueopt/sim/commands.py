@@ -27,7 +27,8 @@ from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:
     from queueopt.sim.experiment import Experiment
-    from queueopt.sim.staffing import IntervalCheck, PlanCheck, QueueHour
+    from queueopt.sim.staffing import QueueHour
+    from queueopt.sim.staffing_check import IntervalCheck, PlanCheck
     from queueopt.sim.stats import Estimate
 
 # The engine, scipy and matplotlib load inside the commands that need them, so `queueopt --help` and the other
@@ -313,7 +314,8 @@ def staff(
     workers: Workers = 1,
 ) -> None:
     """Moderators needed per queue and hour of day (Erlang C, or Erlang A where items abandon), and pooling."""
-    from queueopt.sim.staffing import check, ensure_checkable, plan
+    from queueopt.sim.staffing import plan
+    from queueopt.sim.staffing_check import check, ensure_checkable
 
     scenario = _load(scenario_file)
     if simulate_check:
@@ -416,7 +418,7 @@ def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
 
 def _print_check(result: PlanCheck) -> None:
     """Each queue-hour's simulated share with its 95% interval and verdict, then what the plan may rest on: met
-    only where the interval's lower bound reaches the target (`staffing.IntervalCheck`)."""
+    only where the interval's lower bound reaches the target (`staffing_check.IntervalCheck`)."""
     from queueopt.sim.stats import interval
 
     table = Table(
