@@ -15,9 +15,9 @@ from queueopt.sim.scenario import (
     PowerCalibration,
     cumulative_views,
     load_scenario,
-    load_trace,
     mix,
 )
+from queueopt.sim.trace import load_trace
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"

@@ -29,7 +29,8 @@ from pydantic.fields import FieldInfo
 from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item, Source
 from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.sim.randomness import substream
-from queueopt.sim.scenario import ArrivalType, Scenario, TraceArrival, cumulative_views, load_trace, mix
+from queueopt.sim.scenario import ArrivalType, Scenario, cumulative_views, mix
+from queueopt.sim.trace import TraceArrival, load_trace
 
 # A stream of random numbers of one quantity of one arrival stream, from the quantity's name.
 Draws = Callable[..., np.random.Generator]

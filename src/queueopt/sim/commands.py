@@ -22,7 +22,8 @@ from rich.table import Table
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
-from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, check_trace, load_scenario
+from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, load_scenario
+from queueopt.sim.trace import check_trace
 from queueopt.sim.variants import scaled
 
 if TYPE_CHECKING:

@@ -9,13 +9,10 @@ Rates are per hour in the file because that is how operations plan; `rates_per_s
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, Self
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -39,12 +36,10 @@ from queueopt.domain import (
     MAX_VIEWS_PER_HOUR,
     AttributeValue,
     Code,
-    Item,
     Modality,
     Source,
     Verdict,
 )
-from queueopt.enqueue.router import unlinked
 
 # Numbers are strict: TOML has types, and `seed = true`, `count = "5"` or `replications = 2.0` is a mistake to
 # report, not a value to convert.
@@ -66,11 +61,13 @@ MAX_REPLICATIONS = 100_000
 Strategy = Literal["fifo", "priority", "optimal", "config"]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Every scenario section: a key the model does not have is a typo to report, and a loaded scenario is frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LogNormal(_Strict):
+class LogNormal(Strict):
     """Parameterised by its median because "half of videos take under 90 s" is what people know."""
 
     median: PositiveFloat
@@ -84,7 +81,7 @@ class LogNormal(_Strict):
         return self.median * np.exp(self.sigma * rng.standard_normal(size))
 
 
-class Beta(_Strict):
+class Beta(Strict):
     a: PositiveFloat
     b: PositiveFloat
 
@@ -93,7 +90,7 @@ class Beta(_Strict):
         return self.a / (self.a + self.b)
 
 
-class IdentityCalibration(_Strict):
+class IdentityCalibration(Strict):
     """Scores are calibrated: a score of 0.7 violates 70% of the time."""
 
     kind: Literal["identity"] = "identity"
@@ -102,7 +99,7 @@ class IdentityCalibration(_Strict):
         return np.asarray(score, dtype=float)
 
 
-class PowerCalibration(_Strict):
+class PowerCalibration(Strict):
     """`P = score ** exponent`; an exponent above 1 models an over-confident classifier."""
 
     kind: Literal["power"]
@@ -113,7 +110,7 @@ class PowerCalibration(_Strict):
         return probability
 
 
-class LogisticCalibration(_Strict):
+class LogisticCalibration(Strict):
     """`P = 1 / (1 + exp(-slope (score - midpoint)))`, the Platt-scaling shape."""
 
     kind: Literal["logistic"]
@@ -129,7 +126,7 @@ class LogisticCalibration(_Strict):
 Calibration = Annotated[IdentityCalibration | PowerCalibration | LogisticCalibration, Field(discriminator="kind")]
 
 
-class Signal(_Strict):
+class Signal(Strict):
     """One policy area's classifier: scores drawn from a Beta, ground truth drawn from the calibration curve."""
 
     score: Beta
@@ -141,7 +138,7 @@ class Signal(_Strict):
         return {"kind": value} if isinstance(value, str) else value
 
 
-class Reports(_Strict):
+class Reports(Strict):
     """User reports on an item, Poisson distributed."""
 
     mean: Annotated[float, Field(strict=True, ge=0.0, le=MAX_REPORTS, allow_inf_nan=False)] = 0.0
@@ -152,7 +149,7 @@ def _hourly(values: list[float] | None, name: str) -> None:
         raise ValueError(f"{name} needs {HOURS} values (one per hour of day), got {len(values)}")
 
 
-class ArrivalType(_Strict):
+class ArrivalType(Strict):
     """A stream of items of one kind.
 
     The rate is either `rate_per_hour` (optionally shaped by 24 `hourly_multipliers`) or 24 absolute
@@ -218,7 +215,7 @@ _MEDIAN_CEILINGS = {
 }
 
 
-class Burst(_Strict):
+class Burst(Strict):
     """Multiplies arrival rates during `[start_s, start_s + length_s)`; all types unless `arrivals` names some."""
 
     start_s: NonNegativeFloat
@@ -233,7 +230,7 @@ class Burst(_Strict):
         return self.start_s <= t < self.start_s + self.length_s
 
 
-class Shift(_Strict):
+class Shift(Strict):
     """Hours of day on duty; `end_h < start_h` wraps past midnight (a night shift 22 -> 6)."""
 
     start_h: Annotated[float, Field(strict=True, ge=0.0, lt=24.0)]
@@ -252,7 +249,7 @@ class Shift(_Strict):
         return [(self.start_h, 24.0), (0.0, self.end_h)]
 
 
-class Breaks(_Strict):
+class Breaks(Strict):
     """After every `every_s` on shift a moderator takes `length_s` off (finishing the task in hand first)."""
 
     # At least five minutes on shift between breaks and a minute off: a break is two status changes per moderator,
@@ -267,7 +264,7 @@ class Breaks(_Strict):
         return self
 
 
-class HandlingTime(_Strict):
+class HandlingTime(Strict):
     """True time to review one item of a modality: `base + duration_factor * media duration`.
 
     `lognormal` (median and sigma) is realistic; `exponential` (mean) is memoryless, for validating against
@@ -306,7 +303,7 @@ class HandlingTime(_Strict):
         return base + self.duration_factor * durations
 
 
-class Accuracy(_Strict):
+class Accuracy(Strict):
     """Each moderator's true accuracy is drawn once from a Beta with this mean and concentration (a + b)."""
 
     mean: Annotated[float, Field(strict=True, gt=0.0, lt=1.0)]
@@ -317,7 +314,7 @@ class Accuracy(_Strict):
         return Beta(a=self.mean * self.concentration, b=(1.0 - self.mean) * self.concentration)
 
 
-class RosterGroup(_Strict):
+class RosterGroup(Strict):
     """`count` interchangeable moderators; individuals differ by their accuracy draw and a speed factor
     (lognormal with median 1 and sigma `speed_spread`) that scales every handling time."""
 
@@ -356,7 +353,7 @@ class RosterGroup(_Strict):
         return any(start <= hour < end for shift in self.shifts for start, end in shift.hours())
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     """A validated scenario; `ops` is the ops config itself, read from `ops_config` or given inline."""
 
     ops_config: Path | None = None
@@ -564,156 +561,3 @@ def _missing(path: Path) -> str:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario TOML file; every failure is a `ConfigError` naming the file it comes from."""
     return parse_scenario(read_toml(path), str(path), Path(path).parent)
-
-
-class TraceArrival(NamedTuple):
-    at_s: float
-    item: Item
-    true_violating: bool | None
-    views_half_life_s: float = math.inf
-    patience_s: float = math.inf
-
-
-# Not strict: a CSV cell is text, read as a number here as an item's fields are.
-_TraceSeconds = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
-
-
-class _TraceTiming(_Strict):
-    """What a replayed row says beyond its item. Without a half-life its views stay constant until action, and
-    without a patience it never leaves unreviewed: a trace records what happened, not the curve it came from."""
-
-    arrive_at_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-    true_violating: bool | None = None
-    views_half_life_s: _TraceSeconds = math.inf
-    patience_s: _TraceSeconds = math.inf
-
-
-_MAX_TRACE_PROBLEMS = 20
-
-
-def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    """CSV rows as Item-shaped dicts: `signals.<area>` and `attributes.<name>` columns nest, empty cells are absent."""
-    reader = csv.DictReader(handle)
-    _refuse_repeated_columns(reader)
-    for row in reader:
-        record: dict[str, Any] = {}
-        for column, cell in row.items():
-            if column is None:
-                raise ValueError(f"line {reader.line_num}: more cells than columns")
-            if cell is None or cell == "":
-                continue
-            prefix, _, key = column.partition(".")
-            if key and prefix in ("signals", "attributes"):
-                record.setdefault(prefix, {})[key] = cell
-            else:
-                record[column] = cell
-        yield reader.line_num, record
-
-
-def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
-    """A column named twice keeps only its last cell in each row, so the first is dropped without a word: which
-    one the export meant is not ours to guess."""
-    seen: set[str] = set()
-    for column in reader.fieldnames or ():
-        if column in seen:
-            raise ValueError(f"line {reader.line_num}: {column}: the column appears more than once")
-        seen.add(column)
-
-
-def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"line {number}: (json): {error.msg}") from None
-        except RecursionError:  # the decoder recurses once per level (found by a review: a traceback)
-            raise ValueError(f"line {number}: (json): nested too deeply") from None
-        except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
-            raise ValueError(f"line {number}: (json): a number has too many digits") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"line {number}: (json): expected an object")
-        yield number, record
-
-
-def load_trace(path: str | Path) -> list[TraceArrival]:
-    """Arrivals to replay, sorted by time, from a `.csv` or `.jsonl` file.
-
-    Each row is an `Item` plus `arrive_at_s` and optional `true_violating` (sampled from the signals when absent),
-    `views_half_life_s` and `patience_s` (none: constant views, no abandonment). Problems name the line, as in
-    `trace.csv: line 3: modality: Input should be 'video', ...`; CSV attribute values stay strings.
-    """
-    source = str(path)
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
-        raise ConfigError(source, [f"(file): a trace must be .csv or .jsonl, not {suffix or 'no suffix'!r}"])
-    arrivals: list[TraceArrival] = []
-    problems: list[str] = []
-    lines: dict[str, int] = {}  # the line each item id is first on
-    try:
-        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
-            rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
-            for number, record in rows:
-                timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
-                try:
-                    when = _TraceTiming.model_validate(timing)
-                    item = Item.model_validate(record)
-                except ValidationError as error:
-                    problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
-                    if len(problems) >= _MAX_TRACE_PROBLEMS:
-                        break
-                    continue
-                unlinked_appeal = unlinked(item)
-                if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
-                    problems.append(f"line {number}: content_hash: {unlinked_appeal}")
-                    continue
-                first = lines.setdefault(item.id, number)
-                if first != number:
-                    # The engine would take the second as a resend of the first, and the replay would lose it.
-                    problems.append(f"line {number}: id: {item.id!r} is already on line {first}")
-                    continue
-                arrivals.append(
-                    TraceArrival(when.arrive_at_s, item, when.true_violating, when.views_half_life_s, when.patience_s)
-                )
-    except OSError as error:
-        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(source, [f"(file): not UTF-8 text ({error.reason})"]) from None
-    except (ValueError, csv.Error) as error:
-        raise ConfigError(source, [str(error)]) from None
-    if problems:
-        raise ConfigError(source, problems)
-    if not arrivals:
-        raise ConfigError(source, ["(file): no items to replay"])
-    arrivals.sort(key=lambda arrival: arrival.at_s)
-    return arrivals
-
-
-def check_trace(scenario: Scenario) -> int:
-    """Read the scenario's trace as a run would, so that a bad row stops a command before a long run starts, not in
-    the middle of it; an item whose signals name a policy area the ops config lacks would stop the run too. Returns
-    how many rows fall at or after the horizon, which a run leaves out; a trace with no row before it is refused (a
-    trace of Unix timestamps, say: its times are seconds from the run's start), not run as an empty day."""
-    if scenario.trace is None:
-        return 0
-    areas = {area.name for area in scenario.ops.policy_areas}
-    trace = load_trace(scenario.trace)
-    problems = [
-        f"item {arrival.item.id!r}: signals.{name}: not a policy area of the ops config"
-        for arrival in trace
-        for name in arrival.item.signals
-        if name not in areas
-    ]
-    if problems:
-        raise ConfigError(str(scenario.trace), problems[:_MAX_TRACE_PROBLEMS])
-    late = sum(arrival.at_s >= scenario.horizon_s for arrival in trace)
-    if late == len(trace):
-        raise ConfigError(
-            str(scenario.trace),
-            [
-                f"(file): none of its {late} rows falls before the horizon ({scenario.horizon_s:g} s); arrive_at_s is "
-                f"seconds from the start of the run, and the first row is at {trace[0].at_s:g}"
-            ],
-        )
-    return late

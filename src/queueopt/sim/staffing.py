@@ -41,7 +41,7 @@ from queueopt.domain import Action, Item
 from queueopt.enqueue import Router
 from queueopt.errors import InvalidInput
 from queueopt.sim.arrivals import sample_arrivals
-from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario, load_trace
+from queueopt.sim.scenario import HOURS, HandlingTime, RosterGroup, Scenario
 from queueopt.sim.simulator import PULL_STRATEGIES
 from queueopt.sim.takers import GroupTakers
 from queueopt.sim.theory import (
@@ -52,6 +52,7 @@ from queueopt.sim.theory import (
     servers_for_decision_sla,
     servers_for_pooled_decision_sla,
 )
+from queueopt.sim.trace import load_trace
 from queueopt.sim.variants import scaled
 
 SAMPLE_ITEMS = 40_000

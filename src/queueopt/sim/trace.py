@@ -1,0 +1,176 @@
+"""Replayed arrivals: a scenario may read its items from a CSV or JSON Lines trace instead of drawing them, to test a
+strategy or a staffing plan on what really arrived (a viral day, last week's backlog).
+
+Every row is checked as an item is at the HTTP API, plus its arrival time and what the trace says happened (whether
+it truly violated, its views' half-life, how long it waited before it was abandoned); a bad row is reported with its
+line number, with up to `_MAX_TRACE_PROBLEMS` of them at once, and nothing of a bad trace is simulated.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import Field, ValidationError
+
+from queueopt.config import ConfigError, format_validation_error
+from queueopt.domain import Item
+from queueopt.enqueue.router import unlinked
+from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strict
+
+
+class TraceArrival(NamedTuple):
+    at_s: float
+    item: Item
+    true_violating: bool | None
+    views_half_life_s: float = math.inf
+    patience_s: float = math.inf
+
+
+# Not strict: a CSV cell is text, read as a number here as an item's fields are.
+_TraceSeconds = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
+
+
+class _TraceTiming(Strict):
+    """What a replayed row says beyond its item. Without a half-life its views stay constant until action, and
+    without a patience it never leaves unreviewed: a trace records what happened, not the curve it came from."""
+
+    arrive_at_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+    true_violating: bool | None = None
+    views_half_life_s: _TraceSeconds = math.inf
+    patience_s: _TraceSeconds = math.inf
+
+
+_MAX_TRACE_PROBLEMS = 20
+
+
+def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """CSV rows as Item-shaped dicts: `signals.<area>` and `attributes.<name>` columns nest, empty cells are absent."""
+    reader = csv.DictReader(handle)
+    _refuse_repeated_columns(reader)
+    for row in reader:
+        record: dict[str, Any] = {}
+        for column, cell in row.items():
+            if column is None:
+                raise ValueError(f"line {reader.line_num}: more cells than columns")
+            if cell is None or cell == "":
+                continue
+            prefix, _, key = column.partition(".")
+            if key and prefix in ("signals", "attributes"):
+                record.setdefault(prefix, {})[key] = cell
+            else:
+                record[column] = cell
+        yield reader.line_num, record
+
+
+def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
+    """A column named twice keeps only its last cell in each row, so the first is dropped without a word: which
+    one the export meant is not ours to guess."""
+    seen: set[str] = set()
+    for column in reader.fieldnames or ():
+        if column in seen:
+            raise ValueError(f"line {reader.line_num}: {column}: the column appears more than once")
+        seen.add(column)
+
+
+def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number}: (json): {error.msg}") from None
+        except RecursionError:  # the decoder recurses once per level (found by a review: a traceback)
+            raise ValueError(f"line {number}: (json): nested too deeply") from None
+        except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
+            raise ValueError(f"line {number}: (json): a number has too many digits") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"line {number}: (json): expected an object")
+        yield number, record
+
+
+def load_trace(path: str | Path) -> list[TraceArrival]:
+    """Arrivals to replay, sorted by time, from a `.csv` or `.jsonl` file.
+
+    Each row is an `Item` plus `arrive_at_s` and optional `true_violating` (sampled from the signals when absent),
+    `views_half_life_s` and `patience_s` (none: constant views, no abandonment). Problems name the line, as in
+    `trace.csv: line 3: modality: Input should be 'video', ...`; CSV attribute values stay strings.
+    """
+    source = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise ConfigError(source, [f"(file): a trace must be .csv or .jsonl, not {suffix or 'no suffix'!r}"])
+    arrivals: list[TraceArrival] = []
+    problems: list[str] = []
+    lines: dict[str, int] = {}  # the line each item id is first on
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+            rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
+            for number, record in rows:
+                timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
+                try:
+                    when = _TraceTiming.model_validate(timing)
+                    item = Item.model_validate(record)
+                except ValidationError as error:
+                    problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
+                    if len(problems) >= _MAX_TRACE_PROBLEMS:
+                        break
+                    continue
+                unlinked_appeal = unlinked(item)
+                if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
+                    problems.append(f"line {number}: content_hash: {unlinked_appeal}")
+                    continue
+                first = lines.setdefault(item.id, number)
+                if first != number:
+                    # The engine would take the second as a resend of the first, and the replay would lose it.
+                    problems.append(f"line {number}: id: {item.id!r} is already on line {first}")
+                    continue
+                arrivals.append(
+                    TraceArrival(when.arrive_at_s, item, when.true_violating, when.views_half_life_s, when.patience_s)
+                )
+    except OSError as error:
+        raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(source, [f"(file): not UTF-8 text ({error.reason})"]) from None
+    except (ValueError, csv.Error) as error:
+        raise ConfigError(source, [str(error)]) from None
+    if problems:
+        raise ConfigError(source, problems)
+    if not arrivals:
+        raise ConfigError(source, ["(file): no items to replay"])
+    arrivals.sort(key=lambda arrival: arrival.at_s)
+    return arrivals
+
+
+def check_trace(scenario: Scenario) -> int:
+    """Read the scenario's trace as a run would, so that a bad row stops a command before a long run starts, not in
+    the middle of it; an item whose signals name a policy area the ops config lacks would stop the run too. Returns
+    how many rows fall at or after the horizon, which a run leaves out; a trace with no row before it is refused (a
+    trace of Unix timestamps, say: its times are seconds from the run's start), not run as an empty day."""
+    if scenario.trace is None:
+        return 0
+    areas = {area.name for area in scenario.ops.policy_areas}
+    trace = load_trace(scenario.trace)
+    problems = [
+        f"item {arrival.item.id!r}: signals.{name}: not a policy area of the ops config"
+        for arrival in trace
+        for name in arrival.item.signals
+        if name not in areas
+    ]
+    if problems:
+        raise ConfigError(str(scenario.trace), problems[:_MAX_TRACE_PROBLEMS])
+    late = sum(arrival.at_s >= scenario.horizon_s for arrival in trace)
+    if late == len(trace):
+        raise ConfigError(
+            str(scenario.trace),
+            [
+                f"(file): none of its {late} rows falls before the horizon ({scenario.horizon_s:g} s); arrive_at_s is "
+                f"seconds from the start of the run, and the first row is at {trace[0].at_s:g}"
+            ],
+        )
+    return late
