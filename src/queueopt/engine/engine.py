@@ -18,7 +18,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from functools import lru_cache
@@ -56,6 +55,7 @@ from queueopt.engine.content import ContentHistory, Seen, asked_by_all, item_of
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.quality import agrees, qa_draw
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
+from queueopt.engine.sla_window import SLA_WINDOW_S, SlaWindow, within_sla
 from queueopt.engine.stranded import stranded_work
 from queueopt.engine.strategy import Strategy
 from queueopt.engine.views import (
@@ -78,7 +78,6 @@ from queueopt.store.retention import Purged
 # Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
 # answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
 _PROBE = 16
-_SLA_WINDOW_S = 3600.0
 
 
 log = logging.getLogger("queueopt.engine")
@@ -124,35 +123,6 @@ def _evolved(record: _Record, **changes: object) -> _Record:
     return copy
 
 
-class _SlaWindow:
-    """A queue's decisions of the last `_SLA_WINDOW_S` seconds, each with whether it was within the SLA, and the
-    count of those that were: the share is read on every `queues()` call (the simulator's backlog samples, the
-    service's metrics), and an hour of a busy queue's decisions is too many to sum each time. Each decision also
-    drops those that left the window, so the window stays an hour long when nobody reads it (a service nobody
-    scrapes grew by one entry per decision, found by a soak)."""
-
-    __slots__ = ("decisions", "within")
-
-    def __init__(self) -> None:
-        self.decisions: deque[tuple[float, bool]] = deque()
-        self.within = 0
-
-    def add(self, now: float, within: bool) -> None:
-        self._forget_before(now - _SLA_WINDOW_S)
-        self.decisions.append((now, within))
-        self.within += within
-
-    def share(self, now: float) -> float | None:
-        """The share of the window's decisions that were within the SLA; None when there were none."""
-        self._forget_before(now - _SLA_WINDOW_S)
-        return self.within / len(self.decisions) if self.decisions else None
-
-    def _forget_before(self, since: float) -> None:
-        decisions = self.decisions
-        while decisions and decisions[0][0] < since:
-            self.within -= decisions.popleft()[1]
-
-
 class Engine:
     def __init__(
         self,
@@ -179,7 +149,7 @@ class Engine:
         self._tasks: dict[str, Task] = {}
         self._waiting = WaitingTasks(config, self._model, self._strategy, self._tasks)
         self._leases = LeaseBook()
-        self._sla = {queue.name: _SlaWindow() for queue in config.queues}
+        self._sla = {queue.name: SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
         self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
         self._content = ContentHistory(store, self._router, self._tasks)
@@ -822,7 +792,7 @@ class Engine:
         cooling_since = now - self._model.longest_cooldown_s()
         # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
         # cool-down that had an hour left was forgotten at a restart).
-        decided_since = now - _SLA_WINDOW_S
+        decided_since = now - SLA_WINDOW_S
         since, after = min(now - SEVERE_WINDOW_S, cooling_since, decided_since), 0
         holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
         leased: set[str | None] = set()  # tasks leased within the hour
@@ -866,7 +836,7 @@ class Engine:
         for entry in decided:
             task = tasks.get(entry.task_id or "")
             if task is not None and task.kind is _REVIEW and task.queue in self._sla:
-                self._sla[task.queue].add(entry.at, _within_sla(task, queues[task.queue], entry.at))
+                self._sla[task.queue].add(entry.at, within_sla(task, queues[task.queue], entry.at))
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -1082,7 +1052,7 @@ class Engine:
             self._commit(changes, replaced, created)
             self._learn(task, moderator_id, now)
             if task.kind is _REVIEW:
-                self._count_within_sla(task, queue, now)
+                self._countwithin_sla(task, queue, now)
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
@@ -1182,9 +1152,9 @@ class Engine:
                 own = now_stored
         return own
 
-    def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
+    def _countwithin_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
         """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
-        within = _within_sla(task, queue, now)
+        within = within_sla(task, queue, now)
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
@@ -1722,10 +1692,6 @@ def _payload(item: Item) -> str:
         return orjson.dumps(fields).decode()
     except orjson.JSONEncodeError:
         return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
-
-
-def _within_sla(task: Task, queue: QueueConfig, decided_at: float) -> bool:
-    return decided_at - task.enqueued_at <= queue.sla_s
 
 
 @lru_cache(maxsize=256)
