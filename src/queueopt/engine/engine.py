@@ -1052,7 +1052,7 @@ class Engine:
             self._commit(changes, replaced, created)
             self._learn(task, moderator_id, now)
             if task.kind is _REVIEW:
-                self._countwithin_sla(task, queue, now)
+                self._count_within_sla(task, queue, now)
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
@@ -1152,7 +1152,7 @@ class Engine:
                 own = now_stored
         return own
 
-    def _countwithin_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
+    def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
         """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
         within = within_sla(task, queue, now)
         self._sla[task.queue].add(now, within)
