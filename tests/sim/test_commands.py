@@ -200,6 +200,7 @@ def test_staff_prints_the_plan_and_checks_it(app: typer.Typer, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "Erlang C" in result.output and "pooled by SLA" in result.output
     assert "Plan simulated hour by hour, 2 replication(s)" in result.output
+    assert "One moderator fewer is not judged from fewer than 10 replications" in result.output
 
 
 def test_staff_says_when_the_wellbeing_rules_keep_a_plan_behind_its_severe_items(
@@ -229,6 +230,7 @@ def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typ
     assert result.exit_code == 0, result.output
     assert "Plan simulated hour by hour" in result.output
     assert "not run" in result.output and "One moderator fewer met" not in result.output
+    assert "One moderator fewer is not judged" not in result.output  # nothing was run at one fewer to judge
 
 
 @pytest.mark.parametrize("check", [[], ["--check"]])

@@ -420,13 +420,15 @@ def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
 def _print_check(result: PlanCheck) -> None:
     """Each queue-hour's simulated share with its 95% interval and verdict, then what the plan may rest on: met
     only where the interval's lower bound reaches the target (`staffing_check.IntervalCheck`)."""
+    from queueopt.sim.staffing_check import CUT_MIN_REPLICATIONS
     from queueopt.sim.stats import interval
 
     table = Table(
         title=f"Plan simulated hour by hour, {result.replications} replication(s): share of each hour's arrivals "
         "decided within the SLA (abandoned = missed), mean [95% CI]"
     )
-    for column in ("queue", "hour", "planned", "decided within SLA", "target", "verdict", "one fewer", "verdict"):
+    fewer_column = f"one fewer [{100 * result.one_fewer_level:.4g}% CI]"
+    for column in ("queue", "hour", "planned", "decided within SLA", "target", "verdict", fewer_column, "verdict"):
         table.add_column(column, justify="left" if column in ("queue", "verdict") else "right")
     for row in result.intervals:
         fewer = "not run" if row.one_fewer is None else interval(row.one_fewer)
@@ -452,8 +454,13 @@ def _print_check(result: PlanCheck) -> None:
     fewer_hours = result.one_fewer_hours()
     if fewer_hours:
         print(
-            f"One moderator fewer met every target too (95% CI at or above it) at hour(s) {_hours(fewer_hours)}: the "
-            "plan may be one too many there (the sizing takes handling as exponential)."
+            f"One moderator fewer met every target too (CIs simultaneous at 95%, at or above it) at hour(s) "
+            f"{_hours(fewer_hours)}: the plan may be one too many there (the sizing takes handling as exponential)."
+        )
+    elif result.replications < CUT_MIN_REPLICATIONS and any(row.one_fewer is not None for row in result.intervals):
+        print(
+            f"One moderator fewer is not judged from fewer than {CUT_MIN_REPLICATIONS} replications (an hour's share "
+            f"is skewed, and a few replications may all fall high); run -n {CUT_MIN_REPLICATIONS} or more for that."
         )
 
 
