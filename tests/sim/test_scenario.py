@@ -133,6 +133,8 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
         ("modality = { text = 1 }", "modality = {}", "arrivals.0.modality: Dictionary should have at least 1 item"),
         ("count = 2", "count = 0", "roster.0.count: Input should be greater than or equal to 1"),
         ("horizon_s = 3600", "horizon_s = 3600\nwarmup_s = 3600", "warmup_s: warmup_s must be less"),
+        # Found by a probe: the run's backlog samples, a fraction of the horizon apart, were 0 s apart and never ended.
+        ("horizon_s = 3600", "horizon_s = 5e-324", "horizon_s: Input should be greater than or equal to 1"),
         ("horizon_s = 3600", "horizon_s = 3600\nstrategy = 'random'", "strategy: Input should be 'fifo', 'priority'"),
         ("horizon_s = 3600", "horizon_s = 3600\ncolour = 'red'", "colour: Extra inputs are not permitted"),
         (
@@ -487,11 +489,12 @@ def test_a_missing_ops_source_is_reported_with_every_other_problem(tmp_path: Pat
         "ops_config: give either ops_config (a path) or an inline [ops] table",
     ]
     assert sorted(problems[2:]) == [
-        "horizon_s: Input should be greater than 0",
+        "horizon_s: Input should be greater than or equal to 1",
         "roster.0.count: Input should be greater than or equal to 1",
     ], problems
     missing = BASE.replace(str(SINGLE_QUEUE), "missing.toml").replace("horizon_s = 3600", "horizon_s = -1")
     assert _problems(tmp_path, missing) == [
         f"ops_config: file not found: {tmp_path / 'missing.toml'}",
-        "horizon_s: Input should be greater than 0",
+        "horizon_s: Input should be greater than or equal to 1",
     ]
+

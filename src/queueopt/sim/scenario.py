@@ -364,7 +364,9 @@ class Scenario(Strict):
     strategy: Strategy = "priority"
     # At least 10 ms: a finer tick changes nothing a person could notice, and 1e-4 s made a day a billion batches.
     tick_s: Annotated[float, Field(strict=True, ge=0.01, le=3600.0, allow_inf_nan=False)] = 1.0
-    horizon_s: Annotated[float, Field(strict=True, gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
+    # At least a second, as `--horizon-s`: the run samples its backlog a fraction of the horizon apart, and a horizon
+    # of 5e-324 s made that step 0, so the clock never moved and the run never ended (found by a probe).
+    horizon_s: Annotated[float, Field(strict=True, ge=1.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
     warmup_s: NonNegativeFloat = 0.0
     replications: Annotated[int, Field(strict=True, ge=1, le=MAX_REPLICATIONS)] = 1
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
