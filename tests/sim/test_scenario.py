@@ -498,3 +498,33 @@ def test_a_missing_ops_source_is_reported_with_every_other_problem(tmp_path: Pat
         "horizon_s: Input should be greater than or equal to 1",
     ]
 
+
+@pytest.mark.parametrize(
+    ("suffix", "unreadable", "reason"),
+    [(".csv", "b,1,text,en,us,extra", "more cells than columns"), (".jsonl", "[1, 2]", "(json): expected an object")],
+)
+def test_an_unreadable_trace_row_is_reported_with_the_file_s_other_problems(
+    tmp_path: Path, suffix: str, unreadable: str, reason: str
+) -> None:
+    """Found by a probe: the first row that could not be read as an item stopped the reading, and hid every problem
+    of the rows after it."""
+    rows = {
+        ".csv": ["id,arrive_at_s,modality,language,region", "a,0,hologram,en,us", "c,2,text,en,us", "d,-1,text,en,us"],
+        ".jsonl": [
+            '{"id": "a", "arrive_at_s": 0, "modality": "hologram", "language": "en", "region": "us"}',
+            '{"id": "c", "arrive_at_s": 2, "modality": "text", "language": "en", "region": "us"}',
+            '{"id": "d", "arrive_at_s": -1, "modality": "text", "language": "en", "region": "us"}',
+        ],
+    }[suffix]
+    rows.insert(-2, unreadable)
+    path = tmp_path / f"trace{suffix}"
+    path.write_text("\n".join(rows) + "\n")
+    bad_modality, unreadable_line, last = (2, 3, 5) if suffix == ".csv" else (1, 2, 4)
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    problems = caught.value.problems
+    assert problems[0].startswith(f"line {bad_modality}: modality: Input should be")
+    assert problems[1:] == [
+        f"line {unreadable_line}: {reason}",
+        f"line {last}: arrive_at_s: Input should be greater than or equal to 0",
+    ]

@@ -48,15 +48,21 @@ class _TraceTiming(Strict):
 _MAX_TRACE_PROBLEMS = 20
 
 
-def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+# A row as read: its line number and either an Item-shaped dict or, for a row that cannot be read as one, why. A bad
+# row is one problem among the file's others, reported with them, not the end of the reading.
+_Row = tuple[int, dict[str, Any] | str]
+
+
+def _csv_rows(handle: Any) -> Iterator[_Row]:
     """CSV rows as Item-shaped dicts: `signals.<area>` and `attributes.<name>` columns nest, empty cells are absent."""
     reader = csv.DictReader(handle)
     _refuse_repeated_columns(reader)
     for row in reader:
+        if None in row:
+            yield reader.line_num, "more cells than columns"
+            continue
         record: dict[str, Any] = {}
         for column, cell in row.items():
-            if column is None:
-                raise ValueError(f"line {reader.line_num}: more cells than columns")
             if cell is None or cell == "":
                 continue
             prefix, _, key = column.partition(".")
@@ -77,21 +83,22 @@ def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
         seen.add(column)
 
 
-def _jsonl_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+def _jsonl_rows(handle: Any) -> Iterator[_Row]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"line {number}: (json): {error.msg}") from None
+            yield number, f"(json): {error.msg}"
+            continue
         except RecursionError:  # the decoder recurses once per level (found by a review: a traceback)
-            raise ValueError(f"line {number}: (json): nested too deeply") from None
+            yield number, "(json): nested too deeply"
+            continue
         except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
-            raise ValueError(f"line {number}: (json): a number has too many digits") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"line {number}: (json): expected an object")
-        yield number, record
+            yield number, "(json): a number has too many digits"
+            continue
+        yield number, record if isinstance(record, dict) else "(json): expected an object"
 
 
 def load_trace(path: str | Path) -> list[TraceArrival]:
@@ -111,28 +118,18 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
-            for number, record in rows:
-                timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
-                try:
-                    when = _TraceTiming.model_validate(timing)
-                    item = Item.model_validate(record)
-                except ValidationError as error:
-                    problems.extend(f"line {number}: {line}" for line in format_validation_error(error))
-                    if len(problems) >= _MAX_TRACE_PROBLEMS:
-                        break
-                    continue
-                unlinked_appeal = unlinked(item)
-                if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
-                    problems.append(f"line {number}: content_hash: {unlinked_appeal}")
-                    continue
-                first = lines.setdefault(item.id, number)
-                if first != number:
+            for number, row in rows:
+                found = [row] if isinstance(row, str) else _arrival(row)
+                if isinstance(found, TraceArrival):
+                    first = lines.setdefault(found.item.id, number)
+                    if first == number:
+                        arrivals.append(found)
+                        continue
                     # The engine would take the second as a resend of the first, and the replay would lose it.
-                    problems.append(f"line {number}: id: {item.id!r} is already on line {first}")
-                    continue
-                arrivals.append(
-                    TraceArrival(when.arrive_at_s, item, when.true_violating, when.views_half_life_s, when.patience_s)
-                )
+                    found = [f"id: {found.item.id!r} is already on line {first}"]
+                problems.extend(f"line {number}: {problem}" for problem in found)
+                if len(problems) >= _MAX_TRACE_PROBLEMS:
+                    break
     except OSError as error:
         raise ConfigError(source, [f"(file): {error.strerror or error}"]) from None
     except UnicodeDecodeError as error:
@@ -140,11 +137,25 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     except (ValueError, csv.Error) as error:
         raise ConfigError(source, [str(error)]) from None
     if problems:
-        raise ConfigError(source, problems)
+        raise ConfigError(source, problems[:_MAX_TRACE_PROBLEMS])
     if not arrivals:
         raise ConfigError(source, ["(file): no items to replay"])
     arrivals.sort(key=lambda arrival: arrival.at_s)
     return arrivals
+
+
+def _arrival(record: dict[str, Any]) -> TraceArrival | list[str]:
+    """One row as an arrival to replay, or what is wrong with it."""
+    timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
+    try:
+        when = _TraceTiming.model_validate(timing)
+        item = Item.model_validate(record)
+    except ValidationError as error:
+        return format_validation_error(error)
+    unlinked_appeal = unlinked(item)
+    if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
+        return [f"content_hash: {unlinked_appeal}"]
+    return TraceArrival(when.arrive_at_s, item, when.true_violating, when.views_half_life_s, when.patience_s)
 
 
 def check_trace(scenario: Scenario) -> int:
