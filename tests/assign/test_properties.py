@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from queueopt.assign import Matching, hungarian, pricing, solve
+from queueopt.assign import Matching, flow, hungarian, pricing, solve
 from queueopt.assign.problem import build_problem
 
 EXACT = ("hungarian", "flow", "auto")
@@ -219,6 +219,24 @@ def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: In
         patch.setattr(pricing, "MAX_PASSES", 0)
         restricted = run(instance, "flow").objective
     assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)
+
+
+def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sixty tasks with fifty options each: the best ten per task hold the optimum, and the potentials must settle and
+    prove it, so the flow is solved once, on the restricted pairs. Potentials that never settle still give the optimum,
+    but by a second solve of every pair, which the restriction exists to avoid."""
+    solved: list[int] = []
+    original = flow.Network.solve
+
+    def counted(network: flow.Network, pairs: NDArray[np.intp]) -> flow.FlowSolution:
+        solved.append(int(pairs.size))
+        return original(network, pairs)
+
+    monkeypatch.setattr(flow.Network, "solve", counted)
+    value = np.random.default_rng(0).random((60, 50))
+    matching = solve(value, np.full(50, 2), method="flow")
+    assert matching.objective == pytest.approx(integer_program(Instance(value, np.full(50, 2))), rel=1e-9)
+    assert len(solved) == 1 and solved[0] < value.size
 
 
 @settings(max_examples=80, deadline=None)
