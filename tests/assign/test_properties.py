@@ -221,6 +221,23 @@ def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: In
     assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)
 
 
+@pytest.mark.parametrize("values", ["ties", "continuous"])
+def test_flow_candidates_keep_every_tasks_best_and_the_wanted_share(values: str) -> None:
+    """The restricted flow starts from at least `OPTIONS_PER_TASK` pairs per task, always each task's best: with few
+    distinct values most pairs tie with the threshold, and all of them must stay, or the first guess is poor and the
+    repairs (or a solve of every pair) pay for it."""
+    rng = np.random.default_rng(3)
+    value = rng.integers(1, 4, size=(40, 60)).astype(np.float64) if values == "ties" else rng.random((40, 60))
+    problem = build_problem(value, np.full(60, 2), merge_alike=False)
+    included = pricing.candidate_pairs(problem)
+    assert included is not None
+    pairs = problem.pairs
+    assert int(included.sum()) >= pricing.OPTIONS_PER_TASK * 40
+    best = np.zeros(40)
+    np.maximum.at(best, pairs.task[included], pairs.value[included])
+    assert best.tolist() == value.max(axis=1).tolist()
+
+
 def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sixty tasks with fifty options each: the best ten per task hold the optimum, and the potentials must settle and
     prove it, so the flow is solved once, on the restricted pairs. Potentials that never settle still give the optimum,
