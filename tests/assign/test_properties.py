@@ -315,6 +315,20 @@ def test_hungarian_price_test_names_a_left_out_task_better_by_a_hair() -> None:
     assert missing is not None and missing.tolist() == [2]
 
 
+def test_hungarian_price_test_carries_a_full_moderators_price_by_its_most_willing_task() -> None:
+    """Moderator 0 (two slots, both taken) has price 8 from task 3, left unmatched; its task 0 would give up only 6 to
+    move to moderator 1, so moderator 1's least price is 2, not 0. A left-out task worth 1 to moderator 1 cannot improve
+    the optimum and must not be named: a price carried by any other task than the most willing one is too low, and the
+    restriction then never proves its answer."""
+    value = np.array([[10.0, 4.0], [10.0, 1.0], [0.0, 5.0], [8.0, 0.0], [0.0, 1.0]])
+    rows = np.array([0, 1, 2, 3])
+    row, column = hungarian._assign(value[rows], np.array([2, 1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0, 1, 2], [0, 0, 1])
+    assert integer_program(Instance(value, np.array([2, 1]))) == pytest.approx(25.0)
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == []
+
+
 def reference_greedy(instance: Instance) -> list[tuple[int, int]]:
     """Textbook greedy: pairs by value (ties by task, then moderator), keep each one that still fits every limit."""
     value = np.nan_to_num(instance.value, nan=0.0)
