@@ -329,6 +329,18 @@ def test_hungarian_price_test_carries_a_full_moderators_price_by_its_most_willin
     assert missing is not None and missing.tolist() == []
 
 
+def test_hungarian_first_guess_is_the_tasks_with_the_best_values() -> None:
+    """The guess must hold the tasks most likely in the optimum, each by its best value: a guess of the worst tasks is
+    still repaired to the optimum, but only by solving every task, which the restriction exists to avoid."""
+    rng = np.random.default_rng(7)
+    value = rng.random((200, 3)) * np.array([1.0, 2.0, 0.5])
+    slots = np.array([2, 1, 1])
+    guess = hungarian._first_guess(value, slots)
+    size = int(np.ceil(hungarian.GUESS_PER_SLOT * slots.sum())) + hungarian.GUESS_EXTRA
+    assert guess is not None
+    assert guess.tolist() == sorted(np.argsort(-value.max(axis=1), kind="stable")[:size].tolist())
+
+
 def reference_greedy(instance: Instance) -> list[tuple[int, int]]:
     """Textbook greedy: pairs by value (ties by task, then moderator), keep each one that still fits every limit."""
     value = np.nan_to_num(instance.value, nan=0.0)
