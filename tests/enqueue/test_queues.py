@@ -173,3 +173,17 @@ def test_a_removed_task_leaves_the_head_at_once() -> None:
         queues.remove(f"t{index}")
         assert queues.first("a", 1) == [f"t{index + 1}"]
     assert len(queues._queues["a"].head) == 600
+
+
+def test_a_lane_is_rebuilt_as_soon_as_its_dead_entries_pass_the_bound() -> None:
+    """Removals behind a lane's read head leave dead entries on its heap; after every single removal the lane must
+    hold at most twice its live entries plus the slack, or a lane that empties slowly keeps memory it no longer needs.
+    """
+    queues = QueueSet(["a"])
+    for index in range(200):
+        queues.push("a", f"t{index}", 0.0, float(index), "x" if index % 2 else "y")
+    assert len(queues.first("a", 1, {"x"})) == 1
+    lane = queues._queues["a"].lanes["x"]  # type: ignore[index]
+    for index in range(199, 1, -2):
+        queues.remove(f"t{index}")
+        assert lane.held() <= 2 * lane.live + _LANE_SLACK
