@@ -187,3 +187,17 @@ def test_a_lane_is_rebuilt_as_soon_as_its_dead_entries_pass_the_bound() -> None:
     for index in range(199, 1, -2):
         queues.remove(f"t{index}")
         assert lane.held() <= 2 * lane.live + _LANE_SLACK
+
+
+def test_lanes_merged_are_cut_only_at_a_lane_that_gives_k_tasks() -> None:
+    """Merging lane fronts (a deep queue, few tasks in the lanes asked for): lane "x" holds two tasks at the front,
+    lane "y" five at the back. Only a lane with k tasks bounds the first k of all; cutting at the last of "x", which
+    has fewer, would drop "y"'s first task and return too few."""
+    queues = QueueSet(["a"])
+    queues.push("a", "x0", 10.0, 0.0, "x")
+    queues.push("a", "x1", 10.0, 0.0, "x")
+    for index in range(990):
+        queues.push("a", f"z{index}", 5.0, 0.0, "z")
+    for index in range(5):
+        queues.push("a", f"y{index}", 1.0, 0.0, "y")
+    assert queues.first("a", 3, {"x", "y"}) == ["x0", "x1", "y0"]
