@@ -201,3 +201,19 @@ def test_lanes_merged_are_cut_only_at_a_lane_that_gives_k_tasks() -> None:
     for index in range(5):
         queues.push("a", f"y{index}", 1.0, 0.0, "y")
     assert queues.first("a", 3, {"x", "y"}) == ["x0", "x1", "y0"]
+
+
+def test_a_read_through_that_falls_short_reads_on_from_where_it_stopped() -> None:
+    """Fifty one-task lanes, read by one pass over the queue: five of their tasks are at the front and the rest at the
+    back, past the first reach, so the read goes on twice; each pass must read only what the last did not, or the
+    front five come back twice."""
+    queues = QueueSet(["a"])
+    lanes = set(range(50))
+    for lane in range(5):
+        queues.push("a", f"front{lane}", 10.0, 0.0, lane)
+    for index in range(150):
+        queues.push("a", f"other{index}", 5.0, 0.0, "other")
+    for lane in range(5, 50):
+        queues.push("a", f"back{lane}", 1.0, 0.0, lane)
+    expected = [f"front{lane}" for lane in range(5)] + [f"back{lane}" for lane in range(5, 10)]
+    assert queues.first("a", 10, lanes) == expected
