@@ -329,6 +329,18 @@ def test_hungarian_price_test_carries_a_full_moderators_price_by_its_most_willin
     assert missing is not None and missing.tolist() == []
 
 
+def test_hungarian_price_test_never_names_a_task_for_an_ineligible_cell() -> None:
+    """Moderator 1 has no pair among the restricted tasks, so its price is 0: task 3, worth 4 to it, is rightly named,
+    but task 2, worth 1 to moderator 0 (price 2) and ineligible (0) for moderator 1, must not be, or nearly every
+    left-out task is named whenever a moderator's price is 0 and the restriction gives up for all tasks."""
+    value = np.array([[5.0, 0.0], [2.0, 0.0], [1.0, 0.0], [0.0, 4.0]])
+    rows = np.array([0, 1])
+    row, column = hungarian._assign(value[rows], np.array([1, 1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0], [0])
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == [3]
+
+
 def test_hungarian_first_guess_is_the_tasks_with_the_best_values() -> None:
     """The guess must hold the tasks most likely in the optimum, each by its best value: a guess of the worst tasks is
     still repaired to the optimum, but only by solving every task, which the restriction exists to avoid."""
