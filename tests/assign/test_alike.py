@@ -58,6 +58,31 @@ def test_alike_moderators_merged_keep_every_cap_and_the_optimum(instance: Instan
         assert run(instance, method).objective == pytest.approx(exact, rel=1e-7, abs=1e-9), method
 
 
+@settings(max_examples=80, deadline=None)
+@given(alike_instances(side=True))
+def test_alike_moderators_keep_their_slots_when_severe_work_fills_them(instance: Instance) -> None:
+    """Vendor volumes no limit, so merged columns often fill every slot of their members with severe and other work:
+    spreading back must count a member's severe tasks against its slots too, or its other tasks overfill it."""
+    loose = Instance(
+        instance.value,
+        instance.capacity,
+        instance.severe,
+        instance.severe_cap,
+        instance.vendor,
+        None if instance.vendor_cap is None else np.full(instance.vendor_cap.size, instance.value.shape[0]),
+    )
+    assert run(loose, "flow").objective == pytest.approx(integer_program(loose), rel=1e-7, abs=1e-9)
+
+
+def test_a_copy_given_severe_work_takes_only_its_remaining_slots() -> None:
+    """Two copies, each with a severe task first: the other two tasks must go one to each, not both to the first."""
+    value = np.ones((4, 2))
+    severe = np.array([True, True, False, False])
+    matching = solve(value, np.array([2, 2]), severe=severe, severe_cap=np.array([1, 1]))
+    assert len(matching) == 4
+    assert np.bincount(matching.moderator, minlength=2).tolist() == [2, 2]
+
+
 @settings(max_examples=60, deadline=None)
 @given(alike_instances(side=True), st.booleans())
 def test_greedy_never_merges(instance: Instance, side: bool) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from queueopt.assign import Matching, hungarian, pricing, solve
+from queueopt.assign import Matching, flow, hungarian, pricing, solve
 from queueopt.assign.problem import build_problem
 
 EXACT = ("hungarian", "flow", "auto")
@@ -221,6 +221,41 @@ def test_flow_falls_back_to_the_whole_network_when_pricing_gives_up(instance: In
     assert restricted == pytest.approx(run(instance, "hungarian").objective, rel=TOLERANCE, abs=1e-12)
 
 
+@pytest.mark.parametrize("values", ["ties", "continuous"])
+def test_flow_candidates_keep_every_tasks_best_and_the_wanted_share(values: str) -> None:
+    """The restricted flow starts from at least `OPTIONS_PER_TASK` pairs per task, always each task's best: with few
+    distinct values most pairs tie with the threshold, and all of them must stay, or the first guess is poor and the
+    repairs (or a solve of every pair) pay for it."""
+    rng = np.random.default_rng(3)
+    value = rng.integers(1, 4, size=(40, 60)).astype(np.float64) if values == "ties" else rng.random((40, 60))
+    problem = build_problem(value, np.full(60, 2), merge_alike=False)
+    included = pricing.candidate_pairs(problem)
+    assert included is not None
+    pairs = problem.pairs
+    assert int(included.sum()) >= pricing.OPTIONS_PER_TASK * 40
+    best = np.zeros(40)
+    np.maximum.at(best, pairs.task[included], pairs.value[included])
+    assert best.tolist() == value.max(axis=1).tolist()
+
+
+def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sixty tasks with fifty options each: the best ten per task hold the optimum, and the potentials must settle and
+    prove it, so the flow is solved once, on the restricted pairs. Potentials that never settle still give the optimum,
+    but by a second solve of every pair, which the restriction exists to avoid."""
+    solved: list[int] = []
+    original = flow.Network.solve
+
+    def counted(network: flow.Network, pairs: NDArray[np.intp]) -> flow.FlowSolution:
+        solved.append(int(pairs.size))
+        return original(network, pairs)
+
+    monkeypatch.setattr(flow.Network, "solve", counted)
+    value = np.random.default_rng(0).random((60, 50))
+    matching = solve(value, np.full(50, 2), method="flow")
+    assert matching.objective == pytest.approx(integer_program(Instance(value, np.full(50, 2))), rel=1e-9)
+    assert len(solved) == 1 and solved[0] < value.size
+
+
 @settings(max_examples=80, deadline=None)
 @given(instances(max_tasks=40, max_moderators=12, max_capacity=3), st.sampled_from([0.3, 1.0]), st.booleans())
 def test_hungarian_restricted_to_the_best_tasks_is_still_exact(instance: Instance, share: float, sparse: bool) -> None:
@@ -278,6 +313,44 @@ def test_hungarian_price_test_names_a_left_out_task_better_by_a_hair() -> None:
     assert (rows[row].tolist(), column.tolist()) == ([0], [0])
     missing = hungarian._better_left_out(value, rows, row, column)
     assert missing is not None and missing.tolist() == [2]
+
+
+def test_hungarian_price_test_carries_a_full_moderators_price_by_its_most_willing_task() -> None:
+    """Moderator 0 (two slots, both taken) has price 8 from task 3, left unmatched; its task 0 would give up only 6 to
+    move to moderator 1, so moderator 1's least price is 2, not 0. A left-out task worth 1 to moderator 1 cannot improve
+    the optimum and must not be named: a price carried by any other task than the most willing one is too low, and the
+    restriction then never proves its answer."""
+    value = np.array([[10.0, 4.0], [10.0, 1.0], [0.0, 5.0], [8.0, 0.0], [0.0, 1.0]])
+    rows = np.array([0, 1, 2, 3])
+    row, column = hungarian._assign(value[rows], np.array([2, 1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0, 1, 2], [0, 0, 1])
+    assert integer_program(Instance(value, np.array([2, 1]))) == pytest.approx(25.0)
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == []
+
+
+def test_hungarian_price_test_never_names_a_task_for_an_ineligible_cell() -> None:
+    """Moderator 1 has no pair among the restricted tasks, so its price is 0: task 3, worth 4 to it, is rightly named,
+    but task 2, worth 1 to moderator 0 (price 2) and ineligible (0) for moderator 1, must not be, or nearly every
+    left-out task is named whenever a moderator's price is 0 and the restriction gives up for all tasks."""
+    value = np.array([[5.0, 0.0], [2.0, 0.0], [1.0, 0.0], [0.0, 4.0]])
+    rows = np.array([0, 1])
+    row, column = hungarian._assign(value[rows], np.array([1, 1]))
+    assert (rows[row].tolist(), column.tolist()) == ([0], [0])
+    missing = hungarian._better_left_out(value, rows, row, column)
+    assert missing is not None and missing.tolist() == [3]
+
+
+def test_hungarian_first_guess_is_the_tasks_with_the_best_values() -> None:
+    """The guess must hold the tasks most likely in the optimum, each by its best value: a guess of the worst tasks is
+    still repaired to the optimum, but only by solving every task, which the restriction exists to avoid."""
+    rng = np.random.default_rng(7)
+    value = rng.random((200, 3)) * np.array([1.0, 2.0, 0.5])
+    slots = np.array([2, 1, 1])
+    guess = hungarian._first_guess(value, slots)
+    size = int(np.ceil(hungarian.GUESS_PER_SLOT * slots.sum())) + hungarian.GUESS_EXTRA
+    assert guess is not None
+    assert guess.tolist() == sorted(np.argsort(-value.max(axis=1), kind="stable")[:size].tolist())
 
 
 def reference_greedy(instance: Instance) -> list[tuple[int, int]]:

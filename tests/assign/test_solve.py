@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from queueopt.assign import flow, solve
 
@@ -97,6 +99,30 @@ def test_flow_scaling_is_exact_across_a_wide_value_range() -> None:
     capacity = rng.integers(0, 4, size=120)
     exact = solve(value, capacity, method="hungarian").objective
     assert solve(value, capacity, method="flow").objective == pytest.approx(exact, rel=1e-9)
+
+
+@pytest.mark.parametrize("unusable", ["vendor_cap", "severe_cap", "capacity"])
+def test_a_huge_pair_no_matching_may_use_never_sets_the_flows_cost_scale(unusable: str) -> None:
+    """Moderator 0 is worth 1e300 to every task but may take none of them (its vendor's volume, its severe budget or
+    its capacity is 0). Flow scales costs by the largest value left, so such pairs must be pruned first: left in, they
+    shrink every usable pair's cost to 0 and the flow returns any matching at all."""
+    rng = np.random.default_rng(0)
+    value = np.zeros((12, 200))
+    value[:, 1:4] = rng.random((12, 3)) + 1.0
+    value[:, 0] = 1e300
+    capacity = np.array([1, 2, 2, 2, *[1] * 196])
+    side: dict[str, NDArray[Any]] = {}
+    if unusable == "vendor_cap":
+        side = {"vendor": np.array([0, 1, 1, 2, *[2] * 196]), "vendor_cap": np.array([0, 3, 2])}
+    elif unusable == "severe_cap":
+        side = {"severe": np.ones(12, dtype=np.bool_), "severe_cap": np.array([0, 2, 1, 2, *[1] * 196])}
+    else:
+        capacity[0] = 0
+    matching = solve(sp.csr_matrix(value), capacity, method="flow", **side)
+    per_moderator = {name: array[1:] if array.size == value.shape[1] else array for name, array in side.items()}
+    expected = solve(value[:, 1:], capacity[1:], method="flow", **per_moderator)
+    assert 0 not in matching.moderator.tolist()
+    assert matching.objective == pytest.approx(expected.objective, rel=1e-9)
 
 
 @pytest.mark.parametrize("method", ["auto", "hungarian", "flow", "greedy"])

@@ -162,3 +162,25 @@ def test_a_deep_queue_offers_its_tasks_once_their_escalation_passes(example_conf
     clock.advance(7200 + 1)  # video_standard relaxes its language requirement after two hours
     (lease,) = engine.assign_batch()
     assert lease.task_id == "es2" and lease.moderator_id == "plain"
+
+
+def test_a_task_whose_wait_has_passed_is_offered_though_arrival_plus_wait_rounds_later(
+    example_config: OpsConfig,
+) -> None:
+    """Arrival 1856.19..., wait 9889.67...: at 11745.86... the task has waited its step (now - arrival >= wait, as
+    the model decides it), yet arrival + wait rounds to a float just after now. The step is due at that instant
+    within rounding and must be passed then, or the task waits a batch longer in a lane nobody free may take."""
+    arrival, wait, now = 1856.1907394052605, 9889.670441246217, 11745.861180651476
+    assert now - arrival >= wait and arrival + wait > now, "the premise: the two roundings disagree"
+    data = narrow(example_config, 1).model_dump()
+    for queue in data["queues"]:
+        for step in queue["escalation"]:
+            step["after_s"] = wait
+    clock = VirtualClock(arrival)
+    engine = Engine(MemoryStore(), clock, OpsConfig.model_validate(data))
+    engine.submit([video("es", language="es", views_per_hour=10.0)])
+    engine.upsert_moderator(profile("plain", languages={"en": 1.0}))
+    assert engine.assign_batch() == []
+    clock.set(now)
+    (lease,) = engine.assign_batch()
+    assert lease.task_id == "es" and lease.moderator_id == "plain"

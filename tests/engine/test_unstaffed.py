@@ -65,6 +65,19 @@ def test_an_appeal_every_qualified_moderator_decided_before_counts(engine: Engin
     assert unstaffed(engine) == {}
 
 
+def test_work_skipped_by_everyone_qualified_stops_counting_once_it_leaves_its_queue(engine: Engine) -> None:
+    """A task its only qualified moderator skipped counts, looked at on its own; cancelled, it waits no more and must
+    no longer count, or the gap outlives the work that showed it."""
+    engine.submit([video("csam", modality="photo", signals={"child_safety": 0.9})])
+    engine.upsert_moderator(profile("only", clearance=["csam"], policy_areas=["child_safety"]))
+    lease = engine.next_for("only")
+    assert lease is not None and lease.lease_token is not None
+    engine.skip(lease.id, lease.lease_token, "only", "not mine")
+    assert unstaffed(engine) == {"child_safety": 1}
+    engine.cancel("csam")
+    assert unstaffed(engine) == {}
+
+
 def test_severe_work_only_moderators_with_no_severe_budget_qualify_for_counts(engine: Engine) -> None:
     """Found by a probe: a budget of no severe item at all is a standing ban, not a budget that refills."""
     engine.submit([video("gore", signals={"violence": 0.99})])

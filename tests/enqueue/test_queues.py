@@ -173,3 +173,47 @@ def test_a_removed_task_leaves_the_head_at_once() -> None:
         queues.remove(f"t{index}")
         assert queues.first("a", 1) == [f"t{index + 1}"]
     assert len(queues._queues["a"].head) == 600
+
+
+def test_a_lane_is_rebuilt_as_soon_as_its_dead_entries_pass_the_bound() -> None:
+    """Removals behind a lane's read head leave dead entries on its heap; after every single removal the lane must
+    hold at most twice its live entries plus the slack, or a lane that empties slowly keeps memory it no longer needs.
+    """
+    queues = QueueSet(["a"])
+    for index in range(200):
+        queues.push("a", f"t{index}", 0.0, float(index), "x" if index % 2 else "y")
+    assert len(queues.first("a", 1, {"x"})) == 1
+    lane = queues._queues["a"].lanes["x"]  # type: ignore[index]
+    for index in range(199, 1, -2):
+        queues.remove(f"t{index}")
+        assert lane.held() <= 2 * lane.live + _LANE_SLACK
+
+
+def test_lanes_merged_are_cut_only_at_a_lane_that_gives_k_tasks() -> None:
+    """Merging lane fronts (a deep queue, few tasks in the lanes asked for): lane "x" holds two tasks at the front,
+    lane "y" five at the back. Only a lane with k tasks bounds the first k of all; cutting at the last of "x", which
+    has fewer, would drop "y"'s first task and return too few."""
+    queues = QueueSet(["a"])
+    queues.push("a", "x0", 10.0, 0.0, "x")
+    queues.push("a", "x1", 10.0, 0.0, "x")
+    for index in range(990):
+        queues.push("a", f"z{index}", 5.0, 0.0, "z")
+    for index in range(5):
+        queues.push("a", f"y{index}", 1.0, 0.0, "y")
+    assert queues.first("a", 3, {"x", "y"}) == ["x0", "x1", "y0"]
+
+
+def test_a_read_through_that_falls_short_reads_on_from_where_it_stopped() -> None:
+    """Fifty one-task lanes, read by one pass over the queue: five of their tasks are at the front and the rest at the
+    back, past the first reach, so the read goes on twice; each pass must read only what the last did not, or the
+    front five come back twice."""
+    queues = QueueSet(["a"])
+    lanes = set(range(50))
+    for lane in range(5):
+        queues.push("a", f"front{lane}", 10.0, 0.0, lane)
+    for index in range(150):
+        queues.push("a", f"other{index}", 5.0, 0.0, "other")
+    for lane in range(5, 50):
+        queues.push("a", f"back{lane}", 1.0, 0.0, lane)
+    expected = [f"front{lane}" for lane in range(5)] + [f"back{lane}" for lane in range(5, 10)]
+    assert queues.first("a", 10, lanes) == expected
