@@ -143,10 +143,14 @@ Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 def a_number(value: object) -> object:
     """Refuse `true` or `"0.8"` where a number belongs: a mistake upstream, not a value to convert. A whole-number
-    float is still a valid integer (JSON Schema's integer, and what numpy-based senders write)."""
+    float is still a valid integer (JSON Schema's integer, and what numpy-based senders write). NaN and infinity
+    are refused here too, as pydantic would: once a field has a validator of its own, pydantic checks its bounds
+    first, and a NaN proficiency read "Input should be greater than 0" (found by a probe)."""
     if isinstance(value, bool | str):
         kind = "a boolean" if isinstance(value, bool) else "a string"
         raise PydanticCustomError("number_type", "Input should be a number, not {kind}", {"kind": kind})
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
     return value
 
 

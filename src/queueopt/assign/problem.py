@@ -4,7 +4,9 @@ Validation lives here, once, so the methods can trust their input and stay short
 feasible matching can use (a moderator with no free slot, a severe task to a moderator whose severe budget is 0, a
 moderator whose vendor has no volume left), and caps that cannot bind (a severe budget no smaller than the
 moderator's slots, a vendor volume no smaller than its moderators' slots) are dropped; neither changes the optimum,
-and both keep the solvers' work small.
+and both keep the solvers' work small. The flow solver relies on the pruning, not only for speed: it scales values
+to integer costs by the largest, and an unusable pair of huge value left in would round every usable pair's cost to
+0 (found by a mutation review; `tests/assign/test_solve.py` holds it).
 A dense input without side caps stays a matrix and its pair list is only built, and pruned of outranked pairs, if a
 method asks for it, because the dense solver works on the matrix (and restricts itself to the tasks that can matter,
 see `hungarian`) and listing millions of cells would cost more than solving.

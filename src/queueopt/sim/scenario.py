@@ -171,7 +171,7 @@ class ArrivalType(Strict):
     views_per_hour: LogNormal | None = None
     views_half_life_s: LogNormal | None = None
     reports: Reports = Field(default_factory=Reports)
-    duplicate_share: Annotated[float, Field(strict=True, ge=0.0, lt=1.0)] = 0.0
+    duplicate_share: Annotated[float, Field(strict=True, ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
     patience_s: PositiveFloat | None = None
     attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(default_factory=dict)
 
@@ -233,8 +233,8 @@ class Burst(Strict):
 class Shift(Strict):
     """Hours of day on duty; `end_h < start_h` wraps past midnight (a night shift 22 -> 6)."""
 
-    start_h: Annotated[float, Field(strict=True, ge=0.0, lt=24.0)]
-    end_h: Annotated[float, Field(strict=True, gt=0.0, le=24.0)]
+    start_h: Annotated[float, Field(strict=True, ge=0.0, lt=24.0, allow_inf_nan=False)]
+    end_h: Annotated[float, Field(strict=True, gt=0.0, le=24.0, allow_inf_nan=False)]
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
@@ -306,7 +306,7 @@ class HandlingTime(Strict):
 class Accuracy(Strict):
     """Each moderator's true accuracy is drawn once from a Beta with this mean and concentration (a + b)."""
 
-    mean: Annotated[float, Field(strict=True, gt=0.0, lt=1.0)]
+    mean: Annotated[float, Field(strict=True, gt=0.0, lt=1.0, allow_inf_nan=False)]
     concentration: PositiveFloat = 50.0
 
     @property
@@ -379,6 +379,18 @@ class Scenario(Strict):
         if horizon is not None and warmup >= horizon:
             raise ValueError(f"warmup_s must be less than horizon_s ({horizon})")
         return warmup
+
+    @model_validator(mode="after")
+    def _bursts_within_horizon(self) -> Self:
+        """A burst that starts at or after the horizon changes nothing: a mistake (hours for seconds, say), said
+        rather than run as if the burst were modelled (found by a probe)."""
+        for index, burst in enumerate(self.bursts):
+            if burst.start_s >= self.horizon_s:
+                raise ValueError(
+                    f"bursts.{index} starts at {burst.start_s:g} s, at or after horizon_s ({self.horizon_s:g}): it "
+                    "would change nothing"
+                )
+        return self
 
     @model_validator(mode="after")
     def _has_arrivals(self) -> Self:
