@@ -94,10 +94,9 @@ class PlanCheck:
         Erlang C and 10 replications said those headcounts miss). Each interval at one fewer is simultaneous: the
         95% is shared among the queue-hours (Bonferroni), so all the hours named meet their targets at once with
         that confidence; with 95% each, 24 hours just short of their targets would be named in 0.6 of them per
-        check on average. And no cut is
-        judged from fewer than `CUT_MIN_REPLICATIONS`: an hour's share is skewed (one hour at one fewer read 0.88,
-        0.89 and 0.88 in the probe's first 3 replications and fell to 0.26 in the next 7), and a t interval over a
-        few of them can sit above the share the hour averages."""
+        check on average. And no cut is judged from fewer than `CUT_MIN_REPLICATIONS`: an hour's share is skewed
+        (one hour at one fewer read 0.88, 0.89 and 0.88 in the probe's first 3 replications and fell to 0.26 in the
+        next 7), and a t interval over a few of them can sit above the share the hour averages."""
         if self.replications < CUT_MIN_REPLICATIONS:
             return []
         hours = sorted({interval.hour for interval in self.intervals})
