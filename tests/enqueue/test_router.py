@@ -131,6 +131,22 @@ def test_auto_remove_and_auto_approve() -> None:
     assert router.route(appeal_of_spam).queue == "appeals"
 
 
+def test_a_score_exactly_at_its_threshold_removes_or_approves() -> None:
+    """`remove_at` removes at or above it and `approve_at` approves at or below it, as the config reference says:
+    a classifier's calibrated cut-offs are themselves scores that decide (found by a hand-run mutation review: a
+    strict comparison at either end passed every test)."""
+    router = Router(CONFIG)
+    remove_at = CONFIG.auto_actions.remove_at["spam"]
+    at_removal = Item(id="s", modality="text", language="en", region="us", signals={"spam": remove_at})
+    assert router.route(at_removal).action is Action.AUTO_REMOVE
+    assert router.route(at_removal.model_copy(update={"signals": {"spam": 0.98}})).action is Action.REVIEW
+    approve_at = dict(CONFIG.auto_actions.approve_at)
+    at_approval = Item(id="b", modality="photo", language="en", region="us", signals=approve_at)
+    assert router.route(at_approval).action is Action.AUTO_APPROVE
+    above = {**approve_at, "hate": approve_at["hate"] + 0.01}
+    assert router.route(at_approval.model_copy(update={"signals": above})).action is Action.REVIEW
+
+
 def test_duplicates_attach_or_inherit_the_decision() -> None:
     router = Router(CONFIG)
     item = Item(id="d2", modality="photo", language="en", region="us", content_hash="h1")
