@@ -157,6 +157,14 @@ def test_duplicates_attach_or_inherit_the_decision() -> None:
     decided = router.route(item, DuplicateOf(task_id="t1", item_id="d1", verdict=Verdict.VIOLATING, policy="nudity"))
     assert decided.verdict is Verdict.VIOLATING and decided.policy == "nudity"
     assert "already decided violating" in decided.explanation
+    # A copy scored for another area carries the decision's policy, not its own scores' (found by a hand-run
+    # mutation review: the routing named the copy's own area beside the verdict it carried).
+    scored = item.model_copy(update={"signals": {"hate": 0.3}})
+    assert router.route(scored).policy == "hate"
+    asked = router.review_asks(scored)
+    earlier = DuplicateOf(task_id="t1", item_id="d1", verdict=Verdict.VIOLATING, policy="nudity", asked=asked)
+    carried = router.route(scored, earlier)
+    assert (carried.action, carried.verdict, carried.policy) == (Action.DUPLICATE, Verdict.VIOLATING, "nudity")
 
 
 def test_a_copy_rides_on_earlier_handling_only_when_it_asked_as_much_of_its_reviewer() -> None:
