@@ -316,6 +316,24 @@ def test_a_copy_of_an_automatically_removed_item_names_the_item_and_no_task(engi
         engine.task("a")
 
 
+def test_a_copy_a_score_would_remove_is_removed_rather_than_approved_by_a_review_its_rules_outrank(
+    engine: Engine,
+) -> None:
+    """A copy a score would remove is compared with the earlier review by the review its rules give it (here the
+    child-safety queue's, asking `csam`), not by its removal, which names only the removing area and no queue (found
+    by a hand-run mutation review: compared by its removal, it rode on a spam review's approval and stayed up)."""
+    engine.upsert_moderator(profile("m1", policy_areas=["spam"]))
+    engine.submit([video("a", modality="text", signals={"spam": 0.5}, content_hash="h")])
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.id == "a" and lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "m1", Decision(verdict=Verdict.NOT_VIOLATING, policy="spam"))
+    (copy,) = engine.submit(
+        [video("b", modality="text", signals={"spam": 0.995, "child_safety": 0.35}, content_hash="h")]
+    )
+    assert (copy.status, copy.duplicate_of) == (ItemStatus.AUTO_ACTIONED, None)
+    assert engine.item("b").verdict is Verdict.VIOLATING
+
+
 @pytest.mark.parametrize("one_batch", [False, True], ids=["later", "same_batch"])
 def test_a_copy_that_needs_a_clearance_is_never_decided_by_a_review_without_it(engine: Engine, one_batch: bool) -> None:
     """Found over HTTP: a copy scoring child safety 0.99 rode on a hate review that an uncleared moderator
