@@ -185,6 +185,25 @@ def test_an_item_flagged_for_two_cleared_areas_goes_only_to_a_moderator_cleared_
     assert lease is not None and lease.id == "both"
 
 
+def test_a_copy_flagged_for_a_second_cleared_area_never_rides_on_a_review_cleared_for_one(engine: Engine) -> None:
+    """A copy asking the tier of another cleared area past its threshold (terrorism) besides its primary area's (csam)
+    asks more than a review that asked csam alone, so it is reviewed, by a moderator cleared for both (found by a
+    hand-run mutation review: `covers` reading the copy's primary tier alone let it ride on the csam-only review, and
+    a moderator without `terrorism` decided it)."""
+    areas = ["child_safety", "violent_extremism"]
+    engine.upsert_moderator(profile("csam_only", clearance=["csam"], policy_areas=areas))
+    engine.submit([video("first", signals={"child_safety": 0.9}, content_hash="h")])
+    lease = engine.next_for("csam_only")
+    assert lease is not None and lease.id == "first" and lease.lease_token is not None
+    engine.decide("first", lease.lease_token, "csam_only", Decision(verdict=Verdict.NOT_VIOLATING))
+    (copy,) = engine.submit([video("copy", signals={"child_safety": 0.9, "violent_extremism": 0.6}, content_hash="h")])
+    assert (copy.status, copy.duplicate_of) == (ItemStatus.QUEUED, None)
+    assert engine.next_for("csam_only") is None
+    engine.upsert_moderator(profile("both_tiers", clearance=["csam", "terrorism"], policy_areas=areas))
+    held = engine.next_for("both_tiers")
+    assert held is not None and held.id == "copy"
+
+
 def test_queue_restricts_verdicts_and_actions(engine: Engine) -> None:
     engine.submit([video("a", source="appeal", content_hash="h")])
     engine.upsert_moderator(profile("m1"))
