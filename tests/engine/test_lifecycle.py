@@ -616,6 +616,28 @@ def test_an_appeal_asks_the_certification_of_every_area_earlier_reviews_asked(en
     assert restarted.assign_to("appeal", "both").holder == "both"
 
 
+def test_an_appeal_asks_the_certification_of_an_area_neither_the_first_nor_the_last_review_asked(
+    engine: Engine,
+) -> None:
+    """Every earlier review's certifications, not only the first's policy and the last's areas: content reviewed for
+    hate, then harassment, then self-harm asks all three of its appeal's reviewer (found by a hand-run mutation review:
+    an appeal asking the first review's policy and the last review's areas passed every test, which had two)."""
+    text = {"modality": "text", "content_hash": "h"}
+    engine.upsert_moderator(profile("reviewer", policy_areas=["hate", "harassment", "self_harm"], capacity=3))
+    for item_id, area in (("first", "hate"), ("second", "harassment"), ("third", "self_harm")):
+        (submitted,) = engine.submit([video(item_id, signals={area: 0.9}, **text)])
+        assert submitted.status is ItemStatus.QUEUED  # each asks a certification the reviews before it did not
+        lease = engine.assign_to(item_id, "reviewer")
+        assert lease.lease_token is not None
+        engine.decide(item_id, lease.lease_token, "reviewer", Decision(verdict=Verdict.VIOLATING, policy=area))
+    engine.submit([video("appeal", signals={}, source="appeal", **text)])
+    engine.upsert_moderator(profile("no_harassment", policy_areas=["hate", "self_harm"]))
+    with pytest.raises(NotEligible):
+        engine.assign_to("appeal", "no_harassment")
+    engine.upsert_moderator(profile("all_three", policy_areas=["hate", "harassment", "self_harm"]))
+    assert engine.assign_to("appeal", "all_three").holder == "all_three"
+
+
 def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
     """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
     it needs (here the nudity certification the policy area asks)."""
