@@ -638,6 +638,17 @@ def test_an_appeal_asks_the_certification_of_an_area_neither_the_first_nor_the_l
     assert engine.assign_to("appeal", "all_three").holder == "all_three"
 
 
+def test_an_appeal_of_content_nothing_decided_yet_is_explained_as_about_its_latest_copy(engine: Engine) -> None:
+    """An appeal is about the decision made last of its content, else its latest copy: the one whose handling is in
+    force (found by a hand-run mutation review: an appeal of content decided nowhere yet named its first copy)."""
+    text = {"modality": "text", "content_hash": "h"}
+    engine.submit([video("first", signals={"hate": 0.8}, **text)])
+    (second,) = engine.submit([video("second", signals={"harassment": 0.9}, **text)])
+    assert second.status is ItemStatus.QUEUED
+    engine.submit([video("appeal", signals={}, source="appeal", **text)])
+    assert "; about item 'second', asking what its review asked" in (engine.item("appeal").explanation or "")
+
+
 def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engine: Engine) -> None:
     """Nobody was shown automatically removed content; whoever reviews its appeal is, so they need what a review of
     it needs (here the nudity certification the policy area asks)."""
