@@ -663,6 +663,25 @@ def test_an_appeal_of_an_automatic_removal_asks_what_its_review_would_have(engin
     assert lease is not None and lease.id == "appeal"
 
 
+def test_an_appeal_of_an_automatic_removal_asks_the_tier_of_every_cleared_area_its_review_would_have(
+    engine: Engine,
+) -> None:
+    """Its review would have asked its primary area's tier and that of each other cleared area past its threshold:
+    the appeal asks both (found by a hand-run mutation review: what a review would have asked, read without the other
+    cleared areas' tiers, left the appeal of content scored for child safety and terrorism to a moderator cleared for
+    child safety alone)."""
+    scores = {"spam": 0.999, "child_safety": 0.95, "violent_extremism": 0.9}
+    engine.submit([video("removed", modality="text", signals=scores, content_hash="h")])
+    assert engine.item("removed").status is ItemStatus.AUTO_ACTIONED
+    engine.submit([video("appeal", modality="text", signals={}, content_hash="h", source="appeal")])
+    areas = ["child_safety", "violent_extremism", "spam"]
+    engine.upsert_moderator(profile("csam_only", clearance=["csam"], policy_areas=areas))
+    with pytest.raises(NotEligible):
+        engine.assign_to("appeal", "csam_only")
+    engine.upsert_moderator(profile("both", clearance=["csam", "terrorism"], policy_areas=areas))
+    assert engine.assign_to("appeal", "both").holder == "both"
+
+
 def test_cancel_only_while_queued(engine: Engine) -> None:
     engine.submit([video("a"), video("b")])
     assert engine.cancel("a").status is ItemStatus.CANCELLED
