@@ -1241,6 +1241,38 @@ def test_a_copy_after_an_appeal_or_escalation_is_as_severe_and_cleared_as_it(
     assert later.status is ItemStatus.QUEUED and engine_factory().next_for("plain") is None
 
 
+def test_a_copy_compared_with_the_review_a_closed_escalation_upheld_is_as_cleared_as_the_escalation(
+    engine: Engine, example_config: OpsConfig
+) -> None:
+    """An escalation finding a violation under no policy upholds the review before it, which later copies are
+    compared with (`ContentHistory.current_handling`); what the escalation's own review asked (child safety's `csam`)
+    reaches no later copy down that line, only as a closed review of the content (found by a hand-run mutation review:
+    without the closed escalation read, a harassment copy of content escalated for child safety went to a moderator
+    without the clearance)."""
+    text = {"modality": "text", "content_hash": "h"}
+    engine.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=["hate", "child_safety"]))
+    engine.submit([video("orig", signals={"hate": 0.8}, **text)])
+    lease = engine.assign_to("orig", "cleared")
+    assert lease.lease_token is not None
+    engine.decide("orig", lease.lease_token, "cleared", Decision(verdict=Verdict.VIOLATING, policy="hate"))
+    rate = example_config.queues_by_name["child_safety"].qa_sample_rate
+    # One the QA draw leaves unsampled: an open QA review of it would ask its clearance as an open review.
+    escalation = next(f"esc{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"esc{index}") >= rate)
+    engine.submit([video(escalation, signals={"child_safety": 0.9}, source="escalation", **text)])
+    assert engine.task(escalation).queue == "child_safety"
+    engine.upsert_moderator(profile("specialist", clearance=["csam"], policy_areas=["hate", "child_safety"]))
+    lease = engine.assign_to(escalation, "specialist")
+    assert lease.lease_token is not None
+    engine.decide(escalation, lease.lease_token, "specialist", Decision(verdict=Verdict.VIOLATING, action="remove"))
+    (copy,) = engine.submit([video("copy", signals={"harassment": 0.9}, **text)])
+    assert copy.status is ItemStatus.QUEUED and engine.task("copy").severe
+    engine.upsert_moderator(profile("plain"))
+    assert engine.next_for("plain") is None
+    engine.upsert_moderator(profile("cleared_too", clearance=["csam"]))
+    held = engine.next_for("cleared_too")
+    assert held is not None and held.id == "copy"
+
+
 def test_withdrawing_a_copy_from_a_task_under_review_ends_nothing_of_the_task(engine: Engine) -> None:
     """Found by a probe: the withdrawn copy's `cancelled` entry named the task it rode on, so the task's audit read
     leased, cancelled, then decided by its holder."""
