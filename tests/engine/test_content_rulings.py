@@ -300,3 +300,19 @@ def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_cop
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id, **harassment)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)
+
+
+def test_a_ruling_decided_in_the_same_instant_as_the_copy_it_questions_reaches_later_copies(
+    engine_factory: EngineFactory,
+) -> None:
+    """A ruling decided at the instant of the decision it overturns (two moderators at work in one clock tick) stands
+    over it, as one decided after it does: a ruling stands when decided at or after that copy's decision (found by a
+    hand-run mutation review: a ruling required to be strictly later left re-uploads of content restored on appeal
+    removed again)."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original"), _text("appeal", source="appeal")])
+    _decide(engine, "original", "first", _REMOVED)
+    _decide(engine, "appeal", "second", _RESTORED)
+    assert engine.item("appeal").decided_at == engine.item("original").decided_at
+    (copy,) = engine.submit([_text("copy")])
+    assert (copy.duplicate_of, engine.item("copy").decision) == ("appeal", _RESTORED)
