@@ -316,3 +316,18 @@ def test_a_ruling_decided_in_the_same_instant_as_the_copy_it_questions_reaches_l
     assert engine.item("appeal").decided_at == engine.item("original").decided_at
     (copy,) = engine.submit([_text("copy")])
     assert (copy.duplicate_of, engine.item("copy").decision) == ("appeal", _RESTORED)
+
+
+def test_an_uphold_in_the_same_instant_as_the_removal_it_upholds_reaches_later_copies_as_that_removal(
+    engine_factory: EngineFactory,
+) -> None:
+    """An uphold reaffirms the content's violation decided at or before it, one decided in the same instant included
+    (found by a hand-run mutation review: read as strictly before it, the removal was missed, and copies carried
+    `uphold`, a violation under no policy, with no removal)."""
+    engine = _staffed(engine_factory)
+    engine.submit([_text("original"), _text("appeal", source="appeal")])
+    _decide(engine, "original", "first", _REMOVED)
+    _decide(engine, "appeal", "second", _UPHELD)
+    assert engine.item("appeal").decided_at == engine.item("original").decided_at
+    (copy,) = engine.submit([_text("copy")])
+    assert (copy.duplicate_of, engine.item("copy").decision) == ("original", _REMOVED)
