@@ -331,3 +331,17 @@ def test_an_uphold_in_the_same_instant_as_the_removal_it_upholds_reaches_later_c
     assert engine.item("appeal").decided_at == engine.item("original").decided_at
     (copy,) = engine.submit([_text("copy")])
     assert (copy.duplicate_of, engine.item("copy").decision) == ("original", _REMOVED)
+
+
+def test_a_copy_of_content_known_only_by_its_decided_appeal_carries_the_appeals_decision(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Content whose history holds no copy handled on its own (its only copy withdrawn, or an appeal the first this
+    store saw of it) is ruled by its appeal once decided: there is no copy for a ruling to be decided after (found by
+    a hand-run mutation review: a ruling read as standing only over a copy left such a copy reviewed afresh)."""
+    engine = _staffed(engine_factory)
+    _reviewed(engine, clock, _text("appeal", source="appeal"), "first", _RESTORED)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "appeal", "appeal")
+        assert now_serving.item(copy_id).decision == _RESTORED
