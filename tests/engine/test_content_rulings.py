@@ -345,3 +345,33 @@ def test_a_copy_of_content_known_only_by_its_decided_appeal_carries_the_appeals_
         (copy,) = now_serving.submit([_text(copy_id)])
         assert (copy.status, copy.duplicate_of, copy.task_id) == (ItemStatus.DUPLICATE, "appeal", "appeal")
         assert now_serving.item(copy_id).decision == _RESTORED
+
+
+def test_a_withdrawn_copys_review_read_while_open_is_read_again_once_decided(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """An uphold may read a withdrawn copy's review while a copy riding on it keeps it open: that review has decided
+    nothing yet, and is not remembered as deciding nothing, so the removal it makes later is what a later uphold
+    reaffirms (found by a hand-run mutation review: kept as undecided, the review's removal never reached a copy, and
+    the next one was compared with the first review, of another policy)."""
+    engine = _staffed(engine_factory)
+    for moderator_id in ("fourth", "fifth"):
+        engine.upsert_moderator(profile(moderator_id))
+    _reviewed(engine, clock, _text("original"), "first", _REMOVED)
+    harassment = {"signals": {"harassment": 0.9}}
+    engine.submit([_text("own", **harassment), _text("riding", **harassment)])
+    engine.cancel("own")
+    (later,) = engine.submit([_text("later", signals={"harassment": 0.9, "violence": 0.9})])
+    assert later.status is ItemStatus.QUEUED
+    _decide(engine, "later", "third", _APPROVED)
+    clock.advance(60.0)
+    _reviewed(engine, clock, _text("appeal", source="appeal"), "second", _UPHELD)
+    (during,) = engine.submit([_text("during")])  # reads the withdrawn copy's review, still open
+    assert (during.duplicate_of, engine.item("during").decision) == ("original", _REMOVED)
+    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
+    _decide(engine, "own", "fourth", removed)
+    clock.advance(60.0)
+    _reviewed(engine, clock, _text("second-appeal", source="appeal"), "fifth", _UPHELD)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id, **harassment)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)
