@@ -375,3 +375,19 @@ def test_a_withdrawn_copys_review_read_while_open_is_read_again_once_decided(
     for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
         (copy,) = now_serving.submit([_text(copy_id, **harassment)])
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)
+
+
+def test_an_uphold_reaffirms_a_first_reviews_violation_that_named_no_policy(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Only an appeal's or escalation's violation under no policy is an uphold, reaffirming the one before it: a first
+    review finding a violation without naming a policy (which a queue allows) is the enforcement an uphold of it
+    reaffirms, so copies carry its decision and name it (found by a hand-run mutation review: taken for an uphold
+    itself, it was passed over, and copies carried the appeal's `uphold`)."""
+    engine = _staffed(engine_factory)
+    removed = Decision(verdict=Verdict.VIOLATING, action="remove")
+    _reviewed(engine, clock, _text("original"), "first", removed)
+    _reviewed(engine, clock, _text("appeal", source="appeal"), "second", _UPHELD)
+    for now_serving, copy_id in ((engine, "copy"), (engine_factory(), "copy-after-restart")):
+        (copy,) = now_serving.submit([_text(copy_id)])
+        assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("original", removed)
