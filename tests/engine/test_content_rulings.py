@@ -302,35 +302,26 @@ def test_an_uphold_reaffirms_a_removal_a_withdrawn_copys_review_made_for_the_cop
         assert (copy.duplicate_of, now_serving.item(copy_id).decision) == ("riding", removed)
 
 
-def test_a_ruling_decided_in_the_same_instant_as_the_copy_it_questions_reaches_later_copies(
-    engine_factory: EngineFactory,
+@pytest.mark.parametrize(
+    ("appeal_decision", "carried"),
+    [(_RESTORED, ("appeal", _RESTORED)), (_UPHELD, ("original", _REMOVED))],
+    ids=["restored", "upheld"],
+)
+def test_an_appeal_decided_in_the_same_instant_as_the_decision_it_questions_reaches_later_copies(
+    engine_factory: EngineFactory, appeal_decision: Decision, carried: tuple[str, Decision]
 ) -> None:
-    """A ruling decided at the instant of the decision it overturns (two moderators at work in one clock tick) stands
-    over it, as one decided after it does: a ruling stands when decided at or after that copy's decision (found by a
-    hand-run mutation review: a ruling required to be strictly later left re-uploads of content restored on appeal
-    removed again)."""
+    """Two moderators at work in one clock tick: the appeal's decision and the one it questions share an instant.
+    A ruling stands over the decision it overturns when decided at or after it (found by a hand-run mutation review:
+    one required to be strictly later left re-uploads of content restored on appeal removed again), and an uphold
+    reaffirms the violation decided at or before it (read as strictly before it, the removal was missed, and copies
+    carried `uphold`, a violation under no policy, with no removal)."""
     engine = _staffed(engine_factory)
     engine.submit([_text("original"), _text("appeal", source="appeal")])
     _decide(engine, "original", "first", _REMOVED)
-    _decide(engine, "appeal", "second", _RESTORED)
+    _decide(engine, "appeal", "second", appeal_decision)
     assert engine.item("appeal").decided_at == engine.item("original").decided_at
     (copy,) = engine.submit([_text("copy")])
-    assert (copy.duplicate_of, engine.item("copy").decision) == ("appeal", _RESTORED)
-
-
-def test_an_uphold_in_the_same_instant_as_the_removal_it_upholds_reaches_later_copies_as_that_removal(
-    engine_factory: EngineFactory,
-) -> None:
-    """An uphold reaffirms the content's violation decided at or before it, one decided in the same instant included
-    (found by a hand-run mutation review: read as strictly before it, the removal was missed, and copies carried
-    `uphold`, a violation under no policy, with no removal)."""
-    engine = _staffed(engine_factory)
-    engine.submit([_text("original"), _text("appeal", source="appeal")])
-    _decide(engine, "original", "first", _REMOVED)
-    _decide(engine, "appeal", "second", _UPHELD)
-    assert engine.item("appeal").decided_at == engine.item("original").decided_at
-    (copy,) = engine.submit([_text("copy")])
-    assert (copy.duplicate_of, engine.item("copy").decision) == ("original", _REMOVED)
+    assert (copy.duplicate_of, engine.item("copy").decision) == carried
 
 
 def test_a_copy_of_content_known_only_by_its_decided_appeal_carries_the_appeals_decision(

@@ -56,25 +56,7 @@ def test_an_appeal_of_content_decided_in_a_removed_area_asks_no_certification_in
 ) -> None:
     """Found by a review: an appeal sent without scores took the earlier review's area as its policy, an area the
     config no longer had, in a queue that does not relax areas: it was never offered, and the next start refused."""
-    data = relaxing(example_config, "audio", "policy_areas")
-    first = Engine(store_factory(), clock, OpsConfig.model_validate(data))
-    first.submit([video("ha", modality="audio", signals={"harassment": 0.9}, content_hash="h")])
-    removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
-    for reviewer, task_id in (("first", "ha"), ("second", "ha~qa")):  # its QA review, if the secret sampled it
-        with suppress(NotFound):
-            first.upsert_moderator(profile(reviewer, modalities=["audio"]))
-            first.decide(task_id, first.assign_to(task_id, reviewer).lease_token, reviewer, removed)
-    data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "harassment"]
-    del data["auto_actions"]["approve_at"]["harassment"]
-    config = OpsConfig.model_validate(data)
-    engine = Engine(store_factory(), clock, config)
-    engine.submit([video("appeal", modality="audio", signals={}, content_hash="h", source="appeal")])
-    task = engine.task("appeal")
-    assert (task.queue, task.policy) == ("appeals", None)
-    engine.upsert_moderator(profile("m", modalities=["audio"], policy_areas=["spam"]))
-    lease = engine.next_for("m")
-    assert lease is not None and lease.id == "appeal"
-    Engine(store_factory(), clock, config)  # starts: nothing open asks what the config lacks
+    _appeal_once_its_area_is_gone(store_factory, clock, relaxing(example_config, "audio", "policy_areas"), "audio")
 
 
 def test_a_removed_tier_an_open_task_stores_refuses_the_start_though_its_queue_relaxes_clearance(
@@ -103,23 +85,31 @@ def test_an_appeal_asks_no_certification_in_a_removed_area_an_earlier_review_ask
     """An earlier review in a queue that relaxes nothing asked a certification in its area; with the area gone from
     the config nobody may hold it, so an appeal of that content asks it neither as its policy nor among its further
     areas (found by a hand-run mutation review: the further areas kept it, and the appeal was never offered)."""
-    data = example_config.model_dump()
-    first = Engine(store_factory(), clock, example_config)
-    first.submit([video("ha", modality="text", signals={"harassment": 0.9}, content_hash="h")])
+    _appeal_once_its_area_is_gone(store_factory, clock, example_config.model_dump(), "text")
+
+
+def _appeal_once_its_area_is_gone(
+    store_factory: StoreFactory, clock: VirtualClock, data: dict[str, Any], modality: str
+) -> None:
+    """Content decided in `harassment` under the config `data`, then appealed without scores under `data` without
+    that area: the appeal asks for no policy, a moderator certified in another area is offered it, and the next
+    start goes ahead."""
+    first = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    first.submit([video("ha", modality=modality, signals={"harassment": 0.9}, content_hash="h")])
     assert first.task("ha").policy == "harassment"
     removed = Decision(verdict=Verdict.VIOLATING, policy="harassment", action="remove")
     for reviewer, task_id in (("first", "ha"), ("second", "ha~qa")):  # its QA review, if the secret sampled it
         with suppress(NotFound):
-            first.upsert_moderator(profile(reviewer, modalities=["text"]))
+            first.upsert_moderator(profile(reviewer, modalities=[modality]))
             first.decide(task_id, first.assign_to(task_id, reviewer).lease_token, reviewer, removed)
     data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "harassment"]
     del data["auto_actions"]["approve_at"]["harassment"]
     config = OpsConfig.model_validate(data)
     engine = Engine(store_factory(), clock, config)
-    engine.submit([video("appeal", modality="text", signals={}, content_hash="h", source="appeal")])
+    engine.submit([video("appeal", modality=modality, signals={}, content_hash="h", source="appeal")])
     task = engine.task("appeal")
     assert (task.queue, task.policy) == ("appeals", None)
-    engine.upsert_moderator(profile("m", modalities=["text"], policy_areas=["spam"]))
+    engine.upsert_moderator(profile("m", modalities=[modality], policy_areas=["spam"]))
     lease = engine.next_for("m")
     assert lease is not None and lease.id == "appeal"
     Engine(store_factory(), clock, config)  # starts: nothing open asks what the config lacks
