@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from tests.conftest import PG_URL
+from tests.engine.conftest import video
 
-from queueopt.clock import SystemClock
+from queueopt.clock import SystemClock, VirtualClock
 from queueopt.config import OpsConfig
 from queueopt.engine import Engine
 from queueopt.store import open_store
@@ -147,3 +149,40 @@ def test_an_engine_that_takes_long_to_recover_is_not_judged_hung(
     finally:
         stop.set()
         store.close()
+
+
+def test_a_recovering_engine_beats_between_pages_of_its_open_tasks(
+    tmp_path: Path, example_config: OpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a probe: a take-over beat only between the steps of its recovery, and reading 300,000 open tasks from
+    PostgreSQL was one step of 7 s; two standbys with a bound of 3 s unseated each other's new engines 30 times before
+    600,000 tasks were served again. Now at most a page of tasks is made or indexed between two beats (a page of 2
+    here, where the real one is `RECOVERY_PAGE`)."""
+    from queueopt.engine import engine as engine_module
+    from queueopt.store import sql
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first = Engine(open_store(url), VirtualClock(0.0), example_config)
+    first.submit([video(f"v{index}") for index in range(5)])
+    first.close()
+    events: list[str] = []
+    monkeypatch.setattr(sql, "RECOVERY_PAGE", 2)
+    monkeypatch.setattr(engine_module, "RECOVERY_PAGE", 2)
+    made = sql._task_of
+    monkeypatch.setattr(sql, "_task_of", lambda row: (events.append("made"), made(row))[1])
+    indexed = Engine._index
+    monkeypatch.setattr(
+        Engine, "_index", lambda self, tasks: (events.append(f"indexed {len(tasks)}"), indexed(self, tasks))[1]
+    )
+    store = open_store(url)
+    beat = store.beat_serving
+    monkeypatch.setattr(store, "beat_serving", lambda: (events.append("beat"), beat())[1])
+    Engine(store, VirtualClock(0.0), example_config)
+    runs = " ".join(events).split("beat")
+    assert events.count("made") == 5 and [event for event in events if event.startswith("indexed")] == [
+        "indexed 2",
+        "indexed 2",
+        "indexed 1",
+    ]
+    assert all(run.split().count("made") <= 2 and run.count("indexed") <= 1 for run in runs), events
+    store.close()

@@ -6,7 +6,7 @@ each, so the engine can trust any of them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from queueopt.domain import Task
@@ -16,6 +16,8 @@ from queueopt.store.retention import Purged
 SCHEMA_VERSION = 14
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
+RECOVERY_PAGE = 50_000
+"""Open tasks a recovering engine reads or indexes between beats: about half a second of either."""
 
 
 class Store(Protocol):
@@ -64,8 +66,9 @@ class Store(Protocol):
         makes it."""
         ...
 
-    def open_tasks(self) -> list[Task]:
-        """Queued and leased tasks, to rebuild the engine's indexes after a restart."""
+    def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
+        """Queued and leased tasks, to rebuild the engine's indexes after a restart; `each_page` is called before
+        each `RECOVERY_PAGE` of them is made, outside the store's lock (a recovering engine beats there)."""
         ...
 
     def moderators(self) -> dict[str, str]: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 
 from queueopt.domain import OPEN_STATES, Task, TaskState
@@ -172,7 +172,8 @@ class MemoryStore:
         with self._lock:
             return self._handed_back.get((task_id, lease_token, holder))
 
-    def open_tasks(self) -> list[Task]:
+    def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
+        """No page to wait for: the tasks are in memory already."""
         with self._lock:
             return [self._tasks[task_id] for task_id in sorted(self._open)]
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
 from queueopt.errors import Deposed, StoreUnavailable
 from queueopt.store import retention
+from queueopt.store.base import RECOVERY_PAGE
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 from queueopt.store.retention import Purged
 
@@ -393,12 +394,17 @@ class SqlStore:
             ).fetchall()
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def open_tasks(self) -> list[Task]:
+    def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
         with self._using():
             rows = self._execute(
                 f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') ORDER BY id"
             ).fetchall()
-        return [_task_of(row) for row in rows]
+        tasks: list[Task] = []
+        for start in range(0, len(rows), RECOVERY_PAGE):
+            if each_page is not None:
+                each_page()
+            tasks += map(_task_of, rows[start : start + RECOVERY_PAGE])
+        return tasks
 
     def moderators(self) -> dict[str, str]:
         with self._using():
