@@ -100,7 +100,10 @@ def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
         assert call(standby_base, "GET", "/v1/items/waiting")[0] == 401, "the token is the engine's call"
         assert call(standby_base, "GET", "/v1/items/waiting", MODERATOR)[0] == 403
         status, looped = call(standby_base, "GET", "/v1/items/waiting", INGEST, forwarded=True)
-        assert status == 503 and "reached a standby twice" in looped["detail"][0]["reason"]
+        assert status == 503 and looped["detail"][0]["reason"] == (
+            "standby: the request reached a standby twice; the serving engine is changing; the request was not "
+            "applied; retry"
+        )
         _kill_9(first, standby, standby_base)
         status, shown = call(standby_base, "GET", "/v1/items/waiting", INGEST)
         assert status == 200 and shown["status"] == "queued"

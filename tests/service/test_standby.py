@@ -34,8 +34,8 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
     with engine_lock(settings.database_url), serve(create_app(standby)) as client:
         response = client.get("/v1/queues", headers=bearer("admin"))
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
-        assert (
-            response.json()["detail"][0]["reason"] == "standby: no engine has announced that it serves this store yet"
+        assert response.json()["detail"][0]["reason"] == (
+            "standby: no engine has announced that it serves this store yet; the request was not applied; retry"
         )
         _announce(settings, DEAD)
         time.sleep(1.1)  # the standby reads the address at most once a second

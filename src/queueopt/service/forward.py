@@ -168,11 +168,11 @@ class Forwarder:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if any(name == FORWARDED for name, _ in scope["headers"]):
             # The announced address is stale and names a standby: answering beats passing it on in a loop.
-            await unavailable(TWICE)(scope, receive, send)
+            await unavailable(TWICE + _NOT_APPLIED)(scope, receive, send)
             return
         address = await self.address.get()
         if address is None:
-            await unavailable(NO_ADDRESS)(scope, receive, send)
+            await unavailable(NO_ADDRESS + _NOT_APPLIED)(scope, receive, send)
             return
         if not scope["raw_path"].startswith(b"/"):  # `OPTIONS *` and the like: no route has such a path
             await error_response(404, "Not Found")(scope, receive, send)
@@ -267,6 +267,9 @@ def _not_answered(address: str, error: httpx.HTTPError, timeout_s: float) -> str
 
 TWICE = "standby: the request reached a standby twice; the serving engine is changing"
 NO_ADDRESS = "standby: no engine has announced that it serves this store yet"
+# A standby answering TWICE or NO_ADDRESS passed nothing on, and says so, as its every other 503 says whether the
+# request may have been applied (found by a probe: these two did not).
+_NOT_APPLIED = "; the request was not applied; retry"
 
 
 def _relayed_request_headers(received: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
