@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import closing
 from pathlib import Path
 
+import psycopg
+import pytest
+from tests.conftest import PG_URL
 from tests.store.test_retention import reviewed
 
 from queueopt.domain import TaskState
@@ -87,3 +93,24 @@ def test_a_store_an_engine_serves_is_refused(tmp_path: Path) -> None:
         "background, or stop it and purge again"
     ]
     assert _kept(url) == {"old", "recent", "waiting"}
+
+
+@pytest.mark.postgres
+def test_a_database_that_holds_no_store_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """Found by a probe: opening the store made its tables, so a mistyped URL gained eleven tables (or a new
+    PostgreSQL schema) and the command reported 'would purge 0 items', exit 0."""
+    foreign = tmp_path / "customers.db"
+    with closing(sqlite3.connect(foreign)) as connection, connection:
+        connection.execute("CREATE TABLE customers (id INTEGER)")
+    schema = f"no_store_{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in PG_URL else "?"
+    for url in (f"sqlite:///{foreign}", f"{PG_URL}{separator}schema={schema}"):
+        done = run("--older-than-days", "30", "--dry-run", "--database-url", url)
+        assert done.returncode == 1 and done.stderr == (
+            "queueopt: database_url: the database holds no queueopt store (no schema_version table)\n"
+        ), done.stderr
+    with closing(sqlite3.connect(foreign)) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == [("customers",)]
+    with psycopg.connect(PG_URL) as connection:
+        found = connection.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchall()
+    assert found == []

@@ -14,6 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from queueopt.store import Store
     from queueopt.store.engine_lock import HeldLock
     from queueopt.store.retention import Purged
+    from queueopt.store.urls import StoreUrl
 
 
 def purge(
@@ -62,6 +64,9 @@ def purge(
         raise InvalidInput("a memory store lives and dies with its process: nothing to purge", field="database_url")
     if where.backend == "sqlite" and not Path(where.path).is_file():
         raise InvalidInput(f"no SQLite database at {where.path!r}", field="database_url")
+    if not _holds_a_store(where):
+        # Opening a store makes its tables: a mistyped URL would gain them, and be reported purged (found by a probe).
+        raise InvalidInput("the database holds no queueopt store (no schema_version table)", field="database_url")
     before = time.time() - older_than_days * DAY_S
     try:
         with engine_lock(url) as held:
@@ -81,6 +86,27 @@ def purge(
         f"{'would purge' if dry_run else 'purged'} {total.items} items settled before {cutoff} "
         f"({total.tasks} tasks, {total.audit} audit entries, {total.content} content history rows)"
     )
+
+
+def _holds_a_store(where: StoreUrl) -> bool:
+    """Whether the database `where` names holds a queueopt store, read without writing. A SQLite file that cannot
+    be read as a database counts as one: opening it says why, as for every command."""
+    if where.backend == "sqlite":
+        import sqlite3
+
+        try:
+            with closing(sqlite3.connect(Path(where.path).resolve().as_uri() + "?mode=ro", uri=True)) as connection:
+                query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+                return bool(connection.execute(query).fetchall())
+        except sqlite3.Error:
+            return True
+    from queueopt.store.engine_lock import current_schema
+    from queueopt.store.postgres import connect
+
+    with connect(where.conninfo) as connection:
+        schema = where.schema or current_schema(connection)
+        row = connection.execute("SELECT to_regclass(format('%%I.schema_version', %s::text))", (schema,)).fetchone()
+        return row is not None and row[0] is not None
 
 
 def _purge_holding(held: HeldLock, store: Store, batch: Callable[[int], Purged]) -> Purged:

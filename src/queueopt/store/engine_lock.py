@@ -192,7 +192,7 @@ def _advisory_lock(where: StoreUrl, waiting: _Waiting | None, unseat_after_s: fl
     with connect(where.conninfo, **_LOCK_SESSION) as connection:
         # Keyed by the schema the store's tables are in: without `?schema=` that is the connection's own current
         # schema (usually public), so `.../db` and `.../db?schema=public` are one store and take one lock.
-        schema = where.schema or _current_schema(connection)
+        schema = where.schema or current_schema(connection)
         key = (_NAMESPACE, zlib.crc32(schema.encode()) - 2**31)
         hung = HungHolder(schema, key, unseat_after_s) if waiting is not None and unseat_after_s is not None else None
 
@@ -211,6 +211,6 @@ def _advisory_lock(where: StoreUrl, waiting: _Waiting | None, unseat_after_s: fl
         yield _HeldSession(connection, schema)
 
 
-def _current_schema(connection: Any) -> str:
+def current_schema(connection: Any) -> str:
     row = connection.execute("SELECT current_schema()").fetchone()
     return str(row[0]) if row is not None and row[0] is not None else "public"
