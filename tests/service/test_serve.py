@@ -29,7 +29,9 @@ from queueopt.clock import SystemClock
 from queueopt.config import load_config
 from queueopt.domain import Item
 from queueopt.engine import Engine
-from queueopt.store import open_store
+from queueopt.service.commands import _check_store
+from queueopt.service.settings import Settings
+from queueopt.store import open_store, sql
 
 
 def test_serve_round_trip_and_graceful_sigterm(tmp_path: Path) -> None:
@@ -173,3 +175,21 @@ def test_a_store_with_open_tasks_in_a_queue_the_config_lacks_stops_serve_in_one_
         assert stderr.startswith(
             f"{renamed}: queues: the store has open tasks in queues this config does not have: 'audio' (1 open task);"
         )
+
+
+@pytest.mark.parametrize("holding", [True, False])
+def test_the_check_before_serving_beats_while_it_reads_only_for_the_lock_holder(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, holding: bool
+) -> None:
+    """The twin of the engine's rebuild (found reviewing the fix for a probe's finding): the read of every open task
+    before serving, under the lock, went without a beat, so a standby could judge a restarted holder of a large
+    backlog hung before its engine began. A standby's own read must never beat: it would vouch for the engine it
+    waits on. A page of 2 here, where the real one is `RECOVERY_PAGE`."""
+    engine = Engine(open_store(settings.database_url), SystemClock(), load_config(settings.config))
+    engine.submit([Item(id=f"i{index}", modality="text", language="en", region="us") for index in range(5)])
+    engine.close()
+    beats: list[float] = []
+    monkeypatch.setattr(sql, "RECOVERY_PAGE", 2)
+    monkeypatch.setattr(sql.SqlStore, "beat_serving", lambda self: beats.append(time.time()))
+    _check_store(settings, holding=holding)
+    assert len(beats) == (3 if holding else 0)

@@ -146,27 +146,33 @@ def _run(
         exit_with(error.source, error.problems)
     listening = listening or _listen(settings.host, settings.port)
     if settings.standby:  # the app waits for the lock itself, serving meanwhile
-        _check_store(settings)
+        _check_store(settings, holding=False)
         _serve(app, settings, log_level, listening)
         return
     with engine_lock(settings.database_url) as held:
         if prepare is not None:
             prepare()
-        _check_store(settings)
+        _check_store(settings, holding=True)
         with guarding(held):
             _serve(app, settings, log_level, listening)
 
 
-def _check_store(settings: Settings) -> None:
+def _check_store(settings: Settings, *, holding: bool) -> None:
     """Read the store once before serving: one that cannot be reached, or whose open tasks need a queue, policy area
     or clearance tier the config does not have (which the engine refuses to start with, see `stranded_work`), ends
-    the command in one line, before the app's start-up would fail with a traceback."""
+    the command in one line, before the app's start-up would fail with a traceback.
+
+    `holding` the store's lock, this process beats between pages of the read, as the engine's own rebuild does
+    (`Engine._recover`): a standby judges the new holder by the beat on record, its predecessor's, and a large
+    backlog read without beats would have the starting process judged hung. A standby, not holding it, never beats:
+    that would vouch for the engine it waits on."""
     from queueopt.engine import stranded_work
     from queueopt.store import open_store
 
     store = open_store(settings.database_url)
     try:
-        stranded = stranded_work(load_config(settings.config), store.open_tasks())
+        tasks = store.open_tasks(each_page=store.beat_serving if holding else None)
+        stranded = stranded_work(load_config(settings.config), tasks)
     finally:
         store.close()
     if stranded is not None:
