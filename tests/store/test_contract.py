@@ -423,8 +423,19 @@ def _schema_scripts(up_to: int, column_types: dict[str, str]) -> list[str]:
 @contextmanager
 def _store_at_version(backend: str, tmp_path: Path, version: int, rows: Sequence[str]) -> Iterator[Store]:
     """A store made at an old schema `version` with `rows` inserted (SQL with a `{false}` placeholder), then opened
-    by this code, which migrates it: what an upgrade finds on disk. A PostgreSQL one lives in a schema of its own,
-    dropped afterwards."""
+    by this code, which migrates it: what an upgrade finds on disk."""
+    with _database_at_version(backend, tmp_path, version, rows) as url:
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+@contextmanager
+def _database_at_version(backend: str, tmp_path: Path, version: int, rows: Sequence[str]) -> Iterator[str]:
+    """The URL of a database a release at schema `version` left, with `rows` inserted (SQL with a `{false}`
+    placeholder). A PostgreSQL one lives in a schema of its own, dropped afterwards."""
     import sqlite3
     import uuid
 
@@ -456,11 +467,9 @@ def _store_at_version(backend: str, tmp_path: Path, version: int, rows: Sequence
             connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
             for row in rows:
                 connection.execute(row.format(false="FALSE").encode())
-    store = open_store(url)
     try:
-        yield store
+        yield url
     finally:
-        store.close()
         if backend == "postgres":
             with psycopg.connect(PG_URL, autocommit=True) as connection:
                 connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
@@ -606,6 +615,34 @@ def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backe
         kept = ("old", "old.1", "m1", '{"transition":"released","moderator_id":"m1"}', "{}")
         store.apply(Changes(handed_back=[kept]))
         assert store.handed_back("old", "old.1", "m1") == kept[3:]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_store_a_newer_release_migrated_is_refused_and_left_as_it_was(backend: str, tmp_path: Path) -> None:
+    """A rollback of the code onto a database a newer release migrated: the old code would write rows without what
+    the newer columns keep and read their absence as "none", so it refuses to open the store and writes nothing."""
+    import sqlite3
+
+    import psycopg
+    from tests.conftest import PG_URL
+
+    from queueopt.errors import Conflict
+
+    newer = SCHEMA_VERSION + 1
+    with _database_at_version(backend, tmp_path, newer, (_old_task("queued"),)) as url:
+        with pytest.raises(Conflict, match=f"version {newer}, newer than this queueopt's {SCHEMA_VERSION}"):
+            open_store(url)
+        query = (
+            "SELECT (SELECT COUNT(*) FROM schema_version), (SELECT MAX(version) FROM schema_version), state FROM tasks"
+        )
+        if backend == "sqlite":
+            with sqlite3.connect(tmp_path / f"v{newer}.db") as connection:
+                found = connection.execute(query).fetchall()
+        else:
+            with psycopg.connect(PG_URL, autocommit=True) as connection:
+                connection.execute(f'SET search_path TO "{url.rsplit("schema=", 1)[1]}"'.encode())
+                found = connection.execute(query.encode()).fetchall()
+    assert found == [(1, newer, "queued")]
 
 
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(

@@ -19,9 +19,9 @@ from importlib import resources
 from typing import Any, Protocol
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
-from queueopt.errors import Deposed, StoreUnavailable
+from queueopt.errors import Conflict, Deposed, StoreUnavailable
 from queueopt.store import retention
-from queueopt.store.base import RECOVERY_PAGE
+from queueopt.store.base import RECOVERY_PAGE, SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 from queueopt.store.retention import Purged
 
@@ -276,6 +276,19 @@ class SqlStore:
                         if body.strip():
                             self._execute(body)
                     self._execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            self._refuse_newer_schema()
+
+    def _refuse_newer_schema(self) -> None:
+        """Stop a release older than the store's schema from opening it: its writes would leave out what newer
+        columns and tables hold (a decision kept for retries, a ruling for re-uploads), and its reads would take
+        their absence for "none", so a rollback must go with a restore of the database, never onto the newer one."""
+        found = int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0])
+        if found > SCHEMA_VERSION:
+            message = (
+                f"the store's schema is version {found}, newer than this queueopt's {SCHEMA_VERSION}: "
+                "run the release that migrated it, or a later one"
+            )
+            raise Conflict(message, field="database_url")
 
     def schema_version(self) -> int:
         with self._using():

@@ -96,7 +96,6 @@ def _write_ahead_log(connection: sqlite3.Connection) -> None:
             return
         except sqlite3.OperationalError as error:
             if not _locked(error) or time.monotonic() > deadline:
-                connection.close()
                 raise
             time.sleep(0.01)
 
@@ -106,7 +105,11 @@ def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-    _write_ahead_log(connection)
-    connection.execute("PRAGMA synchronous = " + ("FULL" if durability == "strict" else "NORMAL"))
-    connection.execute("PRAGMA foreign_keys = ON")
-    return SqlStore(connection, SQLITE)
+    try:
+        _write_ahead_log(connection)
+        connection.execute("PRAGMA synchronous = " + ("FULL" if durability == "strict" else "NORMAL"))
+        connection.execute("PRAGMA foreign_keys = ON")
+        return SqlStore(connection, SQLITE)
+    except BaseException:
+        connection.close()
+        raise
