@@ -353,6 +353,21 @@ def test_processes_opening_one_new_database_at_once_migrate_it_once(store_factor
     assert [store.schema_version() for store in opened] == [SCHEMA_VERSION] * 4
 
 
+def test_open_tasks_read_in_pages_are_every_open_task_once_in_id_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recovering engine reads open tasks a page at a time, each page after the id the last one ended at (a page
+    of 2 here): a decided task between pages, ids that prefix one another and a page that ends the tasks exactly
+    must neither drop nor repeat a task."""
+    from queueopt.store import sql
+
+    monkeypatch.setattr(sql, "RECOVERY_PAGE", 2)
+    ids = ["b", "a", "a1", "c", "ab", "d"]
+    submit(store, *ids)
+    store.apply(Changes(tasks=[TaskWrite(task("c", TaskState.DECIDED, attempt=1), expect=(TaskState.QUEUED, 0))]))
+    assert [t.id for t in store.open_tasks()] == ["a", "a1", "ab", "b", "d"]
+
+
 def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Store) -> None:
     submit(store, "a", "b")
     copy = item("c", status=ItemStatus.DUPLICATE)
@@ -395,7 +410,7 @@ def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_cle
         )
     store = open_store(f"sqlite:///{path}")
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         migrated = store.task("old")
         assert migrated is not None and migrated.clearance == () and migrated.areas == ()
         assert migrated.policy == old.policy
@@ -496,7 +511,7 @@ def test_a_version_3_copy_of_an_automatically_actioned_item_names_no_task_once_m
     """Before version 4 a copy named the item it rode on as its `task_id`, a task that did not exist when that
     item had been actioned automatically. The migration moves the name to `duplicate_of` and keeps real tasks."""
     with _store_at_version(backend, tmp_path, 3, _VERSION_3_COPIES) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         records = store.items(["reviewed", "copy-of-reviewed", "removed", "copy-of-removed"])
         named = {key: (record.task_id, record.duplicate_of) for key, record in records.items()}
         assert named == {
@@ -545,7 +560,7 @@ def test_each_content_s_appeal_decided_last_is_its_ruling_once_migrated(
     if version == 13:  # as version 13's migration filled it, or an engine before version 14 wrote it
         rows += ("INSERT INTO content_rulings (hash, item_id) VALUES ('h1', 'reversed')",)
     with _store_at_version(backend, tmp_path, version, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         assert store.rulings(["h1", "h2"]) == {"h1": "uphold"}
 
 
@@ -586,7 +601,7 @@ def test_work_stored_before_version_11_is_purged_a_content_at_a_time_once_migrat
         "'duplicate', ''), (10.0, 'reviewed', 'reviewed', 'ingest', 'queued', '')",
     )
     with _store_at_version(backend, tmp_path, 10, rows) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         purged = store.purge(1000.0, 0, 100)
         assert (purged.items, purged.tasks, purged.audit, purged.content) == (2, 0, 2, 1)
         assert set(store.items(["removed", "copy-of-removed", "reviewed"])) == {"reviewed"}
@@ -598,7 +613,7 @@ def test_a_task_decided_before_version_10_has_no_decision_once_migrated(backend:
     """Version 10 keeps a decided task's decision; one decided before it has none (a retry of that decision is then
     refused like any stale lease)."""
     with _store_at_version(backend, tmp_path, 9, (_old_task("decided"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         old = store.task("old")
         assert old is not None and old.state is TaskState.DECIDED and old.attempt == 1 and old.decision is None
 
@@ -608,7 +623,7 @@ def test_a_lease_handed_back_before_version_11_has_no_record_once_migrated(backe
     """Version 11 keeps each lease its holder handed back; one handed back before it has none (a retry of that
     release or skip is then refused like any stale lease), and the task itself is as it was."""
     with _store_at_version(backend, tmp_path, 10, (_old_task("queued"),)) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 14
+        assert store.schema_version() == SCHEMA_VERSION == 15
         assert store.handed_back("old", "old.1", "m1") is None
         old = store.task("old")
         assert old is not None and old.state is TaskState.QUEUED and old.attempt == 1

@@ -13,7 +13,7 @@ from queueopt.domain import Task
 from queueopt.store.records import AuditEntry, Changes, ItemRecord
 from queueopt.store.retention import Purged
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 BEAT_S = 1.0
 """How often the serving engine calls `Store.beat_serving`."""
 RECOVERY_PAGE = 50_000
@@ -67,8 +67,9 @@ class Store(Protocol):
         ...
 
     def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
-        """Queued and leased tasks, to rebuild the engine's indexes after a restart; `each_page` is called before
-        each `RECOVERY_PAGE` of them is made, outside the store's lock (a recovering engine beats there)."""
+        """Queued and leased tasks in id order, to rebuild the engine's indexes after a restart; `each_page` is
+        called before each `RECOVERY_PAGE` of them is read and made, outside the store's lock (a recovering engine
+        beats there)."""
         ...
 
     def moderators(self) -> dict[str, str]: ...

@@ -408,16 +408,21 @@ class SqlStore:
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
-        with self._using():
-            rows = self._execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') ORDER BY id"
-            ).fetchall()
+        """Read in pages, each its own statement after the id the last one ended at, so that `each_page` (the
+        engine's beat, a write on this same connection) runs between them: the caller holds the store's lock, so no
+        other engine writes open tasks in between."""
+        query = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') AND id > ? ORDER BY id LIMIT ?"
         tasks: list[Task] = []
-        for start in range(0, len(rows), RECOVERY_PAGE):
+        after = ""
+        while True:
             if each_page is not None:
                 each_page()
-            tasks += map(_task_of, rows[start : start + RECOVERY_PAGE])
-        return tasks
+            with self._using():
+                rows = self._execute(query, (after, RECOVERY_PAGE)).fetchall()
+            tasks += map(_task_of, rows)
+            if len(rows) < RECOVERY_PAGE:
+                return tasks
+            after = rows[-1][0]
 
     def moderators(self) -> dict[str, str]:
         with self._using():
