@@ -314,6 +314,39 @@ def test_horizon_option_shortens_the_run(app: typer.Typer, tmp_path: Path) -> No
     assert longer.exit_code == 1 and "be at most its horizon_s (4000)" in longer.output  # the file's item cap holds
 
 
+@pytest.mark.parametrize("command", ["simulate", "compare"])
+def test_a_shortened_scaled_run_leaves_out_the_bursts_it_ends_before(
+    app: typer.Typer, tmp_path: Path, command: str
+) -> None:
+    """Found by a probe: `--scale` with `--horizon-s` ending before the file's evening burst was refused for a burst
+    "at or after horizon_s", a horizon the file does not have; the shortened run never reaches the burst."""
+    scenario = _small(tmp_path)
+    scenario.write_text(
+        scenario.read_text() + "\n[[bursts]]\nstart_s = 1000\nlength_s = 500\nmultiplier = 3\n"
+        "\n[[bursts]]\nstart_s = 3000\nlength_s = 500\nmultiplier = 3\n"
+    )
+    files = [str(scenario), "--out", str(tmp_path / "out")] if command == "simulate" else [str(scenario)] * 2
+    result = CliRunner().invoke(app, [command, *files, "--scale", "2", "--horizon-s", "2000", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert [burst.start_s for burst in commands._load(scenario, 2.0, 2000.0).bursts] == [1000.0]
+
+
+@pytest.mark.parametrize(
+    ("option", "code", "said"),
+    [(["-n", "1"], 2, "Invalid value for '--replications'"), ([], 1, "needs at least 2 replications; give -n 2")],
+)
+def test_compare_refuses_fewer_than_two_pairs_before_it_runs(
+    app: typer.Typer, tmp_path: Path, option: list[str], code: int, said: str
+) -> None:
+    """A paired interval needs two pairs: `-n 1` is a usage error, as `compare --help`'s range says (the probe found
+    the help offering 1), and files of one replication each, without `-n`, are refused saying what to give."""
+    scenario = _small(tmp_path)
+    scenario.write_text(scenario.read_text().replace("replications = 3", "replications = 1"))
+    result = CliRunner().invoke(app, ["compare", str(scenario), str(scenario), *option])
+    assert result.exit_code == code and said in " ".join(result.output.split()), result.output
+    assert "comparing" not in result.output
+
+
 def test_a_report_that_cannot_be_written_leaves_the_folder_as_it_was(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()

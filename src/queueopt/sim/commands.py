@@ -40,6 +40,16 @@ Replications = Annotated[
     int | None,
     typer.Option("--replications", "-n", min=1, max=MAX_REPLICATIONS, help="Replications (default: the scenario's)."),
 ]
+PairedReplications = Annotated[
+    int | None,
+    typer.Option(
+        "--replications",
+        "-n",
+        min=2,
+        max=MAX_REPLICATIONS,
+        help="Paired replications, at least 2 for an interval (default: the fewer of the two scenarios').",
+    ),
+]
 Scale = Annotated[
     float,
     typer.Option(
@@ -71,8 +81,10 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
     """The scenario, shortened and scaled as asked; a scaled copy is validated again (`--scale 1e9` makes more
     items and moderators than a scenario may have), and its problems are printed as the file's would be.
 
-    `--horizon-s` only shortens: a longer run would skip the file's checks of how many items it draws. A trace
-    replays its items as recorded, so scaling one would shrink only the roster."""
+    `--horizon-s` only shortens: a longer run would skip the file's checks of how many items it draws. It leaves
+    out the bursts it ends before, which the file's horizon included and the shortened run never reaches (a scaled
+    copy of the example day's first hours was refused for its evening burst, found by a probe). A trace replays its
+    items as recorded, so scaling one would shrink only the roster."""
     try:
         scenario = load_scenario(path)
         if horizon_s is not None:
@@ -81,7 +93,8 @@ def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Sce
                     f"horizon-s: must exceed the scenario's warmup_s ({scenario.warmup_s:g}) and be at most its "
                     f"horizon_s ({scenario.horizon_s:g}); got {horizon_s:g}"
                 )
-            scenario = scenario.model_copy(update={"horizon_s": horizon_s})
+            reached = [burst for burst in scenario.bursts if burst.start_s < horizon_s]
+            scenario = scenario.model_copy(update={"horizon_s": horizon_s, "bursts": reached})
         late = check_trace(scenario)
         if late:
             print(
@@ -244,7 +257,7 @@ def _say_paired(experiments: dict[str, Experiment], count: int) -> None:
 def compare_command(
     first: Annotated[Path, typer.Argument(help="Scenario A (TOML).")],
     second: Annotated[Path, typer.Argument(help="Scenario B (TOML).")],
-    replications: Replications = None,
+    replications: PairedReplications = None,
     scale: Scale = 1.0,
     workers: Workers = 1,
     horizon_s: Horizon = None,
@@ -272,7 +285,7 @@ def compare_command(
         )
     count = replications or min(a.replications, b.replications)
     if count < 2:
-        raise _fail("replications: a paired interval needs at least 2 replications")
+        raise _fail("replications: a paired interval needs at least 2 replications; give -n 2 or more")
     with _progress((a.horizon_s + b.horizon_s) * count, "comparing") as update:
         left = run_experiment(a, None, count, _for(update, "A"), workers)
         right = run_experiment(b, None, count, _for(update, "B"), workers)
