@@ -161,16 +161,20 @@ def _scalar(value: object) -> object:
     return value
 
 
-def _finite(value: str | int | float | bool) -> str | int | float | bool:
+def _storable(value: str | int | float | bool) -> str | int | float | bool:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("a number must be finite")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(_PATTERN_MEANINGS[_TEXT_PATTERN])
     return value
 
 
-AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-AttributeValue = Annotated[str | int | float | bool, BeforeValidator(_scalar), AfterValidator(_finite)]
-"""A free-form attribute; a number must be finite, as everywhere else: a JSON store keeps NaN and infinity as null,
-and an item that read back differently from what was acknowledged would fail every later read of it."""
+AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_TEXT_PATTERN)]
+AttributeValue = Annotated[str | int | float | bool, BeforeValidator(_scalar), AfterValidator(_storable)]
+"""A free-form attribute, held to what every field is held to: a number must be finite (a JSON store keeps NaN and
+infinity as null, and an item that read back differently from what was acknowledged would fail every later read of
+it), and text must not hold NUL, as the API promises of every text field (the probe found attributes let it through;
+the item's stored JSON escapes it, but a client or export reading the text meets a NUL it was told never comes)."""
 
 
 DurationS = Annotated[float, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]

@@ -325,6 +325,14 @@ def test_a_nul_character_is_refused_on_every_store_before_anything_is_written(
         assert response.status_code == 422
         assert _problems(response) == [("items.1.content_hash", "may hold only printable ASCII, without spaces")]
         assert client.get(f"/v1/items/{good['id']}", headers=bearer("ingest")).status_code == 404
+        in_value, in_name = text_item(attributes={"a": "x\u0000y"}), text_item(attributes={"a\u0000": "y"})
+        response = client.post("/v1/items", json={"items": [good, in_value, in_name]}, headers=bearer("ingest"))
+        assert response.status_code == 422, "the probe found attributes let a NUL through"
+        assert _problems(response) == [
+            ("items.1.attributes.a", "must not contain the NUL character (U+0000)"),
+            ("items.2.attributes.a\u0000.[key]", "must not contain the NUL character (U+0000)"),
+        ]
+        assert client.get(f"/v1/items/{good['id']}", headers=bearer("ingest")).status_code == 404
         task = api.lease("m1")
         skip = {"lease_token": task["lease_token"], "reason": "x\u0000y"}
         response = client.post(f"/v1/tasks/{task['task_id']}/skip", json=skip, headers=bearer("m1"))
