@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from queueopt.config import OpsConfig, Predicate, Range, RoutingRule
-from queueopt.domain import AttributeValue
+from queueopt.domain import AttributeValue, Modality, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +161,42 @@ def same_attribute(value: AttributeValue, expected: AttributeValue) -> bool:
 
 
 def unreachable_rules(config: OpsConfig) -> list[str]:
-    """One warning per rule shadowed by an earlier rule that catches everything it would."""
+    """One warning per rule earlier rules catch every item of: one earlier rule alone, or several together, each
+    catching every item of one modality and source the rule could match (a probe found a rule behind one rule per
+    modality passed without a word). Both tests are sound, never calling a live rule dead; several rules splitting
+    an open list (languages, say) between them are not seen. The last rule is the catch-all the config requires, so
+    it is not said to be dead when earlier rules leave it nothing: it stays as the safety net."""
+    rules = config.rules
     warnings = []
-    for index, rule in enumerate(config.rules):
-        for earlier_index, earlier in enumerate(config.rules[:index]):
-            if covers(earlier.when, rule.when):
-                warnings.append(
-                    f"rules.{index}: rule {rule.name!r} can never match: "
-                    f"rule {earlier.name!r} (rules.{earlier_index}) already catches every item it would"
-                )
-                break
+    for index, rule in enumerate(rules):
+        earlier = rules[:index]
+        alone = next((position for position, other in enumerate(earlier) if covers(other.when, rule.when)), None)
+        if alone is not None:
+            warnings.append(
+                f"rules.{index}: rule {rule.name!r} can never match: "
+                f"rule {earlier[alone].name!r} (rules.{alone}) already catches every item it would"
+            )
+            continue
+        together = _covering_per_cell(earlier, rule.when) if index < len(rules) - 1 else None
+        if together is not None:
+            names = ", ".join(f"{earlier[position].name!r} (rules.{position})" for position in together)
+            warnings.append(
+                f"rules.{index}: rule {rule.name!r} can never match: rules {names} between them already catch "
+                "every item it would (each modality and source by one of them)"
+            )
     return warnings
+
+
+def _covering_per_cell(earlier: Sequence[RoutingRule], when: Predicate) -> list[int] | None:
+    """The earlier rules that between them catch every item `when` matches, found by splitting it into one
+    predicate per modality and source (closed lists, so the split is exact) and finding, for each, one earlier rule
+    that covers it; None when a part is caught by no one rule."""
+    found: set[int] = set()
+    for modality in when.modality or list(Modality):
+        for source in when.source or list(Source):
+            part = when.model_copy(update={"modality": [modality], "source": [source]})
+            position = next((at for at, other in enumerate(earlier) if covers(other.when, part)), None)
+            if position is None:
+                return None
+            found.add(position)
+    return sorted(found)
