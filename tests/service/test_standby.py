@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import anyio
 import pytest
@@ -320,3 +321,36 @@ def _upstream(status: int) -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_a_standby_leaves_the_schema_of_the_store_it_waits_on_to_the_engine_that_takes_it_over(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Found by a docs review: a standby of a newer release migrated the store as it started, under the older engine
+    serving it, which never reads the schema version again. Neither its check before serving nor its reads of the
+    serving engine's address migrate now; taking the store over as its serving engine does."""
+    from tests.store.test_contract import _database_at_version
+
+    from queueopt.service.commands import _check_store
+    from queueopt.store import SCHEMA_VERSION
+
+    older = SCHEMA_VERSION - 1
+    with _database_at_version("sqlite", tmp_path, older, ()) as url:
+        standby = settings.model_copy(update={"database_url": url})
+        _check_store(standby, holding=False)
+        address = ServingAddress(url)
+
+        async def read() -> str | None:
+            try:
+                return await address.get()
+            finally:
+                await address.close()
+
+        assert anyio.run(read) is None
+        store = open_store(url, migrate=False)
+        assert store.schema_version() == older
+        store.close()
+        _check_store(standby, holding=True)
+        store = open_store(url, migrate=False)
+        assert store.schema_version() == SCHEMA_VERSION
+        store.close()

@@ -660,6 +660,39 @@ def test_a_store_a_newer_release_migrated_is_refused_and_left_as_it_was(backend:
     assert found == [(1, newer, "queued")]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_standby_s_open_leaves_an_older_schema_as_it_is_and_refuses_a_newer_one(backend: str, tmp_path: Path) -> None:
+    """A standby opens a store an engine of another release may serve: migrating under that engine could break its
+    reads and writes (found by a docs review: a newer standby migrated the store as it started), so it leaves the
+    schema alone until it takes over, when opening as the serving engine migrates it."""
+    from queueopt.errors import Conflict
+
+    older = SCHEMA_VERSION - 1
+    with _database_at_version(backend, tmp_path, older, (_old_task("queued"),)) as url:
+        for _ in range(2):  # and a second standby, or a restart, finds it as it was
+            standby = open_store(url, migrate=False)
+            assert standby.schema_version() == older and standby.serving_address() is None
+            standby.close()
+        serving = open_store(url)
+        assert serving.schema_version() == SCHEMA_VERSION
+        serving.close()
+    with _database_at_version(backend, tmp_path, SCHEMA_VERSION + 1, ()) as url:
+        with pytest.raises(Conflict, match="newer than this queueopt's"):
+            open_store(url, migrate=False)
+
+
+def test_a_standby_s_open_of_a_database_nothing_migrated_yet_creates_no_table(tmp_path: Path) -> None:
+    """Version 0: the standby waits for an engine to take the store and make it."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    store = open_store(url, migrate=False)
+    assert store.schema_version() == 0
+    store.close()
+    with sqlite3.connect(tmp_path / "new.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM sqlite_master").fetchall() == [(0,)]
+
+
 def test_a_sqlite_store_whose_write_lock_another_process_holds_too_long_is_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -165,12 +165,21 @@ def _check_store(settings: Settings, *, holding: bool) -> None:
     `holding` the store's lock, this process beats between pages of the read, as the engine's own rebuild does
     (`Engine._recover`): a standby judges the new holder by the beat on record, its predecessor's, and a large
     backlog read without beats would have the starting process judged hung. A standby, not holding it, never beats:
-    that would vouch for the engine it waits on."""
+    that would vouch for the engine it waits on; nor does it migrate the store (see `SqlStore`), so on a store of an
+    older schema it leaves the check to its engine's rebuild when it takes over."""
     from queueopt.engine import stranded_work
-    from queueopt.store import open_store
+    from queueopt.store import SCHEMA_VERSION, open_store
 
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, migrate=holding)
     try:
+        found = store.schema_version()
+        if found < SCHEMA_VERSION:
+            logging.getLogger("queueopt.service.standby").warning(
+                "the store's schema is version %d, this release's %d: it is migrated when this standby takes over",
+                found,
+                SCHEMA_VERSION,
+            )
+            return
         tasks = store.open_tasks(each_page=store.beat_serving if holding else None)
         stranded = stranded_work(load_config(settings.config), tasks)
     finally:

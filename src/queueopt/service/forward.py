@@ -106,7 +106,7 @@ class ServingAddress:
 
     def _read(self) -> str | None:
         if self._store is None:
-            self._store = open_store(self._database_url)
+            self._store = open_store(self._database_url, migrate=False)  # the serving engine's release migrates
         return self._store.serving_address()
 
     def answered(self, status: int) -> None:

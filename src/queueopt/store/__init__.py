@@ -21,8 +21,9 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
-    """Open the store `url` names (see `parse_store_url`)."""
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the store `url` names (see `parse_store_url`), applying the schema migrations it lacks; `migrate=False`
+    for a standby, which opens a store another engine serves (see `SqlStore`)."""
     where = parse_store_url(url)
     if where.backend == "memory":
         return MemoryStore()
@@ -32,10 +33,10 @@ def open_store(url: str) -> Store:
         from queueopt.store.sqlite import open_sqlite
 
         try:
-            return open_sqlite(where.path, where.durability)
+            return open_sqlite(where.path, where.durability, migrate=migrate)
         except (sqlite3.Error, OSError) as error:
             message = f"cannot open SQLite database {where.path!r}: {error}"
             raise StoreUnavailable(message, field="database_url") from None
     from queueopt.store.postgres import open_postgres
 
-    return open_postgres(where.conninfo, where.schema)
+    return open_postgres(where.conninfo, where.schema, migrate=migrate)

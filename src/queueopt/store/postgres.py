@@ -51,6 +51,7 @@ POSTGRES = Dialect(
     # stores in different schemas migrate one at a time too, which costs nothing after their first start.
     migration_lock="SELECT pg_advisory_xact_lock(1903521648::int8)",
     now_s="EXTRACT(EPOCH FROM clock_timestamp())::float8",
+    versioned="SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version'",
     column_types={
         "real": "DOUBLE PRECISION",
         "bool": "BOOLEAN",
@@ -73,7 +74,7 @@ def connect(conninfo: str, **options: str) -> psycopg.Connection[Any]:
         raise InvalidInput(one_line(error), field="database_url") from None
 
 
-def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:
+def open_postgres(conninfo: str, schema: str | None = None, *, migrate: bool = True) -> SqlStore:
     """`schema` must already be a checked identifier (`parse_store_url` checks it). It is created under the
     migration lock, since two processes creating one schema at once collide like two creating one table. The
     session is named `queueopt-store` in pg_stat_activity unless the URL names it."""
@@ -85,7 +86,7 @@ def open_postgres(conninfo: str, schema: str | None = None) -> SqlStore:
                 connection.execute(POSTGRES.migration_lock)
                 connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             connection.execute(f'SET search_path TO "{schema}"')
-        return SqlStore(connection, POSTGRES)
+        return SqlStore(connection, POSTGRES, migrate=migrate)
     except BaseException:
         connection.close()
         raise

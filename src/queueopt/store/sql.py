@@ -62,6 +62,8 @@ class Dialect:
     now_s: str
     """The database's clock, in seconds since the epoch: heartbeats are stamped and judged by one clock, whatever
     the replicas' own say."""
+    versioned: str
+    """Counts the `schema_version` tables the store's schema holds: 0 where no release has migrated it yet."""
 
 
 _ITEM_COLUMNS = (
@@ -180,9 +182,14 @@ def _task_of(row: Row) -> Task:
 
 class SqlStore:
     """A store on one connection, serialised by a lock: SQLite has one writer anyway, and the engine above
-    is serialised too. Reads share the lock so they always see a committed state."""
+    is serialised too. Reads share the lock so they always see a committed state.
 
-    def __init__(self, connection: Connection, dialect: Dialect) -> None:
+    Opening it applies the migrations it lacks, unless not to `migrate`: a standby opens a store another engine
+    serves, maybe of an older release, whose reads and writes a migration could break under it (a column it does not
+    write made required, say), so the standby leaves the schema alone and migrates when it takes over. Either way a
+    schema newer than this release's is refused."""
+
+    def __init__(self, connection: Connection, dialect: Dialect, *, migrate: bool = True) -> None:
         self._connection = connection
         self._dialect = dialect
         self._lock = threading.Lock()
@@ -210,7 +217,11 @@ class SqlStore:
         )
         self._read_epoch = "SELECT epoch FROM serving_engine WHERE slot = 1" + dialect.share_row
         self._epoch: int | None = None
-        self._migrate()
+        if migrate:
+            self._migrate()
+        else:
+            with self._lock:
+                self._refuse_newer_schema()
 
     def _sql(self, query: str) -> str:
         return query if self._dialect.placeholder == "?" else query.replace("?", self._dialect.placeholder)
@@ -282,7 +293,7 @@ class SqlStore:
         """Stop a release older than the store's schema from opening it: its writes would leave out what newer
         columns and tables hold (a decision kept for retries, a ruling for re-uploads), and its reads would take
         their absence for "none", so a rollback must go with a restore of the database, never onto the newer one."""
-        found = int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0])
+        found = self._recorded_version()
         if found > SCHEMA_VERSION:
             message = (
                 f"the store's schema is version {found}, newer than this queueopt's {SCHEMA_VERSION}: "
@@ -290,9 +301,15 @@ class SqlStore:
             )
             raise Conflict(message, field="database_url")
 
+    def _recorded_version(self) -> int:
+        """The schema version on record; 0 for a database no release has migrated yet (no `schema_version`)."""
+        if not self._execute(self._dialect.versioned).fetchall()[0][0]:
+            return 0
+        return int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0] or 0)
+
     def schema_version(self) -> int:
         with self._using():
-            return int(self._execute("SELECT MAX(version) FROM schema_version").fetchall()[0][0])
+            return self._recorded_version()
 
     def apply(self, changes: Changes) -> None:
         inserts = [(write.task.id, *_task_values(write.task)) for write in changes.tasks if write.expect is None]

@@ -69,6 +69,7 @@ SQLITE = Dialect(
     claim_timeout="",  # the busy timeout bounds every wait
     migration_lock="",
     now_s="((julianday('now') - 2440587.5) * 86400.0)",
+    versioned="SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
     driver_error=sqlite3.Error,
@@ -100,7 +101,7 @@ def _write_ahead_log(connection: sqlite3.Connection) -> None:
             time.sleep(0.01)
 
 
-def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
+def open_sqlite(path: str, durability: str = "normal", *, migrate: bool = True) -> SqlStore:
     """`durability` is "normal" or "strict" (`parse_store_url` checks it); a missing parent folder is made."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ def open_sqlite(path: str, durability: str = "normal") -> SqlStore:
         _write_ahead_log(connection)
         connection.execute("PRAGMA synchronous = " + ("FULL" if durability == "strict" else "NORMAL"))
         connection.execute("PRAGMA foreign_keys = ON")
-        return SqlStore(connection, SQLITE)
+        return SqlStore(connection, SQLITE, migrate=migrate)
     except BaseException:
         connection.close()
         raise
