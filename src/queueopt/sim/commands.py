@@ -421,8 +421,16 @@ def staff(
     _print_check(result)
     if result.met():
         _say_saving(saving, sum(dedicated), "confirmed in simulation hour by hour")
-    elif saving > 0:
+        return
+    if saving > 0:
         print("Pooling saves nothing that simulation confirms: the pooled plan is not shown to meet every target.")
+    # A plan not shown to meet its targets is no plan to roster by: exit 1, so a pipeline gating on the check stops
+    # (found by a probe: it exited 0 whatever the verdict).
+    missed, unsure, unjudged = len(result.missed()), len(result.unsure()), len(result.unmeasured)
+    raise _fail(
+        f"plan: not shown to meet every target in simulation ({missed} queue-hour(s) missed, {unsure} unsure, "
+        f"{unjudged} planned hour(s) with no items to judge)"
+    )
 
 
 def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
