@@ -121,6 +121,16 @@ def test_a_roster_file_naming_what_the_config_lacks_stops_the_app_before_it_serv
     with pytest.raises(ConfigError) as twice:
         create_app(settings.model_copy(update={"roster_file": roster}))
     assert twice.value.problems == ["2.id: 'm1' is already at 0"]
+    # Found by a probe: a profile's wrong field hid every other profile's problems, so fixing took two rounds.
+    mixed = [profile("m1", regions=[]), profile("m2", policy_areas=["gore"]), profile("m1"), "m3"]
+    roster.write_text(json.dumps(mixed))
+    with pytest.raises(ConfigError) as together:
+        create_app(settings.model_copy(update={"roster_file": roster}))
+    assert [problem.split(":")[0] for problem in together.value.problems] == [
+        "0.regions",
+        "1.policy_areas.0",
+        "3",
+    ]
 
 
 def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
