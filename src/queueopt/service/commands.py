@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, format_validation_error, load_config
+from queueopt.service import replica_files
 from queueopt.service.settings import Settings, setting_variables, unknown_variables
 
 if TYPE_CHECKING:
@@ -180,6 +181,13 @@ def _check_store(settings: Settings, *, holding: bool) -> None:
                 SCHEMA_VERSION,
             )
             return
+        changed = [] if holding else replica_files.differing(store, settings)
+        if changed:
+            logging.getLogger("queueopt.service.standby").warning(
+                "standby: its %s differ(s) from the serving engine's: once it takes over it serves with its own, "
+                "so tokens that work now may be refused then",
+                replica_files.said(changed),
+            )
         tasks = store.open_tasks(each_page=store.beat_serving if holding else None)
         stranded = stranded_work(load_config(settings.config), tasks)
     finally:

@@ -24,6 +24,7 @@ from queueopt.clock import Clock
 from queueopt.config import OpsConfig
 from queueopt.engine import Engine
 from queueopt.errors import Deposed, StoreUnavailable
+from queueopt.service import replica_files
 from queueopt.service.assigner import Assigner
 from queueopt.service.deps import Runtime
 from queueopt.service.engine_thread import EngineThread
@@ -77,6 +78,7 @@ class Serving:
                 await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
                 await self._thread.run(_seed, engine, self._roster)
+                await self._thread.run(_keep_files, store, self._settings)
             except BaseException:
                 await self._thread.run(store.close)
                 raise
@@ -173,6 +175,19 @@ def default_address(host: str, port: int) -> str:
     except ValueError:
         return f"http://{name}:{port}"
     return f"http://[{name}]:{port}" if literal.version == 6 else f"http://{name}:{port}"
+
+
+def _keep_files(store: Store, settings: Settings) -> None:
+    """Record the files this engine serves with, saying first which differ from the last serving engine's: after a
+    take-over by a standby started otherwise, tokens, rules and moderators are this process's (`replica_files`)."""
+    changed = replica_files.differing(store, settings)
+    if changed:
+        log.warning(
+            "this engine serves with a %s other than the engine that served the store before it: tokens, queues "
+            "and rules are now this process's",
+            replica_files.said(changed),
+        )
+    replica_files.keep(store, settings)
 
 
 def _seed(engine: Engine, roster: list[ModeratorProfile]) -> None:
