@@ -181,7 +181,7 @@ def _check_store(settings: Settings, *, holding: bool) -> None:
                 SCHEMA_VERSION,
             )
             return
-        changed = [] if holding else replica_files.differing(store, settings)
+        changed = [] if holding else replica_files.differing(store, replica_files.digests(settings))
         if changed:
             logging.getLogger("queueopt.service.standby").warning(
                 "standby: its %s differ(s) from the serving engine's: once it takes over it serves with its own, "

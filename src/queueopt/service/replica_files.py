@@ -21,7 +21,8 @@ FILES = ("tokens_file", "config", "roster_file")
 
 
 def digests(settings: Settings) -> dict[str, str]:
-    """Each file's SHA-256 (of its bytes as read now), or "none" where the setting names no file."""
+    """Each file's SHA-256, or "none" where the setting names no file. Read when the process starts, beside the
+    files themselves: at a take-over, maybe days later, a file may have changed or gone."""
     found: dict[str, str] = {}
     for name in FILES:
         path: Path | None = getattr(settings, name)
@@ -29,19 +30,19 @@ def digests(settings: Settings) -> dict[str, str]:
     return found
 
 
-def differing(store: Store, settings: Settings) -> list[str]:
-    """The files of `settings` whose digest differs from the serving engine's, as it kept them (`keep`); none when
-    no engine kept any (a release before this one served the store, or none did)."""
+def differing(store: Store, ours: dict[str, str]) -> list[str]:
+    """The files whose digests (`ours`) differ from the serving engine's, as it kept them (`keep`); none when no
+    engine kept any (a release before this one served the store, or none did)."""
     kept = store.setting(SETTING)
     if kept is None:
         return []
-    theirs, ours = json.loads(kept), digests(settings)
+    theirs = json.loads(kept)
     return [name for name in FILES if theirs.get(name) != ours[name]]
 
 
-def keep(store: Store, settings: Settings) -> None:
+def keep(store: Store, ours: dict[str, str]) -> None:
     """Record the files this serving engine was started with (a fenced write: only the engine serving may)."""
-    store.keep_setting(SETTING, json.dumps(digests(settings), sort_keys=True))
+    store.keep_setting(SETTING, json.dumps(ours, sort_keys=True))
 
 
 def said(names: list[str]) -> str:

@@ -59,6 +59,7 @@ class Serving:
         self._config = config
         self._roster, self._metrics = parts
         self._thread = thread
+        self._files = replica_files.digests(settings)
         self._lock = asyncio.Lock()
         self._store: Store | None = None
         self._runtime: Runtime | None = None
@@ -78,7 +79,7 @@ class Serving:
                 await self._thread.run(store.claim_serving, self._address, self._clock.now())
                 engine = await self._thread.run(Engine, store, self._clock, self._config)
                 await self._thread.run(_seed, engine, self._roster)
-                await self._thread.run(_keep_files, store, self._settings)
+                await self._thread.run(_keep_files, store, self._files)
             except BaseException:
                 await self._thread.run(store.close)
                 raise
@@ -177,17 +178,17 @@ def default_address(host: str, port: int) -> str:
     return f"http://[{name}]:{port}" if literal.version == 6 else f"http://{name}:{port}"
 
 
-def _keep_files(store: Store, settings: Settings) -> None:
+def _keep_files(store: Store, files: dict[str, str]) -> None:
     """Record the files this engine serves with, saying first which differ from the last serving engine's: after a
     take-over by a standby started otherwise, tokens, rules and moderators are this process's (`replica_files`)."""
-    changed = replica_files.differing(store, settings)
+    changed = replica_files.differing(store, files)
     if changed:
         log.warning(
             "this engine serves with a %s other than the engine that served the store before it: tokens, queues "
             "and rules are now this process's",
             replica_files.said(changed),
         )
-    replica_files.keep(store, settings)
+    replica_files.keep(store, files)
 
 
 def _seed(engine: Engine, roster: list[ModeratorProfile]) -> None:
