@@ -17,7 +17,7 @@ from queueopt import __version__
 from queueopt.clock import Clock, SystemClock
 from queueopt.config import load_config
 from queueopt.errors import InvalidInput
-from queueopt.service import openapi, problems
+from queueopt.service import openapi, problems, replica_files
 from queueopt.service.auth import Authenticator
 from queueopt.service.engine_thread import EngineThread
 from queueopt.service.forward import PassToServing
@@ -36,12 +36,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     auth = Authenticator.from_file(settings.tokens_file)
     config = load_config(settings.config)
     roster = load_roster(settings.roster_file, config) if settings.roster_file is not None else []
+    files = replica_files.digests(settings)
     metrics = ServiceMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         thread = EngineThread()
-        serving = Serving(app, settings, clock or SystemClock(), config, (roster, metrics), thread)
+        serving = Serving(app, settings, clock or SystemClock(), config, (roster, files, metrics), thread)
         app.state.serving = serving
         try:
             async with AsyncExitStack() as stack:

@@ -50,16 +50,15 @@ class Serving:
         settings: Settings,
         clock: Clock,
         config: OpsConfig,
-        parts: tuple[list[ModeratorProfile], ServiceMetrics],
+        parts: tuple[list[ModeratorProfile], dict[str, str], ServiceMetrics],
         thread: EngineThread,
     ) -> None:
         self._app = app
         self._settings = settings
         self._clock = clock
         self._config = config
-        self._roster, self._metrics = parts
+        self._roster, self._files, self._metrics = parts
         self._thread = thread
-        self._files = replica_files.digests(settings)
         self._lock = asyncio.Lock()
         self._store: Store | None = None
         self._runtime: Runtime | None = None
