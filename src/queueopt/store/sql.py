@@ -426,8 +426,9 @@ class SqlStore:
 
     def open_tasks(self, each_page: Callable[[], None] | None = None) -> list[Task]:
         """Read in pages, each its own statement after the id the last one ended at, so that `each_page` (the
-        engine's beat, a write on this same connection) runs between them: the caller holds the store's lock, so no
-        other engine writes open tasks in between."""
+        engine's beat, a write on this same connection) runs between them. A recovering engine holds the store's
+        lock, so no other engine writes open tasks in between; a standby's check, not holding it, may see a task
+        that changed meanwhile as it was, but never one task twice."""
         query = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE state IN ('queued', 'leased') AND id > ? ORDER BY id LIMIT ?"
         tasks: list[Task] = []
         after = ""
