@@ -1018,25 +1018,27 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
 
 
 @pytest.mark.parametrize(
-    ("first", "check", "agrees"),
+    ("verdict", "first", "check", "agrees"),
     [
-        ("child_safety", "hate", False),
-        ("child_safety", "child_safety", True),
-        ("child_safety", None, True),
-        (None, "hate", True),
+        (Verdict.VIOLATING, "child_safety", "hate", False),
+        (Verdict.VIOLATING, "child_safety", "child_safety", True),
+        (Verdict.VIOLATING, "child_safety", None, True),
+        (Verdict.VIOLATING, None, "hate", True),
+        (Verdict.NOT_VIOLATING, "child_safety", "hate", True),
     ],
 )
 def test_a_qa_review_finding_the_violation_under_another_policy_disagrees(
-    engine: Engine, first: str | None, check: str | None, agrees: bool
+    engine: Engine, verdict: Verdict, first: str | None, check: str | None, agrees: bool
 ) -> None:
     """Found by a review: a violation decided under the wrong policy counted as right when QA found a violation under
     another, though the policy sets the enforcement and what the user is told. A decision naming no policy is judged
-    on its verdict alone."""
-    chosen = decided_for_qa(engine, Decision(verdict=Verdict.VIOLATING, policy=first))
+    on its verdict alone, and so is one finding nothing wrong: no policy is enforced, whichever area each reviewer
+    named (found by a hand-run mutation review: comparing every verdict's policy passed every test)."""
+    chosen = decided_for_qa(engine, Decision(verdict=verdict, policy=first))
     before = engine.model.accuracy("m1", "child_safety")
     qa = engine.next_for("m2")
     assert qa is not None and qa.id == f"{chosen}~qa" and qa.lease_token is not None
-    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.VIOLATING, policy=check))
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=verdict, policy=check))
     assert (engine.model.accuracy("m1", "child_safety") > before) is agrees
 
 
