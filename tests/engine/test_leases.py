@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from queueopt.engine.leases import LeaseBook
@@ -18,6 +18,7 @@ steps = st.lists(
         st.tuples(st.just("add"), st.sampled_from(MODERATORS), st.sampled_from(TASKS)),
         st.tuples(st.just("drop"), st.sampled_from(MODERATORS), st.sampled_from(TASKS)),
         st.tuples(st.just("idle"), st.sampled_from(MODERATORS), st.booleans()),
+        st.tuples(st.just("forget"), st.sampled_from(MODERATORS), st.none()),
     ),
     max_size=60,
 )
@@ -25,7 +26,25 @@ steps = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(steps)
+# Each found by a hand-run mutation review, and drawn too rarely to be caught on every run: a lease dropped frees a
+# slot; and `forget_newest` undoes only the newest moderator's first slots, and only while they hold nothing, so
+# the order of everyone else, which breaks ties between free moderators, stays as if it never happened.
+@example([("slots", "m0", 1), ("add", "m0", "t0"), ("drop", "m0", "t0")])
+@example([("slots", "m0", 1), ("slots", "m1", 1), ("forget", "m0", None)])
+@example([("slots", "m0", 1), ("add", "m0", "t0"), ("forget", "m0", None), ("slots", "m1", 1), ("slots", "m0", 2)])
+@example(
+    [
+        ("slots", "m0", 1),
+        ("slots", "m1", 1),
+        ("forget", "m1", None),
+        ("forget", "m0", None),
+        ("slots", "m2", 1),
+        ("slots", "m0", 1),
+    ]
+)
 def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> None:
+    """Every batch reads the free-slot index instead of recounting, so after any run of slots, leases, hand-backs,
+    idleness and refused new profiles it must be the recount: who is free, how much, in the order first given slots."""
     book = LeaseBook()
     slots: dict[str, int] = {}
     first_given: list[str] = []
@@ -38,6 +57,13 @@ def test_free_slots_match_a_recount(script: list[tuple[str, str, object]]) -> No
             slots[moderator_id] = argument
             if moderator_id not in first_given:
                 first_given.append(moderator_id)
+        elif action == "forget":
+            book.forget_newest(moderator_id)
+            slots[moderator_id] = 0
+            if moderator_id not in first_given:
+                first_given.append(moderator_id)
+            if first_given[-1] == moderator_id and not held[moderator_id]:
+                first_given.pop()
         elif action == "idle":
             if argument:
                 book.mark_idle(moderator_id)

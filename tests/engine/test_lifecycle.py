@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -886,6 +887,17 @@ def test_qa_sampling_is_keyed_by_a_secret_the_store_keeps(engine_factory: Engine
     assert engine_factory().qa_secret == engine.qa_secret  # every replica and restart samples the same tasks
 
 
+def test_the_qa_draw_is_uniform_on_the_unit_interval_so_a_queue_samples_its_rate() -> None:
+    """A queue's `qa_sample_rate` is the share of its decisions QA reviews only while the draw compared with it is
+    uniform on [0, 1): a draw on [0, 2) sampled half the rate and passed the keyed test's wide bounds (found by a
+    hand-run mutation review). A fixed secret makes the draws, and so the counts, the same on every run."""
+    draws = [qa_draw("a fixed secret", f"t{index}") for index in range(4000)]
+    assert min(draws) >= 0.0 and max(draws) < 1.0
+    for rate in (0.02, 0.1, 0.5):
+        sampled = sum(draw < rate for draw in draws) / len(draws)
+        assert abs(sampled - rate) < 4 * math.sqrt(rate * (1 - rate) / len(draws))
+
+
 def test_a_restart_hands_back_leases_the_new_config_or_profiles_no_longer_allow(
     store_factory: StoreFactory, clock: VirtualClock, example_config_path: Path, tmp_path: Path
 ) -> None:
@@ -1006,25 +1018,27 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
 
 
 @pytest.mark.parametrize(
-    ("first", "check", "agrees"),
+    ("verdict", "first", "check", "agrees"),
     [
-        ("child_safety", "hate", False),
-        ("child_safety", "child_safety", True),
-        ("child_safety", None, True),
-        (None, "hate", True),
+        (Verdict.VIOLATING, "child_safety", "hate", False),
+        (Verdict.VIOLATING, "child_safety", "child_safety", True),
+        (Verdict.VIOLATING, "child_safety", None, True),
+        (Verdict.VIOLATING, None, "hate", True),
+        (Verdict.NOT_VIOLATING, "child_safety", "hate", True),
     ],
 )
 def test_a_qa_review_finding_the_violation_under_another_policy_disagrees(
-    engine: Engine, first: str | None, check: str | None, agrees: bool
+    engine: Engine, verdict: Verdict, first: str | None, check: str | None, agrees: bool
 ) -> None:
     """Found by a review: a violation decided under the wrong policy counted as right when QA found a violation under
     another, though the policy sets the enforcement and what the user is told. A decision naming no policy is judged
-    on its verdict alone."""
-    chosen = decided_for_qa(engine, Decision(verdict=Verdict.VIOLATING, policy=first))
+    on its verdict alone, and so is one finding nothing wrong: no policy is enforced, whichever area each reviewer
+    named (found by a hand-run mutation review: comparing every verdict's policy passed every test)."""
+    chosen = decided_for_qa(engine, Decision(verdict=verdict, policy=first))
     before = engine.model.accuracy("m1", "child_safety")
     qa = engine.next_for("m2")
     assert qa is not None and qa.id == f"{chosen}~qa" and qa.lease_token is not None
-    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=Verdict.VIOLATING, policy=check))
+    engine.decide(qa.id, qa.lease_token, "m2", Decision(verdict=verdict, policy=check))
     assert (engine.model.accuracy("m1", "child_safety") > before) is agrees
 
 

@@ -15,7 +15,7 @@ from tests.engine.conftest import profile, video
 from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig
 from queueopt.domain import Decision, Verdict
-from queueopt.engine import Engine
+from queueopt.engine import Engine, stranded_work
 from queueopt.errors import Conflict, NotFound
 
 
@@ -77,6 +77,43 @@ def test_a_removed_tier_an_open_task_stores_refuses_the_start_though_its_queue_r
         Engine(store_factory(), clock, OpsConfig.model_validate(data))
     assert refused.value.field == "policy_areas"
     assert refused.value.message.startswith("the store has open tasks in clearance tiers this config does not have")
+
+
+@pytest.mark.parametrize("relaxed", [False, True])
+def test_an_open_appeal_asking_a_removed_further_area_strands_it_unless_its_queue_relaxes_policy_areas(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig, relaxed: bool
+) -> None:
+    """An appeal made while an area was in the config asks its certification among its further areas (`Task.areas`);
+    with the area gone nobody may hold it, so the appeal would wait for ever in a queue asking them, and the start is
+    refused; in a queue whose escalation relaxes policy areas it is offered once relaxed, and the start goes ahead
+    (found by a hand-run mutation review: reading further areas in every queue, in none, or in the wrong ones passed
+    every test)."""
+    data = relaxing(example_config, "appeals", "policy_areas") if relaxed else example_config.model_dump()
+    for queue in data["queues"]:
+        queue["qa_sample_rate"] = 0.0  # a QA copy of the harassment review would strand on its primary area
+    engine = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    engine.upsert_moderator(profile("reviewer", policy_areas=["hate", "harassment"], capacity=2))
+    for item_id, area in (("first", "hate"), ("second", "harassment")):
+        engine.submit([video(item_id, modality="text", signals={area: 0.9}, content_hash="h")])
+        lease = engine.assign_to(item_id, "reviewer")
+        assert lease.lease_token is not None
+        engine.decide(item_id, lease.lease_token, "reviewer", Decision(verdict=Verdict.VIOLATING, policy=area))
+    engine.submit([video("appeal", modality="text", signals={}, content_hash="h", source="appeal")])
+    (appeal,) = store_factory().open_tasks()  # as a start reads it, the only open task
+    assert (appeal.id, appeal.queue, appeal.policy, appeal.areas) == ("appeal", "appeals", "hate", ("harassment",))
+    data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "harassment"]
+    del data["auto_actions"]["approve_at"]["harassment"]
+    stranded = stranded_work(OpsConfig.model_validate(data), [appeal])
+    assert stranded == (
+        None
+        if relaxed
+        else (
+            "policy_areas",
+            "the store has open tasks in policy areas this config does not have: 'harassment' (1 open task); keep "
+            "each policy area in the config until its tasks are decided (to rename an area, add the new one, and "
+            "remove the old one once no open task needs it)",
+        )
+    )
 
 
 def test_an_appeal_asks_no_certification_in_a_removed_area_an_earlier_review_asked(
