@@ -19,11 +19,8 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
-from functools import lru_cache
 from itertools import chain, islice
 from operator import attrgetter
-from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -54,6 +51,7 @@ from queueopt.domain import (
 from queueopt.engine.content import ContentHistory, Seen, asked_by_all, item_of
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.quality import agrees, qa_draw
+from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
 from queueopt.engine.sla_window import SLA_WINDOW_S, SlaWindow, within_sla
 from queueopt.engine.stranded import stranded_work
@@ -92,7 +90,6 @@ _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICAT
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
 _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
-_Record = TypeVar("_Record", Task, ItemRecord)
 _SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
@@ -107,21 +104,6 @@ _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.
 _RECALL_PAGE = 10_000
 _NOT_KEPT = " (never submitted, or settled and purged after the retention period)"
 _SEVERE = attrgetter("severe")
-_FIELDS_OF = {
-    Task: attrgetter(*(field.name for field in fields(Task))),
-    ItemRecord: attrgetter(*ItemRecord.__slots__),
-}
-
-
-def _evolved(record: _Record, **changes: object) -> _Record:
-    """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
-    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order; a
-    record's text fields as stored, so a text not yet made is not made for the copy), then `changes` are set on
-    the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
-    copy = type(record)(*_FIELDS_OF[type(record)](record))
-    for name, value in changes.items():
-        setattr(copy, name, value)
-    return copy
 
 
 class Engine:
@@ -474,12 +456,12 @@ class Engine:
         for task_id, extra in riding.items():
             index = made.get(task_id)
             if index is not None:
-                tasks[index] = inserts[task_id].task = _evolved(tasks[index], priority=tasks[index].priority + extra)
+                tasks[index] = inserts[task_id].task = evolved(tasks[index], priority=tasks[index].priority + extra)
                 continue
             task = self._tasks.get(task_id)  # open tasks only: queued or leased
             if task is None:
                 continue
-            raised = _evolved(task, priority=task.priority + extra)
+            raised = evolved(task, priority=task.priority + extra)
             changes.tasks.append(TaskWrite(raised, (task.state, task.attempt)))
             replaced.append(task)
             tasks.append(raised)
@@ -561,7 +543,7 @@ class Engine:
         newly_severe = severe and not task.severe
         if clearance is task.clearance and not newly_severe:
             return task
-        wider = _evolved(task, clearance=clearance, severe=task.severe or newly_severe)
+        wider = evolved(task, clearance=clearance, severe=task.severe or newly_severe)
         if task.state is not _LEASED:
             return wider
         assert task.holder is not None
@@ -569,7 +551,7 @@ class Engine:
             return wider
         note = f"{_LEASE_OF}{task.holder}: {why}{_SEVERE_NOTE if newly_severe else ''}"
         changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
-        return self._requeue(wider)
+        return requeued(wider)
 
     def _charge_taken_back(self, entries: Iterable[AuditEntry]) -> None:
         """Charge each lease `entries` show taken back because its task turned severe (`_widened`: a `released` note
@@ -598,7 +580,7 @@ class Engine:
         action, queue, priority, _, _, _, _, _, reason, earlier, _ = routing  # one read for all
         record = ItemRecord(
             item_id,
-            _payload,
+            item_payload,
             _ITEM_QUEUED,
             None,
             queue,
@@ -626,14 +608,14 @@ class Engine:
             if owner.verdict is not None:
                 record.verdict = owner.verdict
                 # The decision as made (an enforcement action such as a legal report applies to every copy).
-                record.decision = owner.decision or _verdict_json(owner.verdict, owner.policy)
+                record.decision = owner.decision or verdict_json(owner.verdict, owner.policy)
                 record.decided_at = now
             transition = "duplicate"
         else:
             assert routing.verdict is not None
             record.status = _ITEM_AUTO_ACTIONED
             record.verdict = routing.verdict
-            record.decision = _verdict_json(routing.verdict, routing.policy)
+            record.decision = verdict_json(routing.verdict, routing.policy)
             record.decided_at = now
             transition = str(action)
         changes.items.append(record)
@@ -754,7 +736,7 @@ class Engine:
         changes = Changes()
         leased = []
         for task, moderator_id in pairs:
-            lease = _evolved(
+            lease = evolved(
                 task,
                 state=_LEASED,
                 attempt=task.attempt + 1,
@@ -1033,9 +1015,9 @@ class Engine:
             except StaleLease as refused:
                 return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
             queue = self._check_decision(task, decision)
-            note = _decision_json(decision)
+            note = decision_json(decision)
             signed = signed_record(note, moderator_id)
-            decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
+            decided = evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
             changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
@@ -1097,11 +1079,11 @@ class Engine:
                 continue
             kept_from = appeal.skipped_by | {moderator_id}
             if appeal.holder == moderator_id:
-                kept = self._requeue(appeal, skipped_by=kept_from)
+                kept = requeued(appeal, skipped_by=kept_from)
                 note = f"{_LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
                 changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
             else:
-                kept = _evolved(appeal, skipped_by=kept_from)
+                kept = evolved(appeal, skipped_by=kept_from)
             changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
             replaced.append(appeal)
             created.append(kept)
@@ -1152,7 +1134,7 @@ class Engine:
         for record in self._store.items_of_task(task.id):
             now_stored = record
             if record.status in _UNDECIDED and record.decided_at is None:
-                now_stored = _evolved(
+                now_stored = evolved(
                     record, status=ItemStatus.DECIDED, verdict=verdict, decision=signed, decided_at=now
                 )
                 changes.items.append(now_stored)
@@ -1174,7 +1156,7 @@ class Engine:
         rate = queue.qa_sample_rate
         if rate <= 0.0 or qa_draw(self.qa_secret, task.id) >= rate:
             return None
-        return _evolved(
+        return evolved(
             task,
             id=task.id + QA_SUFFIX,
             kind=TaskKind.QA,
@@ -1212,17 +1194,6 @@ class Engine:
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
 
-    def _requeue(self, task: Task, skipped_by: frozenset[str] | None = None) -> Task:
-        """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
-        return _evolved(
-            task,
-            state=_QUEUED,
-            holder=None,
-            leased_at=None,
-            lease_expires_at=None,
-            skipped_by=task.skipped_by if skipped_by is None else skipped_by,
-        )
-
     def release(self, task_id: str, lease_token: str, moderator_id: str) -> TaskView:
         """Back to the queue (`_give_back`)."""
         return self._give_back(task_id, lease_token, moderator_id, {"transition": "released"})
@@ -1244,7 +1215,7 @@ class Engine:
             except StaleLease as refused:
                 return self._given_back_before(task_id, lease_token, moderator_id, outcome, refused)
             transition = outcome["transition"]
-            back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
+            back = requeued(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
             shown = {"queue": back.queue, "priority": back.priority, "policy": back.policy, "severe": back.severe}
             signed = signed_record(orjson.dumps(outcome).decode(), moderator_id)
             changes = Changes(
@@ -1276,7 +1247,7 @@ class Engine:
         stored = self._store.task(task_id)
         assert stored is not None  # a task handed back stays
         return self._view(
-            _evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
+            evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
         )
 
     def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
@@ -1298,7 +1269,7 @@ class Engine:
                 # The lease already runs that long: nothing to write, nor to audit as an extension it is not (found
                 # by a fresh reader: a shorter extension after a longer one read as an extension in the audit).
                 return self._view(task)
-            longer = _evolved(task, lease_expires_at=now + seconds)
+            longer = evolved(task, lease_expires_at=now + seconds)
             note = f"{seconds:g} s, until {now + seconds:.3f}"
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
@@ -1334,7 +1305,7 @@ class Engine:
             assert task.lease_expires_at is not None
             if task.lease_expires_at > now:
                 continue  # extended since this expiry was scheduled
-            back = self._requeue(task)
+            back = requeued(task)
             changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
                 AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_LEASE_OF}{task.holder}")
@@ -1364,7 +1335,7 @@ class Engine:
             record = self._item_record(item_id)
             if record.status not in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) or record.decided_at is not None:
                 raise Conflict(f"item {item_id!r} is {record.status.value}; nothing to cancel", field="item_id")
-            changes = Changes(items=[_evolved(record, status=ItemStatus.CANCELLED)])
+            changes = Changes(items=[evolved(record, status=ItemStatus.CANCELLED)])
             task = self._tasks.get(record.task_id or "")
             old, new = [], []
             if task is not None:
@@ -1379,12 +1350,12 @@ class Engine:
                             f"task {task.id!r} is under review by its holder; it can be cancelled once released",
                             field="item_id",
                         )
-                    cancelled = _evolved(task, state=TaskState.CANCELLED)
+                    cancelled = evolved(task, state=TaskState.CANCELLED)
                     changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
                     old, new = [task], [cancelled]
                 else:
                     # The copies left accrue views; the withdrawn one no longer does (`_raise_for_copies`).
-                    lowered = _evolved(task, priority=math.fsum(other.priority for other in others))
+                    lowered = evolved(task, priority=math.fsum(other.priority for other in others))
                     changes.tasks.append(TaskWrite(lowered, (task.state, task.attempt)))
                     old, new = [task], [lowered]
             # The entry names the task only when the task is cancelled with the item: a copy withdrawn from a task
@@ -1521,7 +1492,7 @@ class Engine:
         The note names the holder, since the actor may be an admin or the engine: a restart reads it back to start
         the holder's cool-down after a severe review."""
         now = self._clock.now()
-        new = [self._requeue(task) for task in old]
+        new = [requeued(task) for task in old]
         changes.tasks += [TaskWrite(back, (_LEASED, task.attempt)) for task, back in zip(old, new, strict=True)]
         changes.audit += [
             AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
@@ -1677,79 +1648,6 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._store.close()
-
-
-_ITEM_JSON = Item.__pydantic_serializer__
-_ITEM_DEFAULTS = tuple(
-    (name, field.get_default(call_default_factory=True))
-    for name, field in Item.model_fields.items()
-    if not field.is_required()
-)
-
-
-def _payload(item: Item) -> str:
-    """The item as JSON without the fields left at their defaults: it parses back to an equal `Item` and is
-    shorter to store. orjson encodes the model's field dict (a copy, pruned of the defaults) at about a quarter
-    of the cost of pydantic's serializer, which checks every field against its default its own slower way;
-    pydantic still serializes what orjson refuses (an integer attribute beyond 64 bits)."""
-    fields = item.__dict__.copy()
-    for name, default in _ITEM_DEFAULTS:
-        if fields[name] == default:
-            del fields[name]
-    try:
-        return orjson.dumps(fields).decode()
-    except orjson.JSONEncodeError:
-        return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
-
-
-@lru_cache(maxsize=256)
-def _decision_json(decision: Decision) -> str:
-    """A decision's JSON, for the audit note and the item. Callers such as the simulator send the same few decisions
-    over and over; a frozen model is hashable and equal decisions serialise alike, so a small cache answers those
-    for a hash instead of a serialisation, and bounds what distinct ones (free-text notes) may hold."""
-    return decision.model_dump_json()
-
-
-@lru_cache(maxsize=256)
-def _verdict_json(verdict: Verdict, policy: str | None) -> str:
-    """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
-    verdicts and policy areas, over and over, each validated and serialised once."""
-    return Decision(verdict=verdict, policy=policy).model_dump_json()
-
-
-def _grant(task: Task) -> Lease:
-    assert task.holder is not None and task.lease_token is not None and task.lease_expires_at is not None
-    return Lease(task.id, task.holder, task.lease_token, task.lease_expires_at)
-
-
-_EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
-
-
-def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
-    """The review a routing to a queue makes of an item, queued at `now` under the item's id: what it requires of a
-    reviewer, and whom it is kept from (an appeal's earlier deciders)."""
-    assert routing.queue is not None
-    fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
-    earlier = routing.duplicate_of
-    return Task(
-        item_id,
-        item_id,
-        routing.queue,
-        _REVIEW,
-        _QUEUED,
-        routing.priority,
-        routing.aging_rate,
-        now,
-        fields["modality"],
-        fields["language"],
-        fields["region"],
-        fields["duration_s"],
-        routing.severe,
-        routing.policy,
-        skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
-        clearance=routing.terms.clearance,
-        areas=routing.terms.areas,
-    )
 
 
 def _reviewer_of(ended: AuditEntry) -> str | None:
