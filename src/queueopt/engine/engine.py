@@ -12,7 +12,6 @@ it at once, and each call is short.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -31,7 +30,6 @@ from queueopt.assign import load_solvers, solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
 from queueopt.capability.state import LearnedModerator, LearnedState
-from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
@@ -48,12 +46,14 @@ from queueopt.domain import (
     Verdict,
     token_of,
 )
-from queueopt.engine.content import ContentHistory, Seen, asked_by_all, item_of
+from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
+from queueopt.engine.content import ContentHistory, Seen, asked_by_all
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.quality import agrees, qa_draw
 from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
+from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent, restore_learning
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
-from queueopt.engine.sla_window import SLA_WINDOW_S, SlaWindow, within_sla
+from queueopt.engine.sla_window import SlaWindow, within_sla
 from queueopt.engine.stranded import stranded_work
 from queueopt.engine.strategy import Strategy
 from queueopt.engine.views import (
@@ -66,8 +66,8 @@ from queueopt.engine.views import (
     TaskView,
 )
 from queueopt.engine.waiting import WaitingTasks
-from queueopt.enqueue import ASKED_NOTHING, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked
+from queueopt.enqueue import Router, Routing
+from queueopt.enqueue.router import HUMAN_ONLY, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.base import RECOVERY_PAGE
@@ -90,18 +90,10 @@ _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICAT
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
 _CONTENT_HASH = attrgetter("content_hash")
 _UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
-_SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
-_CHECKED_AGAINST = "open_tasks_checked_against"  # the store's setting naming the config open tasks ask what it asks
-_ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
-_LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
-_MODERATOR_ACTOR = moderator_actor("")
-_PRESENT = "present"  # the audit transition of a moderator idle after an expiry showing they are back
-_BACK = ": back after a lease of theirs expired"  # ends a `present` entry's note, after the moderator's id
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
-_RECALL_PAGE = 10_000
 _NOT_KEPT = " (never submitted, or settled and purged after the retention period)"
 _SEVERE = attrgetter("severe")
 
@@ -138,7 +130,7 @@ class Engine:
         self._content = ContentHistory(store, self._router, self._tasks)
         load_solvers()
         self._recover()
-        self._restore_learning()
+        self._unplaced = restore_learning(store, self._model)
 
     @property
     def config(self) -> OpsConfig:
@@ -175,7 +167,8 @@ class Engine:
             raise Conflict(stranded[1], field=stranded[0])
         # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
         # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
-        self._recall_recent()
+        for moderator_id in recall_recent(self._store, self._model, self._config, self._sla, self._clock.now()):
+            self._hold_back(moderator_id)
         beat()
         for start in range(0, len(open_tasks), RECOVERY_PAGE):
             self._index(open_tasks[start : start + RECOVERY_PAGE])
@@ -213,10 +206,10 @@ class Engine:
         is charged to its holder. The config they were last checked against is kept in the store (its policy areas
         are all that decide what content asks): a restart with the same one reads no item, as re-reading each open
         task's item doubled the start of an engine with 100,000 open tasks on SQLite."""
-        checked = _asks_of_content(self._config)
-        if self._store.setting(_CHECKED_AGAINST) == checked:
+        checked = asks_of_content(self._config)
+        if self._store.setting(CHECKED_AGAINST) == checked:
             return
-        asked_of = self._asked_by_item()
+        asked_of = asked_by_item(self._store, self._router, self._content, self._tasks.values())
         now = self._clock.now()
         changes = Changes()
         old: list[Task] = []
@@ -232,69 +225,13 @@ class Engine:
                 new.append(wider)
         if old:
             self._commit(changes, old, new)
-            self._charge_taken_back(changes.audit)
-        self._store.keep_setting(_CHECKED_AGAINST, checked)
-
-    def _asked_by_item(self) -> dict[str, Asked]:
-        """What each open task's item asks of a reviewer under this config, by item id: what any item of its content
-        asks (`Router.content_asks`; the same content, and an appeal is often sent without the scores its original
-        had), a copy inheriting an automatic action included (`Store.inherited`). An item scored in an area the
-        config no longer has asks nothing more: its tasks keep what they asked."""
-        records = self._store.items({task.item_id for task in self._tasks.values()})
-        history = self._store.content_history(
-            {record.content_hash for record in records.values() if record.content_hash}
-        )
-        earlier = {item_id for entries in history.values() for item_id, _ in entries}.difference(records)
-        content = list(chain(records.values(), self._store.items(earlier).values()))
-        # Copies that inherited an automatic action joined no history: read through the items they inherited from.
-        automatic = [record.id for record in content if record.status is _ITEM_AUTO_ACTIONED]
-        asked: dict[str, Asked] = {}
-        of_content: dict[str, list[Asked]] = {}
-        for record in chain(content, self._content.inherited(automatic) if automatic else ()):
-            asks = self._content_asks(record)
-            if asks is not None:
-                asked[record.id] = asks
-                of_content.setdefault(record.content_hash or "", []).append(asks)
-        by_content = {content_hash: asked_by_all(asks) for content_hash, asks in of_content.items() if content_hash}
-        return {
-            item_id: by_content.get(record.content_hash or "", asked.get(item_id, ASKED_NOTHING))
-            for item_id, record in records.items()
-        }
-
-    def _content_asks(self, record: ItemRecord) -> Asked | None:
-        """What the item of `record` asks of any reviewer under this config (`Router.content_asks`); None, logged,
-        for one scored in an area the config no longer has."""
-        try:
-            return self._router.content_asks(item_of(record))
-        except InvalidInput as unknown:
-            log.warning("item %s not re-read under this config, its tasks keep what they ask: %s", record.id, unknown)
-            return None
-
-    def _restore_learning(self) -> None:
-        """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
-        is logged and the model starts from its priors, as it would have before anything was kept."""
-        kept = self._store.learning()
-        if kept is None:
-            return
-        try:
-            unplaced = self._model.restore_learned(LearnedState.model_validate_json(kept))
-        except (ValidationError, InvalidInput) as error:
-            log.warning(
-                "the learned estimates kept in the store do not load, so every moderator starts from the prior: %s",
-                error,
-            )
-            return
-        if unplaced:
-            self._unplaced = {entry.id: entry for entry in unplaced}
-            log.warning(
-                "learned estimates kept for moderators not loaded, kept until they are put again: %s",
-                ", ".join(sorted(self._unplaced)),
-            )
+            charge_taken_back(self._model, changes.audit)
+        self._store.keep_setting(CHECKED_AGAINST, checked)
 
     def save_learning(self) -> None:
         """Keep what QA outcomes and handling times taught the model in the store, for the next engine to start
-        from (`_restore_learning`). The service calls this every minute and when it stops: a crash forgets at most
-        that minute's observations, never a decision (those are in the store as they are made). What was learned
+        from (`recovery.restore_learning`). The service calls this every minute and when it stops: a crash forgets at
+        most that minute's observations, never a decision (those are in the store as they are made). What was learned
         about a moderator whose profile did not load is saved again as it was, not lost."""
         with self._lock:  # held to read the model only: serialising and writing need no lock of the engine's
             learned = self._model.learned()
@@ -435,7 +372,7 @@ class Engine:
                 self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
             self._commit(changes, replaced, tasks)
             if widening:
-                self._charge_taken_back(changes.audit)
+                charge_taken_back(self._model, changes.audit)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
@@ -538,7 +475,7 @@ class Engine:
         wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
         wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
         all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
-        exposure is charged to the holder from it once written (`_charge_taken_back`)."""
+        exposure is charged to the holder from it once written (`audit_notes.charge_taken_back`)."""
         clearance = self._router.widened_clearance(task.policy, task.clearance, tiers)
         newly_severe = severe and not task.severe
         if clearance is task.clearance and not newly_severe:
@@ -549,21 +486,9 @@ class Engine:
         assert task.holder is not None
         if not newly_severe and self._model.qualified(wider, task.holder, now):
             return wider
-        note = f"{_LEASE_OF}{task.holder}: {why}{_SEVERE_NOTE if newly_severe else ''}"
+        note = f"{LEASE_OF}{task.holder}: {why}{SEVERE_NOTE if newly_severe else ''}"
         changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
         return requeued(wider)
-
-    def _charge_taken_back(self, entries: Iterable[AuditEntry]) -> None:
-        """Charge each lease `entries` show taken back because its task turned severe (`_widened`: a `released` note
-        ending in `, severe`) to its holder's wellbeing budget, with their cool-down from then: a restart reads the
-        same entries back from the audit (`_recall_recent`), so this is the one place such an exposure is counted.
-        Found by a probe: a moderator with a budget of one an hour, two minutes into a photo that a copy showed to be
-        child-abuse material, was handed it straight back as severe, their budget untouched and no cool-down run."""
-        for entry in entries:
-            if entry.transition == "released" and entry.note.endswith(_SEVERE_NOTE):
-                holder = _reviewer_of(entry)
-                if holder is not None:
-                    self._model.recall_severe(holder, entry.at)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -745,7 +670,7 @@ class Engine:
                 lease_expires_at=now + self._lease_length(task),
             )
             changes.tasks.append(TaskWrite(lease, (_QUEUED, task.attempt)))
-            note = f"to {moderator_id}{_SEVERE_NOTE}" if task.severe else f"to {moderator_id}"
+            note = f"{LEASED_TO}{moderator_id}{SEVERE_NOTE}" if task.severe else f"{LEASED_TO}{moderator_id}"
             changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", note))
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
@@ -758,75 +683,6 @@ class Engine:
             if task.severe:
                 self._model.record_severe(moderator_id, now)
         return leased
-
-    def _recall_recent(self) -> None:
-        """What the last hour's audit says, read back after a restart, in one pass over it.
-
-        The wellbeing ledger: every severe lease of the last hour, or of the longest cool-down when that is longer,
-        counts again against its moderator's budget and cool-down (a lease's note marks it severe), and so does every
-        lease taken back as it turned severe (`_charge_taken_back`). A review handed
-        over before that hour (a long video) and ended within the longest cool-down is not marked at its end:
-        whether it was severe is read from its task, and whose it was from the entry (the moderator who decided,
-        released or skipped it, or whose lease expired), so its cool-down runs too.
-
-        Each queue's share of the last hour's decisions made within its SLA, from the decided entries and their
-        tasks (found by a probe: a restart or a take-over emptied it, so `/v1/queues` and the metric said nothing,
-        then spoke for minutes of decisions as if for the hour).
-
-        Who is idle after an expiry: the holder of every lease expired in what is read (an hour at least) who has
-        shown no presence since, by a `present` entry or by acting on their own work (an audit written before
-        `present` entries were). An expiry older than that is forgotten: such a moderator is pushed one more lease
-        after a restart, and is idle again once it expires."""
-        now = self._clock.now()
-        cooling_since = now - self._model.longest_cooldown_s()
-        # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
-        # cool-down that had an hour left was forgotten at a restart).
-        decided_since = now - SLA_WINDOW_S
-        since, after = min(now - SEVERE_WINDOW_S, cooling_since, decided_since), 0
-        holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
-        leased: set[str | None] = set()  # tasks leased within the hour
-        ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
-        decided: list[AuditEntry] = []  # decisions of the SLA window
-        idle: set[str] = set()  # holders of expired leases, until they show they are present
-        released: list[AuditEntry] = []  # hand-backs, some of leases taken back as they turned severe
-        while entries := self._store.audit(since, _RECALL_PAGE, after):
-            self._store.beat_serving()  # a page read: recovery goes on (`_recover`)
-            for entry in entries:
-                present = _shown_present(entry)
-                if present is not None:
-                    idle.discard(present)
-                if entry.transition == "leased":
-                    leased.add(entry.task_id)
-                    if entry.note.endswith(_SEVERE_NOTE):
-                        holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
-                        self._model.recall_severe(holder, entry.at)
-                        holders[entry.task_id] = holder
-                elif entry.transition in _ENDS_A_REVIEW:
-                    if entry.transition == "decided" and entry.at >= decided_since:
-                        decided.append(entry)
-                    elif entry.transition == "expired" and (expired_holder := _reviewer_of(entry)) is not None:
-                        idle.add(expired_holder)
-                    elif entry.transition == "released":
-                        released.append(entry)
-                    if entry.task_id in holders:
-                        self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
-                    elif entry.task_id not in leased and entry.at >= cooling_since:
-                        ended_earlier.append(entry)
-            after = entries[-1].seq
-        for moderator_id in idle:
-            self._hold_back(moderator_id)
-        self._charge_taken_back(released)
-        tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
-        for entry in ended_earlier:
-            reviewer = _reviewer_of(entry)
-            task = tasks.get(entry.task_id or "")
-            if reviewer is not None and task is not None and task.severe:
-                self._model.severe_review_ended(reviewer, entry.at)
-        queues = self._config.queues_by_name
-        for entry in decided:
-            task = tasks.get(entry.task_id or "")
-            if task is not None and task.kind is _REVIEW and task.queue in self._sla:
-                self._sla[task.queue].add(entry.at, within_sla(task, queues[task.queue], entry.at))
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -965,15 +821,12 @@ class Engine:
     def _present(self, moderator_id: str, actor: str) -> None:
         """The moderator showed they are here (asked for work, acted on a lease, refused or not): if they were idle
         after an expiry, batches may push them work again. Audited (`present`, by `actor`), as a restart reads the
-        idle back from the audit (`_recall_recent`); only a moderator who was idle costs a write. A status set
+        idle back from the audit (`recovery.recall_recent`); only a moderator who was idle costs a write. A status set
         writes the entry with its profile instead (`upsert_moderator`)."""
         if not self._returning(moderator_id):
             return
-        self._store.apply(Changes(audit=[self._present_entry(moderator_id, actor)]))
+        self._store.apply(Changes(audit=[present_entry(self._clock.now(), moderator_id, actor)]))
         self._leases.mark_present(moderator_id)
-
-    def _present_entry(self, moderator_id: str, actor: str) -> AuditEntry:
-        return AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
         """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
@@ -1080,7 +933,7 @@ class Engine:
             kept_from = appeal.skipped_by | {moderator_id}
             if appeal.holder == moderator_id:
                 kept = requeued(appeal, skipped_by=kept_from)
-                note = f"{_LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
+                note = f"{LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
                 changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
             else:
                 kept = evolved(appeal, skipped_by=kept_from)
@@ -1308,7 +1161,7 @@ class Engine:
             back = requeued(task)
             changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
-                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_LEASE_OF}{task.holder}")
+                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{LEASE_OF}{task.holder}")
             )
             old.append(task)
             new.append(back)
@@ -1402,7 +1255,9 @@ class Engine:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
                 if back:
-                    changes.audit.append(self._present_entry(profile.id, actor or moderator_actor(profile.id)))
+                    changes.audit.append(
+                        present_entry(self._clock.now(), profile.id, actor or moderator_actor(profile.id))
+                    )
                 old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
                 self._commit(changes, old, new)
             except BaseException:
@@ -1495,7 +1350,7 @@ class Engine:
         new = [requeued(task) for task in old]
         changes.tasks += [TaskWrite(back, (_LEASED, task.attempt)) for task, back in zip(old, new, strict=True)]
         changes.audit += [
-            AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
+            AuditEntry(now, task.id, task.item_id, actor, "released", f"{LEASE_OF}{task.holder}: {reason}")
             for task in old
         ]
         return new
@@ -1648,34 +1503,6 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._store.close()
-
-
-def _reviewer_of(ended: AuditEntry) -> str | None:
-    """Whose review an audit entry ending one ended: the moderator acting on it, else the holder its note names (an
-    expiry, or a lease the engine or an admin handed back); None for a hand-back written before notes named the
-    holder. An id holds no space, so the holder ends at the first ": "."""
-    if ended.actor.startswith(_MODERATOR_ACTOR):
-        return ended.actor.removeprefix(_MODERATOR_ACTOR)
-    if not ended.note.startswith(_LEASE_OF):
-        return None
-    return ended.note.removeprefix(_LEASE_OF).partition(": ")[0]
-
-
-def _shown_present(entry: AuditEntry) -> str | None:
-    """The moderator an audit entry shows present: the one a `present` entry names (its actor may be an admin who
-    set their status), else the moderator acting on their own work; None for an entry of anyone else."""
-    if entry.transition == _PRESENT:
-        return entry.note.removesuffix(_BACK)
-    if entry.actor.startswith(_MODERATOR_ACTOR):
-        return entry.actor.removeprefix(_MODERATOR_ACTOR)
-    return None
-
-
-def _asks_of_content(config: OpsConfig) -> str:
-    """The part of `config` that decides what content asks of a reviewer (`Router.content_asks`): its policy areas,
-    hashed, to compare with those open tasks were last checked against."""
-    areas = orjson.dumps([area.model_dump() for area in config.policy_areas], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(areas).hexdigest()
 
 
 def _shown_to_nobody(routing: Routing) -> bool:
