@@ -64,6 +64,11 @@ from queueopt.engine.views import (
     ModeratorView,
     QueueView,
     TaskView,
+    item_result,
+    item_view,
+    moderator_view,
+    queue_views,
+    task_view,
 )
 from queueopt.engine.waiting import WaitingTasks
 from queueopt.enqueue import Router, Routing
@@ -376,7 +381,7 @@ class Engine:
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
-        return [_result(records[item_id]) for item_id in ids]
+        return [item_result(records[item_id]) for item_id in ids]
 
     def _raise_for_copies(self, riding: dict[str, float], tasks: list[Task], changes: Changes) -> list[Task]:
         """Add to each waiting task the harm rate of the copies that now ride on it, and return the tasks replaced.
@@ -697,7 +702,8 @@ class Engine:
             self._present(moderator_id, moderator_actor(moderator_id))
             held = self._leases.held_by(moderator_id)
             if held:
-                return self._view(self._tasks[held[0]])
+                current = self._tasks[held[0]]
+                return task_view(current, self._item_record(current.item_id))
             if profile.status is not ModeratorStatus.AVAILABLE:
                 return None
             if self._strategy.ignores_moderator:
@@ -707,7 +713,7 @@ class Engine:
             if task is None:
                 return None
             (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_actor(moderator_id))
-            return self._view(lease)
+            return task_view(lease, self._item_record(lease.item_id))
 
     def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
         """`optimal` pulls: the task of highest value to the moderator among the first `_PROBE` tasks of each queue,
@@ -788,7 +794,7 @@ class Engine:
                     f"moderator {moderator_id!r} is not eligible for task {task_id!r}", field="moderator_id"
                 )
             (lease,) = self._lease_pairs([(task, moderator_id)], now, actor)
-            return self._view(lease)
+            return task_view(lease, self._item_record(lease.item_id))
 
     # ---- lease holders --------------------------------------------------------------------------------------
 
@@ -899,7 +905,7 @@ class Engine:
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
-            return self._view(decided, record)
+            return task_view(decided, self._item_record(decided.item_id) if record is None else record)
 
     def _rule(self, record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
         """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
@@ -975,7 +981,7 @@ class Engine:
             raise ended_otherwise(task_id, "decided", "decision", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a decided task stays
-        return self._view(stored)
+        return task_view(stored, self._item_record(stored.item_id))
 
     def _record_decision(
         self, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
@@ -1081,7 +1087,7 @@ class Engine:
                 handed_back=[(task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode())],
             )
             self._commit(changes, [task], [back])
-            return self._view(back)
+            return task_view(back, self._item_record(back.item_id))
 
     def _given_back_before(
         self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str], refused: StaleLease
@@ -1099,9 +1105,8 @@ class Engine:
             raise ended_otherwise(task_id, recorded["transition"], "hand-back", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a task handed back stays
-        return self._view(
-            evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
-        )
+        back = evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
+        return task_view(back, self._item_record(back.item_id))
 
     def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
         if not 0.0 < seconds <= MAX_EXTEND_S:
@@ -1121,7 +1126,7 @@ class Engine:
             if now + seconds <= task.lease_expires_at:
                 # The lease already runs that long: nothing to write, nor to audit as an extension it is not (found
                 # by a fresh reader: a shorter extension after a longer one read as an extension in the audit).
-                return self._view(task)
+                return task_view(task, self._item_record(task.item_id))
             longer = evolved(task, lease_expires_at=now + seconds)
             note = f"{seconds:g} s, until {now + seconds:.3f}"
             changes = Changes(
@@ -1132,7 +1137,7 @@ class Engine:
             self._tasks[task.id] = longer
             assert longer.lease_expires_at is not None
             self._leases.reschedule(task.id, task.attempt, longer.lease_expires_at)
-            return self._view(longer)
+            return task_view(longer, self._item_record(longer.item_id))
 
     # ---- maintenance ----------------------------------------------------------------------------------------
 
@@ -1364,58 +1369,14 @@ class Engine:
         return record
 
     def item(self, item_id: str) -> ItemView:
-        record = self._item_record(item_id)
-        decision, decided_by = None, None
-        if record.decision is not None:
-            data = json.loads(record.decision)
-            decided_by = data.pop("moderator_id", None)
-            decision = Decision.model_validate(data)
-        return ItemView(
-            id=record.id,
-            status=record.status,
-            task_id=record.task_id,
-            duplicate_of=record.duplicate_of,
-            queue=record.queue,
-            priority=record.priority,
-            action=record.action,
-            explanation=record.explanation,
-            verdict=record.verdict,
-            decision=decision,
-            decided_by=decided_by,
-            submitted_at=record.submitted_at,
-            decided_at=record.decided_at,
-        )
+        return item_view(self._item_record(item_id))
 
     def task(self, task_id: str) -> TaskView:
         with self._lock:
             task = self._content.open_or_stored(task_id)
         if task is None:
             raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
-        return self._view(task)
-
-    def _view(self, task: Task, record: ItemRecord | None = None) -> TaskView:
-        """`record`: the task's item as stored, when the caller holds it already; otherwise it is read."""
-        # Positional, in `TaskView`'s field order: every pull and decision makes one, and matching seventeen
-        # keywords to parameters cost more than the rest of the call.
-        return TaskView(
-            task.id,
-            task.item_id,
-            task.kind,
-            task.state,
-            task.queue,
-            task.priority,
-            task.modality,
-            task.language,
-            task.region,
-            task.duration_s,
-            task.severe,
-            task.policy,
-            task.enqueued_at,
-            task.holder,
-            task.lease_token,
-            task.lease_expires_at,
-            self._item_record(task.item_id) if record is None else record,
-        )
+        return task_view(task, self._item_record(task.item_id))
 
     def depths(self) -> list[int]:
         """Each queue's waiting tasks, in config order: what a backlog sample needs of `queues`, at a fraction of
@@ -1446,42 +1407,19 @@ class Engine:
     def queues(self) -> list[QueueView]:
         with self._lock:
             now = self._clock.now()
-            leased: dict[str, int] = {}
-            for held in self._leases.holders().values():
-                for task_id in held:
-                    name = self._tasks[task_id].queue
-                    leased[name] = leased.get(name, 0) + 1
-            views = []
-            unstaffed = self._waiting.unstaffed(now)
-            for queue in self._config.queues:
-                oldest = self._waiting.queues.oldest_enqueued_at(queue.name)
-                views.append(
-                    QueueView(
-                        name=queue.name,
-                        depth=self._waiting.queues.depth(queue.name),
-                        leased=leased.get(queue.name, 0),
-                        oldest_age_s=None if oldest is None else max(0.0, now - oldest),
-                        sla_s=queue.sla_s,
-                        sla_target=queue.sla_target,
-                        within_sla_last_hour=self._sla[queue.name].share(now),
-                        unstaffed=unstaffed[queue.name],
-                    )
-                )
-            return views
+            return queue_views(
+                self._config.queues,
+                self._waiting.queues,
+                self._leases.holders().values(),
+                self._tasks,
+                self._waiting.unstaffed(now),
+                self._sla,
+                now,
+            )
 
     def moderator(self, moderator_id: str) -> ModeratorView:
         with self._lock:
-            profile = self._model.profile(moderator_id)
-            return ModeratorView(
-                profile,
-                self._leases.held_by(moderator_id),
-                self._model.accuracy_by_area(moderator_id),
-                {
-                    modality.value: self._model.expected_handling_s(moderator_id, modality, 0.0)
-                    for modality in profile.modalities
-                },
-                self._leases.idle(moderator_id),
-            )
+            return moderator_view(self._model, self._leases, moderator_id)
 
     def purge(self, before: float, after_seq: int, limit: int) -> Purged:
         """One batch of `Store.purge`, under the engine's lock: a submit reads a content's history and writes the
@@ -1515,9 +1453,3 @@ def _shown_to_nobody(routing: Routing) -> bool:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
-
-
-def _result(record: ItemRecord) -> ItemResult:
-    return ItemResult(
-        record.id, record.status, record.task_id, record.duplicate_of, record.queue, record.priority, record.action
-    )
