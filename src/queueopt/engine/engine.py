@@ -12,7 +12,6 @@ it at once, and each call is short.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -43,13 +42,13 @@ from queueopt.domain import (
     Task,
     TaskKind,
     TaskState,
-    Verdict,
     token_of,
 )
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
 from queueopt.engine.content import ContentHistory, Seen, asked_by_all
+from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
 from queueopt.engine.leases import LeaseBook
-from queueopt.engine.quality import agrees, qa_draw
+from queueopt.engine.quality import qa_outcome, qa_task
 from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
 from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent, restore_learning
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
@@ -94,7 +93,6 @@ _REVIEW = TaskKind.REVIEW
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
 _CONTENT_HASH = attrgetter("content_hash")
-_UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
 _SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
 # The statuses that hand every lease back, with the audit note saying so.
@@ -873,7 +871,7 @@ class Engine:
                 task = self._held(task_id, lease_token, moderator_id, now)
             except StaleLease as refused:
                 return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
-            queue = self._check_decision(task, decision)
+            queue = check_decision(self._config, task, decision)
             note = decision_json(decision)
             signed = signed_record(note, moderator_id)
             decided = evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
@@ -883,19 +881,19 @@ class Engine:
             replaced: list[Task] = [task]
             record = None
             if task.kind is _REVIEW:
-                record = self._record_decision(task, signed, decision.verdict, now, changes)
-                qa = self._qa_task(task, queue, moderator_id, now)
+                record = record_decision(self._store, task, signed, decision.verdict, now, changes)
+                qa = qa_task(self.qa_secret, task, queue, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
                 if record is not None and record.content_hash:
                     history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
-                    self._keep_appeals_from(task, history, moderator_id, now, changes, replaced, created)
-                    self._rule(record, history, changes)
+                    keep_appeals_from(self._tasks, task, history, moderator_id, now, changes, replaced, created)
+                    record_ruling(record, history, changes)
                 scored = None
             else:
-                scored = self._qa_outcome(task, decision)
+                scored = qa_outcome(self._store, self._model, task, decision)
             # Learned and counted only once written: a decision refused with a 503 is retried, and would count twice
             # (found by a probe: one QA disagreement moved the decider's accuracy twice).
             self._commit(changes, replaced, created)
@@ -906,64 +904,6 @@ class Engine:
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
             return task_view(decided, self._item_record(decided.item_id) if record is None else record)
-
-    def _rule(self, record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
-        """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
-        or escalation of that content (in its `history` as such) holding the decision itself: later copies carry it
-        rather than the decision it questioned (`ContentHistory.current_handling`). One finding a violation under no
-        policy of its own (an appeal's `uphold`) is the ruling too, reaching copies as the enforcement it reaffirms."""
-        if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
-            changes.rulings.append((record.content_hash, record.id))
-
-    def _keep_appeals_from(
-        self,
-        decided: Task,
-        history: list[tuple[str, bool]],
-        moderator_id: str,
-        now: float,
-        changes: Changes,
-        replaced: list[Task],
-        created: list[Task],
-    ) -> None:
-        """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
-        as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
-        decision was being made went to the decider). One the decider holds already (leased to them beside the
-        original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
-        decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
-        task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
-        content's (`Store.content_history`)."""
-        for item_id, owner in history:
-            appeal = None if owner else self._tasks.get(item_id)
-            if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
-                continue
-            kept_from = appeal.skipped_by | {moderator_id}
-            if appeal.holder == moderator_id:
-                kept = requeued(appeal, skipped_by=kept_from)
-                note = f"{LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
-                changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
-            else:
-                kept = evolved(appeal, skipped_by=kept_from)
-            changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
-            replaced.append(appeal)
-            created.append(kept)
-
-    def _check_decision(self, task: Task, decision: Decision) -> QueueConfig:
-        """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
-        queue = self._config.queues_by_name[task.queue]
-        if decision.verdict not in queue.allowed_verdicts:
-            raise InvalidInput(
-                f"verdict {decision.verdict.value!r} is not allowed in queue {task.queue!r}", field="verdict"
-            )
-        if decision.action is not None and queue.allowed_actions is not None:
-            if decision.action not in queue.allowed_actions:
-                allowed = ", ".join(queue.allowed_actions)
-                raise InvalidInput(
-                    f"action {decision.action!r} is not allowed in queue {task.queue!r} (allowed: {allowed})",
-                    field="action",
-                )
-        if decision.policy is not None and decision.policy not in self._config.areas_by_name:
-            raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
-        return queue
 
     def _decided_before(
         self, task_id: str, lease_token: str, moderator_id: str, decision: Decision, refused: StaleLease
@@ -983,71 +923,12 @@ class Engine:
         assert stored is not None  # a decided task stays
         return task_view(stored, self._item_record(stored.item_id))
 
-    def _record_decision(
-        self, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
-    ) -> ItemRecord | None:
-        """The decision (`signed_record`) reaches the item and every pending copy of it; returns
-        the item's own record as it stands once `changes` are written (None if the store did not list it), which the
-        caller's view shows instead of reading it back from the store."""
-        own = None
-        for record in self._store.items_of_task(task.id):
-            now_stored = record
-            if record.status in _UNDECIDED and record.decided_at is None:
-                now_stored = evolved(
-                    record, status=ItemStatus.DECIDED, verdict=verdict, decision=signed, decided_at=now
-                )
-                changes.items.append(now_stored)
-            if record.id == task.item_id:
-                own = now_stored
-        return own
-
     def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
         """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
         within = within_sla(task, queue, now)
         self._sla[task.queue].add(now, within)
         if not within:
             self.stats.sla_breaches[task.queue] += 1
-
-    def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
-        """The QA re-review of a decided task, if the draw samples it. It carries no harm rate (the cμ rule's `c`):
-        the decision has acted on the item, so waiting harms no one, and live work goes first; it ages at its
-        queue's rate from when it is queued, like every task there, so it is done once it has waited long enough."""
-        rate = queue.qa_sample_rate
-        if rate <= 0.0 or qa_draw(self.qa_secret, task.id) >= rate:
-            return None
-        return evolved(
-            task,
-            id=task.id + QA_SUFFIX,
-            kind=TaskKind.QA,
-            priority=0.0,
-            state=TaskState.QUEUED,
-            enqueued_at=now,
-            attempt=0,
-            holder=None,
-            leased_at=None,
-            lease_expires_at=None,
-            # Never the reviewer; nor whoever the task was kept from (an appeal's earlier deciders: one of them
-            # checking the appeal that overturned them would score it; found by a probe) or who skipped it.
-            skipped_by=task.skipped_by | {moderator_id},
-        )
-
-    def _qa_outcome(self, qa: Task, decision: Decision) -> tuple[str, str | None, bool] | None:
-        """A QA review is the reference for the first decision: whose it was, in which policy area, and whether it
-        agrees, for that moderator's accuracy estimate. The decision is read from any decided copy of the reviewed
-        task: the item the task was made for may have been cancelled while a duplicate kept the task, and then
-        holds no decision."""
-        decided = [
-            record.decision
-            for record in self._store.items_of_task(qa.id.removesuffix(QA_SUFFIX))
-            if record.decision is not None
-        ]
-        if not decided:
-            return None
-        first = json.loads(decided[0])
-        decider = first.get("moderator_id")
-        if decider is None or not self._model.knows(decider):
-            return None
-        return decider, qa.policy, agrees(first, decision)
 
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
