@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from itertools import chain, islice
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -48,6 +48,7 @@ from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge
 from queueopt.engine.content import ContentHistory, Seen, asked_by_all
 from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
 from queueopt.engine.leases import LeaseBook
+from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
 from queueopt.engine.quality import qa_outcome, qa_task
 from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
 from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent, restore_learning
@@ -77,11 +78,6 @@ from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.base import RECOVERY_PAGE
 from queueopt.store.records import AuditEntry, moderator_actor
 from queueopt.store.retention import Purged
-
-# Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
-# answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
-_PROBE = 16
-
 
 log = logging.getLogger("queueopt.engine")
 
@@ -705,69 +701,21 @@ class Engine:
             if profile.status is not ModeratorStatus.AVAILABLE:
                 return None
             if self._strategy.ignores_moderator:
-                task = self._most_urgent_eligible(moderator_id, now)
+                task = most_urgent_eligible(
+                    self._config.queues,
+                    self._waiting,
+                    self._tasks,
+                    self._model,
+                    self._strategy.urgency,
+                    moderator_id,
+                    now,
+                )
             else:
-                task = self._most_valuable_eligible(moderator_id, now)
+                task = most_valuable_eligible(self._config.queues, self._waiting, self._model, moderator_id, now)
             if task is None:
                 return None
             (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_actor(moderator_id))
             return task_view(lease, self._item_record(lease.item_id))
-
-    def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`optimal` pulls: the task of highest value to the moderator among the first `_PROBE` tasks of each queue,
-        and in a queue none of whose first `_PROBE` they may take, among the first they may, read past the rest as
-        a batch reads for its free moderators (found by a probe: a window of French tasks hid an urgent English
-        task behind it, and the pull leased an English moderator a task worth a millionth of it from another
-        queue). The plain window first: reading through the lanes for one moderator costs a fifth of a pull."""
-        windows = [self._waiting.window(queue.name, min(_PROBE, queue.top_k), None) for queue in self._config.queues]
-        candidates = [task for window in windows for task in window]
-        value = self._model.value(candidates, [moderator_id], now)
-        found = np.diff(value.indptr) > 0
-        behind: list[Task] = []
-        takers: Takers | None = None
-        start = 0
-        for queue, window in zip(self._config.queues, windows, strict=True):
-            end = start + len(window)
-            if not found[start:end].any() and self._waiting.queues.depth(queue.name) > len(window):
-                if takers is None:
-                    takers = self._model.takers([moderator_id], now)
-                behind += self._waiting.window(queue.name, min(_PROBE, queue.top_k), takers)
-            start = end
-        if behind:
-            candidates += behind
-            value = self._model.value(candidates, [moderator_id], now)
-        if value.nnz == 0:
-            return None
-        rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
-        return candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
-
-    def _most_urgent_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`fifo` and `priority` pulls: in each queue the first of its `top_k` tasks the moderator is eligible for
-        (an O(1) bit test per task walked, no value matrix), then the most urgent of those, the earlier queue on a
-        tie. The queue's key order is its urgency order, so this is the pair a value matrix would rank first. In a
-        queue deeper than `top_k` whose first `top_k` the moderator may not take, the first task they may take
-        counts (found by a probe: a moderator who reads only Irish got nothing from a queue of 250 French tasks
-        with one Irish task behind them, which the next batch gave them)."""
-        tasks, queues = self._tasks, self._waiting.queues
-        eligible, urgency = self._model.eligible, self._strategy.urgency
-        best: Task | None = None
-        best_urgency = -math.inf
-        takers: Takers | None = None
-        for queue in self._config.queues:
-            found = None
-            for task_id in islice(queues.ordered(queue.name), queue.top_k):
-                first = tasks[task_id]
-                if eligible(first, moderator_id, now):
-                    found = first
-                    break
-            if found is None and queues.depth(queue.name) > queue.top_k:
-                if takers is None:
-                    takers = self._model.takers([moderator_id], now)
-                behind = self._waiting.window(queue.name, 1, takers)
-                found = behind[0] if behind else None
-            if found is not None and (score := urgency(found, now)) > best_urgency:
-                best, best_urgency = found, score
-        return best
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
         """An admin's manual assignment, refused unless the moderator is eligible and has a free slot."""
