@@ -28,7 +28,6 @@ from pydantic import ValidationError
 from queueopt.assign import load_solvers, solve
 from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
 from queueopt.capability import Model, ModeratorProfile, Takers
-from queueopt.capability.state import LearnedModerator, LearnedState
 from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
@@ -51,8 +50,9 @@ from queueopt.engine.leases import LeaseBook
 from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
 from queueopt.engine.quality import qa_outcome, qa_task
 from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
-from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent, restore_learning
+from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
+from queueopt.engine.roster import Roster
 from queueopt.engine.sla_window import SlaWindow, within_sla
 from queueopt.engine.stranded import stranded_work
 from queueopt.engine.strategy import Strategy
@@ -125,11 +125,11 @@ class Engine:
         self._leases = LeaseBook()
         self._sla = {queue.name: SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
-        self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
+        self._roster = Roster(self._model, self._leases)
         self._content = ContentHistory(store, self._router, self._tasks)
         load_solvers()
         self._recover()
-        self._unplaced = restore_learning(store, self._model)
+        self._roster.restore_learning(store.learning())
 
     @property
     def config(self) -> OpsConfig:
@@ -154,7 +154,7 @@ class Engine:
         beat = self._store.beat_serving
         for moderator_id, profile in self._store.moderators().items():
             try:
-                self._put_moderator(ModeratorProfile.model_validate_json(profile))
+                self._roster.put(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput) as error:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
@@ -229,12 +229,11 @@ class Engine:
 
     def save_learning(self) -> None:
         """Keep what QA outcomes and handling times taught the model in the store, for the next engine to start
-        from (`recovery.restore_learning`). The service calls this every minute and when it stops: a crash forgets at
+        from (`Roster.restore_learning`). The service calls this every minute and when it stops: a crash forgets at
         most that minute's observations, never a decision (those are in the store as they are made). What was learned
         about a moderator whose profile did not load is saved again as it was, not lost."""
         with self._lock:  # held to read the model only: serialising and writing need no lock of the engine's
-            learned = self._model.learned()
-            learned.moderators += self._unplaced.values()
+            learned = self._roster.learned()
             now = self._clock.now()
         self._store.save_learning(learned.model_dump_json(), now)
 
@@ -1082,9 +1081,7 @@ class Engine:
             # The profile goes into the model first, as what it hands back is worked out against it; a refused
             # write (a busy or deposed store) puts the one before back, so a 503 changes nothing (found by a probe:
             # a suspension refused with a 503 stayed in memory while the moderator kept their lease).
-            before = self._model.profile(profile.id) if self._model.knows(profile.id) else None
-            kept = self._unplaced.get(profile.id)
-            self._put_moderator(profile)
+            replaced = self._roster.put(profile)
             try:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
@@ -1095,24 +1092,11 @@ class Engine:
                 old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
                 self._commit(changes, old, new)
             except BaseException:
-                self._take_back_moderator(profile.id, before, kept)
+                self._roster.undo(profile.id, replaced)
                 raise
             if back:
                 self._leases.mark_present(profile.id)
             return self.moderator(profile.id)
-
-    def _take_back_moderator(
-        self, moderator_id: str, before: ModeratorProfile | None, kept: LearnedModerator | None
-    ) -> None:
-        """Undo `_put_moderator` after a refused write: the profile before it, or none (with what was learned of
-        a moderator whose stored profile had not loaded kept for them again, and their severe exposure kept)."""
-        if before is not None:
-            self._put_moderator(before)
-            return
-        self._model.remove(moderator_id)
-        self._leases.forget_newest(moderator_id)
-        if kept is not None:
-            self._unplaced[moderator_id] = kept
 
     def _hand_back(
         self, moderator_id: str, held: list[Task], actor: str, changes: Changes
@@ -1146,19 +1130,6 @@ class Engine:
             for profile in added:
                 self.upsert_moderator(profile)
             return [profile.id for profile in added]
-
-    def _put_moderator(self, profile: ModeratorProfile) -> None:
-        """Into the model, and the lease book's free-slot index in step with the profile's capacity and status; what
-        was learned about a moderator whose stored profile had not loaded comes back with them."""
-        self._model.upsert(profile)
-        kept = self._unplaced.pop(profile.id, None)
-        if kept is not None:
-            try:
-                self._model.restore_learned(LearnedState(moderators=[kept]))
-            except InvalidInput as error:  # a corrupt entry: the profile is put all the same, at the prior
-                log.warning("learned estimates kept for moderator %s do not load, dropped: %s", profile.id, error)
-        available = profile.status is ModeratorStatus.AVAILABLE
-        self._leases.set_slots(profile.id, profile.capacity if available else 0)
 
     def set_status(
         self, moderator_id: str, status: ModeratorStatus, actor: str | None = None, *, by_admin: bool = True

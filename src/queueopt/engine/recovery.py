@@ -1,5 +1,5 @@
-"""What a starting engine reads back from the store besides its open tasks: the last hour of the audit, what the
-model had learned, and what each open task's content asks under the config it starts with.
+"""What a starting engine reads back from the store besides its open tasks and profiles: the last hour of the audit,
+and what each open task's content asks under the config it starts with.
 
 `Engine._recover` runs the rebuild in order and owns every write it makes; these are its reads, each a function of
 the store and the collaborators it fills (the model, the SLA windows), so the engine module keeps the lifecycle and
@@ -14,10 +14,8 @@ from collections.abc import Iterable, Mapping
 from itertools import chain
 
 import orjson
-from pydantic import ValidationError
 
 from queueopt.capability import Model
-from queueopt.capability.state import LearnedModerator, LearnedState
 from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
 from queueopt.config import OpsConfig
 from queueopt.domain import ItemStatus, Task, TaskKind
@@ -104,30 +102,6 @@ def recall_recent(store: Store, model: Model, config: OpsConfig, sla: Mapping[st
         if task is not None and task.kind is TaskKind.REVIEW and task.queue in sla:
             sla[task.queue].add(entry.at, within_sla(task, queues[task.queue], entry.at))
     return idle
-
-
-def restore_learning(store: Store, model: Model) -> dict[str, LearnedModerator]:
-    """Put back into `model` what it had learned when it was last saved (`Engine.save_learning`), and return what was
-    learned of moderators it does not hold, by id, to keep until they are put again. A state that does not load is
-    logged and the model starts from its priors, as it would have before anything was kept."""
-    kept = store.learning()
-    if kept is None:
-        return {}
-    try:
-        unplaced = model.restore_learned(LearnedState.model_validate_json(kept))
-    except (ValidationError, InvalidInput) as error:
-        log.warning(
-            "the learned estimates kept in the store do not load, so every moderator starts from the prior: %s",
-            error,
-        )
-        return {}
-    kept_for = {entry.id: entry for entry in unplaced}
-    if kept_for:
-        log.warning(
-            "learned estimates kept for moderators not loaded, kept until they are put again: %s",
-            ", ".join(sorted(kept_for)),
-        )
-    return kept_for
 
 
 def asks_of_content(config: OpsConfig) -> str:
