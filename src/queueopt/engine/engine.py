@@ -22,12 +22,10 @@ from operator import attrgetter
 
 import numpy as np
 import orjson
-import scipy.sparse as sp
 from pydantic import ValidationError
 
 from queueopt.assign import load_solvers, solve
-from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
-from queueopt.capability import Model, ModeratorProfile, Takers
+from queueopt.capability import Model, ModeratorProfile
 from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
@@ -44,6 +42,7 @@ from queueopt.domain import (
     token_of,
 )
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
+from queueopt.engine.batch import batch_candidates, batch_value, still_open
 from queueopt.engine.content import ContentHistory, Seen, asked_by_all
 from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
 from queueopt.engine.leases import LeaseBook
@@ -547,19 +546,6 @@ class Engine:
 
     # ---- assignment -----------------------------------------------------------------------------------------
 
-    def _candidates(self, limit: int | None = None, takers: Takers | None = None) -> list[Task]:
-        """The first tasks of every queue: `top_k` each for a batch, fewer when probing for one moderator.
-
-        With `takers`, only tasks one of them could take count, looking as deep into each queue as that needs:
-        a window full of work nobody free may do (severe items while budgets are spent, a clearance nobody free
-        holds) would otherwise block the eligible work behind it.
-        """
-        window: list[Task] = []
-        for queue in self._config.queues:
-            wanted = queue.top_k if limit is None else min(limit, queue.top_k)
-            window += self._waiting.window(queue.name, wanted, takers)
-        return window
-
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
         moderators, slots = self._leases.free_slots()
@@ -571,7 +557,7 @@ class Engine:
         The engine's lock is held to pick and value the candidates and again to lease, but not for the solve in
         between, the largest part of a big batch (scipy's solver also lets go of the GIL): moderators' requests go
         on meanwhile instead of queueing behind it. So a pair the solve chose is leased only if it still holds
-        then (`_still_open`), and a task is never leased twice: the lease is written under the lock, against the
+        then (`batch.still_open`), and a task is never leased twice: the lease is written under the lock, against the
         task the engine holds at that moment."""
         with self._lock:
             now = self._clock.now()
@@ -582,13 +568,13 @@ class Engine:
             if not moderators:
                 return []
             # Only tasks one of them may take: a task nobody free may take would hold a place in the window.
-            candidates = self._candidates(takers=self._model.takers(moderators, now))
+            candidates = batch_candidates(self._config.queues, self._waiting, self._model.takers(moderators, now))
             if not candidates:
                 return []
             severe = np.fromiter(map(_SEVERE, candidates), dtype=bool, count=len(candidates))
             # solve drops the caps itself when none can bind in this batch
             caps = self._model.severe_caps(moderators, now) if severe.any() else None
-            value = self._value(candidates, moderators, now, caps)
+            value = batch_value(self._strategy, self._model, candidates, moderators, now, caps)
         started = time.perf_counter()
         matching = solve(
             value, slots, method=self._strategy.method, severe=None if caps is None else severe, severe_cap=caps
@@ -601,57 +587,13 @@ class Engine:
                 (candidates[row], moderators[column])
                 for row, column in zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)
             ]
-            leased = self._lease_pairs(self._still_open(chosen, now), now, "assigner")
+            leased = self._lease_pairs(still_open(chosen, self._tasks, self._leases, self._model, now), now, "assigner")
             self.stats.solver_seconds.append(solved_s)  # with the batch it timed: a refused one counts in neither
             self.stats.batches += 1
             self.stats.last_batch_size = len(leased)
         return [
             Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now) for task in leased
         ]
-
-    def _value(
-        self, candidates: list[Task], moderators: list[str], now: float, caps: np.ndarray | None
-    ) -> sp.csr_matrix | np.ndarray:
-        """The batch's value matrix as the solver will read it: dense where it reads a sparse one densely (every
-        batch but a huge, sparse one), which spares building the sparse form only to expand it. `caps` are the
-        moderators' severe caps when a candidate is severe, which the value needs as well."""
-        if self._strategy.ignores_moderator or len(candidates) * len(moderators) > DENSE_MAX_CELLS:
-            return self._strategy.adjust(self._model.value(candidates, moderators, now, caps), candidates, now)
-        value = self._model.value_dense(candidates, moderators, now, caps)
-        return value if reads_dense(value.shape, int(np.count_nonzero(value))) else sp.csr_matrix(value)
-
-    def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
-        """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
-        makes a new task object) and not leased by an earlier pair of this batch, the moderator still has a free slot
-        for it and may still take it, and a severe task still fits their budget. Anything else stays queued for the
-        next batch. The solvers' own limits are checked again here, as a solve that broke one must not reach a
-        moderator: a task named twice was leased to both moderators on the memory store (found by a hand-run
-        mutation review)."""
-        free: dict[str, int] = {}
-        severe_left: dict[str, int] = {}
-        kept = []
-        taken: set[str] = set()
-        for task, moderator_id in pairs:
-            if moderator_id not in free:
-                free[moderator_id] = self._leases.free(moderator_id)
-            if (
-                task.id in taken
-                or self._tasks.get(task.id) is not task
-                or free[moderator_id] <= 0
-                or not self._model.eligible(task, moderator_id, now)
-            ):
-                continue
-            if task.severe:
-                left = severe_left.get(moderator_id)
-                if left is None:
-                    left = int(self._model.severe_caps([moderator_id], now)[0])
-                if left <= 0:
-                    continue
-                severe_left[moderator_id] = left - 1
-            free[moderator_id] -= 1
-            taken.add(task.id)
-            kept.append((task, moderator_id))
-        return kept
 
     def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
         if not pairs:
