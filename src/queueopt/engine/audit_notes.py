@@ -54,7 +54,7 @@ def shown_present(entry: AuditEntry) -> str | None:
 
 
 def charge_taken_back(model: Model, entries: Iterable[AuditEntry]) -> None:
-    """Charge each lease `entries` show taken back because its task turned severe (`Engine._widened`: a `released`
+    """Charge each lease `entries` show taken back because its task turned severe (`Widening.widened`: a `released`
     note ending in `, severe`) to its holder's wellbeing budget, with their cool-down from then: a restart reads the
     same entries back from the audit (`recovery.recall_recent`), so this is the one place such an exposure is counted.
     Found by a probe: a moderator with a budget of one an hour, two minutes into a photo that a copy showed to be

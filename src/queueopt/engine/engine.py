@@ -17,7 +17,6 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -30,7 +29,6 @@ from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
-    QA_SUFFIX,
     Action,
     Decision,
     Item,
@@ -43,7 +41,7 @@ from queueopt.domain import (
 )
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
 from queueopt.engine.batch import batch_candidates, batch_value, still_open
-from queueopt.engine.content import ContentHistory, Seen, asked_by_all
+from queueopt.engine.content import ContentHistory
 from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
@@ -70,6 +68,7 @@ from queueopt.engine.views import (
     task_view,
 )
 from queueopt.engine.waiting import WaitingTasks
+from queueopt.engine.widening import Widening
 from queueopt.enqueue import Router, Routing
 from queueopt.enqueue.router import HUMAN_ONLY, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
@@ -88,7 +87,6 @@ _REVIEW = TaskKind.REVIEW
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
 _CONTENT_HASH = attrgetter("content_hash")
-_SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
@@ -126,6 +124,7 @@ class Engine:
         self.stats = EngineStats()
         self._roster = Roster(self._model, self._leases)
         self._content = ContentHistory(store, self._router, self._tasks)
+        self._widening = Widening(self._router, self._model, self._content, self._tasks)
         load_solvers()
         self._recover()
         self._roster.restore_learning(store.learning())
@@ -200,7 +199,7 @@ class Engine:
         reviewed five gore items in two and a half minutes; gore given a tier, and a moderator without it kept
         their lease through the restart). A config asking less relaxes nothing on open work: a protection is never
         taken off a task while it is open. The wider tasks are written; a lease the wider task no longer allows, or
-        that turned severe, goes back as one of content seen again does (`_widened`), audited by `recovery`, and
+        that turned severe, goes back as one of content seen again does (`Widening.widened`), audited by `recovery`, and
         is charged to its holder. The config they were last checked against is kept in the store (its policy areas
         are all that decide what content asks): a restart with the same one reads no item, as re-reading each open
         task's item doubled the start of an engine with 100,000 open tasks on SQLite."""
@@ -216,7 +215,9 @@ class Engine:
             asked = asked_of.get(task.item_id)
             if asked is None:
                 continue
-            wider = self._widened(task, asked.severe, asked.clearance, _CONFIG_ASKS_MORE, "recovery", now, changes)
+            wider = self._widening.widened(
+                task, asked.severe, asked.clearance, _CONFIG_ASKS_MORE, "recovery", now, changes
+            )
             if wider is not task:
                 changes.tasks.append(TaskWrite(wider, (task.state, task.attempt)))
                 old.append(task)
@@ -315,7 +316,7 @@ class Engine:
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
             # Content seen before that this batch actions without a review, with those copies: what their reviews would
-            # ask is worked out only for content with an open review (`_widen_open_reviews`), which few copies have.
+            # ask is worked out only for content with an open review (`Widening.open_reviews`), which few copies have.
             unreviewed: dict[str, list[Item]] = {}
             route = self._router.route
             arrivals = list(fresh.items())
@@ -366,7 +367,7 @@ class Engine:
             replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
             widening = asking or unreviewed
             if widening:
-                self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
+                self._widening.open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
             self._commit(changes, replaced, tasks)
             if widening:
                 charge_taken_back(self._model, changes.audit)
@@ -400,92 +401,6 @@ class Engine:
             replaced.append(task)
             tasks.append(raised)
         return replaced
-
-    def _widen_open_reviews(
-        self,
-        asking: set[str],
-        unreviewed: dict[str, list[Item]],
-        seen: dict[str, list[Seen]],
-        tasks: list[Task],
-        changes: Changes,
-        replaced: list[Task],
-        actor: str,
-        now: float,
-    ) -> None:
-        """Every open review of content this batch handles again (its copies', appeals' and QA's, this batch's own
-        included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
-        withdrawn: those pass what they asked down the line of copies (`Router.route`), while a closed appeal or
-        escalation, or a withdrawn copy, need not be what a later copy is compared with. It is the same content.
-        Found by two probes: a copy scored for nudity alone of content a later copy scored for child safety stayed
-        open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
-        went to them. A copy actioned without a review (`unreviewed`: removed or approved automatically, or riding
-        on such an action) asks what its review would have: found by a probe, a re-upload scored for child safety
-        and removed automatically left the nudity review of the same photo with a moderator without `csam`. That
-        is worked out only once an open review of its content is found: most such copies are of content removed
-        automatically, with none open, and working it out for each made their submit 20 to 30% slower. Such a
-        copy alone needs no closed review read: the open ones already ask what those asked, as each was widened
-        when it was made. Certifications are each review's own question. A widened review held by someone it no
-        longer allows, or newly severe, goes back to its queue (`_widened`), its exposure charged once written."""
-        position = {task.id: index for index, task in enumerate(tasks)}
-        pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
-        asked_of = self._router.asked
-        for content_hash in asking.union(unreviewed):
-            open_reviews: list[tuple[Task, TaskWrite | None]] = []
-            appeals: list[str] = []  # closed appeals and escalations
-            copies: list[str] = []  # closed copies, read below for the withdrawn ones
-            for item_id, owner, *_ in seen[content_hash]:
-                for task_id in (item_id, item_id + QA_SUFFIX):
-                    write = pending.get(task_id)
-                    task = write.task if write is not None else self._tasks.get(task_id)
-                    if task is not None:
-                        open_reviews.append((task, write))
-                    elif task_id == item_id:
-                        (copies if owner else appeals).append(item_id)
-            if not open_reviews:
-                continue
-            closed = self._content.closed_reviews(appeals, copies) if content_hash in asking else []
-            asks = [
-                asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
-                for task in chain((task for task, _ in open_reviews), closed)
-            ]
-            asks += map(self._router.review_asks, unreviewed.get(content_hash, ()))
-            content = asked_by_all(asks)
-            for task, write in open_reviews:
-                wider = self._widened(task, content.severe, content.clearance, _SAME_CONTENT, actor, now, changes)
-                if wider is task:
-                    continue
-                if write is not None:
-                    write.task = tasks[position[task.id]] = wider
-                    continue
-                pending[task.id] = TaskWrite(wider, (task.state, task.attempt))
-                changes.tasks.append(pending[task.id])
-                replaced.append(task)
-                position[task.id] = len(tasks)
-                tasks.append(wider)
-
-    def _widened(
-        self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
-    ) -> Task:
-        """`task` severe if `severe` and needing every clearance tier of `tiers`, never less than it was (a
-        protection of open work is never relaxed), its primary area's own tier read from the config as routing's is
-        (`Router.widened_clearance`); `task` itself when it already asks that much. A lease of it the
-        wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
-        wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
-        all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
-        exposure is charged to the holder from it once written (`audit_notes.charge_taken_back`)."""
-        clearance = self._router.widened_clearance(task.policy, task.clearance, tiers)
-        newly_severe = severe and not task.severe
-        if clearance is task.clearance and not newly_severe:
-            return task
-        wider = evolved(task, clearance=clearance, severe=task.severe or newly_severe)
-        if task.state is not _LEASED:
-            return wider
-        assert task.holder is not None
-        if not newly_severe and self._model.qualified(wider, task.holder, now):
-            return wider
-        note = f"{LEASE_OF}{task.holder}: {why}{SEVERE_NOTE if newly_severe else ''}"
-        changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
-        return requeued(wider)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
