@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from queueopt.domain import Item, Modality, Source
-from queueopt.engine.engine import _payload
+from queueopt.engine.records import item_payload
 
 values = st.one_of(
     st.text(max_size=8),
@@ -40,7 +40,7 @@ items = st.builds(
 @settings(max_examples=500, deadline=None)
 @given(items)
 def test_the_payload_holds_what_pydantic_would_and_parses_back_equal(item: Item) -> None:
-    payload = _payload(item)
+    payload = item_payload(item)
     reference = Item.__pydantic_serializer__.to_json(item, exclude_defaults=True)
     assert list(json.loads(payload)) == list(json.loads(reference))
     assert Item.model_validate_json(payload) == item

@@ -81,11 +81,11 @@ class ContentHistory:
 
     def current_handling(self, entries: list[Seen], ruling: ItemRecord | None) -> DuplicateOf | None:
         """What a plain copy of some content is compared with, so whose decision it carries or whose review it rides
-        on: the latest copy handled on its own, unless the content's ruling (`_rule`: its appeal or escalation decided
-        last, an uphold as the violation it reaffirms) was decided since (`_ruled_since`). Found by a probe: an
-        escalation removed content a first review had approved, and every later re-upload was approved; and by a
-        review: an escalation that found child-abuse material in content removed as hate left re-uploads with the hate
-        removal.
+        on: the latest copy handled on its own, unless the content's ruling (`decisions.record_ruling`: its appeal or
+        escalation decided last, an uphold as the violation it reaffirms) was decided since (`_ruled_since`). Found by
+        a probe: an escalation removed content a first review had approved, and every later re-upload was approved;
+        and by a review: an escalation that found child-abuse material in content removed as hate left re-uploads with
+        the hate removal.
 
         An appeal still under review changes nothing: a copy takes the decision in force at once, as a removal must
         reach a re-upload now, not after the appeals queue's SLA (found by a review: a copy that scored past

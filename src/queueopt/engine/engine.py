@@ -12,34 +12,23 @@ it at once, and each call is short.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
-from functools import lru_cache
-from itertools import chain, islice
 from operator import attrgetter
-from typing import TypeVar
 
 import numpy as np
 import orjson
-import scipy.sparse as sp
 from pydantic import ValidationError
 
 from queueopt.assign import load_solvers, solve
-from queueopt.assign.problem import DENSE_MAX_CELLS, reads_dense
-from queueopt.capability import Model, ModeratorProfile, Takers
-from queueopt.capability.state import LearnedModerator, LearnedState
-from queueopt.capability.wellbeing import WINDOW_S as SEVERE_WINDOW_S
+from queueopt.capability import Model, ModeratorProfile
 from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
-    QA_SUFFIX,
     Action,
     Decision,
     Item,
@@ -48,14 +37,20 @@ from queueopt.domain import (
     Task,
     TaskKind,
     TaskState,
-    Verdict,
     token_of,
 )
-from queueopt.engine.content import ContentHistory, Seen, asked_by_all, item_of
+from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
+from queueopt.engine.batch import batch_candidates, batch_value, still_open
+from queueopt.engine.content import ContentHistory
+from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
 from queueopt.engine.leases import LeaseBook
-from queueopt.engine.quality import agrees, qa_draw
+from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
+from queueopt.engine.quality import qa_outcome, qa_task
+from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
+from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
-from queueopt.engine.sla_window import SLA_WINDOW_S, SlaWindow, within_sla
+from queueopt.engine.roster import Roster
+from queueopt.engine.sla_window import SlaWindow, within_sla
 from queueopt.engine.stranded import stranded_work
 from queueopt.engine.strategy import Strategy
 from queueopt.engine.views import (
@@ -66,20 +61,21 @@ from queueopt.engine.views import (
     ModeratorView,
     QueueView,
     TaskView,
+    item_result,
+    item_view,
+    moderator_view,
+    queue_views,
+    task_view,
 )
 from queueopt.engine.waiting import WaitingTasks
-from queueopt.enqueue import ASKED_NOTHING, Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, Asked, unlinked
+from queueopt.engine.widening import Widening
+from queueopt.enqueue import Router, Routing
+from queueopt.enqueue.router import HUMAN_ONLY, unlinked
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.base import RECOVERY_PAGE
 from queueopt.store.records import AuditEntry, moderator_actor
 from queueopt.store.retention import Purged
-
-# Tasks per queue (of those the moderator may take) an `optimal` pull values, where a batch values `top_k`: a pull
-# answers one moderator at once, and the best of each queue's first 16 for them is rarely worse than of its first 200.
-_PROBE = 16
-
 
 log = logging.getLogger("queueopt.engine")
 
@@ -91,37 +87,11 @@ _REVIEW = TaskKind.REVIEW
 _ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
 _ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
 _CONTENT_HASH = attrgetter("content_hash")
-_UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
-_Record = TypeVar("_Record", Task, ItemRecord)
-_SEVERE_NOTE = ", severe"  # ends the audit note of a severe lease, or of one taken back as it turned severe
-_SAME_CONTENT = "the same content now asks more of its reviewer"  # why a widened review was taken back
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
-_CHECKED_AGAINST = "open_tasks_checked_against"  # the store's setting naming the config open tasks ask what it asks
-_ENDS_A_REVIEW = frozenset(("decided", "released", "skipped", "expired"))
-_LEASE_OF = "lease of "  # how an expiry's or a hand-back's audit note names the holder
-_MODERATOR_ACTOR = moderator_actor("")
-_PRESENT = "present"  # the audit transition of a moderator idle after an expiry showing they are back
-_BACK = ": back after a lease of theirs expired"  # ends a `present` entry's note, after the moderator's id
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
-_RECALL_PAGE = 10_000
 _NOT_KEPT = " (never submitted, or settled and purged after the retention period)"
 _SEVERE = attrgetter("severe")
-_FIELDS_OF = {
-    Task: attrgetter(*(field.name for field in fields(Task))),
-    ItemRecord: attrgetter(*ItemRecord.__slots__),
-}
-
-
-def _evolved(record: _Record, **changes: object) -> _Record:
-    """`dataclasses.replace` for the engine's tasks and item records, at half its cost: the fields are read by
-    one C-level getter and passed positionally (every field of both is an `__init__` parameter, in order; a
-    record's text fields as stored, so a text not yet made is not made for the copy), then `changes` are set on
-    the copy. A name that is not a field fails, as with `replace`, on the slotted classes."""
-    copy = type(record)(*_FIELDS_OF[type(record)](record))
-    for name, value in changes.items():
-        setattr(copy, name, value)
-    return copy
 
 
 class Engine:
@@ -152,11 +122,12 @@ class Engine:
         self._leases = LeaseBook()
         self._sla = {queue.name: SlaWindow() for queue in config.queues}
         self.stats = EngineStats()
-        self._unplaced: dict[str, LearnedModerator] = {}  # learned about moderators whose profiles did not load
+        self._roster = Roster(self._model, self._leases)
         self._content = ContentHistory(store, self._router, self._tasks)
+        self._widening = Widening(self._router, self._model, self._content, self._tasks)
         load_solvers()
         self._recover()
-        self._restore_learning()
+        self._roster.restore_learning(store.learning())
 
     @property
     def config(self) -> OpsConfig:
@@ -181,7 +152,7 @@ class Engine:
         beat = self._store.beat_serving
         for moderator_id, profile in self._store.moderators().items():
             try:
-                self._put_moderator(ModeratorProfile.model_validate_json(profile))
+                self._roster.put(ModeratorProfile.model_validate_json(profile))
             except (ValidationError, InvalidInput) as error:
                 # A profile the current config no longer accepts stays stored, unassignable, until fixed.
                 log.warning("moderator %s not loaded, so not assignable until put again: %s", moderator_id, error)
@@ -193,7 +164,8 @@ class Engine:
             raise Conflict(stranded[1], field=stranded[0])
         # The past first, then what is held now: the audit's ended severe reviews set when cool-downs began, and
         # indexing the leases held counts the severe reviews still under way, which no ended one may take back.
-        self._recall_recent()
+        for moderator_id in recall_recent(self._store, self._model, self._config, self._sla, self._clock.now()):
+            self._hold_back(moderator_id)
         beat()
         for start in range(0, len(open_tasks), RECOVERY_PAGE):
             self._index(open_tasks[start : start + RECOVERY_PAGE])
@@ -227,14 +199,14 @@ class Engine:
         reviewed five gore items in two and a half minutes; gore given a tier, and a moderator without it kept
         their lease through the restart). A config asking less relaxes nothing on open work: a protection is never
         taken off a task while it is open. The wider tasks are written; a lease the wider task no longer allows, or
-        that turned severe, goes back as one of content seen again does (`_widened`), audited by `recovery`, and
+        that turned severe, goes back as one of content seen again does (`Widening.widened`), audited by `recovery`, and
         is charged to its holder. The config they were last checked against is kept in the store (its policy areas
         are all that decide what content asks): a restart with the same one reads no item, as re-reading each open
         task's item doubled the start of an engine with 100,000 open tasks on SQLite."""
-        checked = _asks_of_content(self._config)
-        if self._store.setting(_CHECKED_AGAINST) == checked:
+        checked = asks_of_content(self._config)
+        if self._store.setting(CHECKED_AGAINST) == checked:
             return
-        asked_of = self._asked_by_item()
+        asked_of = asked_by_item(self._store, self._router, self._content, self._tasks.values())
         now = self._clock.now()
         changes = Changes()
         old: list[Task] = []
@@ -243,80 +215,25 @@ class Engine:
             asked = asked_of.get(task.item_id)
             if asked is None:
                 continue
-            wider = self._widened(task, asked.severe, asked.clearance, _CONFIG_ASKS_MORE, "recovery", now, changes)
+            wider = self._widening.widened(
+                task, asked.severe, asked.clearance, _CONFIG_ASKS_MORE, "recovery", now, changes
+            )
             if wider is not task:
                 changes.tasks.append(TaskWrite(wider, (task.state, task.attempt)))
                 old.append(task)
                 new.append(wider)
         if old:
             self._commit(changes, old, new)
-            self._charge_taken_back(changes.audit)
-        self._store.keep_setting(_CHECKED_AGAINST, checked)
-
-    def _asked_by_item(self) -> dict[str, Asked]:
-        """What each open task's item asks of a reviewer under this config, by item id: what any item of its content
-        asks (`Router.content_asks`; the same content, and an appeal is often sent without the scores its original
-        had), a copy inheriting an automatic action included (`Store.inherited`). An item scored in an area the
-        config no longer has asks nothing more: its tasks keep what they asked."""
-        records = self._store.items({task.item_id for task in self._tasks.values()})
-        history = self._store.content_history(
-            {record.content_hash for record in records.values() if record.content_hash}
-        )
-        earlier = {item_id for entries in history.values() for item_id, _ in entries}.difference(records)
-        content = list(chain(records.values(), self._store.items(earlier).values()))
-        # Copies that inherited an automatic action joined no history: read through the items they inherited from.
-        automatic = [record.id for record in content if record.status is _ITEM_AUTO_ACTIONED]
-        asked: dict[str, Asked] = {}
-        of_content: dict[str, list[Asked]] = {}
-        for record in chain(content, self._content.inherited(automatic) if automatic else ()):
-            asks = self._content_asks(record)
-            if asks is not None:
-                asked[record.id] = asks
-                of_content.setdefault(record.content_hash or "", []).append(asks)
-        by_content = {content_hash: asked_by_all(asks) for content_hash, asks in of_content.items() if content_hash}
-        return {
-            item_id: by_content.get(record.content_hash or "", asked.get(item_id, ASKED_NOTHING))
-            for item_id, record in records.items()
-        }
-
-    def _content_asks(self, record: ItemRecord) -> Asked | None:
-        """What the item of `record` asks of any reviewer under this config (`Router.content_asks`); None, logged,
-        for one scored in an area the config no longer has."""
-        try:
-            return self._router.content_asks(item_of(record))
-        except InvalidInput as unknown:
-            log.warning("item %s not re-read under this config, its tasks keep what they ask: %s", record.id, unknown)
-            return None
-
-    def _restore_learning(self) -> None:
-        """Put back what the model had learned when it was last saved (`save_learning`); a state that does not load
-        is logged and the model starts from its priors, as it would have before anything was kept."""
-        kept = self._store.learning()
-        if kept is None:
-            return
-        try:
-            unplaced = self._model.restore_learned(LearnedState.model_validate_json(kept))
-        except (ValidationError, InvalidInput) as error:
-            log.warning(
-                "the learned estimates kept in the store do not load, so every moderator starts from the prior: %s",
-                error,
-            )
-            return
-        if unplaced:
-            self._unplaced = {entry.id: entry for entry in unplaced}
-            log.warning(
-                "learned estimates kept for moderators not loaded, kept until they are put again: %s",
-                ", ".join(sorted(self._unplaced)),
-            )
+            charge_taken_back(self._model, changes.audit)
+        self._store.keep_setting(CHECKED_AGAINST, checked)
 
     def save_learning(self) -> None:
         """Keep what QA outcomes and handling times taught the model in the store, for the next engine to start
-        from (`_restore_learning`). The service calls this every minute and when it stops: a crash forgets at most
-        that minute's observations, never a decision (those are in the store as they are made). What was learned
+        from (`Roster.restore_learning`). The service calls this every minute and when it stops: a crash forgets at
+        most that minute's observations, never a decision (those are in the store as they are made). What was learned
         about a moderator whose profile did not load is saved again as it was, not lost."""
         with self._lock:  # held to read the model only: serialising and writing need no lock of the engine's
-            learned = self._model.learned()
-            learned.moderators += self._unplaced.values()
+            learned = self._roster.learned()
             now = self._clock.now()
         self._store.save_learning(learned.model_dump_json(), now)
 
@@ -399,7 +316,7 @@ class Engine:
             riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
             asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
             # Content seen before that this batch actions without a review, with those copies: what their reviews would
-            # ask is worked out only for content with an open review (`_widen_open_reviews`), which few copies have.
+            # ask is worked out only for content with an open review (`Widening.open_reviews`), which few copies have.
             unreviewed: dict[str, list[Item]] = {}
             route = self._router.route
             arrivals = list(fresh.items())
@@ -450,14 +367,14 @@ class Engine:
             replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
             widening = asking or unreviewed
             if widening:
-                self._widen_open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
+                self._widening.open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
             self._commit(changes, replaced, tasks)
             if widening:
-                self._charge_taken_back(changes.audit)
+                charge_taken_back(self._model, changes.audit)
             submitted = self.stats.submitted
             for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
                 submitted[key] += 1
-        return [_result(records[item_id]) for item_id in ids]
+        return [item_result(records[item_id]) for item_id in ids]
 
     def _raise_for_copies(self, riding: dict[str, float], tasks: list[Task], changes: Changes) -> list[Task]:
         """Add to each waiting task the harm rate of the copies that now ride on it, and return the tasks replaced.
@@ -474,114 +391,16 @@ class Engine:
         for task_id, extra in riding.items():
             index = made.get(task_id)
             if index is not None:
-                tasks[index] = inserts[task_id].task = _evolved(tasks[index], priority=tasks[index].priority + extra)
+                tasks[index] = inserts[task_id].task = evolved(tasks[index], priority=tasks[index].priority + extra)
                 continue
             task = self._tasks.get(task_id)  # open tasks only: queued or leased
             if task is None:
                 continue
-            raised = _evolved(task, priority=task.priority + extra)
+            raised = evolved(task, priority=task.priority + extra)
             changes.tasks.append(TaskWrite(raised, (task.state, task.attempt)))
             replaced.append(task)
             tasks.append(raised)
         return replaced
-
-    def _widen_open_reviews(
-        self,
-        asking: set[str],
-        unreviewed: dict[str, list[Item]],
-        seen: dict[str, list[Seen]],
-        tasks: list[Task],
-        changes: Changes,
-        replaced: list[Task],
-        actor: str,
-        now: float,
-    ) -> None:
-        """Every open review of content this batch handles again (its copies', appeals' and QA's, this batch's own
-        included) is as severe and as restricted as any review of it, open or closed, but for closed copies not
-        withdrawn: those pass what they asked down the line of copies (`Router.route`), while a closed appeal or
-        escalation, or a withdrawn copy, need not be what a later copy is compared with. It is the same content.
-        Found by two probes: a copy scored for nudity alone of content a later copy scored for child safety stayed
-        open to moderators without the clearance, and a copy arriving after an escalation scored for child safety
-        went to them. A copy actioned without a review (`unreviewed`: removed or approved automatically, or riding
-        on such an action) asks what its review would have: found by a probe, a re-upload scored for child safety
-        and removed automatically left the nudity review of the same photo with a moderator without `csam`. That
-        is worked out only once an open review of its content is found: most such copies are of content removed
-        automatically, with none open, and working it out for each made their submit 20 to 30% slower. Such a
-        copy alone needs no closed review read: the open ones already ask what those asked, as each was widened
-        when it was made. Certifications are each review's own question. A widened review held by someone it no
-        longer allows, or newly severe, goes back to its queue (`_widened`), its exposure charged once written."""
-        position = {task.id: index for index, task in enumerate(tasks)}
-        pending = {write.task.id: write for write in changes.tasks}  # made, or raised for copies, in this batch
-        asked_of = self._router.asked
-        for content_hash in asking.union(unreviewed):
-            open_reviews: list[tuple[Task, TaskWrite | None]] = []
-            appeals: list[str] = []  # closed appeals and escalations
-            copies: list[str] = []  # closed copies, read below for the withdrawn ones
-            for item_id, owner, *_ in seen[content_hash]:
-                for task_id in (item_id, item_id + QA_SUFFIX):
-                    write = pending.get(task_id)
-                    task = write.task if write is not None else self._tasks.get(task_id)
-                    if task is not None:
-                        open_reviews.append((task, write))
-                    elif task_id == item_id:
-                        (copies if owner else appeals).append(item_id)
-            if not open_reviews:
-                continue
-            closed = self._content.closed_reviews(appeals, copies) if content_hash in asking else []
-            asks = [
-                asked_of(task.queue, task.policy, task.severe, task.clearance, task.areas)
-                for task in chain((task for task, _ in open_reviews), closed)
-            ]
-            asks += map(self._router.review_asks, unreviewed.get(content_hash, ()))
-            content = asked_by_all(asks)
-            for task, write in open_reviews:
-                wider = self._widened(task, content.severe, content.clearance, _SAME_CONTENT, actor, now, changes)
-                if wider is task:
-                    continue
-                if write is not None:
-                    write.task = tasks[position[task.id]] = wider
-                    continue
-                pending[task.id] = TaskWrite(wider, (task.state, task.attempt))
-                changes.tasks.append(pending[task.id])
-                replaced.append(task)
-                position[task.id] = len(tasks)
-                tasks.append(wider)
-
-    def _widened(
-        self, task: Task, severe: bool, tiers: frozenset[str], why: str, actor: str, now: float, changes: Changes
-    ) -> Task:
-        """`task` severe if `severe` and needing every clearance tier of `tiers`, never less than it was (a
-        protection of open work is never relaxed), its primary area's own tier read from the config as routing's is
-        (`Router.widened_clearance`); `task` itself when it already asks that much. A lease of it the
-        wider task no longer allows its holder goes back to its queue, and so does one that turned severe: the
-        wellbeing budget counts a severe item when leased, and this one was not counted. It was in front of them
-        all the same, so the hand-back's audit note (`lease of <holder>: <why>`) then ends in `, severe`, and the
-        exposure is charged to the holder from it once written (`_charge_taken_back`)."""
-        clearance = self._router.widened_clearance(task.policy, task.clearance, tiers)
-        newly_severe = severe and not task.severe
-        if clearance is task.clearance and not newly_severe:
-            return task
-        wider = _evolved(task, clearance=clearance, severe=task.severe or newly_severe)
-        if task.state is not _LEASED:
-            return wider
-        assert task.holder is not None
-        if not newly_severe and self._model.qualified(wider, task.holder, now):
-            return wider
-        note = f"{_LEASE_OF}{task.holder}: {why}{_SEVERE_NOTE if newly_severe else ''}"
-        changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
-        return self._requeue(wider)
-
-    def _charge_taken_back(self, entries: Iterable[AuditEntry]) -> None:
-        """Charge each lease `entries` show taken back because its task turned severe (`_widened`: a `released` note
-        ending in `, severe`) to its holder's wellbeing budget, with their cool-down from then: a restart reads the
-        same entries back from the audit (`_recall_recent`), so this is the one place such an exposure is counted.
-        Found by a probe: a moderator with a budget of one an hour, two minutes into a photo that a copy showed to be
-        child-abuse material, was handed it straight back as severe, their budget untouched and no cool-down run."""
-        for entry in entries:
-            if entry.transition == "released" and entry.note.endswith(_SEVERE_NOTE):
-                holder = _reviewer_of(entry)
-                if holder is not None:
-                    self._model.recall_severe(holder, entry.at)
 
     def _admit(
         self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
@@ -598,7 +417,7 @@ class Engine:
         action, queue, priority, _, _, _, _, _, reason, earlier, _ = routing  # one read for all
         record = ItemRecord(
             item_id,
-            _payload,
+            item_payload,
             _ITEM_QUEUED,
             None,
             queue,
@@ -626,14 +445,14 @@ class Engine:
             if owner.verdict is not None:
                 record.verdict = owner.verdict
                 # The decision as made (an enforcement action such as a legal report applies to every copy).
-                record.decision = owner.decision or _verdict_json(owner.verdict, owner.policy)
+                record.decision = owner.decision or verdict_json(owner.verdict, owner.policy)
                 record.decided_at = now
             transition = "duplicate"
         else:
             assert routing.verdict is not None
             record.status = _ITEM_AUTO_ACTIONED
             record.verdict = routing.verdict
-            record.decision = _verdict_json(routing.verdict, routing.policy)
+            record.decision = verdict_json(routing.verdict, routing.policy)
             record.decided_at = now
             transition = str(action)
         changes.items.append(record)
@@ -641,19 +460,6 @@ class Engine:
         return record, task
 
     # ---- assignment -----------------------------------------------------------------------------------------
-
-    def _candidates(self, limit: int | None = None, takers: Takers | None = None) -> list[Task]:
-        """The first tasks of every queue: `top_k` each for a batch, fewer when probing for one moderator.
-
-        With `takers`, only tasks one of them could take count, looking as deep into each queue as that needs:
-        a window full of work nobody free may do (severe items while budgets are spent, a clearance nobody free
-        holds) would otherwise block the eligible work behind it.
-        """
-        window: list[Task] = []
-        for queue in self._config.queues:
-            wanted = queue.top_k if limit is None else min(limit, queue.top_k)
-            window += self._waiting.window(queue.name, wanted, takers)
-        return window
 
     def _free_moderators(self) -> tuple[list[str], np.ndarray]:
         """Available moderators with a free slot and how many, in roster order, from the lease book's index."""
@@ -666,7 +472,7 @@ class Engine:
         The engine's lock is held to pick and value the candidates and again to lease, but not for the solve in
         between, the largest part of a big batch (scipy's solver also lets go of the GIL): moderators' requests go
         on meanwhile instead of queueing behind it. So a pair the solve chose is leased only if it still holds
-        then (`_still_open`), and a task is never leased twice: the lease is written under the lock, against the
+        then (`batch.still_open`), and a task is never leased twice: the lease is written under the lock, against the
         task the engine holds at that moment."""
         with self._lock:
             now = self._clock.now()
@@ -677,13 +483,13 @@ class Engine:
             if not moderators:
                 return []
             # Only tasks one of them may take: a task nobody free may take would hold a place in the window.
-            candidates = self._candidates(takers=self._model.takers(moderators, now))
+            candidates = batch_candidates(self._config.queues, self._waiting, self._model.takers(moderators, now))
             if not candidates:
                 return []
             severe = np.fromiter(map(_SEVERE, candidates), dtype=bool, count=len(candidates))
             # solve drops the caps itself when none can bind in this batch
             caps = self._model.severe_caps(moderators, now) if severe.any() else None
-            value = self._value(candidates, moderators, now, caps)
+            value = batch_value(self._strategy, self._model, candidates, moderators, now, caps)
         started = time.perf_counter()
         matching = solve(
             value, slots, method=self._strategy.method, severe=None if caps is None else severe, severe_cap=caps
@@ -696,7 +502,7 @@ class Engine:
                 (candidates[row], moderators[column])
                 for row, column in zip(matching.task.tolist(), matching.moderator.tolist(), strict=True)
             ]
-            leased = self._lease_pairs(self._still_open(chosen, now), now, "assigner")
+            leased = self._lease_pairs(still_open(chosen, self._tasks, self._leases, self._model, now), now, "assigner")
             self.stats.solver_seconds.append(solved_s)  # with the batch it timed: a refused one counts in neither
             self.stats.batches += 1
             self.stats.last_batch_size = len(leased)
@@ -704,57 +510,13 @@ class Engine:
             Lease(task.id, task.holder or "", task.lease_token or "", task.lease_expires_at or now) for task in leased
         ]
 
-    def _value(
-        self, candidates: list[Task], moderators: list[str], now: float, caps: np.ndarray | None
-    ) -> sp.csr_matrix | np.ndarray:
-        """The batch's value matrix as the solver will read it: dense where it reads a sparse one densely (every
-        batch but a huge, sparse one), which spares building the sparse form only to expand it. `caps` are the
-        moderators' severe caps when a candidate is severe, which the value needs as well."""
-        if self._strategy.ignores_moderator or len(candidates) * len(moderators) > DENSE_MAX_CELLS:
-            return self._strategy.adjust(self._model.value(candidates, moderators, now, caps), candidates, now)
-        value = self._model.value_dense(candidates, moderators, now, caps)
-        return value if reads_dense(value.shape, int(np.count_nonzero(value))) else sp.csr_matrix(value)
-
-    def _still_open(self, pairs: list[tuple[Task, str]], now: float) -> list[tuple[Task, str]]:
-        """The pairs a solve chose that still hold: the task is the very one that was queued (every transition
-        makes a new task object) and not leased by an earlier pair of this batch, the moderator still has a free slot
-        for it and may still take it, and a severe task still fits their budget. Anything else stays queued for the
-        next batch. The solvers' own limits are checked again here, as a solve that broke one must not reach a
-        moderator: a task named twice was leased to both moderators on the memory store (found by a hand-run
-        mutation review)."""
-        free: dict[str, int] = {}
-        severe_left: dict[str, int] = {}
-        kept = []
-        taken: set[str] = set()
-        for task, moderator_id in pairs:
-            if moderator_id not in free:
-                free[moderator_id] = self._leases.free(moderator_id)
-            if (
-                task.id in taken
-                or self._tasks.get(task.id) is not task
-                or free[moderator_id] <= 0
-                or not self._model.eligible(task, moderator_id, now)
-            ):
-                continue
-            if task.severe:
-                left = severe_left.get(moderator_id)
-                if left is None:
-                    left = int(self._model.severe_caps([moderator_id], now)[0])
-                if left <= 0:
-                    continue
-                severe_left[moderator_id] = left - 1
-            free[moderator_id] -= 1
-            taken.add(task.id)
-            kept.append((task, moderator_id))
-        return kept
-
     def _lease_pairs(self, pairs: Sequence[tuple[Task, str]], now: float, actor: str) -> list[Task]:
         if not pairs:
             return []
         changes = Changes()
         leased = []
         for task, moderator_id in pairs:
-            lease = _evolved(
+            lease = evolved(
                 task,
                 state=_LEASED,
                 attempt=task.attempt + 1,
@@ -763,7 +525,7 @@ class Engine:
                 lease_expires_at=now + self._lease_length(task),
             )
             changes.tasks.append(TaskWrite(lease, (_QUEUED, task.attempt)))
-            note = f"to {moderator_id}{_SEVERE_NOTE}" if task.severe else f"to {moderator_id}"
+            note = f"{LEASED_TO}{moderator_id}{SEVERE_NOTE}" if task.severe else f"{LEASED_TO}{moderator_id}"
             changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "leased", note))
             leased.append(lease)
         self._commit(changes, [task for task, _ in pairs], leased)
@@ -776,75 +538,6 @@ class Engine:
             if task.severe:
                 self._model.record_severe(moderator_id, now)
         return leased
-
-    def _recall_recent(self) -> None:
-        """What the last hour's audit says, read back after a restart, in one pass over it.
-
-        The wellbeing ledger: every severe lease of the last hour, or of the longest cool-down when that is longer,
-        counts again against its moderator's budget and cool-down (a lease's note marks it severe), and so does every
-        lease taken back as it turned severe (`_charge_taken_back`). A review handed
-        over before that hour (a long video) and ended within the longest cool-down is not marked at its end:
-        whether it was severe is read from its task, and whose it was from the entry (the moderator who decided,
-        released or skipped it, or whose lease expired), so its cool-down runs too.
-
-        Each queue's share of the last hour's decisions made within its SLA, from the decided entries and their
-        tasks (found by a probe: a restart or a take-over emptied it, so `/v1/queues` and the metric said nothing,
-        then spoke for minutes of decisions as if for the hour).
-
-        Who is idle after an expiry: the holder of every lease expired in what is read (an hour at least) who has
-        shown no presence since, by a `present` entry or by acting on their own work (an audit written before
-        `present` entries were). An expiry older than that is forgotten: such a moderator is pushed one more lease
-        after a restart, and is idle again once it expires."""
-        now = self._clock.now()
-        cooling_since = now - self._model.longest_cooldown_s()
-        # Back as far as the longest cool-down, when that is longer than the hour (found by a probe: a two-hour
-        # cool-down that had an hour left was forgotten at a restart).
-        decided_since = now - SLA_WINDOW_S
-        since, after = min(now - SEVERE_WINDOW_S, cooling_since, decided_since), 0
-        holders: dict[str | None, str] = {}  # severe tasks under review, by task id, to their holder
-        leased: set[str | None] = set()  # tasks leased within the hour
-        ended_earlier: list[AuditEntry] = []  # recent ends of leases made before the hour
-        decided: list[AuditEntry] = []  # decisions of the SLA window
-        idle: set[str] = set()  # holders of expired leases, until they show they are present
-        released: list[AuditEntry] = []  # hand-backs, some of leases taken back as they turned severe
-        while entries := self._store.audit(since, _RECALL_PAGE, after):
-            self._store.beat_serving()  # a page read: recovery goes on (`_recover`)
-            for entry in entries:
-                present = _shown_present(entry)
-                if present is not None:
-                    idle.discard(present)
-                if entry.transition == "leased":
-                    leased.add(entry.task_id)
-                    if entry.note.endswith(_SEVERE_NOTE):
-                        holder = entry.note.removeprefix("to ").removesuffix(_SEVERE_NOTE)
-                        self._model.recall_severe(holder, entry.at)
-                        holders[entry.task_id] = holder
-                elif entry.transition in _ENDS_A_REVIEW:
-                    if entry.transition == "decided" and entry.at >= decided_since:
-                        decided.append(entry)
-                    elif entry.transition == "expired" and (expired_holder := _reviewer_of(entry)) is not None:
-                        idle.add(expired_holder)
-                    elif entry.transition == "released":
-                        released.append(entry)
-                    if entry.task_id in holders:
-                        self._model.severe_review_ended(holders.pop(entry.task_id), entry.at)
-                    elif entry.task_id not in leased and entry.at >= cooling_since:
-                        ended_earlier.append(entry)
-            after = entries[-1].seq
-        for moderator_id in idle:
-            self._hold_back(moderator_id)
-        self._charge_taken_back(released)
-        tasks = self._store.tasks(entry.task_id for entry in ended_earlier + decided if entry.task_id is not None)
-        for entry in ended_earlier:
-            reviewer = _reviewer_of(entry)
-            task = tasks.get(entry.task_id or "")
-            if reviewer is not None and task is not None and task.severe:
-                self._model.severe_review_ended(reviewer, entry.at)
-        queues = self._config.queues_by_name
-        for entry in decided:
-            task = tasks.get(entry.task_id or "")
-            if task is not None and task.kind is _REVIEW and task.queue in self._sla:
-                self._sla[task.queue].add(entry.at, within_sla(task, queues[task.queue], entry.at))
 
     def _lease_length(self, task: Task) -> float:
         """Long media needs time to watch: the configured lease plus the media's own duration."""
@@ -859,73 +552,26 @@ class Engine:
             self._present(moderator_id, moderator_actor(moderator_id))
             held = self._leases.held_by(moderator_id)
             if held:
-                return self._view(self._tasks[held[0]])
+                current = self._tasks[held[0]]
+                return task_view(current, self._item_record(current.item_id))
             if profile.status is not ModeratorStatus.AVAILABLE:
                 return None
             if self._strategy.ignores_moderator:
-                task = self._most_urgent_eligible(moderator_id, now)
+                task = most_urgent_eligible(
+                    self._config.queues,
+                    self._waiting,
+                    self._tasks,
+                    self._model,
+                    self._strategy.urgency,
+                    moderator_id,
+                    now,
+                )
             else:
-                task = self._most_valuable_eligible(moderator_id, now)
+                task = most_valuable_eligible(self._config.queues, self._waiting, self._model, moderator_id, now)
             if task is None:
                 return None
             (lease,) = self._lease_pairs([(task, moderator_id)], now, moderator_actor(moderator_id))
-            return self._view(lease)
-
-    def _most_valuable_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`optimal` pulls: the task of highest value to the moderator among the first `_PROBE` tasks of each queue,
-        and in a queue none of whose first `_PROBE` they may take, among the first they may, read past the rest as
-        a batch reads for its free moderators (found by a probe: a window of French tasks hid an urgent English
-        task behind it, and the pull leased an English moderator a task worth a millionth of it from another
-        queue). The plain window first: reading through the lanes for one moderator costs a fifth of a pull."""
-        windows = [self._waiting.window(queue.name, min(_PROBE, queue.top_k), None) for queue in self._config.queues]
-        candidates = [task for window in windows for task in window]
-        value = self._model.value(candidates, [moderator_id], now)
-        found = np.diff(value.indptr) > 0
-        behind: list[Task] = []
-        takers: Takers | None = None
-        start = 0
-        for queue, window in zip(self._config.queues, windows, strict=True):
-            end = start + len(window)
-            if not found[start:end].any() and self._waiting.queues.depth(queue.name) > len(window):
-                if takers is None:
-                    takers = self._model.takers([moderator_id], now)
-                behind += self._waiting.window(queue.name, min(_PROBE, queue.top_k), takers)
-            start = end
-        if behind:
-            candidates += behind
-            value = self._model.value(candidates, [moderator_id], now)
-        if value.nnz == 0:
-            return None
-        rows = np.repeat(np.arange(value.shape[0]), np.diff(value.indptr))
-        return candidates[int(rows[np.lexsort((rows, -value.data))[0]])]
-
-    def _most_urgent_eligible(self, moderator_id: str, now: float) -> Task | None:
-        """`fifo` and `priority` pulls: in each queue the first of its `top_k` tasks the moderator is eligible for
-        (an O(1) bit test per task walked, no value matrix), then the most urgent of those, the earlier queue on a
-        tie. The queue's key order is its urgency order, so this is the pair a value matrix would rank first. In a
-        queue deeper than `top_k` whose first `top_k` the moderator may not take, the first task they may take
-        counts (found by a probe: a moderator who reads only Irish got nothing from a queue of 250 French tasks
-        with one Irish task behind them, which the next batch gave them)."""
-        tasks, queues = self._tasks, self._waiting.queues
-        eligible, urgency = self._model.eligible, self._strategy.urgency
-        best: Task | None = None
-        best_urgency = -math.inf
-        takers: Takers | None = None
-        for queue in self._config.queues:
-            found = None
-            for task_id in islice(queues.ordered(queue.name), queue.top_k):
-                first = tasks[task_id]
-                if eligible(first, moderator_id, now):
-                    found = first
-                    break
-            if found is None and queues.depth(queue.name) > queue.top_k:
-                if takers is None:
-                    takers = self._model.takers([moderator_id], now)
-                behind = self._waiting.window(queue.name, 1, takers)
-                found = behind[0] if behind else None
-            if found is not None and (score := urgency(found, now)) > best_urgency:
-                best, best_urgency = found, score
-        return best
+            return task_view(lease, self._item_record(lease.item_id))
 
     def assign_to(self, task_id: str, moderator_id: str, actor: str = "admin") -> TaskView:
         """An admin's manual assignment, refused unless the moderator is eligible and has a free slot."""
@@ -950,7 +596,7 @@ class Engine:
                     f"moderator {moderator_id!r} is not eligible for task {task_id!r}", field="moderator_id"
                 )
             (lease,) = self._lease_pairs([(task, moderator_id)], now, actor)
-            return self._view(lease)
+            return task_view(lease, self._item_record(lease.item_id))
 
     # ---- lease holders --------------------------------------------------------------------------------------
 
@@ -983,15 +629,12 @@ class Engine:
     def _present(self, moderator_id: str, actor: str) -> None:
         """The moderator showed they are here (asked for work, acted on a lease, refused or not): if they were idle
         after an expiry, batches may push them work again. Audited (`present`, by `actor`), as a restart reads the
-        idle back from the audit (`_recall_recent`); only a moderator who was idle costs a write. A status set
+        idle back from the audit (`recovery.recall_recent`); only a moderator who was idle costs a write. A status set
         writes the entry with its profile instead (`upsert_moderator`)."""
         if not self._returning(moderator_id):
             return
-        self._store.apply(Changes(audit=[self._present_entry(moderator_id, actor)]))
+        self._store.apply(Changes(audit=[present_entry(self._clock.now(), moderator_id, actor)]))
         self._leases.mark_present(moderator_id)
-
-    def _present_entry(self, moderator_id: str, actor: str) -> AuditEntry:
-        return AuditEntry(self._clock.now(), None, None, actor, _PRESENT, f"{moderator_id}{_BACK}")
 
     def _held(self, task_id: str, lease_token: str, moderator_id: str, now: float) -> Task:
         """The task, if `moderator_id` holds it under `lease_token` right now. A task they do not hold gets one
@@ -1032,29 +675,29 @@ class Engine:
                 task = self._held(task_id, lease_token, moderator_id, now)
             except StaleLease as refused:
                 return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
-            queue = self._check_decision(task, decision)
-            note = _decision_json(decision)
+            queue = check_decision(self._config, task, decision)
+            note = decision_json(decision)
             signed = signed_record(note, moderator_id)
-            decided = _evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
+            decided = evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
             changes = Changes(tasks=[TaskWrite(decided, (_LEASED, task.attempt))])
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
             replaced: list[Task] = [task]
             record = None
             if task.kind is _REVIEW:
-                record = self._record_decision(task, signed, decision.verdict, now, changes)
-                qa = self._qa_task(task, queue, moderator_id, now)
+                record = record_decision(self._store, task, signed, decision.verdict, now, changes)
+                qa = qa_task(self.qa_secret, task, queue, moderator_id, now)
                 if qa is not None:
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
                 if record is not None and record.content_hash:
                     history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
-                    self._keep_appeals_from(task, history, moderator_id, now, changes, replaced, created)
-                    self._rule(record, history, changes)
+                    keep_appeals_from(self._tasks, task, history, moderator_id, now, changes, replaced, created)
+                    record_ruling(record, history, changes)
                 scored = None
             else:
-                scored = self._qa_outcome(task, decision)
+                scored = qa_outcome(self._store, self._model, task, decision)
             # Learned and counted only once written: a decision refused with a 503 is retried, and would count twice
             # (found by a probe: one QA disagreement moved the decider's accuracy twice).
             self._commit(changes, replaced, created)
@@ -1064,65 +707,7 @@ class Engine:
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
-            return self._view(decided, record)
-
-    def _rule(self, record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
-        """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
-        or escalation of that content (in its `history` as such) holding the decision itself: later copies carry it
-        rather than the decision it questioned (`ContentHistory.current_handling`). One finding a violation under no
-        policy of its own (an appeal's `uphold`) is the ruling too, reaching copies as the enforcement it reaffirms."""
-        if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
-            changes.rulings.append((record.content_hash, record.id))
-
-    def _keep_appeals_from(
-        self,
-        decided: Task,
-        history: list[tuple[str, bool]],
-        moderator_id: str,
-        now: float,
-        changes: Changes,
-        replaced: list[Task],
-        created: list[Task],
-    ) -> None:
-        """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
-        as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
-        decision was being made went to the decider). One the decider holds already (leased to them beside the
-        original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
-        decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
-        task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
-        content's (`Store.content_history`)."""
-        for item_id, owner in history:
-            appeal = None if owner else self._tasks.get(item_id)
-            if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
-                continue
-            kept_from = appeal.skipped_by | {moderator_id}
-            if appeal.holder == moderator_id:
-                kept = self._requeue(appeal, skipped_by=kept_from)
-                note = f"{_LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
-                changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
-            else:
-                kept = _evolved(appeal, skipped_by=kept_from)
-            changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
-            replaced.append(appeal)
-            created.append(kept)
-
-    def _check_decision(self, task: Task, decision: Decision) -> QueueConfig:
-        """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
-        queue = self._config.queues_by_name[task.queue]
-        if decision.verdict not in queue.allowed_verdicts:
-            raise InvalidInput(
-                f"verdict {decision.verdict.value!r} is not allowed in queue {task.queue!r}", field="verdict"
-            )
-        if decision.action is not None and queue.allowed_actions is not None:
-            if decision.action not in queue.allowed_actions:
-                allowed = ", ".join(queue.allowed_actions)
-                raise InvalidInput(
-                    f"action {decision.action!r} is not allowed in queue {task.queue!r} (allowed: {allowed})",
-                    field="action",
-                )
-        if decision.policy is not None and decision.policy not in self._config.areas_by_name:
-            raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
-        return queue
+            return task_view(decided, self._item_record(decided.item_id) if record is None else record)
 
     def _decided_before(
         self, task_id: str, lease_token: str, moderator_id: str, decision: Decision, refused: StaleLease
@@ -1140,25 +725,7 @@ class Engine:
             raise ended_otherwise(task_id, "decided", "decision", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a decided task stays
-        return self._view(stored)
-
-    def _record_decision(
-        self, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
-    ) -> ItemRecord | None:
-        """The decision (`signed_record`) reaches the item and every pending copy of it; returns
-        the item's own record as it stands once `changes` are written (None if the store did not list it), which the
-        caller's view shows instead of reading it back from the store."""
-        own = None
-        for record in self._store.items_of_task(task.id):
-            now_stored = record
-            if record.status in _UNDECIDED and record.decided_at is None:
-                now_stored = _evolved(
-                    record, status=ItemStatus.DECIDED, verdict=verdict, decision=signed, decided_at=now
-                )
-                changes.items.append(now_stored)
-            if record.id == task.item_id:
-                own = now_stored
-        return own
+        return task_view(stored, self._item_record(stored.item_id))
 
     def _count_within_sla(self, task: Task, queue: QueueConfig, now: float) -> None:
         """A written decision in its queue's SLA window (counted after the write: a refused one is not)."""
@@ -1167,61 +734,9 @@ class Engine:
         if not within:
             self.stats.sla_breaches[task.queue] += 1
 
-    def _qa_task(self, task: Task, queue: QueueConfig, moderator_id: str, now: float) -> Task | None:
-        """The QA re-review of a decided task, if the draw samples it. It carries no harm rate (the cμ rule's `c`):
-        the decision has acted on the item, so waiting harms no one, and live work goes first; it ages at its
-        queue's rate from when it is queued, like every task there, so it is done once it has waited long enough."""
-        rate = queue.qa_sample_rate
-        if rate <= 0.0 or qa_draw(self.qa_secret, task.id) >= rate:
-            return None
-        return _evolved(
-            task,
-            id=task.id + QA_SUFFIX,
-            kind=TaskKind.QA,
-            priority=0.0,
-            state=TaskState.QUEUED,
-            enqueued_at=now,
-            attempt=0,
-            holder=None,
-            leased_at=None,
-            lease_expires_at=None,
-            # Never the reviewer; nor whoever the task was kept from (an appeal's earlier deciders: one of them
-            # checking the appeal that overturned them would score it; found by a probe) or who skipped it.
-            skipped_by=task.skipped_by | {moderator_id},
-        )
-
-    def _qa_outcome(self, qa: Task, decision: Decision) -> tuple[str, str | None, bool] | None:
-        """A QA review is the reference for the first decision: whose it was, in which policy area, and whether it
-        agrees, for that moderator's accuracy estimate. The decision is read from any decided copy of the reviewed
-        task: the item the task was made for may have been cancelled while a duplicate kept the task, and then
-        holds no decision."""
-        decided = [
-            record.decision
-            for record in self._store.items_of_task(qa.id.removesuffix(QA_SUFFIX))
-            if record.decision is not None
-        ]
-        if not decided:
-            return None
-        first = json.loads(decided[0])
-        decider = first.get("moderator_id")
-        if decider is None or not self._model.knows(decider):
-            return None
-        return decider, qa.policy, agrees(first, decision)
-
     def _learn(self, task: Task, moderator_id: str, now: float) -> None:
         if task.leased_at is not None:
             self._model.observe_handling(moderator_id, task.modality, max(now - task.leased_at, 1e-3), task.duration_s)
-
-    def _requeue(self, task: Task, skipped_by: frozenset[str] | None = None) -> Task:
-        """The task back in its queue, keeping its attempt (the next lease gets a new token) and its age."""
-        return _evolved(
-            task,
-            state=_QUEUED,
-            holder=None,
-            leased_at=None,
-            lease_expires_at=None,
-            skipped_by=task.skipped_by if skipped_by is None else skipped_by,
-        )
 
     def release(self, task_id: str, lease_token: str, moderator_id: str) -> TaskView:
         """Back to the queue (`_give_back`)."""
@@ -1244,7 +759,7 @@ class Engine:
             except StaleLease as refused:
                 return self._given_back_before(task_id, lease_token, moderator_id, outcome, refused)
             transition = outcome["transition"]
-            back = self._requeue(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
+            back = requeued(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
             shown = {"queue": back.queue, "priority": back.priority, "policy": back.policy, "severe": back.severe}
             signed = signed_record(orjson.dumps(outcome).decode(), moderator_id)
             changes = Changes(
@@ -1257,7 +772,7 @@ class Engine:
                 handed_back=[(task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode())],
             )
             self._commit(changes, [task], [back])
-            return self._view(back)
+            return task_view(back, self._item_record(back.item_id))
 
     def _given_back_before(
         self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str], refused: StaleLease
@@ -1275,9 +790,8 @@ class Engine:
             raise ended_otherwise(task_id, recorded["transition"], "hand-back", recorded)
         stored = self._store.task(task_id)
         assert stored is not None  # a task handed back stays
-        return self._view(
-            _evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
-        )
+        back = evolved(stored, state=_QUEUED, holder=None, leased_at=None, lease_expires_at=None, **orjson.loads(shown))
+        return task_view(back, self._item_record(back.item_id))
 
     def extend(self, task_id: str, lease_token: str, moderator_id: str, seconds: float) -> TaskView:
         if not 0.0 < seconds <= MAX_EXTEND_S:
@@ -1297,8 +811,8 @@ class Engine:
             if now + seconds <= task.lease_expires_at:
                 # The lease already runs that long: nothing to write, nor to audit as an extension it is not (found
                 # by a fresh reader: a shorter extension after a longer one read as an extension in the audit).
-                return self._view(task)
-            longer = _evolved(task, lease_expires_at=now + seconds)
+                return task_view(task, self._item_record(task.item_id))
+            longer = evolved(task, lease_expires_at=now + seconds)
             note = f"{seconds:g} s, until {now + seconds:.3f}"
             changes = Changes(
                 tasks=[TaskWrite(longer, (TaskState.LEASED, task.attempt))],
@@ -1308,7 +822,7 @@ class Engine:
             self._tasks[task.id] = longer
             assert longer.lease_expires_at is not None
             self._leases.reschedule(task.id, task.attempt, longer.lease_expires_at)
-            return self._view(longer)
+            return task_view(longer, self._item_record(longer.item_id))
 
     # ---- maintenance ----------------------------------------------------------------------------------------
 
@@ -1334,10 +848,10 @@ class Engine:
             assert task.lease_expires_at is not None
             if task.lease_expires_at > now:
                 continue  # extended since this expiry was scheduled
-            back = self._requeue(task)
+            back = requeued(task)
             changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
             changes.audit.append(
-                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{_LEASE_OF}{task.holder}")
+                AuditEntry(now, task.id, task.item_id, "sweeper", "expired", f"{LEASE_OF}{task.holder}")
             )
             old.append(task)
             new.append(back)
@@ -1364,7 +878,7 @@ class Engine:
             record = self._item_record(item_id)
             if record.status not in (ItemStatus.QUEUED, ItemStatus.DUPLICATE) or record.decided_at is not None:
                 raise Conflict(f"item {item_id!r} is {record.status.value}; nothing to cancel", field="item_id")
-            changes = Changes(items=[_evolved(record, status=ItemStatus.CANCELLED)])
+            changes = Changes(items=[evolved(record, status=ItemStatus.CANCELLED)])
             task = self._tasks.get(record.task_id or "")
             old, new = [], []
             if task is not None:
@@ -1379,12 +893,12 @@ class Engine:
                             f"task {task.id!r} is under review by its holder; it can be cancelled once released",
                             field="item_id",
                         )
-                    cancelled = _evolved(task, state=TaskState.CANCELLED)
+                    cancelled = evolved(task, state=TaskState.CANCELLED)
                     changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
                     old, new = [task], [cancelled]
                 else:
                     # The copies left accrue views; the withdrawn one no longer does (`_raise_for_copies`).
-                    lowered = _evolved(task, priority=math.fsum(other.priority for other in others))
+                    lowered = evolved(task, priority=math.fsum(other.priority for other in others))
                     changes.tasks.append(TaskWrite(lowered, (task.state, task.attempt)))
                     old, new = [task], [lowered]
             # The entry names the task only when the task is cancelled with the item: a copy withdrawn from a task
@@ -1424,35 +938,22 @@ class Engine:
             # The profile goes into the model first, as what it hands back is worked out against it; a refused
             # write (a busy or deposed store) puts the one before back, so a 503 changes nothing (found by a probe:
             # a suspension refused with a 503 stayed in memory while the moderator kept their lease).
-            before = self._model.profile(profile.id) if self._model.knows(profile.id) else None
-            kept = self._unplaced.get(profile.id)
-            self._put_moderator(profile)
+            replaced = self._roster.put(profile)
             try:
                 held = [self._tasks[task_id] for task_id in self._leases.held_by(profile.id)]
                 changes = Changes(moderators=[(profile.id, profile.model_dump_json())])
                 if back:
-                    changes.audit.append(self._present_entry(profile.id, actor or moderator_actor(profile.id)))
+                    changes.audit.append(
+                        present_entry(self._clock.now(), profile.id, actor or moderator_actor(profile.id))
+                    )
                 old, new = self._hand_back(profile.id, held, actor or moderator_actor(profile.id), changes)
                 self._commit(changes, old, new)
             except BaseException:
-                self._take_back_moderator(profile.id, before, kept)
+                self._roster.undo(profile.id, replaced)
                 raise
             if back:
                 self._leases.mark_present(profile.id)
             return self.moderator(profile.id)
-
-    def _take_back_moderator(
-        self, moderator_id: str, before: ModeratorProfile | None, kept: LearnedModerator | None
-    ) -> None:
-        """Undo `_put_moderator` after a refused write: the profile before it, or none (with what was learned of
-        a moderator whose stored profile had not loaded kept for them again, and their severe exposure kept)."""
-        if before is not None:
-            self._put_moderator(before)
-            return
-        self._model.remove(moderator_id)
-        self._leases.forget_newest(moderator_id)
-        if kept is not None:
-            self._unplaced[moderator_id] = kept
 
     def _hand_back(
         self, moderator_id: str, held: list[Task], actor: str, changes: Changes
@@ -1487,19 +988,6 @@ class Engine:
                 self.upsert_moderator(profile)
             return [profile.id for profile in added]
 
-    def _put_moderator(self, profile: ModeratorProfile) -> None:
-        """Into the model, and the lease book's free-slot index in step with the profile's capacity and status; what
-        was learned about a moderator whose stored profile had not loaded comes back with them."""
-        self._model.upsert(profile)
-        kept = self._unplaced.pop(profile.id, None)
-        if kept is not None:
-            try:
-                self._model.restore_learned(LearnedState(moderators=[kept]))
-            except InvalidInput as error:  # a corrupt entry: the profile is put all the same, at the prior
-                log.warning("learned estimates kept for moderator %s do not load, dropped: %s", profile.id, error)
-        available = profile.status is ModeratorStatus.AVAILABLE
-        self._leases.set_slots(profile.id, profile.capacity if available else 0)
-
     def set_status(
         self, moderator_id: str, status: ModeratorStatus, actor: str | None = None, *, by_admin: bool = True
     ) -> ModeratorView:
@@ -1521,10 +1009,10 @@ class Engine:
         The note names the holder, since the actor may be an admin or the engine: a restart reads it back to start
         the holder's cool-down after a severe review."""
         now = self._clock.now()
-        new = [self._requeue(task) for task in old]
+        new = [requeued(task) for task in old]
         changes.tasks += [TaskWrite(back, (_LEASED, task.attempt)) for task, back in zip(old, new, strict=True)]
         changes.audit += [
-            AuditEntry(now, task.id, task.item_id, actor, "released", f"{_LEASE_OF}{task.holder}: {reason}")
+            AuditEntry(now, task.id, task.item_id, actor, "released", f"{LEASE_OF}{task.holder}: {reason}")
             for task in old
         ]
         return new
@@ -1538,58 +1026,14 @@ class Engine:
         return record
 
     def item(self, item_id: str) -> ItemView:
-        record = self._item_record(item_id)
-        decision, decided_by = None, None
-        if record.decision is not None:
-            data = json.loads(record.decision)
-            decided_by = data.pop("moderator_id", None)
-            decision = Decision.model_validate(data)
-        return ItemView(
-            id=record.id,
-            status=record.status,
-            task_id=record.task_id,
-            duplicate_of=record.duplicate_of,
-            queue=record.queue,
-            priority=record.priority,
-            action=record.action,
-            explanation=record.explanation,
-            verdict=record.verdict,
-            decision=decision,
-            decided_by=decided_by,
-            submitted_at=record.submitted_at,
-            decided_at=record.decided_at,
-        )
+        return item_view(self._item_record(item_id))
 
     def task(self, task_id: str) -> TaskView:
         with self._lock:
             task = self._content.open_or_stored(task_id)
         if task is None:
             raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
-        return self._view(task)
-
-    def _view(self, task: Task, record: ItemRecord | None = None) -> TaskView:
-        """`record`: the task's item as stored, when the caller holds it already; otherwise it is read."""
-        # Positional, in `TaskView`'s field order: every pull and decision makes one, and matching seventeen
-        # keywords to parameters cost more than the rest of the call.
-        return TaskView(
-            task.id,
-            task.item_id,
-            task.kind,
-            task.state,
-            task.queue,
-            task.priority,
-            task.modality,
-            task.language,
-            task.region,
-            task.duration_s,
-            task.severe,
-            task.policy,
-            task.enqueued_at,
-            task.holder,
-            task.lease_token,
-            task.lease_expires_at,
-            self._item_record(task.item_id) if record is None else record,
-        )
+        return task_view(task, self._item_record(task.item_id))
 
     def depths(self) -> list[int]:
         """Each queue's waiting tasks, in config order: what a backlog sample needs of `queues`, at a fraction of
@@ -1620,42 +1064,19 @@ class Engine:
     def queues(self) -> list[QueueView]:
         with self._lock:
             now = self._clock.now()
-            leased: dict[str, int] = {}
-            for held in self._leases.holders().values():
-                for task_id in held:
-                    name = self._tasks[task_id].queue
-                    leased[name] = leased.get(name, 0) + 1
-            views = []
-            unstaffed = self._waiting.unstaffed(now)
-            for queue in self._config.queues:
-                oldest = self._waiting.queues.oldest_enqueued_at(queue.name)
-                views.append(
-                    QueueView(
-                        name=queue.name,
-                        depth=self._waiting.queues.depth(queue.name),
-                        leased=leased.get(queue.name, 0),
-                        oldest_age_s=None if oldest is None else max(0.0, now - oldest),
-                        sla_s=queue.sla_s,
-                        sla_target=queue.sla_target,
-                        within_sla_last_hour=self._sla[queue.name].share(now),
-                        unstaffed=unstaffed[queue.name],
-                    )
-                )
-            return views
+            return queue_views(
+                self._config.queues,
+                self._waiting.queues,
+                self._leases.holders().values(),
+                self._tasks,
+                self._waiting.unstaffed(now),
+                self._sla,
+                now,
+            )
 
     def moderator(self, moderator_id: str) -> ModeratorView:
         with self._lock:
-            profile = self._model.profile(moderator_id)
-            return ModeratorView(
-                profile,
-                self._leases.held_by(moderator_id),
-                self._model.accuracy_by_area(moderator_id),
-                {
-                    modality.value: self._model.expected_handling_s(moderator_id, modality, 0.0)
-                    for modality in profile.modalities
-                },
-                self._leases.idle(moderator_id),
-            )
+            return moderator_view(self._model, self._leases, moderator_id)
 
     def purge(self, before: float, after_seq: int, limit: int) -> Purged:
         """One batch of `Store.purge`, under the engine's lock: a submit reads a content's history and writes the
@@ -1679,107 +1100,6 @@ class Engine:
             self._store.close()
 
 
-_ITEM_JSON = Item.__pydantic_serializer__
-_ITEM_DEFAULTS = tuple(
-    (name, field.get_default(call_default_factory=True))
-    for name, field in Item.model_fields.items()
-    if not field.is_required()
-)
-
-
-def _payload(item: Item) -> str:
-    """The item as JSON without the fields left at their defaults: it parses back to an equal `Item` and is
-    shorter to store. orjson encodes the model's field dict (a copy, pruned of the defaults) at about a quarter
-    of the cost of pydantic's serializer, which checks every field against its default its own slower way;
-    pydantic still serializes what orjson refuses (an integer attribute beyond 64 bits)."""
-    fields = item.__dict__.copy()
-    for name, default in _ITEM_DEFAULTS:
-        if fields[name] == default:
-            del fields[name]
-    try:
-        return orjson.dumps(fields).decode()
-    except orjson.JSONEncodeError:
-        return _ITEM_JSON.to_json(item, exclude_defaults=True).decode()
-
-
-@lru_cache(maxsize=256)
-def _decision_json(decision: Decision) -> str:
-    """A decision's JSON, for the audit note and the item. Callers such as the simulator send the same few decisions
-    over and over; a frozen model is hashable and equal decisions serialise alike, so a small cache answers those
-    for a hash instead of a serialisation, and bounds what distinct ones (free-text notes) may hold."""
-    return decision.model_dump_json()
-
-
-@lru_cache(maxsize=256)
-def _verdict_json(verdict: Verdict, policy: str | None) -> str:
-    """The JSON of a decision made without a moderator (an auto-action, a duplicate's owner's verdict): a few
-    verdicts and policy areas, over and over, each validated and serialised once."""
-    return Decision(verdict=verdict, policy=policy).model_dump_json()
-
-
-def _grant(task: Task) -> Lease:
-    assert task.holder is not None and task.lease_token is not None and task.lease_expires_at is not None
-    return Lease(task.id, task.holder, task.lease_token, task.lease_expires_at)
-
-
-_EVERYONE: frozenset[str] = frozenset()  # a task no moderator is kept off
-
-
-def review_task(item_id: str, item: Item, routing: Routing, now: float) -> Task:
-    """The review a routing to a queue makes of an item, queued at `now` under the item's id: what it requires of a
-    reviewer, and whom it is kept from (an appeal's earlier deciders)."""
-    assert routing.queue is not None
-    fields = item.__dict__  # a pydantic model's field values: a subscript each, not an attribute lookup
-    earlier = routing.duplicate_of
-    return Task(
-        item_id,
-        item_id,
-        routing.queue,
-        _REVIEW,
-        _QUEUED,
-        routing.priority,
-        routing.aging_rate,
-        now,
-        fields["modality"],
-        fields["language"],
-        fields["region"],
-        fields["duration_s"],
-        routing.severe,
-        routing.policy,
-        skipped_by=_EVERYONE if earlier is None else earlier.reviewers,
-        clearance=routing.terms.clearance,
-        areas=routing.terms.areas,
-    )
-
-
-def _reviewer_of(ended: AuditEntry) -> str | None:
-    """Whose review an audit entry ending one ended: the moderator acting on it, else the holder its note names (an
-    expiry, or a lease the engine or an admin handed back); None for a hand-back written before notes named the
-    holder. An id holds no space, so the holder ends at the first ": "."""
-    if ended.actor.startswith(_MODERATOR_ACTOR):
-        return ended.actor.removeprefix(_MODERATOR_ACTOR)
-    if not ended.note.startswith(_LEASE_OF):
-        return None
-    return ended.note.removeprefix(_LEASE_OF).partition(": ")[0]
-
-
-def _shown_present(entry: AuditEntry) -> str | None:
-    """The moderator an audit entry shows present: the one a `present` entry names (its actor may be an admin who
-    set their status), else the moderator acting on their own work; None for an entry of anyone else."""
-    if entry.transition == _PRESENT:
-        return entry.note.removesuffix(_BACK)
-    if entry.actor.startswith(_MODERATOR_ACTOR):
-        return entry.actor.removeprefix(_MODERATOR_ACTOR)
-    return None
-
-
-def _asks_of_content(config: OpsConfig) -> str:
-    """The part of `config` that decides what content asks of a reviewer (`Router.content_asks`): its policy areas,
-    hashed, to compare with those open tasks were last checked against."""
-    areas = orjson.dumps([area.model_dump() for area in config.policy_areas], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(areas).hexdigest()
-
-
 def _shown_to_nobody(routing: Routing) -> bool:
     """Whether a routing that makes no task acts without anyone reviewing the content: removed or approved
     automatically, or a copy inheriting such an action. A copy riding on a review, or inheriting its decision, asks no
@@ -1790,9 +1110,3 @@ def _shown_to_nobody(routing: Routing) -> bool:
 
 def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
     return arrival[1].source in HUMAN_ONLY
-
-
-def _result(record: ItemRecord) -> ItemResult:
-    return ItemResult(
-        record.id, record.status, record.task_id, record.duplicate_of, record.queue, record.priority, record.action
-    )

@@ -1,12 +1,20 @@
-"""What the engine shows its callers: read-only snapshots, never its live objects."""
+"""What the engine shows its callers: read-only snapshots, never its live objects, and the functions that build them
+from the state the engine hands them (under its lock), so the engine keeps the lifecycle and this module the views.
+"""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from queueopt.capability import ModeratorProfile
-from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, TaskKind, TaskState, Verdict
+from queueopt.capability import Model, ModeratorProfile
+from queueopt.config import QueueConfig
+from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.engine.leases import LeaseBook
+from queueopt.engine.sla_window import SlaWindow
+from queueopt.enqueue.queues import QueueSet
 from queueopt.store import ItemRecord
 
 
@@ -129,3 +137,105 @@ class EngineStats:
     def drain_solver_seconds(self) -> list[float]:
         drained, self.solver_seconds = self.solver_seconds, []
         return drained
+
+
+def item_result(record: ItemRecord) -> ItemResult:
+    """The answer to a submitted item, from its record as stored (or as the submit is writing it)."""
+    return ItemResult(
+        record.id, record.status, record.task_id, record.duplicate_of, record.queue, record.priority, record.action
+    )
+
+
+def item_view(record: ItemRecord) -> ItemView:
+    """An item as stored, its decision parsed and the moderator who signed it (`retries.signed_record`) split off."""
+    decision, decided_by = None, None
+    if record.decision is not None:
+        data = json.loads(record.decision)
+        decided_by = data.pop("moderator_id", None)
+        decision = Decision.model_validate(data)
+    return ItemView(
+        id=record.id,
+        status=record.status,
+        task_id=record.task_id,
+        duplicate_of=record.duplicate_of,
+        queue=record.queue,
+        priority=record.priority,
+        action=record.action,
+        explanation=record.explanation,
+        verdict=record.verdict,
+        decision=decision,
+        decided_by=decided_by,
+        submitted_at=record.submitted_at,
+        decided_at=record.decided_at,
+    )
+
+
+def task_view(task: Task, record: ItemRecord) -> TaskView:
+    """`task` as its caller is answered, with `record`, its item as stored."""
+    # Positional, in `TaskView`'s field order: every pull and decision makes one, and matching seventeen
+    # keywords to parameters cost more than the rest of the call.
+    return TaskView(
+        task.id,
+        task.item_id,
+        task.kind,
+        task.state,
+        task.queue,
+        task.priority,
+        task.modality,
+        task.language,
+        task.region,
+        task.duration_s,
+        task.severe,
+        task.policy,
+        task.enqueued_at,
+        task.holder,
+        task.lease_token,
+        task.lease_expires_at,
+        record,
+    )
+
+
+def queue_views(
+    queues: Sequence[QueueConfig],
+    waiting: QueueSet,
+    held: Iterable[list[str]],
+    open_tasks: Mapping[str, Task],
+    unstaffed: Mapping[str, int],
+    sla: Mapping[str, SlaWindow],
+    now: float,
+) -> list[QueueView]:
+    """Each of `queues` as of `now`: its `waiting` tasks, the leases of it among those `held` (the task ids of each
+    holder, looked up in `open_tasks`), the waiting tasks nobody may take (`unstaffed`) and its `sla` window."""
+    leased: dict[str, int] = {}
+    for task_ids in held:
+        for task_id in task_ids:
+            name = open_tasks[task_id].queue
+            leased[name] = leased.get(name, 0) + 1
+    views = []
+    for queue in queues:
+        oldest = waiting.oldest_enqueued_at(queue.name)
+        views.append(
+            QueueView(
+                name=queue.name,
+                depth=waiting.depth(queue.name),
+                leased=leased.get(queue.name, 0),
+                oldest_age_s=None if oldest is None else max(0.0, now - oldest),
+                sla_s=queue.sla_s,
+                sla_target=queue.sla_target,
+                within_sla_last_hour=sla[queue.name].share(now),
+                unstaffed=unstaffed[queue.name],
+            )
+        )
+    return views
+
+
+def moderator_view(model: Model, leases: LeaseBook, moderator_id: str) -> ModeratorView:
+    """A moderator on `model`'s roster, with what `leases` says they hold and whether they are idle after an expiry."""
+    profile = model.profile(moderator_id)
+    return ModeratorView(
+        profile,
+        leases.held_by(moderator_id),
+        model.accuracy_by_area(moderator_id),
+        {modality.value: model.expected_handling_s(moderator_id, modality, 0.0) for modality in profile.modalities},
+        leases.idle(moderator_id),
+    )

@@ -1,0 +1,98 @@
+"""What a decision writes beside its own task: the check that its queue allows it, the item records it reaches, the
+content ruling it makes, and the open appeals of the same content it keeps from the decider.
+
+`Engine.decide` holds the lease, writes the task and commits; these functions add to its `Changes` from the store and
+the state it passes in, each once per decision, as the engine's methods did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from queueopt.config import OpsConfig, QueueConfig
+from queueopt.domain import Decision, ItemStatus, Task, Verdict
+from queueopt.engine.audit_notes import LEASE_OF
+from queueopt.engine.records import evolved, requeued
+from queueopt.errors import InvalidInput
+from queueopt.store import Changes, ItemRecord, Store, TaskWrite
+from queueopt.store.records import AuditEntry
+
+_UNDECIDED = frozenset((ItemStatus.QUEUED, ItemStatus.DUPLICATE))  # an item status a decision still reaches
+
+
+def check_decision(config: OpsConfig, task: Task, decision: Decision) -> QueueConfig:
+    """The task's queue, once the decision is one it allows; the rest of the decision reads the queue too."""
+    queue = config.queues_by_name[task.queue]
+    if decision.verdict not in queue.allowed_verdicts:
+        raise InvalidInput(
+            f"verdict {decision.verdict.value!r} is not allowed in queue {task.queue!r}", field="verdict"
+        )
+    if decision.action is not None and queue.allowed_actions is not None:
+        if decision.action not in queue.allowed_actions:
+            allowed = ", ".join(queue.allowed_actions)
+            raise InvalidInput(
+                f"action {decision.action!r} is not allowed in queue {task.queue!r} (allowed: {allowed})",
+                field="action",
+            )
+    if decision.policy is not None and decision.policy not in config.areas_by_name:
+        raise InvalidInput(f"unknown policy area {decision.policy!r}", field="policy")
+    return queue
+
+
+def record_decision(
+    store: Store, task: Task, signed: str, verdict: Verdict, now: float, changes: Changes
+) -> ItemRecord | None:
+    """The decision (`signed_record`) reaches the item and every pending copy of it; returns
+    the item's own record as it stands once `changes` are written (None if the store did not list it), which the
+    caller's view shows instead of reading it back from the store."""
+    own = None
+    for record in store.items_of_task(task.id):
+        now_stored = record
+        if record.status in _UNDECIDED and record.decided_at is None:
+            now_stored = evolved(record, status=ItemStatus.DECIDED, verdict=verdict, decision=signed, decided_at=now)
+            changes.items.append(now_stored)
+        if record.id == task.item_id:
+            own = now_stored
+    return own
+
+
+def record_ruling(record: ItemRecord, history: list[tuple[str, bool]], changes: Changes) -> None:
+    """Make the decision just recorded on `record` its content's ruling (`Store.rulings`) if the item is an appeal
+    or escalation of that content (in its `history` as such) holding the decision itself: later copies carry it
+    rather than the decision it questioned (`ContentHistory.current_handling`). One finding a violation under no
+    policy of its own (an appeal's `uphold`) is the ruling too, reaching copies as the enforcement it reaffirms."""
+    if record.content_hash and record.status is ItemStatus.DECIDED and (record.id, False) in history:
+        changes.rulings.append((record.content_hash, record.id))
+
+
+def keep_appeals_from(
+    open_tasks: Mapping[str, Task],
+    decided: Task,
+    history: list[tuple[str, bool]],
+    moderator_id: str,
+    now: float,
+    changes: Changes,
+    replaced: list[Task],
+    created: list[Task],
+) -> None:
+    """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
+    as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
+    decision was being made went to the decider). One the decider holds already (leased to them beside the
+    original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
+    decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
+    task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
+    content's (`Store.content_history`); `open_tasks`, the engine's open tasks by id."""
+    for item_id, owner in history:
+        appeal = None if owner else open_tasks.get(item_id)
+        if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
+            continue
+        kept_from = appeal.skipped_by | {moderator_id}
+        if appeal.holder == moderator_id:
+            kept = requeued(appeal, skipped_by=kept_from)
+            note = f"{LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
+            changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
+        else:
+            kept = evolved(appeal, skipped_by=kept_from)
+        changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
+        replaced.append(appeal)
+        created.append(kept)
