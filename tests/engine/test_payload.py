@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from queueopt.domain import Item, Modality, Source
 from queueopt.engine.records import item_payload
 
+text = st.characters(exclude_characters="\x00")  # refused in every text field (PostgreSQL cannot store it)
 values = st.one_of(
-    st.text(max_size=8),
+    st.text(text, max_size=8),
     st.booleans(),
     st.integers(),  # beyond 64 bits too, which orjson refuses
     st.floats(allow_nan=False, allow_infinity=False),
@@ -33,7 +34,7 @@ items = st.builds(
     reports=st.integers(0, 10**9),
     content_hash=st.none() | st.from_regex(r"[!-~]{1,16}", fullmatch=True),
     created_at=st.none() | st.builds(datetime.replace, st.datetimes(), tzinfo=zones),
-    attributes=st.dictionaries(st.text(min_size=1, max_size=6), values, max_size=3),
+    attributes=st.dictionaries(st.text(text, min_size=1, max_size=6), values, max_size=3),
 )
 
 
