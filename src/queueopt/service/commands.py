@@ -158,6 +158,9 @@ def _run(
             _serve(app, settings, log_level, listening)
 
 
+_standby_log = logging.getLogger("queueopt.service.standby")
+
+
 def _check_store(settings: Settings, *, holding: bool) -> None:
     """Read the store once before serving: one that cannot be reached, or whose open tasks need a queue, policy area
     or clearance tier the config does not have (which the engine refuses to start with, see `stranded_work`), ends
@@ -175,7 +178,7 @@ def _check_store(settings: Settings, *, holding: bool) -> None:
     try:
         found = store.schema_version()
         if found < SCHEMA_VERSION:
-            logging.getLogger("queueopt.service.standby").warning(
+            _standby_log.warning(
                 "the store's schema is version %d, this release's %d: it is migrated when this standby takes over",
                 found,
                 SCHEMA_VERSION,
@@ -183,7 +186,7 @@ def _check_store(settings: Settings, *, holding: bool) -> None:
             return
         changed = [] if holding else replica_files.differing(store, replica_files.digests(settings))
         if changed:
-            logging.getLogger("queueopt.service.standby").warning(
+            _standby_log.warning(
                 "standby: its %s differ(s) from the serving engine's: once it takes over it serves with its own, "
                 "so tokens that work now may be refused then",
                 replica_files.said(changed),
