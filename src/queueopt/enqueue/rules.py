@@ -170,7 +170,7 @@ def unreachable_rules(config: OpsConfig) -> list[str]:
     warnings = []
     for index, rule in enumerate(rules):
         earlier = rules[:index]
-        alone = next((position for position, other in enumerate(earlier) if covers(other.when, rule.when)), None)
+        alone = _first_covering(earlier, rule.when)
         if alone is not None:
             warnings.append(
                 f"rules.{index}: rule {rule.name!r} can never match: "
@@ -194,9 +194,13 @@ def _covering_per_cell(earlier: Sequence[RoutingRule], when: Predicate) -> list[
     found: set[int] = set()
     for modality in when.modality or list(Modality):
         for source in when.source or list(Source):
-            part = when.model_copy(update={"modality": [modality], "source": [source]})
-            position = next((at for at, other in enumerate(earlier) if covers(other.when, part)), None)
+            position = _first_covering(earlier, when.model_copy(update={"modality": [modality], "source": [source]}))
             if position is None:
                 return None
             found.add(position)
     return sorted(found)
+
+
+def _first_covering(earlier: Sequence[RoutingRule], when: Predicate) -> int | None:
+    """The position of the first earlier rule that catches every item `when` matches, or None."""
+    return next((position for position, other in enumerate(earlier) if covers(other.when, when)), None)

@@ -94,10 +94,11 @@ def _holds_a_store(where: StoreUrl) -> bool:
     if where.backend == "sqlite":
         import sqlite3
 
+        from queueopt.store.sqlite import SQLITE
+
         try:
             with closing(sqlite3.connect(Path(where.path).resolve().as_uri() + "?mode=ro", uri=True)) as connection:
-                query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-                return bool(connection.execute(query).fetchall())
+                return bool(connection.execute(SQLITE.versioned).fetchall()[0][0])
         except sqlite3.Error:
             return True
     from queueopt.store.engine_lock import current_schema
