@@ -52,6 +52,7 @@ POSTGRES = Dialect(
     migration_lock="SELECT pg_advisory_xact_lock(1903521648::int8)",
     now_s="EXTRACT(EPOCH FROM clock_timestamp())::float8",
     versioned="SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version'",
+    before_open_tasks="ANALYZE tasks",
     column_types={
         "real": "DOUBLE PRECISION",
         "bool": "BOOLEAN",

@@ -70,6 +70,7 @@ SQLITE = Dialect(
     migration_lock="",
     now_s="((julianday('now') - 2440587.5) * 86400.0)",
     versioned="SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    before_open_tasks="",
     placeholder="?",
     integrity_errors=(sqlite3.IntegrityError,),
     driver_error=sqlite3.Error,
