@@ -17,13 +17,15 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import simpy
 
+from queueopt.config import read_toml
 from queueopt.sim import theory
 from queueopt.sim.kpis import kpis
-from queueopt.sim.scenario import load_scenario, parse_scenario
+from queueopt.sim.scenario import Scenario, load_scenario, parse_scenario
 from queueopt.sim.simulator import simulate
 from queueopt.sim.variants import scaled
 
@@ -35,38 +37,18 @@ DAY_TARGET_S = 120.0
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scenarios"
 
 
-def mmc_scenario(items: int) -> object:
+def mmc_scenario(items: int) -> Scenario:
+    """`examples/scenarios/mmc.toml` with `SERVERS` moderators at the same load, long enough for `items`, without
+    warm-up: the customers SimPy serves are every one of them."""
+    data: dict[str, Any] = read_toml(EXAMPLE / "mmc.toml")
     rate = LOAD * SERVERS / MEAN_S
-    return parse_scenario(
-        {
-            "ops_config": str(EXAMPLE / "ops_single_queue.toml"),
-            "strategy": "fifo",
-            "horizon_s": items / rate,
-            "warmup_s": 0.0,
-            "seed": 11,
-            "arrivals": [
-                {
-                    "name": "item",
-                    "rate_per_hour": rate * 3600.0,
-                    "modality": {"text": 1},
-                    "language": {"en": 1},
-                    "region": {"us": 1},
-                }
-            ],
-            "roster": [
-                {
-                    "name": "moderators",
-                    "count": SERVERS,
-                    "vendor": "inhouse",
-                    "site": "hq",
-                    "regions": ["us"],
-                    "languages": {"en": 1.0},
-                    "modalities": ["text"],
-                    "speed": {"text": {"distribution": "exponential", "mean_s": MEAN_S}},
-                }
-            ],
-        }
-    )
+    data.update(horizon_s=items / rate, warmup_s=0.0, replications=1, seed=11)
+    (arrival,) = data["arrivals"]
+    arrival["rate_per_hour"] = rate * 3600.0
+    (group,) = data["roster"]
+    group["count"] = SERVERS
+    assert group["speed"]["text"] == {"distribution": "exponential", "mean_s": MEAN_S}
+    return parse_scenario(data, "mmc.toml", EXAMPLE)
 
 
 def simpy_mmc(arrivals_s: np.ndarray, service_s: np.ndarray) -> float:
@@ -95,7 +77,7 @@ def simpy_mmc(arrivals_s: np.ndarray, service_s: np.ndarray) -> float:
 def bench_mmc(items: int) -> bool:
     scenario = mmc_scenario(items)
     started = time.perf_counter()
-    run = simulate(scenario)  # type: ignore[arg-type]
+    run = simulate(scenario)
     ours_s = time.perf_counter() - started
     arrivals_s = run.arrivals.at_s
     service_s = MEAN_S * run.arrivals.exponential
