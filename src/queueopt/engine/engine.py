@@ -29,7 +29,6 @@ from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
-    Action,
     Decision,
     Item,
     ItemStatus,
@@ -43,10 +42,11 @@ from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge
 from queueopt.engine.batch import batch_candidates, batch_value, still_open
 from queueopt.engine.content import ContentHistory
 from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
+from queueopt.engine.intake import Intake
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
 from queueopt.engine.quality import qa_outcome, qa_task
-from queueopt.engine.records import decision_json, evolved, item_payload, requeued, review_task, verdict_json
+from queueopt.engine.records import decision_json, evolved, requeued
 from queueopt.engine.recovery import CHECKED_AGAINST, asked_by_item, asks_of_content, recall_recent
 from queueopt.engine.retries import ended_otherwise, own_record, signed_record
 from queueopt.engine.roster import Roster
@@ -69,8 +69,7 @@ from queueopt.engine.views import (
 )
 from queueopt.engine.waiting import WaitingTasks
 from queueopt.engine.widening import Widening
-from queueopt.enqueue import Router, Routing
-from queueopt.enqueue.router import HUMAN_ONLY, unlinked
+from queueopt.enqueue import Router
 from queueopt.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes, ItemRecord, Store, TaskWrite
 from queueopt.store.base import RECOVERY_PAGE
@@ -84,9 +83,6 @@ log = logging.getLogger("queueopt.engine")
 # through the class's `__getattr__` hook, about four times a global's cost, and these run a million times a day.
 _QUEUED, _LEASED, _DECIDED = TaskState.QUEUED, TaskState.LEASED, TaskState.DECIDED
 _REVIEW = TaskKind.REVIEW
-_ACTION_REVIEW, _ACTION_DUPLICATE, _ITEM_QUEUED = Action.REVIEW, Action.DUPLICATE, ItemStatus.QUEUED  # every submit
-_ITEM_DUPLICATE, _ITEM_AUTO_ACTIONED = ItemStatus.DUPLICATE, ItemStatus.AUTO_ACTIONED
-_CONTENT_HASH = attrgetter("content_hash")
 _CONFIG_ASKS_MORE = "the config now asks more of its reviewer"  # why a restart took a widened task back
 # The statuses that hand every lease back, with the audit note saying so.
 _OFF_WORK = {ModeratorStatus.OFFLINE: "moderator went offline", ModeratorStatus.SUSPENDED: "moderator suspended"}
@@ -114,8 +110,6 @@ class Engine:
         self._model = model if model is not None else Model(config)
         self._strategy = Strategy.named(strategy)
         self._router = Router(config)
-        # One bound method for every record to make its explanation with (see `_admit`), not one per record.
-        self._explain = self._router.explain
         self._lock = threading.RLock()
         self._tasks: dict[str, Task] = {}
         self._waiting = WaitingTasks(config, self._model, self._strategy, self._tasks)
@@ -125,6 +119,7 @@ class Engine:
         self._roster = Roster(self._model, self._leases)
         self._content = ContentHistory(store, self._router, self._tasks)
         self._widening = Widening(self._router, self._model, self._content, self._tasks)
+        self._intake = Intake(store, self._router, self._content, self._widening, self._tasks)
         load_solvers()
         self._recover()
         self._roster.restore_learning(store.learning())
@@ -278,186 +273,19 @@ class Engine:
     # ---- submit ---------------------------------------------------------------------------------------------
 
     def submit(self, items: Sequence[Item], actor: str = "ingest") -> list[ItemResult]:
-        """Route and store a batch, all or nothing; an id already stored returns its stored result, and one id twice
-        in the batch must be the same item twice; an appeal or escalation must name its content (`unlinked`)."""
+        """Route and store a batch, all or nothing (`Intake.admit`); an id already stored returns its stored
+        result."""
         now = self._clock.now()
         with self._lock:
-            # Each id read once: reading a pydantic model's attribute costs several times a local's.
-            ids = [item.id for item in items]
-            existing = self._store.items(ids)
-            fresh: dict[str, Item] = {}
-            for index, (item_id, item) in enumerate(zip(ids, items, strict=True)):
-                if item_id in existing:
-                    continue
-                first = fresh.setdefault(item_id, item)
-                if first is not item and first != item:
-                    # A resent copy is harmless; two different items under one id would store one and drop the
-                    # other while acknowledging both.
-                    raise InvalidInput(
-                        f"the batch already has a different item with this id (items.{ids.index(item_id)})",
-                        field=f"items.{index}.id",
-                    )
-                problem = unlinked(item)
-                if problem is not None:
-                    raise InvalidInput(problem, field=f"items.{index}.content_hash")
-            seen, rulings = self._content.seen(map(_CONTENT_HASH, fresh.values()))
-            current = {
-                value: handling
-                for value, entries in seen.items()
-                if (handling := self._content.current_handling(entries, rulings.get(value)))
-            }
-            # The batch's last item with each content handled on its own, as admitted: a later copy in the batch is
-            # compared with it. Its `DuplicateOf` is made only for such a copy, and few items have one.
-            firsts: dict[str, tuple[ItemRecord, Task | None]] = {}
-            changes = Changes()
-            tasks: list[Task] = []
-            records: dict[str, ItemRecord] = dict(existing)
-            counted: list[tuple[str, str]] = []
-            riding: dict[str, float] = {}  # pending tasks this batch's copies attach to, and the harm rate they add
-            asking: set[str] = set()  # content seen before that this batch reviews: its open reviews ask as much
-            # Content seen before that this batch actions without a review, with those copies: what their reviews would
-            # ask is worked out only for content with an open review (`Widening.open_reviews`), which few copies have.
-            unreviewed: dict[str, list[Item]] = {}
-            route = self._router.route
-            arrivals = list(fresh.items())
-            if len(arrivals) > 1 and any(item.source in HUMAN_ONLY for item in fresh.values()):
-                # Appeals and escalations last: one asks what every review of its content asked, and the original
-                # may come later in the same batch (a pipeline flushing two streams at once); routed first, the
-                # appeal of child-abuse material asked no clearance.
-                arrivals.sort(key=_asked_by_a_person)
-            for item_id, item in arrivals:
-                content_hash = item.content_hash
-                duplicate = None
-                if content_hash:
-                    if item.source in HUMAN_ONLY:
-                        duplicate = self._content.earlier_reviews(seen.get(content_hash, []))
-                    elif content_hash in firsts:
-                        duplicate = self._content.owner_of(*firsts[content_hash])
-                    else:
-                        duplicate = current.get(content_hash)
-                try:
-                    routing = route(item, duplicate)
-                except InvalidInput as error:
-                    raise InvalidInput(error.message, field=f"items.{ids.index(item_id)}.{error.field}") from None
-                record, task = self._admit(item_id, item, routing, now, actor, changes)
-                records[item_id] = record
-                if task is not None:
-                    tasks.append(task)
-                    if content_hash in seen:
-                        asking.add(content_hash)
-                elif content_hash in seen and _shown_to_nobody(routing):
-                    unreviewed.setdefault(content_hash, []).append(item)
-                if routing.action is _ACTION_DUPLICATE:
-                    if routing.verdict is None:  # rides on a review still to decide, so on its task
-                        owner = record.task_id
-                        assert owner is not None
-                        riding[owner] = riding.get(owner, 0.0) + routing.priority
-                elif content_hash and item.source not in HUMAN_ONLY:
-                    # Handled on its own (new content, or more than its owner covered): the copy later ones are
-                    # compared with. An appeal is about a decision, not the content's first handling.
-                    firsts[content_hash] = record, task
-                    changes.owners.append((content_hash, item_id))
-                    seen.setdefault(content_hash, []).append((item_id, True, record, task))
-                elif content_hash:
-                    changes.appeals.append((content_hash, item_id))
-                    seen.setdefault(content_hash, []).append((item_id, False, record, task))
-                # A member's `_value_` is its value as stored on it, read at a fraction of the `.value` property's
-                # cost; `str()` would copy it, a new string to hash in the count.
-                counted.append((item.modality._value_, routing.action._value_))
-            replaced = self._raise_for_copies(riding, tasks, changes) if riding else []
-            widening = asking or unreviewed
-            if widening:
-                self._widening.open_reviews(asking, unreviewed, seen, tasks, changes, replaced, actor, now)
-            self._commit(changes, replaced, tasks)
-            if widening:
-                charge_taken_back(self._model, changes.audit)
+            batch = self._intake.admit(items, actor, now)
+            self._commit(batch.changes, batch.replaced, batch.tasks)
+            if batch.widened:
+                charge_taken_back(self._model, batch.changes.audit)
             submitted = self.stats.submitted
-            for key in counted:  # Counter.update's generality (a Mapping check per call) costs more for small batches
+            for key in batch.counted:  # Counter.update's generality (a Mapping check per call) costs more for few keys
                 submitted[key] += 1
-        return [item_result(records[item_id]) for item_id in ids]
-
-    def _raise_for_copies(self, riding: dict[str, float], tasks: list[Task], changes: Changes) -> list[Task]:
-        """Add to each waiting task the harm rate of the copies that now ride on it, and return the tasks replaced.
-
-        A task's priority is the `c` of the cμ rule: the harm that accrues while it waits. Every copy accrues its
-        own views until the one decision removes them all, so the copies' rates add up: a viral re-upload makes
-        its first copy's review urgent, as its own review would have been. A task made in this batch is raised in
-        place, before it is written; a task under review is raised too, so that it comes back to its queue as urgent
-        as its copies make it if its lease is released or runs out. `cancel` takes a withdrawn copy's rate off.
-        """
-        made = {task.id: index for index, task in enumerate(tasks)}
-        inserts = {write.task.id: write for write in changes.tasks if write.expect is None}
-        replaced: list[Task] = []
-        for task_id, extra in riding.items():
-            index = made.get(task_id)
-            if index is not None:
-                tasks[index] = inserts[task_id].task = evolved(tasks[index], priority=tasks[index].priority + extra)
-                continue
-            task = self._tasks.get(task_id)  # open tasks only: queued or leased
-            if task is None:
-                continue
-            raised = evolved(task, priority=task.priority + extra)
-            changes.tasks.append(TaskWrite(raised, (task.state, task.attempt)))
-            replaced.append(task)
-            tasks.append(raised)
-        return replaced
-
-    def _admit(
-        self, item_id: str, item: Item, routing: Routing, now: float, actor: str, changes: Changes
-    ) -> tuple[ItemRecord, Task | None]:
-        """The item's record, its task if it needs a review, and one audit entry, all added to `changes`.
-
-        The audit note is the routing's one-line reason (for a review, the rule and queue), so the full
-        explanation is stored only on the item, where `Engine.item` reads it. The record makes the item's JSON
-        and a review's explanation from the (frozen) item when they are first read (see `ItemRecord`): a review
-        was routed without a duplicate, and routing is pure, so they read the same then as now. The functions
-        are shared by every record, which keeps only the item (a closure per record would add objects for the
-        garbage collector to walk, a million of them in a simulated day).
-        """
-        action, queue, priority, _, _, _, _, _, reason, earlier, _ = routing  # one read for all
-        record = ItemRecord(
-            item_id,
-            item_payload,
-            _ITEM_QUEUED,
-            None,
-            queue,
-            priority,
-            action,
-            self._explain if action is _ACTION_REVIEW and earlier is None else routing.explanation,
-            item.__dict__["content_hash"],  # a pydantic model's field value: a subscript, not an attribute lookup
-            now,
-            item=item,
-        )
-        task = None
-        if action is _ACTION_REVIEW:
-            assert queue is not None
-            record.task_id = item_id
-            task = review_task(item_id, item, routing, now)
-            changes.tasks.append(TaskWrite(task))
-            transition = "queued"
-        elif action is _ACTION_DUPLICATE:
-            owner = routing.duplicate_of
-            assert owner is not None
-            record.status = _ITEM_DUPLICATE
-            record.task_id = owner.task_id
-            record.duplicate_of = owner.item_id
-            record.queue = None
-            if owner.verdict is not None:
-                record.verdict = owner.verdict
-                # The decision as made (an enforcement action such as a legal report applies to every copy).
-                record.decision = owner.decision or verdict_json(owner.verdict, owner.policy)
-                record.decided_at = now
-            transition = "duplicate"
-        else:
-            assert routing.verdict is not None
-            record.status = _ITEM_AUTO_ACTIONED
-            record.verdict = routing.verdict
-            record.decision = verdict_json(routing.verdict, routing.policy)
-            record.decided_at = now
-            transition = str(action)
-        changes.items.append(record)
-        changes.audit.append(AuditEntry(now, record.task_id, item_id, actor, transition, reason))
-        return record, task
+            records = batch.records
+        return [item_result(records[item_id]) for item_id in batch.ids]
 
     # ---- assignment -----------------------------------------------------------------------------------------
 
@@ -897,7 +725,7 @@ class Engine:
                     changes.tasks.append(TaskWrite(cancelled, (TaskState.QUEUED, task.attempt)))
                     old, new = [task], [cancelled]
                 else:
-                    # The copies left accrue views; the withdrawn one no longer does (`_raise_for_copies`).
+                    # The copies left accrue views; the withdrawn one no longer does (`Intake._raise_for_copies`).
                     lowered = evolved(task, priority=math.fsum(other.priority for other in others))
                     changes.tasks.append(TaskWrite(lowered, (task.state, task.attempt)))
                     old, new = [task], [lowered]
@@ -1098,15 +926,3 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._store.close()
-
-
-def _shown_to_nobody(routing: Routing) -> bool:
-    """Whether a routing that makes no task acts without anyone reviewing the content: removed or approved
-    automatically, or a copy inheriting such an action. A copy riding on a review, or inheriting its decision, asks no
-    more than that review did (`Router.covers`)."""
-    earlier = routing.duplicate_of
-    return routing.action is not _ACTION_DUPLICATE or (earlier is not None and earlier.action is not _ACTION_REVIEW)
-
-
-def _asked_by_a_person(arrival: tuple[str, Item]) -> bool:
-    return arrival[1].source in HUMAN_ONLY

@@ -26,7 +26,7 @@ class ItemResult:
     id: str
     status: ItemStatus
     task_id: str | None  # the task that decides the item: its own review, or the one a copy rides on
-    duplicate_of: str | None  # for a copy of content, the earlier item whose handling it rides on (`_admit`)
+    duplicate_of: str | None  # for a copy of content, the earlier item whose handling it rides on (`Intake._record`)
     queue: str | None
     priority: float
     action: Action
@@ -37,7 +37,7 @@ class ItemView:
     id: str
     status: ItemStatus
     task_id: str | None  # the task that decides the item: its own review, or the one a copy rides on
-    duplicate_of: str | None  # for a copy of content, the earlier item whose handling it rides on (`_admit`)
+    duplicate_of: str | None  # for a copy of content, the earlier item whose handling it rides on (`Intake._record`)
     queue: str | None
     priority: float
     action: Action
