@@ -51,15 +51,24 @@ def call(
         return error.code, json.loads(error.read())
 
 
+READY_WITHIN_S = 60.0
+"""How long a process may take to serve: a few seconds on an idle machine, most of it importing numpy, scipy, OR-Tools
+and FastAPI, several times that on a loaded 2-core one. A count of 200 tries gave it about 10 s, which four replica
+tests ran out of at a load of 7.6, and a 503 (a standby whose serving engine is not ready yet) took a try without a
+pause."""
+
+
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(200):
+    deadline = time.monotonic() + READY_WITHIN_S
+    while time.monotonic() < deadline:
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         try:
             if call(base, "GET", "/readyz")[0] == 200:
                 return
         except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.05)
-    raise AssertionError("queueopt serve did not become ready")
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"queueopt serve did not become ready within {READY_WITHIN_S:.0f} s")
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -109,9 +118,10 @@ def refusal(env: dict[str, str], cwd: Path) -> str:
 
 def wait_until_serving(base: str, server: subprocess.Popen[bytes]) -> None:
     """Until the process answers from its own engine: a request marked as passed on is then served, not refused."""
-    for _ in range(200):
+    deadline = time.monotonic() + READY_WITHIN_S
+    while time.monotonic() < deadline:
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         if call(base, "GET", "/v1/queues", ADMIN, forwarded=True)[0] == 200:
             return
         time.sleep(0.05)
-    raise AssertionError("the standby did not take over")
+    raise AssertionError(f"the standby did not take over within {READY_WITHIN_S:.0f} s")
