@@ -137,6 +137,12 @@ def test_the_memory_store_needs_no_lock() -> None:
         ("mysql://localhost/test", "unsupported store URL scheme 'mysql'"),
         ("postgresql://[::1", "not a URL: Invalid IPv6 URL"),
         ("postgresql://localhost/test?applicationname=x", 'invalid URI query parameter: "applicationname"'),
+        # Found by a probe: a misspelt or repeated option was dropped, and the store ran on the default.
+        ("sqlite:///x.db?durablity=strict", "unknown SQLite option 'durablity': the only one is 'durability'"),
+        ("sqlite:///x.db?durability=strict&durability=normal", "option 'durability' is given more than once"),
+        ("postgresql://localhost/test?schema=a&schema=b", "option 'schema' is given more than once"),
+        ("memory://anything", "expected memory:// with nothing after it"),
+        ("memory://?durability=strict", "expected memory:// with nothing after it"),
     ],
 )
 def test_a_bad_store_url_says_why(url: str, reason: str) -> None:

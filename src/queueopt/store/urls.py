@@ -32,18 +32,27 @@ def parse_store_url(url: str) -> StoreUrl:
     except ValueError as error:  # an unclosed IPv6 bracket, say
         raise InvalidInput(f"not a URL: {error}", field="database_url") from None
     if parts.scheme == "memory":
+        if url != "memory://":
+            raise InvalidInput("expected memory:// with nothing after it", field="database_url")
         return StoreUrl("memory")
     if parts.scheme == "sqlite":
         rest = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         path, _, options_text = rest.partition("?")
         if not path:
             raise InvalidInput("expected sqlite:///path/to/file.db", field="database_url")
-        durability = dict(parse_qsl(options_text)).get("durability", "normal")
+        sqlite_options = _options(options_text)
+        unknown = sorted(set(sqlite_options) - {"durability"})
+        if unknown:
+            raise InvalidInput(
+                f"unknown SQLite option {unknown[0]!r}: the only one is 'durability' (normal or strict)",
+                field="database_url",
+            )
+        durability = sqlite_options.get("durability", "normal")
         if durability not in ("normal", "strict"):
             raise InvalidInput(f"durability: expected 'normal' or 'strict', got {durability!r}", field="database_url")
         return StoreUrl("sqlite", path=path, durability=durability)
     if parts.scheme in ("postgresql", "postgres"):
-        options = dict(parse_qsl(parts.query))
+        options = _options(parts.query)
         schema = options.pop("schema", None)
         if schema is not None and not _SCHEMA.match(schema):
             raise InvalidInput(f"schema: expected a lower-case identifier, got {schema!r}", field="database_url")
@@ -51,6 +60,17 @@ def parse_store_url(url: str) -> StoreUrl:
         _check_conninfo(conninfo)
         return StoreUrl("postgres", conninfo=conninfo, schema=schema)
     raise InvalidInput(f"unsupported store URL scheme {parts.scheme!r}", field="database_url")
+
+
+def _options(query: str) -> dict[str, str]:
+    """A URL's query as options, each named once: a misspelt option or one given twice would otherwise leave a
+    default or the last value in force without a word (`?durablity=strict` ran with `normal`; found by a probe)."""
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in options:
+            raise InvalidInput(f"option {name!r} is given more than once", field="database_url")
+        options[name] = value
+    return options
 
 
 def _check_conninfo(conninfo: str) -> None:
