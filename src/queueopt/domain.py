@@ -87,7 +87,9 @@ class ModeratorStatus(StrEnum):
 
 
 _ID_CHARACTER = r"[A-Za-z0-9._:\-]"
-ID_PATTERN = rf"^{_ID_CHARACTER}+$"
+ID_PATTERN = rf"^{_ID_CHARACTER}*[A-Za-z0-9_:\-]{_ID_CHARACTER}*$"
+"""Not only dots: clients and proxies take `.` and `..` out of a URL path (RFC 3986 dot segments), so a task with
+such an id could be leased but never decided, and its item never read (found by a probe)."""
 MAX_ID_LENGTH = 200
 QA_SUFFIX = "~qa"
 """A QA task's id is its review task's id and this: `~` is in no item id, and a URL path carries it as it is (RFC
@@ -98,7 +100,7 @@ _CODE_PATTERN = r"^[a-z0-9_\-]+$"
 VISIBLE_ASCII_PATTERN = r"^[!-~]+$"
 _TEXT_PATTERN = r"^[^\x00]*$"
 _PATTERN_MEANINGS = {
-    ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-'",
+    ID_PATTERN: "may hold only letters, digits, '.', '_', ':' and '-', and not only '.'",
     TASK_ID_PATTERN: (
         f"may hold only letters, digits, '.', '_', ':' and '-' (at most {MAX_ID_LENGTH}), "
         f"then '{QA_SUFFIX}' for a QA task"

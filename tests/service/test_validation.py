@@ -70,6 +70,33 @@ def test_one_id_for_two_different_items_in_a_batch_is_refused(api: Any) -> None:
     assert api.client.get(f"/v1/items/{first['id']}", headers=api.bearer("ingest")).status_code == 404
 
 
+def test_one_stored_id_for_two_different_items_in_a_batch_is_refused(api: Any) -> None:
+    """Found by a probe: the check ran only on ids not stored yet, so a batch naming a stored id twice, otherwise
+    each time, was answered 202 with the stored result twice: one of the two items the pipeline sent was dropped
+    without a word, whichever of them the stored one is."""
+    first = api.text_item()
+    api.submit(first)
+    other = first | {"modality": "video", "signals": {"violence": 0.9}}
+    response = api.client.post("/v1/items", json={"items": [first, other]}, headers=api.bearer("ingest"))
+    assert response.status_code == 422
+    assert _problems(response) == [("items.1.id", "the batch already has a different item with this id (items.0)")]
+    assert api.submit(first, first) == api.submit(first) * 2
+
+
+@pytest.mark.parametrize("item_id", [".", "..", "..."])
+def test_an_id_of_dots_only_is_refused(api: Any, item_id: str) -> None:
+    """Found by a probe: clients and proxies take `.` and `..` out of a URL path (RFC 3986), so a task with such an
+    id was leased and then answered 405 on its decision, and its item could not be read."""
+    response = api.client.post(
+        "/v1/items", json={"items": [api.text_item(), api.text_item(item_id)]}, headers=api.bearer("ingest")
+    )
+    assert response.status_code == 422
+    ((field, reason),) = _problems(response)
+    assert field == "items.1.id" and reason.endswith("and not only '.'")
+    queues = api.client.get("/v1/queues", headers=api.bearer("admin")).json()["queues"]
+    assert sum(queue["depth"] for queue in queues) == 0, "the good item of the batch is not stored either"
+
+
 @pytest.mark.parametrize("count", [0, 1001])
 def test_batches_hold_one_to_a_thousand_items(api: Any, count: int) -> None:
     items = [api.text_item(f"bulk-{index}") for index in range(count)]

@@ -66,18 +66,20 @@ class Intake:
         # Each id read once: reading a pydantic model's attribute costs several times a local's.
         ids = [item.id for item in items]
         existing = self._store.items(ids)
+        sent: dict[str, Item] = {}
         fresh: dict[str, Item] = {}
         for index, (item_id, item) in enumerate(zip(ids, items, strict=True)):
-            if item_id in existing:
-                continue
-            first = fresh.setdefault(item_id, item)
+            first = sent.setdefault(item_id, item)
             if first is not item and first != item:
-                # A resent copy is harmless; two different items under one id would store one and drop the
-                # other while acknowledging both.
+                # A resent copy is harmless; two different items under one id would store one (or neither, when
+                # the id is stored) and drop the other while acknowledging both.
                 raise InvalidInput(
                     f"the batch already has a different item with this id (items.{ids.index(item_id)})",
                     field=f"items.{index}.id",
                 )
+            if item_id in existing:
+                continue
+            fresh[item_id] = item
             problem = unlinked(item)
             if problem is not None:
                 raise InvalidInput(problem, field=f"items.{index}.content_hash")
