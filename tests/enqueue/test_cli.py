@@ -71,7 +71,11 @@ def test_route_prints_one_line_per_item_and_reports_bad_lines(tmp_path: Path) ->
         json.dumps({"id": "a", "modality": "video", "language": "en", "region": "us", "signals": {"violence": 0.9}}),
         '{"id": "b", "modality": "hologram", "language": "en", "region": "us"}',
         "not json",
-        json.dumps({"id": "c", "modality": "text", "language": "es", "region": "eu", "source": "appeal"}),
+        json.dumps(
+            {"id": "c", "modality": "text", "language": "es", "region": "eu", "source": "appeal", "content_hash": "h"}
+        ),
+        # Found by a probe: routed here, though the API refuses an appeal that names no content.
+        json.dumps({"id": "d", "modality": "text", "language": "es", "region": "eu", "source": "appeal"}),
     ]
     items.write_text("\n".join(lines) + "\n")
     done = run("route", "--config", EXAMPLE, str(items))
@@ -85,7 +89,8 @@ def test_route_prints_one_line_per_item_and_reports_bad_lines(tmp_path: Path) ->
     errors = done.stderr.splitlines()
     assert errors[0] == f"{items}:2: modality: Input should be 'video', 'audio', 'photo', 'text' or 'livestream'"
     assert errors[1].startswith(f"{items}:3: (root): Invalid JSON")
-    assert len(errors) == 2
+    assert errors[2].startswith(f"{items}:5: content_hash: an appeal or escalation must carry the content_hash")
+    assert len(errors) == 3
 
 
 def test_route_reads_stdin_and_a_missing_config_is_one_line() -> None:

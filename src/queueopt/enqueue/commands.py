@@ -14,9 +14,9 @@ from queueopt.command_errors import exit_with
 from queueopt.config import ConfigError, OpsConfig, decoded, format_validation_error, load_config, read_text
 from queueopt.domain import SentItem
 from queueopt.enqueue.relaxations import risky_relaxations
-from queueopt.enqueue.router import Router
+from queueopt.enqueue.router import Router, unlinked
 from queueopt.enqueue.rules import unreachable_rules
-from queueopt.errors import QueueoptError
+from queueopt.errors import InvalidInput, QueueoptError
 
 
 def _load_or_exit(path: Path) -> OpsConfig:
@@ -47,6 +47,9 @@ def route(
             continue
         try:
             item = SentItem.model_validate_json(line)  # as the API reads it
+            problem = unlinked(item)  # as the API refuses it (found by a probe: `route` routed it)
+            if problem is not None:
+                raise InvalidInput(problem, field="content_hash")
             routing = router.route(item)
         except ValidationError as error:
             failures += 1
