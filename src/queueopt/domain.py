@@ -7,12 +7,13 @@ engine, the store and the simulator create and touch millions of them and never 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 
@@ -179,6 +180,32 @@ it), and text must not hold NUL, as the API promises of every text field (the pr
 the item's stored JSON escapes it, but a client or export reading the text meets a NUL it was told never comes)."""
 
 
+def _iso_time_or_number(value: object) -> object:
+    """Seconds since the epoch come as a JSON number; pydantic would also read `"1700000000"` as one."""
+    if isinstance(value, bool) or (isinstance(value, str) and not _ISO_DATE.match(value)):
+        raise PydanticCustomError("datetime_type", _CREATED_AT_FORMS)
+    return value
+
+
+def _in_utc_years(value: datetime) -> datetime:
+    """A time whose offset takes it outside years 1 to 9999 in UTC (`0001-01-01T00:00:00+23:59`), which a number
+    cannot name either, and which no later comparison or conversion of it could handle."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "Input should be a time within years 1 to 9999 in UTC") from None
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-")
+_CREATED_AT_FORMS = (
+    "Input should be an ISO 8601 time with its UTC offset (2024-05-01T12:00:00Z) or seconds since the epoch as a number"
+)
+SentTime = Annotated[AwareDatetime, BeforeValidator(_iso_time_or_number), AfterValidator(_in_utc_years)]
+"""An item's `created_at` as a pipeline sends it: a time without an offset is refused (stored as sent, it would sit
+among the others' UTC times naming another instant on every reader's clock), and so is a number in a string."""
+
+
 DurationS = Annotated[float, Field(ge=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
 ViewsPerHour = Annotated[float, Field(ge=0.0, le=MAX_VIEWS_PER_HOUR, allow_inf_nan=False)]
 Reports = Annotated[int, Field(ge=0, le=MAX_REPORTS)]
@@ -218,6 +245,7 @@ class SentItem(Item):
     signals: dict[Code, Annotated[Score, _Strict]] = Field(default_factory=dict, max_length=64)
     views_per_hour: Annotated[ViewsPerHour, _Strict] = 0.0
     reports: Annotated[Reports, _Strict] = 0
+    created_at: SentTime | None = None
 
 
 class Decision(BaseModel):

@@ -328,6 +328,28 @@ def test_valid_numbers_and_times_are_accepted(api: Any, change: dict[str, Any]) 
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.parametrize(
+    ("created_at", "reason"),
+    [
+        ("1700000000", "Input should be an ISO 8601 time with its UTC offset"),
+        ("1.7e9", "Input should be an ISO 8601 time with its UTC offset"),
+        (True, "Input should be an ISO 8601 time with its UTC offset"),
+        ("2026-01-01T00:00:00", "Input should have timezone info"),
+        ("0001-01-01T00:00:00+23:59", "Input should be a time within years 1 to 9999 in UTC"),
+        ("9999-12-31T23:59:59-01:00", "Input should be a time within years 1 to 9999 in UTC"),
+    ],
+)
+def test_a_creation_time_that_names_no_one_instant_is_refused(api: Any, created_at: Any, reason: str) -> None:
+    """Found by a probe: a number in a string was read as seconds, a time without an offset was stored as sent
+    among UTC times, and one whose offset takes it outside the years a number may name was kept."""
+    response = api.client.post(
+        "/v1/items", json={"items": [api.text_item(created_at=created_at)]}, headers=api.bearer("ingest")
+    )
+    assert response.status_code == 422
+    ((field, said),) = _problems(response)
+    assert field == "items.0.created_at" and said.startswith(reason), said
+
+
 def test_a_body_that_is_not_sent_as_json_is_told_so_on_every_route(api: Any) -> None:
     """Found by probe: `POST /v1/items` said "send JSON", the other routes "Input should be a valid dictionary"."""
     body = json.dumps(api.profile("m2")).encode()
