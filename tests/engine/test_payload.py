@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from queueopt.domain import Item, Modality, Source
 from queueopt.engine.records import item_payload
 
-text = st.characters(exclude_characters="\x00")  # refused in every text field (PostgreSQL cannot store it)
+# NUL is refused in every text field (PostgreSQL cannot store it), and a lone surrogate is no text at all: pydantic
+# refuses it (a draw of "\ud800" as an attribute's name failed the test while building the item).
+text = st.characters(exclude_characters="\x00", exclude_categories=("Cs",))
 values = st.one_of(
     st.text(text, max_size=8),
     st.booleans(),
@@ -23,7 +25,7 @@ zones = st.sampled_from([None, UTC, timezone(timedelta(hours=5, minutes=30)), ti
 
 items = st.builds(
     Item,
-    id=st.from_regex(r"[A-Za-z0-9._:\-]{1,20}", fullmatch=True),
+    id=st.from_regex(r"[A-Za-z0-9._:\-]{0,10}[A-Za-z0-9_:\-][A-Za-z0-9._:\-]{0,9}", fullmatch=True),
     modality=st.sampled_from(Modality),
     duration_s=st.sampled_from([0.0, -0.0]) | st.floats(0, 7 * 24 * 3600.0),
     language=st.sampled_from(["en", "pt-br"]),
