@@ -78,12 +78,37 @@ def test_an_unwritable_out_folder_stops_the_run_before_it_starts(app: typer.Type
     assert "simulating" not in result.output
 
 
-@pytest.mark.parametrize(("scale", "reason"), [("1000", "roster.0.count"), ("inf", "--scale"), ("nan", "--scale")])
+_SCALE_RANGE = "Invalid value for '--scale': expected a number from 1e-06 to 1,000, got"
+
+
+def _said(output: str) -> str:
+    """A usage error's words without the box and line breaks typer's panel sets them in."""
+    return " ".join(output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("scale", "reason"),
+    [
+        ("1000", "roster.0.count"),
+        ("inf", f"{_SCALE_RANGE} 'inf'"),
+        # Found by a probe: typer's own range check said "Input should be less than or equal to 1000" of a NaN.
+        ("nan", f"{_SCALE_RANGE} 'nan'"),
+        ("0", f"{_SCALE_RANGE} '0'"),
+        ("many", "Invalid value for '--scale': expected a number, got 'many'"),
+    ],
+)
 def test_a_scale_out_of_range_is_refused_in_one_line(app: typer.Typer, tmp_path: Path, scale: str, reason: str) -> None:
     scenario = _small(tmp_path, count=2000)  # 2,000 moderators times 1,000: more than a scenario may have
     result = CliRunner().invoke(app, ["simulate", str(scenario), "--out", str(tmp_path), "--scale", scale])
     assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
-    assert reason in result.output
+    assert reason in _said(result.output)
+
+
+def test_a_horizon_that_is_no_finite_number_is_refused_naming_it(app: typer.Typer, tmp_path: Path) -> None:
+    scenario = str(_small(tmp_path))
+    result = CliRunner().invoke(app, ["compare", scenario, scenario, "-n", "2", "--horizon-s", "nan"])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--horizon-s': expected a number from 1 to 31,622,400, got 'nan'" in _said(result.output)
 
 
 @pytest.mark.parametrize("command", ["simulate", "compare", "staff"])
