@@ -276,6 +276,21 @@ def test_flow_repairs_a_guess_missing_a_few_pairs_by_a_second_restricted_solve(m
     assert len(solved) == 2 and solved[0] < solved[1] < value.size
 
 
+def test_flow_solves_the_whole_network_when_its_repairs_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both tasks' best pair is moderator 0's: the restricted flow gives it task 0 (3.0) and leaves task 1, which only
+    moderator 0 can take, while the optimum moves task 0 to moderator 1 (4.5). Pricing names that pair; with no round
+    left to add it, the unproven answer must be thrown away and the whole network solved. Returning the last restricted
+    answer passed every test: the random batches' repairs finish within three rounds, or their unproven answer is
+    optimal anyway."""
+    monkeypatch.setattr(pricing, "OPTIONS_PER_TASK", 1)
+    monkeypatch.setattr(pricing, "MIN_OPTIONS_TO_RESTRICT", 0)
+    monkeypatch.setattr(flow, "MAX_ROUNDS", 1)  # flow reads its own binding of pricing's constant
+    solved = count_flow_solves(monkeypatch)
+    matching = solve(np.array([[3.0, 2.0], [2.5, 0.0]]), method="flow")
+    assert (matching.moderator.tolist(), matching.objective) == ([1, 0], 4.5)
+    assert solved == [2, 3]  # the two best pairs, then all three
+
+
 @settings(max_examples=80, deadline=None)
 @given(instances(max_tasks=40, max_moderators=12, max_capacity=3), st.sampled_from([0.3, 1.0]), st.booleans())
 def test_hungarian_restricted_to_the_best_tasks_is_still_exact(instance: Instance, share: float, sparse: bool) -> None:
