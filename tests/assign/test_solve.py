@@ -133,6 +133,16 @@ def test_flow_scaling_is_exact_across_a_wide_value_range() -> None:
     assert solve(value, capacity, method="flow").objective == pytest.approx(exact, rel=1e-9)
 
 
+def test_flow_tells_apart_values_a_billionth_apart() -> None:
+    """A floor of equally urgent tasks whose moderators differ by a billionth: the optimum hinges on those differences,
+    and flow's integer costs must keep them. The module promises a gap of at most k / C of the largest value, about
+    1e-14 here. Costs scaled as shares of the values' sum rather than of the largest, or by a fixed 2**31, rounded the
+    differences away and missed the optimum by 1e-12 to 1e-9, inside the relative 1e-9 the wide-range test allows."""
+    value = 1.0 + 1e-9 * np.random.default_rng(1).random((100, 100))
+    exact = solve(value, method="hungarian").objective
+    assert solve(value, method="flow").objective == pytest.approx(exact, rel=0.0, abs=1e-13)
+
+
 @pytest.mark.parametrize("unusable", ["vendor_cap", "severe_cap", "capacity"])
 def test_a_huge_pair_no_matching_may_use_never_sets_the_flows_cost_scale(unusable: str) -> None:
     """Moderator 0 is worth 1e300 to every task but may take none of them (its vendor's volume, its severe budget or
