@@ -238,10 +238,8 @@ def test_flow_candidates_keep_every_tasks_best_and_the_wanted_share(values: str)
     assert best.tolist() == value.max(axis=1).tolist()
 
 
-def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sixty tasks with fifty options each: the best ten per task hold the optimum, and the potentials must settle and
-    prove it, so the flow is solved once, on the restricted pairs. Potentials that never settle still give the optimum,
-    but by a second solve of every pair, which the restriction exists to avoid."""
+def count_flow_solves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of pairs of each flow solve from now on, in order."""
     solved: list[int] = []
     original = flow.Network.solve
 
@@ -250,10 +248,47 @@ def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(mon
         return original(network, pairs)
 
     monkeypatch.setattr(flow.Network, "solve", counted)
+    return solved
+
+
+def test_flow_accepts_a_restricted_optimum_without_solving_the_whole_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sixty tasks with fifty options each: the best ten per task hold the optimum, and the potentials must settle and
+    prove it, so the flow is solved once, on the restricted pairs. Potentials that never settle still give the optimum,
+    but by a second solve of every pair, which the restriction exists to avoid."""
+    solved = count_flow_solves(monkeypatch)
     value = np.random.default_rng(0).random((60, 50))
     matching = solve(value, np.full(50, 2), method="flow")
     assert matching.objective == pytest.approx(integer_program(Instance(value, np.full(50, 2))), rel=1e-9)
     assert len(solved) == 1 and solved[0] < value.size
+
+
+def test_flow_repairs_a_guess_missing_a_few_pairs_by_a_second_restricted_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With three options per task the same batch's first guess misses a few pairs the potentials cannot rule out:
+    pricing names them, and one more restricted solve with them added must prove the optimum, without solving all
+    3,000 pairs. Repairs that never added the named pairs (the same guess solved until the rounds ran out), or a single
+    round, still reached the optimum, but by the whole network, and no test counted the solves of a repair."""
+    monkeypatch.setattr(pricing, "OPTIONS_PER_TASK", 3)
+    monkeypatch.setattr(pricing, "MIN_OPTIONS_TO_RESTRICT", 0)
+    solved = count_flow_solves(monkeypatch)
+    value = np.random.default_rng(0).random((60, 50))
+    matching = solve(value, np.full(50, 2), method="flow")
+    assert matching.objective == pytest.approx(integer_program(Instance(value, np.full(50, 2))), rel=1e-9)
+    assert len(solved) == 2 and solved[0] < solved[1] < value.size
+
+
+def test_flow_solves_the_whole_network_when_its_repairs_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both tasks' best pair is moderator 0's: the restricted flow gives it task 0 (3.0) and leaves task 1, which only
+    moderator 0 can take, while the optimum moves task 0 to moderator 1 (4.5). Pricing names that pair; with no round
+    left to add it, the unproven answer must be thrown away and the whole network solved. Returning the last restricted
+    answer passed every test: the random batches' repairs finish within three rounds, or their unproven answer is
+    optimal anyway."""
+    monkeypatch.setattr(pricing, "OPTIONS_PER_TASK", 1)
+    monkeypatch.setattr(pricing, "MIN_OPTIONS_TO_RESTRICT", 0)
+    monkeypatch.setattr(flow, "MAX_ROUNDS", 1)  # flow reads its own binding of pricing's constant
+    solved = count_flow_solves(monkeypatch)
+    matching = solve(np.array([[3.0, 2.0], [2.5, 0.0]]), method="flow")
+    assert (matching.moderator.tolist(), matching.objective) == ([1, 0], 4.5)
+    assert solved == [2, 3]  # the two best pairs, then all three
 
 
 @settings(max_examples=80, deadline=None)

@@ -43,6 +43,38 @@ def test_greedy_spends_the_specialist_and_the_optimum_does_not() -> None:
     assert optimal.moderator.tolist() == [1, 0]
 
 
+def test_greedy_spends_a_severe_budget_on_severe_tasks_only() -> None:
+    """Moderator 0 has two slots and a severe budget of one: the other task it takes first (worth more) must leave the
+    budget to the severe task. A walk that spent the budget on every task refused it; the textbook property test draws
+    such a batch (a budget of one below spare slots, another task taken first) only now and then, and one of six runs
+    of the suite missed it."""
+    matching = solve(
+        np.array([[3.0], [2.0]]),
+        np.array([2]),
+        method="greedy",
+        severe=np.array([False, True]),
+        severe_cap=np.array([1]),
+    )
+    assert (matching.task.tolist(), matching.moderator.tolist()) == ([0, 1], [0, 0])
+
+
+def test_greedy_spends_a_vendors_volume_only_on_pairs_it_keeps() -> None:
+    """Both moderators are vendor 0's (volume 2), and moderator 0's severe budget of one goes to task 0. Task 1's best
+    pair, moderator 0 again, is refused for that budget and must not spend the vendor's volume on its way out, so that
+    task 1 then takes moderator 1. A walk that spent the volume before the severe check left task 1 unassigned; random
+    batches need a budget used up and a volume left exactly then, and one of six runs of the suite missed it."""
+    matching = solve(
+        np.array([[5.0, 0.0], [4.0, 3.0]]),
+        np.array([2, 1]),
+        method="greedy",
+        severe=np.array([True, True]),
+        severe_cap=np.array([1, 1]),
+        vendor=np.array([0, 0]),
+        vendor_cap=np.array([2]),
+    )
+    assert (matching.task.tolist(), matching.moderator.tolist()) == ([0, 1], [0, 1])
+
+
 def test_auto_uses_flow_for_sparse_many_slot_batches_and_stays_exact() -> None:
     rng = np.random.default_rng(7)
     value = sp.random(400, 100, density=0.03, random_state=rng, format="csr")
@@ -99,6 +131,16 @@ def test_flow_scaling_is_exact_across_a_wide_value_range() -> None:
     capacity = rng.integers(0, 4, size=120)
     exact = solve(value, capacity, method="hungarian").objective
     assert solve(value, capacity, method="flow").objective == pytest.approx(exact, rel=1e-9)
+
+
+def test_flow_tells_apart_values_a_billionth_apart() -> None:
+    """A floor of equally urgent tasks whose moderators differ by a billionth: the optimum hinges on those differences,
+    and flow's integer costs must keep them. The module promises a gap of at most k / C of the largest value, about
+    1e-14 here. Costs scaled as shares of the values' sum rather than of the largest, or by a fixed 2**31, rounded the
+    differences away and missed the optimum by 1e-12 to 1e-9, inside the relative 1e-9 the wide-range test allows."""
+    value = 1.0 + 1e-9 * np.random.default_rng(1).random((100, 100))
+    exact = solve(value, method="hungarian").objective
+    assert solve(value, method="flow").objective == pytest.approx(exact, rel=0.0, abs=1e-13)
 
 
 @pytest.mark.parametrize("unusable", ["vendor_cap", "severe_cap", "capacity"])
