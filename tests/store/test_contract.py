@@ -120,6 +120,28 @@ def test_a_write_expecting_an_earlier_lease_of_the_same_state_is_refused(store: 
     assert store.task("a") == second
 
 
+def test_a_write_expecting_the_right_attempt_in_another_state_is_refused(store: Store) -> None:
+    """Fenced by the state, not only the attempt: an expiry re-queues a task under the attempt of the lease it
+    ended, and a decision keeps it, so the late decision of an expired lease, or a release of a task decided since,
+    names the current attempt and only the state tells it is stale (found by a hand-run mutation review: a write
+    conditioned on the attempt alone passed every contract test, whose stale writes all expected another attempt)."""
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    expired = task("a", attempt=1)
+    store.apply(Changes(tasks=[TaskWrite(expired, (TaskState.LEASED, 1))]))
+    with pytest.raises(StaleWrite):  # m1's decision, arriving after the expiry
+        store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.DECIDED, attempt=1), (TaskState.LEASED, 1))]))
+    assert store.task("a") == expired
+    again = task("a", TaskState.LEASED, attempt=2, holder="m2")
+    store.apply(Changes(tasks=[TaskWrite(again, (TaskState.QUEUED, 1))]))
+    decided = task("a", TaskState.DECIDED, attempt=2)
+    store.apply(Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, 2))]))
+    with pytest.raises(StaleWrite):  # m2's release, racing their own decision
+        store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))]))
+    assert store.task("a") == decided and store.open_tasks() == []
+
+
 def test_a_batch_writing_one_task_twice_checks_the_second_write_against_the_first(store: Store) -> None:
     """A batch's writes apply in turn, as SQL's do: a second write of a task expecting the state before the first
     is stale, and the batch fails whole. Found by a hand-run mutation review: a solve naming one task for two
