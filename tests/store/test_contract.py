@@ -366,6 +366,28 @@ def test_once_another_claims_the_store_a_deposed_engine_writes_nothing(store_fac
     assert [task.id for task in new.open_tasks()] == ["a", "c"]
 
 
+def test_a_deposed_engine_keeps_no_learned_state_nor_setting(store_factory: StoreFactory) -> None:
+    """The learned state and the settings are fenced writes too: a deposed engine saving what it learned would
+    replace what the serving engine learned since, and its setting of the config its open tasks were checked against
+    would make the serving engine skip a check (found by a hand-run mutation review: the fence of either write could
+    go, the deposed-engine test tried neither)."""
+    old = store_factory()
+    old.claim_serving(None, 1.0)
+    old.save_learning('{"v": "old"}', 1.0)
+    old.keep_setting("checked", "old")
+    new = store_factory()
+    if new is old:
+        return  # a memory store lives in one process: there is no other engine to fence out
+    new.claim_serving(None, 2.0)
+    new.save_learning('{"v": "new"}', 2.0)
+    new.keep_setting("checked", "new")
+    with pytest.raises(Deposed):
+        old.save_learning('{"v": "stale"}', 3.0)
+    with pytest.raises(Deposed):
+        old.keep_setting("checked", "stale")
+    assert (new.learning(), new.setting("checked")) == ('{"v": "new"}', "new")
+
+
 def test_processes_opening_one_new_database_at_once_migrate_it_once(store_factory: StoreFactory) -> None:
     """A standby starts beside the serving engine: both open (and may migrate) the store in the same moment."""
     from concurrent.futures import ThreadPoolExecutor
