@@ -470,6 +470,19 @@ def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Sto
     assert [record.id for record in store.items_of_task("b")] == ["b", "d"]
 
 
+def test_an_item_attached_to_a_task_again_is_listed_once(store: Store) -> None:
+    """A duplicate moved to another task and back is one item of the first task again, listed once. Each move is
+    a record of its own, as the engine writes it (the items test above moves one record object, which the memory
+    store keeps: its second move changed the stored record before the write, so the return was never seen as one)."""
+    submit(store, "a", "b")
+    for owner in ("a", "b", "a", "b", "a"):
+        copy = item("c", status=ItemStatus.DUPLICATE)
+        copy.task_id, copy.submitted_at = owner, 11.0
+        store.apply(Changes(items=[copy]))
+    assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
+    assert [record.id for record in store.items_of_task("b")] == ["b"]
+
+
 def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_clearance(tmp_path: Path) -> None:
     import sqlite3
     from importlib import resources
