@@ -483,6 +483,28 @@ def test_an_item_attached_to_a_task_again_is_listed_once(store: Store) -> None:
     assert [record.id for record in store.items_of_task("b")] == ["b"]
 
 
+def test_what_a_read_returns_is_the_caller_s_to_change(store: Store) -> None:
+    """A read hands back containers of its own: an engine that adds to what it read (a moderator's profile, a
+    content's history as it routes) changes nothing stored (found by a hand-run mutation review: a memory store
+    that handed back its own dict or list passed every contract test, and only SQL stores copy by nature)."""
+    submit(store, "a")
+    store.apply(Changes(moderators=[("m1", "{}")], appeals=[("h-a", "p")]))
+    store.moderators()["m2"] = "{}"
+    store.content_history(["h-a"])["h-a"].append(("x", True))
+    store.items(["a"]).clear()
+    store.tasks(["a"]).clear()
+    store.open_tasks().clear()
+    store.items_of_task("a").clear()
+    audit = store.audit(0.0, 100)
+    assert isinstance(audit, list)
+    audit.clear()
+    assert store.moderators() == {"m1": "{}"}
+    assert store.content_history(["h-a"]) == {"h-a": [("a", True), ("p", False)]}
+    assert list(store.items(["a"])) == ["a"] and list(store.tasks(["a"])) == ["a"]
+    assert [t.id for t in store.open_tasks()] == ["a"] and [r.id for r in store.items_of_task("a")] == ["a"]
+    assert len(store.audit(0.0, 100)) == 1
+
+
 def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_clearance(tmp_path: Path) -> None:
     import sqlite3
     from importlib import resources
