@@ -264,6 +264,7 @@ def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) ->
     assert store.content_history(["h-a"]) == {"h-a": [("a", True)]}
     later = item("a", content_hash="h-a")
     later.status, later.verdict, later.decided_at = ItemStatus.DECIDED, Verdict.NOT_VIOLATING, 15.0
+    later.decision = '{"verdict":"not_violating","moderator_id":"m1"}'  # every column is written again
     store.apply(Changes(items=[later]))
     assert store.items(["a"])["a"] == later
     assert store.count_items() == 2
