@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.conftest import StoreFactory
 
 from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
@@ -120,6 +122,28 @@ def test_a_write_expecting_an_earlier_lease_of_the_same_state_is_refused(store: 
     assert store.task("a") == second
 
 
+def test_a_write_expecting_the_right_attempt_in_another_state_is_refused(store: Store) -> None:
+    """Fenced by the state, not only the attempt: an expiry re-queues a task under the attempt of the lease it
+    ended, and a decision keeps it, so the late decision of an expired lease, or a release of a task decided since,
+    names the current attempt and only the state tells it is stale (found by a hand-run mutation review: a write
+    conditioned on the attempt alone passed every contract test, whose stale writes all expected another attempt)."""
+    submit(store, "a")
+    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
+    expired = task("a", attempt=1)
+    store.apply(Changes(tasks=[TaskWrite(expired, (TaskState.LEASED, 1))]))
+    with pytest.raises(StaleWrite):  # m1's decision, arriving after the expiry
+        store.apply(Changes(tasks=[TaskWrite(task("a", TaskState.DECIDED, attempt=1), (TaskState.LEASED, 1))]))
+    assert store.task("a") == expired
+    again = task("a", TaskState.LEASED, attempt=2, holder="m2")
+    store.apply(Changes(tasks=[TaskWrite(again, (TaskState.QUEUED, 1))]))
+    decided = task("a", TaskState.DECIDED, attempt=2)
+    store.apply(Changes(tasks=[TaskWrite(decided, (TaskState.LEASED, 2))]))
+    with pytest.raises(StaleWrite):  # m2's release, racing their own decision
+        store.apply(Changes(tasks=[TaskWrite(task("a", attempt=2), (TaskState.LEASED, 2))]))
+    assert store.task("a") == decided and store.open_tasks() == []
+
+
 def test_a_batch_writing_one_task_twice_checks_the_second_write_against_the_first(store: Store) -> None:
     """A batch's writes apply in turn, as SQL's do: a second write of a task expecting the state before the first
     is stale, and the batch fails whole. Found by a hand-run mutation review: a solve naming one task for two
@@ -183,6 +207,10 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     submit(store, "b")
     assert store.decided("a") == (1, '{"verdict":"violating","moderator_id":"m1"}')
     assert store.decided("b") is None and store.decided("nope") is None
+    # written decided with no decision (as before version 10): there is none to compare a retry with (a read by
+    # the state passed until this line, found by a hand-run mutation review)
+    store.apply(Changes(tasks=[TaskWrite(task("c", TaskState.DECIDED))]))
+    assert store.decided("c") is None
 
 
 def test_a_lease_handed_back_by_its_holder_is_kept_per_lease(store_factory: StoreFactory) -> None:
@@ -236,6 +264,7 @@ def test_items_are_upserted_and_a_copy_joins_no_content_history(store: Store) ->
     assert store.content_history(["h-a"]) == {"h-a": [("a", True)]}
     later = item("a", content_hash="h-a")
     later.status, later.verdict, later.decided_at = ItemStatus.DECIDED, Verdict.NOT_VIOLATING, 15.0
+    later.decision = '{"verdict":"not_violating","moderator_id":"m1"}'  # every column is written again
     store.apply(Changes(items=[later]))
     assert store.items(["a"])["a"] == later
     assert store.count_items() == 2
@@ -265,6 +294,41 @@ def test_audit_is_ordered_and_filtered(store: Store) -> None:
     assert [entry.task_id for entry in store.audit(2.0, 100)] == ["t2", "t3", "t4"]
     assert [entry.task_id for entry in store.audit(0.0, 2)] == ["t0", "t1"]
     assert [entry.task_id for entry in store.audit(0.0, 100, after_seq=log[3].seq)] == ["t4"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(st.lists(st.sampled_from([1.0, 2.0, 3.0, 5.0]), max_size=4), max_size=6),
+    since=st.sampled_from([0.0, 2.0, 3.0, 4.0]),
+    limit=st.integers(1, 4),
+)
+def test_paging_the_audit_reads_every_entry_since_a_time_once_in_write_order(
+    store: Store, batches: list[list[float]], since: float, limit: int
+) -> None:
+    """A reader pages the audit by `seq`: each page after the last one's last entry. Entries are in the order they
+    were written whatever their times (a batch's entries share one, and another replica's clock may stamp an entry
+    earlier than one before it), those before `since` are left out, and no entry is read twice or skipped (found by
+    a hand-run mutation review: entries ordered by time, or a page starting at its `after_seq`, passed the contract
+    test of the audit, whose times grew with `seq`). One store serves every example: this one reads after the last."""
+    earlier = store.audit(0.0, 10_000)
+    last = earlier[-1].seq if earlier else 0
+    notes: list[tuple[float, str]] = []
+    for batch in batches:
+        entries = [
+            AuditEntry(at, None, None, "x", "noted", f"n{len(notes) + number}") for number, at in enumerate(batch)
+        ]
+        notes += [(entry.at, entry.note) for entry in entries]
+        store.apply(Changes(audit=entries))
+    read: list[AuditEntry] = []
+    while True:
+        page = store.audit(since, limit, after_seq=last)
+        assert len(page) <= limit
+        read += page
+        if len(page) < limit:
+            break
+        last = page[-1].seq
+    assert [entry.note for entry in read] == [note for at, note in notes if at >= since]
+    assert [entry.seq for entry in read] == sorted({entry.seq for entry in read})
 
 
 def test_moderators_are_saved_and_replaced(store: Store) -> None:
@@ -344,6 +408,28 @@ def test_once_another_claims_the_store_a_deposed_engine_writes_nothing(store_fac
     assert [task.id for task in new.open_tasks()] == ["a", "c"]
 
 
+def test_a_deposed_engine_keeps_no_learned_state_nor_setting(store_factory: StoreFactory) -> None:
+    """The learned state and the settings are fenced writes too: a deposed engine saving what it learned would
+    replace what the serving engine learned since, and its setting of the config its open tasks were checked against
+    would make the serving engine skip a check (found by a hand-run mutation review: the fence of either write could
+    go, the deposed-engine test tried neither)."""
+    old = store_factory()
+    old.claim_serving(None, 1.0)
+    old.save_learning('{"v": "old"}', 1.0)
+    old.keep_setting("checked", "old")
+    new = store_factory()
+    if new is old:
+        return  # a memory store lives in one process: there is no other engine to fence out
+    new.claim_serving(None, 2.0)
+    new.save_learning('{"v": "new"}', 2.0)
+    new.keep_setting("checked", "new")
+    with pytest.raises(Deposed):
+        old.save_learning('{"v": "stale"}', 3.0)
+    with pytest.raises(Deposed):
+        old.keep_setting("checked", "stale")
+    assert (new.learning(), new.setting("checked")) == ('{"v": "new"}', "new")
+
+
 def test_processes_opening_one_new_database_at_once_migrate_it_once(store_factory: StoreFactory) -> None:
     """A standby starts beside the serving engine: both open (and may migrate) the store in the same moment."""
     from concurrent.futures import ThreadPoolExecutor
@@ -387,6 +473,51 @@ def test_items_of_task_are_its_own_item_and_every_item_attached_to_it(store: Sto
     store.apply(Changes(items=[moved]))
     assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
     assert [record.id for record in store.items_of_task("b")] == ["b", "d"]
+
+
+def test_an_item_attached_to_a_task_again_is_listed_once(store: Store) -> None:
+    """A duplicate moved to another task and back is one item of the first task again, listed once. Each move is
+    a record of its own, as the engine writes it (the items test above moves one record object, which the memory
+    store keeps: its second move changed the stored record before the write, so the return was never seen as one)."""
+    submit(store, "a", "b")
+    for owner in ("a", "b", "a", "b", "a"):
+        copy = item("c", status=ItemStatus.DUPLICATE)
+        copy.task_id, copy.submitted_at = owner, 11.0
+        store.apply(Changes(items=[copy]))
+    assert [record.id for record in store.items_of_task("a")] == ["a", "c"]
+    assert [record.id for record in store.items_of_task("b")] == ["b"]
+
+
+def test_what_a_read_returns_is_the_caller_s_to_change(store: Store) -> None:
+    """A read hands back containers of its own: an engine that adds to what it read (a moderator's profile, a
+    content's history as it routes) changes nothing stored (found by a hand-run mutation review: a memory store
+    that handed back its own dict or list passed every contract test, and only SQL stores copy by nature)."""
+    submit(store, "a")
+    store.apply(Changes(moderators=[("m1", "{}")], appeals=[("h-a", "p")]))
+    store.moderators()["m2"] = "{}"
+    store.content_history(["h-a"])["h-a"].append(("x", True))
+    store.items(["a"]).clear()
+    store.tasks(["a"]).clear()
+    store.open_tasks().clear()
+    store.items_of_task("a").clear()
+    audit = store.audit(0.0, 100)
+    assert isinstance(audit, list)
+    audit.clear()
+    assert store.moderators() == {"m1": "{}"}
+    assert store.content_history(["h-a"]) == {"h-a": [("a", True), ("p", False)]}
+    assert list(store.items(["a"])) == ["a"] and list(store.tasks(["a"])) == ["a"]
+    assert [t.id for t in store.open_tasks()] == ["a"] and [r.id for r in store.items_of_task("a")] == ["a"]
+    assert len(store.audit(0.0, 100)) == 1
+
+
+def test_a_read_of_more_ids_than_one_statement_takes_finds_every_one(store: Store) -> None:
+    """SQL stores read a long list of ids in chunks of 500 (a restart reads an hour's decided tasks): none may fall
+    between two chunks (found by a hand-run mutation review: every contract read named a handful of ids)."""
+    ids = [f"t{number:04}" for number in range(1203)]
+    submit(store, *ids)
+    assert set(store.items(ids)) == set(ids)
+    assert set(store.tasks(ids)) == set(ids)
+    assert set(store.content_history([f"h-{i}" for i in ids])) == {f"h-{i}" for i in ids}
 
 
 def test_a_version_1_sqlite_database_is_migrated_and_its_tasks_need_no_extra_clearance(tmp_path: Path) -> None:

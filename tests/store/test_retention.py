@@ -150,6 +150,26 @@ def test_open_work_at_the_head_of_the_audit_does_not_stall_later_batches(store: 
     assert len(store.open_tasks()) == 5
 
 
+def test_an_entry_naming_nothing_made_at_the_cutoff_stays(store: Store) -> None:
+    """The cutoff is exclusive for entries that name no item or task too, which no settling check guards: they go on
+    the scan's word alone. Here one is stamped at the cutoff before another replica's clock stamps the next one
+    earlier, inside the SQL scan's bound (found by a hand-run mutation review: a scan taking entries made at the
+    cutoff purged such an entry, and every test's entries stood well clear of it)."""
+    store.apply(
+        Changes(
+            audit=[
+                AuditEntry(CUTOFF - 1.0, None, None, "m1", "before"),
+                AuditEntry(CUTOFF, None, None, "m1", "at"),
+                AuditEntry(CUTOFF - 0.5, None, None, "m2", "late clock"),  # may wait for the next run (`scan`)
+                AuditEntry(CUTOFF + 0.5, None, None, "m1", "after"),
+            ]
+        )
+    )
+    purge_all(store)
+    kept = [entry.transition for entry in store.audit(0.0, 100)]
+    assert "before" not in kept and {"at", "after"} <= set(kept)
+
+
 @pytest.mark.parametrize(
     "store_factory", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )  # a memory store lives in one process: there is no other engine to fence out
