@@ -19,7 +19,13 @@ from tests.service.conftest import Client, bearer, profile
 
 from queueopt.errors import StoreInUse
 from queueopt.service.app import create_app
-from queueopt.service.forward import FORWARDED, TWICE, ServingAddress, _relayed_request_headers, _requested_wait
+from queueopt.service.forward import (
+    FORWARDED,
+    TWICE,
+    ServingAddress,
+    _relayed_request_headers,
+    _requested_wait,
+)
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -42,9 +48,10 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         time.sleep(1.1)  # the standby reads the address at most once a second
         response = client.post("/v1/items", json={"items": []}, headers=bearer("ingest"))
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
-        # The address goes to the log, not to a client no token was checked for (found by a review).
-        assert response.json()["detail"][0]["reason"].startswith(
-            "standby: the engine serving this store did not answer"
+        # The address goes to the log, not to a client no token was checked for (found by a review). A refused
+        # connection cannot have reached the engine: the client is told that retrying is safe.
+        assert response.json()["detail"][0]["reason"] == (
+            "standby: the engine serving this store did not answer; the request was not applied; retry"
         )
         ready = client.get("/readyz")
         assert ready.status_code == 503
