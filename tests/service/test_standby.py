@@ -17,11 +17,12 @@ import pytest
 from fastapi import FastAPI
 from tests.service.conftest import Client, bearer, profile
 
-from queueopt.errors import StoreInUse
+from queueopt.errors import StoreInUse, StoreUnavailable
 from queueopt.service import forward
 from queueopt.service.app import create_app
 from queueopt.service.forward import (
     FORWARDED,
+    REFRESH_S,
     TWICE,
     ServingAddress,
     _relayed_request_headers,
@@ -367,3 +368,28 @@ def test_a_standby_leaves_the_schema_of_the_store_it_waits_on_to_the_engine_that
         store = open_store(url, migrate=False)
         assert store.schema_version() == SCHEMA_VERSION
         store.close()
+
+
+def test_a_failed_read_of_the_address_counts_as_a_read(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the database is down each read may wait out a connect timeout: a read that failed must hold until the
+    next is due like one that succeeded, or every request through the standby would try the store again and wait on
+    it."""
+    now = [0.0]
+    address = ServingAddress(settings.database_url, clock=lambda: now[0])
+    reads: list[float] = []
+
+    def failing(self: ServingAddress) -> str | None:
+        reads.append(now[0])
+        raise StoreUnavailable("the store failed (PostgreSQL: connection refused)")
+
+    monkeypatch.setattr(ServingAddress, "_read", failing)
+
+    async def scenario() -> list[str | None]:
+        seen = [await address.get(), await address.get()]
+        now[0] = REFRESH_S
+        seen.append(await address.get())
+        await address.close()
+        return seen
+
+    assert anyio.run(scenario) == [None, None, None]
+    assert reads == [0.0, REFRESH_S]
