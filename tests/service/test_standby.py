@@ -393,3 +393,26 @@ def test_a_failed_read_of_the_address_counts_as_a_read(settings: Settings, monke
 
     assert anyio.run(scenario) == [None, None, None]
     assert reads == [0.0, REFRESH_S]
+
+
+def test_an_engine_that_does_not_answer_has_its_address_read_again_at_once(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serving engine crashed and a successor announced itself: the next request, or readiness probe, after one
+    found the old address dead goes to the successor, not to the dead address until the periodic read comes round
+    (here an hour away)."""
+    monkeypatch.setattr(forward, "REFRESH_S", 3600.0)
+    standby = settings.model_copy(update={"standby": True})
+    _announce(settings, DEAD)
+    with engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+        with _upstream(200) as (address, asked):
+            _announce(settings, address)
+            assert client.get("/v1/queues", headers=bearer("admin")).status_code == 200
+        assert asked == ["/v1/queues"]
+        # That engine is gone too (its port closed): a readiness probe finds it so, and the next probe its successor.
+        assert client.get("/readyz").status_code == 503
+        with _upstream(200) as (address, asked):
+            _announce(settings, address)
+            assert client.get("/readyz").status_code == 200
+        assert asked == ["/readyz"]
