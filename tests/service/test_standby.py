@@ -416,3 +416,14 @@ def test_an_engine_that_does_not_answer_has_its_address_read_again_at_once(
             _announce(settings, address)
             assert client.get("/readyz").status_code == 200
         assert asked == ["/readyz"]
+
+
+def test_a_standby_passes_the_query_on_as_sent(settings: Settings, serve: Serve) -> None:
+    """The query carries what a request asks (an audit page's start, a long-poll's wait): without it a long-poll
+    through a standby would be answered at once, an audit export given from its beginning."""
+    standby = settings.model_copy(update={"standby": True})
+    with _upstream(200) as (address, asked), engine_lock(settings.database_url):
+        _announce(settings, address)
+        with serve(create_app(standby)) as client:
+            assert client.get("/v1/audit?since=5&limit=2&next=a%2Fb", headers=bearer("admin")).status_code == 200
+    assert asked == ["/v1/audit?since=5&limit=2&next=a%2Fb"]
