@@ -22,6 +22,7 @@ from queueopt.service import forward
 from queueopt.service.app import create_app
 from queueopt.service.forward import (
     FORWARDED,
+    READY_TIMEOUT_S,
     REFRESH_S,
     TWICE,
     ServingAddress,
@@ -427,3 +428,20 @@ def test_a_standby_passes_the_query_on_as_sent(settings: Settings, serve: Serve)
         with serve(create_app(standby)) as client:
             assert client.get("/v1/audit?since=5&limit=2&next=a%2Fb", headers=bearer("admin")).status_code == 200
     assert asked == ["/v1/audit?since=5&limit=2&next=a%2Fb"]
+
+
+def test_a_readiness_probe_of_a_hung_engine_is_answered_within_its_own_timeout(
+    settings: Settings, serve: Serve
+) -> None:
+    """A load balancer's probe gives up after a few seconds: a standby checks a hung engine's readiness for
+    `READY_TIMEOUT_S`, not for the far longer time it lets a request passed on take
+    (`forward_timeout_s`)."""
+    standby = settings.model_copy(update={"standby": True, "forward_timeout_s": 40.0})
+    with _hung() as address, engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        _announce(settings, address)
+        started = time.monotonic()
+        ready = client.get("/readyz")
+        took = time.monotonic() - started
+    assert ready.status_code == 503
+    assert ready.json()["detail"][0]["reason"] == "standby: the engine serving this store does not answer"
+    assert READY_TIMEOUT_S <= took < 30.0
