@@ -29,6 +29,8 @@ from queueopt.service.forward import (
     _relayed_request_headers,
     _requested_wait,
 )
+from queueopt.service.lock_guard import CHECK_S
+from queueopt.service.serving import Serving
 from queueopt.service.settings import Settings
 from queueopt.store import open_store
 from queueopt.store.engine_lock import engine_lock
@@ -445,3 +447,35 @@ def test_a_readiness_probe_of_a_hung_engine_is_answered_within_its_own_timeout(
     assert ready.status_code == 503
     assert ready.json()["detail"][0]["reason"] == "standby: the engine serving this store does not answer"
     assert READY_TIMEOUT_S <= took < 30.0
+
+
+def test_a_standby_starts_its_engine_only_twice_the_lock_check_after_the_lock_came_free(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine whose lock went while it lives notices within `CHECK_S` and stops; until then it may still answer a
+    lease it holds from memory, which no fence of the store sees. So a standby that takes the lock waits
+    twice that long before its engine starts, not beside the engine still alive."""
+    starts: list[float] = []
+    start = Serving.start
+
+    async def timed(self: Serving) -> None:
+        starts.append(time.monotonic())
+        await start(self)
+
+    monkeypatch.setattr(Serving, "start", timed)
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        freed = time.monotonic()
+        serving_engine.close()
+        _wait_until_serving(client)
+    assert starts[0] - freed >= 2 * CHECK_S
+
+
+def _wait_until_serving(client: Client) -> None:
+    """Until the standby answers from its own engine."""
+    deadline = time.monotonic() + 30.0
+    while client.get("/v1/queues", headers=bearer("admin")).status_code == 503:
+        assert time.monotonic() < deadline, "the standby did not take over"
+        time.sleep(0.05)
