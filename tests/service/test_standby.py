@@ -11,14 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from fastapi import FastAPI
 from tests.service.conftest import Client, bearer, profile
 
+from queueopt.engine import Engine
 from queueopt.errors import StoreInUse, StoreUnavailable
-from queueopt.service import forward
+from queueopt.service import forward, serving
 from queueopt.service.app import create_app
 from queueopt.service.forward import (
     FORWARDED,
@@ -32,8 +34,9 @@ from queueopt.service.forward import (
 from queueopt.service.lock_guard import CHECK_S
 from queueopt.service.serving import Serving
 from queueopt.service.settings import Settings
-from queueopt.store import open_store
+from queueopt.store import Store, open_store
 from queueopt.store.engine_lock import engine_lock
+from queueopt.store.sql import SqlStore
 
 Serve = Callable[[FastAPI], AbstractContextManager[Client]]
 DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -479,3 +482,41 @@ def _wait_until_serving(client: Client) -> None:
     while client.get("/v1/queues", headers=bearer("admin")).status_code == 503:
         assert time.monotonic() < deadline, "the standby did not take over"
         time.sleep(0.05)
+
+
+def test_a_take_over_that_fails_closes_what_it_opened_and_is_tried_again(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store may fail at the moment of a take-over (a database restart): the standby closes the store its
+    failed start opened, lets the lock go and tries again, rather than staying a standby with nobody serving, and
+    without keeping a store connection open for each failed try."""
+    failures = [StoreUnavailable("the store failed (PostgreSQL: the database system is starting up)")]
+
+    def engine_once(*args: Any) -> Engine:
+        if failures:
+            raise failures.pop()
+        return Engine(*args)
+
+    opened: list[Store] = []
+    closed: list[Store] = []
+    real_close = SqlStore.close
+
+    def tracked_open(url: str) -> Store:
+        opened.append(open_store(url))
+        return opened[-1]
+
+    def tracked_close(self: SqlStore) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(serving, "Engine", engine_once)
+    monkeypatch.setattr(serving, "open_store", tracked_open)
+    monkeypatch.setattr(SqlStore, "close", tracked_close)
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        serving_engine.close()
+        _wait_until_serving(client)
+        assert not failures and len(opened) == 2
+        assert opened[0] in closed and opened[1] not in closed
