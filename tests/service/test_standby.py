@@ -3,6 +3,7 @@ store's engine lock comes free. Passing requests to a live engine over TCP is `t
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from tests.service.conftest import Client, bearer, profile
 from queueopt.engine import Engine
 from queueopt.errors import StoreInUse, StoreUnavailable
 from queueopt.service import forward, serving
+from queueopt.service import standby as standby_module
 from queueopt.service.app import create_app
 from queueopt.service.forward import (
     FORWARDED,
@@ -34,9 +36,11 @@ from queueopt.service.forward import (
 from queueopt.service.lock_guard import CHECK_S
 from queueopt.service.serving import Serving
 from queueopt.service.settings import Settings
+from queueopt.service.standby import RETRY_S
 from queueopt.store import Store, open_store
-from queueopt.store.engine_lock import engine_lock
+from queueopt.store.engine_lock import HeldLock, engine_lock
 from queueopt.store.sql import SqlStore
+from queueopt.store.urls import parse_store_url
 
 Serve = Callable[[FastAPI], AbstractContextManager[Client]]
 DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -520,3 +524,28 @@ def test_a_take_over_that_fails_closes_what_it_opened_and_is_tried_again(
         _wait_until_serving(client)
         assert not failures and len(opened) == 2
         assert opened[0] in closed and opened[1] not in closed
+
+
+def test_a_standby_that_cannot_try_the_lock_tries_again_a_second_later(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trying the lock can fail at once, again and again (a lock file that cannot be opened, PostgreSQL refusing
+    connections): the standby pauses `RETRY_S` between tries, not in a loop that fills the log
+    and hammers the database."""
+    database = Path(parse_store_url(settings.database_url).path)
+    database.with_name(database.name + ".lock").mkdir(parents=True)  # not a file a lock can be taken on
+    tries: list[float] = []
+
+    def counted(url: str, **options: Any) -> AbstractContextManager[HeldLock]:
+        tries.append(time.monotonic())
+        return engine_lock(url, **options)
+
+    monkeypatch.setattr(standby_module, "engine_lock", counted)
+    standby = settings.model_copy(update={"standby": True})
+    with serve(create_app(standby)) as client:
+        deadline = time.monotonic() + 30.0
+        while len(tries) < 3:
+            assert time.monotonic() < deadline, "the standby stopped trying the lock"
+            time.sleep(0.05)
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+    assert min(later - earlier for earlier, later in itertools.pairwise(tries)) >= 0.9 * RETRY_S
