@@ -21,7 +21,7 @@ from tests.service.conftest import Client, bearer, profile
 
 from queueopt.engine import Engine
 from queueopt.errors import StoreInUse, StoreUnavailable
-from queueopt.service import forward, serving
+from queueopt.service import forward, lock_guard, serving
 from queueopt.service import standby as standby_module
 from queueopt.service.app import create_app
 from queueopt.service.forward import (
@@ -549,3 +549,25 @@ def test_a_standby_that_cannot_try_the_lock_tries_again_a_second_later(
             time.sleep(0.05)
         assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
     assert min(later - earlier for earlier, later in itertools.pairwise(tries)) >= 0.9 * RETRY_S
+
+
+def test_a_standby_has_let_the_lock_go_by_the_time_its_app_has_stopped(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standby's own thread holds the lock: stopping waits for it to let go, so whatever starts next on the
+    store finds it free. Here that thread lets go half a second after it is told to stop, as on a loaded machine:
+    the take-over test above, taking the lock a moment later, would pass without the wait while the thread was the
+    quicker."""
+
+    @contextmanager
+    def slow(held: HeldLock) -> Iterator[None]:
+        with lock_guard.guarding(held):
+            yield
+        time.sleep(0.5)
+
+    monkeypatch.setattr(standby_module, "guarding", slow)
+    standby = settings.model_copy(update={"standby": True})
+    with serve(create_app(standby)) as client:
+        _wait_until_serving(client)
+    with engine_lock(settings.database_url):
+        pass
