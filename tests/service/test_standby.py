@@ -571,3 +571,31 @@ def test_a_standby_has_let_the_lock_go_by_the_time_its_app_has_stopped(
         _wait_until_serving(client)
     with engine_lock(settings.database_url):
         pass
+
+
+def test_a_take_over_after_the_shutdown_began_starts_no_engine(settings: Settings, serve: Serve) -> None:
+    """A standby's take-over may race the process's shutdown, which stops the engine first: a start after the stop
+    must do nothing, or it would claim the store for a process on its way out with an engine nobody stops."""
+    standby = settings.model_copy(update={"standby": True})
+    app = create_app(standby)
+    with engine_lock(settings.database_url), serve(app) as client:
+        stopping: Serving = app.state.serving
+
+        async def racing() -> None:
+            await stopping.stop()
+            await stopping.start()
+
+        client.run(racing)
+        assert getattr(app.state, "runtime", None) is None
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+
+
+def test_a_start_while_the_engine_serves_starts_no_second_one(settings: Settings, serve: Serve) -> None:
+    """A standby tries its take-over again when the last try failed, and that failure may have come after its engine
+    started (the store failing as the address was announced): the engine serving stays the one, not a second one
+    rebuilt beside it while the first runs on with nobody to stop it."""
+    app = create_app(settings)
+    with serve(app) as client:
+        runtime = app.state.runtime
+        client.run(app.state.serving.start)
+        assert app.state.runtime is runtime
