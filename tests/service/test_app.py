@@ -15,11 +15,11 @@ from tests.conftest import PG_URL
 from tests.service.conftest import bearer, profile
 
 from queueopt.config import ConfigError
-from queueopt.errors import InvalidInput
+from queueopt.errors import InvalidInput, StoreUnavailable
 from queueopt.service import serving
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
-from queueopt.store import open_store
+from queueopt.store import open_store, sql
 
 
 def test_a_service_without_tokens_refuses_to_start(settings: Settings) -> None:
@@ -190,3 +190,24 @@ def test_a_client_gone_before_its_body_ended_is_no_error_in_the_log(
 
     api.client.run(lambda: app(scope, receive, send))
     assert sent[0]["status"] == 422 and "unhandled error" not in caplog.text
+
+
+def test_a_heartbeat_the_store_failed_to_record_is_followed_by_the_next(
+    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A beat the store fails to record (a moment's outage) is logged, and the engine beats again on time: had it
+    stopped beating, a standby would judge the live engine hung and end its session."""
+    monkeypatch.setattr(serving, "BEAT_S", 0.05)
+    beats: list[str] = []
+
+    def beat(self: sql.SqlStore) -> None:
+        beats.append("recorded" if beats else "failed")
+        if beats == ["failed"]:
+            raise StoreUnavailable("the store failed (PostgreSQL: the database system is shutting down)")
+
+    with serve(create_app(settings)):
+        monkeypatch.setattr(sql.SqlStore, "beat_serving", beat)
+        deadline = time.monotonic() + 30.0
+        while beats.count("recorded") < 2:
+            assert time.monotonic() < deadline, f"the engine stopped beating: {beats}"
+            time.sleep(0.05)
