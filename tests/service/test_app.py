@@ -211,3 +211,24 @@ def test_a_heartbeat_the_store_failed_to_record_is_followed_by_the_next(
         while beats.count("recorded") < 2:
             assert time.monotonic() < deadline, f"the engine stopped beating: {beats}"
             time.sleep(0.05)
+
+
+def test_a_stopped_engine_leaves_no_background_work_running(
+    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping the engine ends its heartbeat, store watch, learning saves and purges: left running, the beats would
+    vouch for a stopped engine, and the watch, finding its store closed, would end a graceful shutdown with status 3.
+    The process is told to stop (recorded here instead)."""
+    stops: list[str] = []
+    monkeypatch.setattr(serving, "stop_at_once", stops.append)
+    app = create_app(settings.model_copy(update={"retention_days": 1.0}))
+    with serve(app) as client:
+        stopping: serving.Serving = app.state.serving
+        background = list(stopping._tasks)
+        client.run(stopping.stop)
+        deadline = time.monotonic() + 30.0
+        while not all(task.done() for task in background):
+            assert time.monotonic() < deadline, "background work outlived the engine"
+            time.sleep(0.05)
+    assert len(background) == 4 and all(task.cancelled() for task in background)
+    assert stops == []
