@@ -15,11 +15,11 @@ from tests.conftest import PG_URL
 from tests.service.conftest import bearer, profile
 
 from queueopt.config import ConfigError
-from queueopt.errors import InvalidInput
+from queueopt.errors import InvalidInput, StoreUnavailable
 from queueopt.service import serving
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
-from queueopt.store import open_store
+from queueopt.store import open_store, sql
 
 
 def test_a_service_without_tokens_refuses_to_start(settings: Settings) -> None:
@@ -149,7 +149,10 @@ def test_the_roster_file_adds_new_moderators_and_never_undoes_the_admin_api(
         stored = client.get("/v1/moderators/m1", headers=bearer("admin")).json()["profile"]
         assert stored["clearance"] == [] and stored["status"] == "offline"  # as the admin API left them
         assert client.get("/v1/moderators/m2", headers=bearer("admin")).status_code == 200  # new in the file: added
-    assert "roster file: moderator m1 differs from the stored profile in clearance, policy_areas" in caplog.text
+    # The whole list: a moderator's status is theirs to set, not the file's, and is no difference to warn of.
+    assert "roster file: moderator m1 differs from the stored profile in clearance, policy_areas; the stored" in (
+        caplog.text
+    )
     assert "moderator m2 differs" not in caplog.text
 
 
@@ -187,3 +190,45 @@ def test_a_client_gone_before_its_body_ended_is_no_error_in_the_log(
 
     api.client.run(lambda: app(scope, receive, send))
     assert sent[0]["status"] == 422 and "unhandled error" not in caplog.text
+
+
+def test_a_heartbeat_the_store_failed_to_record_is_followed_by_the_next(
+    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A beat the store fails to record (a moment's outage) is logged, and the engine beats again on time: had it
+    stopped beating, a standby would judge the live engine hung and end its session."""
+    monkeypatch.setattr(serving, "BEAT_S", 0.05)
+    beats: list[str] = []
+
+    def beat(self: sql.SqlStore) -> None:
+        beats.append("recorded" if beats else "failed")
+        if beats == ["failed"]:
+            raise StoreUnavailable("the store failed (PostgreSQL: the database system is shutting down)")
+
+    with serve(create_app(settings)):
+        monkeypatch.setattr(sql.SqlStore, "beat_serving", beat)
+        deadline = time.monotonic() + 30.0
+        while beats.count("recorded") < 2:
+            assert time.monotonic() < deadline, f"the engine stopped beating: {beats}"
+            time.sleep(0.05)
+
+
+def test_a_stopped_engine_leaves_no_background_work_running(
+    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping the engine ends its heartbeat, store watch, learning saves and purges: left running, the beats would
+    vouch for a stopped engine, and the watch, finding its store closed, would end a graceful shutdown with status 3.
+    The process is told to stop (recorded here instead)."""
+    stops: list[str] = []
+    monkeypatch.setattr(serving, "stop_at_once", stops.append)
+    app = create_app(settings.model_copy(update={"retention_days": 1.0}))
+    with serve(app) as client:
+        stopping: serving.Serving = app.state.serving
+        background = list(stopping._tasks)
+        client.run(stopping.stop)
+        deadline = time.monotonic() + 30.0
+        while not all(task.done() for task in background):
+            assert time.monotonic() < deadline, "background work outlived the engine"
+            time.sleep(0.05)
+    assert len(background) == 4 and all(task.cancelled() for task in background)
+    assert stops == []

@@ -149,6 +149,9 @@ def test_an_advertised_address_that_a_standby_could_not_use_is_refused(given: st
 
 
 def test_the_default_address_names_the_machine_for_a_wildcard_host() -> None:
-    assert default_address("0.0.0.0", 8000) == f"http://{socket.gethostname()}:8000"
+    """Every wildcard, IPv6's and the empty host included: `http://[::]:8000` announced by a serving engine would send
+    each standby's requests to the standby itself."""
+    for wildcard in ("0.0.0.0", "::", ""):
+        assert default_address(wildcard, 8000) == f"http://{socket.gethostname()}:8000"
     assert default_address("::1", 8001) == "http://[::1]:8001"
     assert default_address("10.1.2.3", 8002) == "http://10.1.2.3:8002"

@@ -118,6 +118,19 @@ def test_a_standby_serves_through_the_engine_then_takes_over_after_kill_9(
         store.close()
 
 
+def test_a_standby_that_took_over_stops_at_once_when_it_loses_the_lock(
+    replicated: dict[str, str], tmp_path: Path
+) -> None:
+    """Once it serves, a former standby is an engine like the first: should its lock go while it lives, another
+    standby may take the store over, so it stops at once (status 3) as the first would, or two engines would
+    serve one store."""
+    env = replicated
+    with _serving_and_standby(env, tmp_path) as (first, standby, _, standby_base):
+        _kill_9(first, standby, standby_base)
+        _break_lock(env["QUEUEOPT_DATABASE_URL"])
+        assert standby.wait(timeout=15) == 3
+
+
 def test_a_release_retried_through_a_standby_is_answered_as_the_first_time_before_and_after_a_take_over(
     replicated: dict[str, str], tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ from tests.service.conftest import REPO, bearer, profile, text_item
 from queueopt.errors import Conflict
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
+from queueopt.store import open_store
 
 
 def _refusal(settings: Settings, serve: Any, config: Path) -> Conflict:
@@ -160,3 +161,21 @@ def test_a_config_without_a_clearance_tier_an_open_task_needs_is_refused_at_star
         "the store has open tasks in clearance tiers this config does not have: 'terrorism' (1 open task); keep each "
         "clearance tier in the config until its tasks are decided"
     )
+
+
+def test_what_the_engine_learned_is_saved_when_it_stops(settings: Settings, serve: Any) -> None:
+    """The learned estimates are saved every minute and when the engine stops, so a restart within the minute, as
+    here, forgets none of the handling times and QA outcomes learned since the last save."""
+    with serve(create_app(settings)) as client:
+        client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")).raise_for_status()
+        submitted = client.post("/v1/items", json={"items": [text_item()]}, headers=bearer("ingest"))
+        task_id = submitted.json()["results"][0]["task_id"]
+        task = client.post(f"/v1/tasks/{task_id}/assign", json={"moderator_id": "m1"}, headers=bearer("admin"))
+        decision = {"lease_token": task.json()["lease_token"], "verdict": "violating", "policy": "hate"}
+        client.post(f"/v1/tasks/{task_id}/decision", json=decision, headers=bearer("m1")).raise_for_status()
+    store = open_store(settings.database_url)
+    try:
+        learned = store.learning()
+    finally:
+        store.close()
+    assert learned is not None and '"m1"' in learned

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from queueopt.engine import qa_draw
+from queueopt.engine import Engine, qa_draw
+from queueopt.errors import StoreUnavailable
 from queueopt.service import serving
 from queueopt.service.app import create_app
 from queueopt.service.settings import Settings
+from queueopt.store.retention import Purged
 
 
 def test_a_service_with_retention_purges_settled_work_and_keeps_open_work(
@@ -64,3 +66,74 @@ def test_a_retention_period_that_is_not_a_positive_number_is_refused_at_start(se
     for value in ("0", "-1", "nan", "a week", "1e6"):
         with pytest.raises(ValueError, match="retention_days"):
             Settings.model_validate({**settings.model_dump(), "retention_days": value})
+
+
+def test_settled_work_younger_than_the_retention_period_is_kept(
+    settings: Settings,
+    serve: Callable[[FastAPI], AbstractContextManager[Any]],
+    api_for: Callable[[Any], Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Purged is what settled more than `retention_days` ago, not what will have by then: a cut-off a
+    period ahead of now would purge every decision at the next run, the minute it was made."""
+    monkeypatch.setattr(serving, "PURGE_EVERY_S", 0.05)
+    runs = _counted_runs(monkeypatch)
+    app = create_app(settings.model_copy(update={"retention_days": 1.0}))
+    with serve(app) as client:
+        api = api_for(client)
+        item_id = _decided(app, client, api)
+        _wait_for_runs(runs, len(runs) + 2)
+        shown = client.get(f"/v1/items/{item_id}", headers=api.bearer("ingest"))
+        assert shown.status_code == 200 and shown.json()["status"] == "decided"
+
+
+def test_a_purge_the_store_failed_runs_again_at_the_next_period(
+    settings: Settings,
+    serve: Callable[[FastAPI], AbstractContextManager[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A purge the store fails (a moment's outage) is logged and tried again a period later: were the purging to
+    end with it, settled work would pile up until the next restart."""
+    monkeypatch.setattr(serving, "PURGE_EVERY_S", 0.05)
+    runs = _counted_runs(monkeypatch, failing=1)
+    with serve(create_app(settings.model_copy(update={"retention_days": 1.0}))):
+        _wait_for_runs(runs, 2)
+
+
+def _counted_runs(monkeypatch: pytest.MonkeyPatch, failing: int = 0) -> list[float]:
+    """Each run of the retention purge (its first batch), by when it began; the first `failing` runs fail as a store
+    that went away for a moment."""
+    runs: list[float] = []
+    purge = Engine.purge
+
+    def counted(self: Engine, before: float, after_seq: int, limit: int) -> Purged:
+        if after_seq == 0:
+            runs.append(time.monotonic())
+            if len(runs) <= failing:
+                raise StoreUnavailable("the store failed (PostgreSQL: the database system is shutting down)")
+        return purge(self, before, after_seq, limit)
+
+    monkeypatch.setattr(Engine, "purge", counted)
+    return runs
+
+
+def _wait_for_runs(runs: list[float], count: int) -> None:
+    deadline = time.monotonic() + 30.0
+    while len(runs) < count:
+        assert time.monotonic() < deadline, f"the purge ran {len(runs)} times, not {count}"
+        time.sleep(0.05)
+
+
+def _decided(app: FastAPI, client: Any, api: Any) -> str:
+    """An item decided now, of an id QA does not sample (a QA review left open would keep it from any purge)."""
+    client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
+    secret = app.state.runtime.engine.qa_secret
+    item_id = next(f"kept-{n}" for n in range(1000) if qa_draw(secret, f"kept-{n}") >= 0.10)
+    task = api.lease("m1", api.text_item(item_id))
+    decided = client.post(
+        f"/v1/tasks/{task['task_id']}/decision",
+        json={"lease_token": task["lease_token"], "verdict": "not_violating", "policy": "hate"},
+        headers=api.bearer("m1"),
+    )
+    assert decided.status_code == 200, decided.text
+    return item_id

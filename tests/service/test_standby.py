@@ -3,6 +3,7 @@ store's engine lock comes free. Passing requests to a live engine over TCP is `t
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -11,18 +12,35 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 from fastapi import FastAPI
 from tests.service.conftest import Client, bearer, profile
 
-from queueopt.errors import StoreInUse
+from queueopt.engine import Engine
+from queueopt.errors import StoreInUse, StoreUnavailable
+from queueopt.service import forward, lock_guard, serving
+from queueopt.service import standby as standby_module
 from queueopt.service.app import create_app
-from queueopt.service.forward import FORWARDED, TWICE, ServingAddress, _relayed_request_headers, _requested_wait
+from queueopt.service.forward import (
+    FORWARDED,
+    READY_TIMEOUT_S,
+    REFRESH_S,
+    TWICE,
+    ServingAddress,
+    _relayed_request_headers,
+    _requested_wait,
+)
+from queueopt.service.lock_guard import CHECK_S
+from queueopt.service.serving import Serving
 from queueopt.service.settings import Settings
-from queueopt.store import open_store
-from queueopt.store.engine_lock import engine_lock
+from queueopt.service.standby import RETRY_S
+from queueopt.store import Store, open_store
+from queueopt.store.engine_lock import HeldLock, engine_lock
+from queueopt.store.sql import SqlStore
+from queueopt.store.urls import parse_store_url
 
 Serve = Callable[[FastAPI], AbstractContextManager[Client]]
 DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens there
@@ -42,9 +60,10 @@ def test_without_a_reachable_engine_a_standby_answers_503_with_retry_after_and_i
         time.sleep(1.1)  # the standby reads the address at most once a second
         response = client.post("/v1/items", json={"items": []}, headers=bearer("ingest"))
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
-        # The address goes to the log, not to a client no token was checked for (found by a review).
-        assert response.json()["detail"][0]["reason"].startswith(
-            "standby: the engine serving this store did not answer"
+        # The address goes to the log, not to a client no token was checked for (found by a review). A refused
+        # connection cannot have reached the engine: the client is told that retrying is safe.
+        assert response.json()["detail"][0]["reason"] == (
+            "standby: the engine serving this store did not answer; the request was not applied; retry"
         )
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -211,13 +230,14 @@ def test_callers_that_find_the_address_due_together_wait_for_one_read(
 def test_the_address_is_read_again_after_two_503s_in_a_row_not_after_one(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nor after other failures: a 500 is the engine's answer (a bug), not a sign that another engine serves now."""
     _announce(settings, "http://10.0.0.1:8000")
     address = ServingAddress(settings.database_url, clock=lambda: 0.0)  # never due by time alone
     reads = _counted_reads(monkeypatch)
 
     async def scenario() -> list[int]:
         counts = []
-        for status in (None, 503, 200, 503, 503, 503):
+        for status in (None, 503, 200, 503, 503, 503, 500, 502, 500):
             if status is not None:
                 address.answered(status)
             await address.get()
@@ -225,7 +245,7 @@ def test_the_address_is_read_again_after_two_503s_in_a_row_not_after_one(
         await address.close()
         return counts
 
-    assert anyio.run(scenario) == [1, 1, 1, 1, 2, 2]
+    assert anyio.run(scenario) == [1, 1, 1, 1, 2, 2, 2, 2, 2]
 
 
 def test_concurrent_requests_on_a_fresh_standby_all_reach_the_serving_engine(
@@ -244,9 +264,13 @@ def test_concurrent_requests_on_a_fresh_standby_all_reach_the_serving_engine(
     assert len(reads) == 1
 
 
+@pytest.mark.parametrize("path", ["/v1/queues", "/readyz"])
 def test_a_standby_passes_503s_on_and_reads_the_address_again_after_the_second_in_a_row(
-    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
+    """Its readiness probes count too: a load balancer's probes may be all that reaches a standby. Reads by time
+    alone are an hour apart here."""
+    monkeypatch.setattr(forward, "REFRESH_S", 3600.0)
     standby = settings.model_copy(update={"standby": True})
     reads = _counted_reads(monkeypatch)
     with _upstream(503) as (address, asked), engine_lock(settings.database_url):
@@ -254,9 +278,9 @@ def test_a_standby_passes_503s_on_and_reads_the_address_again_after_the_second_i
         with serve(create_app(standby)) as client:
             statuses, read = [], []
             for _ in range(3):
-                statuses.append(client.get("/v1/queues", headers=bearer("admin")).status_code)
+                statuses.append(client.get(path, headers=bearer("admin")).status_code)
                 read.append(len(reads))
-    assert statuses == [503] * 3 and len(asked) == 3
+    assert statuses == [503] * 3 and asked == [path] * 3
     assert read == [1, 1, 2]
 
 
@@ -354,3 +378,224 @@ def test_a_standby_leaves_the_schema_of_the_store_it_waits_on_to_the_engine_that
         store = open_store(url, migrate=False)
         assert store.schema_version() == SCHEMA_VERSION
         store.close()
+
+
+def test_a_failed_read_of_the_address_counts_as_a_read(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the database is down each read may wait out a connect timeout: a read that failed must hold until the
+    next is due like one that succeeded, or every request through the standby would try the store again and wait on
+    it."""
+    now = [0.0]
+    address = ServingAddress(settings.database_url, clock=lambda: now[0])
+    reads: list[float] = []
+
+    def failing(self: ServingAddress) -> str | None:
+        reads.append(now[0])
+        raise StoreUnavailable("the store failed (PostgreSQL: connection refused)")
+
+    monkeypatch.setattr(ServingAddress, "_read", failing)
+
+    async def scenario() -> list[str | None]:
+        seen = [await address.get(), await address.get()]
+        now[0] = REFRESH_S
+        seen.append(await address.get())
+        await address.close()
+        return seen
+
+    assert anyio.run(scenario) == [None, None, None]
+    assert reads == [0.0, REFRESH_S]
+
+
+def test_an_engine_that_does_not_answer_has_its_address_read_again_at_once(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The serving engine crashed and a successor announced itself: the next request, or readiness probe, after one
+    found the old address dead goes to the successor, not to the dead address until the periodic read comes round
+    (here an hour away)."""
+    monkeypatch.setattr(forward, "REFRESH_S", 3600.0)
+    standby = settings.model_copy(update={"standby": True})
+    _announce(settings, DEAD)
+    with engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+        with _upstream(200) as (address, asked):
+            _announce(settings, address)
+            assert client.get("/v1/queues", headers=bearer("admin")).status_code == 200
+        assert asked == ["/v1/queues"]
+        # That engine is gone too (its port closed): a readiness probe finds it so, and the next probe its successor.
+        assert client.get("/readyz").status_code == 503
+        with _upstream(200) as (address, asked):
+            _announce(settings, address)
+            assert client.get("/readyz").status_code == 200
+        assert asked == ["/readyz"]
+
+
+def test_a_standby_passes_the_query_on_as_sent(settings: Settings, serve: Serve) -> None:
+    """The query carries what a request asks (an audit page's start, a long-poll's wait): without it a long-poll
+    through a standby would be answered at once, an audit export given from its beginning."""
+    standby = settings.model_copy(update={"standby": True})
+    with _upstream(200) as (address, asked), engine_lock(settings.database_url):
+        _announce(settings, address)
+        with serve(create_app(standby)) as client:
+            assert client.get("/v1/audit?since=5&limit=2&next=a%2Fb", headers=bearer("admin")).status_code == 200
+    assert asked == ["/v1/audit?since=5&limit=2&next=a%2Fb"]
+
+
+def test_a_readiness_probe_of_a_hung_engine_is_answered_within_its_own_timeout(
+    settings: Settings, serve: Serve
+) -> None:
+    """A load balancer's probe gives up after a few seconds: a standby checks a hung engine's readiness for
+    `READY_TIMEOUT_S`, not for the far longer time it lets a request passed on take
+    (`forward_timeout_s`)."""
+    standby = settings.model_copy(update={"standby": True, "forward_timeout_s": 40.0})
+    with _hung() as address, engine_lock(settings.database_url), serve(create_app(standby)) as client:
+        _announce(settings, address)
+        started = time.monotonic()
+        ready = client.get("/readyz")
+        took = time.monotonic() - started
+    assert ready.status_code == 503
+    assert ready.json()["detail"][0]["reason"] == "standby: the engine serving this store does not answer"
+    assert READY_TIMEOUT_S <= took < 30.0
+
+
+def test_a_standby_starts_its_engine_only_twice_the_lock_check_after_the_lock_came_free(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine whose lock went while it lives notices within `CHECK_S` and stops; until then it may still answer a
+    lease it holds from memory, which no fence of the store sees. So a standby that takes the lock waits
+    twice that long before its engine starts, not beside the engine still alive."""
+    starts: list[float] = []
+    start = Serving.start
+
+    async def timed(self: Serving) -> None:
+        starts.append(time.monotonic())
+        await start(self)
+
+    monkeypatch.setattr(Serving, "start", timed)
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        freed = time.monotonic()
+        serving_engine.close()
+        _wait_until_serving(client)
+    assert starts[0] - freed >= 2 * CHECK_S
+
+
+def _wait_until_serving(client: Client) -> None:
+    """Until the standby answers from its own engine."""
+    deadline = time.monotonic() + 30.0
+    while client.get("/v1/queues", headers=bearer("admin")).status_code == 503:
+        assert time.monotonic() < deadline, "the standby did not take over"
+        time.sleep(0.05)
+
+
+def test_a_take_over_that_fails_closes_what_it_opened_and_is_tried_again(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store may fail at the moment of a take-over (a database restart): the standby closes the store its
+    failed start opened, lets the lock go and tries again, rather than staying a standby with nobody serving, and
+    without keeping a store connection open for each failed try."""
+    failures = [StoreUnavailable("the store failed (PostgreSQL: the database system is starting up)")]
+
+    def engine_once(*args: Any) -> Engine:
+        if failures:
+            raise failures.pop()
+        return Engine(*args)
+
+    opened: list[Store] = []
+    closed: list[Store] = []
+    real_close = SqlStore.close
+
+    def tracked_open(url: str) -> Store:
+        opened.append(open_store(url))
+        return opened[-1]
+
+    def tracked_close(self: SqlStore) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(serving, "Engine", engine_once)
+    monkeypatch.setattr(serving, "open_store", tracked_open)
+    monkeypatch.setattr(SqlStore, "close", tracked_close)
+    standby = settings.model_copy(update={"standby": True})
+    serving_engine = ExitStack()
+    serving_engine.enter_context(engine_lock(settings.database_url))
+    with serving_engine, serve(create_app(standby)) as client:
+        serving_engine.close()
+        _wait_until_serving(client)
+        assert not failures and len(opened) == 2
+        assert opened[0] in closed and opened[1] not in closed
+
+
+def test_a_standby_that_cannot_try_the_lock_tries_again_a_second_later(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trying the lock can fail at once, again and again (a lock file that cannot be opened, PostgreSQL refusing
+    connections): the standby pauses `RETRY_S` between tries, not in a loop that fills the log
+    and hammers the database."""
+    database = Path(parse_store_url(settings.database_url).path)
+    database.with_name(database.name + ".lock").mkdir(parents=True)  # not a file a lock can be taken on
+    tries: list[float] = []
+
+    def counted(url: str, **options: Any) -> AbstractContextManager[HeldLock]:
+        tries.append(time.monotonic())
+        return engine_lock(url, **options)
+
+    monkeypatch.setattr(standby_module, "engine_lock", counted)
+    standby = settings.model_copy(update={"standby": True})
+    with serve(create_app(standby)) as client:
+        deadline = time.monotonic() + 30.0
+        while len(tries) < 3:
+            assert time.monotonic() < deadline, "the standby stopped trying the lock"
+            time.sleep(0.05)
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+    assert min(later - earlier for earlier, later in itertools.pairwise(tries)) >= 0.9 * RETRY_S
+
+
+def test_a_standby_has_let_the_lock_go_by_the_time_its_app_has_stopped(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standby's own thread holds the lock: stopping waits for it to let go, so whatever starts next on the
+    store finds it free. Here that thread lets go half a second after it is told to stop, as on a loaded machine:
+    the take-over test above, taking the lock a moment later, would pass without the wait while the thread was the
+    quicker."""
+
+    @contextmanager
+    def slow(held: HeldLock) -> Iterator[None]:
+        with lock_guard.guarding(held):
+            yield
+        time.sleep(0.5)
+
+    monkeypatch.setattr(standby_module, "guarding", slow)
+    standby = settings.model_copy(update={"standby": True})
+    with serve(create_app(standby)) as client:
+        _wait_until_serving(client)
+    with engine_lock(settings.database_url):
+        pass
+
+
+def test_a_take_over_after_the_shutdown_began_starts_no_engine(settings: Settings, serve: Serve) -> None:
+    """A standby's take-over may race the process's shutdown, which stops the engine first: a start after the stop
+    must do nothing, or it would claim the store for a process on its way out with an engine nobody stops."""
+    standby = settings.model_copy(update={"standby": True})
+    app = create_app(standby)
+    with engine_lock(settings.database_url), serve(app) as client:
+        stopping: Serving = app.state.serving
+
+        async def racing() -> None:
+            await stopping.stop()
+            await stopping.start()
+
+        client.run(racing)
+        assert getattr(app.state, "runtime", None) is None
+        assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
+
+
+def test_a_start_while_the_engine_serves_starts_no_second_one(settings: Settings, serve: Serve) -> None:
+    """A standby tries its take-over again when the last try failed, and that failure may have come after its engine
+    started (the store failing as the address was announced): the engine serving stays the one, not a second one
+    rebuilt beside it while the first runs on with nobody to stop it."""
+    app = create_app(settings)
+    with serve(app) as client:
+        runtime = app.state.runtime
+        client.run(app.state.serving.start)
+        assert app.state.runtime is runtime
