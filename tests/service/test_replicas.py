@@ -288,15 +288,17 @@ def test_a_standby_passes_requests_on_exactly_and_answers_its_long_polls_when_it
             assert [status for status, _ in seen[1][:-1]] == [204, 405, 404, 404, 307]
             assert seen[1][0][1] is None, "a 204 carries no content-length"
             assert seen[1][-1] == "http://lb.example.com/v1/queues"
+            # `..` reaches the engine as sent, which refuses it as an item id (clients drop such a path segment).
             dots = {"id": "..", "modality": "photo", "language": "en", "region": "us", "signals": {}}
-            assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [dots]})[0] == 202
-            assert _raw(standby_base, "GET", "/v1/items/..", INGEST).status == 200
+            assert call(standby_base, "POST", "/v1/items", INGEST, {"items": [dots]})[0] == 422
+            refused = _raw(standby_base, "GET", "/v1/items/..", INGEST)
+            assert refused.status == 422 and json.loads(refused.body)["detail"][0]["field"] == "item_id"
             # An audit export of several pages goes through as it is written, not read whole first.
             for batch in range(3):
                 bulk = [{**dots, "id": f"bulk-{batch}-{n}"} for n in range(1000)]
                 assert call(standby_base, "POST", "/v1/items", INGEST, {"items": bulk})[0] == 202
             export = [_raw(base, "GET", "/v1/audit?since=0", ADMIN) for base in (first_base, standby_base)]
-            assert export[0].body == export[1].body and export[0].body.count(b"\n") > 3000
+            assert export[0].body == export[1].body and export[0].body.count(b"\n") == 3000
             assert [answer.getheader("transfer-encoding") for answer in export] == ["chunked", "chunked"]
             _send_half_a_body(standby_port, "half")
             assert call(first_base, "GET", "/v1/items/half", INGEST)[0] == 404, "a body cut short was passed on"
