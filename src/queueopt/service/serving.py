@@ -67,7 +67,12 @@ class Serving:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown."""
+        """Serve from now on. Does nothing once stopped: a standby's take-over may race the process's shutdown.
+
+        The claim records the address when the server listens already (a standby taking over); otherwise `bound`
+        announces it once this returns. Nothing is written after the engine is taken on: a write failing then (an
+        announce did, found by a review) left the engine running behind a start that raised, so the standby let the
+        lock go while it ran on, and its next take-over found it started and returned at once."""
         async with self._lock:
             if self._stopped or self._runtime is not None:
                 return
@@ -96,7 +101,6 @@ class Serving:
             if self._settings.retention_days is not None:
                 purging = self._keep_purging(engine, self._settings.retention_days * DAY_S)
                 self._tasks.append(asyncio.create_task(purging, name="queueopt-retention"))
-            await self._announce()
 
     async def bound(self, port: int) -> None:
         """The server listens on `port`: announce the address, now or when this process starts serving."""
