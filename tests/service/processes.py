@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from tests.waits import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUEOPT = Path(sys.executable).parent / "queueopt"
@@ -53,22 +54,19 @@ def call(
 
 READY_WITHIN_S = 60.0
 """How long a process may take to serve: a few seconds on an idle machine, most of it importing numpy, scipy, OR-Tools
-and FastAPI, several times that on a loaded 2-core one. A count of 200 tries gave it about 10 s, which four replica
-tests ran out of at a load of 7.6, and a 503 (a standby whose serving engine is not ready yet) took a try without a
-pause."""
+and FastAPI, several times that on a loaded 2-core one (four replica tests ran out of a count of 200 tries, about 10 s,
+at a load of 7.6)."""
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_WITHIN_S
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
         try:
-            if call(base, "GET", "/readyz")[0] == 200:
-                return
+            return call(base, "GET", "/readyz")[0] == 200
         except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"queueopt serve did not become ready within {READY_WITHIN_S:.0f} s")
+            return False
+
+    wait_until(ready, f"queueopt serve did not become ready within {READY_WITHIN_S:.0f} s", READY_WITHIN_S)
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -118,10 +116,9 @@ def refusal(env: dict[str, str], cwd: Path) -> str:
 
 def wait_until_serving(base: str, server: subprocess.Popen[bytes]) -> None:
     """Until the process answers from its own engine: a request marked as passed on is then served, not refused."""
-    deadline = time.monotonic() + READY_WITHIN_S
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
         assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-        if call(base, "GET", "/v1/queues", ADMIN, forwarded=True)[0] == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the standby did not take over within {READY_WITHIN_S:.0f} s")
+        return call(base, "GET", "/v1/queues", ADMIN, forwarded=True)[0] == 200
+
+    wait_until(serving, f"the standby did not take over within {READY_WITHIN_S:.0f} s", READY_WITHIN_S)

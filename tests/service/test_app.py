@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from tests.conftest import PG_URL
 from tests.service.conftest import bearer, profile
+from tests.waits import wait_until
 
 from queueopt.config import ConfigError
 from queueopt.errors import InvalidInput, StoreUnavailable
@@ -89,10 +89,7 @@ def test_a_store_session_that_ends_under_requests_answers_503_with_retry_after_a
             assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
             assert response.json()["detail"][0]["reason"].startswith("the store failed (PostgreSQL: ")
         assert _depths(client) == depths, "the engine's memory holds nothing of the refused submission"
-        for _ in range(100):
-            if stops:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: stops, "the engine whose store session ended was not stopped")
     assert stops[0] == "the serving engine's connection to its store failed"
     assert "unhandled error" not in caplog.text
     store = open_store(settings.database_url)
@@ -207,10 +204,7 @@ def test_a_heartbeat_the_store_failed_to_record_is_followed_by_the_next(
 
     with serve(create_app(settings)):
         monkeypatch.setattr(sql.SqlStore, "beat_serving", beat)
-        deadline = time.monotonic() + 30.0
-        while beats.count("recorded") < 2:
-            assert time.monotonic() < deadline, f"the engine stopped beating: {beats}"
-            time.sleep(0.05)
+        wait_until(lambda: beats.count("recorded") >= 2, lambda: f"the engine stopped beating: {beats}")
 
 
 def test_a_stopped_engine_leaves_no_background_work_running(
@@ -226,9 +220,6 @@ def test_a_stopped_engine_leaves_no_background_work_running(
         stopping: serving.Serving = app.state.serving
         background = list(stopping._tasks)
         client.run(stopping.stop)
-        deadline = time.monotonic() + 30.0
-        while not all(task.done() for task in background):
-            assert time.monotonic() < deadline, "background work outlived the engine"
-            time.sleep(0.05)
+        wait_until(lambda: all(task.done() for task in background), "background work outlived the engine")
     assert len(background) == 4 and all(task.cancelled() for task in background)
     assert stops == []

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from tests.waits import wait_until
 
 from queueopt.engine import Engine, qa_draw
 from queueopt.errors import StoreUnavailable
@@ -42,10 +43,10 @@ def test_a_service_with_retention_purges_settled_work_and_keeps_open_work(
         )
         assert decided.status_code == 200, decided.text
         (waiting,) = api.submit(api.text_item())
-        deadline = time.monotonic() + 20.0
-        while client.get(f"/v1/items/{task['item_id']}", headers=api.bearer("ingest")).status_code != 404:
-            assert time.monotonic() < deadline, "the settled item was not purged"
-            time.sleep(0.05)
+        item = f"/v1/items/{task['item_id']}"
+        wait_until(
+            lambda: client.get(item, headers=api.bearer("ingest")).status_code == 404, "the settled item was not purged"
+        )
         gone = client.get(f"/v1/items/{task['item_id']}", headers=api.bearer("ingest"))
         assert gone.json()["detail"][0]["reason"].endswith(
             "(never submitted, or settled and purged after the retention period)"
@@ -118,10 +119,7 @@ def _counted_runs(monkeypatch: pytest.MonkeyPatch, failing: int = 0) -> list[flo
 
 
 def _wait_for_runs(runs: list[float], count: int) -> None:
-    deadline = time.monotonic() + 30.0
-    while len(runs) < count:
-        assert time.monotonic() < deadline, f"the purge ran {len(runs)} times, not {count}"
-        time.sleep(0.05)
+    wait_until(lambda: len(runs) >= count, lambda: f"the purge ran {len(runs)} times, not {count}")
 
 
 def _decided(app: FastAPI, client: Any, api: Any) -> str:

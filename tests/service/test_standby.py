@@ -18,6 +18,7 @@ import anyio
 import pytest
 from fastapi import FastAPI
 from tests.service.conftest import Client, bearer, profile
+from tests.waits import wait_until
 
 from queueopt.engine import Engine
 from queueopt.errors import StoreInUse, StoreUnavailable
@@ -89,12 +90,14 @@ def test_a_standby_serves_from_its_own_engine_once_the_lock_comes_free(settings:
     with serving_engine, serve(create_app(standby)) as client:
         assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
         serving_engine.close()  # the serving engine stops, and its lock goes with it
-        for _ in range(100):
-            answer = client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin"))
-            if answer.status_code != 503:
-                break
-            time.sleep(0.05)
-        assert answer.status_code == 200, answer.text
+        answers: list[Any] = []
+
+        def answered() -> bool:
+            answers.append(client.put("/v1/moderators/m1", json=profile("m1"), headers=bearer("admin")))
+            return bool(answers[-1].status_code != 503)
+
+        wait_until(answered, "the standby did not take over")
+        assert answers[-1].status_code == 200, answers[-1].text
         assert client.get("/readyz").status_code == 200
         with pytest.raises(StoreInUse), engine_lock(settings.database_url):
             pass
@@ -152,10 +155,7 @@ def test_a_standby_answers_metrics_itself_counting_what_it_passed_on_apart(setti
         assert 'queueopt_passed_on_request_duration_seconds_count{method="GET",status="503"} 1.0' in text
         assert "queueopt_queue_depth" not in text and "(unmatched)" not in text
         serving_engine.close()
-        for _ in range(100):
-            if client.get("/v1/queues", headers=bearer("admin")).status_code != 503:
-                break
-            time.sleep(0.05)
+        _wait_until_serving(client)
         text = client.get("/metrics", headers=bearer("metrics")).text
         assert "queueopt_serving 1.0" in text and "queueopt_queue_depth{" in text
         assert 'route="/v1/queues",status="200"' in text and 'route="/v1/queues",status="503"' not in text
@@ -482,10 +482,9 @@ def test_a_standby_starts_its_engine_only_twice_the_lock_check_after_the_lock_ca
 
 def _wait_until_serving(client: Client) -> None:
     """Until the standby answers from its own engine."""
-    deadline = time.monotonic() + 30.0
-    while client.get("/v1/queues", headers=bearer("admin")).status_code == 503:
-        assert time.monotonic() < deadline, "the standby did not take over"
-        time.sleep(0.05)
+    wait_until(
+        lambda: client.get("/v1/queues", headers=bearer("admin")).status_code != 503, "the standby did not take over"
+    )
 
 
 def test_a_take_over_that_fails_closes_what_it_opened_and_is_tried_again(
@@ -543,10 +542,7 @@ def test_a_standby_that_cannot_try_the_lock_tries_again_a_second_later(
     monkeypatch.setattr(standby_module, "engine_lock", counted)
     standby = settings.model_copy(update={"standby": True})
     with serve(create_app(standby)) as client:
-        deadline = time.monotonic() + 30.0
-        while len(tries) < 3:
-            assert time.monotonic() < deadline, "the standby stopped trying the lock"
-            time.sleep(0.05)
+        wait_until(lambda: len(tries) >= 3, "the standby stopped trying the lock")
         assert client.get("/v1/queues", headers=bearer("admin")).status_code == 503
     assert min(later - earlier for earlier, later in itertools.pairwise(tries)) >= 0.9 * RETRY_S
 
