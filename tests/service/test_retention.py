@@ -31,17 +31,7 @@ def test_a_service_with_retention_purges_settled_work_and_keeps_open_work(
     app = create_app(retained)
     with serve(app) as client:
         api = api_for(client)
-        client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
-        # An id QA does not sample (at most 10% of a queue's decisions): a QA review left open would keep the item.
-        secret = app.state.runtime.engine.qa_secret
-        kept = next(f"kept-{n}" for n in range(1000) if qa_draw(secret, f"kept-{n}") >= 0.10)
-        task = api.lease("m1", api.text_item(kept))
-        decided = client.post(
-            f"/v1/tasks/{task['task_id']}/decision",
-            json={"lease_token": task["lease_token"], "verdict": "not_violating", "policy": "hate"},
-            headers=api.bearer("m1"),
-        )
-        assert decided.status_code == 200, decided.text
+        task = _decided(app, client, api)
         (waiting,) = api.submit(api.text_item())
         item = f"/v1/items/{task['item_id']}"
         wait_until(
@@ -82,7 +72,7 @@ def test_settled_work_younger_than_the_retention_period_is_kept(
     app = create_app(settings.model_copy(update={"retention_days": 1.0}))
     with serve(app) as client:
         api = api_for(client)
-        item_id = _decided(app, client, api)
+        item_id = _decided(app, client, api)["item_id"]
         _wait_for_runs(runs, len(runs) + 2)
         shown = client.get(f"/v1/items/{item_id}", headers=api.bearer("ingest"))
         assert shown.status_code == 200 and shown.json()["status"] == "decided"
@@ -122,16 +112,17 @@ def _wait_for_runs(runs: list[float], count: int) -> None:
     wait_until(lambda: len(runs) >= count, lambda: f"the purge ran {len(runs)} times, not {count}")
 
 
-def _decided(app: FastAPI, client: Any, api: Any) -> str:
-    """An item decided now, of an id QA does not sample (a QA review left open would keep it from any purge)."""
+def _decided(app: FastAPI, client: Any, api: Any) -> dict[str, Any]:
+    """The task of an item decided now, of an id QA does not sample (a QA review left open, at most 10% of a queue's
+    decisions, would keep it from any purge)."""
     client.put("/v1/moderators/m1", json=api.profile("m1"), headers=api.bearer("admin")).raise_for_status()
     secret = app.state.runtime.engine.qa_secret
     item_id = next(f"kept-{n}" for n in range(1000) if qa_draw(secret, f"kept-{n}") >= 0.10)
-    task = api.lease("m1", api.text_item(item_id))
+    task: dict[str, Any] = api.lease("m1", api.text_item(item_id))
     decided = client.post(
         f"/v1/tasks/{task['task_id']}/decision",
         json={"lease_token": task["lease_token"], "verdict": "not_violating", "policy": "hate"},
         headers=api.bearer("m1"),
     )
     assert decided.status_code == 200, decided.text
-    return item_id
+    return task
