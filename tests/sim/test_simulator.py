@@ -1,9 +1,10 @@
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-from queueopt.domain import Action, ModeratorStatus
+from queueopt.domain import QA_SUFFIX, Action, ModeratorStatus
 from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
 from queueopt.sim.roster import build_moderators
@@ -372,3 +373,49 @@ def test_a_review_too_long_for_any_lease_goes_to_someone_else_and_then_waits(str
     assert [entry.note for entry in skips] == [TOO_LONG] * len(skips) and len(skips) >= 2
     assert len({entry.actor for entry in skips if entry.task_id == "i0"}) == 2  # both tried the first item
     assert np.isnan(run.decided_at).all() and kpis(run)["overall.open_share"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "speed",
+    [{"distribution": "exponential", "mean_s": 60.0}, {"median_s": 60.0, "sigma": 1.0}],
+    ids=["exponential", "lognormal"],
+)
+def test_a_qa_review_draws_its_time_and_its_mistake_apart_from_the_review_it_checks(speed: dict[str, Any]) -> None:
+    """Each item carries its own standardised draws for a QA review of it (`qa_normal`, `qa_exponential`,
+    `qa_mistake`). Read from the review's draws instead, a QA reviewer as accurate as the decider repeated every
+    one of their mistakes (QA never disagreed) and took the review's own time over again, scaled by speed (the
+    exponential's draw, or the lognormal's); the run record keeps neither, so the reviews' verdicts and times are
+    read as the engine is told them."""
+    queues = [{"name": "main", "sla_s": 60, "sla_target": 0.8, "qa_sample_rate": 1.0}]
+    scenario = mm_c(
+        servers=4,
+        load=0.3,
+        horizon_s=20_000.0,
+        ops={**ONE_QUEUE_OPS, "queues": queues},
+        group={"accuracy": {"mean": 0.7, "concentration": 10_000}, "speed": {"text": speed}},
+    )
+    simulation = Simulation(scenario, 0)
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    verdicts: dict[str, object] = {}
+    start, decide = simulation._start, simulation.engine.decide
+
+    def start_and_note(task_id: str, moderator: int, token: str) -> None:
+        started[task_id] = simulation.clock.now()
+        start(task_id, moderator, token)
+
+    def decide_and_note(task_id: str, token: str, moderator_id: str, decision: Any) -> Any:
+        took[task_id] = simulation.clock.now() - started[task_id]
+        verdicts[task_id] = decision.verdict
+        return decide(task_id, token, moderator_id, decision)
+
+    simulation._start = start_and_note  # type: ignore[method-assign]
+    simulation.engine.decide = decide_and_note  # type: ignore[method-assign]
+    simulation.run()
+    checked = [task for task in verdicts if task + QA_SUFFIX in verdicts]
+    assert len(checked) > 300
+    disagree = np.mean([verdicts[task] != verdicts[task + QA_SUFFIX] for task in checked])
+    assert 0.3 < disagree < 0.55  # two independent 70% reviews disagree 42% of the time
+    review = np.log([took[task] for task in checked])
+    qa = np.log([took[task + QA_SUFFIX] for task in checked])
+    assert abs(np.corrcoef(review, qa)[0, 1]) < 0.2
