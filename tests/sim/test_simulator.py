@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from queueopt.domain import QA_SUFFIX, Action, ModeratorStatus
 from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
-from queueopt.sim.roster import build_moderators
+from queueopt.sim.roster import NO_SEVERE_LIMIT, build_moderators
 from queueopt.sim.scenario import Scenario
 from queueopt.sim.simulator import ACTION_CODE, AUDIT_KEPT, TOO_LONG, RunRecord, Simulation, simulate
 
@@ -419,3 +420,38 @@ def test_a_qa_review_draws_its_time_and_its_mistake_apart_from_the_review_it_che
     review = np.log([took[task] for task in checked])
     qa = np.log([took[task + QA_SUFFIX] for task in checked])
     assert abs(np.corrcoef(review, qa)[0, 1]) < 0.2
+
+
+def test_severe_reviews_the_engine_lets_through_too_soon_are_counted_as_breaches(tmp_path: Path) -> None:
+    """The engine enforces each group's cool-down and hourly budget, so every other run reads no breaches, and a
+    count that never moved (the end of a severe review never written down) passed them all. Here the engine is told
+    neither limit while the roster keeps both: one moderator, 100 severe items at 0 s, reviews of exactly 200 s back
+    to back. Each review begins as the last ends, inside the 300 s cool-down: every one but the first breaches it.
+    A rolling hour holds the starts after `now - 3600`, so with a budget of 18 an hour the 19th review, begun
+    exactly an hour after the first, does not breach it (the hour's first start is out of it by then)."""
+    rows = "".join(f"i{index},0,text,en,us,0.99\n" for index in range(100))
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,signals.gore\n" + rows)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={
+            "policy_areas": ["gore"],
+            "cooldown_s": 300.0,
+            "severe_per_hour": 18,
+            "speed_spread": 0.0,
+            "speed": {"text": {"median_s": 200.0, "sigma": 0.0}},
+        },
+    )
+    simulation = Simulation(scenario, 0)
+    unlimited = {"capacity": 1, "cooldown_s": 0.0, "severe_per_hour": NO_SEVERE_LIMIT}
+    simulation._engine_profile = lambda profile: profile.model_copy(update=unlimited)  # type: ignore[method-assign]
+    run = simulation.run()
+    reviewed = int((~np.isnan(run.leased_at)).sum())
+    assert run.severe.all() and reviewed == 72
+    np.testing.assert_array_equal(np.sort(run.leased_at[:reviewed]), 200.0 * np.arange(reviewed))
+    assert run.severe_reviews.tolist() == [reviewed]
+    assert run.cooldown_breaches.tolist() == [reviewed - 1]
+    assert run.budget_breaches.tolist() == [0]
