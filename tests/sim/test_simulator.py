@@ -455,3 +455,22 @@ def test_severe_reviews_the_engine_lets_through_too_soon_are_counted_as_breaches
     assert run.severe_reviews.tolist() == [reviewed]
     assert run.cooldown_breaches.tolist() == [reviewed - 1]
     assert run.budget_breaches.tolist() == [0]
+
+
+def test_a_lease_runs_for_the_media_as_well_so_a_long_videos_review_fits_in_it(tmp_path: Path) -> None:
+    """The engine lets a lease run `lease_s` plus the item's media duration, and extend by 4 h more in all. A
+    review of a one-hour video may take 20,000 s: more than 3,600 s plus 4 h, within 7,200 s plus 4 h. Taking the
+    lease as `lease_s` alone, the moderator handed the review back unfinished as too long for any lease; every
+    other long review was of text, with no media to count."""
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,duration_s\ni0,0,video,en,us,3600\n")
+    scenario = mm_c(
+        servers=1,
+        horizon_s=30_000.0,
+        warmup_s=0.0,
+        ops={**ONE_QUEUE_OPS, "lease_s": 3600.0},
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={"modalities": ["video"], "speed_spread": 0.0, "speed": {"video": {"median_s": 20_000.0, "sigma": 0.0}}},
+    )
+    run = simulate(scenario)
+    assert run.leased_at.tolist() == [0.0] and run.decided_at.tolist() == [20_000.0]
