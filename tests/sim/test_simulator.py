@@ -474,3 +474,24 @@ def test_a_lease_runs_for_the_media_as_well_so_a_long_videos_review_fits_in_it(t
     )
     run = simulate(scenario)
     assert run.leased_at.tolist() == [0.0] and run.decided_at.tolist() == [20_000.0]
+
+
+def test_an_item_whose_patience_runs_out_at_the_tick_that_submits_it_leaves_unreviewed(tmp_path: Path) -> None:
+    """A batch run submits at its tick what arrived since the last one, and an item that gave up by then, up to and
+    including the tick's instant, leaves when it gave up. One arriving at 30 s with 30 s of patience gave up as the
+    60 s tick came: left for its own abandonment event at that instant, it was leased by the tick's batch first,
+    to a moderator who sat idle, and reviewed after it had left; drawn patience never lands on a tick exactly."""
+    trace = "id,arrive_at_s,modality,language,region,patience_s\ni0,30,text,en,us,30\ni1,90,text,en,us,60\n"
+    (tmp_path / "trace.csv").write_text(trace)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=600.0,
+        warmup_s=0.0,
+        tick_s=60.0,
+        strategy="optimal",
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+    )
+    run = simulate(scenario)
+    assert run.abandoned_at.tolist()[0] == 60.0 and math.isnan(run.leased_at[0])
+    assert math.isnan(run.abandoned_at[1]) and run.leased_at[1] == 120.0  # one with patience to spare is reviewed
