@@ -495,3 +495,31 @@ def test_an_item_whose_patience_runs_out_at_the_tick_that_submits_it_leaves_unre
     run = simulate(scenario)
     assert run.abandoned_at.tolist()[0] == 60.0 and math.isnan(run.leased_at[0])
     assert math.isnan(run.abandoned_at[1]) and run.leased_at[1] == 120.0  # one with patience to spare is reviewed
+
+
+def test_a_batch_run_pays_overtime_to_the_end_of_the_longest_review_under_way(tmp_path: Path) -> None:
+    """A moderator of capacity 2 under `optimal` holds two reviews at once: one of 5,000 s leased at 0 s and one of
+    100 s leased at the 120 s tick. Their shift ends at 3,600 s, with the long review under way until 5,000 s:
+    1,400 s of overtime. Taking the end of the review begun last as when they work until, the short one's end
+    (220 s) hid the long one and paid none; every other overtime test reviewed one item at a time."""
+    trace = "id,arrive_at_s,modality,language,region\ni0,0,text,en,us\ni1,100,photo,en,us\n"
+    (tmp_path / "trace.csv").write_text(trace)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        tick_s=60.0,
+        strategy="optimal",
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={
+            "capacity": 2,
+            "modalities": ["text", "photo"],
+            "shifts": [{"start_h": 0, "end_h": 1}],
+            "speed_spread": 0.0,
+            "speed": {"text": {"median_s": 5000.0, "sigma": 0.0}, "photo": {"median_s": 100.0, "sigma": 0.0}},
+        },
+    )
+    run = simulate(scenario)
+    assert run.leased_at.tolist() == [0.0, 120.0] and run.decided_at.tolist() == [5000.0, 220.0]
+    assert run.overtime_s.tolist() == [1400.0]
