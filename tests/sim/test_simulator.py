@@ -523,3 +523,18 @@ def test_a_batch_run_pays_overtime_to_the_end_of_the_longest_review_under_way(tm
     run = simulate(scenario)
     assert run.leased_at.tolist() == [0.0, 120.0] and run.decided_at.tolist() == [5000.0, 220.0]
     assert run.overtime_s.tolist() == [1400.0]
+
+
+def test_the_simulators_count_of_waiting_work_is_the_engines_when_reviews_are_handed_back() -> None:
+    """A review too long for any lease is handed back unfinished and waits again, counted as waiting work; left
+    uncounted, the simulator's count fell below the engine's queue depth and polls stopped while it waited."""
+    scenario = mm_c(
+        servers=2,
+        horizon_s=40_000.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 0.5},
+        group={"speed": {"text": {"median_s": 30_000.0, "sigma": 0.0}}},
+    )
+    run, seen = run_counting_waiting(scenario)
+    assert np.isnan(run.decided_at).all() and (~np.isnan(run.leased_at)).sum() >= 2
+    assert any(depth > 0 for _, depth in seen) and all(waiting == depth for waiting, depth in seen), seen
