@@ -538,3 +538,24 @@ def test_the_simulators_count_of_waiting_work_is_the_engines_when_reviews_are_ha
     run, seen = run_counting_waiting(scenario)
     assert np.isnan(run.decided_at).all() and (~np.isnan(run.leased_at)).sum() >= 2
     assert any(depth > 0 for _, depth in seen) and all(waiting == depth for waiting, depth in seen), seen
+
+
+@pytest.mark.parametrize("review_s", [599.5, 600.0])
+def test_a_review_ending_as_its_lease_runs_out_is_decided(review_s: float) -> None:
+    """A lease of 600 s: a review of 600 s, or a moment less, ends as the lease runs out (the engine's lease ends
+    at its last instant, and a decision written then finds it expired). The review tool asks for more time from
+    a second before the lease's end; asking only for reviews longer than the lease, both were lost, and their
+    items never decided. Every other review was far from its lease's end."""
+    scenario = mm_c(
+        servers=1,
+        horizon_s=3000.0,
+        warmup_s=0.0,
+        ops={**ONE_QUEUE_OPS, "lease_s": 600.0},
+        arrival={"rate_per_hour": 6.0},
+        group={"speed_spread": 0.0, "speed": {"text": {"median_s": review_s, "sigma": 0.0}}},
+    )
+    run = simulate(scenario)
+    leased = ~np.isnan(run.leased_at)
+    ended = leased & (run.leased_at + review_s < 3000.0)
+    assert ended.sum() >= 2
+    np.testing.assert_allclose(run.decided_at[ended] - run.leased_at[ended], review_s)
