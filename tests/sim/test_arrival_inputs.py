@@ -113,3 +113,29 @@ def test_a_replayed_trace_keeps_its_rows_truths_half_lives_and_horizon(tmp_path:
     assert [item.signals for item in arrivals.items] == [{"spam": 1.0}, {"spam": 0.0}]
     assert arrivals.violating.tolist() == [True, False]
     assert arrivals.half_life_s.tolist() == [600.0, math.inf]
+
+
+def test_each_quantity_of_an_item_draws_from_a_stream_of_its_own() -> None:
+    """Every quantity of a stream has its own stream of random numbers, so that a variant changing one leaves the
+    others alone; two quantities read from one stream are also tied item by item. A half-life drawn from the views'
+    stream gave each item's half-life the same standard normal as its views (a correlation of 1 between their
+    logarithms: the most viewed items kept their views the longest), and languages chosen from the modalities'
+    stream paired each modality with one language."""
+    lognormal = {"median": 100.0, "sigma": 1.0}
+    arrivals = sample_arrivals(
+        mm_c(
+            **_busy(
+                views_per_hour=lognormal,
+                views_half_life_s=lognormal,
+                modality={"text": 1.0, "photo": 1.0},
+                language={"en": 1.0, "fr": 1.0},
+            )
+        ),
+        0,
+    )
+    assert len(arrivals) > 3000
+    correlation = np.corrcoef(np.log(arrivals.views_per_hour), np.log(arrivals.half_life_s))[0, 1]
+    assert abs(correlation) < 0.1  # about 0.017 apart: six standard errors
+    pairs = [(item.modality, item.language) for item in arrivals.items]
+    for pair in {("text", "en"), ("text", "fr"), ("photo", "en"), ("photo", "fr")}:
+        assert pairs.count(pair) / len(pairs) == pytest.approx(0.25, abs=0.05), pair
