@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from queueopt.sim.arrivals import sample_arrivals
+from queueopt.sim.arrivals import _times, sample_arrivals
 from queueopt.sim.roster import DAY_S
 from queueopt.sim.scenario import LogisticCalibration
 
@@ -154,3 +154,24 @@ def test_a_copy_repeats_an_earlier_item_never_itself() -> None:
             second_repeats_first.append(items[1].content_hash == items[0].content_hash)
     assert len(second_repeats_first) > 50
     assert np.mean(second_repeats_first) > 0.8
+
+
+def test_arrival_times_do_not_depend_on_how_the_unit_exponentials_fall_into_blocks() -> None:
+    """The k-th arrival comes when the expected count reaches the sum of the first k unit exponentials, drawn in
+    blocks sized to cover the horizon's expected count with room to spare. A later block is summed on from the
+    level the last reached; summed from 0 it started the arrivals over from the beginning. A block falls short
+    almost never with real draws, so here every gap is 0.5: an arrival every half an expected arrival."""
+
+    class HalfGaps:
+        blocks = 0
+
+        def standard_exponential(self, size: int) -> np.ndarray:
+            self.blocks += 1
+            assert self.blocks < 10, "the blocks never reach the horizon's expected count"
+            return np.full(size, 0.5)
+
+    scenario = mm_c(horizon_s=HOUR_S, arrival={"rate_per_hour": 360.0})
+    [arrival] = scenario.arrivals
+    times = _times(scenario, arrival, HalfGaps())  # type: ignore[arg-type]
+    expected = 5.0 * np.arange(1, 720)  # 360 expected arrivals in the hour: one per 10 s, each gap half of that
+    np.testing.assert_allclose(times, expected)
