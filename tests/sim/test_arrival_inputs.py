@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from queueopt.sim.arrivals import sample_arrivals
+from queueopt.sim.arrivals import _times, sample_arrivals
 from queueopt.sim.roster import DAY_S
 from queueopt.sim.scenario import LogisticCalibration
 
@@ -113,3 +113,65 @@ def test_a_replayed_trace_keeps_its_rows_truths_half_lives_and_horizon(tmp_path:
     assert [item.signals for item in arrivals.items] == [{"spam": 1.0}, {"spam": 0.0}]
     assert arrivals.violating.tolist() == [True, False]
     assert arrivals.half_life_s.tolist() == [600.0, math.inf]
+
+
+def test_each_quantity_of_an_item_draws_from_a_stream_of_its_own() -> None:
+    """Every quantity of a stream has its own stream of random numbers, so that a variant changing one leaves the
+    others alone; two quantities read from one stream are also tied item by item. A half-life drawn from the views'
+    stream gave each item's half-life the same standard normal as its views (a correlation of 1 between their
+    logarithms: the most viewed items kept their views the longest), and languages chosen from the modalities'
+    stream paired each modality with one language."""
+    lognormal = {"median": 100.0, "sigma": 1.0}
+    arrivals = sample_arrivals(
+        mm_c(
+            **_busy(
+                views_per_hour=lognormal,
+                views_half_life_s=lognormal,
+                modality={"text": 1.0, "photo": 1.0},
+                language={"en": 1.0, "fr": 1.0},
+            )
+        ),
+        0,
+    )
+    assert len(arrivals) > 3000
+    correlation = np.corrcoef(np.log(arrivals.views_per_hour), np.log(arrivals.half_life_s))[0, 1]
+    assert abs(correlation) < 0.1  # about 0.017 apart: six standard errors
+    pairs = [(item.modality, item.language) for item in arrivals.items]
+    for pair in {("text", "en"), ("text", "fr"), ("photo", "en"), ("photo", "fr")}:
+        assert pairs.count(pair) / len(pairs) == pytest.approx(0.25, abs=0.05), pair
+
+
+def test_a_copy_repeats_an_earlier_item_never_itself() -> None:
+    """An item that repeats content picks it among the items before it. Picked among those up to and including
+    itself, the second item of a stream, which may only repeat the first, was an original half the time it was
+    drawn as a copy; over a long stream the share of copies hardly moves, so only the first items tell. With 95%
+    copies, the second item repeats the first in about 95% of replications (half of that under the slip)."""
+    scenario = mm_c(horizon_s=60.0, arrival={"rate_per_hour": 300.0, "duplicate_share": 0.95})
+    second_repeats_first = []
+    for replication in range(200):
+        items = sample_arrivals(scenario, replication).items
+        if len(items) >= 2:
+            second_repeats_first.append(items[1].content_hash == items[0].content_hash)
+    assert len(second_repeats_first) > 50
+    assert np.mean(second_repeats_first) > 0.8
+
+
+def test_arrival_times_do_not_depend_on_how_the_unit_exponentials_fall_into_blocks() -> None:
+    """The k-th arrival comes when the expected count reaches the sum of the first k unit exponentials, drawn in
+    blocks sized to cover the horizon's expected count with room to spare. A later block is summed on from the
+    level the last reached; summed from 0 it started the arrivals over from the beginning. A block falls short
+    almost never with real draws, so here every gap is 0.5: an arrival every half an expected arrival."""
+
+    class HalfGaps:
+        blocks = 0
+
+        def standard_exponential(self, size: int) -> np.ndarray:
+            self.blocks += 1
+            assert self.blocks < 10, "the blocks never reach the horizon's expected count"
+            return np.full(size, 0.5)
+
+    scenario = mm_c(horizon_s=HOUR_S, arrival={"rate_per_hour": 360.0})
+    [arrival] = scenario.arrivals
+    times = _times(scenario, arrival, HalfGaps())  # type: ignore[arg-type]
+    expected = 5.0 * np.arange(1, 720)  # 360 expected arrivals in the hour: one per 10 s, each gap half of that
+    np.testing.assert_allclose(times, expected)

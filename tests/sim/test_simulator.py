@@ -1,12 +1,14 @@
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from queueopt.domain import Action, ModeratorStatus
+from queueopt.domain import QA_SUFFIX, Action, ModeratorStatus
 from queueopt.sim.arrivals import item_index, sample_arrivals
 from queueopt.sim.kpis import harmful_views, kpis, waits
-from queueopt.sim.roster import build_moderators
+from queueopt.sim.roster import NO_SEVERE_LIMIT, build_moderators
 from queueopt.sim.scenario import Scenario
 from queueopt.sim.simulator import ACTION_CODE, AUDIT_KEPT, TOO_LONG, RunRecord, Simulation, simulate
 
@@ -372,3 +374,188 @@ def test_a_review_too_long_for_any_lease_goes_to_someone_else_and_then_waits(str
     assert [entry.note for entry in skips] == [TOO_LONG] * len(skips) and len(skips) >= 2
     assert len({entry.actor for entry in skips if entry.task_id == "i0"}) == 2  # both tried the first item
     assert np.isnan(run.decided_at).all() and kpis(run)["overall.open_share"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "speed",
+    [{"distribution": "exponential", "mean_s": 60.0}, {"median_s": 60.0, "sigma": 1.0}],
+    ids=["exponential", "lognormal"],
+)
+def test_a_qa_review_draws_its_time_and_its_mistake_apart_from_the_review_it_checks(speed: dict[str, Any]) -> None:
+    """Each item carries its own standardised draws for a QA review of it (`qa_normal`, `qa_exponential`,
+    `qa_mistake`). Read from the review's draws instead, a QA reviewer as accurate as the decider repeated every
+    one of their mistakes (QA never disagreed) and took the review's own time over again, scaled by speed (the
+    exponential's draw, or the lognormal's); the run record keeps neither, so the reviews' verdicts and times are
+    read as the engine is told them."""
+    queues = [{"name": "main", "sla_s": 60, "sla_target": 0.8, "qa_sample_rate": 1.0}]
+    scenario = mm_c(
+        servers=4,
+        load=0.3,
+        horizon_s=20_000.0,
+        ops={**ONE_QUEUE_OPS, "queues": queues},
+        group={"accuracy": {"mean": 0.7, "concentration": 10_000}, "speed": {"text": speed}},
+    )
+    simulation = Simulation(scenario, 0)
+    started: dict[str, float] = {}
+    took: dict[str, float] = {}
+    verdicts: dict[str, object] = {}
+    start, decide = simulation._start, simulation.engine.decide
+
+    def start_and_note(task_id: str, moderator: int, token: str) -> None:
+        started[task_id] = simulation.clock.now()
+        start(task_id, moderator, token)
+
+    def decide_and_note(task_id: str, token: str, moderator_id: str, decision: Any) -> Any:
+        took[task_id] = simulation.clock.now() - started[task_id]
+        verdicts[task_id] = decision.verdict
+        return decide(task_id, token, moderator_id, decision)
+
+    simulation._start = start_and_note  # type: ignore[method-assign]
+    simulation.engine.decide = decide_and_note  # type: ignore[method-assign]
+    simulation.run()
+    checked = [task for task in verdicts if task + QA_SUFFIX in verdicts]
+    assert len(checked) > 300
+    disagree = np.mean([verdicts[task] != verdicts[task + QA_SUFFIX] for task in checked])
+    assert 0.3 < disagree < 0.55  # two independent 70% reviews disagree 42% of the time
+    review = np.log([took[task] for task in checked])
+    qa = np.log([took[task + QA_SUFFIX] for task in checked])
+    assert abs(np.corrcoef(review, qa)[0, 1]) < 0.2
+
+
+def test_severe_reviews_the_engine_lets_through_too_soon_are_counted_as_breaches(tmp_path: Path) -> None:
+    """The engine enforces each group's cool-down and hourly budget, so every other run reads no breaches, and a
+    count that never moved (the end of a severe review never written down) passed them all. Here the engine is told
+    neither limit while the roster keeps both: one moderator, 100 severe items at 0 s, reviews of exactly 200 s back
+    to back. Each review begins as the last ends, inside the 300 s cool-down: every one but the first breaches it.
+    A rolling hour holds the starts after `now - 3600`, so with a budget of 18 an hour the 19th review, begun
+    exactly an hour after the first, does not breach it (the hour's first start is out of it by then)."""
+    rows = "".join(f"i{index},0,text,en,us,0.99\n" for index in range(100))
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,signals.gore\n" + rows)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={
+            "policy_areas": ["gore"],
+            "cooldown_s": 300.0,
+            "severe_per_hour": 18,
+            "speed_spread": 0.0,
+            "speed": {"text": {"median_s": 200.0, "sigma": 0.0}},
+        },
+    )
+    simulation = Simulation(scenario, 0)
+    unlimited = {"capacity": 1, "cooldown_s": 0.0, "severe_per_hour": NO_SEVERE_LIMIT}
+    simulation._engine_profile = lambda profile: profile.model_copy(update=unlimited)  # type: ignore[method-assign]
+    run = simulation.run()
+    reviewed = int((~np.isnan(run.leased_at)).sum())
+    assert run.severe.all() and reviewed == 72
+    np.testing.assert_array_equal(np.sort(run.leased_at[:reviewed]), 200.0 * np.arange(reviewed))
+    assert run.severe_reviews.tolist() == [reviewed]
+    assert run.cooldown_breaches.tolist() == [reviewed - 1]
+    assert run.budget_breaches.tolist() == [0]
+
+
+def test_a_lease_runs_for_the_media_as_well_so_a_long_videos_review_fits_in_it(tmp_path: Path) -> None:
+    """The engine lets a lease run `lease_s` plus the item's media duration, and extend by 4 h more in all. A
+    review of a one-hour video may take 20,000 s: more than 3,600 s plus 4 h, within 7,200 s plus 4 h. Taking the
+    lease as `lease_s` alone, the moderator handed the review back unfinished as too long for any lease; every
+    other long review was of text, with no media to count."""
+    (tmp_path / "trace.csv").write_text("id,arrive_at_s,modality,language,region,duration_s\ni0,0,video,en,us,3600\n")
+    scenario = mm_c(
+        servers=1,
+        horizon_s=30_000.0,
+        warmup_s=0.0,
+        ops={**ONE_QUEUE_OPS, "lease_s": 3600.0},
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={"modalities": ["video"], "speed_spread": 0.0, "speed": {"video": {"median_s": 20_000.0, "sigma": 0.0}}},
+    )
+    run = simulate(scenario)
+    assert run.leased_at.tolist() == [0.0] and run.decided_at.tolist() == [20_000.0]
+
+
+def test_an_item_whose_patience_runs_out_at_the_tick_that_submits_it_leaves_unreviewed(tmp_path: Path) -> None:
+    """A batch run submits at its tick what arrived since the last one, and an item that gave up by then, up to and
+    including the tick's instant, leaves when it gave up. One arriving at 30 s with 30 s of patience gave up as the
+    60 s tick came: left for its own abandonment event at that instant, it was leased by the tick's batch first,
+    to a moderator who sat idle, and reviewed after it had left; drawn patience never lands on a tick exactly."""
+    trace = "id,arrive_at_s,modality,language,region,patience_s\ni0,30,text,en,us,30\ni1,90,text,en,us,60\n"
+    (tmp_path / "trace.csv").write_text(trace)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=600.0,
+        warmup_s=0.0,
+        tick_s=60.0,
+        strategy="optimal",
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+    )
+    run = simulate(scenario)
+    assert run.abandoned_at.tolist()[0] == 60.0 and math.isnan(run.leased_at[0])
+    assert math.isnan(run.abandoned_at[1]) and run.leased_at[1] == 120.0  # one with patience to spare is reviewed
+
+
+def test_a_batch_run_pays_overtime_to_the_end_of_the_longest_review_under_way(tmp_path: Path) -> None:
+    """A moderator of capacity 2 under `optimal` holds two reviews at once: one of 5,000 s leased at 0 s and one of
+    100 s leased at the 120 s tick. Their shift ends at 3,600 s, with the long review under way until 5,000 s:
+    1,400 s of overtime. Taking the end of the review begun last as when they work until, the short one's end
+    (220 s) hid the long one and paid none; every other overtime test reviewed one item at a time."""
+    trace = "id,arrive_at_s,modality,language,region\ni0,0,text,en,us\ni1,100,photo,en,us\n"
+    (tmp_path / "trace.csv").write_text(trace)
+    scenario = mm_c(
+        servers=1,
+        horizon_s=4 * 3600.0,
+        warmup_s=0.0,
+        tick_s=60.0,
+        strategy="optimal",
+        arrivals=[],
+        trace=str(tmp_path / "trace.csv"),
+        group={
+            "capacity": 2,
+            "modalities": ["text", "photo"],
+            "shifts": [{"start_h": 0, "end_h": 1}],
+            "speed_spread": 0.0,
+            "speed": {"text": {"median_s": 5000.0, "sigma": 0.0}, "photo": {"median_s": 100.0, "sigma": 0.0}},
+        },
+    )
+    run = simulate(scenario)
+    assert run.leased_at.tolist() == [0.0, 120.0] and run.decided_at.tolist() == [5000.0, 220.0]
+    assert run.overtime_s.tolist() == [1400.0]
+
+
+def test_the_simulators_count_of_waiting_work_is_the_engines_when_reviews_are_handed_back() -> None:
+    """A review too long for any lease is handed back unfinished and waits again, counted as waiting work; left
+    uncounted, the simulator's count fell below the engine's queue depth and polls stopped while it waited."""
+    scenario = mm_c(
+        servers=2,
+        horizon_s=40_000.0,
+        warmup_s=0.0,
+        arrival={"rate_per_hour": 0.5},
+        group={"speed": {"text": {"median_s": 30_000.0, "sigma": 0.0}}},
+    )
+    run, seen = run_counting_waiting(scenario)
+    assert np.isnan(run.decided_at).all() and (~np.isnan(run.leased_at)).sum() >= 2
+    assert any(depth > 0 for _, depth in seen) and all(waiting == depth for waiting, depth in seen), seen
+
+
+@pytest.mark.parametrize("review_s", [599.5, 600.0])
+def test_a_review_ending_as_its_lease_runs_out_is_decided(review_s: float) -> None:
+    """A lease of 600 s: a review of 600 s, or a moment less, ends as the lease runs out (the engine's lease ends
+    at its last instant, and a decision written then finds it expired). The review tool asks for more time from
+    a second before the lease's end; asking only for reviews longer than the lease, both were lost, and their
+    items never decided. Every other review was far from its lease's end."""
+    scenario = mm_c(
+        servers=1,
+        horizon_s=3000.0,
+        warmup_s=0.0,
+        ops={**ONE_QUEUE_OPS, "lease_s": 600.0},
+        arrival={"rate_per_hour": 6.0},
+        group={"speed_spread": 0.0, "speed": {"text": {"median_s": review_s, "sigma": 0.0}}},
+    )
+    run = simulate(scenario)
+    leased = ~np.isnan(run.leased_at)
+    ended = leased & (run.leased_at + review_s < 3000.0)
+    assert ended.sum() >= 2
+    np.testing.assert_allclose(run.decided_at[ended] - run.leased_at[ended], review_s)
