@@ -7,7 +7,6 @@ Every mistake in a scenario is printed as `file: field.path: reason`, one line e
 from __future__ import annotations
 
 import errno
-import math
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,12 +15,12 @@ from tempfile import NamedTemporaryFile
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
-from pydantic_core import PydanticCustomError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from queueopt.command_errors import exit_with
+from queueopt.command_options import number_from
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
 from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, load_scenario
@@ -54,28 +53,11 @@ PairedReplications = Annotated[
 ]
 
 
-def _number_from(low: float, high: float) -> Callable[[str], float]:
-    """A float option's reading: typer's own range check told a NaN 'Input should be less than or equal to 1000'
-    (found by a probe), so the range is checked here, a value that is no finite number said to be one."""
-    expected = f"expected a number from {low:,.10g} to {high:,.10g}"
-
-    def read(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise PydanticCustomError("number", "expected a number, got '{text}'", {"text": text}) from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise PydanticCustomError("number_range", expected + ", got '{text}'", {"text": text})
-        return value
-
-    return read
-
-
 Scale = Annotated[
     float,
     typer.Option(
         "--scale",
-        parser=_number_from(1e-6, 1e3),
+        parser=number_from(1e-6, 1e3),
         help="Multiply arrival rates and headcounts (a smaller copy of the day; 1e-06 to 1000). Each roster group is "
         "rounded up to whole moderators, with a warning when that moves the total headcount by more than 10%.",
     ),
@@ -85,7 +67,7 @@ Horizon = Annotated[
     float | None,
     typer.Option(
         "--horizon-s",
-        parser=_number_from(1.0, MAX_HORIZON_S),
+        parser=number_from(1.0, MAX_HORIZON_S),
         help="Simulate only the first this many seconds of the file's horizon "
         f"(1 to {MAX_HORIZON_S:,.0f}; default: all of it).",
     ),

@@ -10,7 +10,6 @@ then stops, and none of its writes lands beside the next engine's (`_purge_holdi
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from queueopt.command_options import number_from
 from queueopt.errors import Deposed, InvalidInput, StoreInUse, StoreUnavailable
 from queueopt.store.retention import MAX_RETENTION_DAYS
 
@@ -35,8 +35,9 @@ def purge(
     older_than_days: Annotated[
         float,
         typer.Option(
+            parser=number_from(0.0, MAX_RETENTION_DAYS, above_low=True),
             help="Purge work that settled more than this many days ago "
-            f"(a positive number, at most {MAX_RETENTION_DAYS:g})."
+            f"(a positive number, at most {MAX_RETENTION_DAYS:g}).",
         ),
     ],
     dry_run: Annotated[bool, typer.Option(help="Say what would be purged; delete nothing.")] = False,
@@ -47,11 +48,6 @@ def purge(
     """Delete settled items (every task decided or cancelled, none open, nothing of their content still open or
     recent) with their tasks, audit entries and content history, and audit entries of no item, older than the
     cutoff; print what was deleted. Refused while an engine serves the store (set QUEUEOPT_RETENTION_DAYS on it)."""
-    if not math.isfinite(older_than_days) or not 0.0 < older_than_days <= MAX_RETENTION_DAYS:
-        raise typer.BadParameter(
-            f"expected a positive number of days up to {MAX_RETENTION_DAYS:g}, got {older_than_days:g}",
-            param_hint="'--older-than-days'",
-        )
     from queueopt.service.settings import Settings
     from queueopt.store import open_store
     from queueopt.store.engine_lock import engine_lock
