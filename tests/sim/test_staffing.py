@@ -351,6 +351,14 @@ def test_a_queue_hour_is_met_only_when_its_whole_interval_reaches_the_target() -
     assert not PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [12], 4).met()  # an hour nobody judged
 
 
+def test_a_perfect_hour_meets_a_target_of_one_at_the_plan_and_at_one_fewer() -> None:
+    """Every replication deciding every item of the hour within the SLA gives the interval [1, 1]: its lower bound
+    is at a target of 1, which is met (and not missed), at the plan and at one fewer; a strict comparison would
+    never call a plan for a target of 1 met, however it did."""
+    perfect = _interval(5, 1.0, 0.0, 1.0, target=1.0)
+    assert perfect.met() and not perfect.missed() and perfect.met_one_fewer()
+
+
 def test_a_queue_hour_is_missed_only_when_its_whole_interval_is_below_the_target() -> None:
     """A mean under the target whose interval still reaches it is unsure, not a failure: more replications tell."""
     unsure = _interval(12, 0.75, 0.1, None)
