@@ -237,6 +237,20 @@ def test_check_refuses_a_whole_roster() -> None:
         check(example("example_day.toml"), [10] * 24)
 
 
+def test_an_hour_planned_at_one_moderator_is_no_cut_and_shares_no_confidence() -> None:
+    """At one moderator there is no run at one fewer (at none nothing is decided), so such an hour is never named a
+    cut; its repeat at one in the one-fewer run only carries the day's backlog, and is not among the queue-hours the
+    95% is shared by: counting it would widen every real cut's interval and hide savings the plan has."""
+    result = check(mm_c(servers=1, load=0.5, horizon_s=4 * 3600.0, replications=2), [1, 1, 2, 2] + [0] * 20)
+    assert [(interval.hour, interval.one_fewer is None) for interval in result.intervals] == [
+        (0, True),
+        (1, True),
+        (2, False),
+        (3, False),
+    ]
+    assert result.one_fewer_level == pytest.approx(1.0 - 0.05 / 2)
+
+
 def _queues(*rules: tuple[str, dict[str, list[str]]], sla_s: float = 900.0) -> dict[str, Any]:
     """Queues with one SLA (`sla_s` at 90%), each fed by its rule; the last queue takes the rest."""
     return {
