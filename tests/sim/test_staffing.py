@@ -19,7 +19,14 @@ from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
 from queueopt.sim.simulator import simulate
 from queueopt.sim.staffing import QueueHour, handled_within, plan
-from queueopt.sim.staffing_check import IntervalCheck, PlanCheck, check, decided_within_sla_by_hour, rostered_at
+from queueopt.sim.staffing_check import (
+    IntervalCheck,
+    PlanCheck,
+    check,
+    decided_within_sla_by_hour,
+    ensure_checkable,
+    rostered_at,
+)
 from queueopt.sim.stats import Estimate
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -249,6 +256,16 @@ def test_an_hour_planned_at_one_moderator_is_no_cut_and_shares_no_confidence() -
         (3, False),
     ]
     assert result.one_fewer_level == pytest.approx(1.0 - 0.05 / 2)
+
+
+def test_a_check_refuses_queues_with_different_slas_even_in_one_group() -> None:
+    """The plan sizes one group against one SLA; queues judged against different ones are no pool, and a check of
+    them would confirm a headcount no sizing produced."""
+    ops = _queues(("video", {"modality": ["video"]}), ("text", {}))
+    ops["queues"][0]["sla_s"] = 600.0
+    scenario = _day(ops, [_stream("text", 10)], [_team("pool", 2, ["en"], text=20.0)])
+    with pytest.raises(InvalidInput, match="queues sharing one SLA"):
+        ensure_checkable(scenario)
 
 
 def _queues(*rules: tuple[str, dict[str, list[str]]], sla_s: float = 900.0) -> dict[str, Any]:
