@@ -708,6 +708,16 @@ def test_an_hour_s_share_is_the_kpi_over_the_items_arriving_in_it() -> None:
     assert share == {"queue.main.00h.decided_within_sla_share": kpis(run)["overall.decided_within_sla_share"]}
 
 
+def test_an_item_arriving_as_the_warm_up_ends_is_judged_as_kpis_judge_it(tmp_path: Path) -> None:
+    """A trace's times are often round: an item at exactly `warmup_s` is measured by `kpis` (`[warmup_s, horizon)`),
+    and the check's hour must count it too, or the hour it opens goes unjudged."""
+    trace = _replay(tmp_path, (1, 1, "en"))
+    scenario = mm_c(horizon_s=7200.0, warmup_s=3600.0, ops=_ops(), arrival={"rate_per_hour": 0}, trace=str(trace))
+    run = simulate(scenario)
+    assert decided_within_sla_by_hour(run) == {"queue.main.01h.decided_within_sla_share": 1.0}
+    assert kpis(run)["overall.decided_within_sla_share"] == 1.0
+
+
 def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> None:
     # 30% of decisions re-reviewed: a queue's reviews abandon at 1 / 60 s on 1 / 1.3 of them, a mean patience of 78 s.
     ops = {**ONE_QUEUE_OPS, "queues": [{"name": "main", "sla_s": 300.0, "sla_target": 0.8, "qa_sample_rate": 0.3}]}
