@@ -718,6 +718,14 @@ def test_an_item_arriving_as_the_warm_up_ends_is_judged_as_kpis_judge_it(tmp_pat
     assert kpis(run)["overall.decided_within_sla_share"] == 1.0
 
 
+def test_an_item_s_hour_is_its_hour_of_day_on_every_day_of_the_run(tmp_path: Path) -> None:
+    """The plan has 24 hours of day and a longer run repeats them: an item of the second day's 01h is judged with
+    the first day's 01h, not under an hour 25 that no plan's hour matches and the check would silently drop."""
+    trace = _replay(tmp_path, (1, 1, "en"), (25, 1, "en"))
+    scenario = mm_c(horizon_s=26 * 3600.0, warmup_s=0.0, ops=_ops(), arrival={"rate_per_hour": 0}, trace=str(trace))
+    assert decided_within_sla_by_hour(simulate(scenario)) == {"queue.main.01h.decided_within_sla_share": 1.0}
+
+
 def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> None:
     # 30% of decisions re-reviewed: a queue's reviews abandon at 1 / 60 s on 1 / 1.3 of them, a mean patience of 78 s.
     ops = {**ONE_QUEUE_OPS, "queues": [{"name": "main", "sla_s": 300.0, "sla_target": 0.8, "qa_sample_rate": 0.3}]}
