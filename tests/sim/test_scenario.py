@@ -547,3 +547,11 @@ def test_an_unreadable_trace_row_is_reported_with_the_file_s_other_problems(
         f"line {unreadable_line}: {reason}",
         f"line {last}: arrive_at_s: Input should be greater than or equal to 0",
     ]
+
+
+def test_a_trace_s_suffix_is_read_in_any_case(tmp_path: Path) -> None:
+    """Exports from Windows tools are often named in capitals (`TRACE.CSV`): the suffix names the format either way,
+    and refusing it as "not .csv" would puzzle the user holding a CSV file."""
+    path = tmp_path / "TRACE.CSV"
+    path.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\n")
+    assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
