@@ -555,3 +555,11 @@ def test_a_trace_s_suffix_is_read_in_any_case(tmp_path: Path) -> None:
     path = tmp_path / "TRACE.CSV"
     path.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\n")
     assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
+
+
+def test_a_csv_trace_saved_with_a_byte_order_mark_keeps_its_first_column(tmp_path: Path) -> None:
+    """Spreadsheets save CSV as UTF-8 with a byte order mark; read as plain UTF-8 the mark joins the first header,
+    and every row would lose its `id`."""
+    path = tmp_path / "trace.csv"
+    path.write_text("\ufeffid,arrive_at_s,modality,language,region\na,1,text,en,us\n", encoding="utf-8")
+    assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
