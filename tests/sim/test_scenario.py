@@ -563,3 +563,12 @@ def test_a_csv_trace_saved_with_a_byte_order_mark_keeps_its_first_column(tmp_pat
     path = tmp_path / "trace.csv"
     path.write_text("\ufeffid,arrive_at_s,modality,language,region\na,1,text,en,us\n", encoding="utf-8")
     assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
+
+
+def test_a_trace_that_is_not_utf8_is_one_problem_of_the_file(tmp_path: Path) -> None:
+    """A trace saved in Latin-1 is a common mistake: it is named as the file's one problem, not a traceback."""
+    path = tmp_path / "trace.csv"
+    path.write_bytes("id,arrive_at_s,modality,language,region\n\xe0,1,text,en,us\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == ["(file): not UTF-8 text (invalid continuation byte)"]
