@@ -572,3 +572,15 @@ def test_a_trace_that_is_not_utf8_is_one_problem_of_the_file(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load_trace(path)
     assert caught.value.problems == ["(file): not UTF-8 text (invalid continuation byte)"]
+
+
+def test_a_trace_s_reading_stops_at_its_twentieth_problem(tmp_path: Path) -> None:
+    """A wrong file (another table's export) has problems on every row: twenty are reported, even when a row brings
+    several at once, and the rest of the file is not read (here, its undecodable end is never reached)."""
+    row = '{{"id": "x{}", "arrive_at_s": 1, "modality": "hologram", "language": "en", "reports": -1}}\n'
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes("".join(row.format(k) for k in range(10)).encode() + b"\n" * 100_000 + b"\xff\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    problems = caught.value.problems
+    assert len(problems) == 20 and problems[-1] == "line 7: region: Field required"
