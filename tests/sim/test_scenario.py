@@ -584,3 +584,14 @@ def test_a_trace_s_reading_stops_at_its_twentieth_problem(tmp_path: Path) -> Non
         load_trace(path)
     problems = caught.value.problems
     assert len(problems) == 20 and problems[-1] == "line 7: region: Field required"
+
+
+@pytest.mark.parametrize("when", ["nan", "inf"])
+def test_an_arrival_time_that_is_no_finite_number_is_refused_on_its_line(tmp_path: Path, when: str) -> None:
+    """A NaN arrival compares false with the horizon, so the run would drop the row without a word and the sort
+    place it anywhere; an infinite one arrives never. Either is a broken export, named on its line."""
+    path = tmp_path / "trace.csv"
+    path.write_text(f"id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,{when},text,en,us\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == ["line 3: arrive_at_s: Input should be a finite number"]
