@@ -17,7 +17,9 @@ from queueopt.sim.scenario import (
     load_scenario,
     mix,
 )
-from queueopt.sim.trace import load_trace
+from queueopt.sim.trace import check_trace, load_trace
+
+from .helpers import mm_c
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"
@@ -595,3 +597,15 @@ def test_an_arrival_time_that_is_no_finite_number_is_refused_on_its_line(tmp_pat
     with pytest.raises(ConfigError) as caught:
         load_trace(path)
     assert caught.value.problems == ["line 3: arrive_at_s: Input should be a finite number"]
+
+
+def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
+    """A run covers `[0, horizon)` and replays no row at the horizon: `check_trace` counts such a row among those
+    left out, and a trace of nothing else is refused rather than run as an empty day."""
+    trace = tmp_path / "trace.csv"
+    trace.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,100,text,en,us\n")
+    scenario = mm_c(horizon_s=100.0, trace=str(trace), arrival={"rate_per_hour": 0.0})
+    assert check_trace(scenario) == 1
+    trace.write_text("id,arrive_at_s,modality,language,region\nb,100,text,en,us\n")
+    with pytest.raises(ConfigError, match="none of its 1 rows falls before the horizon"):
+        check_trace(scenario)
