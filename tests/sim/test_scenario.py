@@ -609,3 +609,16 @@ def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
     trace.write_text("id,arrive_at_s,modality,language,region\nb,100,text,en,us\n")
     with pytest.raises(ConfigError, match="none of its 1 rows falls before the horizon"):
         check_trace(scenario)
+
+
+def test_a_trace_naming_areas_the_ops_config_lacks_reports_twenty_of_them(tmp_path: Path) -> None:
+    """An export from another platform may name its own policy areas on every row: twenty problems say it, not
+    one line per row of a large file."""
+    trace = tmp_path / "trace.csv"
+    trace.write_text(
+        "id,arrive_at_s,modality,language,region,signals.hate\n"
+        + "".join(f"x{k},{k},text,en,us,0.5\n" for k in range(25))
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_trace(mm_c(trace=str(trace), arrival={"rate_per_hour": 0.0}))
+    assert caught.value.problems[19:] == ["item 'x19': signals.hate: not a policy area of the ops config"]
