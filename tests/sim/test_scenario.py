@@ -442,6 +442,23 @@ def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> Non
     assert (second.views_half_life_s, second.patience_s) == (math.inf, math.inf)
 
 
+def test_a_trace_row_s_half_life_and_patience_are_at_most_a_year(tmp_path: Path) -> None:
+    """As for a scenario's drawn half-life, the bound is the longest run (366 days): more is no decay and no
+    abandonment in any run, so a row giving it holds a unit mistake or a placeholder for "never", which an empty cell
+    says."""
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
+        "a,0,text,en,us,31622400,31622400\nb,0,text,en,us,1e12,31622401\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == [
+        "line 3: views_half_life_s: Input should be less than or equal to 31622400",
+        "line 3: patience_s: Input should be less than or equal to 31622400",
+    ]
+
+
 @pytest.mark.parametrize("column", ["region", "signals.spam"])
 def test_a_trace_column_named_twice_is_refused(tmp_path: Path, column: str) -> None:
     """Found by a probe: a CSV with `region` twice was replayed with the last one's cells, the first dropped."""
