@@ -442,6 +442,20 @@ def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> Non
     assert (second.views_half_life_s, second.patience_s) == (math.inf, math.inf)
 
 
+def test_a_trace_row_s_timing_and_item_problems_are_reported_together(tmp_path: Path) -> None:
+    """Found by a mutation review: a row with a bad arrival time had its item's problems held back until the time
+    was fixed and the trace read again, one more round trip per row of a trace whose export went wrong."""
+    path = tmp_path / "trace.csv"
+    path.write_text("id,arrive_at_s,modality,language,region,patience_s\na,-1,hologram,en,us,0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == [
+        "line 2: arrive_at_s: Input should be greater than or equal to 0",
+        "line 2: patience_s: Input should be greater than 0",
+        "line 2: modality: Input should be 'video', 'audio', 'photo', 'text' or 'livestream'",
+    ]
+
+
 def test_a_trace_row_s_half_life_and_patience_are_at_most_a_year(tmp_path: Path) -> None:
     """As for a scenario's drawn half-life, the bound is the longest run (366 days): more is no decay and no
     abandonment in any run, so a row giving it holds a unit mistake or a placeholder for "never", which an empty cell
