@@ -237,6 +237,8 @@ def test_a_check_of_one_moderator_runs_no_smaller_size() -> None:
     # `max(1, servers - 1)` ran one moderator twice and showed it as the result at none.
     result = check(mm_c(servers=1, load=0.1, horizon_s=5000.0), [1] * 24)
     assert result.intervals and all(interval.one_fewer is None for interval in result.intervals)
+    # Nothing run at one fewer shares the 95%: the report's one-fewer column is headed at the plan's own level.
+    assert result.one_fewer_level == 0.95
 
 
 def test_check_refuses_a_whole_roster() -> None:
