@@ -381,6 +381,19 @@ def test_trace_from_csv(tmp_path: Path) -> None:
     assert second.true_violating is True
 
 
+def test_every_signals_and_attributes_column_of_a_csv_row_nests_in_its_item(tmp_path: Path) -> None:
+    """An item scored in several policy areas is routed and auto-actioned on all of them: keeping one column of each
+    kind would replay an item scored for spam and gore as if it had only one score, and maybe route it elsewhere."""
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,signals.spam,signals.gore,attributes.channel,attributes.market\n"
+        "a,1,text,en,us,0.1,0.9,ads,de\n"
+    )
+    [arrival] = load_trace(path)
+    assert arrival.item.signals == {"spam": 0.1, "gore": 0.9}
+    assert arrival.item.attributes == {"channel": "ads", "market": "de"}
+
+
 def test_trace_from_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
     rows = [
