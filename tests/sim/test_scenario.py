@@ -437,15 +437,18 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
     assert caught.value.problems == [f"line 3: content_hash: {UNLINKED}"]
 
 
-def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:
-    path = tmp_path / "trace.csv"
-    path.write_text(
-        "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
-        "a,0,text,en,us,600,30\nb,1,text,en,us,,\nc,2,text,en,us,0,inf\n"
-    )
+def _trace_problems(path: Path, text: str) -> list[str]:
+    """What `load_trace` reports of a trace file `path` holding `text`."""
+    path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_trace(path)
-    assert caught.value.problems == [
+    return caught.value.problems
+
+
+def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    rows = "a,0,text,en,us,600,30\nb,1,text,en,us,,\nc,2,text,en,us,0,inf\n"
+    assert _trace_problems(path, "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n" + rows) == [
         "line 4: views_half_life_s: Input should be greater than 0",
         "line 4: patience_s: Input should be a finite number",
     ]
@@ -458,11 +461,8 @@ def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> Non
 def test_a_trace_row_s_timing_and_item_problems_are_reported_together(tmp_path: Path) -> None:
     """Found by a mutation review: a row with a bad arrival time had its item's problems held back until the time
     was fixed and the trace read again, one more round trip per row of a trace whose export went wrong."""
-    path = tmp_path / "trace.csv"
-    path.write_text("id,arrive_at_s,modality,language,region,patience_s\na,-1,hologram,en,us,0\n")
-    with pytest.raises(ConfigError) as caught:
-        load_trace(path)
-    assert caught.value.problems == [
+    row = "a,-1,hologram,en,us,0\n"
+    assert _trace_problems(tmp_path / "trace.csv", "id,arrive_at_s,modality,language,region,patience_s\n" + row) == [
         "line 2: arrive_at_s: Input should be greater than or equal to 0",
         "line 2: patience_s: Input should be greater than 0",
         "line 2: modality: Input should be 'video', 'audio', 'photo', 'text' or 'livestream'",
@@ -473,14 +473,9 @@ def test_a_trace_row_s_half_life_and_patience_are_at_most_a_year(tmp_path: Path)
     """As for a scenario's drawn half-life, the bound is the longest run (366 days): more is no decay and no
     abandonment in any run, so a row giving it holds a unit mistake or a placeholder for "never", which an empty cell
     says."""
-    path = tmp_path / "trace.csv"
-    path.write_text(
-        "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
-        "a,0,text,en,us,31622400,31622400\nb,0,text,en,us,1e12,31622401\n"
-    )
-    with pytest.raises(ConfigError) as caught:
-        load_trace(path)
-    assert caught.value.problems == [
+    rows = "a,0,text,en,us,31622400,31622400\nb,0,text,en,us,1e12,31622401\n"
+    header = "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
+    assert _trace_problems(tmp_path / "trace.csv", header + rows) == [
         "line 3: views_half_life_s: Input should be less than or equal to 31622400",
         "line 3: patience_s: Input should be less than or equal to 31622400",
     ]
@@ -636,11 +631,9 @@ def test_a_trace_s_reading_stops_at_its_twentieth_problem(tmp_path: Path) -> Non
 def test_an_arrival_time_that_is_no_finite_number_is_refused_on_its_line(tmp_path: Path, when: str) -> None:
     """A NaN arrival compares false with the horizon, so the run would drop the row without a word and the sort
     place it anywhere; an infinite one arrives never. Either is a broken export, named on its line."""
-    path = tmp_path / "trace.csv"
-    path.write_text(f"id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,{when},text,en,us\n")
-    with pytest.raises(ConfigError) as caught:
-        load_trace(path)
-    assert caught.value.problems == ["line 3: arrive_at_s: Input should be a finite number"]
+    rows = f"a,1,text,en,us\nb,{when},text,en,us\n"
+    problems = _trace_problems(tmp_path / "trace.csv", "id,arrive_at_s,modality,language,region\n" + rows)
+    assert problems == ["line 3: arrive_at_s: Input should be a finite number"]
 
 
 def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
