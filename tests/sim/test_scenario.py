@@ -638,13 +638,14 @@ def test_an_arrival_time_that_is_no_finite_number_is_refused_on_its_line(tmp_pat
 
 def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
     """A run covers `[0, horizon)` and replays no row at the horizon: `check_trace` counts such a row among those
-    left out, and a trace of nothing else is refused rather than run as an empty day."""
+    left out, and a trace of nothing else is refused rather than run as an empty day, naming its earliest row (Unix
+    timestamps, say, whose first tells the user what went wrong)."""
     trace = tmp_path / "trace.csv"
     trace.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,100,text,en,us\n")
     scenario = mm_c(horizon_s=100.0, trace=str(trace), arrival={"rate_per_hour": 0.0})
     assert check_trace(scenario) == 1
-    trace.write_text("id,arrive_at_s,modality,language,region\nb,100,text,en,us\n")
-    with pytest.raises(ConfigError, match="none of its 1 rows falls before the horizon"):
+    trace.write_text("id,arrive_at_s,modality,language,region\nc,200,text,en,us\nb,100,text,en,us\n")
+    with pytest.raises(ConfigError, match="none of its 2 rows falls before the horizon .* the first row is at 100$"):
         check_trace(scenario)
 
 
