@@ -17,7 +17,9 @@ from queueopt.sim.scenario import (
     load_scenario,
     mix,
 )
-from queueopt.sim.trace import load_trace
+from queueopt.sim.trace import check_trace, load_trace
+
+from .helpers import mm_c
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"
@@ -379,6 +381,19 @@ def test_trace_from_csv(tmp_path: Path) -> None:
     assert second.true_violating is True
 
 
+def test_every_signals_and_attributes_column_of_a_csv_row_nests_in_its_item(tmp_path: Path) -> None:
+    """An item scored in several policy areas is routed and auto-actioned on all of them: keeping one column of each
+    kind would replay an item scored for spam and gore as if it had only one score, and maybe route it elsewhere."""
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,signals.spam,signals.gore,attributes.channel,attributes.market\n"
+        "a,1,text,en,us,0.1,0.9,ads,de\n"
+    )
+    [arrival] = load_trace(path)
+    assert arrival.item.signals == {"spam": 0.1, "gore": 0.9}
+    assert arrival.item.attributes == {"channel": "ads", "market": "de"}
+
+
 def test_trace_from_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
     rows = [
@@ -422,15 +437,18 @@ def test_trace_errors_name_the_line(tmp_path: Path) -> None:
     assert caught.value.problems == [f"line 3: content_hash: {UNLINKED}"]
 
 
-def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:
-    path = tmp_path / "trace.csv"
-    path.write_text(
-        "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
-        "a,0,text,en,us,600,30\nb,1,text,en,us,,\nc,2,text,en,us,0,inf\n"
-    )
+def _trace_problems(path: Path, text: str) -> list[str]:
+    """What `load_trace` reports of a trace file `path` holding `text`."""
+    path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_trace(path)
-    assert caught.value.problems == [
+    return caught.value.problems
+
+
+def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    rows = "a,0,text,en,us,600,30\nb,1,text,en,us,,\nc,2,text,en,us,0,inf\n"
+    assert _trace_problems(path, "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n" + rows) == [
         "line 4: views_half_life_s: Input should be greater than 0",
         "line 4: patience_s: Input should be a finite number",
     ]
@@ -438,6 +456,29 @@ def test_a_trace_row_s_half_life_and_patience_are_checked(tmp_path: Path) -> Non
     [first, second] = load_trace(path)
     assert (first.views_half_life_s, first.patience_s) == (600.0, 30.0)
     assert (second.views_half_life_s, second.patience_s) == (math.inf, math.inf)
+
+
+def test_a_trace_row_s_timing_and_item_problems_are_reported_together(tmp_path: Path) -> None:
+    """Found by a mutation review: a row with a bad arrival time had its item's problems held back until the time
+    was fixed and the trace read again, one more round trip per row of a trace whose export went wrong."""
+    row = "a,-1,hologram,en,us,0\n"
+    assert _trace_problems(tmp_path / "trace.csv", "id,arrive_at_s,modality,language,region,patience_s\n" + row) == [
+        "line 2: arrive_at_s: Input should be greater than or equal to 0",
+        "line 2: patience_s: Input should be greater than 0",
+        "line 2: modality: Input should be 'video', 'audio', 'photo', 'text' or 'livestream'",
+    ]
+
+
+def test_a_trace_row_s_half_life_and_patience_are_at_most_a_year(tmp_path: Path) -> None:
+    """As for a scenario's drawn half-life, the bound is the longest run (366 days): more is no decay and no
+    abandonment in any run, so a row giving it holds a unit mistake or a placeholder for "never", which an empty cell
+    says."""
+    rows = "a,0,text,en,us,31622400,31622400\nb,0,text,en,us,1e12,31622401\n"
+    header = "id,arrive_at_s,modality,language,region,views_half_life_s,patience_s\n"
+    assert _trace_problems(tmp_path / "trace.csv", header + rows) == [
+        "line 3: views_half_life_s: Input should be less than or equal to 31622400",
+        "line 3: patience_s: Input should be less than or equal to 31622400",
+    ]
 
 
 @pytest.mark.parametrize("column", ["region", "signals.spam"])
@@ -547,3 +588,75 @@ def test_an_unreadable_trace_row_is_reported_with_the_file_s_other_problems(
         f"line {unreadable_line}: {reason}",
         f"line {last}: arrive_at_s: Input should be greater than or equal to 0",
     ]
+
+
+def test_a_trace_s_suffix_is_read_in_any_case(tmp_path: Path) -> None:
+    """Exports from Windows tools are often named in capitals (`TRACE.CSV`): the suffix names the format either way,
+    and refusing it as "not .csv" would puzzle the user holding a CSV file."""
+    path = tmp_path / "TRACE.CSV"
+    path.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\n")
+    assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
+
+
+def test_a_csv_trace_saved_with_a_byte_order_mark_keeps_its_first_column(tmp_path: Path) -> None:
+    """Spreadsheets save CSV as UTF-8 with a byte order mark; read as plain UTF-8 the mark joins the first header,
+    and every row would lose its `id`."""
+    path = tmp_path / "trace.csv"
+    path.write_text("\ufeffid,arrive_at_s,modality,language,region\na,1,text,en,us\n", encoding="utf-8")
+    assert [arrival.item.id for arrival in load_trace(path)] == ["a"]
+
+
+def test_a_trace_that_is_not_utf8_is_one_problem_of_the_file(tmp_path: Path) -> None:
+    """A trace saved in Latin-1 is a common mistake: it is named as the file's one problem, not a traceback."""
+    path = tmp_path / "trace.csv"
+    path.write_bytes("id,arrive_at_s,modality,language,region\n\xe0,1,text,en,us\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    assert caught.value.problems == ["(file): not UTF-8 text (invalid continuation byte)"]
+
+
+def test_a_trace_s_reading_stops_at_its_twentieth_problem(tmp_path: Path) -> None:
+    """A wrong file (another table's export) has problems on every row: twenty are reported, even when a row brings
+    several at once, and the rest of the file is not read (here, its undecodable end is never reached)."""
+    row = '{{"id": "x{}", "arrive_at_s": 1, "modality": "hologram", "language": "en", "reports": -1}}\n'
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes("".join(row.format(k) for k in range(10)).encode() + b"\n" * 100_000 + b"\xff\n")
+    with pytest.raises(ConfigError) as caught:
+        load_trace(path)
+    problems = caught.value.problems
+    assert len(problems) == 20 and problems[-1] == "line 7: region: Field required"
+
+
+@pytest.mark.parametrize("when", ["nan", "inf"])
+def test_an_arrival_time_that_is_no_finite_number_is_refused_on_its_line(tmp_path: Path, when: str) -> None:
+    """A NaN arrival compares false with the horizon, so the run would drop the row without a word and the sort
+    place it anywhere; an infinite one arrives never. Either is a broken export, named on its line."""
+    rows = f"a,1,text,en,us\nb,{when},text,en,us\n"
+    problems = _trace_problems(tmp_path / "trace.csv", "id,arrive_at_s,modality,language,region\n" + rows)
+    assert problems == ["line 3: arrive_at_s: Input should be a finite number"]
+
+
+def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
+    """A run covers `[0, horizon)` and replays no row at the horizon: `check_trace` counts such a row among those
+    left out, and a trace of nothing else is refused rather than run as an empty day, naming its earliest row (Unix
+    timestamps, say, whose first tells the user what went wrong)."""
+    trace = tmp_path / "trace.csv"
+    trace.write_text("id,arrive_at_s,modality,language,region\na,1,text,en,us\nb,100,text,en,us\n")
+    scenario = mm_c(horizon_s=100.0, trace=str(trace), arrival={"rate_per_hour": 0.0})
+    assert check_trace(scenario) == 1
+    trace.write_text("id,arrive_at_s,modality,language,region\nc,200,text,en,us\nb,100,text,en,us\n")
+    with pytest.raises(ConfigError, match="none of its 2 rows falls before the horizon .* the first row is at 100$"):
+        check_trace(scenario)
+
+
+def test_a_trace_naming_areas_the_ops_config_lacks_reports_twenty_of_them(tmp_path: Path) -> None:
+    """An export from another platform may name its own policy areas on every row: twenty problems say it, not
+    one line per row of a large file."""
+    trace = tmp_path / "trace.csv"
+    trace.write_text(
+        "id,arrive_at_s,modality,language,region,signals.hate\n"
+        + "".join(f"x{k},{k},text,en,us,0.5\n" for k in range(25))
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_trace(mm_c(trace=str(trace), arrival={"rate_per_hour": 0.0}))
+    assert caught.value.problems[19:] == ["item 'x19': signals.hate: not a policy area of the ops config"]

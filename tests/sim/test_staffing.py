@@ -19,7 +19,14 @@ from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
 from queueopt.sim.simulator import simulate
 from queueopt.sim.staffing import QueueHour, handled_within, plan
-from queueopt.sim.staffing_check import IntervalCheck, PlanCheck, check, decided_within_sla_by_hour, rostered_at
+from queueopt.sim.staffing_check import (
+    IntervalCheck,
+    PlanCheck,
+    check,
+    decided_within_sla_by_hour,
+    ensure_checkable,
+    rostered_at,
+)
 from queueopt.sim.stats import Estimate
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -230,11 +237,37 @@ def test_a_check_of_one_moderator_runs_no_smaller_size() -> None:
     # `max(1, servers - 1)` ran one moderator twice and showed it as the result at none.
     result = check(mm_c(servers=1, load=0.1, horizon_s=5000.0), [1] * 24)
     assert result.intervals and all(interval.one_fewer is None for interval in result.intervals)
+    # Nothing run at one fewer shares the 95%: the report's one-fewer column is headed at the plan's own level.
+    assert result.one_fewer_level == 0.95
 
 
 def test_check_refuses_a_whole_roster() -> None:
     with pytest.raises(InvalidInput, match="one roster group and one queue"):
         check(example("example_day.toml"), [10] * 24)
+
+
+def test_an_hour_planned_at_one_moderator_is_no_cut_and_shares_no_confidence() -> None:
+    """At one moderator there is no run at one fewer (at none nothing is decided), so such an hour is never named a
+    cut; its repeat at one in the one-fewer run only carries the day's backlog, and is not among the queue-hours the
+    95% is shared by: counting it would widen every real cut's interval and hide savings the plan has."""
+    result = check(mm_c(servers=1, load=0.5, horizon_s=4 * 3600.0, replications=2), [1, 1, 2, 2] + [0] * 20)
+    assert [(interval.hour, interval.one_fewer is None) for interval in result.intervals] == [
+        (0, True),
+        (1, True),
+        (2, False),
+        (3, False),
+    ]
+    assert result.one_fewer_level == pytest.approx(1.0 - 0.05 / 2)
+
+
+def test_a_check_refuses_queues_with_different_slas_even_in_one_group() -> None:
+    """The plan sizes one group against one SLA; queues judged against different ones are no pool, and a check of
+    them would confirm a headcount no sizing produced."""
+    ops = _queues(("video", {"modality": ["video"]}), ("text", {}))
+    ops["queues"][0]["sla_s"] = 600.0
+    scenario = _day(ops, [_stream("text", 10)], [_team("pool", 2, ["en"], text=20.0)])
+    with pytest.raises(InvalidInput, match="queues sharing one SLA"):
+        ensure_checkable(scenario)
 
 
 def _queues(*rules: tuple[str, dict[str, list[str]]], sla_s: float = 900.0) -> dict[str, Any]:
@@ -349,6 +382,14 @@ def test_a_queue_hour_is_met_only_when_its_whole_interval_reaches_the_target() -
     assert not check_of.met() and check_of.unsure() == [unsure] and check_of.missed() == []
     assert PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [], 4).met()
     assert not PlanCheck([3] * 24, [_interval(11, 0.9, 0.05, None)], [12], 4).met()  # an hour nobody judged
+
+
+def test_a_perfect_hour_meets_a_target_of_one_at_the_plan_and_at_one_fewer() -> None:
+    """Every replication deciding every item of the hour within the SLA gives the interval [1, 1]: its lower bound
+    is at a target of 1, which is met (and not missed), at the plan and at one fewer; a strict comparison would
+    never call a plan for a target of 1 met, however it did."""
+    perfect = _interval(5, 1.0, 0.0, 1.0, target=1.0)
+    assert perfect.met() and not perfect.missed() and perfect.met_one_fewer()
 
 
 def test_a_queue_hour_is_missed_only_when_its_whole_interval_is_below_the_target() -> None:
@@ -667,6 +708,24 @@ def test_an_hour_s_share_is_the_kpi_over_the_items_arriving_in_it() -> None:
     assert (run.arrivals.at_s[~np.isnan(run.abandoned_at)] >= scenario.warmup_s).sum() > 10
     share = decided_within_sla_by_hour(run)
     assert share == {"queue.main.00h.decided_within_sla_share": kpis(run)["overall.decided_within_sla_share"]}
+
+
+def test_an_item_arriving_as_the_warm_up_ends_is_judged_as_kpis_judge_it(tmp_path: Path) -> None:
+    """A trace's times are often round: an item at exactly `warmup_s` is measured by `kpis` (`[warmup_s, horizon)`),
+    and the check's hour must count it too, or the hour it opens goes unjudged."""
+    trace = _replay(tmp_path, (1, 1, "en"))
+    scenario = mm_c(horizon_s=7200.0, warmup_s=3600.0, ops=_ops(), arrival={"rate_per_hour": 0}, trace=str(trace))
+    run = simulate(scenario)
+    assert decided_within_sla_by_hour(run) == {"queue.main.01h.decided_within_sla_share": 1.0}
+    assert kpis(run)["overall.decided_within_sla_share"] == 1.0
+
+
+def test_an_item_s_hour_is_its_hour_of_day_on_every_day_of_the_run(tmp_path: Path) -> None:
+    """The plan has 24 hours of day and a longer run repeats them: an item of the second day's 01h is judged with
+    the first day's 01h, not under an hour 25 that no plan's hour matches and the check would silently drop."""
+    trace = _replay(tmp_path, (1, 1, "en"), (25, 1, "en"))
+    scenario = mm_c(horizon_s=26 * 3600.0, warmup_s=0.0, ops=_ops(), arrival={"rate_per_hour": 0}, trace=str(trace))
+    assert decided_within_sla_by_hour(simulate(scenario)) == {"queue.main.01h.decided_within_sla_share": 1.0}
 
 
 def test_qa_reviews_never_abandon_so_a_queue_s_patience_is_diluted_by_them() -> None:

@@ -147,11 +147,17 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
 def _arrival(record: dict[str, Any]) -> TraceArrival | list[str]:
     """One row as an arrival to replay, or what is wrong with it."""
     timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
+    problems: list[str] = []  # the time's and the item's, together: the row is fixed in one round
     try:
         when = _TraceTiming.model_validate(timing)
+    except ValidationError as error:
+        problems = format_validation_error(error)
+    try:
         item = Item.model_validate(record)
     except ValidationError as error:
-        return format_validation_error(error)
+        return problems + format_validation_error(error)
+    if problems:
+        return problems
     unlinked_appeal = unlinked(item)
     if unlinked_appeal is not None:  # the engine would refuse it in the middle of the run
         return [f"content_hash: {unlinked_appeal}"]
