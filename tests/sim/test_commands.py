@@ -257,6 +257,24 @@ def test_staff_check_of_a_one_moderator_plan_says_one_fewer_was_not_run(app: typ
     assert "Plan simulated hour by hour" in result.output
     assert "not run" in result.output and "One moderator fewer met" not in result.output
     assert "One moderator fewer is not judged" not in result.output  # nothing was run at one fewer to judge
+    # 01h is in the window (400-4000 s) but drew no item in 400 s at 6 an hour: nothing to say of the horizon
+    assert "Not judged: hour(s) 01h had no items in the measured window (400-4000 s)." in result.output
+    assert "outside the measured window" not in result.output
+
+
+def test_staff_check_of_a_day_says_the_warm_up_hides_its_first_hour(app: typer.Typer, tmp_path: Path) -> None:
+    """Found by a review: a one-day scenario with an hour's warm-up can never have its 00h judged, so `staff --check`
+    exits 1 on it every time; the command says which hours fall outside the window and how to reach them."""
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 600"))
+    text = scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 6")
+    text = text.replace("horizon_s = 4000", "horizon_s = 86400").replace("warmup_s = 400", "warmup_s = 3600")
+    scenario.write_text(text)
+    result = CliRunner().invoke(app, ["staff", str(scenario), "--check", "-n", "2"])
+    assert result.exit_code == 1, result.output
+    assert (
+        "Not judged: hour(s) 00h lie outside the measured window (3600-86400 s, warmup_s to horizon_s); a horizon_s "
+        "at least 86400 s past warmup_s judges every hour of the day." in " ".join(result.output.split())
+    )
 
 
 @pytest.mark.parametrize("check", [[], ["--check"]])

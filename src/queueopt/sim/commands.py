@@ -7,6 +7,7 @@ Every mistake in a scenario is printed as `file: field.path: reason`, one line e
 from __future__ import annotations
 
 import errno
+import math
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from queueopt.command_errors import exit_with
 from queueopt.command_options import number_from
 from queueopt.config import ConfigError
 from queueopt.errors import QueueoptError
+from queueopt.sim.roster import DAY_S
 from queueopt.sim.scenario import MAX_HORIZON_S, MAX_REPLICATIONS, Scenario, Strategy, load_scenario
 from queueopt.sim.trace import check_trace
 from queueopt.sim.variants import scaled
@@ -420,7 +422,7 @@ def staff(
             print("Nothing to simulate: no items reach a queue.")
         return
     result = check(scenario, staffing_to_check, replications, workers)
-    _print_check(result)
+    _print_check(result, scenario)
     if result.met():
         _say_saving(saving, sum(dedicated), "confirmed in simulation hour by hour")
         return
@@ -440,7 +442,7 @@ def _long_patience(rows: list[QueueHour]) -> list[QueueHour]:
     return [row for row in rows if row.abandonment_bound is not None]
 
 
-def _print_check(result: PlanCheck) -> None:
+def _print_check(result: PlanCheck, scenario: Scenario) -> None:
     """Each queue-hour's simulated share with its 95% interval and verdict, then what the plan may rest on: met
     only where the interval's lower bound reaches the target (`staffing_check.IntervalCheck`)."""
     from queueopt.sim.staffing_check import CUT_MIN_REPLICATIONS
@@ -472,8 +474,17 @@ def _print_check(result: PlanCheck) -> None:
         )
         if unsure:
             print("An unsure hour is not shown to meet its target; more replications (-n) narrow its interval.")
-    if result.unmeasured:
-        print(f"Not judged: hour(s) {_hours(result.unmeasured)} had no items after the warm-up.")
+    # A day's run with a warm-up never judges its first hours (found by a review): say so, and how to judge them.
+    start, end = scenario.warmup_s, scenario.horizon_s
+    outside = [hour for hour in result.unmeasured if hour not in _hours_reached(start, end)]
+    quiet = [hour for hour in result.unmeasured if hour not in outside]
+    if outside:
+        print(
+            f"Not judged: hour(s) {_hours(outside)} lie outside the measured window ({start:g}-{end:g} s, warmup_s to "
+            f"horizon_s); a horizon_s at least {DAY_S:.0f} s past warmup_s judges every hour of the day."
+        )
+    if quiet:
+        print(f"Not judged: hour(s) {_hours(quiet)} had no items in the measured window ({start:g}-{end:g} s).")
     fewer_hours = result.one_fewer_hours()
     if fewer_hours:
         print(
@@ -499,6 +510,13 @@ def _worst(rows: list[IntervalCheck]) -> str:
 
     worst = min(rows, key=lambda row: row.at_plan.mean)
     return f", lowest {worst.queue} at {worst.hour:02d}h {interval(worst.at_plan)} with {worst.servers}"
+
+
+def _hours_reached(start_s: float, end_s: float) -> set[int]:
+    """The hours of day a run's window `[start_s, end_s)` reaches, on any of its days."""
+    if end_s - start_s >= DAY_S:
+        return set(range(24))
+    return {hour % 24 for hour in range(int(start_s // 3600.0), math.ceil(end_s / 3600.0))}
 
 
 def _hours(hours: list[int]) -> str:
