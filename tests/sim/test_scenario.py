@@ -346,6 +346,15 @@ def test_mix_normalises_in_file_order() -> None:
     assert list(probabilities) == [0.75, 0.25]
 
 
+def test_mix_of_weights_whose_sum_overflows_still_normalises() -> None:
+    """Found by a probe: `language = { en = 1e308, fr = 1e308 }` passes validation (each weight finite and
+    positive), and its sum overflowed, so every lab command died in `rng.choice` with a traceback."""
+    top = float(np.finfo(float).max)
+    values, probabilities = mix({"en": top, "fr": top, "es": top / 2})
+    assert values == ["en", "fr", "es"]
+    assert list(probabilities) == [0.4, 0.4, 0.2]
+
+
 def test_handling_time_mean_and_duration_scaling() -> None:
     rng = np.random.default_rng(5)
     lognormal = HandlingTime(median_s=60.0, sigma=0.5, duration_factor=1.5)

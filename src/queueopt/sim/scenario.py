@@ -481,7 +481,12 @@ def mix(weights: dict[Any, float]) -> tuple[list[Any], np.ndarray]:
     """A mix table as values and normalised probabilities, in file order, ready for `rng.choice`."""
     values = list(weights)
     probabilities = np.asarray([weights[value] for value in values], dtype=float)
-    return values, probabilities / probabilities.sum()
+    with np.errstate(over="ignore"):
+        total = probabilities.sum()
+    if not math.isfinite(total):  # weights near the largest float (1e308 twice, found by a probe) overflow their sum
+        probabilities /= probabilities.max()
+        total = probabilities.sum()
+    return values, probabilities / total
 
 
 def _cross_reference_problems(scenario: Scenario) -> list[str]:
