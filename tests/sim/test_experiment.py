@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from queueopt.sim.experiment import Experiment, compare, compare_strategies, run_experiment
 from queueopt.sim.kpis import kpis
 from queueopt.sim.report import summary
-from queueopt.sim.simulator import simulate
+from queueopt.sim.simulator import RunRecord, simulate
 from queueopt.sim.variants import scaled
 
 from .helpers import ONE_QUEUE_OPS, example, mm_c
@@ -16,6 +17,28 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     scenario = mm_c(horizon_s=4000.0, replications=3)
     serial, parallel = run_experiment(scenario), run_experiment(scenario, workers=2)
     np.testing.assert_equal(serial.replications, parallel.replications)  # NaN equals NaN here
+
+
+class _FailingAt:
+    """A measure that leaves a file per replication it measures, in a worker process too, and fails at one."""
+
+    def __init__(self, folder: Path, failing: int) -> None:
+        self.folder, self.failing = folder, failing
+
+    def __call__(self, run: RunRecord) -> dict[str, float]:
+        (self.folder / str(run.replication)).touch()
+        if run.replication == self.failing:
+            raise RuntimeError("this replication fails")
+        return kpis(run)
+
+
+def test_a_failed_or_interrupted_replication_drops_the_queued_ones(tmp_path: Path) -> None:
+    """Found by a probe: Ctrl-C with `--workers 2` and 300 replications queued exited 40 s later, having run every
+    one of them, since leaving the pool's `with` block waited for all it had been given."""
+    scenario = mm_c(horizon_s=300.0, replications=40)
+    with pytest.raises(RuntimeError, match="this replication fails"):
+        run_experiment(scenario, workers=2, measure=_FailingAt(tmp_path, 1))
+    assert len(list(tmp_path.iterdir())) < 10  # the first, the failed one and those already handed to a worker
 
 
 def test_common_random_numbers_narrow_the_paired_interval() -> None:

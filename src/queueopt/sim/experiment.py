@@ -75,12 +75,17 @@ def run_experiment(
     first = simulate(scenario, 0, chosen, None if progress is None else _bind(progress, 0))
     measured = [measure(first)]
     if workers > 1 and count > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, count - 1)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(workers, count - 1))
+        try:
             jobs = [pool.submit(_replicate, scenario, replication, chosen, measure) for replication in range(1, count)]
             for replication, job in enumerate(jobs, start=1):
                 measured.append(job.result())
                 if progress is not None:
                     progress(replication, scenario.horizon_s)
+        finally:
+            # On Ctrl-C or a failed replication the queued ones are dropped: leaving a `with` block ran every one
+            # of them first (found by a probe: 40 s after the signal with 300 queued).
+            pool.shutdown(cancel_futures=True)
     else:
         for replication in range(1, count):
             report = None if progress is None else _bind(progress, replication)
