@@ -174,6 +174,18 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             'modalities = ["text", "video"]',
             "roster.0: speed has no handling time for modalities ['video']",
         ),
+        # Found by a probe, each accepted and then ignored, or overflowing a KPI to infinity.
+        (
+            "speed = { text = { median_s = 60 } }",
+            "speed = { text = { median_s = 60 }, photo = { median_s = 20 } }",
+            "roster.0: speed has handling times for modalities the group does not review: ['photo']",
+        ),
+        ('site = "lisbon"', 'site = "lisbon"\nhourly_cost = 1e308', "roster.0.hourly_cost: Input should be less than"),
+        (
+            "horizon_s = 3600",
+            "horizon_s = 3600\nbursts = [{ start_s = 0, length_s = 60, multiplier = 2, arrivals = [] }]",
+            "bursts.0.arrivals: List should have at least 1 item",
+        ),
         (
             "speed = { text = { median_s = 60 } }",
             'speed = { text = { distribution = "exponential", median_s = 60 } }',

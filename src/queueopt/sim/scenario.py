@@ -49,6 +49,8 @@ Probability = Annotated[float, Field(strict=True, ge=0.0, le=1.0, allow_inf_nan=
 Weight = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
 Sigma = Annotated[float, Field(strict=True, ge=0.0, le=5.0, allow_inf_nan=False)]
 """A lognormal's sigma: at 5 its draws already span 10^±11 times the median; more is a typo, and overflows."""
+MAX_HOURLY_COST = 1e9
+"""Far above any hourly wage in any currency; a cost near the largest float overflowed the cost KPI to infinity."""
 Seconds = Annotated[float, Field(strict=True, gt=0.0, le=MAX_DURATION_S, allow_inf_nan=False)]
 """A handling time's median or mean: up to a week, the longest item there is."""
 HOURS = 24
@@ -221,7 +223,7 @@ class Burst(Strict):
     start_s: NonNegativeFloat
     length_s: PositiveFloat
     multiplier: Annotated[float, Field(strict=True, ge=0.0, le=1000.0, allow_inf_nan=False)]
-    arrivals: list[Code] | None = None
+    arrivals: list[Code] | None = Field(default=None, min_length=1)  # none named would be a burst of nothing
 
     def applies_to(self, name: str) -> bool:
         return self.arrivals is None or name in self.arrivals
@@ -330,7 +332,7 @@ class RosterGroup(Strict):
     capacity: Capacity = 1
     severe_per_hour: SeverePerHour | None = None
     cooldown_s: CooldownS = 0.0
-    hourly_cost: NonNegativeFloat = 0.0
+    hourly_cost: Annotated[float, Field(strict=True, ge=0.0, le=MAX_HOURLY_COST, allow_inf_nan=False)] = 0.0
     shifts: list[Shift] = Field(default_factory=lambda: [Shift(start_h=0.0, end_h=24.0)], min_length=1)
     breaks: Breaks | None = None
     accuracy: Accuracy = Field(default_factory=lambda: Accuracy(mean=0.9))
@@ -346,6 +348,9 @@ class RosterGroup(Strict):
         missing = [modality.value for modality in self.modalities if modality not in self.speed]
         if missing:
             raise ValueError(f"speed has no handling time for modalities {missing}")
+        unused = [modality.value for modality in self.speed if modality not in self.modalities]
+        if unused:  # a mistyped `modalities` would leave the group idle with its handling times read and unused
+            raise ValueError(f"speed has handling times for modalities the group does not review: {unused}")
         return self
 
     def on_shift(self, t: float) -> bool:
