@@ -346,6 +346,17 @@ def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     assert "one roster group and one queue" in result.output
 
 
+def test_the_outputs_say_the_run_was_scaled(app: typer.Typer, tmp_path: Path) -> None:
+    """Found by a probe: a 1% day's summary and report said only horizon, warm-up and seed, so its cost and items
+    read like a whole day's. The small scenario's 2 moderators at 2.6 round up to 6."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--scale", "2.6"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "summary.json").read_text())["scenario"]
+    assert run == {"horizon_s": 4000.0, "warmup_s": 400.0, "seed": 1, "scale": 2.6, "moderators": 6}
+    assert "scaled by 2.6 (6 moderators)" in (out / "report.html").read_text()
+
+
 def test_horizon_option_shortens_the_run(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["simulate", str(_small(tmp_path)), "--out", str(out), "--horizon-s", "2000"])

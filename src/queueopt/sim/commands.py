@@ -213,7 +213,7 @@ def simulate(
         for name in names:
             experiments[name] = run_experiment(scenario, name, count, _for(update, name), workers)
     try:
-        summary_path, report_path = write_report(experiments, out)
+        summary_path, report_path = write_report(experiments, out, scale)
     except OSError as error:
         raise _fail(f"out: cannot write the report: {error.strerror or error}") from None
     for name, experiment in experiments.items():

@@ -102,16 +102,24 @@ def _paired_summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
     return {"baseline": next(iter(experiments)), "difference": "strategy - baseline", "strategies": differences}
 
 
-def summary(experiments: Mapping[str, Experiment]) -> dict[str, Any]:
+def _run_of(experiments: Mapping[str, Experiment], scale: float) -> dict[str, Any]:
+    """What was simulated: with `--scale` the rates and headcounts were not the file's (found by a probe: a 1%
+    day's cost and items read like a whole day's), and each group is rounded up to whole moderators."""
+    scenario = next(iter(experiments.values())).scenario
+    return {
+        "horizon_s": scenario.horizon_s,
+        "warmup_s": scenario.warmup_s,
+        "seed": scenario.seed,
+        "scale": scale,
+        "moderators": sum(group.count for group in scenario.roster),
+    }
+
+
+def summary(experiments: Mapping[str, Experiment], scale: float = 1.0) -> dict[str, Any]:
     """Per strategy: replications, wall time and every KPI as `{mean, half_width, low, high}` (95%); with several,
     `paired`: each one's paired difference against the first, per KPI."""
-    first = next(iter(experiments.values()))
     document: dict[str, Any] = {
-        "scenario": {
-            "horizon_s": first.scenario.horizon_s,
-            "warmup_s": first.scenario.warmup_s,
-            "seed": first.scenario.seed,
-        },
+        "scenario": _run_of(experiments, scale),
         "strategies": {
             name: {
                 "replications": len(experiment.replications),
@@ -352,9 +360,9 @@ def _strategy_section(name: str, experiment: Experiment) -> str:
     )
 
 
-def _page(experiments: Mapping[str, Experiment]) -> str:
+def _page(experiments: Mapping[str, Experiment], scale: float) -> str:
     """One file with its plots inside, so the report can be mailed or attached as it is."""
-    first = next(iter(experiments.values()))
+    first, run = next(iter(experiments.values())), _run_of(experiments, scale)
     figures = "".join(_strategy_section(name, experiment) for name, experiment in experiments.items())
     if len(experiments) > 1:
         figures += (
@@ -368,23 +376,24 @@ def _page(experiments: Mapping[str, Experiment]) -> str:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px;text-align:right}"
         "td:first-child,td:nth-child(2){text-align:left}</style></head><body>"
-        f"<h1>Simulation report</h1><p>Horizon {first.scenario.horizon_s:g} s, warm-up {first.scenario.warmup_s:g} s, "
-        f"seed {first.scenario.seed}; {len(first.replications)} replication(s) per strategy, on common random "
+        f"<h1>Simulation report</h1><p>Horizon {run['horizon_s']:g} s, warm-up {run['warmup_s']:g} s, seed "
+        f"{run['seed']}, arrival rates and headcounts scaled by {run['scale']:g} ({run['moderators']:,} moderators); "
+        f"{len(first.replications)} replication(s) per strategy, on common random "
         "numbers across strategies. Items count when they arrive after the warm-up; time KPIs (cost, utilisation, "
         "backlog) and the moderators' decisions cover the time from the warm-up to the horizon.</p>"
         f"{figures}<h2>All KPIs</h2><p>{html.escape(CELLS)}</p>{_table(experiments)}</body></html>\n"
     )
 
 
-def write_report(experiments: Mapping[str, Experiment], out: Path) -> tuple[Path, Path]:
+def write_report(experiments: Mapping[str, Experiment], out: Path, scale: float = 1.0) -> tuple[Path, Path]:
     """Write `summary.json` and `report.html` into `out` (created if missing); returns both paths. Other files in
     `out` are left alone.
 
     Both are built in memory before `out` is touched, so a plot that fails leaves no folder (or the old one as it
     was); then they are written whole under temporary names and renamed only then, the summary last: a full disk or
     a broken file leaves the folder as it was, not a fresh summary beside a cut-off or stale report."""
-    page = _page(experiments)
-    document = json.dumps(summary(experiments), indent=2) + "\n"
+    page = _page(experiments, scale)
+    document = json.dumps(summary(experiments, scale), indent=2) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     summary_path, report_path = out / "summary.json", out / "report.html"
     parts = {path: path.with_name(f".{path.name}.part") for path in (report_path, summary_path)}
