@@ -340,6 +340,19 @@ def test_staff_sizes_a_load_of_whole_erlangs_up_to_rounding(app: typer.Typer, tm
     assert "│ main              │ Erlang C │ 124 │" in result.output
 
 
+def test_staff_plans_a_platform_too_large_to_simulate(app: typer.Typer, tmp_path: Path) -> None:
+    """Found by a probe: a million items an hour could not be planned for, refused by the bound on the items a
+    replication draws up front, which a plan (sampling a few thousand) never draws; a check of it still is."""
+    scenario = _small(tmp_path, ops_change=("sla_s = 60", "sla_s = 300"))
+    scenario.write_text(scenario.read_text().replace("rate_per_hour = 60", "rate_per_hour = 2e7"))
+    planned = CliRunner().invoke(app, ["staff", str(scenario)])
+    assert planned.exit_code == 0, planned.output
+    assert "│ main              │ Erlang C │ 333334 │ 333334 │" in planned.output  # 333,333 erlangs offered
+    for refused in (["staff", str(scenario), "--check"], ["simulate", str(scenario), "--out", str(tmp_path / "o")]):
+        result = CliRunner().invoke(app, refused)
+        assert result.exit_code == 1 and "items per replication, more than 20,000,000" in result.output
+
+
 def test_staff_check_refuses_a_whole_roster(app: typer.Typer) -> None:
     result = CliRunner().invoke(app, ["staff", str(SCENARIOS / "example_day.toml"), "--check"])
     assert result.exit_code == 1

@@ -81,16 +81,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None) -> Scenario:
+def _load(path: Path, scale: float = 1.0, horizon_s: float | None = None, simulated: bool = True) -> Scenario:
     """The scenario, shortened and scaled as asked; a scaled copy is validated again (`--scale 1e9` makes more
-    items and moderators than a scenario may have), and its problems are printed as the file's would be.
+    items and moderators than a scenario may have), and its problems are printed as the file's would be. Not
+    `simulated`, for a staffing plan, it may have more items than a replication can draw (`parse_scenario`).
 
     `--horizon-s` only shortens: a longer run would skip the file's checks of how many items it draws. It leaves
     out the bursts it ends before, which the file's horizon included and the shortened run never reaches (a scaled
     copy of the example day's first hours was refused for its evening burst, found by a probe). A trace replays its
     items as recorded, so scaling one would shrink only the roster."""
     try:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, simulated)
         if horizon_s is not None:
             if horizon_s <= scenario.warmup_s or horizon_s > scenario.horizon_s:
                 raise _fail(
@@ -335,7 +336,7 @@ def staff(
     from queueopt.sim.staffing import plan
     from queueopt.sim.staffing_check import check, ensure_checkable
 
-    scenario = _load(scenario_file)
+    scenario = _load(scenario_file, simulated=simulate_check)
     if simulate_check:
         try:
             ensure_checkable(scenario)

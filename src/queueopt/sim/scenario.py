@@ -398,9 +398,11 @@ class Scenario(Strict):
         return self
 
     @model_validator(mode="after")
-    def _has_arrivals(self) -> Self:
+    def _has_arrivals(self, info: ValidationInfo) -> Self:
         if not self.arrivals and self.trace is None:
             raise ValueError("give [[arrivals]] or a trace to replay")
+        if info.context is not None and not info.context.get("simulated", True):
+            return self  # a plan samples a few thousand items of any platform (`parse_scenario(simulated=False)`)
         expected = sum(
             (end - start) * rate
             for arrival in self.arrivals
@@ -534,15 +536,19 @@ def _resolve(base: Path, value: object) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def parse_scenario(data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None) -> Scenario:
+def parse_scenario(
+    data: dict[str, Any], source: str = "<scenario>", base_dir: Path | None = None, simulated: bool = True
+) -> Scenario:
     """Validate scenario data; relative `ops_config` and `trace` paths resolve against `base_dir`. A missing file
     or ops source is reported with every type and range problem of the rest, not instead of them (found by a
-    review: a missing `ops_config` hid them all)."""
+    review: a missing `ops_config` hid them all). Not `simulated` (a staffing plan's, which samples its items), the
+    bound on the items a replication draws up front does not apply: a probe's platform of a million items an hour
+    could not be planned for at all."""
     base = base_dir or Path.cwd()
     data = dict(data)
     problems = _file_problems(data, base)
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"simulated": simulated})
     except ValidationError as error:
         # Without a usable ops source `ops` is absent, and "ops: Field required" would repeat its problem.
         lines = format_validation_error(error)
@@ -582,6 +588,6 @@ def _missing(path: Path) -> str:
     return "not a file" if path.exists() else "file not found"
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, simulated: bool = True) -> Scenario:
     """Read and validate a scenario TOML file; every failure is a `ConfigError` naming the file it comes from."""
-    return parse_scenario(read_toml(path), str(path), Path(path).parent)
+    return parse_scenario(read_toml(path), str(path), Path(path).parent, simulated)
