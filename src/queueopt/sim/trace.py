@@ -1,9 +1,10 @@
 """Replayed arrivals: a scenario may read its items from a CSV or JSON Lines trace instead of drawing them, to test a
 strategy or a staffing plan on what really arrived (a viral day, last week's backlog).
 
-Every row is checked as an item is at the HTTP API, plus its arrival time and what the trace says happened (whether
-it truly violated, its views' half-life, how long it waited before it was abandoned); a bad row is reported with its
-line number, with up to `_MAX_TRACE_PROBLEMS` of them at once, and nothing of a bad trace is simulated.
+Every row is checked as an item is at the HTTP API (a JSON line as strictly, a CSV row's text read as numbers), plus
+its arrival time and what the trace says happened (whether it truly violated, its views' half-life, how long it
+waited before it was abandoned); a bad row is reported with its line number, with up to `_MAX_TRACE_PROBLEMS` of them
+at once, and nothing of a bad trace is simulated.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, ValidationError
 
 from queueopt.config import ConfigError, format_validation_error
-from queueopt.domain import Item
+from queueopt.domain import Item, SentItem
 from queueopt.enqueue.router import unlinked
 from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strict
 
@@ -31,7 +33,7 @@ class TraceArrival(NamedTuple):
     patience_s: float = math.inf
 
 
-# Not strict: a CSV cell is text, read as a number here as an item's fields are.
+# Lax, as `Item` is: a CSV cell is text, read as a number here; a JSON line's timing is read strictly (`_JSONL`).
 _TraceSeconds = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
 
 
@@ -46,6 +48,30 @@ class _TraceTiming(Strict):
 
 
 _MAX_TRACE_PROBLEMS = 20
+
+
+class _Reading(NamedTuple):
+    """How a format's rows are validated, the item and its timing alike. A CSV cell is always text, so numbers and
+    booleans are read from it. A JSON value has its type, and is read in JSON mode as the API reads the same item
+    (`SentItem`), its timing as strictly: an export replayed in the lab must mean what it meant in production, and
+    `"reports": true` or `"arrive_at_s": "7"` is a mistake upstream to name, not a value to convert (found by a
+    probe: both were replayed)."""
+
+    item: Callable[[dict[str, Any]], Item]
+    timing: Callable[[dict[str, Any]], _TraceTiming]
+
+
+def _as_json(validate: Callable[[str], Any]) -> Callable[[dict[str, Any]], Any]:
+    """`validate` applied to a decoded row as JSON text again: only JSON mode reads an enum from its text while
+    refusing a number in a string (Python mode is lax on both, or strict on both)."""
+    return lambda record: validate(json.dumps(record))
+
+
+_CSV = _Reading(Item.model_validate, _TraceTiming.model_validate)
+_JSONL = _Reading(
+    _as_json(SentItem.model_validate_json),
+    _as_json(partial(_TraceTiming.model_validate_json, strict=True)),
+)
 
 
 # A row as read: its line number and either an Item-shaped dict or, for a row that cannot be read as one, why. A bad
@@ -117,9 +143,9 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     lines: dict[str, int] = {}  # the line each item id is first on
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
-            rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
+            rows, reading = (_csv_rows(handle), _CSV) if suffix == ".csv" else (_jsonl_rows(handle), _JSONL)
             for number, row in rows:
-                found = [row] if isinstance(row, str) else _arrival(row)
+                found = [row] if isinstance(row, str) else _arrival(row, reading)
                 if isinstance(found, TraceArrival):
                     first = lines.setdefault(found.item.id, number)
                     if first == number:
@@ -144,16 +170,16 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     return arrivals
 
 
-def _arrival(record: dict[str, Any]) -> TraceArrival | list[str]:
+def _arrival(record: dict[str, Any], reading: _Reading) -> TraceArrival | list[str]:
     """One row as an arrival to replay, or what is wrong with it."""
     timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
     problems: list[str] = []  # the time's and the item's, together: the row is fixed in one round
     try:
-        when = _TraceTiming.model_validate(timing)
+        when = reading.timing(timing)
     except ValidationError as error:
         problems = format_validation_error(error)
     try:
-        item = Item.model_validate(record)
+        item = reading.item(record)
     except ValidationError as error:
         return problems + format_validation_error(error)
     if problems:
