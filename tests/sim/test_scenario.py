@@ -525,6 +525,25 @@ def test_a_jsonl_row_s_lax_values_are_reported_together(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("rest", "keys"),
+    [
+        ('"arrive_at_s": 1, "region": "eu"', ["region"]),
+        ('"arrive_at_s": 2, "arrive_at_s": 9000', ["arrive_at_s"]),
+        ('"arrive_at_s": 1, "signals": {"spam": 0.1, "spam": 0.9}', ["signals.spam"]),
+        ('"arrive_at_s": 1, "attributes": {"channel": "ads", "channel": "news"}', ["attributes.channel"]),
+        ('"arrive_at_s": 1, "signals": {"spam": 0.1, "spam": 0.9}, "region": "eu"', ["region", "signals.spam"]),
+    ],
+)
+def test_a_key_named_twice_in_a_jsonl_row_is_refused(tmp_path: Path, rest: str, keys: list[str]) -> None:
+    """Found by a probe: the last value was kept without a word (a row moved from 2 s to 9000 s was then dropped as
+    after the horizon), as a CSV column named twice used to be: which one the export meant is not ours to guess."""
+    text = _jsonl_line("a", '"arrive_at_s": 0') + _jsonl_line("b", rest)
+    assert _trace_problems(tmp_path / "trace.jsonl", text) == [
+        f"line 2: {key}: the key appears more than once" for key in keys
+    ]
+
+
 def test_a_csv_row_s_numbers_and_truth_are_read_from_its_text(tmp_path: Path) -> None:
     """A CSV cell is always text: the values a JSON line must give as numbers and booleans are read from it."""
     path = tmp_path / "trace.csv"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -109,12 +110,42 @@ def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
         seen.add(column)
 
 
+class _Object(dict[str, Any]):
+    """A JSON object as decoded, with the keys it names more than once, of which `json` keeps only the last value."""
+
+    repeated: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> _Object:
+        decoded = cls(pairs)
+        if len(decoded) < len(pairs):
+            decoded.repeated = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        return decoded
+
+
+def _repeated_keys(record: dict[str, Any]) -> list[str]:
+    """The path of every key named twice in one of the row's objects, at any depth (`signals.spam`). Breadth first
+    over a list that grows as it is read, not recursively: a row nested as deeply as the decoder allows would
+    overflow the stack."""
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", record)]
+    for path, value in pending:
+        if isinstance(value, _Object):
+            found += [path + key for key in value.repeated]
+            pending += [(f"{path}{key}.", member) for key, member in value.items()]
+        elif isinstance(value, list):
+            pending += [(f"{path}{index}.", member) for index, member in enumerate(value)]
+    return found
+
+
 def _jsonl_rows(handle: Any) -> Iterator[_Row]:
+    """JSON lines as Item-shaped dicts. An object naming a key twice is refused, as a CSV column named twice is (found
+    by a probe: `"arrive_at_s": 2, "arrive_at_s": 9000` was replayed at 9000 s, after the horizon, so not at all)."""
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_Object.of)
         except json.JSONDecodeError as error:
             yield number, f"(json): {error.msg}"
             continue
@@ -124,7 +155,14 @@ def _jsonl_rows(handle: Any) -> Iterator[_Row]:
         except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
             yield number, "(json): a number has too many digits"
             continue
-        yield number, record if isinstance(record, dict) else "(json): expected an object"
+        if not isinstance(record, dict):
+            yield number, "(json): expected an object"
+            continue
+        repeated = _repeated_keys(record)
+        if not repeated:
+            yield number, record
+        for key in repeated:
+            yield number, f"{key}: the key appears more than once"
 
 
 def load_trace(path: str | Path) -> list[TraceArrival]:
