@@ -170,7 +170,8 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
 
     Each row is an `Item` plus `arrive_at_s` and optional `true_violating` (sampled from the signals when absent),
     `views_half_life_s` and `patience_s` (none: constant views, no abandonment). Problems name the line, as in
-    `trace.csv: line 3: modality: Input should be 'video', ...`; CSV attribute values stay strings.
+    `trace.csv: line 3: modality: Input should be 'video', ...`. CSV numbers are read from their text and attribute
+    values stay strings; a JSON line is read as the API reads its item, and may not name a key twice.
     """
     source = str(path)
     suffix = Path(path).suffix.lower()
