@@ -110,31 +110,33 @@ def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
         seen.add(column)
 
 
-class _Object(dict[str, Any]):
-    """A JSON object as decoded, with the keys it names more than once, of which `json` keeps only the last value."""
+class _Repeated(dict[str, Any]):
+    """A JSON object naming keys more than once, with those keys: `json` keeps only the last value of each."""
 
-    repeated: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
-    @classmethod
-    def of(cls, pairs: list[tuple[str, Any]]) -> _Object:
-        decoded = cls(pairs)
-        if len(decoded) < len(pairs):
-            decoded.repeated = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as decoded: a plain dict, or a `_Repeated` one when it names a key twice."""
+    decoded = dict(pairs)
+    if len(decoded) == len(pairs):
         return decoded
+    repeated = _Repeated(decoded)
+    repeated.names = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+    return repeated
 
 
 def _repeated_keys(record: dict[str, Any]) -> list[str]:
     """The path of every key named twice in one of the row's objects, at any depth (`signals.spam`). Breadth first
-    over a list that grows as it is read, not recursively: a row nested as deeply as the decoder allows would
-    overflow the stack."""
+    over a list of the objects and arrays still to visit that grows as it is read, not recursively: a row nested as
+    deeply as the decoder allows would overflow the stack."""
     found: list[str] = []
-    pending: list[tuple[str, Any]] = [("", record)]
+    pending: list[tuple[str, dict[str, Any] | list[Any]]] = [("", record)]
     for path, value in pending:
-        if isinstance(value, _Object):
-            found += [path + key for key in value.repeated]
-            pending += [(f"{path}{key}.", member) for key, member in value.items()]
-        elif isinstance(value, list):
-            pending += [(f"{path}{index}.", member) for index, member in enumerate(value)]
+        if isinstance(value, _Repeated):
+            found += [path + key for key in value.names]
+        members = enumerate(value) if isinstance(value, list) else value.items()
+        pending += [(f"{path}{key}.", member) for key, member in members if isinstance(member, dict | list)]
     return found
 
 
@@ -145,7 +147,7 @@ def _jsonl_rows(handle: Any) -> Iterator[_Row]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line, object_pairs_hook=_Object.of)
+            record = json.loads(line, object_pairs_hook=_object)
         except json.JSONDecodeError as error:
             yield number, f"(json): {error.msg}"
             continue
