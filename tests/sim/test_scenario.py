@@ -512,6 +512,71 @@ def test_a_trace_column_named_twice_is_refused(tmp_path: Path, column: str) -> N
     assert caught.value.problems == [f"line 1: {column}: the column appears more than once"]
 
 
+def _jsonl_line(item_id: str, rest: str) -> str:
+    """A trace's JSON line for a text item `item_id` from the US, with `rest` (its arrival and more) after it."""
+    return f'{{"id": "{item_id}", "modality": "text", "language": "en", "region": "us", {rest}}}\n'
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"arrive_at_s": true', "arrive_at_s: Input should be a valid number"),
+        ('"arrive_at_s": "7"', "arrive_at_s: Input should be a valid number"),
+        ('"arrive_at_s": 1, "reports": true', "reports: Input should be a valid integer"),
+        ('"arrive_at_s": 1, "true_violating": 1', "true_violating: Input should be a valid boolean"),
+        ('"arrive_at_s": 1, "signals": {"spam": "0.5"}', "signals.spam: Input should be a valid number"),
+        ('"arrive_at_s": 1, "patience_s": "30"', "patience_s: Input should be a valid number"),
+    ],
+)
+def test_a_jsonl_row_is_read_as_strictly_as_the_api_reads_its_item(tmp_path: Path, value: str, problem: str) -> None:
+    """Found by a probe: `"reports": true` was replayed as 1 report, `"arrive_at_s": true` as 1 s, a score of "0.5"
+    as 0.5, while the API and `queueopt route` refuse the same item; an export replayed in the lab must mean what it
+    meant in production, so the mistake upstream is named on its line."""
+    text = _jsonl_line("a", '"arrive_at_s": 2') + _jsonl_line("b", value)
+    assert _trace_problems(tmp_path / "trace.jsonl", text) == [f"line 2: {problem}"]
+
+
+def test_a_jsonl_row_s_lax_values_are_reported_together(tmp_path: Path) -> None:
+    row = _jsonl_line("a", '"arrive_at_s": true, "reports": true, "views_per_hour": "100", "true_violating": 1')
+    assert _trace_problems(tmp_path / "trace.jsonl", row) == [
+        "line 1: arrive_at_s: Input should be a valid number",
+        "line 1: true_violating: Input should be a valid boolean",
+        "line 1: views_per_hour: Input should be a valid number",
+        "line 1: reports: Input should be a valid integer",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rest", "keys"),
+    [
+        ('"arrive_at_s": 1, "region": "eu"', ["region"]),
+        ('"arrive_at_s": 2, "arrive_at_s": 9000', ["arrive_at_s"]),
+        ('"arrive_at_s": 1, "signals": {"spam": 0.1, "spam": 0.9}', ["signals.spam"]),
+        ('"arrive_at_s": 1, "attributes": {"channel": "ads", "channel": "news"}', ["attributes.channel"]),
+        ('"arrive_at_s": 1, "signals": {"spam": 0.1, "spam": 0.9}, "region": "eu"', ["region", "signals.spam"]),
+    ],
+)
+def test_a_key_named_twice_in_a_jsonl_row_is_refused(tmp_path: Path, rest: str, keys: list[str]) -> None:
+    """Found by a probe: the last value was kept without a word (a row moved from 2 s to 9000 s was then dropped as
+    after the horizon), as a CSV column named twice used to be: which one the export meant is not ours to guess."""
+    text = _jsonl_line("a", '"arrive_at_s": 0') + _jsonl_line("b", rest)
+    assert _trace_problems(tmp_path / "trace.jsonl", text) == [
+        f"line 2: {key}: the key appears more than once" for key in keys
+    ]
+
+
+def test_a_csv_row_s_numbers_and_truth_are_read_from_its_text(tmp_path: Path) -> None:
+    """A CSV cell is always text: the values a JSON line must give as numbers and booleans are read from it."""
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "id,arrive_at_s,modality,language,region,reports,views_per_hour,signals.spam,true_violating,patience_s\n"
+        "a,7,text,en,us,2,100,0.5,1,30\n"
+    )
+    [arrival] = load_trace(path)
+    assert (arrival.at_s, arrival.true_violating, arrival.patience_s) == (7.0, True, 30.0)
+    assert (arrival.item.reports, arrival.item.views_per_hour, arrival.item.signals) == (2, 100.0, {"spam": 0.5})
+
+
 def test_a_queue_that_allows_one_verdict_cannot_be_simulated(tmp_path: Path) -> None:
     """Found by probe: `check-config` accepted it and the run stopped halfway, at the first item that deserved the
     other verdict."""

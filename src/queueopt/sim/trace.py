@@ -1,9 +1,10 @@
 """Replayed arrivals: a scenario may read its items from a CSV or JSON Lines trace instead of drawing them, to test a
 strategy or a staffing plan on what really arrived (a viral day, last week's backlog).
 
-Every row is checked as an item is at the HTTP API, plus its arrival time and what the trace says happened (whether
-it truly violated, its views' half-life, how long it waited before it was abandoned); a bad row is reported with its
-line number, with up to `_MAX_TRACE_PROBLEMS` of them at once, and nothing of a bad trace is simulated.
+Every row is checked as an item is at the HTTP API (a JSON line as strictly, a CSV row's text read as numbers), plus
+its arrival time and what the trace says happened (whether it truly violated, its views' half-life, how long it
+waited before it was abandoned); a bad row is reported with its line number, with up to `_MAX_TRACE_PROBLEMS` of them
+at once, and nothing of a bad trace is simulated.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import Field, ValidationError
 
 from queueopt.config import ConfigError, format_validation_error
-from queueopt.domain import Item
+from queueopt.domain import Item, SentItem
 from queueopt.enqueue.router import unlinked
 from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strict
 
@@ -31,7 +34,7 @@ class TraceArrival(NamedTuple):
     patience_s: float = math.inf
 
 
-# Not strict: a CSV cell is text, read as a number here as an item's fields are.
+# Lax, as `Item` is: a CSV cell is text, read as a number here; a JSON line's timing is read strictly (`_JSONL`).
 _TraceSeconds = Annotated[float, Field(gt=0.0, le=MAX_HORIZON_S, allow_inf_nan=False)]
 
 
@@ -46,6 +49,30 @@ class _TraceTiming(Strict):
 
 
 _MAX_TRACE_PROBLEMS = 20
+
+
+class _Reading(NamedTuple):
+    """How a format's rows are validated, the item and its timing alike. A CSV cell is always text, so numbers and
+    booleans are read from it. A JSON value has its type, and is read in JSON mode as the API reads the same item
+    (`SentItem`), its timing as strictly: an export replayed in the lab must mean what it meant in production, and
+    `"reports": true` or `"arrive_at_s": "7"` is a mistake upstream to name, not a value to convert (found by a
+    probe: both were replayed)."""
+
+    item: Callable[[dict[str, Any]], Item]
+    timing: Callable[[dict[str, Any]], _TraceTiming]
+
+
+def _as_json(validate: Callable[[str], Any]) -> Callable[[dict[str, Any]], Any]:
+    """`validate` applied to a decoded row as JSON text again: only JSON mode reads an enum from its text while
+    refusing a number in a string (Python mode is lax on both, or strict on both)."""
+    return lambda record: validate(json.dumps(record))
+
+
+_CSV = _Reading(Item.model_validate, _TraceTiming.model_validate)
+_JSONL = _Reading(
+    _as_json(SentItem.model_validate_json),
+    _as_json(partial(_TraceTiming.model_validate_json, strict=True)),
+)
 
 
 # A row as read: its line number and either an Item-shaped dict or, for a row that cannot be read as one, why. A bad
@@ -83,12 +110,44 @@ def _refuse_repeated_columns(reader: csv.DictReader[str]) -> None:
         seen.add(column)
 
 
+class _Repeated(dict[str, Any]):
+    """A JSON object naming keys more than once, with those keys: `json` keeps only the last value of each."""
+
+    names: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as decoded: a plain dict, or a `_Repeated` one when it names a key twice."""
+    decoded = dict(pairs)
+    if len(decoded) == len(pairs):
+        return decoded
+    repeated = _Repeated(decoded)
+    repeated.names = tuple(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+    return repeated
+
+
+def _repeated_keys(record: dict[str, Any]) -> list[str]:
+    """The path of every key named twice in one of the row's objects, at any depth (`signals.spam`). Breadth first
+    over a list of the objects and arrays still to visit that grows as it is read, not recursively: a row nested as
+    deeply as the decoder allows would overflow the stack."""
+    found: list[str] = []
+    pending: list[tuple[str, dict[str, Any] | list[Any]]] = [("", record)]
+    for path, value in pending:
+        if isinstance(value, _Repeated):
+            found += [path + key for key in value.names]
+        members = enumerate(value) if isinstance(value, list) else value.items()
+        pending += [(f"{path}{key}.", member) for key, member in members if isinstance(member, dict | list)]
+    return found
+
+
 def _jsonl_rows(handle: Any) -> Iterator[_Row]:
+    """JSON lines as Item-shaped dicts. An object naming a key twice is refused, as a CSV column named twice is (found
+    by a probe: `"arrive_at_s": 2, "arrive_at_s": 9000` was replayed at 9000 s, after the horizon, so not at all)."""
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, object_pairs_hook=_object)
         except json.JSONDecodeError as error:
             yield number, f"(json): {error.msg}"
             continue
@@ -98,7 +157,14 @@ def _jsonl_rows(handle: Any) -> Iterator[_Row]:
         except ValueError:  # Python's limit on an integer's digits; its message tells users to lift it in code
             yield number, "(json): a number has too many digits"
             continue
-        yield number, record if isinstance(record, dict) else "(json): expected an object"
+        if not isinstance(record, dict):
+            yield number, "(json): expected an object"
+            continue
+        repeated = _repeated_keys(record)
+        if not repeated:
+            yield number, record
+        for key in repeated:
+            yield number, f"{key}: the key appears more than once"
 
 
 def load_trace(path: str | Path) -> list[TraceArrival]:
@@ -106,7 +172,8 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
 
     Each row is an `Item` plus `arrive_at_s` and optional `true_violating` (sampled from the signals when absent),
     `views_half_life_s` and `patience_s` (none: constant views, no abandonment). Problems name the line, as in
-    `trace.csv: line 3: modality: Input should be 'video', ...`; CSV attribute values stay strings.
+    `trace.csv: line 3: modality: Input should be 'video', ...`. CSV numbers are read from their text and attribute
+    values stay strings; a JSON line is read as the API reads its item, and may not name a key twice.
     """
     source = str(path)
     suffix = Path(path).suffix.lower()
@@ -117,9 +184,9 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     lines: dict[str, int] = {}  # the line each item id is first on
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
-            rows = _csv_rows(handle) if suffix == ".csv" else _jsonl_rows(handle)
+            rows, reading = (_csv_rows(handle), _CSV) if suffix == ".csv" else (_jsonl_rows(handle), _JSONL)
             for number, row in rows:
-                found = [row] if isinstance(row, str) else _arrival(row)
+                found = [row] if isinstance(row, str) else _arrival(row, reading)
                 if isinstance(found, TraceArrival):
                     first = lines.setdefault(found.item.id, number)
                     if first == number:
@@ -144,16 +211,16 @@ def load_trace(path: str | Path) -> list[TraceArrival]:
     return arrivals
 
 
-def _arrival(record: dict[str, Any]) -> TraceArrival | list[str]:
+def _arrival(record: dict[str, Any], reading: _Reading) -> TraceArrival | list[str]:
     """One row as an arrival to replay, or what is wrong with it."""
     timing = {key: record.pop(key) for key in _TraceTiming.model_fields if key in record}
     problems: list[str] = []  # the time's and the item's, together: the row is fixed in one round
     try:
-        when = _TraceTiming.model_validate(timing)
+        when = reading.timing(timing)
     except ValidationError as error:
         problems = format_validation_error(error)
     try:
-        item = Item.model_validate(record)
+        item = reading.item(record)
     except ValidationError as error:
         return problems + format_validation_error(error)
     if problems:
