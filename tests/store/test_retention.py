@@ -109,6 +109,18 @@ def test_an_open_qa_review_or_appeal_keeps_the_settled_item_it_depends_on(store:
     assert store.content_history(["h"]) == {"h": [("appealed", True), ("appeal", False)]}
 
 
+def test_an_item_whose_qa_review_settled_after_the_cutoff_stays(store: Store) -> None:
+    """A unit goes only when nothing of it happened at or after the cutoff: a review decided long ago whose QA review
+    settled yesterday is recent work, kept with the audit that explains it (found by a hand-run mutation review: a
+    purge that weighed only the item's submission and decision passed every test, whose QA reviews settle when their
+    item does)."""
+    reviewed(store, "checked", 10.0)
+    qa_of(store, "checked", CUTOFF + 500.0, TaskState.DECIDED)
+    assert purge_all(store) == Purged()
+    assert set(store.items(["checked"])) == {"checked"}
+    assert set(store.tasks(["checked", "checked" + QA_SUFFIX])) == {"checked", "checked" + QA_SUFFIX}
+
+
 def test_a_content_goes_whole_once_its_every_copy_and_appeal_settled_before_the_cutoff(store: Store) -> None:
     reviewed(store, "first", 10.0, content_hash="h")
     copy_of(store, "copy", "first", "h", 20.0, ItemStatus.DECIDED)
