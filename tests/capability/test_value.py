@@ -470,3 +470,21 @@ def _answers(model: Model, task: Task, moderator_id: str) -> set[bool]:
         model.value([task], [moderator_id], NOW).nnz == 1,
         model.takers([moderator_id], NOW).take(task),
     }
+
+
+def test_a_severe_task_skipped_by_the_one_who_may_see_it_is_taken_by_nobody(
+    config: OpsConfig, make_profile: Callable[..., ModeratorProfile], make_task: Callable[..., Task]
+) -> None:
+    """`Takers` answers a skipped task person by person, and a severe one only among those who may see a severe
+    item now: a teammate of the same skills whose budget is spent must not keep a batch reading it. The random
+    worlds rarely draw that pair (found by a hand-run mutation review: counting every member of a group with someone
+    calm passed every test)."""
+    model = Model(config)
+    model.upsert(make_profile("calm"))
+    model.upsert(make_profile("spent", severe_per_hour=1))
+    model.record_severe("spent", NOW - 10.0)
+    gore = make_task("g", policy="gore", severe=True, skipped_by=frozenset({"calm"}))
+    ids = ["calm", "spent"]
+    assert model.value([gore], ids, NOW).nnz == 0
+    assert not model.takers(ids, NOW).take(gore)
+    assert model.takers(ids, NOW).take(replace(gore, skipped_by=frozenset()))
