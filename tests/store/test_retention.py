@@ -121,13 +121,18 @@ def test_an_item_whose_qa_review_settled_after_the_cutoff_stays(store: Store) ->
     assert set(store.tasks(["checked", "checked" + QA_SUFFIX])) == {"checked", "checked" + QA_SUFFIX}
 
 
-def test_a_content_whose_appeal_was_qa_reviewed_after_the_cutoff_stays(store: Store) -> None:
-    """A batch that names only the original of a content must weigh the latest entry of every item of it: the
-    appeal's QA review, settled after the cutoff and past this batch's entries, keeps the whole content (found by a
-    hand-run mutation review: latest entries read only for the items a batch named passed every test)."""
+@pytest.mark.parametrize("late", ["qa", "copy"])
+def test_a_content_with_late_work_stays_whichever_of_its_items_a_batch_names(store: Store, late: str) -> None:
+    """A batch naming one item of a content must weigh every item of it, past this batch's entries: the appeal's QA
+    review settled after the cutoff, or a copy of the original (no history item of its own) submitted after it,
+    keeps the whole content (found by a hand-run mutation review: latest entries read, or copies looked up, only for
+    the items a batch named passed every test, whose contents never spread over batches with late work)."""
     reviewed(store, "first", 10.0, content_hash="h")
     reviewed(store, "appeal", 20.0, content_hash="h", appeal=True)
-    qa_of(store, "appeal", CUTOFF + 500.0, TaskState.DECIDED)
+    if late == "qa":
+        qa_of(store, "appeal", CUTOFF + 500.0, TaskState.DECIDED)
+    else:
+        copy_of(store, "copy", "first", "h", CUTOFF + 500.0, ItemStatus.DECIDED)
     assert purge_all(store, limit=1) == Purged()
     assert set(store.items(["first", "appeal"])) == {"first", "appeal"}
 
