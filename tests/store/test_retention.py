@@ -109,6 +109,34 @@ def test_an_open_qa_review_or_appeal_keeps_the_settled_item_it_depends_on(store:
     assert store.content_history(["h"]) == {"h": [("appealed", True), ("appeal", False)]}
 
 
+def test_an_item_whose_qa_review_settled_after_the_cutoff_stays(store: Store) -> None:
+    """A unit goes only when nothing of it happened at or after the cutoff: a review decided long ago whose QA review
+    settled yesterday is recent work, kept with the audit that explains it (found by a hand-run mutation review: a
+    purge that weighed only the item's submission and decision passed every test, whose QA reviews settle when their
+    item does)."""
+    reviewed(store, "checked", 10.0)
+    qa_of(store, "checked", CUTOFF + 500.0, TaskState.DECIDED)
+    assert purge_all(store) == Purged()
+    assert set(store.items(["checked"])) == {"checked"}
+    assert set(store.tasks(["checked", "checked" + QA_SUFFIX])) == {"checked", "checked" + QA_SUFFIX}
+
+
+@pytest.mark.parametrize("late", ["qa", "copy"])
+def test_a_content_with_late_work_stays_whichever_of_its_items_a_batch_names(store: Store, late: str) -> None:
+    """A batch naming one item of a content must weigh every item of it, past this batch's entries: the appeal's QA
+    review settled after the cutoff, or a copy of the original (no history item of its own) submitted after it,
+    keeps the whole content (found by a hand-run mutation review: latest entries read, or copies looked up, only for
+    the items a batch named passed every test, whose contents never spread over batches with late work)."""
+    reviewed(store, "first", 10.0, content_hash="h")
+    reviewed(store, "appeal", 20.0, content_hash="h", appeal=True)
+    if late == "qa":
+        qa_of(store, "appeal", CUTOFF + 500.0, TaskState.DECIDED)
+    else:
+        copy_of(store, "copy", "first", "h", CUTOFF + 500.0, ItemStatus.DECIDED)
+    assert purge_all(store, limit=1) == Purged()
+    assert set(store.items(["first", "appeal"])) == {"first", "appeal"}
+
+
 def test_a_content_goes_whole_once_its_every_copy_and_appeal_settled_before_the_cutoff(store: Store) -> None:
     reviewed(store, "first", 10.0, content_hash="h")
     copy_of(store, "copy", "first", "h", 20.0, ItemStatus.DECIDED)
