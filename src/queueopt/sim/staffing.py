@@ -1,19 +1,18 @@
 """Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
 
-Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
-items, at least `SAMPLE_PER_STREAM` of each stream, each stream's counts scaled back by its own factor) routed by
-the ops config's own router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in
-production; an item's handling time is that of the roster groups that may take it (`takers.GroupTakers`), and items
-no group may take are counted apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each
-(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
-`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait
-plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait alone: a
-plan on the wait alone looks met on paper and misses in simulation. An item that abandons counts as a miss (the
-simulator's `decided_within_sla_share`), or a plan could meet its target by letting items expire. Handling time
-bounds what any headcount can do, so a target at or above `P(handling <= sla_s)`, under the scenario's own
-handling-time laws (`handled_within`), is reported unreachable (`servers is None`) instead of being sized; one the
-real handling times allow but the exponential of the same mean does not is left unsized too
-(`StaffingPlan.beyond_model`), not called unreachable.
+Demand per queue and hour comes from the scenario itself: a sample of its arrivals (`SAMPLE_PER_STREAM` of each
+stream, whatever the rates, each stream's counts scaled back by its own rate) routed by the ops config's own router,
+so auto-actions, duplicates and routing rules shrink and split demand exactly as in production; an item's handling
+time is that of the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted
+apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
+queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
+the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
+window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
+paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
+or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
+at or above `P(handling <= sla_s)`, under the scenario's own handling-time laws (`handled_within`), is reported
+unreachable (`servers is None`) instead of being sized; one the real handling times allow but the exponential of the
+same mean does not is left unsized too (`StaffingPlan.beyond_model`), not called unreachable.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
 that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
@@ -54,8 +53,10 @@ from queueopt.sim.theory import (
 from queueopt.sim.trace import load_trace
 from queueopt.sim.variants import scaled
 
-SAMPLE_ITEMS = 40_000
-SAMPLE_PER_STREAM = 2_000
+SAMPLE_PER_STREAM = 20_000
+"""Items sampled from each stream (`_thinned`). A queue's share of a stream is a binomial estimate: a queue fed half
+of a stream of 20,000 items an hour of 60 s (167 Erlangs) has a standard error of 71 items an hour, 1.2 moderators;
+it shrinks as the square root of this, which the run time grows with."""
 _NORMAL_SPAN = 9.0
 """Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
@@ -161,18 +162,17 @@ class StaffingPlan:
 
 
 def _thinned(scenario: Scenario) -> Scenario:
-    """The scenario's streams with their rates scaled so that about `SAMPLE_ITEMS` arrive in all, every stream by
-    one factor, except that none brings fewer than `SAMPLE_PER_STREAM` (a rare stream is scaled up past its own
-    rate). The sample only measures where each stream's items go and how long they take; each stream's own rates
-    give its demand (`_hourly_rates`), so sampling one stream more densely than another biases nothing, while one
-    factor for all left a stream of 5 an hour beside one of 500,000 with no item at all, and its queue out of the
-    plan with no word."""
+    """The scenario's streams, each with its rates scaled so that `SAMPLE_PER_STREAM` of its items arrive, whatever
+    its rate and the other streams' (a rare stream is scaled up past its own rate). The sample only measures where
+    each stream's items go and how long they take; each stream's own rates give its demand (`_hourly_rates`), so
+    sampling one stream more densely than another biases nothing. One factor for all streams left a stream of 5 an
+    hour beside one of 500,000 with no item at all, and let one stream's rate resize another's sample: a stream
+    all auto-removed, grown from 0 to 100,000 an hour, took the plan of a queue it never reaches from 169 to 166."""
     expected = [
         sum(rate * (end - start) for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s))
         for arrival in scenario.arrivals
     ]
-    overall = min(1.0, SAMPLE_ITEMS / sum(expected)) if sum(expected) > 0 else 1.0
-    factors = [max(overall, SAMPLE_PER_STREAM / count) if count > 0 else 1.0 for count in expected]
+    factors = [SAMPLE_PER_STREAM / count if count > 0 else 1.0 for count in expected]
     return scaled(scenario.model_copy(update={"trace": None}), factors, roster=1.0)
 
 
