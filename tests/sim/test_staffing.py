@@ -451,8 +451,8 @@ def test_a_queue_fed_by_streams_sampled_unevenly_is_sized_with_their_rate_weight
     assert all(row.arrivals_per_hour == pytest.approx(100_010.0, rel=1e-3) for row in staffing.rows)
 
 
-def _beside(other: str, per_hour: float) -> Scenario:
-    """Stream `a` (20,000 an hour, spam scores uniform) splits between `high` (spam at or above 0.5) and `low`;
+def _beside(other: str, per_hour: float, a_per_hour: float = 20_000.0) -> Scenario:
+    """Stream `a` (`a_per_hour`, spam scores uniform) splits between `high` (spam at or above 0.5) and `low`;
     stream `b` at `per_hour` either feeds only `low` (`other="low"`) or is all removed unseen (`"auto"`)."""
     ops = {
         **_queues(("high", {}), ("low", {}), sla_s=180.0),
@@ -461,7 +461,7 @@ def _beside(other: str, per_hour: float) -> Scenario:
         "rules": [{"name": "risky", "queue": "high", "when": {"min_signal": {"spam": 0.5}}}]
         + [{"name": "rest", "queue": "low"}],
     }
-    a = {**_stream("a", 20_000), "signals": {"spam": {"score": {"a": 1.0, "b": 1.0}}}}
+    a = {**_stream("a", a_per_hour), "signals": {"spam": {"score": {"a": 1.0, "b": 1.0}}}}
     b = _stream("b", per_hour, modality="photo")
     if other == "auto":
         b["signals"] = {"nudity": {"score": {"a": 1000.0, "b": 1.0}}}
@@ -481,6 +481,18 @@ def test_a_queue_s_plan_is_blind_to_the_rate_of_a_stream_that_brings_it_nothing(
     assert len(alone) == 24
     for per_hour in (1.0, 20_000.0, 100_000.0):
         assert high(per_hour) == alone
+
+
+def test_a_busier_stream_scales_its_queues_demand_without_resampling_it() -> None:
+    # A stream's sample is the same 20,000 items at any rate, so 2% more arrivals is 2% more demand in every queue it
+    # feeds, never a different routing share drawn by chance, and the plan cannot shrink. Beside stream b (20,000 an
+    # hour) one thinning factor for all streams resampled a: 2% more of it read 1.9% more demand.
+    def high(per_hour: float) -> list[QueueHour]:
+        return [row for row in plan(_beside("auto", 20_000.0, a_per_hour=per_hour)).rows if row.queue == "high"]
+
+    for before, after in zip(high(20_000.0), high(20_400.0), strict=True):
+        assert after.arrivals_per_hour == pytest.approx(1.02 * before.arrivals_per_hour, rel=1e-12)
+        assert after.servers is not None and before.servers is not None and after.servers >= before.servers
 
 
 def _replay(tmp_path: Path, *hours: tuple[int, int, str]) -> Path:
