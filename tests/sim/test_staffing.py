@@ -437,8 +437,8 @@ def test_a_rare_stream_beside_a_busy_one_keeps_its_queue_in_the_plan() -> None:
 
 
 def test_a_queue_fed_by_streams_sampled_unevenly_is_sized_with_their_rate_weighted_handling() -> None:
-    # The rare video stream is sampled 2,000 times, 200 times as densely as the text stream: each sampled item must
-    # count for the arrivals it stands for, or video's 300 s would weigh 5% in the mean instead of 0.01%.
+    # Each stream is sampled 20,000 times, the rare video stream 10,000 times as densely as the text stream: each
+    # sampled item must count for the arrivals it stands for, or video's 300 s would weigh half the mean, not 0.01%.
     staffing = plan(
         _day(
             _queues(("main", {})),
@@ -449,6 +449,50 @@ def test_a_queue_fed_by_streams_sampled_unevenly_is_sized_with_their_rate_weight
     expected = (100_000 * 30.0 + 10 * 300.0) / 100_010
     assert all(row.mean_handling_s == pytest.approx(expected, rel=1e-3) for row in staffing.rows)
     assert all(row.arrivals_per_hour == pytest.approx(100_010.0, rel=1e-3) for row in staffing.rows)
+
+
+def _beside(other: str, per_hour: float, a_per_hour: float = 20_000.0) -> Scenario:
+    """Stream `a` (`a_per_hour`, spam scores uniform) splits between `high` (spam at or above 0.5) and `low`;
+    stream `b` at `per_hour` either feeds only `low` (`other="low"`) or is all removed unseen (`"auto"`)."""
+    ops = {
+        **_queues(("high", {}), ("low", {}), sla_s=180.0),
+        "policy_areas": [{"name": "spam", "severity": 1.0}, {"name": "nudity", "severity": 1.0}],
+        "auto_actions": {"remove_at": {"nudity": 0.5}},
+        "rules": [{"name": "risky", "queue": "high", "when": {"min_signal": {"spam": 0.5}}}]
+        + [{"name": "rest", "queue": "low"}],
+    }
+    a = {**_stream("a", a_per_hour), "signals": {"spam": {"score": {"a": 1.0, "b": 1.0}}}}
+    b = _stream("b", per_hour, modality="photo")
+    if other == "auto":
+        b["signals"] = {"nudity": {"score": {"a": 1000.0, "b": 1.0}}}
+    team = {**_team("team", 10, ["en"], text=60.0, photo=60.0), "policy_areas": ["spam", "nudity"]}
+    return _day(ops, [a, b], [team])
+
+
+@pytest.mark.parametrize("other", ["low", "auto"])
+def test_a_queue_s_plan_is_blind_to_the_rate_of_a_stream_that_brings_it_nothing(other: str) -> None:
+    # Found by a probe: one thinning factor for all streams let stream b's rate resize stream a's sample, so high's
+    # plan went 169, 168, 166 as b, all auto-removed, grew from 0 to 20,000 and 100,000 an hour: more arrivals, fewer
+    # moderators. Each stream is now sampled on its own, and b's rate cannot reach a's share of high.
+    def high(per_hour: float) -> list[QueueHour]:
+        return [row for row in plan(_beside(other, per_hour)).rows if row.queue == "high"]
+
+    alone = high(0.0)
+    assert len(alone) == 24
+    for per_hour in (1.0, 20_000.0, 100_000.0):
+        assert high(per_hour) == alone
+
+
+def test_a_busier_stream_scales_its_queues_demand_without_resampling_it() -> None:
+    # A stream's sample is the same 20,000 items at any rate, so 2% more arrivals is 2% more demand in every queue it
+    # feeds, never a different routing share drawn by chance, and the plan cannot shrink. Beside stream b (20,000 an
+    # hour) one thinning factor for all streams resampled a: 2% more of it read 1.9% more demand.
+    def high(per_hour: float) -> list[QueueHour]:
+        return [row for row in plan(_beside("auto", 20_000.0, a_per_hour=per_hour)).rows if row.queue == "high"]
+
+    for before, after in zip(high(20_000.0), high(20_400.0), strict=True):
+        assert after.arrivals_per_hour == pytest.approx(1.02 * before.arrivals_per_hour, rel=1e-12)
+        assert after.servers is not None and before.servers is not None and after.servers >= before.servers
 
 
 def _replay(tmp_path: Path, *hours: tuple[int, int, str]) -> Path:

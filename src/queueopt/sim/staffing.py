@@ -1,19 +1,18 @@
 """Staffing: how many moderators each queue needs in each hour of day to meet its SLA, and what pooling saves.
 
-Demand per queue and hour comes from the scenario itself: a thinned sample of its arrivals (about `SAMPLE_ITEMS`
-items, at least `SAMPLE_PER_STREAM` of each stream, each stream's counts scaled back by its own factor) routed by
-the ops config's own router, so auto-actions, duplicates and routing rules shrink and split demand exactly as in
-production; an item's handling time is that of the roster groups that may take it (`takers.GroupTakers`), and items
-no group may take are counted apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each
-(queue, hour) is then an M/M/c queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by
-`theory.servers_for_decision_sla` for the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait
-plus handling), as the engine's SLA window and the simulator's `sla_attainment` count it, not on the wait alone: a
-plan on the wait alone looks met on paper and misses in simulation. An item that abandons counts as a miss (the
-simulator's `decided_within_sla_share`), or a plan could meet its target by letting items expire. Handling time
-bounds what any headcount can do, so a target at or above `P(handling <= sla_s)`, under the scenario's own
-handling-time laws (`handled_within`), is reported unreachable (`servers is None`) instead of being sized; one the
-real handling times allow but the exponential of the same mean does not is left unsized too
-(`StaffingPlan.beyond_model`), not called unreachable.
+Demand per queue and hour comes from the scenario itself: a sample of its arrivals (`SAMPLE_PER_STREAM` of each
+stream, whatever the rates, each stream's counts scaled back by its own rate) routed by the ops config's own router,
+so auto-actions, duplicates and routing rules shrink and split demand exactly as in production; an item's handling
+time is that of the roster groups that may take it (`takers.GroupTakers`), and items no group may take are counted
+apart (`StaffingPlan.untaken`) rather than sized with someone else's speed. Each (queue, hour) is then an M/M/c
+queue (Erlang C), or M/M/c+M (Erlang A) where its items can abandon, sized by `theory.servers_for_decision_sla` for
+the queue's `sla_s` and `sla_target`. The SLA is on the time to decision (wait plus handling), as the engine's SLA
+window and the simulator's `sla_attainment` count it, not on the wait alone: a plan on the wait alone looks met on
+paper and misses in simulation. An item that abandons counts as a miss (the simulator's `decided_within_sla_share`),
+or a plan could meet its target by letting items expire. Handling time bounds what any headcount can do, so a target
+at or above `P(handling <= sla_s)`, under the scenario's own handling-time laws (`handled_within`), is reported
+unreachable (`servers is None`) instead of being sized; one the real handling times allow but the exponential of the
+same mean does not is left unsized too (`StaffingPlan.beyond_model`), not called unreachable.
 
 Pooling: queues with the same SLA could share one pool of moderators skilled for all of them, sized as FCFS M/G/c so
 that every queue meets the target (the mixture of handling times waits longer than one exponential, and a slow
@@ -29,7 +28,6 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -55,8 +53,10 @@ from queueopt.sim.theory import (
 from queueopt.sim.trace import load_trace
 from queueopt.sim.variants import scaled
 
-SAMPLE_ITEMS = 40_000
-SAMPLE_PER_STREAM = 2_000
+SAMPLE_PER_STREAM = 20_000
+"""Items sampled from each stream (`_thinned`). A queue's share of a stream is a binomial estimate: a queue fed half
+of a stream of 20,000 items an hour of 60 s (167 Erlangs) has a standard error of 71 items an hour, 1.2 moderators;
+it shrinks as the square root of this, which the run time grows with."""
 _NORMAL_SPAN = 9.0
 """Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
@@ -162,18 +162,17 @@ class StaffingPlan:
 
 
 def _thinned(scenario: Scenario) -> Scenario:
-    """The scenario's streams with their rates scaled so that about `SAMPLE_ITEMS` arrive in all, every stream by
-    one factor, except that none brings fewer than `SAMPLE_PER_STREAM` (a rare stream is scaled up past its own
-    rate). The sample only measures where each stream's items go and how long they take; each stream's own rates
-    give its demand (`_hourly_rates`), so sampling one stream more densely than another biases nothing, while one
-    factor for all left a stream of 5 an hour beside one of 500,000 with no item at all, and its queue out of the
-    plan with no word."""
+    """The scenario's streams, each with its rates scaled so that `SAMPLE_PER_STREAM` of its items arrive, whatever
+    its rate and the other streams' (a rare stream is scaled up past its own rate). The sample only measures where
+    each stream's items go and how long they take; each stream's own rates give its demand (`_hourly_rates`), so
+    sampling one stream more densely than another biases nothing. One factor for all streams left a stream of 5 an
+    hour beside one of 500,000 with no item at all, and let one stream's rate resize another's sample: a stream
+    all auto-removed, grown from 0 to 100,000 an hour, took the plan of a queue it never reaches from 169 to 166."""
     expected = [
         sum(rate * (end - start) for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s))
         for arrival in scenario.arrivals
     ]
-    overall = min(1.0, SAMPLE_ITEMS / sum(expected)) if sum(expected) > 0 else 1.0
-    factors = [max(overall, SAMPLE_PER_STREAM / count) if count > 0 else 1.0 for count in expected]
+    factors = [SAMPLE_PER_STREAM / count if count > 0 else 1.0 for count in expected]
     return scaled(scenario.model_copy(update={"trace": None}), factors, roster=1.0)
 
 
@@ -195,6 +194,13 @@ class _Tally:
     severe_s: np.ndarray
 
 
+_Kind = tuple[tuple[int, ...], Any, int, bool]
+"""What a routed item's terms in `_Tally` depend on besides its media length: the groups that may take it, its
+modality, its queue's column and whether it is severe."""
+_CHUNK = 4096
+"""Items whose terms are computed at once: the quadrature holds `_CHUNK` by 128 nodes in memory."""
+
+
 def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) -> _Tally:
     """Route each sampled `(row, item)` as production would and count it against its row and queue."""
     queues = len(scenario.ops.queues)
@@ -203,6 +209,7 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
     takers = GroupTakers(scenario)
     column = {queue.name: index for index, queue in enumerate(scenario.ops.queues)}
     seen: set[str] = set()
+    routed: defaultdict[_Kind, list[tuple[int, float]]] = defaultdict(list)  # (row, duration_s) of each kind
     for row, item in sample:
         tally.sampled[row] += 1.0
         if item.content_hash is not None and item.content_hash in seen:
@@ -218,16 +225,44 @@ def _tally(scenario: Scenario, sample: Iterable[tuple[int, Item]], rows: int) ->
             tally.untaken[row, landed] += 1.0
             continue
         tally.routed[row, landed] += 1.0
-        handling_s = _expected_handling_s(scenario, groups, item.modality, item.duration_s)
-        tally.work_s[row, landed] += handling_s
-        sla_s = scenario.ops.queues[landed].sla_s
-        tally.handled[row, landed] += _handled_within_share(scenario, groups, item.modality, item.duration_s, sla_s)
-        per_moderator = 1.0 if routing.severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
-        tally.moderator_s[row, landed] += handling_s / per_moderator
-        tally.away[row, landed] += _over_takers(scenario, groups, _shrinkage)
-        if routing.severe:
-            tally.severe_s[row, landed] += _severe_turn_s(scenario, groups, item.modality, item.duration_s)
+        routed[(groups, item.modality, landed, routing.severe)].append((row, item.duration_s))
+    for kind, items in routed.items():
+        _add_terms(scenario, tally, kind, items)
     return tally
+
+
+def _add_terms(scenario: Scenario, tally: _Tally, kind: _Kind, items: list[tuple[int, float]]) -> None:
+    """Add the terms of routed items of one kind to their rows, once per media length and a chunk of them at a time:
+    item by item, the quadrature of the share handled within the SLA cost more than routing, and kept the sample
+    small."""
+    groups, modality, landed, severe = kind
+    rows = np.asarray([row for row, _ in items])
+    durations, of_item = np.unique(
+        np.asarray([duration_s for _, duration_s in items], dtype=float), return_inverse=True
+    )
+    sla_s = scenario.ops.queues[landed].sla_s
+    chunks = [
+        _item_terms(scenario, groups, modality, durations[start : start + _CHUNK], sla_s, severe)
+        for start in range(0, durations.size, _CHUNK)
+    ]
+    sums = (tally.work_s, tally.handled, tally.moderator_s, tally.away, tally.severe_s)
+    for total, column in zip(sums, zip(*chunks, strict=True), strict=True):
+        np.add.at(total[:, landed], rows, np.concatenate(column)[of_item])  # a view: adds into `total`
+
+
+def _item_terms(
+    scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: np.ndarray, sla_s: float, severe: bool
+) -> tuple[np.ndarray, ...]:
+    """Items' sums in `_Tally` for each media length, over the groups that may take them: mean handling, the share
+    handled within `sla_s`, a moderator's time taken, the share of those groups away on break, and the severe turn
+    (0 for an item not severe)."""
+    handling_s = _expected_handling_s(scenario, groups, modality, duration_s)
+    handled = _handled_within_share(scenario, groups, modality, duration_s, sla_s)
+    per_moderator = 1.0 if severe else _over_takers(scenario, groups, lambda group: _slots(scenario, group))
+    away = _over_takers(scenario, groups, _shrinkage)
+    severe_s = _severe_turn_s(scenario, groups, modality, duration_s) if severe else np.zeros(())
+    terms = (handling_s, handled, handling_s / per_moderator, away, severe_s)
+    return tuple(np.broadcast_to(term, duration_s.shape) for term in terms)
 
 
 def _slots(scenario: Scenario, group: RosterGroup) -> float:
@@ -253,57 +288,70 @@ def _moderators(slots: int, per_moderator: float) -> int:
     return math.ceil(slots / per_moderator - 1e-9)
 
 
-def _over_takers(scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float]) -> float:
+def _over_takers(
+    scenario: Scenario, groups: tuple[int, ...], of: Callable[[RosterGroup], float | np.ndarray]
+) -> np.ndarray:
     """`of` averaged over the roster groups that may take an item, weighted by headcount: the fast English team's
     speed says nothing of how long the French team takes over the French queue."""
-    total, weight = 0.0, 0.0
+    total, weight = np.zeros(()), 0.0
     for index in groups:
         group = scenario.roster[index]
-        total += group.count * of(group)
+        total = total + group.count * np.asarray(of(group))
         weight += group.count
-    return total / weight
+    average: np.ndarray = total / weight
+    return average
 
 
-def _group_handling_s(group: RosterGroup, modality: Any, duration_s: float) -> float:
-    """Mean handling time of an item by a moderator of the group."""
+def _group_handling_s(group: RosterGroup, modality: Any, duration_s: np.ndarray) -> np.ndarray:
+    """Mean handling time of items of each media length by a moderator of the group."""
     speed = group.speed[modality]
-    return (speed.base_mean_s + speed.duration_factor * duration_s) * math.exp(group.speed_spread**2 / 2.0)
+    mean_s: np.ndarray = (speed.base_mean_s + speed.duration_factor * duration_s) * math.exp(
+        group.speed_spread**2 / 2.0
+    )
+    return mean_s
 
 
-def _expected_handling_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
-    """Mean handling time of an item over the roster groups that may take it."""
+def _expected_handling_s(
+    scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: np.ndarray
+) -> np.ndarray:
+    """Mean handling time of items of each media length over the roster groups that may take them."""
     return _over_takers(scenario, groups, lambda group: _group_handling_s(group, modality, duration_s))
 
 
-def _severe_turn_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float) -> float:
+def _severe_turn_s(scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: np.ndarray) -> np.ndarray:
     """How long a severe item keeps a moderator from the next severe one, over the groups that may take it: its
     handling and the cool-down after it, or the wellbeing budget's share of an hour when that is longer. The
     engine gives a moderator one severe item at a time, so a team decides at most its headcount over this many
     severe items a second, whatever Erlang says of the handling alone."""
 
-    def turn_s(group: RosterGroup) -> float:
+    def turn_s(group: RosterGroup) -> np.ndarray:
         budget = group.severe_per_hour  # None: no budget; never 0 here (`GroupTakers` leaves such a group out)
         budget_s = 0.0 if not budget else 3600.0 / budget
-        return max(_group_handling_s(group, modality, duration_s) + group.cooldown_s, budget_s)
+        return np.maximum(_group_handling_s(group, modality, duration_s) + group.cooldown_s, budget_s)
 
     return _over_takers(scenario, groups, turn_s)
 
 
 def _handled_within_share(
-    scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: float, sla_s: float
-) -> float:
-    """`P(handling <= sla_s)` of an item over the roster groups that may take it: its share of the queue's ceiling."""
+    scenario: Scenario, groups: tuple[int, ...], modality: Any, duration_s: np.ndarray, sla_s: float
+) -> np.ndarray:
+    """`P(handling <= sla_s)` of items over the roster groups that may take them: their shares of the queue's
+    ceiling."""
     return _over_takers(
-        scenario, groups, lambda group: handled_within(group.speed[modality], group.speed_spread, duration_s, sla_s)
+        scenario, groups, lambda group: _handled_within(group.speed[modality], group.speed_spread, duration_s, sla_s)
     )
 
 
-@lru_cache(maxsize=4096)
 def handled_within(speed: HandlingTime, speed_spread: float, duration_s: float, t: float) -> float:
     """`P(handling <= t)` of an item of media length `duration_s` by a moderator of a group, the simulator's law:
     `(base + duration_factor * duration_s) * F`, the base exponential or lognormal, `F` the moderator's speed factor
     (lognormal, median 1, sigma `speed_spread`). The ceiling of a plan must come from this law, not from an
-    exponential of the same mean: 30 s every time decides all items within 60 s, an exponential 86%.
+    exponential of the same mean: 30 s every time decides all items within 60 s, an exponential 86%."""
+    return float(_handled_within(speed, speed_spread, np.asarray([duration_s], dtype=float), t)[0])
+
+
+def _handled_within(speed: HandlingTime, speed_spread: float, duration_s: np.ndarray, t: float) -> np.ndarray:
+    """`handled_within` for each media length at once.
 
     Exact in closed form without a speed spread; with one, a Gauss-Legendre rule over one of the two normals: the
     one whose conditional law of the other is smooth (the spread's while the base's sigma is smaller), cut where the
@@ -312,14 +360,16 @@ def handled_within(speed: HandlingTime, speed_spread: float, duration_s: float, 
     """
     extra = speed.duration_factor * duration_s
     if speed_spread == 0.0:
-        return float(_base_within(speed, np.asarray(t - extra)))
+        return _base_within(speed, t - extra)
     if speed.median_s is not None and speed.sigma < speed_spread:
         median, sigma = speed.median_s, speed.sigma
         return _normal_expectation(
-            lambda z: ndtr(np.log(t / (median * np.exp(sigma * z) + extra)) / speed_spread), _NORMAL_SPAN
+            lambda z: ndtr(np.log(t / (median * np.exp(sigma * z) + extra[:, None])) / speed_spread),
+            np.full(extra.shape, _NORMAL_SPAN),
         )
-    upper = min(_NORMAL_SPAN, math.log(t / extra) / speed_spread) if extra > 0.0 else _NORMAL_SPAN
-    return _normal_expectation(lambda z: _base_within(speed, t * np.exp(-speed_spread * z) - extra), upper)
+    ratio = np.divide(t, extra, out=np.full(extra.shape, np.inf), where=extra > 0.0)
+    upper = np.minimum(_NORMAL_SPAN, np.log(ratio) / speed_spread)
+    return _normal_expectation(lambda z: _base_within(speed, t * np.exp(-speed_spread * z) - extra[:, None]), upper)
 
 
 def _base_within(speed: HandlingTime, x: np.ndarray) -> np.ndarray:
@@ -334,14 +384,14 @@ def _base_within(speed: HandlingTime, x: np.ndarray) -> np.ndarray:
     return np.where(x > 0.0, ndtr(np.log(positive / speed.median_s) / speed.sigma), 0.0)
 
 
-def _normal_expectation(of: Callable[[np.ndarray], np.ndarray], upper: float) -> float:
-    """`E[of(Z) 1{Z < upper}]` for a standard normal `Z`, by Gauss-Legendre over `[-_NORMAL_SPAN, upper]`."""
-    if upper <= -_NORMAL_SPAN:
-        return 0.0
+def _normal_expectation(of: Callable[[np.ndarray], np.ndarray], upper: np.ndarray) -> np.ndarray:
+    """`E[of(Z) 1{Z < upper}]` for a standard normal `Z`, for each `upper`, by Gauss-Legendre over
+    `[-_NORMAL_SPAN, upper]`; `of` is given the nodes of each `upper` as a row."""
     half = (upper + _NORMAL_SPAN) / 2.0
-    z = half * _LEGENDRE_NODES + (upper - _NORMAL_SPAN) / 2.0
+    z = half[:, None] * _LEGENDRE_NODES + ((upper - _NORMAL_SPAN) / 2.0)[:, None]
     density = np.exp(-z * z / 2.0) / math.sqrt(2.0 * math.pi)
-    return float(half * np.dot(_LEGENDRE_WEIGHTS, density * of(z)))
+    expectation: np.ndarray = np.where(upper > -_NORMAL_SPAN, half * ((density * of(z)) @ _LEGENDRE_WEIGHTS), 0.0)
+    return expectation
 
 
 def _covered_hours(scenario: Scenario) -> np.ndarray:
