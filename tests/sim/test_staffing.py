@@ -18,7 +18,7 @@ from queueopt.sim.kpis import kpis
 from queueopt.sim.roster import build_moderators
 from queueopt.sim.scenario import HandlingTime, Scenario, parse_scenario
 from queueopt.sim.simulator import simulate
-from queueopt.sim.staffing import QueueHour, handled_within, plan
+from queueopt.sim.staffing import QueueHour, _thinned, handled_within, plan
 from queueopt.sim.staffing_check import (
     IntervalCheck,
     PlanCheck,
@@ -493,6 +493,15 @@ def test_a_busier_stream_scales_its_queues_demand_without_resampling_it() -> Non
     for before, after in zip(high(20_000.0), high(20_400.0), strict=True):
         assert after.arrivals_per_hour == pytest.approx(1.02 * before.arrivals_per_hour, rel=1e-12)
         assert after.servers is not None and before.servers is not None and after.servers >= before.servers
+
+
+@pytest.mark.parametrize(("streams", "each"), [(1, 20_000), (10, 20_000), (40, 5_000), (150, 2_000)])
+def test_each_stream_s_sample_is_set_by_how_many_streams_there_are(streams: int, each: int) -> None:
+    """20,000 of every stream up to ten, then a share of 200,000, never under 2,000: a hundred streams at 20,000
+    each would plan for minutes in gigabytes. The share follows the number of streams, never their rates."""
+    flows = [_stream(f"s{k}", 10.0 ** (k % 5)) for k in range(streams)]
+    sample = _thinned(_day(_queues(("all", {})), flows, [_team("team", 10, ["en"], text=60.0)]))
+    assert [sample.expected_items(arrival) for arrival in sample.arrivals] == pytest.approx([each] * streams)
 
 
 def _replay(tmp_path: Path, *hours: tuple[int, int, str]) -> Path:

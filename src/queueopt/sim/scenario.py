@@ -403,11 +403,7 @@ class Scenario(Strict):
             raise ValueError("give [[arrivals]] or a trace to replay")
         if info.context is not None and not info.context.get("simulated", True):
             return self  # a plan samples a few thousand items of any platform (`parse_scenario(simulated=False)`)
-        expected = sum(
-            (end - start) * rate
-            for arrival in self.arrivals
-            for start, end, rate in self.rate_segments(arrival, self.horizon_s)
-        )
+        expected = sum(self.expected_items(arrival) for arrival in self.arrivals)
         if expected > MAX_EXPECTED_ITEMS:
             # Every item of a replication is drawn up front and lives in memory: a few hundred bytes each.
             raise ValueError(
@@ -450,6 +446,10 @@ class Scenario(Strict):
             if burst.applies_to(arrival.name):
                 boost *= max(1.0, burst.multiplier)
         return max(arrival.rates_per_s) * boost
+
+    def expected_items(self, arrival: ArrivalType) -> float:
+        """How many items the stream brings over the horizon, on average."""
+        return sum((end - start) * rate for start, end, rate in self.rate_segments(arrival, self.horizon_s))
 
     def rate_segments(self, arrival: ArrivalType, horizon_s: float) -> list[tuple[float, float, float]]:
         """`(start, end, rate per second)` pieces covering `[0, horizon_s)` on which the rate is constant.

@@ -57,6 +57,11 @@ SAMPLE_PER_STREAM = 20_000
 """Items sampled from each stream (`_thinned`). A queue's share of a stream is a binomial estimate: a queue fed half
 of a stream of 20,000 items an hour of 60 s (167 Erlangs) has a standard error of 71 items an hour, 1.2 moderators;
 it shrinks as the square root of this, which the run time grows with."""
+SAMPLE_ITEMS = 200_000
+"""All streams' samples together at most, each stream keeping `SAMPLE_MIN_PER_STREAM`: the run time and memory grow
+with the sample (the example day's 8 streams, 160,000 items, plan in about 8 s), and 20,000 of each of a hundred
+streams would take minutes and gigabytes."""
+SAMPLE_MIN_PER_STREAM = 2_000
 _NORMAL_SPAN = 9.0
 """Standard deviations either side of a normal's mean that the handling-time quadrature covers: 1e-19 lies beyond."""
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(128)
@@ -162,17 +167,17 @@ class StaffingPlan:
 
 
 def _thinned(scenario: Scenario) -> Scenario:
-    """The scenario's streams, each with its rates scaled so that `SAMPLE_PER_STREAM` of its items arrive, whatever
-    its rate and the other streams' (a rare stream is scaled up past its own rate). The sample only measures where
-    each stream's items go and how long they take; each stream's own rates give its demand (`_hourly_rates`), so
-    sampling one stream more densely than another biases nothing. One factor for all streams left a stream of 5 an
-    hour beside one of 500,000 with no item at all, and let one stream's rate resize another's sample: a stream
-    all auto-removed, grown from 0 to 100,000 an hour, took the plan of a queue it never reaches from 169 to 166."""
-    expected = [
-        sum(rate * (end - start) for start, end, rate in scenario.rate_segments(arrival, scenario.horizon_s))
-        for arrival in scenario.arrivals
-    ]
-    factors = [SAMPLE_PER_STREAM / count if count > 0 else 1.0 for count in expected]
+    """The scenario's streams, each with its rates scaled so that `SAMPLE_PER_STREAM` of its items arrive (fewer
+    beyond ten streams, `SAMPLE_ITEMS`), whatever its rate and the other streams' (a rare stream is scaled up past
+    its own rate). The sample only measures where each stream's items go and how long they take; each stream's own
+    rates give its demand (`_hourly_rates`), so sampling one stream more densely than another biases nothing. One
+    factor for all streams left a stream of 5 an hour beside one of 500,000 with no item at all, and let one
+    stream's rate resize another's sample: a stream all auto-removed, grown from 0 to 100,000 an hour, took the plan
+    of a queue it never reaches from 169 to 166."""
+    expected = [scenario.expected_items(arrival) for arrival in scenario.arrivals]
+    # How many streams there are sets each one's sample, never their rates.
+    per_stream = max(SAMPLE_MIN_PER_STREAM, min(SAMPLE_PER_STREAM, SAMPLE_ITEMS // max(1, len(expected))))
+    factors = [per_stream / count if count > 0 else 1.0 for count in expected]
     return scaled(scenario.model_copy(update={"trace": None}), factors, roster=1.0)
 
 
