@@ -427,6 +427,7 @@ def _decision_level(servers: int, lam: float, mu: float, sla_s: float, patience_
     return erlang_a_decided_within(servers, lam, mu, patience_rate, sla_s)
 
 
+@lru_cache(maxsize=4096)  # a day's hours ask alike (found by a probe: an Erlang A day took 64 s, 24 times 2.7 s)
 def servers_for_decision_sla(
     lam: float, mu: float, sla_s: float, target_fraction: float, patience_rate: float | None = None
 ) -> int | None:
