@@ -735,6 +735,21 @@ def test_a_trace_row_at_the_horizon_is_outside_the_run(tmp_path: Path) -> None:
         check_trace(scenario)
 
 
+def test_a_trace_content_hash_a_stream_would_make_is_refused(tmp_path: Path) -> None:
+    """Found by a probe: a trace's `item-17` beside stream `item` was taken as a copy of that stream's 17th content
+    and decided with it unseen. A hash only like a stream's (another stream's name, no number) replays."""
+    trace = tmp_path / "trace.csv"
+    rows = [("a", "item-17"), ("b", "items-17"), ("c", "item-x"), ("d", "item-"), ("e", "other-3")]
+    lines = [f"{id_},{k},text,en,us,{content_hash}\n" for k, (id_, content_hash) in enumerate(rows)]
+    trace.write_text("id,arrive_at_s,modality,language,region,content_hash\n" + "".join(lines))
+    with pytest.raises(ConfigError) as caught:
+        check_trace(mm_c(trace=str(trace), arrival={"name": "item", "duplicate_share": 0.5}))
+    assert caught.value.problems == [
+        "item 'a': content_hash: 'item-17' is how stream 'item' names its own content; the replayed item would be "
+        "taken as a copy of a simulated one"
+    ]
+
+
 def test_a_trace_naming_areas_the_ops_config_lacks_reports_twenty_of_them(tmp_path: Path) -> None:
     """An export from another platform may name its own policy areas on every row: twenty problems say it, not
     one line per row of a large file."""

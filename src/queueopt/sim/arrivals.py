@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 from queueopt.domain import MAX_DURATION_S, MAX_REPORTS, MAX_VIEWS_PER_HOUR, QA_SUFFIX, Item, Source
 from queueopt.enqueue.router import HUMAN_ONLY
 from queueopt.sim.randomness import substream
-from queueopt.sim.scenario import ArrivalType, Scenario, cumulative_views, mix
+from queueopt.sim.scenario import ArrivalType, Scenario, cumulative_views, mix, stream_content_hash
 from queueopt.sim.trace import TraceArrival, load_trace
 
 # A stream of random numbers of one quantity of one arrival stream, from the quantity's name.
@@ -162,11 +162,11 @@ def _content_hashes(arrival: ArrivalType, root: np.ndarray, sources: list[Source
     appeals and escalations: the engine refuses one without a hash (its only link to the decision it questions), and
     a simulated one questions content the run did not draw, so it names a content of its own, seen by nothing else."""
     if arrival.duplicate_share:
-        return [f"{arrival.name}-{r}" for r in root.tolist()]
+        return [stream_content_hash(arrival.name, r) for r in root.tolist()]
     if HUMAN_ONLY.isdisjoint(arrival.source):
         return None
     pairs = zip(root.tolist(), sources, strict=True)
-    return [f"{arrival.name}-{r}" if source in HUMAN_ONLY else None for r, source in pairs]
+    return [stream_content_hash(arrival.name, r) if source in HUMAN_ONLY else None for r, source in pairs]
 
 
 def _service_draws(draws: Draws, size: int) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ Rates are per hour in the file because that is how operations plan; `rates_per_s
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -482,6 +483,17 @@ def cumulative_views(views_per_hour: np.ndarray, half_life_s: np.ndarray | None,
             views * half_life * -np.expm1(-math.log(2.0) * age / half_life) / (3600.0 * math.log(2.0))
         )
     return np.where(half_life > 0.0, decaying, 0.0)
+
+
+def stream_content_hash(stream: str, original: int) -> str:
+    """The content hash a stream gives its `original`-th item's content, and every copy of it."""
+    return f"{stream}-{original}"
+
+
+def stream_making(content_hash: str, streams: Collection[str]) -> str | None:
+    """The stream among `streams` that makes `content_hash` (`stream_content_hash`), if any."""
+    stream, dash, original = content_hash.rpartition("-")
+    return stream if dash and original.isascii() and original.isdigit() and stream in streams else None
 
 
 def mix(weights: dict[Any, float]) -> tuple[list[Any], np.ndarray]:

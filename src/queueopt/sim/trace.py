@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError
 from queueopt.config import ConfigError, format_validation_error
 from queueopt.domain import Item, SentItem
 from queueopt.enqueue.router import unlinked
-from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strict
+from queueopt.sim.scenario import MAX_HORIZON_S, Scenario, Strict, stream_making
 
 
 class TraceArrival(NamedTuple):
@@ -245,6 +245,15 @@ def check_trace(scenario: Scenario) -> int:
         for arrival in trace
         for name in arrival.item.signals
         if name not in areas
+    ]
+    # Found by a probe: a trace's `item-0` was taken as a copy of stream `item`'s first content, deciding it unseen.
+    streams = {arrival.name for arrival in scenario.arrivals}
+    problems += [
+        f"item {arrival.item.id!r}: content_hash: {arrival.item.content_hash!r} is how stream {stream!r} names its "
+        "own content; the replayed item would be taken as a copy of a simulated one"
+        for arrival in trace
+        if arrival.item.content_hash is not None
+        and (stream := stream_making(arrival.item.content_hash, streams)) is not None
     ]
     if problems:
         raise ConfigError(str(scenario.trace), problems[:_MAX_TRACE_PROBLEMS])
