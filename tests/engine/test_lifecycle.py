@@ -308,8 +308,10 @@ def test_duplicates_follow_their_original(engine: Engine) -> None:
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
-    engine.decide("a", lease.lease_token, "m1", VIOLATING)
+    decided = engine.decide("a", lease.lease_token, "m1", VIOLATING)
     assert engine.item("b").verdict is Verdict.VIOLATING
+    # The answer shows the item reviewed, as its decision left it, never the copy the decision also reached.
+    assert decided.item == video("a", content_hash="h") and decided.record == engine.task("a").record
     (late,) = engine.submit([video("c", content_hash="h")])
     assert late.status is ItemStatus.DUPLICATE
     assert engine.item("c").verdict is Verdict.VIOLATING
