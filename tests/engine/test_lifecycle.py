@@ -1207,6 +1207,25 @@ def test_an_appeal_someone_else_holds_when_the_content_is_decided_is_kept_from_t
         engine_factory().assign_to("appeal", "x")
 
 
+def test_a_copy_reviewed_on_its_own_is_not_kept_from_the_decider_of_another_copy(engine_factory: EngineFactory) -> None:
+    """Only an appeal or an escalation questions a decision, so only those are kept from the moderator who decides
+    their content (found by a hand-run mutation review: keeping every open task of the content from the decider
+    passed every test, as none decided a copy while another copy of it waited for its own review)."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("x", clearance=["csam"], policy_areas=["child_safety"]))
+    first, copy = engine.submit(
+        [
+            video("a", modality="text", signals={"child_safety": 0.4}, content_hash="h"),
+            video("b", modality="text", signals={"child_safety": 0.9}, content_hash="h"),
+        ]
+    )
+    assert first.status is copy.status is ItemStatus.QUEUED  # b asks more than a: reviewed on its own
+    lease = engine.assign_to("a", "x")
+    assert lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "x", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert engine_factory().assign_to("b", "x").holder == "x"  # as stored
+
+
 def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ended_one(
     engine_factory: EngineFactory, clock: VirtualClock
 ) -> None:
