@@ -64,6 +64,18 @@ def test_severe_work_nobody_free_may_see_does_not_block_the_queue(example_config
     assert lease.task_id.startswith("severe")
 
 
+def test_a_batch_takes_no_more_of_a_queue_than_its_window(example_config: OpsConfig) -> None:
+    """A queue puts its first `top_k` tasks before a batch, however many slots are free (found by a hand-run
+    mutation review: a window one task wider passed every test, as none had more free slots than a window)."""
+    engine = Engine(MemoryStore(), VirtualClock(1_000.0), narrow(example_config, 2))
+    mild = [video(f"n{index}", signals={"nudity": 0.7}, views_per_hour=10.0 * (index + 1)) for index in range(3)]
+    engine.submit(mild)
+    assert len({engine.task(item.id).queue for item in mild}) == 1, "the premise: one queue"
+    engine.upsert_moderator(profile("m1", capacity=3))
+    assert sorted(lease.task_id for lease in engine.assign_batch()) == ["n1", "n2"]  # the two most urgent
+    assert [lease.task_id for lease in engine.assign_batch()] == ["n0"]
+
+
 @pytest.mark.parametrize("strategy", ["optimal", "priority", "fifo"])
 def test_a_pull_finds_the_work_a_moderator_may_take_behind_a_window_they_may_not(
     example_config: OpsConfig, strategy: str

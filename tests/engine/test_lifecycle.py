@@ -308,8 +308,10 @@ def test_duplicates_follow_their_original(engine: Engine) -> None:
     engine.upsert_moderator(profile("m1"))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
-    engine.decide("a", lease.lease_token, "m1", VIOLATING)
+    decided = engine.decide("a", lease.lease_token, "m1", VIOLATING)
     assert engine.item("b").verdict is Verdict.VIOLATING
+    # The answer shows the item reviewed, as its decision left it, never the copy the decision also reached.
+    assert decided.item == video("a", content_hash="h") and decided.record == engine.task("a").record
     (late,) = engine.submit([video("c", content_hash="h")])
     assert late.status is ItemStatus.DUPLICATE
     assert engine.item("c").verdict is Verdict.VIOLATING
@@ -1203,6 +1205,25 @@ def test_an_appeal_someone_else_holds_when_the_content_is_decided_is_kept_from_t
     assert engine.next_for("x") is None
     with pytest.raises(NotEligible, match="kept from"):
         engine_factory().assign_to("appeal", "x")
+
+
+def test_a_copy_reviewed_on_its_own_is_not_kept_from_the_decider_of_another_copy(engine_factory: EngineFactory) -> None:
+    """Only an appeal or an escalation questions a decision, so only those are kept from the moderator who decides
+    their content (found by a hand-run mutation review: keeping every open task of the content from the decider
+    passed every test, as none decided a copy while another copy of it waited for its own review)."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("x", clearance=["csam"], policy_areas=["child_safety"]))
+    first, copy = engine.submit(
+        [
+            video("a", modality="text", signals={"child_safety": 0.4}, content_hash="h"),
+            video("b", modality="text", signals={"child_safety": 0.9}, content_hash="h"),
+        ]
+    )
+    assert first.status is copy.status is ItemStatus.QUEUED  # b asks more than a: reviewed on its own
+    lease = engine.assign_to("a", "x")
+    assert lease.lease_token is not None
+    engine.decide("a", lease.lease_token, "x", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert engine_factory().assign_to("b", "x").holder == "x"  # as stored
 
 
 def test_a_restart_keeps_a_held_severe_review_cooling_after_reading_back_an_ended_one(
