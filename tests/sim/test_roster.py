@@ -10,7 +10,7 @@ import math
 import pytest
 
 from queueopt.domain import Modality, ModeratorStatus
-from queueopt.sim.roster import DAY_S, build_moderators
+from queueopt.sim.roster import DAY_S, Moderators, build_moderators
 
 from .helpers import mm_c
 
@@ -74,3 +74,23 @@ def test_a_moderators_profile_speed_and_hours_follow_the_group() -> None:
     for row, factor in enumerate(moderators.speed_factor.tolist()):
         assert moderators.handling_s(row, Modality.TEXT, 100.0, 0.0, 1.5) == pytest.approx((90.0 + 200.0) * factor)
     assert moderators.on_duty_s(HOUR_S, 2 * HOUR_S).tolist() == [HOUR_S] * 50
+
+
+def _break_starts(moderators: Moderators) -> list[list[float]]:
+    starts: list[list[float]] = [[] for _ in range(len(moderators))]
+    for change in moderators.changes:
+        if change.status is ModeratorStatus.AWAY and not change.shift_end:
+            starts[change.moderator].append(change.at_s)
+    return starts
+
+
+def test_a_groups_break_phase_offsets_its_whole_cycle() -> None:
+    """`phase` moves every moderator's breaks that far into the cycle, still evenly spread over it: two groups at
+    one site offset by half a cycle never leave together. Phase 0 is the stagger groups had before it."""
+    group = {"count": 2, "shifts": [{"start_h": 8.0, "end_h": 16.0}]}
+    cycle = {"every_s": 3600.0, "length_s": 600.0}
+    plain = build_moderators(mm_c(horizon_s=DAY_S, group=group | {"breaks": cycle}), 0)
+    offset = build_moderators(mm_c(horizon_s=DAY_S, group=group | {"breaks": cycle | {"phase": 0.25}}), 0)
+    first = [starts[0] for starts in _break_starts(plain)]
+    assert first == [8 * HOUR_S + 3000.0, 8 * HOUR_S + 1200.0]  # phases 0 and 0.5: 3600 * (1 - phase) - 600
+    assert [starts[0] for starts in _break_starts(offset)] == [8 * HOUR_S + 2100.0, 8 * HOUR_S + 300.0]

@@ -254,6 +254,11 @@ def test_field_errors_name_the_file_and_the_path(tmp_path: Path) -> None:
             "roster.0.breaks.length_s: Input should be greater than or equal to 60",
         ),
         (
+            'site = "lisbon"',
+            'site = "lisbon"\nbreaks = { every_s = 600, length_s = 60, phase = 1.0 }',
+            "roster.0.breaks.phase: Input should be less than 1",
+        ),
+        (
             "count = 2",
             "count = 1000000\nbreaks = { every_s = 300, length_s = 60 }",
             "(root): the roster's shifts and breaks make about",

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.integrate import quad
 from scipy.stats import norm
 
+from queueopt.domain import ModeratorStatus
 from queueopt.errors import InvalidInput
 from queueopt.sim import theory
 from queueopt.sim.experiment import run_experiment
@@ -717,6 +718,28 @@ def test_the_check_rosters_the_plan_hour_by_hour_not_the_groups_shifts() -> None
     assert on_duty == pytest.approx(staffing)
     result = check(scenario.model_copy(update={"horizon_s": 3 * 3600.0}), staffing, replications=2)
     assert all(interval.at_plan.mean > 0.5 for interval in result.intervals)  # nobody on duty decided none
+
+
+def test_the_checks_roster_spreads_breaks_over_everyone_on_duty() -> None:
+    """Found by a review: each layer of the check's roster sent its first moderator on break `every_s` after its
+    start, so the four moderators a ramp adds at 08h and the two more at 09h all left together; 5 of the 15 on duty
+    at 11h were away at once, where the plan grossed up for a sixth of them (2.5). Now no minute has more than one
+    moderator away beyond the sixth of those on duty, rounded up."""
+    breaks = {"breaks": {"every_s": 5400.0, "length_s": 900.0}}
+    staffing = [3, 3, 2, 2, 2, 3, 5, 8, 11, 13, 14, 15, 15, 14, 13, 12, 12, 11, 10, 9, 8, 6, 5, 4]
+    scenario = mm_c(servers=3, load=0.3, ops=_ops(), group=breaks).model_copy(update={"horizon_s": 86400.0})
+    moderators = build_moderators(rostered_at(scenario, staffing), 0)
+    status = np.zeros(len(moderators), dtype=np.int8)  # 0 off shift, 1 available, 2 on a break
+    pending = iter(moderators.changes)
+    change = next(pending, None)
+    for minute in range(24 * 60):
+        while change is not None and change.at_s <= minute * 60.0:
+            on_break = change.status is ModeratorStatus.AWAY and not change.shift_end
+            status[change.moderator] = 2 if on_break else int(change.status is ModeratorStatus.AVAILABLE)
+            change = next(pending, None)
+        away, on_duty = int((status == 2).sum()), int((status > 0).sum())
+        assert on_duty == staffing[minute // 60]
+        assert away <= math.ceil(on_duty / 6) + 1, (minute, away, on_duty)
 
 
 def _busy_rows(scenario: Scenario) -> list[QueueHour]:

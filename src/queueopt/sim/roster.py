@@ -158,7 +158,8 @@ def build_moderators(scenario: Scenario, replication: int) -> Moderators:
             ids.append(moderator_id)
             profiles.append(_profile(group, moderator_id))
             groups.append(position)
-            changes.extend(_timeline(group, row, member / group.count, scenario.horizon_s))
+            phase = (group.breaks.phase if group.breaks is not None else 0.0) + member / group.count
+            changes.extend(_timeline(group, row, phase % 1.0, scenario.horizon_s))
     changes.sort(key=lambda change: (change.at_s, change.moderator))
     return Moderators(
         ids=ids,

@@ -253,12 +253,15 @@ class Shift(Strict):
 
 
 class Breaks(Strict):
-    """After every `every_s` on shift a moderator takes `length_s` off (finishing the task in hand first)."""
+    """After every `every_s` on shift a moderator takes `length_s` off (finishing the task in hand first). The group's
+    moderators are spread evenly over that cycle, starting `phase` of the way into it: two groups at one site, or the
+    layers of a staffing check's roster, offset by `phase` do not all leave at once."""
 
     # At least five minutes on shift between breaks and a minute off: a break is two status changes per moderator,
     # and every_s = 1e-9 made a run draw changes until it ran out of memory (found by a review).
     every_s: Annotated[float, Field(strict=True, ge=300.0, allow_inf_nan=False)]
     length_s: Annotated[float, Field(strict=True, ge=60.0, allow_inf_nan=False)]
+    phase: Annotated[float, Field(strict=True, ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
     def _shorter_than_period(self) -> Self:

@@ -17,13 +17,15 @@ import numpy as np
 from queueopt.errors import InvalidInput
 from queueopt.sim.experiment import Experiment, run_experiment
 from queueopt.sim.kpis import item_sla_s, sla_outcomes
-from queueopt.sim.scenario import HOURS, Scenario, Shift
+from queueopt.sim.scenario import HOURS, Breaks, Scenario, Shift
 from queueopt.sim.simulator import RunRecord
 from queueopt.sim.stats import Estimate
 
 LEVEL = 0.95
 CUT_MIN_REPLICATIONS = 10
 """Replications below which `PlanCheck.one_fewer_hours` advises no cut."""
+_GOLDEN_STEP = (5.0**0.5 - 1.0) / 2.0
+"""The golden ratio's fractional part: the step whose multiples spread most evenly over a cycle, for any count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,19 +162,38 @@ def check(scenario: Scenario, staffing: Sequence[int], replications: int | None 
 
 
 def rostered_at(scenario: Scenario, staffing: Sequence[int]) -> Scenario:
-    """The scenario with its one group rostered at `staffing[h]` moderators in hour of day `h`: one layer per
-    headcount the plan reaches, each on shift in the hours that need it, so the plan's 2 at night and 8 at noon are
-    2 moderators on all day and 6 more at noon. Resizing the group and keeping its shifts checked a 9-17 group's plan
-    with nobody on duty at night and the peak's headcount all day."""
+    """The scenario with its one group rostered at `staffing[h]` moderators in hour of day `h`: one layer of one
+    moderator for each of the plan's headcount, the `n`th on shift in the hours that need `n`, so the plan's 2 at
+    night and 8 at noon are 2 moderators on all day and 6 more at noon. Resizing the group and keeping its shifts
+    checked a 9-17 group's plan with nobody on duty at night and the peak's headcount all day.
+
+    Each layer's breaks keep the group's cycle but not its phase (`_break_phase`). Layers of several moderators with
+    the group's phase sent every layer's first moderator on break `every_s` after its start, so the layers a steep
+    morning ramp starts in one hour left at once: a plan rising to 15 had 5 away at 11h, against the 2.5 of 15 its
+    breaks take on average, which is what the plan grossed up for (now 4). A moderator's break cycle restarts with
+    each of their shifts; it is set on the clock for the longest, where most of their breaks fall."""
     group = scenario.roster[0]
-    layers, below = [], 0
-    for level in sorted(set(staffing) - {0}):
-        hours = [hour for hour, servers in enumerate(staffing) if servers >= level]
-        shifts = [Shift(start_h=float(start), end_h=float(end)) for start, end in _spans(hours)]
-        update = {"name": f"{group.name}_{level}", "count": level - below, "shifts": shifts}
+    layers = []
+    for layer in range(max(staffing, default=0)):
+        spans = _spans([hour for hour, servers in enumerate(staffing) if servers > layer])
+        shifts = [Shift(start_h=float(start), end_h=float(end)) for start, end in spans]
+        update: dict[str, object] = {"name": f"{group.name}_{layer + 1}", "count": 1, "shifts": shifts}
+        if group.breaks is not None:
+            longest = max(spans, key=lambda span: span[1] - span[0])
+            phase = _break_phase(group.breaks, longest[0] * 3600.0, layer)
+            update["breaks"] = group.breaks.model_copy(update={"phase": phase})
         layers.append(group.model_copy(update=update))
-        below = level
     return scenario.model_copy(update={"roster": layers})
+
+
+def _break_phase(breaks: Breaks, start_s: float, layer: int) -> float:
+    """The phase that puts the first break of the `layer`th moderator (from 0), starting at `start_s`, `layer`
+    golden-ratio steps into the cycle on the clock. The moderators on duty in an hour are always the first ones, and
+    the first `n` golden-ratio steps split the cycle into gaps of at most three lengths (the three-gap theorem), so
+    their breaks are spread over it whenever each starts. A moderator's first break begins at
+    `start_s + every_s * (1 - phase) - length_s` (`roster._timeline`)."""
+    offset = layer * _GOLDEN_STEP % 1.0
+    return ((start_s - breaks.length_s) / breaks.every_s - offset) % 1.0 % 1.0  # the second % turns a rounded 1.0 to 0
 
 
 def _spans(hours: list[int]) -> list[tuple[int, int]]:
