@@ -1091,6 +1091,90 @@ def test_learned_estimates_outlive_a_profile_that_does_not_load_and_an_area_the_
     assert "do not load, dropped" in caplog.text and again.moderator("w").accuracy["hate"][1] == 0
 
 
+NOT_VIOLATING = Decision(verdict=Verdict.NOT_VIOLATING)
+
+
+def _sampled_text(engine: Engine, prefix: str) -> str:
+    """An id whose review in `text_standard` the QA draw samples."""
+    rate = engine.config.queues_by_name["text_standard"].qa_sample_rate
+    return next(f"{prefix}{index}" for index in range(5000) if qa_draw(engine.qa_secret, f"{prefix}{index}") < rate)
+
+
+def _decided(engine: Engine, task_id: str, moderator_id: str, decision: Decision) -> None:
+    lease = engine.assign_to(task_id, moderator_id)
+    assert lease.lease_token is not None
+    engine.decide(task_id, lease.lease_token, moderator_id, decision)
+
+
+def test_whoever_decides_an_escalation_is_kept_from_the_open_original_review_of_its_content(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a probe: escalations and appeals outrank the original, so the moderator who decided an escalation
+    first was then given the original review of the same content, still open, and made the decision its
+    re-uploads carry: both sides of the escalation by one person. Kept from them now, and taken back if they hold
+    it, as an appeal is from the original's decider."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("m", capacity=2))
+    engine.submit([video("orig", signals={"hate": 0.8}, content_hash="h")])  # not severe: one slot each
+    engine.submit([video("esc", signals={}, content_hash="h", source="escalation")])
+    assert engine.assign_to("orig", "m").holder == "m"
+    _decided(engine, "esc", "m", NOT_VIOLATING)
+    assert engine.next_for("m") is None
+    restarted = engine_factory()
+    for current in (engine, restarted):
+        assert current.moderator("m").leases == []
+        assert current.task("orig").state is TaskState.QUEUED
+        with pytest.raises(NotEligible, match="kept from"):
+            current.assign_to("orig", "m")
+    released = [entry.note for entry in restarted.audit() if entry.task_id == "orig" and entry.transition == "released"]
+    assert released == ["lease of m: taken back, as its holder decided another review of its content"]
+    engine.upsert_moderator(profile("n"))
+    assert engine.assign_to("orig", "n").holder == "n"
+
+
+def test_whoever_decided_a_qa_review_of_content_is_kept_from_its_appeals(engine_factory: EngineFactory) -> None:
+    """Found by a probe: the moderator who found a decision wrong in QA was then given the user's appeal of it,
+    open when they decided the QA review or filed after."""
+    engine = engine_factory()
+    chosen = _sampled_text(engine, "t")
+    for name in ("first", "checker", "other"):
+        engine.upsert_moderator(profile(name))
+    engine.submit([video(chosen, modality="text", signals={"spam": 0.5}, content_hash="h")])
+    _decided(engine, chosen, "first", Decision(verdict=Verdict.VIOLATING, policy="spam"))
+    engine.submit([video("open_appeal", signals={}, content_hash="h", source="appeal")])
+    _decided(engine, f"{chosen}~qa", "checker", NOT_VIOLATING)
+    engine.submit([video("later_appeal", signals={}, content_hash="h", source="appeal")])
+    for current in (engine, engine_factory()):
+        for appeal in ("open_appeal", "later_appeal"):
+            with pytest.raises(NotEligible, match="kept from"):
+                current.assign_to(appeal, "checker")
+    assert engine.assign_to("later_appeal", "other").holder == "other"
+
+
+def test_whoever_decided_an_appeal_of_content_is_kept_from_the_qa_reviews_of_its_other_decisions(
+    engine_factory: EngineFactory,
+) -> None:
+    """Found by a probe: the moderator who overturned a decision on appeal was given the QA review that scores the
+    moderator they overturned, open when they decided the appeal; nor may they check a decision of the content
+    made after their appeal ruling, when its QA review is sampled."""
+    engine = engine_factory()
+    first, second = _sampled_text(engine, "t"), _sampled_text(engine, "u")
+    for name in ("reviewer", "judge", "checker"):
+        engine.upsert_moderator(profile(name))
+    engine.submit([video(first, modality="text", signals={"spam": 0.5}, content_hash="h")])
+    _decided(engine, first, "reviewer", Decision(verdict=Verdict.VIOLATING, policy="spam"))
+    engine.submit([video("appeal", signals={}, content_hash="h", source="appeal")])
+    _decided(engine, "appeal", "judge", Decision(verdict=Verdict.NOT_VIOLATING, action="restore"))
+    engine.submit([video(second, modality="text", signals={"spam": 0.5, "hate": 0.3}, content_hash="h")])
+    assert engine.task(second).item_id == second  # asks more than the first review did: reviewed on its own
+    _decided(engine, second, "reviewer", Decision(verdict=Verdict.VIOLATING, policy="spam"))
+    for current in (engine, engine_factory()):
+        for qa in (f"{first}~qa", f"{second}~qa"):
+            with pytest.raises(NotEligible, match="kept from"):
+                current.assign_to(qa, "judge")
+    assert engine.assign_to(f"{second}~qa", "checker").holder == "checker"
+
+
 def test_the_qa_review_of_an_appeal_is_kept_from_the_decider_it_overturned(engine: Engine) -> None:
     """Found by a probe: the original decider could be sampled to check the appeal that overturned them, and their
     verdict would score the appeal's decider."""
@@ -1181,7 +1265,7 @@ def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_
             current.assign_to("appeal", "x")
     released = [entry for entry in restarted.audit() if entry.task_id == "appeal" and entry.transition == "released"]
     assert [entry.note for entry in released] == [
-        "lease of x: taken back, as its holder decided the content it appeals"
+        "lease of x: taken back, as its holder decided another review of its content"
     ]
 
 

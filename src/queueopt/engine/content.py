@@ -14,7 +14,7 @@ from itertools import chain
 
 import orjson
 
-from queueopt.domain import Action, Item, ItemStatus, Task, TaskState, Verdict
+from queueopt.domain import QA_SUFFIX, Action, Item, ItemStatus, Task, TaskState, Verdict
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, Router
 from queueopt.enqueue.router import Asked
 from queueopt.store import ItemRecord, Store
@@ -204,7 +204,23 @@ class ContentHistory:
             asks.append(asked)
         if automatic:
             asks += (self._router.review_asks(item_of(copy)) for copy in self.inherited(automatic))
+        reviewers |= self.qa_deciders(item_id for item_id, *_ in entries)
         return DuplicateOf(None, about, None, policy, asked=asked_by_all(asks), reviewers=frozenset(reviewers))
+
+    def qa_deciders(self, item_ids: Iterable[str]) -> set[str]:
+        """Whoever decided a QA review of the review of one of these items (a review's task has its item's id): kept,
+        as the reviews' own deciders are, from the checks of their content (found by a probe: a moderator who had
+        found a decision wrong in QA was then given the user's appeal of it)."""
+        reviews = self._store.tasks([item_id + QA_SUFFIX for item_id in item_ids])
+        signed = (task.decision for task in reviews.values() if task.state is _DECIDED and task.decision)
+        return {moderator for decision in signed if (moderator := _decider(decision))}
+
+    def deciders(self, item_ids: list[str]) -> set[str]:
+        """Whoever decided the review of one of these items, or a QA review of one: a QA review of the content is
+        kept from them all, each having judged it before (found by a probe: the moderator who overturned a decision
+        on appeal was given the QA review that scores the moderator they overturned)."""
+        signed = (record.decision for record in self._store.items(item_ids).values() if record.decision is not None)
+        return {moderator for decision in signed if (moderator := _decider(decision))} | self.qa_deciders(item_ids)
 
     def inherited(self, owners: list[str]) -> list[ItemRecord]:
         """The copies that inherited the automatic action of one of `owners` (`Store.inherited`), one of each kind
@@ -314,3 +330,8 @@ def _routed_as(item: Item) -> bytes:
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:
     return next((item_id for item_id, owner in reversed(entries) if owner), None)
+
+
+def _decider(signed: str) -> str:
+    """The moderator a signed decision (`retries.signed_record`) names; empty for an automatic one."""
+    return str(orjson.loads(signed).get("moderator_id") or "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from queueopt.config import OpsConfig, QueueConfig
-from queueopt.domain import Decision, ItemStatus, Task, Verdict
+from queueopt.domain import QA_SUFFIX, Decision, ItemStatus, Task, TaskKind, Verdict
 from queueopt.engine.audit_notes import LEASE_OF
 from queueopt.engine.records import evolved, requeued
 from queueopt.errors import InvalidInput
@@ -65,7 +65,7 @@ def record_ruling(record: ItemRecord, history: list[tuple[str, bool]], changes: 
         changes.rulings.append((record.content_hash, record.id))
 
 
-def keep_appeals_from(
+def keep_checks_from(
     open_tasks: Mapping[str, Task],
     decided: Task,
     history: list[tuple[str, bool]],
@@ -75,24 +75,29 @@ def keep_appeals_from(
     replaced: list[Task],
     created: list[Task],
 ) -> None:
-    """An appeal or escalation of this content that is open when the moderator decides it is kept from them,
-    as it would have been had it arrived after the decision (found by a probe: an appeal filed while its
-    decision was being made went to the decider). One the decider holds already (leased to them beside the
-    original) is taken back from them, to its queue; one someone else holds stays with them, kept from the
-    decider should it come back (found by a second probe). An appeal's task has its item's id; `decided`, the
-    task being decided, may be an appeal of this content itself, and is left to the decision. `history` is the
-    content's (`Store.content_history`); `open_tasks`, the engine's open tasks by id."""
+    """Whoever decides one review of some content is kept from the open reviews that check a decision on it, as
+    they would have been had those arrived after the decision: its appeals and escalations, and the QA reviews of
+    its reviews and appeals. Whoever decides a check (an appeal, an escalation, a QA review) is kept from its
+    first-line reviews as well: found by a probe, a moderator who decided an escalation first was then given the
+    original review of the same content, still open, and made the decision its re-uploads carry. One the decider
+    holds already is taken back from them, to its queue; one someone else holds stays with them, kept from the
+    decider should it come back (found by a second probe). A review's task has its item's id, its QA review that
+    and `QA_SUFFIX`; `decided`, the task being decided, is left to the decision. `history` is the content's
+    (`Store.content_history`: its copies handled on their own, and its appeals and escalations, marked as not
+    owners); `open_tasks`, the engine's open tasks by id."""
+    checks = decided.kind is TaskKind.QA or (decided.item_id, False) in history
     for item_id, owner in history:
-        appeal = None if owner else open_tasks.get(item_id)
-        if appeal is None or appeal is decided or moderator_id in appeal.skipped_by:
-            continue
-        kept_from = appeal.skipped_by | {moderator_id}
-        if appeal.holder == moderator_id:
-            kept = requeued(appeal, skipped_by=kept_from)
-            note = f"{LEASE_OF}{moderator_id}: taken back, as its holder decided the content it appeals"
-            changes.audit.append(AuditEntry(now, appeal.id, appeal.item_id, "engine", "released", note))
-        else:
-            kept = evolved(appeal, skipped_by=kept_from)
-        changes.tasks.append(TaskWrite(kept, (appeal.state, appeal.attempt)))
-        replaced.append(appeal)
-        created.append(kept)
+        for task_id in (item_id + QA_SUFFIX, item_id) if checks or not owner else (item_id + QA_SUFFIX,):
+            task = open_tasks.get(task_id)
+            if task is None or task is decided or moderator_id in task.skipped_by:
+                continue
+            kept_from = task.skipped_by | {moderator_id}
+            if task.holder == moderator_id:
+                kept = requeued(task, skipped_by=kept_from)
+                note = f"{LEASE_OF}{moderator_id}: taken back, as its holder decided another review of its content"
+                changes.audit.append(AuditEntry(now, task.id, task.item_id, "engine", "released", note))
+            else:
+                kept = evolved(task, skipped_by=kept_from)
+            changes.tasks.append(TaskWrite(kept, (task.state, task.attempt)))
+            replaced.append(task)
+            created.append(kept)

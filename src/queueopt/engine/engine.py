@@ -41,7 +41,7 @@ from queueopt.domain import (
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
 from queueopt.engine.batch import batch_candidates, batch_value, still_open
 from queueopt.engine.content import ContentHistory
-from queueopt.engine.decisions import check_decision, keep_appeals_from, record_decision, record_ruling
+from queueopt.engine.decisions import check_decision, keep_checks_from, record_decision, record_ruling
 from queueopt.engine.intake import Intake
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
@@ -511,21 +511,26 @@ class Engine:
             changes.audit.append(AuditEntry(now, task.id, task.item_id, moderator_actor(moderator_id), "decided", note))
             created: list[Task] = [decided]
             replaced: list[Task] = [task]
-            record = None
+            record = scored = None
             if task.kind is _REVIEW:
                 record = record_decision(self._store, task, signed, decision.verdict, now, changes)
+                content_hash = record.content_hash if record is not None else None
+            else:
+                scored = qa_outcome(self._store, self._model, task, decision)
+                content_hash = self._item_record(task.item_id).content_hash
+            history = self._store.content_history([content_hash]).get(content_hash, []) if content_hash else []
+            if task.kind is _REVIEW:
                 qa = qa_task(self.qa_secret, task, queue, moderator_id, now)
                 if qa is not None:
+                    if history:
+                        judged = self._content.deciders([item_id for item_id, _ in history])
+                        qa = evolved(qa, skipped_by=qa.skipped_by | judged)
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
-                if record is not None and record.content_hash:
-                    history = self._store.content_history([record.content_hash]).get(record.content_hash, [])
-                    keep_appeals_from(self._tasks, task, history, moderator_id, now, changes, replaced, created)
-                    record_ruling(record, history, changes)
-                scored = None
-            else:
-                scored = qa_outcome(self._store, self._model, task, decision)
+            keep_checks_from(self._tasks, task, history, moderator_id, now, changes, replaced, created)
+            if record is not None:
+                record_ruling(record, history, changes)
             # Learned and counted only once written: a decision refused with a 503 is retried, and would count twice
             # (found by a probe: one QA disagreement moved the decider's accuracy twice).
             self._commit(changes, replaced, created)
