@@ -380,13 +380,19 @@ def test_a_release_an_admin_causes_is_audited_as_the_admins(api: Any) -> None:
     ]
 
 
-def test_a_moderator_shows_the_estimates_assignment_uses(api: Any) -> None:
-    shown = api.client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()
+def test_a_moderator_shows_the_estimates_assignment_uses_and_their_accuracy_only_to_an_admin(api: Any) -> None:
+    """Found by a probe: a moderator reading their own accuracy after each QA outcome learned which of their
+    decisions QA sampled and what it found (one wrong verdict took the estimate from 0.9 to 0.708)."""
+    shown = api.client.get("/v1/moderators/m1", headers=api.bearer("admin")).json()
     assert shown["accuracy"] and all(
         0.0 < value["estimate"] < 1.0 and value["qa_reviews"] == 0 for value in shown["accuracy"].values()
     )
     assert set(shown["expected_handling_s"]) == set(shown["profile"]["modalities"])
     assert all(seconds > 0 for seconds in shown["expected_handling_s"].values())
+    own = api.client.get("/v1/moderators/m1", headers=api.bearer("m1")).json()
+    assert own == {**shown, "accuracy": None}
+    available = api.client.post("/v1/moderators/m1/status", json={"status": "available"}, headers=api.bearer("m1"))
+    assert available.status_code == 200 and available.json()["accuracy"] is None
 
 
 def test_what_the_model_learned_is_kept_when_the_service_stops(settings: Any, serve: Any, api_for: Any) -> None:

@@ -115,7 +115,10 @@ class ModeratorOut(_Response):
     profile: ModeratorProfile
     status: ModeratorStatus
     leases: list[str]
-    accuracy: dict[str, AccuracyOut]
+    accuracy: dict[str, AccuracyOut] | None = Field(
+        description="Per policy area, for an admin token; null for the moderator's own. It moves when a QA review of "
+        "their work is decided, so it would tell them which of their decisions QA sampled and what QA found."
+    )
     expected_handling_s: dict[str, float] = Field(
         description="Expected review seconds per modality the moderator handles, for an item without media length."
     )

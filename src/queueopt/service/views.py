@@ -12,6 +12,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from queueopt.engine import ModeratorView, TaskView
+from queueopt.service.auth import Principal, Role
 from queueopt.service.schemas import AccuracyOut, ModeratorOut, TaskOut
 
 
@@ -36,15 +37,18 @@ def task_out(view: TaskView) -> TaskOut:
     )
 
 
-def moderator_out(view: ModeratorView) -> ModeratorOut:
+def moderator_out(view: ModeratorView, principal: Principal) -> ModeratorOut:
+    """The moderator as `principal` may see them: their accuracy estimates only for an admin (found by a probe: a
+    moderator reading their own after each QA outcome learned which decisions were sampled, and what QA found)."""
+    accuracy = None
+    if principal.role is Role.ADMIN:
+        estimates = view.accuracy.items()
+        accuracy = {area: AccuracyOut(estimate=estimate, qa_reviews=reviews) for area, (estimate, reviews) in estimates}
     return ModeratorOut(
         profile=view.profile,
         status=view.profile.status,
         leases=list(view.leases),
-        accuracy={
-            area: AccuracyOut(estimate=estimate, qa_reviews=reviews)
-            for area, (estimate, reviews) in view.accuracy.items()
-        },
+        accuracy=accuracy,
         expected_handling_s=view.handling_s,
         idle_after_expiry=view.idle_after_expiry,
     )

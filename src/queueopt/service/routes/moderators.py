@@ -29,12 +29,13 @@ async def put_moderator(
     if profile.id != moderator_id:
         raise InvalidInput(f"profile id {profile.id!r} differs from the path's {moderator_id!r}", field="id")
     view = await runtime.thread.run(runtime.engine.upsert_moderator, profile, principal.actor)
-    return json_response(moderator_out(view))
+    return json_response(moderator_out(view, principal))
 
 
 @router.get("/{moderator_id}", response_model=ModeratorOut, responses=documented(401, 403, 404, 422, 503))
 async def get_moderator(moderator_id: ModeratorIdPath, principal: OwnOrAdmin, runtime: RuntimeDep) -> Response:
-    return json_response(moderator_out(await runtime.thread.run(runtime.engine.moderator, moderator_id)))
+    view = await runtime.thread.run(runtime.engine.moderator, moderator_id)
+    return json_response(moderator_out(view, principal))
 
 
 @router.post("/{moderator_id}/status", response_model=ModeratorOut, responses=documented(401, 403, 404, 413, 422, 503))
@@ -50,7 +51,7 @@ async def set_status(
         runtime.assigner.wake()
     elif change.status in ("offline", "suspended"):
         runtime.assigner.work_arrived()
-    return json_response(moderator_out(view))
+    return json_response(moderator_out(view, principal))
 
 
 @router.post(
