@@ -148,6 +148,68 @@ def test_release_skip_and_extend(engine: Engine, clock: VirtualClock) -> None:
     assert notes == [("skipped", "not my language")]
 
 
+def test_a_decision_under_an_area_its_task_did_not_ask_needs_the_deciders_certification_and_clearance(
+    engine: Engine,
+) -> None:
+    """Found by a probe: a spam-only moderator with no clearance decided a spam task as child safety with
+    `report_ncmec`, and every re-upload inherited the report. Refused now, and nothing changes; the task's own area,
+    and no area, stay the moderator's call."""
+    engine.upsert_moderator(profile("spam_only", policy_areas=["spam"]))
+    engine.submit([video("t", modality="text", signals={"spam": 0.5})])
+    lease = engine.assign_to("t", "spam_only")
+    assert lease.policy == "spam" and lease.lease_token is not None
+    before = engine.task("t")
+    refusals = (
+        ("child_safety", "needs certification in 'child_safety' and clearance tier 'csam', which you do not hold"),
+        ("hate", "needs certification in 'hate', which you do not hold"),
+    )
+    for policy, reason in refusals:
+        with pytest.raises(InvalidInput, match=reason) as refused:
+            engine.decide("t", lease.lease_token, "spam_only", Decision(verdict=Verdict.VIOLATING, policy=policy))
+        assert refused.value.field == "policy"
+    assert engine.task("t") == before and engine.item("t").status is ItemStatus.QUEUED
+    decided = engine.decide("t", lease.lease_token, "spam_only", Decision(verdict=Verdict.VIOLATING, policy="spam"))
+    assert decided.state is TaskState.DECIDED
+
+
+def test_a_referred_task_asks_its_areas_certification_and_clearance_and_charges_its_holder_who_saw_it(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """A moderator who meets content of an area they may not decide refers the task to it: back to its queue, severe
+    and cleared as the area is, never offered to them again, for a moderator certified and cleared for it; they saw
+    severe content, so it counts against their wellbeing budget, after a restart too. Retried as a skip is."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("spam_only", policy_areas=["spam"], severe_per_hour=2))
+    engine.upsert_moderator(profile("generalist"))  # not certified in child safety
+    engine.upsert_moderator(profile("uncleared", policy_areas=["child_safety", "spam"]))
+    engine.submit([video("t", modality="text", signals={"spam": 0.5})])
+    lease = engine.assign_to("t", "spam_only")
+    assert lease.lease_token is not None and not lease.severe
+    with pytest.raises(InvalidInput) as unknown:
+        engine.refer("t", lease.lease_token, "spam_only", "gore", "blood")
+    assert unknown.value.field == "policy" and engine.task("t").state is TaskState.LEASED
+    back = engine.refer("t", lease.lease_token, "spam_only", "child_safety", "a child at 0:32")
+    assert back.state is TaskState.QUEUED and back.holder is None and back.severe
+    assert engine.refer("t", lease.lease_token, "spam_only", "child_safety", "a child at 0:32") == back
+    with pytest.raises(Conflict):
+        engine.refer("t", lease.lease_token, "spam_only", "child_safety", "another reason")
+    restarted = engine_factory()
+    for current in (engine, restarted):
+        assert current.task("t").severe
+        assert current.model.severe_budget_left("spam_only", clock.now()) == 1
+        for moderator_id in ("spam_only", "generalist", "uncleared"):
+            with pytest.raises(NotEligible):
+                current.assign_to("t", moderator_id)
+    notes = [(entry.transition, entry.note) for entry in restarted.audit() if entry.task_id == "t"][-2:]
+    assert notes == [
+        ("released", "lease of spam_only: referred to child_safety, severe"),
+        ("referred", "a child at 0:32"),
+    ]
+    restarted.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=["child_safety", "spam"]))
+    held = restarted.next_for("cleared")
+    assert held is not None and held.id == "t"
+
+
 def test_going_offline_releases_leases(engine: Engine) -> None:
     engine.submit([video("a")])
     engine.upsert_moderator(profile("m1"))
@@ -990,8 +1052,8 @@ def decided_for_qa(engine: Engine, decision: Decision | None = None) -> str:
     # child_safety samples 10% for QA: find an id the deterministic draw selects
     chosen = next(f"cs{index}" for index in range(1000) if qa_draw(engine.qa_secret, f"cs{index}") < 0.10)
     engine.submit([video(chosen, signals={"child_safety": 0.9})])
-    for name in ("m1", "m2"):
-        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety"]))
+    for name in ("m1", "m2"):  # certified in hate too: a decision may name it (`check_decider`)
+        engine.upsert_moderator(profile(name, clearance=["csam"], policy_areas=["child_safety", "hate"]))
     lease = engine.next_for("m1")
     assert lease is not None and lease.lease_token is not None
     engine.decide(chosen, lease.lease_token, "m1", decision or Decision(verdict=Verdict.VIOLATING))

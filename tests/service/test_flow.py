@@ -96,6 +96,26 @@ def test_a_skipped_task_is_never_offered_to_that_moderator_again(api: Any) -> No
     assert other is not None and other["task_id"] == task["task_id"]
 
 
+def test_a_moderator_refers_content_of_an_area_they_may_not_decide(api: Any) -> None:
+    """Found by a probe: m1, certified for neither child safety nor its clearance, decided a hate task as child
+    safety with `report_ncmec` (200). Now a 422 on `policy` saying to refer it; the referral sends it back severe,
+    for someone cleared, and never to m1 or m2 (not certified either)."""
+    task = api.lease("m1")
+    url = f"/v1/tasks/{task['task_id']}"
+    token = {"lease_token": task["lease_token"]}
+    decision = token | {"verdict": "violating", "policy": "child_safety", "action": "report_ncmec"}
+    refused = api.client.post(f"{url}/decision", json=decision, headers=api.bearer("m1"))
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "policy"
+    assert f"refer the task to that area instead (POST {url}/refer)" in refused.json()["detail"][0]["reason"]
+    unknown = api.client.post(f"{url}/refer", json=token | {"policy": "gore", "reason": "x"}, headers=api.bearer("m1"))
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "policy"
+    referral = token | {"policy": "child_safety", "reason": "a child in the second photo"}
+    referred = api.client.post(f"{url}/refer", json=referral, headers=api.bearer("m1"))
+    assert referred.status_code == 200
+    assert (referred.json()["state"], referred.json()["severe"], referred.json()["holder"]) == ("queued", True, None)
+    assert api.next("m1") is None and api.next("m2") is None
+
+
 def test_going_offline_releases_the_moderators_leases(api: Any) -> None:
     task = api.lease("m1")
     offline = api.client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=api.bearer("m1"))

@@ -41,7 +41,7 @@ from queueopt.domain import (
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
 from queueopt.engine.batch import batch_candidates, batch_value, still_open
 from queueopt.engine.content import ContentHistory
-from queueopt.engine.decisions import check_decision, keep_checks_from, record_decision, record_ruling
+from queueopt.engine.decisions import check_decider, check_decision, keep_checks_from, record_decision, record_ruling
 from queueopt.engine.intake import Intake
 from queueopt.engine.leases import LeaseBook
 from queueopt.engine.pulls import most_urgent_eligible, most_valuable_eligible
@@ -504,6 +504,7 @@ class Engine:
             except StaleLease as refused:
                 return self._decided_before(task_id, lease_token, moderator_id, decision, refused)
             queue = check_decision(self._config, task, decision)
+            check_decider(self._config, task, decision, self._model.profile(moderator_id))
             note = decision_json(decision)
             signed = signed_record(note, moderator_id)
             decided = evolved(task, state=_DECIDED, holder=None, lease_expires_at=None, decision=signed)
@@ -580,11 +581,25 @@ class Engine:
         lease)."""
         return self._give_back(task_id, lease_token, moderator_id, {"transition": "skipped", "reason": reason})
 
+    def refer(self, task_id: str, lease_token: str, moderator_id: str, policy: str, reason: str) -> TaskView:
+        """Back to the queue asking what the policy area `policy` asks of a reviewer (its certification, its clearance
+        tier, severe if the area is), never offered to this moderator again: for content of an area its holder may
+        not decide (`decisions.check_decider`), which a moderator meets in a task routed elsewhere (found by a probe:
+        a spam-only moderator, with no clearance, could only decide child-abuse material as spam or as child safety
+        themselves). A referral that makes the task severe charges the holder's wellbeing budget, as any take-back of
+        a task that turned severe under its holder does (`Widening.widened`). Audited as the hand-back that ends the
+        lease (`released`, `lease of <holder>: referred to <area>`) and a `referred` entry with the reason."""
+        if policy not in self._config.areas_by_name:
+            raise InvalidInput(f"unknown policy area {policy!r}", field="policy")
+        return self._give_back(
+            task_id, lease_token, moderator_id, {"transition": "referred", "policy": policy, "reason": reason}
+        )
+
     def _give_back(self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str]) -> TaskView:
-        """The holder hands the lease back: `outcome` is the audit transition (`released`, `skipped`) and a skip's
-        reason. Kept, signed, with the task as the answer shows it (`Changes.handed_back`): the same hand-back sent
-        again under that lease by its holder (a review tool retrying after a timeout) is answered as the first time
-        and changes nothing (`_given_back_before`)."""
+        """The holder hands the lease back: `outcome` is the audit transition (`released`, `skipped`, `referred`),
+        a skip's or referral's reason and a referral's policy area. Kept, signed, with the task as the answer shows it
+        (`Changes.handed_back`): the same hand-back sent again under that lease by its holder (a review tool retrying
+        after a timeout) is answered as the first time and changes nothing (`_given_back_before`)."""
         with self._lock:
             now = self._clock.now()
             try:
@@ -592,20 +607,38 @@ class Engine:
             except StaleLease as refused:
                 return self._given_back_before(task_id, lease_token, moderator_id, outcome, refused)
             transition = outcome["transition"]
-            back = requeued(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
+            actor = moderator_actor(moderator_id)
+            changes = Changes()
+            if transition == "referred":
+                back = self._referred(task, outcome["policy"], actor, now, changes)
+            else:
+                back = requeued(task, skipped_by=task.skipped_by | {moderator_id} if transition == "skipped" else None)
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, transition, outcome.get("reason", "")))
             shown = {"queue": back.queue, "priority": back.priority, "policy": back.policy, "severe": back.severe}
             signed = signed_record(orjson.dumps(outcome).decode(), moderator_id)
-            changes = Changes(
-                tasks=[TaskWrite(back, (_LEASED, task.attempt))],
-                audit=[
-                    AuditEntry(
-                        now, task.id, task.item_id, moderator_actor(moderator_id), transition, outcome.get("reason", "")
-                    )
-                ],
-                handed_back=[(task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode())],
-            )
+            changes.tasks.append(TaskWrite(back, (_LEASED, task.attempt)))
+            changes.handed_back.append((task.id, lease_token, moderator_id, signed, orjson.dumps(shown).decode()))
             self._commit(changes, [task], [back])
+            charge_taken_back(self._model, changes.audit)
             return task_view(back, self._item_record(back.item_id))
+
+    def _referred(self, task: Task, policy: str, actor: str, now: float, changes: Changes) -> Task:
+        """`task`, held, back in its queue asking what `policy` asks (`refer`), kept from its holder."""
+        assert task.holder is not None
+        area = self._config.areas_by_name[policy]
+        asking = (
+            task
+            if policy == task.policy or policy in task.areas
+            else evolved(task, areas=tuple(sorted({*task.areas, policy})))
+        )
+        tiers = frozenset(() if area.clearance is None else (area.clearance,))
+        why = f"referred to {policy}"
+        wider = self._widening.widened(asking, area.severe, tiers, why, actor, now, changes)
+        if wider.state is _LEASED:  # still one its holder may take: handed back all the same
+            note = f"{LEASE_OF}{task.holder}: {why}"
+            changes.audit.append(AuditEntry(now, task.id, task.item_id, actor, "released", note))
+            wider = requeued(wider)
+        return evolved(wider, skipped_by=task.skipped_by | {task.holder})
 
     def _given_back_before(
         self, task_id: str, lease_token: str, moderator_id: str, outcome: dict[str, str], refused: StaleLease

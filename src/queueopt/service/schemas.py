@@ -167,6 +167,10 @@ class SkipRequest(LeaseAction):
     reason: Annotated[str, free_text(1000, min_length=1)]
 
 
+class ReferRequest(SkipRequest):
+    policy: Code = Field(description="The policy area the content belongs to, which its holder may not decide.")
+
+
 class ExtendRequest(LeaseAction):
     seconds: Annotated[float, Field(strict=True, gt=0.0, le=MAX_EXTEND_S, allow_inf_nan=False)]
 

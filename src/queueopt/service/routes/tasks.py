@@ -10,7 +10,15 @@ from fastapi import APIRouter, Response
 
 from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep, TaskIdPath
 from queueopt.service.problems import documented
-from queueopt.service.schemas import AssignRequest, DecisionRequest, ExtendRequest, LeaseAction, SkipRequest, TaskOut
+from queueopt.service.schemas import (
+    AssignRequest,
+    DecisionRequest,
+    ExtendRequest,
+    LeaseAction,
+    ReferRequest,
+    SkipRequest,
+    TaskOut,
+)
 from queueopt.service.views import json_response, task_out
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -48,6 +56,18 @@ async def skip(task_id: TaskIdPath, body: SkipRequest, principal: ModeratorOnly,
     reason (a retry after a timeout) it is answered 200 as the first time and changes nothing; another reason, or a
     release, under that lease is a 409 naming the skip recorded."""
     view = await runtime.thread.run(runtime.engine.skip, task_id, body.lease_token, _holder(principal), body.reason)
+    runtime.assigner.work_arrived()
+    return json_response(task_out(view))
+
+
+@router.post("/{task_id}/refer", response_model=TaskOut, responses=LEASE_ERRORS)
+async def refer(task_id: TaskIdPath, body: ReferRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
+    """Give the task back asking what the policy area `policy` asks of a reviewer (its certification, its clearance
+    tier, severe if the area is), and never be offered it again: for content of an area the moderator may not decide
+    (a decision under it is a 422). Retried like a skip."""
+    view = await runtime.thread.run(
+        runtime.engine.refer, task_id, body.lease_token, _holder(principal), body.policy, body.reason
+    )
     runtime.assigner.work_arrived()
     return json_response(task_out(view))
 
