@@ -1168,6 +1168,19 @@ def _decided(engine: Engine, task_id: str, moderator_id: str, decision: Decision
     engine.decide(task_id, lease.lease_token, moderator_id, decision)
 
 
+def _taken_back_and_kept_from(engine: Engine, engine_factory: EngineFactory, task_id: str, moderator_id: str) -> None:
+    """`task_id`, which `moderator_id` held, is back in its queue and kept from them, on `engine` and after a restart,
+    its take-back audited: they decided another review of its content."""
+    restarted = engine_factory()
+    for current in (engine, restarted):
+        assert current.moderator(moderator_id).leases == []
+        assert current.task(task_id).state is TaskState.QUEUED
+        with pytest.raises(NotEligible, match="kept from"):
+            current.assign_to(task_id, moderator_id)
+    notes = [entry.note for entry in restarted.audit() if entry.task_id == task_id and entry.transition == "released"]
+    assert notes == [f"lease of {moderator_id}: taken back, as its holder decided another review of its content"]
+
+
 def test_whoever_decides_an_escalation_is_kept_from_the_open_original_review_of_its_content(
     engine_factory: EngineFactory,
 ) -> None:
@@ -1182,14 +1195,7 @@ def test_whoever_decides_an_escalation_is_kept_from_the_open_original_review_of_
     assert engine.assign_to("orig", "m").holder == "m"
     _decided(engine, "esc", "m", NOT_VIOLATING)
     assert engine.next_for("m") is None
-    restarted = engine_factory()
-    for current in (engine, restarted):
-        assert current.moderator("m").leases == []
-        assert current.task("orig").state is TaskState.QUEUED
-        with pytest.raises(NotEligible, match="kept from"):
-            current.assign_to("orig", "m")
-    released = [entry.note for entry in restarted.audit() if entry.task_id == "orig" and entry.transition == "released"]
-    assert released == ["lease of m: taken back, as its holder decided another review of its content"]
+    _taken_back_and_kept_from(engine, engine_factory, "orig", "m")
     engine.upsert_moderator(profile("n"))
     assert engine.assign_to("orig", "n").holder == "n"
 
@@ -1319,16 +1325,7 @@ def test_an_appeal_leased_to_the_decider_beside_the_original_is_taken_back_when_
     assert engine.assign_to("appeal", "x").holder == "x"
     assert original.lease_token is not None
     engine.decide("orig", original.lease_token, "x", VIOLATING)
-    restarted = engine_factory()
-    for current in (engine, restarted):
-        assert current.moderator("x").leases == []
-        assert current.task("appeal").state is TaskState.QUEUED
-        with pytest.raises(NotEligible, match="kept from"):
-            current.assign_to("appeal", "x")
-    released = [entry for entry in restarted.audit() if entry.task_id == "appeal" and entry.transition == "released"]
-    assert [entry.note for entry in released] == [
-        "lease of x: taken back, as its holder decided another review of its content"
-    ]
+    _taken_back_and_kept_from(engine, engine_factory, "appeal", "x")
 
 
 def test_an_appeal_someone_else_holds_when_the_content_is_decided_is_kept_from_the_decider(
