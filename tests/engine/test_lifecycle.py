@@ -824,6 +824,25 @@ def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hou
     assert restarted.next_for("m1") is not None
 
 
+def test_a_restart_starts_no_cool_down_after_a_long_review_that_was_not_severe(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Only a severe review's end starts a cool-down. A review handed over more than an hour before a restart is read
+    back from its end alone, whether it was severe from its task: a long video of spam ended just before a restart
+    keeps its reviewer from no severe item (found by a hand-run mutation review: every such end starting a cool-down
+    passed, as every long review the tests read back was severe)."""
+    engine = engine_factory()
+    engine.submit([video("long", duration_s=7200.0, signals={"spam": 0.3}), video("next")])
+    engine.upsert_moderator(profile("m1", cooldown_s=600))
+    lease = engine.assign_to("long", "m1")
+    assert not lease.severe and lease.lease_token is not None
+    clock.advance(7000)
+    engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    clock.advance(100)
+    given = engine_factory().next_for("m1")
+    assert given is not None and given.id == "next" and given.severe
+
+
 def test_a_restart_keeps_a_cool_down_longer_than_the_hour(engine_factory: EngineFactory, clock: VirtualClock) -> None:
     """Found by a probe: the audit was read back one hour, so a two-hour cool-down with 53 minutes left was
     forgotten at a restart and the moderator was given the next severe item at once."""
