@@ -4,12 +4,15 @@ purged is new content again."""
 from __future__ import annotations
 
 import pytest
+from tests.conftest import StoreFactory
 from tests.engine.conftest import EngineFactory, profile, video
 
 from queueopt.clock import VirtualClock
 from queueopt.domain import Decision, ItemStatus, Verdict
 from queueopt.engine import qa_draw
+from queueopt.engine.records import evolved
 from queueopt.errors import NotFound
+from queueopt.store import Changes
 from queueopt.store.retention import DAY_S, purge_all
 
 
@@ -40,3 +43,33 @@ def test_a_purge_forgets_settled_content_whole_and_keeps_open_work(
     assert again.status is ItemStatus.QUEUED and again.duplicate_of is None  # reviewed afresh
     restarted = engine_factory()
     assert restarted.item("waiting").status is ItemStatus.QUEUED and restarted.task("c").state == "queued"
+
+
+def test_a_copy_an_earlier_purge_left_behind_keeps_its_decision_when_its_reviews_id_comes_back(
+    store_factory: StoreFactory, engine_factory: EngineFactory
+) -> None:
+    """A copy keeps the decision it carried when submitted, as it was reported: a later decision of a review it names
+    is not its own. A purge that looked up copies only for a content's history (before `retention._units` followed
+    copies of copies) left behind a copy carrying what a withdrawn copy's review decided for the copy riding on it:
+    it named that purged review, whose id could then be submitted again as other content, and a SQL store lists it
+    among that new task's items (`Store.items_of_task` reads them by task id). Stores purged then hold such copies
+    still, so one is written here as that purge left it (found by a hand-run mutation review: a decision reaching
+    every listed copy of status `duplicate`, whether it had a decision already or not, passed every test)."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("m"))
+    removed = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")
+    engine.submit([video("first", signals={"hate": 0.8}, content_hash="h")])
+    lease = engine.assign_to("first", "m")
+    assert lease.lease_token is not None
+    engine.decide("first", lease.lease_token, "m", removed)
+    (copy,) = engine.submit([video("copy", signals={"hate": 0.8}, content_hash="h")])
+    assert copy.status is ItemStatus.DUPLICATE and engine.item("copy").decision == removed
+    store = store_factory()
+    store.apply(Changes(items=[evolved(store.items(["copy"])["copy"], task_id="gone", duplicate_of="gone-rider")]))
+    restarted = engine_factory()
+    assert restarted.submit([video("gone", signals={"spam": 0.3})])[0].task_id == "gone"
+    lease = restarted.assign_to("gone", "m")
+    assert lease.lease_token is not None
+    restarted.decide("gone", lease.lease_token, "m", Decision(verdict=Verdict.NOT_VIOLATING))
+    left = restarted.item("copy")
+    assert (left.status, left.decision) == (ItemStatus.DUPLICATE, removed)
