@@ -790,6 +790,32 @@ def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: Engi
     assert again is not None and again.id != lease.id
 
 
+@pytest.mark.parametrize("ending", ["released", "skipped"])
+def test_a_severe_review_handed_back_or_skipped_starts_the_cool_down_live_and_after_a_restart(
+    engine_factory: EngineFactory, clock: VirtualClock, ending: str
+) -> None:
+    """A severe item handed back or skipped was in front of its holder until then: their cool-down runs from it, in
+    the engine and in one restarted during it, which reads it from the audit (found by a hand-run mutation review:
+    a skip read back as ending nothing passed every test, as none restarted after a severe item was skipped)."""
+    engine = engine_factory()
+    engine.submit([video("first"), video("second")])
+    engine.upsert_moderator(profile("m1", cooldown_s=300))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.severe and lease.lease_token is not None
+    clock.advance(60)
+    if ending == "released":
+        engine.release(lease.id, lease.lease_token, "m1")
+    else:
+        engine.skip(lease.id, lease.lease_token, "m1", "too graphic")
+    clock.advance(100)
+    restarted = engine_factory()
+    clock.advance(170)  # 330 s after the lease, 270 s after it ended
+    assert engine.next_for("m1") is None and restarted.next_for("m1") is None
+    clock.advance(30)
+    again = restarted.next_for("m1")
+    assert again is not None and again.severe
+
+
 @pytest.mark.parametrize("ending", ["decided", "expired", "handed back"])
 def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hour_before(
     engine_factory: EngineFactory, clock: VirtualClock, ending: str
