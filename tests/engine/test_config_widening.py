@@ -221,3 +221,22 @@ def test_a_restart_reads_the_scores_of_a_copy_inheriting_an_automatic_removal(
     Engine(store, clock, changed(example_config, "violence", clearance="gore"))
     appeal = store.task("appeal")
     assert appeal is not None and "gore" in appeal.clearance
+
+
+def test_an_item_scored_in_an_area_the_config_no_longer_has_keeps_what_its_task_asked(
+    store_factory: StoreFactory, clock: VirtualClock, example_config: OpsConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An area dropped from the config (spam, say) while an item scored in it waits: the engine must still start, the
+    item not re-read under the config that cannot route it, its task asking what it asked, and say so in its log
+    (found by a hand-run mutation review: the refusal to re-read it could be let through, failing every start, and
+    no test started with such a config)."""
+    Engine(store_factory(), clock, example_config).submit(
+        [video("mixed", modality="text", signals={"hate": 0.9, "spam": 0.4})]
+    )
+    data = example_config.model_dump()
+    data["policy_areas"] = [area for area in data["policy_areas"] if area["name"] != "spam"]
+    for thresholds in data["auto_actions"].values():
+        thresholds.pop("spam", None)
+    restarted = Engine(store_factory(), clock, OpsConfig.model_validate(data))
+    assert restarted.task("mixed").state is TaskState.QUEUED and not restarted.task("mixed").severe
+    assert "item mixed not re-read under this config" in caplog.text

@@ -852,13 +852,41 @@ def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: Engi
     assert again is not None and again.id != lease.id
 
 
+@pytest.mark.parametrize("ending", ["released", "skipped"])
+def test_a_severe_review_handed_back_or_skipped_starts_the_cool_down_live_and_after_a_restart(
+    engine_factory: EngineFactory, clock: VirtualClock, ending: str
+) -> None:
+    """A severe item handed back or skipped was in front of its holder until then: their cool-down runs from it, in
+    the engine and in one restarted during it, which reads it from the audit (found by a hand-run mutation review:
+    a skip read back as ending nothing passed every test, as none restarted after a severe item was skipped)."""
+    engine = engine_factory()
+    engine.submit([video("first"), video("second")])
+    engine.upsert_moderator(profile("m1", cooldown_s=300))
+    lease = engine.next_for("m1")
+    assert lease is not None and lease.severe and lease.lease_token is not None
+    clock.advance(60)
+    if ending == "released":
+        engine.release(lease.id, lease.lease_token, "m1")
+    else:
+        engine.skip(lease.id, lease.lease_token, "m1", "too graphic")
+    clock.advance(100)
+    restarted = engine_factory()
+    clock.advance(170)  # 330 s after the lease, 270 s after it ended
+    assert engine.next_for("m1") is None and restarted.next_for("m1") is None
+    clock.advance(30)
+    again = restarted.next_for("m1")
+    assert again is not None and again.severe
+
+
 @pytest.mark.parametrize("ending", ["decided", "expired", "handed back"])
 def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hour_before(
     engine_factory: EngineFactory, clock: VirtualClock, ending: str
 ) -> None:
     """A known gap closed: the audit is read back one hour, so a two-hour severe video ended just before a restart
     (its lease entry beyond the hour) started no cool-down, and the moderator was given the next one at once. The
-    last case stayed open a session longer: a lease an admin handed back was audited without naming its holder."""
+    last case stayed open a session longer: a lease an admin handed back was audited without naming its holder. The
+    cool-down runs from the review's end, not from the restart, in the engine restarted during it (found by a hand-run
+    mutation review: one started at the restart passed, as only an engine started after it had ended was asked)."""
     engine = engine_factory()
     engine.submit([video("long", duration_s=7200.0), video("next")])
     engine.upsert_moderator(profile("m1", cooldown_s=600))
@@ -881,7 +909,26 @@ def test_a_restart_cools_down_after_a_severe_review_handed_over_more_than_an_hou
     restarted.set_status("m1", ModeratorStatus.AVAILABLE)
     assert restarted.next_for("m1") is None  # 100 s into a 600 s cool-down
     clock.advance(510)
-    assert engine_factory().next_for("m1") is not None
+    assert restarted.next_for("m1") is not None
+
+
+def test_a_restart_starts_no_cool_down_after_a_long_review_that_was_not_severe(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """Only a severe review's end starts a cool-down. A review handed over more than an hour before a restart is read
+    back from its end alone, whether it was severe from its task: a long video of spam ended just before a restart
+    keeps its reviewer from no severe item (found by a hand-run mutation review: every such end starting a cool-down
+    passed, as every long review the tests read back was severe)."""
+    engine = engine_factory()
+    engine.submit([video("long", duration_s=7200.0, signals={"spam": 0.3}), video("next")])
+    engine.upsert_moderator(profile("m1", cooldown_s=600))
+    lease = engine.assign_to("long", "m1")
+    assert not lease.severe and lease.lease_token is not None
+    clock.advance(7000)
+    engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
+    clock.advance(100)
+    given = engine_factory().next_for("m1")
+    assert given is not None and given.id == "next" and given.severe
 
 
 def test_a_restart_keeps_a_cool_down_longer_than_the_hour(engine_factory: EngineFactory, clock: VirtualClock) -> None:

@@ -159,6 +159,26 @@ def test_a_lease_taken_back_as_it_turned_severe_starts_its_holders_cool_down(
     assert again is not None and again.id == "q1" and again.severe
 
 
+def test_a_lease_ended_before_its_task_turned_severe_starts_no_cool_down_live_or_after_a_restart(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """A lease handed back before a copy showed its content to be child-abuse material was no severe review: its holder
+    is not cooled down, and a restart, reading back the ends of leases made within the hour by those leases (severe or
+    not as they were made), must not cool them down either from the task's severity now (found by a hand-run
+    mutation review: reading every such end by its task passed, as no test ended a lease before its task widened)."""
+    engine = engine_factory()
+    engine.upsert_moderator(profile("m", policy_areas=CERTIFIED, clearance=["csam"], cooldown_s=600))
+    engine.submit([photo("q1", nudity=0.7)])
+    held = engine.next_for("m")
+    assert held is not None and not held.severe and held.lease_token is not None
+    engine.release("q1", held.lease_token, "m")
+    clock.advance(60)
+    engine.submit([photo("q2", nudity=0.996, child_safety=0.95)])
+    assert engine.task("q1").severe  # widened while queued, after its lease ended
+    for each in (engine, engine_factory()):
+        assert each.model.severe_caps(["m"], clock.now()).tolist() == [1]
+
+
 SCORES = {
     "nudity": st.sampled_from([0.7, 0.996]),
     "child_safety": st.sampled_from([0.0, 0.95]),

@@ -17,7 +17,7 @@ from tests.engine.conftest import video
 from queueopt.clock import SystemClock, VirtualClock
 from queueopt.config import OpsConfig
 from queueopt.engine import Engine
-from queueopt.store import open_store
+from queueopt.store import MemoryStore, open_store
 from queueopt.store.engine_lock import GaveUpWaiting, engine_lock
 from queueopt.store.hung_holder import HungHolder
 
@@ -204,3 +204,24 @@ def test_a_recovering_engine_beats_between_pages_of_its_open_tasks(
     ]
     assert all(run.split().count(step) <= limit for run in runs for step, limit in limits.items()), events
     store.close()
+
+
+def test_a_recovering_engine_beats_between_pages_of_the_audit_it_reads_back(
+    example_config: OpsConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit a restart reads back (`recovery.recall_recent`: the last hour, or the longest cool-down) is read a
+    page at a time with a beat after each, as the open tasks are: a busy hour holds hundreds of thousands of entries,
+    one silent read of which would unseat the new engine (found by a hand-run mutation review: the beat between its
+    pages could be dropped unseen). A page of 2 here, where the real one is `_RECALL_PAGE`."""
+    from queueopt.engine import recovery
+
+    store = MemoryStore()
+    Engine(store, VirtualClock(0.0), example_config).submit([video(f"v{index}") for index in range(5)])
+    events: list[str] = []
+    monkeypatch.setattr(recovery, "_RECALL_PAGE", 2)
+    audit, beat = store.audit, store.beat_serving
+    monkeypatch.setattr(store, "audit", lambda *args: (events.append("read"), audit(*args))[1])
+    monkeypatch.setattr(store, "beat_serving", lambda: (events.append("beat"), beat())[1])
+    Engine(store, VirtualClock(0.0), example_config)
+    assert events.count("read") == 4  # five entries in pages of 2, and the empty read that ends them
+    assert "read read" not in " ".join(events), events

@@ -121,18 +121,23 @@ def test_an_item_whose_qa_review_settled_after_the_cutoff_stays(store: Store) ->
     assert set(store.tasks(["checked", "checked" + QA_SUFFIX])) == {"checked", "checked" + QA_SUFFIX}
 
 
-@pytest.mark.parametrize("late", ["qa", "copy"])
+@pytest.mark.parametrize("late", ["qa", "copy", "copy of a copy"])
 def test_a_content_with_late_work_stays_whichever_of_its_items_a_batch_names(store: Store, late: str) -> None:
     """A batch naming one item of a content must weigh every item of it, past this batch's entries: the appeal's QA
     review settled after the cutoff, or a copy of the original (no history item of its own) submitted after it,
     keeps the whole content (found by a hand-run mutation review: latest entries read, or copies looked up, only for
-    the items a batch named passed every test, whose contents never spread over batches with late work)."""
+    the items a batch named passed every test, whose contents never spread over batches with late work). So does a
+    copy naming a copy as its own, as one carrying what a withdrawn copy's review decided for the copy riding on it
+    names that rider (found by a second such review: copies were looked up only for the content's history)."""
     reviewed(store, "first", 10.0, content_hash="h")
     reviewed(store, "appeal", 20.0, content_hash="h", appeal=True)
     if late == "qa":
         qa_of(store, "appeal", CUTOFF + 500.0, TaskState.DECIDED)
-    else:
+    elif late == "copy":
         copy_of(store, "copy", "first", "h", CUTOFF + 500.0, ItemStatus.DECIDED)
+    else:
+        copy_of(store, "riding", "first", "h", 30.0, ItemStatus.DECIDED)
+        copy_of(store, "copy", "riding", "h", CUTOFF + 500.0, ItemStatus.DECIDED)
     assert purge_all(store, limit=1) == Purged()
     assert set(store.items(["first", "appeal"])) == {"first", "appeal"}
 

@@ -748,10 +748,15 @@ class Engine:
             task = self._tasks.get(record.task_id or "")
             old, new = [], []
             if task is not None:
+                # Only those the task's decision would still reach (`decisions.record_decision`): a copy carrying a
+                # decision already rides on nothing, yet one an earlier purge left behind may name this task (found by
+                # a hand-run mutation review: it kept a withdrawn item's review open).
                 others = [
                     other
                     for other in self._store.items_of_task(task.id)
-                    if other.id != item_id and other.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE)
+                    if other.id != item_id
+                    and other.status in (ItemStatus.QUEUED, ItemStatus.DUPLICATE)
+                    and other.decided_at is None
                 ]
                 if not others:
                     if task.state is TaskState.LEASED:

@@ -147,7 +147,19 @@ def _units(reader: Reader, named: dict[str, Settling]) -> dict[str, list[Settlin
     }
     hashes = list(dict.fromkeys(record.content_hash for record in named.values() if record.content_hash is not None))
     owners = [item_id for entries in reader.history(hashes).values() for item_id in entries]
-    for record in [*reader.records(owners).values(), *reader.copies(owners), *named.values()]:
+    members = list(reader.records(owners).values())
+    known = set(owners)
+    copies = reader.copies(owners)
+    while copies:
+        # A copy may name another copy, in no history, as its own: one carrying the decision a withdrawn copy's
+        # review made for a copy riding on it names that rider (`ContentHistory._decided_through`). Found by a
+        # hand-run mutation review: such a copy submitted after the cutoff was not weighed, so the rest of its
+        # content went, and it was left naming a review whose id could be submitted again.
+        fresh = [record for record in copies if record.id not in known]
+        known.update(record.id for record in fresh)
+        members += fresh
+        copies = reader.copies([record.id for record in fresh]) if fresh else []
+    for record in [*members, *named.values()]:
         if record.content_hash is not None:
             units.setdefault(record.content_hash, {}).setdefault(record.id, record)
     return {key: list(unit.values()) for key, unit in units.items()}
