@@ -14,7 +14,7 @@ from tests.engine.conftest import EngineFactory, profile, video
 from queueopt.clock import VirtualClock
 from queueopt.config import OpsConfig, load_config, parse_config
 from queueopt.domain import Decision, ItemStatus, ModeratorStatus, TaskState, Verdict
-from queueopt.engine import Engine, qa_draw
+from queueopt.engine import Engine, TaskView, qa_draw
 from queueopt.errors import Conflict, InvalidInput, NotEligible, NotFound, StaleLease
 from queueopt.store import Changes
 
@@ -834,14 +834,21 @@ def test_a_severe_lease_counts_against_the_budget_and_cool_down_before_it_is_dec
     assert "budget" in [lease.moderator_id for lease in engine_factory().assign_batch()]
 
 
-def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: EngineFactory, clock: VirtualClock) -> None:
-    """Found by a probe: with a 300 s cool-down, a moderator who took 270 s over a severe item was given the next one
-    30 s after finishing it: the cool-down ran from when the item was leased."""
+def _severe_lease_with_a_cool_down(engine_factory: EngineFactory) -> tuple[Engine, TaskView]:
+    """m1, with a 300 s cool-down, holding the first of two severe items."""
     engine = engine_factory()
     engine.submit([video("first"), video("second")])
     engine.upsert_moderator(profile("m1", cooldown_s=300))
     lease = engine.next_for("m1")
-    assert lease is not None and lease.severe and lease.lease_token is not None
+    assert lease is not None and lease.severe
+    return engine, lease
+
+
+def test_a_cool_down_runs_from_the_end_of_the_severe_review(engine_factory: EngineFactory, clock: VirtualClock) -> None:
+    """Found by a probe: with a 300 s cool-down, a moderator who took 270 s over a severe item was given the next one
+    30 s after finishing it: the cool-down ran from when the item was leased."""
+    engine, lease = _severe_lease_with_a_cool_down(engine_factory)
+    assert lease.lease_token is not None
     clock.advance(270)
     engine.decide(lease.id, lease.lease_token, "m1", VIOLATING)
     clock.advance(40)  # 310 s after the lease, 40 s after the review ended
@@ -859,11 +866,8 @@ def test_a_severe_review_handed_back_or_skipped_starts_the_cool_down_live_and_af
     """A severe item handed back or skipped was in front of its holder until then: their cool-down runs from it, in
     the engine and in one restarted during it, which reads it from the audit (found by a hand-run mutation review:
     a skip read back as ending nothing passed every test, as none restarted after a severe item was skipped)."""
-    engine = engine_factory()
-    engine.submit([video("first"), video("second")])
-    engine.upsert_moderator(profile("m1", cooldown_s=300))
-    lease = engine.next_for("m1")
-    assert lease is not None and lease.severe and lease.lease_token is not None
+    engine, lease = _severe_lease_with_a_cool_down(engine_factory)
+    assert lease.lease_token is not None
     clock.advance(60)
     if ending == "released":
         engine.release(lease.id, lease.lease_token, "m1")
