@@ -70,6 +70,10 @@ class PolicyArea(_Strict):
     severe: Annotated[bool, Field(strict=True)] = False
     severe_at: StrictScore = 0.5
     clearance: Code | None = None
+    # Enforcement actions of this area alone (`report_ncmec` of child safety): a decision carrying one is a decision
+    # under the area, and needs what one naming it needs (found by a probe: a spam-only moderator's decision with
+    # `report_ncmec` and no policy was recorded, and every re-upload inherited the report).
+    actions: list[Code] = Field(default_factory=list)
 
 
 class EscalationStep(_Strict):
@@ -213,6 +217,13 @@ class OpsConfig(_Strict):
                     for area in getattr(rule.when, kind) or {}
                     if area not in areas
                 ]
+        owners: dict[str, str] = {}
+        for index, area in enumerate(self.policy_areas):
+            for position, action in enumerate(area.actions):
+                if owners.setdefault(action, area.name) != area.name:
+                    problems.append(
+                        (f"policy_areas.{index}.actions.{position}", f"{action!r} is an action of {owners[action]!r}")
+                    )
         for index, queue in enumerate(self.queues):
             problems += [
                 (f"queues.{index}.requires.policy_areas", f"unknown policy area {area!r}")
@@ -244,6 +255,11 @@ class OpsConfig(_Strict):
     @cached_property
     def areas_by_name(self) -> dict[str, PolicyArea]:
         return {area.name: area for area in self.policy_areas}
+
+    @cached_property
+    def area_of_action(self) -> dict[str, str]:
+        """The policy area each area's own enforcement action (`PolicyArea.actions`) belongs to."""
+        return {action: area.name for area in self.policy_areas for action in area.actions}
 
     def relaxed_by_queue(self) -> dict[str, frozenset[str]]:
         """Per queue, every dimension one of its escalation steps relaxes: what its tasks ask in the end. Made anew

@@ -159,14 +159,18 @@ def test_a_decision_under_an_area_its_task_did_not_ask_needs_the_deciders_certif
     lease = engine.assign_to("t", "spam_only")
     assert lease.policy == "spam" and lease.lease_token is not None
     before = engine.task("t")
+    cleared = "needs certification in 'child_safety' and clearance tier 'csam', which you do not hold"
     refusals = (
-        ("child_safety", "needs certification in 'child_safety' and clearance tier 'csam', which you do not hold"),
-        ("hate", "needs certification in 'hate', which you do not hold"),
+        (Decision(verdict=Verdict.VIOLATING, policy="child_safety"), "policy", cleared),
+        (Decision(verdict=Verdict.VIOLATING, policy="hate"), "policy", "needs certification in 'hate', which you do"),
+        # Found by a second probe: the area's own action alone, with no policy or the task's, was recorded.
+        (Decision(verdict=Verdict.VIOLATING, action="report_ncmec"), "action", cleared),
+        (Decision(verdict=Verdict.VIOLATING, policy="spam", action="report_ncmec"), "action", cleared),
     )
-    for policy, reason in refusals:
+    for decision, field, reason in refusals:
         with pytest.raises(InvalidInput, match=reason) as refused:
-            engine.decide("t", lease.lease_token, "spam_only", Decision(verdict=Verdict.VIOLATING, policy=policy))
-        assert refused.value.field == "policy"
+            engine.decide("t", lease.lease_token, "spam_only", decision)
+        assert refused.value.field == field
     assert engine.task("t") == before and engine.item("t").status is ItemStatus.QUEUED
     decided = engine.decide("t", lease.lease_token, "spam_only", Decision(verdict=Verdict.VIOLATING, policy="spam"))
     assert decided.state is TaskState.DECIDED
@@ -190,6 +194,9 @@ def test_a_referred_task_asks_its_areas_certification_and_clearance_and_charges_
     assert unknown.value.field == "policy" and engine.task("t").state is TaskState.LEASED
     back = engine.refer("t", lease.lease_token, "spam_only", "child_safety", "a child at 0:32")
     assert back.state is TaskState.QUEUED and back.holder is None and back.severe
+    # Found by a probe: the referral left it in a 6 h spam queue at spam's priority, still asking spam certification.
+    assert (back.queue, back.policy) == ("child_safety", "child_safety") and back.priority > lease.priority
+    assert {queue.name: queue.depth for queue in engine.queues()}["child_safety"] == 1
     assert engine.refer("t", lease.lease_token, "spam_only", "child_safety", "a child at 0:32") == back
     with pytest.raises(Conflict):
         engine.refer("t", lease.lease_token, "spam_only", "child_safety", "another reason")
@@ -205,9 +212,12 @@ def test_a_referred_task_asks_its_areas_certification_and_clearance_and_charges_
         ("released", "lease of spam_only: referred to child_safety, severe"),
         ("referred", "a child at 0:32"),
     ]
-    restarted.upsert_moderator(profile("cleared", clearance=["csam"], policy_areas=["child_safety", "spam"]))
-    held = restarted.next_for("cleared")
-    assert held is not None and held.id == "t"
+    restarted.upsert_moderator(profile("specialist", clearance=["csam"], policy_areas=["child_safety"]))
+    held = restarted.next_for("specialist")
+    assert held is not None and held.id == "t" and held.queue == "child_safety"
+    assert restarted.decide("t", held.lease_token or "", "specialist", Decision(verdict=Verdict.VIOLATING)).state is (
+        TaskState.DECIDED
+    )
 
 
 def test_going_offline_releases_leases(engine: Engine) -> None:

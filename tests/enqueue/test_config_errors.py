@@ -39,6 +39,16 @@ def test_unknown_policy_area() -> None:
     assert _problems(mutate) == ["rules.1.when.min_signal.gore: unknown policy area 'gore'"]
 
 
+def test_an_enforcement_action_belongs_to_one_policy_area() -> None:
+    """A decision carrying an area's own action needs that area's certification: an action of two areas would leave
+    which one it needs unsaid."""
+
+    def mutate(data: dict[str, Any]) -> None:
+        data["policy_areas"][1]["actions"] = ["report_gifct", "report_ncmec"]
+
+    assert _problems(mutate) == ["policy_areas.1.actions.1: 'report_ncmec' is an action of 'child_safety'"]
+
+
 def test_every_unresolved_name_is_reported_at_once() -> None:
     def mutate(data: dict[str, Any]) -> None:
         data["rules"][0]["queue"] = "nope"

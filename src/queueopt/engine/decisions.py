@@ -41,22 +41,25 @@ def check_decision(config: OpsConfig, task: Task, decision: Decision) -> QueueCo
 
 
 def check_decider(config: OpsConfig, task: Task, decision: Decision, profile: ModeratorProfile) -> None:
-    """A decision under a policy area its task did not ask of its reviewer is the decider's own call, so it needs
-    their own certification in that area and the area's clearance tier, as a task of that area would (found by a
-    probe: a spam-only moderator with no clearance decided a spam task as child safety with `report_ncmec`, and every
-    re-upload inherited the report). Such a moderator refers the task to the area instead (`Engine.refer`). The
-    areas the task asks (its `policy`, its `areas`) were the engine's call, a relaxed escalation step's included."""
-    policy = decision.policy
-    if policy is None or policy == task.policy or policy in task.areas:
-        return
-    tier = config.areas_by_name[policy].clearance
-    if policy not in profile.policy_areas or (tier is not None and tier not in profile.clearance):
-        needs = f"certification in {policy!r}" + (f" and clearance tier {tier!r}" if tier is not None else "")
-        raise InvalidInput(
-            f"a decision under policy area {policy!r} needs {needs}, which you do not hold: refer the task to that "
-            f"area instead (POST /v1/tasks/{task.id}/refer)",
-            field="policy",
-        )
+    """A decision under a policy area its task did not ask of its reviewer, by naming it or by carrying one of its
+    own enforcement actions (`PolicyArea.actions`), is the decider's own call, so it needs their own certification in
+    that area and the area's clearance tier, as a task of that area would (found by a probe: a spam-only moderator
+    with no clearance decided a spam task as child safety with `report_ncmec`, and every re-upload inherited the
+    report; then a second, with the action alone). Such a moderator refers the task to the area instead
+    (`Engine.refer`). The areas the task asks (its `policy`, its `areas`) were the engine's call, a relaxed escalation
+    step's included."""
+    named = (("policy", decision.policy), ("action", config.area_of_action.get(decision.action or "")))
+    for field, area in named:
+        if area is None or area == task.policy or area in task.areas:
+            continue
+        tier = config.areas_by_name[area].clearance
+        if area not in profile.policy_areas or (tier is not None and tier not in profile.clearance):
+            needs = f"certification in {area!r}" + (f" and clearance tier {tier!r}" if tier is not None else "")
+            raise InvalidInput(
+                f"a decision under policy area {area!r} needs {needs}, which you do not hold: refer the task to that "
+                f"area instead (POST /v1/tasks/{task.id}/refer)",
+                field=field,
+            )
 
 
 def record_decision(

@@ -40,7 +40,7 @@ from queueopt.domain import (
 )
 from queueopt.engine.audit_notes import LEASE_OF, LEASED_TO, SEVERE_NOTE, charge_taken_back, present_entry
 from queueopt.engine.batch import batch_candidates, batch_value, still_open
-from queueopt.engine.content import ContentHistory
+from queueopt.engine.content import ContentHistory, item_of
 from queueopt.engine.decisions import check_decider, check_decision, keep_checks_from, record_decision, record_ruling
 from queueopt.engine.intake import Intake
 from queueopt.engine.leases import LeaseBook
@@ -623,14 +623,23 @@ class Engine:
             return task_view(back, self._item_record(back.item_id))
 
     def _referred(self, task: Task, policy: str, actor: str, now: float, changes: Changes) -> Task:
-        """`task`, held, back in its queue asking what `policy` asks (`refer`), kept from its holder."""
+        """`task`, held, back to the queue its item's review goes to when scored certain in `policy` (`refer`), asking
+        that area of its reviewer in place of the area it asked (found by a probe: a referral that only added the area
+        left a child-abuse report in a 6 h spam queue at spam's priority, asking spam certification beside child
+        safety, which the child-safety specialists lacked), kept from its holder. Moved to another queue it is queued
+        there anew, from now: that queue's SLA and escalation steps start with the referral. A QA review keeps its
+        queue and its priority of 0, and asks what the area asks."""
         assert task.holder is not None
         area = self._config.areas_by_name[policy]
-        asking = (
-            task
-            if policy == task.policy or policy in task.areas
-            else evolved(task, areas=tuple(sorted({*task.areas, policy})))
-        )
+        areas = tuple(other for other in task.areas if other != policy)
+        asking = evolved(task, policy=policy, areas=areas)
+        if task.kind is _REVIEW:
+            item = item_of(self._item_record(task.item_id))
+            review = self._router.review(item.model_copy(update={"signals": {**item.signals, policy: 1.0}}))
+            assert review.queue is not None
+            if review.queue != task.queue:
+                asking = evolved(asking, queue=review.queue, aging_rate=review.aging_rate, enqueued_at=now)
+            asking = evolved(asking, priority=max(task.priority, review.priority))
         tiers = frozenset(() if area.clearance is None else (area.clearance,))
         why = f"referred to {policy}"
         wider = self._widening.widened(asking, area.severe, tiers, why, actor, now, changes)

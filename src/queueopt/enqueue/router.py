@@ -161,12 +161,17 @@ class Router:
             return self._asking(own, content, None, reason)._replace(duplicate_of=duplicate)
         return own
 
+    def review(self, item: Item) -> Routing:
+        """The review the rules give `item`, however routing would handle it (an automatic action included): what a
+        person reviewing it is asked, in which queue and at what priority."""
+        fields = item.__dict__
+        return self._review(fields, self._priority.terms_of(fields))
+
     def review_asks(self, item: Item) -> Asked:
         """What the review the rules give `item` asks of its reviewer, however routing handled it: an automatic
         action showed the content to nobody, but an appeal of it shows it to someone."""
-        fields = item.__dict__
-        terms = self._priority.terms_of(fields)
-        review = self._review(fields, terms)
+        review = self.review(item)
+        terms = review.terms
         return self.asked(review.queue, review.policy, review.severe, terms.clearance, terms.areas)
 
     def content_asks(self, item: Item) -> Asked:
