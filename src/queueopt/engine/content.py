@@ -204,23 +204,26 @@ class ContentHistory:
             asks.append(asked)
         if automatic:
             asks += (self._router.review_asks(item_of(copy)) for copy in self.inherited(automatic))
-        reviewers |= self.qa_deciders(item_id for item_id, *_ in entries)
+        reviewers |= self._qa_deciders(item_id for item_id, *_ in entries)
         return DuplicateOf(None, about, None, policy, asked=asked_by_all(asks), reviewers=frozenset(reviewers))
 
-    def qa_deciders(self, item_ids: Iterable[str]) -> set[str]:
+    def _qa_deciders(self, item_ids: Iterable[str]) -> set[str]:
         """Whoever decided a QA review of the review of one of these items (a review's task has its item's id): kept,
-        as the reviews' own deciders are, from the checks of their content (found by a probe: a moderator who had
-        found a decision wrong in QA was then given the user's appeal of it)."""
+        as the reviews' own deciders are, from the appeals and escalations of their content (found by a probe: a
+        moderator who had found a decision wrong in QA was then given the user's appeal of it)."""
         reviews = self._store.tasks([item_id + QA_SUFFIX for item_id in item_ids])
         signed = (task.decision for task in reviews.values() if task.state is _DECIDED and task.decision)
         return {moderator for decision in signed if (moderator := _decider(decision))}
 
-    def deciders(self, item_ids: list[str]) -> set[str]:
-        """Whoever decided the review of one of these items, or a QA review of one: a QA review of the content is
-        kept from them all, each having judged it before (found by a probe: the moderator who overturned a decision
-        on appeal was given the QA review that scores the moderator they overturned)."""
-        signed = (record.decision for record in self._store.items(item_ids).values() if record.decision is not None)
-        return {moderator for decision in signed if (moderator := _decider(decision))} | self.qa_deciders(item_ids)
+    def appeal_deciders(self, history: list[tuple[str, bool]]) -> set[str]:
+        """Whoever decided an appeal or escalation of a content (`history`, as `Store.content_history` gives it): a
+        QA review of its decisions is kept from them (found by a probe: the moderator who overturned a decision on
+        appeal was given the QA review that scores the moderator they overturned)."""
+        appeals = [item_id for item_id, owner in history if not owner]
+        if not appeals:
+            return set()
+        signed = (record.decision for record in self._store.items(appeals).values() if record.decision is not None)
+        return {moderator for decision in signed if (moderator := _decider(decision))}
 
     def inherited(self, owners: list[str]) -> list[ItemRecord]:
         """The copies that inherited the automatic action of one of `owners` (`Store.inherited`), one of each kind

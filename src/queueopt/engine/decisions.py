@@ -98,19 +98,24 @@ def keep_checks_from(
     replaced: list[Task],
     created: list[Task],
 ) -> None:
-    """Whoever decides one review of some content is kept from the open reviews that check a decision on it, as
-    they would have been had those arrived after the decision: its appeals and escalations, and the QA reviews of
-    its reviews and appeals. Whoever decides a check (an appeal, an escalation, a QA review) is kept from its
-    first-line reviews as well: found by a probe, a moderator who decided an escalation first was then given the
-    original review of the same content, still open, and made the decision its re-uploads carry. One the decider
+    """Keep the decider of one review of some content from its open reviews that would put them on both sides of one
+    question, as they would have been kept had those arrived after the decision: from its appeals and escalations,
+    whatever they decided (a first-line review, a QA review, an earlier appeal: they judged what the appeal
+    questions); and, when they decided an appeal or escalation, from the content's first-line reviews and every QA
+    review of it too (found by a probe: an escalation outranks the original, so its decider was then given the
+    original review, still open, and made the decision its re-uploads carry; and the moderator who overturned a
+    decision on appeal was given the QA review scoring the moderator they overturned). Nothing wider: each exclusion
+    is one fewer moderator who may take the review, and a small team's reviews would wait on nobody. One the decider
     holds already is taken back from them, to its queue; one someone else holds stays with them, kept from the
     decider should it come back (found by a second probe). A review's task has its item's id, its QA review that
     and `QA_SUFFIX`; `decided`, the task being decided, is left to the decision. `history` is the content's
     (`Store.content_history`: its copies handled on their own, and its appeals and escalations, marked as not
     owners); `open_tasks`, the engine's open tasks by id."""
-    checks = decided.kind is TaskKind.QA or (decided.item_id, False) in history
+    appeal = decided.kind is TaskKind.REVIEW and (decided.item_id, False) in history
     for item_id, owner in history:
-        for task_id in (item_id + QA_SUFFIX, item_id) if checks or not owner else (item_id + QA_SUFFIX,):
+        if owner and not appeal:
+            continue
+        for task_id in (item_id, item_id + QA_SUFFIX) if appeal else (item_id,):
             task = open_tasks.get(task_id)
             if task is None or task is decided or moderator_id in task.skipped_by:
                 continue

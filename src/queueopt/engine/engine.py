@@ -524,8 +524,7 @@ class Engine:
                 qa = qa_task(self.qa_secret, task, queue, moderator_id, now)
                 if qa is not None:
                     if history:
-                        judged = self._content.deciders([item_id for item_id, _ in history])
-                        qa = evolved(qa, skipped_by=qa.skipped_by | judged)
+                        qa = evolved(qa, skipped_by=qa.skipped_by | self._content.appeal_deciders(history))
                     changes.tasks.append(TaskWrite(qa))
                     changes.audit.append(AuditEntry(now, qa.id, qa.item_id, "sampler", "queued", "QA sample"))
                     created.append(qa)
