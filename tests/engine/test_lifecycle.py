@@ -1142,6 +1142,30 @@ def test_qa_samples_feed_back_into_accuracy(engine: Engine, clock: VirtualClock)
     assert shown["hate"][1] == 0 and set(shown) == {area.name for area in engine.config.policy_areas}
 
 
+def test_an_admin_drops_a_waiting_qa_review_nobody_may_take(engine_factory: EngineFactory) -> None:
+    """Found by a probe: a QA review kept from every moderator of a small team waited for ever and kept its content
+    from the purge; nothing could end it. An admin may drop one that waits; the decision it would check stands."""
+    engine = engine_factory()
+    chosen = decided_for_qa(engine)
+    qa = f"{chosen}~qa"
+    held = engine.assign_to(qa, "m2")
+    assert held.lease_token is not None
+    with pytest.raises(Conflict, match="is leased; only a waiting QA review"):
+        engine.cancel_qa(qa, "admin", "nobody may take it")
+    engine.release(qa, held.lease_token, "m2")
+    with pytest.raises(Conflict, match="is a review: withdraw its item instead"):
+        engine.cancel_qa(chosen, "admin", "nobody may take it")
+    with pytest.raises(NotFound):
+        engine.cancel_qa("nope~qa", "admin", "nobody may take it")
+    dropped = engine.cancel_qa(qa, "admin", "kept from every cleared moderator")
+    assert dropped.state is TaskState.CANCELLED and engine_factory().task(qa).state is TaskState.CANCELLED
+    assert engine.item(chosen).status is ItemStatus.DECIDED
+    notes = [(entry.actor, entry.transition, entry.note) for entry in engine.audit() if entry.task_id == qa]
+    assert notes[-1] == ("admin", "cancelled", "kept from every cleared moderator")
+    with pytest.raises(Conflict, match="is cancelled; only a waiting QA review"):
+        engine.cancel_qa(qa, "admin", "again")
+
+
 @pytest.mark.parametrize(
     ("verdict", "first", "check", "agrees"),
     [

@@ -116,6 +116,19 @@ def test_a_moderator_refers_content_of_an_area_they_may_not_decide(api: Any) -> 
     assert api.next("m1") is None and api.next("m2") is None
 
 
+def test_only_an_admin_drops_a_task_and_only_a_waiting_qa_review(api: Any) -> None:
+    (result,) = api.submit(api.text_item())
+    url = f"/v1/tasks/{result['task_id']}/cancel"
+    body = {"reason": "nobody may take it"}
+    assert api.client.post(url, json=body, headers=api.bearer("m1")).status_code == 403
+    missing = api.client.post(url, json={}, headers=api.bearer("admin"))
+    assert missing.status_code == 422 and missing.json()["detail"][0]["field"] == "reason"
+    review = api.client.post(url, json=body, headers=api.bearer("admin"))
+    assert review.status_code == 409 and "withdraw its item instead" in review.json()["detail"][0]["reason"]
+    unknown = api.client.post("/v1/tasks/nope~qa/cancel", json=body, headers=api.bearer("admin"))
+    assert unknown.status_code == 404
+
+
 def test_going_offline_releases_the_moderators_leases(api: Any) -> None:
     task = api.lease("m1")
     offline = api.client.post("/v1/moderators/m1/status", json={"status": "offline"}, headers=api.bearer("m1"))

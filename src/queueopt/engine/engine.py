@@ -788,6 +788,29 @@ class Engine:
             self._commit(changes, old, new)
             return self.item(item_id)
 
+    def cancel_qa(self, task_id: str, actor: str, reason: str) -> TaskView:
+        """Drop a QA review while it waits: an admin's way out for one nobody on the roster may take. A QA review is
+        kept from the decision's maker, from whoever its task was kept from and from its content's appeal deciders,
+        so in a small team one may wait for ever, counted `unstaffed`, and keep its content from the purge (found
+        by a probe: three moderators, an original, its appeal and their QA reviews). The decision it would have
+        checked stands; only a QA review may go this way, a review going with its item (`cancel`)."""
+        with self._lock:
+            now = self._clock.now()
+            task = self._content.open_or_stored(task_id)
+            if task is None:
+                raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
+            if task.kind is _REVIEW:
+                raise Conflict(f"task {task_id!r} is a review: withdraw its item instead", field="task_id")
+            if task.state is not _QUEUED:
+                raise Conflict(f"task {task_id!r} is {task.state.value}; only a waiting QA review", field="task_id")
+            cancelled = evolved(task, state=TaskState.CANCELLED)
+            changes = Changes(
+                tasks=[TaskWrite(cancelled, (_QUEUED, task.attempt))],
+                audit=[AuditEntry(now, task.id, task.item_id, actor, "cancelled", reason)],
+            )
+            self._commit(changes, [task], [cancelled])
+            return task_view(cancelled, self._item_record(task.item_id))
+
     # ---- moderators -----------------------------------------------------------------------------------------
 
     def upsert_moderator(

@@ -167,6 +167,10 @@ class SkipRequest(LeaseAction):
     reason: Annotated[str, free_text(1000, min_length=1)]
 
 
+class CancelQaRequest(_Request):
+    reason: Annotated[str, free_text(1000, min_length=1)]
+
+
 class ReferRequest(SkipRequest):
     policy: Code = Field(description="The policy area the content belongs to, which its holder may not decide.")
 

@@ -12,6 +12,7 @@ from queueopt.service.deps import Admin, ModeratorOnly, RuntimeDep, TaskIdPath
 from queueopt.service.problems import documented
 from queueopt.service.schemas import (
     AssignRequest,
+    CancelQaRequest,
     DecisionRequest,
     ExtendRequest,
     LeaseAction,
@@ -76,6 +77,15 @@ async def refer(task_id: TaskIdPath, body: ReferRequest, principal: ModeratorOnl
 async def extend(task_id: TaskIdPath, body: ExtendRequest, principal: ModeratorOnly, runtime: RuntimeDep) -> Response:
     """Lengthen the lease, for long media: until `seconds` from now, so a retry after a timeout is safe as it is."""
     view = await runtime.thread.run(runtime.engine.extend, task_id, body.lease_token, _holder(principal), body.seconds)
+    return json_response(task_out(view))
+
+
+@router.post("/{task_id}/cancel", response_model=TaskOut, responses=documented(401, 403, 404, 409, 413, 422, 503))
+async def cancel_qa(task_id: TaskIdPath, body: CancelQaRequest, principal: Admin, runtime: RuntimeDep) -> Response:
+    """Drop a waiting QA review nobody on the roster may take (`GET /v1/queues` counts it `unstaffed`): it would
+    wait for ever and keep its content from the purge. The decision it would have checked stands; a review is
+    withdrawn with its item (`POST /v1/items/{item_id}/cancel`), so this is a 409 for one."""
+    view = await runtime.thread.run(runtime.engine.cancel_qa, task_id, principal.actor, body.reason)
     return json_response(task_out(view))
 
 
