@@ -5,7 +5,8 @@ escalation only ever widening the pool."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -31,6 +32,9 @@ class World:
     severe: list[tuple[int, float]]
     accuracy: list[tuple[int, str | None, bool]]
     handling: list[tuple[int, Modality, float, float]]
+    reviews: list[tuple[int, float | None]] = field(default_factory=list)
+    """Severe reviews leased to a moderator, as (moderator, end): under way when the end is None. Each one's lease
+    is one of `severe`'s exposures of that moderator (see `model`)."""
 
     @property
     def ids(self) -> list[str]:
@@ -42,6 +46,10 @@ class World:
             model.upsert(profile)
         for index, at in self.severe:
             model.record_severe(self.ids[index], at)
+        for index, end in self.reviews:
+            model.severe_review_started(self.ids[index])
+            if end is not None:
+                model.severe_review_ended(self.ids[index], end)
         for index, area, correct in self.accuracy:
             model.observe_accuracy(self.ids[index], area, correct)
         for index, modality, handling_s, duration_s in self.handling:
@@ -49,24 +57,39 @@ class World:
         return model
 
 
-def subset(options: list[str], min_size: int = 0) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.sampled_from(options), min_size=min_size, max_size=len(options), unique=True)
+T = TypeVar("T")
+
+
+def all_but_one(options: list[T]) -> st.SearchStrategy[list[T]]:
+    """Every option, or every option but one: a moderator who lacks at most one skill in a dimension. Drawn in each
+    dimension of a profile, most pairs are eligible and a pair that is not usually misses by one rule alone, so each
+    rule, and each bound of a severe budget, decides some pairs (profiles drawn as random subsets of each dimension
+    were eligible for one task in twenty, and a dropped rule or budget bound was seldom the deciding one)."""
+    return st.lists(st.sampled_from(options), max_size=1).map(lambda lacking: [o for o in options if o not in lacking])
+
+
+def now_and_then(usual: list[T], *rare: T) -> st.SearchStrategy[T]:
+    """One of `usual`, or now and then (about one draw in seven) one of `rare`: a code nobody holds or a status that
+    takes no work makes a task or a moderator ineligible whatever else they hold, so drawn as often as the rest it
+    would hide every other rule."""
+    return st.sampled_from([*usual * (6 * len(rare) // len(usual) + 1), *rare])
 
 
 @st.composite
 def profiles(draw: st.DrawFn, moderator_id: str) -> ModeratorProfile:
-    languages = draw(subset(["en", "fr", "de"], min_size=1))
+    languages = draw(all_but_one(["en", "fr", "de"]))
     return ModeratorProfile(
         id=moderator_id,
         vendor=draw(st.sampled_from(["v1", "v2"])),
-        regions=draw(subset(["r1", "r2", "r3"], min_size=1)),
+        regions=draw(all_but_one(["r1", "r2", "r3"])),
         languages={code: draw(st.floats(0.05, 1.0)) for code in languages},
-        modalities=draw(st.lists(st.sampled_from(list(Modality)), min_size=1, unique=True)),
-        policy_areas=draw(subset(AREAS)),
-        clearance=draw(subset(["tier1", "tier2"])),
+        modalities=draw(all_but_one(list(Modality))),
+        policy_areas=draw(all_but_one(AREAS)),
+        clearance=draw(all_but_one(["tier1", "tier2"])),
         severe_per_hour=draw(st.integers(0, 3)),
         cooldown_s=draw(st.sampled_from([0.0, 50.0])),
-        status=draw(st.sampled_from(list(ModeratorStatus))),
+        # mostly on shift: an unavailable moderator decides nothing else about a pair
+        status=draw(now_and_then([ModeratorStatus.AVAILABLE], *ModeratorStatus)),
     )
 
 
@@ -79,15 +102,16 @@ def tasks(draw: st.DrawFn, index: int, moderator_ids: list[str]) -> Task:
         state=TaskState.QUEUED,
         queue=draw(st.sampled_from(["plain", "english", "special", "not-configured"])),
         modality=draw(st.sampled_from(list(Modality))),
-        language=draw(st.sampled_from(["en", "fr", "de", "xx"])),
-        region=draw(st.sampled_from(["r1", "r2", "r3", "r9"])),
-        policy=draw(st.sampled_from([None, *AREAS, "not-an-area"])),
+        language=draw(now_and_then(["en", "fr", "de"], "xx")),
+        region=draw(now_and_then(["r1", "r2", "r3"], "r9")),
+        policy=draw(now_and_then([None, *AREAS], "not-an-area")),
         severe=draw(st.booleans()),
         priority=draw(st.floats(0.0, 100.0)),
         aging_rate=draw(st.floats(0.0, 1.0)),
-        enqueued_at=NOW - draw(st.sampled_from([30.0, 60.0, 90.0, 120.0]) | st.floats(0.0, 200.0)),
+        # each escalation step's wait exactly, and a few dated just after now (a replica whose clock runs ahead)
+        enqueued_at=NOW - draw(st.sampled_from([30.0, 60.0, 90.0, 120.0]) | st.floats(-30.0, 200.0)),
         duration_s=draw(st.floats(0.0, 600.0)),
-        skipped_by=frozenset(draw(st.lists(st.sampled_from(moderator_ids), max_size=2))),
+        skipped_by=frozenset(draw(st.lists(st.sampled_from(moderator_ids), max_size=1))),
         # what an appeal or a copy of the same content adds: other areas' tiers and certifications
         clearance=tuple(draw(st.lists(st.sampled_from(["tier1", "tier2"]), max_size=1))),
         areas=tuple(draw(st.lists(st.sampled_from(AREAS), max_size=2, unique=True))),
@@ -104,9 +128,12 @@ def worlds(draw: st.DrawFn) -> World:
     return World(
         profiles=roster,
         tasks=backlog,
+        # exposures from the last minute (cool-downs), the last hour and before (budgets), and a few dated just
+        # after now (a replica whose clock runs ahead): they count, and a moderator with no cool-down stays calm
         severe=draw(
-            st.lists(st.tuples(moderator, st.floats(NOW - 60.0, NOW) | st.floats(NOW - 4000.0, NOW)), max_size=8)
+            st.lists(st.tuples(moderator, st.floats(NOW - 60.0, NOW + 30.0) | st.floats(NOW - 4000.0, NOW)), max_size=8)
         ),
+        reviews=draw(st.lists(st.tuples(moderator, st.none() | st.floats(NOW - 100.0, NOW)), max_size=3)),
         accuracy=draw(st.lists(st.tuples(moderator, st.sampled_from([None, *AREAS]), st.booleans()), max_size=10)),
         handling=draw(
             st.lists(
@@ -149,7 +176,11 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
         times = [at for index, at in world.severe if world.ids[index] == profile.id]
         if sum(at > now - WINDOW_S for at in times) >= profile.severe_per_hour:
             return False
-        if times and now - max(times) < profile.cooldown_s:
+        ends = [end for index, end in world.reviews if world.ids[index] == profile.id]
+        if None in ends:  # a severe item in front of them now
+            return False
+        exposed = [*times, *(end for end in ends if end is not None)]
+        if profile.cooldown_s > 0 and exposed and now - max(exposed) < profile.cooldown_s:
             return False
     return True
 
