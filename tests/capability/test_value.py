@@ -13,8 +13,11 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
 from queueopt.capability import Model, ModeratorProfile
+from queueopt.capability.estimators import REFERENCE_MEDIA_S
+from queueopt.capability.model import MIN_HANDLING_S
 from queueopt.config import OpsConfig, Requirements
 from queueopt.domain import Modality, ModeratorStatus, Task, TaskKind, TaskState
 
@@ -282,6 +285,86 @@ def test_value_is_monotone_in_speed(
             model.observe_handling("a", modality, handling_s * factor, 0.0)
             model.observe_handling("b", modality, handling_s, 0.0)
     _assert_a_beats_b(model, world.tasks)
+
+
+def _assert_no_value_falls(config: OpsConfig, world: World, better: World) -> None:
+    """`better` is `world` with a better record of some moderators: the same pairs, none worth less."""
+    before = world.model(config).value(world.tasks, world.ids, NOW)
+    after = better.model(config).value(world.tasks, world.ids, NOW)
+    assert pairs(after) == pairs(before)
+    assert np.all(after.data >= before.data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(world=worlds(), vendor=st.sampled_from(["v1", "v2"]))
+def test_a_vendor_s_right_verdicts_raise_every_accuracy_in_their_area(
+    config: OpsConfig, world: World, vendor: str
+) -> None:
+    """Accuracy is shrunk toward the moderator's vendor's record and the population's: one vendor's wrong verdicts
+    turned right raise, in each area one was wrong in, every moderator's estimate (that vendor's through their
+    prior, the others' through the population's) and lower none. The twins above share a vendor, so they cannot
+    see a vendor's or the population's record counted the wrong way round."""
+    ours = [profile.vendor == vendor for profile in world.profiles]
+    better = replace(world, accuracy=[(index, area, correct or ours[index]) for index, area, correct in world.accuracy])
+    righted = {area for index, area, correct in world.accuracy if ours[index] and not correct}
+    before, after = world.model(config), better.model(config)
+    for moderator_id in world.ids:
+        for area in [None, *AREAS]:
+            gain = after.accuracy(moderator_id, area) - before.accuracy(moderator_id, area)
+            assert gain > 0 if area in righted else gain == 0
+    _assert_no_value_falls(config, world, better)
+
+
+@settings(max_examples=40, deadline=None)
+@given(world=worlds(), vendor=st.sampled_from(["v1", "v2"]), factor=st.floats(0.2, 0.9))
+def test_a_vendor_s_faster_handling_shortens_every_expected_time_in_their_modality(
+    config: OpsConfig, world: World, vendor: str, factor: float
+) -> None:
+    """Handling times are shrunk, in log seconds per media unit, toward the vendor's record and the population's: one
+    vendor's moderators each handling uniformly faster (the spread of each one's times no wider) shorten, in each
+    modality one of them got faster in, every moderator's expected time and lengthen none. A time under a second
+    counts as one, so only a time above it gets faster."""
+    ours = [profile.vendor == vendor for profile in world.profiles]
+    faster = replace(
+        world,
+        handling=[
+            (index, modality, handling_s * factor if ours[index] else handling_s, duration_s)
+            for index, modality, handling_s, duration_s in world.handling
+        ],
+    )
+    quicker = {
+        modality for index, modality, handling_s, _ in world.handling if ours[index] and handling_s > MIN_HANDLING_S
+    }
+    before, after = world.model(config), faster.model(config)
+    for moderator_id in world.ids:
+        for modality in Modality:
+            saved = before.expected_handling_s(moderator_id, modality, 0.0) - after.expected_handling_s(
+                moderator_id, modality, 0.0
+            )
+            assert saved > 0 if modality in quicker else saved == 0
+    _assert_no_value_falls(config, world, faster)
+
+
+@settings(max_examples=40, deadline=None)
+@given(world=worlds(), within=st.floats(0.0, 1.0), longer=st.floats(0.0, 600.0))
+def test_a_longer_media_item_is_never_worth_more(config: OpsConfig, world: World, within: float, longer: float) -> None:
+    """Expected handling grows with a timed item's length in reference minutes, a clip under a minute taking as long
+    as a minute-long one (text and photos take one whatever their length): a task shortened within its first minute
+    keeps its value, a longer one is worth no more. The per-pair oracle reads handling times off the model, which
+    scales them the same way, so it cannot see where that scale starts."""
+    model = world.model(config)
+
+    def value_at(durations: list[float]) -> NDArray[np.float64]:
+        backlog = [
+            replace(task, duration_s=duration_s) for task, duration_s in zip(world.tasks, durations, strict=True)
+        ]
+        return model.value(backlog, world.ids, NOW).toarray()
+
+    lengths = [task.duration_s for task in world.tasks]
+    assert np.array_equal(
+        value_at([within * REFERENCE_MEDIA_S] * len(lengths)), value_at([REFERENCE_MEDIA_S] * len(lengths))
+    )
+    assert np.all(value_at([length + longer for length in lengths]) <= value_at(lengths))
 
 
 @settings(max_examples=60, deadline=None)
