@@ -89,7 +89,6 @@ def profiles(draw: st.DrawFn, moderator_id: str) -> ModeratorProfile:
         modalities=draw(all_but_one(list(Modality))),
         policy_areas=draw(all_but_one(AREAS)),
         clearance=draw(all_but_one(["tier1", "tier2"])),
-        severe_per_hour=draw(st.integers(0, 3)),
         cooldown_s=draw(st.sampled_from([0.0, 50.0])),
         # mostly on shift: an unavailable moderator decides nothing else about a pair
         status=draw(now_and_then([ModeratorStatus.AVAILABLE], *ModeratorStatus)),
@@ -132,24 +131,24 @@ def worlds(draw: st.DrawFn) -> World:
     ids = [p.id for p in roster]
     backlog = [draw(tasks(index, ids)) for index in range(draw(st.integers(1, 8)))]
     moderator = st.integers(0, n_moderators - 1)
+    # exposures from the last minute (cool-downs), about an hour ago (the window's edge), the last hour and before
+    # (budgets), and a few dated just after now (a replica whose clock runs ahead): they count, and a moderator with
+    # no cool-down stays calm
+    exposure = (
+        st.floats(NOW - 60.0, NOW)
+        | st.floats(NOW, NOW + 30.0)
+        | st.floats(NOW - WINDOW_S - 30.0, NOW - WINDOW_S + 30.0)
+        | st.floats(NOW - 4000.0, NOW)
+    )
+    severe = draw(st.lists(st.tuples(moderator, exposure), max_size=8))
+    for index, profile in enumerate(roster):
+        # a budget one under, at or one over the exposures in the hour: one exposure miscounted decides pairs
+        seen = sum(at > NOW - WINDOW_S for exposed_index, at in severe if exposed_index == index)
+        roster[index] = profile.model_copy(update={"severe_per_hour": max(0, seen + draw(st.integers(-1, 1)))})
     return World(
         profiles=roster,
         tasks=backlog,
-        # exposures from the last minute (cool-downs), about an hour ago (the window's edge), the last hour and
-        # before (budgets), and a few dated just after now (a replica whose clock runs ahead): they count, and a
-        # moderator with no cool-down stays calm
-        severe=draw(
-            st.lists(
-                st.tuples(
-                    moderator,
-                    st.floats(NOW - 60.0, NOW)
-                    | st.floats(NOW, NOW + 30.0)
-                    | st.floats(NOW - WINDOW_S - 30.0, NOW - WINDOW_S + 30.0)
-                    | st.floats(NOW - 4000.0, NOW),
-                ),
-                max_size=8,
-            )
-        ),
+        severe=severe,
         reviews=draw(st.lists(st.tuples(moderator, st.none() | st.floats(NOW - 100.0, NOW)), max_size=3)),
         accuracy=draw(st.lists(st.tuples(moderator, st.sampled_from([None, *AREAS]), st.booleans()), max_size=10)),
         handling=draw(
@@ -191,7 +190,7 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
         return False
     if task.severe:
         times = [at for index, at in world.severe if world.ids[index] == profile.id]
-        if sum(at > now - WINDOW_S for at in times) >= profile.severe_per_hour:
+        if reference_budget_left(world, profile, now) == 0:
             return False
         ends = [end for index, end in world.reviews if world.ids[index] == profile.id]
         if None in ends:  # a severe item in front of them now
@@ -200,6 +199,13 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
         if profile.cooldown_s > 0 and exposed and now - max(exposed) < profile.cooldown_s:
             return False
     return True
+
+
+def reference_budget_left(world: World, profile: ModeratorProfile, now: float) -> int:
+    """Severe items the moderator may still see within the hour: those of the window (now - 1 h, now], or dated
+    later, count against it."""
+    seen = sum(at > now - WINDOW_S for index, at in world.severe if world.ids[index] == profile.id)
+    return max(0, profile.severe_per_hour - seen)
 
 
 def reference_value(config: OpsConfig, model: Model, task: Task, profile: ModeratorProfile, now: float) -> float:
@@ -391,7 +397,8 @@ def test_a_longer_media_item_is_never_worth_more(config: OpsConfig, world: World
 @given(world=worlds())
 def test_over_budget_moderator_never_gets_a_severe_pair(config: OpsConfig, world: World) -> None:
     model = world.model(config)
-    for moderator_id in world.ids:
+    for moderator_id, profile in zip(world.ids, world.profiles, strict=True):
+        assert model.severe_budget_left(moderator_id, NOW) == reference_budget_left(world, profile, NOW)
         for _ in range(model.severe_budget_left(moderator_id, NOW)):
             model.record_severe(moderator_id, NOW - 1000.0)
         assert model.severe_budget_left(moderator_id, NOW) == 0
