@@ -89,7 +89,7 @@ def profiles(draw: st.DrawFn, moderator_id: str) -> ModeratorProfile:
         modalities=draw(all_but_one(list(Modality))),
         policy_areas=draw(all_but_one(AREAS)),
         clearance=draw(all_but_one(["tier1", "tier2"])),
-        cooldown_s=draw(st.sampled_from([0.0, 50.0])),
+        cooldown_s=draw(st.sampled_from([0.0, 50.0, 100.0])),  # exposures of the last minute fall in either or neither
         # mostly on shift: an unavailable moderator decides nothing else about a pair
         status=draw(now_and_then([ModeratorStatus.AVAILABLE], *ModeratorStatus)),
     )
@@ -142,14 +142,15 @@ def worlds(draw: st.DrawFn) -> World:
     )
     severe = draw(st.lists(st.tuples(moderator, exposure), max_size=8))
     for index, profile in enumerate(roster):
-        # a budget one under, at or one over the exposures in the hour: one exposure miscounted decides pairs
+        # a budget at or one over the exposures in the hour: one exposure miscounted decides pairs, and with one
+        # left the cool-down does
         seen = sum(at > NOW - WINDOW_S for exposed_index, at in severe if exposed_index == index)
-        roster[index] = profile.model_copy(update={"severe_per_hour": max(0, seen + draw(st.integers(-1, 1)))})
+        roster[index] = profile.model_copy(update={"severe_per_hour": seen + draw(st.integers(0, 1))})
     return World(
         profiles=roster,
         tasks=backlog,
         severe=severe,
-        reviews=draw(st.lists(st.tuples(moderator, st.none() | st.floats(NOW - 100.0, NOW)), max_size=3)),
+        reviews=draw(st.lists(st.tuples(moderator, st.none() | exposure), max_size=3)),
         accuracy=draw(st.lists(st.tuples(moderator, st.sampled_from([None, *AREAS]), st.booleans()), max_size=10)),
         handling=draw(
             st.lists(
@@ -188,17 +189,20 @@ def reference_eligible(config: OpsConfig, world: World, task: Task, profile: Mod
         return False
     if not area_clearance <= set(profile.clearance):
         return False
-    if task.severe:
-        times = [at for index, at in world.severe if world.ids[index] == profile.id]
-        if reference_budget_left(world, profile, now) == 0:
-            return False
-        ends = [end for index, end in world.reviews if world.ids[index] == profile.id]
-        if None in ends:  # a severe item in front of them now
-            return False
-        exposed = [*times, *(end for end in ends if end is not None)]
-        if profile.cooldown_s > 0 and exposed and now - max(exposed) < profile.cooldown_s:
-            return False
-    return True
+    return not task.severe or reference_calm(world, profile, now)
+
+
+def reference_calm(world: World, profile: ModeratorProfile, now: float) -> bool:
+    """The moderator may see a severe item now: budget left, no severe review under way, and no cool-down (when one
+    is set) running from the last exposure or the end of the last review."""
+    if reference_budget_left(world, profile, now) == 0:
+        return False
+    ends = [end for index, end in world.reviews if world.ids[index] == profile.id]
+    if None in ends:  # a severe item in front of them now
+        return False
+    times = [at for index, at in world.severe if world.ids[index] == profile.id]
+    exposed = [*times, *(end for end in ends if end is not None)]
+    return not (profile.cooldown_s > 0 and exposed and now - max(exposed) < profile.cooldown_s)
 
 
 def reference_budget_left(world: World, profile: ModeratorProfile, now: float) -> int:
@@ -240,6 +244,11 @@ def test_value_matches_the_per_pair_rules(config: OpsConfig, world: World) -> No
     for i, task in enumerate(world.tasks):
         for j, moderator_id in enumerate(world.ids):
             assert model.eligible(task, moderator_id, NOW) == ((i, j) in expected)
+    # the wellbeing rules moderator by moderator (a severe pair needs an otherwise eligible task to show them), as
+    # the cool-downs run out
+    for later in (0.0, 20.0, 40.0, 75.0):
+        for moderator_id, profile in zip(world.ids, world.profiles, strict=True):
+            assert model.calm(moderator_id, NOW + later) is reference_calm(world, profile, NOW + later)
 
 
 @settings(max_examples=60, deadline=None)
