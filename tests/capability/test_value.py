@@ -4,6 +4,7 @@ escalation only ever widening the pool."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -16,7 +17,12 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from queueopt.capability import Model, ModeratorProfile
-from queueopt.capability.estimators import REFERENCE_MEDIA_S
+from queueopt.capability.estimators import (
+    HANDLING_PRIOR_LOG_VAR,
+    HANDLING_PRIOR_S,
+    REFERENCE_MEDIA_S,
+    media_scale,
+)
 from queueopt.capability.model import MIN_HANDLING_S
 from queueopt.config import OpsConfig, Requirements
 from queueopt.domain import Modality, ModeratorStatus, Task, TaskKind, TaskState
@@ -388,6 +394,28 @@ def test_a_vendor_s_faster_handling_shortens_every_expected_time_in_their_modali
             else:
                 assert saved >= 0
     _assert_no_value_falls(config, world, faster)
+
+
+@settings(max_examples=40, deadline=None)
+@given(world=worlds())
+def test_no_expected_handling_time_is_below_both_the_prior_and_every_time_counted(
+    config: OpsConfig, world: World
+) -> None:
+    """Each estimate is shrunk toward its vendor's, that toward the population's and that toward the prior, all in log
+    seconds per media unit: a moderator's log mean lies between the prior's and the times counted (one under a
+    second counting as one), and the spread only adds to the expected time. So none is below both the prior's
+    median and the fastest time counted in its modality. The monotone properties hold for a prior that weighs a
+    vendor's timings twice, which pulls its newcomers toward one second per unit; this does not."""
+    model = world.model(config)
+    for modality in Modality:
+        counted = [
+            max(handling_s, MIN_HANDLING_S) / media_scale(modality, duration_s)
+            for _, timed, handling_s, duration_s in world.handling
+            if timed is modality
+        ]
+        floor_s = min([HANDLING_PRIOR_S[modality] * math.exp(-HANDLING_PRIOR_LOG_VAR / 2), *counted])
+        for moderator_id in world.ids:
+            assert model.expected_handling_s(moderator_id, modality, 0.0) >= floor_s * (1 - 1e-9)
 
 
 @settings(max_examples=40, deadline=None)
