@@ -238,7 +238,7 @@ def pairs(matrix: sp.csr_matrix) -> set[tuple[int, int]]:
     return set(zip(rows.tolist(), cols.tolist(), strict=True))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(world=worlds())
 def test_value_matches_the_per_pair_rules(config: OpsConfig, world: World) -> None:
     model = world.model(config)
