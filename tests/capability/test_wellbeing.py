@@ -171,3 +171,19 @@ def test_the_longest_cool_down_is_that_of_the_roster_member_with_the_longest(
     assert model.longest_cooldown_s() == 7200.0
     model.remove("long")
     assert model.longest_cooldown_s() == 60.0
+
+
+@pytest.mark.parametrize("asked_first", [False, True])
+def test_an_exposure_dated_after_now_keeps_one_still_in_the_hour_in_the_count(model: Model, asked_first: bool) -> None:
+    """A leader taking over reads severe leases from the audit, dated by the old leader's clock, which may run a few
+    seconds ahead of its own: such an exposure must not push one still in the hour out of the ledger, whether or
+    not the ledger was asked about the budget before (found by a hand-run mutation review: the ledger dropped every
+    exposure an hour older than its newest, so one at 3590 s before now went with one dated 10 s after now, and a
+    moderator with a budget of two was given a third severe item within the hour)."""
+    now = 10_000.0
+    if asked_first:
+        assert model.severe_budget_left("m", now) == 2
+    model.recall_severe("m", now - 3590.0)
+    model.recall_severe("m", now + 10.0)
+    assert model.severe_budget_left("m", now) == 0
+    assert model.severe_budget_left("m", now + 11.0) == 1  # the hour has passed for the first one

@@ -1,11 +1,14 @@
 """The severe-content budget: how many severe items each moderator saw in the last hour, and when the last one was.
 
 Kept as sorted timestamps per moderator: a window count is one bisection and old entries are dropped as new ones
-arrive, so memory stays at about one hour's worth per person.
+arrive, so memory stays at about one hour's worth per person. The ledger is asked in time order (the engine's clock),
+so an entry is dropped once it is an hour older than both the newest entry and the latest time asked about: an
+exposure dated after now (another replica's clock runs ahead) must not push one still in the hour out of the count.
 """
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right, insort
 
 WINDOW_S = 3600.0
@@ -16,11 +19,12 @@ class SevereLedger:
         self._times: dict[str, list[float]] = {}
         self._last: dict[str, float] = {}
         self._holding: dict[str, int] = {}  # severe items each moderator has in front of them now
+        self._asked = -math.inf  # the latest `now` the ledger was asked about
 
     def record(self, moderator_id: str, at: float) -> None:
         times = self._times.setdefault(moderator_id, [])
         insort(times, at)
-        del times[: bisect_right(times, times[-1] - WINDOW_S)]
+        del times[: bisect_right(times, min(times[-1], self._asked) - WINDOW_S)]
         self._last[moderator_id] = max(at, self._last.get(moderator_id, at))
 
     def holds(self, moderator_id: str) -> None:
@@ -41,6 +45,7 @@ class SevereLedger:
 
     def seen(self, moderator_id: str, now: float) -> int:
         """Severe items recorded in the window (now - 1 h, now]; later-dated records count as well."""
+        self._asked = max(self._asked, now)
         times = self._times.get(moderator_id)
         if not times:
             return 0
