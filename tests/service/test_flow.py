@@ -186,14 +186,16 @@ def test_an_admin_follows_a_task_from_lease_to_decision(api: Any) -> None:
     body = {"lease_token": held["lease_token"], "verdict": "violating", "policy": "hate"}
     api.client.post(f"/v1/tasks/{held['task_id']}/decision", json=body, headers=api.bearer("m1")).raise_for_status()
     assert (read().json()["state"], read().json()["holder"]) == ("decided", None)
+    not_kept = {
+        "field": "task_id",
+        "reason": "no task 'no-such-task' (never submitted, or settled and purged after the retention period)",
+    }
     missing = api.client.get("/v1/tasks/no-such-task", headers=api.bearer("admin"))
-    assert missing.status_code == 404
-    assert missing.json()["detail"] == [
-        {
-            "field": "task_id",
-            "reason": "no task 'no-such-task' (never submitted, or settled and purged after the retention period)",
-        }
-    ]
+    assert missing.status_code == 404 and missing.json()["detail"] == [not_kept]
+    # Found by a probe: assigning a purged task said only "no task", where every other route says why it may be gone.
+    assign = {"moderator_id": "m1"}
+    unassigned = api.client.post("/v1/tasks/no-such-task/assign", json=assign, headers=api.bearer("admin"))
+    assert unassigned.status_code == 404 and unassigned.json()["detail"] == [not_kept]
 
 
 def test_assign_to_an_ineligible_moderator_is_409(api: Any) -> None:

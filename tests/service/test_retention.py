@@ -91,9 +91,32 @@ def test_a_purge_the_store_failed_runs_again_at_the_next_period(
         _wait_for_runs(runs, 2)
 
 
-def _counted_runs(monkeypatch: pytest.MonkeyPatch, failing: int = 0) -> list[float]:
-    """Each run of the retention purge (its first batch), by when it began; the first `failing` runs fail as a store
-    that went away for a moment."""
+def test_a_purge_that_fails_with_a_defect_is_logged_and_runs_again(
+    settings: Settings,
+    serve: Callable[[FastAPI], AbstractContextManager[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by a probe reading the source: any failure but the store's ended the purging loop, so retention stopped
+    for the rest of the process's life without a word."""
+    monkeypatch.setattr(serving, "PURGE_EVERY_S", 0.05)
+    runs = _counted_runs(monkeypatch, failing=1, error=RuntimeError("a defect in the purge"))
+    with (
+        caplog.at_level("ERROR", logger="queueopt.service"),
+        serve(create_app(settings.model_copy(update={"retention_days": 1.0}))),
+    ):
+        _wait_for_runs(runs, 2)
+    assert "the retention purge failed; it runs again in 0.05 s" in caplog.text
+    assert "a defect in the purge" in caplog.text  # the traceback's last line
+
+
+def _counted_runs(
+    monkeypatch: pytest.MonkeyPatch,
+    failing: int = 0,
+    error: Exception | None = None,
+) -> list[float]:
+    """Each run of the retention purge (its first batch), by when it began; the first `failing` runs fail with
+    `error`, by default as a store that went away for a moment."""
     runs: list[float] = []
     purge = Engine.purge
 
@@ -101,7 +124,7 @@ def _counted_runs(monkeypatch: pytest.MonkeyPatch, failing: int = 0) -> list[flo
         if after_seq == 0:
             runs.append(time.monotonic())
             if len(runs) <= failing:
-                raise StoreUnavailable("the store failed (PostgreSQL: the database system is shutting down)")
+                raise error or StoreUnavailable("the store failed (PostgreSQL: the database system is shutting down)")
         return purge(self, before, after_seq, limit)
 
     monkeypatch.setattr(Engine, "purge", counted)

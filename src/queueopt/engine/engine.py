@@ -434,7 +434,7 @@ class Engine:
             return task
         stored = self._store.task(task_id)
         if stored is None:
-            raise NotFound(f"no task {task_id!r}", field="task_id")
+            raise NotFound(f"no task {task_id!r}{_NOT_KEPT}", field="task_id")
         raise Conflict(f"task {task_id!r} is {stored.state.value}", field="task_id")
 
     def _hold_back(self, moderator_id: str) -> None:

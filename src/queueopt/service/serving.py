@@ -149,6 +149,10 @@ class Serving:
                     after = batch.scanned_to
             except (Deposed, StoreUnavailable) as error:
                 log.warning("the retention purge stopped until its next run: %s", error)
+            except Exception:
+                # A defect, logged with its traceback and tried again at the next period: ending the loop would stop
+                # retention for the rest of the process's life without a word (found by a probe reading the source).
+                log.exception("the retention purge failed; it runs again in %g s", PURGE_EVERY_S)
 
     async def _save_learning(self, engine: Engine) -> None:
         try:
