@@ -15,6 +15,7 @@ from itertools import chain
 import orjson
 
 from queueopt.domain import QA_SUFFIX, Action, Item, ItemStatus, Task, TaskState, Verdict
+from queueopt.engine.retries import signers
 from queueopt.enqueue import ASKED_NOTHING, DuplicateOf, Router
 from queueopt.enqueue.router import Asked
 from queueopt.store import ItemRecord, Store
@@ -212,8 +213,7 @@ class ContentHistory:
         as the reviews' own deciders are, from the appeals and escalations of their content (found by a probe: a
         moderator who had found a decision wrong in QA was then given the user's appeal of it)."""
         reviews = self._store.tasks([item_id + QA_SUFFIX for item_id in item_ids])
-        signed = (task.decision for task in reviews.values() if task.state is _DECIDED and task.decision)
-        return {moderator for decision in signed if (moderator := _decider(decision))}
+        return signers(task.decision for task in reviews.values() if task.state is _DECIDED and task.decision)
 
     def appeal_deciders(self, history: list[tuple[str, bool]]) -> set[str]:
         """Whoever decided an appeal or escalation of a content (`history`, as `Store.content_history` gives it): a
@@ -222,8 +222,7 @@ class ContentHistory:
         appeals = [item_id for item_id, owner in history if not owner]
         if not appeals:
             return set()
-        signed = (record.decision for record in self._store.items(appeals).values() if record.decision is not None)
-        return {moderator for decision in signed if (moderator := _decider(decision))}
+        return signers(record.decision for record in self._store.items(appeals).values() if record.decision is not None)
 
     def inherited(self, owners: list[str]) -> list[ItemRecord]:
         """The copies that inherited the automatic action of one of `owners` (`Store.inherited`), one of each kind
@@ -333,8 +332,3 @@ def _routed_as(item: Item) -> bytes:
 
 def _last_owner_id(entries: list[tuple[str, bool]]) -> str | None:
     return next((item_id for item_id, owner in reversed(entries) if owner), None)
-
-
-def _decider(signed: str) -> str:
-    """The moderator a signed decision (`retries.signed_record`) names; empty for an automatic one."""
-    return str(orjson.loads(signed).get("moderator_id") or "")

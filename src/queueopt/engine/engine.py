@@ -514,11 +514,11 @@ class Engine:
             replaced: list[Task] = [task]
             record = scored = None
             if task.kind is _REVIEW:
-                record = record_decision(self._store, task, signed, decision.verdict, now, changes)
-                content_hash = record.content_hash if record is not None else None
+                shown = record = record_decision(self._store, task, signed, decision.verdict, now, changes)
             else:
                 scored = qa_outcome(self._store, self._model, task, decision)
-                content_hash = self._item_record(task.item_id).content_hash
+                shown = self._item_record(task.item_id)  # a QA decision writes no item: read once, for both
+            content_hash = shown.content_hash if shown is not None else None
             history = self._store.content_history([content_hash]).get(content_hash, []) if content_hash else []
             if task.kind is _REVIEW:
                 qa = qa_task(self.qa_secret, task, queue, moderator_id, now)
@@ -540,7 +540,7 @@ class Engine:
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
-            return task_view(decided, self._item_record(decided.item_id) if record is None else record)
+            return task_view(decided, self._item_record(decided.item_id) if shown is None else shown)
 
     def _decided_before(
         self, task_id: str, lease_token: str, moderator_id: str, decision: Decision, refused: StaleLease

@@ -8,6 +8,7 @@ any task not theirs, in the same steps, so it tells them nothing of anyone else'
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -50,6 +51,11 @@ def ended_otherwise(task_id: str, ended: str, what: str, recorded: dict[str, Any
         f"{orjson.dumps(recorded).decode()}",
         field="lease_token",
     )
+
+
+def signers(signed: Iterable[str]) -> set[str]:
+    """The moderators who signed these records (`signed_record`); an automatic decision, signed by nobody, adds none."""
+    return {moderator for record in signed if (moderator := orjson.loads(record).get("moderator_id"))}
 
 
 def _signature(moderator_id: str) -> str:
