@@ -265,7 +265,7 @@ class Task:
 
     Times are seconds on the engine's clock. `key` is the time-invariant priority key
     (base harm rate minus aging rate times enqueue time) so a queue stays sorted without re-keying.
-    `attempt` grows with every lease; with the id it forms the fencing token.
+    `attempt` grows with every lease; with the id and the lease's time it forms the fencing token.
     """
 
     id: str
@@ -310,9 +310,14 @@ class Task:
 
     @property
     def lease_token(self) -> str | None:
-        return None if self.holder is None else token_of(self.id, self.attempt)
+        return None if self.holder is None else token_of(self.id, self.attempt, self.leased_at)
 
 
-def token_of(task_id: str, attempt: int) -> str:
-    """The fencing token of a task's lease number `attempt`: held now (`Task.lease_token`), or one a decision used."""
-    return f"{task_id}.{attempt}"
+def token_of(task_id: str, attempt: int, leased_at: float | None) -> str:
+    """The fencing token of a task's lease number `attempt`, made at `leased_at` (microseconds, in hex): held now
+    (`Task.lease_token`), or one a decision used. The lease's time tells apart the leases of one id's incarnations:
+    a purged id submitted again starts its attempts anew, and a review tool's late retry of a decision on the old
+    content, under `<id>.<attempt>` alone, matched its maker's lease of the new one and decided it (found by the
+    retention probe). An automatic decision, made under no lease, has no time."""
+    made = "-" if leased_at is None else format(round(leased_at * 1e6), "x")
+    return f"{task_id}.{attempt}.{made}"

@@ -11,7 +11,7 @@ from queueopt.clock import VirtualClock
 from queueopt.domain import Decision, ItemStatus, TaskState, Verdict
 from queueopt.engine import Engine, qa_draw
 from queueopt.engine.records import evolved
-from queueopt.errors import NotFound
+from queueopt.errors import NotFound, StaleLease
 from queueopt.store import Changes
 from queueopt.store.retention import DAY_S, purge_all
 
@@ -43,6 +43,34 @@ def test_a_purge_forgets_settled_content_whole_and_keeps_open_work(
     assert again.status is ItemStatus.QUEUED and again.duplicate_of is None  # reviewed afresh
     restarted = engine_factory()
     assert restarted.item("waiting").status is ItemStatus.QUEUED and restarted.task("c").state == "queued"
+
+
+def test_a_late_retry_of_a_decision_on_purged_content_never_decides_new_content_under_its_id(
+    engine_factory: EngineFactory, clock: VirtualClock
+) -> None:
+    """A purged id starts its attempts anew when submitted again, so the first lease of the new content is numbered
+    as the old content's was. A review tool retrying, days late, the decision whose answer it lost must be refused
+    even when its moderator holds that new lease (found by the retention probe: the retry decided the new content).
+    """
+    engine = engine_factory()
+    engine.upsert_moderator(profile("m"))
+    item_id = next(f"a{n}" for n in range(1000) if qa_draw(engine.qa_secret, f"a{n}") >= 0.10)
+    engine.submit([video(item_id, signals={"hate": 0.8})])
+    old = engine.assign_to(item_id, "m")
+    assert old.lease_token is not None
+    engine.decide(item_id, old.lease_token, "m", _REMOVED)
+    clock.advance(2 * DAY_S)
+    assert purge_all(lambda after: engine.purge(clock.now() - DAY_S, after, 200)).items == 1
+    engine.submit([video(item_id, signals={"spam": 0.6})])
+    new = engine.assign_to(item_id, "m")
+    assert new.lease_token is not None and new.lease_token != old.lease_token
+    with pytest.raises(StaleLease, match="not your current lease"):
+        engine.decide(item_id, old.lease_token, "m", _REMOVED)
+    restarted = engine_factory()  # the token survives the store's round trip of the lease's time
+    assert restarted.task(item_id).state == TaskState.LEASED and restarted.item(item_id).decision is None
+    decided = restarted.decide(item_id, new.lease_token, "m", Decision(verdict=Verdict.NOT_VIOLATING))
+    assert decided.state == TaskState.DECIDED
+    assert restarted.decide(item_id, new.lease_token, "m", Decision(verdict=Verdict.NOT_VIOLATING)) == decided
 
 
 _REMOVED = Decision(verdict=Verdict.VIOLATING, policy="hate", action="remove")

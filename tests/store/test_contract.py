@@ -196,7 +196,7 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     """What a retry of the decision is compared with, after a restart too."""
     store = store_factory()
     submit(store, "a")
-    leased = task("a", TaskState.LEASED, attempt=1, holder="m1")
+    leased = replace(task("a", TaskState.LEASED, attempt=1, holder="m1"), leased_at=1764790000.123457)
     store.apply(Changes(tasks=[TaskWrite(leased, (TaskState.QUEUED, 0))]))
     decided = replace(
         leased, state=TaskState.DECIDED, holder=None, decision='{"verdict":"violating","moderator_id":"m1"}'
@@ -205,7 +205,9 @@ def test_a_decided_task_keeps_its_decision(store_factory: StoreFactory) -> None:
     assert store.task("a") == decided
     assert store_factory().tasks(["a"]) == {"a": decided}
     submit(store, "b")
-    assert store.decided("a") == (1, '{"verdict":"violating","moderator_id":"m1"}')
+    # the token of the lease it was decided under, to the microsecond of the lease's time as the store keeps it
+    assert store.decided("a") == (leased.lease_token, '{"verdict":"violating","moderator_id":"m1"}')
+    assert leased.lease_token == "a.1.64511310f7e41"
     assert store.decided("b") is None and store.decided("nope") is None
     # written decided with no decision (as before version 10): there is none to compare a retry with (a read by
     # the state passed until this line, found by a hand-run mutation review)

@@ -30,8 +30,8 @@ from queueopt.domain import (
 )
 
 MAX_ITEMS = 1000
-# A token is `<task id>.<attempt>` (`token_of`); the pattern keeps a NUL, which PostgreSQL's text refuses, from
-# reaching the store as an unexpected error.
+# A token is `<task id>.<attempt>.<lease time>` (`token_of`); the pattern keeps a NUL, which PostgreSQL's text
+# refuses, from reaching the store as an unexpected error.
 LeaseToken = Annotated[str, StringConstraints(min_length=1, max_length=300, pattern=VISIBLE_ASCII_PATTERN)]
 
 

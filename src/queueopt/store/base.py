@@ -52,8 +52,8 @@ class Store(Protocol):
         """The tasks of those ids that exist, in one read: a restart looks up an hour's decided tasks."""
         ...
 
-    def decided(self, task_id: str) -> tuple[int, str] | None:
-        """A decided task's attempt (of the lease it was decided under) and its signed decision, or None: no such
+    def decided(self, task_id: str) -> tuple[str, str] | None:
+        """A decided task's lease token (of the lease it was decided under) and its signed decision, or None: no such
         task, not decided, or decided before schema version 10. A narrow read, about as long whichever it is, since
         every refused decision makes it (`Engine.decide`)."""
         ...

@@ -14,13 +14,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 
-from queueopt.domain import OPEN_STATES, Task, TaskState
+from queueopt.domain import OPEN_STATES, Task, TaskState, token_of
 from queueopt.store import retention
 from queueopt.store.base import SCHEMA_VERSION
 from queueopt.store.records import AuditEntry, Changes, ItemRecord, StaleWrite
 from queueopt.store.retention import Purged
-
-# Read for every item record written; a module name, not a member read through its enum class's `__getattr__` hook.
 
 
 class MemoryStore:
@@ -163,10 +161,12 @@ class MemoryStore:
         with self._lock:
             return {task_id: self._tasks[task_id] for task_id in ids if task_id in self._tasks}
 
-    def decided(self, task_id: str) -> tuple[int, str] | None:
+    def decided(self, task_id: str) -> tuple[str, str] | None:
         with self._lock:
             task = self._tasks.get(task_id)
-            return None if task is None or task.decision is None else (task.attempt, task.decision)
+            if task is None or task.decision is None:
+                return None
+            return token_of(task.id, task.attempt, task.leased_at), task.decision
 
     def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
         with self._lock:

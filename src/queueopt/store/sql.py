@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
-from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
+from queueopt.domain import Action, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict, token_of
 from queueopt.errors import Conflict, Deposed, StoreUnavailable
 from queueopt.store import retention
 from queueopt.store.base import RECOVERY_PAGE, SCHEMA_VERSION
@@ -415,12 +415,12 @@ class SqlStore:
             rows = self._select_in(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({{}})", wanted)
         return {row[0]: _task_of(row) for row in rows}
 
-    def decided(self, task_id: str) -> tuple[int, str] | None:
+    def decided(self, task_id: str) -> tuple[str, str] | None:
         with self._using():
             rows = self._execute(
-                "SELECT attempt, decision FROM tasks WHERE id = ? AND decision IS NOT NULL", (task_id,)
+                "SELECT attempt, leased_at, decision FROM tasks WHERE id = ? AND decision IS NOT NULL", (task_id,)
             ).fetchall()
-        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+        return (token_of(task_id, int(rows[0][0]), rows[0][1]), str(rows[0][2])) if rows else None
 
     def handed_back(self, task_id: str, lease_token: str, holder: str) -> tuple[str, str] | None:
         with self._using():
