@@ -1296,6 +1296,38 @@ def test_whoever_decides_an_escalation_is_kept_from_the_open_original_review_of_
     assert engine.assign_to("orig", "n").holder == "n"
 
 
+def test_an_item_shows_its_pipeline_what_qa_found_of_its_decision(engine_factory: EngineFactory) -> None:
+    """QA measures and does not overturn, so the pipeline that sent an item reads what QA found on the item, to act
+    on a violation the decision missed (by an escalation of the content); nobody had any way to see it."""
+    engine = engine_factory()
+    chosen = _sampled_text(engine, "t")
+    unsampled = next(f"u{n}" for n in range(1000) if qa_draw(engine.qa_secret, f"u{n}") >= 0.5)
+    for name in ("first", "checker"):
+        engine.upsert_moderator(profile(name))
+    engine.submit(
+        [video(item, modality="text", signals={"spam": 0.5}, content_hash=item) for item in (chosen, unsampled)]
+    )
+    assert engine.item(chosen).qa is None  # waiting: nothing decided to check
+    for item in (chosen, unsampled):
+        _decided(engine, item, "first", NOT_VIOLATING)
+    (copy,) = engine.submit([video("copy", modality="text", signals={"spam": 0.5}, content_hash=chosen)])
+    assert copy.status is ItemStatus.DUPLICATE and copy.task_id == chosen
+    assert engine.item(unsampled).qa is None
+    waiting = engine.item(chosen).qa
+    assert waiting is not None and (waiting.state, waiting.decision, waiting.agrees) == (TaskState.QUEUED, None, None)
+    found = Decision(verdict=Verdict.VIOLATING, policy="spam", action="remove")
+    _decided(engine, f"{chosen}~qa", "checker", found)
+    for current in (engine, engine_factory()):
+        for item in (chosen, "copy"):
+            view = current.item(item)
+            assert view.decision == NOT_VIOLATING and view.decided_by == "first"  # the decision stands
+            assert view.qa is not None and (view.qa.state, view.qa.decision, view.qa.agrees) == (
+                TaskState.DECIDED,
+                found,
+                False,
+            )
+
+
 def test_whoever_decided_a_qa_review_of_content_is_kept_from_its_appeals(engine_factory: EngineFactory) -> None:
     """Found by a probe: the moderator who found a decision wrong in QA was then given the user's appeal of it,
     open when they decided the QA review or filed after."""

@@ -474,6 +474,37 @@ def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any, app: Any) ->
     assert qa is not None and qa["task_id"] == f"{viral}~qa" and qa["priority"] == 0.0
 
 
+def test_the_pipeline_reads_what_qa_found_on_the_item_and_a_moderator_may_not(api: Any, app: Any) -> None:
+    """QA does not overturn: the pipeline reads the finding on the item, to escalate a violation the decision missed.
+    A moderator may not read items, so never learns which of their decisions were sampled."""
+    secret = app.state.runtime.engine.qa_secret
+    sampled = next(f"s-{index}" for index in range(1000) if qa_draw(secret, f"s-{index}") < 0.05)  # self_harm
+    for moderator_id in ("m1", "m2"):
+        api.client.put(
+            f"/v1/moderators/{moderator_id}",
+            json=api.profile(moderator_id, policy_areas=["self_harm"]),
+            headers=api.bearer("admin"),
+        ).raise_for_status()
+    task = api.lease("m1", api.text_item(sampled, signals={"self_harm": 0.9}))
+    decision = {"lease_token": task["lease_token"], "verdict": "not_violating"}
+    api.client.post(f"/v1/tasks/{sampled}/decision", json=decision, headers=api.bearer("m1")).raise_for_status()
+    url = f"/v1/items/{sampled}"
+    assert api.client.get(url, headers=api.bearer("ingest")).json()["qa"] == {
+        "state": "queued",
+        "decision": None,
+        "agrees": None,
+    }
+    qa = api.next("m2")
+    assert qa is not None and qa["task_id"] == f"{sampled}~qa"
+    found = {"verdict": "violating", "policy": "self_harm", "action": "remove", "notes": "method shown"}
+    body = {"lease_token": qa["lease_token"]} | found
+    api.client.post(f"/v1/tasks/{sampled}~qa/decision", json=body, headers=api.bearer("m2")).raise_for_status()
+    item = api.client.get(url, headers=api.bearer("ingest")).json()
+    assert (item["verdict"], item["decided_by"]) == ("not_violating", "m1")  # the decision stands
+    assert item["qa"] == {"state": "decided", "decision": found, "agrees": False}
+    assert api.client.get(url, headers=api.bearer("m1")).status_code == 403
+
+
 def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> None:
     """Found over HTTP: a wellbeing intervention (severe_per_hour 0) left the moderator holding, seeing and deciding
     a severe item. A lowered budget that is not 0 keeps the lease: it was counted when leased."""

@@ -29,6 +29,7 @@ from queueopt.clock import Clock
 from queueopt.config import MAX_EXTEND_S, OpsConfig, QueueConfig
 from queueopt.domain import (
     OPEN_STATES,
+    QA_SUFFIX,
     Decision,
     Item,
     ItemStatus,
@@ -927,7 +928,14 @@ class Engine:
         return record
 
     def item(self, item_id: str) -> ItemView:
-        return item_view(self._item_record(item_id))
+        """The item, with the QA review of the decision it carries: only a decided item's is looked up (a review is
+        sampled once decided), so a read of an item still waiting costs what it did."""
+        record = self._item_record(item_id)
+        qa = None
+        if record.decision is not None and record.task_id is not None:
+            with self._lock:
+                qa = self._content.open_or_stored(record.task_id + QA_SUFFIX)
+        return item_view(record, qa)
 
     def task(self, task_id: str) -> TaskView:
         with self._lock:

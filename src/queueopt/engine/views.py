@@ -13,6 +13,7 @@ from queueopt.capability import Model, ModeratorProfile
 from queueopt.config import QueueConfig
 from queueopt.domain import Action, Decision, Item, ItemStatus, Modality, Task, TaskKind, TaskState, Verdict
 from queueopt.engine.leases import LeaseBook
+from queueopt.engine.quality import agrees
 from queueopt.engine.sla_window import SlaWindow
 from queueopt.enqueue.queues import QueueSet
 from queueopt.store import ItemRecord
@@ -33,6 +34,18 @@ class ItemResult:
 
 
 @dataclass(frozen=True, slots=True)
+class QaView:
+    """The QA review of the decision an item carries, as the pipeline that sent the item reads it: the decision
+    stands whatever QA finds (it measures the moderator), so a pipeline that acts on a finding, such as a violation
+    the decision missed, reads it here and submits an escalation of the content, whose decision becomes the
+    content's ruling. Who reviewed is not shown: the pipeline needs the finding, not the reviewer."""
+
+    state: TaskState
+    decision: Decision | None  # None until the QA review is decided
+    agrees: bool | None  # with the item's decision (`quality.agrees`); None until decided
+
+
+@dataclass(frozen=True, slots=True)
 class ItemView:
     id: str
     status: ItemStatus
@@ -47,6 +60,7 @@ class ItemView:
     decided_by: str | None
     submitted_at: float
     decided_at: float | None
+    qa: QaView | None  # None while the decision it carries was not sampled for QA
 
 
 @dataclass(slots=True)
@@ -146,8 +160,9 @@ def item_result(record: ItemRecord) -> ItemResult:
     )
 
 
-def item_view(record: ItemRecord) -> ItemView:
-    """An item as stored, its decision parsed and the moderator who signed it (`retries.signed_record`) split off."""
+def item_view(record: ItemRecord, qa: Task | None) -> ItemView:
+    """An item as stored, its decision parsed and the moderator who signed it (`retries.signed_record`) split off,
+    with `qa`, the QA review of the task that decided it, if the decision was sampled."""
     decision, decided_by = None, None
     if record.decision is not None:
         data = json.loads(record.decision)
@@ -167,7 +182,18 @@ def item_view(record: ItemRecord) -> ItemView:
         decided_by=decided_by,
         submitted_at=record.submitted_at,
         decided_at=record.decided_at,
+        qa=None if qa is None or decision is None else _qa_view(qa, decision),
     )
+
+
+def _qa_view(qa: Task, checked: Decision) -> QaView:
+    """`qa` as the pipeline reads it beside `checked`, the decision it reviews."""
+    if qa.decision is None:
+        return QaView(qa.state, None, None)
+    found = json.loads(qa.decision)
+    del found["moderator_id"]
+    decision = Decision.model_validate(found)
+    return QaView(qa.state, decision, agrees(checked.model_dump(mode="json"), decision))
 
 
 def task_view(task: Task, record: ItemRecord) -> TaskView:

@@ -76,6 +76,15 @@ class SubmitResult(_Response):
     results: list[ItemResultOut]
 
 
+class QaOut(_Response):
+    state: TaskState
+    decision: Decision | None = Field(description="What the QA reviewer decided; null until then.")
+    agrees: bool | None = Field(
+        description="Whether it agrees with the item's decision: the same verdict and, for a violation, the same "
+        "policy when both name one. Null until decided."
+    )
+
+
 class ItemOut(ItemResultOut):
     """What submit answered for the item, and what became of it since."""
 
@@ -85,6 +94,10 @@ class ItemOut(ItemResultOut):
     decided_by: str | None
     submitted_at: float
     decided_at: float | None
+    qa: QaOut | None = Field(
+        description="The QA review of the decision, when it was sampled. The decision stands whatever QA finds: to "
+        "act on a finding (a violation the decision missed), submit an escalation of the content."
+    )
 
 
 class QueueOut(_Response):
