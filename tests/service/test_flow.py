@@ -295,6 +295,7 @@ def test_metrics_export_every_counter_from_zero_and_each_queues_sla(api: Any) ->
     at 1 as no increase, so the first SLA breach of a queue after a restart never showed."""
     text = api.client.get("/metrics", headers=api.bearer("metrics")).text
     assert _sample(text, 'queueopt_sla_breaches_total{queue="child_safety"}') == 0.0
+    assert _sample(text, 'queueopt_qa_reviews_total{agrees="false",queue="video_high_en"}') == 0.0
     assert _sample(text, 'queueopt_decisions_total{verdict="not_violating"}') == 0.0
     assert _sample(text, 'queueopt_items_submitted_total{action="auto_remove",modality="livestream"}') == 0.0
     assert _sample(text, 'queueopt_queue_sla_seconds{queue="text_high_en"}') > 0
@@ -503,6 +504,9 @@ def test_the_pipeline_reads_what_qa_found_on_the_item_and_a_moderator_may_not(ap
     assert (item["verdict"], item["decided_by"]) == ("not_violating", "m1")  # the decision stands
     assert item["qa"] == {"state": "decided", "decision": found, "agrees": False}
     assert api.client.get(url, headers=api.bearer("m1")).status_code == 403
+    text = api.client.get("/metrics", headers=api.bearer("metrics")).text  # the queue's quality, for operations
+    assert _sample(text, 'queueopt_qa_reviews_total{agrees="false",queue="self_harm"}') == 1.0
+    assert _sample(text, 'queueopt_qa_reviews_total{agrees="true",queue="self_harm"}') == 0.0
 
 
 def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> None:

@@ -540,6 +540,7 @@ class Engine:
                 self.stats.decided[str(decision.verdict)] += 1
             elif scored is not None:
                 self._model.observe_accuracy(*scored)
+                self.stats.qa_reviews[task.queue, scored[2]] += 1
             return task_view(decided, self._item_record(decided.item_id) if shown is None else shown)
 
     def _decided_before(

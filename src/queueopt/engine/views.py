@@ -144,6 +144,9 @@ class EngineStats:
     decided: Counter[str] = field(default_factory=Counter)
     expired: int = 0
     sla_breaches: Counter[str] = field(default_factory=Counter)
+    # QA reviews that scored a moderator, by queue and whether they agreed: the queue's decision quality as
+    # operations watch it, where each moderator's estimate is for admins only.
+    qa_reviews: Counter[tuple[str, bool]] = field(default_factory=Counter)
     batches: int = 0
     last_batch_size: int = 0
     solver_seconds: list[float] = field(default_factory=list)

@@ -124,9 +124,20 @@ class _EngineCollector(Collector):
         late = dict(stats.sla_breaches)
         for queue in self._engine.config.queues:
             breaches.add_metric([queue.name], late.get(queue.name, 0))
+        qa = CounterMetricFamily(
+            "queueopt_qa_reviews",
+            "QA reviews decided, by queue and whether they agreed with the decision they checked (the same verdict "
+            "and, for a violation, the same policy): the queue's decision quality.",
+            labels=["queue", "agrees"],
+        )
+        reviewed = dict(stats.qa_reviews)
+        for queue in self._engine.config.queues:
+            for agrees in (True, False):
+                qa.add_metric([queue.name, str(agrees).lower()], reviewed.get((queue.name, agrees), 0))
         yield submitted
         yield decided
         yield breaches
+        yield qa
         yield CounterMetricFamily("queueopt_tasks_leased", "Leases made, by the assigner or on request.", stats.leased)
         yield CounterMetricFamily("queueopt_lease_expiries", "Leases that ran out and went back.", stats.expired)
         yield CounterMetricFamily("queueopt_assign_batches", "Assignment batches that had work.", stats.batches)
