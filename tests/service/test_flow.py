@@ -451,14 +451,7 @@ def test_what_the_model_learned_is_kept_when_the_service_stops(settings: Any, se
 def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any, app: Any) -> None:
     """Found over HTTP: the QA re-review of a viral item, already decided, kept the item's harm rate and was leased
     before a fresh, unreviewed item of the same queue."""
-    for moderator_id in ("m1", "m2"):
-        api.client.put(
-            f"/v1/moderators/{moderator_id}",
-            json=api.profile(moderator_id, policy_areas=["self_harm"]),
-            headers=api.bearer("admin"),
-        ).raise_for_status()
-    secret = app.state.runtime.engine.qa_secret
-    viral = next(f"viral-{index}" for index in range(1000) if qa_draw(secret, f"viral-{index}") < 0.05)  # self_harm
+    viral = _self_harm_sampled_for_qa(api, app, "viral")
     api.submit(api.text_item(viral, signals={"self_harm": 0.9}, views_per_hour=100_000))
     held = api.next("m1")
     assert held is not None and held["queue"] == "self_harm"
@@ -478,14 +471,7 @@ def test_a_qa_review_waits_behind_live_unreviewed_content(api: Any, app: Any) ->
 def test_the_pipeline_reads_what_qa_found_on_the_item_and_a_moderator_may_not(api: Any, app: Any) -> None:
     """QA does not overturn: the pipeline reads the finding on the item, to escalate a violation the decision missed.
     A moderator may not read items, so never learns which of their decisions were sampled."""
-    secret = app.state.runtime.engine.qa_secret
-    sampled = next(f"s-{index}" for index in range(1000) if qa_draw(secret, f"s-{index}") < 0.05)  # self_harm
-    for moderator_id in ("m1", "m2"):
-        api.client.put(
-            f"/v1/moderators/{moderator_id}",
-            json=api.profile(moderator_id, policy_areas=["self_harm"]),
-            headers=api.bearer("admin"),
-        ).raise_for_status()
+    sampled = _self_harm_sampled_for_qa(api, app, "s")
     task = api.lease("m1", api.text_item(sampled, signals={"self_harm": 0.9}))
     decision = {"lease_token": task["lease_token"], "verdict": "not_violating"}
     api.client.post(f"/v1/tasks/{sampled}/decision", json=decision, headers=api.bearer("m1")).raise_for_status()
@@ -507,6 +493,18 @@ def test_the_pipeline_reads_what_qa_found_on_the_item_and_a_moderator_may_not(ap
     text = api.client.get("/metrics", headers=api.bearer("metrics")).text  # the queue's quality, for operations
     assert _sample(text, 'queueopt_qa_reviews_total{agrees="false",queue="self_harm"}') == 1.0
     assert _sample(text, 'queueopt_qa_reviews_total{agrees="true",queue="self_harm"}') == 0.0
+
+
+def _self_harm_sampled_for_qa(api: Any, app: Any, prefix: str) -> str:
+    """An id whose review in the `self_harm` queue QA samples (5%), with m1 and m2 certified in self harm only."""
+    for moderator_id in ("m1", "m2"):
+        api.client.put(
+            f"/v1/moderators/{moderator_id}",
+            json=api.profile(moderator_id, policy_areas=["self_harm"]),
+            headers=api.bearer("admin"),
+        ).raise_for_status()
+    secret = app.state.runtime.engine.qa_secret
+    return next(f"{prefix}-{index}" for index in range(1000) if qa_draw(secret, f"{prefix}-{index}") < 0.05)
 
 
 def test_a_severe_budget_set_to_0_hands_back_the_severe_tasks_held(api: Any) -> None:
